@@ -1,0 +1,66 @@
+//! Command-line interface (clap derive). `main.rs` parses this and dispatches.
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "lab",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("LAB_GIT_COMMIT"), ")"),
+    about = "Run five 2026 papers' methods against their baselines; metrics go to results/ as CSV",
+    after_help = "Exit codes: 0 done, 1 run failed, 2 usage or config error, 130 interrupted."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Rank-1 natural policy gradient vs PG, A2C, NPG-CG, TRPO, PPO (not implemented yet)
+    #[command(name = "npg-rank1")]
+    NpgRank1(RunArgs),
+    /// Gradient-regularized natural gradients vs SGD, AdamW, K-FAC, Sophia (not implemented yet)
+    Grng(RunArgs),
+    /// Unique inverse decomposition A = B^-1 + C of an SPD matrix under linear constraints
+    Decompose(RunArgs),
+    /// Entropy collapse of small LMs with and without a stabilising loop (not implemented yet)
+    #[command(name = "entropy-probe")]
+    EntropyProbe(RunArgs),
+    /// PrefixRL: RL conditioned on prefixes of off-policy traces (not implemented yet)
+    Prefixrl(RunArgs),
+}
+
+/// Options shared by every paper subcommand.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RunArgs {
+    /// YAML config; keys it sets override the embedded default (`--print-config` shows it)
+    #[arg(long, value_name = "FILE.yaml")]
+    pub config: Option<PathBuf>,
+    /// Override one config key, e.g. --set solver.tol=1e-9 (repeatable; value parsed as YAML)
+    #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+    pub set: Vec<String>,
+    /// Random seed (same as --set seed=N)
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Compute device: auto, cpu, cuda or cuda:N
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// Threads for libtorch and OpenBLAS (default: all cores)
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Run directory (default results/<subcommand>/<name or timestamp-id>)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Run name: the run directory becomes results/<subcommand>/<NAME>
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Write into an existing run directory (its files are replaced)
+    #[arg(long)]
+    pub force: bool,
+    /// No progress output
+    #[arg(long)]
+    pub quiet: bool,
+    /// Print the embedded default config (valid YAML) and exit
+    #[arg(long)]
+    pub print_config: bool,
+}

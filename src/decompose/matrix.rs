@@ -1,0 +1,113 @@
+//! The input matrix A: generated or read from a file, then checked to be SPD (spec §7.4).
+use super::config::MatrixSpec;
+use crate::error::usage;
+use anyhow::{Context, Result};
+use ndarray::{Array1, Array2};
+use ndarray_linalg::{Cholesky, QR, UPLO};
+use rand::Rng;
+use rand_distr::StandardNormal;
+use std::path::Path;
+
+/// Tolerance for |A − Aᵀ| relative to max |A|.
+const SYMMETRY_TOL: f64 = 1e-10;
+
+pub fn build(spec: &MatrixSpec, rng: &mut impl Rng) -> Result<Array2<f64>> {
+    let a = match spec {
+        MatrixSpec::RandomSpd { n, condition } => random_spd(*n, *condition, rng)?,
+        MatrixSpec::File { path } => read(path)?,
+    };
+    check_spd(&a)?;
+    Ok(a)
+}
+
+/// Q diag(λ) Qᵀ, Q from the QR of a Gaussian matrix, λ log-spaced on [1, condition].
+pub fn random_spd(n: usize, condition: f64, rng: &mut impl Rng) -> Result<Array2<f64>> {
+    let g = Array2::from_shape_fn((n, n), |_| rng.sample::<f64, _>(StandardNormal));
+    let (q, _) = g.qr().context("QR of a random matrix")?;
+    let lambda = Array1::from_shape_fn(n, |i| {
+        let t = if n > 1 {
+            i as f64 / (n - 1) as f64
+        } else {
+            0.0
+        };
+        condition.powf(t)
+    });
+    let a = (&q * &lambda).dot(&q.t());
+    Ok(symmetrize(&a))
+}
+
+pub fn symmetrize(a: &Array2<f64>) -> Array2<f64> {
+    (a + &a.t()) * 0.5
+}
+
+fn read(path: &Path) -> Result<Array2<f64>> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    match ext {
+        "npy" => ndarray_npy::read_npy(path).map_err(|e| {
+            usage(format!(
+                "{}: not a 2-D float64 .npy file: {e}",
+                path.display()
+            ))
+        }),
+        "csv" => read_csv(path),
+        _ => Err(usage(format!(
+            "{}: expected a .npy or .csv file",
+            path.display()
+        ))),
+    }
+}
+
+fn read_csv(path: &Path) -> Result<Array2<f64>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(path)
+        .map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    let mut rows: Vec<Vec<f64>> = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| usage(format!("{}: {e}", path.display())))?;
+        let row = record
+            .iter()
+            .map(|s| s.trim().parse::<f64>())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| usage(format!("{} line {}: {e}", path.display(), i + 1)))?;
+        rows.push(row);
+    }
+    let n = rows.len();
+    if let Some((i, r)) = rows.iter().enumerate().find(|(_, r)| r.len() != n) {
+        return Err(usage(format!(
+            "{}: A must be square, but line {} has {} values for {n} lines",
+            path.display(),
+            i + 1,
+            r.len()
+        )));
+    }
+    Ok(Array2::from_shape_fn((n, n), |(i, j)| rows[i][j]))
+}
+
+/// Square, finite, symmetric to a tolerance, and Cholesky-factorizable.
+pub fn check_spd(a: &Array2<f64>) -> Result<()> {
+    let (r, c) = a.dim();
+    if r != c {
+        return Err(usage(format!("A must be square, got {r}x{c}")));
+    }
+    if r == 0 {
+        return Err(usage("A is empty"));
+    }
+    if let Some(((i, j), v)) = a.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        return Err(usage(format!("A[{i},{j}] = {v} is not finite")));
+    }
+    let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let asym = (a - &a.t()).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if asym > SYMMETRY_TOL * scale {
+        return Err(usage(format!(
+            "A is not symmetric: max |A - A^T| = {asym:.3e} (tolerance {:.1e} x max|A|)",
+            SYMMETRY_TOL
+        )));
+    }
+    if let Err(e) = a.cholesky(UPLO::Lower) {
+        return Err(usage(format!(
+            "A is not positive definite: Cholesky failed ({e}; LAPACK's code is the 1-based pivot)"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,70 @@
+//! The path every paper subcommand shares: config → validation → run dir → device → run → meta.
+use crate::cli::RunArgs;
+use crate::config::{self, Source, Validate};
+use crate::device;
+use crate::error::usage;
+use crate::run::Run;
+use anyhow::Result;
+use serde::{de::DeserializeOwned, Serialize};
+
+/// What `tch` and the RNGs need to know about where and how a run executes.
+pub struct Ctx {
+    /// Used by the libtorch-based subcommands.
+    #[allow(dead_code)]
+    pub device: tch::Device,
+    pub rng: rand_chacha::ChaCha8Rng,
+}
+
+/// A paper's typed config: it knows its subcommand, default YAML, seed and how to run.
+pub trait Experiment: DeserializeOwned + Serialize + Validate {
+    /// Subcommand name, also the folder under configs/ and results/.
+    const NAME: &'static str;
+    /// The embedded `configs/<NAME>/default.yaml`.
+    const DEFAULT_YAML: &'static str;
+    fn seed(&self) -> u64;
+    /// Run the experiment, writing metrics into `run`.
+    fn execute(&self, run: &mut Run, ctx: &mut Ctx) -> Result<()>;
+}
+
+/// Load, check and run experiment `E` with the shared command-line options.
+pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
+    if args.print_config {
+        print!("{}", E::DEFAULT_YAML);
+        return Ok(());
+    }
+    let default = Source {
+        name: format!("embedded configs/{}/default.yaml", E::NAME),
+        text: E::DEFAULT_YAML.to_string(),
+    };
+    let mut sets = args.set.clone();
+    if let Some(seed) = args.seed {
+        sets.push(format!("seed={seed}"));
+    }
+    let loaded = config::load(default, args.config.as_deref(), &sets)?;
+    let cfg: E = loaded.typed()?;
+    loaded.validate(&cfg)?;
+    let resolved = serde_yaml_ng::to_string(&cfg)?;
+    let threads = device::set_threads(args.threads)?;
+    let dev = device::select(&args.device)?;
+    let mut run = Run::create(E::NAME, args, &resolved, cfg.seed())?;
+    run.set_device(&device::name(dev), threads)?;
+    let mut ctx = Ctx {
+        device: dev,
+        rng: device::seed_all(cfg.seed()),
+    };
+    let outcome = cfg.execute(&mut run, &mut ctx);
+    let dir = run.dir.clone();
+    run.finish(&outcome)?;
+    match &outcome {
+        Ok(()) => println!("results: {}", dir.display()),
+        Err(_) => eprintln!("results (incomplete): {}", dir.display()),
+    }
+    outcome
+}
+
+/// Subcommands whose paper issue has not landed: say so, write nothing, exit 2.
+pub fn not_implemented(name: &str, _args: &RunArgs) -> Result<()> {
+    Err(usage(format!(
+        "`lab {name}` is not implemented yet: its paper issue is still open; nothing was run or written"
+    )))
+}

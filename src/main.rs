@@ -1,0 +1,27 @@
+//! `lab`: parse the command line and hand over to the subcommand. Nothing else lives here.
+use clap::Parser;
+
+mod cli;
+mod config;
+mod decompose;
+mod device;
+mod error;
+mod experiment;
+mod progress;
+mod run;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    run::install_ctrlc();
+    let outcome = match &cli.command {
+        cli::Command::NpgRank1(a) => experiment::not_implemented("npg-rank1", a),
+        cli::Command::Grng(a) => experiment::not_implemented("grng", a),
+        cli::Command::Decompose(a) => experiment::launch::<decompose::DecomposeConfig>(a),
+        cli::Command::EntropyProbe(a) => experiment::not_implemented("entropy-probe", a),
+        cli::Command::Prefixrl(a) => experiment::not_implemented("prefixrl", a),
+    };
+    if let Err(err) = outcome {
+        eprintln!("error: {err:#}");
+        std::process::exit(error::exit_code(&err));
+    }
+}

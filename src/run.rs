@@ -1,0 +1,244 @@
+//! A run directory: resolved `config.yaml`, `metrics.csv` flushed per row, `summary.json`,
+//! `meta.json` (status completed/failed/interrupted), plus progress output and Ctrl-C handling.
+use crate::cli::RunArgs;
+use crate::error::{usage, Interrupted};
+use anyhow::{Context, Result};
+use serde::Serialize;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub use crate::progress::Progress;
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Install the Ctrl-C handler: the first press asks the run to stop after its current row,
+/// a second one exits at once.
+pub fn install_ctrlc() {
+    let _ = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nCtrl-C: finishing the current row (press again to abort now)");
+    });
+}
+
+/// True once Ctrl-C was pressed.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Everything recorded in `meta.json`.
+#[derive(Serialize, Clone, Debug)]
+pub struct Meta {
+    pub lab_version: String,
+    pub git_commit: String,
+    pub subcommand: String,
+    pub args: Vec<String>,
+    pub seed: u64,
+    pub device: String,
+    pub threads: usize,
+    pub start_time: String,
+    pub end_time: Option<String>,
+    pub duration_s: Option<f64>,
+    pub status: String,
+    pub error: Option<String>,
+}
+
+/// An open run directory.
+pub struct Run {
+    pub dir: PathBuf,
+    pub quiet: bool,
+    meta: Meta,
+    started: std::time::Instant,
+}
+
+impl Run {
+    /// Create the run directory (never overwriting another run unless `--force`), write the
+    /// resolved config and a `running` meta.json.
+    pub fn create(sub: &str, args: &RunArgs, resolved_yaml: &str, seed: u64) -> Result<Run> {
+        let dir = run_dir(sub, args)?;
+        fs::write(dir.join("config.yaml"), resolved_yaml)?;
+        let meta = Meta {
+            lab_version: env!("CARGO_PKG_VERSION").into(),
+            git_commit: env!("LAB_GIT_COMMIT").into(),
+            subcommand: sub.into(),
+            args: std::env::args().collect(),
+            seed,
+            device: String::new(),
+            threads: 0,
+            start_time: now(),
+            end_time: None,
+            duration_s: None,
+            status: "running".into(),
+            error: None,
+        };
+        let run = Run {
+            dir,
+            quiet: args.quiet,
+            meta,
+            started: std::time::Instant::now(),
+        };
+        run.write_meta()?;
+        Ok(run)
+    }
+
+    /// Record the device and thread count actually used.
+    pub fn set_device(&mut self, device: &str, threads: usize) -> Result<()> {
+        self.meta.device = device.into();
+        self.meta.threads = threads;
+        self.write_meta()
+    }
+
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.join(file)
+    }
+
+    /// Open a CSV in the run dir with the given columns; rows are flushed as written.
+    pub fn csv(&self, file: &str, columns: &[&str]) -> Result<Metrics> {
+        Metrics::create(&self.path(file), columns)
+    }
+
+    pub fn write_summary<T: Serialize>(&self, summary: &T) -> Result<()> {
+        write_json(&self.path("summary.json"), summary)
+    }
+
+    /// Progress display for `total` steps, honouring `--quiet` and non-TTY stderr.
+    pub fn progress(&self, total: u64, label: &str) -> Progress {
+        Progress::new(total, label, self.quiet)
+    }
+
+    /// Error out with [`Interrupted`] once Ctrl-C was pressed; call between rows.
+    pub fn check_interrupt(&self) -> Result<()> {
+        if interrupted() {
+            return Err(Interrupted.into());
+        }
+        Ok(())
+    }
+
+    /// Final meta.json: status from the outcome, the error message if any.
+    pub fn finish(mut self, outcome: &Result<()>) -> Result<()> {
+        self.meta.end_time = Some(now());
+        self.meta.duration_s = Some(self.started.elapsed().as_secs_f64());
+        self.meta.status = match outcome {
+            Ok(()) => "completed".into(),
+            Err(e) if e.downcast_ref::<Interrupted>().is_some() => "interrupted".into(),
+            Err(_) => "failed".into(),
+        };
+        self.meta.error = outcome.as_ref().err().map(|e| format!("{e:#}"));
+        self.write_meta()
+    }
+
+    fn write_meta(&self) -> Result<()> {
+        write_json(&self.path("meta.json"), &self.meta)
+    }
+}
+
+fn now() -> String {
+    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
+}
+
+/// Pick and create the run directory: `--out`, else results/<sub>/<name or timestamp-id>.
+fn run_dir(sub: &str, args: &RunArgs) -> Result<PathBuf> {
+    let dir = match (&args.out, &args.name) {
+        (Some(out), _) => out.clone(),
+        (None, Some(name)) => {
+            if name.is_empty() || name.contains('/') || name.starts_with('.') {
+                return Err(usage(format!(
+                    "--name `{name}`: use a plain directory name"
+                )));
+            }
+            Path::new("results").join(sub).join(name)
+        }
+        (None, None) => {
+            let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+            let id: u32 = rand::random();
+            Path::new("results")
+                .join(sub)
+                .join(format!("{stamp}-{:06x}", id & 0xff_ffff))
+        }
+    };
+    if dir.exists() {
+        if !args.force {
+            return Err(usage(format!(
+                "run directory {} already exists; pick another --name/--out, or --force to replace it",
+                dir.display()
+            )));
+        }
+        let is_run = dir.join("meta.json").exists();
+        let empty = fs::read_dir(&dir)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if !is_run && !empty {
+            return Err(usage(format!(
+                "refusing to --force over {}: it is not a lab run directory (no meta.json)",
+                dir.display()
+            )));
+        }
+        fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    // create_dir (not _all) fails if another process created the same dir meanwhile.
+    fs::create_dir(&dir).with_context(|| format!("creating run directory {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// A CSV file with a fixed header, one flushed row per call. The first column is the step.
+/// Convention: timing columns end in `_s` or `_ms` (excluded from determinism comparisons).
+pub struct Metrics {
+    writer: csv::Writer<File>,
+    columns: Vec<String>,
+}
+
+impl Metrics {
+    pub fn create(path: &Path, columns: &[&str]) -> Result<Metrics> {
+        let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let mut writer = csv::Writer::from_writer(file);
+        writer.write_record(columns)?;
+        writer.flush()?;
+        Ok(Metrics {
+            writer,
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+        })
+    }
+
+    /// Write one row. A NaN/inf value is written, then reported as an error naming the column
+    /// and the step, so the run stops with every earlier row kept.
+    pub fn row(&mut self, values: &[f64]) -> Result<()> {
+        anyhow::ensure!(
+            values.len() == self.columns.len(),
+            "internal: {} values for {} columns",
+            values.len(),
+            self.columns.len()
+        );
+        self.writer
+            .write_record(values.iter().map(|v| fmt_num(*v)))?;
+        self.writer.flush()?;
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            anyhow::bail!(
+                "non-finite value ({}) in column `{}` at {} {}; stopping (rows so far are kept)",
+                values[i],
+                self.columns[i],
+                self.columns[0],
+                fmt_num(values[0])
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Integers print without a fraction; other numbers with full round-trip precision.
+pub fn fmt_num(v: f64) -> String {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
