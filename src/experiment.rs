@@ -9,8 +9,7 @@ use serde::{de::DeserializeOwned, Serialize};
 
 /// What `tch` and the RNGs need to know about where and how a run executes.
 pub struct Ctx {
-    /// Used by the libtorch-based subcommands.
-    #[allow(dead_code)]
+    /// Where libtorch tensors live (`--device`).
     pub device: tch::Device,
     pub rng: rand_chacha::ChaCha8Rng,
 }

@@ -1,14 +1,6 @@
 //! `lab`: parse the command line and hand over to the subcommand. Nothing else lives here.
 use clap::Parser;
-
-mod cli;
-mod config;
-mod decompose;
-mod device;
-mod error;
-mod experiment;
-mod progress;
-mod run;
+use lab::{cli, decompose, error, experiment, run};
 
 fn main() {
     let cli = cli::Cli::parse();

@@ -1,9 +1,9 @@
 //! `lab decompose`: the unique decomposition A = B⁻¹ + C, B ≻ 0, B ∈ L^⊥, C ∈ L
 //! (spec decompose.md §1.2), computed by primal Newton on Φ(x) = −log det(A − C(x)) (§2.1, §3.2).
-mod config;
-mod matrix;
-mod newton;
-mod subspace;
+pub mod config;
+pub mod matrix;
+pub mod newton;
+pub mod subspace;
 
 pub use config::DecomposeConfig;
 

@@ -59,7 +59,7 @@ pub fn solve(
         let decrement = 0.5 * lambda2.max(0.0);
         let grad_max = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         let grad_norm = g.dot(&g).sqrt();
-        let done = basis.len() == 0
+        let done = basis.is_empty()
             || (it > 1
                 && (decrement <= opts.tol_decrement * phi.abs().max(1.0)
                     || residual <= opts.tol_residual));

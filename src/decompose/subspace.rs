@@ -65,8 +65,14 @@ impl Basis {
         Ok(Basis { n, elems, gram })
     }
 
+    /// m = dim L.
     pub fn len(&self) -> usize {
         self.elems.len()
+    }
+
+    /// True for L = {0}, where the answer is B = A⁻¹, C = 0.
+    pub fn is_empty(&self) -> bool {
+        self.elems.is_empty()
     }
 
     /// C(x) = Σₖ xₖ Dₖ as a dense matrix.

@@ -1,0 +1,10 @@
+//! `lab` as a library: the binary (`main.rs`) only parses the command line and dispatches here;
+//! integration tests and benchmarks use the same modules directly.
+pub mod cli;
+pub mod config;
+pub mod decompose;
+pub mod device;
+pub mod error;
+pub mod experiment;
+pub mod progress;
+pub mod run;
