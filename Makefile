@@ -10,6 +10,8 @@ export CARGO_TARGET_DIR ?= $(LAB_CACHE)/target
 export VIRTUAL_ENV := $(LAB_VENV)
 export PATH := $(LAB_VENV)/bin:$(HOME)/.cargo/bin:$(PATH)
 export LIBTORCH_USE_PYTORCH := 1
+# Set (empty) so .cargo/config.toml's build-time torch shim stays out of make's builds.
+export PYTHONPATH :=
 
 LAB := $(CARGO_TARGET_DIR)/release/lab
 TORCH_STAMP := $(LAB_VENV)/.torch-$(TORCH_VERSION)

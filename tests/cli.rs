@@ -1,0 +1,317 @@
+//! The shared frame seen from outside: CLI, config errors, run directories, meta.json.
+mod common;
+use common::*;
+use std::fs;
+
+const SUBCOMMANDS: &[&str] = &[
+    "npg-rank1",
+    "grng",
+    "decompose",
+    "entropy-probe",
+    "prefixrl",
+];
+
+#[test]
+fn help_lists_every_subcommand_and_version_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = lab(dir.path(), &["--help"]);
+    assert_eq!(code(&out), 0);
+    for sub in SUBCOMMANDS {
+        assert!(stdout(&out).contains(sub), "--help misses {sub}");
+    }
+    let out = lab(dir.path(), &["--version"]);
+    assert_eq!(code(&out), 0);
+    assert!(stdout(&out).starts_with("lab 0."), "{}", stdout(&out));
+    let out = lab(dir.path(), &["decompose", "--help"]);
+    for flag in [
+        "--config",
+        "--set",
+        "--seed",
+        "--device",
+        "--threads",
+        "--out",
+        "--name",
+        "--quiet",
+    ] {
+        assert!(
+            stdout(&out).contains(flag),
+            "decompose --help misses {flag}"
+        );
+    }
+}
+
+#[test]
+fn unimplemented_subcommands_exit_2_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["npg-rank1", "grng", "entropy-probe", "prefixrl"] {
+        let out = lab(dir.path(), &[sub]);
+        assert_eq!(code(&out), 2, "{sub}");
+        assert!(
+            stderr(&out).contains("not implemented yet"),
+            "{sub}: {}",
+            stderr(&out)
+        );
+    }
+    assert!(
+        !dir.path().join("results").exists(),
+        "no output for unimplemented subcommands"
+    );
+}
+
+#[test]
+fn print_config_round_trips_to_the_same_resolved_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let printed = lab(dir.path(), &["decompose", "--print-config"]);
+    assert_eq!(code(&printed), 0);
+    let yaml: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&stdout(&printed)).expect("valid YAML");
+    assert!(yaml.get("solver").is_some());
+    fs::write(dir.path().join("printed.yaml"), stdout(&printed)).unwrap();
+    let a = lab(dir.path(), &["decompose", "--quiet", "--out", "a"]);
+    let b = lab(
+        dir.path(),
+        &[
+            "decompose",
+            "--quiet",
+            "--config",
+            "printed.yaml",
+            "--out",
+            "b",
+        ],
+    );
+    assert_eq!((code(&a), code(&b)), (0, 0), "{}{}", stderr(&a), stderr(&b));
+    let resolved = read(&dir.path().join("a/config.yaml"));
+    assert_eq!(resolved, read(&dir.path().join("b/config.yaml")));
+    // The resolved config itself is a valid config that reproduces the run.
+    let c = lab(
+        dir.path(),
+        &[
+            "decompose",
+            "--quiet",
+            "--config",
+            "a/config.yaml",
+            "--out",
+            "c",
+        ],
+    );
+    assert_eq!(code(&c), 0, "{}", stderr(&c));
+    assert_eq!(resolved, read(&dir.path().join("c/config.yaml")));
+    let drop = ["wall_s"];
+    let (ma, mc) = (
+        dir.path().join("a/metrics.csv"),
+        dir.path().join("c/metrics.csv"),
+    );
+    assert_eq!(csv_without(&ma, &drop), csv_without(&mc, &drop));
+}
+
+#[test]
+fn unknown_key_names_key_file_line_and_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("x.yaml"),
+        "seed: 1\nsolver:\n  max_iter: 5\n  tol_decremnt: 1.0\n",
+    )
+    .unwrap();
+    let out = lab(dir.path(), &["decompose", "--config", "x.yaml"]);
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    for part in [
+        "unknown key",
+        "tol_decremnt",
+        "x.yaml",
+        "line 4",
+        "did you mean `tol_decrement`",
+    ] {
+        assert!(err.contains(part), "missing {part:?} in: {err}");
+    }
+    assert!(
+        !dir.path().join("results").exists(),
+        "a config error creates no run dir"
+    );
+}
+
+#[test]
+fn wrong_type_and_out_of_range_values_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("t.yaml"), "solver:\n  max_iter: many\n").unwrap();
+    let out = lab(dir.path(), &["decompose", "--config", "t.yaml"]);
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("solver.max_iter") && err.contains("t.yaml line 2"),
+        "{err}"
+    );
+    assert!(err.contains("invalid type"), "{err}");
+
+    fs::write(
+        dir.path().join("r.yaml"),
+        "solver:\n  tol_residual: -1.0e-3\n",
+    )
+    .unwrap();
+    let out = lab(dir.path(), &["decompose", "--config", "r.yaml"]);
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("solver.tol_residual") && err.contains("must be > 0"),
+        "{err}"
+    );
+    assert!(err.contains("r.yaml line 2"), "{err}");
+
+    let out = lab(dir.path(), &["decompose", "--set", "matrix.condition=0.5"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("from --set matrix.condition=0.5"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn missing_config_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = lab(dir.path(), &["decompose", "--config", "nope.yaml"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("cannot read config file nope.yaml"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn set_override_lands_in_resolved_config_and_csv_has_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "decompose",
+        "--quiet",
+        "--name",
+        "r1",
+        "--set",
+        "matrix.n=9",
+        "--seed",
+        "7",
+    ];
+    let out = lab(dir.path(), &args);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let run = dir.path().join("results/decompose/r1");
+    let cfg: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&read(&run.join("config.yaml"))).unwrap();
+    assert_eq!(cfg["matrix"]["n"].as_u64(), Some(9));
+    assert_eq!(cfg["seed"].as_u64(), Some(7));
+    let rows = csv_without(&run.join("metrics.csv"), &[]);
+    assert_eq!(rows[0][0], "iter");
+    assert!(
+        rows.len() >= 3,
+        "header plus at least two Newton iterations: {rows:?}"
+    );
+    let meta = json(&run.join("meta.json"));
+    assert_eq!(meta["status"], "completed");
+    assert_eq!(meta["seed"], 7);
+    assert_eq!(meta["device"], "cpu");
+    assert!(meta["end_time"].is_string() && meta["git_commit"].is_string());
+    assert_eq!(json(&run.join("summary.json"))["n"], 9);
+    assert!(
+        stdout(&out).contains("results/decompose/r1"),
+        "prints where results went"
+    );
+}
+
+#[test]
+fn an_existing_run_dir_is_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = lab(dir.path(), &["decompose", "--quiet", "--name", "same"]);
+    assert_eq!(code(&first), 0);
+    let meta = dir.path().join("results/decompose/same/meta.json");
+    let before = read(&meta);
+    let again = lab(
+        dir.path(),
+        &["decompose", "--quiet", "--name", "same", "--seed", "3"],
+    );
+    assert_eq!(code(&again), 2);
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(before, read(&meta), "the first run is untouched");
+    let forced = lab(
+        dir.path(),
+        &[
+            "decompose",
+            "--quiet",
+            "--name",
+            "same",
+            "--seed",
+            "3",
+            "--force",
+        ],
+    );
+    assert_eq!(code(&forced), 0);
+    assert_eq!(json(&meta)["seed"], 3);
+    // --force never deletes a directory that is not a run.
+    fs::create_dir(dir.path().join("precious")).unwrap();
+    fs::write(dir.path().join("precious/data.txt"), "keep").unwrap();
+    let out = lab(
+        dir.path(),
+        &["decompose", "--quiet", "--out", "precious", "--force"],
+    );
+    assert_eq!(code(&out), 2);
+    assert_eq!(read(&dir.path().join("precious/data.txt")), "keep");
+}
+
+#[test]
+fn a_failed_run_records_status_and_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = lab(
+        dir.path(),
+        &[
+            "decompose",
+            "--quiet",
+            "--out",
+            "f",
+            "--set",
+            "solver.max_iter=1",
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let meta = json(&dir.path().join("f/meta.json"));
+    assert_eq!(meta["status"], "failed");
+    assert!(
+        meta["error"].as_str().unwrap().contains("not converged"),
+        "{meta}"
+    );
+    assert!(
+        dir.path().join("f/B.npy").exists(),
+        "the last iterate is kept"
+    );
+    assert_eq!(csv_without(&dir.path().join("f/metrics.csv"), &[]).len(), 2);
+}
+
+#[test]
+fn same_config_and_seed_give_the_same_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, seed) in [("a", "5"), ("b", "5"), ("c", "6")] {
+        let out = lab(
+            dir.path(),
+            &["decompose", "--quiet", "--out", name, "--seed", seed],
+        );
+        assert_eq!(code(&out), 0);
+    }
+    let m = |d: &str| csv_without(&dir.path().join(d).join("metrics.csv"), &["wall_s"]);
+    assert_eq!(m("a"), m("b"));
+    assert_ne!(m("a"), m("c"), "another seed draws another problem");
+}
+
+#[test]
+fn bad_device_and_threads_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = lab(dir.path(), &["decompose", "--device", "tpu"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("expected auto, cpu, cuda or cuda:N"),
+        "{}",
+        stderr(&out)
+    );
+    let out = lab(dir.path(), &["decompose", "--threads", "0"]);
+    assert_eq!(code(&out), 2);
+}
