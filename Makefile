@@ -34,38 +34,40 @@ openblas:
 	@bash scripts/ensure-openblas.sh
 
 build: setup
-	cargo build --release --locked
+	@cargo build --release --locked
 	@echo "== built $(LAB)"
 
 # A short real run of every implemented subcommand on its embedded default config.
 demo: build
 	@for sub in $(SUBCOMMANDS); do
+	  if ! "$(LAB)" $$sub --print-config >/dev/null 2>&1; then
+	    echo "== lab $$sub: not implemented yet (skipped)"; continue; fi
 	  echo "== lab $$sub (embedded default config)"
-	  log=$$(mktemp); rc=0
-	  "$(LAB)" $$sub --name demo-$$(date +%Y%m%d-%H%M%S) 2> >(tee $$log >&2) || rc=$$?
-	  if [ $$rc -eq 2 ] && grep -q "not implemented yet" $$log; then echo "   (skipped: not implemented yet)";
-	  elif [ $$rc -ne 0 ]; then exit $$rc; fi
+	  "$(LAB)" $$sub --name demo-$$(date +%Y%m%d-%H%M%S)
 	done
 
 test: build check unit smoke
 	@echo "== make test: all passed"
 
 check:
-	cargo fmt --check
+	@cargo fmt --check
 	cargo clippy --release --locked --all-targets -- -D warnings
 
 unit:
 	cargo test --release --locked
 
-# Every subcommand's smoke config (each under 30 s); unimplemented ones must say so with exit 2.
+# Every implemented subcommand's smoke config (each under 30 s), into a throw-away directory.
+# (That unimplemented subcommands exit 2 with "not implemented yet" is tested in tests/cli.rs.)
 smoke: build
-	@for sub in $(SUBCOMMANDS); do
-	  cfg=configs/$$sub/smoke.yaml
-	  rc=0; "$(LAB)" $$sub --config $$cfg --out "$$(mktemp -d)/run" --force --quiet || rc=$$?
-	  if [ $$rc -eq 0 ]; then echo "smoke $$sub: ok";
-	  elif [ $$rc -eq 2 ] && "$(LAB)" $$sub --config $$cfg 2>&1 | grep -q "not implemented yet"; then echo "smoke $$sub: not implemented yet";
-	  else echo "smoke $$sub: FAILED (exit $$rc)"; exit 1; fi
+	@tmp=$$(mktemp -d)
+	for sub in $(SUBCOMMANDS); do
+	  if ! "$(LAB)" $$sub --print-config >/dev/null 2>&1; then
+	    echo "smoke $$sub: not implemented yet (skipped)"; continue; fi
+	  start=$$(date +%s%N)
+	  "$(LAB)" $$sub --config configs/$$sub/smoke.yaml --out "$$tmp/$$sub" --quiet >/dev/null
+	  echo "smoke $$sub: ok ($$(( ($$(date +%s%N) - start) / 1000000 )) ms)"
 	done
+	rm -rf "$$tmp"
 
 bench: build
 	cargo bench --locked
