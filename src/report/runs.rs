@@ -18,6 +18,15 @@ pub struct RunInfo {
 }
 
 impl RunInfo {
+    fn unreadable(dir: &Path) -> RunInfo {
+        RunInfo {
+            dir: dir.to_path_buf(),
+            status: "unreadable".into(),
+            error: None,
+            subcommand: None,
+            summary: Vec::new(),
+        }
+    }
     pub fn completed(&self) -> bool {
         self.status == "completed"
     }
@@ -182,10 +191,21 @@ fn find_runs(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// Read meta.json (status, error) and summary.json (numbers) of one run dir.
+/// Read meta.json (status, error) and summary.json (numbers) of one run dir. A meta.json that
+/// cannot be parsed (a run killed while writing it) makes the run `unreadable`, not an error.
 pub fn read_run(dir: &Path) -> Result<RunInfo> {
-    let meta = read_yaml_like(&dir.join("meta.json"))?
-        .ok_or_else(|| usage(format!("{}: not a lab run (no meta.json)", dir.display())))?;
+    let meta = match read_yaml_like(&dir.join("meta.json")) {
+        Ok(Some(meta)) => meta,
+        Ok(None) => {
+            let msg = format!("{}: not a lab run (no meta.json)", dir.display());
+            return Err(usage(msg));
+        }
+        Err(e) => {
+            let mut info = RunInfo::unreadable(dir);
+            info.error = Some(format!("{e:#}"));
+            return Ok(info);
+        }
+    };
     let text = |k: &str| meta.get(k).and_then(Value::as_str).map(str::to_string);
     let summary = read_yaml_like(&dir.join("summary.json"))?
         .map(|v| numeric_entries(&v))

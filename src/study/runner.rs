@@ -97,9 +97,6 @@ fn child_command(base: &Command, job: &Job) -> Command {
         .args(["--seed", &job.seed.to_string()])
         .arg("--out")
         .arg(&job.dir);
-    if job.dir.exists() {
-        cmd.arg("--force"); // an earlier, unfinished attempt of this run
-    }
     cmd
 }
 
@@ -147,6 +144,11 @@ fn run_pool(jobs: VecDeque<Job>, workers: usize, base: &Command, quiet: bool, ou
 /// Run one child to the end; its stdout and stderr go to `<run>/output.log`.
 /// Err carries the run's error (from its meta.json, else the end of its stderr).
 fn run_child(base: &Command, job: &Job) -> std::result::Result<(), String> {
+    // What is left of an earlier, unfinished attempt (this path belongs to the study).
+    if job.dir.exists() {
+        std::fs::remove_dir_all(&job.dir)
+            .map_err(|e| format!("could not clear {}: {e}", job.dir.display()))?;
+    }
     let output = child_command(base, job)
         .output()
         .map_err(|e| format!("could not start lab: {e}"))?;

@@ -38,11 +38,11 @@ pub fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&text).expect("valid JSON")
 }
 
+/// The run's meta.json status; "" while the file is missing or half written.
 pub fn status(run: &Path) -> String {
-    json(&run.join("meta.json"))["status"]
-        .as_str()
-        .unwrap_or("")
-        .to_string()
+    let text = std::fs::read_to_string(run.join("meta.json")).unwrap_or_default();
+    let meta: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    meta["status"].as_str().unwrap_or("").to_string()
 }
 
 /// Mean of summary.json entry `key` over the given run dirs.
