@@ -5,6 +5,7 @@ use crate::cli::RunArgs;
 use crate::progress::Progress;
 use anyhow::{Context, Result};
 use std::collections::VecDeque;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{mpsc, Mutex};
@@ -100,6 +101,14 @@ fn child_command(base: &Command, job: &Job) -> Command {
     cmd
 }
 
+/// How one child run ended.
+enum Ended {
+    Completed,
+    Failed(String),
+    /// Stopped by Ctrl-C (the study's own, or a signal while the study was being interrupted).
+    Interrupted,
+}
+
 /// Workers take jobs from a shared queue; the calling thread shows progress as results come in.
 fn run_pool(jobs: VecDeque<Job>, workers: usize, base: &Command, quiet: bool, out: &mut Outcome) {
     let total = jobs.len();
@@ -116,59 +125,68 @@ fn run_pool(jobs: VecDeque<Job>, workers: usize, base: &Command, quiet: bool, ou
                 }
                 let next = queue.lock().ok().and_then(|mut q| q.pop_front());
                 let Some(job) = next else { break };
-                let result = run_child(base, &job);
-                if tx.send((job, result)).is_err() {
+                let ended = run_child(base, &job);
+                if tx.send((job, ended)).is_err() {
                     break;
                 }
             });
         }
         drop(tx);
-        let mut done = 0;
-        for (job, result) in rx {
-            done += 1;
-            match result {
-                Ok(()) => out.finished += 1,
-                Err(message) => out.failed.push(Failure {
+        for (done, (job, ended)) in rx.into_iter().enumerate() {
+            match ended {
+                Ended::Completed => out.finished += 1,
+                Ended::Failed(message) => out.failed.push(Failure {
                     run: job.dir,
                     message,
                 }),
+                Ended::Interrupted => {}
             }
             let msg = format!("runs, {} failed", out.failed.len());
-            progress.set(done, &msg);
+            progress.set(done as u64 + 1, &msg);
         }
     });
     out.interrupted = crate::run::interrupted() || out.finished + out.failed.len() < out.planned;
-    progress.finish(&format!("{} failed", out.failed.len()));
+    if !out.interrupted {
+        // (when interrupted the bar is left where it stopped instead of being filled up)
+        progress.finish(&format!("{} failed", out.failed.len()));
+    }
 }
 
-/// Run one child to the end; its stdout and stderr go to `<run>/output.log`.
-/// Err carries the run's error (from its meta.json, else the end of its stderr).
-fn run_child(base: &Command, job: &Job) -> std::result::Result<(), String> {
+/// Run one child to the end; its stdout and stderr go to `<run>/output.log`. A failure carries
+/// the run's error (from its meta.json, else the end of its stderr).
+fn run_child(base: &Command, job: &Job) -> Ended {
     // What is left of an earlier, unfinished attempt (this path belongs to the study).
     if job.dir.exists() {
-        std::fs::remove_dir_all(&job.dir)
-            .map_err(|e| format!("could not clear {}: {e}", job.dir.display()))?;
+        if let Err(e) = std::fs::remove_dir_all(&job.dir) {
+            return Ended::Failed(format!("could not clear {}: {e}", job.dir.display()));
+        }
     }
-    let output = child_command(base, job)
-        .output()
-        .map_err(|e| format!("could not start lab: {e}"))?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let output = match child_command(base, job).output() {
+        Ok(output) => output,
+        Err(e) => return Ended::Failed(format!("could not start lab: {e}")),
+    };
     if job.dir.is_dir() {
         let log = [output.stdout.as_slice(), &output.stderr].concat();
         let _ = std::fs::write(job.dir.join("output.log"), log);
     }
     if output.status.success() {
-        return Ok(());
+        return Ended::Completed;
     }
-    let code = output
-        .status
-        .code()
-        .map_or("killed by a signal".into(), |c| format!("exit {c}"));
+    let how = match (output.status.code(), output.status.signal()) {
+        (Some(code), _) => format!("exit {code}"),
+        (None, Some(sig)) => format!("killed by signal {sig}"),
+        (None, None) => "killed".into(),
+    };
+    if crate::run::interrupted()
+        && (output.status.code() == Some(130) || output.status.signal().is_some())
+    {
+        settle_meta(job, "interrupted", "interrupted by Ctrl-C");
+        return Ended::Interrupted;
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
     let message = meta_error(&job.dir).unwrap_or_else(|| last_error_line(&stderr));
-    if run_status(&job.dir).is_none() {
-        record_failure(job, &message, &code);
-    }
-    Err(format!("{message} ({code})"))
+    settle_meta(job, "failed", &format!("{message} ({how})"));
+    Ended::Failed(format!("{message} ({how})"))
 }
 
 fn meta_error(dir: &Path) -> Option<String> {
@@ -187,13 +205,24 @@ fn last_error_line(stderr: &str) -> String {
         .unwrap_or_else(|| "no error message".into())
 }
 
-/// A child that died before writing meta.json still leaves a failed record for `report`.
-fn record_failure(job: &Job, message: &str, code: &str) {
-    let meta = serde_json::json!({
-        "status": "failed",
-        "seed": job.seed,
-        "error": format!("{message} ({code}, no meta.json written by the run)"),
-    });
+/// A child that died without a final meta.json (missing, half written, or still `running`)
+/// gets one from the study, so `report` lists it with the reason.
+fn settle_meta(job: &Job, status: &str, error: &str) {
+    let path = job.dir.join("meta.json");
+    let old = std::fs::read_to_string(&path).ok();
+    let mut meta: serde_json::Value = old
+        .as_deref()
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or_else(|| serde_json::json!({ "seed": job.seed }));
+    let current = meta
+        .get("status")
+        .and_then(|s| s.as_str())
+        .unwrap_or("running");
+    if current != "running" {
+        return; // the run wrote its own final status
+    }
+    meta["status"] = status.into();
+    meta["error"] = format!("{error}; meta.json completed by the study runner").into();
     let _ = std::fs::create_dir_all(&job.dir);
-    let _ = crate::run::write_json(&job.dir.join("meta.json"), &meta);
+    let _ = crate::run::write_json(&path, &meta);
 }
