@@ -103,6 +103,7 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, fig: &Figure) -> Resul
         .light_line_style(RGBColor(235, 235, 235))
         .draw()
         .map_err(err)?;
+    let corner = legend_corner(&lines, (x0, x1), (y0, y1));
     for (i, l) in lines.into_iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         let band = Polygon::new(l.band, color.mix(0.22).filled());
@@ -120,7 +121,7 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, fig: &Figure) -> Resul
         .label_font((FONT, 14))
         .background_style(WHITE.mix(0.85))
         .border_style(RGBColor(160, 160, 160))
-        .position(SeriesLabelPosition::UpperRight)
+        .position(corner)
         .draw()
         .map_err(err)?;
     root.present().map_err(err)
@@ -202,4 +203,33 @@ fn widen((lo, hi): (f64, f64)) -> (f64, f64) {
         0.5 * lo.abs().max(1.0)
     };
     (lo - pad, hi + pad)
+}
+
+/// The corner whose quarter of the plot holds the fewest points of lines and bands, so the
+/// legend hides as little data as possible (ties keep the upper right).
+fn legend_corner(
+    lines: &[Line],
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+) -> SeriesLabelPosition {
+    let points = lines.iter().flat_map(|l| l.mean.iter().chain(&l.band));
+    let mut counts = [0usize; 4]; // upper right, upper left, lower left, lower right
+    for &(x, y) in points {
+        let right = (x - x0) / (x1 - x0) > 0.5;
+        let upper = (y - y0) / (y1 - y0) > 0.5;
+        let i = match (upper, right) {
+            (true, true) => 0,
+            (true, false) => 1,
+            (false, false) => 2,
+            (false, true) => 3,
+        };
+        counts[i] += 1;
+    }
+    let best = (0..4).min_by_key(|&i| counts[i]).unwrap_or(0);
+    match best {
+        1 => SeriesLabelPosition::UpperLeft,
+        2 => SeriesLabelPosition::LowerLeft,
+        3 => SeriesLabelPosition::LowerRight,
+        _ => SeriesLabelPosition::UpperRight,
+    }
 }

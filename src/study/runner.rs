@@ -1,3 +1,4 @@
+    out.failed.sort_by(|a, b| a.run.cmp(&b.run));
 //! Run a study's runs as child `lab` processes, at most `--jobs` at a time, with one progress
 //! display over all of them. A child that crashes only fails its own run.
 use super::{StudyRecord, CELL_CONFIG};
