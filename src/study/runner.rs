@@ -1,4 +1,3 @@
-    out.failed.sort_by(|a, b| a.run.cmp(&b.run));
 //! Run a study's runs as child `lab` processes, at most `--jobs` at a time, with one progress
 //! display over all of them. A child that crashes only fails its own run.
 use super::{StudyRecord, CELL_CONFIG};
@@ -146,6 +145,7 @@ fn run_pool(jobs: VecDeque<Job>, workers: usize, base: &Command, quiet: bool, ou
             progress.set(done as u64 + 1, &msg);
         }
     });
+    out.failed.sort_by(|a, b| a.run.cmp(&b.run));
     out.interrupted = crate::run::interrupted() || out.finished + out.failed.len() < out.planned;
     if !out.interrupted {
         // (when interrupted the bar is left where it stopped instead of being filled up)
