@@ -86,13 +86,13 @@ pub struct RunArgs {
     /// Threads for libtorch and OpenBLAS (default: all cores)
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Run directory (default results/<subcommand>/<name or timestamp-id>)
+    /// Run directory (default results/<subcommand>/<name or timestamp-id>); for a study, its directory
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Run name: the run directory becomes results/<subcommand>/<NAME>
+    /// Run name: the run directory becomes results/<subcommand>/<NAME> (for a study: its name)
     #[arg(long)]
     pub name: Option<String>,
-    /// Write into an existing run directory (its files are replaced)
+    /// Write into an existing run directory (its files are replaced); for a study: start it over
     #[arg(long)]
     pub force: bool,
     /// No progress output

@@ -13,7 +13,15 @@ fn study_runs_every_cell_and_seed_and_reports_their_means() {
     std::fs::write(tmp.path().join("sizes.yaml"), yaml).unwrap();
     let out = lab(
         tmp.path(),
-        &["decompose", "--config", "sizes.yaml", "--jobs", "2"],
+        &[
+            "decompose",
+            "--config",
+            "sizes.yaml",
+            "--jobs",
+            "2",
+            "--threads",
+            "1",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out));
     let study = tmp.path().join("results/decompose/sizes");
@@ -49,6 +57,48 @@ fn study_runs_every_cell_and_seed_and_reports_their_means() {
         assert_eq!(table_cell(&report, cell, "runs"), "2/2");
     }
     assert_csv_means(&study, &runs);
+    assert_same_as_a_direct_run(tmp.path(), &study, &runs[3]);
+}
+
+/// A study run equals `lab decompose --config <cell.yaml> --seed 1` run by hand with the same
+/// thread count (timing columns aside).
+fn assert_same_as_a_direct_run(dir: &Path, study: &Path, run: &Path) {
+    let cell = study.join("matrix.n=12/cell.yaml");
+    let args = [
+        "decompose",
+        "--config",
+        cell.to_str().unwrap(),
+        "--seed",
+        "1",
+        "--out",
+        "direct",
+        "--quiet",
+        "--threads",
+        "1",
+    ];
+    let out = lab(dir, &args);
+    assert!(out.status.success(), "{}", text(&out));
+    let untimed = |path: &Path| -> Vec<Vec<String>> {
+        let mut reader = csv::Reader::from_path(path.join("metrics.csv")).unwrap();
+        let keep: Vec<bool> = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .map(|h| !h.ends_with("_s") && !h.ends_with("_ms"))
+            .collect();
+        let rows = reader.records().map(|r| {
+            let r = r.unwrap();
+            r.iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(v, _)| v.to_string())
+                .collect()
+        });
+        rows.collect()
+    };
+    let direct = untimed(&dir.join("direct"));
+    assert!(!direct.is_empty());
+    assert_eq!(untimed(run), direct);
 }
 
 /// summary.csv carries full precision: its means equal the runs' means to rounding.
