@@ -229,6 +229,13 @@ fn kill_study_after_first_run(dir: &Path, runs: &[std::path::PathBuf]) {
         .spawn()
         .unwrap();
     let start = Instant::now();
+    let lock = dir.join("results/decompose/long/study.lock");
+    while !lock.exists() && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let second = lab(dir, &["decompose", "--config", "long.yaml", "--resume"]);
+    assert_eq!(second.status.code(), Some(2), "{}", text(&second));
+    assert!(text(&second).contains("is being run by lab process"));
     let first_done = || {
         runs.iter()
             .any(|r| r.join("meta.json").exists() && status(r) == "completed")

@@ -50,8 +50,10 @@ pub fn std_error(xs: &[f64]) -> f64 {
 
 /// 2.5% and 97.5% percentiles of the means of resamples drawn with replacement.
 pub fn bootstrap_ci(xs: &[f64]) -> (f64, f64) {
-    if xs.len() < 2 {
-        return (xs[0], xs[0]);
+    match xs {
+        [] => return (f64::NAN, f64::NAN),
+        [x] => return (*x, *x),
+        _ => {}
     }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(BOOTSTRAP_SEED);
     let mut means: Vec<f64> = (0..BOOTSTRAP_SAMPLES)

@@ -1,6 +1,7 @@
 //! Studies: a config with a `study:` block runs every grid cell × seed as its own child
 //! process (`--jobs N` at a time) under `results/<sub>/<study>/<cell>/seed-<k>/`, records the
 //! plan in `study.json`, resumes with `--resume`, and ends with `lab report` on the study dir.
+mod lock;
 pub mod plan;
 pub mod runner;
 
@@ -73,7 +74,9 @@ pub fn run<E: Experiment>(args: &RunArgs, loaded: Loaded, block: StudyBlock) -> 
         grid: axes,
         cells,
     };
+    lock::StudyLock::check(&dir)?;
     prepare_dir(&dir, args, &record, &configs)?;
+    let _lock = lock::StudyLock::take(&dir)?;
     let outcome = runner::execute(&dir, &record, args)?;
     finish(&dir, &outcome, args.quiet)
 }
