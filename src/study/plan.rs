@@ -58,13 +58,25 @@ pub fn take_block(config: &mut Value) -> Result<Option<StudyBlock>> {
     Ok(Some(block))
 }
 
-/// Check the grid and turn it into axes, in the order written.
+/// Check the grid and turn it into axes, in the order written. Nested mappings are key paths
+/// too (`matrix: {n: [8, 12]}` is `matrix.n: [8, 12]`), which is what `--set study.grid.matrix.n=[8,12]`
+/// produces; a list is always an axis.
 pub fn axes(grid: &Mapping) -> Result<Vec<Axis>> {
     let mut out = Vec::new();
+    collect_axes("", grid, &mut out)?;
+    Ok(out)
+}
+
+fn collect_axes(prefix: &str, grid: &Mapping, out: &mut Vec<Axis>) -> Result<()> {
     for (key, values) in grid {
         let key = key
             .as_str()
             .ok_or_else(|| usage("`study.grid`: keys must be config key paths like `matrix.n`"))?;
+        let key = if prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{prefix}.{key}")
+        };
         if key.is_empty() || key.split('.').any(str::is_empty) {
             return Err(usage(format!("`study.grid`: bad key path `{key}`")));
         }
@@ -73,25 +85,30 @@ pub fn axes(grid: &Mapping) -> Result<Vec<Axis>> {
                 "`study.grid.{key}`: cannot be a grid axis (use `study.seeds` for seeds)"
             )));
         }
-        let list = values
-            .as_sequence()
-            .filter(|l| !l.is_empty())
-            .ok_or_else(|| {
-                usage(format!(
-                    "`study.grid.{key}`: expected a non-empty list of values, e.g. [1, 2]"
-                ))
-            })?;
-        let values = list
-            .iter()
-            .map(serde_json::to_value)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| usage(format!("`study.grid.{key}`: {e}")))?;
-        out.push(Axis {
-            key: key.to_string(),
-            values,
-        });
+        if let Some(nested) = values.as_mapping() {
+            collect_axes(&key, nested, out)?;
+            continue;
+        }
+        out.push(axis(key, values)?);
     }
-    Ok(out)
+    Ok(())
+}
+
+fn axis(key: String, values: &Value) -> Result<Axis> {
+    let list = values
+        .as_sequence()
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| {
+            usage(format!(
+                "`study.grid.{key}`: expected a non-empty list of values, e.g. [1, 2]"
+            ))
+        })?;
+    let values = list
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| usage(format!("`study.grid.{key}`: {e}")))?;
+    Ok(Axis { key, values })
 }
 
 /// The cartesian product of the axes (first axis varies slowest). No axes: one cell `default`.
@@ -219,6 +236,14 @@ mod tests {
         assert!(axes(&grid("x: 3")).is_err());
         assert!(axes(&grid("seed: [1, 2]")).is_err());
         assert!(axes(&grid("a..b: [1]")).is_err());
+    }
+
+    #[test]
+    fn nested_grid_mappings_are_key_paths() {
+        let axes = axes(&grid("matrix: {n: [8, 12], condition: [10]}\nalgo: [a]")).unwrap();
+        let keys: Vec<_> = axes.iter().map(|a| a.key.as_str()).collect();
+        assert_eq!(keys, ["matrix.n", "matrix.condition", "algo"]);
+        assert!(super::axes(&grid("study: {x: [1]}")).is_err());
     }
 
     #[test]
