@@ -231,18 +231,42 @@ fn read_yaml_like(path: &Path) -> Result<Option<Value>> {
     Ok(Some(value))
 }
 
+/// Numbers and booleans (as 0/1) of a summary, nested objects flattened to `a.b` names.
 fn numeric_entries(v: &Value) -> Vec<(String, f64)> {
-    let Some(map) = v.as_mapping() else {
-        return Vec::new();
-    };
-    map.iter()
-        .filter_map(|(k, v)| {
-            let num = match v {
-                Value::Number(n) => n.as_f64(),
-                Value::Bool(b) => Some(f64::from(u8::from(*b))),
-                _ => None,
-            }?;
-            Some((k.as_str()?.to_string(), num))
-        })
-        .collect()
+    let mut out = Vec::new();
+    flatten_numbers("", v, &mut out);
+    out
+}
+
+fn flatten_numbers(prefix: &str, v: &Value, out: &mut Vec<(String, f64)>) {
+    match v {
+        Value::Number(n) => out.extend(n.as_f64().map(|x| (prefix.to_string(), x))),
+        Value::Bool(b) => out.push((prefix.to_string(), f64::from(u8::from(*b)))),
+        Value::Mapping(map) => {
+            for (k, v) in map {
+                let Some(k) = k.as_str() else { continue };
+                let name = if prefix.is_empty() {
+                    k.to_string()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten_numbers(&name, v, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn summary_numbers_in_file_order_with_nested_names() {
+        let v = serde_yaml_ng::from_str(
+            r#"{"z": 1, "ok": true, "s": "x", "a": {"b": 2.5, "c": null}}"#,
+        )
+        .unwrap();
+        let got = super::numeric_entries(&v);
+        let want = [("z", 1.0), ("ok", 1.0), ("a.b", 2.5)].map(|(k, v)| (k.to_string(), v));
+        assert_eq!(got, want);
+    }
 }
