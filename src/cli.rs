@@ -28,6 +28,44 @@ pub enum Command {
     EntropyProbe(RunArgs),
     /// PrefixRL: RL conditioned on prefixes of off-policy traces (not implemented yet)
     Prefixrl(RunArgs),
+    /// Summarize the runs under DIR (a study or any results folder) into report.md and summary.csv
+    Report(ReportArgs),
+    /// Plot metrics.csv columns of a run or study: mean across seeds with a standard-error band
+    Plot(PlotArgs),
+    /// Print the summary metrics of runs side by side and the config keys that differ
+    Compare(CompareArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// A study directory, a directory of runs, or one run directory
+    pub dir: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PlotArgs {
+    /// A run or study directory (or any directory of runs)
+    #[arg(value_name = "RUN_OR_STUDY")]
+    pub path: PathBuf,
+    /// metrics.csv column for the x axis
+    #[arg(long, value_name = "COL")]
+    pub x: String,
+    /// metrics.csv column for the y axis (repeatable: one line per cell and column)
+    #[arg(long, value_name = "COL", required = true)]
+    pub y: Vec<String>,
+    /// Logarithmic y axis (rows with y <= 0 are left out)
+    #[arg(long)]
+    pub logy: bool,
+    /// Output file, .png or .svg (default: RUN_OR_STUDY/plots/<y>_vs_<x>.png and .svg)
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CompareArgs {
+    /// Run directories (two or more)
+    #[arg(value_name = "RUN", num_args = 2.., required = true)]
+    pub runs: Vec<PathBuf>,
 }
 
 /// Options shared by every paper subcommand.
@@ -48,13 +86,13 @@ pub struct RunArgs {
     /// Threads for libtorch and OpenBLAS (default: all cores)
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Run directory (default results/<subcommand>/<name or timestamp-id>)
+    /// Run directory (default results/<subcommand>/<name or timestamp-id>); for a study, its directory
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Run name: the run directory becomes results/<subcommand>/<NAME>
+    /// Run name: the run directory becomes results/<subcommand>/<NAME> (for a study: its name)
     #[arg(long)]
     pub name: Option<String>,
-    /// Write into an existing run directory (its files are replaced)
+    /// Write into an existing run directory (its files are replaced); for a study: start it over
     #[arg(long)]
     pub force: bool,
     /// No progress output
@@ -63,4 +101,10 @@ pub struct RunArgs {
     /// Print the embedded default config (valid YAML) and exit
     #[arg(long)]
     pub print_config: bool,
+    /// Study only (config with a `study:` block): run at most N runs at a time [default: 1]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub jobs: Option<u64>,
+    /// Study only: keep runs whose meta.json says completed, run the others again
+    #[arg(long)]
+    pub resume: bool,
 }

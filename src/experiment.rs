@@ -4,6 +4,7 @@ use crate::config::{self, Source, Validate};
 use crate::device;
 use crate::error::usage;
 use crate::run::Run;
+use crate::study;
 use anyhow::Result;
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -39,7 +40,15 @@ pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
     if let Some(seed) = args.seed {
         sets.push(format!("seed={seed}"));
     }
-    let loaded = config::load(default, args.config.as_deref(), &sets)?;
+    let mut loaded = config::load(default, args.config.as_deref(), &sets)?;
+    if let Some(block) = study::plan::take_block(&mut loaded.value)? {
+        return study::run::<E>(args, loaded, block);
+    }
+    if args.jobs.is_some() || args.resume {
+        return Err(usage(
+            "--jobs and --resume are for studies: the config has no `study:` block",
+        ));
+    }
     let cfg: E = loaded.typed()?;
     loaded.validate(&cfg)?;
     let resolved = serde_yaml_ng::to_string(&cfg)?;

@@ -1,10 +1,14 @@
 //! `lab` as a library: the binary (`main.rs`) only parses the command line and dispatches here;
 //! integration tests and benchmarks use the same modules directly.
 pub mod cli;
+pub mod compare;
 pub mod config;
 pub mod decompose;
 pub mod device;
 pub mod error;
 pub mod experiment;
+pub mod plot;
 pub mod progress;
+pub mod report;
 pub mod run;
+pub mod study;

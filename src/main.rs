@@ -1,6 +1,6 @@
 //! `lab`: parse the command line and hand over to the subcommand. Nothing else lives here.
 use clap::Parser;
-use lab::{cli, decompose, error, experiment, run};
+use lab::{cli, compare, decompose, error, experiment, plot, report, run};
 
 fn main() {
     let cli = cli::Cli::parse();
@@ -11,6 +11,9 @@ fn main() {
         cli::Command::Decompose(a) => experiment::launch::<decompose::DecomposeConfig>(a),
         cli::Command::EntropyProbe(a) => experiment::not_implemented("entropy-probe", a),
         cli::Command::Prefixrl(a) => experiment::not_implemented("prefixrl", a),
+        cli::Command::Report(a) => report::command(&a.dir),
+        cli::Command::Plot(a) => plot::command(a),
+        cli::Command::Compare(a) => compare::command(&a.runs),
     };
     if let Err(err) = outcome {
         eprintln!("error: {err:#}");

@@ -1,0 +1,145 @@
+//! Curves from metrics.csv files: each run's (x, y) points, put on a common x grid by linear
+//! interpolation, then mean and standard error across the runs of a cell at every grid point.
+use crate::error::usage;
+use anyhow::{Context, Result};
+use std::path::Path;
+
+/// Largest grid that is the union of the runs' x values; above it, an even grid of `EVEN_GRID`.
+const MAX_UNION_GRID: usize = 2000;
+const EVEN_GRID: usize = 500;
+
+/// One line of a plot: mean across runs with its standard error (0 where one run covers x).
+#[derive(Debug, Clone)]
+pub struct Curve {
+    pub label: String,
+    pub x: Vec<f64>,
+    pub mean: Vec<f64>,
+    pub se: Vec<f64>,
+}
+
+/// (x, y) points of columns `x` and `y` of a run's metrics.csv, sorted by x; rows where either
+/// is not a finite number (or y <= 0 when `positive`) are skipped. None without metrics.csv.
+pub fn read_points(
+    run: &Path,
+    x: &str,
+    y: &str,
+    positive: bool,
+) -> Result<Option<Vec<(f64, f64)>>> {
+    let path = run.join("metrics.csv");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let mut reader =
+        csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
+    let headers = reader.headers()?.clone();
+    let index = |col: &str| {
+        headers.iter().position(|h| h == col).ok_or_else(|| {
+            let names: Vec<&str> = headers.iter().collect();
+            usage(format!(
+                "`{col}` is not a column of {}; columns: {}",
+                path.display(),
+                names.join(", ")
+            ))
+        })
+    };
+    let (ix, iy) = (index(x)?, index(y)?);
+    let mut points = Vec::new();
+    for record in reader.records() {
+        let record = record.with_context(|| format!("reading {}", path.display()))?;
+        let parse = |i: usize| record.get(i).and_then(|s| s.trim().parse::<f64>().ok());
+        if let (Some(px), Some(py)) = (parse(ix), parse(iy)) {
+            if px.is_finite() && py.is_finite() && (!positive || py > 0.0) {
+                points.push((px, py));
+            }
+        }
+    }
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    points.dedup_by(|later, earlier| later.0 == earlier.0);
+    Ok(Some(points))
+}
+
+/// Mean and standard error of `runs` on a common x grid; None if no run has a point.
+pub fn aggregate(label: &str, runs: &[Vec<(f64, f64)>]) -> Option<Curve> {
+    let runs: Vec<&Vec<(f64, f64)>> = runs.iter().filter(|r| !r.is_empty()).collect();
+    if runs.is_empty() {
+        return None;
+    }
+    let grid = common_grid(&runs);
+    let mut curve = Curve {
+        label: label.to_string(),
+        x: Vec::with_capacity(grid.len()),
+        mean: Vec::with_capacity(grid.len()),
+        se: Vec::with_capacity(grid.len()),
+    };
+    for g in grid {
+        let ys: Vec<f64> = runs.iter().filter_map(|r| interpolate(r, g)).collect();
+        if ys.is_empty() {
+            continue;
+        }
+        let se = crate::report::stats::std_error(&ys);
+        curve.x.push(g);
+        curve.mean.push(crate::report::stats::mean(&ys));
+        curve.se.push(if se.is_finite() { se } else { 0.0 });
+    }
+    Some(curve)
+}
+
+/// The union of all runs' x values, or an even grid over their span when that is too long.
+fn common_grid(runs: &[&Vec<(f64, f64)>]) -> Vec<f64> {
+    let mut xs: Vec<f64> = runs.iter().flat_map(|r| r.iter().map(|p| p.0)).collect();
+    xs.sort_by(f64::total_cmp);
+    xs.dedup();
+    if xs.len() <= MAX_UNION_GRID {
+        return xs;
+    }
+    let (lo, hi) = (xs[0], xs[xs.len() - 1]);
+    (0..EVEN_GRID)
+        .map(|i| lo + (hi - lo) * i as f64 / (EVEN_GRID - 1) as f64)
+        .collect()
+}
+
+/// y at `x` by linear interpolation between the run's neighbouring points; None outside its span.
+pub fn interpolate(points: &[(f64, f64)], x: f64) -> Option<f64> {
+    let first = points.first()?;
+    let last = points.last()?;
+    if x < first.0 || x > last.0 {
+        return None;
+    }
+    let i = points.partition_point(|p| p.0 < x);
+    let hi = points[i];
+    if hi.0 == x || i == 0 {
+        return Some(hi.1);
+    }
+    let lo = points[i - 1];
+    let t = (x - lo.0) / (hi.0 - lo.0);
+    Some(lo.1 + t * (hi.1 - lo.1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpolation_inside_and_outside() {
+        let pts = [(0.0, 0.0), (2.0, 4.0), (4.0, 0.0)];
+        assert_eq!(interpolate(&pts, 1.0), Some(2.0));
+        assert_eq!(interpolate(&pts, 2.0), Some(4.0));
+        assert_eq!(interpolate(&pts, 3.5), Some(1.0));
+        assert_eq!(interpolate(&pts, 4.5), None);
+        assert_eq!(interpolate(&pts, -1.0), None);
+    }
+
+    #[test]
+    fn runs_logging_at_different_x_share_a_grid() {
+        let a = vec![(0.0, 0.0), (2.0, 2.0)];
+        let b = vec![(0.0, 2.0), (1.0, 4.0), (3.0, 8.0)];
+        let c = aggregate("c", &[a, b]).unwrap();
+        assert_eq!(c.x, [0.0, 1.0, 2.0, 3.0]);
+        // x=1: a interpolates to 1, b is 4 → mean 2.5, se = |4-1|/2
+        assert!((c.mean[1] - 2.5).abs() < 1e-12);
+        assert!((c.se[1] - 1.5).abs() < 1e-12);
+        // x=3: only b covers it → no band
+        assert_eq!((c.mean[3], c.se[3]), (8.0, 0.0));
+        assert!(aggregate("none", &[vec![]]).is_none());
+    }
+}

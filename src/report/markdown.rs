@@ -1,0 +1,197 @@
+//! The text of report.md.
+use super::cell_stats;
+use super::runs::Collection;
+use crate::plot::PlotOutcome;
+use std::fmt::Write;
+use std::path::Path;
+
+/// Render the whole report; `dir` is where report.md goes (plot links are relative to it).
+pub fn render(c: &Collection, metrics: &[String], plots: &[PlotOutcome], dir: &Path) -> String {
+    let mut md = String::new();
+    header(&mut md, c);
+    mean_table(&mut md, c, metrics);
+    ci_table(&mut md, c, metrics);
+    problems(&mut md, c, dir);
+    plot_section(&mut md, plots, dir);
+    md
+}
+
+fn header(md: &mut String, c: &Collection) {
+    let title = match &c.study {
+        Some(s) => format!("Study `{}`", s.name),
+        None => format!("Runs in `{}`", c.root.display()),
+    };
+    let _ = writeln!(md, "# {title}\n");
+    if let Some(sub) = c.subcommand() {
+        let _ = writeln!(md, "- subcommand: `lab {sub}`");
+    }
+    if let Some(s) = &c.study {
+        for axis in &s.grid {
+            let values: Vec<String> = axis
+                .values
+                .iter()
+                .map(crate::study::plan::value_text)
+                .collect();
+            let _ = writeln!(md, "- grid: `{}` in {{{}}}", axis.key, values.join(", "));
+        }
+        let seeds: Vec<String> = s.seeds.iter().map(u64::to_string).collect();
+        let _ = writeln!(md, "- seeds: {}", seeds.join(", "));
+    }
+    let runs: Vec<_> = c.cells.iter().flat_map(|cell| &cell.runs).collect();
+    let completed = runs.iter().filter(|r| r.completed()).count();
+    let missing: usize = c.cells.iter().map(|cell| cell.missing.len()).sum();
+    let _ = writeln!(
+        md,
+        "- runs: {} completed, {} failed or unfinished, {} not started\n",
+        completed,
+        runs.len() - completed,
+        missing
+    );
+}
+
+/// Rows: cells; columns: completed/total, then `mean ± se` of each metric.
+fn mean_table(md: &mut String, c: &Collection, metrics: &[String]) {
+    let _ = writeln!(
+        md,
+        "## Summary metrics\n\nMean ± standard error across seeds, over completed runs only \
+         (`runs` = completed / planned; `(n=k)` where only k runs report a metric).\n"
+    );
+    table_head(md, "runs", metrics);
+    for cell in &c.cells {
+        let done = cell.runs.iter().filter(|r| r.completed()).count();
+        let planned = cell.runs.len() + cell.missing.len();
+        let mut row = vec![format!("`{}`", cell.name), format!("{done}/{planned}")];
+        for m in cell_stats(cell, metrics) {
+            row.push(match m.stats {
+                None => "–".into(),
+                Some(s) => {
+                    let n = if s.n == done {
+                        String::new()
+                    } else {
+                        format!(" (n={})", s.n)
+                    };
+                    format!("{} ± {}{n}", sig(s.mean), sig(s.se))
+                }
+            });
+        }
+        let _ = writeln!(md, "| {} |", row.join(" | "));
+    }
+    md.push('\n');
+}
+
+fn ci_table(md: &mut String, c: &Collection, metrics: &[String]) {
+    let _ = writeln!(
+        md,
+        "## 95% bootstrap confidence intervals\n\nPercentile bootstrap of the mean \
+         (2000 resamples of the seeds); with one or two seeds these are only indicative.\n"
+    );
+    table_head(md, "seeds", metrics);
+    for cell in &c.cells {
+        let done = cell.runs.iter().filter(|r| r.completed()).count();
+        let mut row = vec![format!("`{}`", cell.name), done.to_string()];
+        for m in cell_stats(cell, metrics) {
+            row.push(match m.stats {
+                None => "–".into(),
+                Some(s) => format!("[{}, {}]", sig(s.ci_low), sig(s.ci_high)),
+            });
+        }
+        let _ = writeln!(md, "| {} |", row.join(" | "));
+    }
+    md.push('\n');
+}
+
+fn table_head(md: &mut String, second: &str, metrics: &[String]) {
+    let mut head = vec!["cell".to_string(), second.to_string()];
+    head.extend(metrics.iter().cloned());
+    let _ = writeln!(md, "| {} |", head.join(" | "));
+    let _ = writeln!(md, "|{}", "---|".repeat(head.len()));
+}
+
+/// Failed, unfinished and never-started runs, each with its error.
+fn problems(md: &mut String, c: &Collection, dir: &Path) {
+    let bad: Vec<_> = c
+        .cells
+        .iter()
+        .flat_map(|cell| &cell.runs)
+        .filter(|r| !r.completed())
+        .collect();
+    let missing: Vec<_> = c.cells.iter().flat_map(|cell| &cell.missing).collect();
+    if bad.is_empty() && missing.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "## Failed runs\n");
+    for run in bad {
+        let error = run.error.as_deref().unwrap_or("(no error recorded)");
+        let error = error.replace('\n', " ");
+        let _ = writeln!(md, "- `{}` ({}): {}", rel(&run.dir, dir), run.status, error);
+    }
+    for m in missing {
+        let _ = writeln!(md, "- `{}` (not started): no meta.json", rel(m, dir));
+    }
+    md.push('\n');
+}
+
+fn plot_section(md: &mut String, plots: &[PlotOutcome], dir: &Path) {
+    if plots.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "## Plots\n");
+    for p in plots {
+        match &p.files {
+            Ok(files) => {
+                if let Some(png) = files
+                    .iter()
+                    .find(|f| f.extension().is_some_and(|e| e == "png"))
+                {
+                    let _ = writeln!(md, "![{}]({})\n", p.title, rel(png, dir));
+                }
+            }
+            Err(why) => {
+                let _ = writeln!(md, "- {}: not drawn: {why}\n", p.title);
+            }
+        }
+    }
+}
+
+fn rel(path: &Path, base: &Path) -> String {
+    path.strip_prefix(base)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// Four significant digits, plain for moderate magnitudes and scientific otherwise; `–` for NaN.
+pub fn sig(v: f64) -> String {
+    if !v.is_finite() {
+        return "–".into();
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let mag = v.abs().log10().floor() as i32;
+    if !(-3..5).contains(&mag) {
+        return format!("{v:.3e}");
+    }
+    let decimals = (3 - mag).max(0) as usize;
+    let text = format!("{v:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sig;
+
+    #[test]
+    fn significant_digits() {
+        assert_eq!(sig(7.5), "7.5");
+        assert_eq!(sig(12.0), "12");
+        assert_eq!(sig(0.0123456), "0.01235");
+        assert_eq!(sig(123456.0), "1.235e5");
+        assert_eq!(sig(-2.5e-9), "-2.500e-9");
+        assert_eq!(sig(f64::NAN), "–");
+    }
+}

@@ -1,0 +1,142 @@
+//! `lab report DIR`: per cell, mean ± standard error and a 95% bootstrap CI across seeds of every
+//! numeric summary.json entry, failed runs with their errors, and the subcommand's default plots,
+//! written to `DIR/report.md` and `DIR/summary.csv`.
+pub mod markdown;
+pub mod runs;
+pub mod stats;
+
+use anyhow::{Context, Result};
+use runs::{CellRuns, Collection};
+use stats::Stats;
+use std::path::{Path, PathBuf};
+
+/// Files written by [`write`].
+pub struct ReportPaths {
+    pub markdown: PathBuf,
+    pub csv: PathBuf,
+    pub plots: Vec<PathBuf>,
+}
+
+/// One cell's statistics for one metric (None: no completed run has it).
+pub struct MetricStats {
+    pub metric: String,
+    pub stats: Option<Stats>,
+}
+
+/// Statistics over the completed runs of a cell, one entry per metric name.
+pub fn cell_stats(cell: &CellRuns, metrics: &[String]) -> Vec<MetricStats> {
+    metrics
+        .iter()
+        .map(|m| {
+            let values: Vec<f64> = cell
+                .runs
+                .iter()
+                .filter(|r| r.completed())
+                .filter_map(|r| r.metric(m))
+                .collect();
+            MetricStats {
+                metric: m.clone(),
+                stats: stats::summarize(&values),
+            }
+        })
+        .collect()
+}
+
+/// `lab report DIR`.
+pub fn command(dir: &Path) -> Result<()> {
+    let paths = write(dir)?;
+    println!("report: {}", paths.markdown.display());
+    println!("table:  {}", paths.csv.display());
+    for p in &paths.plots {
+        println!("plot:   {}", p.display());
+    }
+    Ok(())
+}
+
+/// Read the runs under `dir` and write report.md, summary.csv and the default plots.
+pub fn write(dir: &Path) -> Result<ReportPaths> {
+    let collection = runs::collect(dir)?;
+    let metrics = collection.metric_names();
+    let csv = dir.join("summary.csv");
+    write_csv(&csv, &collection, &metrics)?;
+    let plots = crate::plot::default_plots_for(&collection, &dir.join("plots"));
+    let md = markdown::render(&collection, &metrics, &plots, dir);
+    let markdown = dir.join("report.md");
+    std::fs::write(&markdown, md).with_context(|| format!("writing {}", markdown.display()))?;
+    let plots = plots.into_iter().filter_map(|p| p.files.ok()).flatten();
+    Ok(ReportPaths {
+        markdown,
+        csv,
+        plots: plots.collect(),
+    })
+}
+
+/// Long format: one row per cell × metric, grid values as their own columns.
+fn write_csv(path: &Path, collection: &Collection, metrics: &[String]) -> Result<()> {
+    let keys = grid_keys(collection);
+    let mut w =
+        csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
+    let mut header = vec!["cell".to_string()];
+    header.extend(keys.iter().cloned());
+    header.extend(
+        [
+            "completed",
+            "failed",
+            "metric",
+            "n",
+            "mean",
+            "se",
+            "ci95_low",
+            "ci95_high",
+        ]
+        .map(String::from),
+    );
+    w.write_record(&header)?;
+    for cell in &collection.cells {
+        let completed = cell.runs.iter().filter(|r| r.completed()).count();
+        let failed = cell.runs.len() - completed;
+        for m in cell_stats(cell, metrics) {
+            let mut row = vec![cell.name.clone()];
+            row.extend(keys.iter().map(|k| setting(cell, k)));
+            row.extend([completed.to_string(), failed.to_string(), m.metric]);
+            match m.stats {
+                Some(s) => row.extend([
+                    s.n.to_string(),
+                    num(s.mean),
+                    num(s.se),
+                    num(s.ci_low),
+                    num(s.ci_high),
+                ]),
+                None => row.extend(["0", "", "", "", ""].map(String::from)),
+            }
+            w.write_record(&row)?;
+        }
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn grid_keys(collection: &Collection) -> Vec<String> {
+    collection
+        .study
+        .as_ref()
+        .map(|s| s.grid.iter().map(|a| a.key.clone()).collect())
+        .unwrap_or_default()
+}
+
+fn setting(cell: &CellRuns, key: &str) -> String {
+    cell.settings
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+/// Full precision for the CSV; NaN (no standard error from one seed) as an empty field.
+fn num(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v}")
+    } else {
+        String::new()
+    }
+}

@@ -1,0 +1,272 @@
+//! Find the runs under a directory and group them into cells: a study dir (with study.json)
+//! gives its cells in grid order; any other dir groups run dirs (those with meta.json) by parent.
+use crate::error::usage;
+use crate::study::StudyRecord;
+use anyhow::{Context, Result};
+use serde_yaml_ng::Value;
+use std::path::{Path, PathBuf};
+
+/// One run directory as read from disk.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    pub dir: PathBuf,
+    pub status: String,
+    pub error: Option<String>,
+    pub subcommand: Option<String>,
+    /// Numeric (and boolean, as 0/1) entries of summary.json, in file order.
+    pub summary: Vec<(String, f64)>,
+}
+
+impl RunInfo {
+    fn unreadable(dir: &Path) -> RunInfo {
+        RunInfo {
+            dir: dir.to_path_buf(),
+            status: "unreadable".into(),
+            error: None,
+            subcommand: None,
+            summary: Vec::new(),
+        }
+    }
+    pub fn completed(&self) -> bool {
+        self.status == "completed"
+    }
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        self.summary
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| *v)
+    }
+}
+
+/// Runs that belong together (one grid cell, all seeds).
+#[derive(Debug, Clone)]
+pub struct CellRuns {
+    pub name: String,
+    /// Grid key → value text (empty outside a study).
+    pub settings: Vec<(String, String)>,
+    pub runs: Vec<RunInfo>,
+    /// Planned run dirs that have no meta.json (never started).
+    pub missing: Vec<PathBuf>,
+}
+
+/// Everything under one directory given to `report`, `plot` or `compare`.
+#[derive(Debug)]
+pub struct Collection {
+    pub root: PathBuf,
+    pub study: Option<StudyRecord>,
+    pub cells: Vec<CellRuns>,
+}
+
+impl Collection {
+    /// The subcommand that produced these runs (from study.json or the first meta.json).
+    pub fn subcommand(&self) -> Option<String> {
+        if let Some(s) = &self.study {
+            return Some(s.subcommand.clone());
+        }
+        self.cells
+            .iter()
+            .flat_map(|c| &c.runs)
+            .find_map(|r| r.subcommand.clone())
+    }
+
+    /// Summary metric names in first-seen order over all runs.
+    pub fn metric_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for run in self.cells.iter().flat_map(|c| &c.runs) {
+            for (k, _) in &run.summary {
+                if !names.contains(k) {
+                    names.push(k.clone());
+                }
+            }
+        }
+        names
+    }
+}
+
+/// Read every run under `root` (a study dir, a dir of runs, or one run dir).
+pub fn collect(root: &Path) -> Result<Collection> {
+    if !root.is_dir() {
+        return Err(usage(format!("{}: no such directory", root.display())));
+    }
+    let study = StudyRecord::read(root)?;
+    let cells = match &study {
+        Some(record) => study_cells(root, record)?,
+        None => discovered_cells(root)?,
+    };
+    if cells
+        .iter()
+        .all(|c| c.runs.is_empty() && c.missing.is_empty())
+    {
+        return Err(usage(format!(
+            "{}: no lab runs found (no meta.json below it)",
+            root.display()
+        )));
+    }
+    Ok(Collection {
+        root: root.to_path_buf(),
+        study,
+        cells,
+    })
+}
+
+fn study_cells(root: &Path, record: &StudyRecord) -> Result<Vec<CellRuns>> {
+    let mut cells = Vec::new();
+    for cell in &record.cells {
+        let mut group = CellRuns {
+            name: cell.name.clone(),
+            settings: cell
+                .settings
+                .iter()
+                .map(|s| (s.key.clone(), crate::study::plan::value_text(&s.value)))
+                .collect(),
+            runs: Vec::new(),
+            missing: Vec::new(),
+        };
+        for &seed in &record.seeds {
+            let dir = root.join(StudyRecord::run_dir(&cell.name, seed));
+            if dir.join("meta.json").exists() {
+                group.runs.push(read_run(&dir)?);
+            } else {
+                group.missing.push(dir);
+            }
+        }
+        cells.push(group);
+    }
+    Ok(cells)
+}
+
+/// Outside a study: every dir with a meta.json (up to 4 levels down) is a run; runs with the
+/// same parent form a cell named after that parent (the root itself may be a single run).
+fn discovered_cells(root: &Path) -> Result<Vec<CellRuns>> {
+    let mut dirs = Vec::new();
+    find_runs(root, 0, &mut dirs)?;
+    dirs.sort();
+    let mut cells: Vec<CellRuns> = Vec::new();
+    for dir in dirs {
+        let name = cell_label(root, &dir);
+        let run = read_run(&dir)?;
+        match cells.iter_mut().find(|c| c.name == name) {
+            Some(cell) => cell.runs.push(run),
+            None => cells.push(CellRuns {
+                name,
+                settings: Vec::new(),
+                runs: vec![run],
+                missing: Vec::new(),
+            }),
+        }
+    }
+    Ok(cells)
+}
+
+fn cell_label(root: &Path, run: &Path) -> String {
+    let parent = if run == root {
+        run
+    } else {
+        run.parent().unwrap_or(run)
+    };
+    match parent.strip_prefix(root) {
+        Ok(rel) if !rel.as_os_str().is_empty() => rel.display().to_string(),
+        _ => root
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| root.display().to_string()),
+    }
+}
+
+fn find_runs(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<()> {
+    if dir.join("meta.json").is_file() {
+        out.push(dir.to_path_buf());
+        return Ok(());
+    }
+    if depth >= 4 {
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            find_runs(&entry.path(), depth + 1, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Read meta.json (status, error) and summary.json (numbers) of one run dir. A meta.json that
+/// cannot be parsed (a run killed while writing it) makes the run `unreadable`, not an error.
+pub fn read_run(dir: &Path) -> Result<RunInfo> {
+    let meta = match read_yaml_like(&dir.join("meta.json")) {
+        Ok(Some(meta)) => meta,
+        Ok(None) => {
+            let msg = format!("{}: not a lab run (no meta.json)", dir.display());
+            return Err(usage(msg));
+        }
+        Err(e) => {
+            let mut info = RunInfo::unreadable(dir);
+            info.error = Some(format!("{e:#}"));
+            return Ok(info);
+        }
+    };
+    let text = |k: &str| meta.get(k).and_then(Value::as_str).map(str::to_string);
+    let summary = read_yaml_like(&dir.join("summary.json"))?
+        .map(|v| numeric_entries(&v))
+        .unwrap_or_default();
+    Ok(RunInfo {
+        dir: dir.to_path_buf(),
+        status: text("status").unwrap_or_else(|| "unknown".into()),
+        error: text("error"),
+        subcommand: text("subcommand"),
+        summary,
+    })
+}
+
+/// Parse a JSON file keeping key order (JSON is YAML, and YAML mappings keep order).
+fn read_yaml_like(path: &Path) -> Result<Option<Value>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let value = serde_yaml_ng::from_str(&text)
+        .map_err(|e| usage(format!("{}: unreadable JSON: {e}", path.display())))?;
+    Ok(Some(value))
+}
+
+/// Numbers and booleans (as 0/1) of a summary, nested objects flattened to `a.b` names.
+fn numeric_entries(v: &Value) -> Vec<(String, f64)> {
+    let mut out = Vec::new();
+    flatten_numbers("", v, &mut out);
+    out
+}
+
+fn flatten_numbers(prefix: &str, v: &Value, out: &mut Vec<(String, f64)>) {
+    match v {
+        Value::Number(n) => out.extend(n.as_f64().map(|x| (prefix.to_string(), x))),
+        Value::Bool(b) => out.push((prefix.to_string(), f64::from(u8::from(*b)))),
+        Value::Mapping(map) => {
+            for (k, v) in map {
+                let Some(k) = k.as_str() else { continue };
+                let name = if prefix.is_empty() {
+                    k.to_string()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten_numbers(&name, v, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn summary_numbers_in_file_order_with_nested_names() {
+        let v = serde_yaml_ng::from_str(
+            r#"{"z": 1, "ok": true, "s": "x", "a": {"b": 2.5, "c": null}}"#,
+        )
+        .unwrap();
+        let got = super::numeric_entries(&v);
+        let want = [("z", 1.0), ("ok", 1.0), ("a.b", 2.5)].map(|(k, v)| (k.to_string(), v));
+        assert_eq!(got, want);
+    }
+}

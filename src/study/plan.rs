@@ -1,0 +1,258 @@
+//! The `study:` block of a config and its expansion into cells × seeds.
+//!
+//! ```yaml
+//! study:
+//!   name: sizes            # optional; default: --name, else the config file's stem
+//!   seeds: [0, 1, 2]       # optional; default: the config's `seed`
+//!   grid:                  # optional; config key paths to lists of values
+//!     matrix.n: [8, 12]
+//! ```
+use crate::error::usage;
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use serde_yaml_ng::{Mapping, Value};
+
+/// The `study:` block as written by the user.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StudyBlock {
+    pub name: Option<String>,
+    pub seeds: Option<Vec<u64>>,
+    #[serde(default)]
+    pub grid: Mapping,
+}
+
+/// One grid axis: a config key path and the values it takes.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Axis {
+    pub key: String,
+    pub values: Vec<serde_json::Value>,
+}
+
+/// One point of the grid: its directory name and the key → value settings it applies.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Cell {
+    pub name: String,
+    pub settings: Vec<Setting>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Setting {
+    pub key: String,
+    pub value: serde_json::Value,
+}
+
+/// Remove and parse the `study:` block from a merged config, if there is one.
+pub fn take_block(config: &mut Value) -> Result<Option<StudyBlock>> {
+    let Some(map) = config.as_mapping_mut() else {
+        return Ok(None);
+    };
+    let Some(raw) = map.remove("study") else {
+        return Ok(None);
+    };
+    let block: StudyBlock = if raw.is_null() {
+        StudyBlock::default()
+    } else {
+        serde_yaml_ng::from_value(raw).map_err(|e| usage(format!("`study:` block: {e}")))?
+    };
+    Ok(Some(block))
+}
+
+/// Check the grid and turn it into axes, in the order written. Nested mappings are key paths
+/// too (`matrix: {n: [8, 12]}` is `matrix.n: [8, 12]`), which is what `--set study.grid.matrix.n=[8,12]`
+/// produces; a list is always an axis.
+pub fn axes(grid: &Mapping) -> Result<Vec<Axis>> {
+    let mut out = Vec::new();
+    collect_axes("", grid, &mut out)?;
+    Ok(out)
+}
+
+fn collect_axes(prefix: &str, grid: &Mapping, out: &mut Vec<Axis>) -> Result<()> {
+    for (key, values) in grid {
+        let key = key
+            .as_str()
+            .ok_or_else(|| usage("`study.grid`: keys must be config key paths like `matrix.n`"))?;
+        let key = if prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        if key.is_empty() || key.split('.').any(str::is_empty) {
+            return Err(usage(format!("`study.grid`: bad key path `{key}`")));
+        }
+        if key == "seed" || key == "study" || key.starts_with("study.") {
+            return Err(usage(format!(
+                "`study.grid.{key}`: cannot be a grid axis (use `study.seeds` for seeds)"
+            )));
+        }
+        if let Some(nested) = values.as_mapping() {
+            collect_axes(&key, nested, out)?;
+            continue;
+        }
+        out.push(axis(key, values)?);
+    }
+    Ok(())
+}
+
+fn axis(key: String, values: &Value) -> Result<Axis> {
+    let list = values
+        .as_sequence()
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| {
+            usage(format!(
+                "`study.grid.{key}`: expected a non-empty list of values, e.g. [1, 2]"
+            ))
+        })?;
+    let values = list
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| usage(format!("`study.grid.{key}`: {e}")))?;
+    Ok(Axis { key, values })
+}
+
+/// The cartesian product of the axes (first axis varies slowest). No axes: one cell `default`.
+pub fn cells(axes: &[Axis]) -> Vec<Cell> {
+    let mut combos: Vec<Vec<Setting>> = vec![Vec::new()];
+    for axis in axes {
+        combos = combos
+            .into_iter()
+            .flat_map(|prefix| {
+                axis.values.iter().map(move |v| {
+                    let mut next = prefix.clone();
+                    next.push(Setting {
+                        key: axis.key.clone(),
+                        value: v.clone(),
+                    });
+                    next
+                })
+            })
+            .collect();
+    }
+    let mut used = std::collections::HashSet::new();
+    combos
+        .into_iter()
+        .map(|settings| {
+            let mut name = cell_name(&settings);
+            let mut k = 2;
+            while !used.insert(name.clone()) {
+                name = format!("{}-{k}", cell_name(&settings));
+                k += 1;
+            }
+            Cell { name, settings }
+        })
+        .collect()
+}
+
+/// `matrix.n=8,algo=ppo`: readable and safe as one directory name.
+fn cell_name(settings: &[Setting]) -> String {
+    if settings.is_empty() {
+        return "default".into();
+    }
+    let joined = settings
+        .iter()
+        .map(|s| format!("{}={}", s.key, value_text(&s.value)))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut safe: String = joined
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '_' | '-' | '+' | '=' | ',' => c,
+            _ => '_',
+        })
+        .collect();
+    if safe.starts_with('.') {
+        safe.insert(0, '_');
+    }
+    safe.chars().take(120).collect()
+}
+
+/// A value as short text: strings bare, everything else as compact JSON.
+pub fn value_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The study name: `--name`, else `study.name`, else the config file's stem, else `study`.
+pub fn study_name(
+    cli_name: Option<&str>,
+    block: &StudyBlock,
+    file: Option<&std::path::Path>,
+) -> Result<String> {
+    let name = cli_name
+        .map(str::to_string)
+        .or_else(|| block.name.clone())
+        .or_else(|| {
+            file.and_then(|f| f.file_stem())
+                .map(|s| s.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "study".into());
+    if name.is_empty() || name.contains('/') || name.starts_with('.') {
+        return Err(usage(format!(
+            "study name `{name}`: use a plain directory name"
+        )));
+    }
+    Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid(text: &str) -> Mapping {
+        serde_yaml_ng::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn product_has_readable_unique_names() {
+        let axes = axes(&grid("matrix.n: [8, 12]\nalgo: [smac, 'a/b']")).unwrap();
+        let cells = cells(&axes);
+        let names: Vec<_> = cells.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "matrix.n=8,algo=smac",
+                "matrix.n=8,algo=a_b",
+                "matrix.n=12,algo=smac",
+                "matrix.n=12,algo=a_b"
+            ]
+        );
+        assert_eq!(cells[3].settings[0].value, serde_json::json!(12));
+    }
+
+    #[test]
+    fn colliding_names_get_suffixes_and_empty_grid_is_one_cell() {
+        let axes = axes(&grid("x: ['a/b', 'a_b']")).unwrap();
+        let names: Vec<_> = cells(&axes).into_iter().map(|c| c.name).collect();
+        assert_eq!(names, ["x=a_b", "x=a_b-2"]);
+        assert_eq!(cells(&[])[0].name, "default");
+    }
+
+    #[test]
+    fn bad_grids_are_usage_errors() {
+        assert!(axes(&grid("x: []")).is_err());
+        assert!(axes(&grid("x: 3")).is_err());
+        assert!(axes(&grid("seed: [1, 2]")).is_err());
+        assert!(axes(&grid("a..b: [1]")).is_err());
+    }
+
+    #[test]
+    fn nested_grid_mappings_are_key_paths() {
+        let axes = axes(&grid("matrix: {n: [8, 12], condition: [10]}\nalgo: [a]")).unwrap();
+        let keys: Vec<_> = axes.iter().map(|a| a.key.as_str()).collect();
+        assert_eq!(keys, ["matrix.n", "matrix.condition", "algo"]);
+        assert!(super::axes(&grid("study: {x: [1]}")).is_err());
+    }
+
+    #[test]
+    fn block_is_removed_and_typed() {
+        let mut v: Value = serde_yaml_ng::from_str("seed: 1\nstudy: {seeds: [0, 1]}").unwrap();
+        let block = take_block(&mut v).unwrap().unwrap();
+        assert_eq!(block.seeds, Some(vec![0, 1]));
+        assert!(v.get("study").is_none());
+        let mut bad: Value = serde_yaml_ng::from_str("study: {sedes: [0]}").unwrap();
+        assert!(take_block(&mut bad).is_err());
+    }
+}

@@ -1,0 +1,229 @@
+//! Run a study's runs as child `lab` processes, at most `--jobs` at a time, with one progress
+//! display over all of them. A child that crashes only fails its own run.
+use super::{StudyRecord, CELL_CONFIG};
+use crate::cli::RunArgs;
+use crate::progress::Progress;
+use anyhow::{Context, Result};
+use std::collections::VecDeque;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{mpsc, Mutex};
+
+/// One run to do: `lab <sub> --config <cell.yaml> --seed <seed> --out <dir>`.
+#[derive(Clone, Debug)]
+struct Job {
+    config: PathBuf,
+    seed: u64,
+    dir: PathBuf,
+}
+
+#[derive(Debug)]
+pub struct Failure {
+    pub run: PathBuf,
+    pub message: String,
+}
+
+/// What happened: runs planned (all cells × seeds), finished now or before, failures.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub planned: usize,
+    pub finished: usize,
+    pub failed: Vec<Failure>,
+    pub interrupted: bool,
+}
+
+/// Meta status of a run dir, if it has a readable meta.json.
+pub fn run_status(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("meta.json")).ok()?;
+    let meta: serde_json::Value = serde_json::from_str(&text).ok()?;
+    meta.get("status")?.as_str().map(str::to_string)
+}
+
+/// Run every run of `record` under `dir` that is not already completed.
+pub fn execute(dir: &Path, record: &StudyRecord, args: &RunArgs) -> Result<Outcome> {
+    let mut jobs = VecDeque::new();
+    let mut outcome = Outcome::default();
+    for cell in &record.cells {
+        for &seed in &record.seeds {
+            outcome.planned += 1;
+            let run_dir = dir.join(StudyRecord::run_dir(&cell.name, seed));
+            if args.resume && run_status(&run_dir).as_deref() == Some("completed") {
+                outcome.finished += 1;
+                continue;
+            }
+            jobs.push_back(Job {
+                config: dir.join(&cell.name).join(CELL_CONFIG),
+                seed,
+                dir: run_dir,
+            });
+        }
+    }
+    let wanted = usize::try_from(args.jobs.unwrap_or(1)).unwrap_or(usize::MAX);
+    let workers = wanted.clamp(1, jobs.len().max(1));
+    if !args.quiet {
+        eprintln!(
+            "study {}: {} cells x {} seeds = {} runs ({} already completed, {} to run, {} at a time)",
+            record.name,
+            record.cells.len(),
+            record.seeds.len(),
+            outcome.planned,
+            outcome.finished,
+            jobs.len(),
+            workers
+        );
+    }
+    let base = base_command(&record.subcommand, args, workers)?;
+    run_pool(jobs, workers, &base, args.quiet, &mut outcome);
+    Ok(outcome)
+}
+
+/// The part of every child's command line that does not depend on the run.
+fn base_command(sub: &str, args: &RunArgs, workers: usize) -> Result<Command> {
+    let exe = std::env::current_exe().context("locating the lab executable")?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = args.threads.unwrap_or((cores / workers).max(1));
+    let mut cmd = Command::new(exe);
+    cmd.arg(sub)
+        .args(["--quiet", "--device", &args.device])
+        .args(["--threads", &threads.to_string()]);
+    Ok(cmd)
+}
+
+fn child_command(base: &Command, job: &Job) -> Command {
+    let mut cmd = Command::new(base.get_program());
+    cmd.args(base.get_args())
+        .arg("--config")
+        .arg(&job.config)
+        .args(["--seed", &job.seed.to_string()])
+        .arg("--out")
+        .arg(&job.dir);
+    cmd
+}
+
+/// How one child run ended.
+enum Ended {
+    Completed,
+    Failed(String),
+    /// Stopped by Ctrl-C (the study's own, or a signal while the study was being interrupted).
+    Interrupted,
+}
+
+/// Workers take jobs from a shared queue; the calling thread shows progress as results come in.
+fn run_pool(jobs: VecDeque<Job>, workers: usize, base: &Command, quiet: bool, out: &mut Outcome) {
+    let total = jobs.len();
+    let queue = Mutex::new(jobs);
+    let (tx, rx) = mpsc::channel();
+    let mut progress = Progress::new(total as u64, "study", quiet);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let queue = &queue;
+            scope.spawn(move || loop {
+                if crate::run::interrupted() {
+                    break;
+                }
+                let next = queue.lock().ok().and_then(|mut q| q.pop_front());
+                let Some(job) = next else { break };
+                let ended = run_child(base, &job);
+                if tx.send((job, ended)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (done, (job, ended)) in rx.into_iter().enumerate() {
+            match ended {
+                Ended::Completed => out.finished += 1,
+                Ended::Failed(message) => out.failed.push(Failure {
+                    run: job.dir,
+                    message,
+                }),
+                Ended::Interrupted => {}
+            }
+            let msg = format!("runs, {} failed", out.failed.len());
+            progress.set(done as u64 + 1, &msg);
+        }
+    });
+    out.failed.sort_by(|a, b| a.run.cmp(&b.run));
+    out.interrupted = crate::run::interrupted() || out.finished + out.failed.len() < out.planned;
+    if !out.interrupted {
+        // (when interrupted the bar is left where it stopped instead of being filled up)
+        progress.finish(&format!("{} failed", out.failed.len()));
+    }
+}
+
+/// Run one child to the end; its stdout and stderr go to `<run>/output.log`. A failure carries
+/// the run's error (from its meta.json, else the end of its stderr).
+fn run_child(base: &Command, job: &Job) -> Ended {
+    // What is left of an earlier, unfinished attempt (this path belongs to the study).
+    if job.dir.exists() {
+        if let Err(e) = std::fs::remove_dir_all(&job.dir) {
+            return Ended::Failed(format!("could not clear {}: {e}", job.dir.display()));
+        }
+    }
+    let output = match child_command(base, job).output() {
+        Ok(output) => output,
+        Err(e) => return Ended::Failed(format!("could not start lab: {e}")),
+    };
+    if job.dir.is_dir() {
+        let log = [output.stdout.as_slice(), &output.stderr].concat();
+        let _ = std::fs::write(job.dir.join("output.log"), log);
+    }
+    if output.status.success() {
+        return Ended::Completed;
+    }
+    let how = match (output.status.code(), output.status.signal()) {
+        (Some(code), _) => format!("exit {code}"),
+        (None, Some(sig)) => format!("killed by signal {sig}"),
+        (None, None) => "killed".into(),
+    };
+    if crate::run::interrupted()
+        && (output.status.code() == Some(130) || output.status.signal().is_some())
+    {
+        settle_meta(job, "interrupted", "interrupted by Ctrl-C");
+        return Ended::Interrupted;
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let message = meta_error(&job.dir).unwrap_or_else(|| last_error_line(&stderr));
+    settle_meta(job, "failed", &format!("{message} ({how})"));
+    Ended::Failed(format!("{message} ({how})"))
+}
+
+fn meta_error(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("meta.json")).ok()?;
+    let meta: serde_json::Value = serde_json::from_str(&text).ok()?;
+    meta.get("error")?.as_str().map(str::to_string)
+}
+
+fn last_error_line(stderr: &str) -> String {
+    stderr
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("error:"))
+        .or_else(|| stderr.lines().rev().find(|l| !l.trim().is_empty()))
+        .map(|l| l.trim_start_matches("error:").trim().to_string())
+        .unwrap_or_else(|| "no error message".into())
+}
+
+/// A child that died without a final meta.json (missing, half written, or still `running`)
+/// gets one from the study, so `report` lists it with the reason.
+fn settle_meta(job: &Job, status: &str, error: &str) {
+    let path = job.dir.join("meta.json");
+    let old = std::fs::read_to_string(&path).ok();
+    let mut meta: serde_json::Value = old
+        .as_deref()
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or_else(|| serde_json::json!({ "seed": job.seed }));
+    let current = meta
+        .get("status")
+        .and_then(|s| s.as_str())
+        .unwrap_or("running");
+    if current != "running" {
+        return; // the run wrote its own final status
+    }
+    meta["status"] = status.into();
+    meta["error"] = format!("{error}; meta.json completed by the study runner").into();
+    let _ = std::fs::create_dir_all(&job.dir);
+    let _ = crate::run::write_json(&path, &meta);
+}
