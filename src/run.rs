@@ -138,9 +138,12 @@ fn now() -> String {
     chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
 }
 
+/// Write JSON atomically (temp file + rename), so a reader never sees a half-written file.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value)?;
-    fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
+    let tmp = path.with_extension("json.tmp");
+    fs::write(&tmp, text + "\n").with_context(|| format!("writing {}", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
 /// Pick and create the run directory: `--out`, else results/<sub>/<name or timestamp-id>.
