@@ -7,4 +7,5 @@ pub mod device;
 pub mod error;
 pub mod experiment;
 pub mod progress;
+pub mod rl;
 pub mod run;
