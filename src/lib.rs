@@ -6,6 +6,7 @@ pub mod decompose;
 pub mod device;
 pub mod error;
 pub mod experiment;
+pub mod nn;
 pub mod npg;
 pub mod progress;
 pub mod rl;
