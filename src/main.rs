@@ -6,7 +6,7 @@ fn main() {
     let cli = cli::Cli::parse();
     run::install_ctrlc();
     let outcome = match &cli.command {
-        cli::Command::NpgRank1(a) => experiment::not_implemented("npg-rank1", a),
+        cli::Command::NpgRank1(a) => experiment::launch::<lab::npg::NpgConfig>(a),
         cli::Command::Grng(a) => experiment::not_implemented("grng", a),
         cli::Command::Decompose(a) => experiment::launch::<decompose::DecomposeConfig>(a),
         cli::Command::EntropyProbe(a) => experiment::not_implemented("entropy-probe", a),

@@ -1,0 +1,256 @@
+//! Typed config of `lab npg-rank1` (defaults in configs/npg-rank1/default.yaml). Every [A]/[D]
+//! setting of the spec is a key here, with the spec's reading as its default.
+use super::step::StepRule;
+use crate::config::{Checker, Validate};
+use crate::rl::{EnvOptions, Precision, ENV_IDS};
+use serde::{Deserialize, Serialize};
+
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct NpgConfig {
+    pub seed: u64,
+    pub env: EnvConfig,
+    /// Environment transitions to collect (all envs together).
+    pub total_steps: usize,
+    pub num_envs: usize,
+    pub rollout_len: usize,
+    pub minibatches: usize,
+    /// Passes over each batch [A]; > 1 uses importance ratios in `g` (§1.8).
+    pub epochs: usize,
+    pub gamma: f64,
+    pub gae_lambda: f64,
+    /// Per-minibatch advantage normalisation [A].
+    pub norm_adv: bool,
+    pub ent_coef: f64,
+    /// Actor hidden widths (tanh) [A].
+    pub hidden: Vec<usize>,
+    pub critic: CriticConfig,
+    pub obs_norm: NormConfig,
+    pub reward_norm: NormConfig,
+    pub algo: Algo,
+    pub eval: EvalConfig,
+    /// Return that counts as solved for `steps_to_threshold`; null uses the env's (§5.3).
+    pub threshold: Option<f64>,
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct EnvConfig {
+    pub id: String,
+    /// Time limit; null uses the env's Gymnasium default (§4.1, §5.2).
+    pub max_episode_steps: Option<usize>,
+    pub precision: Precision,
+}
+
+impl EnvConfig {
+    pub fn options(&self) -> EnvOptions {
+        EnvOptions {
+            max_episode_steps: self.max_episode_steps,
+            precision: self.precision,
+        }
+    }
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct CriticConfig {
+    pub hidden: Vec<usize>,
+    pub lr: f64,
+    /// Passes over the batch, one Adam step per minibatch each [D].
+    pub epochs: usize,
+    pub max_grad_norm: f64,
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct NormConfig {
+    pub enabled: bool,
+    pub clip: f64,
+}
+
+/// Which single sample supplies the score `u` (§1.3).
+#[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScoreSample {
+    Random,
+    First,
+    Mean,
+    Grad,
+    None,
+}
+
+/// The actor update; the critic, rollout and evaluation are shared (§3.1).
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Algo {
+    /// Rank-1 Sherman–Morrison natural gradient (§1).
+    Smac {
+        damping: f64,
+        score_sample: ScoreSample,
+        step_rule: StepRule,
+        actor_lr: f64,
+        max_update_norm: f64,
+    },
+    /// Vanilla policy gradient actor-critic (§3.2).
+    Pg {
+        step_rule: StepRule,
+        actor_lr: f64,
+        max_update_norm: f64,
+    },
+    A2c {},
+    NpgCg {},
+    Trpo {},
+    Ppo {},
+    NpgExact {},
+}
+
+impl Algo {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Algo::Smac { .. } => "smac",
+            Algo::Pg { .. } => "pg",
+            Algo::A2c {} => "a2c",
+            Algo::NpgCg {} => "npg-cg",
+            Algo::Trpo {} => "trpo",
+            Algo::Ppo {} => "ppo",
+            Algo::NpgExact {} => "npg-exact",
+        }
+    }
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvalMode {
+    /// argmax / Gaussian mean (default, §6.3).
+    Deterministic,
+    Sample,
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct EvalConfig {
+    /// Evaluate every this many iterations (and at the end); 0 = only at the end.
+    pub every: usize,
+    pub episodes: usize,
+    pub mode: EvalMode,
+    /// Episode k uses seed `seed + seed_offset + k` (§6.3).
+    pub seed_offset: u64,
+}
+
+impl NpgConfig {
+    pub fn batch_size(&self) -> usize {
+        self.num_envs * self.rollout_len
+    }
+    pub fn iterations(&self) -> usize {
+        self.total_steps.div_ceil(self.batch_size())
+    }
+}
+
+fn check_step_rule(
+    c: &mut Checker,
+    key: &str,
+    rule: &StepRule,
+    actor_lr: f64,
+    max_update_norm: f64,
+) {
+    c.positive("algo.actor_lr", actor_lr);
+    c.positive("algo.max_update_norm", max_update_norm);
+    match rule {
+        StepRule::Fixed => {}
+        StepRule::Npg {
+            max_kl,
+            actor_lr_max,
+        } => {
+            c.positive(&format!("{key}.max_kl"), *max_kl);
+            c.positive(&format!("{key}.actor_lr_max"), *actor_lr_max);
+        }
+        StepRule::KlClip { kl_clip } => c.positive(&format!("{key}.kl_clip"), *kl_clip),
+        StepRule::Linesearch { .. } | StepRule::Adam => c.check(
+            &format!("{key}.kind"),
+            false,
+            "this step rule is not implemented yet",
+        ),
+    }
+}
+
+impl Validate for NpgConfig {
+    fn validate(&self, c: &mut Checker) {
+        let known = ENV_IDS.iter().any(|(id, _)| *id == self.env.id);
+        let ids: Vec<&str> = ENV_IDS.iter().map(|(id, _)| *id).collect();
+        c.check(
+            "env.id",
+            known,
+            format!("unknown environment; known: {}", ids.join(", ")),
+        );
+        if let Some(cap) = self.env.max_episode_steps {
+            c.at_least("env.max_episode_steps", cap, 1);
+        }
+        c.at_least("total_steps", self.total_steps, 1);
+        c.at_least("num_envs", self.num_envs, 1);
+        c.at_least("rollout_len", self.rollout_len, 1);
+        c.at_least("minibatches", self.minibatches, 1);
+        c.check(
+            "minibatches",
+            self.minibatches <= self.batch_size().max(1),
+            "cannot exceed num_envs × rollout_len",
+        );
+        c.at_least("epochs", self.epochs, 1);
+        c.check(
+            "gamma",
+            (0.0..=1.0).contains(&self.gamma),
+            "must be in [0, 1]",
+        );
+        c.check(
+            "gae_lambda",
+            (0.0..=1.0).contains(&self.gae_lambda),
+            "must be in [0, 1]",
+        );
+        c.check(
+            "ent_coef",
+            self.ent_coef.is_finite() && self.ent_coef >= 0.0,
+            "must be >= 0",
+        );
+        c.check(
+            "hidden",
+            self.hidden.iter().all(|&h| h > 0),
+            "widths must be >= 1",
+        );
+        c.check(
+            "critic.hidden",
+            self.critic.hidden.iter().all(|&h| h > 0),
+            "widths must be >= 1",
+        );
+        c.positive("critic.lr", self.critic.lr);
+        c.at_least("critic.epochs", self.critic.epochs, 1);
+        c.positive("critic.max_grad_norm", self.critic.max_grad_norm);
+        c.positive("obs_norm.clip", self.obs_norm.clip);
+        c.positive("reward_norm.clip", self.reward_norm.clip);
+        c.at_least("eval.episodes", self.eval.episodes, 1);
+        match &self.algo {
+            Algo::Smac {
+                damping,
+                step_rule,
+                actor_lr,
+                max_update_norm,
+                ..
+            } => {
+                // λ ≤ 0 is rejected at configuration time (§6.6, item 8).
+                c.positive("algo.damping", *damping);
+                check_step_rule(c, "algo.step_rule", step_rule, *actor_lr, *max_update_norm);
+            }
+            Algo::Pg {
+                step_rule,
+                actor_lr,
+                max_update_norm,
+            } => check_step_rule(c, "algo.step_rule", step_rule, *actor_lr, *max_update_norm),
+            other => c.check(
+                "algo.kind",
+                false,
+                format!(
+                    "`{}` is not implemented yet (implemented: smac, pg)",
+                    other.name()
+                ),
+            ),
+        }
+    }
+}
