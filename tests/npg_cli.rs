@@ -8,7 +8,7 @@ fn lab(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lab"))
         .arg("npg-rank1")
         .args(args)
-        .arg("--quiet")
+        .args(["--quiet", "--threads", "1"])
         .output()
         .expect("run lab")
 }
@@ -138,6 +138,34 @@ fn pg_baseline_runs_and_leaves_smac_columns_empty() {
         .iter()
         .all(|r| r[0] == "pg" && r[col(&header, "u_norm_sq")].is_empty()));
     assert!(rows.iter().all(|r| !r[col(&header, "g_norm")].is_empty()));
+}
+
+#[test]
+fn npg_cg_and_trpo_run_and_log_cg_columns() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let common = "total_steps: 1024\neval: {every: 2, episodes: 1, mode: deterministic, seed_offset: 10000}\n\
+                  algo:\n  max_kl: 0.01\n  cg_iters: 10\n  cg_damping: 0.1\n  cg_residual_tol: 1.0e-10\n";
+    for (kind, extra) in [
+        ("npg-cg", ""),
+        ("trpo", "  ls_shrink: 0.8\n  ls_max_iter: 10\n"),
+    ] {
+        let cfg = write_config(dir.path(), &format!("{common}  kind: {kind}\n{extra}"));
+        let out = run_to(dir.path(), &cfg, &[]);
+        let (header, rows) = read_csv(&out.join("metrics.csv"));
+        assert_eq!(rows.len(), 2, "{kind}");
+        for r in &rows {
+            assert_eq!(r[0], kind);
+            assert!(
+                r[col(&header, "cg_iters")]
+                    .parse::<f64>()
+                    .expect("cg_iters")
+                    >= 1.0
+            );
+            let kl: f64 = r[col(&header, "approx_kl")].parse().expect("kl");
+            assert!(kl < 0.02, "{kind}: approx_kl {kl}");
+            assert_eq!(r[col(&header, "ls_accepted")].is_empty(), kind == "npg-cg");
+        }
+    }
 }
 
 #[test]

@@ -47,6 +47,30 @@ impl Params {
         Vec::<f64>::try_from(&Tensor::cat(&parts, 0)).expect("f64 gradients")
     }
 
+    /// `∂loss/∂θ` as one flat tensor that keeps its graph (for Hessian-vector products).
+    pub fn grad_with_graph(&self, loss: &Tensor) -> Tensor {
+        let grads = Tensor::run_backward(&[loss], &self.tensors, true, true);
+        let parts: Vec<Tensor> = grads.iter().map(|g| g.flatten(0, -1)).collect();
+        Tensor::cat(&parts, 0)
+    }
+
+    /// `∂loss/∂θ` flattened, keeping the graph of `loss` for further backward passes.
+    pub fn grad_keep(&self, loss: &Tensor) -> Vec<f64> {
+        let grads = Tensor::run_backward(&[loss], &self.tensors, true, false);
+        let parts: Vec<Tensor> = grads
+            .iter()
+            .zip(&self.tensors)
+            .map(|(g, t)| {
+                if g.defined() {
+                    g.flatten(0, -1)
+                } else {
+                    t.zeros_like().flatten(0, -1)
+                }
+            })
+            .collect();
+        Vec::<f64>::try_from(&Tensor::cat(&parts, 0)).expect("f64 gradients")
+    }
+
     fn for_each_slice(&self, values: &[f64], mut f: impl FnMut(&Tensor, Tensor)) -> Result<()> {
         ensure!(
             values.len() == self.numel(),

@@ -98,8 +98,22 @@ pub enum Algo {
         max_update_norm: f64,
     },
     A2c {},
-    NpgCg {},
-    Trpo {},
+    /// Natural gradient by conjugate gradient, normalised step, no line search (§3.4).
+    NpgCg {
+        max_kl: f64,
+        cg_iters: usize,
+        cg_damping: f64,
+        cg_residual_tol: f64,
+    },
+    /// `npg-cg` plus TRPO's backtracking line search (§3.5).
+    Trpo {
+        max_kl: f64,
+        cg_iters: usize,
+        cg_damping: f64,
+        cg_residual_tol: f64,
+        ls_shrink: f64,
+        ls_max_iter: usize,
+    },
     Ppo {},
     NpgExact {},
 }
@@ -110,8 +124,8 @@ impl Algo {
             Algo::Smac { .. } => "smac",
             Algo::Pg { .. } => "pg",
             Algo::A2c {} => "a2c",
-            Algo::NpgCg {} => "npg-cg",
-            Algo::Trpo {} => "trpo",
+            Algo::NpgCg { .. } => "npg-cg",
+            Algo::Trpo { .. } => "trpo",
             Algo::Ppo {} => "ppo",
             Algo::NpgExact {} => "npg-exact",
         }
@@ -171,6 +185,21 @@ fn check_step_rule(
             "this step rule is not implemented yet",
         ),
     }
+}
+
+fn check_cg(c: &mut Checker, max_kl: f64, cg_iters: usize, cg_damping: f64, tol: f64) {
+    c.positive("algo.max_kl", max_kl);
+    c.at_least("algo.cg_iters", cg_iters, 1);
+    c.check(
+        "algo.cg_damping",
+        cg_damping.is_finite() && cg_damping >= 0.0,
+        "must be >= 0",
+    );
+    c.check(
+        "algo.cg_residual_tol",
+        tol.is_finite() && tol >= 0.0,
+        "must be >= 0",
+    );
 }
 
 impl Validate for NpgConfig {
@@ -243,11 +272,29 @@ impl Validate for NpgConfig {
                 actor_lr,
                 max_update_norm,
             } => check_step_rule(c, "algo.step_rule", step_rule, *actor_lr, *max_update_norm),
+            Algo::NpgCg {
+                max_kl,
+                cg_iters,
+                cg_damping,
+                cg_residual_tol,
+            } => check_cg(c, *max_kl, *cg_iters, *cg_damping, *cg_residual_tol),
+            Algo::Trpo {
+                max_kl,
+                cg_iters,
+                cg_damping,
+                cg_residual_tol,
+                ls_shrink,
+                ls_max_iter,
+            } => {
+                check_cg(c, *max_kl, *cg_iters, *cg_damping, *cg_residual_tol);
+                c.in_open_unit("algo.ls_shrink", *ls_shrink);
+                c.at_least("algo.ls_max_iter", *ls_max_iter, 1);
+            }
             other => c.check(
                 "algo.kind",
                 false,
                 format!(
-                    "`{}` is not implemented yet (implemented: smac, pg)",
+                    "`{}` is not implemented yet (implemented: smac, pg, npg-cg, trpo)",
                     other.name()
                 ),
             ),

@@ -2,12 +2,14 @@
 //! baselines (spec §1, §3) on the environments of `crate::rl`.
 pub mod cg;
 pub mod config;
+pub mod eval;
 pub mod log;
 pub mod rank1;
 pub mod rollout;
 pub mod step;
 pub mod summary;
 pub mod train;
+pub mod trust_region;
 pub mod update;
 
 pub use config::NpgConfig;

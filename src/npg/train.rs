@@ -1,9 +1,11 @@
 //! The training loop shared by every algorithm (spec §1.9, §3.1): rollout, GAE, minibatch
 //! updates, evaluation (§6.3) and one metrics row per iteration (§6.4).
-use super::config::{Algo, EvalMode, NpgConfig};
+use super::config::{Algo, NpgConfig};
+use super::eval::evaluate;
 use super::log::{CsvLog, Row, COLUMNS, EPISODE_COLUMNS};
-use super::rollout::{network_input, to_tensor, Batch, Collector};
+use super::rollout::{to_tensor, Batch, Collector};
 use super::summary::Tracker;
+use super::trust_region::{trust_region_step, TrustRegion, TrustRegionStats};
 use super::update::{
     actor_step, critic_step, value_loss, ActorStats, ActorUpdate, Minibatch, Preconditioner,
 };
@@ -12,7 +14,7 @@ use crate::nn::{Actor, Adam, Critic};
 use crate::rl::gae::{gae, Rollout};
 use crate::rl::normalize::{ObsNormalizer, RewardScaler};
 use crate::rl::seed::derive_seed;
-use crate::rl::{make, Action, Env, Space, VecEnv};
+use crate::rl::VecEnv;
 use crate::run::Run;
 use anyhow::{anyhow, Result};
 use rand::seq::SliceRandom;
@@ -27,6 +29,57 @@ const STREAM_ACTIONS: u64 = 2;
 const STREAM_SHUFFLE: u64 = 3;
 const STREAM_SCORE: u64 = 4;
 const STREAM_EVAL: u64 = 5;
+
+/// How the actor is updated: per minibatch (smac, pg) or once per batch (npg-cg, trpo).
+enum ActorMethod {
+    Minibatch(ActorUpdate),
+    TrustRegion(TrustRegion),
+}
+
+fn actor_method(cfg: &NpgConfig) -> Result<ActorMethod> {
+    let cg = |max_kl: &f64, cg_iters: &usize, cg_damping: &f64, tol: &f64, ls| TrustRegion {
+        max_kl: *max_kl,
+        cg_iters: *cg_iters,
+        cg_damping: *cg_damping,
+        cg_residual_tol: *tol,
+        line_search: ls,
+    };
+    match &cfg.algo {
+        Algo::NpgCg {
+            max_kl,
+            cg_iters,
+            cg_damping,
+            cg_residual_tol,
+        } => {
+            return Ok(ActorMethod::TrustRegion(cg(
+                max_kl,
+                cg_iters,
+                cg_damping,
+                cg_residual_tol,
+                None,
+            )))
+        }
+        Algo::Trpo {
+            max_kl,
+            cg_iters,
+            cg_damping,
+            cg_residual_tol,
+            ls_shrink,
+            ls_max_iter,
+        } => {
+            let ls = Some((*ls_shrink, *ls_max_iter));
+            return Ok(ActorMethod::TrustRegion(cg(
+                max_kl,
+                cg_iters,
+                cg_damping,
+                cg_residual_tol,
+                ls,
+            )));
+        }
+        _ => {}
+    }
+    actor_update(cfg).map(ActorMethod::Minibatch)
+}
 
 fn actor_update(cfg: &NpgConfig) -> Result<ActorUpdate> {
     let (pre, rule, actor_lr, max_update_norm) = match &cfg.algo {
@@ -80,13 +133,14 @@ struct UpdateStats {
     approx_kl: f64,
     explained_var: f64,
     actor: Vec<ActorStats>,
+    trust: Option<TrustRegionStats>,
 }
 
 struct Learner {
     actor: Actor,
     critic: Critic,
     adam: Adam,
-    upd: ActorUpdate,
+    method: ActorMethod,
     shuffle_rng: ChaCha8Rng,
     score_rng: ChaCha8Rng,
 }
@@ -143,6 +197,21 @@ impl Learner {
             explained_var: explained_variance(&targets.returns, &b.values),
             ..UpdateStats::default()
         };
+        if let ActorMethod::TrustRegion(tr) = &self.method {
+            let a = if cfg.norm_adv {
+                (&adv - adv.mean(Kind::Double)) / (adv.std(true) + 1e-8)
+            } else {
+                adv.shallow_clone()
+            };
+            stats.trust = Some(trust_region_step(
+                &self.actor,
+                tr,
+                &obs,
+                &actions,
+                &old_logp,
+                &a,
+            )?);
+        }
         let n = targets.advantages.len();
         let mb_size = n.div_ceil(cfg.minibatches);
         let mut order: Vec<i64> = (0..n as i64).collect();
@@ -162,13 +231,10 @@ impl Learner {
                     returns: returns.index_select(0, &idx),
                     size: chunk.len(),
                 };
-                if pass < cfg.epochs {
-                    stats.actor.push(actor_step(
-                        &self.actor,
-                        &mb,
-                        &self.upd,
-                        &mut self.score_rng,
-                    )?);
+                if let (true, ActorMethod::Minibatch(upd)) = (pass < cfg.epochs, &self.method) {
+                    stats
+                        .actor
+                        .push(actor_step(&self.actor, &mb, upd, &mut self.score_rng)?);
                 }
                 if pass < cfg.critic.epochs {
                     critic_step(&self.critic, &mut self.adam, &mb, cfg.critic.max_grad_norm)?;
@@ -180,50 +246,24 @@ impl Learner {
     }
 }
 
-/// Evaluation episodes on fresh envs with seeds `seed + seed_offset + k`, frozen observation
-/// statistics and raw rewards (§6.3). Returns (mean, std, mean length).
-fn evaluate(
-    cfg: &NpgConfig,
-    actor: &Actor,
-    norm: &Option<ObsNormalizer>,
-    rng: &mut ChaCha8Rng,
-    dev: tch::Device,
-) -> Result<(f64, f64, f64)> {
-    let mut frozen = norm.clone();
-    let deterministic = cfg.eval.mode == EvalMode::Deterministic;
-    let (mut returns, mut lengths) = (Vec::new(), Vec::new());
-    for k in 0..cfg.eval.episodes as u64 {
-        let mut env = make(&cfg.env.id, &cfg.env.options())?;
-        let mut obs = vec![0.0f32; env.obs_dim()];
-        env.reset(Some(cfg.seed + cfg.eval.seed_offset + k), &mut obs);
-        let (mut ret, mut len) = (0.0, 0usize);
-        loop {
-            let rows = network_input(&obs, &mut frozen, false);
-            let (_, sent) = actor.act(&to_tensor(&rows, obs.len(), dev), rng, deterministic);
-            let t = match env.action_space() {
-                Space::Discrete(_) => env.step(Action::Discrete(sent[0] as usize), &mut obs),
-                Space::Box { .. } => env.step(Action::Continuous(&sent), &mut obs),
-            };
-            ret += t.reward;
-            len += 1;
-            if t.done() {
-                break;
-            }
-        }
-        returns.push(ret);
-        lengths.push(len as f64);
-    }
-    let m = returns.iter().sum::<f64>() / returns.len() as f64;
-    let sd = (returns.iter().map(|r| (r - m).powi(2)).sum::<f64>() / returns.len() as f64).sqrt();
-    Ok((m, sd, lengths.iter().sum::<f64>() / lengths.len() as f64))
-}
-
 fn mean_of(stats: &[ActorStats], f: impl Fn(&ActorStats) -> Option<f64>) -> Option<f64> {
     let xs: Vec<f64> = stats.iter().filter_map(f).collect();
     (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
 }
 
-fn fill_update(row: &mut Row, s: &UpdateStats, lr: f64) {
+fn fill_trust(row: &mut Row, t: &TrustRegionStats) {
+    row.num("g_norm", t.g_norm)
+        .num("g_dot_d", t.g_dot_d)
+        .num("d_norm", t.d_norm);
+    row.num("step_size", t.step_size)
+        .num("update_norm", t.update_norm);
+    row.num("cg_iters", t.cg_iters as f64)
+        .num("cg_residual", t.cg_residual);
+    row.opt("ls_steps", t.ls_steps.map(|x| x as f64));
+    row.opt("ls_accepted", t.ls_accepted.map(|x| x as u8 as f64));
+}
+
+fn fill_update(row: &mut Row, s: &UpdateStats, lr: Option<f64>) {
     row.num("pg_loss", s.pg_loss)
         .num("v_loss", s.v_loss)
         .num("entropy", s.entropy);
@@ -244,7 +284,10 @@ fn fill_update(row: &mut Row, s: &UpdateStats, lr: f64) {
         "clip_frac_update",
         mean_of(a, |x| Some(x.clipped as u8 as f64)),
     );
-    row.num("lr", lr);
+    if let Some(t) = &s.trust {
+        fill_trust(row, t);
+    }
+    row.opt("lr", lr);
 }
 
 pub fn train(cfg: &NpgConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
@@ -263,7 +306,7 @@ pub fn train(cfg: &NpgConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
         adam: Adam::new(critic.params.numel(), cfg.critic.lr),
         actor,
         critic,
-        upd: actor_update(cfg)?,
+        method: actor_method(cfg)?,
         shuffle_rng: stream(STREAM_SHUFFLE),
         score_rng: stream(STREAM_SCORE),
     };
@@ -339,7 +382,11 @@ pub fn train(cfg: &NpgConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
                 .num("eval_return_std", sd)
                 .num("eval_len_mean", len);
         }
-        fill_update(&mut row, &stats, learner.upd.actor_lr);
+        let lr = match &learner.method {
+            ActorMethod::Minibatch(u) => Some(u.actor_lr),
+            ActorMethod::TrustRegion(_) => None,
+        };
+        fill_update(&mut row, &stats, lr);
         metrics.write_row(&row)?;
         progress.set(iter as u64, &tracker.progress_text());
         run.check_interrupt()?;
