@@ -123,47 +123,37 @@ fn write_config(dir: &Path, text: &str) -> String {
     p.to_str().expect("utf-8").to_string()
 }
 
+/// Every implemented algorithm on the smoke settings (its algo block from
+/// configs/npg-rank1/<algo>.yaml), with the columns each one fills.
 #[test]
-fn pg_baseline_runs_and_leaves_smac_columns_empty() {
+fn every_algorithm_runs_the_smoke_setting() {
     let dir = tempfile::tempdir().expect("tmp");
-    let cfg = write_config(
-        dir.path(),
-        "total_steps: 1024\neval: {every: 1, episodes: 1, mode: deterministic, seed_offset: 10000}\n\
-         algo:\n  kind: pg\n  step_rule: {kind: fixed}\n  actor_lr: 3.0e-2\n  max_update_norm: 1.0\n",
-    );
-    let out = run_to(dir.path(), &cfg, &[]);
-    let (header, rows) = read_csv(&out.join("metrics.csv"));
-    assert_eq!(rows.len(), 2);
-    assert!(rows
-        .iter()
-        .all(|r| r[0] == "pg" && r[col(&header, "u_norm_sq")].is_empty()));
-    assert!(rows.iter().all(|r| !r[col(&header, "g_norm")].is_empty()));
-}
-
-#[test]
-fn npg_cg_and_trpo_run_and_log_cg_columns() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let common = "total_steps: 1024\neval: {every: 2, episodes: 1, mode: deterministic, seed_offset: 10000}\n\
-                  algo:\n  max_kl: 0.01\n  cg_iters: 10\n  cg_damping: 0.1\n  cg_residual_tol: 1.0e-10\n";
-    for (kind, extra) in [
-        ("npg-cg", ""),
-        ("trpo", "  ls_shrink: 0.8\n  ls_max_iter: 10\n"),
-    ] {
-        let cfg = write_config(dir.path(), &format!("{common}  kind: {kind}\n{extra}"));
+    let root = env!("CARGO_MANIFEST_DIR");
+    for algo in ["pg", "a2c", "npg-cg", "trpo", "ppo"] {
+        let block = std::fs::read_to_string(format!("{root}/configs/npg-rank1/{algo}.yaml"))
+            .expect("algo config");
+        let cfg = write_config(dir.path(), &format!("{block}total_steps: 1024\neval: {{every: 2, episodes: 1, mode: deterministic, seed_offset: 10000}}\n"));
         let out = run_to(dir.path(), &cfg, &[]);
         let (header, rows) = read_csv(&out.join("metrics.csv"));
-        assert_eq!(rows.len(), 2, "{kind}");
+        assert_eq!(rows.len(), 2, "{algo}");
+        let filled = |r: &Vec<String>, name: &str| !r[col(&header, name)].is_empty();
         for r in &rows {
-            assert_eq!(r[0], kind);
+            assert_eq!(r[0], algo);
             assert!(
-                r[col(&header, "cg_iters")]
-                    .parse::<f64>()
-                    .expect("cg_iters")
-                    >= 1.0
+                filled(r, "g_norm") && filled(r, "approx_kl") && !filled(r, "u_norm_sq"),
+                "{algo}"
             );
-            let kl: f64 = r[col(&header, "approx_kl")].parse().expect("kl");
-            assert!(kl < 0.02, "{kind}: approx_kl {kl}");
-            assert_eq!(r[col(&header, "ls_accepted")].is_empty(), kind == "npg-cg");
+            assert_eq!(
+                filled(r, "cg_iters"),
+                algo == "npg-cg" || algo == "trpo",
+                "{algo}"
+            );
+            assert_eq!(filled(r, "ls_accepted"), algo == "trpo", "{algo}");
+            assert_eq!(filled(r, "clipfrac"), algo == "ppo", "{algo}");
+            if algo == "npg-cg" || algo == "trpo" {
+                let kl: f64 = r[col(&header, "approx_kl")].parse().expect("kl");
+                assert!(kl < 0.02, "{algo}: approx_kl {kl}");
+            }
         }
     }
 }
@@ -171,7 +161,7 @@ fn npg_cg_and_trpo_run_and_log_cg_columns() {
 #[test]
 fn unimplemented_algorithms_and_bad_values_exit_2() {
     let dir = tempfile::tempdir().expect("tmp");
-    let cfg = write_config(dir.path(), "algo: {kind: ppo}\n");
+    let cfg = write_config(dir.path(), "algo: {kind: npg-exact}\n");
     let o = lab(&[
         "--config",
         &cfg,

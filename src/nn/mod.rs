@@ -8,5 +8,5 @@ pub mod params;
 
 pub use actor::{Actor, DistKind};
 pub use mlp::{Critic, Mlp};
-pub use optim::Adam;
+pub use optim::{Adam, RmsProp};
 pub use params::Params;

@@ -51,3 +51,33 @@ pub fn clip_grad_norm(grad: &mut [f64], max_norm: f64) {
         grad.iter_mut().for_each(|g| *g *= s);
     }
 }
+
+/// RMSprop as in PyTorch (spec §1.12: decay 0.99, eps 1e-5 added outside the square root).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RmsProp {
+    pub lr: f64,
+    pub decay: f64,
+    pub eps: f64,
+    pub sq: Vec<f64>,
+}
+
+impl RmsProp {
+    pub fn new(n: usize, lr: f64, decay: f64, eps: f64) -> Self {
+        RmsProp {
+            lr,
+            decay,
+            eps,
+            sq: vec![0.0; n],
+        }
+    }
+
+    /// The parameter change for a loss gradient `grad` (descent).
+    pub fn delta(&mut self, grad: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; grad.len()];
+        for i in 0..grad.len() {
+            self.sq[i] = self.decay * self.sq[i] + (1.0 - self.decay) * grad[i] * grad[i];
+            out[i] = -self.lr * grad[i] / (self.sq[i].sqrt() + self.eps);
+        }
+        out
+    }
+}

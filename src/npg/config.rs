@@ -97,7 +97,13 @@ pub enum Algo {
         actor_lr: f64,
         max_update_norm: f64,
     },
-    A2c {},
+    /// Advantage actor-critic, matched profile: RMSprop on −g (§3.3).
+    A2c {
+        actor_lr: f64,
+        rms_decay: f64,
+        rms_eps: f64,
+        max_grad_norm: f64,
+    },
     /// Natural gradient by conjugate gradient, normalised step, no line search (§3.4).
     NpgCg {
         max_kl: f64,
@@ -114,7 +120,13 @@ pub enum Algo {
         ls_shrink: f64,
         ls_max_iter: usize,
     },
-    Ppo {},
+    /// PPO-clip with Adam (§3.6); set `epochs: 4` and `ent_coef: 0.01` for CleanRL's profile.
+    Ppo {
+        actor_lr: f64,
+        anneal_lr: bool,
+        clip_coef: f64,
+        max_grad_norm: f64,
+    },
     NpgExact {},
 }
 
@@ -123,10 +135,10 @@ impl Algo {
         match self {
             Algo::Smac { .. } => "smac",
             Algo::Pg { .. } => "pg",
-            Algo::A2c {} => "a2c",
+            Algo::A2c { .. } => "a2c",
             Algo::NpgCg { .. } => "npg-cg",
             Algo::Trpo { .. } => "trpo",
-            Algo::Ppo {} => "ppo",
+            Algo::Ppo { .. } => "ppo",
             Algo::NpgExact {} => "npg-exact",
         }
     }
@@ -290,11 +302,32 @@ impl Validate for NpgConfig {
                 c.in_open_unit("algo.ls_shrink", *ls_shrink);
                 c.at_least("algo.ls_max_iter", *ls_max_iter, 1);
             }
+            Algo::A2c {
+                actor_lr,
+                rms_decay,
+                rms_eps,
+                max_grad_norm,
+            } => {
+                c.positive("algo.actor_lr", *actor_lr);
+                c.in_open_unit("algo.rms_decay", *rms_decay);
+                c.positive("algo.rms_eps", *rms_eps);
+                c.positive("algo.max_grad_norm", *max_grad_norm);
+            }
+            Algo::Ppo {
+                actor_lr,
+                clip_coef,
+                max_grad_norm,
+                ..
+            } => {
+                c.positive("algo.actor_lr", *actor_lr);
+                c.in_open_unit("algo.clip_coef", *clip_coef);
+                c.positive("algo.max_grad_norm", *max_grad_norm);
+            }
             other => c.check(
                 "algo.kind",
                 false,
                 format!(
-                    "`{}` is not implemented yet (implemented: smac, pg, npg-cg, trpo)",
+                    "`{}` is not implemented yet (implemented: smac, pg, a2c, npg-cg, trpo, ppo)",
                     other.name()
                 ),
             ),

@@ -4,6 +4,8 @@ pub mod cg;
 pub mod config;
 pub mod eval;
 pub mod log;
+pub mod method;
+pub mod optim_actor;
 pub mod rank1;
 pub mod rollout;
 pub mod step;

@@ -1,14 +1,14 @@
 //! The training loop shared by every algorithm (spec §1.9, §3.1): rollout, GAE, minibatch
 //! updates, evaluation (§6.3) and one metrics row per iteration (§6.4).
-use super::config::{Algo, NpgConfig};
+use super::config::NpgConfig;
 use super::eval::evaluate;
 use super::log::{CsvLog, Row, COLUMNS, EPISODE_COLUMNS};
+use super::method::{actor_method, ActorMethod};
+use super::optim_actor::OptimStats;
 use super::rollout::{to_tensor, Batch, Collector};
 use super::summary::Tracker;
-use super::trust_region::{trust_region_step, TrustRegion, TrustRegionStats};
-use super::update::{
-    actor_step, critic_step, value_loss, ActorStats, ActorUpdate, Minibatch, Preconditioner,
-};
+use super::trust_region::{trust_region_step, TrustRegionStats};
+use super::update::{actor_step, critic_step, value_loss, ActorStats, Minibatch};
 use crate::experiment::Ctx;
 use crate::nn::{Actor, Adam, Critic};
 use crate::rl::gae::{gae, Rollout};
@@ -30,100 +30,6 @@ const STREAM_SHUFFLE: u64 = 3;
 const STREAM_SCORE: u64 = 4;
 const STREAM_EVAL: u64 = 5;
 
-/// How the actor is updated: per minibatch (smac, pg) or once per batch (npg-cg, trpo).
-enum ActorMethod {
-    Minibatch(ActorUpdate),
-    TrustRegion(TrustRegion),
-}
-
-fn actor_method(cfg: &NpgConfig) -> Result<ActorMethod> {
-    let cg = |max_kl: &f64, cg_iters: &usize, cg_damping: &f64, tol: &f64, ls| TrustRegion {
-        max_kl: *max_kl,
-        cg_iters: *cg_iters,
-        cg_damping: *cg_damping,
-        cg_residual_tol: *tol,
-        line_search: ls,
-    };
-    match &cfg.algo {
-        Algo::NpgCg {
-            max_kl,
-            cg_iters,
-            cg_damping,
-            cg_residual_tol,
-        } => {
-            return Ok(ActorMethod::TrustRegion(cg(
-                max_kl,
-                cg_iters,
-                cg_damping,
-                cg_residual_tol,
-                None,
-            )))
-        }
-        Algo::Trpo {
-            max_kl,
-            cg_iters,
-            cg_damping,
-            cg_residual_tol,
-            ls_shrink,
-            ls_max_iter,
-        } => {
-            let ls = Some((*ls_shrink, *ls_max_iter));
-            return Ok(ActorMethod::TrustRegion(cg(
-                max_kl,
-                cg_iters,
-                cg_damping,
-                cg_residual_tol,
-                ls,
-            )));
-        }
-        _ => {}
-    }
-    actor_update(cfg).map(ActorMethod::Minibatch)
-}
-
-fn actor_update(cfg: &NpgConfig) -> Result<ActorUpdate> {
-    let (pre, rule, actor_lr, max_update_norm) = match &cfg.algo {
-        Algo::Smac {
-            damping,
-            score_sample,
-            step_rule,
-            actor_lr,
-            max_update_norm,
-        } => (
-            Preconditioner::Rank1 {
-                damping: *damping,
-                score: *score_sample,
-            },
-            step_rule.clone(),
-            *actor_lr,
-            *max_update_norm,
-        ),
-        Algo::Pg {
-            step_rule,
-            actor_lr,
-            max_update_norm,
-        } => (
-            Preconditioner::Identity,
-            step_rule.clone(),
-            *actor_lr,
-            *max_update_norm,
-        ),
-        other => {
-            return Err(crate::error::usage(format!(
-                "`{}` is not implemented yet",
-                other.name()
-            )))
-        }
-    };
-    Ok(ActorUpdate {
-        pre,
-        rule,
-        actor_lr,
-        max_update_norm,
-        ent_coef: cfg.ent_coef,
-    })
-}
-
 /// Per-iteration numbers from the update phase.
 #[derive(Default)]
 struct UpdateStats {
@@ -133,6 +39,7 @@ struct UpdateStats {
     approx_kl: f64,
     explained_var: f64,
     actor: Vec<ActorStats>,
+    optim: Vec<OptimStats>,
     trust: Option<TrustRegionStats>,
 }
 
@@ -231,10 +138,15 @@ impl Learner {
                     returns: returns.index_select(0, &idx),
                     size: chunk.len(),
                 };
-                if let (true, ActorMethod::Minibatch(upd)) = (pass < cfg.epochs, &self.method) {
-                    stats
-                        .actor
-                        .push(actor_step(&self.actor, &mb, upd, &mut self.score_rng)?);
+                match (pass < cfg.epochs, &mut self.method) {
+                    (true, ActorMethod::Minibatch(upd)) => {
+                        let s = actor_step(&self.actor, &mb, upd, &mut self.score_rng)?;
+                        stats.actor.push(s);
+                    }
+                    (true, ActorMethod::Optimiser(opt)) => {
+                        stats.optim.push(opt.step(&self.actor, &mb)?)
+                    }
+                    _ => {}
                 }
                 if pass < cfg.critic.epochs {
                     critic_step(&self.critic, &mut self.adam, &mb, cfg.critic.max_grad_norm)?;
@@ -287,6 +199,16 @@ fn fill_update(row: &mut Row, s: &UpdateStats, lr: Option<f64>) {
     if let Some(t) = &s.trust {
         fill_trust(row, t);
     }
+    if !s.optim.is_empty() {
+        let o = &s.optim;
+        let mean = |f: &dyn Fn(&OptimStats) -> Option<f64>| {
+            let xs: Vec<f64> = o.iter().filter_map(f).collect();
+            (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
+        };
+        row.opt("g_norm", mean(&|x| Some(x.g_norm)));
+        row.opt("update_norm", mean(&|x| Some(x.update_norm)));
+        row.opt("clipfrac", mean(&|x| x.clipfrac));
+    }
     row.opt("lr", lr);
 }
 
@@ -302,11 +224,12 @@ pub fn train(cfg: &NpgConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
     let obs_dim = venv.obs_dim();
     let actor = Actor::new(obs_dim, venv.action_space(), &cfg.hidden, dev);
     let critic = Critic::new(obs_dim, &cfg.critic.hidden, dev);
+    let method = actor_method(cfg, actor.params.numel())?;
     let mut learner = Learner {
         adam: Adam::new(critic.params.numel(), cfg.critic.lr),
         actor,
         critic,
-        method: actor_method(cfg)?,
+        method,
         shuffle_rng: stream(STREAM_SHUFFLE),
         score_rng: stream(STREAM_SCORE),
     };
@@ -330,6 +253,9 @@ pub fn train(cfg: &NpgConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
     let mut progress = run.progress(iters as u64, "npg-rank1");
     let start = Instant::now();
     for iter in 1..=iters {
+        if let ActorMethod::Optimiser(opt) = &mut learner.method {
+            opt.set_iteration(iter, iters);
+        }
         let t0 = Instant::now();
         let mut finished = Vec::new();
         let batch = collector.collect(
@@ -382,11 +308,7 @@ pub fn train(cfg: &NpgConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
                 .num("eval_return_std", sd)
                 .num("eval_len_mean", len);
         }
-        let lr = match &learner.method {
-            ActorMethod::Minibatch(u) => Some(u.actor_lr),
-            ActorMethod::TrustRegion(_) => None,
-        };
-        fill_update(&mut row, &stats, lr);
+        fill_update(&mut row, &stats, learner.method.lr());
         metrics.write_row(&row)?;
         progress.set(iter as u64, &tracker.progress_text());
         run.check_interrupt()?;
