@@ -129,3 +129,31 @@ fn reward_scaler_uses_the_discounted_return_and_restarts_it() {
     let scale = (scaler.rms.var[0] + 1e-8).sqrt();
     assert!((r[0] - 1.0 / scale).abs() < 1e-12);
 }
+
+#[test]
+fn saved_vector_env_continues_identically() {
+    let mut a = VecEnv::from_id("MountainCarContinuous-v0", &opts(30), 3, 4).expect("venv");
+    let drive = |v: &mut VecEnv, k: usize| {
+        let acts: Vec<f64> = (0..3)
+            .map(|i| ((k * 7 + i * 3) % 11) as f64 / 5.0 - 1.0)
+            .collect();
+        v.step_continuous(&acts);
+        (v.obs().to_vec(), v.drain_finished())
+    };
+    for k in 0..45 {
+        drive(&mut a, k);
+    }
+    let saved = a.save();
+    let json = serde_json::to_string(&saved).expect("serialise");
+    let mut b = VecEnv::from_id("MountainCarContinuous-v0", &opts(30), 3, 99).expect("venv");
+    b.load(&serde_json::from_str(&json).expect("deserialise"))
+        .expect("load");
+    for k in 45..120 {
+        assert_eq!(drive(&mut a, k), drive(&mut b, k), "step {k}");
+    }
+    let mut wrong = VecEnv::from_id("MountainCarContinuous-v0", &opts(30), 2, 0).expect("venv");
+    assert!(
+        wrong.load(&saved).is_err(),
+        "env count mismatch is an error"
+    );
+}

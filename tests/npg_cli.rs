@@ -117,6 +117,47 @@ fn smoke_run_has_the_spec_schema_and_is_deterministic() {
     );
 }
 
+/// A run continued from its checkpoint ends with the same metrics as an uninterrupted run.
+#[test]
+fn resume_gives_the_same_metrics_as_an_uninterrupted_run() {
+    let (full, half, cont) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let a = run_to(full.path(), &smoke(), &[]);
+    let b = run_to(half.path(), &smoke(), &["--set", "total_steps=2048"]);
+    let resume = format!("resume_from={}", b.display());
+    let c = run_to(cont.path(), &smoke(), &["--set", &resume]);
+    let (header, rows_a) = read_csv(&a.join("metrics.csv"));
+    let (_, rows_c) = read_csv(&c.join("metrics.csv"));
+    assert_eq!(
+        without_timing(&header, &rows_a),
+        without_timing(&header, &rows_c)
+    );
+    let episodes = |d: &Path| std::fs::read_to_string(d.join("episodes.csv")).expect("episodes");
+    assert_eq!(episodes(&a), episodes(&c));
+    let summary = |d: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(d.join("summary.json")).expect("summary"))
+            .expect("json")
+    };
+    assert_eq!(
+        summary(&a)["final_eval_mean"],
+        summary(&c)["final_eval_mean"]
+    );
+    assert_eq!(summary(&a)["final_ma100"], summary(&c)["final_ma100"]);
+    // Resuming a finished run, or with another algorithm, is a usage error.
+    let o = lab(&[
+        "--config",
+        &smoke(),
+        "--set",
+        &format!("resume_from={}", a.display()),
+        "--out",
+        cont.path().join("x").to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
 fn write_config(dir: &Path, text: &str) -> String {
     let p = dir.join("cfg.yaml");
     std::fs::write(&p, text).expect("write config");

@@ -29,6 +29,10 @@ pub struct NpgConfig {
     pub reward_norm: NormConfig,
     pub algo: Algo,
     pub eval: EvalConfig,
+    /// Save `checkpoint.json` every this many iterations (and always at the end) [D].
+    pub checkpoint_every: usize,
+    /// Continue the run in this directory from its checkpoint (null: start fresh).
+    pub resume_from: Option<std::path::PathBuf>,
     /// Return that counts as solved for `steps_to_threshold`; null uses the env's (§5.3).
     pub threshold: Option<f64>,
 }

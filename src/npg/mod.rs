@@ -1,8 +1,10 @@
 //! `lab npg-rank1`: the rank-1 Sherman–Morrison natural policy gradient (SMAC) and its
 //! baselines (spec §1, §3) on the environments of `crate::rl`.
 pub mod cg;
+pub mod checkpoint;
 pub mod config;
 pub mod eval;
+pub mod iter_stats;
 pub mod log;
 pub mod method;
 pub mod optim_actor;

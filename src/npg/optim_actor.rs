@@ -8,6 +8,7 @@ use crate::nn::{Actor, Adam, RmsProp};
 use anyhow::Result;
 use tch::{Kind, Tensor};
 
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub enum Optimiser {
     Adam(Adam),
     RmsProp(RmsProp),

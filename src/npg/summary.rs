@@ -2,7 +2,7 @@
 use super::config::NpgConfig;
 use super::log::Row;
 use crate::rl::EpisodeEnd;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 #[derive(Serialize, Debug)]
@@ -33,6 +33,7 @@ pub fn default_threshold(env: &str) -> f64 {
     }
 }
 
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Tracker {
     pub env_steps: usize,
     window: VecDeque<f64>,

@@ -1,21 +1,22 @@
 //! The training loop shared by every algorithm (spec §1.9, §3.1): rollout, GAE, minibatch
 //! updates, evaluation (§6.3) and one metrics row per iteration (§6.4).
+use super::checkpoint::{self, Checkpoint};
 use super::config::NpgConfig;
 use super::eval::evaluate;
+use super::iter_stats::{fill_update, UpdateStats};
 use super::log::{CsvLog, Row, COLUMNS, EPISODE_COLUMNS};
 use super::method::{actor_method, ActorMethod};
-use super::optim_actor::OptimStats;
 use super::rollout::{to_tensor, Batch, Collector};
 use super::summary::Tracker;
-use super::trust_region::{trust_region_step, TrustRegionStats};
-use super::update::{actor_step, critic_step, value_loss, ActorStats, Minibatch};
+use super::trust_region::trust_region_step;
+use super::update::{actor_step, critic_step, value_loss, Minibatch};
 use crate::experiment::Ctx;
 use crate::nn::{Actor, Adam, Critic};
 use crate::rl::gae::{gae, Rollout};
 use crate::rl::normalize::{ObsNormalizer, RewardScaler};
 use crate::rl::seed::derive_seed;
-use crate::rl::VecEnv;
-use crate::run::Run;
+use crate::rl::{RngState, VecEnv};
+use crate::run::{fmt_num, Run};
 use anyhow::{anyhow, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -29,19 +30,6 @@ const STREAM_ACTIONS: u64 = 2;
 const STREAM_SHUFFLE: u64 = 3;
 const STREAM_SCORE: u64 = 4;
 const STREAM_EVAL: u64 = 5;
-
-/// Per-iteration numbers from the update phase.
-#[derive(Default)]
-struct UpdateStats {
-    pg_loss: f64,
-    v_loss: f64,
-    entropy: f64,
-    approx_kl: f64,
-    explained_var: f64,
-    actor: Vec<ActorStats>,
-    optim: Vec<OptimStats>,
-    trust: Option<TrustRegionStats>,
-}
 
 struct Learner {
     actor: Actor,
@@ -158,116 +146,85 @@ impl Learner {
     }
 }
 
-fn mean_of(stats: &[ActorStats], f: impl Fn(&ActorStats) -> Option<f64>) -> Option<f64> {
-    let xs: Vec<f64> = stats.iter().filter_map(f).collect();
-    (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
+/// Everything that evolves during training; checkpoints save and restore exactly this.
+pub(crate) struct Trainer {
+    learner: Learner,
+    collector: Collector,
+    act_rng: ChaCha8Rng,
+    eval_rng: ChaCha8Rng,
+    tracker: Tracker,
+    obs_dim: usize,
 }
 
-fn fill_trust(row: &mut Row, t: &TrustRegionStats) {
-    row.num("g_norm", t.g_norm)
-        .num("g_dot_d", t.g_dot_d)
-        .num("d_norm", t.d_norm);
-    row.num("step_size", t.step_size)
-        .num("update_norm", t.update_norm);
-    row.num("cg_iters", t.cg_iters as f64)
-        .num("cg_residual", t.cg_residual);
-    row.opt("ls_steps", t.ls_steps.map(|x| x as f64));
-    row.opt("ls_accepted", t.ls_accepted.map(|x| x as u8 as f64));
-}
-
-fn fill_update(row: &mut Row, s: &UpdateStats, lr: Option<f64>) {
-    row.num("pg_loss", s.pg_loss)
-        .num("v_loss", s.v_loss)
-        .num("entropy", s.entropy);
-    row.num("approx_kl", s.approx_kl)
-        .num("explained_var", s.explained_var);
-    let a = &s.actor;
-    row.opt("g_norm", mean_of(a, |x| Some(x.g_norm)));
-    row.opt("u_norm_sq", mean_of(a, |x| x.u_norm_sq));
-    row.opt("u_logstd_sq", mean_of(a, |x| x.u_logstd_sq));
-    row.opt("u_dot_g", mean_of(a, |x| x.u_dot_g));
-    row.opt("cos_ug", mean_of(a, |x| x.cos_ug));
-    row.opt("sm_c", mean_of(a, |x| x.sm_c));
-    row.opt("d_norm", mean_of(a, |x| x.d_norm));
-    row.opt("g_dot_d", mean_of(a, |x| x.g_dot_d));
-    row.opt("step_size", mean_of(a, |x| Some(x.step_size)));
-    row.opt("update_norm", mean_of(a, |x| Some(x.update_norm)));
-    row.opt(
-        "clip_frac_update",
-        mean_of(a, |x| Some(x.clipped as u8 as f64)),
-    );
-    if let Some(t) = &s.trust {
-        fill_trust(row, t);
-    }
-    if !s.optim.is_empty() {
-        let o = &s.optim;
-        let mean = |f: &dyn Fn(&OptimStats) -> Option<f64>| {
-            let xs: Vec<f64> = o.iter().filter_map(f).collect();
-            (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
+impl Trainer {
+    fn new(cfg: &NpgConfig, dev: tch::Device) -> Result<Self> {
+        let stream = |s| ChaCha8Rng::seed_from_u64(derive_seed(cfg.seed, s));
+        let opts = cfg.env.options();
+        let venv = VecEnv::from_id(
+            &cfg.env.id,
+            &opts,
+            cfg.num_envs,
+            derive_seed(cfg.seed, STREAM_ENVS),
+        )?;
+        let obs_dim = venv.obs_dim();
+        let actor = Actor::new(obs_dim, venv.action_space(), &cfg.hidden, dev);
+        let critic = Critic::new(obs_dim, &cfg.critic.hidden, dev);
+        let learner = Learner {
+            method: actor_method(cfg, actor.params.numel())?,
+            adam: Adam::new(critic.params.numel(), cfg.critic.lr),
+            actor,
+            critic,
+            shuffle_rng: stream(STREAM_SHUFFLE),
+            score_rng: stream(STREAM_SCORE),
         };
-        row.opt("g_norm", mean(&|x| Some(x.g_norm)));
-        row.opt("update_norm", mean(&|x| Some(x.update_norm)));
-        row.opt("clipfrac", mean(&|x| x.clipfrac));
+        let (on, gamma) = (&cfg.reward_norm, cfg.gamma);
+        let collector = Collector {
+            obs_norm: cfg
+                .obs_norm
+                .enabled
+                .then(|| ObsNormalizer::new(obs_dim, cfg.obs_norm.clip)),
+            reward_scale: on
+                .enabled
+                .then(|| RewardScaler::new(cfg.num_envs, gamma, on.clip)),
+            venv,
+            device: dev,
+        };
+        Ok(Trainer {
+            learner,
+            collector,
+            act_rng: stream(STREAM_ACTIONS),
+            eval_rng: stream(STREAM_EVAL),
+            tracker: Tracker::new(cfg),
+            obs_dim,
+        })
     }
-    row.opt("lr", lr);
-}
 
-pub fn train(cfg: &NpgConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
-    let dev = ctx.device;
-    let stream = |s| ChaCha8Rng::seed_from_u64(derive_seed(cfg.seed, s));
-    let venv = VecEnv::from_id(
-        &cfg.env.id,
-        &cfg.env.options(),
-        cfg.num_envs,
-        derive_seed(cfg.seed, STREAM_ENVS),
-    )?;
-    let obs_dim = venv.obs_dim();
-    let actor = Actor::new(obs_dim, venv.action_space(), &cfg.hidden, dev);
-    let critic = Critic::new(obs_dim, &cfg.critic.hidden, dev);
-    let method = actor_method(cfg, actor.params.numel())?;
-    let mut learner = Learner {
-        adam: Adam::new(critic.params.numel(), cfg.critic.lr),
-        actor,
-        critic,
-        method,
-        shuffle_rng: stream(STREAM_SHUFFLE),
-        score_rng: stream(STREAM_SCORE),
-    };
-    let mut collector = Collector {
-        obs_norm: cfg
-            .obs_norm
-            .enabled
-            .then(|| ObsNormalizer::new(obs_dim, cfg.obs_norm.clip)),
-        reward_scale: cfg
-            .reward_norm
-            .enabled
-            .then(|| RewardScaler::new(cfg.num_envs, cfg.gamma, cfg.reward_norm.clip)),
-        venv,
-        device: dev,
-    };
-    let (mut act_rng, mut eval_rng) = (stream(STREAM_ACTIONS), stream(STREAM_EVAL));
-    let mut metrics = CsvLog::create(&run.path("metrics.csv"), COLUMNS)?;
-    let mut episodes_csv = CsvLog::create(&run.path("episodes.csv"), EPISODE_COLUMNS)?;
-    let iters = cfg.iterations();
-    let mut tracker = Tracker::new(cfg);
-    let mut progress = run.progress(iters as u64, "npg-rank1");
-    let start = Instant::now();
-    for iter in 1..=iters {
-        if let ActorMethod::Optimiser(opt) = &mut learner.method {
+    /// One iteration: rollout, update, optional evaluation; returns the metrics row.
+    fn iteration(
+        &mut self,
+        cfg: &NpgConfig,
+        iter: usize,
+        episodes: &mut CsvLog,
+        start: Instant,
+    ) -> Result<Row> {
+        let iters = cfg.iterations();
+        if let ActorMethod::Optimiser(opt) = &mut self.learner.method {
             opt.set_iteration(iter, iters);
         }
+        let dev = self.collector.device;
         let t0 = Instant::now();
         let mut finished = Vec::new();
-        let batch = collector.collect(
-            &learner.actor,
-            &learner.critic,
+        let (l, steps) = (&self.learner, self.tracker.env_steps);
+        let batch = self.collector.collect(
+            &l.actor,
+            &l.critic,
             cfg.rollout_len,
-            &mut act_rng,
-            tracker.env_steps,
+            &mut self.act_rng,
+            steps,
             &mut finished,
         );
         let rollout_ms = t0.elapsed().as_secs_f64() * 1e3;
-        tracker.env_steps += cfg.batch_size();
+        self.tracker.env_steps += cfg.batch_size();
         for (steps, e) in &finished {
             let cells = [
                 *steps as f64,
@@ -277,43 +234,113 @@ pub fn train(cfg: &NpgConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
                 e.terminated as u8 as f64,
                 e.truncated as u8 as f64,
             ];
-            episodes_csv.write(
-                &cells
-                    .iter()
-                    .map(|v| crate::run::fmt_num(*v))
-                    .collect::<Vec<_>>(),
-            )?;
+            episodes.write(&cells.iter().map(|v| fmt_num(*v)).collect::<Vec<_>>())?;
         }
         let t1 = Instant::now();
-        let stats = learner.update(cfg, &batch, obs_dim, dev)?;
+        let stats = self.learner.update(cfg, &batch, self.obs_dim, dev)?;
         let update_ms = t1.elapsed().as_secs_f64() * 1e3;
         let wall_s = start.elapsed().as_secs_f64();
+        let steps = self.tracker.env_steps as f64;
         let mut row = Row::new();
         row.text("algo", cfg.algo.name())
             .text("env", &cfg.env.id)
             .num("seed", cfg.seed as f64);
         row.num("iter", iter as f64)
-            .num("env_steps", tracker.env_steps as f64)
+            .num("env_steps", steps)
             .num("wall_s", wall_s);
-        row.num("sps", tracker.env_steps as f64 / wall_s)
+        row.num("sps", steps / wall_s)
             .num("rollout_ms", rollout_ms)
             .num("update_ms", update_ms);
-        tracker.episodes(&mut row, &finished, update_ms);
-        let eval_now = iter == iters || (cfg.eval.every > 0 && iter % cfg.eval.every == 0);
-        if eval_now {
-            let (m, sd, len) =
-                evaluate(cfg, &learner.actor, &collector.obs_norm, &mut eval_rng, dev)?;
-            tracker.eval(m, sd);
+        self.tracker.episodes(&mut row, &finished, update_ms);
+        if iter == iters || (cfg.eval.every > 0 && iter.is_multiple_of(cfg.eval.every)) {
+            let (m, sd, len) = evaluate(
+                cfg,
+                &self.learner.actor,
+                &self.collector.obs_norm,
+                &mut self.eval_rng,
+                dev,
+            )?;
+            self.tracker.eval(m, sd);
             row.num("eval_return_mean", m)
                 .num("eval_return_std", sd)
                 .num("eval_len_mean", len);
         }
-        fill_update(&mut row, &stats, learner.method.lr());
+        fill_update(&mut row, &stats, self.learner.method.lr());
+        Ok(row)
+    }
+
+    pub(crate) fn save(&self, cfg: &NpgConfig, iter: usize) -> Checkpoint {
+        let l = &self.learner;
+        Checkpoint {
+            algo: cfg.algo.name().to_string(),
+            env: cfg.env.id.clone(),
+            iter,
+            actor: l.actor.params.flat(),
+            critic: l.critic.params.flat(),
+            critic_adam: l.adam.clone(),
+            actor_optimiser: match &l.method {
+                ActorMethod::Optimiser(o) => Some(o.optimiser.clone()),
+                _ => None,
+            },
+            obs_norm: self.collector.obs_norm.clone(),
+            reward_scale: self.collector.reward_scale.clone(),
+            venv: self.collector.venv.save(),
+            rngs: [&self.act_rng, &self.eval_rng, &l.shuffle_rng, &l.score_rng].map(RngState::of),
+            tracker: self.tracker.clone(),
+        }
+    }
+
+    pub(crate) fn restore(&mut self, c: &Checkpoint) -> Result<()> {
+        let l = &mut self.learner;
+        l.actor.params.set_flat(&c.actor)?;
+        l.critic.params.set_flat(&c.critic)?;
+        l.adam = c.critic_adam.clone();
+        if let (ActorMethod::Optimiser(o), Some(saved)) = (&mut l.method, &c.actor_optimiser) {
+            o.optimiser = saved.clone();
+        }
+        self.collector.obs_norm.clone_from(&c.obs_norm);
+        self.collector.reward_scale.clone_from(&c.reward_scale);
+        self.collector.venv.load(&c.venv)?;
+        self.act_rng = c.rngs[0].restore()?;
+        self.eval_rng = c.rngs[1].restore()?;
+        l.shuffle_rng = c.rngs[2].restore()?;
+        l.score_rng = c.rngs[3].restore()?;
+        self.tracker = c.tracker.clone();
+        Ok(())
+    }
+}
+
+pub fn train(cfg: &NpgConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
+    let mut trainer = Trainer::new(cfg, ctx.device)?;
+    let mut metrics = CsvLog::create(&run.path("metrics.csv"), COLUMNS)?;
+    let mut episodes = CsvLog::create(&run.path("episodes.csv"), EPISODE_COLUMNS)?;
+    let mut first = 1;
+    if let Some(dir) = &cfg.resume_from {
+        let ckpt = checkpoint::load(dir, cfg)?;
+        trainer.restore(&ckpt)?;
+        checkpoint::copy_rows(
+            dir,
+            ckpt.iter,
+            ckpt.tracker.env_steps,
+            &mut metrics,
+            &mut episodes,
+        )?;
+        first = ckpt.iter + 1;
+    }
+    let iters = cfg.iterations();
+    let mut progress = run.progress(iters as u64, "npg-rank1");
+    let start = Instant::now();
+    for iter in first..=iters {
+        let row = trainer.iteration(cfg, iter, &mut episodes, start)?;
         metrics.write_row(&row)?;
-        progress.set(iter as u64, &tracker.progress_text());
+        if iter == iters || (cfg.checkpoint_every > 0 && iter.is_multiple_of(cfg.checkpoint_every))
+        {
+            checkpoint::save(&run.path(checkpoint::FILE), &trainer.save(cfg, iter))?;
+        }
+        progress.set(iter as u64, &trainer.tracker.progress_text());
         run.check_interrupt()?;
     }
     progress.finish(&format!("{iters} iterations"));
-    run.write_summary(&tracker.summary(start.elapsed().as_secs_f64()))
+    run.write_summary(&trainer.tracker.summary(start.elapsed().as_secs_f64()))
         .map_err(|e| anyhow!("writing summary.json: {e}"))
 }

@@ -82,6 +82,48 @@ pub enum Precision {
     F64,
 }
 
+/// A ChaCha8 stream position, for checkpoints (seed, stream, word position).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RngState {
+    pub seed: [u8; 32],
+    pub stream: u64,
+    /// u128 as a decimal string (JSON numbers cannot hold it).
+    pub word_pos: String,
+}
+
+impl RngState {
+    pub fn of(rng: &rand_chacha::ChaCha8Rng) -> Self {
+        RngState {
+            seed: rng.get_seed(),
+            stream: rng.get_stream(),
+            word_pos: rng.get_word_pos().to_string(),
+        }
+    }
+
+    pub fn restore(&self) -> Result<rand_chacha::ChaCha8Rng> {
+        use rand::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::from_seed(self.seed);
+        rng.set_stream(self.stream);
+        rng.set_word_pos(
+            self.word_pos
+                .parse()
+                .map_err(|e| anyhow::anyhow!("bad RNG position: {e}"))?,
+        );
+        Ok(rng)
+    }
+}
+
+/// Everything needed to continue an env exactly (checkpoints, spec issue 4 item 4).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnvState {
+    pub state: Vec<f64>,
+    /// MountainCarContinuous holds float32 state after a step, float64 after reset.
+    pub state_is_f32: bool,
+    pub rng: RngState,
+    /// Steps since reset (time limit).
+    pub elapsed: usize,
+}
+
 /// A single environment instance that owns its RNG stream (spec §7.1).
 pub trait Env: Send {
     /// Gymnasium id, e.g. `CartPole-v1`.
@@ -101,6 +143,10 @@ pub trait Env: Send {
     /// Start an episode from `state` instead of a sampled one (for replaying recorded
     /// trajectories); writes the observation of that state.
     fn set_state(&mut self, state: &[f64], obs: &mut [f32]) -> Result<()>;
+    /// The full state, RNG included, for checkpoints.
+    fn save(&self) -> EnvState;
+    /// Continue exactly from a saved state.
+    fn load(&mut self, saved: &EnvState) -> Result<()>;
 }
 
 /// Check a `set_state` argument's length.

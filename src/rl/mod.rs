@@ -10,7 +10,7 @@ pub mod seed;
 pub mod time_limit;
 pub mod vec_env;
 
-pub use env::{Action, Env, Precision, Space, Transition};
+pub use env::{Action, Env, EnvState, Precision, RngState, Space, Transition};
 pub use registry::{make, make_raw, EnvOptions, ENV_IDS};
 pub use time_limit::TimeLimit;
-pub use vec_env::{EpisodeEnd, VecEnv};
+pub use vec_env::{EpisodeEnd, VecEnv, VecEnvState};

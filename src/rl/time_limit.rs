@@ -1,6 +1,6 @@
 //! Time-limit truncation (spec §4.2): counts `step` calls since reset; on the step where the
 //! count reaches the cap `truncated = true` (together with `terminated` if both happen).
-use super::env::{Action, Env, Space, Transition};
+use super::env::{Action, Env, EnvState, Space, Transition};
 use anyhow::Result;
 
 pub struct TimeLimit {
@@ -56,5 +56,15 @@ impl Env for TimeLimit {
     fn set_state(&mut self, state: &[f64], obs: &mut [f32]) -> Result<()> {
         self.elapsed = 0;
         self.inner.set_state(state, obs)
+    }
+    fn save(&self) -> EnvState {
+        EnvState {
+            elapsed: self.elapsed,
+            ..self.inner.save()
+        }
+    }
+    fn load(&mut self, saved: &EnvState) -> Result<()> {
+        self.elapsed = saved.elapsed;
+        self.inner.load(saved)
     }
 }

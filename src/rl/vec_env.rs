@@ -1,10 +1,20 @@
 //! N environments stepped in a fixed order in one thread with same-step autoreset
 //! (spec §4.2, §7.3): an instance that ends is reset at once; its final observation is kept
 //! separately for bootstrapping, and episode statistics come from the final step.
-use super::env::{Action, Env, Space, Transition};
+use super::env::{Action, Env, EnvState, Space, Transition};
 use super::registry::{make, EnvOptions};
 use super::seed::derive_seed;
 use anyhow::{ensure, Result};
+use serde::{Deserialize, Serialize};
+
+/// A vector env's full state for checkpoints.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VecEnvState {
+    pub envs: Vec<EnvState>,
+    pub obs: Vec<f32>,
+    pub ep_return: Vec<f64>,
+    pub ep_len: Vec<usize>,
+}
 
 /// A training episode that finished during the last `step`.
 #[derive(Clone, Debug, PartialEq)]
@@ -90,6 +100,32 @@ impl VecEnv {
     /// Episodes finished since the last call, in env order per step.
     pub fn drain_finished(&mut self) -> Vec<EpisodeEnd> {
         std::mem::take(&mut self.finished)
+    }
+
+    pub fn save(&self) -> VecEnvState {
+        VecEnvState {
+            envs: self.envs.iter().map(|e| e.save()).collect(),
+            obs: self.obs.clone(),
+            ep_return: self.ep_return.clone(),
+            ep_len: self.ep_len.clone(),
+        }
+    }
+
+    /// Continue exactly from `saved` (same env id and count).
+    pub fn load(&mut self, saved: &VecEnvState) -> Result<()> {
+        ensure!(
+            saved.envs.len() == self.envs.len() && saved.obs.len() == self.obs.len(),
+            "checkpoint holds {} envs, this run has {}",
+            saved.envs.len(),
+            self.envs.len()
+        );
+        for (e, s) in self.envs.iter_mut().zip(&saved.envs) {
+            e.load(s)?;
+        }
+        self.obs.clone_from(&saved.obs);
+        self.ep_return.clone_from(&saved.ep_return);
+        self.ep_len.clone_from(&saved.ep_len);
+        Ok(())
     }
 
     /// Step every env with a discrete action each.

@@ -1,9 +1,11 @@
 //! MountainCar-v0 and MountainCarContinuous-v0 (spec §4.6; Gymnasium `mountain_car.py`,
 //! `continuous_mountain_car.py`). The continuous version stores its state as float32 after
 //! every step and mixes float32/float64 arithmetic; [`Np`] reproduces NumPy's rules.
-use super::np::Np;
+use super::np::{Kind, Np};
 use super::{emit, reseed};
-use crate::rl::env::{check_state_len, Action, Env, Precision, Space, Transition};
+use crate::rl::env::{
+    check_state_len, Action, Env, EnvState, Precision, RngState, Space, Transition,
+};
 use anyhow::Result;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -88,6 +90,20 @@ impl Env for MountainCar {
         check_state_len(self.id(), state, 2)?;
         self.state.copy_from_slice(state);
         emit(obs, &self.state);
+        Ok(())
+    }
+    fn save(&self) -> EnvState {
+        EnvState {
+            state: self.state.to_vec(),
+            state_is_f32: false,
+            rng: RngState::of(&self.rng),
+            elapsed: 0,
+        }
+    }
+    fn load(&mut self, saved: &EnvState) -> Result<()> {
+        check_state_len(self.id(), &saved.state, 2)?;
+        self.state.copy_from_slice(&saved.state);
+        self.rng = saved.rng.restore()?;
         Ok(())
     }
 }
@@ -184,6 +200,21 @@ impl Env for MountainCarContinuous {
         check_state_len(self.id(), state, 2)?;
         self.state = [Np::f64(state[0]), Np::f64(state[1])];
         self.observe(obs);
+        Ok(())
+    }
+    fn save(&self) -> EnvState {
+        EnvState {
+            state: self.state(),
+            state_is_f32: self.state[0].kind == Kind::F32,
+            rng: RngState::of(&self.rng),
+            elapsed: 0,
+        }
+    }
+    fn load(&mut self, saved: &EnvState) -> Result<()> {
+        check_state_len(self.id(), &saved.state, 2)?;
+        let typed = |v| Np::typed(v, saved.state_is_f32);
+        self.state = [typed(saved.state[0]), typed(saved.state[1])];
+        self.rng = saved.rng.restore()?;
         Ok(())
     }
 }

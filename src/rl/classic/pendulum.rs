@@ -2,7 +2,9 @@
 //! keeps it float32, so `0.001·u²` and `3·u` are float32 products; [`Np`] reproduces that.
 use super::np::Np;
 use super::{emit, reseed};
-use crate::rl::env::{check_state_len, Action, Env, Precision, Space, Transition};
+use crate::rl::env::{
+    check_state_len, Action, Env, EnvState, Precision, RngState, Space, Transition,
+};
 use anyhow::Result;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -90,6 +92,20 @@ impl Env for Pendulum {
         check_state_len(self.id(), state, 2)?;
         self.state.copy_from_slice(state);
         self.observe(obs);
+        Ok(())
+    }
+    fn save(&self) -> EnvState {
+        EnvState {
+            state: self.state.to_vec(),
+            state_is_f32: false,
+            rng: RngState::of(&self.rng),
+            elapsed: 0,
+        }
+    }
+    fn load(&mut self, saved: &EnvState) -> Result<()> {
+        check_state_len(self.id(), &saved.state, 2)?;
+        self.state.copy_from_slice(&saved.state);
+        self.rng = saved.rng.restore()?;
         Ok(())
     }
 }
