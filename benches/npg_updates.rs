@@ -65,10 +65,10 @@ fn update_costs(hidden: usize) {
     let pg = upd(Preconditioner::Identity);
     let reps = if hidden >= 1024 { 7 } else { 21 };
     let t_smac = time_ms(reps, || {
-        actor_step(&actor, &mb, &smac, &mut rng).expect("smac");
+        actor_step(&actor, &mb, &smac, &mut rng, None).expect("smac");
     });
     let t_pg = time_ms(reps, || {
-        actor_step(&actor, &mb, &pg, &mut rng).expect("pg");
+        actor_step(&actor, &mb, &pg, &mut rng, None).expect("pg");
     });
     let tr = TrustRegion {
         max_kl: 1e-6,

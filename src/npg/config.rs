@@ -29,6 +29,10 @@ pub struct NpgConfig {
     pub reward_norm: NormConfig,
     pub algo: Algo,
     pub eval: EvalConfig,
+    /// SMAC only: log `cos_to_exact` every this many iterations (0 = off, §3.8) [D].
+    pub cos_to_exact_every: usize,
+    /// Refuse the exact-Fisher diagnostic above this many actor parameters [D].
+    pub cos_to_exact_max_params: usize,
     /// Save `checkpoint.json` every this many iterations (and always at the end) [D].
     pub checkpoint_every: usize,
     /// Continue the run in this directory from its checkpoint (null: start fresh).
@@ -271,6 +275,11 @@ impl Validate for NpgConfig {
         c.positive("obs_norm.clip", self.obs_norm.clip);
         c.positive("reward_norm.clip", self.reward_norm.clip);
         c.at_least("eval.episodes", self.eval.episodes, 1);
+        c.check(
+            "cos_to_exact_every",
+            self.cos_to_exact_every == 0 || matches!(self.algo, Algo::Smac { .. }),
+            "the exact-Fisher diagnostic compares against SMAC's direction: needs algo.kind = smac",
+        );
         match &self.algo {
             Algo::Smac {
                 damping,

@@ -49,6 +49,7 @@ pub fn fill_update(row: &mut Row, s: &UpdateStats, lr: Option<f64>) {
     row.opt("sm_c", mean_of(a, |x| x.sm_c));
     row.opt("d_norm", mean_of(a, |x| x.d_norm));
     row.opt("g_dot_d", mean_of(a, |x| x.g_dot_d));
+    row.opt("cos_to_exact", mean_of(a, |x| x.cos_to_exact));
     row.opt("step_size", mean_of(a, |x| Some(x.step_size)));
     row.opt("update_norm", mean_of(a, |x| Some(x.update_norm)));
     row.opt(

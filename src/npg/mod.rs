@@ -4,6 +4,7 @@ pub mod cg;
 pub mod checkpoint;
 pub mod config;
 pub mod eval;
+pub mod exact;
 pub mod iter_stats;
 pub mod log;
 pub mod method;

@@ -3,13 +3,14 @@
 use super::checkpoint::{self, Checkpoint};
 use super::config::NpgConfig;
 use super::eval::evaluate;
+use super::exact::ExactNatural;
 use super::iter_stats::{fill_update, UpdateStats};
 use super::log::{CsvLog, Row, COLUMNS, EPISODE_COLUMNS};
 use super::method::{actor_method, ActorMethod};
 use super::rollout::{to_tensor, Batch, Collector};
 use super::summary::Tracker;
 use super::trust_region::trust_region_step;
-use super::update::{actor_step, critic_step, value_loss, Minibatch};
+use super::update::{actor_step, critic_step, value_loss, Minibatch, Preconditioner};
 use crate::experiment::Ctx;
 use crate::nn::{Actor, Adam, Critic};
 use crate::rl::gae::{gae, Rollout};
@@ -66,6 +67,7 @@ impl Learner {
         b: &Batch,
         obs_dim: usize,
         dev: tch::Device,
+        diagnose: bool,
     ) -> Result<UpdateStats> {
         let rollout = Rollout {
             num_envs: cfg.num_envs,
@@ -107,6 +109,18 @@ impl Learner {
                 &a,
             )?);
         }
+        let exact = match (&self.method, diagnose) {
+            (ActorMethod::Minibatch(u), true) => match u.pre {
+                Preconditioner::Rank1 { damping, .. } => Some(ExactNatural::new(
+                    &self.actor,
+                    &obs,
+                    damping,
+                    cfg.cos_to_exact_max_params,
+                )?),
+                Preconditioner::Identity => None,
+            },
+            _ => None,
+        };
         let n = targets.advantages.len();
         let mb_size = n.div_ceil(cfg.minibatches);
         let mut order: Vec<i64> = (0..n as i64).collect();
@@ -128,7 +142,9 @@ impl Learner {
                 };
                 match (pass < cfg.epochs, &mut self.method) {
                     (true, ActorMethod::Minibatch(upd)) => {
-                        let s = actor_step(&self.actor, &mb, upd, &mut self.score_rng)?;
+                        // The exact-Fisher cosine on the first minibatch only (it is costly).
+                        let ex = exact.as_ref().filter(|_| stats.actor.is_empty());
+                        let s = actor_step(&self.actor, &mb, upd, &mut self.score_rng, ex)?;
                         stats.actor.push(s);
                     }
                     (true, ActorMethod::Optimiser(opt)) => {
@@ -237,7 +253,10 @@ impl Trainer {
             episodes.write(&cells.iter().map(|v| fmt_num(*v)).collect::<Vec<_>>())?;
         }
         let t1 = Instant::now();
-        let stats = self.learner.update(cfg, &batch, self.obs_dim, dev)?;
+        let diagnose = cfg.cos_to_exact_every > 0 && iter.is_multiple_of(cfg.cos_to_exact_every);
+        let stats = self
+            .learner
+            .update(cfg, &batch, self.obs_dim, dev, diagnose)?;
         let update_ms = t1.elapsed().as_secs_f64() * 1e3;
         let wall_s = start.elapsed().as_secs_f64();
         let steps = self.tracker.env_steps as f64;

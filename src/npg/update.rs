@@ -1,6 +1,7 @@
 //! One minibatch update (spec §1.9 step 3): the SMAC or PG actor step and the critic's Adam
 //! step. `g` and `u` are taken at the same θ, before the step (§1.3).
 use super::config::ScoreSample;
+use super::exact::ExactNatural;
 use super::rank1::{dot, norm, sherman_morrison_direction};
 use super::step::{clip_update, step_size, StepRule};
 use crate::nn::optim::clip_grad_norm;
@@ -49,6 +50,8 @@ pub struct ActorStats {
     pub sm_c: Option<f64>,
     pub d_norm: Option<f64>,
     pub g_dot_d: Option<f64>,
+    /// §3.8 diagnostic, only on diagnostic iterations.
+    pub cos_to_exact: Option<f64>,
     pub step_size: f64,
     pub update_norm: f64,
     pub clipped: bool,
@@ -94,6 +97,7 @@ pub fn actor_step(
     mb: &Minibatch,
     upd: &ActorUpdate,
     rng: &mut ChaCha8Rng,
+    exact: Option<&ExactNatural>,
 ) -> Result<ActorStats> {
     let g = policy_gradient(actor, mb, upd.ent_coef);
     let mut stats = ActorStats {
@@ -120,6 +124,9 @@ pub fn actor_step(
             stats.sm_c = Some(dir.c);
             stats.d_norm = Some(norm(&dir.d));
             stats.g_dot_d = Some(dir.g_dot_d);
+            if let Some(ex) = exact {
+                stats.cos_to_exact = Some(ex.cosine(&g, &dir.d)?);
+            }
             (dir.d, dir.g_dot_d)
         }
         Preconditioner::Identity => {
