@@ -170,7 +170,7 @@ fn write_config(dir: &Path, text: &str) -> String {
 fn every_algorithm_runs_the_smoke_setting() {
     let dir = tempfile::tempdir().expect("tmp");
     let root = env!("CARGO_MANIFEST_DIR");
-    for algo in ["pg", "a2c", "npg-cg", "trpo", "ppo"] {
+    for algo in ["pg", "a2c", "npg-cg", "trpo", "ppo", "npg-exact"] {
         let block = std::fs::read_to_string(format!("{root}/configs/npg-rank1/{algo}.yaml"))
             .expect("algo config");
         let cfg = write_config(dir.path(), &format!("{block}total_steps: 1024\neval: {{every: 2, episodes: 1, mode: deterministic, seed_offset: 10000}}\n"));
@@ -202,7 +202,7 @@ fn every_algorithm_runs_the_smoke_setting() {
 #[test]
 fn unimplemented_algorithms_and_bad_values_exit_2() {
     let dir = tempfile::tempdir().expect("tmp");
-    let cfg = write_config(dir.path(), "algo: {kind: npg-exact}\n");
+    let cfg = write_config(dir.path(), "algo: {kind: acktr}\n");
     let o = lab(&[
         "--config",
         &cfg,

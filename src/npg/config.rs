@@ -135,7 +135,17 @@ pub enum Algo {
         clip_coef: f64,
         max_grad_norm: f64,
     },
-    NpgExact {},
+    /// K-FAC natural gradient (§3.7, optional stretch goal): not implemented yet.
+    Acktr {},
+    /// Diagnostic (§3.8): exact damped natural gradient per minibatch, tiny categorical
+    /// actors only (Fisher expectation over actions, Cholesky solve).
+    NpgExact {
+        damping: f64,
+        step_rule: StepRule,
+        actor_lr: f64,
+        max_update_norm: f64,
+        max_params: usize,
+    },
 }
 
 impl Algo {
@@ -147,7 +157,8 @@ impl Algo {
             Algo::NpgCg { .. } => "npg-cg",
             Algo::Trpo { .. } => "trpo",
             Algo::Ppo { .. } => "ppo",
-            Algo::NpgExact {} => "npg-exact",
+            Algo::NpgExact { .. } => "npg-exact",
+            Algo::Acktr {} => "acktr",
         }
     }
 }
@@ -315,6 +326,17 @@ impl Validate for NpgConfig {
                 c.in_open_unit("algo.ls_shrink", *ls_shrink);
                 c.at_least("algo.ls_max_iter", *ls_max_iter, 1);
             }
+            Algo::NpgExact {
+                damping,
+                step_rule,
+                actor_lr,
+                max_update_norm,
+                max_params,
+            } => {
+                c.positive("algo.damping", *damping);
+                c.at_least("algo.max_params", *max_params, 1);
+                check_step_rule(c, "algo.step_rule", step_rule, *actor_lr, *max_update_norm);
+            }
             Algo::A2c {
                 actor_lr,
                 rms_decay,
@@ -340,7 +362,7 @@ impl Validate for NpgConfig {
                 "algo.kind",
                 false,
                 format!(
-                    "`{}` is not implemented yet (implemented: smac, pg, a2c, npg-cg, trpo, ppo)",
+                    "`{}` is not implemented yet (implemented: smac, pg, a2c, npg-cg, trpo, ppo, npg-exact)",
                     other.name()
                 ),
             ),

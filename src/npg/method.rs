@@ -128,6 +128,21 @@ fn actor_update(cfg: &NpgConfig) -> Result<ActorUpdate> {
             *actor_lr,
             *max_update_norm,
         ),
+        Algo::NpgExact {
+            damping,
+            step_rule,
+            actor_lr,
+            max_update_norm,
+            max_params,
+        } => (
+            Preconditioner::Exact {
+                damping: *damping,
+                max_params: *max_params,
+            },
+            step_rule.clone(),
+            *actor_lr,
+            *max_update_norm,
+        ),
         other => {
             return Err(crate::error::usage(format!(
                 "`{}` is not implemented yet",

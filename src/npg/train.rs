@@ -117,7 +117,7 @@ impl Learner {
                     damping,
                     cfg.cos_to_exact_max_params,
                 )?),
-                Preconditioner::Identity => None,
+                Preconditioner::Identity | Preconditioner::Exact { .. } => None,
             },
             _ => None,
         };

@@ -28,6 +28,8 @@ pub enum Preconditioner {
     Rank1 { damping: f64, score: ScoreSample },
     /// PG: `d = g`.
     Identity,
+    /// npg-exact: `d = (F_B + λI)⁻¹ g` with the exact Fisher of the minibatch.
+    Exact { damping: f64, max_params: usize },
 }
 
 /// Everything the actor step needs besides the network and the minibatch.
@@ -132,6 +134,15 @@ pub fn actor_step(
         Preconditioner::Identity => {
             let gg = dot(&g, &g);
             (g, gg)
+        }
+        Preconditioner::Exact {
+            damping,
+            max_params,
+        } => {
+            let d = ExactNatural::new(actor, &mb.obs, *damping, *max_params)?.direction(&g)?;
+            let g_dot_d = dot(&g, &d);
+            (stats.d_norm, stats.g_dot_d) = (Some(norm(&d)), Some(g_dot_d));
+            (d, g_dot_d)
         }
     };
     let step = step_size(&upd.rule, upd.actor_lr, g_dot_d)
