@@ -95,7 +95,19 @@ impl Actor {
 
     /// `log π(a|s)` per sample, `[B]`.
     pub fn log_prob(&self, obs: &Tensor, actions: &Tensor) -> Tensor {
+        self.log_prob_from_head(&self.head(obs), actions)
+    }
+
+    /// `log π(a|s)` and the entropy per sample from one forward pass.
+    pub fn log_prob_entropy(&self, obs: &Tensor, actions: &Tensor) -> (Tensor, Tensor) {
         let head = self.head(obs);
+        (
+            self.log_prob_from_head(&head, actions),
+            self.entropy_from_head(&head),
+        )
+    }
+
+    fn log_prob_from_head(&self, head: &Tensor, actions: &Tensor) -> Tensor {
         match self.dist {
             DistKind::Categorical { .. } => head
                 .log_softmax(-1, Kind::Double)
@@ -103,7 +115,7 @@ impl Actor {
                 .squeeze_dim(1),
             DistKind::Gaussian { .. } => {
                 let log_std = self.log_std();
-                let z = (actions - &head) / log_std.exp();
+                let z = (actions - head) / log_std.exp();
                 (z.square() * -0.5 - log_std - 0.5 * (2.0 * PI).ln()).sum_dim_intlist(
                     -1,
                     false,
@@ -115,14 +127,18 @@ impl Actor {
 
     /// Entropy per sample, `[B]`.
     pub fn entropy(&self, obs: &Tensor) -> Tensor {
+        self.entropy_from_head(&self.head(obs))
+    }
+
+    fn entropy_from_head(&self, head: &Tensor) -> Tensor {
         match self.dist {
             DistKind::Categorical { .. } => {
-                let logp = self.head(obs).log_softmax(-1, Kind::Double);
+                let logp = head.log_softmax(-1, Kind::Double);
                 -(logp.exp() * &logp).sum_dim_intlist(-1, false, Kind::Double)
             }
             DistKind::Gaussian { .. } => {
                 let per_dim = self.log_std() + 0.5 + 0.5 * (2.0 * PI).ln();
-                per_dim.sum(Kind::Double).expand([obs.size()[0]], false)
+                per_dim.sum(Kind::Double).expand([head.size()[0]], false)
             }
         }
     }

@@ -81,10 +81,17 @@ impl OptimActor {
 
     /// One optimiser step on `−objective − ent_coef·H`, gradient-norm clipped.
     pub fn step(&mut self, actor: &Actor, mb: &Minibatch) -> Result<OptimStats> {
-        let ratio = (actor.log_prob(&mb.obs, &mb.actions) - &mb.old_logp).exp();
+        // One forward pass; the entropy term only when it is used.
+        let (logp, entropy) = if self.ent_coef > 0.0 {
+            let (l, h) = actor.log_prob_entropy(&mb.obs, &mb.actions);
+            (l, Some(h))
+        } else {
+            (actor.log_prob(&mb.obs, &mb.actions), None)
+        };
+        let ratio = (logp - &mb.old_logp).exp();
         let (mut obj, clipfrac) = objective(self.objective, &ratio, &mb.adv);
-        if self.ent_coef > 0.0 {
-            obj += actor.entropy(&mb.obs).mean(Kind::Double) * self.ent_coef;
+        if let Some(h) = entropy {
+            obj += h.mean(Kind::Double) * self.ent_coef;
         }
         let mut loss_grad: Vec<f64> = actor.params.grad(&obj).iter().map(|g| -g).collect();
         let g_norm = norm(&loss_grad);

@@ -61,11 +61,17 @@ pub struct ActorStats {
 
 /// `g = ∇ mean(Â·ρ) + ent_coef·∇ mean(H)`, ρ = π/π_old (= 1 on the first epoch, §1.8).
 fn policy_gradient(actor: &Actor, mb: &Minibatch, ent_coef: f64) -> Vec<f64> {
-    let logp = actor.log_prob(&mb.obs, &mb.actions);
+    // One forward pass; the entropy term only when it is used.
+    let (logp, entropy) = if ent_coef > 0.0 {
+        let (l, h) = actor.log_prob_entropy(&mb.obs, &mb.actions);
+        (l, Some(h))
+    } else {
+        (actor.log_prob(&mb.obs, &mb.actions), None)
+    };
     let ratio = (logp - &mb.old_logp).exp();
     let mut objective = (ratio * &mb.adv).mean(Kind::Double);
-    if ent_coef > 0.0 {
-        objective += actor.entropy(&mb.obs).mean(Kind::Double) * ent_coef;
+    if let Some(h) = entropy {
+        objective += h.mean(Kind::Double) * ent_coef;
     }
     actor.params.grad(&objective)
 }
