@@ -32,19 +32,21 @@ impl Params {
 
     /// `∂loss/∂θ` flattened in parameter order (zeros for unused parameters).
     pub fn grad(&self, loss: &Tensor) -> Vec<f64> {
-        let grads = Tensor::run_backward(&[loss], &self.tensors, false, false);
-        let parts: Vec<Tensor> = grads
-            .iter()
-            .zip(&self.tensors)
-            .map(|(g, t)| {
-                if g.defined() {
-                    g.flatten(0, -1)
-                } else {
-                    t.zeros_like().flatten(0, -1)
-                }
-            })
-            .collect();
-        Vec::<f64>::try_from(&Tensor::cat(&parts, 0)).expect("f64 gradients")
+        self.flatten(&Tensor::run_backward(&[loss], &self.tensors, false, false))
+    }
+
+    /// Copy per-parameter tensors straight into one vector (no intermediate `cat`).
+    fn flatten(&self, grads: &[Tensor]) -> Vec<f64> {
+        let mut out = vec![0.0; self.numel()];
+        let mut offset = 0;
+        for (g, t) in grads.iter().zip(&self.tensors) {
+            let n = t.numel();
+            if g.defined() {
+                g.contiguous().copy_data(&mut out[offset..offset + n], n);
+            }
+            offset += n;
+        }
+        out
     }
 
     /// `∂loss/∂θ` as one flat tensor that keeps its graph (for Hessian-vector products).
@@ -56,19 +58,7 @@ impl Params {
 
     /// `∂loss/∂θ` flattened, keeping the graph of `loss` for further backward passes.
     pub fn grad_keep(&self, loss: &Tensor) -> Vec<f64> {
-        let grads = Tensor::run_backward(&[loss], &self.tensors, true, false);
-        let parts: Vec<Tensor> = grads
-            .iter()
-            .zip(&self.tensors)
-            .map(|(g, t)| {
-                if g.defined() {
-                    g.flatten(0, -1)
-                } else {
-                    t.zeros_like().flatten(0, -1)
-                }
-            })
-            .collect();
-        Vec::<f64>::try_from(&Tensor::cat(&parts, 0)).expect("f64 gradients")
+        self.flatten(&Tensor::run_backward(&[loss], &self.tensors, true, false))
     }
 
     fn for_each_slice(&self, values: &[f64], mut f: impl FnMut(&Tensor, Tensor)) -> Result<()> {

@@ -3,7 +3,7 @@
 use super::config::ScoreSample;
 use super::exact::ExactNatural;
 use super::rank1::{dot, norm, sherman_morrison_direction};
-use super::step::{clip_update, step_size, StepRule};
+use super::step::{step_size, StepRule};
 use crate::nn::optim::clip_grad_norm;
 use crate::nn::{Actor, Adam, Critic};
 use anyhow::{anyhow, Result};
@@ -112,7 +112,7 @@ pub fn actor_step(
         g_norm: norm(&g),
         ..ActorStats::default()
     };
-    let (d, g_dot_d) = match &upd.pre {
+    let (d, g_dot_d, d_norm) = match &upd.pre {
         Preconditioner::Rank1 {
             damping,
             score: how,
@@ -130,16 +130,16 @@ pub fn actor_step(
                 0.0
             });
             stats.sm_c = Some(dir.c);
-            stats.d_norm = Some(norm(&dir.d));
+            stats.d_norm = Some(dir.d_norm);
             stats.g_dot_d = Some(dir.g_dot_d);
             if let Some(ex) = exact {
                 stats.cos_to_exact = Some(ex.cosine(&g, &dir.d)?);
             }
-            (dir.d, dir.g_dot_d)
+            (dir.d, dir.g_dot_d, dir.d_norm)
         }
         Preconditioner::Identity => {
             let gg = dot(&g, &g);
-            (g, gg)
+            (g, gg, gg.sqrt())
         }
         Preconditioner::Exact {
             damping,
@@ -147,16 +147,23 @@ pub fn actor_step(
         } => {
             let d = ExactNatural::new(actor, &mb.obs, *damping, *max_params)?.direction(&g)?;
             let g_dot_d = dot(&g, &d);
-            (stats.d_norm, stats.g_dot_d) = (Some(norm(&d)), Some(g_dot_d));
-            (d, g_dot_d)
+            let d_norm = norm(&d);
+            (stats.d_norm, stats.g_dot_d) = (Some(d_norm), Some(g_dot_d));
+            (d, g_dot_d, d_norm)
         }
     };
     let step = step_size(&upd.rule, upd.actor_lr, g_dot_d)
         .ok_or_else(|| anyhow!("internal: step rule without a closed form reached the update"))?;
-    let mut delta: Vec<f64> = d.iter().map(|x| step * x).collect();
-    stats.clipped = clip_update(&mut delta, upd.max_update_norm);
+    // Safety clip on ‖Δθ‖ (§1.5) folded into the scale: one pass builds Δθ.
+    stats.clipped = step * d_norm > upd.max_update_norm;
+    let scale = if stats.clipped {
+        upd.max_update_norm / d_norm
+    } else {
+        step
+    };
     stats.step_size = step;
-    stats.update_norm = norm(&delta);
+    stats.update_norm = scale * d_norm;
+    let delta: Vec<f64> = d.iter().map(|x| scale * x).collect();
     actor.params.add_flat(&delta)?;
     Ok(stats)
 }
