@@ -291,81 +291,86 @@ impl Validate for NpgConfig {
             self.cos_to_exact_every == 0 || matches!(self.algo, Algo::Smac { .. }),
             "the exact-Fisher diagnostic compares against SMAC's direction: needs algo.kind = smac",
         );
-        match &self.algo {
-            Algo::Smac {
-                damping,
-                step_rule,
-                actor_lr,
-                max_update_norm,
-                ..
-            } => {
-                // λ ≤ 0 is rejected at configuration time (§6.6, item 8).
-                c.positive("algo.damping", *damping);
-                check_step_rule(c, "algo.step_rule", step_rule, *actor_lr, *max_update_norm);
-            }
-            Algo::Pg {
-                step_rule,
-                actor_lr,
-                max_update_norm,
-            } => check_step_rule(c, "algo.step_rule", step_rule, *actor_lr, *max_update_norm),
-            Algo::NpgCg {
-                max_kl,
-                cg_iters,
-                cg_damping,
-                cg_residual_tol,
-            } => check_cg(c, *max_kl, *cg_iters, *cg_damping, *cg_residual_tol),
-            Algo::Trpo {
-                max_kl,
-                cg_iters,
-                cg_damping,
-                cg_residual_tol,
-                ls_shrink,
-                ls_max_iter,
-            } => {
-                check_cg(c, *max_kl, *cg_iters, *cg_damping, *cg_residual_tol);
-                c.in_open_unit("algo.ls_shrink", *ls_shrink);
-                c.at_least("algo.ls_max_iter", *ls_max_iter, 1);
-            }
-            Algo::NpgExact {
-                damping,
-                step_rule,
-                actor_lr,
-                max_update_norm,
-                max_params,
-            } => {
-                c.positive("algo.damping", *damping);
-                c.at_least("algo.max_params", *max_params, 1);
-                check_step_rule(c, "algo.step_rule", step_rule, *actor_lr, *max_update_norm);
-            }
-            Algo::A2c {
-                actor_lr,
-                rms_decay,
-                rms_eps,
-                max_grad_norm,
-            } => {
-                c.positive("algo.actor_lr", *actor_lr);
-                c.in_open_unit("algo.rms_decay", *rms_decay);
-                c.positive("algo.rms_eps", *rms_eps);
-                c.positive("algo.max_grad_norm", *max_grad_norm);
-            }
-            Algo::Ppo {
-                actor_lr,
-                clip_coef,
-                max_grad_norm,
-                ..
-            } => {
-                c.positive("algo.actor_lr", *actor_lr);
-                c.in_open_unit("algo.clip_coef", *clip_coef);
-                c.positive("algo.max_grad_norm", *max_grad_norm);
-            }
-            other => c.check(
-                "algo.kind",
-                false,
-                format!(
-                    "`{}` is not implemented yet (implemented: smac, pg, a2c, npg-cg, trpo, ppo, npg-exact)",
-                    other.name()
-                ),
-            ),
+        validate_algo(&self.algo, c);
+    }
+}
+
+/// Per-algorithm ranges; unknown or unimplemented kinds say "not implemented yet" (exit 2).
+fn validate_algo(algo: &Algo, c: &mut Checker) {
+    match algo {
+        Algo::Smac {
+            damping,
+            step_rule,
+            actor_lr,
+            max_update_norm,
+            ..
+        } => {
+            // λ ≤ 0 is rejected at configuration time (§6.6, item 8).
+            c.positive("algo.damping", *damping);
+            check_step_rule(c, "algo.step_rule", step_rule, *actor_lr, *max_update_norm);
         }
+        Algo::Pg {
+            step_rule,
+            actor_lr,
+            max_update_norm,
+        } => check_step_rule(c, "algo.step_rule", step_rule, *actor_lr, *max_update_norm),
+        Algo::NpgCg {
+            max_kl,
+            cg_iters,
+            cg_damping,
+            cg_residual_tol,
+        } => check_cg(c, *max_kl, *cg_iters, *cg_damping, *cg_residual_tol),
+        Algo::Trpo {
+            max_kl,
+            cg_iters,
+            cg_damping,
+            cg_residual_tol,
+            ls_shrink,
+            ls_max_iter,
+        } => {
+            check_cg(c, *max_kl, *cg_iters, *cg_damping, *cg_residual_tol);
+            c.in_open_unit("algo.ls_shrink", *ls_shrink);
+            c.at_least("algo.ls_max_iter", *ls_max_iter, 1);
+        }
+        Algo::NpgExact {
+            damping,
+            step_rule,
+            actor_lr,
+            max_update_norm,
+            max_params,
+        } => {
+            c.positive("algo.damping", *damping);
+            c.at_least("algo.max_params", *max_params, 1);
+            check_step_rule(c, "algo.step_rule", step_rule, *actor_lr, *max_update_norm);
+        }
+        Algo::A2c {
+            actor_lr,
+            rms_decay,
+            rms_eps,
+            max_grad_norm,
+        } => {
+            c.positive("algo.actor_lr", *actor_lr);
+            c.in_open_unit("algo.rms_decay", *rms_decay);
+            c.positive("algo.rms_eps", *rms_eps);
+            c.positive("algo.max_grad_norm", *max_grad_norm);
+        }
+        Algo::Ppo {
+            actor_lr,
+            clip_coef,
+            max_grad_norm,
+            ..
+        } => {
+            c.positive("algo.actor_lr", *actor_lr);
+            c.in_open_unit("algo.clip_coef", *clip_coef);
+            c.positive("algo.max_grad_norm", *max_grad_norm);
+        }
+        other => c.check(
+            "algo.kind",
+            false,
+            format!(
+                "`{}` is not implemented yet (implemented: smac, pg, a2c, npg-cg, trpo, ppo, npg-exact)",
+                other.name()
+            ),
+        ),
     }
 }

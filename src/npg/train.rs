@@ -13,7 +13,7 @@ use super::trust_region::trust_region_step;
 use super::update::{actor_step, critic_step, value_loss, Minibatch, Preconditioner};
 use crate::experiment::Ctx;
 use crate::nn::{Actor, Adam, Critic};
-use crate::rl::gae::{gae, Rollout};
+use crate::rl::gae::{gae, Rollout, Targets};
 use crate::rl::normalize::{ObsNormalizer, RewardScaler};
 use crate::rl::seed::derive_seed;
 use crate::rl::{RngState, VecEnv};
@@ -79,86 +79,144 @@ impl Learner {
             last_values: &b.last_values,
         };
         let targets = gae(&rollout, cfg.gamma, cfg.gae_lambda);
-        let obs = to_tensor(&b.obs, obs_dim, dev);
-        let actions = self.actor.action_tensor(&b.actions, dev);
-        let adv = Tensor::from_slice(&targets.advantages).to_device(dev);
-        let returns = Tensor::from_slice(&targets.returns).to_device(dev);
-        let old_logp = tch::no_grad(|| self.actor.log_prob(&obs, &actions));
-        let snapshot = self.actor.snapshot(&obs);
-        let mut stats = UpdateStats {
-            pg_loss: -targets.advantages.iter().sum::<f64>() / targets.advantages.len() as f64,
-            v_loss: scalar(&tch::no_grad(|| value_loss(&self.critic, &obs, &returns))),
-            entropy: scalar(&tch::no_grad(|| {
-                self.actor.entropy(&obs).mean(Kind::Double)
-            })),
-            explained_var: explained_variance(&targets.returns, &b.values),
-            ..UpdateStats::default()
-        };
+        let t = self.batch_tensors(b, &targets, obs_dim, dev);
+        let snapshot = self.actor.snapshot(&t.obs);
+        let mut stats = self.start_stats(&t, &targets, &b.values);
         if let ActorMethod::TrustRegion(tr) = &self.method {
-            let a = if cfg.norm_adv {
-                (&adv - adv.mean(Kind::Double)) / (adv.std(true) + 1e-8)
-            } else {
-                adv.shallow_clone()
-            };
+            let a = normalise(&t.adv, cfg.norm_adv);
+            let (obs, actions, old_logp) = (&t.obs, &t.actions, &t.old_logp);
             stats.trust = Some(trust_region_step(
                 &self.actor,
                 tr,
-                &obs,
-                &actions,
-                &old_logp,
+                obs,
+                actions,
+                old_logp,
                 &a,
             )?);
         }
-        let exact = match (&self.method, diagnose) {
-            (ActorMethod::Minibatch(u), true) => match u.pre {
-                Preconditioner::Rank1 { damping, .. } => Some(ExactNatural::new(
-                    &self.actor,
-                    &obs,
-                    damping,
-                    cfg.cos_to_exact_max_params,
-                )?),
-                Preconditioner::Identity | Preconditioner::Exact { .. } => None,
-            },
-            _ => None,
-        };
+        let exact = self.exact_natural(cfg, &t.obs, diagnose)?;
         let n = targets.advantages.len();
-        let mb_size = n.div_ceil(cfg.minibatches);
         let mut order: Vec<i64> = (0..n as i64).collect();
         for pass in 0..cfg.epochs.max(cfg.critic.epochs) {
             order.shuffle(&mut self.shuffle_rng);
-            for chunk in order.chunks(mb_size) {
-                let idx = Tensor::from_slice(chunk).to_device(dev);
-                let mut a = adv.index_select(0, &idx);
-                if cfg.norm_adv && chunk.len() > 1 {
-                    a = (&a - a.mean(Kind::Double)) / (a.std(true) + 1e-8);
-                }
-                let mb = Minibatch {
-                    obs: obs.index_select(0, &idx),
-                    actions: actions.index_select(0, &idx),
-                    old_logp: old_logp.index_select(0, &idx),
-                    adv: a,
-                    returns: returns.index_select(0, &idx),
-                    size: chunk.len(),
-                };
-                match (pass < cfg.epochs, &mut self.method) {
-                    (true, ActorMethod::Minibatch(upd)) => {
-                        // The exact-Fisher cosine on the first minibatch only (it is costly).
-                        let ex = exact.as_ref().filter(|_| stats.actor.is_empty());
-                        let s = actor_step(&self.actor, &mb, upd, &mut self.score_rng, ex)?;
-                        stats.actor.push(s);
-                    }
-                    (true, ActorMethod::Optimiser(opt)) => {
-                        stats.optim.push(opt.step(&self.actor, &mb)?)
-                    }
-                    _ => {}
+            for chunk in order.chunks(n.div_ceil(cfg.minibatches)) {
+                let mb = t.minibatch(chunk, cfg.norm_adv, dev);
+                if pass < cfg.epochs {
+                    // The exact-Fisher cosine on the first minibatch only (it is costly).
+                    let ex = exact.as_ref().filter(|_| stats.actor.is_empty());
+                    self.actor_minibatch(&mb, ex, &mut stats)?;
                 }
                 if pass < cfg.critic.epochs {
                     critic_step(&self.critic, &mut self.adam, &mb, cfg.critic.max_grad_norm)?;
                 }
             }
         }
-        stats.approx_kl = scalar(&tch::no_grad(|| self.actor.mean_kl(&snapshot, &obs)));
+        stats.approx_kl = scalar(&tch::no_grad(|| self.actor.mean_kl(&snapshot, &t.obs)));
         Ok(stats)
+    }
+
+    fn batch_tensors(
+        &self,
+        b: &Batch,
+        targets: &Targets,
+        obs_dim: usize,
+        dev: tch::Device,
+    ) -> BatchTensors {
+        let obs = to_tensor(&b.obs, obs_dim, dev);
+        let actions = self.actor.action_tensor(&b.actions, dev);
+        BatchTensors {
+            old_logp: tch::no_grad(|| self.actor.log_prob(&obs, &actions)),
+            adv: Tensor::from_slice(&targets.advantages).to_device(dev),
+            returns: Tensor::from_slice(&targets.returns).to_device(dev),
+            obs,
+            actions,
+        }
+    }
+
+    /// pg_loss, v_loss, entropy at the start of the update, and the explained variance.
+    fn start_stats(&self, t: &BatchTensors, targets: &Targets, values: &[f64]) -> UpdateStats {
+        let adv = &targets.advantages;
+        UpdateStats {
+            pg_loss: -adv.iter().sum::<f64>() / adv.len() as f64,
+            v_loss: scalar(&tch::no_grad(|| {
+                value_loss(&self.critic, &t.obs, &t.returns)
+            })),
+            entropy: scalar(&tch::no_grad(|| {
+                self.actor.entropy(&t.obs).mean(Kind::Double)
+            })),
+            explained_var: explained_variance(&targets.returns, values),
+            ..UpdateStats::default()
+        }
+    }
+
+    /// The §3.8 exact natural direction for SMAC on diagnostic iterations.
+    fn exact_natural(
+        &self,
+        cfg: &NpgConfig,
+        obs: &Tensor,
+        diagnose: bool,
+    ) -> Result<Option<ExactNatural>> {
+        match (&self.method, diagnose) {
+            (ActorMethod::Minibatch(u), true) => match u.pre {
+                Preconditioner::Rank1 { damping, .. } => {
+                    ExactNatural::new(&self.actor, obs, damping, cfg.cos_to_exact_max_params)
+                        .map(Some)
+                }
+                Preconditioner::Identity | Preconditioner::Exact { .. } => Ok(None),
+            },
+            _ => Ok(None),
+        }
+    }
+
+    fn actor_minibatch(
+        &mut self,
+        mb: &Minibatch,
+        ex: Option<&ExactNatural>,
+        stats: &mut UpdateStats,
+    ) -> Result<()> {
+        match &mut self.method {
+            ActorMethod::Minibatch(upd) => {
+                stats
+                    .actor
+                    .push(actor_step(&self.actor, mb, upd, &mut self.score_rng, ex)?);
+            }
+            ActorMethod::Optimiser(opt) => stats.optim.push(opt.step(&self.actor, mb)?),
+            ActorMethod::TrustRegion(_) => {}
+        }
+        Ok(())
+    }
+}
+
+/// The batch as tensors, shared by every minibatch.
+struct BatchTensors {
+    obs: Tensor,
+    actions: Tensor,
+    old_logp: Tensor,
+    adv: Tensor,
+    returns: Tensor,
+}
+
+impl BatchTensors {
+    fn minibatch(&self, chunk: &[i64], norm_adv: bool, dev: tch::Device) -> Minibatch {
+        let idx = Tensor::from_slice(chunk).to_device(dev);
+        let adv = self.adv.index_select(0, &idx);
+        Minibatch {
+            obs: self.obs.index_select(0, &idx),
+            actions: self.actions.index_select(0, &idx),
+            old_logp: self.old_logp.index_select(0, &idx),
+            adv: normalise(&adv, norm_adv && chunk.len() > 1),
+            returns: self.returns.index_select(0, &idx),
+            size: chunk.len(),
+        }
+    }
+}
+
+/// `(Â − mean)/(std + 1e-8)` when enabled (§1.7).
+fn normalise(adv: &Tensor, enabled: bool) -> Tensor {
+    if enabled {
+        (adv - adv.mean(Kind::Double)) / (adv.std(true) + 1e-8)
+    } else {
+        adv.shallow_clone()
     }
 }
 
