@@ -32,6 +32,9 @@ impl Experiment for NpgConfig {
     }
 
     fn execute(&self, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
+        if let Some(n) = self.torch_threads {
+            tch::set_num_threads(n as i32);
+        }
         train::train(self, run, ctx)
     }
 }
