@@ -153,3 +153,49 @@ fn npg_step_has_predicted_kl_delta() {
     assert!((predicted - 0.01).abs() <= 1e-9, "½ΔθᵀFΔθ = {predicted}");
     assert!(stats.cg_iters >= 1 && stats.ls_steps.is_none());
 }
+
+/// SMAC with `step_rule: linesearch` (§1.5): every accepted step keeps the minibatch KL
+/// below δ; a rejected one leaves θ unchanged.
+#[test]
+fn smac_linesearch_respects_the_kl_bound() {
+    use lab::npg::config::ScoreSample;
+    use lab::npg::step::StepRule;
+    use lab::npg::update::{actor_step, ActorUpdate, Minibatch, Preconditioner};
+    let upd = ActorUpdate {
+        pre: Preconditioner::Rank1 {
+            damping: 0.01,
+            score: ScoreSample::Random,
+        },
+        rule: StepRule::Linesearch {
+            max_kl: 0.005,
+            actor_lr_max: 10.0,
+            ls_shrink: 0.8,
+            ls_max_iter: 10,
+        },
+        actor_lr: 0.0,
+        max_update_norm: 100.0,
+        ent_coef: 0.0,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    for seed in 0..4 {
+        let a = actor(&Space::Discrete(3), 20 + seed as i64);
+        let (obs, actions, old_logp, adv) = random_problem(&a, seed);
+        let mb = Minibatch {
+            returns: adv.zeros_like(),
+            size: 64,
+            obs,
+            actions,
+            old_logp,
+            adv,
+        };
+        let snapshot = a.snapshot(&mb.obs);
+        let before = a.params.flat();
+        let stats = actor_step(&a, &mb, &upd, &mut rng, None).expect("step");
+        let kl = tch::no_grad(|| a.mean_kl(&snapshot, &mb.obs)).double_value(&[]);
+        if stats.step_size > 0.0 {
+            assert!(kl < 0.005, "seed {seed}: KL {kl}");
+        } else {
+            assert_eq!(a.params.flat(), before);
+        }
+    }
+}

@@ -213,7 +213,18 @@ fn check_step_rule(
             c.positive(&format!("{key}.actor_lr_max"), *actor_lr_max);
         }
         StepRule::KlClip { kl_clip } => c.positive(&format!("{key}.kl_clip"), *kl_clip),
-        StepRule::Linesearch { .. } | StepRule::Adam => c.check(
+        StepRule::Linesearch {
+            max_kl,
+            actor_lr_max,
+            ls_shrink,
+            ls_max_iter,
+        } => {
+            c.positive(&format!("{key}.max_kl"), *max_kl);
+            c.positive(&format!("{key}.actor_lr_max"), *actor_lr_max);
+            c.in_open_unit(&format!("{key}.ls_shrink"), *ls_shrink);
+            c.at_least(&format!("{key}.ls_max_iter"), *ls_max_iter, 1);
+        }
+        StepRule::Adam => c.check(
             &format!("{key}.kind"),
             false,
             "this step rule is not implemented yet",

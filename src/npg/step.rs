@@ -13,14 +13,19 @@ pub enum StepRule {
     Npg { max_kl: f64, actor_lr_max: f64 },
     /// ACKTR-style `ν = min(1, √(δ_c / (α² gᵀd)))`, `θ ← θ + να d`.
     KlClip { kl_clip: f64 },
-    /// `npg` then TRPO's backtracking line search (§3.5).
-    Linesearch { max_kl: f64, actor_lr_max: f64 },
+    /// `npg` then TRPO's backtracking line search (§3.5) on the minibatch: try `ζʲβ`,
+    /// accept the first with empirical KL < δ and a better surrogate, else no step.
+    Linesearch {
+        max_kl: f64,
+        actor_lr_max: f64,
+        ls_shrink: f64,
+        ls_max_iter: usize,
+    },
     /// Feed `−d` to Adam as the loss gradient ([D] ablation).
     Adam,
 }
 
-/// The scalar step along `d` for the closed-form rules; `None` for rules that need more
-/// than `gᵀd` (line search, Adam).
+/// The scalar step along `d` (for `linesearch`, the first candidate); `None` for Adam.
 pub fn step_size(rule: &StepRule, actor_lr: f64, g_dot_d: f64) -> Option<f64> {
     match rule {
         StepRule::Fixed => Some(actor_lr),
@@ -40,7 +45,19 @@ pub fn step_size(rule: &StepRule, actor_lr: f64, g_dot_d: f64) -> Option<f64> {
             };
             Some(nu * actor_lr)
         }
-        StepRule::Linesearch { .. } | StepRule::Adam => None,
+        StepRule::Linesearch {
+            max_kl,
+            actor_lr_max,
+            ..
+        } => step_size(
+            &StepRule::Npg {
+                max_kl: *max_kl,
+                actor_lr_max: *actor_lr_max,
+            },
+            actor_lr,
+            g_dot_d,
+        ),
+        StepRule::Adam => None,
     }
 }
 

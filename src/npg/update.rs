@@ -163,9 +163,53 @@ pub fn actor_step(
     };
     stats.step_size = step;
     stats.update_norm = scale * d_norm;
+    if let StepRule::Linesearch {
+        max_kl,
+        ls_shrink,
+        ls_max_iter,
+        ..
+    } = upd.rule
+    {
+        let taken = line_search(actor, mb, &d, scale, (ls_shrink, ls_max_iter), max_kl)?;
+        stats.update_norm = taken * d_norm;
+        stats.step_size = taken;
+        return Ok(stats);
+    }
     let delta: Vec<f64> = d.iter().map(|x| scale * x).collect();
     actor.params.add_flat(&delta)?;
     Ok(stats)
+}
+
+/// TRPO-style backtracking along `d` on the minibatch (§1.5 `linesearch`): the first
+/// `ζʲ·step` whose empirical KL from the current policy is below `max_kl` and whose
+/// surrogate `mean(Â·ρ)` beats the current one is kept; returns the step taken (0 if none).
+fn line_search(
+    actor: &Actor,
+    mb: &Minibatch,
+    d: &[f64],
+    step: f64,
+    (shrink, tries): (f64, usize),
+    max_kl: f64,
+) -> Result<f64> {
+    let surrogate = || {
+        tch::no_grad(|| {
+            let ratio = (actor.log_prob(&mb.obs, &mb.actions) - &mb.old_logp).exp();
+            (ratio * &mb.adv).mean(Kind::Double).double_value(&[])
+        })
+    };
+    let snapshot = actor.snapshot(&mb.obs);
+    let (theta, before) = (actor.params.flat(), surrogate());
+    for j in 0..tries {
+        let s = step * shrink.powi(j as i32);
+        let candidate: Vec<f64> = theta.iter().zip(d).map(|(t, x)| t + s * x).collect();
+        actor.params.set_flat(&candidate)?;
+        let kl = tch::no_grad(|| actor.mean_kl(&snapshot, &mb.obs).double_value(&[]));
+        if kl < max_kl && surrogate() > before {
+            return Ok(s);
+        }
+    }
+    actor.params.set_flat(&theta)?;
+    Ok(0.0)
 }
 
 /// `½ mean (V(s) − R)²`.
