@@ -57,18 +57,19 @@ fn update_costs(hidden: usize) {
         actor_lr: 1e-6,
         max_update_norm: 1.0,
         ent_coef: 0.0,
+        adam: None,
     };
-    let smac = upd(Preconditioner::Rank1 {
+    let mut smac = upd(Preconditioner::Rank1 {
         damping: 0.1,
         score: ScoreSample::Random,
     });
-    let pg = upd(Preconditioner::Identity);
+    let mut pg = upd(Preconditioner::Identity);
     let reps = if hidden >= 1024 { 7 } else { 21 };
     let t_smac = time_ms(reps, || {
-        actor_step(&actor, &mb, &smac, &mut rng, None).expect("smac");
+        actor_step(&actor, &mb, &mut smac, &mut rng, None).expect("smac");
     });
     let t_pg = time_ms(reps, || {
-        actor_step(&actor, &mb, &pg, &mut rng, None).expect("pg");
+        actor_step(&actor, &mb, &mut pg, &mut rng, None).expect("pg");
     });
     let tr = TrustRegion {
         max_kl: 1e-6,

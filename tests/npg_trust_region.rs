@@ -161,7 +161,7 @@ fn smac_linesearch_respects_the_kl_bound() {
     use lab::npg::config::ScoreSample;
     use lab::npg::step::StepRule;
     use lab::npg::update::{actor_step, ActorUpdate, Minibatch, Preconditioner};
-    let upd = ActorUpdate {
+    let mut upd = ActorUpdate {
         pre: Preconditioner::Rank1 {
             damping: 0.01,
             score: ScoreSample::Random,
@@ -175,6 +175,7 @@ fn smac_linesearch_respects_the_kl_bound() {
         actor_lr: 0.0,
         max_update_norm: 100.0,
         ent_coef: 0.0,
+        adam: None,
     };
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     for seed in 0..4 {
@@ -190,7 +191,7 @@ fn smac_linesearch_respects_the_kl_bound() {
         };
         let snapshot = a.snapshot(&mb.obs);
         let before = a.params.flat();
-        let stats = actor_step(&a, &mb, &upd, &mut rng, None).expect("step");
+        let stats = actor_step(&a, &mb, &mut upd, &mut rng, None).expect("step");
         let kl = tch::no_grad(|| a.mean_kl(&snapshot, &mb.obs)).double_value(&[]);
         if stats.step_size > 0.0 {
             assert!(kl < 0.005, "seed {seed}: KL {kl}");

@@ -1,6 +1,7 @@
 //! Which actor update an algorithm id maps to (spec §1, §3).
 use super::config::{Algo, NpgConfig};
 use super::optim_actor::{Objective, OptimActor, Optimiser};
+use super::step::StepRule;
 use super::trust_region::TrustRegion;
 use super::update::{ActorUpdate, Preconditioner};
 use crate::nn::{Adam, RmsProp};
@@ -98,10 +99,10 @@ pub fn actor_method(cfg: &NpgConfig, n_params: usize) -> Result<ActorMethod> {
         }
         _ => {}
     }
-    actor_update(cfg).map(ActorMethod::Minibatch)
+    actor_update(cfg, n_params).map(ActorMethod::Minibatch)
 }
 
-fn actor_update(cfg: &NpgConfig) -> Result<ActorUpdate> {
+fn actor_update(cfg: &NpgConfig, n_params: usize) -> Result<ActorUpdate> {
     let (pre, rule, actor_lr, max_update_norm) = match &cfg.algo {
         Algo::Smac {
             damping,
@@ -151,6 +152,7 @@ fn actor_update(cfg: &NpgConfig) -> Result<ActorUpdate> {
         }
     };
     Ok(ActorUpdate {
+        adam: (rule == StepRule::Adam).then(|| Adam::new(n_params, actor_lr)),
         pre,
         rule,
         actor_lr,

@@ -7,6 +7,7 @@ use super::exact::ExactNatural;
 use super::iter_stats::{fill_update, UpdateStats};
 use super::log::{CsvLog, Row, COLUMNS, EPISODE_COLUMNS};
 use super::method::{actor_method, ActorMethod};
+use super::optim_actor::Optimiser;
 use super::rollout::{to_tensor, Batch, Collector};
 use super::summary::Tracker;
 use super::trust_region::trust_region_step;
@@ -357,7 +358,8 @@ impl Trainer {
             critic_adam: l.adam.clone(),
             actor_optimiser: match &l.method {
                 ActorMethod::Optimiser(o) => Some(o.optimiser.clone()),
-                _ => None,
+                ActorMethod::Minibatch(u) => u.adam.clone().map(Optimiser::Adam),
+                ActorMethod::TrustRegion(_) => None,
             },
             obs_norm: self.collector.obs_norm.clone(),
             reward_scale: self.collector.reward_scale.clone(),
@@ -372,8 +374,12 @@ impl Trainer {
         l.actor.params.set_flat(&c.actor)?;
         l.critic.params.set_flat(&c.critic)?;
         l.adam = c.critic_adam.clone();
-        if let (ActorMethod::Optimiser(o), Some(saved)) = (&mut l.method, &c.actor_optimiser) {
-            o.optimiser = saved.clone();
+        match (&mut l.method, &c.actor_optimiser) {
+            (ActorMethod::Optimiser(o), Some(saved)) => o.optimiser = saved.clone(),
+            (ActorMethod::Minibatch(u), Some(Optimiser::Adam(saved))) => {
+                u.adam = Some(saved.clone())
+            }
+            _ => {}
         }
         self.collector.obs_norm.clone_from(&c.obs_norm);
         self.collector.reward_scale.clone_from(&c.reward_scale);

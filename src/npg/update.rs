@@ -3,7 +3,7 @@
 use super::config::ScoreSample;
 use super::exact::ExactNatural;
 use super::rank1::{dot, norm, sherman_morrison_direction};
-use super::step::{step_size, StepRule};
+use super::step::{clip_update, step_size, StepRule};
 use crate::nn::optim::clip_grad_norm;
 use crate::nn::{Actor, Adam, Critic};
 use anyhow::{anyhow, Result};
@@ -39,6 +39,8 @@ pub struct ActorUpdate {
     pub actor_lr: f64,
     pub max_update_norm: f64,
     pub ent_coef: f64,
+    /// State of the `adam` step rule (−d fed to Adam as the loss gradient).
+    pub adam: Option<Adam>,
 }
 
 /// The logged internals of one actor step (§6.4); `None` where not applicable.
@@ -103,7 +105,7 @@ fn score(
 pub fn actor_step(
     actor: &Actor,
     mb: &Minibatch,
-    upd: &ActorUpdate,
+    upd: &mut ActorUpdate,
     rng: &mut ChaCha8Rng,
     exact: Option<&ExactNatural>,
 ) -> Result<ActorStats> {
@@ -152,6 +154,15 @@ pub fn actor_step(
             (d, g_dot_d, d_norm)
         }
     };
+    if let Some(adam) = &mut upd.adam {
+        // `adam` step rule ([D] ablation): Adam on the loss gradient −d, then the safety clip.
+        let minus_d: Vec<f64> = d.iter().map(|x| -x).collect();
+        let mut delta = adam.delta(&minus_d);
+        stats.clipped = clip_update(&mut delta, upd.max_update_norm);
+        (stats.step_size, stats.update_norm) = (adam.lr, norm(&delta));
+        actor.params.add_flat(&delta)?;
+        return Ok(stats);
+    }
     let step = step_size(&upd.rule, upd.actor_lr, g_dot_d)
         .ok_or_else(|| anyhow!("internal: step rule without a closed form reached the update"))?;
     // Safety clip on ‖Δθ‖ (§1.5) folded into the scale: one pass builds Δθ.
