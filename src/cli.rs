@@ -16,7 +16,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Rank-1 natural policy gradient vs PG, A2C, NPG-CG, TRPO, PPO (not implemented yet)
+    /// Rank-1 natural policy gradient (SMAC) vs PG, A2C, NPG-CG, TRPO, PPO on native envs
     #[command(name = "npg-rank1")]
     NpgRank1(RunArgs),
     /// Gradient-regularized natural gradients vs SGD, AdamW, K-FAC, Sophia (not implemented yet)

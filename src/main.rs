@@ -1,12 +1,12 @@
 //! `lab`: parse the command line and hand over to the subcommand. Nothing else lives here.
 use clap::Parser;
-use lab::{cli, compare, decompose, error, experiment, plot, report, run};
+use lab::{cli, compare, decompose, error, experiment, npg, plot, report, run};
 
 fn main() {
     let cli = cli::Cli::parse();
     run::install_ctrlc();
     let outcome = match &cli.command {
-        cli::Command::NpgRank1(a) => experiment::not_implemented("npg-rank1", a),
+        cli::Command::NpgRank1(a) => experiment::launch::<npg::NpgConfig>(a),
         cli::Command::Grng(a) => experiment::not_implemented("grng", a),
         cli::Command::Decompose(a) => experiment::launch::<decompose::DecomposeConfig>(a),
         cli::Command::EntropyProbe(a) => experiment::not_implemented("entropy-probe", a),

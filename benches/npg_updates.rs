@@ -1,0 +1,142 @@
+//! `make bench`: actor-update cost of SMAC vs PG vs NPG-CG (10 CG iterations) at hidden sizes
+//! 64, 256, 1024 on one thread (issue 4 targets: SMAC ≤ 1.3× PG and ≥ 5× faster than NPG-CG),
+//! and end-to-end PPO on CartPole-v1 (4 envs, 64-64) env steps/s (target ≥ 20,000).
+use lab::nn::Actor;
+use lab::npg::config::ScoreSample;
+use lab::npg::step::StepRule;
+use lab::npg::trust_region::{trust_region_step, TrustRegion};
+use lab::npg::update::{actor_step, ActorUpdate, Minibatch, Preconditioner};
+use lab::rl::Space;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::process::Command;
+use std::time::Instant;
+use tch::{Device, Kind, Tensor};
+
+const BATCH: usize = 128;
+
+fn minibatch(actor: &Actor, rng: &mut ChaCha8Rng) -> Minibatch {
+    let obs: Vec<f64> = (0..BATCH * 4).map(|_| rng.gen_range(-1.0..1.0)).collect();
+    let obs = Tensor::from_slice(&obs).view([BATCH as i64, 4]);
+    let (acts, _) = actor.act(&obs, rng, false);
+    let actions = actor.action_tensor(&acts, Device::Cpu);
+    let old_logp = tch::no_grad(|| actor.log_prob(&obs, &actions));
+    let adv: Vec<f64> = (0..BATCH).map(|_| rng.gen_range(-1.0..1.0)).collect();
+    Minibatch {
+        obs,
+        actions,
+        old_logp,
+        adv: Tensor::from_slice(&adv),
+        returns: Tensor::zeros([BATCH as i64], (Kind::Double, Device::Cpu)),
+        size: BATCH,
+    }
+}
+
+/// Median milliseconds of `reps` calls.
+fn time_ms(reps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut t: Vec<f64> = (0..reps)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[reps / 2]
+}
+
+fn update_costs(hidden: usize) {
+    tch::manual_seed(0);
+    let actor = Actor::new(4, &Space::Discrete(2), &[hidden, hidden], Device::Cpu);
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mb = minibatch(&actor, &mut rng);
+    let upd = |pre| ActorUpdate {
+        pre,
+        rule: StepRule::Fixed,
+        actor_lr: 1e-6,
+        max_update_norm: 1.0,
+        ent_coef: 0.0,
+        adam: None,
+    };
+    let mut smac = upd(Preconditioner::Rank1 {
+        damping: 0.1,
+        score: ScoreSample::Random,
+    });
+    let mut pg = upd(Preconditioner::Identity);
+    let reps = if hidden >= 1024 { 7 } else { 21 };
+    let t_smac = time_ms(reps, || {
+        actor_step(&actor, &mb, &mut smac, &mut rng, None).expect("smac");
+    });
+    let t_pg = time_ms(reps, || {
+        actor_step(&actor, &mb, &mut pg, &mut rng, None).expect("pg");
+    });
+    let tr = TrustRegion {
+        max_kl: 1e-6,
+        cg_iters: 10,
+        cg_damping: 0.1,
+        cg_residual_tol: 0.0,
+        line_search: None,
+    };
+    let t_cg = time_ms(reps.min(7), || {
+        trust_region_step(&actor, &tr, &mb.obs, &mb.actions, &mb.old_logp, &mb.adv)
+            .expect("npg-cg");
+    });
+    let n = actor.params.numel();
+    let (r_pg, r_cg) = (t_smac / t_pg, t_cg / t_smac);
+    let ok = |c: bool| if c { "met" } else { "NOT met" };
+    println!(
+        "hidden {hidden:>5} ({n:>8} params): smac {t_smac:8.2} ms  pg {t_pg:8.2} ms  npg-cg {t_cg:9.2} ms  \
+         smac/pg {r_pg:.2} (≤1.3 {})  npg-cg/smac {r_cg:.1} (≥5 {})",
+        ok(r_pg <= 1.3),
+        ok(r_cg >= 5.0)
+    );
+}
+
+fn ppo_end_to_end() {
+    let dir = std::env::temp_dir().join(format!("lab-bench-ppo-{}", std::process::id()));
+    let root = env!("CARGO_MANIFEST_DIR");
+    let status = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args([
+            "npg-rank1",
+            "--config",
+            &format!("{root}/configs/npg-rank1/ppo.yaml"),
+        ])
+        .args([
+            "--set",
+            "total_steps=20480",
+            "--set",
+            "eval.every=0",
+            "--set",
+            "eval.episodes=1",
+        ])
+        .args(["--threads", "1", "--quiet", "--force", "--out"])
+        .arg(&dir)
+        .output()
+        .expect("run lab");
+    if !status.status.success() {
+        println!(
+            "ppo end-to-end: FAILED: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+        return;
+    }
+    let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary");
+    let s: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let sps = s["env_steps"].as_f64().unwrap_or(0.0)
+        / s["total_wall_s"].as_f64().unwrap_or(f64::INFINITY);
+    let verdict = if sps >= 20_000.0 { "met" } else { "NOT met" };
+    println!(
+        "ppo CartPole-v1 4 envs 64-64, 1 thread: {sps:.0} env steps/s (target >= 20000: {verdict})"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn main() {
+    tch::set_num_threads(1);
+    println!("== npg_updates: actor update cost on a {BATCH}-sample minibatch (median, 1 thread)");
+    for hidden in [64, 256, 1024] {
+        update_costs(hidden);
+    }
+    ppo_end_to_end();
+}

@@ -1,0 +1,101 @@
+//! Checkpoints (issue 4 item 4): actor, critic, optimisers, normaliser statistics, env and
+//! RNG states, episode statistics. `resume_from` continues a run from its last checkpoint;
+//! on CPU the continued run's metrics equal those of an uninterrupted run.
+use super::config::NpgConfig;
+use super::log::CsvLog;
+use super::optim_actor::Optimiser;
+use super::summary::Tracker;
+use crate::error::usage;
+use crate::nn::Adam;
+use crate::rl::normalize::{ObsNormalizer, RewardScaler};
+use crate::rl::{RngState, VecEnvState};
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// File name inside the run directory (the latest checkpoint; overwritten atomically).
+pub const FILE: &str = "checkpoint.json";
+
+#[derive(Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub algo: String,
+    pub env: String,
+    /// Last completed iteration.
+    pub iter: usize,
+    pub actor: Vec<f64>,
+    pub critic: Vec<f64>,
+    pub critic_adam: Adam,
+    pub actor_optimiser: Option<Optimiser>,
+    pub obs_norm: Option<ObsNormalizer>,
+    pub reward_scale: Option<RewardScaler>,
+    pub venv: VecEnvState,
+    /// Actions, evaluation, minibatch shuffling, SMAC sample choice.
+    pub rngs: [RngState; 4],
+    pub tracker: Tracker,
+}
+
+pub fn save(path: &Path, c: &Checkpoint) -> Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec(c)?)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Read `<dir>/checkpoint.json` and check it belongs to this config's algorithm and env.
+pub fn load(dir: &Path, cfg: &NpgConfig) -> Result<Checkpoint> {
+    let path = dir.join(FILE);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| usage(format!("resume_from: cannot read {}: {e}", path.display())))?;
+    let c: Checkpoint = serde_json::from_str(&text).map_err(|e| {
+        usage(format!(
+            "resume_from: {} is not a checkpoint: {e}",
+            path.display()
+        ))
+    })?;
+    if c.algo != cfg.algo.name() || c.env != cfg.env.id {
+        return Err(usage(format!(
+            "resume_from: checkpoint is {} on {}, config asks for {} on {}",
+            c.algo,
+            c.env,
+            cfg.algo.name(),
+            cfg.env.id
+        )));
+    }
+    if c.iter >= cfg.iterations() {
+        return Err(usage(format!(
+            "resume_from: checkpoint is at iteration {}, nothing left of {} iterations",
+            c.iter,
+            cfg.iterations()
+        )));
+    }
+    Ok(c)
+}
+
+/// Copy the old run's metrics rows up to `iter` and episodes up to `env_steps`.
+pub fn copy_rows(
+    dir: &Path,
+    iter: usize,
+    env_steps: usize,
+    metrics: &mut CsvLog,
+    episodes: &mut CsvLog,
+) -> Result<()> {
+    let mut m =
+        csv::Reader::from_path(dir.join("metrics.csv")).context("reading old metrics.csv")?;
+    for row in m.records().take(iter) {
+        metrics.write(&row?.iter().map(String::from).collect::<Vec<_>>())?;
+    }
+    let mut e =
+        csv::Reader::from_path(dir.join("episodes.csv")).context("reading old episodes.csv")?;
+    for row in e.records() {
+        let row = row?;
+        let steps: f64 = row
+            .get(0)
+            .unwrap_or("")
+            .parse()
+            .context("episodes.csv env_steps")?;
+        if steps <= env_steps as f64 {
+            episodes.write(&row.iter().map(String::from).collect::<Vec<_>>())?;
+        }
+    }
+    Ok(())
+}

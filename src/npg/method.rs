@@ -1,0 +1,162 @@
+//! Which actor update an algorithm id maps to (spec §1, §3).
+use super::config::{Algo, NpgConfig};
+use super::optim_actor::{Objective, OptimActor, Optimiser};
+use super::step::StepRule;
+use super::trust_region::TrustRegion;
+use super::update::{ActorUpdate, Preconditioner};
+use crate::nn::{Adam, RmsProp};
+use anyhow::Result;
+
+/// How the actor is updated: per minibatch (smac, pg) or once per batch (npg-cg, trpo).
+pub enum ActorMethod {
+    Minibatch(ActorUpdate),
+    TrustRegion(TrustRegion),
+    Optimiser(OptimActor),
+}
+
+impl ActorMethod {
+    /// The current actor learning rate, where the method has one.
+    pub fn lr(&self) -> Option<f64> {
+        match self {
+            ActorMethod::Minibatch(u) => Some(u.actor_lr),
+            ActorMethod::TrustRegion(_) => None,
+            ActorMethod::Optimiser(o) => Some(o.lr()),
+        }
+    }
+}
+
+pub fn actor_method(cfg: &NpgConfig, n_params: usize) -> Result<ActorMethod> {
+    let cg = |max_kl: &f64, cg_iters: &usize, cg_damping: &f64, tol: &f64, ls| TrustRegion {
+        max_kl: *max_kl,
+        cg_iters: *cg_iters,
+        cg_damping: *cg_damping,
+        cg_residual_tol: *tol,
+        line_search: ls,
+    };
+    match &cfg.algo {
+        Algo::NpgCg {
+            max_kl,
+            cg_iters,
+            cg_damping,
+            cg_residual_tol,
+        } => {
+            return Ok(ActorMethod::TrustRegion(cg(
+                max_kl,
+                cg_iters,
+                cg_damping,
+                cg_residual_tol,
+                None,
+            )))
+        }
+        Algo::Trpo {
+            max_kl,
+            cg_iters,
+            cg_damping,
+            cg_residual_tol,
+            ls_shrink,
+            ls_max_iter,
+        } => {
+            let ls = Some((*ls_shrink, *ls_max_iter));
+            return Ok(ActorMethod::TrustRegion(cg(
+                max_kl,
+                cg_iters,
+                cg_damping,
+                cg_residual_tol,
+                ls,
+            )));
+        }
+        Algo::A2c {
+            actor_lr,
+            rms_decay,
+            rms_eps,
+            max_grad_norm,
+        } => {
+            return Ok(ActorMethod::Optimiser(OptimActor {
+                objective: Objective::Surrogate,
+                optimiser: Optimiser::RmsProp(RmsProp::new(
+                    n_params, *actor_lr, *rms_decay, *rms_eps,
+                )),
+                base_lr: *actor_lr,
+                anneal_lr: false,
+                max_grad_norm: *max_grad_norm,
+                ent_coef: cfg.ent_coef,
+            }))
+        }
+        Algo::Ppo {
+            actor_lr,
+            anneal_lr,
+            clip_coef,
+            max_grad_norm,
+        } => {
+            return Ok(ActorMethod::Optimiser(OptimActor {
+                objective: Objective::Clipped { clip: *clip_coef },
+                optimiser: Optimiser::Adam(Adam::new(n_params, *actor_lr)),
+                base_lr: *actor_lr,
+                anneal_lr: *anneal_lr,
+                max_grad_norm: *max_grad_norm,
+                ent_coef: cfg.ent_coef,
+            }))
+        }
+        _ => {}
+    }
+    actor_update(cfg, n_params).map(ActorMethod::Minibatch)
+}
+
+fn actor_update(cfg: &NpgConfig, n_params: usize) -> Result<ActorUpdate> {
+    let (pre, rule, actor_lr, max_update_norm) = match &cfg.algo {
+        Algo::Smac {
+            damping,
+            score_sample,
+            step_rule,
+            actor_lr,
+            max_update_norm,
+        } => (
+            Preconditioner::Rank1 {
+                damping: *damping,
+                score: *score_sample,
+            },
+            step_rule.clone(),
+            *actor_lr,
+            *max_update_norm,
+        ),
+        Algo::Pg {
+            step_rule,
+            actor_lr,
+            max_update_norm,
+        } => (
+            Preconditioner::Identity,
+            step_rule.clone(),
+            *actor_lr,
+            *max_update_norm,
+        ),
+        Algo::NpgExact {
+            damping,
+            step_rule,
+            actor_lr,
+            max_update_norm,
+            max_params,
+        } => (
+            Preconditioner::Exact {
+                damping: *damping,
+                max_params: *max_params,
+            },
+            step_rule.clone(),
+            *actor_lr,
+            *max_update_norm,
+        ),
+        other => {
+            return Err(crate::error::usage(format!(
+                "`{}` is not implemented yet",
+                other.name()
+            )))
+        }
+    };
+    Ok(ActorUpdate {
+        adam: (rule == StepRule::Adam).then(|| Adam::new(n_params, actor_lr)),
+        pre,
+        rule,
+        actor_lr,
+        max_update_norm,
+        ent_coef: cfg.ent_coef,
+    })
+}

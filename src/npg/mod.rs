@@ -1,0 +1,40 @@
+//! `lab npg-rank1`: the rank-1 Sherman–Morrison natural policy gradient (SMAC) and its
+//! baselines (spec §1, §3) on the environments of `crate::rl`.
+pub mod cg;
+pub mod checkpoint;
+pub mod config;
+pub mod eval;
+pub mod exact;
+pub mod iter_stats;
+pub mod log;
+pub mod method;
+pub mod optim_actor;
+pub mod rank1;
+pub mod rollout;
+pub mod step;
+pub mod summary;
+pub mod train;
+pub mod trust_region;
+pub mod update;
+
+pub use config::NpgConfig;
+
+use crate::experiment::{Ctx, Experiment};
+use crate::run::Run;
+use anyhow::Result;
+
+impl Experiment for NpgConfig {
+    const NAME: &'static str = "npg-rank1";
+    const DEFAULT_YAML: &'static str = include_str!("../../configs/npg-rank1/default.yaml");
+
+    fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    fn execute(&self, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
+        if let Some(n) = self.torch_threads {
+            tch::set_num_threads(n as i32);
+        }
+        train::train(self, run, ctx)
+    }
+}

@@ -1,0 +1,127 @@
+//! Episode statistics across iterations and the final `summary.json` (spec §6.4, §5.3).
+use super::config::NpgConfig;
+use super::log::Row;
+use crate::rl::EpisodeEnd;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+#[derive(Serialize, Debug)]
+pub struct Summary {
+    pub final_eval_mean: Option<f64>,
+    pub final_eval_std: Option<f64>,
+    pub best_eval_mean: Option<f64>,
+    /// Mean of the evaluation returns over all evaluation points.
+    pub eval_auc: Option<f64>,
+    pub final_ma100: Option<f64>,
+    pub threshold: f64,
+    /// First env_steps at which ep_return_ma100 ≥ threshold (null if never).
+    pub steps_to_threshold: Option<usize>,
+    pub total_wall_s: f64,
+    pub mean_update_ms: f64,
+    pub env_steps: usize,
+}
+
+/// Reward thresholds of §5.3 (CartPole, Acrobot, Pendulum) and Gymnasium's for MountainCar.
+pub fn default_threshold(env: &str) -> f64 {
+    match env {
+        "CartPole-v1" => 475.0,
+        "Acrobot-v1" => -100.0,
+        "Pendulum-v1" => -250.0,
+        "MountainCar-v0" => -110.0,
+        "MountainCarContinuous-v0" => 90.0,
+        _ => f64::INFINITY,
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Tracker {
+    pub env_steps: usize,
+    window: VecDeque<f64>,
+    evals: Vec<(f64, f64)>,
+    threshold: f64,
+    steps_to_threshold: Option<usize>,
+    update_ms: Vec<f64>,
+}
+
+impl Tracker {
+    pub fn new(cfg: &NpgConfig) -> Self {
+        Tracker {
+            env_steps: 0,
+            window: VecDeque::with_capacity(100),
+            evals: Vec::new(),
+            threshold: cfg
+                .threshold
+                .unwrap_or_else(|| default_threshold(&cfg.env.id)),
+            steps_to_threshold: None,
+            update_ms: Vec::new(),
+        }
+    }
+
+    fn ma100(&self) -> Option<f64> {
+        (!self.window.is_empty())
+            .then(|| self.window.iter().sum::<f64>() / self.window.len() as f64)
+    }
+
+    /// Fill the training-episode columns from this iteration's finished episodes.
+    pub fn episodes(&mut self, row: &mut Row, finished: &[(usize, EpisodeEnd)], update_ms: f64) {
+        self.update_ms.push(update_ms);
+        row.num("ep_count", finished.len() as f64);
+        if !finished.is_empty() {
+            let rets: Vec<f64> = finished.iter().map(|(_, e)| e.ret).collect();
+            let n = rets.len() as f64;
+            row.num("ep_return_mean", rets.iter().sum::<f64>() / n);
+            row.num(
+                "ep_return_min",
+                rets.iter().cloned().fold(f64::INFINITY, f64::min),
+            );
+            row.num(
+                "ep_return_max",
+                rets.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+            );
+            row.num(
+                "ep_len_mean",
+                finished.iter().map(|(_, e)| e.len as f64).sum::<f64>() / n,
+            );
+        }
+        for (steps, e) in finished {
+            if self.window.len() == 100 {
+                self.window.pop_front();
+            }
+            self.window.push_back(e.ret);
+            if self.steps_to_threshold.is_none()
+                && self.ma100().is_some_and(|m| m >= self.threshold)
+            {
+                self.steps_to_threshold = Some(*steps);
+            }
+        }
+        row.opt("ep_return_ma100", self.ma100());
+    }
+
+    pub fn eval(&mut self, mean: f64, std: f64) {
+        self.evals.push((mean, std));
+    }
+
+    pub fn progress_text(&self) -> String {
+        match (self.ma100(), self.evals.last()) {
+            (Some(m), Some((e, _))) => format!("ma100 {m:.1}, eval {e:.1}"),
+            (Some(m), None) => format!("ma100 {m:.1}"),
+            _ => String::new(),
+        }
+    }
+
+    pub fn summary(&self, total_wall_s: f64) -> Summary {
+        let means: Vec<f64> = self.evals.iter().map(|e| e.0).collect();
+        Summary {
+            final_eval_mean: self.evals.last().map(|e| e.0),
+            final_eval_std: self.evals.last().map(|e| e.1),
+            best_eval_mean: means.iter().cloned().reduce(f64::max),
+            eval_auc: (!means.is_empty()).then(|| means.iter().sum::<f64>() / means.len() as f64),
+            final_ma100: self.ma100(),
+            threshold: self.threshold,
+            steps_to_threshold: self.steps_to_threshold,
+            total_wall_s,
+            mean_update_ms: self.update_ms.iter().sum::<f64>() / self.update_ms.len().max(1) as f64,
+            env_steps: self.env_steps,
+        }
+    }
+}

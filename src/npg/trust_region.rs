@@ -1,0 +1,140 @@
+//! `npg-cg` and `trpo` actor steps (spec §3.4–3.5): full-batch surrogate gradient, Fisher-
+//! vector products as Hessian-vector products of the mean KL at θ_old (plus damping), CG,
+//! the normalised step β = √(2δ / sᵀFs), and for TRPO a backtracking line search.
+use super::cg::conjugate_gradient;
+use super::rank1::{dot, norm};
+use crate::nn::Actor;
+use anyhow::Result;
+use tch::{Kind, Tensor};
+
+#[derive(Clone, Debug)]
+pub struct TrustRegion {
+    pub max_kl: f64,
+    pub cg_iters: usize,
+    pub cg_damping: f64,
+    pub cg_residual_tol: f64,
+    /// `(shrink factor ζ, max tries)` for TRPO; `None` for plain normalised NPG.
+    pub line_search: Option<(f64, usize)>,
+}
+
+/// What the step logged (spec §6.4 columns).
+#[derive(Clone, Debug, Default)]
+pub struct TrustRegionStats {
+    pub g_norm: f64,
+    pub g_dot_d: f64,
+    pub d_norm: f64,
+    pub step_size: f64,
+    pub update_norm: f64,
+    pub cg_iters: usize,
+    pub cg_residual: f64,
+    pub ls_steps: Option<usize>,
+    pub ls_accepted: Option<bool>,
+}
+
+/// The Fisher-vector product `v ↦ ∇²KL(π_old‖π_θ)|θ_old · v + damping·v` on `obs`.
+pub struct Fvp<'a> {
+    actor: &'a Actor,
+    grad_kl: Tensor,
+    damping: f64,
+}
+
+impl<'a> Fvp<'a> {
+    pub fn new(actor: &'a Actor, obs: &Tensor, damping: f64) -> Self {
+        let snapshot = actor.snapshot(obs);
+        let kl = actor.mean_kl(&snapshot, obs);
+        Fvp {
+            grad_kl: actor.params.grad_with_graph(&kl),
+            actor,
+            damping,
+        }
+    }
+
+    pub fn apply(&self, v: &[f64], out: &mut [f64]) {
+        let gv = (&self.grad_kl * Tensor::from_slice(v)).sum(Kind::Double);
+        let hv = self.actor.params.grad_keep(&gv);
+        for i in 0..v.len() {
+            out[i] = hv[i] + self.damping * v[i];
+        }
+    }
+}
+
+fn surrogate(
+    actor: &Actor,
+    obs: &Tensor,
+    actions: &Tensor,
+    old_logp: &Tensor,
+    adv: &Tensor,
+) -> Tensor {
+    ((actor.log_prob(obs, actions) - old_logp).exp() * adv).mean(Kind::Double)
+}
+
+/// One trust-region actor step on the full batch (`adv` already normalised).
+pub fn trust_region_step(
+    actor: &Actor,
+    tr: &TrustRegion,
+    obs: &Tensor,
+    actions: &Tensor,
+    old_logp: &Tensor,
+    adv: &Tensor,
+) -> Result<TrustRegionStats> {
+    let g = actor
+        .params
+        .grad(&surrogate(actor, obs, actions, old_logp, adv));
+    let fvp = Fvp::new(actor, obs, tr.cg_damping);
+    let cg = conjugate_gradient(
+        |v, out| fvp.apply(v, out),
+        &g,
+        tr.cg_iters,
+        tr.cg_residual_tol,
+    );
+    let mut fs = vec![0.0; g.len()];
+    fvp.apply(&cg.x, &mut fs);
+    let s_fs = dot(&cg.x, &fs);
+    let beta = if s_fs > 0.0 {
+        (2.0 * tr.max_kl / s_fs).sqrt()
+    } else {
+        0.0
+    };
+    let mut stats = TrustRegionStats {
+        g_norm: norm(&g),
+        g_dot_d: dot(&g, &cg.x),
+        d_norm: norm(&cg.x),
+        cg_iters: cg.iters,
+        cg_residual: cg.residual_sq,
+        ..TrustRegionStats::default()
+    };
+    let theta_old = actor.params.flat();
+    let Some((shrink, max_tries)) = tr.line_search else {
+        let delta: Vec<f64> = cg.x.iter().map(|x| beta * x).collect();
+        actor.params.add_flat(&delta)?;
+        (stats.step_size, stats.update_norm) = (beta, norm(&delta));
+        return Ok(stats);
+    };
+    let snapshot = actor.snapshot(obs);
+    let surr_old = tch::no_grad(|| surrogate(actor, obs, actions, old_logp, adv)).double_value(&[]);
+    stats.ls_accepted = Some(false);
+    for j in 0..max_tries {
+        let step = beta * shrink.powi(j as i32);
+        let candidate: Vec<f64> = theta_old
+            .iter()
+            .zip(&cg.x)
+            .map(|(t, x)| t + step * x)
+            .collect();
+        actor.params.set_flat(&candidate)?;
+        let (kl, surr) = tch::no_grad(|| {
+            let kl = actor.mean_kl(&snapshot, obs).double_value(&[]);
+            (
+                kl,
+                surrogate(actor, obs, actions, old_logp, adv).double_value(&[]),
+            )
+        });
+        stats.ls_steps = Some(j + 1);
+        if kl < tr.max_kl && surr > surr_old {
+            stats.ls_accepted = Some(true);
+            (stats.step_size, stats.update_norm) = (step, step * stats.d_norm);
+            return Ok(stats);
+        }
+    }
+    actor.params.set_flat(&theta_old)?;
+    Ok(stats)
+}

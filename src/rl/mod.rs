@@ -1,0 +1,16 @@
+//! Reinforcement-learning plumbing for `lab npg-rank1` (spec §4, §7): the [`Env`] trait,
+//! Gymnasium-exact classic-control environments, time limits, a same-step-autoreset vector
+//! env, observation/reward normalisation and GAE.
+pub mod classic;
+pub mod env;
+pub mod gae;
+pub mod normalize;
+pub mod registry;
+pub mod seed;
+pub mod time_limit;
+pub mod vec_env;
+
+pub use env::{Action, Env, EnvState, Precision, RngState, Space, Transition};
+pub use registry::{make, make_raw, EnvOptions, ENV_IDS};
+pub use time_limit::TimeLimit;
+pub use vec_env::{EpisodeEnd, VecEnv, VecEnvState};

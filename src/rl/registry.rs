@@ -1,0 +1,60 @@
+//! Environment ids → instances with Gymnasium's default time limits (spec §4.1).
+use super::classic::{Acrobot, CartPole, MountainCar, MountainCarContinuous, Pendulum};
+use super::env::{Env, Precision};
+use super::time_limit::TimeLimit;
+use crate::error::usage;
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+/// The environment ids `make` knows, with Gymnasium's default `max_episode_steps`.
+pub const ENV_IDS: [(&str, usize); 5] = [
+    ("CartPole-v1", 500),
+    ("Acrobot-v1", 500),
+    ("Pendulum-v1", 200),
+    ("MountainCar-v0", 200),
+    ("MountainCarContinuous-v0", 999),
+];
+
+/// How `make` builds an environment; both fields are config keys [D].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvOptions {
+    /// Time limit; `None` uses the env's Gymnasium default (spec §4.1, §5.2).
+    #[serde(default)]
+    pub max_episode_steps: Option<usize>,
+    #[serde(default)]
+    pub precision: Precision,
+}
+
+/// The bare environment without a time limit.
+pub fn make_raw(id: &str, precision: Precision) -> Result<Box<dyn Env>> {
+    Ok(match id {
+        "CartPole-v1" => Box::new(CartPole::default()),
+        "Acrobot-v1" => Box::new(Acrobot::new(precision)),
+        "Pendulum-v1" => Box::new(Pendulum::new(precision)),
+        "MountainCar-v0" => Box::new(MountainCar::default()),
+        "MountainCarContinuous-v0" => Box::new(MountainCarContinuous::new(precision)),
+        other => {
+            let known: Vec<&str> = ENV_IDS.iter().map(|(id, _)| *id).collect();
+            return Err(usage(format!(
+                "unknown environment `{other}`; known: {}",
+                known.join(", ")
+            )));
+        }
+    })
+}
+
+/// The environment wrapped in its time limit (default cap unless overridden).
+pub fn make(id: &str, opts: &EnvOptions) -> Result<TimeLimit> {
+    let raw = make_raw(id, opts.precision)?;
+    let default_cap = ENV_IDS
+        .iter()
+        .find(|(known, _)| *known == id)
+        .map(|(_, cap)| *cap)
+        .unwrap_or(500);
+    let cap = opts.max_episode_steps.unwrap_or(default_cap);
+    if cap == 0 {
+        return Err(usage("max_episode_steps must be at least 1"));
+    }
+    Ok(TimeLimit::new(raw, cap))
+}
