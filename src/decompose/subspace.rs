@@ -1,68 +1,81 @@
-//! The subspace L as a basis of sparse symmetric matrices D₁..D_m (spec §1.1, §1.3), with the
-//! inner products the primal problem needs (§2.1).
-use super::config::SubspaceSpec;
+//! A subspace of Sⁿ as a basis of sparse symmetric matrices D₁..D_m (spec §1.1, §1.3), with the
+//! inner products, Hessians and projections the log-det problems need (§2.1, §2.2, §3.6).
 use crate::error::usage;
 use anyhow::Result;
 use ndarray::{Array1, Array2};
 use ndarray_linalg::{CholeskyFactorized, FactorizeC, SolveC, UPLO};
-use rand::Rng;
-use std::collections::BTreeSet;
+use std::collections::HashMap;
 
 /// A sparse symmetric matrix stored as its upper-triangle entries (i ≤ j, value).
 pub type SymSparse = Vec<(usize, usize, f64)>;
 
+/// Relative pivot below which a basis element counts as linearly dependent (spec §9: 1e-12).
+pub const DEPENDENCE_TOL: f64 = 1e-12;
+
+/// Gram matrix G_kl = ⟨D_k, D_l⟩: diagonal for coordinate/orthogonal bases, else factorized.
+enum Gram {
+    Diagonal(Array1<f64>),
+    Dense(CholeskyFactorized<ndarray::OwnedRepr<f64>>),
+}
+
 pub struct Basis {
     pub n: usize,
     pub elems: Vec<SymSparse>,
-    gram: CholeskyFactorized<ndarray::OwnedRepr<f64>>,
-}
-
-pub fn build(spec: &SubspaceSpec, n: usize, rng: &mut impl Rng) -> Result<Basis> {
-    let pairs: Vec<[usize; 2]> = match spec {
-        SubspaceSpec::Pattern { pairs } => pairs.clone(),
-        SubspaceSpec::RandomPattern { density } => (0..n)
-            .flat_map(|i| (i + 1..n).map(move |j| [i, j]))
-            .filter(|_| rng.gen::<f64>() < *density)
-            .collect(),
-    };
-    from_pattern(n, &pairs)
-}
-
-/// L = span{sym(eᵢeⱼᵀ) : {i, j} ∈ Ω}. A diagonal pair makes L contain the PSD matrix eᵢeᵢᵀ,
-/// so no decomposition exists (§1.4); that is reported as an error.
-pub fn from_pattern(n: usize, pairs: &[[usize; 2]]) -> Result<Basis> {
-    let mut seen = BTreeSet::new();
-    let mut elems = Vec::with_capacity(pairs.len());
-    for (k, &[a, b]) in pairs.iter().enumerate() {
-        if a >= n || b >= n {
-            return Err(usage(format!(
-                "subspace pair {k} = [{a}, {b}] is out of range for n = {n}"
-            )));
-        }
-        if a == b {
-            return Err(usage(format!(
-                "subspace pair {k} = [{a}, {a}] is diagonal: L then holds the PSD matrix e{a} e{a}^T, \
-                 so L is degenerate and no decomposition exists (spec section 1.4)"
-            )));
-        }
-        let (i, j) = (a.min(b), a.max(b));
-        if !seen.insert((i, j)) {
-            return Err(usage(format!("subspace pair [{i}, {j}] is listed twice")));
-        }
-        elems.push(vec![(i, j, 1.0)]);
-    }
-    Basis::new(n, elems)
+    /// Both triangles of every element, for the entry formulas.
+    full: Vec<SymSparse>,
+    gram: Gram,
+    /// Elements dropped as linearly dependent (indices into the list given to `new`).
+    pub dropped: Vec<usize>,
 }
 
 impl Basis {
-    /// Checks linear independence through the Gram matrix G_kl = ⟨D_k, D_l⟩.
-    pub fn new(n: usize, elems: Vec<SymSparse>) -> Result<Basis> {
+    /// Build a basis, dropping linearly dependent elements (reported in `dropped`), or failing
+    /// when `strict` (spec §7.4).
+    pub fn new(n: usize, elems: Vec<SymSparse>, strict: bool) -> Result<Basis> {
+        for (k, d) in elems.iter().enumerate() {
+            if let Some(&(i, j, v)) = d
+                .iter()
+                .find(|&&(i, j, v)| i > j || j >= n || !v.is_finite())
+            {
+                return Err(usage(format!(
+                    "basis element {k}: bad entry ({i}, {j}) = {v} (need i <= j < n = {n}, finite)"
+                )));
+            }
+        }
+        let gram = gram_matrix(&elems);
+        let (keep, dropped) = independent_subset(&gram);
+        if !dropped.is_empty() && strict {
+            return Err(usage(format!(
+                "the basis of L is linearly dependent: elements {dropped:?} are combinations of \
+                 the others (set subspace.strict: false to drop them with a warning)"
+            )));
+        }
+        let elems: Vec<SymSparse> = keep.iter().map(|&k| elems[k].clone()).collect();
+        let gram = gram
+            .select(ndarray::Axis(0), &keep)
+            .select(ndarray::Axis(1), &keep);
+        Ok(Basis::from_parts(n, elems, gram, dropped))
+    }
+
+    fn from_parts(n: usize, elems: Vec<SymSparse>, g: Array2<f64>, dropped: Vec<usize>) -> Basis {
         let m = elems.len();
-        let gram = Array2::from_shape_fn((m, m), |(k, l)| inner(&elems[k], &elems[l]));
-        let gram = gram.factorizec(UPLO::Lower).map_err(|_| {
-            usage("the basis of L is linearly dependent (its Gram matrix is singular)")
-        })?;
-        Ok(Basis { n, elems, gram })
+        let is_diag = (0..m).all(|k| (0..m).all(|l| k == l || g[[k, l]] == 0.0));
+        let gram = if is_diag {
+            Gram::Diagonal(g.diag().to_owned())
+        } else {
+            Gram::Dense(
+                g.factorizec(UPLO::Lower)
+                    .expect("independent subset has PD Gram"),
+            )
+        };
+        let full = elems.iter().map(expand).collect();
+        Basis {
+            n,
+            elems,
+            full,
+            gram,
+            dropped,
+        }
     }
 
     /// m = dim L.
@@ -70,50 +83,42 @@ impl Basis {
         self.elems.len()
     }
 
-    /// True for L = {0}, where the answer is B = A⁻¹, C = 0.
+    /// True for L = {0}.
     pub fn is_empty(&self) -> bool {
         self.elems.is_empty()
     }
 
-    /// C(x) = Σₖ xₖ Dₖ as a dense matrix.
+    /// Total number of stored entries (both triangles).
+    pub fn nnz(&self) -> usize {
+        self.full.iter().map(Vec::len).sum()
+    }
+
+    /// Σₖ xₖ Dₖ as a dense matrix.
     pub fn combine(&self, x: &Array1<f64>) -> Array2<f64> {
         let mut c = Array2::zeros((self.n, self.n));
-        for (d, &xk) in self.elems.iter().zip(x) {
+        for (d, &xk) in self.full.iter().zip(x) {
             for &(i, j, v) in d {
                 c[[i, j]] += xk * v;
-                if i != j {
-                    c[[j, i]] += xk * v;
-                }
             }
         }
         c
     }
 
-    /// gₖ = ⟨X, Dₖ⟩ for a symmetric dense X.
+    /// gₖ = ⟨X, Dₖ⟩ for a dense X.
     pub fn inner_products(&self, x: &Array2<f64>) -> Array1<f64> {
-        self.elems
+        self.full
             .iter()
-            .map(|d| {
-                d.iter()
-                    .map(|&(i, j, v)| if i == j { v } else { 2.0 * v } * x[[i, j]])
-                    .sum()
-            })
+            .map(|d| d.iter().map(|&(i, j, v)| v * x[[i, j]]).sum())
             .collect()
     }
 
-    /// Hₖₗ = tr(B Dₖ B Dₗ) (§2.1), summed over the sparse entries of both elements.
-    pub fn hessian(&self, b: &Array2<f64>) -> Array2<f64> {
-        let full: Vec<Vec<(usize, usize, f64)>> = self.elems.iter().map(expand).collect();
+    /// Hₖₗ = tr(W Dₖ W Dₗ) (§2.1) by the entry formula, O((Σ nnz)²).
+    pub fn hessian(&self, w: &Array2<f64>) -> Array2<f64> {
         let m = self.len();
         let mut h = Array2::zeros((m, m));
         for k in 0..m {
             for l in k..m {
-                let mut s = 0.0;
-                for &(a, bb, u) in &full[k] {
-                    for &(c, d, w) in &full[l] {
-                        s += u * w * b[[bb, c]] * b[[d, a]];
-                    }
-                }
+                let s = pair_trace(&self.full[k], &self.full[l], w);
                 h[[k, l]] = s;
                 h[[l, k]] = s;
             }
@@ -121,41 +126,148 @@ impl Basis {
         h
     }
 
-    /// Coefficients c of the orthogonal projection P_L(X) = Σ cₖDₖ, from G c = (⟨X, Dₖ⟩)ₖ.
-    pub fn projection_coeffs(&self, g: &Array1<f64>) -> Result<Array1<f64>> {
-        Ok(self.gram.solvec(g)?)
+    /// diag(H), the Jacobi preconditioner of Newton-CG (§3.6).
+    pub fn hessian_diag(&self, w: &Array2<f64>) -> Array1<f64> {
+        self.full.iter().map(|d| pair_trace(d, d, w)).collect()
     }
 
-    /// ‖P_L(X)‖_F given gₖ = ⟨X, Dₖ⟩: √(cᵀg).
+    /// (Hv)ₖ = ⟨Dₖ, W C(v) W⟩ (§3.6), by dense products or entrywise, whichever is cheaper.
+    pub fn hess_vec(&self, w: &Array2<f64>, v: &Array1<f64>) -> Array1<f64> {
+        let n = self.n as f64;
+        let nnz = self.nnz() as f64;
+        if nnz * nnz < n * n * n {
+            let cv: Vec<(usize, usize, f64)> = self
+                .full
+                .iter()
+                .zip(v)
+                .flat_map(|(d, &vk)| d.iter().map(move |&(a, b, u)| (a, b, u * vk)))
+                .collect();
+            self.full
+                .iter()
+                .map(|d| {
+                    d.iter()
+                        .map(|&(i, j, u)| {
+                            u * cv
+                                .iter()
+                                .map(|&(a, b, c)| w[[i, a]] * c * w[[b, j]])
+                                .sum::<f64>()
+                        })
+                        .sum()
+                })
+                .collect()
+        } else {
+            let y = w.dot(&self.combine(v)).dot(w);
+            self.inner_products(&y)
+        }
+    }
+
+    /// Coefficients c of the orthogonal projection P(X) = Σ cₖDₖ, from G c = (⟨X, Dₖ⟩)ₖ.
+    pub fn projection_coeffs(&self, g: &Array1<f64>) -> Result<Array1<f64>> {
+        match &self.gram {
+            Gram::Diagonal(d) => Ok(g / d),
+            Gram::Dense(f) => Ok(f.solvec(g)?),
+        }
+    }
+
+    /// ‖P(X)‖_F given gₖ = ⟨X, Dₖ⟩: √(cᵀg).
     pub fn projection_norm(&self, g: &Array1<f64>) -> Result<f64> {
         Ok(self.projection_coeffs(g)?.dot(g).max(0.0).sqrt())
     }
 
-    /// P_{L^⊥}(X) = X − P_L(X).
+    /// P(X) as a matrix.
+    pub fn project(&self, x: &Array2<f64>) -> Result<Array2<f64>> {
+        Ok(self.combine(&self.projection_coeffs(&self.inner_products(x))?))
+    }
+
+    /// X − P(X): the projection onto the orthogonal complement.
     pub fn project_out(&self, x: &Array2<f64>) -> Result<Array2<f64>> {
-        let c = self.projection_coeffs(&self.inner_products(x))?;
-        Ok(x - &self.combine(&c))
+        Ok(x - &self.project(x)?)
+    }
+
+    /// The elements as dense matrices (for small certificates and complements).
+    pub fn dense(&self, k: usize) -> Array2<f64> {
+        let mut d = Array2::zeros((self.n, self.n));
+        for &(i, j, v) in &self.full[k] {
+            d[[i, j]] += v;
+        }
+        d
     }
 }
 
-/// ⟨D, E⟩ for two sparse symmetric matrices.
-fn inner(d: &SymSparse, e: &SymSparse) -> f64 {
-    let (fd, fe) = (expand(d), expand(e));
-    fd.iter()
-        .flat_map(|&(i, j, u)| {
-            fe.iter()
-                .filter(move |&&(p, q, _)| p == i && q == j)
-                .map(move |t| u * t.2)
-        })
-        .sum()
+/// tr(W D W E) = Σ_{(a,b)∈D} Σ_{(c,d)∈E} D_ab E_cd W_bc W_da.
+fn pair_trace(d: &SymSparse, e: &SymSparse, w: &Array2<f64>) -> f64 {
+    let mut s = 0.0;
+    for &(a, b, u) in d {
+        for &(c, dd, v) in e {
+            s += u * v * w[[b, c]] * w[[dd, a]];
+        }
+    }
+    s
+}
+
+/// G_kl = ⟨D_k, D_l⟩ through an index of which elements touch each entry.
+fn gram_matrix(elems: &[SymSparse]) -> Array2<f64> {
+    let m = elems.len();
+    let mut by_entry: HashMap<(usize, usize), Vec<(usize, f64)>> = HashMap::new();
+    for (k, d) in elems.iter().enumerate() {
+        for &(i, j, v) in d {
+            by_entry.entry((i, j)).or_default().push((k, v));
+        }
+    }
+    let mut g = Array2::zeros((m, m));
+    for ((i, j), list) in by_entry {
+        let weight = if i == j { 1.0 } else { 2.0 };
+        for &(k, u) in &list {
+            for &(l, v) in &list {
+                g[[k, l]] += weight * u * v;
+            }
+        }
+    }
+    g
+}
+
+/// Greedy incremental Cholesky of G: keep an element if its pivot exceeds DEPENDENCE_TOL·G_kk.
+fn independent_subset(g: &Array2<f64>) -> (Vec<usize>, Vec<usize>) {
+    let m = g.nrows();
+    if (0..m).all(|k| (0..m).all(|l| k == l || g[[k, l]] == 0.0)) {
+        return (0..m).partition(|&k| g[[k, k]] > 0.0);
+    }
+    let (mut keep, mut dropped) = (Vec::new(), Vec::new());
+    let mut l: Vec<Vec<f64>> = Vec::new(); // rows of the factor over kept elements
+    for k in 0..m {
+        let mut row = Vec::with_capacity(keep.len());
+        for (r, &j) in keep.iter().enumerate() {
+            let s: f64 = (0..r).map(|q| row[q] * l[r][q]).sum();
+            row.push((g[[k, j]] - s) / l[r][r]);
+        }
+        let pivot = g[[k, k]] - row.iter().map(|v| v * v).sum::<f64>();
+        if g[[k, k]] > 0.0 && pivot > DEPENDENCE_TOL * g[[k, k]] {
+            row.push(pivot.sqrt());
+            l.push(row);
+            keep.push(k);
+        } else {
+            dropped.push(k);
+        }
+    }
+    (keep, dropped)
 }
 
 /// Both triangles of a sparse symmetric matrix.
-fn expand(d: &SymSparse) -> Vec<(usize, usize, f64)> {
+pub fn expand(d: &SymSparse) -> SymSparse {
     d.iter()
         .flat_map(|&(i, j, v)| {
             let mirror = (i != j).then_some((j, i, v));
             std::iter::once((i, j, v)).chain(mirror)
         })
+        .collect()
+}
+
+/// Upper-triangle entries of a dense symmetric matrix (nonzeros only).
+pub fn sparse_of(d: &Array2<f64>) -> SymSparse {
+    let n = d.nrows();
+    (0..n)
+        .flat_map(|i| (i..n).map(move |j| (i, j)))
+        .filter(|&(i, j)| d[[i, j]] != 0.0)
+        .map(|(i, j)| (i, j, d[[i, j]]))
         .collect()
 }
