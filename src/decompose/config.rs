@@ -125,6 +125,14 @@ pub struct OutputConfig {
     pub csv: bool,
 }
 
+impl DecomposeConfig {
+    /// The embedded default config (configs/decompose/default.yaml).
+    pub fn embedded_default() -> DecomposeConfig {
+        serde_yaml_ng::from_str(include_str!("../../configs/decompose/default.yaml"))
+            .expect("the embedded default config parses")
+    }
+}
+
 impl Validate for DecomposeConfig {
     fn validate(&self, c: &mut Checker) {
         validate_matrix(&self.matrix, c);

@@ -267,16 +267,19 @@ fn direction(
     })
 }
 
-/// Solve (H + δI) d = −g by Cholesky, raising δ on failure; fall back to −g (§3.2).
+/// Solve (H + δI) d = −g by Cholesky, raising δ on failure; fall back to −g (§3.2). The
+/// reference's δ = 1e-10 is taken relative to mean(diag H) so the method stays scale-invariant
+/// (an absolute δ stalls when H → 0, e.g. along a divergent direction).
 fn newton_direction(h: &Array2<f64>, g: &Array1<f64>) -> Array1<f64> {
     let neg_g = -g;
-    let mut delta = 1e-10;
+    let scale = h.diag().mean().unwrap_or(1.0).abs().max(f64::MIN_POSITIVE);
+    let mut delta = 1e-10 * scale;
     for _ in 0..10 {
         let shifted = h + &(Array2::<f64>::eye(g.len()) * delta);
         if let Ok(d) = shifted.solvec(&neg_g) {
             return d;
         }
-        delta = (10.0 * delta).max(1e-12);
+        delta = (10.0 * delta).max(1e-12 * scale);
     }
     neg_g
 }

@@ -12,6 +12,7 @@ use ndarray_linalg::{Cholesky, UPLO};
 use std::time::Instant;
 
 /// A decomposition with its diagnostics.
+#[derive(Debug)]
 pub struct Outcome {
     pub b: Array2<f64>,
     pub c: Array2<f64>,

@@ -113,9 +113,19 @@ impl Basis {
     }
 
     /// Hₖₗ = tr(W Dₖ W Dₗ) (§2.1) by the entry formula, O((Σ nnz)²).
+    /// Uses W Dₖ W densely instead when that is cheaper (dense elements).
     pub fn hessian(&self, w: &Array2<f64>) -> Array2<f64> {
         let m = self.len();
+        let (n, nnz) = (self.n as f64, self.nnz() as f64);
         let mut h = Array2::zeros((m, m));
+        if nnz * nnz / 2.0 > m as f64 * (n * n * n + nnz) {
+            for k in 0..m {
+                let wdw = w.dot(&self.dense(k)).dot(w);
+                let row = self.inner_products(&wdw);
+                h.row_mut(k).assign(&row);
+            }
+            return (&h + &h.t()) * 0.5;
+        }
         for k in 0..m {
             for l in k..m {
                 let s = pair_trace(&self.full[k], &self.full[l], w);

@@ -1,0 +1,228 @@
+//! Property tests of spec §7.2 over random A and L, and the stability bounds of §4.
+mod decompose_common;
+use decompose_common::*;
+use lab::decompose::config::Method;
+use lab::decompose::newton::{self, Direction, Problem};
+use lab::decompose::structures::Subspace;
+use lab::decompose::subspace::Basis;
+use ndarray::{Array1, Array2};
+use rand::Rng;
+
+const SIZES: [usize; 4] = [3, 5, 8, 20];
+
+/// A random nondegenerate L: trace-free dense elements or a coordinate pattern.
+fn random_l(n: usize, seed: u64, r: &mut impl Rng) -> (Subspace, Vec<Array2<f64>>) {
+    if seed.is_multiple_of(2) {
+        let m = r.gen_range(1..=(n * (n + 1) / 2 - 1).min(12));
+        let ds = random_trace_free(n, m, r);
+        let sub = Subspace::from_elements(n, ds.iter().map(sparse).collect(), true);
+        (sub, ds)
+    } else {
+        let mut pairs = random_pairs(n, 0.4, r);
+        if pairs.is_empty() {
+            pairs.push([0, n - 1]);
+        }
+        let ds = pairs.iter().map(|p| pair_matrix(n, p[0], p[1])).collect();
+        (Subspace::from_pairs(n, &pairs, true).unwrap(), ds)
+    }
+}
+
+fn seeds(n: usize) -> u64 {
+    if n >= 20 {
+        10
+    } else {
+        50
+    }
+}
+
+#[test]
+fn invariants_and_uniqueness_across_solvers() {
+    for n in SIZES {
+        for seed in 0..seeds(n) {
+            let mut r = rng(1000 * n as u64 + seed);
+            let a = random_a(n, &mut r);
+            let (sub, ds) = random_l(n, seed, &mut r);
+            let reference = run(&a, &sub, Method::Newton).unwrap();
+            let what = format!("n={n} seed={seed}");
+            check_invariants(&a, &ds, &reference, &what);
+            assert!(reference.iterations <= 50 && reference.decrement <= 1e-7);
+            let gap = lab::decompose::duality_gap(&a, &reference.b, &reference.c).unwrap();
+            assert!(gap.abs() <= 1e-9, "{what}: gap {gap:e}");
+            for method in [Method::NewtonCg, Method::DualNewton, Method::DualNewtonCg] {
+                let out = run(&a, &sub, method).unwrap();
+                check_invariants(&a, &ds, &out, &format!("{what} {method:?}"));
+                let e = rel(&out.b, &reference.b);
+                assert!(e <= 1e-9, "{what} {method:?}: B differs by {e:e}");
+            }
+        }
+    }
+}
+
+/// Primal Newton from random feasible starts reaches the same B (uniqueness, §1.4).
+#[test]
+fn same_answer_from_random_starting_points() {
+    for n in SIZES {
+        for seed in 0..seeds(n) / 2 {
+            let mut r = rng(7000 + 100 * n as u64 + seed);
+            let a = random_a(n, &mut r);
+            let (sub, _) = random_l(n, seed, &mut r);
+            let basis = sub.basis().unwrap();
+            let p = Problem::primal(&a, &basis);
+            let o = opts(Method::Newton);
+            let base = newton::solve(&p, None, Direction::Explicit, &o, &mut |_| Ok(())).unwrap();
+            for _ in 0..3 {
+                let x0 = Array1::from_shape_fn(basis.len(), |_| r.gen_range(-3.0..3.0));
+                let sol =
+                    newton::solve(&p, Some(&x0), Direction::Explicit, &o, &mut |_| Ok(())).unwrap();
+                assert!(sol.converged);
+                assert!(rel(&sol.w, &base.w) <= 1e-9, "n={n} seed={seed}");
+            }
+        }
+    }
+}
+
+#[test]
+fn scaling_and_permutation_covariance() {
+    for n in SIZES {
+        for seed in 0..seeds(n) / 2 {
+            let mut r = rng(3000 + 100 * n as u64 + seed);
+            let a = random_a(n, &mut r);
+            let (_, ds) = random_l(n, seed, &mut r);
+            let sub = |ds: &[Array2<f64>]| {
+                Subspace::from_elements(n, ds.iter().map(sparse).collect(), true)
+            };
+            let base = run(&a, &sub(&ds), Method::Newton).unwrap();
+            let scaled = run(&(&a * 7.0), &sub(&ds), Method::Newton).unwrap();
+            assert!(rel(&scaled.b, &(&base.b / 7.0)) <= 1e-9, "scaling B");
+            assert!(rel(&scaled.c, &(&base.c * 7.0)) <= 1e-9 || fro(&base.c) < 1e-12);
+            let perm = permutation(n, &mut r);
+            let pt = |x: &Array2<f64>| perm.dot(x).dot(&perm.t());
+            let pds: Vec<Array2<f64>> = ds.iter().map(pt).collect();
+            let moved = run(&pt(&a), &sub(&pds), Method::Newton).unwrap();
+            assert!(rel(&moved.b, &pt(&base.b)) <= 1e-9, "permutation B");
+        }
+    }
+}
+
+fn permutation(n: usize, r: &mut impl Rng) -> Array2<f64> {
+    let mut idx: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        idx.swap(i, r.gen_range(0..=i));
+    }
+    Array2::from_shape_fn((n, n), |(i, j)| if idx[i] == j { 1.0 } else { 0.0 })
+}
+
+/// L₁ ⊆ L₂ ⇒ log det B₂⁻¹ ≥ log det B₁⁻¹ (§1.4).
+#[test]
+fn monotone_in_l() {
+    for n in [5, 8] {
+        for seed in 0..20 {
+            let mut r = rng(5000 + 100 * n as u64 + seed);
+            let a = random_a(n, &mut r);
+            let pairs = random_pairs(n, 0.6, &mut r);
+            let half = &pairs[..pairs.len() / 2];
+            let big = run(
+                &a,
+                &Subspace::from_pairs(n, &pairs, true).unwrap(),
+                Method::Newton,
+            )
+            .unwrap();
+            let small = run(
+                &a,
+                &Subspace::from_pairs(n, half, true).unwrap(),
+                Method::Newton,
+            )
+            .unwrap();
+            assert!(-ln_det(&big.b) >= -ln_det(&small.b) - 1e-12);
+        }
+    }
+}
+
+/// Decrements of the last Newton steps roughly square (quadratic tail, §3.5).
+#[test]
+fn quadratic_tail() {
+    let mut r = rng(42);
+    let a = random_a(20, &mut r);
+    let pairs = random_pairs(20, 0.3, &mut r);
+    let sub = Subspace::from_pairs(20, &pairs, true).unwrap();
+    let mut decs = Vec::new();
+    lab::decompose::solve::decompose(&a, &sub, &opts(Method::Newton), &mut |row| {
+        decs.push(row[2]);
+        Ok(())
+    })
+    .unwrap();
+    let tail: Vec<f64> = decs
+        .iter()
+        .cloned()
+        .filter(|&d| d < 1e-2 && d > 1e-28)
+        .collect();
+    assert!(tail.len() >= 2, "{decs:?}");
+    for w in tail.windows(2) {
+        assert!(
+            w[1] <= 10.0 * w[0] * w[0].sqrt(),
+            "not superlinear: {decs:?}"
+        );
+    }
+}
+
+/// §4 (S1)–(S3): monotonicity identity and Lipschitz bounds; (S4) first-order sensitivity.
+#[test]
+fn stability_bounds() {
+    for seed in 0..20 {
+        let n = 6;
+        let mut r = rng(9000 + seed);
+        let a1 = random_a(n, &mut r);
+        let (sub, _) = random_l(n, seed, &mut r);
+        let e = random_trace_free(n, 1, &mut r).remove(0) * 0.1;
+        let a2 = &a1 + &e;
+        let o1 = run(&a1, &sub, Method::Newton).unwrap();
+        let o2 = run(&a2, &sub, Method::Newton).unwrap();
+        let (da, db) = (&a1 - &a2, &o1.b - &o2.b);
+        let s1 = (&da * &db).sum();
+        assert!(s1 <= 1e-12 * fro(&da) * fro(&db), "(S1) <dA, dB> = {s1:e}");
+        let lmax = |x: &Array2<f64>| -min_eig(&-x);
+        let bound = lmax(&o1.b) * lmax(&o2.b) * fro(&da);
+        assert!(fro(&db) <= bound * (1.0 + 1e-9), "(S2)");
+        let kappa = |x: &Array2<f64>| lmax(x) / min_eig(x);
+        let kk = kappa(&o1.b) * kappa(&o2.b);
+        assert!(
+            fro(&(&inv(&o1.b) - &inv(&o2.b))) <= kk * fro(&da) * (1.0 + 1e-9),
+            "(S3)"
+        );
+        assert!(
+            fro(&(&o1.c - &o2.c)) <= (1.0 + kk) * fro(&da) * (1.0 + 1e-9),
+            "(S3) C"
+        );
+    }
+}
+
+/// (S4): dB = −B(dA − dC)B with H dx = (⟨B dA B, D_k⟩)_k matches central differences to O(ε²).
+#[test]
+fn first_order_sensitivity() {
+    let n = 6;
+    let mut r = rng(77);
+    let a = random_a(n, &mut r);
+    let (sub, _) = random_l(n, 1, &mut r);
+    let basis: Basis = sub.basis().unwrap();
+    let da = random_trace_free(n, 1, &mut r).remove(0);
+    let out = run(&a, &sub, Method::Newton).unwrap();
+    let b = &out.b;
+    let h = basis.hessian(b);
+    let rhs = basis.inner_products(&b.dot(&da).dot(b));
+    let dx = inv(&h).dot(&rhs);
+    let dc = basis.combine(&dx);
+    let db = -b.dot(&(&da - &dc)).dot(b);
+    let errs: Vec<f64> = [1e-3, 1e-4]
+        .iter()
+        .map(|&eps| {
+            let plus = run(&(&a + &(&da * eps)), &sub, Method::Newton).unwrap();
+            let minus = run(&(&a - &(&da * eps)), &sub, Method::Newton).unwrap();
+            fro(&(&((&plus.b - &minus.b) / (2.0 * eps)) - &db))
+        })
+        .collect();
+    let ratio = errs[0] / errs[1];
+    assert!(
+        ratio > 30.0 && ratio < 300.0,
+        "errors {errs:?}, ratio {ratio}"
+    );
+}
