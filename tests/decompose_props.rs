@@ -226,3 +226,19 @@ fn first_order_sensitivity() {
         "errors {errs:?}, ratio {ratio}"
     );
 }
+
+/// n ≥ 64 with few touched indices takes the sparse-pattern kernel (only W_JJ per step).
+#[test]
+fn sparse_pattern_kernel_satisfies_the_invariants() {
+    let n = 96;
+    let mut r = rng(11);
+    let a = random_a(n, &mut r);
+    let pairs = [[0, 1], [1, 2], [2, 3], [0, 3], [5, 7], [40, 90]];
+    let ds: Vec<Array2<f64>> = pairs.iter().map(|p| pair_matrix(n, p[0], p[1])).collect();
+    let sub = Subspace::from_pairs(n, &pairs, true).unwrap();
+    for method in [Method::Newton, Method::NewtonCg] {
+        let out = run(&a, &sub, method).unwrap();
+        check_invariants(&a, &ds, &out, &format!("{method:?}"));
+        assert!(out.iterations >= 1);
+    }
+}

@@ -126,12 +126,7 @@ pub fn summarize(a: &Array2<f64>, sub: &structures::Subspace, out: &Outcome) -> 
     let b_inv = newton::symmetric_inverse(&out.b)?;
     let recon = newton::frobenius(&(a - &(&b_inv + &out.c)));
     let trace_ab: f64 = (a * &out.b).sum();
-    let min_eig_b = out
-        .b
-        .eigvalsh(UPLO::Lower)?
-        .iter()
-        .cloned()
-        .fold(f64::INFINITY, f64::min);
+    let min_eig_b = min_eig(&out.b, &b_inv)?;
     let proj = sub.project_l(&out.b)?;
     let proj_l_b = newton::frobenius(&proj);
     Ok(Summary {
@@ -158,6 +153,27 @@ pub fn summarize(a: &Array2<f64>, sub: &structures::Subspace, out: &Outcome) -> 
         solve_s: out.solve_s,
         output_s: 0.0,
     })
+}
+
+/// λ_min(B): dense eigenvalues up to n = 500, else 1/λ_max(B⁻¹) by power iteration (O(n²) a step).
+fn min_eig(b: &Array2<f64>, b_inv: &Array2<f64>) -> Result<f64> {
+    if b.nrows() <= 500 {
+        let e = b.eigvalsh(UPLO::Lower)?;
+        return Ok(e.iter().cloned().fold(f64::INFINITY, f64::min));
+    }
+    let mut v = ndarray::Array1::from_elem(b.nrows(), 1.0);
+    let mut lambda = 0.0;
+    for _ in 0..500 {
+        let w = b_inv.dot(&v);
+        let next = w.dot(&w).sqrt();
+        v = w / next;
+        if (next - lambda).abs() <= 1e-12 * next {
+            lambda = next;
+            break;
+        }
+        lambda = next;
+    }
+    Ok(1.0 / lambda)
 }
 
 fn clone_report(r: &nondegen::Report) -> nondegen::Report {

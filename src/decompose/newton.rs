@@ -8,7 +8,7 @@ use super::config::SolverConfig;
 use super::subspace::Basis;
 use anyhow::{bail, Result};
 use ndarray::{Array1, Array2};
-use ndarray_linalg::{CholeskyFactorized, FactorizeC, InverseC, SolveC, UPLO};
+use ndarray_linalg::{CholeskyFactorized, Diag, FactorizeC, SolveC, SolveTriangular, UPLO};
 
 /// Columns of metrics.csv: the state at the start of each Newton iteration and the step taken.
 pub const COLUMNS: &[&str] = &[
@@ -30,6 +30,9 @@ pub struct Problem<'a> {
     pub sign: f64,
     pub lin: Array1<f64>,
     pub basis: &'a Basis,
+    /// Sparse-pattern kernel (§3.6 "implicit B"): when the basis touches only the indices J,
+    /// only W_JJ is needed, from |J| triangular solves; `local` is the basis re-indexed to J.
+    local: Option<(Vec<usize>, Basis)>,
 }
 
 type Factor = CholeskyFactorized<ndarray::OwnedRepr<f64>>;
@@ -42,6 +45,7 @@ impl<'a> Problem<'a> {
             sign: -1.0,
             lin: Array1::zeros(basis.len()),
             basis,
+            local: localize(basis),
         }
     }
 
@@ -52,6 +56,7 @@ impl<'a> Problem<'a> {
             sign: 1.0,
             lin: perp.inner_products(a),
             basis: perp,
+            local: None,
         }
     }
 
@@ -68,8 +73,56 @@ impl<'a> Problem<'a> {
 
     /// g = c − s⟨W, Dₖ⟩.
     pub fn gradient(&self, w: &Array2<f64>) -> Array1<f64> {
-        &self.lin - &(self.basis.inner_products(w) * self.sign)
+        &self.lin - &(self.kernel().inner_products(w) * self.sign)
     }
+
+    /// The basis that matches the W of [`Problem::inverse`].
+    fn kernel(&self) -> &Basis {
+        self.local.as_ref().map_or(self.basis, |l| &l.1)
+    }
+
+    /// W = M⁻¹, or only W_JJ under the sparse-pattern kernel.
+    fn inverse(&self, fac: &Factor) -> Result<Array2<f64>> {
+        let Some((idx, _)) = &self.local else {
+            return chol_inverse(fac);
+        };
+        let n = self.m0.nrows();
+        let mut w = Array2::zeros((idx.len(), idx.len()));
+        for (c, &j) in idx.iter().enumerate() {
+            let mut e = Array1::zeros(n);
+            e[j] = 1.0;
+            let col = fac.solvec(&e)?;
+            for (r, &i) in idx.iter().enumerate() {
+                w[[r, c]] = col[i];
+            }
+        }
+        Ok(symmetrize(&w))
+    }
+}
+
+/// The local basis over J = indices touched by the basis, when |J| ≤ n/8 (and n ≥ 64).
+fn localize(basis: &Basis) -> Option<(Vec<usize>, Basis)> {
+    let mut idx: Vec<usize> = basis
+        .elems
+        .iter()
+        .flat_map(|d| d.iter().flat_map(|&(i, j, _)| [i, j]))
+        .collect();
+    idx.sort_unstable();
+    idx.dedup();
+    if basis.n < 64 || idx.len() * 8 > basis.n {
+        return None;
+    }
+    let mut pos = vec![usize::MAX; basis.n];
+    for (k, &i) in idx.iter().enumerate() {
+        pos[i] = k;
+    }
+    let elems = basis
+        .elems
+        .iter()
+        .map(|d| d.iter().map(|&(i, j, v)| (pos[i], pos[j], v)).collect())
+        .collect();
+    let local = Basis::new(idx.len(), elems, false).ok()?;
+    (local.len() == basis.len()).then_some((idx, local))
 }
 
 /// How the Newton direction is found.
@@ -131,12 +184,13 @@ pub fn solve(
     let mut sol = None;
     let (mut total_cg, mut total_bt) = (0, 0);
     for it in 1..=opts.max_iter {
-        let w = symmetrize(&fac.invc()?);
+        let w = p.inverse(&fac)?;
         let g = p.gradient(&w);
         let g_norm = g.dot(&g).sqrt();
         let g0 = *g0_norm.get_or_insert(g_norm);
         let (d, cg_iters) = direction(p, &w, &g, dir, g_norm / g0.max(f64::MIN_POSITIVE), opts)?;
         let lambda2 = (-g.dot(&d)).max(0.0);
+        // Relative to ‖W‖_F (‖W_JJ‖_F under the sparse-pattern kernel).
         let residual = p.basis.projection_norm(&g)? / frobenius(&w);
         let decrement = 0.5 * lambda2;
         let grad_max = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
@@ -185,9 +239,11 @@ pub fn solve(
         }
     }
     let mut sol = sol.expect("max_iter >= 1");
+    if p.local.is_some() || !sol.converged {
+        sol.w = chol_inverse(&fac)?;
+    }
     if !sol.converged {
         // Return the last accepted iterate (best so far: f decreases monotonically).
-        sol.w = symmetrize(&fac.invc()?);
         sol.x = x;
         sol.objective = f;
         sol.iterations = opts.max_iter;
@@ -247,11 +303,11 @@ fn direction(
         return Ok((Array1::zeros(0), 0));
     }
     let (d, iters) = match dir {
-        Direction::Explicit => (newton_direction(&p.basis.hessian(w), g), 0),
+        Direction::Explicit => (newton_direction(&p.kernel().hessian(w), g), 0),
         Direction::Cg => {
             let o = CgOptions::from_config(opts, p.basis.len(), g_rel);
-            let precond = opts.cg_jacobi.then(|| p.basis.hessian_diag(w));
-            let r = cg::solve(|v| p.basis.hess_vec(w, v), &(-g), precond.as_ref(), &o);
+            let precond = opts.cg_jacobi.then(|| p.kernel().hessian_diag(w));
+            let r = cg::solve(|v| p.kernel().hess_vec(w, v), &(-g), precond.as_ref(), &o);
             let d = if !r.converged && r.rel_residual > 1e-2 {
                 -g
             } else {
@@ -324,7 +380,21 @@ fn line_search(
 
 /// M⁻¹ through Cholesky, symmetrized (§3.1).
 pub fn symmetric_inverse(m: &Array2<f64>) -> Result<Array2<f64>> {
-    Ok(symmetrize(&m.invc()?))
+    chol_inverse(&m.factorizec(UPLO::Lower)?)
+}
+
+/// M⁻¹ = F⁻ᵀF⁻¹ from M = FFᵀ by a triangular solve and a product (LAPACK potri is ~8× slower
+/// in this OpenBLAS at n = 2000).
+pub fn chol_inverse(fac: &Factor) -> Result<Array2<f64>> {
+    let n = fac.factor.nrows();
+    let f = fac.factor.mapv(|v| v) * &lower_mask(n);
+    let f_inv = f.solve_triangular(UPLO::Lower, Diag::NonUnit, &Array2::eye(n))?;
+    Ok(symmetrize(&f_inv.t().dot(&f_inv)))
+}
+
+/// 1 on and below the diagonal (the factor's upper triangle may hold stale entries).
+fn lower_mask(n: usize) -> Array2<f64> {
+    Array2::from_shape_fn((n, n), |(i, j)| if i >= j { 1.0 } else { 0.0 })
 }
 
 pub fn symmetrize(x: &Array2<f64>) -> Array2<f64> {
