@@ -242,3 +242,23 @@ fn sparse_pattern_kernel_satisfies_the_invariants() {
         assert!(out.iterations >= 1);
     }
 }
+
+/// The rank-2 Hessian kernel (tied elements sym(u e_tᵀ)) equals the entry formula.
+#[test]
+fn rank2_hessian_matches_the_entry_formula() {
+    let n = 40;
+    let elems = lab::decompose::finance::markovian_basis(n / 2);
+    let basis = Basis::new(n, elems.clone(), true).unwrap();
+    let w = random_a(n, &mut rng(3));
+    let h = basis.hessian(&w);
+    let ds: Vec<Array2<f64>> = (0..basis.len()).map(|k| basis.dense(k)).collect();
+    for k in [0, 3, basis.len() - 1] {
+        for l in [0, 1, 7, basis.len() - 1] {
+            let want = (&w.dot(&ds[k]).dot(&w) * &ds[l]).sum();
+            assert!(
+                (h[[k, l]] - want).abs() <= 1e-10 * want.abs().max(1.0),
+                "H[{k},{l}]"
+            );
+        }
+    }
+}

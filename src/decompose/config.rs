@@ -11,6 +11,50 @@ pub struct DecomposeConfig {
     pub subspace: SubspaceSpec,
     pub solver: SolverConfig,
     pub output: OutputConfig,
+    /// `plain` decomposes `matrix` w.r.t. `subspace`; `finance` ignores both (spec §5).
+    pub mode: Mode,
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Mode {
+    Plain {},
+    Finance(FinanceConfig),
+}
+
+/// Exponential utility in the mixed fBM market of spec §5.4.
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct FinanceConfig {
+    /// Information structures to solve.
+    pub structures: Vec<InfoStructure>,
+    /// Trading periods N (n = 2N observations).
+    pub periods: usize,
+    /// Hurst indices; more than one gives a sweep (Figure 1).
+    pub hurst: Vec<f64>,
+    /// Weight α of the fBM component.
+    pub alpha: f64,
+    /// `code`: the reference code's α (α_std = α·2^{−H}, its published curves); `standard`.
+    pub alpha_convention: AlphaConvention,
+    /// Absolute risk aversion α_r (CE scales by 1/α_r).
+    pub risk_aversion: f64,
+    /// Warm-start each Markovian solve from the previous H's solution (reference does).
+    pub warm_start: bool,
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub enum InfoStructure {
+    Sum,
+    Markovian,
+    Full,
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub enum AlphaConvention {
+    Code,
+    Standard,
 }
 
 /// Where A comes from.
@@ -136,6 +180,21 @@ impl DecomposeConfig {
 impl Validate for DecomposeConfig {
     fn validate(&self, c: &mut Checker) {
         validate_matrix(&self.matrix, c);
+        if let Mode::Finance(f) = &self.mode {
+            c.at_least("mode.periods", f.periods, 2);
+            c.check(
+                "mode.hurst",
+                !f.hurst.is_empty() && f.hurst.iter().all(|h| *h > 0.0 && *h < 1.0),
+                "needs at least one value, each in (0, 1)",
+            );
+            c.check(
+                "mode.structures",
+                !f.structures.is_empty(),
+                "needs at least one",
+            );
+            c.positive("mode.risk_aversion", f.risk_aversion);
+            c.check("mode.alpha", f.alpha.is_finite(), "must be finite");
+        }
         if let SubspaceSpec::RandomPattern { density } = &self.subspace {
             c.check(
                 "subspace.density",

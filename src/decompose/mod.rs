@@ -3,6 +3,7 @@
 pub mod cg;
 pub mod closed;
 pub mod config;
+pub mod finance;
 pub mod matrix;
 pub mod newton;
 pub mod nondegen;
@@ -63,6 +64,14 @@ impl Experiment for DecomposeConfig {
     }
 
     fn execute(&self, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
+        if let config::Mode::Finance(f) = &self.mode {
+            let mut metrics = run.csv("metrics.csv", newton::COLUMNS)?;
+            let rows = finance::run(f, &self.solver, run, &mut |row| {
+                metrics.row(row)?;
+                run.check_interrupt()
+            })?;
+            return run.write_summary(&rows);
+        }
         let t0 = Instant::now();
         let a = matrix::build(&self.matrix, &mut ctx.rng)?;
         let sub = structures::build(
