@@ -16,7 +16,7 @@ fn mixed_fbm_reproduces_the_reference_table() {
     for (h, sum, markov, full) in table {
         let alpha_std = 5.0 * 2f64.powf(-h);
         let sigma = covariance(125, h, alpha_std);
-        let mut ce = |s| solve(s, &sigma, &opts, None, &mut |_| Ok(())).unwrap().ce;
+        let ce = |s| solve(s, &sigma, &opts, None, &mut |_| Ok(())).unwrap().ce;
         let got = [
             ce(InfoStructure::Sum),
             ce(InfoStructure::Markovian),
