@@ -290,6 +290,10 @@ fn size_mismatch_and_bad_structures_are_usage_errors() {
         Method::BlockReduced,
     )
     .unwrap_err();
+    assert!(format!("{err}").contains("declared symmetry") && exit_code(&err) == 2);
+    let err = structures::build(&SubspaceSpec::Circulant {}, 4, true, &mut rng(0))
+        .err()
+        .expect("circulant");
     assert!(format!("{err}").contains("not implemented yet") && exit_code(&err) == 2);
 }
 
@@ -302,4 +306,31 @@ fn iteration_limit_reports_not_converged() {
     let out = lab::decompose::solve::decompose(&a, &sub, &o, &mut |_| Ok(())).unwrap();
     assert!(!out.converged && out.iterations == 1);
     assert!(min_eig(&out.b) > 0.0, "the saved iterate is still feasible");
+}
+
+/// §7.1.7: the block-reduced solve equals the unreduced primal (n = 30, r = 3, unequal blocks).
+#[test]
+fn block_reduced_matches_full_primal() {
+    let sizes = vec![12, 10, 8];
+    let a = lab::decompose::matrix::block_exchangeable(&sizes, &[1.0, 1.3, 0.9], 0.05, 0.02);
+    let spec = SubspaceSpec::BlockPattern {
+        sizes: sizes.clone(),
+        within_excluded: vec![1],
+        cross_excluded: vec![[0, 2]],
+    };
+    let sub = structures::build(&spec, 30, true, &mut rng(0)).unwrap();
+    let reduced = run(&a, &sub, Method::Auto).unwrap();
+    assert_eq!(reduced.method, Method::BlockReduced);
+    assert_eq!(reduced.dim, 2 + 2, "within blocks 0, 2; cross (0,1), (1,2)");
+    let full = run(&a, &sub, Method::Newton).unwrap();
+    assert_close(&reduced.b, &full.b, 1e-9, "B");
+    assert_close(&reduced.c, &full.c, 1e-9, "C");
+    let mut bumped = a.clone();
+    bumped[[0, 1]] += 1e-3;
+    bumped[[1, 0]] += 1e-3;
+    let err = run(&bumped, &sub, Method::BlockReduced).unwrap_err();
+    assert!(
+        format!("{err}").contains("not invariant") && exit_code(&err) == 2,
+        "{err}"
+    );
 }

@@ -110,8 +110,16 @@ pub enum SubspaceSpec {
     BasisFile { path: PathBuf },
     /// Explicit basis E₁..E_p of L^⊥ (dual input): a float64 `.npy` of shape (p, n, n).
     PerpBasisFile { path: PathBuf },
-    /// Group-invariant block patterns (§3.8) — not implemented yet.
-    BlockPattern {},
+    /// Block-exchangeable pattern (§3.8, Table 2 Ex. III): within-block off-diagonal entries
+    /// of every block not in `within_excluded`, and all cross-block entries of block pairs not
+    /// in `cross_excluded` (0-based block indices). Invariant under within-block permutations.
+    BlockPattern {
+        sizes: Vec<usize>,
+        #[serde(default)]
+        within_excluded: Vec<usize>,
+        #[serde(default)]
+        cross_excluded: Vec<[usize; 2]>,
+    },
     /// Circulant subspaces (§3.6) — not implemented yet.
     Circulant {},
 }

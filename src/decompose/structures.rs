@@ -48,6 +48,74 @@ pub struct Subspace {
     repr: Repr,
     pub closed: Option<Closed>,
     pub strict: bool,
+    /// A declared symmetry group (block-exchangeable, §3.8).
+    pub group: Option<BlockGroup>,
+}
+
+/// Within-block permutation symmetry of a block pattern (§3.8).
+#[derive(Clone, Debug)]
+pub struct BlockGroup {
+    pub sizes: Vec<usize>,
+    /// Block of each index.
+    pub block: Vec<usize>,
+    pub within: Vec<bool>,
+    /// cross[a][b]: block pair (a, b) is in L.
+    pub cross: Vec<Vec<bool>>,
+}
+
+impl BlockGroup {
+    fn new(
+        n: usize,
+        sizes: &[usize],
+        within_ex: &[usize],
+        cross_ex: &[[usize; 2]],
+    ) -> Result<Self> {
+        let r = sizes.len();
+        let total: usize = sizes.iter().sum();
+        if total != n || sizes.contains(&0) {
+            return Err(usage(format!(
+                "subspace.sizes {sizes:?} must be positive and sum to n = {n} (they sum to {total})"
+            )));
+        }
+        if let Some(b) = within_ex
+            .iter()
+            .chain(cross_ex.iter().flatten())
+            .find(|&&b| b >= r)
+        {
+            return Err(usage(format!(
+                "subspace: block index {b} out of range ({r} blocks)"
+            )));
+        }
+        let block = sizes
+            .iter()
+            .enumerate()
+            .flat_map(|(k, &s)| std::iter::repeat_n(k, s))
+            .collect();
+        let within = (0..r).map(|a| !within_ex.contains(&a)).collect();
+        let cross = (0..r)
+            .map(|a| {
+                (0..r)
+                    .map(|b| !cross_ex.contains(&[a, b]) && !cross_ex.contains(&[b, a]))
+                    .collect()
+            })
+            .collect();
+        Ok(BlockGroup {
+            sizes: sizes.to_vec(),
+            block,
+            within,
+            cross,
+        })
+    }
+
+    /// Whether sym(eᵢeⱼᵀ), i < j, is in L.
+    pub fn in_l(&self, i: usize, j: usize) -> bool {
+        let (a, b) = (self.block[i], self.block[j]);
+        if a == b {
+            self.within[a]
+        } else {
+            self.cross[a][b]
+        }
+    }
 }
 
 pub fn build(spec: &SubspaceSpec, n: usize, strict: bool, rng: &mut impl Rng) -> Result<Subspace> {
@@ -57,6 +125,7 @@ pub fn build(spec: &SubspaceSpec, n: usize, strict: bool, rng: &mut impl Rng) ->
         repr: Repr::Coords(f),
         closed,
         strict,
+        group: None,
     };
     Ok(match spec {
         S::Pattern { pairs } => {
@@ -98,18 +167,21 @@ pub fn build(spec: &SubspaceSpec, n: usize, strict: bool, rng: &mut impl Rng) ->
             repr: Repr::TraceZero,
             closed: Some(Closed::Span(Array2::eye(n))),
             strict,
+            group: None,
         },
         S::RandomTraceFree { dim } => Subspace {
             n,
             repr: Repr::Explicit(random_trace_free(n, *dim, rng)),
             closed: None,
             strict,
+            group: None,
         },
         S::BasisFile { path } => Subspace {
             n,
             repr: Repr::Explicit(read_basis(path, n)?),
             closed: None,
             strict,
+            group: None,
         },
         S::PerpBasisFile { path } => {
             let elems = read_basis(path, n)?;
@@ -119,13 +191,21 @@ pub fn build(spec: &SubspaceSpec, n: usize, strict: bool, rng: &mut impl Rng) ->
                 repr: Repr::Perp(elems),
                 closed,
                 strict,
+                group: None,
             }
         }
-        S::BlockPattern {} | S::Circulant {} => {
-            return Err(usage(
-                "subspace kinds block-pattern and circulant are not implemented yet",
-            ))
+        S::BlockPattern {
+            sizes,
+            within_excluded,
+            cross_excluded,
+        } => {
+            let group = BlockGroup::new(n, sizes, within_excluded, cross_excluded)?;
+            let g = group.clone();
+            let mut sub = coords(Box::new(move |i, j| g.in_l(i, j)), None);
+            sub.group = Some(group);
+            sub
         }
+        S::Circulant {} => return Err(usage("subspace kind circulant is not implemented yet")),
     })
 }
 
@@ -138,6 +218,7 @@ impl Subspace {
             repr: Repr::Explicit(elems),
             closed,
             strict,
+            group: None,
         }
     }
 
@@ -150,6 +231,7 @@ impl Subspace {
             repr: Repr::Coords(Box::new(move |i, j| set.contains(&(i, j)))),
             closed,
             strict,
+            group: None,
         })
     }
 
@@ -161,6 +243,7 @@ impl Subspace {
             repr: Repr::Perp(elems),
             closed,
             strict,
+            group: None,
         }
     }
 

@@ -1,0 +1,184 @@
+//! `cargo bench --bench decompose`: time vs n (log-log, fitted exponent) per family of spec §8.1,
+//! median/min of 3 timed runs after a warm-up, and the process peak memory (VmHWM).
+//! Writes results/decompose-bench/scaling.csv and scaling.svg. LAB_BENCH_MAX_N caps n.
+use lab::decompose::config::{DecomposeConfig, Method, SubspaceSpec};
+use lab::decompose::matrix::{banded, wishart};
+use lab::decompose::solve::decompose;
+use lab::decompose::structures::{self, Subspace};
+use ndarray::Array2;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::fmt::Write as _;
+use std::time::Instant;
+
+type Case = Box<dyn Fn(usize) -> (Array2<f64>, Subspace, Method)>;
+
+fn families() -> Vec<(&'static str, Case)> {
+    let rng = |n: usize| ChaCha8Rng::seed_from_u64(n as u64);
+    vec![
+        (
+            "F1 5 pairs, primal Newton",
+            Box::new(move |n| {
+                let a = wishart(n, n as f64, 1.0, &mut rng(n));
+                let pairs = [[0, 1], [1, 2], [2, 3], [0, 3], [5, 7]];
+                (
+                    a,
+                    Subspace::from_pairs(n, &pairs, true).unwrap(),
+                    Method::Newton,
+                )
+            }),
+        ),
+        (
+            "F2 band complement b=1, closed form",
+            Box::new(move |n| {
+                let a = wishart(n, n as f64, 1.0, &mut rng(n));
+                let spec = SubspaceSpec::BandComplement { bandwidth: 1 };
+                let sub = structures::build(&spec, n, true, &mut rng(n)).unwrap();
+                (a, sub, Method::ClosedForm)
+            }),
+        ),
+        (
+            "F2 band complement b=1, dual Newton-CG",
+            Box::new(move |n| {
+                let a = wishart(n, n as f64, 1.0, &mut rng(n));
+                let spec = SubspaceSpec::BandComplement { bandwidth: 1 };
+                let sub = structures::build(&spec, n, true, &mut rng(n)).unwrap();
+                (a, sub, Method::DualNewtonCg)
+            }),
+        ),
+        (
+            "F4 banded b=2, primal Newton-CG",
+            Box::new(move |n| {
+                let a = banded(n, 2, 24.0, &mut rng(n));
+                let spec = SubspaceSpec::BandOffdiag { bandwidth: 2 };
+                let sub = structures::build(&spec, n, true, &mut rng(n)).unwrap();
+                (a, sub, Method::NewtonCg)
+            }),
+        ),
+    ]
+}
+
+fn peak_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(f64::NAN);
+    kb / 1024.0
+}
+
+/// Least-squares slope of log t against log n.
+fn slope(points: &[(f64, f64)]) -> f64 {
+    let k = points.len() as f64;
+    let (mx, my) = points.iter().fold((0.0, 0.0), |(a, b), (x, y)| {
+        (a + x.ln() / k, b + y.ln() / k)
+    });
+    let (sxy, sxx) = points.iter().fold((0.0, 0.0), |(a, b), (x, y)| {
+        let dx = x.ln() - mx;
+        (a + dx * (y.ln() - my), b + dx * dx)
+    });
+    sxy / sxx
+}
+
+fn main() {
+    let max_n: usize = std::env::var("LAB_BENCH_MAX_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let sizes: Vec<usize> = [50, 100, 200, 500, 1000, 2000]
+        .into_iter()
+        .filter(|&n| n <= max_n)
+        .collect();
+    let mut opts = DecomposeConfig::embedded_default().solver;
+    let mut csv = String::from("family,n,median_s,min_s,iterations,cg_iters,peak_mib\n");
+    let mut curves = Vec::new();
+    for (name, case) in families() {
+        let mut points = Vec::new();
+        for &n in &sizes {
+            let (a, sub, method) = case(n);
+            opts.method = method;
+            let mut times = Vec::new();
+            let mut last = None;
+            for rep in 0..4 {
+                let t = Instant::now();
+                let out =
+                    decompose(&a, &sub, &opts, &mut |_| Ok(())).expect("bench instance solves");
+                if rep > 0 {
+                    times.push(t.elapsed().as_secs_f64());
+                }
+                last = Some(out);
+            }
+            times.sort_by(f64::total_cmp);
+            let out = last.expect("ran");
+            let peak = peak_mib();
+            println!(
+                "{name:40} n={n:5} median {:9.4} s  min {:9.4} s  it {:3}  cg {:4}  peak {peak:7.0} MiB",
+                times[1], times[0], out.iterations, out.cg_iters
+            );
+            let _ = writeln!(
+                csv,
+                "{name},{n},{},{},{},{},{peak}",
+                times[1], times[0], out.iterations, out.cg_iters
+            );
+            points.push((n as f64, times[1]));
+        }
+        let fit: Vec<(f64, f64)> = points.iter().cloned().filter(|p| p.0 >= 200.0).collect();
+        if fit.len() >= 2 {
+            println!("{name:40} fitted exponent (n >= 200): {:.2}", slope(&fit));
+        }
+        curves.push((name, points));
+    }
+    let dir = std::path::Path::new("results/decompose-bench");
+    std::fs::create_dir_all(dir).expect("create results/decompose-bench");
+    std::fs::write(dir.join("scaling.csv"), csv).expect("write csv");
+    std::fs::write(dir.join("scaling.svg"), svg(&curves)).expect("write svg");
+    println!("wrote {}/scaling.csv and scaling.svg", dir.display());
+}
+
+/// A minimal log-log SVG plot of time vs n, one polyline per family.
+fn svg(curves: &[(&str, Vec<(f64, f64)>)]) -> String {
+    let all: Vec<(f64, f64)> = curves.iter().flat_map(|c| c.1.iter().cloned()).collect();
+    let lo = |f: fn(&(f64, f64)) -> f64| {
+        all.iter()
+            .map(f)
+            .fold(f64::INFINITY, f64::min)
+            .log10()
+            .floor()
+    };
+    let hi = |f: fn(&(f64, f64)) -> f64| all.iter().map(f).fold(0.0, f64::max).log10().ceil();
+    let (x0, x1, y0, y1) = (lo(|p| p.0), hi(|p| p.0), lo(|p| p.1), hi(|p| p.1));
+    let px = |x: f64| 60.0 + 520.0 * (x.log10() - x0) / (x1 - x0);
+    let py = |y: f64| 340.0 - 300.0 * (y.log10() - y0) / (y1 - y0);
+    let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"];
+    let mut s = String::from(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="640" height="400" font-family="sans-serif" font-size="11">"#,
+    );
+    let _ = write!(
+        s,
+        r#"<rect x="60" y="40" width="520" height="300" fill="none" stroke="black"/>"#
+    );
+    let _ = write!(
+        s,
+        r#"<text x="300" y="390">n (log scale, 10^{x0}..10^{x1})</text><text x="5" y="30">time s (log, 10^{y0}..10^{y1})</text>"#
+    );
+    for (k, (name, pts)) in curves.iter().enumerate() {
+        let c = colors[k % colors.len()];
+        let line: Vec<String> = pts
+            .iter()
+            .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
+            .collect();
+        let _ = write!(
+            s,
+            r#"<polyline fill="none" stroke="{c}" stroke-width="2" points="{}"/>"#,
+            line.join(" ")
+        );
+        let _ = write!(
+            s,
+            r#"<text x="70" y="{}" fill="{c}">{name}</text>"#,
+            55 + 14 * k
+        );
+    }
+    s + "</svg>\n"
+}
