@@ -21,7 +21,7 @@ run_example() { # name config reference_K reference_s [--set ...]
 run_example I configs/decompose/table2-i.yaml 2 18.8
 run_example II configs/decompose/table2-ii.yaml 16 339.8 --set solver.cg_forcing=fixed
 run_example II-closed-form configs/decompose/table2-ii.yaml - - --set solver.method=closed-form
-echo "III,block-reduced,2000,,,,,,,,,5,1.7  (not implemented yet)" >> "$OUT/table2.csv"
+run_example III configs/decompose/table2-iii.yaml 5 1.7
 run_example IV configs/decompose/table2-iv.yaml 4 13.9
 column -s, -t < "$OUT/table2.csv"
 
