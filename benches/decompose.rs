@@ -82,6 +82,38 @@ fn slope(points: &[(f64, f64)]) -> f64 {
     sxy / sxx
 }
 
+/// F0: the spec 8.2 comparison family at n = 10..40 (CVXPY side: scripts/decompose-cvxpy-bench.py),
+/// iterative solvers timed, objective error against the chordal closed form.
+fn conic_comparison(opts: &mut lab::decompose::config::SolverConfig) -> String {
+    let mut csv = String::from("n,solver,median_s,objective_error\n");
+    for n in [10, 20, 30, 40] {
+        let a = wishart(n, n as f64, 1.0, &mut ChaCha8Rng::seed_from_u64(n as u64));
+        let spec = SubspaceSpec::BandComplement { bandwidth: 1 };
+        let sub = structures::build(&spec, n, true, &mut ChaCha8Rng::seed_from_u64(0)).unwrap();
+        opts.method = Method::ClosedForm;
+        let exact = decompose(&a, &sub, opts, &mut |_| Ok(())).expect("closed form");
+        let reference = lab::decompose::ln_det(&(&a - &exact.c)).expect("PD");
+        for method in [Method::Newton, Method::DualNewton, Method::ClosedForm] {
+            opts.method = method;
+            let mut times = Vec::new();
+            let mut err = 0.0;
+            for _ in 0..5 {
+                let t = Instant::now();
+                let out = decompose(&a, &sub, opts, &mut |_| Ok(())).expect("solves");
+                times.push(t.elapsed().as_secs_f64());
+                err = (lab::decompose::ln_det(&(&a - &out.c)).expect("PD") - reference).abs();
+            }
+            times.sort_by(f64::total_cmp);
+            println!(
+                "F0 n={n:3} {method:?}: median {:.6} s, objective error {err:.1e}",
+                times[2]
+            );
+            let _ = writeln!(csv, "{n},{method:?},{},{err:e}", times[2]);
+        }
+    }
+    csv
+}
+
 fn main() {
     let max_n: usize = std::env::var("LAB_BENCH_MAX_N")
         .ok()
@@ -92,6 +124,7 @@ fn main() {
         .filter(|&n| n <= max_n)
         .collect();
     let mut opts = DecomposeConfig::embedded_default().solver;
+    let f0 = conic_comparison(&mut opts);
     let mut csv = String::from("family,n,median_s,min_s,iterations,cg_iters,peak_mib\n");
     let mut curves = Vec::new();
     for (name, case) in families() {
@@ -139,6 +172,7 @@ fn main() {
     let dir = std::path::Path::new("results/decompose-bench");
     std::fs::create_dir_all(dir).expect("create results/decompose-bench");
     std::fs::write(dir.join("scaling.csv"), csv).expect("write csv");
+    std::fs::write(dir.join("conic_comparison.csv"), f0).expect("write csv");
     std::fs::write(dir.join("scaling.svg"), svg(&curves)).expect("write svg");
     println!("wrote {}/scaling.csv and scaling.svg", dir.display());
 }
