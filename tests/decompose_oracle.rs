@@ -2,7 +2,6 @@
 //! scripts/decompose-oracle.py) against every project solver on the committed fixture.
 mod decompose_common;
 use decompose_common::*;
-use lab::decompose::config::Method;
 use lab::decompose::structures::Subspace;
 use ndarray::Array2;
 use serde_json::Value;
