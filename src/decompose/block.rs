@@ -3,11 +3,76 @@
 //! similar to ⊕ᵢ (dᵢ − oᵢ) I_{nᵢ−1} ⊕ K, K_ii = dᵢ + (nᵢ − 1)oᵢ, K_ij = √(nᵢnⱼ) c_ij, so
 //! Φ = −Σᵢ (nᵢ − 1) log sᵢ − log det K with sᵢ = dᵢ − oᵢ: an r-sized problem, independent of n.
 use super::config::SolverConfig;
-use super::structures::BlockGroup;
 use crate::error::usage;
 use anyhow::{bail, Result};
 use ndarray::{Array1, Array2};
 use ndarray_linalg::{FactorizeC, InverseC, SolveC, UPLO};
+
+/// Within-block permutation symmetry of a block pattern (§3.8).
+#[derive(Clone, Debug)]
+pub struct BlockGroup {
+    pub sizes: Vec<usize>,
+    /// Block of each index.
+    pub block: Vec<usize>,
+    pub within: Vec<bool>,
+    /// cross[a][b]: block pair (a, b) is in L.
+    pub cross: Vec<Vec<bool>>,
+}
+
+impl BlockGroup {
+    pub fn new(
+        n: usize,
+        sizes: &[usize],
+        within_ex: &[usize],
+        cross_ex: &[[usize; 2]],
+    ) -> Result<Self> {
+        let r = sizes.len();
+        let total: usize = sizes.iter().sum();
+        if total != n || sizes.contains(&0) {
+            return Err(usage(format!(
+                "subspace.sizes {sizes:?} must be positive and sum to n = {n} (they sum to {total})"
+            )));
+        }
+        if let Some(b) = within_ex
+            .iter()
+            .chain(cross_ex.iter().flatten())
+            .find(|&&b| b >= r)
+        {
+            return Err(usage(format!(
+                "subspace: block index {b} out of range ({r} blocks)"
+            )));
+        }
+        let block = sizes
+            .iter()
+            .enumerate()
+            .flat_map(|(k, &s)| std::iter::repeat_n(k, s))
+            .collect();
+        let within = (0..r).map(|a| !within_ex.contains(&a)).collect();
+        let cross = (0..r)
+            .map(|a| {
+                (0..r)
+                    .map(|b| !cross_ex.contains(&[a, b]) && !cross_ex.contains(&[b, a]))
+                    .collect()
+            })
+            .collect();
+        Ok(BlockGroup {
+            sizes: sizes.to_vec(),
+            block,
+            within,
+            cross,
+        })
+    }
+
+    /// Whether sym(eᵢeⱼᵀ), i < j, is in L.
+    pub fn in_l(&self, i: usize, j: usize) -> bool {
+        let (a, b) = (self.block[i], self.block[j]);
+        if a == b {
+            self.within[a]
+        } else {
+            self.cross[a][b]
+        }
+    }
+}
 
 /// Block-constant parameters: s = d − o per block and the r×r matrix K.
 #[derive(Clone, Debug)]

@@ -145,6 +145,9 @@ pub struct SolverConfig {
     pub cg_jacobi: bool,
     /// Error (instead of warn and drop) when a basis is linearly dependent (spec §7.4).
     pub strict_basis: bool,
+    /// Scale the dual start so that ⟨A, B⟩ = n (the optimal scale along the ray, since the
+    /// optimum has tr(AB) = n, §1.4) [A]; false follows the reference (unscaled start).
+    pub dual_start_scale: bool,
     /// Divergence test of §1.5 stage 5: ‖C‖_F > this · ‖A‖_F means L looks degenerate.
     pub divergence_factor: f64,
 }

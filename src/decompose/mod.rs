@@ -4,6 +4,7 @@ pub mod block;
 pub mod cg;
 pub mod closed;
 pub mod config;
+pub mod elements;
 pub mod finance;
 pub mod matrix;
 pub mod newton;

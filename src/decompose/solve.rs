@@ -183,6 +183,11 @@ fn dual(
     let check_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let p = Problem::dual(a, &perp);
+    let mut y0 = y0;
+    let along = p.lin.dot(&y0); // ⟨A, B(y0)⟩ > 0 since both are PD
+    if opts.dual_start_scale && along > 0.0 {
+        y0 *= a.nrows() as f64 / along;
+    }
     let sol = newton::solve(&p, Some(&y0), dir, opts, log)?;
     let b = newton::symmetrize(&p.matrix(&sol.x));
     // C = A − B⁻¹ projected onto L to remove round-off (§2.2).

@@ -1,21 +1,19 @@
 //! The subspace L from its config: coordinate patterns, the named structures of spec §1.3,
 //! explicit bases of L or of L^⊥. Bases are built on demand (a named structure at n = 2000 can
 //! have millions of elements, which only the closed forms of §3.9 can afford).
+use super::block::BlockGroup;
 use super::config::SubspaceSpec;
-use super::subspace::{sparse_of, Basis, SymSparse};
+use super::elements::{complement, random_trace_free, read_basis};
+use super::subspace::{Basis, SymSparse};
 use crate::error::usage;
 use anyhow::Result;
-use ndarray::{Array2, Array3, Axis};
-use ndarray_linalg::{SVDInto, UPLO};
+use ndarray::Array2;
+use ndarray_linalg::UPLO;
 use rand::Rng;
-use rand_distr::StandardNormal;
 use std::collections::HashSet;
-use std::path::Path;
 
 /// Largest number of basis elements built for an iterative solver.
 pub const MAX_ELEMENTS: usize = 4_000_000;
-/// Largest svec dimension n(n+1)/2 for which a complement basis is computed by SVD.
-const MAX_SVEC: usize = 5_000;
 
 /// Structures with a closed-form solution (§3.9).
 #[derive(Clone, Debug, PartialEq)]
@@ -50,72 +48,6 @@ pub struct Subspace {
     pub strict: bool,
     /// A declared symmetry group (block-exchangeable, §3.8).
     pub group: Option<BlockGroup>,
-}
-
-/// Within-block permutation symmetry of a block pattern (§3.8).
-#[derive(Clone, Debug)]
-pub struct BlockGroup {
-    pub sizes: Vec<usize>,
-    /// Block of each index.
-    pub block: Vec<usize>,
-    pub within: Vec<bool>,
-    /// cross[a][b]: block pair (a, b) is in L.
-    pub cross: Vec<Vec<bool>>,
-}
-
-impl BlockGroup {
-    fn new(
-        n: usize,
-        sizes: &[usize],
-        within_ex: &[usize],
-        cross_ex: &[[usize; 2]],
-    ) -> Result<Self> {
-        let r = sizes.len();
-        let total: usize = sizes.iter().sum();
-        if total != n || sizes.contains(&0) {
-            return Err(usage(format!(
-                "subspace.sizes {sizes:?} must be positive and sum to n = {n} (they sum to {total})"
-            )));
-        }
-        if let Some(b) = within_ex
-            .iter()
-            .chain(cross_ex.iter().flatten())
-            .find(|&&b| b >= r)
-        {
-            return Err(usage(format!(
-                "subspace: block index {b} out of range ({r} blocks)"
-            )));
-        }
-        let block = sizes
-            .iter()
-            .enumerate()
-            .flat_map(|(k, &s)| std::iter::repeat_n(k, s))
-            .collect();
-        let within = (0..r).map(|a| !within_ex.contains(&a)).collect();
-        let cross = (0..r)
-            .map(|a| {
-                (0..r)
-                    .map(|b| !cross_ex.contains(&[a, b]) && !cross_ex.contains(&[b, a]))
-                    .collect()
-            })
-            .collect();
-        Ok(BlockGroup {
-            sizes: sizes.to_vec(),
-            block,
-            within,
-            cross,
-        })
-    }
-
-    /// Whether sym(eᵢeⱼᵀ), i < j, is in L.
-    pub fn in_l(&self, i: usize, j: usize) -> bool {
-        let (a, b) = (self.block[i], self.block[j]);
-        if a == b {
-            self.within[a]
-        } else {
-            self.cross[a][b]
-        }
-    }
 }
 
 pub fn build(spec: &SubspaceSpec, n: usize, strict: bool, rng: &mut impl Rng) -> Result<Subspace> {
@@ -379,105 +311,6 @@ fn pair_set(pairs: &[[usize; 2]], n: usize) -> Result<HashSet<(usize, usize)>> {
         }
     }
     Ok(set)
-}
-
-/// `dim` random symmetric matrices with zero trace (so I ∈ L^⊥ and (ND) holds).
-fn random_trace_free(n: usize, dim: usize, rng: &mut impl Rng) -> Vec<SymSparse> {
-    (0..dim)
-        .map(|_| {
-            let g = Array2::from_shape_fn((n, n), |_| rng.sample::<f64, _>(StandardNormal));
-            let mut s = (&g + &g.t()) * 0.5;
-            let shift = s.diag().sum() / n as f64;
-            s.diag_mut().mapv_inplace(|v| v - shift);
-            sparse_of(&s)
-        })
-        .collect()
-}
-
-/// A (m, n, n) float64 `.npy` of symmetric matrices.
-fn read_basis(path: &Path, n: usize) -> Result<Vec<SymSparse>> {
-    let arr: Array3<f64> = ndarray_npy::read_npy(path).map_err(|e| {
-        usage(format!(
-            "{}: not a 3-D float64 .npy basis file of shape (m, n, n): {e}",
-            path.display()
-        ))
-    })?;
-    let (m, r, c) = arr.dim();
-    if r != n || c != n {
-        return Err(usage(format!(
-            "{}: basis matrices are {r}x{c} but A is {n}x{n}",
-            path.display()
-        )));
-    }
-    (0..m)
-        .map(|k| {
-            let d = arr.index_axis(Axis(0), k).to_owned();
-            if let Some(((i, j), v)) = d.indexed_iter().find(|(_, v)| !v.is_finite()) {
-                return Err(usage(format!(
-                    "basis element {k}: non-finite entry at ({i}, {j}) = {v}"
-                )));
-            }
-            let scale = d.iter().fold(0.0f64, |s, v| s.max(v.abs()));
-            let asym = (&d - &d.t()).iter().fold(0.0f64, |s, v| s.max(v.abs()));
-            if asym > 1e-12 * scale {
-                return Err(usage(format!(
-                    "basis element {k} is not symmetric: max |D - D^T| = {asym:.3e}"
-                )));
-            }
-            Ok(sparse_of(&((&d + &d.t()) * 0.5)))
-        })
-        .collect()
-}
-
-/// svec coordinates (off-diagonals ×√2, so the Frobenius product is the dot product).
-fn svec(d: &SymSparse, n: usize) -> Vec<f64> {
-    let mut v = vec![0.0; n * (n + 1) / 2];
-    let idx = |i: usize, j: usize| i * n - i * (i + 1) / 2 + j;
-    for &(i, j, x) in d {
-        v[idx(i, j)] += if i == j {
-            x
-        } else {
-            x * std::f64::consts::SQRT_2
-        };
-    }
-    v
-}
-
-/// An orthonormal basis of the orthogonal complement of span(elems), by SVD in svec space.
-pub fn complement(n: usize, elems: &[SymSparse]) -> Result<Vec<SymSparse>> {
-    let total = n * (n + 1) / 2;
-    if total > MAX_SVEC {
-        return Err(usage(format!(
-            "computing a complement basis needs n(n+1)/2 <= {MAX_SVEC} (n = {n}); give the other \
-             basis explicitly"
-        )));
-    }
-    let rows = elems.len().max(1);
-    let mut v = Array2::zeros((rows, total));
-    for (k, d) in elems.iter().enumerate() {
-        v.row_mut(k).assign(&ndarray::Array1::from(svec(d, n)));
-    }
-    let (_, s, vt) = v.svd_into(false, true)?;
-    let vt = vt.expect("requested V^T");
-    let smax = s.iter().cloned().fold(0.0, f64::max);
-    let rank = s.iter().filter(|&&x| x > 1e-12 * smax && x > 0.0).count();
-    let inv_sqrt2 = std::f64::consts::FRAC_1_SQRT_2;
-    Ok((rank..total)
-        .map(|r| {
-            let mut out = SymSparse::new();
-            let mut k = 0;
-            for i in 0..n {
-                for j in i..n {
-                    let x = vt[[r, k]] * if i == j { 1.0 } else { inv_sqrt2 };
-                    if x != 0.0 {
-                        out.push((i, j, x));
-                    }
-                    k += 1;
-                }
-            }
-            out
-        })
-        .collect())
 }
 
 /// L^⊥ = span{E₀} with E₀ ≻ 0 (or −E₀ ≻ 0) has the closed form of §3.9.3.
