@@ -177,48 +177,16 @@ fn main() {
     println!("wrote {}/scaling.csv and scaling.svg", dir.display());
 }
 
-/// A minimal log-log SVG plot of time vs n, one polyline per family.
 fn svg(curves: &[(&str, Vec<(f64, f64)>)]) -> String {
-    let all: Vec<(f64, f64)> = curves.iter().flat_map(|c| c.1.iter().cloned()).collect();
-    let lo = |f: fn(&(f64, f64)) -> f64| {
-        all.iter()
-            .map(f)
-            .fold(f64::INFINITY, f64::min)
-            .log10()
-            .floor()
-    };
-    let hi = |f: fn(&(f64, f64)) -> f64| all.iter().map(f).fold(0.0, f64::max).log10().ceil();
-    let (x0, x1, y0, y1) = (lo(|p| p.0), hi(|p| p.0), lo(|p| p.1), hi(|p| p.1));
-    let px = |x: f64| 60.0 + 520.0 * (x.log10() - x0) / (x1 - x0);
-    let py = |y: f64| 340.0 - 300.0 * (y.log10() - y0) / (y1 - y0);
-    let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"];
-    let mut s = String::from(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="640" height="400" font-family="sans-serif" font-size="11">"#,
-    );
-    let _ = write!(
-        s,
-        r#"<rect x="60" y="40" width="520" height="300" fill="none" stroke="black"/>"#
-    );
-    let _ = write!(
-        s,
-        r#"<text x="300" y="390">n (log scale, 10^{x0}..10^{x1})</text><text x="5" y="30">time s (log, 10^{y0}..10^{y1})</text>"#
-    );
-    for (k, (name, pts)) in curves.iter().enumerate() {
-        let c = colors[k % colors.len()];
-        let line: Vec<String> = pts
-            .iter()
-            .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
-            .collect();
-        let _ = write!(
-            s,
-            r#"<polyline fill="none" stroke="{c}" stroke-width="2" points="{}"/>"#,
-            line.join(" ")
-        );
-        let _ = write!(
-            s,
-            r#"<text x="70" y="{}" fill="{c}">{name}</text>"#,
-            55 + 14 * k
-        );
-    }
-    s + "</svg>\n"
+    let owned: Vec<lab::decompose::plot::Curve> = curves
+        .iter()
+        .map(|(n, p)| (n.to_string(), p.clone()))
+        .collect();
+    lab::decompose::plot::svg(
+        &owned,
+        true,
+        "lab decompose: time vs n",
+        "n",
+        "median time (s)",
+    )
 }

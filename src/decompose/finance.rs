@@ -224,7 +224,36 @@ pub fn run(
             rows.push(row);
         }
     }
+    if cfg.hurst.len() > 1 {
+        std::fs::write(run.path("figure1.svg"), figure(&rows))?;
+    }
     Ok(rows)
+}
+
+/// Certainty equivalent vs H, one curve per structure (spec §6.2 Figure 1).
+fn figure(rows: &[Row]) -> String {
+    let mut curves: Vec<super::plot::Curve> = Vec::new();
+    for s in [
+        InfoStructure::Sum,
+        InfoStructure::Markovian,
+        InfoStructure::Full,
+    ] {
+        let pts: Vec<(f64, f64)> = rows
+            .iter()
+            .filter(|r| r.structure == s)
+            .map(|r| (r.hurst, r.certainty_equivalent))
+            .collect();
+        if !pts.is_empty() {
+            curves.push((format!("{s:?}"), pts));
+        }
+    }
+    super::plot::svg(
+        &curves,
+        false,
+        "Certainty equivalent vs Hurst index",
+        "H",
+        "CE",
+    )
 }
 
 /// strategy_<structure>.csv: period, observed index, coefficient (positions scale by 1/α_r).
