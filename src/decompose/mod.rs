@@ -1,5 +1,6 @@
 //! `lab decompose`: the unique decomposition A = B⁻¹ + C, B ≻ 0, B ∈ L^⊥, C ∈ L
 //! (spec decompose.md §1.2), by closed forms (§3.9), primal/dual Newton and Newton-CG (§3).
+pub mod banded;
 pub mod block;
 pub mod cg;
 pub mod closed;

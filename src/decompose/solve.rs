@@ -4,7 +4,7 @@ use super::newton::{self, Direction, Diverged, Problem};
 use super::nondegen::{self, Certificate};
 use super::structures::Subspace;
 use super::subspace::Basis;
-use super::{block, closed};
+use super::{banded, block, closed};
 use crate::error::usage;
 use anyhow::Result;
 use ndarray::{Array1, Array2};
@@ -146,7 +146,14 @@ fn primal(
     let check_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let p = Problem::primal(a, &basis);
-    let sol = match newton::solve(&p, None, dir, opts, log) {
+    let banded = (dir == Direction::Cg)
+        .then(|| banded::bandwidth(a, &basis))
+        .flatten();
+    let result = match banded {
+        Some(bw) => banded::solve(a, &basis, bw, opts, log),
+        None => newton::solve(&p, None, dir, opts, log),
+    };
+    let sol = match result {
         Ok(s) => s,
         Err(e) => {
             return Err(match e.downcast::<Diverged>() {

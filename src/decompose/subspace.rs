@@ -44,27 +44,26 @@ impl Basis {
                 )));
             }
         }
-        let gram = gram_matrix(&elems);
-        let (keep, dropped) = independent_subset(&gram);
+        let (diag, off) = gram_entries(&elems);
+        let m = elems.len();
+        let (keep, dropped): (Vec<usize>, Vec<usize>) = if off.is_empty() {
+            (0..m).partition(|&k| diag[k] > 0.0)
+        } else {
+            independent_subset(&dense_gram(&diag, &off))
+        };
         if !dropped.is_empty() && strict {
             return Err(usage(format!(
                 "the basis of L is linearly dependent: elements {dropped:?} are combinations of \
-                 the others (set subspace.strict: false to drop them with a warning)"
+                 the others (set solver.strict_basis: false to drop them with a warning)"
             )));
         }
         let elems: Vec<SymSparse> = keep.iter().map(|&k| elems[k].clone()).collect();
-        let gram = gram
-            .select(ndarray::Axis(0), &keep)
-            .select(ndarray::Axis(1), &keep);
-        Ok(Basis::from_parts(n, elems, gram, dropped))
-    }
-
-    fn from_parts(n: usize, elems: Vec<SymSparse>, g: Array2<f64>, dropped: Vec<usize>) -> Basis {
-        let m = elems.len();
-        let is_diag = (0..m).all(|k| (0..m).all(|l| k == l || g[[k, l]] == 0.0));
-        let gram = if is_diag {
-            Gram::Diagonal(g.diag().to_owned())
+        let gram = if off.is_empty() {
+            Gram::Diagonal(keep.iter().map(|&k| diag[k]).collect())
         } else {
+            let g = dense_gram(&diag, &off)
+                .select(ndarray::Axis(0), &keep)
+                .select(ndarray::Axis(1), &keep);
             Gram::Dense(
                 g.factorizec(UPLO::Lower)
                     .expect("independent subset has PD Gram"),
@@ -72,14 +71,14 @@ impl Basis {
         };
         let full = elems.iter().map(expand).collect();
         let rank2 = rank2_form(n, &elems);
-        Basis {
+        Ok(Basis {
             n,
             elems,
             full,
             gram,
             rank2,
             dropped,
-        }
+        })
     }
 
     /// m = dim L.
@@ -227,7 +226,11 @@ fn rank2_hessian(w: &Array2<f64>, u: &Array2<f64>, t: &[usize]) -> Array2<f64> {
 }
 
 /// (U, t) if every element is u e_tᵀ + e_t uᵀ with u_t = 0 (one index shared by all entries).
+/// Skipped for single-entry (coordinate) bases, where the entry formula is already cheap.
 fn rank2_form(n: usize, elems: &[SymSparse]) -> Option<(Array2<f64>, Vec<usize>)> {
+    if elems.iter().all(|d| d.len() <= 1) {
+        return None;
+    }
     let mut u = Array2::zeros((n, elems.len()));
     let mut t = Vec::with_capacity(elems.len());
     for (k, d) in elems.iter().enumerate() {
@@ -254,23 +257,42 @@ fn pair_trace(d: &SymSparse, e: &SymSparse, w: &Array2<f64>) -> f64 {
     s
 }
 
-/// G_kl = ⟨D_k, D_l⟩ through an index of which elements touch each entry.
-fn gram_matrix(elems: &[SymSparse]) -> Array2<f64> {
-    let m = elems.len();
+/// G_kl = ⟨D_k, D_l⟩ through an index of which elements touch each entry: the diagonal and
+/// the nonzero off-diagonal entries (k < l), so orthogonal bases never build an m×m matrix.
+fn gram_entries(elems: &[SymSparse]) -> (Vec<f64>, Vec<(usize, usize, f64)>) {
     let mut by_entry: HashMap<(usize, usize), Vec<(usize, f64)>> = HashMap::new();
     for (k, d) in elems.iter().enumerate() {
         for &(i, j, v) in d {
             by_entry.entry((i, j)).or_default().push((k, v));
         }
     }
-    let mut g = Array2::zeros((m, m));
+    let mut diag = vec![0.0; elems.len()];
+    let mut off: HashMap<(usize, usize), f64> = HashMap::new();
     for ((i, j), list) in by_entry {
         let weight = if i == j { 1.0 } else { 2.0 };
         for &(k, u) in &list {
             for &(l, v) in &list {
-                g[[k, l]] += weight * u * v;
+                if k == l {
+                    diag[k] += weight * u * v;
+                } else if k < l {
+                    *off.entry((k, l)).or_default() += weight * u * v;
+                }
             }
         }
+    }
+    let off = off
+        .into_iter()
+        .filter(|e| e.1 != 0.0)
+        .map(|((k, l), v)| (k, l, v))
+        .collect();
+    (diag, off)
+}
+
+fn dense_gram(diag: &[f64], off: &[(usize, usize, f64)]) -> Array2<f64> {
+    let mut g = Array2::from_diag(&Array1::from(diag.to_vec()));
+    for &(k, l, v) in off {
+        g[[k, l]] = v;
+        g[[l, k]] = v;
     }
     g
 }
@@ -278,9 +300,6 @@ fn gram_matrix(elems: &[SymSparse]) -> Array2<f64> {
 /// Greedy incremental Cholesky of G: keep an element if its pivot exceeds DEPENDENCE_TOL·G_kk.
 fn independent_subset(g: &Array2<f64>) -> (Vec<usize>, Vec<usize>) {
     let m = g.nrows();
-    if (0..m).all(|k| (0..m).all(|l| k == l || g[[k, l]] == 0.0)) {
-        return (0..m).partition(|&k| g[[k, k]] > 0.0);
-    }
     let (mut keep, mut dropped) = (Vec::new(), Vec::new());
     let mut l: Vec<Vec<f64>> = Vec::new(); // rows of the factor over kept elements
     for k in 0..m {
