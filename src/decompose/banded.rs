@@ -180,10 +180,10 @@ impl Band<f64> {
     }
 }
 
-/// Applies when every element is one coordinate pair within half-bandwidth b ≤ n/8 and A is
-/// banded with the same b.
-pub fn bandwidth(a: &Array2<f64>, basis: &Basis) -> Option<usize> {
-    let n = a.nrows();
+/// Applies when every element is one coordinate pair within half-bandwidth b ≤ n/8 and (for
+/// the primal, `a` given) A is banded with the same b.
+pub fn bandwidth(a: Option<&Array2<f64>>, basis: &Basis) -> Option<usize> {
+    let n = basis.n;
     let mut b = 0;
     for d in &basis.elems {
         let [(i, j, _)] = d.as_slice() else {
@@ -191,6 +191,9 @@ pub fn bandwidth(a: &Array2<f64>, basis: &Basis) -> Option<usize> {
         };
         b = b.max(j - i);
     }
+    let Some(a) = a else {
+        return (basis.n >= 64 && 8 * b <= basis.n).then_some(b);
+    };
     let a_b = a
         .indexed_iter()
         .filter(|(_, v)| **v != 0.0)
@@ -200,8 +203,12 @@ pub fn bandwidth(a: &Array2<f64>, basis: &Basis) -> Option<usize> {
     (n >= 64 && 8 * b <= n).then_some(b)
 }
 
+/// f(x) = ⟨c, x⟩ − log det M(x), M(x) = M₀ + s·C(x) on band storage (primal: M₀ = A, s = −1,
+/// c = 0; dual: M₀ = 0, s = +1, cₖ = ⟨A, Eₖ⟩), as in newton::Problem.
 struct Banded<'a> {
     a: Band<f64>,
+    sign: f64,
+    lin: Array1<f64>,
     basis: &'a Basis,
 }
 
@@ -220,15 +227,15 @@ impl Banded<'_> {
         for (k, d) in self.basis.elems.iter().enumerate() {
             let (i, j, w) = d[0];
             let cur = m.at(j, i);
-            let dv = v.map_or(0.0, |v| -w * v[k]);
-            m.set(j, i, cur + lift(-w * x[k], dv));
+            let dv = v.map_or(0.0, |v| self.sign * w * v[k]);
+            m.set(j, i, cur + lift(self.sign * w * x[k], dv));
         }
         m
     }
     fn value(&self, x: &Array1<f64>) -> Option<(f64, Band<f64>)> {
         let l = self.matrix(x, None, |a, _| a).cholesky()?;
         let ln_det: f64 = (0..l.n).map(|i| l.at(i, i).ln()).sum::<f64>() * 2.0;
-        Some((-ln_det, l))
+        Some((self.lin.dot(x) - ln_det, l))
     }
     /// ⟨Dₖ, Z⟩ for band storage Z of any scalar, returning the chosen part.
     fn inner<T: Num>(&self, z: &Band<T>, part: impl Fn(T) -> f64) -> Array1<f64> {
@@ -242,7 +249,7 @@ impl Banded<'_> {
             .cholesky()
             .expect("accepted point is PD")
             .selected_inverse();
-        self.inner(&z, |t: Dual| t.1)
+        self.inner(&z, |t: Dual| t.1) * (-self.sign)
     }
     fn hess_diag(&self, z: &Band<f64>) -> Array1<f64> {
         let f = |&(i, j, w): &(usize, usize, f64)| {
@@ -263,6 +270,7 @@ pub fn solve(
     a: &Array2<f64>,
     basis: &Basis,
     b: usize,
+    dual: Option<&Array1<f64>>,
     opts: &SolverConfig,
     log: &mut dyn FnMut(&[f64]) -> Result<()>,
 ) -> Result<Solution> {
@@ -275,18 +283,27 @@ pub fn solve(
     };
     for i in 0..n {
         for j in i.saturating_sub(b)..=i {
-            band.set(i, j, a[[i, j]]);
+            band.set(i, j, if dual.is_some() { 0.0 } else { a[[i, j]] });
         }
     }
-    let p = Banded { a: band, basis };
-    let mut x = Array1::zeros(basis.len());
+    let (sign, lin, x0) = match dual {
+        Some(y0) => (1.0, basis.inner_products(a), y0.clone()),
+        None => (-1.0, Array1::zeros(basis.len()), Array1::zeros(basis.len())),
+    };
+    let p = Banded {
+        a: band,
+        sign,
+        lin,
+        basis,
+    };
+    let mut x = x0;
     let Some((mut f, mut l)) = p.value(&x) else {
-        bail!("A is not positive definite")
+        bail!("the starting point is not feasible (M is not positive definite)")
     };
     let (mut g0, mut last, mut total_cg, mut total_bt) = (None, None, 0, 0);
     for it in 1..=opts.max_iter {
         let z = l.selected_inverse();
-        let g = p.inner(&z, |t| t);
+        let g = &p.lin - &(p.inner(&z, |t| t) * p.sign);
         let g_norm = g.dot(&g).sqrt();
         let g_rel = g_norm / *g0.get_or_insert(g_norm.max(f64::MIN_POSITIVE));
         let o = CgOptions::from_config(opts, basis.len(), g_rel);

@@ -147,10 +147,10 @@ fn primal(
     let t = Instant::now();
     let p = Problem::primal(a, &basis);
     let banded = (dir == Direction::Cg)
-        .then(|| banded::bandwidth(a, &basis))
+        .then(|| banded::bandwidth(Some(a), &basis))
         .flatten();
     let result = match banded {
-        Some(bw) => banded::solve(a, &basis, bw, opts, log),
+        Some(bw) => banded::solve(a, &basis, bw, None, opts, log),
         None => newton::solve(&p, None, dir, opts, log),
     };
     let sol = match result {
@@ -195,7 +195,10 @@ fn dual(
     if opts.dual_start_scale && along > 0.0 {
         y0 *= a.nrows() as f64 / along;
     }
-    let sol = newton::solve(&p, Some(&y0), dir, opts, log)?;
+    let sol = match (dir, banded::bandwidth(None, &perp)) {
+        (Direction::Cg, Some(bw)) => banded::solve(a, &perp, bw, Some(&y0), opts, log)?,
+        _ => newton::solve(&p, Some(&y0), dir, opts, log)?,
+    };
     let b = newton::symmetrize(&p.matrix(&sol.x));
     // C = A − B⁻¹ projected onto L to remove round-off (§2.2).
     let c = sub.project_l(&(a - &sol.w))?;
