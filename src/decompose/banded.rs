@@ -153,6 +153,22 @@ impl<T: Num> Band<T> {
 }
 
 impl Band<f64> {
+    /// The lower band (half-bandwidth b) of a dense symmetric matrix.
+    pub fn from_dense(m: &Array2<f64>, b: usize) -> Band<f64> {
+        let n = m.nrows();
+        let mut band = Band {
+            n,
+            b,
+            v: vec![0.0; n * (b + 1)],
+        };
+        for i in 0..n {
+            for j in i.saturating_sub(b)..=i {
+                band.set(i, j, m[[i, j]]);
+            }
+        }
+        band
+    }
+
     /// The dense M⁻¹ from the banded factor by n pairs of banded triangular solves, O(n²b).
     pub fn dense_inverse(&self) -> Array2<f64> {
         let (n, b) = (self.n, self.b);
