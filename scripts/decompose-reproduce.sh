@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce spec section 6: the Table-2 regimes at n = 2000 and the Figure-1 finance curve.
-# Usage: scripts/decompose-reproduce.sh [--quick]   (--quick: Figure 1 at N = 125, 10 H values)
+# Usage: scripts/decompose-reproduce.sh [--quick|--table]
+#   --quick: Figure 1 at N = 125 with 10 H values; --table: Table 2 only
 # Results: results/decompose-reproduce/{table2.csv, figure1/finance.csv, <run dirs>}.
 set -euo pipefail
 LAB="${LAB:-${CARGO_TARGET_DIR:-$HOME/.cache/lab/target}/release/lab}"
@@ -24,6 +25,7 @@ run_example II-closed-form configs/decompose/table2-ii.yaml - - --set solver.met
 run_example III configs/decompose/table2-iii.yaml 5 1.7
 run_example IV configs/decompose/table2-iv.yaml 4 13.9
 column -s, -t < "$OUT/table2.csv"
+[ "${1:-}" = "--table" ] && exit 0
 
 echo "== finance table (spec 5.4, N = 125)"
 "$LAB" decompose --config configs/decompose/finance.yaml --set 'mode.hurst=[0.5,0.6,0.7,0.8]' \
