@@ -5,80 +5,11 @@
 //! d/dt band((M − tC(v))⁻¹) = band(W C(v) W), so (Hv)ₖ = ⟨Dₖ, that⟩.
 use super::cg::{self, CgOptions};
 use super::config::SolverConfig;
+pub use super::dualnum::{Dual, Num};
 use super::newton::{self, Solution};
 use super::subspace::Basis;
 use anyhow::{bail, Result};
 use ndarray::{Array1, Array2};
-use std::ops::{Add, Div, Mul, Sub};
-
-/// Scalars the recurrences run on: f64, or a dual number for directional derivatives.
-pub trait Num:
-    Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Div<Output = Self>
-{
-    fn re(self) -> f64;
-    fn sqrt(self) -> Self;
-    fn zero() -> Self;
-    fn one() -> Self;
-}
-
-impl Num for f64 {
-    fn re(self) -> f64 {
-        self
-    }
-    fn sqrt(self) -> Self {
-        f64::sqrt(self)
-    }
-    fn zero() -> Self {
-        0.0
-    }
-    fn one() -> Self {
-        1.0
-    }
-}
-
-/// v + ε·d with ε² = 0.
-#[derive(Clone, Copy, Debug)]
-pub struct Dual(pub f64, pub f64);
-
-impl Add for Dual {
-    type Output = Dual;
-    fn add(self, o: Dual) -> Dual {
-        Dual(self.0 + o.0, self.1 + o.1)
-    }
-}
-impl Sub for Dual {
-    type Output = Dual;
-    fn sub(self, o: Dual) -> Dual {
-        Dual(self.0 - o.0, self.1 - o.1)
-    }
-}
-impl Mul for Dual {
-    type Output = Dual;
-    fn mul(self, o: Dual) -> Dual {
-        Dual(self.0 * o.0, self.0 * o.1 + self.1 * o.0)
-    }
-}
-impl Div for Dual {
-    type Output = Dual;
-    fn div(self, o: Dual) -> Dual {
-        Dual(self.0 / o.0, (self.1 * o.0 - self.0 * o.1) / (o.0 * o.0))
-    }
-}
-impl Num for Dual {
-    fn re(self) -> f64 {
-        self.0
-    }
-    fn sqrt(self) -> Self {
-        let s = self.0.sqrt();
-        Dual(s, self.1 / (2.0 * s))
-    }
-    fn zero() -> Self {
-        Dual(0.0, 0.0)
-    }
-    fn one() -> Self {
-        Dual(1.0, 0.0)
-    }
-}
 
 /// Lower band storage: entry (i, i − k), k = 0..=b, at i·(b + 1) + k.
 #[derive(Clone, Debug)]

@@ -5,6 +5,7 @@ pub mod block;
 pub mod cg;
 pub mod closed;
 pub mod config;
+pub mod dualnum;
 pub mod elements;
 pub mod finance;
 pub mod matrix;

@@ -45,7 +45,7 @@ impl<'a> Problem<'a> {
             sign: -1.0,
             lin: Array1::zeros(basis.len()),
             basis,
-            local: localize(basis),
+            local: super::subspace::localize(basis),
         }
     }
 
@@ -98,31 +98,6 @@ impl<'a> Problem<'a> {
         }
         Ok(symmetrize(&w))
     }
-}
-
-/// The local basis over J = indices touched by the basis, when |J| ≤ n/8 (and n ≥ 64).
-fn localize(basis: &Basis) -> Option<(Vec<usize>, Basis)> {
-    let mut idx: Vec<usize> = basis
-        .elems
-        .iter()
-        .flat_map(|d| d.iter().flat_map(|&(i, j, _)| [i, j]))
-        .collect();
-    idx.sort_unstable();
-    idx.dedup();
-    if basis.n < 64 || idx.len() * 8 > basis.n {
-        return None;
-    }
-    let mut pos = vec![usize::MAX; basis.n];
-    for (k, &i) in idx.iter().enumerate() {
-        pos[i] = k;
-    }
-    let elems = basis
-        .elems
-        .iter()
-        .map(|d| d.iter().map(|&(i, j, v)| (pos[i], pos[j], v)).collect())
-        .collect();
-    let local = Basis::new(idx.len(), elems, false).ok()?;
-    (local.len() == basis.len()).then_some((idx, local))
 }
 
 /// How the Newton direction is found.
