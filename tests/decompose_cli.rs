@@ -34,8 +34,50 @@ fn with_matrix(csv: &str, extra: &[&str]) -> (i32, String) {
 
 #[test]
 fn the_worked_example_from_a_csv_file() {
-    let (code, text) = with_matrix("4,1,1\n1,3,1\n1,1,2\n", &["--set", "output.csv=true"]);
+    let dir = tempfile::tempdir().unwrap();
+    // (0, 2) differs from (2, 0) by 1e-13: below tolerance, symmetrized and recorded.
+    std::fs::write(
+        dir.path().join("a.csv"),
+        "4,1,1.0000000000001\n1,3,1\n1,1,2\n",
+    )
+    .unwrap();
+    let args = [
+        "--set",
+        "matrix.kind=file",
+        "--set",
+        "matrix.path=a.csv",
+        "--set",
+        "subspace.kind=pattern",
+        "--set",
+        "subspace.pairs=[[0,2]]",
+        "--set",
+        "output.csv=true",
+    ];
+    let (code, text) = lab(dir.path(), &args);
     assert_eq!(code, 0, "{text}");
+    let run = dir.path().join("run");
+    let summary = std::fs::read_to_string(run.join("summary.json")).unwrap();
+    let asym: f64 = summary
+        .lines()
+        .find(|l| l.contains("input_asymmetry"))
+        .and_then(|l| l.split(':').nth(1))
+        .and_then(|v| v.trim().trim_end_matches(',').parse().ok())
+        .expect("input_asymmetry recorded");
+    assert!(asym > 1e-15 && asym < 1e-12, "{asym}");
+    let b = std::fs::read_to_string(run.join("B.csv")).unwrap();
+    let b02: f64 = b
+        .lines()
+        .next()
+        .unwrap()
+        .split(',')
+        .nth(2)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        b02.abs() < 1e-12,
+        "B[0,2] = {b02} must vanish (B in L^perp)"
+    );
 }
 
 #[test]

@@ -11,7 +11,8 @@ use std::path::Path;
 /// Tolerance for |A − Aᵀ| relative to max |A|.
 const SYMMETRY_TOL: f64 = 1e-10;
 
-pub fn build(spec: &MatrixSpec, rng: &mut impl Rng) -> Result<Array2<f64>> {
+/// A, symmetrized, and the relative asymmetry that was removed (recorded in summary.json).
+pub fn build(spec: &MatrixSpec, rng: &mut impl Rng) -> Result<(Array2<f64>, f64)> {
     let a = match spec {
         MatrixSpec::RandomSpd { n, condition } => random_spd(*n, *condition, rng)?,
         &MatrixSpec::Wishart { n, scale, shift } => wishart(n, scale, shift, rng),
@@ -29,7 +30,19 @@ pub fn build(spec: &MatrixSpec, rng: &mut impl Rng) -> Result<Array2<f64>> {
         MatrixSpec::File { path } => read(path)?,
     };
     check_spd(&a)?;
-    Ok(symmetrize(&a))
+    let removed = asymmetry(&a);
+    Ok((symmetrize(&a), removed))
+}
+
+/// max |A − Aᵀ| / max |A|: the asymmetry below tolerance that `build` removed silently (§7.4).
+pub fn asymmetry(a: &Array2<f64>) -> f64 {
+    let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let asym = (a - &a.t()).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if scale > 0.0 {
+        asym / scale
+    } else {
+        0.0
+    }
 }
 
 /// Q diag(λ) Qᵀ, Q from the QR of a Gaussian matrix, λ log-spaced on [1, condition].
