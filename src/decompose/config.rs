@@ -11,6 +11,50 @@ pub struct DecomposeConfig {
     pub subspace: SubspaceSpec,
     pub solver: SolverConfig,
     pub output: OutputConfig,
+    /// `plain` decomposes `matrix` w.r.t. `subspace`; `finance` ignores both (spec §5).
+    pub mode: Mode,
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Mode {
+    Plain {},
+    Finance(FinanceConfig),
+}
+
+/// Exponential utility in the mixed fBM market of spec §5.4.
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct FinanceConfig {
+    /// Information structures to solve.
+    pub structures: Vec<InfoStructure>,
+    /// Trading periods N (n = 2N observations).
+    pub periods: usize,
+    /// Hurst indices; more than one gives a sweep (Figure 1).
+    pub hurst: Vec<f64>,
+    /// Weight α of the fBM component.
+    pub alpha: f64,
+    /// `code`: the reference code's α (α_std = α·2^{−H}, its published curves); `standard`.
+    pub alpha_convention: AlphaConvention,
+    /// Absolute risk aversion α_r (CE scales by 1/α_r).
+    pub risk_aversion: f64,
+    /// Warm-start each Markovian solve from the previous H's solution (reference does).
+    pub warm_start: bool,
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub enum InfoStructure {
+    Sum,
+    Markovian,
+    Full,
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub enum AlphaConvention {
+    Code,
+    Standard,
 }
 
 /// Where A comes from.
@@ -19,11 +63,28 @@ pub struct DecomposeConfig {
 pub enum MatrixSpec {
     /// Q diag(λ) Qᵀ with Haar-random Q and eigenvalues log-spaced from 1 to `condition`.
     RandomSpd { n: usize, condition: f64 },
+    /// A = G Gᵀ / scale + shift·I, G standard normal n×n (spec §6.1 Ex. I/II: scale 1, shift 2n).
+    Wishart { n: usize, scale: f64, shift: f64 },
+    /// Standard normal entries on |i − j| ≤ bandwidth (mirrored) plus `shift` on the diagonal
+    /// (spec §6.1 Ex. IV: bandwidth 2, shift 8(b + 1) = 24).
+    Banded {
+        n: usize,
+        bandwidth: usize,
+        shift: f64,
+    },
+    /// Block-constant A (spec §6.1 Ex. III): per-block diagonal, one within-block off-diagonal
+    /// value and one cross-block value.
+    BlockExchangeable {
+        sizes: Vec<usize>,
+        diagonal: Vec<f64>,
+        within: f64,
+        cross: f64,
+    },
     /// A dense matrix from a `.npy` (float64) or `.csv` (no header) file.
     File { path: PathBuf },
 }
 
-/// The subspace L that C must lie in.
+/// The subspace L that C must lie in (spec §1.3).
 #[derive(Deserialize, Serialize, Debug, Clone)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum SubspaceSpec {
@@ -31,6 +92,36 @@ pub enum SubspaceSpec {
     RandomPattern { density: f64 },
     /// Coordinate pattern Ω given as index pairs (0-based): C may be non-zero only there.
     Pattern { pairs: Vec<[usize; 2]> },
+    /// The off-diagonal support allowed for B (0-based pairs); Ω is every other off-diagonal pair.
+    ComplementPattern { pairs: Vec<[usize; 2]> },
+    /// L = zero-diagonal matrices (L^⊥ = diagonal).
+    Offdiag,
+    /// L = matrices vanishing on |i − j| ≤ bandwidth (L^⊥ = banded).
+    BandComplement { bandwidth: usize },
+    /// L = the off-diagonal band 1 ≤ |i − j| ≤ bandwidth.
+    BandOffdiag { bandwidth: usize },
+    /// L = entries outside the diagonal blocks of the partition (L^⊥ = block-diagonal).
+    BlockOffdiag { sizes: Vec<usize> },
+    /// L = {tr C = 0} (L^⊥ = span{I}).
+    TraceZero,
+    /// `dim` random dense trace-free symmetric matrices (then I ∈ L^⊥).
+    RandomTraceFree { dim: usize },
+    /// Explicit basis D₁..D_m of L: a float64 `.npy` of shape (m, n, n).
+    BasisFile { path: PathBuf },
+    /// Explicit basis E₁..E_p of L^⊥ (dual input): a float64 `.npy` of shape (p, n, n).
+    PerpBasisFile { path: PathBuf },
+    /// Block-exchangeable pattern (§3.8, Table 2 Ex. III): within-block off-diagonal entries
+    /// of every block not in `within_excluded`, and all cross-block entries of block pairs not
+    /// in `cross_excluded` (0-based block indices). Invariant under within-block permutations.
+    BlockPattern {
+        sizes: Vec<usize>,
+        #[serde(default)]
+        within_excluded: Vec<usize>,
+        #[serde(default)]
+        cross_excluded: Vec<[usize; 2]>,
+    },
+    /// Circulant subspaces (§3.6) — not implemented yet.
+    Circulant {},
 }
 
 #[derive(Deserialize, Serialize, Debug, Clone)]
@@ -43,36 +134,77 @@ pub struct SolverConfig {
     pub armijo: f64,
     pub backtrack: f64,
     pub max_backtracks: usize,
+    /// `auto` uses the explicit Hessian up to this m (or p) (spec §2.4, reference 600).
+    pub max_full_hessian: usize,
+    /// CG iteration cap per Newton step (reference min(200, max(10, m)); this is the 200).
+    pub cg_max_iter: usize,
+    /// CG forcing term: `eisenstat-walker` η = min(0.5, √(‖g‖/‖g₀‖)) or `fixed` (= cg_tol).
+    pub cg_forcing: Forcing,
+    pub cg_tol: f64,
+    /// Jacobi preconditioner diag(H) (closed form, spec §2.1).
+    pub cg_jacobi: bool,
+    /// Error (instead of warn and drop) when a basis is linearly dependent (spec §7.4).
+    pub strict_basis: bool,
+    /// Scale the dual start so that ⟨A, B⟩ = n (the optimal scale along the ray, since the
+    /// optimum has tr(AB) = n, §1.4) [A]; false follows the reference (unscaled start).
+    pub dual_start_scale: bool,
+    /// Divergence test of §1.5 stage 5: ‖C‖_F > this · ‖A‖_F means L looks degenerate.
+    pub divergence_factor: f64,
 }
 
 #[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Method {
+    Auto,
     Newton,
+    NewtonCg,
+    DualNewton,
+    DualNewtonCg,
+    ClosedForm,
+    BlockReduced,
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Forcing {
+    EisenstatWalker,
+    Fixed,
 }
 
 #[derive(Deserialize, Serialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct OutputConfig {
+    /// Write B.npy and C.npy into the run directory.
     pub save_matrices: bool,
+    /// Also write B.csv and C.csv.
+    pub csv: bool,
+}
+
+impl DecomposeConfig {
+    /// The embedded default config (configs/decompose/default.yaml).
+    pub fn embedded_default() -> DecomposeConfig {
+        serde_yaml_ng::from_str(include_str!("../../configs/decompose/default.yaml"))
+            .expect("the embedded default config parses")
+    }
 }
 
 impl Validate for DecomposeConfig {
     fn validate(&self, c: &mut Checker) {
-        match &self.matrix {
-            MatrixSpec::RandomSpd { n, condition } => {
-                c.at_least("matrix.n", *n, 1);
-                c.check(
-                    "matrix.condition",
-                    condition.is_finite() && *condition >= 1.0,
-                    format!("must be >= 1, got {condition}"),
-                );
-            }
-            MatrixSpec::File { path } => c.check(
-                "matrix.path",
-                path.exists(),
-                format!("no such file {}", path.display()),
-            ),
+        validate_matrix(&self.matrix, c);
+        if let Mode::Finance(f) = &self.mode {
+            c.at_least("mode.periods", f.periods, 2);
+            c.check(
+                "mode.hurst",
+                !f.hurst.is_empty() && f.hurst.iter().all(|h| *h > 0.0 && *h < 1.0),
+                "needs at least one value, each in (0, 1)",
+            );
+            c.check(
+                "mode.structures",
+                !f.structures.is_empty(),
+                "needs at least one",
+            );
+            c.positive("mode.risk_aversion", f.risk_aversion);
+            c.check("mode.alpha", f.alpha.is_finite(), "must be finite");
         }
         if let SubspaceSpec::RandomPattern { density } = &self.subspace {
             c.check(
@@ -92,5 +224,46 @@ impl Validate for DecomposeConfig {
         );
         c.in_open_unit("solver.backtrack", s.backtrack);
         c.at_least("solver.max_backtracks", s.max_backtracks, 1);
+        c.at_least("solver.cg_max_iter", s.cg_max_iter, 1);
+        c.in_open_unit("solver.cg_tol", s.cg_tol);
+        c.check(
+            "solver.divergence_factor",
+            s.divergence_factor > 1.0,
+            "must be > 1",
+        );
+    }
+}
+
+fn validate_matrix(m: &MatrixSpec, c: &mut Checker) {
+    match m {
+        MatrixSpec::RandomSpd { n, condition } => {
+            c.at_least("matrix.n", *n, 1);
+            c.check(
+                "matrix.condition",
+                condition.is_finite() && *condition >= 1.0,
+                format!("must be >= 1, got {condition}"),
+            );
+        }
+        MatrixSpec::Wishart { n, scale, .. } => {
+            c.at_least("matrix.n", *n, 1);
+            c.positive("matrix.scale", *scale);
+        }
+        MatrixSpec::Banded { n, .. } => c.at_least("matrix.n", *n, 1),
+        MatrixSpec::BlockExchangeable {
+            sizes, diagonal, ..
+        } => c.check(
+            "matrix.diagonal",
+            sizes.len() == diagonal.len() && !sizes.is_empty(),
+            format!(
+                "needs one value per block: {} sizes, {} diagonal values",
+                sizes.len(),
+                diagonal.len()
+            ),
+        ),
+        MatrixSpec::File { path } => c.check(
+            "matrix.path",
+            path.exists(),
+            format!("no such file {}", path.display()),
+        ),
     }
 }

@@ -3,7 +3,7 @@ use super::config::MatrixSpec;
 use crate::error::usage;
 use anyhow::{Context, Result};
 use ndarray::{Array1, Array2};
-use ndarray_linalg::{Cholesky, QR, UPLO};
+use ndarray_linalg::{Cholesky, EigValsh, QR, UPLO};
 use rand::Rng;
 use rand_distr::StandardNormal;
 use std::path::Path;
@@ -11,13 +11,38 @@ use std::path::Path;
 /// Tolerance for |A − Aᵀ| relative to max |A|.
 const SYMMETRY_TOL: f64 = 1e-10;
 
-pub fn build(spec: &MatrixSpec, rng: &mut impl Rng) -> Result<Array2<f64>> {
+/// A, symmetrized, and the relative asymmetry that was removed (recorded in summary.json).
+pub fn build(spec: &MatrixSpec, rng: &mut impl Rng) -> Result<(Array2<f64>, f64)> {
     let a = match spec {
         MatrixSpec::RandomSpd { n, condition } => random_spd(*n, *condition, rng)?,
+        &MatrixSpec::Wishart { n, scale, shift } => wishart(n, scale, shift, rng),
+        &MatrixSpec::Banded {
+            n,
+            bandwidth,
+            shift,
+        } => banded(n, bandwidth, shift, rng),
+        MatrixSpec::BlockExchangeable {
+            sizes,
+            diagonal,
+            within,
+            cross,
+        } => block_exchangeable(sizes, diagonal, *within, *cross),
         MatrixSpec::File { path } => read(path)?,
     };
     check_spd(&a)?;
-    Ok(a)
+    let removed = asymmetry(&a);
+    Ok((symmetrize(&a), removed))
+}
+
+/// max |A − Aᵀ| / max |A|: the asymmetry below tolerance that `build` removed silently (§7.4).
+pub fn asymmetry(a: &Array2<f64>) -> f64 {
+    let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let asym = (a - &a.t()).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if scale > 0.0 {
+        asym / scale
+    } else {
+        0.0
+    }
 }
 
 /// Q diag(λ) Qᵀ, Q from the QR of a Gaussian matrix, λ log-spaced on [1, condition].
@@ -34,6 +59,49 @@ pub fn random_spd(n: usize, condition: f64, rng: &mut impl Rng) -> Result<Array2
     });
     let a = (&q * &lambda).dot(&q.t());
     Ok(symmetrize(&a))
+}
+
+/// A = G Gᵀ / scale + shift·I with G standard normal (spec §6.1 Ex. I/II, §7.2).
+pub fn wishart(n: usize, scale: f64, shift: f64, rng: &mut impl Rng) -> Array2<f64> {
+    let g = Array2::from_shape_fn((n, n), |_| rng.sample::<f64, _>(StandardNormal));
+    let mut a = g.dot(&g.t()) / scale;
+    a.diag_mut().mapv_inplace(|v| v + shift);
+    symmetrize(&a)
+}
+
+/// Standard normal entries on |i − j| ≤ b (mirrored) plus `shift` on the diagonal (§6.1 Ex. IV).
+pub fn banded(n: usize, b: usize, shift: f64, rng: &mut impl Rng) -> Array2<f64> {
+    let mut a = Array2::zeros((n, n));
+    for i in 0..n {
+        for j in i..n.min(i + b + 1) {
+            let v: f64 = rng.sample(StandardNormal);
+            a[[i, j]] = v;
+            a[[j, i]] = v;
+        }
+        a[[i, i]] += shift;
+    }
+    a
+}
+
+/// Block-constant A: `diagonal[k]` on block k's diagonal, `within` off the diagonal inside a
+/// block, `cross` between blocks (§6.1 Ex. III).
+pub fn block_exchangeable(
+    sizes: &[usize],
+    diagonal: &[f64],
+    within: f64,
+    cross: f64,
+) -> Array2<f64> {
+    let block: Vec<usize> = sizes
+        .iter()
+        .enumerate()
+        .flat_map(|(k, &s)| std::iter::repeat_n(k, s))
+        .collect();
+    let n = block.len();
+    Array2::from_shape_fn((n, n), |(i, j)| match (i == j, block[i] == block[j]) {
+        (true, _) => diagonal[block[i]],
+        (false, true) => within,
+        (false, false) => cross,
+    })
 }
 
 pub fn symmetrize(a: &Array2<f64>) -> Array2<f64> {
@@ -105,8 +173,13 @@ pub fn check_spd(a: &Array2<f64>) -> Result<()> {
         )));
     }
     if let Err(e) = a.cholesky(UPLO::Lower) {
+        let min_eig = symmetrize(a)
+            .eigvalsh(UPLO::Lower)
+            .map(|e| e.iter().cloned().fold(f64::INFINITY, f64::min))
+            .unwrap_or(f64::NAN);
         return Err(usage(format!(
-            "A is not positive definite: Cholesky failed ({e}; LAPACK's code is the 1-based pivot)"
+            "A is not positive definite: Cholesky failed ({e}; LAPACK's code is the 1-based \
+             failing pivot column); lambda_min(A) = {min_eig:.6e}"
         )));
     }
     Ok(())

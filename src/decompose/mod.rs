@@ -1,8 +1,19 @@
 //! `lab decompose`: the unique decomposition A = B⁻¹ + C, B ≻ 0, B ∈ L^⊥, C ∈ L
-//! (spec decompose.md §1.2), computed by primal Newton on Φ(x) = −log det(A − C(x)) (§2.1, §3.2).
+//! (spec decompose.md §1.2), by closed forms (§3.9), primal/dual Newton and Newton-CG (§3).
+pub mod banded;
+pub mod block;
+pub mod cg;
+pub mod closed;
 pub mod config;
+pub mod dualnum;
+pub mod elements;
+pub mod finance;
 pub mod matrix;
 pub mod newton;
+pub mod nondegen;
+pub mod plot;
+pub mod solve;
+pub mod structures;
 pub mod subspace;
 
 pub use config::DecomposeConfig;
@@ -10,26 +21,45 @@ pub use config::DecomposeConfig;
 use crate::experiment::{Ctx, Experiment};
 use crate::run::Run;
 use anyhow::Result;
+use config::Method;
 use ndarray::Array2;
-use ndarray_linalg::{Cholesky, EigValsh, InverseC, UPLO};
+use ndarray_linalg::{Cholesky, EigValsh, UPLO};
 use serde::Serialize;
+use solve::Outcome;
+use std::time::Instant;
 
 /// Final numbers written to summary.json.
 #[derive(Serialize, Debug)]
 pub struct Summary {
     pub n: usize,
-    pub m: usize,
+    /// Dimension of the subspace the solver iterated over (m primal, p dual).
+    pub dim: usize,
+    pub method: Method,
     pub converged: bool,
     pub iterations: usize,
-    pub objective: f64,
+    pub cg_iters: usize,
+    pub backtracks: usize,
+    pub log_det_b_inv: f64,
     pub decrement: f64,
     pub residual: f64,
+    pub grad_max: f64,
+    /// ‖A − (B⁻¹ + C)‖_F / ‖A‖_F.
     pub reconstruction_error: f64,
+    /// ‖P_L(B)‖_F (zero when B ∈ L^⊥) and relative to ‖B‖_F.
+    pub proj_l_b: f64,
+    pub proj_l_b_rel: f64,
+    /// |tr(AB) − n| / n (§1.4).
     pub trace_ab_error: f64,
     pub min_eig_b: f64,
+    /// §2.3 gap between C and the dual-feasible P_{L^⊥}(B); None if that is not PD.
     pub duality_gap: Option<f64>,
+    pub nondegeneracy: nondegen::Report,
+    /// max |A − Aᵀ| / max |A| of the input, removed by symmetrizing (below 1e-10, §7.4).
+    pub input_asymmetry: f64,
     pub setup_s: f64,
+    pub check_s: f64,
     pub solve_s: f64,
+    pub output_s: f64,
 }
 
 impl Experiment for DecomposeConfig {
@@ -41,89 +71,140 @@ impl Experiment for DecomposeConfig {
     }
 
     fn execute(&self, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
-        let t0 = std::time::Instant::now();
-        let a = matrix::build(&self.matrix, &mut ctx.rng)?;
-        let basis = subspace::build(&self.subspace, a.nrows(), &mut ctx.rng)?;
+        if let config::Mode::Finance(f) = &self.mode {
+            let mut metrics = run.csv("metrics.csv", newton::COLUMNS)?;
+            let rows = finance::run(f, &self.solver, run, &mut |row| {
+                metrics.row(row)?;
+                run.check_interrupt()
+            })?;
+            return run.write_summary(&rows);
+        }
+        let t0 = Instant::now();
+        let (a, asymmetry) = matrix::build(&self.matrix, &mut ctx.rng)?;
+        let sub = structures::build(
+            &self.subspace,
+            a.nrows(),
+            self.solver.strict_basis,
+            &mut ctx.rng,
+        )?;
         let setup_s = t0.elapsed().as_secs_f64();
         let mut metrics = run.csv("metrics.csv", newton::COLUMNS)?;
         let mut progress = run.progress(self.solver.max_iter as u64, "decompose");
-        let t1 = std::time::Instant::now();
-        let sol = newton::solve(&a, &basis, &self.solver, &mut |row| {
+        let out = solve::decompose(&a, &sub, &self.solver, &mut |row| {
             progress.set(row[0] as u64, &format!("decrement {:.2e}", row[2]));
             metrics.row(row)?;
             run.check_interrupt()
         })?;
-        let solve_s = t1.elapsed().as_secs_f64();
-        progress.finish(&format!("{} Newton steps", sol.iterations));
+        progress.finish(&format!("{} Newton steps", out.iterations));
+        let t1 = Instant::now();
         if self.output.save_matrices {
-            ndarray_npy::write_npy(run.path("B.npy"), &sol.b)?;
-            ndarray_npy::write_npy(run.path("C.npy"), &sol.c)?;
+            ndarray_npy::write_npy(run.path("B.npy"), &out.b)?;
+            ndarray_npy::write_npy(run.path("C.npy"), &out.c)?;
         }
-        let summary = summarize(&a, &basis, &sol, setup_s, solve_s)?;
+        if self.output.csv {
+            write_csv(&run.path("B.csv"), &out.b)?;
+            write_csv(&run.path("C.csv"), &out.c)?;
+        }
+        let mut summary = summarize(&a, &sub, &out)?;
+        summary.setup_s = setup_s;
+        summary.input_asymmetry = asymmetry;
+        summary.output_s = t1.elapsed().as_secs_f64();
         run.write_summary(&summary)?;
         anyhow::ensure!(
-            sol.converged,
-            "not converged after {} Newton iterations (decrement {:.3e}, residual {:.3e}); \
+            out.converged,
+            "not converged: stopped at the iteration limit after {} Newton iterations (decrement {:.3e}, residual {:.3e}); \
              the last iterate was saved",
-            sol.iterations,
-            sol.decrement,
-            sol.residual
+            out.iterations,
+            out.decrement,
+            out.residual
         );
         Ok(())
     }
 }
 
-/// Certificates of the answer: reconstruction, tr(AB) = n (§1.4), min eig of B, duality gap (§2.3).
-fn summarize(
-    a: &Array2<f64>,
-    basis: &subspace::Basis,
-    sol: &newton::Solution,
-    setup_s: f64,
-    solve_s: f64,
-) -> Result<Summary> {
+fn write_csv(path: &std::path::Path, x: &Array2<f64>) -> Result<()> {
+    let mut w = csv::Writer::from_path(path)?;
+    for row in x.rows() {
+        w.write_record(row.iter().map(|v| format!("{v:e}")))?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// ln det X through Cholesky; None when X is not PD.
+pub fn ln_det(x: &Array2<f64>) -> Option<f64> {
+    let f = x.cholesky(UPLO::Lower).ok()?;
+    Some(2.0 * f.diag().mapv(f64::ln).sum())
+}
+
+/// Certificates of the answer: reconstruction, tr(AB) = n (§1.4), min eig of B, gap (§2.3).
+pub fn summarize(a: &Array2<f64>, sub: &structures::Subspace, out: &Outcome) -> Result<Summary> {
     let n = a.nrows();
-    let b_inv = sol.b.invc()?;
-    let recon = (a - &(&b_inv + &sol.c))
-        .iter()
-        .map(|v| v * v)
-        .sum::<f64>()
-        .sqrt();
-    let a_norm = a.iter().map(|v| v * v).sum::<f64>().sqrt();
-    let trace_ab: f64 = (a * &sol.b).sum();
-    let min_eig_b = sol
-        .b
-        .eigvalsh(UPLO::Lower)?
-        .iter()
-        .cloned()
-        .fold(f64::INFINITY, f64::min);
+    let b_inv = newton::symmetric_inverse(&out.b)?;
+    let recon = newton::frobenius(&(a - &(&b_inv + &out.c)));
+    let trace_ab: f64 = (a * &out.b).sum();
+    let min_eig_b = min_eig(&out.b, &b_inv)?;
+    let proj = sub.project_l(&out.b)?;
+    let proj_l_b = newton::frobenius(&proj);
     Ok(Summary {
         n,
-        m: basis.len(),
-        converged: sol.converged,
-        iterations: sol.iterations,
-        objective: sol.objective,
-        decrement: sol.decrement,
-        residual: sol.residual,
-        reconstruction_error: recon / a_norm,
+        dim: out.dim,
+        method: out.method,
+        converged: out.converged,
+        iterations: out.iterations,
+        cg_iters: out.cg_iters,
+        backtracks: out.backtracks,
+        log_det_b_inv: -ln_det(&out.b).unwrap_or(f64::NAN),
+        decrement: out.decrement,
+        residual: out.residual,
+        grad_max: out.grad_max,
+        reconstruction_error: recon / newton::frobenius(a),
+        proj_l_b,
+        proj_l_b_rel: proj_l_b / newton::frobenius(&out.b),
         trace_ab_error: (trace_ab - n as f64).abs() / n as f64,
         min_eig_b,
-        duality_gap: duality_gap(a, basis, sol),
-        setup_s,
-        solve_s,
+        duality_gap: duality_gap(a, &(&out.b - &proj), &out.c),
+        nondegeneracy: clone_report(&out.nondegeneracy),
+        input_asymmetry: 0.0,
+        setup_s: 0.0,
+        check_s: out.check_s,
+        solve_s: out.solve_s,
+        output_s: 0.0,
     })
 }
 
-/// Gap between the primal C and the dual-feasible B̃ = P_{L^⊥}(B) (§2.3); None if B̃ is not PD.
-fn duality_gap(a: &Array2<f64>, basis: &subspace::Basis, sol: &newton::Solution) -> Option<f64> {
-    let b_proj = basis.project_out(&sol.b).ok()?;
-    let ln_det_b = 2.0
-        * b_proj
-            .cholesky(UPLO::Lower)
-            .ok()?
-            .diag()
-            .mapv(f64::ln)
-            .sum();
+/// λ_min(B): dense eigenvalues up to n = 500, else 1/λ_max(B⁻¹) by power iteration (O(n²) a step).
+fn min_eig(b: &Array2<f64>, b_inv: &Array2<f64>) -> Result<f64> {
+    if b.nrows() <= 500 {
+        let e = b.eigvalsh(UPLO::Lower)?;
+        return Ok(e.iter().cloned().fold(f64::INFINITY, f64::min));
+    }
+    let mut v = ndarray::Array1::from_elem(b.nrows(), 1.0);
+    let mut lambda = 0.0;
+    for _ in 0..500 {
+        let w = b_inv.dot(&v);
+        let next = w.dot(&w).sqrt();
+        v = w / next;
+        if (next - lambda).abs() <= 1e-12 * next {
+            lambda = next;
+            break;
+        }
+        lambda = next;
+    }
+    Ok(1.0 / lambda)
+}
+
+fn clone_report(r: &nondegen::Report) -> nondegen::Report {
+    nondegen::Report {
+        holds: r.holds,
+        stage: r.stage.clone(),
+        margin: r.margin,
+    }
+}
+
+/// tr(A B̃) − log det B̃ − n − log det(A − C) for a dual-feasible B̃ (§2.3).
+pub fn duality_gap(a: &Array2<f64>, b_feas: &Array2<f64>, c: &Array2<f64>) -> Option<f64> {
     let n = a.nrows() as f64;
-    let trace_ab: f64 = (a * &b_proj).sum();
-    Some(trace_ab - ln_det_b - n + sol.objective)
+    let trace_ab: f64 = (a * b_feas).sum();
+    Some(trace_ab - ln_det(b_feas)? - n - ln_det(&(a - c))?)
 }

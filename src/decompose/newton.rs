@@ -1,10 +1,14 @@
-//! Primal Newton with explicit Hessian (spec §3.2) on Φ(x) = −log det(A − C(x)) (§2.1), with the
-//! Cholesky feasibility-preserving Armijo backtracking of §3.3 and the stopping rules of §3.4.
+//! Damped Newton / Newton-CG on f(x) = ⟨c, x⟩ − log det M(x), M(x) = M₀ + s·Σₖ xₖDₖ. With
+//! M₀ = A, s = −1, c = 0 this is the primal Φ of spec §2.1 (§3.2, §3.6); with M₀ = 0, s = +1,
+//! cₖ = ⟨A, Eₖ⟩ the dual Ψ of §2.2 (§3.7). Both share g = c − s⟨W, Dₖ⟩ and
+//! H = tr(W Dₖ W Dₗ) with W = M⁻¹, the Cholesky feasibility oracle (§3.1), the Armijo
+//! backtracking of §3.3 and the stopping rules of §3.4.
+use super::cg::{self, CgOptions};
 use super::config::SolverConfig;
 use super::subspace::Basis;
 use anyhow::{bail, Result};
 use ndarray::{Array1, Array2};
-use ndarray_linalg::{Cholesky, InverseC, SolveC, UPLO};
+use ndarray_linalg::{CholeskyFactorized, Diag, FactorizeC, SolveC, SolveTriangular, UPLO};
 
 /// Columns of metrics.csv: the state at the start of each Newton iteration and the step taken.
 pub const COLUMNS: &[&str] = &[
@@ -14,176 +18,331 @@ pub const COLUMNS: &[&str] = &[
     "grad_norm",
     "grad_max",
     "residual",
+    "cg_iters",
     "step",
     "backtracks",
     "wall_s",
 ];
 
+/// The log-det problem in coefficient space.
+pub struct Problem<'a> {
+    pub m0: Array2<f64>,
+    pub sign: f64,
+    pub lin: Array1<f64>,
+    pub basis: &'a Basis,
+    /// Sparse-pattern kernel (§3.6 "implicit B"): when the basis touches only the indices J,
+    /// only W_JJ is needed, from |J| triangular solves; `local` is the basis re-indexed to J.
+    local: Option<(Vec<usize>, Basis)>,
+}
+
+type Factor = CholeskyFactorized<ndarray::OwnedRepr<f64>>;
+
+impl<'a> Problem<'a> {
+    /// Φ(x) = −log det(A − C(x)) (§2.1).
+    pub fn primal(a: &Array2<f64>, basis: &'a Basis) -> Self {
+        Problem {
+            m0: a.clone(),
+            sign: -1.0,
+            lin: Array1::zeros(basis.len()),
+            basis,
+            local: super::subspace::localize(basis),
+        }
+    }
+
+    /// Ψ(y) = ⟨A, B(y)⟩ − log det B(y) (§2.2).
+    pub fn dual(a: &Array2<f64>, perp: &'a Basis) -> Self {
+        Problem {
+            m0: Array2::zeros(a.dim()),
+            sign: 1.0,
+            lin: perp.inner_products(a),
+            basis: perp,
+            local: None,
+        }
+    }
+
+    pub fn matrix(&self, x: &Array1<f64>) -> Array2<f64> {
+        &self.m0 + &(self.basis.combine(x) * self.sign)
+    }
+
+    /// f(x) and the Cholesky factor of M(x); None when M(x) is not PD (§3.1).
+    pub fn value(&self, x: &Array1<f64>) -> Option<(f64, Factor)> {
+        let f = self.matrix(x).factorizec(UPLO::Lower).ok()?;
+        let ln_det = 2.0 * f.factor.diag().mapv(f64::ln).sum();
+        ln_det.is_finite().then(|| (self.lin.dot(x) - ln_det, f))
+    }
+
+    /// g = c − s⟨W, Dₖ⟩.
+    pub fn gradient(&self, w: &Array2<f64>) -> Array1<f64> {
+        &self.lin - &(self.kernel().inner_products(w) * self.sign)
+    }
+
+    /// The basis that matches the W of [`Problem::inverse`].
+    fn kernel(&self) -> &Basis {
+        self.local.as_ref().map_or(self.basis, |l| &l.1)
+    }
+
+    /// W = M⁻¹, or only W_JJ under the sparse-pattern kernel.
+    fn inverse(&self, fac: &Factor) -> Result<Array2<f64>> {
+        let Some((idx, _)) = &self.local else {
+            return chol_inverse(fac);
+        };
+        let n = self.m0.nrows();
+        let mut w = Array2::zeros((idx.len(), idx.len()));
+        for (c, &j) in idx.iter().enumerate() {
+            let mut e = Array1::zeros(n);
+            e[j] = 1.0;
+            let col = fac.solvec(&e)?;
+            for (r, &i) in idx.iter().enumerate() {
+                w[[r, c]] = col[i];
+            }
+        }
+        Ok(symmetrize(&w))
+    }
+}
+
+/// How the Newton direction is found.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Direction {
+    /// Explicit m×m Hessian, Cholesky solve (§3.2).
+    Explicit,
+    /// Matrix-free (preconditioned) CG (§3.6).
+    Cg,
+}
+
 pub struct Solution {
-    pub b: Array2<f64>,
-    pub c: Array2<f64>,
+    pub x: Array1<f64>,
+    /// W = M(x)⁻¹ (B for the primal, B⁻¹ for the dual).
+    pub w: Array2<f64>,
     pub objective: f64,
-    /// λ²/2, the Newton decrement's estimate of Φ − Φ*.
+    /// λ²/2, the Newton decrement's estimate of f − f*.
     pub decrement: f64,
-    /// ‖P_L(B)‖_F / ‖B‖_F: zero exactly when B ∈ L^⊥.
+    /// ‖P(gradient matrix)‖_F / ‖W‖_F: zero exactly at the optimum.
     pub residual: f64,
+    pub grad_max: f64,
     pub iterations: usize,
+    pub cg_iters: usize,
+    pub backtracks: usize,
     pub converged: bool,
 }
 
-/// Φ at M = A − C: −2 Σ log Fᵢᵢ from the Cholesky factor; None when M is not PD.
-pub fn objective(m: &Array2<f64>) -> Option<f64> {
-    let f = m.cholesky(UPLO::Lower).ok()?;
-    Some(-2.0 * f.diag().mapv(f64::ln).sum())
+/// Raised by the divergence test of §1.5 stage 5: `direction` is −C/‖C‖_F, nearly PSD.
+#[derive(Debug)]
+pub struct Diverged {
+    pub direction: Array2<f64>,
+    pub iterations: usize,
 }
 
-/// Minimize Φ; `log` receives one row of [`COLUMNS`] per iteration and may stop the run.
+impl std::fmt::Display for Diverged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the primal iterates diverged after {} Newton steps (‖C‖ unbounded): the subspace \
+             appears degenerate (spec section 1.5)",
+            self.iterations
+        )
+    }
+}
+impl std::error::Error for Diverged {}
+
+/// Minimize f from `x0` (or 0); `log` receives one row of [`COLUMNS`] per iteration.
 pub fn solve(
-    a: &Array2<f64>,
-    basis: &Basis,
+    p: &Problem,
+    x0: Option<&Array1<f64>>,
+    dir: Direction,
     opts: &SolverConfig,
     log: &mut dyn FnMut(&[f64]) -> Result<()>,
 ) -> Result<Solution> {
     let started = std::time::Instant::now();
-    let mut x = Array1::zeros(basis.len());
-    let Some(mut phi) = objective(a) else {
-        bail!("A is not positive definite")
-    };
-    let mut state = None;
+    let (mut x, (mut f, mut fac)) = start(p, x0)?;
+    let m0_norm = frobenius(&p.m0);
+    let mut g0_norm = None;
+    let mut sol = None;
+    let (mut total_cg, mut total_bt) = (0, 0);
     for it in 1..=opts.max_iter {
-        let b = symmetric_inverse(&(a - &basis.combine(&x)))?;
-        let g = basis.inner_products(&b);
-        let d = newton_direction(&basis.hessian(&b), &g);
-        let lambda2 = -g.dot(&d);
-        let residual = basis.projection_norm(&g)? / frobenius(&b);
-        let decrement = 0.5 * lambda2.max(0.0);
+        let w = p.inverse(&fac)?;
+        let g = p.gradient(&w);
+        let g_norm = g.dot(&g).sqrt();
+        let g0 = *g0_norm.get_or_insert(g_norm);
+        let (d, cg_iters) = direction(p, &w, &g, dir, g_norm / g0.max(f64::MIN_POSITIVE), opts)?;
+        let lambda2 = (-g.dot(&d)).max(0.0);
+        // Relative to ‖W‖_F (‖W_JJ‖_F under the sparse-pattern kernel).
+        let residual = p.basis.projection_norm(&g)? / frobenius(&w);
+        let decrement = 0.5 * lambda2;
         let grad_max = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        let grad_norm = g.dot(&g).sqrt();
-        let done = basis.is_empty()
+        let done = p.basis.is_empty()
             || (it > 1
-                && (decrement <= opts.tol_decrement * phi.abs().max(1.0)
+                && (decrement <= opts.tol_decrement * f.abs().max(1.0)
                     || residual <= opts.tol_residual));
-        let (step, backtracks) = if done {
-            (0.0, 0)
+        let (step, backtracks, next) = if done {
+            (0.0, 0, None)
         } else {
-            line_search(a, basis, &x, &d, phi, -lambda2, opts)?
+            let (t, k, v, fc) = line_search(p, &x, &d, f, lambda2, opts)?;
+            (t, k, Some((v, fc)))
         };
+        total_cg += cg_iters;
+        total_bt += backtracks;
         let wall = started.elapsed().as_secs_f64();
-        let row = [
+        log(&[
             it as f64,
-            phi,
+            f,
             decrement,
-            grad_norm,
+            g_norm,
             grad_max,
             residual,
+            cg_iters as f64,
             step,
             backtracks as f64,
             wall,
-        ];
-        log(&row)?;
-        state = Some((b, decrement, residual, it));
-        if done {
-            let (b, decrement, residual, _) = state.take().expect("just set");
-            return Ok(finish(
-                a,
-                basis,
-                x,
-                b,
-                phi,
-                decrement,
-                residual,
-                it - 1,
-                true,
-            ));
-        }
+        ])?;
+        sol = Some(Solution {
+            x: x.clone(),
+            w,
+            objective: f,
+            decrement,
+            residual,
+            grad_max,
+            iterations: it - 1,
+            cg_iters: total_cg,
+            backtracks: total_bt,
+            converged: done,
+        });
+        let Some((v, fc)) = next else { break };
         x = x + &d * step;
-        phi = objective(&(a - &basis.combine(&x))).expect("line search accepted a PD point");
+        (f, fac) = (v, fc);
+        if p.sign < 0.0 {
+            check_divergence(p, &x, m0_norm, opts, it)?;
+        }
     }
-    let (_, decrement, residual, _) = state.expect("max_iter >= 1");
-    let b = symmetric_inverse(&(a - &basis.combine(&x)))?;
-    Ok(finish(
-        a,
-        basis,
-        x,
-        b,
-        phi,
-        decrement,
-        residual,
-        opts.max_iter,
-        false,
-    ))
+    let mut sol = sol.expect("max_iter >= 1");
+    if p.local.is_some() || !sol.converged {
+        sol.w = chol_inverse(&fac)?;
+    }
+    if !sol.converged {
+        // Return the last accepted iterate (best so far: f decreases monotonically).
+        sol.x = x;
+        sol.objective = f;
+        sol.iterations = opts.max_iter;
+    }
+    Ok(sol)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn finish(
-    a: &Array2<f64>,
-    basis: &Basis,
-    x: Array1<f64>,
-    b: Array2<f64>,
-    objective: f64,
-    decrement: f64,
-    residual: f64,
-    iterations: usize,
-    converged: bool,
-) -> Solution {
-    let c = basis.combine(&x);
-    debug_assert_eq!(a.dim(), c.dim());
-    Solution {
-        b,
-        c,
-        objective,
-        decrement,
-        residual,
-        iterations,
-        converged,
+/// Feasible start: x0 shrunk by halves up to 20 times, else 0 (§3.2 warm start).
+fn start(p: &Problem, x0: Option<&Array1<f64>>) -> Result<(Array1<f64>, (f64, Factor))> {
+    if let Some(x0) = x0 {
+        let mut x = x0.clone();
+        for _ in 0..20 {
+            if let Some(v) = p.value(&x) {
+                return Ok((x, v));
+            }
+            x *= 0.5;
+        }
+        eprintln!("warning: warm start infeasible after 20 halvings; starting from 0");
+    }
+    let x = Array1::zeros(p.basis.len());
+    match p.value(&x) {
+        Some(v) => Ok((x, v)),
+        None => bail!("the starting point is not feasible (M(0) is not positive definite)"),
     }
 }
 
-/// Solve (H + δI) d = −g by Cholesky, raising δ on failure; fall back to −g (§3.2).
+/// §1.5 stage 5: the primal iterate ran off to infinity along a PSD direction of L.
+fn check_divergence(
+    p: &Problem,
+    x: &Array1<f64>,
+    a_norm: f64,
+    opts: &SolverConfig,
+    it: usize,
+) -> Result<()> {
+    let c = p.basis.combine(x);
+    let c_norm = frobenius(&c);
+    if c_norm > opts.divergence_factor * a_norm {
+        return Err(Diverged {
+            direction: c / (-c_norm),
+            iterations: it,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Newton direction by explicit Hessian or CG; returns (d, CG iterations).
+fn direction(
+    p: &Problem,
+    w: &Array2<f64>,
+    g: &Array1<f64>,
+    dir: Direction,
+    g_rel: f64,
+    opts: &SolverConfig,
+) -> Result<(Array1<f64>, usize)> {
+    if p.basis.is_empty() {
+        return Ok((Array1::zeros(0), 0));
+    }
+    let (d, iters) = match dir {
+        Direction::Explicit => (newton_direction(&p.kernel().hessian(w), g), 0),
+        Direction::Cg => {
+            let o = CgOptions::from_config(opts, p.basis.len(), g_rel);
+            let precond = opts.cg_jacobi.then(|| p.kernel().hessian_diag(w));
+            let r = cg::solve(|v| p.kernel().hess_vec(w, v), &(-g), precond.as_ref(), &o);
+            let d = if !r.converged && r.rel_residual > 1e-2 {
+                -g
+            } else {
+                r.x
+            };
+            (d, r.iters)
+        }
+    };
+    Ok(if g.dot(&d) >= 0.0 {
+        (-g, iters)
+    } else {
+        (d, iters)
+    })
+}
+
+/// Solve (H + δI) d = −g by Cholesky, raising δ on failure; fall back to −g (§3.2). The
+/// reference's δ = 1e-10 is taken relative to mean(diag H) so the method stays scale-invariant
+/// (an absolute δ stalls when H → 0, e.g. along a divergent direction).
 fn newton_direction(h: &Array2<f64>, g: &Array1<f64>) -> Array1<f64> {
     let neg_g = -g;
-    let mut delta = 1e-10;
+    let scale = h.diag().mean().unwrap_or(1.0).abs().max(f64::MIN_POSITIVE);
+    let mut delta = 1e-10 * scale;
     for _ in 0..10 {
         let shifted = h + &(Array2::<f64>::eye(g.len()) * delta);
         if let Ok(d) = shifted.solvec(&neg_g) {
-            if g.dot(&d) < 0.0 {
-                return d;
-            }
-            break;
+            return d;
         }
-        delta = (10.0 * delta).max(1e-12);
+        delta = (10.0 * delta).max(1e-12 * scale);
     }
     neg_g
 }
 
-/// Armijo backtracking that only accepts points where A − C(x + t d) is PD (§3.3). If the step
-/// falls below the damped Newton step 1/(1 + λ), that step is taken: it is always feasible and
-/// satisfies Armijo for α ≤ ½ by self-concordance.
+type Accepted = (f64, usize, f64, Factor);
+
+/// Armijo backtracking that only accepts points where M is PD (§3.3). If the step falls below
+/// the damped Newton step 1/(1 + λ), that step is taken: by self-concordance it is feasible and
+/// satisfies Armijo for α ≤ ½.
 fn line_search(
-    a: &Array2<f64>,
-    basis: &Basis,
+    p: &Problem,
     x: &Array1<f64>,
     d: &Array1<f64>,
-    phi: f64,
-    slope: f64,
+    f: f64,
+    lambda2: f64,
     opts: &SolverConfig,
-) -> Result<(f64, usize)> {
-    let damped = 1.0 / (1.0 + (-slope).max(0.0).sqrt());
+) -> Result<Accepted> {
+    let damped = 1.0 / (1.0 + lambda2.sqrt());
+    let slope = -lambda2;
     let mut t = 1.0;
     for k in 0..opts.max_backtracks {
         if t < damped {
-            let trial = x + &(d * damped);
-            if objective(&(a - &basis.combine(&trial))).is_some() {
-                return Ok((damped, k));
+            if let Some((v, fc)) = p.value(&(x + &(d * damped))) {
+                return Ok((damped, k, v, fc));
             }
             bail!(
                 "line search failed: the damped Newton step left the PD cone (round-off trouble)"
             );
         }
-        let trial = x + &(d * t);
-        if let Some(phi_t) = objective(&(a - &basis.combine(&trial))) {
-            if phi_t <= phi + opts.armijo * t * slope {
-                return Ok((t, k));
+        if let Some((v, fc)) = p.value(&(x + &(d * t))) {
+            if v <= f + opts.armijo * t * slope {
+                return Ok((t, k, v, fc));
             }
         }
         t *= opts.backtrack;
@@ -194,10 +353,27 @@ fn line_search(
     )
 }
 
-/// (M)⁻¹ through Cholesky, symmetrized (§3.1).
+/// M⁻¹ through Cholesky, symmetrized (§3.1).
 pub fn symmetric_inverse(m: &Array2<f64>) -> Result<Array2<f64>> {
-    let inv = m.invc()?;
-    Ok((&inv + &inv.t()) * 0.5)
+    chol_inverse(&m.factorizec(UPLO::Lower)?)
+}
+
+/// M⁻¹ = F⁻ᵀF⁻¹ from M = FFᵀ by a triangular solve and a product (LAPACK potri is ~8× slower
+/// in this OpenBLAS at n = 2000).
+pub fn chol_inverse(fac: &Factor) -> Result<Array2<f64>> {
+    let n = fac.factor.nrows();
+    let f = fac.factor.mapv(|v| v) * &lower_mask(n);
+    let f_inv = f.solve_triangular(UPLO::Lower, Diag::NonUnit, &Array2::eye(n))?;
+    Ok(symmetrize(&f_inv.t().dot(&f_inv)))
+}
+
+/// 1 on and below the diagonal (the factor's upper triangle may hold stale entries).
+fn lower_mask(n: usize) -> Array2<f64> {
+    Array2::from_shape_fn((n, n), |(i, j)| if i >= j { 1.0 } else { 0.0 })
+}
+
+pub fn symmetrize(x: &Array2<f64>) -> Array2<f64> {
+    (x + &x.t()) * 0.5
 }
 
 pub fn frobenius(x: &Array2<f64>) -> f64 {

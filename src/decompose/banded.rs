@@ -1,0 +1,350 @@
+//! Banded kernels for primal Newton-CG (spec §3.6 "Banded", Table 2 Ex. IV): when A and every
+//! Dₖ = sym(eᵢeⱼᵀ) lie inside half-bandwidth b, M = A − C(x) stays banded. Banded Cholesky
+//! (O(nb²)), the Takahashi selected inverse Z = band(M⁻¹) (O(nb²)) for the gradient, and exact
+//! Hessian-vector products by forward-mode differentiation of both recurrences [D]:
+//! d/dt band((M − tC(v))⁻¹) = band(W C(v) W), so (Hv)ₖ = ⟨Dₖ, that⟩.
+use super::cg::{self, CgOptions};
+use super::config::SolverConfig;
+pub use super::dualnum::{Dual, Num};
+use super::newton::{self, Solution};
+use super::subspace::Basis;
+use anyhow::{bail, Result};
+use ndarray::{Array1, Array2};
+
+/// Lower band storage: entry (i, i − k), k = 0..=b, at i·(b + 1) + k.
+#[derive(Clone, Debug)]
+pub struct Band<T> {
+    pub n: usize,
+    pub b: usize,
+    pub v: Vec<T>,
+}
+
+impl<T: Num> Band<T> {
+    fn at(&self, i: usize, j: usize) -> T {
+        let (hi, lo) = if i >= j { (i, j) } else { (j, i) };
+        if hi - lo > self.b {
+            return T::zero();
+        }
+        self.v[hi * (self.b + 1) + hi - lo]
+    }
+    fn set(&mut self, i: usize, j: usize, x: T) {
+        self.v[i * (self.b + 1) + i - j] = x;
+    }
+
+    /// M = LLᵀ; None when a pivot is not positive (M not PD).
+    pub fn cholesky(&self) -> Option<Band<T>> {
+        let (n, b) = (self.n, self.b);
+        let mut l = Band {
+            n,
+            b,
+            v: vec![T::zero(); self.v.len()],
+        };
+        for i in 0..n {
+            for j in i.saturating_sub(b)..=i {
+                let mut s = self.at(i, j);
+                for k in i.saturating_sub(b)..j {
+                    s = s - l.at(i, k) * l.at(j, k);
+                }
+                if i == j {
+                    if s.re().partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+                        return None;
+                    }
+                    l.set(i, i, s.sqrt());
+                } else {
+                    let d = l.at(j, j);
+                    l.set(i, j, s / d);
+                }
+            }
+        }
+        Some(l)
+    }
+
+    /// Takahashi recurrence on the factor: Z_ji = (δ_ji/L_ii − Σ_{k=i+1}^{i+b} Z_jk L_ki)/L_ii.
+    pub fn selected_inverse(&self) -> Band<T> {
+        let (n, b) = (self.n, self.b);
+        let mut z = Band {
+            n,
+            b,
+            v: vec![T::zero(); self.v.len()],
+        };
+        for i in (0..n).rev() {
+            let lii = self.at(i, i);
+            let top = (i + b).min(n - 1);
+            for j in (i..=top).rev() {
+                let mut s = T::zero();
+                for k in i + 1..=top {
+                    s = s + z.at(j, k) * self.at(k, i);
+                }
+                let delta = if j == i { T::one() / lii } else { T::zero() };
+                z.set(j, i, (delta - s) / lii);
+            }
+        }
+        z
+    }
+}
+
+impl Band<f64> {
+    /// The lower band (half-bandwidth b) of a dense symmetric matrix.
+    pub fn from_dense(m: &Array2<f64>, b: usize) -> Band<f64> {
+        let n = m.nrows();
+        let mut band = Band {
+            n,
+            b,
+            v: vec![0.0; n * (b + 1)],
+        };
+        for i in 0..n {
+            for j in i.saturating_sub(b)..=i {
+                band.set(i, j, m[[i, j]]);
+            }
+        }
+        band
+    }
+
+    /// The dense M⁻¹ from the banded factor by n pairs of banded triangular solves, O(n²b).
+    pub fn dense_inverse(&self) -> Array2<f64> {
+        let (n, b) = (self.n, self.b);
+        let mut w = Array2::zeros((n, n));
+        let mut y = vec![0.0; n];
+        for j in 0..n {
+            y.iter_mut().for_each(|v| *v = 0.0);
+            for i in j..n {
+                let mut s = if i == j { 1.0 } else { 0.0 };
+                let lo = i.saturating_sub(b).max(j);
+                for (k, yk) in y.iter().enumerate().take(i).skip(lo) {
+                    s -= self.at(i, k) * yk;
+                }
+                y[i] = s / self.at(i, i);
+            }
+            for i in (0..n).rev() {
+                let mut s = y[i];
+                for k in i + 1..(i + b + 1).min(n) {
+                    s -= self.at(k, i) * w[[k, j]];
+                }
+                w[[i, j]] = s / self.at(i, i);
+            }
+        }
+        newton::symmetrize(&w)
+    }
+}
+
+/// Applies when every element is one coordinate pair within half-bandwidth b ≤ n/8 and (for
+/// the primal, `a` given) A is banded with the same b.
+pub fn bandwidth(a: Option<&Array2<f64>>, basis: &Basis) -> Option<usize> {
+    let n = basis.n;
+    let mut b = 0;
+    for d in &basis.elems {
+        let [(i, j, _)] = d.as_slice() else {
+            return None;
+        };
+        b = b.max(j - i);
+    }
+    let Some(a) = a else {
+        return (basis.n >= 64 && 8 * b <= basis.n).then_some(b);
+    };
+    let a_b = a
+        .indexed_iter()
+        .filter(|(_, v)| **v != 0.0)
+        .map(|((i, j), _)| i.abs_diff(j))
+        .max()?;
+    let b = b.max(a_b);
+    (n >= 64 && 8 * b <= n).then_some(b)
+}
+
+/// f(x) = ⟨c, x⟩ − log det M(x), M(x) = M₀ + s·C(x) on band storage (primal: M₀ = A, s = −1,
+/// c = 0; dual: M₀ = 0, s = +1, cₖ = ⟨A, Eₖ⟩), as in newton::Problem.
+struct Banded<'a> {
+    a: Band<f64>,
+    sign: f64,
+    lin: Array1<f64>,
+    basis: &'a Basis,
+}
+
+impl Banded<'_> {
+    fn matrix<T: Num>(
+        &self,
+        x: &Array1<f64>,
+        v: Option<&Array1<f64>>,
+        lift: impl Fn(f64, f64) -> T,
+    ) -> Band<T> {
+        let mut m = Band {
+            n: self.a.n,
+            b: self.a.b,
+            v: self.a.v.iter().map(|&a| lift(a, 0.0)).collect(),
+        };
+        for (k, d) in self.basis.elems.iter().enumerate() {
+            let (i, j, w) = d[0];
+            let cur = m.at(j, i);
+            let dv = v.map_or(0.0, |v| self.sign * w * v[k]);
+            m.set(j, i, cur + lift(self.sign * w * x[k], dv));
+        }
+        m
+    }
+    fn value(&self, x: &Array1<f64>) -> Option<(f64, Band<f64>)> {
+        let l = self.matrix(x, None, |a, _| a).cholesky()?;
+        let ln_det: f64 = (0..l.n).map(|i| l.at(i, i).ln()).sum::<f64>() * 2.0;
+        Some((self.lin.dot(x) - ln_det, l))
+    }
+    /// ⟨Dₖ, Z⟩ for band storage Z of any scalar, returning the chosen part.
+    fn inner<T: Num>(&self, z: &Band<T>, part: impl Fn(T) -> f64) -> Array1<f64> {
+        let f =
+            |&(i, j, w): &(usize, usize, f64)| if i == j { w } else { 2.0 * w } * part(z.at(j, i));
+        self.basis.elems.iter().map(|d| f(&d[0])).collect()
+    }
+    fn hess_vec(&self, x: &Array1<f64>, v: &Array1<f64>) -> Array1<f64> {
+        let m = self.matrix(x, Some(v), Dual);
+        let z = m
+            .cholesky()
+            .expect("accepted point is PD")
+            .selected_inverse();
+        self.inner(&z, |t: Dual| t.1) * (-self.sign)
+    }
+    fn hess_diag(&self, z: &Band<f64>) -> Array1<f64> {
+        let f = |&(i, j, w): &(usize, usize, f64)| {
+            let zij = z.at(i, j);
+            w * w
+                * if i == j {
+                    zij * zij
+                } else {
+                    2.0 * (zij * zij + z.at(i, i) * z.at(j, j))
+                }
+        };
+        self.basis.elems.iter().map(|d| f(&d[0])).collect()
+    }
+}
+
+/// Primal Newton-CG entirely on band storage; the dense B is formed once at the end.
+pub fn solve(
+    a: &Array2<f64>,
+    basis: &Basis,
+    b: usize,
+    dual: Option<&Array1<f64>>,
+    opts: &SolverConfig,
+    log: &mut dyn FnMut(&[f64]) -> Result<()>,
+) -> Result<Solution> {
+    let started = std::time::Instant::now();
+    let n = a.nrows();
+    let mut band = Band {
+        n,
+        b,
+        v: vec![0.0; n * (b + 1)],
+    };
+    for i in 0..n {
+        for j in i.saturating_sub(b)..=i {
+            band.set(i, j, if dual.is_some() { 0.0 } else { a[[i, j]] });
+        }
+    }
+    let (sign, lin, x0) = match dual {
+        Some(y0) => (1.0, basis.inner_products(a), y0.clone()),
+        None => (-1.0, Array1::zeros(basis.len()), Array1::zeros(basis.len())),
+    };
+    let p = Banded {
+        a: band,
+        sign,
+        lin,
+        basis,
+    };
+    let mut x = x0;
+    let Some((mut f, mut l)) = p.value(&x) else {
+        bail!("the starting point is not feasible (M is not positive definite)")
+    };
+    let (mut g0, mut last, mut total_cg, mut total_bt) = (None, None, 0, 0);
+    for it in 1..=opts.max_iter {
+        let z = l.selected_inverse();
+        let g = &p.lin - &(p.inner(&z, |t| t) * p.sign);
+        let g_norm = g.dot(&g).sqrt();
+        let g_rel = g_norm / *g0.get_or_insert(g_norm.max(f64::MIN_POSITIVE));
+        let o = CgOptions::from_config(opts, basis.len(), g_rel);
+        let pre = opts.cg_jacobi.then(|| p.hess_diag(&z));
+        let r = cg::solve(|v| p.hess_vec(&x, v), &(-&g), pre.as_ref(), &o);
+        let mut d = if !r.converged && r.rel_residual > 1e-2 {
+            -&g
+        } else {
+            r.x
+        };
+        if g.dot(&d) >= 0.0 {
+            d = -&g;
+        }
+        let lambda2 = (-g.dot(&d)).max(0.0);
+        let z_norm = z.v.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let residual = basis.projection_norm(&g)? / z_norm; // relative to ‖band(W)‖
+        let grad_max = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let done = basis.is_empty()
+            || (it > 1
+                && (0.5 * lambda2 <= opts.tol_decrement * f.abs().max(1.0)
+                    || residual <= opts.tol_residual));
+        let (mut step, mut bt, mut next) = (0.0, 0, None);
+        if !done {
+            let (t, k, v, lf) = line_search(&p, &x, &d, f, lambda2, opts)?;
+            (step, bt, next) = (t, k, Some((v, lf)));
+        }
+        total_cg += r.iters;
+        total_bt += bt;
+        let wall = started.elapsed().as_secs_f64();
+        log(&[
+            it as f64,
+            f,
+            0.5 * lambda2,
+            g_norm,
+            grad_max,
+            residual,
+            r.iters as f64,
+            step,
+            bt as f64,
+            wall,
+        ])?;
+        last = Some((it - 1, done, 0.5 * lambda2, residual, grad_max, f));
+        let Some((v, lf)) = next else { break };
+        x = &x + &(&d * step);
+        (f, l) = (v, lf);
+    }
+    let (iterations, converged, decrement, residual, grad_max, objective) =
+        last.expect("max_iter >= 1");
+    let w = l.dense_inverse();
+    Ok(Solution {
+        x,
+        w,
+        objective,
+        decrement,
+        residual,
+        grad_max,
+        iterations,
+        cg_iters: total_cg,
+        backtracks: total_bt,
+        converged,
+    })
+}
+
+type Accepted = (f64, usize, f64, Band<f64>);
+
+/// Armijo backtracking with the damped-step safeguard (§3.3), on banded Cholesky.
+fn line_search(
+    p: &Banded,
+    x: &Array1<f64>,
+    d: &Array1<f64>,
+    f: f64,
+    lambda2: f64,
+    opts: &SolverConfig,
+) -> Result<Accepted> {
+    let damped = 1.0 / (1.0 + lambda2.sqrt());
+    let mut t = 1.0;
+    for k in 0..opts.max_backtracks {
+        if t < damped {
+            if let Some((v, l)) = p.value(&(x + &(d * damped))) {
+                return Ok((damped, k, v, l));
+            }
+            bail!(
+                "line search failed: the damped Newton step left the PD cone (round-off trouble)"
+            );
+        }
+        if let Some((v, l)) = p.value(&(x + &(d * t))) {
+            if v <= f - opts.armijo * t * lambda2 {
+                return Ok((t, k, v, l));
+            }
+        }
+        t *= opts.backtrack;
+    }
+    bail!(
+        "line search failed after {} backtracks",
+        opts.max_backtracks
+    )
+}

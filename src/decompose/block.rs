@@ -1,0 +1,375 @@
+//! Group-invariant reduction for block-exchangeable structure (spec §3.8). A block-constant X
+//! with per-block diagonal dᵢ, within-block off-diagonal oᵢ and cross values c_ij is orthogonally
+//! similar to ⊕ᵢ (dᵢ − oᵢ) I_{nᵢ−1} ⊕ K, K_ii = dᵢ + (nᵢ − 1)oᵢ, K_ij = √(nᵢnⱼ) c_ij, so
+//! Φ = −Σᵢ (nᵢ − 1) log sᵢ − log det K with sᵢ = dᵢ − oᵢ: an r-sized problem, independent of n.
+use super::config::SolverConfig;
+use crate::error::usage;
+use anyhow::{bail, Result};
+use ndarray::{Array1, Array2};
+use ndarray_linalg::{FactorizeC, InverseC, SolveC, UPLO};
+
+/// Within-block permutation symmetry of a block pattern (§3.8).
+#[derive(Clone, Debug)]
+pub struct BlockGroup {
+    pub sizes: Vec<usize>,
+    /// Block of each index.
+    pub block: Vec<usize>,
+    pub within: Vec<bool>,
+    /// cross[a][b]: block pair (a, b) is in L.
+    pub cross: Vec<Vec<bool>>,
+}
+
+impl BlockGroup {
+    pub fn new(
+        n: usize,
+        sizes: &[usize],
+        within_ex: &[usize],
+        cross_ex: &[[usize; 2]],
+    ) -> Result<Self> {
+        let r = sizes.len();
+        let total: usize = sizes.iter().sum();
+        if total != n || sizes.contains(&0) {
+            return Err(usage(format!(
+                "subspace.sizes {sizes:?} must be positive and sum to n = {n} (they sum to {total})"
+            )));
+        }
+        if let Some(b) = within_ex
+            .iter()
+            .chain(cross_ex.iter().flatten())
+            .find(|&&b| b >= r)
+        {
+            return Err(usage(format!(
+                "subspace: block index {b} out of range ({r} blocks)"
+            )));
+        }
+        let block = sizes
+            .iter()
+            .enumerate()
+            .flat_map(|(k, &s)| std::iter::repeat_n(k, s))
+            .collect();
+        let within = (0..r).map(|a| !within_ex.contains(&a)).collect();
+        let cross = (0..r)
+            .map(|a| {
+                (0..r)
+                    .map(|b| !cross_ex.contains(&[a, b]) && !cross_ex.contains(&[b, a]))
+                    .collect()
+            })
+            .collect();
+        Ok(BlockGroup {
+            sizes: sizes.to_vec(),
+            block,
+            within,
+            cross,
+        })
+    }
+
+    /// Whether sym(eᵢeⱼᵀ), i < j, is in L.
+    pub fn in_l(&self, i: usize, j: usize) -> bool {
+        let (a, b) = (self.block[i], self.block[j]);
+        if a == b {
+            self.within[a]
+        } else {
+            self.cross[a][b]
+        }
+    }
+}
+
+/// Block-constant parameters: s = d − o per block and the r×r matrix K.
+#[derive(Clone, Debug)]
+struct Params {
+    s: Array1<f64>,
+    k: Array2<f64>,
+}
+
+pub struct Reduced {
+    pub b: Array2<f64>,
+    pub c: Array2<f64>,
+    pub x: Array1<f64>,
+    pub iterations: usize,
+    pub converged: bool,
+    pub decrement: f64,
+    pub residual: f64,
+    pub grad_max: f64,
+}
+
+/// Invariant generators of L^G: `Within(a)` (all off-diagonal pairs of block a) and
+/// `Cross(a, b)` (all pairs between blocks a < b), with their Gram norms ‖D‖²_F.
+fn generators(g: &BlockGroup) -> Vec<(usize, usize, f64)> {
+    let r = g.sizes.len();
+    let mut gens = Vec::new();
+    for a in 0..r {
+        let na = g.sizes[a] as f64;
+        if g.within[a] && g.sizes[a] > 1 {
+            gens.push((a, a, na * (na - 1.0)));
+        }
+        for b in a + 1..r {
+            if g.cross[a][b] {
+                gens.push((a, b, 2.0 * na * g.sizes[b] as f64));
+            }
+        }
+    }
+    gens
+}
+
+/// The generator in compressed coordinates.
+fn gen_params(g: &BlockGroup, (a, b, _): (usize, usize, f64)) -> Params {
+    let r = g.sizes.len();
+    let mut p = Params {
+        s: Array1::zeros(r),
+        k: Array2::zeros((r, r)),
+    };
+    if a == b {
+        p.s[a] = -1.0;
+        p.k[[a, a]] = g.sizes[a] as f64 - 1.0;
+    } else {
+        let v = (g.sizes[a] as f64 * g.sizes[b] as f64).sqrt();
+        p.k[[a, b]] = v;
+        p.k[[b, a]] = v;
+    }
+    p
+}
+
+/// Block means of A; errors if A is not invariant (relative deviation > 1e-10, §3.8).
+fn read_a(a: &Array2<f64>, g: &BlockGroup) -> Result<(Array1<f64>, Array1<f64>, Array2<f64>)> {
+    let r = g.sizes.len();
+    let (mut d, mut o, mut c) = (Array1::zeros(r), Array1::zeros(r), Array2::zeros((r, r)));
+    for ((i, j), &v) in a.indexed_iter() {
+        let (p, q) = (g.block[i], g.block[j]);
+        let (np, nq) = (g.sizes[p] as f64, g.sizes[q] as f64);
+        match (i == j, p == q) {
+            (true, _) => d[p] += v / np,
+            (false, true) => o[p] += v / (np * (np - 1.0)),
+            (false, false) => c[[p, q]] += v / (np * nq),
+        }
+    }
+    let rebuilt = assemble(g, &d, &o, &c);
+    let dev = super::newton::frobenius(&(a - &rebuilt)) / super::newton::frobenius(a);
+    if dev > 1e-10 {
+        return Err(usage(format!(
+            "A is not invariant under the declared block permutations (relative deviation \
+             {dev:.3e} > 1e-10), so the block-reduced method does not apply (spec section 3.8)"
+        )));
+    }
+    Ok((d, o, c))
+}
+
+fn assemble(g: &BlockGroup, d: &Array1<f64>, o: &Array1<f64>, c: &Array2<f64>) -> Array2<f64> {
+    let n = g.block.len();
+    Array2::from_shape_fn((n, n), |(i, j)| {
+        let (p, q) = (g.block[i], g.block[j]);
+        match (i == j, p == q) {
+            (true, _) => d[p],
+            (false, true) => o[p],
+            (false, false) => c[[p, q]],
+        }
+    })
+}
+
+/// (d, o, c) from compressed (s, K): d + (n − 1)o = K_ii, d − o = s.
+fn expand(g: &BlockGroup, p: &Params) -> (Array1<f64>, Array1<f64>, Array2<f64>) {
+    let r = g.sizes.len();
+    let nf = |i: usize| g.sizes[i] as f64;
+    let o = Array1::from_shape_fn(r, |i| (p.k[[i, i]] - p.s[i]) / nf(i));
+    let d = Array1::from_shape_fn(r, |i| p.s[i] + o[i]);
+    let c = Array2::from_shape_fn((r, r), |(i, j)| {
+        if i == j {
+            0.0
+        } else {
+            p.k[[i, j]] / (nf(i) * nf(j)).sqrt()
+        }
+    });
+    (d, o, c)
+}
+
+struct Eval {
+    f: f64,
+    inv_s: Array1<f64>,
+    k_inv: Array2<f64>,
+}
+
+/// Φ and the inverses; None outside the domain (some sᵢ ≤ 0 or K not PD).
+fn eval(p: &Params, w: &Array1<f64>) -> Option<Eval> {
+    if p.s.iter().any(|&v| v <= 0.0) {
+        return None;
+    }
+    let f = p.k.factorizec(UPLO::Lower).ok()?;
+    let ln_det_k = 2.0 * f.factor.diag().mapv(f64::ln).sum();
+    let phi = -(w * &p.s.mapv(f64::ln)).sum() - ln_det_k;
+    let k_inv = f.invc().ok()?;
+    Some(Eval {
+        f: phi,
+        inv_s: p.s.mapv(|v| 1.0 / v),
+        k_inv,
+    })
+}
+
+/// Solve the reduced primal by damped Newton with exact derivatives (§3.2–3.4 rules).
+pub fn solve(
+    a: &Array2<f64>,
+    g: &BlockGroup,
+    opts: &SolverConfig,
+    log: &mut dyn FnMut(&[f64]) -> Result<()>,
+) -> Result<Reduced> {
+    let started = std::time::Instant::now();
+    let (d, o, c) = read_a(a, g)?;
+    let r = g.sizes.len();
+    let w = Array1::from_shape_fn(r, |i| g.sizes[i] as f64 - 1.0);
+    let base = Params {
+        s: &d - &o,
+        k: Array2::from_shape_fn((r, r), |(i, j)| {
+            let (ni, nj) = (g.sizes[i] as f64, g.sizes[j] as f64);
+            if i == j {
+                d[i] + (ni - 1.0) * o[i]
+            } else {
+                (ni * nj).sqrt() * c[[i, j]]
+            }
+        }),
+    };
+    let gens = generators(g);
+    let dirs: Vec<Params> = gens.iter().map(|&t| gen_params(g, t)).collect();
+    let at = |x: &Array1<f64>| {
+        let mut p = base.clone();
+        for (dk, &xk) in dirs.iter().zip(x) {
+            p.s.scaled_add(-xk, &dk.s);
+            p.k.scaled_add(-xk, &dk.k);
+        }
+        p
+    };
+    let mut x = Array1::zeros(gens.len());
+    let Some(mut ev) = eval(&base, &w) else {
+        bail!("A is not positive definite")
+    };
+    let mut out = None;
+    for it in 1..=opts.max_iter {
+        // g_k = Σ wᵢ s_kᵢ/sᵢ + tr(K⁻¹K_k); H_kl = Σ wᵢ s_kᵢ s_lᵢ/sᵢ² + tr(K⁻¹K_k K⁻¹K_l).
+        let kk: Vec<Array2<f64>> = dirs.iter().map(|dk| ev.k_inv.dot(&dk.k)).collect();
+        let grad = Array1::from_shape_fn(gens.len(), |k| {
+            (&w * &dirs[k].s * &ev.inv_s).sum() + kk[k].diag().sum()
+        });
+        let hess = Array2::from_shape_fn((gens.len(), gens.len()), |(k, l)| {
+            (&w * &dirs[k].s * &dirs[l].s * &ev.inv_s * &ev.inv_s).sum()
+                + (&kk[k] * &kk[l].t()).sum()
+        });
+        let dx = if gens.is_empty() {
+            Array1::zeros(0)
+        } else {
+            hess.solvec(&(-&grad))?
+        };
+        let lambda2 = (-grad.dot(&dx)).max(0.0);
+        let b_norm = b_frobenius(
+            g,
+            &Params {
+                s: ev.inv_s.clone(),
+                k: ev.k_inv.clone(),
+            },
+        );
+        let residual = gens
+            .iter()
+            .zip(&grad)
+            .map(|(t, gk)| gk * gk / t.2)
+            .sum::<f64>()
+            .sqrt()
+            / b_norm;
+        let grad_max = grad.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let done = gens.is_empty()
+            || (it > 1
+                && (0.5 * lambda2 <= opts.tol_decrement * ev.f.abs().max(1.0)
+                    || residual <= opts.tol_residual));
+        let (step, bt) = if done {
+            (0.0, 0)
+        } else {
+            line_search(&at, &w, &x, &dx, ev.f, lambda2, opts)?
+        };
+        let wall = started.elapsed().as_secs_f64();
+        log(&[
+            it as f64,
+            ev.f,
+            0.5 * lambda2,
+            grad.dot(&grad).sqrt(),
+            grad_max,
+            residual,
+            0.0,
+            step,
+            bt as f64,
+            wall,
+        ])?;
+        out = Some((it - 1, done, 0.5 * lambda2, residual, grad_max));
+        if done {
+            break;
+        }
+        x = &x + &(&dx * step);
+        ev = eval(&at(&x), &w).expect("line search accepted a feasible point");
+    }
+    let (iterations, converged, decrement, residual, grad_max) = out.expect("max_iter >= 1");
+    let xp = at(&x);
+    let (d, o, c) = expand(g, &xp);
+    let m = assemble(g, &d, &o, &c);
+    let (bd, bo, bc) = expand(
+        g,
+        &Params {
+            s: xp.s.mapv(|v| 1.0 / v),
+            k: xp.k.invc()?,
+        },
+    );
+    Ok(Reduced {
+        b: assemble(g, &bd, &bo, &bc),
+        c: a - &m,
+        x,
+        iterations,
+        converged,
+        decrement,
+        residual,
+        grad_max,
+    })
+}
+
+/// ‖B‖_F from block parameters: Σ nᵢdᵢ² + nᵢ(nᵢ−1)oᵢ² + Σ_{i≠j} nᵢnⱼc_ij².
+fn b_frobenius(g: &BlockGroup, p: &Params) -> f64 {
+    let (d, o, c) = expand(g, p);
+    let n = |i: usize| g.sizes[i] as f64;
+    let mut s = 0.0;
+    for i in 0..g.sizes.len() {
+        s += n(i) * d[i] * d[i] + n(i) * (n(i) - 1.0) * o[i] * o[i];
+        for j in 0..g.sizes.len() {
+            s += if i == j {
+                0.0
+            } else {
+                n(i) * n(j) * c[[i, j]] * c[[i, j]]
+            };
+        }
+    }
+    s.sqrt()
+}
+
+/// Armijo backtracking with the damped-step safeguard of §3.3.
+fn line_search(
+    at: &dyn Fn(&Array1<f64>) -> Params,
+    w: &Array1<f64>,
+    x: &Array1<f64>,
+    d: &Array1<f64>,
+    f: f64,
+    lambda2: f64,
+    opts: &SolverConfig,
+) -> Result<(f64, usize)> {
+    let damped = 1.0 / (1.0 + lambda2.sqrt());
+    let mut t = 1.0;
+    for k in 0..opts.max_backtracks {
+        if t < damped {
+            t = damped;
+            if eval(&at(&(x + &(d * t))), w).is_some() {
+                return Ok((t, k));
+            }
+            bail!("line search failed: the damped Newton step left the domain (round-off trouble)");
+        }
+        if let Some(e) = eval(&at(&(x + &(d * t))), w) {
+            if e.f <= f - opts.armijo * t * lambda2 {
+                return Ok((t, k));
+            }
+        }
+        t *= opts.backtrack;
+    }
+    bail!(
+        "line search failed after {} backtracks",
+        opts.max_backtracks
+    )
+}

@@ -1,0 +1,111 @@
+//! Basis elements from generators and files, and complements by SVD (spec §1.3, §9).
+use super::subspace::{sparse_of, SymSparse};
+use crate::error::usage;
+use anyhow::Result;
+use ndarray::{Array2, Array3, Axis};
+use ndarray_linalg::SVDInto;
+use rand::Rng;
+use rand_distr::StandardNormal;
+use std::path::Path;
+
+/// Largest svec dimension n(n+1)/2 for which a complement basis is computed by SVD.
+const MAX_SVEC: usize = 5_000;
+
+/// `dim` random symmetric matrices with zero trace (so I ∈ L^⊥ and (ND) holds).
+pub fn random_trace_free(n: usize, dim: usize, rng: &mut impl Rng) -> Vec<SymSparse> {
+    (0..dim)
+        .map(|_| {
+            let g = Array2::from_shape_fn((n, n), |_| rng.sample::<f64, _>(StandardNormal));
+            let mut s = (&g + &g.t()) * 0.5;
+            let shift = s.diag().sum() / n as f64;
+            s.diag_mut().mapv_inplace(|v| v - shift);
+            sparse_of(&s)
+        })
+        .collect()
+}
+
+/// A (m, n, n) float64 `.npy` of symmetric matrices.
+pub fn read_basis(path: &Path, n: usize) -> Result<Vec<SymSparse>> {
+    let arr: Array3<f64> = ndarray_npy::read_npy(path).map_err(|e| {
+        usage(format!(
+            "{}: not a 3-D float64 .npy basis file of shape (m, n, n): {e}",
+            path.display()
+        ))
+    })?;
+    let (m, r, c) = arr.dim();
+    if r != n || c != n {
+        return Err(usage(format!(
+            "{}: basis matrices are {r}x{c} but A is {n}x{n}",
+            path.display()
+        )));
+    }
+    (0..m)
+        .map(|k| {
+            let d = arr.index_axis(Axis(0), k).to_owned();
+            if let Some(((i, j), v)) = d.indexed_iter().find(|(_, v)| !v.is_finite()) {
+                return Err(usage(format!(
+                    "basis element {k}: non-finite entry at ({i}, {j}) = {v}"
+                )));
+            }
+            let scale = d.iter().fold(0.0f64, |s, v| s.max(v.abs()));
+            let asym = (&d - &d.t()).iter().fold(0.0f64, |s, v| s.max(v.abs()));
+            if asym > 1e-12 * scale {
+                return Err(usage(format!(
+                    "basis element {k} is not symmetric: max |D - D^T| = {asym:.3e}"
+                )));
+            }
+            Ok(sparse_of(&((&d + &d.t()) * 0.5)))
+        })
+        .collect()
+}
+
+/// svec coordinates (off-diagonals ×√2, so the Frobenius product is the dot product).
+fn svec(d: &SymSparse, n: usize) -> Vec<f64> {
+    let mut v = vec![0.0; n * (n + 1) / 2];
+    let idx = |i: usize, j: usize| i * n - i * (i + 1) / 2 + j;
+    for &(i, j, x) in d {
+        v[idx(i, j)] += if i == j {
+            x
+        } else {
+            x * std::f64::consts::SQRT_2
+        };
+    }
+    v
+}
+
+/// An orthonormal basis of the orthogonal complement of span(elems), by SVD in svec space.
+pub fn complement(n: usize, elems: &[SymSparse]) -> Result<Vec<SymSparse>> {
+    let total = n * (n + 1) / 2;
+    if total > MAX_SVEC {
+        return Err(usage(format!(
+            "computing a complement basis needs n(n+1)/2 <= {MAX_SVEC} (n = {n}); give the other \
+             basis explicitly"
+        )));
+    }
+    let rows = elems.len().max(1);
+    let mut v = Array2::zeros((rows, total));
+    for (k, d) in elems.iter().enumerate() {
+        v.row_mut(k).assign(&ndarray::Array1::from(svec(d, n)));
+    }
+    let (_, s, vt) = v.svd_into(false, true)?;
+    let vt = vt.expect("requested V^T");
+    let smax = s.iter().cloned().fold(0.0, f64::max);
+    let rank = s.iter().filter(|&&x| x > 1e-12 * smax && x > 0.0).count();
+    let inv_sqrt2 = std::f64::consts::FRAC_1_SQRT_2;
+    Ok((rank..total)
+        .map(|r| {
+            let mut out = SymSparse::new();
+            let mut k = 0;
+            for i in 0..n {
+                for j in i..n {
+                    let x = vt[[r, k]] * if i == j { 1.0 } else { inv_sqrt2 };
+                    if x != 0.0 {
+                        out.push((i, j, x));
+                    }
+                    k += 1;
+                }
+            }
+            out
+        })
+        .collect())
+}
