@@ -44,7 +44,7 @@ fn study_runs_every_cell_and_seed_and_reports_their_means() {
     let report = std::fs::read_to_string(study.join("report.md")).unwrap();
     for (cell, pair) in [("matrix.n=8", &runs[..2]), ("matrix.n=12", &runs[2..])] {
         let dirs: Vec<&Path> = pair.iter().map(|p| p.as_path()).collect();
-        for metric in ["objective", "iterations", "reconstruction_error"] {
+        for metric in ["log_det_b_inv", "iterations", "reconstruction_error"] {
             let shown = table_cell(&report, cell, metric);
             let mean: f64 = shown.split(" ± ").next().unwrap().parse().unwrap();
             let expected = mean_of(&dirs, metric);
@@ -109,7 +109,7 @@ fn assert_csv_means(study: &Path, runs: &[std::path::PathBuf]) {
     let mut checked = 0;
     for rec in reader.records() {
         let rec = rec.unwrap();
-        if &rec[col("metric")] != "objective" {
+        if &rec[col("metric")] != "log_det_b_inv" {
             continue;
         }
         let pair = if &rec[col("matrix.n")] == "8" {
@@ -119,7 +119,7 @@ fn assert_csv_means(study: &Path, runs: &[std::path::PathBuf]) {
         };
         let dirs: Vec<&Path> = pair.iter().map(|p| p.as_path()).collect();
         let mean: f64 = rec[col("mean")].parse().unwrap();
-        assert!((mean - mean_of(&dirs, "objective")).abs() < 1e-12);
+        assert!((mean - mean_of(&dirs, "log_det_b_inv")).abs() < 1e-12);
         assert_eq!(&rec[col("n")], "2");
         checked += 1;
     }
