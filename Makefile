@@ -17,7 +17,8 @@ LAB := $(CARGO_TARGET_DIR)/release/lab
 TORCH_STAMP := $(LAB_VENV)/.torch-$(TORCH_VERSION)
 SUBCOMMANDS := npg-rank1 grng decompose entropy-probe prefixrl
 
-.PHONY: setup venv openblas build demo test check unit smoke bench fmt clean-cache
+.PHONY: setup venv openblas build demo test check unit smoke bench fmt clean-cache \
+	reproduce-decompose reproduce-npg-rank1
 
 setup: venv openblas
 
@@ -71,6 +72,13 @@ smoke: build
 
 bench: build
 	cargo bench --locked
+
+# Paper-scale reproductions (long; results under results/).
+reproduce-decompose: build
+	LAB="$(LAB)" scripts/decompose-reproduce.sh
+
+reproduce-npg-rank1: build
+	LAB="$(LAB)" scripts/npg-rank1-reproduce.sh configs/npg-rank1/paper.yaml results/npg-rank1/paper
 
 fmt:
 	cargo fmt

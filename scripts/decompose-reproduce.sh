@@ -15,7 +15,7 @@ run_example() { # name config reference_K reference_s [--set ...]
   local dir="$OUT/table2-$name"
   local t0; t0=$(date +%s.%N)
   "$LAB" decompose --config "$cfg" --out "$dir" --force --quiet "$@"
-  local wall; wall=$(echo "$(date +%s.%N) - $t0" | bc)
+  local wall; wall=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { print a - b }')
   local it; it=$(field "$dir" iterations)
   echo "$name,$(field "$dir" method | tr -d '"'),$(field "$dir" n),$it,$((it + 1)),$(field "$dir" cg_iters),$(field "$dir" backtracks),$(field "$dir" grad_max),$(field "$dir" reconstruction_error),$(field "$dir" solve_s),$wall,$refk,$refs" >> "$OUT/table2.csv"
 }

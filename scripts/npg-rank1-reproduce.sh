@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the study in configs/npg-rank1/paper.yaml (spec §6.1 T2) and write a report.
-#   scripts/reproduce_npg_rank1.sh [STUDY.yaml] [OUT_DIR]
+#   scripts/npg-rank1-reproduce.sh [STUDY.yaml] [OUT_DIR]
 # Each (env, algo, seed) is one `lab npg-rank1` process on one thread, `jobs` at a time.
 # A finished run (summary.json present) is skipped, so the script can be re-run after an
 # interruption. The report (OUT_DIR/report.md) gives, per env and algorithm, the mean ±
