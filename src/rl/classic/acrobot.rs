@@ -1,9 +1,7 @@
 //! Acrobot-v1 (spec §4.4; Gymnasium `acrobot.py`, "book" dynamics): one RK4 step of
 //! dt = 0.2, angle wrapping by loops, velocity clamps.
 use super::{emit, reseed};
-use crate::rl::env::{
-    check_state_len, Action, Env, EnvState, Precision, RngState, Space, Transition,
-};
+use crate::rl::env::{check_state_len, Action, Env, EnvState, Precision, Space, Transition};
 use anyhow::Result;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -144,17 +142,10 @@ impl Env for Acrobot {
         Ok(())
     }
     fn save(&self) -> EnvState {
-        EnvState {
-            state: self.state.to_vec(),
-            state_is_f32: false,
-            rng: RngState::of(&self.rng),
-            elapsed: 0,
-        }
+        super::save_f64(&self.state, &self.rng)
     }
     fn load(&mut self, saved: &EnvState) -> Result<()> {
-        check_state_len(self.id(), &saved.state, 4)?;
-        self.state.copy_from_slice(&saved.state);
-        self.rng = saved.rng.restore()?;
-        Ok(())
+        let id = self.id();
+        super::load_f64(id, &mut self.state, &mut self.rng, saved)
     }
 }

@@ -1,6 +1,6 @@
 //! CartPole-v1 (spec §4.3; Gymnasium `cartpole.py`): explicit Euler, all f64.
 use super::{emit, reseed};
-use crate::rl::env::{check_state_len, Action, Env, EnvState, RngState, Space, Transition};
+use crate::rl::env::{check_state_len, Action, Env, EnvState, Space, Transition};
 use anyhow::Result;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -87,17 +87,10 @@ impl Env for CartPole {
         Ok(())
     }
     fn save(&self) -> EnvState {
-        EnvState {
-            state: self.state.to_vec(),
-            state_is_f32: false,
-            rng: RngState::of(&self.rng),
-            elapsed: 0,
-        }
+        super::save_f64(&self.state, &self.rng)
     }
     fn load(&mut self, saved: &EnvState) -> Result<()> {
-        check_state_len(self.id(), &saved.state, 4)?;
-        self.state.copy_from_slice(&saved.state);
-        self.rng = saved.rng.restore()?;
-        Ok(())
+        let id = self.id();
+        super::load_f64(id, &mut self.state, &mut self.rng, saved)
     }
 }

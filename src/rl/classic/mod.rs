@@ -10,6 +10,8 @@ pub use cartpole::CartPole;
 pub use mountain_car::{MountainCar, MountainCarContinuous};
 pub use pendulum::Pendulum;
 
+use crate::rl::env::{check_state_len, EnvState, RngState};
+use anyhow::Result;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -25,4 +27,27 @@ pub(crate) fn emit(obs: &mut [f32], values: &[f64]) {
     for (o, v) in obs.iter_mut().zip(values) {
         *o = *v as f32;
     }
+}
+
+/// Snapshot of an env whose state is a plain f64 array (all but MountainCarContinuous).
+pub(crate) fn save_f64(state: &[f64], rng: &ChaCha8Rng) -> EnvState {
+    EnvState {
+        state: state.to_vec(),
+        state_is_f32: false,
+        rng: RngState::of(rng),
+        elapsed: 0,
+    }
+}
+
+/// Restore what [`save_f64`] wrote, checking the state length.
+pub(crate) fn load_f64(
+    id: &str,
+    state: &mut [f64],
+    rng: &mut ChaCha8Rng,
+    saved: &EnvState,
+) -> Result<()> {
+    check_state_len(id, &saved.state, state.len())?;
+    state.copy_from_slice(&saved.state);
+    *rng = saved.rng.restore()?;
+    Ok(())
 }

@@ -93,18 +93,11 @@ impl Env for MountainCar {
         Ok(())
     }
     fn save(&self) -> EnvState {
-        EnvState {
-            state: self.state.to_vec(),
-            state_is_f32: false,
-            rng: RngState::of(&self.rng),
-            elapsed: 0,
-        }
+        super::save_f64(&self.state, &self.rng)
     }
     fn load(&mut self, saved: &EnvState) -> Result<()> {
-        check_state_len(self.id(), &saved.state, 2)?;
-        self.state.copy_from_slice(&saved.state);
-        self.rng = saved.rng.restore()?;
-        Ok(())
+        let id = self.id();
+        super::load_f64(id, &mut self.state, &mut self.rng, saved)
     }
 }
 

@@ -2,9 +2,7 @@
 //! keeps it float32, so `0.001·u²` and `3·u` are float32 products; [`Np`] reproduces that.
 use super::np::Np;
 use super::{emit, reseed};
-use crate::rl::env::{
-    check_state_len, Action, Env, EnvState, Precision, RngState, Space, Transition,
-};
+use crate::rl::env::{check_state_len, Action, Env, EnvState, Precision, Space, Transition};
 use anyhow::Result;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -95,17 +93,10 @@ impl Env for Pendulum {
         Ok(())
     }
     fn save(&self) -> EnvState {
-        EnvState {
-            state: self.state.to_vec(),
-            state_is_f32: false,
-            rng: RngState::of(&self.rng),
-            elapsed: 0,
-        }
+        super::save_f64(&self.state, &self.rng)
     }
     fn load(&mut self, saved: &EnvState) -> Result<()> {
-        check_state_len(self.id(), &saved.state, 2)?;
-        self.state.copy_from_slice(&saved.state);
-        self.rng = saved.rng.restore()?;
-        Ok(())
+        let id = self.id();
+        super::load_f64(id, &mut self.state, &mut self.rng, saved)
     }
 }
