@@ -274,7 +274,7 @@ pub fn solve(
                     || residual <= opts.tol_residual));
         let (mut step, mut bt, mut next) = (0.0, 0, None);
         if !done {
-            let (t, k, v, lf) = line_search(&p, &x, &d, f, lambda2, opts)?;
+            let (t, k, v, lf) = newton::backtrack(|z| p.value(z), &x, &d, f, lambda2, opts)?;
             (step, bt, next) = (t, k, Some((v, lf)));
         }
         total_cg += r.iters;
@@ -312,39 +312,4 @@ pub fn solve(
         backtracks: total_bt,
         converged,
     })
-}
-
-type Accepted = (f64, usize, f64, Band<f64>);
-
-/// Armijo backtracking with the damped-step safeguard (§3.3), on banded Cholesky.
-fn line_search(
-    p: &Banded,
-    x: &Array1<f64>,
-    d: &Array1<f64>,
-    f: f64,
-    lambda2: f64,
-    opts: &SolverConfig,
-) -> Result<Accepted> {
-    let damped = 1.0 / (1.0 + lambda2.sqrt());
-    let mut t = 1.0;
-    for k in 0..opts.max_backtracks {
-        if t < damped {
-            if let Some((v, l)) = p.value(&(x + &(d * damped))) {
-                return Ok((damped, k, v, l));
-            }
-            bail!(
-                "line search failed: the damped Newton step left the PD cone (round-off trouble)"
-            );
-        }
-        if let Some((v, l)) = p.value(&(x + &(d * t))) {
-            if v <= f - opts.armijo * t * lambda2 {
-                return Ok((t, k, v, l));
-            }
-        }
-        t *= opts.backtrack;
-    }
-    bail!(
-        "line search failed after {} backtracks",
-        opts.max_backtracks
-    )
 }

@@ -3,6 +3,7 @@
 //! similar to ⊕ᵢ (dᵢ − oᵢ) I_{nᵢ−1} ⊕ K, K_ii = dᵢ + (nᵢ − 1)oᵢ, K_ij = √(nᵢnⱼ) c_ij, so
 //! Φ = −Σᵢ (nᵢ − 1) log sᵢ − log det K with sᵢ = dᵢ − oᵢ: an r-sized problem, independent of n.
 use super::config::SolverConfig;
+use super::newton;
 use crate::error::usage;
 use anyhow::{bail, Result};
 use ndarray::{Array1, Array2};
@@ -278,7 +279,9 @@ pub fn solve(
         let (step, bt) = if done {
             (0.0, 0)
         } else {
-            line_search(&at, &w, &x, &dx, ev.f, lambda2, opts)?
+            let value = |z: &Array1<f64>| eval(&at(z), &w).map(|e| (e.f, ()));
+            let (t, k, _, ()) = newton::backtrack(value, &x, &dx, ev.f, lambda2, opts)?;
+            (t, k)
         };
         let wall = started.elapsed().as_secs_f64();
         log(&[
@@ -339,37 +342,4 @@ fn b_frobenius(g: &BlockGroup, p: &Params) -> f64 {
         }
     }
     s.sqrt()
-}
-
-/// Armijo backtracking with the damped-step safeguard of §3.3.
-fn line_search(
-    at: &dyn Fn(&Array1<f64>) -> Params,
-    w: &Array1<f64>,
-    x: &Array1<f64>,
-    d: &Array1<f64>,
-    f: f64,
-    lambda2: f64,
-    opts: &SolverConfig,
-) -> Result<(f64, usize)> {
-    let damped = 1.0 / (1.0 + lambda2.sqrt());
-    let mut t = 1.0;
-    for k in 0..opts.max_backtracks {
-        if t < damped {
-            t = damped;
-            if eval(&at(&(x + &(d * t))), w).is_some() {
-                return Ok((t, k));
-            }
-            bail!("line search failed: the damped Newton step left the domain (round-off trouble)");
-        }
-        if let Some(e) = eval(&at(&(x + &(d * t))), w) {
-            if e.f <= f - opts.armijo * t * lambda2 {
-                return Ok((t, k));
-            }
-        }
-        t *= opts.backtrack;
-    }
-    bail!(
-        "line search failed after {} backtracks",
-        opts.max_backtracks
-    )
 }

@@ -176,7 +176,7 @@ pub fn solve(
         let (step, backtracks, next) = if done {
             (0.0, 0, None)
         } else {
-            let (t, k, v, fc) = line_search(p, &x, &d, f, lambda2, opts)?;
+            let (t, k, v, fc) = backtrack(|z| p.value(z), &x, &d, f, lambda2, opts)?;
             (t, k, Some((v, fc)))
         };
         total_cg += cg_iters;
@@ -315,34 +315,32 @@ fn newton_direction(h: &Array2<f64>, g: &Array1<f64>) -> Array1<f64> {
     neg_g
 }
 
-type Accepted = (f64, usize, f64, Factor);
-
-/// Armijo backtracking that only accepts points where M is PD (§3.3). If the step falls below
-/// the damped Newton step 1/(1 + λ), that step is taken: by self-concordance it is feasible and
-/// satisfies Armijo for α ≤ ½.
-fn line_search(
-    p: &Problem,
+/// Armijo backtracking that only accepts points inside the domain, where `value` returns the
+/// objective and whatever its evaluation produced (a Cholesky factor, say) (§3.3). If the step
+/// falls below the damped Newton step 1/(1 + λ), that step is taken: by self-concordance it is
+/// feasible and satisfies Armijo for α ≤ ½. Returns (step, backtracks, value, product).
+pub fn backtrack<T>(
+    value: impl Fn(&Array1<f64>) -> Option<(f64, T)>,
     x: &Array1<f64>,
     d: &Array1<f64>,
     f: f64,
     lambda2: f64,
     opts: &SolverConfig,
-) -> Result<Accepted> {
+) -> Result<(f64, usize, f64, T)> {
     let damped = 1.0 / (1.0 + lambda2.sqrt());
-    let slope = -lambda2;
     let mut t = 1.0;
     for k in 0..opts.max_backtracks {
         if t < damped {
-            if let Some((v, fc)) = p.value(&(x + &(d * damped))) {
-                return Ok((damped, k, v, fc));
+            if let Some((v, product)) = value(&(x + &(d * damped))) {
+                return Ok((damped, k, v, product));
             }
             bail!(
                 "line search failed: the damped Newton step left the PD cone (round-off trouble)"
             );
         }
-        if let Some((v, fc)) = p.value(&(x + &(d * t))) {
-            if v <= f + opts.armijo * t * slope {
-                return Ok((t, k, v, fc));
+        if let Some((v, product)) = value(&(x + &(d * t))) {
+            if v <= f - opts.armijo * t * lambda2 {
+                return Ok((t, k, v, product));
             }
         }
         t *= opts.backtrack;
