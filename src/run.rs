@@ -193,11 +193,13 @@ fn run_dir(sub: &str, args: &RunArgs) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// A CSV file with a fixed header, one flushed row per call. The first column is the step.
+/// A CSV file with a fixed header, one flushed row per call. The step is the `iter`, `step` or
+/// `env_steps` column if there is one, else the first column.
 /// Convention: timing columns end in `_s` or `_ms` (excluded from determinism comparisons).
 pub struct Metrics {
     writer: csv::Writer<File>,
     columns: Vec<String>,
+    step_column: usize,
 }
 
 impl Metrics {
@@ -206,31 +208,43 @@ impl Metrics {
         let mut writer = csv::Writer::from_writer(file);
         writer.write_record(columns)?;
         writer.flush()?;
+        let step_column = ["iter", "step", "env_steps"]
+            .iter()
+            .find_map(|name| columns.iter().position(|c| c == name))
+            .unwrap_or(0);
         Ok(Metrics {
             writer,
             columns: columns.iter().map(|c| c.to_string()).collect(),
+            step_column,
         })
     }
 
-    /// Write one row. A NaN/inf value is written, then reported as an error naming the column
-    /// and the step, so the run stops with every earlier row kept.
+    /// Write one row of numbers; see [`Metrics::cells`].
     pub fn row(&mut self, values: &[f64]) -> Result<()> {
+        let cells: Vec<String> = values.iter().map(|v| fmt_num(*v)).collect();
+        self.cells(&cells)
+    }
+
+    /// Write one row of ready cells: numbers as [`fmt_num`] prints them, text, or empty. A
+    /// NaN/inf number is written, then reported as an error naming the column and the step, so
+    /// the run stops with every earlier row kept.
+    pub fn cells(&mut self, cells: &[String]) -> Result<()> {
         anyhow::ensure!(
-            values.len() == self.columns.len(),
+            cells.len() == self.columns.len(),
             "internal: {} values for {} columns",
-            values.len(),
+            cells.len(),
             self.columns.len()
         );
-        self.writer
-            .write_record(values.iter().map(|v| fmt_num(*v)))?;
+        self.writer.write_record(cells)?;
         self.writer.flush()?;
-        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        let non_finite = |c: &String| matches!(c.as_str(), "NaN" | "inf" | "-inf");
+        if let Some(i) = cells.iter().position(non_finite) {
             anyhow::bail!(
                 "non-finite value ({}) in column `{}` at {} {}; stopping (rows so far are kept)",
-                values[i],
+                cells[i],
                 self.columns[i],
-                self.columns[0],
-                fmt_num(values[0])
+                self.columns[self.step_column],
+                cells[self.step_column]
             );
         }
         Ok(())
@@ -243,5 +257,24 @@ pub fn fmt_num(v: f64) -> String {
         format!("{}", v as i64)
     } else {
         format!("{v}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_non_finite_metric_is_written_then_reported_with_its_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.csv");
+        let mut m = Metrics::create(&path, &["algo", "iter", "loss"]).unwrap();
+        m.cells(&["pg".into(), "1".into(), "".into()]).unwrap();
+        m.row(&[0.0, 2.0, 0.5]).unwrap();
+        let err = m.row(&[0.0, 3.0, f64::NAN]).unwrap_err().to_string();
+        assert!(err.contains("column `loss` at iter 3"), "{err}");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, "algo,iter,loss\npg,1,\n0,2,0.5\n0,3,NaN\n");
+        assert!(m.row(&[1.0]).is_err(), "row width is checked");
     }
 }

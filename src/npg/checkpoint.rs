@@ -2,13 +2,13 @@
 //! RNG states, episode statistics. `resume_from` continues a run from its last checkpoint;
 //! on CPU the continued run's metrics equal those of an uninterrupted run.
 use super::config::NpgConfig;
-use super::log::CsvLog;
 use super::optim_actor::Optimiser;
 use super::summary::Tracker;
 use crate::error::usage;
 use crate::nn::Adam;
 use crate::rl::normalize::{ObsNormalizer, RewardScaler};
 use crate::rl::{RngState, VecEnvState};
+use crate::run::Metrics;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -76,13 +76,13 @@ pub fn copy_rows(
     dir: &Path,
     iter: usize,
     env_steps: usize,
-    metrics: &mut CsvLog,
-    episodes: &mut CsvLog,
+    metrics: &mut Metrics,
+    episodes: &mut Metrics,
 ) -> Result<()> {
     let mut m =
         csv::Reader::from_path(dir.join("metrics.csv")).context("reading old metrics.csv")?;
     for row in m.records().take(iter) {
-        metrics.write(&row?.iter().map(String::from).collect::<Vec<_>>())?;
+        metrics.cells(&row?.iter().map(String::from).collect::<Vec<_>>())?;
     }
     let mut e =
         csv::Reader::from_path(dir.join("episodes.csv")).context("reading old episodes.csv")?;
@@ -94,7 +94,7 @@ pub fn copy_rows(
             .parse()
             .context("episodes.csv env_steps")?;
         if steps <= env_steps as f64 {
-            episodes.write(&row.iter().map(String::from).collect::<Vec<_>>())?;
+            episodes.cells(&row.iter().map(String::from).collect::<Vec<_>>())?;
         }
     }
     Ok(())

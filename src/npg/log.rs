@@ -1,10 +1,7 @@
-//! metrics.csv (spec §6.4 columns, in table order) and episodes.csv. Unlike the shared
-//! `run::Metrics`, cells may be text (algo, env) or empty (columns an algorithm does not
-//! fill); a non-finite number is written and then reported as an error.
+//! metrics.csv (spec §6.4 columns, in table order) and episodes.csv columns, and the row
+//! builder whose cells may be text (algo, env) or empty (columns an algorithm does not fill);
+//! rows are written by the shared `run::Metrics`.
 use crate::run::fmt_num;
-use anyhow::{Context, Result};
-use std::fs::File;
-use std::path::Path;
 
 pub const COLUMNS: &[&str] = &[
     "algo",
@@ -91,6 +88,11 @@ impl Row {
         self
     }
 
+    /// The cells, for [`crate::run::Metrics::cells`].
+    pub fn cells(&self) -> &[String] {
+        &self.cells
+    }
+
     pub fn opt(&mut self, name: &str, value: Option<f64>) -> &mut Self {
         if let Some(v) = value {
             self.num(name, v);
@@ -102,43 +104,5 @@ impl Row {
 impl Default for Row {
     fn default() -> Self {
         Row::new()
-    }
-}
-
-pub struct CsvLog {
-    writer: csv::Writer<File>,
-    columns: Vec<String>,
-}
-
-impl CsvLog {
-    pub fn create(path: &Path, columns: &[&str]) -> Result<CsvLog> {
-        let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        let mut writer = csv::Writer::from_writer(file);
-        writer.write_record(columns)?;
-        writer.flush()?;
-        Ok(CsvLog {
-            writer,
-            columns: columns.iter().map(|c| c.to_string()).collect(),
-        })
-    }
-
-    /// Write and flush one row; then fail on a non-finite number, naming its column.
-    pub fn write(&mut self, cells: &[String]) -> Result<()> {
-        anyhow::ensure!(cells.len() == self.columns.len(), "internal: row width");
-        self.writer.write_record(cells)?;
-        self.writer.flush()?;
-        let bad = ["NaN", "inf", "-inf"];
-        if let Some(i) = cells.iter().position(|c| bad.contains(&c.as_str())) {
-            anyhow::bail!(
-                "non-finite value in column `{}` of {}; stopping (rows so far are kept)",
-                self.columns[i],
-                cells.first().map(String::as_str).unwrap_or("")
-            );
-        }
-        Ok(())
-    }
-
-    pub fn write_row(&mut self, row: &Row) -> Result<()> {
-        self.write(&row.cells)
     }
 }

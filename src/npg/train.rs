@@ -5,7 +5,7 @@ use super::config::NpgConfig;
 use super::eval::evaluate;
 use super::exact::ExactNatural;
 use super::iter_stats::{fill_update, UpdateStats};
-use super::log::{CsvLog, Row, COLUMNS, EPISODE_COLUMNS};
+use super::log::{Row, COLUMNS, EPISODE_COLUMNS};
 use super::method::{actor_method, ActorMethod};
 use super::optim_actor::Optimiser;
 use super::rollout::{to_tensor, Batch, Collector};
@@ -18,7 +18,7 @@ use crate::rl::gae::{gae, Rollout, Targets};
 use crate::rl::normalize::{ObsNormalizer, RewardScaler};
 use crate::rl::seed::derive_seed;
 use crate::rl::{RngState, VecEnv};
-use crate::run::{fmt_num, Run};
+use crate::run::{Metrics, Run};
 use anyhow::{anyhow, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -279,7 +279,7 @@ impl Trainer {
         &mut self,
         cfg: &NpgConfig,
         iter: usize,
-        episodes: &mut CsvLog,
+        episodes: &mut Metrics,
         start: Instant,
     ) -> Result<Row> {
         let iters = cfg.iterations();
@@ -309,7 +309,7 @@ impl Trainer {
                 e.terminated as u8 as f64,
                 e.truncated as u8 as f64,
             ];
-            episodes.write(&cells.iter().map(|v| fmt_num(*v)).collect::<Vec<_>>())?;
+            episodes.row(&cells)?;
         }
         let t1 = Instant::now();
         let diagnose = cfg.cos_to_exact_every > 0 && iter.is_multiple_of(cfg.cos_to_exact_every);
@@ -395,8 +395,8 @@ impl Trainer {
 
 pub fn train(cfg: &NpgConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
     let mut trainer = Trainer::new(cfg, ctx.device)?;
-    let mut metrics = CsvLog::create(&run.path("metrics.csv"), COLUMNS)?;
-    let mut episodes = CsvLog::create(&run.path("episodes.csv"), EPISODE_COLUMNS)?;
+    let mut metrics = run.csv("metrics.csv", COLUMNS)?;
+    let mut episodes = run.csv("episodes.csv", EPISODE_COLUMNS)?;
     let mut first = 1;
     if let Some(dir) = &cfg.resume_from {
         let ckpt = checkpoint::load(dir, cfg)?;
@@ -415,7 +415,7 @@ pub fn train(cfg: &NpgConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
     let start = Instant::now();
     for iter in first..=iters {
         let row = trainer.iteration(cfg, iter, &mut episodes, start)?;
-        metrics.write_row(&row)?;
+        metrics.cells(row.cells())?;
         if iter == iters || (cfg.checkpoint_every > 0 && iter.is_multiple_of(cfg.checkpoint_every))
         {
             checkpoint::save(&run.path(checkpoint::FILE), &trainer.save(cfg, iter))?;
