@@ -104,7 +104,21 @@ pub struct RunArgs {
     /// Study only (config with a `study:` block): run at most N runs at a time [default: 1]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub jobs: Option<u64>,
-    /// Study only: keep runs whose meta.json says completed, run the others again
-    #[arg(long)]
-    pub resume: bool,
+    /// Without a value, for a study: keep runs whose meta.json says completed, run the others
+    /// again. With RUN_DIR: continue that run from its last checkpoint into a new run directory
+    /// (its config.yaml is the config unless --config is given)
+    #[arg(long, value_name = "RUN_DIR", num_args = 0..=1)]
+    pub resume: Option<Option<PathBuf>>,
+}
+
+impl RunArgs {
+    /// `--resume` without a directory: resume a study.
+    pub fn resume_study(&self) -> bool {
+        matches!(self.resume, Some(None))
+    }
+
+    /// `--resume RUN_DIR`: continue one run.
+    pub fn resume_run(&self) -> Option<&std::path::Path> {
+        self.resume.as_ref().and_then(|r| r.as_deref())
+    }
 }

@@ -22,6 +22,9 @@ pub trait Experiment: DeserializeOwned + Serialize + Validate {
     /// The embedded `configs/<NAME>/default.yaml`.
     const DEFAULT_YAML: &'static str;
     fn seed(&self) -> u64;
+    /// The config key that names a run to continue, for subcommands that keep checkpoints
+    /// (`--resume RUN_DIR` sets it).
+    const RESUME_KEY: Option<&'static str> = None;
     /// Run the experiment, writing metrics into `run`.
     fn execute(&self, run: &mut Run, ctx: &mut Ctx) -> Result<()>;
 }
@@ -40,14 +43,34 @@ pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
     if let Some(seed) = args.seed {
         sets.push(format!("seed={seed}"));
     }
-    let mut loaded = config::load(default, args.config.as_deref(), &sets)?;
+    let resume_run = args.resume_run();
+    let config_file = args
+        .config
+        .clone()
+        .or_else(|| resume_run.map(|dir| dir.join("config.yaml")));
+    let mut loaded = config::load(default, config_file.as_deref(), &sets)?;
     if let Some(block) = study::plan::take_block(&mut loaded.value)? {
+        if resume_run.is_some() {
+            return Err(usage(
+                "--resume RUN_DIR continues one run; resume a study with --resume alone",
+            ));
+        }
         return study::run::<E>(args, loaded, block);
     }
-    if args.jobs.is_some() || args.resume {
+    if args.jobs.is_some() || args.resume_study() {
         return Err(usage(
-            "--jobs and --resume are for studies: the config has no `study:` block",
+            "--jobs and --resume (without RUN_DIR) are for studies: the config has no `study:` block",
         ));
+    }
+    if let Some(dir) = resume_run {
+        let key = E::RESUME_KEY.ok_or_else(|| {
+            usage(format!(
+                "`lab {}` runs keep no checkpoints, so --resume RUN_DIR cannot continue one",
+                E::NAME
+            ))
+        })?;
+        let value = serde_yaml_ng::Value::from(dir.display().to_string());
+        config::set_path(&mut loaded.value, key, value).map_err(usage)?;
     }
     let cfg: E = loaded.typed()?;
     loaded.validate(&cfg)?;

@@ -146,6 +146,30 @@ fn resume_gives_the_same_metrics_as_an_uninterrupted_run() {
         summary(&c)["final_eval_mean"]
     );
     assert_eq!(summary(&a)["final_ma100"], summary(&c)["final_ma100"]);
+    // `--resume RUN_DIR` does the same from the run's own config.yaml.
+    let again = tempfile::tempdir().expect("tmp");
+    let d = again.path().join("run");
+    let (b_dir, d_dir) = (b.to_str().expect("utf-8"), d.to_str().expect("utf-8"));
+    let o = lab(&[
+        "--resume",
+        b_dir,
+        "--set",
+        "total_steps=4096",
+        "--out",
+        d_dir,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (_, rows_d) = read_csv(&d.join("metrics.csv"));
+    assert_eq!(
+        without_timing(&header, &rows_a),
+        without_timing(&header, &rows_d)
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(["decompose", "--resume", b_dir])
+        .current_dir(again.path())
+        .output()
+        .expect("run lab");
+    assert_eq!(o.status.code(), Some(2), "decompose keeps no checkpoints");
     // Resuming a finished run, or with another algorithm, is a usage error.
     let o = lab(&[
         "--config",

@@ -26,6 +26,7 @@ use anyhow::Result;
 impl Experiment for NpgConfig {
     const NAME: &'static str = "npg-rank1";
     const DEFAULT_YAML: &'static str = include_str!("../../configs/npg-rank1/default.yaml");
+    const RESUME_KEY: Option<&'static str> = Some("resume_from");
 
     fn seed(&self) -> u64 {
         self.seed

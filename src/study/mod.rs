@@ -113,7 +113,7 @@ fn prepare_dir(dir: &Path, args: &RunArgs, record: &StudyRecord, configs: &[Stri
     } else {
         None
     };
-    if args.resume {
+    if args.resume_study() {
         let old = old.ok_or_else(|| {
             usage(format!(
                 "--resume: {} is not a study directory (no {RECORD_FILE}); run without --resume first",

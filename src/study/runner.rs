@@ -48,7 +48,7 @@ pub fn execute(dir: &Path, record: &StudyRecord, args: &RunArgs) -> Result<Outco
         for &seed in &record.seeds {
             outcome.planned += 1;
             let run_dir = dir.join(StudyRecord::run_dir(&cell.name, seed));
-            if args.resume && run_status(&run_dir).as_deref() == Some("completed") {
+            if args.resume_study() && run_status(&run_dir).as_deref() == Some("completed") {
                 outcome.finished += 1;
                 continue;
             }
