@@ -94,7 +94,7 @@ pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
 }
 
 /// Subcommands whose paper issue has not landed: say so, write nothing, exit 2.
-pub fn not_implemented(name: &str, _args: &RunArgs) -> Result<()> {
+pub fn not_implemented(name: &str) -> Result<()> {
     Err(usage(format!(
         "`lab {name}` is not implemented yet: its paper issue is still open; nothing was run or written"
     )))

@@ -7,10 +7,10 @@ fn main() {
     run::install_ctrlc();
     let outcome = match &cli.command {
         cli::Command::NpgRank1(a) => experiment::launch::<npg::NpgConfig>(a),
-        cli::Command::Grng(a) => experiment::not_implemented("grng", a),
+        cli::Command::Grng(_) => experiment::not_implemented("grng"),
         cli::Command::Decompose(a) => experiment::launch::<decompose::DecomposeConfig>(a),
-        cli::Command::EntropyProbe(a) => experiment::not_implemented("entropy-probe", a),
-        cli::Command::Prefixrl(a) => experiment::not_implemented("prefixrl", a),
+        cli::Command::EntropyProbe(_) => experiment::not_implemented("entropy-probe"),
+        cli::Command::Prefixrl(_) => experiment::not_implemented("prefixrl"),
         cli::Command::Report(a) => report::command(&a.dir),
         cli::Command::Plot(a) => plot::command(a),
         cli::Command::Compare(a) => compare::command(&a.runs),
