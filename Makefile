@@ -78,7 +78,7 @@ reproduce-decompose: build
 	LAB="$(LAB)" scripts/decompose-reproduce.sh
 
 reproduce-npg-rank1: build
-	LAB="$(LAB)" scripts/npg-rank1-reproduce.sh configs/npg-rank1/paper.yaml results/npg-rank1/paper
+	LAB="$(LAB)" scripts/npg-rank1-reproduce.sh configs/npg-rank1/paper.yaml results/npg-rank1/t2-classic
 
 fmt:
 	cargo fmt

@@ -45,13 +45,28 @@ pub fn command(args: &PlotArgs) -> Result<()> {
 /// Draw the subcommand's declared default plots into `dir` as PNG and SVG.
 pub fn default_plots_for(collection: &Collection, dir: &Path) -> Vec<PlotOutcome> {
     let sub = collection.subcommand().unwrap_or_default();
-    defaults::for_subcommand(&sub)
-        .iter()
-        .map(|spec| {
-            let ys = [spec.y.to_string()];
-            let title = format!("{} vs {}", spec.y, spec.x);
-            let stem = file_stem(spec.x, &ys);
-            let files = figure(collection, spec.x, &ys, spec.logy).and_then(|fig| {
+    let mut out = Vec::new();
+    for spec in defaults::for_subcommand(&sub) {
+        let ys = [spec.y.to_string()];
+        let stem = file_stem(spec.x, &ys);
+        for (part, cells) in split_cells(collection, spec.split) {
+            let title = match &part {
+                Some(p) => format!("{} vs {} ({p})", spec.y, spec.x),
+                None => format!("{} vs {}", spec.y, spec.x),
+            };
+            let stem = match &part {
+                Some(p) => file_stem(&format!("{}_{p}", spec.x), &ys),
+                None => stem.clone(),
+            };
+            let sub_collection = Collection {
+                root: collection.root.clone(),
+                study: collection.study.clone(),
+                cells,
+            };
+            let files = figure(&sub_collection, spec.x, &ys, spec.logy).and_then(|mut fig| {
+                if let Some(p) = &part {
+                    fig.title = format!("{} [{p}]", fig.title);
+                }
                 let files = [
                     dir.join(format!("{stem}.png")),
                     dir.join(format!("{stem}.svg")),
@@ -61,12 +76,51 @@ pub fn default_plots_for(collection: &Collection, dir: &Path) -> Vec<PlotOutcome
                 }
                 Ok(files.to_vec())
             });
-            PlotOutcome {
+            out.push(PlotOutcome {
                 title,
                 files: files.map_err(|e| format!("{e:#}")),
-            }
-        })
-        .collect()
+            });
+        }
+    }
+    out
+}
+
+/// The cells grouped by the value of the first study axis named in `keys`, the split-by
+/// setting dropped from each cell's name; one unnamed group when there is no such axis.
+fn split_cells(collection: &Collection, keys: &[&str]) -> Vec<(Option<String>, Vec<CellRuns>)> {
+    let axis = collection
+        .study
+        .as_ref()
+        .and_then(|s| s.grid.iter().find(|a| keys.contains(&a.key.as_str())));
+    let Some(axis) = axis.filter(|a| a.values.len() > 1) else {
+        return vec![(None, collection.cells.clone())];
+    };
+    let mut groups: Vec<(Option<String>, Vec<CellRuns>)> = Vec::new();
+    for value in &axis.values {
+        let value = crate::study::plan::value_text(value);
+        let tag = format!("{}={value}", axis.key);
+        let cells = collection
+            .cells
+            .iter()
+            .filter(|c| {
+                c.settings
+                    .iter()
+                    .any(|(k, v)| *k == axis.key && *v == value)
+            })
+            .map(|c| {
+                let mut c = c.clone();
+                let rest: Vec<&str> = c.name.split(',').filter(|p| *p != tag).collect();
+                c.name = if rest.is_empty() {
+                    tag.clone()
+                } else {
+                    rest.join(",")
+                };
+                c
+            })
+            .collect();
+        groups.push((Some(value), cells));
+    }
+    groups
 }
 
 fn file_stem(x: &str, ys: &[String]) -> String {

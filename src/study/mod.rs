@@ -59,7 +59,18 @@ pub fn run<E: Experiment>(args: &RunArgs, loaded: Loaded, block: StudyBlock) -> 
         Some(s) => s.clone(),
         None => vec![loaded.typed::<E>()?.seed()],
     };
-    let axes = plan::axes(&block.grid)?;
+    let mut axes = plan::case_axes(&block.cases)?;
+    axes.extend(plan::axes(&block.grid)?);
+    if let Some(dup) = axes
+        .iter()
+        .enumerate()
+        .find(|(i, a)| axes[..*i].iter().any(|b| b.key == a.key))
+    {
+        return Err(usage(format!(
+            "`study`: axis `{}` is given twice (in `cases` and `grid`?)",
+            dup.1.key
+        )));
+    }
     let cells = plan::cells(&axes);
     let configs = cell_configs::<E>(&loaded, &cells)?;
     let name = plan::study_name(args.name.as_deref(), &block, args.config.as_deref())?;
@@ -87,6 +98,10 @@ fn cell_configs<E: Experiment>(loaded: &Loaded, cells: &[Cell]) -> Result<Vec<St
     for cell in cells {
         let mut value = loaded.value.clone();
         for s in &cell.settings {
+            if let Some(merge) = &s.merge {
+                crate::config::merge(&mut value, serde_json::from_value(merge.clone())?);
+                continue;
+            }
             let v: serde_yaml_ng::Value = serde_json::from_value(s.value.clone())?;
             crate::config::set_path(&mut value, &s.key, v)
                 .map_err(|why| usage(format!("`study.grid.{}`: {why}", s.key)))?;

@@ -6,7 +6,14 @@
 //!   seeds: [0, 1, 2]       # optional; default: the config's `seed`
 //!   grid:                  # optional; config key paths to lists of values
 //!     matrix.n: [8, 12]
+//!   cases:                 # optional; named settings that go together (one axis per label)
+//!     task:
+//!       cartpole: {env.id: CartPole-v1, total_steps: 200000}
+//!       pendulum: {env.id: Pendulum-v1, total_steps: 500000}
+//!     algo:
+//!       ppo: configs/npg-rank1/ppo.yaml   # a YAML file, merged like --config
 //! ```
+//! Case axes come first (in the order written), then grid axes; cells are their product.
 use crate::error::usage;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -20,13 +27,18 @@ pub struct StudyBlock {
     pub seeds: Option<Vec<u64>>,
     #[serde(default)]
     pub grid: Mapping,
+    #[serde(default)]
+    pub cases: Mapping,
 }
 
-/// One grid axis: a config key path and the values it takes.
+/// One grid axis: a config key path and the values it takes. For a case axis the key is a
+/// label, the values are case names and `merges[i]` is what case `i` merges into the config.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Axis {
     pub key: String,
     pub values: Vec<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merges: Vec<serde_json::Value>,
 }
 
 /// One point of the grid: its directory name and the key → value settings it applies.
@@ -36,10 +48,14 @@ pub struct Cell {
     pub settings: Vec<Setting>,
 }
 
+/// `key = value` set at a config key path; for a case, `key = case name` is only the label
+/// and `merge` (nested mapping) is merged over the config instead.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Setting {
     pub key: String,
     pub value: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<serde_json::Value>,
 }
 
 /// Remove and parse the `study:` block from a merged config, if there is one.
@@ -108,7 +124,86 @@ fn axis(key: String, values: &Value) -> Result<Axis> {
         .map(serde_json::to_value)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| usage(format!("`study.grid.{key}`: {e}")))?;
-    Ok(Axis { key, values })
+    Ok(Axis {
+        key,
+        values,
+        merges: Vec::new(),
+    })
+}
+
+/// The `cases:` block as axes: `label: {name: case}` where a case is a mapping of key paths
+/// to values or the path of a YAML file (read now, relative to the working directory).
+pub fn case_axes(cases: &Mapping) -> Result<Vec<Axis>> {
+    let mut out = Vec::new();
+    for (label, named) in cases {
+        let label = label
+            .as_str()
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| usage("`study.cases`: each axis needs a name, e.g. `algo:`"))?;
+        let named = named
+            .as_mapping()
+            .filter(|m| !m.is_empty())
+            .ok_or_else(|| {
+                usage(format!(
+                    "`study.cases.{label}`: expected named cases, e.g. `ppo: {{algo.kind: ppo}}`"
+                ))
+            })?;
+        let mut axis = Axis {
+            key: label.to_string(),
+            values: Vec::new(),
+            merges: Vec::new(),
+        };
+        for (name, case) in named {
+            let name = case_name(name).ok_or_else(|| {
+                usage(format!(
+                    "`study.cases.{label}`: case names must be plain words"
+                ))
+            })?;
+            let what = format!("`study.cases.{label}.{name}`");
+            let merge = case_mapping(case).map_err(|why| usage(format!("{what}: {why}")))?;
+            axis.values.push(serde_json::Value::String(name));
+            axis.merges
+                .push(serde_json::to_value(merge).map_err(|e| usage(format!("{what}: {e}")))?);
+        }
+        out.push(axis);
+    }
+    Ok(out)
+}
+
+fn case_name(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// One case as a nested mapping: dotted keys expanded, a file path read and parsed.
+fn case_mapping(case: &Value) -> std::result::Result<Value, String> {
+    if let Some(path) = case.as_str() {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("reading {path}: {e}"))?;
+        let v: Value =
+            serde_yaml_ng::from_str(&text).map_err(|e| format!("{path}: invalid YAML: {e}"))?;
+        return match v {
+            Value::Mapping(_) => Ok(v),
+            _ => Err(format!("{path}: expected a mapping of config keys")),
+        };
+    }
+    let map = case
+        .as_mapping()
+        .ok_or("expected a mapping of key paths to values, or a YAML file path")?;
+    let mut out = Value::Mapping(Mapping::new());
+    for (key, value) in map {
+        let key = key.as_str().ok_or("keys must be config key paths")?;
+        if key.is_empty() || key.split('.').any(str::is_empty) || key == "seed" {
+            return Err(format!("bad key path `{key}`"));
+        }
+        let mut nested = Value::Mapping(Mapping::new());
+        crate::config::set_path(&mut nested, key, value.clone())?;
+        crate::config::merge(&mut out, nested);
+    }
+    Ok(out)
 }
 
 /// The cartesian product of the axes (first axis varies slowest). No axes: one cell `default`.
@@ -118,11 +213,12 @@ pub fn cells(axes: &[Axis]) -> Vec<Cell> {
         combos = combos
             .into_iter()
             .flat_map(|prefix| {
-                axis.values.iter().map(move |v| {
+                axis.values.iter().enumerate().map(move |(i, v)| {
                     let mut next = prefix.clone();
                     next.push(Setting {
                         key: axis.key.clone(),
                         value: v.clone(),
+                        merge: axis.merges.get(i).cloned(),
                     });
                     next
                 })
@@ -254,5 +350,43 @@ mod tests {
         assert!(v.get("study").is_none());
         let mut bad: Value = serde_yaml_ng::from_str("study: {sedes: [0]}").unwrap();
         assert!(take_block(&mut bad).is_err());
+    }
+
+    #[test]
+    fn cases_set_several_keys_together_and_name_the_cell() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ppo.yaml");
+        std::fs::write(&file, "epochs: 4\nalgo: {kind: ppo, clip_coef: 0.2}\n").unwrap();
+        let text = format!(
+            "task: {{cart: {{env.id: CartPole-v1, total_steps: 200}}, pend: {{env.id: P, total_steps: 500}}}}\n\
+             algo: {{ppo: '{}'}}",
+            file.display()
+        );
+        let axes = case_axes(&grid(&text)).unwrap();
+        let cells = cells(&axes);
+        let names: Vec<_> = cells.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["task=cart,algo=ppo", "task=pend,algo=ppo"]);
+        let pend = &cells[1].settings[0];
+        assert_eq!(pend.key, "task");
+        assert_eq!(
+            pend.merge,
+            Some(serde_json::json!({"env": {"id": "P"}, "total_steps": 500}))
+        );
+        let ppo = cells[0].settings[1].merge.as_ref().unwrap();
+        assert_eq!(ppo["algo"]["kind"], "ppo");
+        assert_eq!(ppo["epochs"], 4);
+    }
+
+    #[test]
+    fn bad_cases_are_usage_errors() {
+        assert!(case_axes(&grid("algo: [ppo]")).is_err());
+        assert!(case_axes(&grid("algo: {}")).is_err());
+        assert!(case_axes(&grid("algo: {ppo: 3}")).is_err());
+        assert!(case_axes(&grid("algo: {ppo: {a..b: 1}}")).is_err());
+        let missing = case_axes(&grid("algo: {ppo: no/such/file.yaml}")).unwrap_err();
+        assert!(
+            format!("{missing}").contains("no/such/file.yaml"),
+            "{missing}"
+        );
     }
 }
