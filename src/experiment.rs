@@ -25,6 +25,10 @@ pub trait Experiment: DeserializeOwned + Serialize + Validate {
     /// The config key that names a run to continue, for subcommands that keep checkpoints
     /// (`--resume RUN_DIR` sets it).
     const RESUME_KEY: Option<&'static str> = None;
+    /// libtorch threads this config asks for, overriding `--threads` for libtorch only.
+    fn torch_threads(&self) -> Option<usize> {
+        None
+    }
     /// Run the experiment, writing metrics into `run`.
     fn execute(&self, run: &mut Run, ctx: &mut Ctx) -> Result<()>;
 }
@@ -76,9 +80,13 @@ pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
     loaded.validate(&cfg)?;
     let resolved = serde_yaml_ng::to_string(&cfg)?;
     let threads = device::set_threads(args.threads)?;
+    let torch_threads = cfg.torch_threads();
+    if let Some(n) = torch_threads {
+        tch::set_num_threads(n as i32);
+    }
     let dev = device::select(&args.device)?;
     let mut run = Run::create(E::NAME, args, &resolved, cfg.seed())?;
-    run.set_device(&device::name(dev), threads)?;
+    run.set_device(&device::name(dev), threads, torch_threads)?;
     let mut ctx = Ctx {
         device: dev,
         rng: device::seed_all(cfg.seed()),

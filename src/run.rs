@@ -37,7 +37,11 @@ pub struct Meta {
     pub args: Vec<String>,
     pub seed: u64,
     pub device: String,
+    /// OpenBLAS threads (and libtorch's unless `torch_threads` says otherwise).
     pub threads: usize,
+    /// libtorch threads when the experiment's config sets its own count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub torch_threads: Option<usize>,
     pub start_time: String,
     pub end_time: Option<String>,
     pub duration_s: Option<f64>,
@@ -67,6 +71,7 @@ impl Run {
             seed,
             device: String::new(),
             threads: 0,
+            torch_threads: None,
             start_time: now(),
             end_time: None,
             duration_s: None,
@@ -83,10 +88,16 @@ impl Run {
         Ok(run)
     }
 
-    /// Record the device and thread count actually used.
-    pub fn set_device(&mut self, device: &str, threads: usize) -> Result<()> {
+    /// Record the device and thread counts actually used.
+    pub fn set_device(
+        &mut self,
+        device: &str,
+        threads: usize,
+        torch_threads: Option<usize>,
+    ) -> Result<()> {
         self.meta.device = device.into();
         self.meta.threads = threads;
+        self.meta.torch_threads = torch_threads;
         self.write_meta()
     }
 

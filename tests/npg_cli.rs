@@ -74,6 +74,14 @@ fn smoke_run_has_the_spec_schema_and_is_deterministic() {
     let (header, rows) = read_csv(&a.join("metrics.csv"));
     assert_eq!(header, COLUMNS, "metrics.csv columns in §6.4 order");
     assert_eq!(rows.len(), 8);
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(a.join("meta.json")).expect("meta"))
+            .expect("meta.json");
+    assert_eq!(meta["threads"], 1, "--threads 1");
+    assert_eq!(
+        meta["torch_threads"], 1,
+        "the config's torch_threads is recorded"
+    );
     for (i, row) in rows.iter().enumerate() {
         assert_eq!(row[col(&header, "env_steps")], (512 * (i + 1)).to_string());
         for cell in &row[2..] {

@@ -32,10 +32,11 @@ impl Experiment for NpgConfig {
         self.seed
     }
 
+    fn torch_threads(&self) -> Option<usize> {
+        self.torch_threads
+    }
+
     fn execute(&self, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
-        if let Some(n) = self.torch_threads {
-            tch::set_num_threads(n as i32);
-        }
         train::train(self, run, ctx)
     }
 }
