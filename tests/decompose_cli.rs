@@ -121,11 +121,19 @@ fn iteration_limit_exits_1_and_keeps_the_iterate() {
 }
 
 #[test]
-fn degenerate_and_unimplemented_options_exit_2() {
+fn degenerate_subspaces_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let (code, text) = lab(dir.path(), &["--set", "subspace.kind=circulant"]);
+    assert_eq!(code, 0, "circulant L runs: {text}");
+    let circulant_with_identity = [
+        "--set",
+        "subspace.kind=circulant",
+        "--set",
+        "subspace.lags=[0,1]",
+    ];
+    let (code, text) = lab(dir.path(), &circulant_with_identity);
     assert_eq!(code, 2, "{text}");
-    assert!(text.contains("not implemented yet"), "{text}");
+    assert!(text.contains("nondegeneracy violated"), "{text}");
     let (code, text) = lab(
         dir.path(),
         &[

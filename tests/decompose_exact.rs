@@ -291,10 +291,6 @@ fn size_mismatch_and_bad_structures_are_usage_errors() {
     )
     .unwrap_err();
     assert!(format!("{err}").contains("declared symmetry") && exit_code(&err) == 2);
-    let err = structures::build(&SubspaceSpec::Circulant {}, 4, true, &mut rng(0))
-        .err()
-        .expect("circulant");
-    assert!(format!("{err}").contains("not implemented yet") && exit_code(&err) == 2);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 pub mod banded;
 pub mod block;
 pub mod cg;
+pub mod circulant;
 pub mod closed;
 pub mod config;
 pub mod dualnum;
