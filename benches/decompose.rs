@@ -1,6 +1,9 @@
 //! `cargo bench --bench decompose`: time vs n (log-log, fitted exponent) per family of spec §8.1,
-//! median/min of 3 timed runs after a warm-up, and the process peak memory (VmHWM).
-//! Writes results/decompose-bench/scaling.csv and scaling.svg. LAB_BENCH_MAX_N caps n.
+//! median/min of 3 timed runs after a warm-up, and peak memory. Each (family, n) cell runs in a
+//! fresh child process (this binary re-run with LAB_BENCH_CELL), so its VmHWM is the peak of
+//! that n alone; `base_mib` is the child's resident size before A is built (mostly the linked
+//! libtorch). Writes results/decompose-bench/scaling.csv and scaling.svg. LAB_BENCH_MAX_N caps n.
+//! The comparison with CVXPY + SCS is scripts/decompose-cvxpy-bench.py.
 use lab::decompose::config::{DecomposeConfig, Method, SubspaceSpec};
 use lab::decompose::matrix::{banded, wishart};
 use lab::decompose::solve::decompose;
@@ -58,11 +61,12 @@ fn families() -> Vec<(&'static str, Case)> {
     ]
 }
 
-fn peak_mib() -> f64 {
+/// A `Vm...:` line of /proc/self/status in MiB.
+fn vm_mib(key: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let kb = status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.starts_with(key))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse::<f64>().ok())
         .unwrap_or(f64::NAN);
@@ -82,39 +86,56 @@ fn slope(points: &[(f64, f64)]) -> f64 {
     sxy / sxx
 }
 
-/// F0: the spec 8.2 comparison family at n = 10..40 (CVXPY side: scripts/decompose-cvxpy-bench.py),
-/// iterative solvers timed, objective error against the chordal closed form.
-fn conic_comparison(opts: &mut lab::decompose::config::SolverConfig) -> String {
-    let mut csv = String::from("n,solver,median_s,objective_error\n");
-    for n in [10, 20, 30, 40] {
-        let a = wishart(n, n as f64, 1.0, &mut ChaCha8Rng::seed_from_u64(n as u64));
-        let spec = SubspaceSpec::BandComplement { bandwidth: 1 };
-        let sub = structures::build(&spec, n, true, &mut ChaCha8Rng::seed_from_u64(0)).unwrap();
-        opts.method = Method::ClosedForm;
-        let exact = decompose(&a, &sub, opts, &mut |_| Ok(())).expect("closed form");
-        let reference = lab::decompose::ln_det(&(&a - &exact.c)).expect("PD");
-        for method in [Method::Newton, Method::DualNewton, Method::ClosedForm] {
-            opts.method = method;
-            let mut times = Vec::new();
-            let mut err = 0.0;
-            for _ in 0..5 {
-                let t = Instant::now();
-                let out = decompose(&a, &sub, opts, &mut |_| Ok(())).expect("solves");
-                times.push(t.elapsed().as_secs_f64());
-                err = (lab::decompose::ln_det(&(&a - &out.c)).expect("PD") - reference).abs();
-            }
-            times.sort_by(f64::total_cmp);
-            println!(
-                "F0 n={n:3} {method:?}: median {:.6} s, objective error {err:.1e}",
-                times[2]
-            );
-            let _ = writeln!(csv, "{n},{method:?},{},{err:e}", times[2]);
+/// Child mode: time one (family, n) cell and print it as a CSV row after "CELL ".
+fn cell(spec: &str) {
+    let (f, n) = spec.split_once(',').expect("LAB_BENCH_CELL = family,n");
+    let (f, n): (usize, usize) = (f.parse().expect("family"), n.parse().expect("n"));
+    let base = vm_mib("VmRSS:");
+    let (name, case) = &families()[f];
+    let (a, sub, method) = case(n);
+    let mut opts = DecomposeConfig::embedded_default().solver;
+    opts.method = method;
+    let mut times = Vec::new();
+    let mut last = None;
+    for rep in 0..4 {
+        let t = Instant::now();
+        let out = decompose(&a, &sub, &opts, &mut |_| Ok(())).expect("bench instance solves");
+        if rep > 0 {
+            times.push(t.elapsed().as_secs_f64());
         }
+        last = Some(out);
     }
-    csv
+    times.sort_by(f64::total_cmp);
+    let out = last.expect("ran");
+    println!(
+        "CELL {name},{n},{},{},{},{},{},{base}",
+        times[1],
+        times[0],
+        out.iterations,
+        out.cg_iters,
+        vm_mib("VmHWM:")
+    );
+}
+
+fn run_cell(f: usize, n: usize) -> Vec<String> {
+    let exe = std::env::current_exe().expect("own path");
+    let out = std::process::Command::new(exe)
+        .env("LAB_BENCH_CELL", format!("{f},{n}"))
+        .output()
+        .expect("run bench cell");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find_map(|l| l.strip_prefix("CELL "));
+    let line = line.unwrap_or_else(|| panic!("cell {f},{n} failed: {text}"));
+    // The family name may hold commas: the last seven fields are the numbers.
+    let mut fields: Vec<String> = line.rsplitn(8, ',').map(str::to_string).collect();
+    fields.reverse();
+    fields
 }
 
 fn main() {
+    if let Ok(spec) = std::env::var("LAB_BENCH_CELL") {
+        return cell(&spec);
+    }
     let max_n: usize = std::env::var("LAB_BENCH_MAX_N")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -123,59 +144,39 @@ fn main() {
         .into_iter()
         .filter(|&n| n <= max_n)
         .collect();
-    let mut opts = DecomposeConfig::embedded_default().solver;
-    let f0 = conic_comparison(&mut opts);
-    let mut csv = String::from("family,n,median_s,min_s,iterations,cg_iters,peak_mib\n");
+    let mut csv = String::from("family,n,median_s,min_s,iterations,cg_iters,peak_mib,base_mib\n");
     let mut curves = Vec::new();
-    for (name, case) in families() {
+    for (f, (name, _)) in families().iter().enumerate() {
         let mut points = Vec::new();
         for &n in &sizes {
-            let (a, sub, method) = case(n);
-            opts.method = method;
-            let mut times = Vec::new();
-            let mut last = None;
-            for rep in 0..4 {
-                let t = Instant::now();
-                let out =
-                    decompose(&a, &sub, &opts, &mut |_| Ok(())).expect("bench instance solves");
-                if rep > 0 {
-                    times.push(t.elapsed().as_secs_f64());
-                }
-                last = Some(out);
-            }
-            times.sort_by(f64::total_cmp);
-            let out = last.expect("ran");
-            let peak = peak_mib();
+            let c = run_cell(f, n);
+            let num = |k: usize| c[k].parse::<f64>().expect("number");
             println!(
-                "{name:40} n={n:5} median {:9.4} s  min {:9.4} s  it {:3}  cg {:4}  peak {peak:7.0} MiB",
-                times[1], times[0], out.iterations, out.cg_iters
+                "{name:40} n={n:5} median {:9.4} s  min {:9.4} s  it {:3}  cg {:4}  peak {:6.0} MiB (base {:4.0})",
+                num(2), num(3), num(4), num(5), num(6), num(7)
             );
-            let _ = writeln!(
-                csv,
-                "{name},{n},{},{},{},{},{peak}",
-                times[1], times[0], out.iterations, out.cg_iters
-            );
-            points.push((n as f64, times[1]));
+            let _ = writeln!(csv, "\"{name}\",{}", c[1..].join(","));
+            points.push((n as f64, num(2)));
         }
         let fit: Vec<(f64, f64)> = points.iter().cloned().filter(|p| p.0 >= 200.0).collect();
-        if fit.len() >= 2 {
-            println!("{name:40} fitted exponent (n >= 200): {:.2}", slope(&fit));
-        }
-        curves.push((name, points));
+        let label = if fit.len() >= 2 {
+            let k = slope(&fit);
+            println!("{name:40} fitted exponent (n >= 200): {k:.2}");
+            format!("{name} (slope {k:.2})")
+        } else {
+            name.to_string()
+        };
+        curves.push((label, points));
     }
     let dir = std::path::Path::new("results/decompose-bench");
     std::fs::create_dir_all(dir).expect("create results/decompose-bench");
     std::fs::write(dir.join("scaling.csv"), csv).expect("write csv");
-    std::fs::write(dir.join("conic_comparison.csv"), f0).expect("write csv");
     std::fs::write(dir.join("scaling.svg"), svg(&curves)).expect("write svg");
     println!("wrote {}/scaling.csv and scaling.svg", dir.display());
 }
 
-fn svg(curves: &[(&str, Vec<(f64, f64)>)]) -> String {
-    let owned: Vec<lab::decompose::plot::Curve> = curves
-        .iter()
-        .map(|(n, p)| (n.to_string(), p.clone()))
-        .collect();
+fn svg(curves: &[(String, Vec<(f64, f64)>)]) -> String {
+    let owned: Vec<lab::decompose::plot::Curve> = curves.to_vec();
     lab::decompose::plot::svg(
         &owned,
         true,

@@ -121,11 +121,19 @@ fn iteration_limit_exits_1_and_keeps_the_iterate() {
 }
 
 #[test]
-fn degenerate_and_unimplemented_options_exit_2() {
+fn degenerate_subspaces_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let (code, text) = lab(dir.path(), &["--set", "subspace.kind=circulant"]);
+    assert_eq!(code, 0, "circulant L runs: {text}");
+    let circulant_with_identity = [
+        "--set",
+        "subspace.kind=circulant",
+        "--set",
+        "subspace.lags=[0,1]",
+    ];
+    let (code, text) = lab(dir.path(), &circulant_with_identity);
     assert_eq!(code, 2, "{text}");
-    assert!(text.contains("not implemented yet"), "{text}");
+    assert!(text.contains("nondegeneracy violated"), "{text}");
     let (code, text) = lab(
         dir.path(),
         &[
@@ -181,4 +189,67 @@ fn basis_file_of_the_wrong_size_is_a_usage_error() {
         text.contains("basis matrices are 3x3 but A is 60x60"),
         "{text}"
     );
+}
+
+fn hilbert_csv(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            let row: Vec<String> = (0..n)
+                .map(|j| format!("{:e}", 1.0 / (i + j + 1) as f64))
+                .collect();
+            row.join(",") + "\n"
+        })
+        .collect()
+}
+
+fn summary_field(text: &str, key: &str) -> f64 {
+    let at = text
+        .find(key)
+        .unwrap_or_else(|| panic!("{key} missing: {text}"))
+        + key.len();
+    let rest = text[at..].trim_start_matches(['"', ':', ' ']);
+    let end = rest.find([',', '\n', '}']).unwrap();
+    rest[..end].trim().parse().unwrap()
+}
+
+/// §7.4: Hilbert matrices, cond(H₈) = 1.5258e10 (no warning) and cond(H₁₀) = 1.6025e13 (warning).
+#[test]
+fn ill_conditioned_a_warns_on_stderr_and_in_the_summary() {
+    for (n, cond, warns) in [(8, 1.5258e10, false), (10, 1.6025e13, true)] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.csv"), hilbert_csv(n)).unwrap();
+        let args = [
+            "--set",
+            "matrix.kind=file",
+            "--set",
+            "matrix.path=a.csv",
+            "--set",
+            "subspace.kind=pattern",
+            "--set",
+            "subspace.pairs=[[0,2]]",
+        ];
+        let (code, text) = lab(dir.path(), &args);
+        assert_eq!(code, 0, "{text}");
+        assert_eq!(text.contains("warning: cond(A)"), warns, "n = {n}: {text}");
+        let summary = std::fs::read_to_string(dir.path().join("run/summary.json")).unwrap();
+        let got = summary_field(&summary, "\"estimate\"");
+        assert!((got / cond - 1.0).abs() < 1e-3, "n = {n}: cond {got:e}");
+        assert_eq!(summary.contains("ill-conditioned"), warns, "{summary}");
+    }
+}
+
+/// Above n = 500 the estimate is the Cholesky-diagonal bound, exact for a diagonal A.
+#[test]
+fn cholesky_bound_is_a_lower_bound_and_exact_for_diagonal_a() {
+    use lab::decompose::matrix::{check_spd, condition};
+    let n = 501;
+    let d = ndarray::Array1::from_shape_fn(n, |i| 10f64.powf(13.0 * i as f64 / (n - 1) as f64));
+    let cond = check_spd(&ndarray::Array2::from_diag(&d)).unwrap();
+    assert!((cond.estimate / 1e13 - 1.0).abs() < 1e-9, "{cond:?}");
+    assert!(cond.method.contains("Cholesky") && cond.warning().is_some());
+    // A 2×2 with cond 3 whose Cholesky diagonal is (√2, √1.5): the bound 4/3 ≤ 3.
+    let a = ndarray::array![[2.0, 1.0], [1.0, 2.0]];
+    let diag = ndarray::array![2f64.sqrt(), 1.5f64.sqrt()];
+    let exact = condition(&a, &diag).unwrap();
+    assert!((exact.estimate - 3.0).abs() < 1e-12);
 }

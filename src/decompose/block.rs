@@ -130,21 +130,69 @@ fn gen_params(g: &BlockGroup, (a, b, _): (usize, usize, f64)) -> Params {
     p
 }
 
-/// Block means of A; errors if A is not invariant (relative deviation > 1e-10, §3.8).
+/// Index range of each block.
+fn ranges(g: &BlockGroup) -> Vec<std::ops::Range<usize>> {
+    let mut start = 0;
+    g.sizes
+        .iter()
+        .map(|&s| {
+            start += s;
+            start - s..start
+        })
+        .collect()
+}
+
+/// Block means of A; errors if A is not invariant (relative deviation > 1e-10, §3.8). Two
+/// streaming passes over contiguous row segments (sums, then squared deviations), no n×n
+/// temporaries.
 fn read_a(a: &Array2<f64>, g: &BlockGroup) -> Result<(Array1<f64>, Array1<f64>, Array2<f64>)> {
-    let r = g.sizes.len();
-    let (mut d, mut o, mut c) = (Array1::zeros(r), Array1::zeros(r), Array2::zeros((r, r)));
-    for ((i, j), &v) in a.indexed_iter() {
-        let (p, q) = (g.block[i], g.block[j]);
-        let (np, nq) = (g.sizes[p] as f64, g.sizes[q] as f64);
-        match (i == j, p == q) {
-            (true, _) => d[p] += v / np,
-            (false, true) => o[p] += v / (np * (np - 1.0)),
-            (false, false) => c[[p, q]] += v / (np * nq),
+    let a = a.as_standard_layout();
+    let (r, rg) = (g.sizes.len(), ranges(g));
+    let nf = |p: usize| g.sizes[p] as f64;
+    let (mut diag, mut sums) = (Array1::<f64>::zeros(r), Array2::<f64>::zeros((r, r)));
+    for (i, row) in a.rows().into_iter().enumerate() {
+        let (row, p) = (row.to_slice().expect("standard layout"), g.block[i]);
+        diag[p] += row[i];
+        for (q, seg) in rg.iter().enumerate() {
+            sums[[p, q]] += row[seg.clone()].iter().sum::<f64>();
         }
     }
-    let rebuilt = assemble(g, &d, &o, &c);
-    let dev = super::newton::frobenius(&(a - &rebuilt)) / super::newton::frobenius(a);
+    let d = Array1::from_shape_fn(r, |p| diag[p] / nf(p));
+    let o = Array1::from_shape_fn(r, |p| {
+        let pairs = nf(p) * (nf(p) - 1.0);
+        if pairs > 0.0 {
+            (sums[[p, p]] - diag[p]) / pairs
+        } else {
+            0.0
+        }
+    });
+    let c = Array2::from_shape_fn((r, r), |(p, q)| {
+        if p == q {
+            0.0
+        } else {
+            sums[[p, q]] / (nf(p) * nf(q))
+        }
+    });
+    let (mut dev, mut norm) = (0.0, 0.0);
+    for (i, row) in a.rows().into_iter().enumerate() {
+        let (row, p) = (row.to_slice().expect("standard layout"), g.block[i]);
+        for (q, seg) in rg.iter().enumerate() {
+            let want = if p == q { o[p] } else { c[[p, q]] };
+            // The diagonal entry is left out here (no add-then-subtract cancellation).
+            let (lo, hi) = if p == q {
+                (&row[seg.start..i], &row[i + 1..seg.end])
+            } else {
+                (&row[seg.clone()], &row[0..0])
+            };
+            for &v in lo.iter().chain(hi) {
+                dev += (v - want) * (v - want);
+                norm += v * v;
+            }
+        }
+        dev += (row[i] - d[p]).powi(2);
+        norm += row[i] * row[i];
+    }
+    let dev = dev.max(0.0).sqrt() / norm.sqrt();
     if dev > 1e-10 {
         return Err(usage(format!(
             "A is not invariant under the declared block permutations (relative deviation \
@@ -154,16 +202,19 @@ fn read_a(a: &Array2<f64>, g: &BlockGroup) -> Result<(Array1<f64>, Array1<f64>, 
     Ok((d, o, c))
 }
 
+/// The block-constant n×n matrix, filled row segment by row segment.
 fn assemble(g: &BlockGroup, d: &Array1<f64>, o: &Array1<f64>, c: &Array2<f64>) -> Array2<f64> {
     let n = g.block.len();
-    Array2::from_shape_fn((n, n), |(i, j)| {
-        let (p, q) = (g.block[i], g.block[j]);
-        match (i == j, p == q) {
-            (true, _) => d[p],
-            (false, true) => o[p],
-            (false, false) => c[[p, q]],
+    let rg = ranges(g);
+    let mut x = Array2::<f64>::zeros((n, n));
+    for (i, mut row) in x.rows_mut().into_iter().enumerate() {
+        let (row, p) = (row.as_slice_mut().expect("standard layout"), g.block[i]);
+        for (q, seg) in rg.iter().enumerate() {
+            row[seg.clone()].fill(if p == q { o[p] } else { c[[p, q]] });
         }
-    })
+        row[i] = d[p];
+    }
+    x
 }
 
 /// (d, o, c) from compressed (s, K): d + (n − 1)o = K_ii, d − o = s.
@@ -306,7 +357,8 @@ pub fn solve(
     let (iterations, converged, decrement, residual, grad_max) = out.expect("max_iter >= 1");
     let xp = at(&x);
     let (d, o, c) = expand(g, &xp);
-    let m = assemble(g, &d, &o, &c);
+    let mut c_mat = assemble(g, &d, &o, &c);
+    c_mat.zip_mut_with(a, |m, &v| *m = v - *m); // C = A − (A − C)
     let (bd, bo, bc) = expand(
         g,
         &Params {
@@ -316,7 +368,7 @@ pub fn solve(
     );
     Ok(Reduced {
         b: assemble(g, &bd, &bo, &bc),
-        c: a - &m,
+        c: c_mat,
         x,
         iterations,
         converged,

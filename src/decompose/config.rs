@@ -120,8 +120,15 @@ pub enum SubspaceSpec {
         #[serde(default)]
         cross_excluded: Vec<[usize; 2]>,
     },
-    /// Circulant subspaces (§3.6) — not implemented yet.
-    Circulant {},
+    /// L spanned by symmetric circulants (§1.3, §3.6): Z_k for each of `lags` (ones where
+    /// i − j ≡ ±k mod n; lag 0 is I, which is PSD, so L is then degenerate) and each of
+    /// `columns` (first columns c with c_k = c_(n−k)). Neither given: every lag 1..=n/2.
+    Circulant {
+        #[serde(default)]
+        lags: Vec<usize>,
+        #[serde(default)]
+        columns: Vec<Vec<f64>>,
+    },
 }
 
 #[derive(Deserialize, Serialize, Debug, Clone)]
@@ -162,6 +169,8 @@ pub enum Method {
     DualNewtonCg,
     ClosedForm,
     BlockReduced,
+    /// Fourier-diagonal Newton for circulant A and circulant L (§3.6).
+    Circulant,
 }
 
 #[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq)]

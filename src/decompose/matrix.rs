@@ -11,8 +11,34 @@ use std::path::Path;
 /// Tolerance for |A − Aᵀ| relative to max |A|.
 const SYMMETRY_TOL: f64 = 1e-10;
 
-/// A, symmetrized, and the relative asymmetry that was removed (recorded in summary.json).
-pub fn build(spec: &MatrixSpec, rng: &mut impl Rng) -> Result<(Array2<f64>, f64)> {
+/// cond(A) above this draws a warning (spec §7.4).
+pub const COND_WARN: f64 = 1e12;
+
+/// Largest n for which cond(A) comes from the eigenvalues; above, from the Cholesky diagonal.
+pub const COND_EXACT_MAX_N: usize = 500;
+
+/// An estimate of cond(A) = λ_max/λ_min and how it was obtained.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Conditioning {
+    pub estimate: f64,
+    pub method: &'static str,
+}
+
+impl Conditioning {
+    /// The warning of §7.4 when the estimate exceeds [`COND_WARN`].
+    pub fn warning(&self) -> Option<String> {
+        (self.estimate > COND_WARN).then(|| {
+            format!(
+                "cond(A) ~ {:.3e} > {COND_WARN:.0e} ({}): A is ill-conditioned, expect B and C \
+                 to lose about log10(cond) digits",
+                self.estimate, self.method
+            )
+        })
+    }
+}
+
+/// A, symmetrized, the relative asymmetry that was removed and cond(A) (summary.json).
+pub fn build(spec: &MatrixSpec, rng: &mut impl Rng) -> Result<(Array2<f64>, f64, Conditioning)> {
     let a = match spec {
         MatrixSpec::RandomSpd { n, condition } => random_spd(*n, *condition, rng)?,
         &MatrixSpec::Wishart { n, scale, shift } => wishart(n, scale, shift, rng),
@@ -29,9 +55,9 @@ pub fn build(spec: &MatrixSpec, rng: &mut impl Rng) -> Result<(Array2<f64>, f64)
         } => block_exchangeable(sizes, diagonal, *within, *cross),
         MatrixSpec::File { path } => read(path)?,
     };
-    check_spd(&a)?;
+    let cond = check_spd(&a)?;
     let removed = asymmetry(&a);
-    Ok((symmetrize(&a), removed))
+    Ok((symmetrize(&a), removed, cond))
 }
 
 /// max |A − Aᵀ| / max |A|: the asymmetry below tolerance that `build` removed silently (§7.4).
@@ -153,7 +179,7 @@ fn read_csv(path: &Path) -> Result<Array2<f64>> {
 }
 
 /// Square, finite, symmetric to a tolerance, and Cholesky-factorizable.
-pub fn check_spd(a: &Array2<f64>) -> Result<()> {
+pub fn check_spd(a: &Array2<f64>) -> Result<Conditioning> {
     let (r, c) = a.dim();
     if r != c {
         return Err(usage(format!("A must be square, got {r}x{c}")));
@@ -172,15 +198,44 @@ pub fn check_spd(a: &Array2<f64>) -> Result<()> {
             SYMMETRY_TOL
         )));
     }
-    if let Err(e) = a.cholesky(UPLO::Lower) {
-        let min_eig = symmetrize(a)
-            .eigvalsh(UPLO::Lower)
-            .map(|e| e.iter().cloned().fold(f64::INFINITY, f64::min))
-            .unwrap_or(f64::NAN);
-        return Err(usage(format!(
-            "A is not positive definite: Cholesky failed ({e}; LAPACK's code is the 1-based \
-             failing pivot column); lambda_min(A) = {min_eig:.6e}"
-        )));
+    let factor = match a.cholesky(UPLO::Lower) {
+        Ok(f) => f,
+        Err(e) => return Err(not_pd(a, e)),
+    };
+    condition(a, &factor.diag().to_owned())
+}
+
+/// cond(A) from the eigenvalues for n ≤ [`COND_EXACT_MAX_N`] (O(n³)), else the lower
+/// bound (max Lᵢᵢ / min Lᵢᵢ)² from the Cholesky factor A = LLᵀ (free; Lᵢᵢ² lies in
+/// [λ_min, λ_max] since Lᵢᵢ² is a Schur complement of a principal submatrix).
+pub fn condition(a: &Array2<f64>, chol_diag: &Array1<f64>) -> Result<Conditioning> {
+    if a.nrows() <= COND_EXACT_MAX_N {
+        let e = symmetrize(a).eigvalsh(UPLO::Lower)?;
+        let (lo, hi) = e
+            .iter()
+            .fold((f64::INFINITY, 0.0f64), |(l, h), &v| (l.min(v), h.max(v)));
+        let estimate = if lo > 0.0 { hi / lo } else { f64::INFINITY };
+        return Ok(Conditioning {
+            estimate,
+            method: "from the eigenvalues",
+        });
     }
-    Ok(())
+    let (lo, hi) = chol_diag
+        .iter()
+        .fold((f64::INFINITY, 0.0f64), |(l, h), &v| (l.min(v), h.max(v)));
+    Ok(Conditioning {
+        estimate: (hi / lo).powi(2),
+        method: "lower bound (max/min Cholesky diagonal)^2",
+    })
+}
+
+fn not_pd(a: &Array2<f64>, e: impl std::fmt::Display) -> anyhow::Error {
+    let min_eig = symmetrize(a)
+        .eigvalsh(UPLO::Lower)
+        .map(|e| e.iter().cloned().fold(f64::INFINITY, f64::min))
+        .unwrap_or(f64::NAN);
+    usage(format!(
+        "A is not positive definite: Cholesky failed ({e}; LAPACK's code is the 1-based \
+         failing pivot column); lambda_min(A) = {min_eig:.6e}"
+    ))
 }

@@ -3,6 +3,7 @@
 pub mod banded;
 pub mod block;
 pub mod cg;
+pub mod circulant;
 pub mod closed;
 pub mod config;
 pub mod dualnum;
@@ -56,6 +57,9 @@ pub struct Summary {
     pub nondegeneracy: nondegen::Report,
     /// max |A − Aᵀ| / max |A| of the input, removed by symmetrizing (below 1e-10, §7.4).
     pub input_asymmetry: f64,
+    /// cond(A) and how it was estimated; `warnings` holds the §7.4 warning above 1e12.
+    pub cond_a: Option<matrix::Conditioning>,
+    pub warnings: Vec<String>,
     pub setup_s: f64,
     pub check_s: f64,
     pub solve_s: f64,
@@ -80,7 +84,11 @@ impl Experiment for DecomposeConfig {
             return run.write_summary(&rows);
         }
         let t0 = Instant::now();
-        let (a, asymmetry) = matrix::build(&self.matrix, &mut ctx.rng)?;
+        let (a, asymmetry, cond) = matrix::build(&self.matrix, &mut ctx.rng)?;
+        let warning = cond.warning();
+        if let Some(w) = &warning {
+            eprintln!("warning: {w}");
+        }
         let sub = structures::build(
             &self.subspace,
             a.nrows(),
@@ -108,6 +116,8 @@ impl Experiment for DecomposeConfig {
         let mut summary = summarize(&a, &sub, &out)?;
         summary.setup_s = setup_s;
         summary.input_asymmetry = asymmetry;
+        summary.cond_a = Some(cond);
+        summary.warnings.extend(warning);
         summary.output_s = t1.elapsed().as_secs_f64();
         run.write_summary(&summary)?;
         anyhow::ensure!(
@@ -166,6 +176,8 @@ pub fn summarize(a: &Array2<f64>, sub: &structures::Subspace, out: &Outcome) -> 
         duality_gap: duality_gap(a, &(&out.b - &proj), &out.c),
         nondegeneracy: clone_report(&out.nondegeneracy),
         input_asymmetry: 0.0,
+        cond_a: None,
+        warnings: Vec::new(),
         setup_s: 0.0,
         check_s: out.check_s,
         solve_s: out.solve_s,

@@ -2,12 +2,13 @@
 //! explicit bases of L or of L^⊥. Bases are built on demand (a named structure at n = 2000 can
 //! have millions of elements, which only the closed forms of §3.9 can afford).
 use super::block::BlockGroup;
+use super::circulant;
 use super::config::SubspaceSpec;
 use super::elements::{complement, random_trace_free, read_basis};
 use super::subspace::{Basis, SymSparse};
 use crate::error::usage;
 use anyhow::Result;
-use ndarray::Array2;
+use ndarray::{Array1, Array2};
 use ndarray_linalg::UPLO;
 use rand::Rng;
 use std::collections::HashSet;
@@ -48,6 +49,8 @@ pub struct Subspace {
     pub strict: bool,
     /// A declared symmetry group (block-exchangeable, §3.8).
     pub group: Option<BlockGroup>,
+    /// First columns of independent circulant elements spanning L (§3.6).
+    pub circulant: Option<Vec<Array1<f64>>>,
 }
 
 pub fn build(spec: &SubspaceSpec, n: usize, strict: bool, rng: &mut impl Rng) -> Result<Subspace> {
@@ -58,6 +61,7 @@ pub fn build(spec: &SubspaceSpec, n: usize, strict: bool, rng: &mut impl Rng) ->
         closed,
         strict,
         group: None,
+        circulant: None,
     };
     Ok(match spec {
         S::Pattern { pairs } => {
@@ -100,6 +104,7 @@ pub fn build(spec: &SubspaceSpec, n: usize, strict: bool, rng: &mut impl Rng) ->
             closed: Some(Closed::Span(Array2::eye(n))),
             strict,
             group: None,
+            circulant: None,
         },
         S::RandomTraceFree { dim } => Subspace {
             n,
@@ -107,6 +112,7 @@ pub fn build(spec: &SubspaceSpec, n: usize, strict: bool, rng: &mut impl Rng) ->
             closed: None,
             strict,
             group: None,
+            circulant: None,
         },
         S::BasisFile { path } => Subspace {
             n,
@@ -114,6 +120,7 @@ pub fn build(spec: &SubspaceSpec, n: usize, strict: bool, rng: &mut impl Rng) ->
             closed: None,
             strict,
             group: None,
+            circulant: None,
         },
         S::PerpBasisFile { path } => {
             let elems = read_basis(path, n)?;
@@ -124,6 +131,7 @@ pub fn build(spec: &SubspaceSpec, n: usize, strict: bool, rng: &mut impl Rng) ->
                 closed,
                 strict,
                 group: None,
+                circulant: None,
             }
         }
         S::BlockPattern {
@@ -137,7 +145,13 @@ pub fn build(spec: &SubspaceSpec, n: usize, strict: bool, rng: &mut impl Rng) ->
             sub.group = Some(group);
             sub
         }
-        S::Circulant {} => return Err(usage("subspace kind circulant is not implemented yet")),
+        S::Circulant { lags, columns } => {
+            let cols = circulant::columns(n, lags, columns)?;
+            let elems = cols.iter().map(circulant::sparse).collect();
+            let mut sub = Subspace::from_elements(n, elems, strict);
+            sub.circulant = Some(cols);
+            sub
+        }
     })
 }
 
@@ -151,6 +165,7 @@ impl Subspace {
             closed,
             strict,
             group: None,
+            circulant: None,
         }
     }
 
@@ -164,6 +179,7 @@ impl Subspace {
             closed,
             strict,
             group: None,
+            circulant: None,
         })
     }
 
@@ -176,6 +192,7 @@ impl Subspace {
             closed,
             strict,
             group: None,
+            circulant: None,
         }
     }
 
