@@ -187,9 +187,7 @@ impl Actor {
         let flat = Vec::<f64>::try_from(&head.flatten(0, -1)).expect("f64 head");
         let log_std = match self.dist {
             DistKind::Categorical { .. } => Vec::new(),
-            DistKind::Gaussian { .. } => {
-                Vec::<f64>::try_from(self.log_std()).expect("f64 log-std")
-            }
+            DistKind::Gaussian { .. } => Vec::<f64>::try_from(self.log_std()).expect("f64 log-std"),
         };
         sample_actions(&self.dist, &flat, &log_std, rng, deterministic)
     }

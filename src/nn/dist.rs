@@ -29,7 +29,12 @@ pub fn log_softmax(logits: ArrayView2<f64>) -> Array2<f64> {
 }
 
 /// `log π(a_i|s_i)` per row.
-pub fn log_probs(dist: &DistKind, head: &Array2<f64>, log_std: &[f64], actions: &[f64]) -> Vec<f64> {
+pub fn log_probs(
+    dist: &DistKind,
+    head: &Array2<f64>,
+    log_std: &[f64],
+    actions: &[f64],
+) -> Vec<f64> {
     match dist {
         DistKind::Categorical { .. } => {
             let logp = log_softmax(head.view());

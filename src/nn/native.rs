@@ -122,7 +122,8 @@ impl NativeActor {
     fn pull_back(&self, cache: &Cache, g: HeadGrad) -> Vec<f64> {
         let mut out = vec![0.0; self.numel()];
         let n = self.mlp.numel();
-        self.mlp.backward(self.split().0, cache, g.head, &mut out[..n]);
+        self.mlp
+            .backward(self.split().0, cache, g.head, &mut out[..n]);
         out[n..].copy_from_slice(&g.log_std);
         out
     }
@@ -170,7 +171,9 @@ impl NativeActor {
             for a in 0..actions {
                 let w = (lp[[0, a]].exp() / s.size as f64).sqrt();
                 let u = self.logp_grad(&cache, &[a as f64], &[w], 0.0);
-                scores.row_mut(i * actions + a).assign(&ndarray::Array1::from(u));
+                scores
+                    .row_mut(i * actions + a)
+                    .assign(&ndarray::Array1::from(u));
             }
         }
         Some(scores.t().dot(&scores))
@@ -219,7 +222,10 @@ impl NativeCritic {
     }
 
     pub fn values(&self, obs: ArrayView2<f64>) -> Vec<f64> {
-        self.mlp.output(&self.params, obs).into_raw_vec_and_offset().0
+        self.mlp
+            .output(&self.params, obs)
+            .into_raw_vec_and_offset()
+            .0
     }
 
     /// `½ mean (V(s) − R)²` and its gradient.

@@ -82,7 +82,10 @@ fn rows_view(obs: &[f64], dim: usize) -> ArrayView2<'_, f64> {
 pub fn objective_coefs(kind: Objective, ratio: &[f64], adv: &[f64]) -> (Vec<f64>, Option<f64>) {
     let b = ratio.len() as f64;
     match kind {
-        Objective::Surrogate => (ratio.iter().zip(adv).map(|(r, a)| r * a / b).collect(), None),
+        Objective::Surrogate => (
+            ratio.iter().zip(adv).map(|(r, a)| r * a / b).collect(),
+            None,
+        ),
         Objective::Clipped { clip } => {
             let coef = ratio
                 .iter()
@@ -137,7 +140,13 @@ impl Policy for NativeActor {
     fn add_flat(&mut self, delta: &[f64]) -> Result<()> {
         NativeActor::add_flat(self, delta)
     }
-    fn act(&self, obs: &[f64], dim: usize, rng: &mut ChaCha8Rng, det: bool) -> (Vec<f64>, Vec<f64>) {
+    fn act(
+        &self,
+        obs: &[f64],
+        dim: usize,
+        rng: &mut ChaCha8Rng,
+        det: bool,
+    ) -> (Vec<f64>, Vec<f64>) {
         NativeActor::act(self, rows_view(obs, dim), rng, det)
     }
     fn log_probs(&self, b: &Samples) -> Vec<f64> {

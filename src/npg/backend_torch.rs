@@ -53,7 +53,13 @@ impl Policy for Actor {
     fn add_flat(&mut self, delta: &[f64]) -> Result<()> {
         self.params.add_flat(delta)
     }
-    fn act(&self, obs: &[f64], dim: usize, rng: &mut ChaCha8Rng, det: bool) -> (Vec<f64>, Vec<f64>) {
+    fn act(
+        &self,
+        obs: &[f64],
+        dim: usize,
+        rng: &mut ChaCha8Rng,
+        det: bool,
+    ) -> (Vec<f64>, Vec<f64>) {
         let dev = device_of(&self.params.tensors);
         Actor::act(self, &to_tensor(obs, dim, dev), rng, det)
     }

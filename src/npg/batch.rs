@@ -43,7 +43,8 @@ pub fn select(s: &Samples, idx: &[usize], norm_adv: bool) -> Samples {
     };
     for &i in idx {
         out.obs.extend_from_slice(&s.obs[i * d..(i + 1) * d]);
-        out.actions.extend_from_slice(&s.actions[i * k..(i + 1) * k]);
+        out.actions
+            .extend_from_slice(&s.actions[i * k..(i + 1) * k]);
         out.old_logp.push(s.old_logp[i]);
         out.adv.push(s.adv[i]);
         out.returns.push(s.returns[i]);

@@ -1,6 +1,6 @@
 //! Evaluation episodes (spec §6.3).
-use super::config::{EvalMode, NpgConfig};
 use super::backend::Policy;
+use super::config::{EvalMode, NpgConfig};
 use super::rollout::network_input;
 use crate::rl::normalize::ObsNormalizer;
 use crate::rl::{make, Action, Env, Space};

@@ -46,7 +46,13 @@ struct Learner<A, C> {
 
 impl<A: Policy, C: ValueFn<Batch = A::Batch>> Learner<A, C> {
     /// GAE, then `max(epochs, critic.epochs)` shuffled passes of minibatch updates.
-    fn update(&mut self, cfg: &NpgConfig, b: &Batch, obs_dim: usize, diagnose: bool) -> Result<UpdateStats> {
+    fn update(
+        &mut self,
+        cfg: &NpgConfig,
+        b: &Batch,
+        obs_dim: usize,
+        diagnose: bool,
+    ) -> Result<UpdateStats> {
         let rollout = Rollout {
             num_envs: cfg.num_envs,
             rewards: &b.rewards,
@@ -96,7 +102,12 @@ impl<A: Policy, C: ValueFn<Batch = A::Batch>> Learner<A, C> {
     }
 
     /// The §3.8 exact natural direction for SMAC on diagnostic iterations.
-    fn exact_natural(&self, cfg: &NpgConfig, full: &A::Batch, diagnose: bool) -> Result<Option<ExactNatural>> {
+    fn exact_natural(
+        &self,
+        cfg: &NpgConfig,
+        full: &A::Batch,
+        diagnose: bool,
+    ) -> Result<Option<ExactNatural>> {
         match (&self.method, diagnose) {
             (ActorMethod::Minibatch(u), true) => match u.pre {
                 Preconditioner::Rank1 { damping, .. } => {
@@ -219,9 +230,7 @@ impl<A: Policy, C: ValueFn<Batch = A::Batch>> Trainer<A, C> {
         }
         let t1 = Instant::now();
         let diagnose = cfg.cos_to_exact_every > 0 && iter.is_multiple_of(cfg.cos_to_exact_every);
-        let stats = self
-            .learner
-            .update(cfg, &batch, self.obs_dim, diagnose)?;
+        let stats = self.learner.update(cfg, &batch, self.obs_dim, diagnose)?;
         let update_ms = t1.elapsed().as_secs_f64() * 1e3;
         let wall_s = start.elapsed().as_secs_f64();
         let steps = self.tracker.env_steps as f64;

@@ -89,7 +89,9 @@ pub fn actor_step<P: Policy>(
     exact: Option<&ExactNatural>,
 ) -> Result<ActorStats> {
     // `g = ∇ mean(Â·ρ) + ent_coef·∇ mean(H)`, ρ = π/π_old (= 1 on the first epoch, §1.8).
-    let g = actor.objective_grad(mb, Objective::Surrogate, upd.ent_coef).0;
+    let g = actor
+        .objective_grad(mb, Objective::Surrogate, upd.ent_coef)
+        .0;
     let mut stats = ActorStats {
         g_norm: norm(&g),
         ..ActorStats::default()
