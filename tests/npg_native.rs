@@ -258,3 +258,17 @@ fn native_smac_direction_matches_the_dense_solve() {
     let want: Vec<f64> = dense.iter().map(|d| 1e-3 * d).collect();
     assert!(rel(&step, &want) < 1e-9, "Δθ vs α d: {}", rel(&step, &want));
 }
+
+#[test]
+fn fast_tanh_matches_std_tanh() {
+    let mut worst: f64 = 0.0;
+    for i in -40000..=40000 {
+        let x = i as f64 * 5e-4 + 1e-7;
+        let (a, b) = (lab::nn::flat_mlp::tanh(x), x.tanh());
+        worst = worst.max(((a - b) / b).abs());
+    }
+    assert!(worst < 1e-14, "worst relative error {worst}");
+    assert_eq!(lab::nn::flat_mlp::tanh(800.0), 1.0);
+    assert_eq!(lab::nn::flat_mlp::tanh(-800.0), -1.0);
+    assert_eq!(lab::nn::flat_mlp::tanh(0.0), 0.0);
+}

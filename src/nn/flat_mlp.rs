@@ -5,6 +5,19 @@
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
 
+/// `tanh` through one `exp` (glibc's `tanh` goes through the slower `expm1` and was a
+/// quarter of a PPO run): `sign(x)·(1 − e)/(1 + e)` with `e = exp(−2|x|)`, and the Taylor
+/// series below |x| = 0.01, where `1 − e` would cancel. Relative error below 1e-14.
+pub fn tanh(x: f64) -> f64 {
+    let a = x.abs();
+    if a < 0.01 {
+        let x2 = x * x;
+        return x * (1.0 - x2 * (1.0 / 3.0 - x2 * (2.0 / 15.0 - x2 * (17.0 / 315.0))));
+    }
+    let e = (-2.0 * a).exp();
+    ((1.0 - e) / (1.0 + e)).copysign(x)
+}
+
 /// Layer widths `[in, hidden..., out]`; tanh after every layer but the last.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FlatMlp {
@@ -79,7 +92,7 @@ impl FlatMlp {
         let mut acts = vec![x.to_owned()];
         for l in 0..self.layers() - 1 {
             let z = self.affine(p, l, &acts[l].view());
-            acts.push(z.mapv_into(f64::tanh));
+            acts.push(z.mapv_into(tanh));
         }
         let out = self.affine(p, self.layers() - 1, &acts[self.layers() - 1].view());
         Cache { acts, out }
