@@ -14,7 +14,6 @@ use super::rollout::{Batch, Collector};
 use super::summary::Tracker;
 use super::trust_region::trust_region_step;
 use super::update::{actor_step, critic_step, Preconditioner};
-use crate::error::usage;
 use crate::experiment::Ctx;
 use crate::nn::{Actor, Adam, Critic, NativeActor, NativeCritic};
 use crate::rl::gae::{gae, Rollout};
@@ -307,7 +306,8 @@ impl<A: Policy, C: ValueFn<Batch = A::Batch>> Trainer<A, C> {
     }
 }
 
-/// Train on the configured backend (`native` runs on the CPU only).
+/// Train on the configured backend. `native` computes on the CPU whatever `--device` says
+/// (tiny f64 networks gain nothing from a GPU); meta.json then records `cpu`.
 pub fn train(cfg: &NpgConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
     let dev = ctx.device;
     match cfg.backend {
@@ -318,10 +318,11 @@ pub fn train(cfg: &NpgConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
             })?;
             run_loop(trainer, cfg, run)
         }
-        Backend::Native if dev != tch::Device::Cpu => Err(usage(
-            "backend: native runs on the CPU; use --device cpu or --set backend=torch",
-        )),
         Backend::Native => {
+            if dev != tch::Device::Cpu {
+                eprintln!("note: backend native runs on the CPU; use backend: torch for {dev:?}");
+                run.set_compute_device("cpu")?;
+            }
             let trainer = Trainer::new(cfg, |obs_dim, space| {
                 let actor = NativeActor::new(obs_dim, space, &cfg.hidden);
                 (actor, NativeCritic::new(obs_dim, &cfg.critic.hidden))
