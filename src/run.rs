@@ -101,6 +101,13 @@ impl Run {
         self.write_meta()
     }
 
+    /// Record the device the run computes on when it is not `--device`'s (a CPU-only
+    /// backend under a CUDA device).
+    pub fn set_compute_device(&mut self, device: &str) -> Result<()> {
+        self.meta.device = device.into();
+        self.write_meta()
+    }
+
     pub fn path(&self, file: &str) -> PathBuf {
         self.dir.join(file)
     }

@@ -259,3 +259,30 @@ fn unimplemented_algorithms_and_bad_values_exit_2() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// `backend: torch` still runs deterministically, and its first iteration equals the native
+/// backend's to rounding (same init, same RNG streams; spec §1.12).
+#[test]
+fn torch_backend_is_deterministic_and_agrees_with_native() {
+    let one = ["--set", "total_steps=512"];
+    let torch = [&one[..], &["--set", "backend=torch"]].concat();
+    let (d1, d2, d3) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let (header, t1) = read_csv(&run_to(d1.path(), &smoke(), &torch).join("metrics.csv"));
+    let (_, t2) = read_csv(&run_to(d2.path(), &smoke(), &torch).join("metrics.csv"));
+    let (_, n1) = read_csv(&run_to(d3.path(), &smoke(), &one).join("metrics.csv"));
+    assert_eq!(without_timing(&header, &t1), without_timing(&header, &t2));
+    let (t, n) = (
+        &without_timing(&header, &t1)[0],
+        &without_timing(&header, &n1)[0],
+    );
+    for (a, b) in t.iter().zip(n) {
+        match (a.parse::<f64>(), b.parse::<f64>()) {
+            (Ok(x), Ok(y)) => assert!((x - y).abs() <= 1e-9 * x.abs().max(1.0), "{x} vs {y}"),
+            _ => assert_eq!(a, b),
+        }
+    }
+}

@@ -21,7 +21,6 @@ fn truncations_store_the_final_observation_value() {
         venv,
         obs_norm: None,
         reward_scale: None,
-        device: Device::Cpu,
     };
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let mut episodes = Vec::new();

@@ -4,6 +4,7 @@
 use lab::nn::Actor;
 use lab::npg::rank1::{dot, norm};
 use lab::npg::trust_region::{trust_region_step, Fvp, TrustRegion};
+use lab::npg::update::Minibatch;
 use lab::rl::Space;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -90,6 +91,17 @@ fn random_problem(actor: &Actor, seed: u64) -> (Tensor, Tensor, Tensor, Tensor) 
     (obs, actions, old_logp, Tensor::from_slice(&adv))
 }
 
+fn minibatch(obs: &Tensor, actions: &Tensor, old_logp: &Tensor, adv: &Tensor) -> Minibatch {
+    Minibatch {
+        obs: obs.shallow_clone(),
+        actions: actions.shallow_clone(),
+        old_logp: old_logp.shallow_clone(),
+        adv: adv.shallow_clone(),
+        returns: adv.zeros_like(),
+        size: adv.size()[0] as usize,
+    }
+}
+
 fn region(line_search: Option<(f64, usize)>) -> TrustRegion {
     TrustRegion {
         max_kl: 0.01,
@@ -104,19 +116,12 @@ fn region(line_search: Option<(f64, usize)>) -> TrustRegion {
 fn trpo_steps_satisfy_the_kl_bound() {
     for (k, space) in [Space::Discrete(3), gaussian()].iter().enumerate() {
         for seed in 0..4 {
-            let a = actor(space, 10 + seed as i64);
+            let mut a = actor(space, 10 + seed as i64);
             let (obs, actions, old_logp, adv) = random_problem(&a, seed);
             let snapshot = a.snapshot(&obs);
             let before = a.params.flat();
-            let stats = trust_region_step(
-                &a,
-                &region(Some((0.8, 10))),
-                &obs,
-                &actions,
-                &old_logp,
-                &adv,
-            )
-            .expect("step");
+            let b = minibatch(&obs, &actions, &old_logp, &adv);
+            let stats = trust_region_step(&mut a, &region(Some((0.8, 10))), &b).expect("step");
             let kl = tch::no_grad(|| a.mean_kl(&snapshot, &obs)).double_value(&[]);
             if stats.ls_accepted == Some(true) {
                 assert!(kl < 0.01, "space {k} seed {seed}: KL {kl}");
@@ -132,11 +137,11 @@ fn trpo_steps_satisfy_the_kl_bound() {
 
 #[test]
 fn npg_step_has_predicted_kl_delta() {
-    let a = actor(&Space::Discrete(3), 3);
+    let mut a = actor(&Space::Discrete(3), 3);
     let (obs, actions, old_logp, adv) = random_problem(&a, 5);
     let before = a.params.flat();
-    let stats =
-        trust_region_step(&a, &region(None), &obs, &actions, &old_logp, &adv).expect("step");
+    let b = minibatch(&obs, &actions, &old_logp, &adv);
+    let stats = trust_region_step(&mut a, &region(None), &b).expect("step");
     let delta: Vec<f64> = a
         .params
         .flat()
@@ -160,7 +165,7 @@ fn npg_step_has_predicted_kl_delta() {
 fn smac_linesearch_respects_the_kl_bound() {
     use lab::npg::config::ScoreSample;
     use lab::npg::step::StepRule;
-    use lab::npg::update::{actor_step, ActorUpdate, Minibatch, Preconditioner};
+    use lab::npg::update::{actor_step, ActorUpdate, Preconditioner};
     let mut upd = ActorUpdate {
         pre: Preconditioner::Rank1 {
             damping: 0.01,
@@ -179,7 +184,7 @@ fn smac_linesearch_respects_the_kl_bound() {
     };
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     for seed in 0..4 {
-        let a = actor(&Space::Discrete(3), 20 + seed as i64);
+        let mut a = actor(&Space::Discrete(3), 20 + seed as i64);
         let (obs, actions, old_logp, adv) = random_problem(&a, seed);
         let mb = Minibatch {
             returns: adv.zeros_like(),
@@ -191,7 +196,7 @@ fn smac_linesearch_respects_the_kl_bound() {
         };
         let snapshot = a.snapshot(&mb.obs);
         let before = a.params.flat();
-        let stats = actor_step(&a, &mb, &mut upd, &mut rng, None).expect("step");
+        let stats = actor_step(&mut a, &mb, &mut upd, &mut rng, None).expect("step");
         let kl = tch::no_grad(|| a.mean_kl(&snapshot, &mb.obs)).double_value(&[]);
         if stats.step_size > 0.0 {
             assert!(kl < 0.005, "seed {seed}: KL {kl}");

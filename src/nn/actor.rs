@@ -184,35 +184,49 @@ impl Actor {
         deterministic: bool,
     ) -> (Vec<f64>, Vec<f64>) {
         let head = tch::no_grad(|| self.head(obs));
-        let rows = head.size()[0] as usize;
         let flat = Vec::<f64>::try_from(&head.flatten(0, -1)).expect("f64 head");
-        match &self.dist {
-            DistKind::Categorical { n } => {
-                let acts: Vec<f64> = flat
-                    .chunks(*n)
-                    .map(|logits| categorical(logits, rng, deterministic) as f64)
-                    .collect();
-                (acts.clone(), acts)
-            }
-            DistKind::Gaussian { low, high } => {
-                let log_std = Vec::<f64>::try_from(self.log_std()).expect("f64 log-std");
-                let mut stored = Vec::with_capacity(flat.len());
-                for row in flat.chunks(low.len()).take(rows) {
-                    for (mean, ls) in row.iter().zip(&log_std) {
-                        let noise = if deterministic { 0.0 } else { box_muller(rng) };
-                        stored.push(mean + ls.exp() * noise);
-                    }
+        let log_std = match self.dist {
+            DistKind::Categorical { .. } => Vec::new(),
+            DistKind::Gaussian { .. } => Vec::<f64>::try_from(self.log_std()).expect("f64 log-std"),
+        };
+        sample_actions(&self.dist, &flat, &log_std, rng, deterministic)
+    }
+}
+
+/// Actions for a row-major head batch (logits or means): the stored actions (unclipped for
+/// Gaussians) and the ones sent to the environment (clipped to the bounds).
+pub fn sample_actions(
+    dist: &DistKind,
+    flat: &[f64],
+    log_std: &[f64],
+    rng: &mut ChaCha8Rng,
+    deterministic: bool,
+) -> (Vec<f64>, Vec<f64>) {
+    match dist {
+        DistKind::Categorical { n } => {
+            let acts: Vec<f64> = flat
+                .chunks(*n)
+                .map(|logits| categorical(logits, rng, deterministic) as f64)
+                .collect();
+            (acts.clone(), acts)
+        }
+        DistKind::Gaussian { low, high } => {
+            let mut stored = Vec::with_capacity(flat.len());
+            for row in flat.chunks(low.len()) {
+                for (mean, ls) in row.iter().zip(log_std) {
+                    let noise = if deterministic { 0.0 } else { box_muller(rng) };
+                    stored.push(mean + ls.exp() * noise);
                 }
-                let sent = stored
-                    .chunks(low.len())
-                    .flat_map(|a| {
-                        a.iter()
-                            .zip(low.iter().zip(high))
-                            .map(|(x, (l, h))| x.clamp(*l, *h))
-                    })
-                    .collect();
-                (stored, sent)
             }
+            let sent = stored
+                .chunks(low.len())
+                .flat_map(|a| {
+                    a.iter()
+                        .zip(low.iter().zip(high))
+                        .map(|(x, (l, h))| x.clamp(*l, *h))
+                })
+                .collect();
+            (stored, sent)
         }
     }
 }

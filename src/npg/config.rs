@@ -36,6 +36,8 @@ pub struct NpgConfig {
     /// libtorch intra-op threads for this run [D]; null keeps `--threads`. Default 1: the
     /// networks are tiny and extra threads only contend (36 s vs 0.9 s for the smoke run).
     pub torch_threads: Option<usize>,
+    /// Network backend [D]: `native` (hand-written f64 MLP, spec §1.12) or `torch` (tch).
+    pub backend: super::backend::Backend,
     /// Save `checkpoint.json` every this many iterations (and always at the end) [D].
     pub checkpoint_every: usize,
     /// Continue the run in this directory from its checkpoint (null: start fresh).

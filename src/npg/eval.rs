@@ -1,7 +1,7 @@
 //! Evaluation episodes (spec §6.3).
+use super::backend::Policy;
 use super::config::{EvalMode, NpgConfig};
-use super::rollout::{network_input, to_tensor};
-use crate::nn::Actor;
+use super::rollout::network_input;
 use crate::rl::normalize::ObsNormalizer;
 use crate::rl::{make, Action, Env, Space};
 use anyhow::Result;
@@ -9,12 +9,11 @@ use rand_chacha::ChaCha8Rng;
 
 /// Evaluation episodes on fresh envs with seeds `seed + seed_offset + k`, frozen observation
 /// statistics and raw rewards (§6.3). Returns (mean, std, mean length).
-pub fn evaluate(
+pub fn evaluate<P: Policy>(
     cfg: &NpgConfig,
-    actor: &Actor,
+    actor: &P,
     norm: &Option<ObsNormalizer>,
     rng: &mut ChaCha8Rng,
-    dev: tch::Device,
 ) -> Result<(f64, f64, f64)> {
     let mut frozen = norm.clone();
     let deterministic = cfg.eval.mode == EvalMode::Deterministic;
@@ -26,7 +25,7 @@ pub fn evaluate(
         let (mut ret, mut len) = (0.0, 0usize);
         loop {
             let rows = network_input(&obs, &mut frozen, false);
-            let (_, sent) = actor.act(&to_tensor(&rows, obs.len(), dev), rng, deterministic);
+            let (_, sent) = actor.act(&rows, obs.len(), rng, deterministic);
             let t = match env.action_space() {
                 Space::Discrete(_) => env.step(Action::Discrete(sent[0] as usize), &mut obs),
                 Space::Box { .. } => env.step(Action::Continuous(&sent), &mut obs),

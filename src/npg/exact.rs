@@ -1,6 +1,7 @@
 //! Diagnostic `cos_to_exact` (spec §3.8): for tiny categorical actors, the exact damped
 //! Fisher over a batch, `(1/N) Σᵢ Σₐ π(a|sᵢ) u(sᵢ,a)u(sᵢ,a)ᵀ + λI`, factorised by Cholesky;
 //! SMAC's `d` is compared by cosine with the exact natural direction `(F + λI)⁻¹ g`.
+use super::backend::Policy;
 use super::rank1::{dot, norm};
 use crate::error::usage;
 use crate::nn::{Actor, DistKind};
@@ -41,14 +42,31 @@ pub struct ExactNatural {
 }
 
 impl ExactNatural {
+    /// The torch actor's exact Fisher over the states `obs`.
     pub fn new(actor: &Actor, obs: &Tensor, damping: f64, max_params: usize) -> Result<Self> {
-        let n = actor.params.numel();
+        Self::with_fisher(actor.params.numel(), damping, max_params, || {
+            exact_fisher(actor, obs)
+        })
+    }
+
+    /// Either backend's exact Fisher over a batch's states.
+    pub fn of<P: Policy>(actor: &P, b: &P::Batch, damping: f64, max_params: usize) -> Result<Self> {
+        Self::with_fisher(actor.numel(), damping, max_params, || actor.exact_fisher(b))
+    }
+
+    /// Checks the size first: the Fisher of a large actor is never formed.
+    fn with_fisher(
+        n: usize,
+        damping: f64,
+        max_params: usize,
+        fisher: impl FnOnce() -> Result<Array2<f64>>,
+    ) -> Result<Self> {
         if n > max_params {
             return Err(usage(format!(
                 "cos_to_exact: the actor has {n} parameters, more than cos_to_exact_max_params = {max_params}"
             )));
         }
-        let mut f = exact_fisher(actor, obs)?;
+        let mut f = fisher()?;
         f.diag_mut().iter_mut().for_each(|x| *x += damping);
         let factor = f
             .factorizec(UPLO::Lower)

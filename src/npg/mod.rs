@@ -1,5 +1,8 @@
 //! `lab npg-rank1`: the rank-1 Sherman–Morrison natural policy gradient (SMAC) and its
 //! baselines (spec §1, §3) on the environments of `crate::rl`.
+pub mod backend;
+pub mod backend_torch;
+pub mod batch;
 pub mod cg;
 pub mod checkpoint;
 pub mod config;

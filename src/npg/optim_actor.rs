@@ -1,10 +1,10 @@
 //! Actor updates driven by a first-order optimiser on the loss `−objective` (spec §3.3, §3.6):
 //! `a2c` (RMSprop on −g, matched profile) and `ppo` (Adam on the clipped surrogate, linearly
 //! annealed learning rate, CleanRL defaults).
+use super::backend::Policy;
 use super::rank1::norm;
-use super::update::Minibatch;
 use crate::nn::optim::clip_grad_norm;
-use crate::nn::{Actor, Adam, RmsProp};
+use crate::nn::{Adam, RmsProp};
 use anyhow::Result;
 use tch::{Kind, Tensor};
 
@@ -80,27 +80,16 @@ impl OptimActor {
     }
 
     /// One optimiser step on `−objective − ent_coef·H`, gradient-norm clipped.
-    pub fn step(&mut self, actor: &Actor, mb: &Minibatch) -> Result<OptimStats> {
-        // One forward pass; the entropy term only when it is used.
-        let (logp, entropy) = if self.ent_coef > 0.0 {
-            let (l, h) = actor.log_prob_entropy(&mb.obs, &mb.actions);
-            (l, Some(h))
-        } else {
-            (actor.log_prob(&mb.obs, &mb.actions), None)
-        };
-        let ratio = (logp - &mb.old_logp).exp();
-        let (mut obj, clipfrac) = objective(self.objective, &ratio, &mb.adv);
-        if let Some(h) = entropy {
-            obj += h.mean(Kind::Double) * self.ent_coef;
-        }
-        let mut loss_grad: Vec<f64> = actor.params.grad(&obj).iter().map(|g| -g).collect();
+    pub fn step<P: Policy>(&mut self, actor: &mut P, mb: &P::Batch) -> Result<OptimStats> {
+        let (grad, clipfrac) = actor.objective_grad(mb, self.objective, self.ent_coef);
+        let mut loss_grad: Vec<f64> = grad.iter().map(|g| -g).collect();
         let g_norm = norm(&loss_grad);
         clip_grad_norm(&mut loss_grad, self.max_grad_norm);
         let delta = match &mut self.optimiser {
             Optimiser::Adam(a) => a.delta(&loss_grad),
             Optimiser::RmsProp(r) => r.delta(&loss_grad),
         };
-        actor.params.add_flat(&delta)?;
+        actor.add_flat(&delta)?;
         Ok(OptimStats {
             g_norm,
             update_norm: norm(&delta),

@@ -1,7 +1,7 @@
 //! Collect one iteration's batch (spec §1.9 step 1): `num_envs × rollout_len` transitions
 //! with the current policy, values, final-observation values at truncations, and the
 //! finished training episodes.
-use crate::nn::{Actor, Critic};
+use super::backend::{Policy, ValueFn};
 use crate::rl::normalize::{ObsNormalizer, RewardScaler};
 use crate::rl::{EpisodeEnd, Space, VecEnv};
 use rand_chacha::ChaCha8Rng;
@@ -25,7 +25,6 @@ pub struct Collector {
     pub venv: VecEnv,
     pub obs_norm: Option<ObsNormalizer>,
     pub reward_scale: Option<RewardScaler>,
-    pub device: Device,
 }
 
 /// Observation rows as the network sees them (normalised if enabled), in f64.
@@ -43,17 +42,12 @@ pub fn to_tensor(rows: &[f64], dim: usize, device: Device) -> Tensor {
         .to_device(device)
 }
 
-fn values_of(critic: &Critic, rows: &[f64], dim: usize, device: Device) -> Vec<f64> {
-    let v = tch::no_grad(|| critic.values(&to_tensor(rows, dim, device)));
-    Vec::<f64>::try_from(&v).expect("f64 values")
-}
-
 impl Collector {
     /// Run `steps` vector steps; finished episodes go to `episodes` with their env_steps.
-    pub fn collect(
+    pub fn collect<A: Policy, C: ValueFn>(
         &mut self,
-        actor: &Actor,
-        critic: &Critic,
+        actor: &A,
+        critic: &C,
         steps: usize,
         rng: &mut ChaCha8Rng,
         env_steps_before: usize,
@@ -64,9 +58,8 @@ impl Collector {
         let mut b = Batch::default();
         for t in 0..steps {
             let rows = network_input(self.venv.obs(), &mut self.obs_norm, true);
-            let obs_t = to_tensor(&rows, dim, self.device);
-            let (stored, sent) = actor.act(&obs_t, rng, false);
-            b.values.extend(values_of(critic, &rows, dim, self.device));
+            let (stored, sent) = actor.act(&rows, dim, rng, false);
+            b.values.extend(critic.values(&rows, dim));
             b.obs.extend(rows);
             b.actions.extend(&stored);
             match self.venv.action_space() {
@@ -86,12 +79,12 @@ impl Collector {
             self.record_step(critic, dim, &mut b);
         }
         let rows = network_input(self.venv.obs(), &mut self.obs_norm, false);
-        b.last_values = values_of(critic, &rows, dim, self.device);
+        b.last_values = critic.values(&rows, dim);
         b
     }
 
     /// Rewards (scaled if enabled), flags, and `V(final obs)` where an episode was truncated.
-    fn record_step(&mut self, critic: &Critic, dim: usize, b: &mut Batch) {
+    fn record_step<C: ValueFn>(&mut self, critic: &C, dim: usize, b: &mut Batch) {
         let trans = self.venv.transitions().to_vec();
         let mut rewards: Vec<f64> = trans.iter().map(|t| t.reward).collect();
         let term: Vec<bool> = trans.iter().map(|t| t.terminated).collect();
@@ -102,7 +95,7 @@ impl Collector {
         for (i, t) in trans.iter().enumerate() {
             let final_value = if t.truncated && !t.terminated {
                 let rows = network_input(self.venv.final_obs(i), &mut self.obs_norm, false);
-                values_of(critic, &rows, dim, self.device)[0]
+                critic.values(&rows, dim)[0]
             } else {
                 0.0
             };

@@ -1,5 +1,7 @@
 //! The training loop shared by every algorithm (spec §1.9, §3.1): rollout, GAE, minibatch
 //! updates, evaluation (§6.3) and one metrics row per iteration (§6.4).
+use super::backend::{Backend, Policy, ValueFn};
+use super::batch::{explained_variance, normalise, samples, select};
 use super::checkpoint::{self, Checkpoint};
 use super::config::NpgConfig;
 use super::eval::evaluate;
@@ -8,23 +10,22 @@ use super::iter_stats::{fill_update, UpdateStats};
 use super::log::{Row, COLUMNS, EPISODE_COLUMNS};
 use super::method::{actor_method, ActorMethod};
 use super::optim_actor::Optimiser;
-use super::rollout::{to_tensor, Batch, Collector};
+use super::rollout::{Batch, Collector};
 use super::summary::Tracker;
 use super::trust_region::trust_region_step;
-use super::update::{actor_step, critic_step, value_loss, Minibatch, Preconditioner};
+use super::update::{actor_step, critic_step, Preconditioner};
 use crate::experiment::Ctx;
-use crate::nn::{Actor, Adam, Critic};
-use crate::rl::gae::{gae, Rollout, Targets};
+use crate::nn::{Actor, Adam, Critic, NativeActor, NativeCritic};
+use crate::rl::gae::{gae, Rollout};
 use crate::rl::normalize::{ObsNormalizer, RewardScaler};
 use crate::rl::seed::derive_seed;
-use crate::rl::{RngState, VecEnv};
+use crate::rl::{RngState, Space, VecEnv};
 use crate::run::{Metrics, Run};
 use anyhow::{anyhow, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
-use tch::{Kind, Tensor};
 
 /// RNG stream ids (spec §7.1): one independent stream per purpose.
 const STREAM_ENVS: u64 = 1;
@@ -33,41 +34,22 @@ const STREAM_SHUFFLE: u64 = 3;
 const STREAM_SCORE: u64 = 4;
 const STREAM_EVAL: u64 = 5;
 
-struct Learner {
-    actor: Actor,
-    critic: Critic,
+struct Learner<A, C> {
+    actor: A,
+    critic: C,
     adam: Adam,
     method: ActorMethod,
     shuffle_rng: ChaCha8Rng,
     score_rng: ChaCha8Rng,
 }
 
-fn explained_variance(returns: &[f64], values: &[f64]) -> f64 {
-    let var = |xs: &[f64]| {
-        let m = xs.iter().sum::<f64>() / xs.len() as f64;
-        xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / xs.len() as f64
-    };
-    let resid: Vec<f64> = returns.iter().zip(values).map(|(r, v)| r - v).collect();
-    let vr = var(returns);
-    if vr == 0.0 {
-        0.0
-    } else {
-        1.0 - var(&resid) / vr
-    }
-}
-
-fn scalar(t: &Tensor) -> f64 {
-    t.double_value(&[])
-}
-
-impl Learner {
+impl<A: Policy, C: ValueFn<Batch = A::Batch>> Learner<A, C> {
     /// GAE, then `max(epochs, critic.epochs)` shuffled passes of minibatch updates.
     fn update(
         &mut self,
         cfg: &NpgConfig,
         b: &Batch,
         obs_dim: usize,
-        dev: tch::Device,
         diagnose: bool,
     ) -> Result<UpdateStats> {
         let rollout = Rollout {
@@ -80,88 +62,56 @@ impl Learner {
             last_values: &b.last_values,
         };
         let targets = gae(&rollout, cfg.gamma, cfg.gae_lambda);
-        let t = self.batch_tensors(b, &targets, obs_dim, dev);
-        let snapshot = self.actor.snapshot(&t.obs);
-        let mut stats = self.start_stats(&t, &targets, &b.values);
+        let all = samples(&self.actor, b, &targets, obs_dim);
+        let full = self.actor.batch(&all);
+        let snapshot = self.actor.snapshot(&full);
+        let mut stats = UpdateStats {
+            pg_loss: -all.adv.iter().sum::<f64>() / all.size as f64,
+            v_loss: self.critic.loss(&full),
+            entropy: self.actor.mean_entropy(&full),
+            explained_var: explained_variance(&targets.returns, &b.values),
+            ..UpdateStats::default()
+        };
         if let ActorMethod::TrustRegion(tr) = &self.method {
-            let a = normalise(&t.adv, cfg.norm_adv);
-            let (obs, actions, old_logp) = (&t.obs, &t.actions, &t.old_logp);
-            stats.trust = Some(trust_region_step(
-                &self.actor,
-                tr,
-                obs,
-                actions,
-                old_logp,
-                &a,
-            )?);
+            let mut normed = all.clone();
+            normalise(&mut normed.adv, cfg.norm_adv);
+            let batch = self.actor.batch(&normed);
+            stats.trust = Some(trust_region_step(&mut self.actor, tr, &batch)?);
         }
-        let exact = self.exact_natural(cfg, &t.obs, diagnose)?;
-        let n = targets.advantages.len();
-        let mut order: Vec<i64> = (0..n as i64).collect();
+        let exact = self.exact_natural(cfg, &full, diagnose)?;
+        let n = all.size;
+        let mut order: Vec<usize> = (0..n).collect();
         for pass in 0..cfg.epochs.max(cfg.critic.epochs) {
             order.shuffle(&mut self.shuffle_rng);
             for chunk in order.chunks(n.div_ceil(cfg.minibatches)) {
-                let mb = t.minibatch(chunk, cfg.norm_adv, dev);
+                let mb = self.actor.batch(&select(&all, chunk, cfg.norm_adv));
                 if pass < cfg.epochs {
                     // The exact-Fisher cosine on the first minibatch only (it is costly).
                     let ex = exact.as_ref().filter(|_| stats.actor.is_empty());
                     self.actor_minibatch(&mb, ex, &mut stats)?;
                 }
                 if pass < cfg.critic.epochs {
-                    critic_step(&self.critic, &mut self.adam, &mb, cfg.critic.max_grad_norm)?;
+                    let clip = cfg.critic.max_grad_norm;
+                    critic_step(&mut self.critic, &mut self.adam, &mb, clip)?;
                 }
             }
         }
-        stats.approx_kl = scalar(&tch::no_grad(|| self.actor.mean_kl(&snapshot, &t.obs)));
+        stats.approx_kl = self.actor.mean_kl(&snapshot, &full);
         Ok(stats)
-    }
-
-    fn batch_tensors(
-        &self,
-        b: &Batch,
-        targets: &Targets,
-        obs_dim: usize,
-        dev: tch::Device,
-    ) -> BatchTensors {
-        let obs = to_tensor(&b.obs, obs_dim, dev);
-        let actions = self.actor.action_tensor(&b.actions, dev);
-        BatchTensors {
-            old_logp: tch::no_grad(|| self.actor.log_prob(&obs, &actions)),
-            adv: Tensor::from_slice(&targets.advantages).to_device(dev),
-            returns: Tensor::from_slice(&targets.returns).to_device(dev),
-            obs,
-            actions,
-        }
-    }
-
-    /// pg_loss, v_loss, entropy at the start of the update, and the explained variance.
-    fn start_stats(&self, t: &BatchTensors, targets: &Targets, values: &[f64]) -> UpdateStats {
-        let adv = &targets.advantages;
-        UpdateStats {
-            pg_loss: -adv.iter().sum::<f64>() / adv.len() as f64,
-            v_loss: scalar(&tch::no_grad(|| {
-                value_loss(&self.critic, &t.obs, &t.returns)
-            })),
-            entropy: scalar(&tch::no_grad(|| {
-                self.actor.entropy(&t.obs).mean(Kind::Double)
-            })),
-            explained_var: explained_variance(&targets.returns, values),
-            ..UpdateStats::default()
-        }
     }
 
     /// The §3.8 exact natural direction for SMAC on diagnostic iterations.
     fn exact_natural(
         &self,
         cfg: &NpgConfig,
-        obs: &Tensor,
+        full: &A::Batch,
         diagnose: bool,
     ) -> Result<Option<ExactNatural>> {
         match (&self.method, diagnose) {
             (ActorMethod::Minibatch(u), true) => match u.pre {
                 Preconditioner::Rank1 { damping, .. } => {
-                    ExactNatural::new(&self.actor, obs, damping, cfg.cos_to_exact_max_params)
-                        .map(Some)
+                    let max = cfg.cos_to_exact_max_params;
+                    ExactNatural::of(&self.actor, full, damping, max).map(Some)
                 }
                 Preconditioner::Identity | Preconditioner::Exact { .. } => Ok(None),
             },
@@ -171,59 +121,27 @@ impl Learner {
 
     fn actor_minibatch(
         &mut self,
-        mb: &Minibatch,
+        mb: &A::Batch,
         ex: Option<&ExactNatural>,
         stats: &mut UpdateStats,
     ) -> Result<()> {
+        let actor = &mut self.actor;
         match &mut self.method {
             ActorMethod::Minibatch(upd) => {
                 stats
                     .actor
-                    .push(actor_step(&self.actor, mb, upd, &mut self.score_rng, ex)?);
+                    .push(actor_step(actor, mb, upd, &mut self.score_rng, ex)?);
             }
-            ActorMethod::Optimiser(opt) => stats.optim.push(opt.step(&self.actor, mb)?),
+            ActorMethod::Optimiser(opt) => stats.optim.push(opt.step(actor, mb)?),
             ActorMethod::TrustRegion(_) => {}
         }
         Ok(())
     }
 }
 
-/// The batch as tensors, shared by every minibatch.
-struct BatchTensors {
-    obs: Tensor,
-    actions: Tensor,
-    old_logp: Tensor,
-    adv: Tensor,
-    returns: Tensor,
-}
-
-impl BatchTensors {
-    fn minibatch(&self, chunk: &[i64], norm_adv: bool, dev: tch::Device) -> Minibatch {
-        let idx = Tensor::from_slice(chunk).to_device(dev);
-        let adv = self.adv.index_select(0, &idx);
-        Minibatch {
-            obs: self.obs.index_select(0, &idx),
-            actions: self.actions.index_select(0, &idx),
-            old_logp: self.old_logp.index_select(0, &idx),
-            adv: normalise(&adv, norm_adv && chunk.len() > 1),
-            returns: self.returns.index_select(0, &idx),
-            size: chunk.len(),
-        }
-    }
-}
-
-/// `(Â − mean)/(std + 1e-8)` when enabled (§1.7).
-fn normalise(adv: &Tensor, enabled: bool) -> Tensor {
-    if enabled {
-        (adv - adv.mean(Kind::Double)) / (adv.std(true) + 1e-8)
-    } else {
-        adv.shallow_clone()
-    }
-}
-
 /// Everything that evolves during training; checkpoints save and restore exactly this.
-pub(crate) struct Trainer {
-    learner: Learner,
+pub(crate) struct Trainer<A, C> {
+    learner: Learner<A, C>,
     collector: Collector,
     act_rng: ChaCha8Rng,
     eval_rng: ChaCha8Rng,
@@ -231,8 +149,9 @@ pub(crate) struct Trainer {
     obs_dim: usize,
 }
 
-impl Trainer {
-    fn new(cfg: &NpgConfig, dev: tch::Device) -> Result<Self> {
+impl<A: Policy, C: ValueFn<Batch = A::Batch>> Trainer<A, C> {
+    /// `nets(obs_dim, action space)` builds the initial actor and critic.
+    fn new(cfg: &NpgConfig, nets: impl FnOnce(usize, &Space) -> (A, C)) -> Result<Self> {
         let stream = |s| ChaCha8Rng::seed_from_u64(derive_seed(cfg.seed, s));
         let opts = cfg.env.options();
         let venv = VecEnv::from_id(
@@ -242,11 +161,10 @@ impl Trainer {
             derive_seed(cfg.seed, STREAM_ENVS),
         )?;
         let obs_dim = venv.obs_dim();
-        let actor = Actor::new(obs_dim, venv.action_space(), &cfg.hidden, dev);
-        let critic = Critic::new(obs_dim, &cfg.critic.hidden, dev);
+        let (actor, critic) = nets(obs_dim, venv.action_space());
         let learner = Learner {
-            method: actor_method(cfg, actor.params.numel())?,
-            adam: Adam::new(critic.params.numel(), cfg.critic.lr),
+            method: actor_method(cfg, actor.numel())?,
+            adam: Adam::new(critic.numel(), cfg.critic.lr),
             actor,
             critic,
             shuffle_rng: stream(STREAM_SHUFFLE),
@@ -262,7 +180,6 @@ impl Trainer {
                 .enabled
                 .then(|| RewardScaler::new(cfg.num_envs, gamma, on.clip)),
             venv,
-            device: dev,
         };
         Ok(Trainer {
             learner,
@@ -286,7 +203,6 @@ impl Trainer {
         if let ActorMethod::Optimiser(opt) = &mut self.learner.method {
             opt.set_iteration(iter, iters);
         }
-        let dev = self.collector.device;
         let t0 = Instant::now();
         let mut finished = Vec::new();
         let (l, steps) = (&self.learner, self.tracker.env_steps);
@@ -313,9 +229,7 @@ impl Trainer {
         }
         let t1 = Instant::now();
         let diagnose = cfg.cos_to_exact_every > 0 && iter.is_multiple_of(cfg.cos_to_exact_every);
-        let stats = self
-            .learner
-            .update(cfg, &batch, self.obs_dim, dev, diagnose)?;
+        let stats = self.learner.update(cfg, &batch, self.obs_dim, diagnose)?;
         let update_ms = t1.elapsed().as_secs_f64() * 1e3;
         let wall_s = start.elapsed().as_secs_f64();
         let steps = self.tracker.env_steps as f64;
@@ -336,7 +250,6 @@ impl Trainer {
                 &self.learner.actor,
                 &self.collector.obs_norm,
                 &mut self.eval_rng,
-                dev,
             )?;
             self.tracker.eval(m, sd);
             row.num("eval_return_mean", m)
@@ -353,8 +266,8 @@ impl Trainer {
             algo: cfg.algo.name().to_string(),
             env: cfg.env.id.clone(),
             iter,
-            actor: l.actor.params.flat(),
-            critic: l.critic.params.flat(),
+            actor: l.actor.flat(),
+            critic: l.critic.flat(),
             critic_adam: l.adam.clone(),
             actor_optimiser: match &l.method {
                 ActorMethod::Optimiser(o) => Some(o.optimiser.clone()),
@@ -371,8 +284,8 @@ impl Trainer {
 
     pub(crate) fn restore(&mut self, c: &Checkpoint) -> Result<()> {
         let l = &mut self.learner;
-        l.actor.params.set_flat(&c.actor)?;
-        l.critic.params.set_flat(&c.critic)?;
+        l.actor.set_flat(&c.actor)?;
+        l.critic.set_flat(&c.critic)?;
         l.adam = c.critic_adam.clone();
         match (&mut l.method, &c.actor_optimiser) {
             (ActorMethod::Optimiser(o), Some(saved)) => o.optimiser = saved.clone(),
@@ -393,8 +306,37 @@ impl Trainer {
     }
 }
 
+/// Train on the configured backend. `native` computes on the CPU whatever `--device` says
+/// (tiny f64 networks gain nothing from a GPU); meta.json then records `cpu`.
 pub fn train(cfg: &NpgConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
-    let mut trainer = Trainer::new(cfg, ctx.device)?;
+    let dev = ctx.device;
+    match cfg.backend {
+        Backend::Torch => {
+            let trainer = Trainer::new(cfg, |obs_dim, space| {
+                let actor = Actor::new(obs_dim, space, &cfg.hidden, dev);
+                (actor, Critic::new(obs_dim, &cfg.critic.hidden, dev))
+            })?;
+            run_loop(trainer, cfg, run)
+        }
+        Backend::Native => {
+            if dev != tch::Device::Cpu {
+                eprintln!("note: backend native runs on the CPU; use backend: torch for {dev:?}");
+                run.set_compute_device("cpu")?;
+            }
+            let trainer = Trainer::new(cfg, |obs_dim, space| {
+                let actor = NativeActor::new(obs_dim, space, &cfg.hidden);
+                (actor, NativeCritic::new(obs_dim, &cfg.critic.hidden))
+            })?;
+            run_loop(trainer, cfg, run)
+        }
+    }
+}
+
+fn run_loop<A, C>(mut trainer: Trainer<A, C>, cfg: &NpgConfig, run: &mut Run) -> Result<()>
+where
+    A: Policy,
+    C: ValueFn<Batch = A::Batch>,
+{
     let mut metrics = run.csv("metrics.csv", COLUMNS)?;
     let mut episodes = run.csv("episodes.csv", EPISODE_COLUMNS)?;
     let mut first = 1;

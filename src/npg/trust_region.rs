@@ -1,7 +1,9 @@
 //! `npg-cg` and `trpo` actor steps (spec §3.4–3.5): full-batch surrogate gradient, Fisher-
 //! vector products as Hessian-vector products of the mean KL at θ_old (plus damping), CG,
 //! the normalised step β = √(2δ / sᵀFs), and for TRPO a backtracking line search.
+use super::backend::Policy;
 use super::cg::conjugate_gradient;
+use super::optim_actor::Objective;
 use super::rank1::{dot, norm};
 use crate::nn::Actor;
 use anyhow::Result;
@@ -58,38 +60,21 @@ impl<'a> Fvp<'a> {
     }
 }
 
-fn surrogate(
-    actor: &Actor,
-    obs: &Tensor,
-    actions: &Tensor,
-    old_logp: &Tensor,
-    adv: &Tensor,
-) -> Tensor {
-    ((actor.log_prob(obs, actions) - old_logp).exp() * adv).mean(Kind::Double)
-}
-
-/// One trust-region actor step on the full batch (`adv` already normalised).
-pub fn trust_region_step(
-    actor: &Actor,
+/// One trust-region actor step on the full batch (advantages already normalised).
+pub fn trust_region_step<P: Policy>(
+    actor: &mut P,
     tr: &TrustRegion,
-    obs: &Tensor,
-    actions: &Tensor,
-    old_logp: &Tensor,
-    adv: &Tensor,
+    b: &P::Batch,
 ) -> Result<TrustRegionStats> {
-    let g = actor
-        .params
-        .grad(&surrogate(actor, obs, actions, old_logp, adv));
-    let fvp = Fvp::new(actor, obs, tr.cg_damping);
-    let cg = conjugate_gradient(
-        |v, out| fvp.apply(v, out),
-        &g,
-        tr.cg_iters,
-        tr.cg_residual_tol,
-    );
-    let mut fs = vec![0.0; g.len()];
-    fvp.apply(&cg.x, &mut fs);
-    let s_fs = dot(&cg.x, &fs);
+    let g = actor.objective_grad(b, Objective::Surrogate, 0.0).0;
+    let (cg, s_fs) = {
+        let fvp = actor.fisher(b, tr.cg_damping);
+        let cg = conjugate_gradient(|v, out| fvp(v, out), &g, tr.cg_iters, tr.cg_residual_tol);
+        let mut fs = vec![0.0; g.len()];
+        fvp(&cg.x, &mut fs);
+        let s_fs = dot(&cg.x, &fs);
+        (cg, s_fs)
+    };
     let beta = if s_fs > 0.0 {
         (2.0 * tr.max_kl / s_fs).sqrt()
     } else {
@@ -103,15 +88,15 @@ pub fn trust_region_step(
         cg_residual: cg.residual_sq,
         ..TrustRegionStats::default()
     };
-    let theta_old = actor.params.flat();
+    let theta_old = actor.flat();
     let Some((shrink, max_tries)) = tr.line_search else {
         let delta: Vec<f64> = cg.x.iter().map(|x| beta * x).collect();
-        actor.params.add_flat(&delta)?;
+        actor.add_flat(&delta)?;
         (stats.step_size, stats.update_norm) = (beta, norm(&delta));
         return Ok(stats);
     };
-    let snapshot = actor.snapshot(obs);
-    let surr_old = tch::no_grad(|| surrogate(actor, obs, actions, old_logp, adv)).double_value(&[]);
+    let snapshot = actor.snapshot(b);
+    let surr_old = actor.surrogate(b);
     stats.ls_accepted = Some(false);
     for j in 0..max_tries {
         let step = beta * shrink.powi(j as i32);
@@ -120,21 +105,14 @@ pub fn trust_region_step(
             .zip(&cg.x)
             .map(|(t, x)| t + step * x)
             .collect();
-        actor.params.set_flat(&candidate)?;
-        let (kl, surr) = tch::no_grad(|| {
-            let kl = actor.mean_kl(&snapshot, obs).double_value(&[]);
-            (
-                kl,
-                surrogate(actor, obs, actions, old_logp, adv).double_value(&[]),
-            )
-        });
+        actor.set_flat(&candidate)?;
         stats.ls_steps = Some(j + 1);
-        if kl < tr.max_kl && surr > surr_old {
+        if actor.mean_kl(&snapshot, b) < tr.max_kl && actor.surrogate(b) > surr_old {
             stats.ls_accepted = Some(true);
             (stats.step_size, stats.update_norm) = (step, step * stats.d_norm);
             return Ok(stats);
         }
     }
-    actor.params.set_flat(&theta_old)?;
+    actor.set_flat(&theta_old)?;
     Ok(stats)
 }

@@ -1,17 +1,19 @@
 //! One minibatch update (spec §1.9 step 3): the SMAC or PG actor step and the critic's Adam
 //! step. `g` and `u` are taken at the same θ, before the step (§1.3).
+use super::backend::{Policy, ValueFn};
 use super::config::ScoreSample;
 use super::exact::ExactNatural;
+use super::optim_actor::Objective;
 use super::rank1::{dot, norm, sherman_morrison_direction};
 use super::step::{clip_update, step_size, StepRule};
 use crate::nn::optim::clip_grad_norm;
-use crate::nn::{Actor, Adam, Critic};
+use crate::nn::Adam;
 use anyhow::{anyhow, Result};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
-/// A minibatch as tensors.
+/// A minibatch as tensors (the `torch` backend's batch).
 pub struct Minibatch {
     pub obs: Tensor,
     pub actions: Tensor,
@@ -61,55 +63,35 @@ pub struct ActorStats {
     pub clipped: bool,
 }
 
-/// `g = ∇ mean(Â·ρ) + ent_coef·∇ mean(H)`, ρ = π/π_old (= 1 on the first epoch, §1.8).
-fn policy_gradient(actor: &Actor, mb: &Minibatch, ent_coef: f64) -> Vec<f64> {
-    // One forward pass; the entropy term only when it is used.
-    let (logp, entropy) = if ent_coef > 0.0 {
-        let (l, h) = actor.log_prob_entropy(&mb.obs, &mb.actions);
-        (l, Some(h))
-    } else {
-        (actor.log_prob(&mb.obs, &mb.actions), None)
-    };
-    let ratio = (logp - &mb.old_logp).exp();
-    let mut objective = (ratio * &mb.adv).mean(Kind::Double);
-    if let Some(h) = entropy {
-        objective += h.mean(Kind::Double) * ent_coef;
-    }
-    actor.params.grad(&objective)
-}
-
 /// The score `u` chosen by `score_sample` (§1.3 table).
-fn score(
-    actor: &Actor,
-    mb: &Minibatch,
+fn score<P: Policy>(
+    actor: &P,
+    mb: &P::Batch,
     how: ScoreSample,
     g: &[f64],
     rng: &mut ChaCha8Rng,
 ) -> Vec<f64> {
-    let one = |j: i64| {
-        let logp = actor.log_prob(&mb.obs.narrow(0, j, 1), &mb.actions.narrow(0, j, 1));
-        actor.params.grad(&logp.sum(Kind::Double))
-    };
     match how {
-        ScoreSample::Random => one(rng.gen_range(0..mb.size) as i64),
-        ScoreSample::First => one(0),
-        ScoreSample::Mean => actor
-            .params
-            .grad(&actor.log_prob(&mb.obs, &mb.actions).mean(Kind::Double)),
+        ScoreSample::Random => actor.score(mb, Some(rng.gen_range(0..P::rows(mb)))),
+        ScoreSample::First => actor.score(mb, Some(0)),
+        ScoreSample::Mean => actor.score(mb, None),
         ScoreSample::Grad => g.to_vec(),
         ScoreSample::None => vec![0.0; g.len()],
     }
 }
 
 /// One actor step; returns the logged internals.
-pub fn actor_step(
-    actor: &Actor,
-    mb: &Minibatch,
+pub fn actor_step<P: Policy>(
+    actor: &mut P,
+    mb: &P::Batch,
     upd: &mut ActorUpdate,
     rng: &mut ChaCha8Rng,
     exact: Option<&ExactNatural>,
 ) -> Result<ActorStats> {
-    let g = policy_gradient(actor, mb, upd.ent_coef);
+    // `g = ∇ mean(Â·ρ) + ent_coef·∇ mean(H)`, ρ = π/π_old (= 1 on the first epoch, §1.8).
+    let g = actor
+        .objective_grad(mb, Objective::Surrogate, upd.ent_coef)
+        .0;
     let mut stats = ActorStats {
         g_norm: norm(&g),
         ..ActorStats::default()
@@ -119,7 +101,7 @@ pub fn actor_step(
             damping,
             score: how,
         } => {
-            let u = score(actor, mb, *how, &g, rng);
+            let u = score(&*actor, mb, *how, &g, rng);
             let dir = sherman_morrison_direction(&g, &u, *damping);
             let ls = actor.log_std_len();
             stats.u_norm_sq = Some(dir.u_norm_sq);
@@ -147,7 +129,7 @@ pub fn actor_step(
             damping,
             max_params,
         } => {
-            let d = ExactNatural::new(actor, &mb.obs, *damping, *max_params)?.direction(&g)?;
+            let d = ExactNatural::of(&*actor, mb, *damping, *max_params)?.direction(&g)?;
             let g_dot_d = dot(&g, &d);
             let d_norm = norm(&d);
             (stats.d_norm, stats.g_dot_d) = (Some(d_norm), Some(g_dot_d));
@@ -160,7 +142,7 @@ pub fn actor_step(
         let mut delta = adam.delta(&minus_d);
         stats.clipped = clip_update(&mut delta, upd.max_update_norm);
         (stats.step_size, stats.update_norm) = (adam.lr, norm(&delta));
-        actor.params.add_flat(&delta)?;
+        actor.add_flat(&delta)?;
         return Ok(stats);
     }
     let step = step_size(&upd.rule, upd.actor_lr, g_dot_d)
@@ -187,58 +169,44 @@ pub fn actor_step(
         return Ok(stats);
     }
     let delta: Vec<f64> = d.iter().map(|x| scale * x).collect();
-    actor.params.add_flat(&delta)?;
+    actor.add_flat(&delta)?;
     Ok(stats)
 }
 
 /// TRPO-style backtracking along `d` on the minibatch (§1.5 `linesearch`): the first
 /// `ζʲ·step` whose empirical KL from the current policy is below `max_kl` and whose
 /// surrogate `mean(Â·ρ)` beats the current one is kept; returns the step taken (0 if none).
-fn line_search(
-    actor: &Actor,
-    mb: &Minibatch,
+fn line_search<P: Policy>(
+    actor: &mut P,
+    mb: &P::Batch,
     d: &[f64],
     step: f64,
     (shrink, tries): (f64, usize),
     max_kl: f64,
 ) -> Result<f64> {
-    let surrogate = || {
-        tch::no_grad(|| {
-            let ratio = (actor.log_prob(&mb.obs, &mb.actions) - &mb.old_logp).exp();
-            (ratio * &mb.adv).mean(Kind::Double).double_value(&[])
-        })
-    };
-    let snapshot = actor.snapshot(&mb.obs);
-    let (theta, before) = (actor.params.flat(), surrogate());
+    let snapshot = actor.snapshot(mb);
+    let (theta, before) = (actor.flat(), actor.surrogate(mb));
     for j in 0..tries {
         let s = step * shrink.powi(j as i32);
         let candidate: Vec<f64> = theta.iter().zip(d).map(|(t, x)| t + s * x).collect();
-        actor.params.set_flat(&candidate)?;
-        let kl = tch::no_grad(|| actor.mean_kl(&snapshot, &mb.obs).double_value(&[]));
-        if kl < max_kl && surrogate() > before {
+        actor.set_flat(&candidate)?;
+        if actor.mean_kl(&snapshot, mb) < max_kl && actor.surrogate(mb) > before {
             return Ok(s);
         }
     }
-    actor.params.set_flat(&theta)?;
+    actor.set_flat(&theta)?;
     Ok(0.0)
 }
 
-/// `½ mean (V(s) − R)²`.
-pub fn value_loss(critic: &Critic, obs: &Tensor, returns: &Tensor) -> Tensor {
-    (critic.values(obs) - returns).square().mean(Kind::Double) * 0.5
-}
-
 /// One Adam step on the value loss with global gradient-norm clipping (§1.7).
-pub fn critic_step(
-    critic: &Critic,
+pub fn critic_step<C: ValueFn>(
+    critic: &mut C,
     adam: &mut Adam,
-    mb: &Minibatch,
+    mb: &C::Batch,
     max_grad_norm: f64,
 ) -> Result<()> {
-    let mut grad = critic
-        .params
-        .grad(&value_loss(critic, &mb.obs, &mb.returns));
+    let mut grad = critic.loss_grad(mb);
     clip_grad_norm(&mut grad, max_grad_norm);
     let delta = adam.delta(&grad);
-    critic.params.add_flat(&delta)
+    critic.add_flat(&delta)
 }
