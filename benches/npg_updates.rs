@@ -34,7 +34,12 @@ fn samples<P: Policy>(actor: &P, rng: &mut ChaCha8Rng) -> Samples {
     s
 }
 
-/// Median milliseconds of `reps` calls.
+fn median(mut t: Vec<f64>) -> f64 {
+    t.sort_by(f64::total_cmp);
+    t[t.len() / 2]
+}
+
+/// Median milliseconds of `reps` calls (after one warm-up call).
 fn time_ms(reps: usize, mut f: impl FnMut()) -> f64 {
     f();
     let mut t: Vec<f64> = (0..reps)
@@ -66,12 +71,17 @@ fn update_costs<P: Policy>(actor: &mut P, hidden: usize) -> [f64; 3] {
     });
     let mut pg = upd(Preconditioner::Identity);
     let reps = if hidden >= 1024 { 7 } else { 21 };
-    let t_smac = time_ms(reps, || {
-        actor_step(actor, &mb, &mut smac, &mut rng, None).expect("smac");
-    });
-    let t_pg = time_ms(reps, || {
-        actor_step(actor, &mb, &mut pg, &mut rng, None).expect("pg");
-    });
+    // Interleaved, so that both see the same machine state (caches, clock, other load).
+    let (mut smac_ms, mut pg_ms) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        smac_ms.push(time_ms(1, || {
+            actor_step(actor, &mb, &mut smac, &mut rng, None).expect("smac");
+        }));
+        pg_ms.push(time_ms(1, || {
+            actor_step(actor, &mb, &mut pg, &mut rng, None).expect("pg");
+        }));
+    }
+    let (t_smac, t_pg) = (median(smac_ms), median(pg_ms));
     let tr = TrustRegion {
         max_kl: 1e-6,
         cg_iters: 10,
@@ -150,7 +160,8 @@ fn ppo_end_to_end(backend: &str) {
 }
 
 fn main() {
-    tch::set_num_threads(1);
+    // One thread for libtorch and for the BLAS behind ndarray's matrix products.
+    lab::device::set_threads(Some(1)).expect("one thread");
     println!("== npg_updates: actor update cost on a {BATCH}-sample minibatch (median, 1 thread)");
     for hidden in [64, 256, 1024] {
         both_backends(hidden);

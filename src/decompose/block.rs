@@ -82,6 +82,7 @@ struct Params {
     k: Array2<f64>,
 }
 
+/// B and C from a Newton solve on a reduced problem (also used by the circulant solver).
 pub struct Reduced {
     pub b: Array2<f64>,
     pub c: Array2<f64>,

@@ -109,16 +109,8 @@ pub fn column_of(a: &Array2<f64>) -> Option<Array1<f64>> {
     (dev.sqrt() <= 1e-10 * newton::frobenius(a)).then_some(c)
 }
 
-pub struct Solution {
-    pub b: Array2<f64>,
-    pub c: Array2<f64>,
-    pub x: Array1<f64>,
-    pub iterations: usize,
-    pub converged: bool,
-    pub decrement: f64,
-    pub residual: f64,
-    pub grad_max: f64,
-}
+/// Same shape as the block reduction's answer: B, C and the reduced Newton's report.
+pub type Solution = super::block::Reduced;
 
 /// Fourier-domain quantities of one iterate.
 struct Point {

@@ -104,6 +104,18 @@ fn closed_form(a: &Array2<f64>, sub: &Subspace) -> Result<Outcome> {
     Ok(out)
 }
 
+/// The outcome of a solver that ran Newton on a reduced problem (block or circulant).
+fn reduced_outcome(r: block::Reduced, method: Method) -> Outcome {
+    let mut out = outcome(r.b, r.c, method, r.x.len());
+    out.coeffs = r.x;
+    out.iterations = r.iterations;
+    out.converged = r.converged;
+    out.decrement = r.decrement;
+    out.residual = r.residual;
+    out.grad_max = r.grad_max;
+    out
+}
+
 fn block_reduced(
     a: &Array2<f64>,
     sub: &Subspace,
@@ -118,13 +130,7 @@ fn block_reduced(
     };
     let t = Instant::now();
     let r = block::solve(a, group, opts, log)?;
-    let mut out = outcome(r.b, r.c, Method::BlockReduced, r.x.len());
-    out.coeffs = r.x;
-    out.iterations = r.iterations;
-    out.converged = r.converged;
-    out.decrement = r.decrement;
-    out.residual = r.residual;
-    out.grad_max = r.grad_max;
+    let mut out = reduced_outcome(r, Method::BlockReduced);
     out.nondegeneracy = nondegen::Report {
         holds: Some(true),
         stage: "trace test (coordinate pattern without diagonal pairs)".into(),
@@ -166,13 +172,7 @@ fn circulant_path(
             .expect_err("degenerate certificate"),
             Err(e) => e,
         })?;
-    let mut out = outcome(r.b, r.c, Method::Circulant, kept.len());
-    out.coeffs = r.x;
-    out.iterations = r.iterations;
-    out.converged = r.converged;
-    out.decrement = r.decrement;
-    out.residual = r.residual;
-    out.grad_max = r.grad_max;
+    let mut out = reduced_outcome(r, Method::Circulant);
     out.nondegeneracy = cert.report();
     out.check_s = check_s;
     out.solve_s = t.elapsed().as_secs_f64();
