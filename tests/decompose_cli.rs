@@ -253,3 +253,38 @@ fn cholesky_bound_is_a_lower_bound_and_exact_for_diagonal_a() {
     let exact = condition(&a, &diag).unwrap();
     assert!((exact.estimate - 3.0).abs() < 1e-12);
 }
+
+#[test]
+fn mixed_fbm_generator_gives_the_spec_covariance() {
+    use ndarray::Array2;
+    use ndarray_linalg::Inverse;
+    let dir = tempfile::tempdir().unwrap();
+    let gen = [
+        "--set",
+        "matrix={kind: mixed-fbm, periods: 5, hurst: 0.7, alpha: 1.5}",
+        "--set",
+        "subspace.kind=offdiag",
+    ];
+    let (code, text) = lab(dir.path(), &gen);
+    assert_eq!(code, 0, "{text}");
+    let run = dir.path().join("run");
+    let b: Array2<f64> = ndarray_npy::read_npy(run.join("B.npy")).unwrap();
+    let c: Array2<f64> = ndarray_npy::read_npy(run.join("C.npy")).unwrap();
+    let a = lab::decompose::finance::covariance(5, 0.7, 1.5);
+    assert_eq!(b.dim(), (10, 10));
+    let rebuilt = b.inv().unwrap() + &c;
+    let err = (&rebuilt - &a).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(
+        err < 1e-10,
+        "B⁻¹ + C differs from the §5.4 covariance by {err}"
+    );
+    let (code, text) = lab(
+        dir.path(),
+        &[
+            "--set",
+            "matrix={kind: mixed-fbm, periods: 5, hurst: 1.2, alpha: 1.0}",
+        ],
+    );
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("matrix.hurst"), "{text}");
+}

@@ -80,6 +80,13 @@ pub enum MatrixSpec {
         within: f64,
         cross: f64,
     },
+    /// Cov(X₁, Y₁, …, X_N, Y_N) of the mixed fractional Brownian motion market (spec §5.4):
+    /// 2·periods × 2·periods, `alpha` in the standard parametrization.
+    MixedFbm {
+        periods: usize,
+        hurst: f64,
+        alpha: f64,
+    },
     /// A dense matrix from a `.npy` (float64) or `.csv` (no header) file.
     File { path: PathBuf },
 }
@@ -258,6 +265,23 @@ fn validate_matrix(m: &MatrixSpec, c: &mut Checker) {
             c.positive("matrix.scale", *scale);
         }
         MatrixSpec::Banded { n, .. } => c.at_least("matrix.n", *n, 1),
+        MatrixSpec::MixedFbm {
+            periods,
+            hurst,
+            alpha,
+        } => {
+            c.at_least("matrix.periods", *periods, 1);
+            c.check(
+                "matrix.hurst",
+                *hurst > 0.0 && *hurst < 1.0,
+                format!("must be in (0, 1), got {hurst}"),
+            );
+            c.check(
+                "matrix.alpha",
+                alpha.is_finite(),
+                format!("must be finite, got {alpha}"),
+            );
+        }
         MatrixSpec::BlockExchangeable {
             sizes, diagonal, ..
         } => c.check(

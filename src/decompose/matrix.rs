@@ -53,6 +53,11 @@ pub fn build(spec: &MatrixSpec, rng: &mut impl Rng) -> Result<(Array2<f64>, f64,
             within,
             cross,
         } => block_exchangeable(sizes, diagonal, *within, *cross),
+        &MatrixSpec::MixedFbm {
+            periods,
+            hurst,
+            alpha,
+        } => super::finance::covariance(periods, hurst, alpha),
         MatrixSpec::File { path } => read(path)?,
     };
     let cond = check_spd(&a)?;
