@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-# Ranks the cells of the T2b calibration study (configs/npg-rank1/calibration.yaml) by their
-# evaluation AUC on each env and prints the best N by mean rank (stdlib only):
+# Ranks the cells of the T2b calibration study (configs/npg-rank1/calibration.yaml) or of the
+# step-size tuning study (tuning.yaml) by their evaluation AUC on each env and prints the best
+# N by mean rank (stdlib only):
 #   scripts/npg-rank1-calibration-table.py results/npg-rank1/calibration/summary.csv [N]
 import csv, sys, collections
 rows = list(csv.DictReader(open(sys.argv[1])))
 data = collections.defaultdict(dict)
 for r in rows:
     if r["metric"] in ("eval_auc", "final_eval_mean") and r["mean"]:
-        data[(r["step"], r["algo.damping"])][(r["env"], r["metric"])] = (float(r["mean"]), float(r["se"] or 0))
+        data[(r["step"], r.get("algo.damping", "-"))][(r["env"], r["metric"])] = (float(r["mean"]), float(r["se"] or 0))
 envs = ["CartPole-v1", "Pendulum-v1"]
 # rank by AUC within each env, then average rank
 ranks = collections.defaultdict(list)
