@@ -268,10 +268,7 @@ pub fn solve(
         let z_norm = z.v.iter().map(|v| v * v).sum::<f64>().sqrt();
         let residual = basis.projection_norm(&g)? / z_norm; // relative to ‖band(W)‖
         let grad_max = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        let done = basis.is_empty()
-            || (it > 1
-                && (0.5 * lambda2 <= opts.tol_decrement * f.abs().max(1.0)
-                    || residual <= opts.tol_residual));
+        let done = newton::converged(it, basis.is_empty(), lambda2, f, residual, opts);
         let (mut step, mut bt, mut next) = (0.0, 0, None);
         if !done {
             let (t, k, v, lf) = newton::backtrack(|z| p.value(z), &x, &d, f, lambda2, opts)?;

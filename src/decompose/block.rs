@@ -324,10 +324,7 @@ pub fn solve(
             .sqrt()
             / b_norm;
         let grad_max = grad.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        let done = gens.is_empty()
-            || (it > 1
-                && (0.5 * lambda2 <= opts.tol_decrement * ev.f.abs().max(1.0)
-                    || residual <= opts.tol_residual));
+        let done = newton::converged(it, gens.is_empty(), lambda2, ev.f, residual, opts);
         let (step, bt) = if done {
             (0.0, 0)
         } else {

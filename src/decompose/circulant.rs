@@ -179,10 +179,7 @@ pub fn solve(
         };
         let residual = proj.max(0.0).sqrt() / b_norm;
         let grad_max = pt.grad.iter().fold(0.0f64, |s, v| s.max(v.abs()));
-        let done = m == 0
-            || (it > 1
-                && (0.5 * lambda2 <= opts.tol_decrement * pt.f.abs().max(1.0)
-                    || residual <= opts.tol_residual));
+        let done = newton::converged(it, m == 0, lambda2, pt.f, residual, opts);
         let (step, bt) = if done {
             (0.0, 0)
         } else {

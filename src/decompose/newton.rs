@@ -169,10 +169,7 @@ pub fn solve(
         let residual = p.basis.projection_norm(&g)? / frobenius(&w);
         let decrement = 0.5 * lambda2;
         let grad_max = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        let done = p.basis.is_empty()
-            || (it > 1
-                && (decrement <= opts.tol_decrement * f.abs().max(1.0)
-                    || residual <= opts.tol_residual));
+        let done = converged(it, p.basis.is_empty(), lambda2, f, residual, opts);
         let (step, backtracks, next) = if done {
             (0.0, 0, None)
         } else {
@@ -313,6 +310,23 @@ fn newton_direction(h: &Array2<f64>, g: &Array1<f64>) -> Array1<f64> {
         delta = (10.0 * delta).max(1e-12 * scale);
     }
     neg_g
+}
+
+/// The stopping rule of every Newton loop (§3.3): nothing to optimise, or from the second
+/// iteration on, half the squared Newton decrement `lambda2` small relative to |f| or the
+/// relative residual small.
+pub fn converged(
+    it: usize,
+    empty: bool,
+    lambda2: f64,
+    f: f64,
+    residual: f64,
+    opts: &SolverConfig,
+) -> bool {
+    empty
+        || (it > 1
+            && (0.5 * lambda2 <= opts.tol_decrement * f.abs().max(1.0)
+                || residual <= opts.tol_residual))
 }
 
 /// Armijo backtracking that only accepts points inside the domain, where `value` returns the

@@ -163,20 +163,25 @@ fn circulant_path(
         .filter(|k| !basis.dropped.contains(k))
         .map(|k| cols[k].clone())
         .collect();
-    let r =
-        circulant::solve(&a_col, &kept, opts, log).map_err(|e| match e.downcast::<Diverged>() {
-            Ok(d) => reject_degenerate(&nondegen::degenerate_from(
-                d.direction,
-                "runtime divergence",
-            ))
-            .expect_err("degenerate certificate"),
-            Err(e) => e,
-        })?;
+    let r = circulant::solve(&a_col, &kept, opts, log).map_err(divergence_is_degeneracy)?;
     let mut out = reduced_outcome(r, Method::Circulant);
     out.nondegeneracy = cert.report();
     out.check_s = check_s;
     out.solve_s = t.elapsed().as_secs_f64();
     Ok(out)
+}
+
+/// A Newton loop that diverged found L degenerate after all: report it with the certificate
+/// (−C/‖C‖ in the limit) like the up-front check does; other errors pass through.
+fn divergence_is_degeneracy(e: anyhow::Error) -> anyhow::Error {
+    match e.downcast::<Diverged>() {
+        Ok(d) => reject_degenerate(&nondegen::degenerate_from(
+            d.direction,
+            "runtime divergence",
+        ))
+        .expect_err("degenerate certificate"),
+        Err(e) => e,
+    }
 }
 
 fn primal(
@@ -203,19 +208,7 @@ fn primal(
         Some(bw) => banded::solve(a, &basis, bw, None, opts, log),
         None => newton::solve(&p, None, dir, opts, log),
     };
-    let sol = match result {
-        Ok(s) => s,
-        Err(e) => {
-            return Err(match e.downcast::<Diverged>() {
-                Ok(d) => reject_degenerate(&nondegen::degenerate_from(
-                    d.direction,
-                    "runtime divergence",
-                ))
-                .expect_err("degenerate certificate"),
-                Err(e) => e,
-            })
-        }
-    };
+    let sol = result.map_err(divergence_is_degeneracy)?;
     let c = basis.combine(&sol.x);
     let method = if dir == Direction::Cg {
         Method::NewtonCg
