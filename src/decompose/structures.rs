@@ -122,18 +122,7 @@ pub fn build(spec: &SubspaceSpec, n: usize, strict: bool, rng: &mut impl Rng) ->
             group: None,
             circulant: None,
         },
-        S::PerpBasisFile { path } => {
-            let elems = read_basis(path, n)?;
-            let closed = span_closed_form(&elems, n);
-            Subspace {
-                n,
-                repr: Repr::Perp(elems),
-                closed,
-                strict,
-                group: None,
-                circulant: None,
-            }
-        }
+        S::PerpBasisFile { path } => Subspace::from_perp(n, read_basis(path, n)?, strict),
         S::BlockPattern {
             sizes,
             within_excluded,

@@ -48,7 +48,6 @@ pub fn default_plots_for(collection: &Collection, dir: &Path) -> Vec<PlotOutcome
     let mut out = Vec::new();
     for spec in defaults::for_subcommand(&sub) {
         let ys = [spec.y.to_string()];
-        let stem = file_stem(spec.x, &ys);
         for (part, cells) in split_cells(collection, spec.split) {
             let title = match &part {
                 Some(p) => format!("{} vs {} ({p})", spec.y, spec.x),
@@ -56,7 +55,7 @@ pub fn default_plots_for(collection: &Collection, dir: &Path) -> Vec<PlotOutcome
             };
             let stem = match &part {
                 Some(p) => file_stem(&format!("{}_{p}", spec.x), &ys),
-                None => stem.clone(),
+                None => file_stem(spec.x, &ys),
             };
             let sub_collection = Collection {
                 root: collection.root.clone(),
