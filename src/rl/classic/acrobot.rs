@@ -1,7 +1,7 @@
 //! Acrobot-v1 (spec §4.4; Gymnasium `acrobot.py`, "book" dynamics): one RK4 step of
 //! dt = 0.2, angle wrapping by loops, velocity clamps.
 use super::{emit, reseed};
-use crate::rl::env::{check_state_len, Action, Env, EnvState, Precision, Space, Transition};
+use crate::rl::env::{Action, Env, EnvState, Precision, Space, Transition};
 use anyhow::Result;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -136,8 +136,7 @@ impl Env for Acrobot {
         self.state.to_vec()
     }
     fn set_state(&mut self, state: &[f64], obs: &mut [f32]) -> Result<()> {
-        check_state_len(self.id(), state, 4)?;
-        self.state.copy_from_slice(state);
+        super::set_f64(self.id(), &mut self.state, state)?;
         self.observe(obs);
         Ok(())
     }

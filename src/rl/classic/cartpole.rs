@@ -1,6 +1,6 @@
 //! CartPole-v1 (spec §4.3; Gymnasium `cartpole.py`): explicit Euler, all f64.
 use super::{emit, reseed};
-use crate::rl::env::{check_state_len, Action, Env, EnvState, Space, Transition};
+use crate::rl::env::{Action, Env, EnvState, Space, Transition};
 use anyhow::Result;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -81,8 +81,7 @@ impl Env for CartPole {
         self.state.to_vec()
     }
     fn set_state(&mut self, state: &[f64], obs: &mut [f32]) -> Result<()> {
-        check_state_len(self.id(), state, 4)?;
-        self.state.copy_from_slice(state);
+        super::set_f64(self.id(), &mut self.state, state)?;
         emit(obs, &self.state);
         Ok(())
     }

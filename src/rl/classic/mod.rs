@@ -39,6 +39,13 @@ pub(crate) fn save_f64(state: &[f64], rng: &ChaCha8Rng) -> EnvState {
     }
 }
 
+/// Overwrite a plain f64 state with `values` after checking their number (`Env::set_state`).
+pub(crate) fn set_f64(id: &str, state: &mut [f64], values: &[f64]) -> Result<()> {
+    check_state_len(id, values, state.len())?;
+    state.copy_from_slice(values);
+    Ok(())
+}
+
 /// Restore what [`save_f64`] wrote, checking the state length.
 pub(crate) fn load_f64(
     id: &str,
@@ -46,8 +53,7 @@ pub(crate) fn load_f64(
     rng: &mut ChaCha8Rng,
     saved: &EnvState,
 ) -> Result<()> {
-    check_state_len(id, &saved.state, state.len())?;
-    state.copy_from_slice(&saved.state);
+    set_f64(id, state, &saved.state)?;
     *rng = saved.rng.restore()?;
     Ok(())
 }

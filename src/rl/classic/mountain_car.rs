@@ -87,8 +87,7 @@ impl Env for MountainCar {
         self.state.to_vec()
     }
     fn set_state(&mut self, state: &[f64], obs: &mut [f32]) -> Result<()> {
-        check_state_len(self.id(), state, 2)?;
-        self.state.copy_from_slice(state);
+        super::set_f64(self.id(), &mut self.state, state)?;
         emit(obs, &self.state);
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! keeps it float32, so `0.001·u²` and `3·u` are float32 products; [`Np`] reproduces that.
 use super::np::Np;
 use super::{emit, reseed};
-use crate::rl::env::{check_state_len, Action, Env, EnvState, Precision, Space, Transition};
+use crate::rl::env::{Action, Env, EnvState, Precision, Space, Transition};
 use anyhow::Result;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -87,8 +87,7 @@ impl Env for Pendulum {
         self.state.to_vec()
     }
     fn set_state(&mut self, state: &[f64], obs: &mut [f32]) -> Result<()> {
-        check_state_len(self.id(), state, 2)?;
-        self.state.copy_from_slice(state);
+        super::set_f64(self.id(), &mut self.state, state)?;
         self.observe(obs);
         Ok(())
     }
