@@ -59,18 +59,7 @@ pub fn run<E: Experiment>(args: &RunArgs, loaded: Loaded, block: StudyBlock) -> 
         Some(s) => s.clone(),
         None => vec![loaded.typed::<E>()?.seed()],
     };
-    let mut axes = plan::case_axes(&block.cases)?;
-    axes.extend(plan::axes(&block.grid)?);
-    if let Some(dup) = axes
-        .iter()
-        .enumerate()
-        .find(|(i, a)| axes[..*i].iter().any(|b| b.key == a.key))
-    {
-        return Err(usage(format!(
-            "`study`: axis `{}` is given twice (in `cases` and `grid`?)",
-            dup.1.key
-        )));
-    }
+    let axes = plan::block_axes(&block)?;
     let cells = plan::cells(&axes);
     let configs = cell_configs::<E>(&loaded, &cells)?;
     let name = plan::study_name(args.name.as_deref(), &block, args.config.as_deref())?;

@@ -74,6 +74,21 @@ pub fn take_block(config: &mut Value) -> Result<Option<StudyBlock>> {
     Ok(Some(block))
 }
 
+/// Every axis of a study: its case axes, then its grid axes; an axis name used twice is an error.
+pub fn block_axes(block: &StudyBlock) -> Result<Vec<Axis>> {
+    let mut axes = case_axes(&block.cases)?;
+    axes.extend(self::axes(&block.grid)?);
+    for (i, a) in axes.iter().enumerate() {
+        if axes[..i].iter().any(|b| b.key == a.key) {
+            return Err(usage(format!(
+                "`study`: axis `{}` is given twice (in `cases` and `grid`?)",
+                a.key
+            )));
+        }
+    }
+    Ok(axes)
+}
+
 /// Check the grid and turn it into axes, in the order written. Nested mappings are key paths
 /// too (`matrix: {n: [8, 12]}` is `matrix.n: [8, 12]`), which is what `--set study.grid.matrix.n=[8,12]`
 /// produces; a list is always an axis.
