@@ -1,7 +1,6 @@
 //! `lab report`, `lab plot` and `lab compare` on real runs: valid PNG/SVG files, tables that
 //! match the runs, and clear errors for bad input.
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 
 /// A finished 2 × 2 study in a temp dir (returns the temp dir guard and the study dir).

@@ -1,6 +1,5 @@
 //! Property tests of spec §7.2 over random A and L, and the stability bounds of §4.
-mod decompose_common;
-use decompose_common::*;
+use crate::decompose_common::*;
 use lab::decompose::config::Method;
 use lab::decompose::newton::{self, Direction, Problem};
 use lab::decompose::structures::Subspace;

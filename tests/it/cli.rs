@@ -1,6 +1,5 @@
 //! The shared frame seen from outside: CLI, config errors, run directories, meta.json.
-mod common;
-use common::*;
+use crate::common::*;
 use std::fs;
 
 const SUBCOMMANDS: &[&str] = &[

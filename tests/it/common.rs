@@ -1,5 +1,5 @@
 //! Helpers for integration tests: run the real `lab` binary in a temp dir and read what it writes.
-#![allow(dead_code)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 

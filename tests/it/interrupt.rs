@@ -1,6 +1,5 @@
 //! Ctrl-C: the run stops after its current row, keeps its files, says `interrupted`, exits 130.
-mod common;
-use common::*;
+use crate::common::*;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 

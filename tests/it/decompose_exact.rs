@@ -1,6 +1,5 @@
 //! Exact small cases of spec §7.1, the degenerate example of §1.5 and the bad inputs of §7.4.
-mod decompose_common;
-use decompose_common::*;
+use crate::decompose_common::*;
 use lab::decompose::config::{Method, SubspaceSpec};
 use lab::decompose::nondegen::{self, Certificate};
 use lab::decompose::structures::{self, Subspace};

@@ -1,7 +1,6 @@
 //! Studies end to end with the real binary: grid × seeds in parallel, the report's means checked
 //! against the runs' own files, a failing cell, resume after a kill, and bad input.
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};

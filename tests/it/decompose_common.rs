@@ -1,5 +1,5 @@
 //! Helpers shared by the decompose integration tests.
-#![allow(dead_code)]
+
 use lab::decompose::config::{DecomposeConfig, Method, SolverConfig};
 use lab::decompose::solve::{self, Outcome};
 use lab::decompose::structures::Subspace;

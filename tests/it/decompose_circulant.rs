@@ -1,7 +1,6 @@
 //! Circulant subspaces (spec §1.3, §3.6): the Fourier-diagonal solver against exact answers and
 //! the generic solvers, nondegeneracy, and bad input.
-mod decompose_common;
-use decompose_common::*;
+use crate::decompose_common::*;
 use lab::decompose::circulant;
 use lab::decompose::config::{Method, SubspaceSpec};
 use lab::decompose::structures::{self, Subspace};

@@ -1,7 +1,6 @@
 //! Oracle test (spec §7.3): an independent generic conic solver (CVXPY + Clarabel, run once by
 //! scripts/decompose-oracle.py) against every project solver on the committed fixture.
-mod decompose_common;
-use decompose_common::*;
+use crate::decompose_common::*;
 use lab::decompose::structures::Subspace;
 use ndarray::Array2;
 use serde_json::Value;

@@ -1,0 +1,29 @@
+//! The one integration-test binary: every test module links lab (and libtorch) once.
+mod cli;
+#[allow(dead_code)]
+mod common;
+mod decompose_circulant;
+mod decompose_cli;
+#[allow(dead_code)]
+mod decompose_common;
+mod decompose_exact;
+mod decompose_finance;
+mod decompose_oracle;
+mod decompose_props;
+mod envs_golden;
+mod envs_gym;
+mod envs_vec;
+mod interrupt;
+mod npg_cli;
+mod npg_exact;
+mod npg_fisher;
+mod npg_gae_cg;
+mod npg_native;
+mod npg_nn;
+mod npg_ppo;
+mod npg_rank1;
+mod npg_rollout;
+mod npg_toys;
+mod npg_trust_region;
+mod report;
+mod study;
