@@ -15,7 +15,8 @@ export PYTHONPATH :=
 
 LAB := $(CARGO_TARGET_DIR)/release/lab
 TORCH_STAMP := $(LAB_VENV)/.torch-$(TORCH_VERSION)
-SUBCOMMANDS := npg-rank1 grng decompose entropy-probe prefixrl
+# Every paper subcommand has configs/<name>/ (the list itself is src/subcommands.rs).
+SUBCOMMANDS := $(notdir $(wildcard configs/*))
 
 .PHONY: setup venv openblas build demo test check unit smoke bench fmt clean-cache \
 	reproduce-decompose reproduce-npg-rank1

@@ -1,32 +1,58 @@
-//! Build script: refuse to build without the project's libtorch, embed an rpath to it so `lab`
-//! runs with no environment variables, and record the git commit for `meta.json`.
-use std::path::PathBuf;
+//! Build script: locate the project's libtorch, build tch's C++ wrapper so that libtorch is loaded
+//! only by runs that use tensors, and record the git commit for `meta.json`.
+//!
+//! # Lazy libtorch (x86-64 Linux)
+//! `.cargo/config.toml` replaces torch-sys's build script (which would link libtorch, and with it
+//! the CUDA libraries, into every process). Here the same wrapper sources (`libtch/*.cpp` of the
+//! torch-sys crate) are compiled once and linked twice:
+//! - `liblabtch.so`, linked against libtorch_cpu and libc10: embedded in the binary and opened by
+//!   `lab::torch::load` (RTLD_GLOBAL) when a run first needs tensors; libtorch_cuda is opened only
+//!   when a CUDA device is asked for.
+//! - a link-time stand-in with the same symbols whose SONAME is `libanl.so.1`, a tiny library of
+//!   glibc itself: the linker gives each wrapper function a lazily bound PLT slot and
+//!   records no dependency on libtorch. `-z lazy` keeps those slots unresolved until first call,
+//!   which happens only after `load` made the symbols visible.
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const HELP: &str = "lab needs libtorch from PyTorch 2.13.0. Run `make build` (or `make test`): it installs \
 torch==2.13.0 into a venv (default ~/.cache/lab/venv) and builds with LIBTORCH_USE_PYTORCH=1 and that venv active.";
+/// The torch-sys release whose wrapper sources are compiled (must match Cargo.lock).
+const TORCH_SYS: &str = "torch-sys-0.26.0";
+/// The name the stand-in records as the binary's dependency: a tiny library of glibc itself
+/// (present wherever glibc is) that nothing else links, so linkers keep the stand-in's symbols
+/// (they skip a second library with a SONAME already seen, such as libgcc_s's).
+const HOST_SONAME: &str = "libanl.so.1";
 
 fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH_USE_PYTORCH");
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     println!("cargo:rerun-if-env-changed=VIRTUAL_ENV");
     println!("cargo:rerun-if-changed=build.rs");
-    let lib_dir = match torch_lib_dir() {
+    println!("cargo::rustc-check-cfg=cfg(lazy_torch)");
+    let torch = match torch_dir() {
         Ok(dir) => dir,
-        Err(why) => {
-            eprintln!("error: {why}\n{HELP}");
-            println!("cargo:warning={why}. {HELP}");
-            std::process::exit(1);
-        }
+        Err(why) => fail(&why),
     };
+    let lib_dir = torch.join("lib");
+    println!("cargo:rustc-env=LAB_TORCH_LIB_DIR={}", lib_dir.display());
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib_dir.display());
-    // Keep libtorch_cuda linked even though no symbol of it is referenced directly; without it
-    // libtorch never registers its CUDA backend and `--device cuda` would see no GPU.
-    if lib_dir.join("libtorch_cuda.so").exists() {
-        println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
-        println!("cargo:rustc-link-arg=-L{}", lib_dir.display());
-        println!("cargo:rustc-link-arg=-ltorch_cuda");
-        println!("cargo:rustc-link-arg=-Wl,--as-needed");
+    let target = std::env::var("TARGET").unwrap_or_default();
+    if target == "x86_64-unknown-linux-gnu" {
+        let flags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+        if !flags
+            .split('\x1f')
+            .any(|f| f.ends_with("relro-level=partial"))
+        {
+            fail(
+                "lab must be compiled with `-C relro-level=partial` (set in .cargo/config.toml; \
+                 a RUSTFLAGS variable replaces it: add the flag there)",
+            );
+        }
+        match build_wrapper(&torch) {
+            Ok(()) => println!("cargo:rustc-cfg=lazy_torch"),
+            Err(why) => fail(&why),
+        }
     }
     println!("cargo:rustc-env=LAB_GIT_COMMIT={}", git_commit());
     if let Some(head) = git_head_path() {
@@ -34,10 +60,16 @@ fn main() {
     }
 }
 
-/// Where libtorch's shared libraries are: `$LIBTORCH/lib`, or torch/lib of the active venv's python.
-fn torch_lib_dir() -> Result<PathBuf, String> {
+fn fail(why: &str) -> ! {
+    eprintln!("error: {why}\n{HELP}");
+    println!("cargo:warning={why}. {HELP}");
+    std::process::exit(1);
+}
+
+/// The torch package directory: `$LIBTORCH`, or that of the active venv's python.
+fn torch_dir() -> Result<PathBuf, String> {
     if let Ok(root) = std::env::var("LIBTORCH") {
-        return Ok(PathBuf::from(root).join("lib"));
+        return Ok(PathBuf::from(root));
     }
     if std::env::var("LIBTORCH_USE_PYTORCH").is_err() {
         return Err("neither LIBTORCH_USE_PYTORCH nor LIBTORCH is set".into());
@@ -47,7 +79,7 @@ fn torch_lib_dir() -> Result<PathBuf, String> {
     } else {
         "python3"
     };
-    let script = "import os, torch; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))";
+    let script = "import os, torch; print(os.path.dirname(torch.__file__))";
     let out = Command::new(python)
         .args(["-c", script])
         .output()
@@ -58,10 +90,102 @@ fn torch_lib_dir() -> Result<PathBuf, String> {
         ));
     }
     let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    if !dir.join("libtorch.so").exists() && !dir.join("libtorch_cpu.so").exists() {
-        return Err(format!("no libtorch shared library in {}", dir.display()));
+    if !dir.join("lib/libtorch_cpu.so").exists() {
+        return Err(format!("no libtorch_cpu.so in {}/lib", dir.display()));
     }
     Ok(dir)
+}
+
+/// Build (once per torch install) and link the wrapper and its stand-in; see the module doc.
+fn build_wrapper(torch: &Path) -> Result<(), String> {
+    let out = PathBuf::from(std::env::var("OUT_DIR").map_err(|e| e.to_string())?);
+    let real = out.join("liblabtch.so");
+    let stub_dir = out.join("stub");
+    let stub = stub_dir.join("liblabtch.so");
+    let stamp = out.join("labtch.stamp");
+    let key = format!("{TORCH_SYS} {HOST_SONAME} {}", torch.display());
+    let fresh = std::fs::read_to_string(&stamp).is_ok_and(|s| s == key);
+    if !(fresh && real.exists() && stub.exists()) {
+        let objects = compile_wrapper(torch)?;
+        let lib = torch.join("lib");
+        let lib_arg = format!("-L{}", lib.display());
+        let rpath = format!("-Wl,-rpath,{}", lib.display());
+        link_shared(
+            &objects,
+            &real,
+            "liblabtch.so",
+            &[&lib_arg, &rpath, "-ltorch_cpu", "-lc10"],
+        )?;
+        std::fs::create_dir_all(&stub_dir).map_err(|e| e.to_string())?;
+        link_shared(&objects, &stub, HOST_SONAME, &[])?;
+        std::fs::write(&stamp, key).map_err(|e| e.to_string())?;
+    }
+    println!("cargo:rustc-env=LAB_LIBTCH_SO={}", real.display());
+    // Link against the stand-in (its symbols, no new dependency), then bind lazily: rustc's
+    // default `-z now` would resolve every wrapper symbol at start-up, before `load`.
+    // The stand-in's own references to libtorch stay unresolved.
+    println!("cargo:rustc-link-arg=-Wl,--allow-shlib-undefined");
+    println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
+    println!("cargo:rustc-link-arg={}", stub.display());
+    println!("cargo:rustc-link-arg=-Wl,--as-needed");
+    println!("cargo:rustc-link-arg=-Wl,-z,lazy");
+    Ok(())
+}
+
+/// Compile torch-sys's `libtch` wrapper sources (from the cargo registry) into objects.
+fn compile_wrapper(torch: &Path) -> Result<Vec<PathBuf>, String> {
+    let src = torch_sys_src()?.join("libtch");
+    let include = torch.join("include");
+    let objects = cc::Build::new()
+        .cpp(true)
+        .pic(true)
+        .warnings(false)
+        .include(&include)
+        .include(include.join("torch/csrc/api/include"))
+        .flag("-std=c++17")
+        .flag("-D_GLIBCXX_USE_CXX11_ABI=1")
+        .flag("-DGLOG_USE_GLOG_EXPORT")
+        .files([
+            src.join("torch_api.cpp"),
+            src.join("torch_api_generated.cpp"),
+        ])
+        .try_compile_intermediates()
+        .map_err(|e| format!("compiling tch's C++ wrapper: {e}"))?;
+    Ok(objects)
+}
+
+fn link_shared(objects: &[PathBuf], to: &Path, soname: &str, extra: &[&str]) -> Result<(), String> {
+    let compiler = cc::Build::new().cpp(true).get_compiler();
+    let status = compiler
+        .to_command()
+        .arg("-shared")
+        .arg(format!("-Wl,-soname,{soname}"))
+        .args(objects)
+        .args(extra)
+        .arg("-o")
+        .arg(to)
+        .status()
+        .map_err(|e| format!("running the C++ linker: {e}"))?;
+    if !status.success() {
+        return Err(format!("linking {} failed", to.display()));
+    }
+    Ok(())
+}
+
+/// The torch-sys sources cargo unpacked: `$CARGO_HOME/registry/src/<index>/torch-sys-<ver>`.
+fn torch_sys_src() -> Result<PathBuf, String> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .ok_or("neither CARGO_HOME nor HOME is set")?;
+    let registry = home.join("registry/src");
+    let entries =
+        std::fs::read_dir(&registry).map_err(|e| format!("reading {}: {e}", registry.display()))?;
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join(TORCH_SYS))
+        .find(|p| p.join("libtch/torch_api.cpp").exists())
+        .ok_or_else(|| format!("no {TORCH_SYS} sources under {}", registry.display()))
 }
 
 fn git_commit() -> String {

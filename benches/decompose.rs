@@ -132,6 +132,8 @@ fn run_cell(f: usize, n: usize) -> Vec<String> {
     fields
 }
 
+lab::load_torch_before_main!();
+
 fn main() {
     if let Ok(spec) = std::env::var("LAB_BENCH_CELL") {
         return cell(&spec);

@@ -113,6 +113,8 @@ print({PYTHON_STEPS} / (time.perf_counter() - t0))
         .map_err(|e| format!("unexpected output: {e}"))
 }
 
+lab::load_torch_before_main!();
+
 fn main() {
     println!("== npg_envs: environment step rates (single thread)");
     let raw = native_raw(NATIVE_STEPS);

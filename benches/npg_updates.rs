@@ -159,6 +159,8 @@ fn ppo_end_to_end(backend: &str) {
     );
 }
 
+lab::load_torch_before_main!();
+
 fn main() {
     // One thread for libtorch and for the BLAS behind ndarray's matrix products.
     lab::device::set_threads(Some(1)).expect("one thread");

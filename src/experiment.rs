@@ -6,7 +6,7 @@ use crate::device;
 use crate::error::usage;
 use crate::plot::defaults::DefaultPlot;
 use crate::run::Run;
-use crate::{report, study};
+use crate::{report, study, torch};
 use anyhow::Result;
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -27,6 +27,8 @@ pub trait Experiment: DeserializeOwned + Serialize + Validate {
     const DEFAULT_YAML: &'static str;
     /// The plots `lab report` draws from this subcommand's metrics.csv.
     const PLOTS: &'static [DefaultPlot] = &[];
+    /// Whether runs compute with libtorch (loaded before the run starts; otherwise never).
+    const USES_TORCH: bool = true;
     fn seed(&self) -> u64;
     /// The config key that names a run to continue, for subcommands that keep checkpoints
     /// (`--resume RUN_DIR` sets it).
@@ -85,14 +87,18 @@ pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
     let cfg: E = loaded.typed()?;
     loaded.validate(&cfg)?;
     let resolved = serde_yaml_ng::to_string(&cfg)?;
+    if E::USES_TORCH {
+        torch::load()?;
+    }
+    let dev = device::select(&args.device, E::USES_TORCH)?;
     let threads = device::set_threads(args.threads)?;
-    let torch_threads = cfg.torch_threads();
+    let torch_threads = cfg.torch_threads().filter(|_| E::USES_TORCH);
     if let Some(n) = torch_threads {
         tch::set_num_threads(n as i32);
     }
-    let dev = device::select(&args.device)?;
+    let blas = device::blas()?;
     let mut run = Run::create(E::NAME, args, &resolved, cfg.seed())?;
-    run.set_device(&device::name(dev), threads, torch_threads)?;
+    run.set_device(&device::name(dev), threads, torch_threads, blas)?;
     let mut ctx = Ctx {
         device: dev,
         rng: device::seed_all(cfg.seed()),

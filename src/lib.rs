@@ -17,3 +17,7 @@ pub mod rl;
 pub mod run;
 pub mod study;
 pub mod subcommands;
+pub mod torch;
+
+#[cfg(test)]
+load_torch_before_main!();

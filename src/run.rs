@@ -42,6 +42,10 @@ pub struct Meta {
     /// libtorch threads when the experiment's config sets its own count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub torch_threads: Option<usize>,
+    /// What of libtorch the run loaded: `none`, `cpu` or `cpu+cuda`.
+    pub libtorch: String,
+    /// The library answering ndarray-linalg's BLAS/LAPACK calls, and its thread count.
+    pub blas: Option<crate::device::Blas>,
     pub start_time: String,
     pub end_time: Option<String>,
     pub duration_s: Option<f64>,
@@ -72,6 +76,8 @@ impl Run {
             device: String::new(),
             threads: 0,
             torch_threads: None,
+            libtorch: String::new(),
+            blas: None,
             start_time: now(),
             end_time: None,
             duration_s: None,
@@ -88,16 +94,19 @@ impl Run {
         Ok(run)
     }
 
-    /// Record the device and thread counts actually used.
+    /// Record the device, thread counts, libtorch and BLAS actually used.
     pub fn set_device(
         &mut self,
         device: &str,
         threads: usize,
         torch_threads: Option<usize>,
+        blas: crate::device::Blas,
     ) -> Result<()> {
         self.meta.device = device.into();
         self.meta.threads = threads;
         self.meta.torch_threads = torch_threads;
+        self.meta.libtorch = crate::torch::loaded_name().into();
+        self.meta.blas = Some(blas);
         self.write_meta()
     }
 

@@ -77,6 +77,7 @@ impl Experiment for DecomposeConfig {
         logy: true,
         split: &[],
     }];
+    const USES_TORCH: bool = false;
     const DEFAULT_YAML: &'static str = include_str!("../../configs/decompose/default.yaml");
 
     fn seed(&self) -> u64 {

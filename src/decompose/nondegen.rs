@@ -82,8 +82,12 @@ pub fn check(l: &Basis, a_inv: Option<&Array2<f64>>, opts: &SolverConfig) -> Res
     targets.extend(a_inv.cloned());
     for t in targets {
         let p = l.project_out(&t)?;
-        if p.cholesky(UPLO::Lower).is_ok() {
-            return Ok(pd_certificate(p, "projection test"));
+        if let Some(margin) = certified_margin(&p) {
+            return Ok(Certificate::Nondegenerate {
+                b0: p,
+                stage: "projection test",
+                margin,
+            });
         }
     }
     // Stage 3: some ±D_k PSD.
@@ -118,8 +122,12 @@ fn exact_stage(l: &Basis, opts: &SolverConfig) -> Result<Certificate> {
     match newton::solve(&p, None, Direction::Explicit, &o, &mut |_| Ok(())) {
         Ok(sol) if sol.converged => {
             let b = l.project_out(&sol.w)?;
-            if b.cholesky(UPLO::Lower).is_ok() {
-                return Ok(pd_certificate(b, "phase-I solve"));
+            if let Some(margin) = certified_margin(&b) {
+                return Ok(Certificate::Nondegenerate {
+                    b0: b,
+                    stage: "phase-I solve",
+                    margin,
+                });
             }
             Ok(Certificate::Unknown)
         }
@@ -144,17 +152,30 @@ pub fn degenerate_from(psd: Array2<f64>, stage: &'static str) -> Certificate {
     }
 }
 
-fn pd_certificate(b0: Array2<f64>, stage: &'static str) -> Certificate {
-    let eig = (b0.nrows() <= 500)
-        .then(|| b0.eigvalsh(UPLO::Lower).ok())
-        .flatten();
-    let margin = eig.map_or(f64::NAN, |e| {
-        let (lo, hi) = e.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &v| {
+/// Relative size below which an eigenvalue of a projected matrix is rounding, not evidence:
+/// the projection onto L^⊥ is exact only to about n·ε·‖P‖.
+fn rounding_floor(n: usize) -> f64 {
+    100.0 * n as f64 * f64::EPSILON
+}
+
+/// The margin λ_min/λ_max of `p` when it is positive definite by more than rounding can
+/// explain (λ_min > [`rounding_floor`]·λ_max), else `None`. A Cholesky that merely succeeds on
+/// a singular matrix proves nothing. Beyond n = 500 the eigenvalues are not computed: a
+/// Cholesky of P − δI with δ = floor·‖P‖_F proves λ_min ≥ δ, and δ/‖P‖_F is the margin given.
+fn certified_margin(p: &Array2<f64>) -> Option<f64> {
+    let n = p.nrows();
+    let floor = rounding_floor(n);
+    if n <= 500 {
+        let eig = p.eigvalsh(UPLO::Lower).ok()?;
+        let (lo, hi) = eig.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &v| {
             (lo.min(v), hi.max(v))
         });
-        lo / hi
-    });
-    Certificate::Nondegenerate { b0, stage, margin }
+        return (hi > 0.0 && lo > floor * hi).then_some(lo / hi);
+    }
+    let norm = newton::frobenius(p);
+    let delta = floor * norm;
+    let shifted = p - &(Array2::<f64>::eye(n) * delta);
+    (norm > 0.0 && shifted.cholesky(UPLO::Lower).is_ok()).then_some(floor)
 }
 
 /// A readable rendering of a (small) certificate matrix for error messages.

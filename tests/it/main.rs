@@ -1,4 +1,7 @@
 //! The one integration-test binary: every test module links lab (and libtorch) once.
+
+// The tests call tch directly, so libtorch is loaded before they start.
+lab::load_torch_before_main!();
 mod cli;
 #[allow(dead_code)]
 mod common;
@@ -26,4 +29,5 @@ mod npg_rollout;
 mod npg_toys;
 mod npg_trust_region;
 mod report;
+mod startup;
 mod study;

@@ -1,0 +1,173 @@
+//! Loading libtorch on demand. A `lab` process starts without libtorch (see `build.rs`): runs
+//! that use tensors call [`load`] first (the launcher does, for experiments with
+//! `Experiment::USES_TORCH`), and CUDA's half of libtorch is opened only by [`load_cuda`], when a
+//! CUDA device is asked for or present. Calling a tch function before [`load`] ends the process
+//! with "symbol lookup error", so every entry point that touches tch goes through here.
+use anyhow::{bail, Result};
+use std::sync::Mutex;
+
+/// What of libtorch this process has loaded, for `meta.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loaded {
+    None,
+    Cpu,
+    CpuAndCuda,
+}
+
+static STATE: Mutex<Loaded> = Mutex::new(Loaded::None);
+
+/// What is loaded now.
+pub fn loaded() -> Loaded {
+    *STATE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `"none"`, `"cpu"` or `"cpu+cuda"`.
+pub fn loaded_name() -> &'static str {
+    match loaded() {
+        Loaded::None => "none",
+        Loaded::Cpu => "cpu",
+        Loaded::CpuAndCuda => "cpu+cuda",
+    }
+}
+
+/// Make libtorch's CPU side (and tch's wrapper) available; idempotent.
+pub fn load() -> Result<()> {
+    let mut state = STATE.lock().unwrap_or_else(|e| e.into_inner());
+    if *state == Loaded::None {
+        imp::load_wrapper()?;
+        *state = Loaded::Cpu;
+    }
+    Ok(())
+}
+
+/// Also open libtorch_cuda, which registers the CUDA backend; idempotent.
+pub fn load_cuda() -> Result<()> {
+    load()?;
+    let mut state = STATE.lock().unwrap_or_else(|e| e.into_inner());
+    if *state != Loaded::CpuAndCuda {
+        imp::load_cuda()?;
+        *state = Loaded::CpuAndCuda;
+    }
+    Ok(())
+}
+
+/// Whether this machine has an NVIDIA driver, without loading anything (for `--device auto`).
+pub fn gpu_present() -> bool {
+    std::path::Path::new("/proc/driver/nvidia/version").exists()
+        || std::path::Path::new("/dev/nvidiactl").exists()
+}
+
+/// The libtorch directory the binary was built against.
+pub const LIB_DIR: &str = env!("LAB_TORCH_LIB_DIR");
+
+#[cfg(lazy_torch)]
+mod imp {
+    use super::*;
+    use std::ffi::{CStr, CString};
+
+    /// tch's wrapper, built by build.rs and carried inside the binary.
+    static WRAPPER: &[u8] = include_bytes!(env!("LAB_LIBTCH_SO"));
+
+    pub fn load_wrapper() -> Result<()> {
+        // The wrapper travels inside the binary; dlopen reads it from an anonymous file.
+        // SAFETY: plain libc calls on a name and buffer we own.
+        let fd = unsafe { libc::memfd_create(c"liblabtch.so".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            bail!(
+                "cannot create an in-memory file for libtorch's wrapper: {}",
+                errno()
+            );
+        }
+        let mut written = 0;
+        while written < WRAPPER.len() {
+            let rest = &WRAPPER[written..];
+            // SAFETY: writes from a valid slice into our own fd.
+            let n = unsafe { libc::write(fd, rest.as_ptr().cast(), rest.len()) };
+            if n <= 0 {
+                let why = errno();
+                // SAFETY: closing our own fd.
+                unsafe { libc::close(fd) };
+                bail!("cannot write libtorch's wrapper to memory: {why}");
+            }
+            written += n as usize;
+        }
+        let path = format!("/proc/self/fd/{fd}");
+        let opened = open_global(&path);
+        // SAFETY: the loader keeps its own mapping; our descriptor is no longer needed.
+        unsafe { libc::close(fd) };
+        opened.map_err(|why| {
+            anyhow::anyhow!(
+                "cannot load libtorch ({why}); lab was built against {LIB_DIR}: \
+                 is that venv still there? `make build` recreates it"
+            )
+        })
+    }
+
+    pub fn load_cuda() -> Result<()> {
+        let path = format!("{LIB_DIR}/libtorch_cuda.so");
+        if !std::path::Path::new(&path).exists() {
+            bail!("this libtorch has no CUDA support ({path} is missing)");
+        }
+        open_global(&path).map_err(|why| anyhow::anyhow!("cannot load {path}: {why}"))
+    }
+
+    fn open_global(path: &str) -> std::result::Result<(), String> {
+        let c_path = CString::new(path).map_err(|e| e.to_string())?;
+        // SAFETY: dlopen with a valid C string; RTLD_GLOBAL makes the symbols visible to the
+        // binary's lazily bound calls.
+        let handle = unsafe { libc::dlopen(c_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
+        if handle.is_null() {
+            // SAFETY: dlerror returns a thread-local message after a failed dlopen.
+            let msg = unsafe { libc::dlerror() };
+            let text = if msg.is_null() {
+                "unknown dlopen error".to_string()
+            } else {
+                unsafe { CStr::from_ptr(msg) }
+                    .to_string_lossy()
+                    .into_owned()
+            };
+            return Err(text);
+        }
+        Ok(())
+    }
+
+    fn errno() -> std::io::Error {
+        std::io::Error::last_os_error()
+    }
+}
+
+/// Where the build linked libtorch directly (not x86-64 Linux): always loaded.
+#[cfg(not(lazy_torch))]
+mod imp {
+    use super::*;
+
+    pub fn load_wrapper() -> Result<()> {
+        Ok(())
+    }
+
+    pub fn load_cuda() -> Result<()> {
+        if !tch::Cuda::is_available() {
+            bail!("libtorch sees no CUDA device");
+        }
+        Ok(())
+    }
+}
+
+/// Load libtorch before `main` in test and bench binaries, whose code calls tch directly.
+/// The `lab` binary itself never does this: it loads libtorch only when a run needs it.
+#[macro_export]
+macro_rules! load_torch_before_main {
+    () => {
+        #[used]
+        #[link_section = ".init_array"]
+        static LOAD_TORCH: extern "C" fn() = {
+            extern "C" fn load() {
+                if let Err(e) = $crate::torch::load() {
+                    eprintln!("error: {e:#}");
+                    std::process::exit(1);
+                }
+            }
+            load
+        };
+    };
+}

@@ -1,0 +1,214 @@
+//! What a `lab` process loads: libtorch only for runs that use tensors, CUDA's side of it only
+//! when a CUDA device is asked for, and one BLAS (OpenBLAS) for ndarray-linalg.
+use crate::common::*;
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Run `lab` with the dynamic loader reporting every file it opens (dlopen included).
+fn lab_traced(cwd: &Path, args: &[&str]) -> (Output, Vec<String>) {
+    let out = Command::new(LAB)
+        .args(args)
+        .current_dir(cwd)
+        .env("LD_DEBUG", "files")
+        .output()
+        .expect("the lab binary runs");
+    let trace = String::from_utf8_lossy(&out.stderr);
+    let mut files: Vec<String> = trace
+        .lines()
+        .filter_map(|l| l.split("file=").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .map(|f| f.rsplit('/').next().unwrap_or(f).to_string())
+        .collect();
+    files.sort();
+    files.dedup();
+    assert!(
+        files.iter().any(|f| f.starts_with("libc.so")),
+        "LD_DEBUG=files reported nothing: {trace}"
+    );
+    (out, files)
+}
+
+/// A CUDA library other than the two that libtorch_cpu.so of the PyPI wheel itself needs
+/// (libcudart and libcupti: they load with any libtorch, CPU runs included).
+fn is_cuda_library(file: &str) -> bool {
+    let runtime_of_torch_cpu = file.starts_with("libcudart.so") || file.starts_with("libcupti.so");
+    let cuda = file.contains("cuda")
+        || file.starts_with("libcu")
+        || file.starts_with("libnv")
+        || file.starts_with("libnccl");
+    cuda && !runtime_of_torch_cpu
+}
+
+fn meta(run: &Path) -> serde_json::Value {
+    json(&run.join("meta.json"))
+}
+
+#[test]
+fn cuda_library_names_are_recognised() {
+    for f in [
+        "libtorch_cuda.so",
+        "libc10_cuda.so",
+        "libcublas.so.13",
+        "libcudnn.so.9",
+    ] {
+        assert!(is_cuda_library(f), "{f}");
+    }
+    for f in [
+        "libtorch_cpu.so",
+        "libcudart.so.13",
+        "libcupti.so.13",
+        "libc.so.6",
+    ] {
+        assert!(!is_cuda_library(f), "{f}");
+    }
+}
+
+#[test]
+fn version_and_decompose_never_load_libtorch() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, files) = lab_traced(dir.path(), &["--version"]);
+    assert_eq!(code(&out), 0);
+    assert!(stdout(&out).starts_with("lab "), "{}", stdout(&out));
+    assert!(!files.iter().any(|f| f.contains("torch")), "{files:?}");
+
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/decompose/smoke.yaml");
+    let cfg = cfg.to_str().unwrap();
+    let (out, files) = lab_traced(
+        dir.path(),
+        &["decompose", "--config", cfg, "--out", "d", "--quiet"],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.contains("torch") || f.contains("c10")),
+        "{files:?}"
+    );
+    assert_eq!(meta(&dir.path().join("d"))["libtorch"], "none");
+}
+
+#[test]
+fn a_cpu_torch_run_loads_libtorch_without_its_cuda_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/npg-rank1/smoke.yaml");
+    let args = [
+        "npg-rank1",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        "n",
+        "--quiet",
+    ];
+    let (out, files) = lab_traced(dir.path(), &[&args[..], &["--device", "cpu"]].concat());
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(files.iter().any(|f| f == "libtorch_cpu.so"), "{files:?}");
+    let cuda: Vec<&String> = files.iter().filter(|f| is_cuda_library(f)).collect();
+    assert!(
+        cuda.is_empty(),
+        "CUDA libraries loaded by a CPU run: {cuda:?}"
+    );
+    assert_eq!(meta(&dir.path().join("n"))["libtorch"], "cpu");
+}
+
+#[test]
+fn this_test_process_has_libtorch_mapped_but_no_cuda_library() {
+    // The test binary loads libtorch before main (its tests call tch), the way a CPU run does.
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let files: Vec<&str> = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .map(|p| p.rsplit('/').next().unwrap_or(p))
+        .collect();
+    assert!(files.contains(&"libtorch_cpu.so"), "libtorch is not mapped");
+    let cuda: Vec<&&str> = files.iter().filter(|f| is_cuda_library(f)).collect();
+    assert!(cuda.is_empty(), "CUDA libraries mapped: {cuda:?}");
+}
+
+#[test]
+fn asking_for_cuda_loads_the_cuda_side_and_names_the_device_count() {
+    if lab::torch::gpu_present() {
+        return; // on a GPU machine this would start a real CUDA run; covered by the note
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/npg-rank1/smoke.yaml");
+    let args = [
+        "npg-rank1",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--device",
+        "cuda",
+    ];
+    let (out, files) = lab_traced(dir.path(), &args);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(
+        stderr(&out).contains("--device cuda: libtorch sees 0 CUDA device(s)"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(files.iter().any(|f| f == "libtorch_cuda.so"), "{files:?}");
+    assert!(!dir.path().join("results").exists(), "nothing is written");
+}
+
+#[test]
+fn auto_without_a_gpu_is_the_cpu_and_loads_no_cuda() {
+    if lab::torch::gpu_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/npg-rank1/smoke.yaml");
+    let args = [
+        "npg-rank1",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        "n",
+        "--quiet",
+    ];
+    let (out, files) = lab_traced(dir.path(), &args);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(!files.iter().any(|f| is_cuda_library(f)), "{files:?}");
+    assert_eq!(meta(&dir.path().join("n"))["device"], "cpu");
+}
+
+#[test]
+fn ndarray_linalg_calls_resolve_to_openblas_even_with_libtorch_loaded() {
+    // libtorch_cpu.so exports MKL's dgemm_/dpotrf_/dsyevd_ too, and it is loaded here.
+    assert_ne!(lab::torch::loaded(), lab::torch::Loaded::None);
+    let blas = lab::device::blas().expect("one BLAS answers");
+    assert!(blas.library.contains("openblas"), "{blas:?}");
+    assert!(blas.config.starts_with("OpenBLAS"), "{blas:?}");
+    // And the same answer as a real factorisation gives: a Cholesky through ndarray-linalg.
+    use ndarray_linalg::Cholesky;
+    let a = ndarray::array![[4.0, 2.0], [2.0, 3.0]];
+    let l = a.cholesky(ndarray_linalg::UPLO::Lower).unwrap();
+    assert!((l[[1, 1]] - 2.0f64.sqrt()).abs() < 1e-15);
+}
+
+#[test]
+fn meta_records_the_blas_library_and_the_threads_it_was_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/decompose/smoke.yaml");
+    let cfg = cfg.to_str().unwrap();
+    for threads in ["1", "2"] {
+        let out_dir = format!("d{threads}");
+        let args = [
+            "decompose",
+            "--config",
+            cfg,
+            "--out",
+            &out_dir,
+            "--quiet",
+            "--threads",
+            threads,
+        ];
+        let out = lab(dir.path(), &args);
+        assert_eq!(code(&out), 0, "{}", text(&out));
+        let m = meta(&dir.path().join(&out_dir));
+        assert!(
+            m["blas"]["library"].as_str().unwrap().contains("openblas"),
+            "{m}"
+        );
+        assert_eq!(m["blas"]["threads"].to_string(), threads, "{m}");
+        assert_eq!(m["threads"].to_string(), threads, "{m}");
+    }
+}
