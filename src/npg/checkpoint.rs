@@ -3,9 +3,9 @@
 //! on CPU the continued run's metrics equal those of an uninterrupted run.
 use super::config::NpgConfig;
 use super::optim_actor::Optimiser;
+use super::policy::Adam;
 use super::summary::Tracker;
 use crate::error::usage;
-use crate::nn::Adam;
 use crate::rl::normalize::{ObsNormalizer, RewardScaler};
 use crate::rl::{RngState, VecEnvState};
 use crate::run::Metrics;

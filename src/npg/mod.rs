@@ -12,6 +12,7 @@ pub mod iter_stats;
 pub mod log;
 pub mod method;
 pub mod optim_actor;
+pub mod policy;
 pub mod rank1;
 pub mod rollout;
 pub mod step;
