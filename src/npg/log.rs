@@ -1,7 +1,6 @@
-//! metrics.csv (spec §6.4 columns, in table order) and episodes.csv columns, and the row
-//! builder whose cells may be text (algo, env) or empty (columns an algorithm does not fill);
-//! rows are written by the shared `run::Metrics`.
-use crate::run::fmt_num;
+//! metrics.csv (spec §6.4 columns, in table order) and episodes.csv columns. Rows are built
+//! and written by the shared `run::Metrics` (`new_row`, `write`); cells an algorithm does not
+//! fill stay empty.
 
 pub const COLUMNS: &[&str] = &[
     "algo",
@@ -58,51 +57,3 @@ pub const EPISODE_COLUMNS: &[&str] = &[
     "terminated",
     "truncated",
 ];
-
-/// One CSV row under construction: every column starts empty.
-pub struct Row {
-    cells: Vec<String>,
-}
-
-impl Row {
-    pub fn new() -> Self {
-        Row {
-            cells: vec![String::new(); COLUMNS.len()],
-        }
-    }
-
-    fn index(name: &str) -> usize {
-        COLUMNS
-            .iter()
-            .position(|c| *c == name)
-            .unwrap_or_else(|| panic!("internal: unknown metrics column {name}"))
-    }
-
-    pub fn text(&mut self, name: &str, value: &str) -> &mut Self {
-        self.cells[Row::index(name)] = value.to_string();
-        self
-    }
-
-    pub fn num(&mut self, name: &str, value: f64) -> &mut Self {
-        self.cells[Row::index(name)] = fmt_num(value);
-        self
-    }
-
-    /// The cells, for [`crate::run::Metrics::cells`].
-    pub fn cells(&self) -> &[String] {
-        &self.cells
-    }
-
-    pub fn opt(&mut self, name: &str, value: Option<f64>) -> &mut Self {
-        if let Some(v) = value {
-            self.num(name, v);
-        }
-        self
-    }
-}
-
-impl Default for Row {
-    fn default() -> Self {
-        Row::new()
-    }
-}
