@@ -1,6 +1,7 @@
 //! metrics.csv (spec §6.4 columns, in table order) and episodes.csv columns. Rows are built
 //! and written by the shared `run::Metrics` (`new_row`, `write`); cells an algorithm does not
-//! fill stay empty.
+//! fill stay empty. The timing columns (`wall_s`, `steps_per_s`, `rollout_ms`, `update_ms`)
+//! are the ones `run::is_timing_column` names.
 
 pub const COLUMNS: &[&str] = &[
     "algo",
@@ -9,7 +10,7 @@ pub const COLUMNS: &[&str] = &[
     "iter",
     "env_steps",
     "wall_s",
-    "sps",
+    "steps_per_s",
     "rollout_ms",
     "update_ms",
     "ep_count",
@@ -45,9 +46,6 @@ pub const COLUMNS: &[&str] = &[
     "clipfrac",
     "lr",
 ];
-
-/// Columns that hold wall-clock timings (dropped when comparing runs for determinism).
-pub const TIMING_COLUMNS: &[&str] = &["wall_s", "sps", "rollout_ms", "update_ms"];
 
 pub const EPISODE_COLUMNS: &[&str] = &[
     "env_steps",

@@ -240,7 +240,7 @@ impl<A: Policy, C: ValueFn<Batch = A::Batch>> Trainer<A, C> {
         row.num("iter", iter as f64)
             .num("env_steps", steps)
             .num("wall_s", wall_s);
-        row.num("sps", steps / wall_s)
+        row.num("steps_per_s", steps / wall_s)
             .num("rollout_ms", rollout_ms)
             .num("update_ms", update_ms);
         self.tracker.episodes(row, &finished, update_ms);
