@@ -2,9 +2,9 @@
 //! 64, 256, 1024 on one thread (issue 4 targets: SMAC ≤ 1.3× PG and ≥ 5× faster than NPG-CG),
 //! and end-to-end PPO on CartPole-v1 (4 envs, 64-64) env steps/s (target ≥ 20,000), on both
 //! network backends (native and torch).
-use lab::nn::{Actor, NativeActor, Samples};
 use lab::npg::backend::Policy;
 use lab::npg::config::ScoreSample;
+use lab::npg::policy::{Actor, NativeActor, Samples};
 use lab::npg::step::StepRule;
 use lab::npg::trust_region::{trust_region_step, TrustRegion};
 use lab::npg::update::{actor_step, ActorUpdate, Preconditioner};

@@ -165,12 +165,23 @@ fn now() -> String {
     chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
 }
 
-/// Write JSON atomically (temp file + rename), so a reader never sees a half-written file.
+/// Write pretty JSON with [`write_atomic`].
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value)?;
-    let tmp = path.with_extension("json.tmp");
-    fs::write(&tmp, text + "\n").with_context(|| format!("writing {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+    write_atomic(path, (text + "\n").as_bytes())
+}
+
+/// Write `bytes` to `path` atomically: into `<path>.tmp` beside it, then rename over `path`, so
+/// a reader never sees a half-written file. An error names `path`; the temp file is removed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let done = fs::write(&tmp, bytes).and_then(|()| fs::rename(&tmp, path));
+    if done.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    done.with_context(|| format!("writing {}", path.display()))
 }
 
 /// Pick and create the run directory: `--out`, else results/<sub>/<name or timestamp-id>.
@@ -398,6 +409,36 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let m = Metrics::create(&dir.path().join("m.csv"), &["loss"]).unwrap();
         m.new_row().num("los", 1.0);
+    }
+
+    #[test]
+    fn atomic_writes_replace_the_file_and_name_it_when_they_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        write_atomic(&path, b"old").unwrap();
+        write_json(&path, &[1, 2]).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "[\n  1,\n  2\n]\n");
+        assert!(
+            !dir.path().join("state.json.tmp").exists(),
+            "no temp file left"
+        );
+        let missing = dir.path().join("no-such-dir").join("c.json");
+        let err = format!("{:#}", write_atomic(&missing, b"x").unwrap_err());
+        assert!(
+            err.starts_with(&format!("writing {}: ", missing.display())),
+            "{err}"
+        );
+        let blocked = dir.path().join("blocked");
+        fs::create_dir_all(blocked.join("inner")).unwrap();
+        let err = format!("{:#}", write_atomic(&blocked, b"x").unwrap_err());
+        assert!(
+            err.starts_with(&format!("writing {}: ", blocked.display())),
+            "{err}"
+        );
+        assert!(
+            !dir.path().join("blocked.tmp").exists(),
+            "temp file removed"
+        );
     }
 
     #[test]

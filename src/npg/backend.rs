@@ -2,8 +2,8 @@
 //! algorithm runs on either backend (config key `backend`): `torch` (tch tensors, autograd)
 //! and `native` (hand-written f64 MLP, analytic gradients and Fisher products, spec §1.12).
 use super::optim_actor::Objective;
+use super::policy::{NativeActor, NativeCritic, Samples};
 use crate::error::usage;
-use crate::nn::{NativeActor, NativeCritic, Samples};
 use anyhow::Result;
 use ndarray::{Array2, ArrayView2};
 use rand_chacha::ChaCha8Rng;
@@ -107,7 +107,7 @@ pub fn objective_coefs(kind: Objective, ratio: &[f64], adv: &[f64]) -> (Vec<f64>
 }
 
 impl NativeActor {
-    fn ratios(&self, s: &Samples) -> (crate::nn::flat_mlp::Cache, Vec<f64>) {
+    fn ratios(&self, s: &Samples) -> (super::policy::flat_mlp::Cache, Vec<f64>) {
         let cache = self.forward(s.obs_view());
         let logp = self.log_probs(&cache, &s.actions);
         let ratio = logp.iter().zip(&s.old_logp).map(|(l, o)| (l - o).exp());

@@ -3,10 +3,10 @@
 use super::backend::{FisherProduct, Policy, ValueFn};
 use super::exact::exact_fisher;
 use super::optim_actor::{objective, Objective};
+use super::policy::{Actor, Critic, Samples};
 use super::rollout::to_tensor;
 use super::trust_region::Fvp;
 use super::update::Minibatch;
-use crate::nn::{Actor, Critic, Samples};
 use anyhow::Result;
 use ndarray::Array2;
 use rand_chacha::ChaCha8Rng;

@@ -2,8 +2,8 @@
 //! the shuffled minibatches with per-minibatch advantage normalisation (§1.7). Each backend
 //! turns these [`Samples`] into its own batch type.
 use super::backend::Policy;
+use super::policy::Samples;
 use super::rollout::Batch;
-use crate::nn::Samples;
 use crate::rl::gae::Targets;
 
 /// The whole batch with raw advantages and the policy's `log π_old`.

@@ -3,12 +3,12 @@
 //! on CPU the continued run's metrics equal those of an uninterrupted run.
 use super::config::NpgConfig;
 use super::optim_actor::Optimiser;
+use super::policy::Adam;
 use super::summary::Tracker;
 use crate::error::usage;
-use crate::nn::Adam;
 use crate::rl::normalize::{ObsNormalizer, RewardScaler};
 use crate::rl::{RngState, VecEnvState};
-use crate::run::Metrics;
+use crate::run::{write_atomic, Metrics};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -35,10 +35,7 @@ pub struct Checkpoint {
 }
 
 pub fn save(path: &Path, c: &Checkpoint) -> Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec(c)?)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+    write_atomic(path, &serde_json::to_vec(c)?)
 }
 
 /// Read `<dir>/checkpoint.json` and check it belongs to this config's algorithm and env.

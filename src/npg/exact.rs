@@ -2,9 +2,9 @@
 //! Fisher over a batch, `(1/N) Σᵢ Σₐ π(a|sᵢ) u(sᵢ,a)u(sᵢ,a)ᵀ + λI`, factorised by Cholesky;
 //! SMAC's `d` is compared by cosine with the exact natural direction `(F + λI)⁻¹ g`.
 use super::backend::Policy;
+use super::policy::{Actor, DistKind};
 use super::rank1::{dot, norm};
 use crate::error::usage;
-use crate::nn::{Actor, DistKind};
 use anyhow::{anyhow, Result};
 use ndarray::{Array1, Array2};
 use ndarray_linalg::{CholeskyFactorized, FactorizeC, SolveC, UPLO};

@@ -1,8 +1,8 @@
 //! The update phase's per-iteration numbers and how they fill a metrics row (spec §6.4).
-use super::log::Row;
 use super::optim_actor::OptimStats;
 use super::trust_region::TrustRegionStats;
 use super::update::ActorStats;
+use crate::run::Row;
 
 /// Per-iteration numbers from the update phase.
 #[derive(Default)]

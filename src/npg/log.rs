@@ -1,7 +1,7 @@
-//! metrics.csv (spec §6.4 columns, in table order) and episodes.csv columns, and the row
-//! builder whose cells may be text (algo, env) or empty (columns an algorithm does not fill);
-//! rows are written by the shared `run::Metrics`.
-use crate::run::fmt_num;
+//! metrics.csv (spec §6.4 columns, in table order) and episodes.csv columns. Rows are built
+//! and written by the shared `run::Metrics` (`new_row`, `write`); cells an algorithm does not
+//! fill stay empty. The timing columns (`wall_s`, `steps_per_s`, `rollout_ms`, `update_ms`)
+//! are the ones `run::is_timing_column` names.
 
 pub const COLUMNS: &[&str] = &[
     "algo",
@@ -10,7 +10,7 @@ pub const COLUMNS: &[&str] = &[
     "iter",
     "env_steps",
     "wall_s",
-    "sps",
+    "steps_per_s",
     "rollout_ms",
     "update_ms",
     "ep_count",
@@ -47,9 +47,6 @@ pub const COLUMNS: &[&str] = &[
     "lr",
 ];
 
-/// Columns that hold wall-clock timings (dropped when comparing runs for determinism).
-pub const TIMING_COLUMNS: &[&str] = &["wall_s", "sps", "rollout_ms", "update_ms"];
-
 pub const EPISODE_COLUMNS: &[&str] = &[
     "env_steps",
     "env",
@@ -58,51 +55,3 @@ pub const EPISODE_COLUMNS: &[&str] = &[
     "terminated",
     "truncated",
 ];
-
-/// One CSV row under construction: every column starts empty.
-pub struct Row {
-    cells: Vec<String>,
-}
-
-impl Row {
-    pub fn new() -> Self {
-        Row {
-            cells: vec![String::new(); COLUMNS.len()],
-        }
-    }
-
-    fn index(name: &str) -> usize {
-        COLUMNS
-            .iter()
-            .position(|c| *c == name)
-            .unwrap_or_else(|| panic!("internal: unknown metrics column {name}"))
-    }
-
-    pub fn text(&mut self, name: &str, value: &str) -> &mut Self {
-        self.cells[Row::index(name)] = value.to_string();
-        self
-    }
-
-    pub fn num(&mut self, name: &str, value: f64) -> &mut Self {
-        self.cells[Row::index(name)] = fmt_num(value);
-        self
-    }
-
-    /// The cells, for [`crate::run::Metrics::cells`].
-    pub fn cells(&self) -> &[String] {
-        &self.cells
-    }
-
-    pub fn opt(&mut self, name: &str, value: Option<f64>) -> &mut Self {
-        if let Some(v) = value {
-            self.num(name, v);
-        }
-        self
-    }
-}
-
-impl Default for Row {
-    fn default() -> Self {
-        Row::new()
-    }
-}

@@ -1,10 +1,10 @@
 //! Which actor update an algorithm id maps to (spec §1, §3).
 use super::config::{Algo, NpgConfig};
 use super::optim_actor::{Objective, OptimActor, Optimiser};
+use super::policy::{Adam, RmsProp};
 use super::step::StepRule;
 use super::trust_region::TrustRegion;
 use super::update::{ActorUpdate, Preconditioner};
-use crate::nn::{Adam, RmsProp};
 use anyhow::Result;
 
 /// How the actor is updated: per minibatch (smac, pg) or once per batch (npg-cg, trpo).

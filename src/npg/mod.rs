@@ -1,5 +1,27 @@
 //! `lab npg-rank1`: the rank-1 Sherman–Morrison natural policy gradient (SMAC) and its
 //! baselines (spec §1, §3) on the environments of `crate::rl`.
+//!
+//! Reading order, top to bottom as the calls go (one algorithm reads like a CleanRL file):
+//! 1. [`config`]: `NpgConfig` and the `algo:` block ([`config::Algo`]), checked on load.
+//! 2. [`train::train`]: picks the backend ([`backend`]: `Policy`/`ValueFn` traits, the native
+//!    and [`backend_torch`] implementations); `Trainer::new` builds the [`crate::rl::VecEnv`],
+//!    the actor and critic ([`policy`]), the normalisers and the seed streams, and
+//!    [`method::actor_method`] maps the algorithm to its actor update; `run_loop` then calls
+//!    `Trainer::iteration` once per iteration.
+//! 3. Rollout: [`rollout::Collector::collect`] steps the envs with the current policy.
+//! 4. Advantage: `Learner::update` runs [`crate::rl::gae`], turns the batch into
+//!    [`batch::samples`] and shuffles minibatches ([`batch::select`]).
+//! 5. The actor update of each algorithm:
+//!    - `smac` (and `pg`, `npg-exact`): [`update::actor_step`] per minibatch: gradient `g`,
+//!      score `u`, the Sherman–Morrison direction [`rank1::sherman_morrison_direction`]
+//!      (identity for `pg`, the exact Fisher of [`exact`] for `npg-exact`), the step size of
+//!      [`step`] and the `max_update_norm` clip;
+//!    - `npg-cg`, `trpo`: [`trust_region::trust_region_step`] once per iteration ([`cg`]);
+//!    - `a2c`, `ppo`: [`optim_actor::OptimActor::step`] per minibatch;
+//!    - then the critic's Adam step, [`update::critic_step`].
+//! 6. Logging: [`eval::evaluate`] on evaluation iterations, [`summary::Tracker`] (episodes,
+//!    summary.json), [`iter_stats::fill_update`] into the row of [`log::COLUMNS`] written by
+//!    `run::Metrics`, and [`checkpoint::save`].
 pub mod backend;
 pub mod backend_torch;
 pub mod batch;
@@ -12,6 +34,7 @@ pub mod iter_stats;
 pub mod log;
 pub mod method;
 pub mod optim_actor;
+pub mod policy;
 pub mod rank1;
 pub mod rollout;
 pub mod step;

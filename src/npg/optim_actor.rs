@@ -2,9 +2,9 @@
 //! `a2c` (RMSprop on −g, matched profile) and `ppo` (Adam on the clipped surrogate, linearly
 //! annealed learning rate, CleanRL defaults).
 use super::backend::Policy;
+use super::policy::optim::clip_grad_norm;
+use super::policy::{Adam, RmsProp};
 use super::rank1::norm;
-use crate::nn::optim::clip_grad_norm;
-use crate::nn::{Adam, RmsProp};
 use anyhow::Result;
 use tch::{Kind, Tensor};
 

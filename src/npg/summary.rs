@@ -1,7 +1,7 @@
 //! Episode statistics across iterations and the final `summary.json` (spec §6.4, §5.3).
 use super::config::NpgConfig;
-use super::log::Row;
 use crate::rl::EpisodeEnd;
+use crate::run::Row;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 

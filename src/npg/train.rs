@@ -7,20 +7,20 @@ use super::config::NpgConfig;
 use super::eval::evaluate;
 use super::exact::ExactNatural;
 use super::iter_stats::{fill_update, UpdateStats};
-use super::log::{Row, COLUMNS, EPISODE_COLUMNS};
+use super::log::{COLUMNS, EPISODE_COLUMNS};
 use super::method::{actor_method, ActorMethod};
 use super::optim_actor::Optimiser;
+use super::policy::{Actor, Adam, Critic, NativeActor, NativeCritic};
 use super::rollout::{Batch, Collector};
 use super::summary::Tracker;
 use super::trust_region::trust_region_step;
 use super::update::{actor_step, critic_step, Preconditioner};
 use crate::experiment::Ctx;
-use crate::nn::{Actor, Adam, Critic, NativeActor, NativeCritic};
 use crate::rl::gae::{gae, Rollout};
 use crate::rl::normalize::{ObsNormalizer, RewardScaler};
 use crate::rl::seed::derive_seed;
 use crate::rl::{RngState, Space, VecEnv};
-use crate::run::{Metrics, Run};
+use crate::run::{Metrics, Row, Run};
 use anyhow::{anyhow, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -191,14 +191,15 @@ impl<A: Policy, C: ValueFn<Batch = A::Batch>> Trainer<A, C> {
         })
     }
 
-    /// One iteration: rollout, update, optional evaluation; returns the metrics row.
+    /// One iteration: rollout, update, optional evaluation; fills the metrics row.
     fn iteration(
         &mut self,
         cfg: &NpgConfig,
         iter: usize,
+        row: &mut Row,
         episodes: &mut Metrics,
         start: Instant,
-    ) -> Result<Row> {
+    ) -> Result<()> {
         let iters = cfg.iterations();
         if let ActorMethod::Optimiser(opt) = &mut self.learner.method {
             opt.set_iteration(iter, iters);
@@ -233,17 +234,16 @@ impl<A: Policy, C: ValueFn<Batch = A::Batch>> Trainer<A, C> {
         let update_ms = t1.elapsed().as_secs_f64() * 1e3;
         let wall_s = start.elapsed().as_secs_f64();
         let steps = self.tracker.env_steps as f64;
-        let mut row = Row::new();
         row.text("algo", cfg.algo.name())
             .text("env", &cfg.env.id)
             .num("seed", cfg.seed as f64);
         row.num("iter", iter as f64)
             .num("env_steps", steps)
             .num("wall_s", wall_s);
-        row.num("sps", steps / wall_s)
+        row.num("steps_per_s", steps / wall_s)
             .num("rollout_ms", rollout_ms)
             .num("update_ms", update_ms);
-        self.tracker.episodes(&mut row, &finished, update_ms);
+        self.tracker.episodes(row, &finished, update_ms);
         if iter == iters || (cfg.eval.every > 0 && iter.is_multiple_of(cfg.eval.every)) {
             let (m, sd, len) = evaluate(
                 cfg,
@@ -256,8 +256,8 @@ impl<A: Policy, C: ValueFn<Batch = A::Batch>> Trainer<A, C> {
                 .num("eval_return_std", sd)
                 .num("eval_len_mean", len);
         }
-        fill_update(&mut row, &stats, self.learner.method.lr());
-        Ok(row)
+        fill_update(row, &stats, self.learner.method.lr());
+        Ok(())
     }
 
     pub(crate) fn save(&self, cfg: &NpgConfig, iter: usize) -> Checkpoint {
@@ -356,8 +356,9 @@ where
     let mut progress = run.progress(iters as u64, "npg-rank1");
     let start = Instant::now();
     for iter in first..=iters {
-        let row = trainer.iteration(cfg, iter, &mut episodes, start)?;
-        metrics.cells(row.cells())?;
+        let mut row = metrics.new_row();
+        trainer.iteration(cfg, iter, &mut row, &mut episodes, start)?;
+        metrics.write(&row)?;
         if iter == iters || (cfg.checkpoint_every > 0 && iter.is_multiple_of(cfg.checkpoint_every))
         {
             checkpoint::save(&run.path(checkpoint::FILE), &trainer.save(cfg, iter))?;

@@ -4,8 +4,8 @@
 use super::backend::Policy;
 use super::cg::conjugate_gradient;
 use super::optim_actor::Objective;
+use super::policy::Actor;
 use super::rank1::{dot, norm};
-use crate::nn::Actor;
 use anyhow::Result;
 use tch::{Kind, Tensor};
 

@@ -1,6 +1,8 @@
-//! Reinforcement-learning plumbing for `lab npg-rank1` (spec §4, §7): the [`Env`] trait,
-//! Gymnasium-exact classic-control environments, time limits, a same-step-autoreset vector
-//! env, observation/reward normalisation and GAE.
+//! Reinforcement-learning plumbing any RL method can use (spec §4, §7; `lab npg-rank1` is
+//! the first user): the [`Env`] trait, Gymnasium-exact classic-control environments, time
+//! limits, a same-step-autoreset vector env, observation/reward normalisation, GAE and
+//! independent seed streams. Networks and update rules belong to each method (npg's are in
+//! `crate::npg::policy`).
 pub mod classic;
 pub mod env;
 pub mod gae;

@@ -1,6 +1,7 @@
 //! `lab npg-rank1` end to end (spec §6.5): the smoke config's metrics.csv schema and
 //! invariants, determinism of a seed, the `pg` baseline, and usage errors (exit 2).
-use lab::npg::log::{COLUMNS, TIMING_COLUMNS};
+use lab::npg::log::COLUMNS;
+use lab::run::is_timing_column;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -60,7 +61,7 @@ fn col(header: &[String], name: &str) -> usize {
 
 fn without_timing(header: &[String], rows: &[Vec<String>]) -> Vec<Vec<String>> {
     let keep: Vec<usize> = (0..header.len())
-        .filter(|&i| !TIMING_COLUMNS.contains(&header[i].as_str()))
+        .filter(|&i| !is_timing_column(&header[i]))
         .collect();
     rows.iter()
         .map(|r| keep.iter().map(|&i| r[i].clone()).collect())
@@ -73,6 +74,12 @@ fn smoke_run_has_the_spec_schema_and_is_deterministic() {
     let a = run_to(dir.path(), &smoke(), &[]);
     let (header, rows) = read_csv(&a.join("metrics.csv"));
     assert_eq!(header, COLUMNS, "metrics.csv columns in §6.4 order");
+    let timing: Vec<&str> = COLUMNS
+        .iter()
+        .copied()
+        .filter(|c| is_timing_column(c))
+        .collect();
+    assert_eq!(timing, ["wall_s", "steps_per_s", "rollout_ms", "update_ms"]);
     assert_eq!(rows.len(), 8);
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(a.join("meta.json")).expect("meta"))

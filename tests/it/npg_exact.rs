@@ -1,8 +1,8 @@
 //! Spec §3.8 diagnostic: the exact Fisher over a batch equals the closed form for a linear
 //! softmax policy, `(1/N) Σᵢ (diag(pᵢ) − pᵢpᵢᵀ) ⊗ xᵢxᵢᵀ` with `x = (φ, 1)`, and the exact
 //! natural direction solves `(F + λI)x = g`.
-use lab::nn::Actor;
 use lab::npg::exact::{exact_fisher, ExactNatural};
+use lab::npg::policy::Actor;
 use lab::rl::Space;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

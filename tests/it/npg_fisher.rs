@@ -2,7 +2,7 @@
 //! The autograd score of the actor (no hidden layers) must equal (a − μ)φ/σ² per sample;
 //! then the Monte-Carlo average of uuᵀ over 10⁵ samples matches F = E[φφᵀ]/σ² to 3 %
 //! (relative Frobenius) and the mean score is within 3 standard errors of 0.
-use lab::nn::Actor;
+use lab::npg::policy::Actor;
 use lab::rl::Space;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -2,9 +2,9 @@
 //! finite differences, and every quantity the algorithms use against the torch backend at the
 //! same parameters (log-probs, objective gradients, scores, KL, Fisher products, the exact
 //! Fisher, critic loss and gradient, sampled actions).
-use lab::nn::{Actor, Critic, FlatMlp, NativeActor, NativeCritic, Samples};
 use lab::npg::backend::{Policy, ValueFn};
 use lab::npg::optim_actor::Objective;
+use lab::npg::policy::{Actor, Critic, FlatMlp, NativeActor, NativeCritic, Samples};
 use lab::npg::rank1::norm;
 use lab::rl::Space;
 use ndarray::Array2;
@@ -264,18 +264,18 @@ fn fast_tanh_matches_std_tanh() {
     let mut worst: f64 = 0.0;
     for i in -40000..=40000 {
         let x = i as f64 * 5e-4 + 1e-7;
-        let (a, b) = (lab::nn::flat_mlp::tanh(x), x.tanh());
+        let (a, b) = (lab::npg::policy::flat_mlp::tanh(x), x.tanh());
         worst = worst.max(((a - b) / b).abs());
     }
     for x in [
         0.00999999, 0.01, 0.0100001, 1e-300, 5e-324, 17.5, 18.8, 19.1, 30.0, 350.0,
     ] {
         for x in [x, -x] {
-            worst = worst.max(((lab::nn::flat_mlp::tanh(x) - x.tanh()) / x.tanh()).abs());
+            worst = worst.max(((lab::npg::policy::flat_mlp::tanh(x) - x.tanh()) / x.tanh()).abs());
         }
     }
     assert!(worst < 1e-14, "worst relative error {worst}");
-    assert_eq!(lab::nn::flat_mlp::tanh(800.0), 1.0);
-    assert_eq!(lab::nn::flat_mlp::tanh(-800.0), -1.0);
-    assert_eq!(lab::nn::flat_mlp::tanh(0.0), 0.0);
+    assert_eq!(lab::npg::policy::flat_mlp::tanh(800.0), 1.0);
+    assert_eq!(lab::npg::policy::flat_mlp::tanh(-800.0), -1.0);
+    assert_eq!(lab::npg::policy::flat_mlp::tanh(0.0), 0.0);
 }

@@ -1,6 +1,6 @@
 //! Actor/critic networks (spec §1.7, §6.6 test 10): orthogonal init, flat parameter
 //! round trips, analytic scores against central finite differences, batched gradients.
-use lab::nn::{Actor, Critic, Params};
+use lab::npg::policy::{Actor, Critic, Params};
 use lab::rl::Space;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

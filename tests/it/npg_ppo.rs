@@ -1,8 +1,8 @@
 //! PPO's clipped surrogate (spec §3.6): the gradient vanishes exactly where the clip is
 //! active (ratio beyond 1±ε on the side the advantage favours), and the clip fraction counts
 //! |ρ − 1| > ε. Also RMSprop's and Adam's first steps.
-use lab::nn::{Adam, RmsProp};
 use lab::npg::optim_actor::{objective, Objective};
+use lab::npg::policy::{Adam, RmsProp};
 use tch::Tensor;
 
 #[test]

@@ -1,6 +1,6 @@
 //! Rollout collection (spec §1.9, §7.2): a truncated step stores V(final observation) for
 //! bootstrapping, taken from the episode's last observation, not the reset one.
-use lab::nn::{Actor, Critic};
+use lab::npg::policy::{Actor, Critic};
 use lab::npg::rollout::{to_tensor, Collector};
 use lab::rl::{EnvOptions, VecEnv};
 use rand::SeedableRng;

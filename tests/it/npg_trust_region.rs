@@ -1,7 +1,7 @@
 //! `npg-cg` / `trpo` pieces (spec §3.4–3.5, §6.7): the Fisher-vector product equals a
 //! finite-difference Hessian-vector product of the mean KL; TRPO steps respect the KL bound;
 //! the normalised NPG step has predicted KL δ.
-use lab::nn::Actor;
+use lab::npg::policy::Actor;
 use lab::npg::rank1::{dot, norm};
 use lab::npg::trust_region::{trust_region_step, Fvp, TrustRegion};
 use lab::npg::update::Minibatch;
