@@ -1,33 +1,11 @@
-//! Command-line interface (clap derive). `main.rs` parses this and dispatches.
-use clap::{Args, Parser, Subcommand};
+//! Command-line arguments (clap derive): the options every paper subcommand shares and the
+//! result tools. The list of paper subcommands is `subcommands::PAPERS`.
+use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
-#[derive(Parser, Debug)]
-#[command(
-    name = "lab",
-    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("LAB_GIT_COMMIT"), ")"),
-    about = "Run five 2026 papers' methods against their baselines; metrics go to results/ as CSV",
-    after_help = "Exit codes: 0 done, 1 run failed, 2 usage or config error, 130 interrupted."
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
+/// The subcommands that are not papers: reading what runs wrote.
 #[derive(Subcommand, Debug)]
-pub enum Command {
-    /// Rank-1 natural policy gradient (SMAC) vs PG, A2C, NPG-CG, TRPO, PPO on native envs
-    #[command(name = "npg-rank1")]
-    NpgRank1(RunArgs),
-    /// Gradient-regularized natural gradients vs SGD, AdamW, K-FAC, Sophia (not implemented yet)
-    Grng(RunArgs),
-    /// Unique inverse decomposition A = B^-1 + C of an SPD matrix under linear constraints
-    Decompose(RunArgs),
-    /// Entropy collapse of small LMs with and without a stabilising loop (not implemented yet)
-    #[command(name = "entropy-probe")]
-    EntropyProbe(RunArgs),
-    /// PrefixRL: RL conditioned on prefixes of off-policy traces (not implemented yet)
-    Prefixrl(RunArgs),
+pub enum Tool {
     /// Summarize the runs under DIR (a study or any results folder) into report.md and summary.csv
     Report(ReportArgs),
     /// Plot metrics.csv columns of a run or study: mean across seeds with a standard-error band

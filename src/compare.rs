@@ -1,8 +1,8 @@
 //! `lab compare RUN_A RUN_B ...`: summary metrics side by side, then the config keys whose
 //! values differ between the runs (from each run's resolved config.yaml).
 use crate::error::usage;
-use crate::report::markdown::sig;
-use crate::report::runs::{read_run, RunInfo};
+use crate::results::format::sig;
+use crate::results::runs::{read_run, RunInfo};
 use anyhow::{Context, Result};
 use serde_yaml_ng::Value;
 use std::path::{Path, PathBuf};

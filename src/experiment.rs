@@ -1,10 +1,12 @@
-//! The path every paper subcommand shares: config → validation → run dir → device → run → meta.
+//! The launcher every paper subcommand shares: config → validation → run dir → device → run →
+//! meta; or, for a config with a `study:` block, plan → child runs → closing report.
 use crate::cli::RunArgs;
 use crate::config::{self, Source, Validate};
 use crate::device;
 use crate::error::usage;
+use crate::plot::defaults::DefaultPlot;
 use crate::run::Run;
-use crate::study;
+use crate::{report, study};
 use anyhow::Result;
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -19,8 +21,12 @@ pub struct Ctx {
 pub trait Experiment: DeserializeOwned + Serialize + Validate {
     /// Subcommand name, also the folder under configs/ and results/.
     const NAME: &'static str;
+    /// One line for `lab --help`.
+    const ABOUT: &'static str;
     /// The embedded `configs/<NAME>/default.yaml`.
     const DEFAULT_YAML: &'static str;
+    /// The plots `lab report` draws from this subcommand's metrics.csv.
+    const PLOTS: &'static [DefaultPlot] = &[];
     fn seed(&self) -> u64;
     /// The config key that names a run to continue, for subcommands that keep checkpoints
     /// (`--resume RUN_DIR` sets it).
@@ -59,7 +65,7 @@ pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
                 "--resume RUN_DIR continues one run; resume a study with --resume alone",
             ));
         }
-        return study::run::<E>(args, loaded, block);
+        return launch_study::<E>(args, loaded, block);
     }
     if args.jobs.is_some() || args.resume_study() {
         return Err(usage(
@@ -99,6 +105,27 @@ pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
         Err(_) => eprintln!("results (incomplete): {}", dir.display()),
     }
     outcome
+}
+
+/// Run the study described by `block` over `loaded`, then write its closing report.
+fn launch_study<E: Experiment>(
+    args: &RunArgs,
+    loaded: config::Loaded,
+    block: study::plan::StudyBlock,
+) -> Result<()> {
+    let default_seed = || Ok(loaded.typed::<E>()?.seed());
+    let check = |cell: &config::Loaded| {
+        let cfg = cell.typed::<E>()?;
+        cell.validate(&cfg)
+    };
+    let planned = study::plan(E::NAME, args, &loaded, block, &default_seed, &check)?;
+    let outcome = study::execute(&planned, args)?;
+    match report::write(&planned.dir, &|_| E::PLOTS) {
+        Ok(paths) if !args.quiet => println!("report: {}", paths.markdown.display()),
+        Ok(_) => {}
+        Err(e) => eprintln!("warning: could not write the study report: {e:#}"),
+    }
+    study::conclude(&planned.dir, &outcome)
 }
 
 /// Subcommands whose paper issue has not landed: say so, write nothing, exit 2.

@@ -12,6 +12,8 @@ pub mod npg;
 pub mod plot;
 pub mod progress;
 pub mod report;
+pub mod results;
 pub mod rl;
 pub mod run;
 pub mod study;
+pub mod subcommands;

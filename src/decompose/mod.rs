@@ -20,6 +20,7 @@ pub mod subspace;
 pub use config::DecomposeConfig;
 
 use crate::experiment::{Ctx, Experiment};
+use crate::plot::defaults::DefaultPlot;
 use crate::run::Run;
 use anyhow::Result;
 use config::Method;
@@ -68,6 +69,14 @@ pub struct Summary {
 
 impl Experiment for DecomposeConfig {
     const NAME: &'static str = "decompose";
+    const ABOUT: &'static str =
+        "Unique inverse decomposition A = B^-1 + C of an SPD matrix under linear constraints";
+    const PLOTS: &'static [DefaultPlot] = &[DefaultPlot {
+        x: "iter",
+        y: "decrement",
+        logy: true,
+        split: &[],
+    }];
     const DEFAULT_YAML: &'static str = include_str!("../../configs/decompose/default.yaml");
 
     fn seed(&self) -> u64 {

@@ -23,11 +23,20 @@ pub mod update;
 pub use config::NpgConfig;
 
 use crate::experiment::{Ctx, Experiment};
+use crate::plot::defaults::DefaultPlot;
 use crate::run::Run;
 use anyhow::Result;
 
 impl Experiment for NpgConfig {
     const NAME: &'static str = "npg-rank1";
+    const ABOUT: &'static str =
+        "Rank-1 natural policy gradient (SMAC) vs PG, A2C, NPG-CG, TRPO, PPO on native envs";
+    const PLOTS: &'static [DefaultPlot] = &[DefaultPlot {
+        x: "env_steps",
+        y: "eval_return_mean",
+        logy: false,
+        split: &["env", "env.id", "task"],
+    }];
     const DEFAULT_YAML: &'static str = include_str!("../../configs/npg-rank1/default.yaml");
     const RESUME_KEY: Option<&'static str> = Some("resume_from");
 

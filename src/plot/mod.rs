@@ -6,7 +6,7 @@ pub mod series;
 
 use crate::cli::PlotArgs;
 use crate::error::usage;
-use crate::report::runs::{self, CellRuns, Collection};
+use crate::results::runs::{self, CellRuns, Collection};
 use anyhow::Result;
 use render::Figure;
 use std::path::{Path, PathBuf};
@@ -42,11 +42,14 @@ pub fn command(args: &PlotArgs) -> Result<()> {
     Ok(())
 }
 
-/// Draw the subcommand's declared default plots into `dir` as PNG and SVG.
-pub fn default_plots_for(collection: &Collection, dir: &Path) -> Vec<PlotOutcome> {
-    let sub = collection.subcommand().unwrap_or_default();
+/// Draw the default plots `specs` (a subcommand's declared list) into `dir` as PNG and SVG.
+pub fn default_plots(
+    collection: &Collection,
+    specs: &[defaults::DefaultPlot],
+    dir: &Path,
+) -> Vec<PlotOutcome> {
     let mut out = Vec::new();
-    for spec in defaults::for_subcommand(&sub) {
+    for spec in specs {
         let ys = [spec.y.to_string()];
         for (part, cells) in split_cells(collection, spec.split) {
             let title = match &part {
@@ -96,7 +99,7 @@ fn split_cells(collection: &Collection, keys: &[&str]) -> Vec<(Option<String>, V
     };
     let mut groups: Vec<(Option<String>, Vec<CellRuns>)> = Vec::new();
     for value in &axis.values {
-        let value = crate::study::plan::value_text(value);
+        let value = crate::results::record::value_text(value);
         let tag = format!("{}={value}", axis.key);
         let cells = collection
             .cells

@@ -128,7 +128,7 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, fig: &Figure) -> Resul
 }
 
 fn sig(v: f64) -> String {
-    crate::report::markdown::sig(v)
+    crate::results::format::sig(v)
 }
 
 /// Integer steps (no 1.5, 2.5, ...) when x is a small integer count such as iterations.

@@ -76,9 +76,9 @@ pub fn aggregate(label: &str, runs: &[Vec<(f64, f64)>]) -> Option<Curve> {
         if ys.is_empty() {
             continue;
         }
-        let se = crate::report::stats::std_error(&ys);
+        let se = crate::results::stats::std_error(&ys);
         curve.x.push(g);
-        curve.mean.push(crate::report::stats::mean(&ys));
+        curve.mean.push(crate::results::stats::mean(&ys));
         curve.se.push(if se.is_finite() { se } else { 0.0 });
     }
     Some(curve)

@@ -2,12 +2,11 @@
 //! numeric summary.json entry, failed runs with their errors, and the subcommand's default plots,
 //! written to `DIR/report.md` and `DIR/summary.csv`.
 pub mod markdown;
-pub mod runs;
-pub mod stats;
 
+use crate::plot::defaults::DefaultPlot;
+use crate::results::runs::{self, CellRuns, Collection};
+use crate::results::stats::{self, Stats};
 use anyhow::{Context, Result};
-use runs::{CellRuns, Collection};
-use stats::Stats;
 use std::path::{Path, PathBuf};
 
 /// Files written by [`write`].
@@ -42,9 +41,12 @@ pub fn cell_stats(cell: &CellRuns, metrics: &[String]) -> Vec<MetricStats> {
         .collect()
 }
 
+/// The default plots each subcommand declares, by subcommand name (from the subcommand list).
+pub type PlotsFor<'a> = &'a dyn Fn(&str) -> &'static [DefaultPlot];
+
 /// `lab report DIR`.
-pub fn command(dir: &Path) -> Result<()> {
-    let paths = write(dir)?;
+pub fn command(dir: &Path, plots_for: PlotsFor) -> Result<()> {
+    let paths = write(dir, plots_for)?;
     println!("report: {}", paths.markdown.display());
     println!("table:  {}", paths.csv.display());
     for p in &paths.plots {
@@ -53,13 +55,15 @@ pub fn command(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Read the runs under `dir` and write report.md, summary.csv and the default plots.
-pub fn write(dir: &Path) -> Result<ReportPaths> {
+/// Read the runs under `dir` and write report.md, summary.csv and the default plots of the
+/// runs' subcommand.
+pub fn write(dir: &Path, plots_for: PlotsFor) -> Result<ReportPaths> {
     let collection = runs::collect(dir)?;
     let metrics = collection.metric_names();
     let csv = dir.join("summary.csv");
     write_csv(&csv, &collection, &metrics)?;
-    let plots = crate::plot::default_plots_for(&collection, &dir.join("plots"));
+    let specs = plots_for(&collection.subcommand().unwrap_or_default());
+    let plots = crate::plot::default_plots(&collection, specs, &dir.join("plots"));
     let md = markdown::render(&collection, &metrics, &plots, dir);
     let markdown = dir.join("report.md");
     std::fs::write(&markdown, md).with_context(|| format!("writing {}", markdown.display()))?;

@@ -1,6 +1,7 @@
 //! Studies: a config with a `study:` block runs every grid cell × seed as its own child
 //! process (`--jobs N` at a time) under `results/<sub>/<study>/<cell>/seed-<k>/`, records the
-//! plan in `study.json`, resumes with `--resume`, and ends with `lab report` on the study dir.
+//! plan in `study.json` and resumes with `--resume`. The launcher (`experiment`) types each
+//! cell's config and writes the closing report; this module knows no subcommand.
 mod lock;
 pub mod plan;
 pub mod runner;
@@ -8,47 +9,30 @@ pub mod runner;
 use crate::cli::RunArgs;
 use crate::config::Loaded;
 use crate::error::{usage, Interrupted};
-use crate::experiment::Experiment;
+use crate::results::record::{Cell, StudyRecord, CELL_CONFIG, RECORD_FILE};
 use anyhow::{Context, Result};
-use plan::{Axis, Cell, StudyBlock};
-use serde::{Deserialize, Serialize};
+use plan::StudyBlock;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// `study.json`: what a study consists of, so `report`, `plot` and `--resume` know its cells.
-#[derive(Serialize, Deserialize, Debug, Clone)]
-pub struct StudyRecord {
-    pub subcommand: String,
-    pub name: String,
-    pub seeds: Vec<u64>,
-    pub grid: Vec<Axis>,
-    pub cells: Vec<Cell>,
+/// A planned study: where it goes, its record (study.json) and each cell's config as YAML.
+pub struct Study {
+    pub dir: PathBuf,
+    pub record: StudyRecord,
+    pub configs: Vec<String>,
 }
 
-pub const RECORD_FILE: &str = "study.json";
-/// The merged config each cell's runs start from (no `study:` block, seed set per run).
-pub const CELL_CONFIG: &str = "cell.yaml";
-
-impl StudyRecord {
-    pub fn read(dir: &Path) -> Result<Option<StudyRecord>> {
-        let path = dir.join(RECORD_FILE);
-        if !path.exists() {
-            return Ok(None);
-        }
-        let text = fs::read_to_string(&path)?;
-        let record = serde_json::from_str(&text)
-            .map_err(|e| usage(format!("{}: not a lab study record: {e}", path.display())))?;
-        Ok(Some(record))
-    }
-
-    /// Run directory of `cell` with `seed`, relative to the study dir.
-    pub fn run_dir(cell: &str, seed: u64) -> PathBuf {
-        Path::new(cell).join(format!("seed-{seed}"))
-    }
-}
-
-/// Run the study described by `block` over the merged config `loaded` (the block removed).
-pub fn run<E: Experiment>(args: &RunArgs, loaded: Loaded, block: StudyBlock) -> Result<()> {
+/// Plan the study of subcommand `sub` described by `block` over the merged config `loaded`
+/// (the block removed). `default_seed` gives the config's seed when the block lists none;
+/// `check` types and validates one cell's config, so mistakes stop the study before it starts.
+pub fn plan(
+    sub: &str,
+    args: &RunArgs,
+    loaded: &Loaded,
+    block: StudyBlock,
+    default_seed: &dyn Fn() -> Result<u64>,
+    check: &dyn Fn(&Loaded) -> Result<()>,
+) -> Result<Study> {
     if block.seeds.is_some() && args.seed.is_some() {
         return Err(usage(
             "--seed conflicts with `study.seeds`; drop one of them",
@@ -57,32 +41,45 @@ pub fn run<E: Experiment>(args: &RunArgs, loaded: Loaded, block: StudyBlock) -> 
     let seeds = match &block.seeds {
         Some(s) if s.is_empty() => return Err(usage("`study.seeds`: list at least one seed")),
         Some(s) => s.clone(),
-        None => vec![loaded.typed::<E>()?.seed()],
+        None => vec![default_seed()?],
     };
     let axes = plan::block_axes(&block)?;
     let cells = plan::cells(&axes);
-    let configs = cell_configs::<E>(&loaded, &cells)?;
+    let configs = cell_configs(loaded, &cells, check)?;
     let name = plan::study_name(args.name.as_deref(), &block, args.config.as_deref())?;
     let dir = args
         .out
         .clone()
-        .unwrap_or_else(|| Path::new("results").join(E::NAME).join(&name));
+        .unwrap_or_else(|| Path::new("results").join(sub).join(&name));
     let record = StudyRecord {
-        subcommand: E::NAME.into(),
+        subcommand: sub.into(),
         name,
         seeds,
         grid: axes,
         cells,
     };
-    lock::StudyLock::check(&dir)?;
-    prepare_dir(&dir, args, &record, &configs)?;
-    let _lock = lock::StudyLock::take(&dir)?;
-    let outcome = runner::execute(&dir, &record, args)?;
-    finish(&dir, &outcome, args.quiet)
+    Ok(Study {
+        dir,
+        record,
+        configs,
+    })
+}
+
+/// Create (or, with `--resume`, check) the study directory, hold its lock and run every
+/// unfinished run, `--jobs` at a time.
+pub fn execute(study: &Study, args: &RunArgs) -> Result<runner::Outcome> {
+    lock::StudyLock::check(&study.dir)?;
+    prepare_dir(&study.dir, args, &study.record, &study.configs)?;
+    let _lock = lock::StudyLock::take(&study.dir)?;
+    runner::execute(&study.dir, &study.record, args)
 }
 
 /// Each cell's full config as YAML, typed and validated now so mistakes stop the study early.
-fn cell_configs<E: Experiment>(loaded: &Loaded, cells: &[Cell]) -> Result<Vec<String>> {
+fn cell_configs(
+    loaded: &Loaded,
+    cells: &[Cell],
+    check: &dyn Fn(&Loaded) -> Result<()>,
+) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for cell in cells {
         let mut value = loaded.value.clone();
@@ -99,10 +96,7 @@ fn cell_configs<E: Experiment>(loaded: &Loaded, cells: &[Cell]) -> Result<Vec<St
             value: value.clone(),
             ..loaded.clone()
         };
-        let check = cell_loaded
-            .typed::<E>()
-            .and_then(|cfg| cell_loaded.validate(&cfg));
-        if let Err(e) = check {
+        if let Err(e) = check(&cell_loaded) {
             return Err(usage(format!("study cell `{}`: {e:#}", cell.name)));
         }
         out.push(serde_yaml_ng::to_string(&value)?);
@@ -176,13 +170,9 @@ fn check_same_study(
     Ok(())
 }
 
-/// Write the report, print where things are, and turn failures into the exit status.
-fn finish(dir: &Path, outcome: &runner::Outcome, quiet: bool) -> Result<()> {
-    match crate::report::write(dir) {
-        Ok(paths) if !quiet => println!("report: {}", paths.markdown.display()),
-        Ok(_) => {}
-        Err(e) => eprintln!("warning: could not write the study report: {e:#}"),
-    }
+/// Print where the results are and turn failed or unfinished runs into the exit status
+/// (after the launcher wrote the closing report).
+pub fn conclude(dir: &Path, outcome: &runner::Outcome) -> Result<()> {
     println!("results: {}", dir.display());
     for f in &outcome.failed {
         eprintln!("failed: {}: {}", f.run.display(), f.message);

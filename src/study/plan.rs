@@ -15,8 +15,10 @@
 //! ```
 //! Case axes come first (in the order written), then grid axes; cells are their product.
 use crate::error::usage;
+use crate::results::record::{value_text, Axis, Cell, Setting};
 use anyhow::Result;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+
 use serde_yaml_ng::{Mapping, Value};
 
 /// The `study:` block as written by the user.
@@ -29,33 +31,6 @@ pub struct StudyBlock {
     pub grid: Mapping,
     #[serde(default)]
     pub cases: Mapping,
-}
-
-/// One grid axis: a config key path and the values it takes. For a case axis the key is a
-/// label, the values are case names and `merges[i]` is what case `i` merges into the config.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct Axis {
-    pub key: String,
-    pub values: Vec<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub merges: Vec<serde_json::Value>,
-}
-
-/// One point of the grid: its directory name and the key → value settings it applies.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct Cell {
-    pub name: String,
-    pub settings: Vec<Setting>,
-}
-
-/// `key = value` set at a config key path; for a case, `key = case name` is only the label
-/// and `merge` (nested mapping) is merged over the config instead.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct Setting {
-    pub key: String,
-    pub value: serde_json::Value,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge: Option<serde_json::Value>,
 }
 
 /// Remove and parse the `study:` block from a merged config, if there is one.
@@ -276,14 +251,6 @@ fn cell_name(settings: &[Setting]) -> String {
         safe.insert(0, '_');
     }
     safe.chars().take(120).collect()
-}
-
-/// A value as short text: strings bare, everything else as compact JSON.
-pub fn value_text(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 /// The study name: `--name`, else `study.name`, else the config file's stem, else `study`.

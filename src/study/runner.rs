@@ -1,8 +1,8 @@
 //! Run a study's runs as child `lab` processes, at most `--jobs` at a time, with one progress
 //! display over all of them. A child that crashes only fails its own run.
-use super::{StudyRecord, CELL_CONFIG};
 use crate::cli::RunArgs;
 use crate::progress::Progress;
+use crate::results::record::{StudyRecord, CELL_CONFIG};
 use anyhow::{Context, Result};
 use std::collections::VecDeque;
 use std::os::unix::process::ExitStatusExt;

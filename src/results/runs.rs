@@ -1,7 +1,7 @@
 //! Find the runs under a directory and group them into cells: a study dir (with study.json)
 //! gives its cells in grid order; any other dir groups run dirs (those with meta.json) by parent.
+use super::record::{value_text, StudyRecord};
 use crate::error::usage;
-use crate::study::StudyRecord;
 use anyhow::{Context, Result};
 use serde_yaml_ng::Value;
 use std::path::{Path, PathBuf};
@@ -117,7 +117,7 @@ fn study_cells(root: &Path, record: &StudyRecord) -> Result<Vec<CellRuns>> {
             settings: cell
                 .settings
                 .iter()
-                .map(|s| (s.key.clone(), crate::study::plan::value_text(&s.value)))
+                .map(|s| (s.key.clone(), value_text(&s.value)))
                 .collect(),
             runs: Vec::new(),
             missing: Vec::new(),

@@ -1,0 +1,108 @@
+//! The one list of subcommands. Adding a paper is one entry in [`PAPERS`], its folder under
+//! `src/` (a config type implementing `Experiment`) and its `configs/<name>/`: the command line,
+//! the dispatch, `lab report`'s default plots and the "not implemented yet" answer all come
+//! from this list.
+use crate::cli::{RunArgs, Tool};
+use crate::experiment::{self, Experiment};
+use crate::plot::defaults::DefaultPlot;
+use crate::{compare, decompose, npg, plot, report};
+use anyhow::Result;
+use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
+
+/// One paper subcommand.
+pub struct Paper {
+    pub name: &'static str,
+    pub about: &'static str,
+    /// `None` while its paper issue is open: the subcommand exits 2 saying so.
+    pub launch: Option<fn(&RunArgs) -> Result<()>>,
+    pub plots: &'static [DefaultPlot],
+}
+
+impl Paper {
+    const fn implemented<E: Experiment>() -> Paper {
+        Paper {
+            name: E::NAME,
+            about: E::ABOUT,
+            launch: Some(experiment::launch::<E>),
+            plots: E::PLOTS,
+        }
+    }
+
+    const fn planned(name: &'static str, about: &'static str) -> Paper {
+        Paper {
+            name,
+            about,
+            launch: None,
+            plots: &[],
+        }
+    }
+}
+
+/// Every paper subcommand, in `lab --help` order.
+pub const PAPERS: &[Paper] = &[
+    Paper::implemented::<npg::NpgConfig>(),
+    Paper::planned(
+        "grng",
+        "Gradient-regularized natural gradients vs SGD, AdamW, K-FAC, Sophia",
+    ),
+    Paper::implemented::<decompose::DecomposeConfig>(),
+    Paper::planned(
+        "entropy-probe",
+        "Entropy collapse of small LMs with and without a stabilising loop",
+    ),
+    Paper::planned(
+        "prefixrl",
+        "PrefixRL: RL conditioned on prefixes of off-policy traces",
+    ),
+];
+
+/// The default plots of subcommand `name` (none for an unknown name).
+pub fn plots_for(name: &str) -> &'static [DefaultPlot] {
+    PAPERS
+        .iter()
+        .find(|p| p.name == name)
+        .map_or(&[], |p| p.plots)
+}
+
+/// The whole command line: one subcommand per paper, then the result tools.
+pub fn command() -> clap::Command {
+    let mut cmd = clap::Command::new("lab")
+        .version(concat!(
+            env!("CARGO_PKG_VERSION"),
+            " (",
+            env!("LAB_GIT_COMMIT"),
+            ")"
+        ))
+        .after_help("Exit codes: 0 done, 1 run failed, 2 usage or config error, 130 interrupted.")
+        .subcommand_required(true)
+        .arg_required_else_help(true);
+    for paper in PAPERS {
+        let about = match paper.launch {
+            Some(_) => paper.about.to_string(),
+            None => format!("{} (not implemented yet)", paper.about),
+        };
+        // `about` after `augment_args`, which would set RunArgs' own doc comment instead.
+        cmd = cmd.subcommand(RunArgs::augment_args(clap::Command::new(paper.name)).about(about));
+    }
+    Tool::augment_subcommands(cmd).about(
+        "Run five 2026 papers' methods against their baselines; metrics go to results/ as CSV",
+    )
+}
+
+/// Run what the parsed command line asks for.
+pub fn dispatch(matches: &ArgMatches) -> Result<()> {
+    if let Some((name, sub)) = matches.subcommand() {
+        if let Some(paper) = PAPERS.iter().find(|p| p.name == name) {
+            let args = RunArgs::from_arg_matches(sub).unwrap_or_else(|e| e.exit());
+            return match paper.launch {
+                Some(launch) => launch(&args),
+                None => experiment::not_implemented(name),
+            };
+        }
+    }
+    match Tool::from_arg_matches(matches).unwrap_or_else(|e| e.exit()) {
+        Tool::Report(a) => report::command(&a.dir, &plots_for),
+        Tool::Plot(a) => plot::command(&a),
+        Tool::Compare(a) => compare::command(&a.runs),
+    }
+}
