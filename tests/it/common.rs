@@ -2,6 +2,8 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 pub const LAB: &str = env!("CARGO_BIN_EXE_lab");
 
@@ -34,19 +36,47 @@ pub fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&read(path)).expect("valid JSON")
 }
 
-/// A CSV's text with the named columns removed (e.g. timing columns).
-pub fn csv_without(path: &Path, drop: &[&str]) -> Vec<Vec<String>> {
-    let mut reader = csv::Reader::from_path(path).expect("csv opens");
-    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
-    let keep: Vec<usize> = (0..header.len())
-        .filter(|&i| !drop.contains(&header[i].as_str()))
+/// A CSV's header and data rows (every row as long as the header: the reader is strict).
+pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut reader =
+        csv::Reader::from_path(path).unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap_or_else(|e| panic!("header of {}: {e}", path.display()))
+        .iter()
+        .map(String::from)
         .collect();
-    let mut rows = vec![keep.iter().map(|&i| header[i].clone()).collect()];
-    for rec in reader.records() {
-        let rec = rec.unwrap();
-        rows.push(keep.iter().map(|&i| rec[i].to_string()).collect());
-    }
-    rows
+    let rows = reader
+        .records()
+        .map(|rec| {
+            let rec = rec.unwrap_or_else(|e| panic!("row of {}: {e}", path.display()));
+            rec.iter().map(String::from).collect()
+        })
+        .collect();
+    (header, rows)
+}
+
+/// The index of column `name` in `header`.
+pub fn col(header: &[String], name: &str) -> usize {
+    header
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column {name} in {header:?}"))
+}
+
+/// A CSV as rows (header first) with only the columns whose name passes `keep`.
+pub fn csv_keep(path: &Path, keep: impl Fn(&str) -> bool) -> Vec<Vec<String>> {
+    let (header, rows) = read_csv(path);
+    let kept: Vec<usize> = (0..header.len()).filter(|&i| keep(&header[i])).collect();
+    std::iter::once(&header)
+        .chain(&rows)
+        .map(|r| kept.iter().map(|&i| r[i].clone()).collect())
+        .collect()
+}
+
+/// A CSV as rows (header first) with the named columns removed (e.g. timing columns).
+pub fn csv_without(path: &Path, drop: &[&str]) -> Vec<Vec<String>> {
+    csv_keep(path, |h| !drop.contains(&h))
 }
 
 /// A small, fast decompose study: `grid` and `seeds` are YAML flow text.
@@ -67,11 +97,44 @@ pub fn text(out: &Output) -> String {
     )
 }
 
-/// The run's meta.json status; "" while the file is missing or half written.
+/// The run's meta.json status; panics (saying why) when there is no readable status.
 pub fn status(run: &Path) -> String {
-    let text = std::fs::read_to_string(run.join("meta.json")).unwrap_or_default();
-    let meta: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-    meta["status"].as_str().unwrap_or("").to_string()
+    let meta = json(&run.join("meta.json"));
+    meta["status"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no status in {}: {meta}", run.display()))
+        .to_string()
+}
+
+/// The run's meta.json status, or None while the file is missing or not yet valid: for
+/// polling a run that another process is writing.
+pub fn try_status(run: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(run.join("meta.json")).ok()?;
+    let meta: serde_json::Value = serde_json::from_str(&text).ok()?;
+    meta["status"].as_str().map(String::from)
+}
+
+/// Poll `ready` every 10 ms until it holds; panic naming `what` after `deadline`.
+pub fn wait_until(what: &str, deadline: Duration, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(
+            start.elapsed() < deadline,
+            "gave up after {deadline:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Serialises the tests that touch libtorch's process-wide state (`tch::manual_seed`, the
+/// global RNG that initialises networks, `tch::set_num_threads`): every test of this binary
+/// runs as a thread of one process, so hold this guard for the whole test.
+pub fn torch_lock() -> MutexGuard<'static, ()> {
+    static TORCH: Mutex<()> = Mutex::new(());
+    // A test that panicked while holding the guard leaves nothing half-done to protect.
+    TORCH
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Mean of summary.json entry `key` over the given run dirs.

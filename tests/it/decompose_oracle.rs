@@ -13,7 +13,8 @@ fn matrix(v: &Value) -> Array2<f64> {
 
 #[test]
 fn matches_the_conic_solver_fixture() {
-    let text = std::fs::read_to_string("data/decompose/oracle.json").expect("fixture");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/decompose/oracle.json");
+    let text = std::fs::read_to_string(path).expect("fixture");
     let cases: Vec<Value> = serde_json::from_str(&text).expect("json");
     assert_eq!(cases.len(), 4);
     for case in &cases {

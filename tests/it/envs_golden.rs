@@ -6,6 +6,7 @@ use lab::rl::{make, make_raw as raw, Action, Env, EnvOptions, Precision, ENV_IDS
 const TOL: f64 = 1e-12;
 
 fn close(got: &[f64], want: &[f64]) {
+    assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
     for (g, w) in got.iter().zip(want) {
         assert!(
             (g - w).abs() <= TOL * w.abs().max(1.0),
@@ -54,9 +55,7 @@ fn pendulum_golden_steps() {
     close(&env.state(), &[1.0678051619302962, 1.3561032386059226]);
     close(&[t.reward], &[-1.02725]);
     let want = [0.48204838409011624, 0.8761445973103457, 1.3561032386059226];
-    for (o, w) in obs.iter().zip(want) {
-        assert_eq!(*o, w as f32);
-    }
+    assert_eq!(obs, want.map(|w| w as f32));
     let (s, r, term) = step_from(&mut env, &[4.0, -7.9], Action::Continuous(&[-3.0]));
     close(&s, &[3.6, -8.0]);
     close(&[r], &[-11.457935146920741]);
@@ -172,7 +171,12 @@ fn unknown_env_ids_and_zero_caps_are_usage_errors() {
         max_episode_steps: Some(0),
         ..EnvOptions::default()
     };
-    assert!(make("CartPole-v1", &zero).is_err());
+    let err = make("CartPole-v1", &zero).err().expect("zero cap");
+    assert!(
+        format!("{err}").contains("max_episode_steps must be at least 1"),
+        "{err}"
+    );
+    assert_eq!(lab::error::exit_code(&err), 2);
 }
 
 /// 10⁴ resets stay inside Gymnasium's intervals (spec §6.7).
@@ -195,6 +199,7 @@ fn resets_stay_in_range() {
         let first = env.state();
         for _ in 0..10_000 {
             env.reset(None, &mut obs);
+            assert_eq!(env.state().len(), bounds.len(), "{id}: state length");
             for (x, (lo, hi)) in env.state().iter().zip(bounds) {
                 assert!(lo <= x && x <= hi, "{id}: {x} outside [{lo}, {hi}]");
             }

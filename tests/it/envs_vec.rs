@@ -48,6 +48,7 @@ fn truncation_is_reported_by_the_vector_env() {
     let mut venv = VecEnv::from_id("Pendulum-v1", &opts(5), 3, 0).expect("venv");
     for step in 1..=10 {
         venv.step_continuous(&[0.0, 1.0, -1.0]);
+        assert_eq!(venv.transitions().len(), 3, "one transition per env");
         let truncated = venv
             .transitions()
             .iter()
@@ -152,8 +153,11 @@ fn saved_vector_env_continues_identically() {
         assert_eq!(drive(&mut a, k), drive(&mut b, k), "step {k}");
     }
     let mut wrong = VecEnv::from_id("MountainCarContinuous-v0", &opts(30), 2, 0).expect("venv");
+    let err = wrong
+        .load(&saved)
+        .expect_err("env count mismatch is an error");
     assert!(
-        wrong.load(&saved).is_err(),
-        "env count mismatch is an error"
+        format!("{err}").contains("checkpoint holds 3 envs, this run has 2"),
+        "{err}"
     );
 }

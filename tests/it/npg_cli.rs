@@ -1,17 +1,15 @@
 //! `lab npg-rank1` end to end (spec §6.5): the smoke config's metrics.csv schema and
 //! invariants, determinism of a seed, the `pg` baseline, and usage errors (exit 2).
+use crate::common::*;
 use lab::npg::log::COLUMNS;
 use lab::run::is_timing_column;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn lab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lab"))
-        .arg("npg-rank1")
-        .args(args)
-        .args(["--quiet", "--threads", "1"])
-        .output()
-        .expect("run lab")
+/// `lab npg-rank1 ARGS --quiet --threads 1` in `dir`.
+fn npg(dir: &Path, args: &[&str]) -> Output {
+    let all = [&["npg-rank1"], args, &["--quiet", "--threads", "1"]].concat();
+    lab(dir, &all)
 }
 
 fn run_to(dir: &Path, config: &str, extra: &[&str]) -> PathBuf {
@@ -24,12 +22,8 @@ fn run_to(dir: &Path, config: &str, extra: &[&str]) -> PathBuf {
         "--force",
     ];
     args.extend(extra);
-    let o = lab(&args);
-    assert!(
-        o.status.success(),
-        "lab failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = npg(dir, &args);
+    assert!(o.status.success(), "lab failed: {}", text(&o));
     out
 }
 
@@ -40,32 +34,14 @@ fn smoke() -> String {
     )
 }
 
-fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut r = csv::Reader::from_path(path).expect("csv");
-    let header = r
-        .headers()
-        .expect("header")
+/// A run's metrics.csv without its timing columns, header first.
+fn untimed(run: &Path) -> Vec<Vec<String>> {
+    let timing: Vec<&str> = COLUMNS
         .iter()
-        .map(String::from)
+        .copied()
+        .filter(|c| is_timing_column(c))
         .collect();
-    let rows = r
-        .records()
-        .map(|x| x.expect("row").iter().map(String::from).collect())
-        .collect();
-    (header, rows)
-}
-
-fn col(header: &[String], name: &str) -> usize {
-    header.iter().position(|h| h == name).expect("column")
-}
-
-fn without_timing(header: &[String], rows: &[Vec<String>]) -> Vec<Vec<String>> {
-    let keep: Vec<usize> = (0..header.len())
-        .filter(|&i| !is_timing_column(&header[i]))
-        .collect();
-    rows.iter()
-        .map(|r| keep.iter().map(|&i| r[i].clone()).collect())
-        .collect()
+    csv_without(&run.join("metrics.csv"), &timing)
 }
 
 #[test]
@@ -81,9 +57,7 @@ fn smoke_run_has_the_spec_schema_and_is_deterministic() {
         .collect();
     assert_eq!(timing, ["wall_s", "steps_per_s", "rollout_ms", "update_ms"]);
     assert_eq!(rows.len(), 8);
-    let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(a.join("meta.json")).expect("meta"))
-            .expect("meta.json");
+    let meta = json(&a.join("meta.json"));
     assert_eq!(meta["threads"], 1, "--threads 1");
     assert_eq!(
         meta["torch_threads"], 1,
@@ -103,9 +77,7 @@ fn smoke_run_has_the_spec_schema_and_is_deterministic() {
     assert!(rows
         .iter()
         .any(|r| !r[col(&header, "eval_return_mean")].is_empty()));
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(a.join("summary.json")).expect("summary"))
-            .expect("json");
+    let summary = json(&a.join("summary.json"));
     assert_eq!(summary["env_steps"], 4096);
     let (ep_header, episodes) = read_csv(&a.join("episodes.csv"));
     assert_eq!(ep_header[0], "env_steps");
@@ -113,11 +85,8 @@ fn smoke_run_has_the_spec_schema_and_is_deterministic() {
     // Same config and seed on CPU: identical metrics apart from timings.
     let dir2 = tempfile::tempdir().expect("tmp");
     let b = run_to(dir2.path(), &smoke(), &[]);
-    let (_, rows_b) = read_csv(&b.join("metrics.csv"));
-    assert_eq!(
-        without_timing(&header, &rows),
-        without_timing(&header, &rows_b)
-    );
+    assert_eq!(untimed(&a).len(), 1 + 8, "header and 8 rows");
+    assert_eq!(untimed(&a), untimed(&b));
     // A different seed gives a different run.
     let dir3 = tempfile::tempdir().expect("tmp");
     let c = run_to(
@@ -125,11 +94,9 @@ fn smoke_run_has_the_spec_schema_and_is_deterministic() {
         &smoke(),
         &["--seed", "1", "--set", "total_steps=1024"],
     );
-    let (_, rows_c) = read_csv(&c.join("metrics.csv"));
-    assert_ne!(
-        without_timing(&header, &rows[..2]),
-        without_timing(&header, &rows_c)
-    );
+    let (first_two, other_seed) = (untimed(&a)[1..3].to_vec(), untimed(&c));
+    assert_eq!(other_seed.len(), 1 + 2, "header and 2 rows");
+    assert_ne!(first_two, other_seed[1..]);
 }
 
 /// A run continued from its checkpoint ends with the same metrics as an uninterrupted run.
@@ -144,57 +111,68 @@ fn resume_gives_the_same_metrics_as_an_uninterrupted_run() {
     let b = run_to(half.path(), &smoke(), &["--set", "total_steps=2048"]);
     let resume = format!("resume_from={}", b.display());
     let c = run_to(cont.path(), &smoke(), &["--set", &resume]);
-    let (header, rows_a) = read_csv(&a.join("metrics.csv"));
-    let (_, rows_c) = read_csv(&c.join("metrics.csv"));
     assert_eq!(
-        without_timing(&header, &rows_a),
-        without_timing(&header, &rows_c)
+        untimed(&b).len(),
+        1 + 4,
+        "the half run stops after 4 of 8 rows"
     );
-    let episodes = |d: &Path| std::fs::read_to_string(d.join("episodes.csv")).expect("episodes");
+    assert_eq!(untimed(&a).len(), 1 + 8);
+    assert_eq!(untimed(&a), untimed(&c));
+    let episodes = |d: &Path| read(&d.join("episodes.csv"));
+    assert!(episodes(&a).lines().count() > 1, "episodes were recorded");
     assert_eq!(episodes(&a), episodes(&c));
-    let summary = |d: &Path| -> serde_json::Value {
-        serde_json::from_str(&std::fs::read_to_string(d.join("summary.json")).expect("summary"))
-            .expect("json")
-    };
-    assert_eq!(
-        summary(&a)["final_eval_mean"],
-        summary(&c)["final_eval_mean"]
-    );
-    assert_eq!(summary(&a)["final_ma100"], summary(&c)["final_ma100"]);
+    let summary = |d: &Path| json(&d.join("summary.json"));
+    for key in ["final_eval_mean", "final_ma100"] {
+        assert!(summary(&a)[key].is_f64(), "{key}: {}", summary(&a));
+        assert_eq!(summary(&a)[key], summary(&c)[key], "{key}");
+    }
     // `--resume RUN_DIR` does the same from the run's own config.yaml.
     let again = tempfile::tempdir().expect("tmp");
     let d = again.path().join("run");
     let (b_dir, d_dir) = (b.to_str().expect("utf-8"), d.to_str().expect("utf-8"));
-    let o = lab(&[
+    let args = [
         "--resume",
         b_dir,
         "--set",
         "total_steps=4096",
         "--out",
         d_dir,
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let (_, rows_d) = read_csv(&d.join("metrics.csv"));
-    assert_eq!(
-        without_timing(&header, &rows_a),
-        without_timing(&header, &rows_d)
+    ];
+    let o = npg(again.path(), &args);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(untimed(&a), untimed(&d));
+    let o = lab(again.path(), &["decompose", "--resume", b_dir]);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(
+        stderr(&o).contains("`lab decompose` runs keep no checkpoints"),
+        "{}",
+        text(&o)
     );
-    let o = Command::new(env!("CARGO_BIN_EXE_lab"))
-        .args(["decompose", "--resume", b_dir])
-        .current_dir(again.path())
-        .output()
-        .expect("run lab");
-    assert_eq!(o.status.code(), Some(2), "decompose keeps no checkpoints");
-    // Resuming a finished run, or with another algorithm, is a usage error.
-    let o = lab(&[
-        "--config",
-        &smoke(),
-        "--set",
-        &format!("resume_from={}", a.display()),
-        "--out",
-        cont.path().join("x").to_str().expect("utf-8"),
-    ]);
-    assert_eq!(o.status.code(), Some(2));
+    // Resuming a finished run, or with another algorithm, is a usage error that leaves the
+    // checkpointed runs as they were.
+    let (full_rows, half_rows) = (untimed(&a), untimed(&b));
+    let finished = format!("resume_from={}", a.display());
+    let pg = format!("{}/configs/npg-rank1/pg.yaml", env!("CARGO_MANIFEST_DIR"));
+    let cases = [
+        (smoke(), &finished, "nothing left of 8 iterations"),
+        (
+            pg,
+            &resume,
+            "checkpoint is smac on CartPole-v1, config asks for pg",
+        ),
+    ];
+    for (k, (config, from, message)) in cases.iter().enumerate() {
+        let out = cont.path().join(format!("refused-{k}"));
+        let out = out.to_str().expect("utf-8");
+        let o = npg(
+            cont.path(),
+            &["--config", config, "--set", from, "--out", out],
+        );
+        assert_eq!(code(&o), 2, "{}", text(&o));
+        assert!(stderr(&o).contains(message), "want {message}: {}", text(&o));
+    }
+    assert_eq!(untimed(&a), full_rows);
+    assert_eq!(untimed(&b), half_rows);
 }
 
 fn write_config(dir: &Path, text: &str) -> String {
@@ -242,29 +220,22 @@ fn every_algorithm_runs_the_smoke_setting() {
 fn unimplemented_algorithms_and_bad_values_exit_2() {
     let dir = tempfile::tempdir().expect("tmp");
     let cfg = write_config(dir.path(), "algo: {kind: acktr}\n");
-    let o = lab(&[
-        "--config",
-        &cfg,
-        "--out",
-        dir.path().join("r").to_str().expect("utf-8"),
-    ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("not implemented yet"));
-    let o = lab(&[
-        "--set",
-        "algo.damping=0",
-        "--out",
-        dir.path().join("r2").to_str().expect("utf-8"),
-    ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("algo.damping"));
-    let o = lab(&[
-        "--set",
-        "env.id=Hopper-v9",
-        "--out",
-        dir.path().join("r3").to_str().expect("utf-8"),
-    ]);
-    assert_eq!(o.status.code(), Some(2));
+    let cases = [
+        (vec!["--config", &cfg, "--out", "r"], "not implemented yet"),
+        (
+            vec!["--set", "algo.damping=0", "--out", "r2"],
+            "algo.damping",
+        ),
+        (
+            vec!["--set", "env.id=Hopper-v9", "--out", "r3"],
+            "`env.id` (from --set env.id=Hopper-v9): unknown environment",
+        ),
+    ];
+    for (args, message) in cases {
+        let o = npg(dir.path(), &args);
+        assert_eq!(code(&o), 2, "{args:?}: {}", text(&o));
+        assert!(stderr(&o).contains(message), "want {message}: {}", text(&o));
+    }
 }
 
 /// `backend: torch` still runs deterministically, and its first iteration equals the native
@@ -278,14 +249,14 @@ fn torch_backend_is_deterministic_and_agrees_with_native() {
         tempfile::tempdir().expect("tmp"),
         tempfile::tempdir().expect("tmp"),
     );
-    let (header, t1) = read_csv(&run_to(d1.path(), &smoke(), &torch).join("metrics.csv"));
-    let (_, t2) = read_csv(&run_to(d2.path(), &smoke(), &torch).join("metrics.csv"));
-    let (_, n1) = read_csv(&run_to(d3.path(), &smoke(), &one).join("metrics.csv"));
-    assert_eq!(without_timing(&header, &t1), without_timing(&header, &t2));
-    let (t, n) = (
-        &without_timing(&header, &t1)[0],
-        &without_timing(&header, &n1)[0],
-    );
+    let t1 = untimed(&run_to(d1.path(), &smoke(), &torch));
+    let t2 = untimed(&run_to(d2.path(), &smoke(), &torch));
+    let n1 = untimed(&run_to(d3.path(), &smoke(), &one));
+    assert_eq!(t1.len(), 1 + 1, "header and one row");
+    assert_eq!(t1, t2);
+    assert_eq!(n1[0], t1[0], "same columns");
+    let (t, n) = (&t1[1], &n1[1]);
+    assert_eq!(t.len(), n.len());
     for (a, b) in t.iter().zip(n) {
         match (a.parse::<f64>(), b.parse::<f64>()) {
             (Ok(x), Ok(y)) => assert!((x - y).abs() <= 1e-9 * x.abs().max(1.0), "{x} vs {y}"),

@@ -21,6 +21,7 @@ fn features(rng: &mut ChaCha8Rng) -> [f64; K] {
 
 #[test]
 fn autograd_score_is_the_linear_gaussian_score() {
+    let _torch = crate::common::torch_lock();
     tch::manual_seed(0);
     let space = Space::Box {
         low: vec![-10.0],
@@ -43,12 +44,17 @@ fn autograd_score_is_the_linear_gaussian_score() {
         let u = actor
             .params
             .grad(&actor.log_prob(&obs, &act).sum(Kind::Double));
-        for j in 0..K {
-            let want = (a - mean) * phi[j] / (sigma * sigma);
+        // ∂/∂w_j = (a − μ)φ_j/σ², ∂/∂b = (a − μ)/σ², ∂/∂log σ = (a − μ)²/σ² − 1.
+        let z = (a - mean) / sigma;
+        let mut want: Vec<f64> = phi.iter().map(|p| z * p / sigma).collect();
+        want.extend([z / sigma, z * z - 1.0]);
+        assert_eq!(u.len(), want.len(), "parameters: w, b, log σ");
+        for (j, name) in ["w0", "w1", "w2", "b", "log σ"].iter().enumerate() {
             assert!(
-                (u[j] - want).abs() <= 1e-12 * want.abs().max(1.0),
-                "w{j}: {} vs {want}",
-                u[j]
+                (u[j] - want[j]).abs() <= 1e-12 * want[j].abs().max(1.0),
+                "{name}: {} vs {}",
+                u[j],
+                want[j]
             );
         }
     }

@@ -28,6 +28,7 @@ fn hand_case(truncated: [bool; 5]) -> lab::rl::gae::Targets {
 }
 
 fn assert_close(got: &[f64], want: &[f64]) {
+    assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
     for (g, w) in got.iter().zip(want) {
         assert!((g - w).abs() < 1e-12, "{got:?} vs {want:?}");
     }
@@ -42,9 +43,15 @@ fn gae_hand_example_with_termination_and_truncation() {
 
 #[test]
 fn gae_without_the_truncation_flag_differs() {
-    // Ignoring the truncation would bootstrap t3 from V(s4) and carry Â4 back.
+    // Ignoring the truncation bootstraps t3 from V(s4) = 2.5 and carries Â4 back:
+    // t4: δ = 5 + 0.9·3 − 2.5 = 5.2, Â = 5.2 (unchanged)
+    // t3: δ = 4 + 0.9·2.5 − 2 = 4.25, Â = 4.25 + 0.72·5.2 = 4.25 + 3.744 = 7.994 (not 11)
+    // t2: δ = 3.3, Â = 3.3 + 0.72·7.994 = 3.3 + 5.75568 = 9.05568
+    // t1, t0: behind the termination, unchanged (1 and 2.12).
+    // Returns are Â + V: 2.62, 2, 9.05568 + 1.5 = 10.55568, 7.994 + 2 = 9.994, 7.7.
     let t = hand_case([false; 5]);
-    assert!((t.advantages[3] - 11.0).abs() > 1.0);
+    assert_close(&t.advantages, &[2.12, 1.0, 9.05568, 7.994, 5.2]);
+    assert_close(&t.returns, &[2.62, 2.0, 10.55568, 9.994, 7.7]);
 }
 
 #[test]
@@ -95,6 +102,7 @@ fn cg_solves_a_random_spd_system() {
     };
     let res = conjugate_gradient(apply, &b, 20, 1e-20);
     let exact = a.solve(&Array1::from(b.clone())).expect("solve");
+    assert_eq!(res.x.len(), n);
     let diff: Vec<f64> = res.x.iter().zip(exact.iter()).map(|(x, y)| x - y).collect();
     let err = norm(&diff) / exact.dot(&exact).sqrt();
     assert!(res.iters <= 20);

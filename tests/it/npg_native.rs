@@ -65,7 +65,8 @@ fn gaussian() -> Space {
     }
 }
 
-/// A torch actor with a non-trivial head and log-std, and its native copy.
+/// A torch actor with a non-trivial head and log-std, and its native copy (callers hold
+/// `torch_lock`: this seeds libtorch's global RNG).
 fn pair(space: &Space, seed: i64) -> (Actor, NativeActor) {
     tch::set_num_threads(1);
     tch::manual_seed(seed);
@@ -165,16 +166,19 @@ fn compare_actor(space: &Space, seed: i64) {
 
 #[test]
 fn native_actor_matches_torch_categorical() {
+    let _torch = crate::common::torch_lock();
     compare_actor(&Space::Discrete(3), 1);
 }
 
 #[test]
 fn native_actor_matches_torch_gaussian() {
+    let _torch = crate::common::torch_lock();
     compare_actor(&gaussian(), 2);
 }
 
 #[test]
 fn native_exact_fisher_matches_torch() {
+    let _torch = crate::common::torch_lock();
     let (torch, native) = pair(&Space::Discrete(3), 4);
     let s = problem(&native, 10, 4);
     let fnat = Policy::exact_fisher(&native, &native.batch(&s)).expect("native");
@@ -186,11 +190,17 @@ fn native_exact_fisher_matches_torch() {
     assert!(rel(&a, &b) < 1e-10);
     let (_, gauss) = pair(&gaussian(), 4);
     let sg = problem(&gauss, 4, 4);
-    assert!(Policy::exact_fisher(&gauss, &gauss.batch(&sg)).is_err());
+    let err = Policy::exact_fisher(&gauss, &gauss.batch(&sg))
+        .expect_err("no exact Fisher for a Gaussian policy");
+    assert!(
+        format!("{err}").contains("cos_to_exact needs a discrete action space"),
+        "{err}"
+    );
 }
 
 #[test]
 fn native_critic_matches_torch() {
+    let _torch = crate::common::torch_lock();
     tch::manual_seed(7);
     let torch = Critic::new(3, &[6, 5], Device::Cpu);
     let theta: Vec<f64> = torch.params.flat().iter().map(|t| t * 1.5 + 0.01).collect();
@@ -209,6 +219,7 @@ fn native_critic_matches_torch() {
 /// the native `g` and `u`, and the applied step is `α d`.
 #[test]
 fn native_smac_direction_matches_the_dense_solve() {
+    let _torch = crate::common::torch_lock();
     use lab::npg::config::ScoreSample;
     use lab::npg::rank1::sherman_morrison_direction;
     use lab::npg::step::StepRule;

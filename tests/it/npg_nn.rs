@@ -48,6 +48,8 @@ fn check_scores(actor: &Actor, actions: &[f64]) {
             .params
             .grad(&actor.log_prob(&obs, &act).sum(Kind::Double));
         let fd = fd_score(actor, &obs, &act);
+        assert_eq!(u.len(), fd.len());
+        assert_eq!(u.len(), mean_adv_u.len());
         for (i, (a, f)) in u.iter().zip(&fd).enumerate() {
             assert!(
                 (a - f).abs() <= 1e-6 * f.abs().max(1e-3),
@@ -66,6 +68,7 @@ fn check_scores(actor: &Actor, actions: &[f64]) {
     let g = actor
         .params
         .grad(&(actor.log_prob(&obs, &act) * adv_t).mean(Kind::Double));
+    assert_eq!(g.len(), mean_adv_u.len());
     for (a, b) in g.iter().zip(&mean_adv_u) {
         assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0));
     }
@@ -73,6 +76,7 @@ fn check_scores(actor: &Actor, actions: &[f64]) {
 
 #[test]
 fn categorical_scores_match_finite_differences() {
+    let _torch = crate::common::torch_lock();
     tch::manual_seed(0);
     let actor = Actor::new(3, &Space::Discrete(2), &[4, 4], CPU);
     // Perturb the near-zero head so the check is not trivially small.
@@ -89,6 +93,7 @@ fn categorical_scores_match_finite_differences() {
 
 #[test]
 fn gaussian_scores_match_finite_differences() {
+    let _torch = crate::common::torch_lock();
     tch::manual_seed(1);
     let space = Space::Box {
         low: vec![-2.0],
@@ -109,6 +114,7 @@ fn gaussian_scores_match_finite_differences() {
 
 #[test]
 fn orthogonal_init_gains_and_zero_biases() {
+    let _torch = crate::common::torch_lock();
     tch::manual_seed(2);
     let critic = Critic::new(8, &[8, 8], CPU);
     let w1 = &critic.params.tensors[2]; // 8×8 hidden layer, gain √2
@@ -125,6 +131,7 @@ fn orthogonal_init_gains_and_zero_biases() {
 
 #[test]
 fn flat_parameters_round_trip_in_a_fixed_order() {
+    let _torch = crate::common::torch_lock();
     tch::manual_seed(3);
     let params = Params::new(vec![
         Tensor::zeros([2, 3], (Kind::Double, CPU)),
@@ -136,11 +143,16 @@ fn flat_parameters_round_trip_in_a_fixed_order() {
     assert_eq!(params.flat(), (1..9).map(|i| i as f64).collect::<Vec<_>>());
     // Row-major weight first, then the bias.
     assert_eq!(params.tensors[0].double_value(&[1, 0]), 4.0);
-    assert!(params.set_flat(&[0.0; 3]).is_err());
+    let err = params.set_flat(&[0.0; 3]).expect_err("wrong length");
+    assert!(
+        format!("{err}").contains("3 values for 8 parameters"),
+        "{err}"
+    );
 }
 
 #[test]
 fn deterministic_actions_are_the_mode() {
+    let _torch = crate::common::torch_lock();
     tch::manual_seed(4);
     let actor = Actor::new(3, &Space::Discrete(2), &[4], CPU);
     let obs = obs_batch(&[[0.1, 0.2, 0.3]]);

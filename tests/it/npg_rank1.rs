@@ -34,6 +34,7 @@ fn dense_fisher(u: &[f64], lambda: f64) -> Array2<f64> {
 }
 
 fn rel_err(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
     let diff: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
     norm(&diff) / norm(b).max(f64::MIN_POSITIVE)
 }

@@ -9,6 +9,7 @@ use tch::Device;
 
 #[test]
 fn truncations_store_the_final_observation_value() {
+    let _torch = crate::common::torch_lock();
     tch::manual_seed(0);
     let opts = EnvOptions {
         max_episode_steps: Some(5),
@@ -26,6 +27,14 @@ fn truncations_store_the_final_observation_value() {
     let mut episodes = Vec::new();
     let b = col.collect(&actor, &critic, 12, &mut rng, 0, &mut episodes);
     assert_eq!(b.rewards.len(), 24);
+    for (name, len) in [
+        ("values", b.values.len()),
+        ("terminated", b.terminated.len()),
+        ("truncated", b.truncated.len()),
+        ("final_values", b.final_values.len()),
+    ] {
+        assert_eq!(len, 24, "{name}");
+    }
     assert_eq!(episodes.len(), 4, "two 5-step episodes per env in 12 steps");
     for (i, (&trunc, &fv)) in b.truncated.iter().zip(&b.final_values).enumerate() {
         let t = i / 2;
@@ -46,5 +55,6 @@ fn truncations_store_the_final_observation_value() {
         Device::Cpu,
     );
     let want = Vec::<f64>::try_from(&tch::no_grad(|| critic.values(&last))).expect("values");
+    assert_eq!(want.len(), 2, "one per env");
     assert_eq!(b.last_values, want);
 }

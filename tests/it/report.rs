@@ -53,7 +53,7 @@ fn assert_svg(path: &Path, must_contain: &[&str]) {
 
 #[test]
 fn report_embeds_default_plots_that_are_valid_images() {
-    let (_tmp, study) = small_study();
+    let (tmp, study) = small_study();
     let report = std::fs::read_to_string(study.join("report.md")).unwrap();
     assert!(
         report.contains("![decrement vs iter](plots/decrement_vs_iter.png)"),
@@ -71,7 +71,7 @@ fn report_embeds_default_plots_that_are_valid_images() {
     );
     // Re-running the report from the files alone gives the same text.
     std::fs::remove_file(study.join("report.md")).unwrap();
-    let out = lab(Path::new("."), &["report", study.to_str().unwrap()]);
+    let out = lab(tmp.path(), &["report", study.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(
         std::fs::read_to_string(study.join("report.md")).unwrap(),
@@ -172,7 +172,10 @@ fn bad_paths_and_columns_exit_2() {
             vec!["compare", s, run.to_str().unwrap()],
             "not a lab run directory",
         ),
-        (vec!["compare", run.to_str().unwrap()], ""),
+        (
+            vec!["compare", run.to_str().unwrap()],
+            "2 values required by '<RUN> <RUN>...'; only 1 was provided",
+        ),
     ];
     for (args, message) in cases {
         let out = lab(tmp.path(), &args);

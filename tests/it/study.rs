@@ -3,7 +3,7 @@
 use crate::common::*;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn study_runs_every_cell_and_seed_and_reports_their_means() {
@@ -77,26 +77,13 @@ fn assert_same_as_a_direct_run(dir: &Path, study: &Path, run: &Path) {
     ];
     let out = lab(dir, &args);
     assert!(out.status.success(), "{}", text(&out));
-    let untimed = |path: &Path| -> Vec<Vec<String>> {
-        let mut reader = csv::Reader::from_path(path.join("metrics.csv")).unwrap();
-        let keep: Vec<bool> = reader
-            .headers()
-            .unwrap()
-            .iter()
-            .map(|h| !h.ends_with("_s") && !h.ends_with("_ms"))
-            .collect();
-        let rows = reader.records().map(|r| {
-            let r = r.unwrap();
-            r.iter()
-                .zip(&keep)
-                .filter(|(_, k)| **k)
-                .map(|(v, _)| v.to_string())
-                .collect()
-        });
-        rows.collect()
+    let untimed = |run: &Path| {
+        csv_keep(&run.join("metrics.csv"), |h| {
+            !h.ends_with("_s") && !h.ends_with("_ms")
+        })
     };
     let direct = untimed(&dir.join("direct"));
-    assert!(!direct.is_empty());
+    assert!(direct.len() >= 3, "header and Newton rows: {direct:?}");
     assert_eq!(untimed(run), direct);
 }
 
@@ -227,21 +214,19 @@ fn kill_study_after_first_run(dir: &Path, runs: &[std::path::PathBuf]) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let start = Instant::now();
     let lock = dir.join("results/decompose/long/study.lock");
-    while !lock.exists() && start.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until("the study lock", Duration::from_secs(60), || lock.exists());
     let second = lab(dir, &["decompose", "--config", "long.yaml", "--resume"]);
     assert_eq!(second.status.code(), Some(2), "{}", text(&second));
-    assert!(text(&second).contains("is being run by lab process"));
-    let first_done = || {
+    assert!(
+        text(&second).contains("is being run by lab process"),
+        "{}",
+        text(&second)
+    );
+    wait_until("the first completed run", Duration::from_secs(60), || {
         runs.iter()
-            .any(|r| r.join("meta.json").exists() && status(r) == "completed")
-    };
-    while !first_done() && start.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+            .any(|r| try_status(r).as_deref() == Some("completed"))
+    });
     let group = format!("-{}", child.id());
     let killed = Command::new("kill")
         .args(["-KILL", "--", &group])
@@ -301,9 +286,8 @@ fn study_usage_mistakes_exit_2_with_a_clear_message() {
         study_yaml("ok", "{matrix.n: [8]}", "[0]"),
     )
     .unwrap();
-    assert!(lab(dir, &["decompose", "--config", "ok.yaml", "--quiet"])
-        .status
-        .success());
+    let ok = lab(dir, &["decompose", "--config", "ok.yaml", "--quiet"]);
+    assert!(ok.status.success(), "{}", text(&ok));
     let again = lab(dir, &["decompose", "--config", "ok.yaml"]);
     assert_eq!(again.status.code(), Some(2));
     assert!(
