@@ -6,6 +6,7 @@ pub mod cg;
 pub mod circulant;
 pub mod closed;
 pub mod config;
+pub mod driver;
 pub mod dualnum;
 pub mod elements;
 pub mod finance;
@@ -76,7 +77,7 @@ impl Experiment for DecomposeConfig {
 
     fn execute(&self, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
         if let config::Mode::Finance(f) = &self.mode {
-            let mut metrics = run.csv("metrics.csv", newton::COLUMNS)?;
+            let mut metrics = run.csv("metrics.csv", driver::COLUMNS)?;
             let rows = finance::run(f, &self.solver, run, &mut |row| {
                 metrics.row(row)?;
                 run.check_interrupt()
@@ -96,7 +97,7 @@ impl Experiment for DecomposeConfig {
             &mut ctx.rng,
         )?;
         let setup_s = t0.elapsed().as_secs_f64();
-        let mut metrics = run.csv("metrics.csv", newton::COLUMNS)?;
+        let mut metrics = run.csv("metrics.csv", driver::COLUMNS)?;
         let mut progress = run.progress(self.solver.max_iter as u64, "decompose");
         let out = solve::decompose(&a, &sub, &self.solver, &mut |row| {
             progress.set(row[0] as u64, &format!("decrement {:.2e}", row[2]));
