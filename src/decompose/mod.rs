@@ -13,7 +13,6 @@ pub mod finance;
 pub mod matrix;
 pub mod newton;
 pub mod nondegen;
-pub mod plot;
 pub mod solve;
 pub mod structures;
 pub mod subspace;
