@@ -1,5 +1,25 @@
 //! `lab decompose`: the unique decomposition A = B⁻¹ + C, B ≻ 0, B ∈ L^⊥, C ∈ L
 //! (spec decompose.md §1.2), by closed forms (§3.9), primal/dual Newton and Newton-CG (§3).
+//!
+//! Reading order: one solve, top to bottom.
+//! 1. Config: [`config`] (`DecomposeConfig`: matrix, subspace, solver, output, mode), run by
+//!    `execute` below.
+//! 2. Matrix and subspace: [`matrix::build`] makes A; [`structures::build`] makes the
+//!    `Subspace` L (explicit bases in [`subspace`], with [`circulant`] columns or a
+//!    [`block::BlockGroup`] where the structure has one).
+//! 3. Solve dispatch: [`solve::decompose`] picks the method (§2.4), checks nondegeneracy
+//!    ([`nondegen`]) and goes to a closed form ([`closed`]) or to a Newton solver: dense primal
+//!    or dual ([`newton::solve`]), banded ([`banded::solve`]), block-reduced ([`block::solve`]),
+//!    circulant ([`circulant::solve`]).
+//! 4. Newton driver and oracle: each of those solvers builds a [`driver::NewtonOracle`] (how to
+//!    evaluate f, its gradient and a direction on its structure; CG in [`cg`]) and calls
+//!    [`driver::run`], the one loop: direction → decrement → stop test → backtracking → a
+//!    metrics.csv row.
+//! 5. Certificates: [`summarize`] checks the answer (reconstruction, tr(AB) = n, λ_min(B),
+//!    duality gap).
+//! 6. Outputs: metrics.csv rows (written as the driver logs them), B.npy / C.npy, summary.json.
+//!    Finance mode ([`finance::run`]) replaces 2–6 by solves on covariance matrices and writes
+//!    finance.csv, strategy_*.csv and figure1.svg.
 pub mod banded;
 pub mod block;
 pub mod cg;
