@@ -4,13 +4,11 @@
 //! and the final report agree exactly in counts and to 1e-12 in values. A 2×2 problem with a
 //! closed form pins the first Newton step to its hand-computed value.
 use crate::decompose_common::*;
-use lab::decompose::circulant;
 use lab::decompose::config::{Method, SubspaceSpec};
 use lab::decompose::matrix;
 use lab::decompose::solve::{self, Outcome};
 use lab::decompose::structures::{self, Subspace};
-use ndarray::{array, Array1, Array2};
-use rand::Rng;
+use ndarray::{array, Array2};
 
 /// One solve: the logged rows (all columns but wall_s) and the outcome.
 struct Trace {
@@ -29,17 +27,6 @@ fn trace(a: &Array2<f64>, sub: &Subspace, method: Method, max_iter: usize) -> Tr
     })
     .expect("solves");
     Trace { rows, out }
-}
-
-fn circulant_a(n: usize, seed: u64) -> Array2<f64> {
-    let mut r = rng(seed);
-    let mut c = Array1::from_shape_fn(n, |_| r.gen::<f64>() - 0.5);
-    for k in 1..n {
-        c[n - k] = c[k];
-    }
-    let lam = circulant::eig(&c);
-    c[0] += 0.5 - lam.iter().cloned().fold(f64::INFINITY, f64::min);
-    circulant::dense(&c)
 }
 
 fn build(spec: SubspaceSpec, n: usize) -> Subspace {
