@@ -222,7 +222,7 @@ impl NewtonOracle for Banded<'_> {
     }
 
     /// From the Takahashi selected inverse Z = band(M⁻¹) of the factor.
-    fn gradient(&self, _x: &Array1<f64>, l: &Band<f64>) -> Result<Gradient<Band<f64>>> {
+    fn gradient(&self, l: &Band<f64>) -> Result<Gradient<Band<f64>>> {
         let z = l.selected_inverse();
         let g = &self.lin - &(self.inner(&z, |t| t) * self.sign);
         let z_norm = z.v.iter().map(|v| v * v).sum::<f64>().sqrt();

@@ -285,7 +285,7 @@ impl NewtonOracle for Reduction<'_> {
     }
 
     /// g_k = Σ wᵢ s_kᵢ/sᵢ + tr(K⁻¹K_k); H_kl = Σ wᵢ s_kᵢ s_lᵢ/sᵢ² + tr(K⁻¹K_k K⁻¹K_l).
-    fn gradient(&self, _x: &Array1<f64>, ev: &Eval) -> Result<Gradient<Array2<f64>>> {
+    fn gradient(&self, ev: &Eval) -> Result<Gradient<Array2<f64>>> {
         let (w, dirs, m) = (&self.weights, &self.dirs, self.gens.len());
         let kk: Vec<Array2<f64>> = dirs.iter().map(|dk| ev.k_inv.dot(&dk.k)).collect();
         let g = Array1::from_shape_fn(m, |k| {

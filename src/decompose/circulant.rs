@@ -144,7 +144,7 @@ impl NewtonOracle for Fourier<'_> {
 
     /// gₖ = Σⱼ δₖⱼ/μⱼ, Hₖₗ = Σⱼ δₖⱼδₗⱼ/μⱼ²; the residual is ‖P_L(B)‖_F/‖B‖_F with B's
     /// eigenvalues 1/μ.
-    fn gradient(&self, _x: &Array1<f64>, mu: &Array1<f64>) -> Result<Gradient<Array2<f64>>> {
+    fn gradient(&self, mu: &Array1<f64>) -> Result<Gradient<Array2<f64>>> {
         let inv_mu = mu.mapv(|v| 1.0 / v);
         let scaled = &self.delta * &inv_mu; // δₖⱼ/μⱼ
         let g = scaled.sum_axis(ndarray::Axis(1));

@@ -36,8 +36,9 @@ pub trait NewtonOracle {
     type Local;
     /// f(x) and its by-product; None outside the domain (the feasibility oracle of §3.1).
     fn value(&self, x: &Array1<f64>) -> Option<(f64, Self::Eval)>;
-    /// The gradient at x, its residual and what the direction needs.
-    fn gradient(&self, x: &Array1<f64>, at: &Self::Eval) -> Result<Gradient<Self::Local>>;
+    /// The gradient at the point `at` was evaluated at, its residual and what the direction
+    /// needs.
+    fn gradient(&self, at: &Self::Eval) -> Result<Gradient<Self::Local>>;
     /// A descent direction for a nonempty x: the Newton step or a substitute; `g_rel` =
     /// ‖g‖/‖g₀‖ sets an inexact solver's tolerance.
     fn direction(
@@ -117,7 +118,7 @@ pub fn run<O: NewtonOracle>(
     } = start;
     let (mut g0, mut last, mut cg_total, mut bt_total) = (None, None, 0, 0);
     for it in 1..=opts.max_iter {
-        let Gradient { g, residual, local } = oracle.gradient(&x, &eval)?;
+        let Gradient { g, residual, local } = oracle.gradient(&eval)?;
         let g_norm = g.dot(&g).sqrt();
         let g_rel = g_norm / g0.get_or_insert(g_norm).max(f64::MIN_POSITIVE);
         let search = if x.is_empty() {

@@ -149,7 +149,7 @@ impl NewtonOracle for Dense<'_, '_> {
         self.p.value(x)
     }
 
-    fn gradient(&self, _x: &Array1<f64>, fac: &Factor) -> Result<Gradient<Array2<f64>>> {
+    fn gradient(&self, fac: &Factor) -> Result<Gradient<Array2<f64>>> {
         let w = self.p.inverse(fac)?;
         let g = self.p.gradient(&w);
         // Relative to ‖W‖_F (‖W_JJ‖_F under the sparse-pattern kernel).
