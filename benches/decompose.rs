@@ -8,6 +8,8 @@ use lab::decompose::config::{DecomposeConfig, Method, SubspaceSpec};
 use lab::decompose::matrix::{banded, wishart};
 use lab::decompose::solve::decompose;
 use lab::decompose::structures::{self, Subspace};
+use lab::plot::render::{self, Figure};
+use lab::plot::series::Curve;
 use ndarray::Array2;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -168,22 +170,19 @@ fn main() {
         } else {
             name.to_string()
         };
-        curves.push((label, points));
+        curves.push(Curve::exact(&label, &points));
     }
     let dir = std::path::Path::new("results/decompose-bench");
     std::fs::create_dir_all(dir).expect("create results/decompose-bench");
     std::fs::write(dir.join("scaling.csv"), csv).expect("write csv");
-    std::fs::write(dir.join("scaling.svg"), svg(&curves)).expect("write svg");
+    let fig = Figure {
+        title: "lab decompose: time vs n".into(),
+        x_label: "n".into(),
+        y_label: "median time (s)".into(),
+        logx: true,
+        logy: true,
+        curves,
+    };
+    render::save(&fig, &dir.join("scaling.svg")).expect("write svg");
     println!("wrote {}/scaling.csv and scaling.svg", dir.display());
-}
-
-fn svg(curves: &[(String, Vec<(f64, f64)>)]) -> String {
-    let owned: Vec<lab::decompose::plot::Curve> = curves.to_vec();
-    lab::decompose::plot::svg(
-        &owned,
-        true,
-        "lab decompose: time vs n",
-        "n",
-        "median time (s)",
-    )
 }

@@ -3,8 +3,8 @@
 //! (O(nb²)), the Takahashi selected inverse Z = band(M⁻¹) (O(nb²)) for the gradient, and exact
 //! Hessian-vector products by forward-mode differentiation of both recurrences [D]:
 //! d/dt band((M − tC(v))⁻¹) = band(W C(v) W), so (Hv)ₖ = ⟨Dₖ, that⟩.
-use super::cg::{self, CgOptions};
 use super::config::SolverConfig;
+use super::driver::{self, cg_direction, Gradient, Log, NewtonOracle, Search, Start};
 pub use super::dualnum::{Dual, Num};
 use super::newton::{self, Solution};
 use super::subspace::Basis;
@@ -157,6 +157,7 @@ struct Banded<'a> {
     sign: f64,
     lin: Array1<f64>,
     basis: &'a Basis,
+    opts: &'a SolverConfig,
 }
 
 impl Banded<'_> {
@@ -212,101 +213,87 @@ impl Banded<'_> {
     }
 }
 
-/// Primal Newton-CG entirely on band storage; the dense B is formed once at the end.
+impl NewtonOracle for Banded<'_> {
+    type Eval = Band<f64>;
+    type Local = Band<f64>;
+
+    fn value(&self, x: &Array1<f64>) -> Option<(f64, Band<f64>)> {
+        Banded::value(self, x)
+    }
+
+    /// From the Takahashi selected inverse Z = band(M⁻¹) of the factor.
+    fn gradient(&self, l: &Band<f64>) -> Result<Gradient<Band<f64>>> {
+        let z = l.selected_inverse();
+        let g = &self.lin - &(self.inner(&z, |t| t) * self.sign);
+        let z_norm = z.v.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let residual = self.basis.projection_norm(&g)? / z_norm; // relative to ‖band(W)‖
+        Ok(Gradient {
+            g,
+            residual,
+            local: z,
+        })
+    }
+
+    fn direction(
+        &self,
+        x: &Array1<f64>,
+        z: &Band<f64>,
+        g: &Array1<f64>,
+        g_rel: f64,
+    ) -> Result<Search> {
+        let pre = self.opts.cg_jacobi.then(|| self.hess_diag(z));
+        let hv = |v: &Array1<f64>| self.hess_vec(x, v);
+        Ok(cg_direction(hv, pre.as_ref(), g, g_rel, self.opts))
+    }
+}
+
+/// Newton-CG entirely on band storage (primal from 0, or dual from `dual` = y₀); the dense W
+/// is formed once at the end.
 pub fn solve(
     a: &Array2<f64>,
     basis: &Basis,
     b: usize,
     dual: Option<&Array1<f64>>,
     opts: &SolverConfig,
-    log: &mut dyn FnMut(&[f64]) -> Result<()>,
+    log: Log,
 ) -> Result<Solution> {
-    let started = std::time::Instant::now();
-    let n = a.nrows();
-    let mut band = Band {
-        n,
-        b,
-        v: vec![0.0; n * (b + 1)],
-    };
-    for i in 0..n {
-        for j in i.saturating_sub(b)..=i {
-            band.set(i, j, if dual.is_some() { 0.0 } else { a[[i, j]] });
+    let clock = std::time::Instant::now();
+    let (m0, sign, lin, x) = match dual {
+        Some(y0) => {
+            let zero = Band {
+                n: a.nrows(),
+                b,
+                v: vec![0.0; a.nrows() * (b + 1)],
+            };
+            (zero, 1.0, basis.inner_products(a), y0.clone())
         }
-    }
-    let (sign, lin, x0) = match dual {
-        Some(y0) => (1.0, basis.inner_products(a), y0.clone()),
-        None => (-1.0, Array1::zeros(basis.len()), Array1::zeros(basis.len())),
+        None => {
+            let zero = Array1::zeros(basis.len());
+            (Band::from_dense(a, b), -1.0, zero.clone(), zero)
+        }
     };
     let p = Banded {
-        a: band,
+        a: m0,
         sign,
         lin,
         basis,
+        opts,
     };
-    let mut x = x0;
-    let Some((mut f, mut l)) = p.value(&x) else {
+    let Some((f, eval)) = p.value(&x) else {
         bail!("the starting point is not feasible (M is not positive definite)")
     };
-    let (mut g0, mut last, mut total_cg, mut total_bt) = (None, None, 0, 0);
-    for it in 1..=opts.max_iter {
-        let z = l.selected_inverse();
-        let g = &p.lin - &(p.inner(&z, |t| t) * p.sign);
-        let g_norm = g.dot(&g).sqrt();
-        let g_rel = g_norm / *g0.get_or_insert(g_norm.max(f64::MIN_POSITIVE));
-        let o = CgOptions::from_config(opts, basis.len(), g_rel);
-        let pre = opts.cg_jacobi.then(|| p.hess_diag(&z));
-        let r = cg::solve(|v| p.hess_vec(&x, v), &(-&g), pre.as_ref(), &o);
-        let mut d = if !r.converged && r.rel_residual > 1e-2 {
-            -&g
-        } else {
-            r.x
-        };
-        if g.dot(&d) >= 0.0 {
-            d = -&g;
-        }
-        let lambda2 = (-g.dot(&d)).max(0.0);
-        let z_norm = z.v.iter().map(|v| v * v).sum::<f64>().sqrt();
-        let residual = basis.projection_norm(&g)? / z_norm; // relative to ‖band(W)‖
-        let grad_max = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        let done = newton::converged(it, basis.is_empty(), lambda2, f, residual, opts);
-        let (mut step, mut bt, mut next) = (0.0, 0, None);
-        if !done {
-            let (t, k, v, lf) = newton::backtrack(|z| p.value(z), &x, &d, f, lambda2, opts)?;
-            (step, bt, next) = (t, k, Some((v, lf)));
-        }
-        total_cg += r.iters;
-        total_bt += bt;
-        let wall = started.elapsed().as_secs_f64();
-        log(&[
-            it as f64,
-            f,
-            0.5 * lambda2,
-            g_norm,
-            grad_max,
-            residual,
-            r.iters as f64,
-            step,
-            bt as f64,
-            wall,
-        ])?;
-        last = Some((it - 1, done, 0.5 * lambda2, residual, grad_max, f));
-        let Some((v, lf)) = next else { break };
-        x = &x + &(&d * step);
-        (f, l) = (v, lf);
-    }
-    let (iterations, converged, decrement, residual, grad_max, objective) =
-        last.expect("max_iter >= 1");
-    let w = l.dense_inverse();
+    let end = driver::run(&p, Start { x, f, eval, clock }, opts, log)?;
+    let r = end.report;
     Ok(Solution {
-        x,
-        w,
-        objective,
-        decrement,
-        residual,
-        grad_max,
-        iterations,
-        cg_iters: total_cg,
-        backtracks: total_bt,
-        converged,
+        w: end.eval.dense_inverse(),
+        x: end.x,
+        objective: r.objective,
+        decrement: r.decrement,
+        residual: r.residual,
+        grad_max: r.grad_max,
+        iterations: r.iterations,
+        cg_iters: r.cg_iters,
+        backtracks: r.backtracks,
+        converged: r.converged,
     })
 }

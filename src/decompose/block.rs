@@ -3,11 +3,11 @@
 //! similar to ⊕ᵢ (dᵢ − oᵢ) I_{nᵢ−1} ⊕ K, K_ii = dᵢ + (nᵢ − 1)oᵢ, K_ij = √(nᵢnⱼ) c_ij, so
 //! Φ = −Σᵢ (nᵢ − 1) log sᵢ − log det K with sᵢ = dᵢ − oᵢ: an r-sized problem, independent of n.
 use super::config::SolverConfig;
-use super::newton;
+use super::driver::{self, exact_step, Gradient, Log, NewtonOracle, Report, Search, Start};
 use crate::error::usage;
 use anyhow::{bail, Result};
 use ndarray::{Array1, Array2};
-use ndarray_linalg::{FactorizeC, InverseC, SolveC, UPLO};
+use ndarray_linalg::{FactorizeC, InverseC, UPLO};
 
 /// Within-block permutation symmetry of a block pattern (§3.8).
 #[derive(Clone, Debug)]
@@ -87,11 +87,7 @@ pub struct Reduced {
     pub b: Array2<f64>,
     pub c: Array2<f64>,
     pub x: Array1<f64>,
-    pub iterations: usize,
-    pub converged: bool,
-    pub decrement: f64,
-    pub residual: f64,
-    pub grad_max: f64,
+    pub report: Report,
 }
 
 /// Invariant generators of L^G: `Within(a)` (all off-diagonal pairs of block a) and
@@ -256,17 +252,84 @@ fn eval(p: &Params, w: &Array1<f64>) -> Option<Eval> {
     })
 }
 
+/// The reduced primal Φ over the coefficients x of the invariant generators (§3.8).
+struct Reduction<'a> {
+    group: &'a BlockGroup,
+    /// nᵢ − 1, the multiplicity of each sᵢ in Φ.
+    weights: Array1<f64>,
+    /// A in compressed coordinates and the generators' directions there.
+    base: Params,
+    dirs: Vec<Params>,
+    gens: Vec<(usize, usize, f64)>,
+}
+
+impl Reduction<'_> {
+    /// A − C(x) in compressed coordinates.
+    fn at(&self, x: &Array1<f64>) -> Params {
+        let mut p = self.base.clone();
+        for (dk, &xk) in self.dirs.iter().zip(x) {
+            p.s.scaled_add(-xk, &dk.s);
+            p.k.scaled_add(-xk, &dk.k);
+        }
+        p
+    }
+}
+
+impl NewtonOracle for Reduction<'_> {
+    type Eval = Eval;
+    /// The exact Hessian.
+    type Local = Array2<f64>;
+
+    fn value(&self, x: &Array1<f64>) -> Option<(f64, Eval)> {
+        eval(&self.at(x), &self.weights).map(|e| (e.f, e))
+    }
+
+    /// g_k = Σ wᵢ s_kᵢ/sᵢ + tr(K⁻¹K_k); H_kl = Σ wᵢ s_kᵢ s_lᵢ/sᵢ² + tr(K⁻¹K_k K⁻¹K_l).
+    fn gradient(&self, ev: &Eval) -> Result<Gradient<Array2<f64>>> {
+        let (w, dirs, m) = (&self.weights, &self.dirs, self.gens.len());
+        let kk: Vec<Array2<f64>> = dirs.iter().map(|dk| ev.k_inv.dot(&dk.k)).collect();
+        let g = Array1::from_shape_fn(m, |k| {
+            (w * &dirs[k].s * &ev.inv_s).sum() + kk[k].diag().sum()
+        });
+        let hess = Array2::from_shape_fn((m, m), |(k, l)| {
+            (w * &dirs[k].s * &dirs[l].s * &ev.inv_s * &ev.inv_s).sum()
+                + (&kk[k] * &kk[l].t()).sum()
+        });
+        let b = Params {
+            s: ev.inv_s.clone(),
+            k: ev.k_inv.clone(),
+        };
+        let residual = self
+            .gens
+            .iter()
+            .zip(&g)
+            .map(|(t, gk)| gk * gk / t.2)
+            .sum::<f64>()
+            .sqrt()
+            / b_frobenius(self.group, &b);
+        Ok(Gradient {
+            g,
+            residual,
+            local: hess,
+        })
+    }
+
+    fn direction(
+        &self,
+        _x: &Array1<f64>,
+        hess: &Array2<f64>,
+        g: &Array1<f64>,
+        _g_rel: f64,
+    ) -> Result<Search> {
+        exact_step(hess, g)
+    }
+}
+
 /// Solve the reduced primal by damped Newton with exact derivatives (§3.2–3.4 rules).
-pub fn solve(
-    a: &Array2<f64>,
-    g: &BlockGroup,
-    opts: &SolverConfig,
-    log: &mut dyn FnMut(&[f64]) -> Result<()>,
-) -> Result<Reduced> {
-    let started = std::time::Instant::now();
+pub fn solve(a: &Array2<f64>, g: &BlockGroup, opts: &SolverConfig, log: Log) -> Result<Reduced> {
+    let clock = std::time::Instant::now();
     let (d, o, c) = read_a(a, g)?;
     let r = g.sizes.len();
-    let w = Array1::from_shape_fn(r, |i| g.sizes[i] as f64 - 1.0);
     let base = Params {
         s: &d - &o,
         k: Array2::from_shape_fn((r, r), |(i, j)| {
@@ -279,81 +342,21 @@ pub fn solve(
         }),
     };
     let gens = generators(g);
-    let dirs: Vec<Params> = gens.iter().map(|&t| gen_params(g, t)).collect();
-    let at = |x: &Array1<f64>| {
-        let mut p = base.clone();
-        for (dk, &xk) in dirs.iter().zip(x) {
-            p.s.scaled_add(-xk, &dk.s);
-            p.k.scaled_add(-xk, &dk.k);
-        }
-        p
+    let p = Reduction {
+        group: g,
+        weights: Array1::from_shape_fn(r, |i| g.sizes[i] as f64 - 1.0),
+        dirs: gens.iter().map(|&t| gen_params(g, t)).collect(),
+        gens,
+        base,
     };
-    let mut x = Array1::zeros(gens.len());
-    let Some(mut ev) = eval(&base, &w) else {
+    let Some(ev) = eval(&p.base, &p.weights) else {
         bail!("A is not positive definite")
     };
-    let mut out = None;
-    for it in 1..=opts.max_iter {
-        // g_k = Σ wᵢ s_kᵢ/sᵢ + tr(K⁻¹K_k); H_kl = Σ wᵢ s_kᵢ s_lᵢ/sᵢ² + tr(K⁻¹K_k K⁻¹K_l).
-        let kk: Vec<Array2<f64>> = dirs.iter().map(|dk| ev.k_inv.dot(&dk.k)).collect();
-        let grad = Array1::from_shape_fn(gens.len(), |k| {
-            (&w * &dirs[k].s * &ev.inv_s).sum() + kk[k].diag().sum()
-        });
-        let hess = Array2::from_shape_fn((gens.len(), gens.len()), |(k, l)| {
-            (&w * &dirs[k].s * &dirs[l].s * &ev.inv_s * &ev.inv_s).sum()
-                + (&kk[k] * &kk[l].t()).sum()
-        });
-        let dx = if gens.is_empty() {
-            Array1::zeros(0)
-        } else {
-            hess.solvec(&(-&grad))?
-        };
-        let lambda2 = (-grad.dot(&dx)).max(0.0);
-        let b_norm = b_frobenius(
-            g,
-            &Params {
-                s: ev.inv_s.clone(),
-                k: ev.k_inv.clone(),
-            },
-        );
-        let residual = gens
-            .iter()
-            .zip(&grad)
-            .map(|(t, gk)| gk * gk / t.2)
-            .sum::<f64>()
-            .sqrt()
-            / b_norm;
-        let grad_max = grad.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        let done = newton::converged(it, gens.is_empty(), lambda2, ev.f, residual, opts);
-        let (step, bt) = if done {
-            (0.0, 0)
-        } else {
-            let value = |z: &Array1<f64>| eval(&at(z), &w).map(|e| (e.f, ()));
-            let (t, k, _, ()) = newton::backtrack(value, &x, &dx, ev.f, lambda2, opts)?;
-            (t, k)
-        };
-        let wall = started.elapsed().as_secs_f64();
-        log(&[
-            it as f64,
-            ev.f,
-            0.5 * lambda2,
-            grad.dot(&grad).sqrt(),
-            grad_max,
-            residual,
-            0.0,
-            step,
-            bt as f64,
-            wall,
-        ])?;
-        out = Some((it - 1, done, 0.5 * lambda2, residual, grad_max));
-        if done {
-            break;
-        }
-        x = &x + &(&dx * step);
-        ev = eval(&at(&x), &w).expect("line search accepted a feasible point");
-    }
-    let (iterations, converged, decrement, residual, grad_max) = out.expect("max_iter >= 1");
-    let xp = at(&x);
+    let x = Array1::zeros(p.gens.len());
+    let (f, eval) = (ev.f, ev);
+    let start = Start { x, f, eval, clock };
+    let end = driver::run(&p, start, opts, log)?;
+    let xp = p.at(&end.x);
     let (d, o, c) = expand(g, &xp);
     let mut c_mat = assemble(g, &d, &o, &c);
     c_mat.zip_mut_with(a, |m, &v| *m = v - *m); // C = A − (A − C)
@@ -367,12 +370,8 @@ pub fn solve(
     Ok(Reduced {
         b: assemble(g, &bd, &bo, &bc),
         c: c_mat,
-        x,
-        iterations,
-        converged,
-        decrement,
-        residual,
-        grad_max,
+        x: end.x,
+        report: end.report,
     })
 }
 

@@ -5,6 +5,7 @@
 //! O(mn) per gradient, O(m²n) per Hessian. For a non-circulant A the elements go to the
 //! generic solvers as an explicit basis.
 use super::config::SolverConfig;
+use super::driver::{self, exact_step, Gradient, Log, NewtonOracle, Search, Start};
 use super::newton::{self, Diverged};
 use super::subspace::SymSparse;
 use crate::error::usage;
@@ -112,124 +113,121 @@ pub fn column_of(a: &Array2<f64>) -> Option<Array1<f64>> {
 /// Same shape as the block reduction's answer: B, C and the reduced Newton's report.
 pub type Solution = super::block::Reduced;
 
-/// Fourier-domain quantities of one iterate.
-struct Point {
-    f: f64,
-    grad: Array1<f64>,
-    hess: Array2<f64>,
-    inv_mu: Array1<f64>,
+/// The primal in the Fourier basis: μ(x) = a − Σₖ xₖδₖ, Φ = −Σⱼ log μⱼ.
+struct Fourier<'a> {
+    lam_a: Array1<f64>,
+    /// δₖ as rows (m × n) and their Gram matrix.
+    delta: Array2<f64>,
+    gram: Array2<f64>,
+    a_norm: f64,
+    opts: &'a SolverConfig,
 }
 
-fn point(delta: &Array2<f64>, mu: &Array1<f64>) -> Point {
-    let inv_mu = mu.mapv(|v| 1.0 / v);
-    let scaled = delta * &inv_mu; // δₖⱼ/μⱼ
-    Point {
-        f: -mu.mapv(f64::ln).sum(),
-        grad: scaled.sum_axis(ndarray::Axis(1)),
-        hess: scaled.dot(&scaled.t()),
-        inv_mu,
+impl Fourier<'_> {
+    fn mu(&self, x: &Array1<f64>) -> Array1<f64> {
+        &self.lam_a - &self.delta.t().dot(x)
     }
 }
 
-/// Damped Newton over x with the rules of §3.2–3.4; `a_col` and `cols` are first columns of A
-/// and of independent elements of L. Diverging iterates (‖C‖_F > divergence_factor·‖A‖_F)
-/// raise [`Diverged`] (§1.5 stage 5).
-pub fn solve(
-    a_col: &Array1<f64>,
-    cols: &[Array1<f64>],
-    opts: &SolverConfig,
-    log: &mut dyn FnMut(&[f64]) -> Result<()>,
-) -> Result<Solution> {
-    let started = std::time::Instant::now();
-    let (n, m) = (a_col.len(), cols.len());
-    let lam_a = eig(a_col);
-    let mut delta = Array2::zeros((m, n));
-    for (k, c) in cols.iter().enumerate() {
-        delta.row_mut(k).assign(&eig(c));
-    }
-    let gram = delta.dot(&delta.t());
-    let a_norm = (lam_a.mapv(|v| v * v).sum()).sqrt();
-    let mu_at = |x: &Array1<f64>| &lam_a - &delta.t().dot(x);
-    let value = |x: &Array1<f64>| {
-        let mu = mu_at(x);
+impl NewtonOracle for Fourier<'_> {
+    /// μ: positive exactly inside the domain.
+    type Eval = Array1<f64>;
+    /// The exact Hessian.
+    type Local = Array2<f64>;
+
+    fn value(&self, x: &Array1<f64>) -> Option<(f64, Array1<f64>)> {
+        let mu = self.mu(x);
         mu.iter()
             .all(|&v| v > 0.0)
-            .then(|| (-mu.mapv(f64::ln).sum(), ()))
-    };
-    if lam_a.iter().any(|&v| v <= 0.0) {
-        return Err(usage(
-            "A is not positive definite (a Fourier eigenvalue is <= 0)",
-        ));
+            .then(|| (-mu.mapv(f64::ln).sum(), mu))
     }
-    let mut x = Array1::zeros(m);
-    let mut pt = point(&delta, &lam_a);
-    let mut state = (0, false, 0.0, 0.0, 0.0);
-    for it in 1..=opts.max_iter {
-        let dx = if m == 0 {
-            Array1::zeros(0)
-        } else {
-            pt.hess.solvec(&(-&pt.grad))?
-        };
-        let lambda2 = (-pt.grad.dot(&dx)).max(0.0);
-        let b_norm = pt.inv_mu.mapv(|v| v * v).sum().sqrt();
-        let proj = if m == 0 {
+
+    /// gₖ = Σⱼ δₖⱼ/μⱼ, Hₖₗ = Σⱼ δₖⱼδₗⱼ/μⱼ²; the residual is ‖P_L(B)‖_F/‖B‖_F with B's
+    /// eigenvalues 1/μ.
+    fn gradient(&self, mu: &Array1<f64>) -> Result<Gradient<Array2<f64>>> {
+        let inv_mu = mu.mapv(|v| 1.0 / v);
+        let scaled = &self.delta * &inv_mu; // δₖⱼ/μⱼ
+        let g = scaled.sum_axis(ndarray::Axis(1));
+        let b_norm = inv_mu.mapv(|v| v * v).sum().sqrt();
+        let proj = if g.is_empty() {
             0.0
         } else {
-            pt.grad.dot(&gram.solvec(&pt.grad)?)
+            g.dot(&self.gram.solvec(&g)?)
         };
-        let residual = proj.max(0.0).sqrt() / b_norm;
-        let grad_max = pt.grad.iter().fold(0.0f64, |s, v| s.max(v.abs()));
-        let done = newton::converged(it, m == 0, lambda2, pt.f, residual, opts);
-        let (step, bt) = if done {
-            (0.0, 0)
-        } else {
-            let (t, k, _, ()) = newton::backtrack(value, &x, &dx, pt.f, lambda2, opts)?;
-            (t, k)
-        };
-        let g_norm = pt.grad.dot(&pt.grad).sqrt();
-        let wall = started.elapsed().as_secs_f64();
-        let row = [
-            it as f64,
-            pt.f,
-            0.5 * lambda2,
-            g_norm,
-            grad_max,
-            residual,
-            0.0,
-            step,
-            bt as f64,
-            wall,
-        ];
-        log(&row)?;
-        state = (it - 1, done, 0.5 * lambda2, residual, grad_max);
-        if done {
-            break;
-        }
-        x = &x + &(&dx * step);
-        let c_eig = delta.t().dot(&x);
+        Ok(Gradient {
+            residual: proj.max(0.0).sqrt() / b_norm,
+            g,
+            local: scaled.dot(&scaled.t()),
+        })
+    }
+
+    fn direction(
+        &self,
+        _x: &Array1<f64>,
+        hess: &Array2<f64>,
+        g: &Array1<f64>,
+        _g_rel: f64,
+    ) -> Result<Search> {
+        exact_step(hess, g)
+    }
+
+    /// Diverging iterates (‖C‖_F > divergence_factor·‖A‖_F) raise [`Diverged`] (§1.5 stage 5).
+    fn accepted(&self, x: &Array1<f64>, it: usize) -> Result<()> {
+        let c_eig = self.delta.t().dot(x);
         let c_norm = c_eig.mapv(|v| v * v).sum().sqrt();
-        if c_norm > opts.divergence_factor * a_norm {
+        if c_norm > self.opts.divergence_factor * self.a_norm {
             let dir = c_eig.mapv(|v| -v / c_norm);
             return Err(anyhow::Error::new(Diverged {
                 direction: dense(&from_eig(&dir)),
                 iterations: it,
             }));
         }
-        pt = point(&delta, &mu_at(&x));
+        Ok(())
     }
-    let (iterations, converged, decrement, residual, grad_max) = state;
+}
+
+/// Damped Newton over x with the rules of §3.2–3.4; `a_col` and `cols` are first columns of A
+/// and of independent elements of L.
+pub fn solve(
+    a_col: &Array1<f64>,
+    cols: &[Array1<f64>],
+    opts: &SolverConfig,
+    log: Log,
+) -> Result<Solution> {
+    let clock = std::time::Instant::now();
+    let (n, m) = (a_col.len(), cols.len());
+    let lam_a = eig(a_col);
+    let mut delta = Array2::zeros((m, n));
+    for (k, c) in cols.iter().enumerate() {
+        delta.row_mut(k).assign(&eig(c));
+    }
+    if lam_a.iter().any(|&v| v <= 0.0) {
+        return Err(usage(
+            "A is not positive definite (a Fourier eigenvalue is <= 0)",
+        ));
+    }
+    let p = Fourier {
+        gram: delta.dot(&delta.t()),
+        a_norm: (lam_a.mapv(|v| v * v).sum()).sqrt(),
+        lam_a,
+        delta,
+        opts,
+    };
+    let start = Start {
+        x: Array1::zeros(m),
+        f: -p.lam_a.mapv(f64::ln).sum(),
+        eval: p.lam_a.clone(),
+        clock,
+    };
+    let end = driver::run(&p, start, opts, log)?;
     let c_col = cols
         .iter()
-        .zip(&x)
+        .zip(&end.x)
         .fold(Array1::zeros(n), |acc, (c, &xk)| acc + c * xk);
     Ok(Solution {
-        b: dense(&from_eig(&pt.inv_mu)),
+        b: dense(&from_eig(&end.eval.mapv(|v| 1.0 / v))),
         c: dense(&c_col),
-        x,
-        iterations,
-        converged,
-        decrement,
-        residual,
-        grad_max,
+        x: end.x,
+        report: end.report,
     })
 }

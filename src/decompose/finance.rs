@@ -6,6 +6,8 @@ use super::config::{FinanceConfig, InfoStructure, SolverConfig};
 use super::newton::{self, Direction, Problem};
 use super::subspace::{Basis, SymSparse};
 use super::{closed, ln_det, structures::Closed};
+use crate::plot::render::{self, Figure};
+use crate::plot::series::Curve;
 use anyhow::{Context, Result};
 use ndarray::{Array1, Array2};
 
@@ -225,14 +227,14 @@ pub fn run(
         }
     }
     if cfg.hurst.len() > 1 {
-        std::fs::write(run.path("figure1.svg"), figure(&rows))?;
+        render::save(&figure(&rows), &run.path("figure1.svg"))?;
     }
     Ok(rows)
 }
 
 /// Certainty equivalent vs H, one curve per structure (spec §6.2 Figure 1).
-fn figure(rows: &[Row]) -> String {
-    let mut curves: Vec<super::plot::Curve> = Vec::new();
+fn figure(rows: &[Row]) -> Figure {
+    let mut curves = Vec::new();
     for s in [
         InfoStructure::Sum,
         InfoStructure::Markovian,
@@ -244,16 +246,17 @@ fn figure(rows: &[Row]) -> String {
             .map(|r| (r.hurst, r.certainty_equivalent))
             .collect();
         if !pts.is_empty() {
-            curves.push((format!("{s:?}"), pts));
+            curves.push(Curve::exact(&format!("{s:?}"), &pts));
         }
     }
-    super::plot::svg(
-        &curves,
-        false,
-        "Certainty equivalent vs Hurst index",
-        "H",
-        "CE",
-    )
+    Figure {
+        title: "Certainty equivalent vs Hurst index".into(),
+        x_label: "H".into(),
+        y_label: "CE".into(),
+        logx: false,
+        logy: false,
+        curves,
+    }
 }
 
 /// strategy_<structure>.csv: period, observed index, coefficient (positions scale by 1/α_r).

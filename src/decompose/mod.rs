@@ -1,18 +1,38 @@
 //! `lab decompose`: the unique decomposition A = B⁻¹ + C, B ≻ 0, B ∈ L^⊥, C ∈ L
 //! (spec decompose.md §1.2), by closed forms (§3.9), primal/dual Newton and Newton-CG (§3).
+//!
+//! Reading order: one solve, top to bottom.
+//! 1. Config: [`config`] (`DecomposeConfig`: matrix, subspace, solver, output, mode), run by
+//!    `execute` below.
+//! 2. Matrix and subspace: [`matrix::build`] makes A; [`structures::build`] makes the
+//!    `Subspace` L (explicit bases in [`subspace`], with [`circulant`] columns or a
+//!    [`block::BlockGroup`] where the structure has one).
+//! 3. Solve dispatch: [`solve::decompose`] picks the method (§2.4), checks nondegeneracy
+//!    ([`nondegen`]) and goes to a closed form ([`closed`]) or to a Newton solver: dense primal
+//!    or dual ([`newton::solve`]), banded ([`banded::solve`]), block-reduced ([`block::solve`]),
+//!    circulant ([`circulant::solve`]).
+//! 4. Newton driver and oracle: each of those solvers builds a [`driver::NewtonOracle`] (how to
+//!    evaluate f, its gradient and a direction on its structure; CG in [`cg`]) and calls
+//!    [`driver::run`], the one loop: direction → decrement → stop test → backtracking → a
+//!    metrics.csv row.
+//! 5. Certificates: [`summarize`] checks the answer (reconstruction, tr(AB) = n, λ_min(B),
+//!    duality gap).
+//! 6. Outputs: metrics.csv rows (written as the driver logs them), B.npy / C.npy, summary.json.
+//!    Finance mode ([`finance::run`]) replaces 2–6 by solves on covariance matrices and writes
+//!    finance.csv, strategy_*.csv and figure1.svg.
 pub mod banded;
 pub mod block;
 pub mod cg;
 pub mod circulant;
 pub mod closed;
 pub mod config;
+pub mod driver;
 pub mod dualnum;
 pub mod elements;
 pub mod finance;
 pub mod matrix;
 pub mod newton;
 pub mod nondegen;
-pub mod plot;
 pub mod solve;
 pub mod structures;
 pub mod subspace;
@@ -86,7 +106,7 @@ impl Experiment for DecomposeConfig {
 
     fn execute(&self, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
         if let config::Mode::Finance(f) = &self.mode {
-            let mut metrics = run.csv("metrics.csv", newton::COLUMNS)?;
+            let mut metrics = run.csv("metrics.csv", driver::COLUMNS)?;
             let rows = finance::run(f, &self.solver, run, &mut |row| {
                 metrics.row(row)?;
                 run.check_interrupt()
@@ -106,7 +126,7 @@ impl Experiment for DecomposeConfig {
             &mut ctx.rng,
         )?;
         let setup_s = t0.elapsed().as_secs_f64();
-        let mut metrics = run.csv("metrics.csv", newton::COLUMNS)?;
+        let mut metrics = run.csv("metrics.csv", driver::COLUMNS)?;
         let mut progress = run.progress(self.solver.max_iter as u64, "decompose");
         let out = solve::decompose(&a, &sub, &self.solver, &mut |row| {
             progress.set(row[0] as u64, &format!("decrement {:.2e}", row[2]));

@@ -1,28 +1,16 @@
 //! Damped Newton / Newton-CG on f(x) = ⟨c, x⟩ − log det M(x), M(x) = M₀ + s·Σₖ xₖDₖ. With
 //! M₀ = A, s = −1, c = 0 this is the primal Φ of spec §2.1 (§3.2, §3.6); with M₀ = 0, s = +1,
 //! cₖ = ⟨A, Eₖ⟩ the dual Ψ of §2.2 (§3.7). Both share g = c − s⟨W, Dₖ⟩ and
-//! H = tr(W Dₖ W Dₗ) with W = M⁻¹, the Cholesky feasibility oracle (§3.1), the Armijo
-//! backtracking of §3.3 and the stopping rules of §3.4.
-use super::cg::{self, CgOptions};
+//! H = tr(W Dₖ W Dₗ) with W = M⁻¹ and the Cholesky feasibility oracle (§3.1): this file is
+//! the dense [`NewtonOracle`]; the loop, line search and stopping rules are in [`driver`].
 use super::config::SolverConfig;
+use super::driver::{
+    self, cg_direction, descent, Finish, Gradient, Log, NewtonOracle, Search, Start,
+};
 use super::subspace::Basis;
 use anyhow::{bail, Result};
 use ndarray::{Array1, Array2};
 use ndarray_linalg::{CholeskyFactorized, Diag, FactorizeC, SolveC, SolveTriangular, UPLO};
-
-/// Columns of metrics.csv: the state at the start of each Newton iteration and the step taken.
-pub const COLUMNS: &[&str] = &[
-    "iter",
-    "objective",
-    "decrement",
-    "grad_norm",
-    "grad_max",
-    "residual",
-    "cg_iters",
-    "step",
-    "backtracks",
-    "wall_s",
-];
 
 /// The log-det problem in coefficient space.
 pub struct Problem<'a> {
@@ -144,83 +132,108 @@ impl std::fmt::Display for Diverged {
 }
 impl std::error::Error for Diverged {}
 
-/// Minimize f from `x0` (or 0); `log` receives one row of [`COLUMNS`] per iteration.
+/// The dense oracle: f through a Cholesky factor of M(x), W = M⁻¹ for the gradient, the
+/// explicit Hessian or CG on Hessian-vector products for the direction.
+struct Dense<'p, 'a> {
+    p: &'p Problem<'a>,
+    dir: Direction,
+    opts: &'p SolverConfig,
+    m0_norm: f64,
+}
+
+impl NewtonOracle for Dense<'_, '_> {
+    type Eval = Factor;
+    type Local = Array2<f64>;
+
+    fn value(&self, x: &Array1<f64>) -> Option<(f64, Factor)> {
+        self.p.value(x)
+    }
+
+    fn gradient(&self, fac: &Factor) -> Result<Gradient<Array2<f64>>> {
+        let w = self.p.inverse(fac)?;
+        let g = self.p.gradient(&w);
+        // Relative to ‖W‖_F (‖W_JJ‖_F under the sparse-pattern kernel).
+        let residual = self.p.basis.projection_norm(&g)? / frobenius(&w);
+        Ok(Gradient {
+            g,
+            residual,
+            local: w,
+        })
+    }
+
+    fn direction(
+        &self,
+        _x: &Array1<f64>,
+        w: &Array2<f64>,
+        g: &Array1<f64>,
+        g_rel: f64,
+    ) -> Result<Search> {
+        let kernel = self.p.kernel();
+        Ok(match self.dir {
+            Direction::Explicit => descent(g, newton_direction(&kernel.hessian(w), g), 0),
+            Direction::Cg => {
+                let precond = self.opts.cg_jacobi.then(|| kernel.hessian_diag(w));
+                let hv = |v: &Array1<f64>| kernel.hess_vec(w, v);
+                cg_direction(hv, precond.as_ref(), g, g_rel, self.opts)
+            }
+        })
+    }
+
+    fn accepted(&self, x: &Array1<f64>, it: usize) -> Result<()> {
+        if self.p.sign < 0.0 {
+            check_divergence(self.p, x, self.m0_norm, self.opts, it)?;
+        }
+        Ok(())
+    }
+}
+
+/// Minimize f from `x0` (or 0); `log` receives one row of [`driver::COLUMNS`] per iteration.
 pub fn solve(
     p: &Problem,
     x0: Option<&Array1<f64>>,
     dir: Direction,
     opts: &SolverConfig,
-    log: &mut dyn FnMut(&[f64]) -> Result<()>,
+    log: Log,
 ) -> Result<Solution> {
-    let started = std::time::Instant::now();
-    let (mut x, (mut f, mut fac)) = start(p, x0)?;
-    let m0_norm = frobenius(&p.m0);
-    let mut g0_norm = None;
-    let mut sol = None;
-    let (mut total_cg, mut total_bt) = (0, 0);
-    for it in 1..=opts.max_iter {
-        let w = p.inverse(&fac)?;
-        let g = p.gradient(&w);
-        let g_norm = g.dot(&g).sqrt();
-        let g0 = *g0_norm.get_or_insert(g_norm);
-        let (d, cg_iters) = direction(p, &w, &g, dir, g_norm / g0.max(f64::MIN_POSITIVE), opts)?;
-        let lambda2 = (-g.dot(&d)).max(0.0);
-        // Relative to ‖W‖_F (‖W_JJ‖_F under the sparse-pattern kernel).
-        let residual = p.basis.projection_norm(&g)? / frobenius(&w);
-        let decrement = 0.5 * lambda2;
-        let grad_max = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        let done = converged(it, p.basis.is_empty(), lambda2, f, residual, opts);
-        let (step, backtracks, next) = if done {
-            (0.0, 0, None)
+    let clock = std::time::Instant::now();
+    let (x, (f, eval)) = start(p, x0)?;
+    let oracle = Dense {
+        p,
+        dir,
+        opts,
+        m0_norm: frobenius(&p.m0),
+    };
+    let start = Start { x, f, eval, clock };
+    let Finish {
+        x,
+        f,
+        eval,
+        last,
+        report: r,
+    } = driver::run(&oracle, start, opts, log)?;
+    // At convergence the last logged iterate is x and W was formed there; at the limit, report
+    // the last accepted iterate (best so far: f decreases monotonically).
+    let w = if p.local.is_some() || !r.converged {
+        chol_inverse(&eval)?
+    } else {
+        last
+    };
+    Ok(Solution {
+        x,
+        w,
+        objective: if r.converged { r.objective } else { f },
+        decrement: r.decrement,
+        residual: r.residual,
+        grad_max: r.grad_max,
+        iterations: if r.converged {
+            r.iterations
         } else {
-            let (t, k, v, fc) = backtrack(|z| p.value(z), &x, &d, f, lambda2, opts)?;
-            (t, k, Some((v, fc)))
-        };
-        total_cg += cg_iters;
-        total_bt += backtracks;
-        let wall = started.elapsed().as_secs_f64();
-        log(&[
-            it as f64,
-            f,
-            decrement,
-            g_norm,
-            grad_max,
-            residual,
-            cg_iters as f64,
-            step,
-            backtracks as f64,
-            wall,
-        ])?;
-        sol = Some(Solution {
-            x: x.clone(),
-            w,
-            objective: f,
-            decrement,
-            residual,
-            grad_max,
-            iterations: it - 1,
-            cg_iters: total_cg,
-            backtracks: total_bt,
-            converged: done,
-        });
-        let Some((v, fc)) = next else { break };
-        x = x + &d * step;
-        (f, fac) = (v, fc);
-        if p.sign < 0.0 {
-            check_divergence(p, &x, m0_norm, opts, it)?;
-        }
-    }
-    let mut sol = sol.expect("max_iter >= 1");
-    if p.local.is_some() || !sol.converged {
-        sol.w = chol_inverse(&fac)?;
-    }
-    if !sol.converged {
-        // Return the last accepted iterate (best so far: f decreases monotonically).
-        sol.x = x;
-        sol.objective = f;
-        sol.iterations = opts.max_iter;
-    }
-    Ok(sol)
+            opts.max_iter
+        },
+        cg_iters: r.cg_iters,
+        backtracks: r.backtracks,
+        converged: r.converged,
+    })
 }
 
 /// Feasible start: x0 shrunk by halves up to 20 times, else 0 (§3.2 warm start).
@@ -262,39 +275,6 @@ fn check_divergence(
     Ok(())
 }
 
-/// Newton direction by explicit Hessian or CG; returns (d, CG iterations).
-fn direction(
-    p: &Problem,
-    w: &Array2<f64>,
-    g: &Array1<f64>,
-    dir: Direction,
-    g_rel: f64,
-    opts: &SolverConfig,
-) -> Result<(Array1<f64>, usize)> {
-    if p.basis.is_empty() {
-        return Ok((Array1::zeros(0), 0));
-    }
-    let (d, iters) = match dir {
-        Direction::Explicit => (newton_direction(&p.kernel().hessian(w), g), 0),
-        Direction::Cg => {
-            let o = CgOptions::from_config(opts, p.basis.len(), g_rel);
-            let precond = opts.cg_jacobi.then(|| p.kernel().hessian_diag(w));
-            let r = cg::solve(|v| p.kernel().hess_vec(w, v), &(-g), precond.as_ref(), &o);
-            let d = if !r.converged && r.rel_residual > 1e-2 {
-                -g
-            } else {
-                r.x
-            };
-            (d, r.iters)
-        }
-    };
-    Ok(if g.dot(&d) >= 0.0 {
-        (-g, iters)
-    } else {
-        (d, iters)
-    })
-}
-
 /// Solve (H + δI) d = −g by Cholesky, raising δ on failure; fall back to −g (§3.2). The
 /// reference's δ = 1e-10 is taken relative to mean(diag H) so the method stays scale-invariant
 /// (an absolute δ stalls when H → 0, e.g. along a divergent direction).
@@ -310,59 +290,6 @@ fn newton_direction(h: &Array2<f64>, g: &Array1<f64>) -> Array1<f64> {
         delta = (10.0 * delta).max(1e-12 * scale);
     }
     neg_g
-}
-
-/// The stopping rule of every Newton loop (§3.3): nothing to optimise, or from the second
-/// iteration on, half the squared Newton decrement `lambda2` small relative to |f| or the
-/// relative residual small.
-pub fn converged(
-    it: usize,
-    empty: bool,
-    lambda2: f64,
-    f: f64,
-    residual: f64,
-    opts: &SolverConfig,
-) -> bool {
-    empty
-        || (it > 1
-            && (0.5 * lambda2 <= opts.tol_decrement * f.abs().max(1.0)
-                || residual <= opts.tol_residual))
-}
-
-/// Armijo backtracking that only accepts points inside the domain, where `value` returns the
-/// objective and whatever its evaluation produced (a Cholesky factor, say) (§3.3). If the step
-/// falls below the damped Newton step 1/(1 + λ), that step is taken: by self-concordance it is
-/// feasible and satisfies Armijo for α ≤ ½. Returns (step, backtracks, value, product).
-pub fn backtrack<T>(
-    value: impl Fn(&Array1<f64>) -> Option<(f64, T)>,
-    x: &Array1<f64>,
-    d: &Array1<f64>,
-    f: f64,
-    lambda2: f64,
-    opts: &SolverConfig,
-) -> Result<(f64, usize, f64, T)> {
-    let damped = 1.0 / (1.0 + lambda2.sqrt());
-    let mut t = 1.0;
-    for k in 0..opts.max_backtracks {
-        if t < damped {
-            if let Some((v, product)) = value(&(x + &(d * damped))) {
-                return Ok((damped, k, v, product));
-            }
-            bail!(
-                "line search failed: the damped Newton step left the PD cone (round-off trouble)"
-            );
-        }
-        if let Some((v, product)) = value(&(x + &(d * t))) {
-            if v <= f - opts.armijo * t * lambda2 {
-                return Ok((t, k, v, product));
-            }
-        }
-        t *= opts.backtrack;
-    }
-    bail!(
-        "line search failed after {} backtracks",
-        opts.max_backtracks
-    )
 }
 
 /// M⁻¹ through Cholesky, symmetrized (§3.1).

@@ -1,5 +1,6 @@
 //! Method selection (spec §2.4) and the primal/dual/closed-form paths to (B, C).
 use super::config::{Method, SolverConfig};
+use super::driver::Log;
 use super::newton::{self, Direction, Diverged, Problem};
 use super::nondegen::{self, Certificate};
 use super::structures::Subspace;
@@ -31,8 +32,6 @@ pub struct Outcome {
     pub check_s: f64,
     pub solve_s: f64,
 }
-
-type Log<'a> = &'a mut dyn FnMut(&[f64]) -> Result<()>;
 
 /// `auto` of §2.4: closed form, else primal Newton for m ≤ max_full_hessian, else dual Newton
 /// if a basis of L^⊥ with p ≤ min(m, max_full_hessian) is at hand, else primal Newton-CG.
@@ -108,11 +107,11 @@ fn closed_form(a: &Array2<f64>, sub: &Subspace) -> Result<Outcome> {
 fn reduced_outcome(r: block::Reduced, method: Method) -> Outcome {
     let mut out = outcome(r.b, r.c, method, r.x.len());
     out.coeffs = r.x;
-    out.iterations = r.iterations;
-    out.converged = r.converged;
-    out.decrement = r.decrement;
-    out.residual = r.residual;
-    out.grad_max = r.grad_max;
+    out.iterations = r.report.iterations;
+    out.converged = r.report.converged;
+    out.decrement = r.report.decrement;
+    out.residual = r.report.residual;
+    out.grad_max = r.report.grad_max;
     out
 }
 

@@ -167,6 +167,7 @@ pub fn figure(collection: &Collection, x: &str, ys: &[String], logy: bool) -> Re
         title: title(collection, x, ys),
         x_label: x.to_string(),
         y_label: ys.join(", "),
+        logx: false,
         logy,
         curves,
     })

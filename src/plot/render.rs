@@ -29,6 +29,8 @@ pub struct Figure {
     pub title: String,
     pub x_label: String,
     pub y_label: String,
+    /// Log10 x axis (points with x <= 0 are left out).
+    pub logx: bool,
     pub logy: bool,
     pub curves: Vec<Curve>,
 }
@@ -74,7 +76,7 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, fig: &Figure) -> Resul
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| format!("{e:?}");
     root.fill(&WHITE).map_err(err)?;
     let (y0, y1) = y_range(fig);
-    let lines: Vec<Line> = fig.curves.iter().map(|c| line(c, fig.logy, y0)).collect();
+    let lines: Vec<Line> = fig.curves.iter().map(|c| line(c, fig, y0)).collect();
     let (x0, x1) = x_range(fig);
     let mut chart = ChartBuilder::on(&root)
         .caption(&fig.title, (FONT, 22))
@@ -83,7 +85,8 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, fig: &Figure) -> Resul
         .y_label_area_size(78)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(err)?;
-    let logy = fig.logy;
+    let (logx, logy) = (fig.logx, fig.logy);
+    let x_fmt = move |v: &f64| sig(if logx { 10f64.powf(*v) } else { *v });
     let y_fmt = move |v: &f64| {
         if logy {
             format!("{:.0e}", 10f64.powf(*v))
@@ -96,7 +99,7 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, fig: &Figure) -> Resul
         .x_desc(fig.x_label.as_str())
         .y_desc(fig.y_label.as_str())
         .x_labels(x_label_count(fig))
-        .x_label_formatter(&|v: &f64| sig(*v))
+        .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
         .label_style((FONT, 14))
         .axis_desc_style((FONT, 16))
@@ -136,7 +139,7 @@ fn x_label_count(fig: &Figure) -> usize {
     let xs = || fig.curves.iter().flat_map(|c| c.x.iter().copied());
     let (lo, hi) = min_max(xs());
     let integers = xs().all(|x| x.fract() == 0.0);
-    if integers && hi - lo < 10.0 {
+    if integers && hi - lo < 10.0 && !fig.logx {
         (hi - lo) as usize + 1
     } else {
         10
@@ -144,15 +147,29 @@ fn x_label_count(fig: &Figure) -> usize {
 }
 
 /// Mean line and band outline (upper edge forward, lower edge back), kept above `floor`.
-fn line(curve: &Curve, logy: bool, floor: f64) -> Line<'_> {
+fn line<'a>(curve: &'a Curve, fig: &Figure, floor: f64) -> Line<'a> {
+    let logy = fig.logy;
     let axis = |v: f64| if logy { log_or(v, floor) } else { v.max(floor) };
-    let rows = || curve.x.iter().zip(curve.mean.iter().zip(&curve.se));
-    let upper = rows().map(|(x, (m, s))| (*x, axis(m + s)));
-    let lower = rows().rev().map(|(x, (m, s))| (*x, axis(m - s)));
+    let at_x = |(x, row): (&f64, _)| Some((x_axis(*x, fig.logx)?, row));
+    let rows = || {
+        let rows = curve.x.iter().zip(curve.mean.iter().zip(&curve.se));
+        rows.filter_map(at_x)
+    };
+    let upper = rows().map(|(x, (m, s))| (x, axis(m + s)));
+    let lower = rows().rev().map(|(x, (m, s))| (x, axis(m - s)));
     Line {
         label: &curve.label,
-        mean: rows().map(|(x, (m, _))| (*x, axis(*m))).collect(),
+        mean: rows().map(|(x, (m, _))| (x, axis(*m))).collect(),
         band: upper.chain(lower).collect(),
+    }
+}
+
+/// x in axis units: log10 on a log axis, where x <= 0 has no place.
+fn x_axis(x: f64, log: bool) -> Option<f64> {
+    if !log {
+        Some(x)
+    } else {
+        (x > 0.0).then(|| x.log10())
     }
 }
 
@@ -166,7 +183,7 @@ fn log_or(v: f64, floor: f64) -> f64 {
 
 fn x_range(fig: &Figure) -> (f64, f64) {
     let xs = fig.curves.iter().flat_map(|c| c.x.iter().copied());
-    widen(min_max(xs))
+    widen(min_max(xs.filter_map(|x| x_axis(x, fig.logx))))
 }
 
 /// Y span (in axis units) of the means and of the bands' positive parts.
@@ -231,5 +248,49 @@ fn legend_corner(
         2 => SeriesLabelPosition::LowerLeft,
         3 => SeriesLabelPosition::LowerRight,
         _ => SeriesLabelPosition::UpperRight,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn figure(logx: bool) -> Figure {
+        let points = [(0.0, 1.0), (10.0, 2.0), (1000.0, 3.0)];
+        Figure {
+            title: "t".into(),
+            x_label: "x".into(),
+            y_label: "y".into(),
+            logx,
+            logy: false,
+            curves: vec![Curve::exact("c", &points)],
+        }
+    }
+
+    #[test]
+    fn log_x_axis_spans_decades_and_drops_nonpositive_x() {
+        let (lo, hi) = x_range(&figure(true));
+        assert!(
+            (lo - 0.9).abs() < 1e-12 && (hi - 3.1).abs() < 1e-12,
+            "{lo} {hi}"
+        );
+        let fig = figure(true);
+        let l = line(&fig.curves[0], &fig, 0.0);
+        assert_eq!(l.mean, [(1.0, 2.0), (3.0, 3.0)]);
+        assert_eq!(x_range(&figure(false)), (-50.0, 1050.0));
+    }
+
+    #[test]
+    fn log_log_figure_is_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut fig = figure(true);
+        fig.logy = true;
+        for name in ["f.svg", "f.png"] {
+            save(&fig, &dir.path().join(name)).expect("drawn");
+            let len = std::fs::metadata(dir.path().join(name))
+                .expect("written")
+                .len();
+            assert!(len > 1000, "{name}: {len} bytes");
+        }
     }
 }

@@ -17,6 +17,18 @@ pub struct Curve {
     pub se: Vec<f64>,
 }
 
+impl Curve {
+    /// A curve of exact points (a single run: no band).
+    pub fn exact(label: &str, points: &[(f64, f64)]) -> Curve {
+        Curve {
+            label: label.to_string(),
+            x: points.iter().map(|p| p.0).collect(),
+            mean: points.iter().map(|p| p.1).collect(),
+            se: vec![0.0; points.len()],
+        }
+    }
+}
+
 /// (x, y) points of columns `x` and `y` of a run's metrics.csv, sorted by x; rows where either
 /// is not a finite number (or y <= 0 when `positive`) are skipped. None without metrics.csv.
 pub fn read_points(

@@ -6,7 +6,6 @@ use lab::decompose::config::{Method, SubspaceSpec};
 use lab::decompose::structures::{self, Subspace};
 use lab::error::exit_code;
 use ndarray::{array, Array1, Array2};
-use rand::Rng;
 
 fn build(n: usize, lags: &[usize], columns: &[Vec<f64>]) -> anyhow::Result<Subspace> {
     let spec = SubspaceSpec::Circulant {
@@ -14,18 +13,6 @@ fn build(n: usize, lags: &[usize], columns: &[Vec<f64>]) -> anyhow::Result<Subsp
         columns: columns.to_vec(),
     };
     structures::build(&spec, n, true, &mut rng(0))
-}
-
-/// A random SPD symmetric circulant: symmetric first column, diagonal shifted past λ_min.
-fn circulant_a(n: usize, seed: u64) -> Array2<f64> {
-    let mut r = rng(seed);
-    let mut c = Array1::from_shape_fn(n, |_| r.gen::<f64>() - 0.5);
-    for k in 1..n {
-        c[n - k] = c[k];
-    }
-    let lam = circulant::eig(&c);
-    c[0] += 0.5 - lam.iter().cloned().fold(f64::INFINITY, f64::min);
-    circulant::dense(&c)
 }
 
 fn dense_elements(n: usize, lags: &[usize]) -> Vec<Array2<f64>> {

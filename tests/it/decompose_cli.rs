@@ -161,6 +161,33 @@ fn finance_mode_writes_values_and_strategies() {
     }
 }
 
+/// Several H values: Figure 1 (CE vs H, one curve per structure) through the shared renderer.
+#[test]
+fn finance_mode_over_several_h_draws_figure_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/decompose/finance.yaml");
+    let args = [
+        "--config",
+        cfg.to_str().unwrap(),
+        "--set",
+        "mode.periods=8",
+        "--set",
+        "mode.hurst=[0.5,0.7]",
+    ];
+    let (code, text) = lab(dir.path(), &args);
+    assert_eq!(code, 0, "{text}");
+    let svg = std::fs::read_to_string(dir.path().join("run/figure1.svg")).unwrap();
+    assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(200)]);
+    for label in [
+        "Certainty equivalent vs Hurst index",
+        "Sum",
+        "Markovian",
+        "Full",
+    ] {
+        assert!(svg.contains(label), "figure1.svg lacks {label}");
+    }
+}
+
 #[test]
 fn basis_file_of_the_wrong_size_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();

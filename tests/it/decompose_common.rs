@@ -147,6 +147,18 @@ pub fn in_span(c: &Array2<f64>, ds: &[Array2<f64>]) -> f64 {
     fro(&(c - &p)) / fro(c).max(1.0)
 }
 
+/// A random SPD symmetric circulant: symmetric first column, diagonal shifted past λ_min.
+pub fn circulant_a(n: usize, seed: u64) -> Array2<f64> {
+    let mut r = rng(seed);
+    let mut c = Array1::from_shape_fn(n, |_| r.gen::<f64>() - 0.5);
+    for k in 1..n {
+        c[n - k] = c[k];
+    }
+    let lam = lab::decompose::circulant::eig(&c);
+    c[0] += 0.5 - lam.iter().cloned().fold(f64::INFINITY, f64::min);
+    lab::decompose::circulant::dense(&c)
+}
+
 pub fn pair_matrix(n: usize, i: usize, j: usize) -> Array2<f64> {
     let mut d = Array2::zeros((n, n));
     d[[i, j]] = 1.0;

@@ -9,6 +9,7 @@ mod decompose_circulant;
 mod decompose_cli;
 #[allow(dead_code)]
 mod decompose_common;
+mod decompose_driver;
 mod decompose_exact;
 mod decompose_finance;
 mod decompose_oracle;
