@@ -134,7 +134,7 @@ fn run_cell(f: usize, n: usize) -> Vec<String> {
     fields
 }
 
-lab::load_torch_before_main!();
+lab::prepare_test_process!();
 
 fn main() {
     if let Ok(spec) = std::env::var("LAB_BENCH_CELL") {

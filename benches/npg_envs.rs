@@ -113,7 +113,7 @@ print({PYTHON_STEPS} / (time.perf_counter() - t0))
         .map_err(|e| format!("unexpected output: {e}"))
 }
 
-lab::load_torch_before_main!();
+lab::prepare_test_process!();
 
 fn main() {
     println!("== npg_envs: environment step rates (single thread)");

@@ -159,7 +159,7 @@ fn ppo_end_to_end(backend: &str) {
     );
 }
 
-lab::load_torch_before_main!();
+lab::prepare_test_process!();
 
 fn main() {
     // One thread for libtorch and for the BLAS behind ndarray's matrix products.

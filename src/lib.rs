@@ -19,4 +19,4 @@ pub mod subcommands;
 pub mod torch;
 
 #[cfg(test)]
-load_torch_before_main!();
+prepare_test_process!();

@@ -174,7 +174,7 @@ fn finance_mode_over_several_h_draws_figure_1() {
         "--set",
         "mode.hurst=[0.5,0.7]",
     ];
-    let (code, text) = lab(dir.path(), &args);
+    let (code, text) = decompose(dir.path(), &args);
     assert_eq!(code, 0, "{text}");
     let svg = std::fs::read_to_string(dir.path().join("run/figure1.svg")).unwrap();
     assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(200)]);

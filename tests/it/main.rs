@@ -1,7 +1,8 @@
 //! The one integration-test binary: every test module links lab (and libtorch) once.
 
-// The tests call tch directly, so libtorch is loaded before they start.
-lab::load_torch_before_main!();
+// The tests call tch directly (libtorch is loaded before they start) and LAPACK from
+// harness threads (which get 16 MiB stacks).
+lab::prepare_test_process!();
 mod cli;
 #[allow(dead_code)]
 mod common;
