@@ -59,7 +59,7 @@ unit:
 	cargo test --release --locked
 
 # Every implemented subcommand's smoke config (each under 30 s), into a throw-away directory.
-# (That unimplemented subcommands exit 2 with "not implemented yet" is tested in tests/cli.rs.)
+# (That unimplemented subcommands exit 2 with "not implemented yet" is tested in tests/it/cli.rs.)
 smoke: build
 	@tmp=$$(mktemp -d)
 	for sub in $(SUBCOMMANDS); do

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Dev script (not needed by the build or tests): solve small decomposition instances with a
 generic conic solver (CVXPY + Clarabel, spec section 8.2) and commit the answers as the fixture
-data/decompose/oracle.json used by tests/decompose_oracle.rs.
+data/decompose/oracle.json used by tests/it/decompose_oracle.rs.
 
 Run: ~/.cache/lab/devvenv/bin/pip install cvxpy && ~/.cache/lab/devvenv/bin/python scripts/decompose-oracle.py
 """

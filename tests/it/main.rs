@@ -19,6 +19,7 @@ mod envs_golden;
 mod envs_gym;
 mod envs_vec;
 mod interrupt;
+mod layers;
 mod npg_cli;
 mod npg_exact;
 mod npg_fisher;

@@ -1,0 +1,196 @@
+//! `metrics.csv` and friends: a CSV with a fixed header, one flushed row per call, rows built
+//! by column name, numbers printed to round-trip, and which columns are timings.
+use anyhow::{Context, Result};
+use std::fs::File;
+use std::path::Path;
+
+/// A CSV file with a fixed header, one flushed row per call. The step is the `iter`, `step` or
+/// `env_steps` column if there is one, else the first column.
+/// Timing columns are named by [`is_timing_column`] (excluded from determinism comparisons).
+pub struct Metrics {
+    writer: csv::Writer<File>,
+    columns: Vec<String>,
+    step_column: usize,
+}
+
+impl Metrics {
+    pub fn create(path: &Path, columns: &[&str]) -> Result<Metrics> {
+        let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let mut writer = csv::Writer::from_writer(file);
+        writer.write_record(columns)?;
+        writer.flush()?;
+        let step_column = ["iter", "step", "env_steps"]
+            .iter()
+            .find_map(|name| columns.iter().position(|c| c == name))
+            .unwrap_or(0);
+        Ok(Metrics {
+            writer,
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            step_column,
+        })
+    }
+
+    /// An empty row with this file's columns, to fill by name and pass to [`Metrics::write`].
+    pub fn new_row(&self) -> Row {
+        Row {
+            columns: self.columns.clone(),
+            cells: vec![String::new(); self.columns.len()],
+        }
+    }
+
+    /// Write a row built by [`Metrics::new_row`]; see [`Metrics::cells`].
+    pub fn write(&mut self, row: &Row) -> Result<()> {
+        anyhow::ensure!(
+            row.columns == self.columns,
+            "internal: a row built for other columns"
+        );
+        self.cells(&row.cells)
+    }
+
+    /// Write one row of numbers; see [`Metrics::cells`].
+    pub fn row(&mut self, values: &[f64]) -> Result<()> {
+        let cells: Vec<String> = values.iter().map(|v| fmt_num(*v)).collect();
+        self.cells(&cells)
+    }
+
+    /// Write one row of ready cells: numbers as [`fmt_num`] prints them, text, or empty. A
+    /// NaN/inf number is written, then reported as an error naming the column and the step, so
+    /// the run stops with every earlier row kept.
+    pub fn cells(&mut self, cells: &[String]) -> Result<()> {
+        anyhow::ensure!(
+            cells.len() == self.columns.len(),
+            "internal: {} values for {} columns",
+            cells.len(),
+            self.columns.len()
+        );
+        self.writer.write_record(cells)?;
+        self.writer.flush()?;
+        let non_finite = |c: &String| matches!(c.as_str(), "NaN" | "inf" | "-inf");
+        if let Some(i) = cells.iter().position(non_finite) {
+            anyhow::bail!(
+                "non-finite value ({}) in column `{}` at {} {}; stopping (rows so far are kept)",
+                cells[i],
+                self.columns[i],
+                self.columns[self.step_column],
+                cells[self.step_column]
+            );
+        }
+        Ok(())
+    }
+}
+
+/// One metrics row under construction, cells named by column; every cell starts empty (an
+/// empty cell is a metric this row does not have). Naming an unknown column is a bug in the
+/// caller and panics with the name.
+#[derive(Debug, Clone)]
+pub struct Row {
+    columns: Vec<String>,
+    cells: Vec<String>,
+}
+
+impl Row {
+    fn index(&self, name: &str) -> usize {
+        self.columns
+            .iter()
+            .position(|c| c == name)
+            .unwrap_or_else(|| panic!("internal: unknown metrics column `{name}`"))
+    }
+
+    pub fn text(&mut self, name: &str, value: &str) -> &mut Self {
+        let i = self.index(name);
+        self.cells[i] = value.to_string();
+        self
+    }
+
+    pub fn num(&mut self, name: &str, value: f64) -> &mut Self {
+        let i = self.index(name);
+        self.cells[i] = fmt_num(value);
+        self
+    }
+
+    /// A number when there is one; the cell stays empty otherwise.
+    pub fn opt(&mut self, name: &str, value: Option<f64>) -> &mut Self {
+        if let Some(v) = value {
+            self.num(name, v);
+        }
+        self
+    }
+
+    /// The cell of column `name` as written (empty when unset).
+    pub fn get(&self, name: &str) -> &str {
+        &self.cells[self.index(name)]
+    }
+}
+
+/// Timing columns (wall-clock seconds, milliseconds, rates per second) end in one of these;
+/// they are the columns that differ between two runs of the same config and seed.
+pub const TIMING_SUFFIXES: &[&str] = &["_s", "_ms"];
+
+/// Whether metrics column `name` holds a wall-clock timing (see [`TIMING_SUFFIXES`]).
+pub fn is_timing_column(name: &str) -> bool {
+    TIMING_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
+/// Integers print without a fraction; other numbers with full round-trip precision.
+pub fn fmt_num(v: f64) -> String {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_non_finite_metric_is_written_then_reported_with_its_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.csv");
+        let mut m = Metrics::create(&path, &["algo", "iter", "loss"]).unwrap();
+        m.cells(&["pg".into(), "1".into(), "".into()]).unwrap();
+        m.row(&[0.0, 2.0, 0.5]).unwrap();
+        let err = m.row(&[0.0, 3.0, f64::NAN]).unwrap_err().to_string();
+        assert!(err.contains("column `loss` at iter 3"), "{err}");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, "algo,iter,loss\npg,1,\n0,2,0.5\n0,3,NaN\n");
+        assert!(m.row(&[1.0]).is_err(), "row width is checked");
+    }
+
+    #[test]
+    fn named_rows_fill_their_columns_and_leave_the_rest_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.csv");
+        let mut m = Metrics::create(&path, &["algo", "iter", "loss", "wall_s"]).unwrap();
+        let mut row = m.new_row();
+        row.text("algo", "pg").num("iter", 4.0).opt("loss", None);
+        assert_eq!(row.get("iter"), "4");
+        m.write(&row).unwrap();
+        let other = Metrics::create(&dir.path().join("o.csv"), &["iter"]).unwrap();
+        assert!(
+            m.write(&other.new_row()).is_err(),
+            "rows of another file are refused"
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, "algo,iter,loss,wall_s\npg,4,,\n");
+    }
+
+    #[test]
+    #[should_panic(expected = "unknown metrics column `los`")]
+    fn a_misspelt_column_is_a_loud_bug() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Metrics::create(&dir.path().join("m.csv"), &["loss"]).unwrap();
+        m.new_row().num("los", 1.0);
+    }
+
+    #[test]
+    fn timing_columns_are_named_by_suffix() {
+        for c in ["wall_s", "steps_per_s", "update_ms", "solve_time_s"] {
+            assert!(is_timing_column(c), "{c}");
+        }
+        for c in ["iter", "loss", "sps", "steps", "ms_count"] {
+            assert!(!is_timing_column(c), "{c}");
+        }
+    }
+}
