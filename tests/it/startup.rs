@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 /// Run `lab` with the dynamic loader reporting every file it opens (dlopen included).
-fn lab_traced(cwd: &Path, args: &[&str]) -> (Output, Vec<String>) {
+fn lab_traced<S: AsRef<std::ffi::OsStr>>(cwd: &Path, args: &[S]) -> (Output, Vec<String>) {
     let out = Command::new(LAB)
         .args(args)
         .current_dir(cwd)
@@ -37,6 +37,13 @@ fn is_cuda_library(file: &str) -> bool {
         || file.starts_with("libnv")
         || file.starts_with("libnccl");
     cuda && !runtime_of_torch_cpu
+}
+
+/// `npg-rank1` on its smoke config, then `extra`.
+fn npg_smoke(extra: &[&str]) -> Vec<String> {
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/npg-rank1/smoke.yaml");
+    let head = ["npg-rank1", "--config", cfg.to_str().unwrap()];
+    head.iter().chain(extra).map(|s| s.to_string()).collect()
 }
 
 fn meta(run: &Path) -> serde_json::Value {
@@ -90,16 +97,8 @@ fn version_and_decompose_never_load_libtorch() {
 #[test]
 fn a_cpu_torch_run_loads_libtorch_without_its_cuda_side() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/npg-rank1/smoke.yaml");
-    let args = [
-        "npg-rank1",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--out",
-        "n",
-        "--quiet",
-    ];
-    let (out, files) = lab_traced(dir.path(), &[&args[..], &["--device", "cpu"]].concat());
+    let args = npg_smoke(&["--out", "n", "--quiet", "--device", "cpu"]);
+    let (out, files) = lab_traced(dir.path(), &args);
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(files.iter().any(|f| f == "libtorch_cpu.so"), "{files:?}");
     let cuda: Vec<&String> = files.iter().filter(|f| is_cuda_library(f)).collect();
@@ -126,18 +125,19 @@ fn this_test_process_has_libtorch_mapped_but_no_cuda_library() {
 
 #[test]
 fn asking_for_cuda_loads_the_cuda_side_and_names_the_device_count() {
-    if lab::torch::gpu_present() {
-        return; // on a GPU machine this would start a real CUDA run; covered by the note
-    }
     let dir = tempfile::tempdir().unwrap();
-    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/npg-rank1/smoke.yaml");
-    let args = [
-        "npg-rank1",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--device",
-        "cuda",
-    ];
+    if lab::torch::gpu_present() {
+        let (out, files) = lab_traced(dir.path(), &npg_smoke(&["--device", "cuda", "--out", "n"]));
+        assert_eq!(code(&out), 0, "{}", text(&out));
+        assert!(files.iter().any(|f| f == "libtorch_cuda.so"), "{files:?}");
+        let m = meta(&dir.path().join("n"));
+        assert_eq!(
+            (&m["device"], &m["libtorch"]),
+            (&"cuda:0".into(), &"cpu+cuda".into())
+        );
+        return;
+    }
+    let args = npg_smoke(&["--device", "cuda"]);
     let (out, files) = lab_traced(dir.path(), &args);
     assert_eq!(code(&out), 2, "{}", text(&out));
     assert!(
@@ -150,20 +150,15 @@ fn asking_for_cuda_loads_the_cuda_side_and_names_the_device_count() {
 }
 
 #[test]
-fn auto_without_a_gpu_is_the_cpu_and_loads_no_cuda() {
+fn auto_is_cuda_only_where_a_gpu_is_and_loads_cuda_only_then() {
+    let dir = tempfile::tempdir().unwrap();
     if lab::torch::gpu_present() {
+        let (out, _) = lab_traced(dir.path(), &npg_smoke(&["--out", "n", "--quiet"]));
+        assert_eq!(code(&out), 0, "{}", text(&out));
+        assert_eq!(meta(&dir.path().join("n"))["device"], "cuda:0");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/npg-rank1/smoke.yaml");
-    let args = [
-        "npg-rank1",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--out",
-        "n",
-        "--quiet",
-    ];
+    let args = npg_smoke(&["--out", "n", "--quiet"]);
     let (out, files) = lab_traced(dir.path(), &args);
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(!files.iter().any(|f| is_cuda_library(f)), "{files:?}");
