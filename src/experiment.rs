@@ -87,16 +87,7 @@ pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
     let cfg: E = loaded.typed()?;
     loaded.validate(&cfg)?;
     let resolved = serde_yaml_ng::to_string(&cfg)?;
-    if E::USES_TORCH {
-        torch::load()?;
-    }
-    let dev = device::select(&args.device, E::USES_TORCH)?;
-    let threads = device::set_threads(args.threads)?;
-    let torch_threads = cfg.torch_threads().filter(|_| E::USES_TORCH);
-    if let Some(n) = torch_threads {
-        tch::set_num_threads(n as i32);
-    }
-    let blas = device::blas()?;
+    let (dev, threads, torch_threads, blas) = prepare_compute(args, &cfg)?;
     let mut run = Run::create(E::NAME, args, &resolved, cfg.seed())?;
     run.set_device(&device::name(dev), threads, torch_threads, blas)?;
     let mut ctx = Ctx {
@@ -111,6 +102,24 @@ pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
         Err(_) => eprintln!("results (incomplete): {}", dir.display()),
     }
     outcome
+}
+
+/// Load libtorch if the experiment uses it, pick the device and set the thread counts: the
+/// device, OpenBLAS's threads, libtorch's own count (if the config sets one) and the BLAS.
+fn prepare_compute<E: Experiment>(
+    args: &RunArgs,
+    cfg: &E,
+) -> Result<(tch::Device, usize, Option<usize>, device::Blas)> {
+    if E::USES_TORCH {
+        torch::load()?;
+    }
+    let dev = device::select(&args.device, E::USES_TORCH)?;
+    let threads = device::set_threads(args.threads)?;
+    let torch_threads = cfg.torch_threads().filter(|_| E::USES_TORCH);
+    if let Some(n) = torch_threads {
+        tch::set_num_threads(n as i32);
+    }
+    Ok((dev, threads, torch_threads, device::blas()?))
 }
 
 /// Run the study described by `block` over `loaded`, then write its closing report.
