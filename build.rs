@@ -103,7 +103,10 @@ fn build_wrapper(torch: &Path) -> Result<(), String> {
     let stub_dir = out.join("stub");
     let stub = stub_dir.join("liblabtch.so");
     let stamp = out.join("labtch.stamp");
-    let key = format!("{TORCH_SYS} {HOST_SONAME} {}", torch.display());
+    // A reinstalled torch (another version in the same venv) changes libtorch_cpu.so's size.
+    let cpu_lib = torch.join("lib/libtorch_cpu.so");
+    let size = std::fs::metadata(&cpu_lib).map(|m| m.len()).unwrap_or(0);
+    let key = format!("{TORCH_SYS} {HOST_SONAME} {} {size}", torch.display());
     let fresh = std::fs::read_to_string(&stamp).is_ok_and(|s| s == key);
     if !(fresh && real.exists() && stub.exists()) {
         let objects = compile_wrapper(torch)?;

@@ -14,7 +14,12 @@ pub fn select(spec: &str, uses_torch: bool) -> Result<Device> {
             if !(uses_torch && torch::gpu_present()) {
                 return Ok(Device::Cpu);
             }
-            torch::load_cuda()?;
+            if let Err(e) = torch::load_cuda() {
+                eprintln!(
+                    "warning: --device auto: a GPU driver is present but {e:#}; using the CPU"
+                );
+                return Ok(Device::Cpu);
+            }
             Ok(if tch::Cuda::is_available() {
                 Device::Cuda(0)
             } else {

@@ -5,6 +5,7 @@
 //! circulant) only says how to evaluate f and its derivatives: its [`NewtonOracle`].
 use super::cg::{self, CgOptions};
 use super::config::SolverConfig;
+use crate::run::Metrics;
 use anyhow::{bail, Result};
 use ndarray::{Array1, Array2};
 use ndarray_linalg::SolveC;
@@ -24,8 +25,41 @@ pub const COLUMNS: &[&str] = &[
     "wall_s",
 ];
 
-/// Receives one row of [`COLUMNS`] per iteration.
-pub type Log<'a> = &'a mut dyn FnMut(&[f64]) -> Result<()>;
+/// One Newton iteration as metrics.csv records it (one field per column of [`COLUMNS`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IterationRow {
+    pub iter: usize,
+    pub objective: f64,
+    pub decrement: f64,
+    pub grad_norm: f64,
+    pub grad_max: f64,
+    pub residual: f64,
+    pub cg_iters: usize,
+    pub step: f64,
+    pub backtracks: usize,
+    pub wall_s: f64,
+}
+
+impl IterationRow {
+    /// Write this row to a metrics file with the columns [`COLUMNS`].
+    pub fn write(&self, metrics: &mut Metrics) -> Result<()> {
+        let mut row = metrics.new_row();
+        row.num("iter", self.iter as f64)
+            .num("objective", self.objective)
+            .num("decrement", self.decrement)
+            .num("grad_norm", self.grad_norm)
+            .num("grad_max", self.grad_max)
+            .num("residual", self.residual)
+            .num("cg_iters", self.cg_iters as f64)
+            .num("step", self.step)
+            .num("backtracks", self.backtracks as f64)
+            .num("wall_s", self.wall_s);
+        metrics.write(&row)
+    }
+}
+
+/// Receives one row per iteration.
+pub type Log<'a> = &'a mut dyn FnMut(&IterationRow) -> Result<()>;
 
 /// A convex objective f over coefficients x, as one structure evaluates it.
 pub trait NewtonOracle {
@@ -148,18 +182,18 @@ pub fn run<O: NewtonOracle>(
         cg_total += search.cg_iters;
         bt_total += backtracks;
         let wall = clock.elapsed().as_secs_f64();
-        log(&[
-            it as f64,
-            f,
-            0.5 * lambda2,
-            g_norm,
+        log(&IterationRow {
+            iter: it,
+            objective: f,
+            decrement: 0.5 * lambda2,
+            grad_norm: g_norm,
             grad_max,
             residual,
-            search.cg_iters as f64,
-            t,
-            backtracks as f64,
-            wall,
-        ])?;
+            cg_iters: search.cg_iters,
+            step: t,
+            backtracks,
+            wall_s: wall,
+        })?;
         let report = Report {
             iterations: it - 1,
             converged: done,

@@ -55,7 +55,7 @@ pub fn solve(
     sigma: &Array2<f64>,
     opts: &SolverConfig,
     warm: Option<&Array1<f64>>,
-    log: &mut dyn FnMut(&[f64]) -> Result<()>,
+    log: super::driver::Log,
 ) -> Result<FinanceResult> {
     let periods = sigma.nrows() / 2;
     match s {
@@ -192,7 +192,7 @@ pub fn run(
     cfg: &FinanceConfig,
     opts: &SolverConfig,
     run: &crate::run::Run,
-    log: &mut dyn FnMut(&[f64]) -> Result<()>,
+    log: super::driver::Log,
 ) -> Result<Vec<Row>> {
     let mut out = csv::Writer::from_path(run.path("finance.csv"))?;
     let mut rows = Vec::new();

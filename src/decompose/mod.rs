@@ -108,7 +108,7 @@ impl Experiment for DecomposeConfig {
         if let config::Mode::Finance(f) = &self.mode {
             let mut metrics = run.csv("metrics.csv", driver::COLUMNS)?;
             let rows = finance::run(f, &self.solver, run, &mut |row| {
-                metrics.row(row)?;
+                row.write(&mut metrics)?;
                 run.check_interrupt()
             })?;
             return run.write_summary(&rows);
@@ -129,8 +129,8 @@ impl Experiment for DecomposeConfig {
         let mut metrics = run.csv("metrics.csv", driver::COLUMNS)?;
         let mut progress = run.progress(self.solver.max_iter as u64, "decompose");
         let out = solve::decompose(&a, &sub, &self.solver, &mut |row| {
-            progress.set(row[0] as u64, &format!("decrement {:.2e}", row[2]));
-            metrics.row(row)?;
+            progress.set(row.iter as u64, &format!("decrement {:.2e}", row.decrement));
+            row.write(&mut metrics)?;
             run.check_interrupt()
         })?;
         progress.finish(&format!("{} Newton steps", out.iterations));

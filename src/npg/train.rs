@@ -218,15 +218,14 @@ impl<A: Policy, C: ValueFn<Batch = A::Batch>> Trainer<A, C> {
         let rollout_ms = t0.elapsed().as_secs_f64() * 1e3;
         self.tracker.env_steps += cfg.batch_size();
         for (steps, e) in &finished {
-            let cells = [
-                *steps as f64,
-                e.env as f64,
-                e.ret,
-                e.len as f64,
-                e.terminated as u8 as f64,
-                e.truncated as u8 as f64,
-            ];
-            episodes.row(&cells)?;
+            let mut row = episodes.new_row();
+            row.num("env_steps", *steps as f64)
+                .num("env", e.env as f64)
+                .num("return", e.ret)
+                .num("length", e.len as f64)
+                .num("terminated", e.terminated as u8 as f64)
+                .num("truncated", e.truncated as u8 as f64);
+            episodes.write(&row)?;
         }
         let t1 = Instant::now();
         let diagnose = cfg.cos_to_exact_every > 0 && iter.is_multiple_of(cfg.cos_to_exact_every);

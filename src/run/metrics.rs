@@ -47,12 +47,6 @@ impl Metrics {
         self.cells(&row.cells)
     }
 
-    /// Write one row of numbers; see [`Metrics::cells`].
-    pub fn row(&mut self, values: &[f64]) -> Result<()> {
-        let cells: Vec<String> = values.iter().map(|v| fmt_num(*v)).collect();
-        self.cells(&cells)
-    }
-
     /// Write one row of ready cells: numbers as [`fmt_num`] prints them, text, or empty. A
     /// NaN/inf number is written, then reported as an error naming the column and the step, so
     /// the run stops with every earlier row kept.
@@ -150,12 +144,15 @@ mod tests {
         let path = dir.path().join("m.csv");
         let mut m = Metrics::create(&path, &["algo", "iter", "loss"]).unwrap();
         m.cells(&["pg".into(), "1".into(), "".into()]).unwrap();
-        m.row(&[0.0, 2.0, 0.5]).unwrap();
-        let err = m.row(&[0.0, 3.0, f64::NAN]).unwrap_err().to_string();
+        let mut row = m.new_row();
+        row.text("algo", "pg").num("iter", 2.0).num("loss", 0.5);
+        m.write(&row).unwrap();
+        row.num("iter", 3.0).num("loss", f64::NAN);
+        let err = m.write(&row).unwrap_err().to_string();
         assert!(err.contains("column `loss` at iter 3"), "{err}");
         let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text, "algo,iter,loss\npg,1,\n0,2,0.5\n0,3,NaN\n");
-        assert!(m.row(&[1.0]).is_err(), "row width is checked");
+        assert_eq!(text, "algo,iter,loss\npg,1,\npg,2,0.5\npg,3,NaN\n");
+        assert!(m.cells(&["1".into()]).is_err(), "row width is checked");
     }
 
     #[test]

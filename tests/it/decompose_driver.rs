@@ -22,8 +22,18 @@ fn trace(a: &Array2<f64>, sub: &Subspace, method: Method, max_iter: usize) -> Tr
     o.max_iter = max_iter;
     let mut rows = Vec::new();
     let out = solve::decompose(a, sub, &o, &mut |row| {
-        assert_eq!(row.len(), 10, "one value per metrics.csv column");
-        rows.push(row[..9].to_vec());
+        // Every column but wall_s, in metrics.csv order.
+        rows.push(vec![
+            row.iter as f64,
+            row.objective,
+            row.decrement,
+            row.grad_norm,
+            row.grad_max,
+            row.residual,
+            row.cg_iters as f64,
+            row.step,
+            row.backtracks as f64,
+        ]);
         Ok(())
     })
     .expect("solves");

@@ -146,7 +146,7 @@ fn quadratic_tail() {
     let sub = Subspace::from_pairs(20, &pairs, true).unwrap();
     let mut decs = Vec::new();
     lab::decompose::solve::decompose(&a, &sub, &opts(Method::Newton), &mut |row| {
-        decs.push(row[2]);
+        decs.push(row.decrement);
         Ok(())
     })
     .unwrap();
