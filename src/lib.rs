@@ -14,6 +14,7 @@ pub mod report;
 pub mod results;
 pub mod rl;
 pub mod run;
+pub mod signals;
 pub mod study;
 pub mod subcommands;
 pub mod torch;

@@ -73,7 +73,10 @@ pub fn command() -> clap::Command {
             env!("LAB_GIT_COMMIT"),
             ")"
         ))
-        .after_help("Exit codes: 0 done, 1 run failed, 2 usage or config error, 130 interrupted.")
+        .after_help(
+            "Exit codes: 0 done, 1 run failed, 2 usage or config error, 130 interrupted (Ctrl-C), \
+             143 terminated (SIGTERM).",
+        )
         .subcommand_required(true)
         .arg_required_else_help(true);
     for paper in PAPERS {

@@ -1,34 +1,21 @@
 //! A run directory: resolved `config.yaml`, `metrics.csv` flushed per row, `summary.json`,
-//! `meta.json` (status completed/failed/interrupted), plus progress output and Ctrl-C handling.
+//! `meta.json` (status completed/failed/interrupted), plus progress output; interruption by
+//! Ctrl-C or SIGTERM is checked between rows.
 use crate::cli::RunArgs;
 use crate::error::{usage, Interrupted};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 mod metrics;
 
 pub use crate::progress::Progress;
 pub use metrics::{fmt_num, is_timing_column, Metrics, Row, TIMING_SUFFIXES};
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// Install the Ctrl-C handler: the first press asks the run to stop after its current row,
-/// a second one exits at once.
-pub fn install_ctrlc() {
-    let _ = ctrlc::set_handler(|| {
-        if INTERRUPTED.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        eprintln!("\nCtrl-C: finishing the current row (press again to abort now)");
-    });
-}
-
-/// True once Ctrl-C was pressed.
+/// True once SIGINT or SIGTERM was received (see [`crate::signals`]).
 pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
+    crate::signals::received().is_some()
 }
 
 /// Everything recorded in `meta.json`.
@@ -138,7 +125,7 @@ impl Run {
         Progress::new(total, label, self.quiet)
     }
 
-    /// Error out with [`Interrupted`] once Ctrl-C was pressed; call between rows.
+    /// Error out with [`Interrupted`] once Ctrl-C or SIGTERM came; call between rows.
     pub fn check_interrupt(&self) -> Result<()> {
         if interrupted() {
             return Err(Interrupted.into());

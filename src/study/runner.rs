@@ -3,6 +3,7 @@
 use crate::cli::RunArgs;
 use crate::progress::Progress;
 use crate::results::record::{StudyRecord, CELL_CONFIG};
+use crate::signals;
 use anyhow::{Context, Result};
 use std::collections::VecDeque;
 use std::os::unix::process::ExitStatusExt;
@@ -178,10 +179,12 @@ fn run_child(base: &Command, job: &Job) -> Ended {
         (None, Some(sig)) => format!("killed by signal {sig}"),
         (None, None) => "killed".into(),
     };
+    let interrupted_code = [libc::SIGINT, libc::SIGTERM].map(|s| Some(128 + s));
     if crate::run::interrupted()
-        && (output.status.code() == Some(130) || output.status.signal().is_some())
+        && (interrupted_code.contains(&output.status.code()) || output.status.signal().is_some())
     {
-        settle_meta(job, "interrupted", "interrupted by Ctrl-C");
+        let why = format!("interrupted by {}", signals::name(signals::received()));
+        settle_meta(job, "interrupted", &why);
         return Ended::Interrupted;
     }
     let stderr = String::from_utf8_lossy(&output.stderr);

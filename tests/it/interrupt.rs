@@ -1,13 +1,15 @@
-//! Ctrl-C: the run stops after its current row, keeps its files, says `interrupted`, exits 130.
+//! SIGINT (Ctrl-C) and SIGTERM: the run stops after its current row, keeps its files, says
+//! `interrupted`, exits 130 or 143; a second signal ends the process at once.
 use crate::common::*;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
-#[test]
-fn ctrl_c_marks_the_run_interrupted_and_exits_130() {
-    let dir = tempfile::tempdir().unwrap();
-    // m ≈ 3600 constraints: about 8 Newton rows of ~0.3 s each on a 2-core machine, so there
-    // are rows left to interrupt once the first one is on disk.
+/// A decompose run with rows left to interrupt, started in `dir`, and its run directory, once
+/// meta.json says running and one metrics row is on disk (the handlers are installed before
+/// meta.json is written). Returns the child, the run dir and the rows seen.
+fn start_long_run(dir: &Path) -> (Child, PathBuf, usize) {
+    // m ≈ 3600 constraints: about 8 Newton rows of ~0.3 s each on a 2-core machine.
     let child = Command::new(LAB)
         .args(["decompose", "--out", "run", "--set", "matrix.n=600"])
         .args([
@@ -16,15 +18,13 @@ fn ctrl_c_marks_the_run_interrupted_and_exits_130() {
             "--set",
             "output.save_matrices=false",
         ])
-        .current_dir(dir.path())
+        .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let run = dir.path().join("run");
+    let run = dir.join("run");
     let metrics = run.join("metrics.csv");
-    // The handler is installed before meta.json is written; one flushed row shows the solve
-    // is under way. Signal then, not after a guessed delay.
     let mut seen = 0;
     wait_until(
         "a running run with one metrics row",
@@ -40,21 +40,23 @@ fn ctrl_c_marks_the_run_interrupted_and_exits_130() {
             status.is_some() && seen >= 1
         },
     );
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+    (child, run, seen)
+}
+
+fn send(child: &Child, signal: &str) {
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
-    assert!(killed.success());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("Ctrl-C: finishing the current row"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(sent.success());
+}
+
+/// The interrupted run: its status, message, kept rows in order, and no final summary.
+fn check_interrupted(run: &Path, seen: usize, by: &str) {
     let meta = json(&run.join("meta.json"));
     assert_eq!(meta["status"], "interrupted", "{meta}");
-    let (header, rows) = read_csv(&metrics);
+    assert_eq!(meta["error"], format!("interrupted by {by}"), "{meta}");
+    let (header, rows) = read_csv(&run.join("metrics.csv"));
     assert_eq!(header[0], "iter");
     assert!(
         rows.len() >= seen,
@@ -66,5 +68,55 @@ fn ctrl_c_marks_the_run_interrupted_and_exits_130() {
     assert!(
         !run.join("summary.json").exists(),
         "an interrupted run has no final summary"
+    );
+}
+
+#[test]
+fn ctrl_c_marks_the_run_interrupted_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, run, seen) = start_long_run(dir.path());
+    send(&child, "INT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Ctrl-C: finishing the current row"),
+        "{}",
+        stderr(&out)
+    );
+    check_interrupted(&run, seen, "Ctrl-C");
+}
+
+#[test]
+fn sigterm_is_handled_like_ctrl_c_and_exits_143() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, run, seen) = start_long_run(dir.path());
+    send(&child, "TERM");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("SIGTERM: finishing the current row"),
+        "{}",
+        stderr(&out)
+    );
+    check_interrupted(&run, seen, "SIGTERM");
+}
+
+#[test]
+fn a_second_signal_ends_the_process_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, _run, _) = start_long_run(dir.path());
+    send(&child, "INT");
+    send(&child, "INT");
+    let sent = Instant::now();
+    let mut status = None;
+    wait_until("the process to end", Duration::from_secs(30), || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    assert_eq!(status.and_then(|s| s.code()), Some(130));
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "took {:?} to end after the second signal",
+        sent.elapsed()
     );
 }
