@@ -44,7 +44,10 @@ pub fn load(default: Source, file: Option<&Path>, sets: &[String]) -> Result<Loa
                 src.name
             )));
         }
-        merge(&mut value, over);
+        // An empty or comment-only file is YAML null: it changes nothing (all defaults).
+        if !over.is_null() {
+            merge(&mut value, over);
+        }
     }
     for s in sets {
         apply_set(&mut value, s)?;

@@ -134,6 +134,9 @@ impl Experiment for DecomposeConfig {
             run.check_interrupt()
         })?;
         progress.finish(&format!("{} Newton steps", out.iterations));
+        // A signal during the certificates (inside the solve) or the outputs stops here, not
+        // after everything ran (each check is between two whole files).
+        run.check_interrupt()?;
         let t1 = Instant::now();
         if self.output.save_matrices {
             ndarray_npy::write_npy(run.path("B.npy"), &out.b)?;
@@ -143,7 +146,9 @@ impl Experiment for DecomposeConfig {
             write_csv(&run.path("B.csv"), &out.b)?;
             write_csv(&run.path("C.csv"), &out.c)?;
         }
+        run.check_interrupt()?;
         let mut summary = summarize(&a, &sub, &out)?;
+        run.check_interrupt()?;
         summary.setup_s = setup_s;
         summary.input_asymmetry = asymmetry;
         summary.cond_a = Some(cond);

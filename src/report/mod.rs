@@ -136,10 +136,11 @@ fn setting(cell: &CellRuns, key: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Full precision for the CSV; NaN (no standard error from one seed) as an empty field.
+/// Full precision for the CSV (as metrics.csv prints numbers); NaN (no standard error from one
+/// seed) as an empty field.
 fn num(v: f64) -> String {
     if v.is_finite() {
-        format!("{v}")
+        crate::run::fmt_num(v)
     } else {
         String::new()
     }

@@ -125,10 +125,13 @@ pub fn is_timing_column(name: &str) -> bool {
     TIMING_SUFFIXES.iter().any(|s| name.ends_with(s))
 }
 
-/// Integers print without a fraction; other numbers with full round-trip precision.
+/// Integers print without a fraction; other numbers with the fewest digits that read back to
+/// the same f64, in scientific form when very small or large (`5.008e-26`, not 26 zeros).
 pub fn fmt_num(v: f64) -> String {
     if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{}", v as i64)
+    } else if v.is_finite() && v != 0.0 && !(1e-4..1e15).contains(&v.abs()) {
+        format!("{v:e}")
     } else {
         format!("{v}")
     }
@@ -179,6 +182,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let m = Metrics::create(&dir.path().join("m.csv"), &["loss"]).unwrap();
         m.new_row().num("los", 1.0);
+    }
+
+    #[test]
+    fn numbers_print_short_and_read_back_exactly() {
+        assert_eq!(fmt_num(3.0), "3");
+        assert_eq!(fmt_num(-0.25), "-0.25");
+        assert_eq!(fmt_num(5.008e-26), "5.008e-26");
+        assert_eq!(fmt_num(1.6598289857427287e24), "1.6598289857427287e24");
+        assert_eq!(fmt_num(0.0001), "0.0001");
+        assert_eq!(fmt_num(f64::NAN), "NaN");
+        let mut x = 1.2345678901234567e-300;
+        while x < 1e300 {
+            for v in [x, -x, x * 3.7] {
+                let text = fmt_num(v);
+                assert_eq!(text.parse::<f64>().unwrap(), v, "{text}");
+                assert!(text.len() <= 24, "{text}");
+            }
+            x *= 13.7;
+        }
     }
 
     #[test]

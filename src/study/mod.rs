@@ -40,6 +40,11 @@ pub fn plan(
     }
     let seeds = match &block.seeds {
         Some(s) if s.is_empty() => return Err(usage("`study.seeds`: list at least one seed")),
+        Some(s) if (1..s.len()).any(|i| s[..i].contains(&s[i])) => {
+            return Err(usage(format!(
+                "`study.seeds`: {s:?} lists a seed twice; each seed is one run directory"
+            )))
+        }
         Some(s) => s.clone(),
         None => vec![default_seed()?],
     };

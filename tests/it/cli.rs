@@ -325,3 +325,64 @@ fn bad_device_and_threads_are_usage_errors() {
         stderr(&out)
     );
 }
+
+#[test]
+fn an_empty_or_comment_only_config_means_all_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("empty.yaml"), "").unwrap();
+    std::fs::write(dir.path().join("comments.yaml"), "# nothing to change\n\n").unwrap();
+    let default = lab(dir.path(), &["decompose", "--quiet", "--out", "d"]);
+    assert_eq!(code(&default), 0, "{}", text(&default));
+    for file in ["empty.yaml", "comments.yaml"] {
+        let run = format!("run-{file}");
+        let args = ["decompose", "--config", file, "--quiet", "--out", &run];
+        let out = lab(dir.path(), &args);
+        assert_eq!(code(&out), 0, "{file}: {}", text(&out));
+        assert_eq!(
+            read(&dir.path().join(&run).join("config.yaml")),
+            read(&dir.path().join("d/config.yaml")),
+            "{file} resolves to the embedded default"
+        );
+    }
+}
+
+#[test]
+fn a_study_listing_a_seed_twice_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("s.yaml"),
+        study_yaml("dup", "{matrix.n: [6]}", "[0, 0]"),
+    )
+    .unwrap();
+    let out = lab(dir.path(), &["decompose", "--config", "s.yaml", "--quiet"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(
+        stderr(&out).contains("lists a seed twice"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join("results").exists(), "nothing is written");
+}
+
+#[test]
+fn tiny_and_huge_metrics_are_written_in_scientific_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = lab(
+        dir.path(),
+        &["decompose", "--quiet", "--out", "r", "--set", "matrix.n=30"],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let (_, rows) = read_csv(&dir.path().join("r/metrics.csv"));
+    let tiny: Vec<&String> = rows
+        .iter()
+        .flatten()
+        .filter(|c| c.parse::<f64>().is_ok_and(|v| v != 0.0 && v.abs() < 1e-4))
+        .collect();
+    assert!(!tiny.is_empty(), "a converged solve logs tiny decrements");
+    for cell in tiny {
+        assert!(
+            cell.contains('e') && cell.len() <= 24,
+            "scientific form: {cell}"
+        );
+    }
+}
