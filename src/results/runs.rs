@@ -210,13 +210,31 @@ pub fn read_run(dir: &Path) -> Result<RunInfo> {
     let summary = read_yaml_like(&dir.join("summary.json"))?
         .map(|v| numeric_entries(&v))
         .unwrap_or_default();
+    let mut status = text("status").unwrap_or_else(|| "unknown".into());
+    if status == "running" && writer_is_dead(&meta) {
+        status = "dead".into();
+    }
     Ok(RunInfo {
         dir: dir.to_path_buf(),
-        status: text("status").unwrap_or_else(|| "unknown".into()),
+        status,
         error: text("error"),
         subcommand: text("subcommand"),
         summary,
     })
+}
+
+/// A `running` run whose writing process is gone (killed, out of memory, machine rebooted):
+/// known only on the machine that wrote it; elsewhere, or for runs from before `pid` was
+/// recorded, it stays `running`.
+fn writer_is_dead(meta: &Value) -> bool {
+    let pid = meta.get("pid").and_then(Value::as_u64);
+    let host = meta.get("host").and_then(Value::as_str);
+    match (pid, host) {
+        (Some(pid), Some(host)) if host == crate::run::this_host() => {
+            !crate::run::lab_process_alive(pid as u32)
+        }
+        _ => false,
+    }
 }
 
 /// Parse a JSON file keeping key order (JSON is YAML, and YAML mappings keep order).

@@ -36,6 +36,9 @@ pub struct Meta {
     pub libtorch: String,
     /// The library answering ndarray-linalg's BLAS/LAPACK calls, and its thread count.
     pub blas: Option<crate::device::Blas>,
+    /// The process writing the run, so readers can tell a live run from a dead one.
+    pub pid: u32,
+    pub host: String,
     pub start_time: String,
     pub end_time: Option<String>,
     pub duration_s: Option<f64>,
@@ -68,6 +71,8 @@ impl Run {
             torch_threads: None,
             libtorch: String::new(),
             blas: None,
+            pid: std::process::id(),
+            host: this_host(),
             start_time: now(),
             end_time: None,
             duration_s: None,
@@ -149,6 +154,26 @@ impl Run {
     fn write_meta(&self) -> Result<()> {
         write_json(&self.path("meta.json"), &self.meta)
     }
+}
+
+/// This machine's host name (empty if it cannot be read).
+pub fn this_host() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into our buffer.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    if ok {
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    } else {
+        String::new()
+    }
+}
+
+/// Whether a `lab` process with this pid runs on this machine: it exists and its name is
+/// `lab` (so a recycled pid of another program does not count).
+pub fn lab_process_alive(pid: u32) -> bool {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    comm.trim_end() == "lab"
 }
 
 fn now() -> String {

@@ -120,3 +120,19 @@ fn a_second_signal_ends_the_process_at_once() {
         sent.elapsed()
     );
 }
+
+#[test]
+fn a_killed_run_reads_as_dead_not_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, run, _) = start_long_run(dir.path());
+    let read = |run: &Path| lab::results::runs::read_run(run).unwrap().status;
+    assert_eq!(read(&run), "running", "a live run is running");
+    child.kill().unwrap(); // SIGKILL: no handler runs, meta.json keeps saying running
+    child.wait().unwrap();
+    assert_eq!(try_status(&run).as_deref(), Some("running"));
+    assert_eq!(read(&run), "dead");
+    let out = lab(dir.path(), &["report", "run"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let report = std::fs::read_to_string(dir.path().join("run/report.md")).unwrap();
+    assert!(report.contains("(dead)"), "{report}");
+}
