@@ -65,6 +65,24 @@ fn parse(src: &Source) -> Result<Value> {
         .map_err(|e| usage(format!("{}: invalid YAML: {e}", src.name)))
 }
 
+/// Floats with an exact integer value (`1e6`, `200000.0`) become integers, so integer keys
+/// accept them; float keys take integers as they are.
+fn integral_floats_to_integers(v: &mut Value) {
+    match v {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|f| n.is_f64() && f.fract() == 0.0) {
+                if f.abs() < 9.007_199_254_740_992e15 {
+                    *v = Value::from(f as i64);
+                }
+            }
+        }
+        Value::Sequence(items) => items.iter_mut().for_each(integral_floats_to_integers),
+        Value::Mapping(map) => map.values_mut().for_each(integral_floats_to_integers),
+        Value::Tagged(tagged) => integral_floats_to_integers(&mut tagged.value),
+        _ => {}
+    }
+}
+
 /// Deep merge: mappings merge key by key, anything else replaces. A mapping whose `kind`
 /// differs from the default's replaces it whole (its other keys belong to another kind).
 pub fn merge(base: &mut Value, over: Value) {
@@ -135,7 +153,9 @@ impl Loaded {
     /// Type the merged config. Unknown keys, wrong types and bad enum values become
     /// usage errors that say where the key was set and suggest the closest valid name.
     pub fn typed<T: DeserializeOwned>(&self) -> Result<T> {
-        serde_path_to_error::deserialize(self.value.clone()).map_err(|e| {
+        let mut value = self.value.clone();
+        integral_floats_to_integers(&mut value);
+        serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.inner().to_string();
             usage(self.describe_error(&path, &inner))

@@ -386,3 +386,29 @@ fn tiny_and_huge_metrics_are_written_in_scientific_form() {
         );
     }
 }
+
+#[test]
+fn integer_keys_accept_integral_floats_and_refuse_fractions() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = |set: &str, out: &str| {
+        lab(
+            dir.path(),
+            &["decompose", "--quiet", "--out", out, "--set", set],
+        )
+    };
+    let out = ok("matrix.n=2e1", "a");
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(read(&dir.path().join("a/config.yaml")).contains("n: 20"));
+    let out = ok("solver.max_iter=1.0e2", "b");
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let out = ok("matrix.n=20.5", "c");
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(
+        stderr(&out).contains("`20.5`, expected usize"),
+        "{}",
+        stderr(&out)
+    );
+    // Float keys still take integers.
+    let out = ok("matrix.condition=100", "d");
+    assert_eq!(code(&out), 0, "{}", text(&out));
+}
