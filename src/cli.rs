@@ -76,7 +76,8 @@ pub struct RunArgs {
     /// No progress output
     #[arg(long)]
     pub quiet: bool,
-    /// Print the embedded default config (valid YAML) and exit
+    /// Print the config as it would run and exit, running nothing: the embedded default (with
+    /// its comments) alone, or merged with --config/--set/--seed and validated
     #[arg(long)]
     pub print_config: bool,
     /// Study only (config with a `study:` block): run at most N runs at a time [default: 1]

@@ -43,7 +43,8 @@ pub trait Experiment: DeserializeOwned + Serialize + Validate {
 
 /// Load, check and run experiment `E` with the shared command-line options.
 pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
-    if args.print_config {
+    let plain = args.config.is_none() && args.set.is_empty() && args.seed.is_none();
+    if args.print_config && plain && args.resume.is_none() {
         print!("{}", E::DEFAULT_YAML);
         return Ok(());
     }
@@ -61,7 +62,13 @@ pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
         .clone()
         .or_else(|| resume_run.map(|dir| dir.join("config.yaml")));
     let mut loaded = config::load(default, config_file.as_deref(), &sets)?;
+    let merged = loaded.value.clone();
     if let Some(block) = study::plan::take_block(&mut loaded.value)? {
+        if args.print_config {
+            plan_study::<E>(args, &loaded, block)?; // validates every cell
+            print!("{}", serde_yaml_ng::to_string(&merged)?);
+            return Ok(());
+        }
         if resume_run.is_some() {
             return Err(usage(
                 "--resume RUN_DIR continues one run; resume a study with --resume alone",
@@ -87,6 +94,10 @@ pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
     let cfg: E = loaded.typed()?;
     loaded.validate(&cfg)?;
     let resolved = serde_yaml_ng::to_string(&cfg)?;
+    if args.print_config {
+        print!("{resolved}");
+        return Ok(());
+    }
     let (dev, threads, torch_threads, blas) = prepare_compute(args, &cfg)?;
     let mut run = Run::create(E::NAME, args, &resolved, cfg.seed())?;
     run.set_device(&device::name(dev), threads, torch_threads, blas)?;
@@ -122,18 +133,27 @@ fn prepare_compute<E: Experiment>(
     Ok((dev, threads, torch_threads, device::blas()?))
 }
 
+/// Plan the study described by `block` over `loaded`, typing and validating every cell.
+fn plan_study<E: Experiment>(
+    args: &RunArgs,
+    loaded: &config::Loaded,
+    block: study::plan::StudyBlock,
+) -> Result<study::Study> {
+    let default_seed = || Ok(loaded.typed::<E>()?.seed());
+    let check = |cell: &config::Loaded| {
+        let cfg = cell.typed::<E>()?;
+        cell.validate(&cfg)
+    };
+    study::plan(E::NAME, args, loaded, block, &default_seed, &check)
+}
+
 /// Run the study described by `block` over `loaded`, then write its closing report.
 fn launch_study<E: Experiment>(
     args: &RunArgs,
     loaded: config::Loaded,
     block: study::plan::StudyBlock,
 ) -> Result<()> {
-    let default_seed = || Ok(loaded.typed::<E>()?.seed());
-    let check = |cell: &config::Loaded| {
-        let cfg = cell.typed::<E>()?;
-        cell.validate(&cfg)
-    };
-    let planned = study::plan(E::NAME, args, &loaded, block, &default_seed, &check)?;
+    let planned = plan_study::<E>(args, &loaded, block)?;
     let outcome = study::execute(&planned, args)?;
     match report::write(&planned.dir, &|_| E::PLOTS) {
         Ok(paths) if !args.quiet => println!("report: {}", paths.markdown.display()),

@@ -412,3 +412,47 @@ fn integer_keys_accept_integral_floats_and_refuse_fractions() {
     let out = ok("matrix.condition=100", "d");
     assert_eq!(code(&out), 0, "{}", text(&out));
 }
+
+#[test]
+fn print_config_shows_the_resolved_config_and_checks_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = lab(dir.path(), &["decompose", "--print-config"]);
+    assert_eq!(code(&plain), 0);
+    assert!(
+        stdout(&plain).starts_with('#'),
+        "the embedded default, comments kept"
+    );
+    let set = lab(
+        dir.path(),
+        &[
+            "decompose",
+            "--print-config",
+            "--set",
+            "matrix.n=12",
+            "--seed",
+            "7",
+        ],
+    );
+    assert_eq!(code(&set), 0, "{}", text(&set));
+    let cfg: serde_yaml_ng::Value = serde_yaml_ng::from_str(&stdout(&set)).unwrap();
+    assert_eq!(cfg["matrix"]["n"].as_u64(), Some(12));
+    assert_eq!(cfg["seed"].as_u64(), Some(7));
+    let bad = lab(
+        dir.path(),
+        &["decompose", "--print-config", "--set", "matrix.n=-5"],
+    );
+    assert_eq!(code(&bad), 2, "{}", text(&bad));
+    assert!(stdout(&bad).is_empty());
+    std::fs::write(
+        dir.path().join("s.yaml"),
+        study_yaml("p", "{matrix.n: [6, 8]}", "[0, 1]"),
+    )
+    .unwrap();
+    let study = lab(
+        dir.path(),
+        &["decompose", "--config", "s.yaml", "--print-config"],
+    );
+    assert_eq!(code(&study), 0, "{}", text(&study));
+    assert!(stdout(&study).contains("study:"), "{}", stdout(&study));
+    assert!(!dir.path().join("results").exists(), "nothing runs");
+}
