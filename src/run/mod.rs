@@ -156,6 +156,50 @@ impl Run {
     }
 }
 
+fn read_meta(dir: &Path) -> Option<serde_json::Value> {
+    let text = fs::read_to_string(dir.join("meta.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// What `--force` does with an existing run or study directory: refuse one that a live lab
+/// process on this host is writing; remove an empty one; move any other aside to
+/// `<dir>.replaced-<time>`, never deleting it (it may hold the user's notes and analyses).
+pub fn set_aside(dir: &Path) -> Result<()> {
+    if let Some(meta) = read_meta(dir) {
+        let running = meta.get("status").and_then(|s| s.as_str()) == Some("running");
+        let here = meta.get("host").and_then(|h| h.as_str()) == Some(this_host().as_str());
+        let pid = meta.get("pid").and_then(|p| p.as_u64());
+        if let (true, true, Some(pid)) = (running, here, pid) {
+            if lab_process_alive(pid as u32) {
+                return Err(usage(format!(
+                    "refusing to --force over {}: lab process {pid} is still writing it",
+                    dir.display()
+                )));
+            }
+        }
+    }
+    if fs::remove_dir(dir).is_ok() {
+        return Ok(()); // it was empty
+    }
+    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+    let base = format!("{}.replaced-{stamp}", name.unwrap_or_default());
+    let mut aside = dir.with_file_name(&base);
+    for k in 2.. {
+        if !aside.exists() {
+            break;
+        }
+        aside = dir.with_file_name(format!("{base}-{k}"));
+    }
+    fs::rename(dir, &aside).with_context(|| format!("moving {} aside", dir.display()))?;
+    eprintln!(
+        "--force: the old {} is now {}",
+        dir.display(),
+        aside.display()
+    );
+    Ok(())
+}
+
 /// This machine's host name (empty if it cannot be read).
 pub fn this_host() -> String {
     let mut buf = [0u8; 256];
@@ -226,7 +270,7 @@ fn run_dir(sub: &str, args: &RunArgs) -> Result<PathBuf> {
                 dir.display()
             )));
         }
-        let is_run = dir.join("meta.json").exists();
+        let is_run = read_meta(&dir).is_some_and(|m| m.get("lab_version").is_some());
         let empty = fs::read_dir(&dir)
             .map(|mut d| d.next().is_none())
             .unwrap_or(false);
@@ -236,7 +280,7 @@ fn run_dir(sub: &str, args: &RunArgs) -> Result<PathBuf> {
                 dir.display()
             )));
         }
-        fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        set_aside(&dir)?;
     }
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;

@@ -133,7 +133,7 @@ fn prepare_dir(dir: &Path, args: &RunArgs, record: &StudyRecord, configs: &[Stri
                 dir.display()
             )));
         }
-        fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
+        crate::run::set_aside(dir)?;
     }
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     crate::run::write_json(&dir.join(RECORD_FILE), record)?;

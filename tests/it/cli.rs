@@ -247,6 +247,18 @@ fn an_existing_run_dir_is_never_overwritten() {
     );
     assert_eq!(code(&forced), 0);
     assert_eq!(json(&meta)["seed"], 3);
+    // The replaced run was moved aside, not deleted.
+    let aside: Vec<_> = fs::read_dir(meta.parent().unwrap().parent().unwrap())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("same.replaced-")
+        })
+        .collect();
+    assert_eq!(aside.len(), 1, "one moved-aside copy");
+    assert_eq!(read(&aside[0].path().join("meta.json")), before);
     // --force never deletes a directory that is not a run.
     fs::create_dir(dir.path().join("precious")).unwrap();
     fs::write(dir.path().join("precious/data.txt"), "keep").unwrap();

@@ -136,3 +136,47 @@ fn a_killed_run_reads_as_dead_not_running() {
     let report = std::fs::read_to_string(dir.path().join("run/report.md")).unwrap();
     assert!(report.contains("(dead)"), "{report}");
 }
+
+#[test]
+fn force_never_replaces_a_run_that_is_still_being_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, run, _) = start_long_run(dir.path());
+    std::fs::write(run.join("notes.txt"), "mine").unwrap();
+    let out = lab(
+        dir.path(),
+        &["decompose", "--out", "run", "--force", "--quiet"],
+    );
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(
+        stderr(&out).contains("is still writing it"),
+        "{}",
+        stderr(&out)
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Dead now: --force moves it aside with the user's file, and runs.
+    let out = lab(
+        dir.path(),
+        &[
+            "decompose",
+            "--out",
+            "run",
+            "--force",
+            "--quiet",
+            "--set",
+            "matrix.n=8",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let aside: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains("run.replaced-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert_eq!(
+        std::fs::read_to_string(aside[0].join("notes.txt")).unwrap(),
+        "mine"
+    );
+}
