@@ -71,34 +71,27 @@ fn check_interrupted(run: &Path, seen: usize, by: &str) {
     );
 }
 
-#[test]
-fn ctrl_c_marks_the_run_interrupted_and_exits_130() {
+/// Send `signal` to a running run; it must exit with `code`, print its notice and leave an
+/// honest interrupted run.
+fn signal_stops_the_run(signal: &str, code: i32, by: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (child, run, seen) = start_long_run(dir.path());
-    send(&child, "INT");
+    send(&child, signal);
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("Ctrl-C: finishing the current row"),
-        "{}",
-        stderr(&out)
-    );
-    check_interrupted(&run, seen, "Ctrl-C");
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
+    let notice = format!("{by}: finishing the current row");
+    assert!(stderr(&out).contains(&notice), "{}", stderr(&out));
+    check_interrupted(&run, seen, by);
+}
+
+#[test]
+fn ctrl_c_marks_the_run_interrupted_and_exits_130() {
+    signal_stops_the_run("INT", 130, "Ctrl-C");
 }
 
 #[test]
 fn sigterm_is_handled_like_ctrl_c_and_exits_143() {
-    let dir = tempfile::tempdir().unwrap();
-    let (child, run, seen) = start_long_run(dir.path());
-    send(&child, "TERM");
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("SIGTERM: finishing the current row"),
-        "{}",
-        stderr(&out)
-    );
-    check_interrupted(&run, seen, "SIGTERM");
+    signal_stops_the_run("TERM", 143, "SIGTERM");
 }
 
 #[test]
