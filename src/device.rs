@@ -81,7 +81,7 @@ pub fn set_threads(requested: Option<usize>) -> Result<usize> {
             .map(|n| n.get())
             .unwrap_or(1),
     };
-    if torch::loaded() != torch::Loaded::None {
+    if torch::is_loaded() {
         tch::set_num_threads(n as i32);
     }
     // SAFETY: plain setter in the linked OpenBLAS; called before any BLAS work starts.
@@ -93,7 +93,7 @@ pub fn set_threads(requested: Option<usize>) -> Result<usize> {
 /// it is loaded.
 pub fn seed_all(seed: u64) -> rand_chacha::ChaCha8Rng {
     use rand::SeedableRng;
-    if torch::loaded() != torch::Loaded::None {
+    if torch::is_loaded() {
         tch::manual_seed(seed as i64);
     }
     rand_chacha::ChaCha8Rng::seed_from_u64(seed)

@@ -43,8 +43,11 @@ pub trait Experiment: DeserializeOwned + Serialize + Validate {
 
 /// Load, check and run experiment `E` with the shared command-line options.
 pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
-    let plain = args.config.is_none() && args.set.is_empty() && args.seed.is_none();
-    if args.print_config && plain && args.resume.is_none() {
+    let plain = args.config.is_none()
+        && args.set.is_empty()
+        && args.seed.is_none()
+        && args.resume.is_none();
+    if args.print_config && plain {
         print!("{}", E::DEFAULT_YAML);
         return Ok(());
     }

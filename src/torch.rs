@@ -21,6 +21,11 @@ pub fn loaded() -> Loaded {
     *STATE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Whether libtorch (at least its CPU side) is loaded.
+pub fn is_loaded() -> bool {
+    loaded() != Loaded::None
+}
+
 /// `"none"`, `"cpu"` or `"cpu+cuda"`.
 pub fn loaded_name() -> &'static str {
     match loaded() {
@@ -64,6 +69,8 @@ pub const LIB_DIR: &str = env!("LAB_TORCH_LIB_DIR");
 mod imp {
     use super::*;
     use std::ffi::{CStr, CString};
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
 
     /// tch's wrapper, built by build.rs and carried inside the binary.
     static WRAPPER: &[u8] = include_bytes!(env!("LAB_LIBTCH_SO"));
@@ -78,23 +85,12 @@ mod imp {
                 errno()
             );
         }
-        let mut written = 0;
-        while written < WRAPPER.len() {
-            let rest = &WRAPPER[written..];
-            // SAFETY: writes from a valid slice into our own fd.
-            let n = unsafe { libc::write(fd, rest.as_ptr().cast(), rest.len()) };
-            if n <= 0 {
-                let why = errno();
-                // SAFETY: closing our own fd.
-                unsafe { libc::close(fd) };
-                bail!("cannot write libtorch's wrapper to memory: {why}");
-            }
-            written += n as usize;
-        }
-        let path = format!("/proc/self/fd/{fd}");
-        let opened = open_global(&path);
-        // SAFETY: the loader keeps its own mapping; our descriptor is no longer needed.
-        unsafe { libc::close(fd) };
+        // SAFETY: `fd` is ours and open; the File closes it when dropped.
+        let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+        file.write_all(WRAPPER)
+            .map_err(|e| anyhow::anyhow!("cannot write libtorch's wrapper to memory: {e}"))?;
+        let opened = open_global(&format!("/proc/self/fd/{fd}"));
+        drop(file); // the loader keeps its own mapping
         opened.map_err(|why| {
             anyhow::anyhow!(
                 "cannot load libtorch ({why}); lab was built against {LIB_DIR}: \

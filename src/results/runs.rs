@@ -229,12 +229,7 @@ pub fn read_run(dir: &Path) -> Result<RunInfo> {
 fn writer_is_dead(meta: &Value) -> bool {
     let pid = meta.get("pid").and_then(Value::as_u64);
     let host = meta.get("host").and_then(Value::as_str);
-    match (pid, host) {
-        (Some(pid), Some(host)) if host == crate::run::this_host() => {
-            !crate::run::lab_process_alive(pid as u32)
-        }
-        _ => false,
-    }
+    crate::run::writer_alive(host, pid) == Some(false)
 }
 
 /// Parse a JSON file keeping key order (JSON is YAML, and YAML mappings keep order).

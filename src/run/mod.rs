@@ -167,15 +167,14 @@ fn read_meta(dir: &Path) -> Option<serde_json::Value> {
 pub fn set_aside(dir: &Path) -> Result<()> {
     if let Some(meta) = read_meta(dir) {
         let running = meta.get("status").and_then(|s| s.as_str()) == Some("running");
-        let here = meta.get("host").and_then(|h| h.as_str()) == Some(this_host().as_str());
+        let host = meta.get("host").and_then(|h| h.as_str());
         let pid = meta.get("pid").and_then(|p| p.as_u64());
-        if let (true, true, Some(pid)) = (running, here, pid) {
-            if lab_process_alive(pid as u32) {
-                return Err(usage(format!(
-                    "refusing to --force over {}: lab process {pid} is still writing it",
-                    dir.display()
-                )));
-            }
+        if running && writer_alive(host, pid) == Some(true) {
+            return Err(usage(format!(
+                "refusing to --force over {}: lab process {} is still writing it",
+                dir.display(),
+                pid.unwrap_or_default()
+            )));
         }
     }
     if fs::remove_dir(dir).is_ok() {
@@ -213,9 +212,18 @@ pub fn this_host() -> String {
     }
 }
 
+/// Whether the process a meta.json names (`host`, `pid`) still runs: known only on the host
+/// that wrote it (`None` elsewhere, and for runs from before `pid` was recorded).
+pub fn writer_alive(host: Option<&str>, pid: Option<u64>) -> Option<bool> {
+    match (host, pid) {
+        (Some(host), Some(pid)) if host == this_host() => Some(lab_process_alive(pid as u32)),
+        _ => None,
+    }
+}
+
 /// Whether a `lab` process with this pid runs on this machine: it exists and its name is
 /// `lab` (so a recycled pid of another program does not count).
-pub fn lab_process_alive(pid: u32) -> bool {
+fn lab_process_alive(pid: u32) -> bool {
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
     comm.trim_end() == "lab"
 }

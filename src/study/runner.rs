@@ -179,7 +179,7 @@ fn run_child(base: &Command, job: &Job) -> Ended {
         (None, Some(sig)) => format!("killed by signal {sig}"),
         (None, None) => "killed".into(),
     };
-    let interrupted_code = [libc::SIGINT, libc::SIGTERM].map(|s| Some(128 + s));
+    let interrupted_code = [libc::SIGINT, libc::SIGTERM].map(|s| Some(signals::exit_code(Some(s))));
     if crate::run::interrupted()
         && (interrupted_code.contains(&output.status.code()) || output.status.signal().is_some())
     {

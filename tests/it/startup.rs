@@ -168,7 +168,7 @@ fn auto_is_cuda_only_where_a_gpu_is_and_loads_cuda_only_then() {
 #[test]
 fn ndarray_linalg_calls_resolve_to_openblas_even_with_libtorch_loaded() {
     // libtorch_cpu.so exports MKL's dgemm_/dpotrf_/dsyevd_ too, and it is loaded here.
-    assert_ne!(lab::torch::loaded(), lab::torch::Loaded::None);
+    assert!(lab::torch::is_loaded());
     let blas = lab::device::blas().expect("one BLAS answers");
     assert!(blas.library.contains("openblas"), "{blas:?}");
     assert!(blas.config.starts_with("OpenBLAS"), "{blas:?}");
