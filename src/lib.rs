@@ -7,6 +7,7 @@ pub mod decompose;
 pub mod device;
 pub mod error;
 pub mod experiment;
+pub mod nn;
 pub mod npg;
 pub mod plot;
 pub mod progress;

@@ -20,6 +20,12 @@ mod envs_gym;
 mod envs_vec;
 mod interrupt;
 mod layers;
+#[allow(dead_code)]
+mod nn_common;
+mod nn_config;
+mod nn_decode;
+mod nn_grad;
+mod nn_models;
 mod npg_cli;
 mod npg_exact;
 mod npg_fisher;

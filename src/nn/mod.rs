@@ -1,0 +1,65 @@
+//! Language models on tch shared by the papers: a GPT, GRU/LSTM and a neural bigram behind one
+//! [`LanguageModel`] trait, and batched generation with a KV cache.
+//!
+//! Reading order:
+//! 1. `config.rs`: [`ModelConfig`], presets and validation.
+//! 2. `model.rs`: the [`LanguageModel`] trait, [`Input`], [`Tape`]/[`Captured`] (K-FAC
+//!    capture), [`Cache`].
+//! 3. `layers.rs`: `Linear` (capturing), `LayerNorm`, `Embedding`.
+//! 4. `attention.rs` then `gpt.rs`: the Transformer and its KV cache.
+//! 5. `rnn.rs`, `bigram.rs`: the other models.
+//! 6. `sample.rs` then `generate.rs`: decoding rules and the generation loop.
+pub mod attention;
+pub mod bigram;
+pub mod config;
+pub mod generate;
+pub mod gpt;
+pub mod layers;
+pub mod model;
+pub mod rnn;
+pub mod sample;
+
+pub use config::{Attention, Dtype, ModelConfig, ModelKind, PRESETS};
+pub use generate::{generate, generate_padded, left_pad, GenerateOptions, Generation};
+pub use model::{Cache, Captured, Input, LanguageModel, Tape};
+pub use sample::Decoding;
+
+use crate::error::usage;
+use anyhow::Result;
+use tch::{Device, Tensor};
+
+/// Build the model `cfg` describes for a tokenizer of `vocab` ids, with fresh parameters drawn
+/// from torch's global generator (seed it first with `device::seed_all`).
+pub fn build(cfg: &ModelConfig, vocab: i64, device: Device) -> Result<Box<dyn LanguageModel>> {
+    cfg.validate()?;
+    if vocab < 1 {
+        return Err(usage(format!(
+            "the vocabulary must have >= 1 token, got {vocab}"
+        )));
+    }
+    if let Some(v) = cfg.vocab_size.filter(|v| *v != vocab) {
+        return Err(usage(format!(
+            "model.vocab_size is {v} but the tokenizer has {vocab} tokens"
+        )));
+    }
+    Ok(match cfg.kind {
+        ModelKind::Gpt => Box::new(gpt::Gpt::new(cfg, vocab, device)),
+        ModelKind::Gru | ModelKind::Lstm => Box::new(rnn::RnnLm::new(cfg, vocab, device)),
+        ModelKind::Bigram => Box::new(bigram::Bigram::new(cfg, vocab, device)),
+    })
+}
+
+/// Trainable parameters by name, sorted by name (the VarStore keeps them in a hash map).
+pub fn named_parameters(model: &dyn LanguageModel) -> Vec<(String, Tensor)> {
+    let mut out: Vec<(String, Tensor)> = model.var_store().variables().into_iter().collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// The number of scalar parameters (a tied head counts once).
+pub fn num_parameters(model: &dyn LanguageModel) -> i64 {
+    named_parameters(model)
+        .iter()
+        .map(|(_, t)| t.numel() as i64)
+        .sum()
+}
