@@ -4,8 +4,12 @@
 //! * explicit: `softmax(q kᵀ/√d + bias) v`, built from ops that all have double backward.
 use super::layers::{dropout, Linear};
 use super::model::Tape;
+use super::rotary::rotate;
 use tch::nn::Path;
 use tch::{Kind, Tensor};
+
+/// Rotary cos and sin for the current positions, `(B or 1, 1, T, hd/2)` each.
+pub type Rope = (Tensor, Tensor);
 
 /// What a query may attend to in a full (non-incremental) pass.
 pub enum Mask {
@@ -61,8 +65,9 @@ impl SelfAttention {
         }
     }
 
-    /// `(B, T, C)` → q, k, v each `(B, H, T, C/H)`.
-    fn qkv(&self, x: &Tensor, tape: &mut Tape) -> (Tensor, Tensor, Tensor) {
+    /// `(B, T, C)` → q, k, v each `(B, H, T, C/H)`; q and k rotated when `rope` (cos, sin)
+    /// is given.
+    fn qkv(&self, x: &Tensor, rope: Option<&Rope>, tape: &mut Tape) -> (Tensor, Tensor, Tensor) {
         let (b, t, c) = x.size3().expect("(B, T, C)");
         let qkv = self.qkv.forward(x, tape); // (B, T, 3C)
         let qkv = qkv
@@ -70,7 +75,10 @@ impl SelfAttention {
             .permute([2, 0, 3, 1, 4]); // (3, B, H, T, C/H)
         let parts = qkv.unbind(0);
         let [q, k, v]: [Tensor; 3] = parts.try_into().expect("three parts");
-        (q, k, v)
+        match rope {
+            Some((cos, sin)) => (rotate(&q, cos, sin), rotate(&k, cos, sin), v),
+            None => (q, k, v),
+        }
     }
 
     /// `(B, H, T, C/H)` → `(B, T, C)` → output projection.
@@ -85,10 +93,11 @@ impl SelfAttention {
         &self,
         x: &Tensor,
         mask: &Mask,
+        rope: Option<&Rope>,
         train: bool,
         tape: &mut Tape,
     ) -> (Tensor, Tensor, Tensor) {
-        let (q, k, v) = self.qkv(x, tape);
+        let (q, k, v) = self.qkv(x, rope, tape);
         let p = if train { self.dropout } else { 0.0 };
         let y = match (mask, self.explicit) {
             (Mask::Causal(_), false) => Tensor::scaled_dot_product_attention(
@@ -118,9 +127,10 @@ impl SelfAttention {
         values: &mut Tensor,
         len: i64,
         bias: &Tensor,
+        rope: Option<&Rope>,
     ) -> Tensor {
         let mut tape = Tape::off();
-        let (q, k, v) = self.qkv(x, &mut tape); // (B, H, 1, hd)
+        let (q, k, v) = self.qkv(x, rope, &mut tape); // (B, H, 1, hd)
         keys.narrow(2, len, 1).copy_(&k);
         values.narrow(2, len, 1).copy_(&v);
         let k = keys.narrow(2, 0, len + 1);

@@ -25,6 +25,15 @@ pub enum Attention {
     Explicit,
 }
 
+/// The Transformer block: `gpt` (LayerNorm, GELU MLP, learned positions) or `llama` (RMSNorm,
+/// SwiGLU MLP of width `d_ff`, rotary positions; no position table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Variant {
+    Gpt,
+    Llama,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Dtype {
@@ -64,6 +73,7 @@ pub struct ModelConfig {
     /// Output head shares the token embedding matrix.
     pub tied_head: bool,
     pub attention: Attention,
+    pub variant: Variant,
     /// Standard deviation of the normal initialisation of weights and embeddings.
     pub init_std: f64,
     // GRU / LSTM
@@ -89,6 +99,7 @@ impl ModelConfig {
             linear_bias: true,
             tied_head: true,
             attention: Attention::Fused,
+            variant: Variant::Gpt,
             init_std: 0.02,
             embedding: 64,
             hidden: 128,
@@ -177,6 +188,12 @@ impl ModelConfig {
                         self.d_model, self.n_head
                     )));
                 }
+                if self.variant == Variant::Llama && (self.d_model / self.n_head) % 2 != 0 {
+                    return Err(usage(format!(
+                        "model.variant llama needs an even head size, got d_model / n_head = {}",
+                        self.d_model / self.n_head
+                    )));
+                }
                 if !(0.0..1.0).contains(&self.dropout) {
                     return Err(usage(format!(
                         "model.dropout must be in [0, 1), got {}",
@@ -238,6 +255,8 @@ struct ModelSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     attention: Option<Attention>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    variant: Option<Variant>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     init_std: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     embedding: Option<i64>,
@@ -291,7 +310,7 @@ impl TryFrom<ModelSpec> for ModelConfig {
         let kind = cfg.kind;
         overlay!(spec, cfg, kind, {
             d_model: Gpt, n_layer: Gpt, n_head: Gpt, d_ff: Gpt, block_size: Gpt, dropout: Gpt,
-            ln_bias: Gpt, linear_bias: Gpt, tied_head: Gpt, attention: Gpt, init_std: Gpt,
+            ln_bias: Gpt, linear_bias: Gpt, tied_head: Gpt, attention: Gpt, variant: Gpt, init_std: Gpt,
             embedding: Gru | Lstm, hidden: Gru | Lstm,
         });
         if spec.d_model.is_some() && spec.d_ff.is_none() {
@@ -321,6 +340,7 @@ impl From<ModelConfig> for ModelSpec {
             linear_bias: gpt.then_some(c.linear_bias),
             tied_head: gpt.then_some(c.tied_head),
             attention: gpt.then_some(c.attention),
+            variant: gpt.then_some(c.variant),
             init_std: gpt.then_some(c.init_std),
             embedding: rnn.then_some(c.embedding),
             hidden: rnn.then_some(c.hidden),

@@ -98,12 +98,8 @@ pub fn left_pad(prompts: &[Vec<i64>], pad_id: i64, device: Device) -> Result<(Te
     let mut mask = Vec::with_capacity(prompts.len() * width);
     for p in prompts {
         let pad = width - p.len();
-        ids.extend(std::iter::repeat(pad_id).take(pad).chain(p.iter().copied()));
-        mask.extend(
-            std::iter::repeat(false)
-                .take(pad)
-                .chain(std::iter::repeat(true).take(p.len())),
-        );
+        ids.extend(std::iter::repeat_n(pad_id, pad).chain(p.iter().copied()));
+        mask.extend(std::iter::repeat_n(false, pad).chain(std::iter::repeat_n(true, p.len())));
     }
     let shape = [prompts.len() as i64, width as i64];
     Ok((

@@ -2,21 +2,25 @@
 //! `n_layer` blocks of `x + attn(ln_1 x)` then `x + mlp(ln_2 x)` with a GELU MLP, a final
 //! LayerNorm and a (tied or untied) linear head. Parameter names: `wte`, `wpe`,
 //! `h.<i>.{ln_1, attn.qkv, attn.proj, ln_2, mlp.fc, mlp.proj}`, `ln_f`, `head` (untied only).
-use super::attention::{causal_bias, key_bias, padded_bias, Mask, SelfAttention};
-use super::layers::{dropout, Embedding, LayerNorm, Linear};
+//! The `llama` variant swaps in RMSNorm, a SwiGLU MLP (`mlp.fc` makes gate and value, `d_ff`
+//! each) and rotary positions instead of `wpe`.
+use super::attention::{causal_bias, key_bias, padded_bias, Mask, Rope, SelfAttention};
+use super::layers::{dropout, Embedding, Linear, Norm};
 use super::model::{check_prompt, Cache, CacheState, Input, LanguageModel, Tape};
-use super::ModelConfig;
+use super::rotary::Rotary;
+use super::{ModelConfig, Variant};
 use anyhow::{bail, Result};
 use tch::nn::{Path, VarStore};
 use tch::{Device, Kind, Tensor};
 
 #[derive(Debug)]
 struct Block {
-    ln_1: LayerNorm,
+    ln_1: Norm,
     attn: SelfAttention,
-    ln_2: LayerNorm,
+    ln_2: Norm,
     fc: Linear,
     proj: Linear,
+    swiglu: bool,
     dropout: f64,
 }
 
@@ -24,14 +28,15 @@ impl Block {
     fn new(p: &Path, cfg: &ModelConfig) -> Self {
         let d = cfg.d_model;
         let resid_std = cfg.init_std / (2.0 * cfg.n_layer as f64).sqrt();
+        let swiglu = cfg.variant == Variant::Llama;
         Block {
-            ln_1: LayerNorm::new(&(p / "ln_1"), d, cfg.ln_bias),
+            ln_1: norm(&(p / "ln_1"), cfg),
             attn: SelfAttention::new(&(p / "attn"), d, cfg.n_head, cfg),
-            ln_2: LayerNorm::new(&(p / "ln_2"), d, cfg.ln_bias),
+            ln_2: norm(&(p / "ln_2"), cfg),
             fc: Linear::new(
                 &(p / "mlp" / "fc"),
                 d,
-                cfg.d_ff,
+                if swiglu { 2 * cfg.d_ff } else { cfg.d_ff },
                 cfg.linear_bias,
                 cfg.init_std,
             ),
@@ -42,12 +47,19 @@ impl Block {
                 cfg.linear_bias,
                 resid_std,
             ),
+            swiglu,
             dropout: cfg.dropout,
         }
     }
 
     fn mlp(&self, x: &Tensor, train: bool, tape: &mut Tape) -> Tensor {
-        let h = self.fc.forward(&self.ln_2.forward(x), tape).gelu("none"); // (B, T, d_ff)
+        let h = self.fc.forward(&self.ln_2.forward(x), tape); // (B, T, d_ff or 2 d_ff)
+        let h = if self.swiglu {
+            let half = h.size()[2] / 2;
+            h.narrow(2, 0, half).silu() * h.narrow(2, half, half) // (B, T, d_ff)
+        } else {
+            h.gelu("none")
+        };
         dropout(self.proj.forward(&h, tape), self.dropout, train) // (B, T, C)
     }
 
@@ -56,10 +68,13 @@ impl Block {
         &self,
         x: &Tensor,
         mask: &Mask,
+        rope: Option<&Rope>,
         train: bool,
         tape: &mut Tape,
     ) -> (Tensor, Tensor, Tensor) {
-        let (a, k, v) = self.attn.forward(&self.ln_1.forward(x), mask, train, tape);
+        let (a, k, v) = self
+            .attn
+            .forward(&self.ln_1.forward(x), mask, rope, train, tape);
         let x = x + a;
         let x = &x + self.mlp(&x, train, tape);
         (x, k, v)
@@ -75,13 +90,27 @@ pub struct KvCache {
     next_pos: Tensor,
 }
 
+/// Where position information enters: a learned table added to the token embeddings, or
+/// rotary angles applied to queries and keys.
+enum Positions {
+    Learned(Embedding),
+    Rotary(Rotary),
+}
+
+fn norm(p: &Path, cfg: &ModelConfig) -> Norm {
+    match cfg.variant {
+        Variant::Gpt => Norm::layer(p, cfg.d_model, cfg.ln_bias),
+        Variant::Llama => Norm::rms(p, cfg.d_model),
+    }
+}
+
 pub struct Gpt {
     cfg: ModelConfig,
     vs: VarStore,
     wte: Embedding,
-    wpe: Embedding,
+    positions: Positions,
     blocks: Vec<Block>,
-    ln_f: LayerNorm,
+    ln_f: Norm,
     head: Linear,
     /// `(block, block)` causal bias for the explicit path.
     causal: Tensor,
@@ -95,11 +124,27 @@ impl Gpt {
         let root = vs.root();
         let d = cfg.d_model;
         let wte = Embedding::new(&(&root / "wte"), vocab, d, cfg.init_std);
-        let wpe = Embedding::new(&(&root / "wpe"), cfg.block_size, d, cfg.init_std);
+        let positions = match cfg.variant {
+            Variant::Gpt => Positions::Learned(Embedding::new(
+                &(&root / "wpe"),
+                cfg.block_size,
+                d,
+                cfg.init_std,
+            )),
+            Variant::Llama => {
+                let head_dim = d / cfg.n_head;
+                Positions::Rotary(Rotary::new(
+                    cfg.block_size,
+                    head_dim,
+                    cfg.dtype.kind(),
+                    device,
+                ))
+            }
+        };
         let blocks = (0..cfg.n_layer)
             .map(|i| Block::new(&(&root / "h" / i), cfg))
             .collect();
-        let ln_f = LayerNorm::new(&(&root / "ln_f"), d, cfg.ln_bias);
+        let ln_f = norm(&(&root / "ln_f"), cfg);
         let head = if cfg.tied_head {
             Linear::tied("head", "wte.weight", &wte.weight)
         } else {
@@ -112,11 +157,21 @@ impl Gpt {
             cfg,
             vs,
             wte,
-            wpe,
+            positions,
             blocks,
             ln_f,
             head,
             causal,
+        }
+    }
+
+    /// Token embeddings `(B, T, C)` for ids `(B, T)` at position ids `(B or 1, T)`, with
+    /// learned positions added, or the rotary angles to apply inside attention.
+    fn embed(&self, ids: &Tensor, pos: &Tensor) -> (Tensor, Option<Rope>) {
+        let x = self.wte.forward(ids); // (B, T, C)
+        match &self.positions {
+            Positions::Learned(wpe) => (x + wpe.forward(pos), None),
+            Positions::Rotary(r) => (x, Some(r.at(pos))),
         }
     }
 
@@ -140,7 +195,7 @@ impl Gpt {
             }
         }
         let pos = input.position_ids(); // (B or 1, T)
-        let x = self.wte.forward(input.tokens) + self.wpe.forward(&pos); // (B, T, C)
+        let (x, rope) = self.embed(input.tokens, &pos); // (B, T, C)
         let mut x = dropout(x, self.cfg.dropout, train);
         let kind = self.cfg.dtype.kind();
         let mask = match input.pad_mask {
@@ -148,7 +203,7 @@ impl Gpt {
             Some(m) => Mask::Bias(padded_bias(m, kind)),
         };
         for block in &self.blocks {
-            let (y, k, v) = block.forward(&x, &mask, train, tape);
+            let (y, k, v) = block.forward(&x, &mask, rope.as_ref(), train, tape);
             if let Some(kv) = kv.as_deref_mut() {
                 kv.push((k, v));
             }
@@ -254,7 +309,7 @@ impl LanguageModel for Gpt {
         let logits = tch::no_grad(|| {
             let pos = kv.next_pos.unsqueeze(1); // (B, 1)
             let ids = tokens.view([-1, 1]); // (B, 1)
-            let mut x = self.wte.forward(&ids) + self.wpe.forward(&pos); // (B, 1, C)
+            let (mut x, rope) = self.embed(&ids, &pos); // (B, 1, C)
             let _ = kv.bias.narrow(3, len, 1).fill_(0.0);
             let bias = kv.bias.narrow(3, 0, len + 1); // (B, 1, 1, len + 1)
             for (i, block) in self.blocks.iter().enumerate() {
@@ -264,8 +319,9 @@ impl LanguageModel for Gpt {
                     &mut kv.values[i],
                     len,
                     &bias,
+                    rope.as_ref(),
                 );
-                x = x + a;
+                x += a;
                 x = &x + block.mlp(&x, false, &mut Tape::off());
             }
             let logits = self.head.forward(&self.ln_f.forward(&x), &mut Tape::off()); // (B, 1, V)

@@ -1,5 +1,5 @@
 //! Building blocks that own VarStore parameters: `Linear` (records its input and pre-activation
-//! on a [`Tape`] when capture is on), `LayerNorm` and `Embedding`.
+//! on a [`Tape`] when capture is on), `Norm` (LayerNorm or RMSNorm) and `Embedding`.
 use super::model::{Captured, Tape};
 use tch::nn::{Init, Path};
 use tch::Tensor;
@@ -53,31 +53,46 @@ impl Linear {
     }
 }
 
-/// LayerNorm over the last axis, weight 1 and (optional) bias 0, eps 1e-5.
+/// LayerNorm over the last axis (weight 1, optional bias 0), or RMSNorm (weight only):
+/// `x / √(mean(x²) + eps) · w`; eps 1e-5.
 #[derive(Debug)]
-pub struct LayerNorm {
+pub struct Norm {
     pub weight: Tensor,
     pub bias: Option<Tensor>,
+    rms: bool,
     dim: i64,
 }
 
-impl LayerNorm {
-    pub fn new(p: &Path, dim: i64, bias: bool) -> Self {
-        LayerNorm {
+impl Norm {
+    pub fn layer(p: &Path, dim: i64, bias: bool) -> Self {
+        Norm {
             weight: p.var("weight", &[dim], Init::Const(1.0)),
             bias: bias.then(|| p.var("bias", &[dim], Init::Const(0.0))),
+            rms: false,
             dim,
         }
     }
 
+    pub fn rms(p: &Path, dim: i64) -> Self {
+        Norm {
+            rms: true,
+            ..Norm::layer(p, dim, false)
+        }
+    }
+
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        x.layer_norm(
-            [self.dim],
-            Some(&self.weight),
-            self.bias.as_ref(),
-            1e-5,
-            true,
-        )
+        if self.rms {
+            let ms = x.square().mean_dim(-1, true, x.kind()); // (..., 1)
+            x * (ms + 1e-5).rsqrt() * &self.weight
+        } else {
+            x.layer_norm(
+                [self.dim],
+                Some(&self.weight),
+                self.bias.as_ref(),
+                1e-5,
+                true,
+            )
+        }
     }
 }
 

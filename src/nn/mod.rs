@@ -6,7 +6,7 @@
 //! 2. `model.rs`: the [`LanguageModel`] trait, [`Input`], [`Tape`]/[`Captured`] (K-FAC
 //!    capture), [`Cache`].
 //! 3. `layers.rs`: `Linear` (capturing), `LayerNorm`, `Embedding`.
-//! 4. `attention.rs` then `gpt.rs`: the Transformer and its KV cache.
+//! 4. `rotary.rs`, `attention.rs` then `gpt.rs`: the Transformer and its KV cache.
 //! 5. `rnn.rs`, `bigram.rs`: the other models.
 //! 6. `sample.rs` then `generate.rs`: decoding rules and the generation loop.
 pub mod attention;
@@ -17,9 +17,10 @@ pub mod gpt;
 pub mod layers;
 pub mod model;
 pub mod rnn;
+pub mod rotary;
 pub mod sample;
 
-pub use config::{Attention, Dtype, ModelConfig, ModelKind, PRESETS};
+pub use config::{Attention, Dtype, ModelConfig, ModelKind, Variant, PRESETS};
 pub use generate::{generate, generate_padded, left_pad, GenerateOptions, Generation};
 pub use model::{Cache, Captured, Input, LanguageModel, Tape};
 pub use sample::Decoding;

@@ -1,5 +1,5 @@
 //! Helpers shared by the `nn_*` language-model tests.
-use lab::nn::{self, Attention, Dtype, Input, LanguageModel, ModelConfig};
+use lab::nn::{self, Attention, Dtype, Input, LanguageModel, ModelConfig, Variant};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
@@ -16,7 +16,7 @@ pub fn model(cfg: &ModelConfig, seed: i64) -> Box<dyn LanguageModel> {
     tch::no_grad(|| {
         for (_, mut p) in nn::named_parameters(m.as_ref()) {
             if p.abs().max().double_value(&[]) == 0.0 {
-                let _ = p.copy_(&(p.randn_like() * 0.5));
+                p.copy_(&(p.randn_like() * 0.5));
             }
         }
     });
@@ -24,7 +24,12 @@ pub fn model(cfg: &ModelConfig, seed: i64) -> Box<dyn LanguageModel> {
 }
 
 pub fn nano(attention: Attention, dtype: Dtype) -> ModelConfig {
+    nano_variant(Variant::Gpt, attention, dtype)
+}
+
+pub fn nano_variant(variant: Variant, attention: Attention, dtype: Dtype) -> ModelConfig {
     let mut c = ModelConfig::gpt_nano();
+    c.variant = variant;
     c.attention = attention;
     c.dtype = dtype;
     // Larger weights than the 0.02 init, so attention patterns are far from uniform and the
@@ -39,6 +44,10 @@ pub fn all_small() -> Vec<(String, ModelConfig)> {
     gpt_long.block_size = 128;
     let mut gpt_long_explicit = gpt_long.clone();
     gpt_long_explicit.attention = Attention::Explicit;
+    let mut llama = gpt_long.clone();
+    llama.variant = Variant::Llama;
+    let mut llama_explicit = llama.clone();
+    llama_explicit.attention = Attention::Explicit;
     let mut gru = ModelConfig::gru();
     gru.embedding = 8;
     gru.hidden = 16;
@@ -48,10 +57,18 @@ pub fn all_small() -> Vec<(String, ModelConfig)> {
     vec![
         ("gpt-fused".into(), gpt_long),
         ("gpt-explicit".into(), gpt_long_explicit),
+        ("llama-fused".into(), llama),
+        ("llama-explicit".into(), llama_explicit),
         ("gru".into(), gru),
         ("lstm".into(), lstm),
         ("bigram".into(), ModelConfig::bigram()),
     ]
+}
+
+/// One entry of [`all_small`] by name.
+pub fn small(name: &str) -> ModelConfig {
+    let found = all_small().into_iter().find(|(n, _)| n == name);
+    found.expect("a model of all_small").1
 }
 
 pub fn random_ids(rng: &mut ChaCha8Rng, b: i64, t: i64) -> Tensor {

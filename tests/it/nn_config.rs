@@ -41,13 +41,15 @@ fn keys_override_the_preset_and_round_trip() {
         (c.n_layer, c.d_model, c.attention, c.dtype, c.tied_head),
         (3, 32, Attention::Explicit, Dtype::F64, false)
     );
+    let l = parse("preset: gpt-tiny\nvariant: llama").unwrap();
+    assert_eq!(l.variant, lab::nn::Variant::Llama);
     let d = parse("kind: gpt\nd_model: 48\nn_head: 3").unwrap();
     assert_eq!(
         (d.d_model, d.d_ff, d.n_layer),
         (48, 192, 2),
         "d_ff follows d_model; the rest is gpt-tiny"
     );
-    for cfg in [c, d, ModelConfig::gru(), ModelConfig::bigram()] {
+    for cfg in [c, d, l, ModelConfig::gru(), ModelConfig::bigram()] {
         let yaml = serde_yaml_ng::to_string(&cfg).unwrap();
         assert_eq!(parse(&yaml).unwrap(), cfg, "{yaml}");
     }
@@ -69,6 +71,10 @@ fn bad_configs_are_refused_with_clear_messages() {
         ),
         ("preset: gru\nkind: gpt", "is kind Gru, but kind Gpt"),
         ("kind: lstm\nhidden: 0", "model.hidden must be >= 1"),
+        (
+            "preset: gpt-nano\nd_model: 30\nn_head: 2\nvariant: llama",
+            "even head size",
+        ),
         (
             "preset: gpt-tiny\ndropout: 1.5",
             "dropout must be in [0, 1)",

@@ -164,7 +164,7 @@ fn greedy_picks_the_argmax_of_the_full_model() {
 
 #[test]
 fn sampled_log_probs_are_those_of_the_tempered_and_untempered_model() {
-    let cfg = all_small().remove(0).1;
+    let cfg = small("gpt-fused");
     let m = model(&cfg, 19);
     let d = Decoding {
         temperature: 0.7,
@@ -197,7 +197,7 @@ fn sampled_log_probs_are_those_of_the_tempered_and_untempered_model() {
 
 #[test]
 fn same_seed_same_samples_other_seed_others() {
-    let m = model(&all_small().remove(0).1, 21);
+    let m = model(&small("gpt-fused"), 21);
     let o = opts(30, Decoding::default());
     let run = |seed| {
         nn::generate(m.as_ref(), &prompts(), &o, &mut rng(seed))
@@ -214,7 +214,7 @@ fn same_seed_same_samples_other_seed_others() {
 
 #[test]
 fn stop_tokens_end_rows_and_pad_the_rest() {
-    let m = model(&all_small().remove(2).1, 24); // gru
+    let m = model(&small("gru"), 24);
     let mut o = opts(
         40,
         Decoding {

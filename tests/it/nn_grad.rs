@@ -2,7 +2,7 @@
 //! differences, and double backward (the gradient of ‖∇loss‖², which gradient-norm penalties
 //! need) against finite differences of ‖∇loss‖² along a direction.
 use crate::nn_common::*;
-use lab::nn::{self, Attention, Dtype, LanguageModel};
+use lab::nn::{self, Attention, Dtype, LanguageModel, Variant};
 use tch::{Kind, Tensor};
 
 fn params(m: &dyn LanguageModel) -> Vec<(String, Tensor)> {
@@ -17,8 +17,13 @@ fn set(p: &Tensor, i: i64, value: f64) {
 
 #[test]
 fn gradients_match_central_differences() {
-    let cfg = nano(Attention::Explicit, Dtype::F64);
-    let m = model(&cfg, 31);
+    for variant in [Variant::Gpt, Variant::Llama] {
+        check_gradients(&nano_variant(variant, Attention::Explicit, Dtype::F64));
+    }
+}
+
+fn check_gradients(cfg: &lab::nn::ModelConfig) {
+    let m = model(cfg, 31);
     let ids = random_ids(&mut rng(32), 2, 12);
     let ps = params(m.as_ref());
     let tensors: Vec<&Tensor> = ps.iter().map(|(_, t)| t).collect();
@@ -39,7 +44,8 @@ fn gradients_match_central_differences() {
             let ad = g.view([-1]).double_value(&[i]);
             assert!(
                 (fd - ad).abs() <= 1e-7 + 1e-5 * ad.abs(),
-                "{name}[{i}]: autograd {ad} vs fd {fd}"
+                "{:?} {name}[{i}]: autograd {ad} vs fd {fd}",
+                cfg.variant
             );
             checked += 1;
         }
@@ -57,8 +63,13 @@ fn grad_norm_sq(m: &dyn LanguageModel, ids: &Tensor, tensors: &[&Tensor]) -> Ten
 
 #[test]
 fn double_backward_through_explicit_attention_matches_differences() {
-    let cfg = nano(Attention::Explicit, Dtype::F64);
-    let m = model(&cfg, 33);
+    for variant in [Variant::Gpt, Variant::Llama] {
+        check_double_backward(&nano_variant(variant, Attention::Explicit, Dtype::F64));
+    }
+}
+
+fn check_double_backward(cfg: &lab::nn::ModelConfig) {
+    let m = model(cfg, 33);
     let ids = random_ids(&mut rng(34), 2, 10);
     let ps = params(m.as_ref());
     let tensors: Vec<&Tensor> = ps.iter().map(|(_, t)| t).collect();
@@ -74,7 +85,7 @@ fn double_backward_through_explicit_attention_matches_differences() {
     let shift = |eps: f64| {
         tch::no_grad(|| {
             for ((t, o), d) in tensors.iter().zip(&originals).zip(&dirs) {
-                let _ = t.shallow_clone().copy_(&(o + d * eps));
+                t.shallow_clone().copy_(&(o + d * eps));
             }
         })
     };
@@ -91,6 +102,7 @@ fn double_backward_through_explicit_attention_matches_differences() {
     );
     assert!(
         (fd - analytic).abs() <= 1e-6 * (1.0 + analytic.abs()),
-        "double backward {analytic} vs fd {fd}"
+        "{:?}: double backward {analytic} vs fd {fd}",
+        cfg.variant
     );
 }

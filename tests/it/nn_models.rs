@@ -1,7 +1,7 @@
 //! Language models (issue 10): causality, the two attention paths, padding, parameter counts,
 //! captured layers.
 use crate::nn_common::*;
-use lab::nn::{self, Attention, Dtype, Input, LanguageModel, ModelConfig};
+use lab::nn::{self, Attention, Dtype, Input, LanguageModel, ModelConfig, Variant};
 use tch::{Kind, Tensor};
 
 #[test]
@@ -30,9 +30,9 @@ fn changing_a_later_token_leaves_earlier_logits_unchanged() {
 }
 
 /// The same weights in a fused and an explicit model.
-fn pair(dtype: Dtype) -> (Box<dyn LanguageModel>, Box<dyn LanguageModel>) {
-    let fused = model(&nano(Attention::Fused, dtype), 3);
-    let mut explicit = model(&nano(Attention::Explicit, dtype), 4);
+fn pair(variant: Variant, dtype: Dtype) -> (Box<dyn LanguageModel>, Box<dyn LanguageModel>) {
+    let fused = model(&nano_variant(variant, Attention::Fused, dtype), 3);
+    let mut explicit = model(&nano_variant(variant, Attention::Explicit, dtype), 4);
     explicit
         .var_store_mut()
         .copy(fused.var_store())
@@ -42,8 +42,12 @@ fn pair(dtype: Dtype) -> (Box<dyn LanguageModel>, Box<dyn LanguageModel>) {
 
 #[test]
 fn fused_and_explicit_attention_agree() {
-    for (dtype, tol) in [(Dtype::F32, 1e-5), (Dtype::F64, 1e-10)] {
-        let (f, e) = pair(dtype);
+    let cases = [(Dtype::F32, 1e-5), (Dtype::F64, 1e-10)];
+    for ((dtype, tol), variant) in cases
+        .iter()
+        .flat_map(|c| [(*c, Variant::Gpt), (*c, Variant::Llama)])
+    {
+        let (f, e) = pair(variant, dtype);
         let ids = random_ids(&mut rng(5), 3, 20);
         let mut m = vec![true; 60];
         m[20..23].fill(false); // row 1: 3 pads on the left
@@ -53,7 +57,10 @@ fn fused_and_explicit_attention_agree() {
         let padded = Input::new(&ids).with_pad_mask(&mask);
         for input in [plain, padded] {
             let d = max_abs(&logits(f.as_ref(), &input), &logits(e.as_ref(), &input));
-            assert!(d <= tol, "{dtype:?}: fused vs explicit differ by {d}");
+            assert!(
+                d <= tol,
+                "{variant:?} {dtype:?}: fused vs explicit differ by {d}"
+            );
         }
         let diff = max_abs(&logits(f.as_ref(), &plain), &logits(f.as_ref(), &padded));
         assert!(diff > 1e-3, "the pad mask changed nothing ({diff})");
@@ -90,13 +97,20 @@ fn left_padding_and_pad_contents_do_not_change_real_logits() {
 }
 
 fn gpt_count(c: &ModelConfig, v: i64) -> i64 {
-    let (d, f, l) = (c.d_model, c.d_ff, c.n_layer);
-    let ln = if c.ln_bias { 2 * d } else { d };
+    let (d, l) = (c.d_model, c.n_layer);
+    let llama = c.variant == Variant::Llama;
+    let ln = if c.ln_bias && !llama { 2 * d } else { d };
     let b = c.linear_bias as i64;
-    let block =
-        2 * ln + (3 * d * d + 3 * d * b) + (d * d + d * b) + (d * f + f * b) + (f * d + d * b);
+    let (f_in, f) = if llama {
+        (2 * c.d_ff, c.d_ff)
+    } else {
+        (c.d_ff, c.d_ff)
+    };
+    let attn = (3 * d * d + 3 * d * b) + (d * d + d * b);
+    let block = 2 * ln + attn + (d * f_in + f_in * b) + (f * d + d * b);
     let head = if c.tied_head { 0 } else { d * v };
-    v * d + c.block_size * d + l * block + ln + head
+    let wpe = if llama { 0 } else { c.block_size * d };
+    v * d + wpe + l * block + ln + head
 }
 
 #[test]
@@ -114,6 +128,20 @@ fn preset_parameter_counts_match_the_formulas() {
     let mut untied = ModelConfig::gpt_tiny();
     (untied.tied_head, untied.ln_bias, untied.linear_bias) = (false, false, false);
     assert_eq!(count(&untied), gpt_count(&untied, v));
+    let mut llama = ModelConfig::gpt_small();
+    llama.variant = Variant::Llama;
+    assert_eq!(count(&llama), gpt_count(&llama, v));
+    let names: Vec<String> =
+        nn::named_parameters(nn::build(&llama, v, tch::Device::Cpu).unwrap().as_ref())
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("wpe") || n.contains("ln_1.bias")),
+        "{names:?}"
+    );
     // Hand numbers: the table's ~16k / ~110k / ~0.8M for a 65-symbol vocabulary.
     assert_eq!(gpt_count(&ModelConfig::gpt_nano(), v), 15_872);
     assert_eq!(gpt_count(&ModelConfig::gpt_tiny(), v), 108_352);
