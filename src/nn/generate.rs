@@ -128,8 +128,46 @@ pub fn generate_padded(
     opts: &GenerateOptions,
     rng: &mut ChaCha8Rng,
 ) -> Result<Generation> {
+    check(model.vocab_size(), tokens, opts)?;
+    let (b, p) = tokens.size2()?;
+    let device = tokens.device();
+    let real = match pad_mask {
+        Some(m) => m.shallow_clone(),
+        None => Tensor::ones([b, p], (Kind::Bool, device)),
+    };
+    let prompt_lens = to_vec::<i64>(&real.sum_dim_intlist(1, false, Kind::Int64))?;
+    let (logits, cache) = model.prefill(tokens, pad_mask, opts.max_new)?;
+    let steps = tch::no_grad(|| decode(model, logits, cache, opts, rng))?;
+    let stack = |v: &[Tensor], kind| match v.is_empty() {
+        true => Tensor::zeros([b, 0], (kind, device)),
+        false => Tensor::stack(v, 1),
+    };
+    let alive = stack(&steps.alive, Kind::Bool); // (B, N)
+    Ok(Generation {
+        tokens: Tensor::cat(
+            &[tokens.shallow_clone(), stack(&steps.tokens, Kind::Int64)],
+            1,
+        ),
+        pad_mask: Tensor::cat(&[real, alive.shallow_clone()], 1),
+        prompt_width: p,
+        prompt_lens,
+        gen_lens: to_vec::<i64>(&alive.sum_dim_intlist(1, false, Kind::Int64))?,
+        stopped: to_vec::<bool>(&steps.done)?,
+        sample_logprobs: stack(&steps.sample_logprobs, Kind::Double),
+        model_logprobs: stack(&steps.model_logprobs, Kind::Double),
+    })
+}
+
+fn to_vec<T>(t: &Tensor) -> Result<Vec<T>>
+where
+    Vec<T>: TryFrom<Tensor, Error = tch::TchError>,
+{
+    Ok(Vec::<T>::try_from(t.to_device(Device::Cpu))?)
+}
+
+/// Decoding options valid, stop/pad ids and prompt ids inside the vocabulary.
+fn check(vocab: i64, tokens: &Tensor, opts: &GenerateOptions) -> Result<()> {
     opts.decoding.validate()?;
-    let vocab = model.vocab_size();
     for &id in opts.stop_tokens.iter().chain([&opts.pad_id]) {
         if !(0..vocab).contains(&id) {
             return Err(usage(format!(
@@ -137,72 +175,63 @@ pub fn generate_padded(
             )));
         }
     }
-    let (b, p) = tokens.size2()?;
     let (lo, hi) = (tokens.min().int64_value(&[]), tokens.max().int64_value(&[]));
     if lo < 0 || hi >= vocab {
         bail!("prompt ids must be in [0, {vocab}), got [{lo}, {hi}]");
     }
-    let device = tokens.device();
-    let real = match pad_mask {
-        Some(m) => m.shallow_clone(),
-        None => Tensor::ones([b, p], (Kind::Bool, device)),
-    };
-    let prompt_lens = Vec::<i64>::try_from(
-        real.sum_dim_intlist(1, false, Kind::Int64)
-            .to_device(Device::Cpu),
-    )?;
-    let (mut logits, mut cache) = model.prefill(tokens, pad_mask, opts.max_new)?;
+    Ok(())
+}
+
+/// Per generated column: tokens, whether the row was still running, both log-probs; and
+/// which rows ended on a stop token.
+struct Steps {
+    tokens: Vec<Tensor>,
+    alive: Vec<Tensor>,
+    sample_logprobs: Vec<Tensor>,
+    model_logprobs: Vec<Tensor>,
+    done: Tensor,
+}
+
+/// The loop: choose from `logits` `(B, V)`, record, feed the choice back through the cache.
+fn decode(
+    model: &dyn LanguageModel,
+    mut logits: Tensor,
+    mut cache: super::Cache,
+    opts: &GenerateOptions,
+    rng: &mut ChaCha8Rng,
+) -> Result<Steps> {
+    let (b, _) = logits.size2()?;
+    let device = logits.device();
     let stop = Tensor::from_slice(&opts.stop_tokens).to_device(device);
-    let mut done = Tensor::zeros([b], (Kind::Bool, device));
-    let (mut cols, mut alive_cols, mut sample_lp, mut model_lp) = (vec![], vec![], vec![], vec![]);
-    tch::no_grad(|| -> Result<()> {
-        for step in 0..opts.max_new {
-            let choice = opts.decoding.choose(&logits, rng);
-            let tok = choice.tokens.masked_fill(&done, opts.pad_id); // (B)
-            alive_cols.push(done.logical_not());
-            sample_lp.push(choice.sample_logprobs.masked_fill(&done, 0.0));
-            model_lp.push(choice.model_logprobs.masked_fill(&done, 0.0));
-            if !opts.stop_tokens.is_empty() {
-                let hit = tok
-                    .unsqueeze(1)
-                    .eq_tensor(&stop.unsqueeze(0))
-                    .any_dim(1, false); // (B)
-                done = done.logical_or(&hit);
-            }
-            cols.push(tok.shallow_clone());
-            if done.all().int64_value(&[]) != 0 {
-                break;
-            }
-            if step + 1 < opts.max_new {
-                logits = model.step(&mut cache, &tok)?;
-            }
-        }
-        Ok(())
-    })?;
-    let empty = |kind| Tensor::zeros([b, 0], (kind, device));
-    let stack = |v: &[Tensor], kind| {
-        if v.is_empty() {
-            empty(kind)
-        } else {
-            Tensor::stack(v, 1)
-        }
+    let mut s = Steps {
+        tokens: vec![],
+        alive: vec![],
+        sample_logprobs: vec![],
+        model_logprobs: vec![],
+        done: Tensor::zeros([b], (Kind::Bool, device)),
     };
-    let generated = stack(&cols, Kind::Int64); // (B, N)
-    let alive = stack(&alive_cols, Kind::Bool); // (B, N)
-    let gen_lens = Vec::<i64>::try_from(
-        alive
-            .sum_dim_intlist(1, false, Kind::Int64)
-            .to_device(Device::Cpu),
-    )?;
-    let stopped = Vec::<bool>::try_from(done.to_device(Device::Cpu))?;
-    Ok(Generation {
-        tokens: Tensor::cat(&[tokens.shallow_clone(), generated], 1),
-        pad_mask: Tensor::cat(&[real, alive], 1),
-        prompt_width: p,
-        prompt_lens,
-        gen_lens,
-        stopped,
-        sample_logprobs: stack(&sample_lp, Kind::Double),
-        model_logprobs: stack(&model_lp, Kind::Double),
-    })
+    for step in 0..opts.max_new {
+        let choice = opts.decoding.choose(&logits, rng);
+        let tok = choice.tokens.masked_fill(&s.done, opts.pad_id); // (B)
+        s.alive.push(s.done.logical_not());
+        s.sample_logprobs
+            .push(choice.sample_logprobs.masked_fill(&s.done, 0.0));
+        s.model_logprobs
+            .push(choice.model_logprobs.masked_fill(&s.done, 0.0));
+        if !opts.stop_tokens.is_empty() {
+            let hit = tok
+                .unsqueeze(1)
+                .eq_tensor(&stop.unsqueeze(0))
+                .any_dim(1, false); // (B)
+            s.done = s.done.logical_or(&hit);
+        }
+        s.tokens.push(tok.shallow_clone());
+        if s.done.all().int64_value(&[]) != 0 {
+            break;
+        }
+        if step + 1 < opts.max_new {
+            logits = model.step(&mut cache, &tok)?;
+        }
+    }
+    Ok(s)
 }

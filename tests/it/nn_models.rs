@@ -240,3 +240,24 @@ fn captured_layers_reproduce_weight_gradients() {
         assert_eq!(c.bias.is_some(), c.layer != "head");
     }
 }
+
+#[test]
+fn dropout_acts_only_in_training() {
+    for attention in [Attention::Fused, Attention::Explicit] {
+        let mut cfg = nano(attention, Dtype::F32);
+        cfg.dropout = 0.2;
+        let m = model(&cfg, 40);
+        let ids = random_ids(&mut rng(41), 2, 16);
+        let input = Input::new(&ids);
+        let run = |train| tch::no_grad(|| m.forward(&input, train)).unwrap();
+        assert!(
+            run(false).equal(&run(false)),
+            "{attention:?}: eval is not deterministic"
+        );
+        let d = max_abs(&run(true), &run(false));
+        assert!(
+            d > 1e-3,
+            "{attention:?}: dropout 0.2 changed nothing in training ({d})"
+        );
+    }
+}
