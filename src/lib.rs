@@ -9,6 +9,7 @@ pub mod error;
 pub mod experiment;
 pub mod nn;
 pub mod npg;
+pub mod optim;
 pub mod plot;
 pub mod progress;
 pub mod report;

@@ -9,12 +9,16 @@
 //! 4. `rotary.rs`, `attention.rs` then `gpt.rs`: the Transformer and its KV cache.
 //! 5. `rnn.rs`, `bigram.rs`: the other models.
 //! 6. `sample.rs` then `generate.rs`: decoding rules and the generation loop.
+//! 7. `loss.rs`: masked cross-entropy and its aggregation modes; `checkpoint.rs`: training
+//!    checkpoints (weights, optimizer state, RNG, step, tokenizer).
 pub mod attention;
 pub mod bigram;
+pub mod checkpoint;
 pub mod config;
 pub mod generate;
 pub mod gpt;
 pub mod layers;
+pub mod loss;
 pub mod model;
 pub mod rnn;
 pub mod rotary;

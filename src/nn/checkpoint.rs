@@ -1,0 +1,252 @@
+//! Training checkpoints: one directory per checkpoint, written atomically.
+//!
+//! Layout of `<dir>`: `model.safetensors` (every VarStore variable by name),
+//! `optimizer.safetensors` + `optimizer.json` (see `optim::state`), and `checkpoint.json`
+//! (format, step, the run's ChaCha8 RNG as seed + stream + word position, the tokenizer as an
+//! opaque JSON string, free-form metadata). [`save`] writes into a hidden sibling temp directory
+//! and renames it; it refuses an existing `<dir>` (name checkpoints by step, [`dir_name`]).
+//! [`load`] checks every name, shape and dtype and names the file and parameter that differ.
+//!
+//! Bit-exact resume needs every random stream to be a function of the step: the Rust RNG is
+//! restored here; torch's generator is not saved, so reseed it before each step with
+//! [`seed_torch_for_step`] (dropout, `multinomial` sampling) and an uninterrupted run and a
+//! resumed one draw the same numbers.
+use crate::optim::{Optimizer, StateDict};
+use crate::run::write_atomic;
+use anyhow::{bail, Context, Result};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tch::nn::VarStore;
+use tch::{Device, Tensor};
+
+/// Version of `checkpoint.json`; larger numbers are refused.
+pub const FORMAT_VERSION: u32 = 1;
+pub const MODEL_FILE: &str = "model.safetensors";
+pub const OPTIMIZER_STEM: &str = "optimizer";
+pub const META_FILE: &str = "checkpoint.json";
+
+/// A ChaCha8Rng's position: seed (hex), stream and word position (decimal, it is a u128).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RngState {
+    pub seed: String,
+    pub stream: u64,
+    pub word_pos: String,
+}
+
+impl RngState {
+    pub fn of(rng: &ChaCha8Rng) -> RngState {
+        let seed = rng.get_seed().iter().map(|b| format!("{b:02x}")).collect();
+        let word_pos = rng.get_word_pos().to_string();
+        RngState {
+            seed,
+            stream: rng.get_stream(),
+            word_pos,
+        }
+    }
+
+    pub fn restore(&self) -> Result<ChaCha8Rng> {
+        let bad = || format!("checkpoint rng seed `{}` is not 64 hex digits", self.seed);
+        if self.seed.len() != 64 {
+            bail!(bad());
+        }
+        let mut seed = [0u8; 32];
+        for (i, b) in seed.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&self.seed[2 * i..2 * i + 2], 16).with_context(bad)?;
+        }
+        let pos: u128 = self.word_pos.parse().context("checkpoint rng word_pos")?;
+        let mut rng = ChaCha8Rng::from_seed(seed);
+        rng.set_stream(self.stream);
+        rng.set_word_pos(pos);
+        Ok(rng)
+    }
+}
+
+/// Contents of `checkpoint.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    pub format: u32,
+    /// Completed training steps.
+    pub step: u64,
+    pub optimizer: String,
+    pub rng: RngState,
+    /// The tokenizer, serialized by its owner (opaque here).
+    pub tokenizer: String,
+    #[serde(default)]
+    pub metadata: serde_json::Value,
+}
+
+/// What [`save`] writes besides weights and optimizer state.
+pub struct Extra<'a> {
+    pub step: u64,
+    pub rng: &'a ChaCha8Rng,
+    pub tokenizer: &'a str,
+    pub metadata: serde_json::Value,
+}
+
+/// What [`load`] gives back (weights and optimizer state are loaded in place).
+#[derive(Debug)]
+pub struct Resumed {
+    pub step: u64,
+    pub rng: ChaCha8Rng,
+    pub tokenizer: String,
+    pub metadata: serde_json::Value,
+}
+
+/// `step-00001200`: checkpoint directory names that sort by step.
+pub fn dir_name(step: u64) -> String {
+    format!("step-{step:08}")
+}
+
+/// Seed torch's global generator as a function of (run seed, step) (splitmix64 of both).
+pub fn step_seed(seed: u64, step: u64) -> i64 {
+    let mut z = seed ^ step.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    ((z ^ (z >> 31)) >> 1) as i64
+}
+
+/// `tch::manual_seed(step_seed(seed, step))`: call before each training step.
+pub fn seed_torch_for_step(seed: u64, step: u64) {
+    tch::manual_seed(step_seed(seed, step));
+}
+
+/// Write a checkpoint to `dir` (which must not exist yet).
+pub fn save(dir: &Path, vs: &VarStore, opt: &dyn Optimizer, extra: &Extra) -> Result<()> {
+    if dir.exists() {
+        bail!(
+            "checkpoint {} exists already; not overwriting it",
+            dir.display()
+        );
+    }
+    let name = dir
+        .file_name()
+        .context("checkpoint path has no directory name")?;
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    let tmp = parent.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).with_context(|| format!("clearing {}", tmp.display()))?;
+    }
+    std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let written = write_files(&tmp, vs, opt, extra).and_then(|()| {
+        if dir.exists() {
+            bail!(
+                "checkpoint {} appeared while writing; not overwriting it",
+                dir.display()
+            );
+        }
+        std::fs::rename(&tmp, dir).with_context(|| format!("renaming to {}", dir.display()))
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    written
+}
+
+fn write_files(tmp: &Path, vs: &VarStore, opt: &dyn Optimizer, extra: &Extra) -> Result<()> {
+    let mut vars: Vec<(String, Tensor)> = vs
+        .variables()
+        .into_iter()
+        .map(|(n, t)| (n, t.to_device(Device::Cpu).contiguous()))
+        .collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    Tensor::write_safetensors(&vars, tmp.join(MODEL_FILE)).context("writing model weights")?;
+    opt.state_dict()?.save(tmp, OPTIMIZER_STEM)?;
+    let meta = Meta {
+        format: FORMAT_VERSION,
+        step: extra.step,
+        optimizer: opt.name().to_string(),
+        rng: RngState::of(extra.rng),
+        tokenizer: extra.tokenizer.to_string(),
+        metadata: extra.metadata.clone(),
+    };
+    write_atomic(&tmp.join(META_FILE), &serde_json::to_vec_pretty(&meta)?)
+}
+
+/// Read `checkpoint.json` alone (format checked).
+pub fn read_meta(dir: &Path) -> Result<Meta> {
+    let path = dir.join(META_FILE);
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let meta: Meta = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a checkpoint description", path.display()))?;
+    if meta.format > FORMAT_VERSION {
+        bail!(
+            "{} has format {}, this build reads up to {FORMAT_VERSION}",
+            path.display(),
+            meta.format
+        );
+    }
+    Ok(meta)
+}
+
+/// Load a checkpoint into `vs` and `opt` (in place) and return step, RNG and the rest.
+pub fn load(dir: &Path, vs: &VarStore, opt: &mut dyn Optimizer) -> Result<Resumed> {
+    let meta = read_meta(dir)?;
+    load_weights(&dir.join(MODEL_FILE), vs)?;
+    let state = StateDict::load(dir, OPTIMIZER_STEM)?;
+    opt.load_state_dict(&state)
+        .with_context(|| format!("loading {}", dir.join(OPTIMIZER_STEM).display()))?;
+    Ok(Resumed {
+        step: meta.step,
+        rng: meta.rng.restore()?,
+        tokenizer: meta.tokenizer,
+        metadata: meta.metadata,
+    })
+}
+
+/// Copy weights from a safetensors file into `vs` in place; names, shapes and dtypes must
+/// match exactly (errors name the file and the parameter).
+pub fn load_weights(path: &Path, vs: &VarStore) -> Result<()> {
+    let file: BTreeMap<String, Tensor> = Tensor::read_safetensors(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .into_iter()
+        .collect();
+    let vars = vs.variables();
+    let at = |what: String| format!("{}: {what}", path.display());
+    if let Some(extra) = file.keys().find(|k| !vars.contains_key(*k)) {
+        bail!(at(format!(
+            "holds `{extra}`, which is not a parameter of this model"
+        )));
+    }
+    let mut names: Vec<&String> = vars.keys().collect();
+    names.sort();
+    for name in names {
+        let Some(src) = file.get(name) else {
+            bail!(at(format!("lacks parameter `{name}`")));
+        };
+        let mut dst = vars[name].shallow_clone();
+        if src.size() != dst.size() || src.kind() != dst.kind() {
+            bail!(at(format!(
+                "parameter `{name}` is {:?} {:?} there, {:?} {:?} in the model",
+                src.kind(),
+                src.size(),
+                dst.kind(),
+                dst.size()
+            )));
+        }
+        let src = src.to_device(dst.device());
+        tch::no_grad(|| dst.f_copy_(&src))?;
+    }
+    Ok(())
+}
+
+/// Checkpoint directories under `root` (those with a `checkpoint.json`), sorted by name.
+pub fn list(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root).with_context(|| format!("reading {}", root.display()))? {
+        let path = entry?.path();
+        if path.join(META_FILE).is_file() {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
+}

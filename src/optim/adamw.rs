@@ -1,0 +1,280 @@
+//! AdamW (Loshchilov & Hutter) written out by hand, as PyTorch's `torch.optim.AdamW` computes it:
+//!
+//! ```text
+//! p ← p·(1 − lr·wd)                        decoupled decay, per group
+//! m ← m + (1 − β1)(g − m)                  (lerp)
+//! v ← β2·v + (1 − β2)·g²
+//! p ← p − (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + ε)
+//! ```
+//!
+//! Moments are tensors with one flat buffer per group (see [`super::flat`]): a step is about ten
+//! whole-buffer ops per group, whatever the number of parameters. With `grad_clip` set, `step`
+//! first scales all gradients by `min(1, clip / (‖g‖ + 1e-6))` (`clip_grad_norm_`'s formula) and
+//! reports the pre-clip norm. State keys: `exp_avg/<param>`, `exp_avg_sq/<param>`; the header's
+//! `hyper` holds betas, eps and grad_clip. Loading restores these and each group's lr and decay
+//! (as PyTorch does); a schedule's `set_lr` overrides the lr again at the next step.
+use super::config::AdamWConfig;
+use super::flat::Flat;
+use super::groups::{param_groups, ParamGroup};
+use super::state::{copy_checked, key, GroupState, StateDict, StateHeader, FORMAT_VERSION};
+use super::{Optimizer, StepInfo};
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use tch::nn::VarStore;
+use tch::{Kind, Tensor};
+
+/// Optimizer name in state headers.
+pub const NAME: &str = "adamw";
+
+/// The part of the config saved in the header's `hyper`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct Hyper {
+    betas: [f64; 2],
+    eps: f64,
+    grad_clip: Option<f64>,
+}
+
+#[derive(Debug)]
+struct Buffers {
+    flat: Flat,
+    exp_avg: Tensor,
+    exp_avg_sq: Tensor,
+    scratch: [Tensor; 2],
+}
+
+#[derive(Debug)]
+pub struct AdamW {
+    hyper: Hyper,
+    groups: Vec<ParamGroup>,
+    lrs: Vec<f64>,
+    bufs: Vec<Buffers>,
+    step: u64,
+}
+
+impl AdamW {
+    /// AdamW over the trainable variables of `vs`, grouped by `cfg.rule()`.
+    pub fn new(vs: &VarStore, cfg: &AdamWConfig) -> Result<AdamW> {
+        cfg.validate()?;
+        AdamW::from_groups(param_groups(vs, &cfg.rule())?, cfg)
+    }
+
+    /// AdamW over explicit groups (their `params` are re-pointed into flat buffers).
+    pub fn from_groups(groups: Vec<ParamGroup>, cfg: &AdamWConfig) -> Result<AdamW> {
+        cfg.validate()?;
+        let mut bufs = Vec::with_capacity(groups.len());
+        for g in &groups {
+            let flat =
+                Flat::new(&g.params).with_context(|| format!("optimizer group `{}`", g.name))?;
+            let z = || flat.params.zeros_like();
+            bufs.push(Buffers {
+                exp_avg: z(),
+                exp_avg_sq: z(),
+                scratch: [z(), z()],
+                flat,
+            });
+        }
+        Ok(AdamW {
+            hyper: Hyper {
+                betas: cfg.betas,
+                eps: cfg.eps,
+                grad_clip: cfg.grad_clip,
+            },
+            lrs: groups.iter().map(|g| cfg.lr * g.lr_mult).collect(),
+            groups,
+            bufs,
+            step: 0,
+        })
+    }
+
+    /// Global L2 norm of all gradients (after making them alias the flat buffers).
+    fn norm_tensor(&mut self) -> Result<Tensor> {
+        let mut norms = Vec::with_capacity(self.bufs.len());
+        for b in &mut self.bufs {
+            b.flat.sync()?;
+            norms.push(b.flat.grads.norm().to_kind(Kind::Double));
+        }
+        Ok(Tensor::stack(&norms, 0).norm())
+    }
+
+    /// Global gradient L2 norm, no clipping.
+    pub fn grad_norm(&mut self) -> Result<f64> {
+        Ok(self.norm_tensor()?.double_value(&[]))
+    }
+
+    /// Scale gradients so their global norm is at most `max_norm`; returns the norm before.
+    pub fn clip_grad_norm(&mut self, max_norm: f64) -> Result<f64> {
+        let total = self.norm_tensor()?;
+        let coef = (Tensor::from(max_norm) / (&total + 1e-6)).clamp_max(1.0);
+        tch::no_grad(|| {
+            for b in &mut self.bufs {
+                let _ = b.flat.grads.g_mul_(&coef.to_kind(b.flat.kind));
+            }
+        });
+        Ok(total.double_value(&[]))
+    }
+
+    fn update(&mut self) {
+        let [b1, b2] = self.hyper.betas;
+        let t = self.step as i32;
+        let bc1 = 1.0 - b1.powi(t);
+        let bc2_sqrt = (1.0 - b2.powi(t)).sqrt();
+        for (i, b) in self.bufs.iter_mut().enumerate() {
+            let (lr, wd) = (self.lrs[i], self.groups[i].weight_decay);
+            let step_size = lr / bc1;
+            let (p, g) = (&mut b.flat.params, &b.flat.grads);
+            let [s1, s2] = &mut b.scratch;
+            if lr * wd != 0.0 {
+                let _ = p.g_mul_scalar_(1.0 - lr * wd);
+            }
+            let _ = b.exp_avg.lerp_(g, 1.0 - b1);
+            let _ = g.mul_scalar_out(s1, 1.0 - b2);
+            let _ = b.exp_avg_sq.g_mul_scalar_(b2);
+            let _ = b.exp_avg_sq.addcmul_(s1, g);
+            let _ = b.exp_avg_sq.sqrt_out(s1);
+            let _ = s1.g_div_scalar_(bc2_sqrt);
+            let _ = s1.g_add_scalar_(self.hyper.eps);
+            let _ = b.exp_avg.mul_scalar_out(s2, -step_size);
+            let _ = p.addcdiv_(s2, s1);
+        }
+    }
+
+    fn group_index(&self, name: &str) -> Option<usize> {
+        self.groups.iter().position(|g| g.name == name)
+    }
+
+    fn slot_keys(&self) -> Vec<String> {
+        let names = self
+            .groups
+            .iter()
+            .flat_map(|g| g.params.iter().map(|(n, _)| n));
+        names
+            .flat_map(|n| [key("exp_avg", n), key("exp_avg_sq", n)])
+            .collect()
+    }
+}
+
+impl Optimizer for AdamW {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn step(&mut self) -> Result<StepInfo> {
+        let grad_norm = match self.hyper.grad_clip {
+            Some(c) => Some(self.clip_grad_norm(c)?),
+            None => {
+                for b in &mut self.bufs {
+                    b.flat.sync()?;
+                }
+                None
+            }
+        };
+        self.step += 1;
+        tch::no_grad(|| self.update());
+        Ok(StepInfo { grad_norm })
+    }
+
+    fn zero_grad(&mut self) {
+        for b in &mut self.bufs {
+            b.flat.zero_grad();
+        }
+    }
+
+    fn steps_done(&self) -> u64 {
+        self.step
+    }
+
+    fn groups(&self) -> &[ParamGroup] {
+        &self.groups
+    }
+
+    fn lr(&self, group: usize) -> f64 {
+        self.lrs[group]
+    }
+
+    fn set_lr(&mut self, base: f64) {
+        for (lr, g) in self.lrs.iter_mut().zip(&self.groups) {
+            *lr = base * g.lr_mult;
+        }
+    }
+
+    fn set_group_lr(&mut self, group: usize, lr: f64) -> Result<()> {
+        match self.lrs.get_mut(group) {
+            Some(slot) => *slot = lr,
+            None => bail!(
+                "no optimizer group {group} (there are {})",
+                self.groups.len()
+            ),
+        }
+        Ok(())
+    }
+
+    fn state_dict(&self) -> Result<StateDict> {
+        let mut tensors = Vec::new();
+        for (g, b) in self.groups.iter().zip(&self.bufs) {
+            for (i, (name, _)) in g.params.iter().enumerate() {
+                tensors.push((key("exp_avg", name), b.flat.view(&b.exp_avg, i).copy()));
+                tensors.push((
+                    key("exp_avg_sq", name),
+                    b.flat.view(&b.exp_avg_sq, i).copy(),
+                ));
+            }
+        }
+        let groups = self
+            .groups
+            .iter()
+            .zip(&self.lrs)
+            .map(|(g, &lr)| GroupState {
+                name: g.name.clone(),
+                lr,
+                lr_mult: g.lr_mult,
+                weight_decay: g.weight_decay,
+                flags: g.flags,
+                params: g.params.iter().map(|(n, _)| n.clone()).collect(),
+            });
+        let header = StateHeader {
+            format: FORMAT_VERSION,
+            optimizer: NAME.into(),
+            step: self.step,
+            groups: groups.collect(),
+            hyper: serde_json::to_value(self.hyper)?,
+        };
+        Ok(StateDict { header, tensors })
+    }
+
+    fn load_state_dict(&mut self, state: &StateDict) -> Result<()> {
+        state.check_header(NAME)?;
+        state.check_keys(&self.slot_keys())?;
+        let h = &state.header;
+        let ours: Vec<&str> = self.groups.iter().map(|g| g.name.as_str()).collect();
+        let theirs: Vec<&str> = h.groups.iter().map(|g| g.name.as_str()).collect();
+        let mut a = ours.clone();
+        let mut b = theirs.clone();
+        a.sort_unstable();
+        b.sort_unstable();
+        if a != b {
+            bail!("optimizer state has groups {theirs:?}, this model's parameters form {ours:?}");
+        }
+        for (g, b) in self.groups.iter().zip(&self.bufs) {
+            for (i, (name, _)) in g.params.iter().enumerate() {
+                for (slot, buf) in [("exp_avg", &b.exp_avg), ("exp_avg_sq", &b.exp_avg_sq)] {
+                    let k = key(slot, name);
+                    let src = state.tensor(&k).context("checked above")?;
+                    copy_checked(&b.flat.view(buf, i), src, &k)?;
+                }
+            }
+        }
+        for gs in &h.groups {
+            let i = self.group_index(&gs.name).context("checked above")?;
+            self.lrs[i] = gs.lr;
+            self.groups[i].lr_mult = gs.lr_mult;
+            self.groups[i].weight_decay = gs.weight_decay;
+            self.groups[i].flags = gs.flags;
+        }
+        if !h.hyper.is_null() {
+            self.hyper = serde_json::from_value(h.hyper.clone())
+                .context("optimizer state header: `hyper` is not AdamW's")?;
+        }
+        self.step = h.step;
+        Ok(())
+    }
+}
