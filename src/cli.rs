@@ -12,6 +12,39 @@ pub enum Tool {
     Plot(PlotArgs),
     /// Print the summary metrics of runs side by side and the config keys that differ
     Compare(CompareArgs),
+    /// Text corpora for the language models: `prepare kjv` (set-up) and `info`
+    #[command(subcommand)]
+    Corpus(CorpusCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CorpusCommand {
+    /// Produce a corpus that needs a set-up step: kjv, from Debian's bible-kjv package
+    Prepare(CorpusPrepareArgs),
+    /// Print a corpus's bytes, chars, distinct chars, lines and sha256
+    Info(CorpusInfoArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CorpusPrepareArgs {
+    /// The corpus to produce (only kjv needs it)
+    #[arg(value_parser = ["kjv"])]
+    pub kind: String,
+    /// Output file [default: data/generated/kjv.txt]
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CorpusInfoArgs {
+    /// kjv, fortunes, markov, grammar or file (with its defaults, or replacing --config's kind)
+    pub kind: Option<String>,
+    /// YAML with the corpus section (or a config with a `corpus:` section)
+    #[arg(long, value_name = "FILE.yaml")]
+    pub config: Option<PathBuf>,
+    /// Set a key of the corpus section, e.g. --set vocab=16 (repeatable)
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
 }
 
 #[derive(Args, Debug, Clone)]

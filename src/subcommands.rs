@@ -2,10 +2,10 @@
 //! `src/` (a config type implementing `Experiment`) and its `configs/<name>/`: the command line,
 //! the dispatch, `lab report`'s default plots and the "not implemented yet" answer all come
 //! from this list.
-use crate::cli::{RunArgs, Tool};
+use crate::cli::{CorpusCommand, RunArgs, Tool};
 use crate::experiment::{self, Experiment};
 use crate::plot::defaults::DefaultPlot;
-use crate::{compare, decompose, npg, plot, report};
+use crate::{compare, data, decompose, npg, plot, report};
 use anyhow::Result;
 use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
 
@@ -107,5 +107,11 @@ pub fn dispatch(matches: &ArgMatches) -> Result<()> {
         Tool::Report(a) => report::command(&a.dir, &plots_for),
         Tool::Plot(a) => plot::command(&a),
         Tool::Compare(a) => compare::command(&a.runs),
+        Tool::Corpus(CorpusCommand::Prepare(a)) => {
+            data::command::prepare(&a.kind, a.out.as_deref())
+        }
+        Tool::Corpus(CorpusCommand::Info(a)) => {
+            data::command::info(a.kind.as_deref(), a.config.as_deref(), &a.set)
+        }
     }
 }

@@ -1,0 +1,21 @@
+//! Text data for language models: corpora, tokenizers, splits and batches.
+//!
+//! Reading order: `corpus.rs` (the `CorpusConfig` section and how each kind loads), then the
+//! corpora themselves (`kjv.rs`, `fortunes.rs`, `markov.rs`, `grammar.rs`), `tokenizer/`
+//! (char, word, bytes, BPE), `split.rs` (train/val(/test) token streams) and `batch.rs`
+//! (random training windows, sequential evaluation windows). `command.rs` is `lab corpus`.
+//! docs/data.md describes the rules for users.
+pub mod batch;
+pub mod command;
+pub mod corpus;
+pub mod fortunes;
+pub mod grammar;
+pub mod kjv;
+pub mod markov;
+pub mod split;
+pub mod tokenizer;
+
+pub use batch::{random_batch, window_offsets, EvalBatches};
+pub use corpus::{Corpus, CorpusConfig, TextStats};
+pub use split::{SplitConfig, Splits};
+pub use tokenizer::{Tokenizer, TokenizerConfig};
