@@ -98,6 +98,7 @@ impl SelfAttention {
         tape: &mut Tape,
     ) -> (Tensor, Tensor, Tensor) {
         let (q, k, v) = self.qkv(x, rope, tape);
+        tape.note_attention(&q, k.size()[2]);
         let p = if train { self.dropout } else { 0.0 };
         let y = match (mask, self.explicit) {
             (Mask::Causal(_), false) => Tensor::scaled_dot_product_attention(

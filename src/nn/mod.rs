@@ -9,12 +9,15 @@
 //! 4. `rotary.rs`, `attention.rs` then `gpt.rs`: the Transformer and its KV cache.
 //! 5. `rnn.rs`, `bigram.rs`: the other models.
 //! 6. `sample.rs` then `generate.rs`: decoding rules and the generation loop.
-//! 7. `loss.rs`: masked cross-entropy and its aggregation modes; `checkpoint.rs`: training
+//! 7. `flops.rs`: analytic FLOPs and a count from the shapes a pass multiplies.
+//! 8. `loss.rs`: masked cross-entropy and its aggregation modes; `checkpoint.rs`: training
 //!    checkpoints (weights, optimizer state, RNG, step, tokenizer).
+//! 9. `train.rs`: one training step (micro-batches, schedule, clipping) and evaluation.
 pub mod attention;
 pub mod bigram;
 pub mod checkpoint;
 pub mod config;
+pub mod flops;
 pub mod generate;
 pub mod gpt;
 pub mod layers;
@@ -23,6 +26,7 @@ pub mod model;
 pub mod rnn;
 pub mod rotary;
 pub mod sample;
+pub mod train;
 
 pub use config::{Attention, Dtype, ModelConfig, ModelKind, Variant, PRESETS};
 pub use generate::{generate, generate_padded, left_pad, GenerateOptions, Generation};

@@ -104,6 +104,8 @@ pub struct Captured {
 pub struct Tape {
     on: bool,
     pub items: Vec<Captured>,
+    /// FLOPs of the attention products (`q kᵀ`, `att v`) run while on, from their shapes.
+    pub attention_flops: f64,
 }
 
 impl Tape {
@@ -113,11 +115,18 @@ impl Tape {
     pub fn on() -> Self {
         Tape {
             on: true,
-            items: Vec::new(),
+            ..Tape::default()
         }
     }
     pub fn is_on(&self) -> bool {
         self.on
+    }
+    /// Note the attention products of queries `q` `(B, H, Tq, hd)` against `tk` keys.
+    pub fn note_attention(&mut self, q: &Tensor, tk: i64) {
+        if self.on {
+            let (b, h, tq, hd) = q.size4().expect("(B, H, T, hd)");
+            self.attention_flops += 4.0 * (b * h * tq * hd) as f64 * tk as f64;
+        }
     }
     pub fn record(&mut self, c: Captured) {
         if self.on {
