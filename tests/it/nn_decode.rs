@@ -336,6 +336,12 @@ fn block_size_and_bad_prompts_are_refused() {
     let o = opts(30, Decoding::default());
     let err = nn::generate(m.as_ref(), &[vec![1, 2, 3]], &o, &mut rng(0)).unwrap_err();
     assert!(err.to_string().contains("block_size 32"), "{err}");
+    let far = Tensor::from_slice(&[30i64, 31, 32]).view([1, 3]);
+    let ids = Tensor::zeros([1, 3], (Kind::Int64, Device::Cpu));
+    let err = m
+        .forward(&Input::new(&ids).with_positions(&far), false)
+        .unwrap_err();
+    assert!(err.to_string().contains("got [30, 32]"), "{err}");
     assert!(nn::generate(
         m.as_ref(),
         &[vec![1, 2], vec![]],
@@ -352,6 +358,18 @@ fn block_size_and_bad_prompts_are_refused() {
     .is_err());
     let long = Tensor::zeros([1, 33], (Kind::Int64, Device::Cpu));
     assert!(m.forward(&Input::new(&long), false).is_err());
+    // Padding may make the prompt tensor wider than the block; only real positions count.
+    let mut ids = vec![0i64; 35];
+    ids.extend([1, 2, 3, 4, 5]);
+    let mask: Vec<bool> = (0..40).map(|i| i >= 35).collect();
+    let (ids, mask) = (
+        Tensor::from_slice(&ids).view([1, 40]),
+        Tensor::from_slice(&mask).view([1, 40]),
+    );
+    let o = opts(10, Decoding::default());
+    let wide = nn::generate_padded(m.as_ref(), &ids, Some(&mask), &o, &mut rng(1)).unwrap();
+    let narrow = nn::generate(m.as_ref(), &[vec![1, 2, 3, 4, 5]], &o, &mut rng(1)).unwrap();
+    assert_eq!(wide.generated().unwrap(), narrow.generated().unwrap());
     let ok = nn::generate(
         m.as_ref(),
         &[vec![1, 2]],
