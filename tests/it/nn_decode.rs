@@ -379,3 +379,47 @@ fn block_size_and_bad_prompts_are_refused() {
     .unwrap();
     assert_eq!(ok.gen_lens, [30]);
 }
+
+#[test]
+fn bad_decoding_options_are_refused() {
+    let m = model(&small("bigram"), 30);
+    let bad = [
+        Decoding {
+            temperature: -1.0,
+            top_k: None,
+            top_p: None,
+        },
+        Decoding {
+            temperature: f64::NAN,
+            top_k: None,
+            top_p: None,
+        },
+        Decoding {
+            temperature: 1.0,
+            top_k: Some(0),
+            top_p: None,
+        },
+        Decoding {
+            temperature: 1.0,
+            top_k: None,
+            top_p: Some(0.0),
+        },
+        Decoding {
+            temperature: 1.0,
+            top_k: None,
+            top_p: Some(1.5),
+        },
+    ];
+    for d in bad {
+        assert!(d.validate().is_err(), "{d:?}");
+        assert!(nn::generate(m.as_ref(), &[vec![1]], &opts(2, d), &mut rng(0)).is_err());
+    }
+    let mut o = opts(2, Decoding::default());
+    o.stop_tokens = vec![V];
+    let err = nn::generate(m.as_ref(), &[vec![1]], &o, &mut rng(0)).unwrap_err();
+    assert!(err.to_string().contains("outside the vocabulary"), "{err}");
+    let yaml = "temperature: 0.5\ntop_k: 5";
+    let d: Decoding = serde_yaml_ng::from_str(yaml).unwrap();
+    assert_eq!((d.temperature, d.top_k, d.top_p), (0.5, Some(5), None));
+    assert!(serde_yaml_ng::from_str::<Decoding>("topk: 5").is_err());
+}
