@@ -378,6 +378,18 @@ fn block_size_and_bad_prompts_are_refused() {
     )
     .unwrap();
     assert_eq!(ok.gen_lens, [30]);
+    let none = nn::generate(
+        m.as_ref(),
+        &[vec![1, 2]],
+        &opts(0, Decoding::default()),
+        &mut rng(0),
+    );
+    let none = none.unwrap();
+    assert_eq!(
+        (none.tokens.size(), none.gen_lens.clone()),
+        (vec![1, 2], vec![0])
+    );
+    assert_eq!(none.sequences().unwrap(), [vec![1, 2]]);
 }
 
 #[test]
