@@ -185,21 +185,20 @@ impl Gpt {
     ) -> Result<Tensor> {
         let (_, t) = input.shape()?;
         let block = self.cfg.block_size;
-        if t > block && input.positions.is_none() {
-            bail!("sequence length {t} exceeds block_size {block}");
-        }
-        if let Some(p) = input.positions {
-            let (lo, hi) = (p.min().int64_value(&[]), p.max().int64_value(&[]));
+        let pos = input.position_ids(); // (B or 1, T)
+        if t > block || input.positions.is_some() {
+            // Only then can a position fall outside the table (padding may make T > block).
+            let (lo, hi) = (pos.min().int64_value(&[]), pos.max().int64_value(&[]));
             if lo < 0 || hi >= block {
-                bail!("position ids must be in [0, {block}), got [{lo}, {hi}]");
+                bail!("position ids must be in [0, {block}) (block_size), got [{lo}, {hi}]");
             }
         }
-        let pos = input.position_ids(); // (B or 1, T)
         let (x, rope) = self.embed(input.tokens, &pos); // (B, T, C)
         let mut x = dropout(x, self.cfg.dropout, train);
         let kind = self.cfg.dtype.kind();
         let mask = match input.pad_mask {
-            None => Mask::Causal(self.causal.narrow(0, 0, t).narrow(1, 0, t)),
+            None if t <= block => Mask::Causal(self.causal.narrow(0, 0, t).narrow(1, 0, t)),
+            None => Mask::Causal(causal_bias(t, kind, input.tokens.device())),
             Some(m) => Mask::Bias(padded_bias(m, kind)),
         };
         for block in &self.blocks {

@@ -5,7 +5,7 @@
 //! 1. `config.rs`: [`ModelConfig`], presets and validation.
 //! 2. `model.rs`: the [`LanguageModel`] trait, [`Input`], [`Tape`]/[`Captured`] (K-FAC
 //!    capture), [`Cache`].
-//! 3. `layers.rs`: `Linear` (capturing), `LayerNorm`, `Embedding`.
+//! 3. `layers.rs`: `Linear` (capturing), `Norm` (LayerNorm/RMSNorm), `Embedding`.
 //! 4. `rotary.rs`, `attention.rs` then `gpt.rs`: the Transformer and its KV cache.
 //! 5. `rnn.rs`, `bigram.rs`: the other models.
 //! 6. `sample.rs` then `generate.rs`: decoding rules and the generation loop.
@@ -13,6 +13,12 @@
 //! 8. `loss.rs`: masked cross-entropy and its aggregation modes; `checkpoint.rs`: training
 //!    checkpoints (weights, optimizer state, RNG, step, tokenizer).
 //! 9. `train.rs`: one training step (micro-batches, schedule, clipping) and evaluation.
+//!
+//! Conventions: token ids are `(B, T)` i64; a pad mask is `(B, T)` bool, **true on real
+//! tokens**; logits are `(B, T, V)` in the model's dtype. Use [`build`] to make a model from a
+//! config and the tokenizer's vocabulary size, [`LanguageModel::forward`] to train, and
+//! [`generate`] to sample. Gradient penalties (double backward) need `attention: explicit`:
+//! libtorch's fused CPU attention has no second derivative.
 pub mod attention;
 pub mod bigram;
 pub mod checkpoint;

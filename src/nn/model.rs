@@ -89,7 +89,8 @@ pub fn positions_from_mask(mask: &Tensor) -> Tensor {
 
 /// One linear map's input `a` `(..., d_in)` and pre-activation `s = a Wᵀ + b` `(..., d_out)`,
 /// as used in the forward pass (the same graph nodes, so `Tensor::run_backward(&[loss], &[s])`
-/// gives ∂loss/∂s). `weight`/`bias` are the parameter names in the model's VarStore.
+/// gives ∂loss/∂s). `weight`/`bias` are the parameter names in the model's VarStore; a tied
+/// head (`layer` "head") names the token embedding `wte.weight`.
 #[derive(Debug)]
 pub struct Captured {
     pub layer: String,
@@ -153,7 +154,7 @@ pub(crate) enum CacheState {
 }
 
 /// A next-token model over a fixed vocabulary. All parameters live in one VarStore.
-pub trait LanguageModel {
+pub trait LanguageModel: Send {
     fn config(&self) -> &ModelConfig;
     fn vocab_size(&self) -> i64;
     /// The longest context the model can see (a GPT's positions); `None` for RNNs and bigrams.

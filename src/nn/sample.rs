@@ -74,7 +74,11 @@ impl Decoding {
 
     /// Logits of the distribution actually sampled from: tempered, then filtered to −∞.
     pub fn filtered_logits(&self, logits: &Tensor) -> Tensor {
-        let mut z = logits / self.temperature; // (B, V)
+        let mut z = if self.temperature == 1.0 {
+            logits.shallow_clone()
+        } else {
+            logits / self.temperature
+        }; // (B, V)
         let v = z.size()[1];
         if let Some(k) = self.top_k.filter(|k| *k < v) {
             let (top, _) = z.topk(k, -1, true, true); // (B, k)

@@ -26,6 +26,7 @@ mod nn_config;
 mod nn_decode;
 mod nn_grad;
 mod nn_models;
+mod nn_sample;
 mod nn_train;
 mod npg_cli;
 mod npg_exact;
