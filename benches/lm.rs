@@ -256,7 +256,12 @@ fn main() {
     if python.is_none() {
         println!("PyTorch side SKIPPED: no venv python (make setup creates it)");
     }
+    // `LM_BENCH_ONLY=<text>` runs only the cases whose name contains it.
+    let only = std::env::var("LM_BENCH_ONLY").unwrap_or_default();
     for (i, case) in CASES.iter().enumerate() {
+        if !case.name.contains(only.as_str()) {
+            continue;
+        }
         let (mut ours, mut theirs) = (vec![], vec![]);
         let rounds = if case.what == "sample-full" {
             1

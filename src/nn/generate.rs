@@ -3,7 +3,8 @@
 //! step through the model's cache. Prompt tokens are never resampled or changed. A row stops
 //! after it emits one of `stop_tokens` (the stop token is kept); later columns hold `pad_id`
 //! with log-probability 0. The loop ends after `max_new` steps or when every row has stopped.
-//! A GPT refuses a longest prompt + `max_new` beyond its block size (no sliding window).
+//! The last generated token is never fed back, so a GPT needs room for the longest prompt plus
+//! `max_new - 1` positions; it refuses more (no sliding window).
 use super::model::LanguageModel;
 use super::sample::Decoding;
 use crate::error::usage;
@@ -136,7 +137,8 @@ pub fn generate_padded(
         None => Tensor::ones([b, p], (Kind::Bool, device)),
     };
     let prompt_lens = to_vec::<i64>(&real.sum_dim_intlist(1, false, Kind::Int64))?;
-    let (logits, cache) = model.prefill(tokens, pad_mask, opts.max_new)?;
+    // Steps feed back every generated token but the last.
+    let (logits, cache) = model.prefill(tokens, pad_mask, (opts.max_new - 1).max(0))?;
     let steps = tch::no_grad(|| decode(model, logits, cache, opts, rng))?;
     let stack = |v: &[Tensor], kind| match v.is_empty() {
         true => Tensor::zeros([b, 0], (kind, device)),

@@ -251,8 +251,8 @@ impl LanguageModel for Gpt {
         let block = self.cfg.block_size;
         if longest + max_new > block {
             bail!(
-                "a prompt of {longest} tokens plus {max_new} new ones exceeds block_size {block} \
-                 (no sliding window)"
+                "a prompt of {longest} tokens plus {max_new} more positions exceeds block_size \
+                 {block} (no sliding window)"
             );
         }
         tch::no_grad(|| {

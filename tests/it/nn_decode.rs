@@ -257,7 +257,11 @@ fn stop_tokens_end_rows_and_pad_the_rest() {
 #[test]
 fn block_size_and_bad_prompts_are_refused() {
     let m = model(&ModelConfig::gpt_nano(), 29);
+    // 3 prompt tokens + 30 new: the last is never fed back, so 32 positions suffice.
     let o = opts(30, Decoding::default());
+    let full = nn::generate(m.as_ref(), &[vec![1, 2, 3]], &o, &mut rng(0)).unwrap();
+    assert_eq!(full.gen_lens, vec![30]);
+    let o = opts(31, Decoding::default());
     let err = nn::generate(m.as_ref(), &[vec![1, 2, 3]], &o, &mut rng(0)).unwrap_err();
     assert!(err.to_string().contains("block_size 32"), "{err}");
     let far = Tensor::from_slice(&[30i64, 31, 32]).view([1, 3]);
