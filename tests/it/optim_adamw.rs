@@ -234,3 +234,52 @@ fn gradients_accumulate_in_place_across_backward_calls_and_reallocated_params_ar
     opt.step().unwrap();
     assert_eq!(vs.variables()["w"].data_ptr(), flat_ptr);
 }
+
+#[test]
+fn group_overrides_set_lr_multipliers_and_flags_and_mixed_dtypes_are_refused() {
+    let vs = store(&[
+        ("blk.w", &[2, 2], vec![1.0; 4]),
+        ("lm_head.w", &[2, 2], vec![1.0; 4]),
+        ("tok_emb.w", &[3, 2], vec![1.0; 6]),
+    ]);
+    let c: AdamWConfig = serde_yaml_ng::from_str(
+        "lr: 0.01\ngroups: [{name: head, patterns: [lm_head], lr_mult: 0.5, flags: {kfac: true}}]",
+    )
+    .unwrap();
+    let mut opt = AdamW::new(&vs, &c).unwrap();
+    let g: Vec<(&str, usize, f64, bool)> = opt
+        .groups()
+        .iter()
+        .map(|g| {
+            (
+                g.name.as_str(),
+                g.params.len(),
+                g.weight_decay,
+                g.flags.kfac,
+            )
+        })
+        .collect();
+    assert_eq!(
+        g,
+        [
+            ("decay", 1, 0.01, false),
+            ("no_decay", 1, 0.0, false),
+            ("head", 1, 0.01, true)
+        ]
+    );
+    assert_eq!((opt.lr(0), opt.lr(2)), (0.01, 0.005));
+    opt.set_lr(0.1);
+    assert_eq!((opt.lr(1), opt.lr(2)), (0.1, 0.05));
+    opt.set_group_lr(2, 0.3).unwrap();
+    assert_eq!(opt.lr(2), 0.3);
+    assert!(opt.set_group_lr(3, 0.3).is_err());
+
+    let mixed = store(&[("a.w", &[2, 2], vec![1.0; 4])]);
+    let mut b = mixed
+        .root()
+        .sub("b")
+        .var_copy("w", &Tensor::ones([2, 2], (Kind::Double, Device::Cpu)));
+    b.set_data(&b.to_kind(Kind::Float));
+    let e = format!("{:#}", AdamW::new(&mixed, &cfg(0.1, 0.1)).unwrap_err());
+    assert!(e.contains("b.w") && e.contains("group `decay`"), "{e}");
+}
