@@ -18,10 +18,13 @@
 use super::config::AdamWConfig;
 use super::flat::Flat;
 use super::groups::{param_groups, ParamGroup};
-use super::state::{copy_checked, key, GroupState, StateDict, StateHeader, FORMAT_VERSION};
+use super::state::{
+    check_shape, copy_checked, key, GroupState, StateDict, StateHeader, FORMAT_VERSION,
+};
 use super::{Optimizer, StepInfo};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use tch::nn::VarStore;
 use tch::Tensor;
 
@@ -262,27 +265,38 @@ impl Optimizer for AdamW {
         Ok(StateDict { header, tensors })
     }
 
+    /// Checks everything before changing anything: a refused state leaves `self` as it was.
     fn load_state_dict(&mut self, state: &StateDict) -> Result<()> {
         state.check_header(NAME)?;
         state.check_keys(&self.slot_keys())?;
         let h = &state.header;
-        let ours: Vec<&str> = self.groups.iter().map(|g| g.name.as_str()).collect();
-        let theirs: Vec<&str> = h.groups.iter().map(|g| g.name.as_str()).collect();
-        let mut a = ours.clone();
-        let mut b = theirs.clone();
-        a.sort_unstable();
-        b.sort_unstable();
-        if a != b {
+        let mut ours: Vec<&str> = self.groups.iter().map(|g| g.name.as_str()).collect();
+        let mut theirs: Vec<&str> = h.groups.iter().map(|g| g.name.as_str()).collect();
+        ours.sort_unstable();
+        theirs.sort_unstable();
+        if ours != theirs {
             bail!("optimizer state has groups {theirs:?}, this model's parameters form {ours:?}");
         }
+        let hyper: Hyper = match &h.hyper {
+            serde_json::Value::Null => self.hyper,
+            v => serde_json::from_value(v.clone())
+                .context("optimizer state header: `hyper` is not AdamW's")?,
+        };
+        let saved: BTreeMap<&str, &Tensor> =
+            state.tensors.iter().map(|(k, t)| (k.as_str(), t)).collect();
+        let mut copies = Vec::new();
         for (g, b) in self.groups.iter().zip(&self.bufs) {
             for (i, (name, _)) in g.params.iter().enumerate() {
                 for (slot, buf) in [("exp_avg", &b.exp_avg), ("exp_avg_sq", &b.exp_avg_sq)] {
                     let k = key(slot, name);
-                    let src = state.tensor(&k).context("checked above")?;
-                    copy_checked(&b.flat.view(buf, i), src, &k)?;
+                    let (dst, src) = (b.flat.view(buf, i), saved[k.as_str()]);
+                    check_shape(&dst, src, &k)?;
+                    copies.push((dst, src, k));
                 }
             }
+        }
+        for (dst, src, k) in copies {
+            copy_checked(&dst, src, &k)?;
         }
         for gs in &h.groups {
             let i = self.group_index(&gs.name).context("checked above")?;
@@ -291,10 +305,7 @@ impl Optimizer for AdamW {
             self.groups[i].weight_decay = gs.weight_decay;
             self.groups[i].flags = gs.flags;
         }
-        if !h.hyper.is_null() {
-            self.hyper = serde_json::from_value(h.hyper.clone())
-                .context("optimizer state header: `hyper` is not AdamW's")?;
-        }
+        self.hyper = hyper;
         self.step = h.step;
         Ok(())
     }
