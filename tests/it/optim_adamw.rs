@@ -283,3 +283,84 @@ fn group_overrides_set_lr_multipliers_and_flags_and_mixed_dtypes_are_refused() {
     let e = format!("{:#}", AdamW::new(&mixed, &cfg(0.1, 0.1)).unwrap_err());
     assert!(e.contains("b.w") && e.contains("group `decay`"), "{e}");
 }
+
+/// Plain per-tensor AdamW (PyTorch's op order), the reference for a real network below.
+fn reference_step(params: &[(String, Tensor)], state: &mut [(Tensor, Tensor)], t: i32, lr: f64) {
+    let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8);
+    tch::no_grad(|| {
+        for ((name, p), (m, v)) in params.iter().zip(state.iter_mut()) {
+            let mut p = p.shallow_clone();
+            let g = p.grad();
+            if p.dim() >= 2 && !name.contains("emb") {
+                let _ = p.g_mul_scalar_(1.0 - lr * 0.1);
+            }
+            *m = &*m * b1 + &g * (1.0 - b1);
+            *v = &*v * b2 + &g * &g * (1.0 - b2);
+            let denom = v.sqrt() / (1.0 - b2.powi(t)).sqrt() + eps;
+            p += &*m / denom * (-lr / (1.0 - b1.powi(t)));
+        }
+    });
+}
+
+#[test]
+fn a_tch_nn_network_trains_like_the_per_tensor_reference() {
+    use tch::nn::{self, Module};
+    let build = || {
+        tch::manual_seed(11);
+        let mut vs = VarStore::new(Device::Cpu);
+        vs.set_kind(Kind::Double);
+        let root = vs.root();
+        let emb = nn::embedding(&root / "emb", 5, 4, Default::default());
+        let net = nn::seq()
+            .add(nn::linear(&root / "l1", 4, 8, Default::default()))
+            .add_fn(|x| x.tanh())
+            .add(nn::linear(&root / "l2", 8, 5, Default::default()));
+        (vs, move |x: &Tensor| net.forward(&emb.forward(x)))
+    };
+    let tokens = Tensor::from_slice(&[0i64, 3, 1, 4, 2, 2]);
+    let targets = Tensor::from_slice(&[1i64, 2, 0, 0, 4, 3]);
+    let (vs, f) = build();
+    let mut opt = AdamW::new(&vs, &cfg(0.05, 0.1)).unwrap();
+    let (vs_ref, f_ref) = build();
+    let mut named: Vec<(String, Tensor)> = vs_ref.variables().into_iter().collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut state: Vec<(Tensor, Tensor)> = named
+        .iter()
+        .map(|(_, p)| (p.zeros_like(), p.zeros_like()))
+        .collect();
+    let mut losses = Vec::new();
+    for t in 1..=5 {
+        let loss = f(&tokens).cross_entropy_loss::<Tensor>(
+            &targets,
+            None,
+            tch::Reduction::Mean,
+            -100,
+            0.0,
+        );
+        losses.push(loss.double_value(&[]));
+        loss.backward();
+        opt.step().unwrap();
+        opt.zero_grad();
+        let loss_ref = f_ref(&tokens).cross_entropy_loss::<Tensor>(
+            &targets,
+            None,
+            tch::Reduction::Mean,
+            -100,
+            0.0,
+        );
+        loss_ref.backward();
+        reference_step(&named, &mut state, t, 0.05);
+        for (_, p) in &named {
+            p.shallow_clone().zero_grad();
+        }
+    }
+    assert!(
+        losses[4] < losses[0] - 0.1,
+        "the network learns: {losses:?}"
+    );
+    for (name, p) in &named {
+        let ours = Vec::<f64>::try_from(vs.variables()[name].flatten(0, -1)).unwrap();
+        let theirs = Vec::<f64>::try_from(p.flatten(0, -1)).unwrap();
+        assert_close(&ours, &theirs, 1e-13);
+    }
+}
