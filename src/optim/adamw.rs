@@ -1,27 +1,32 @@
-//! AdamW (Loshchilov & Hutter) written out by hand, as PyTorch's `torch.optim.AdamW` computes it:
+//! AdamW (Loshchilov & Hutter) written out by hand; the same update as PyTorch's
+//! `torch.optim.AdamW` (tested against a recorded trajectory to 1e-12 in f64):
 //!
 //! ```text
 //! p ← p·(1 − lr·wd)                        decoupled decay, per group
 //! m ← m + (1 − β1)(g − m)                  (lerp)
-//! v ← β2·v + (1 − β2)·g²
+//! v ← v + (1 − β2)(g² − v)                 (lerp; = β2·v + (1 − β2)·g²)
 //! p ← p − (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + ε)
 //! ```
 //!
-//! Moments are tensors with one flat buffer per group (see [`super::flat`]): a step is about ten
-//! whole-buffer ops per group, whatever the number of parameters. With `grad_clip` set, `step`
-//! first scales all gradients by `min(1, clip / (‖g‖ + 1e-6))` (`clip_grad_norm_`'s formula) and
-//! reports the pre-clip norm. State keys: `exp_avg/<param>`, `exp_avg_sq/<param>`; the header's
-//! `hyper` holds betas, eps and grad_clip. Loading restores these and each group's lr and decay
-//! (as PyTorch does); a schedule's `set_lr` overrides the lr again at the next step.
+//! computed as `p ← p − c·m / (√v + ε·√(1 − β2ᵗ))` with `c = lr·√(1 − β2ᵗ)/(1 − β1ᵗ)`: eight
+//! whole-buffer ops per group on flat buffers (see [`super::flat`]), whatever the number of
+//! parameters. With `grad_clip` set, `step` first scales all gradients by `clip / (‖g‖ + 1e-6)`
+//! when that is below 1 (`clip_grad_norm_`'s formula) and reports the pre-clip norm. State keys:
+//! `exp_avg/<param>`, `exp_avg_sq/<param>`; the header's `hyper` holds betas, eps and
+//! grad_clip. Loading restores these and each group's lr and decay (as PyTorch does); a
+//! schedule's `set_lr` overrides the lr again at the next step.
 use super::config::AdamWConfig;
 use super::flat::Flat;
 use super::groups::{param_groups, ParamGroup};
-use super::state::{copy_checked, key, GroupState, StateDict, StateHeader, FORMAT_VERSION};
+use super::state::{
+    check_shape, copy_checked, key, GroupState, StateDict, StateHeader, FORMAT_VERSION,
+};
 use super::{Optimizer, StepInfo};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use tch::nn::VarStore;
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 /// Optimizer name in state headers.
 pub const NAME: &str = "adamw";
@@ -40,6 +45,37 @@ struct Buffers {
     exp_avg: Tensor,
     exp_avg_sq: Tensor,
     scratch: [Tensor; 2],
+}
+
+/// Per-group constants of one step (see the module doc for the algebra).
+struct Coefs {
+    decay: f64,
+    one_minus_b1: f64,
+    one_minus_b2: f64,
+    /// ε·√(1 − β2ᵗ)
+    eps_hat: f64,
+    /// −lr·√(1 − β2ᵗ)/(1 − β1ᵗ)
+    neg_step: f64,
+}
+
+impl Buffers {
+    /// `p ← p·decay + neg_step · m / (√v + eps_hat)` after updating m and v. (Running the ops
+    /// chunk by chunk to stay in cache was measured on a 0.8 M set: not faster.)
+    fn update(&mut self, c: &Coefs) {
+        let (p, g) = (&mut self.flat.params, &self.flat.grads);
+        let (m, v) = (&mut self.exp_avg, &mut self.exp_avg_sq);
+        let [s1, s2] = &mut self.scratch;
+        if c.decay != 1.0 {
+            let _ = p.g_mul_scalar_(c.decay);
+        }
+        let _ = m.lerp_(g, c.one_minus_b1);
+        let _ = g.mul_out(s1, g);
+        let _ = v.lerp_(s1, c.one_minus_b2);
+        let _ = v.sqrt_out(s1);
+        let _ = s1.g_add_scalar_(c.eps_hat);
+        let _ = m.mul_scalar_out(s2, c.neg_step);
+        let _ = p.addcdiv_(s2, s1);
+    }
 }
 
 #[derive(Debug)]
@@ -87,54 +123,42 @@ impl AdamW {
     }
 
     /// Global L2 norm of all gradients (after making them alias the flat buffers).
-    fn norm_tensor(&mut self) -> Result<Tensor> {
-        let mut norms = Vec::with_capacity(self.bufs.len());
+    pub fn grad_norm(&mut self) -> Result<f64> {
+        let mut sq = 0.0;
         for b in &mut self.bufs {
             b.flat.sync()?;
-            norms.push(b.flat.grads.norm().to_kind(Kind::Double));
+            sq += b.flat.grads.norm().double_value(&[]).powi(2);
         }
-        Ok(Tensor::stack(&norms, 0).norm())
-    }
-
-    /// Global gradient L2 norm, no clipping.
-    pub fn grad_norm(&mut self) -> Result<f64> {
-        Ok(self.norm_tensor()?.double_value(&[]))
+        Ok(sq.sqrt())
     }
 
     /// Scale gradients so their global norm is at most `max_norm`; returns the norm before.
     pub fn clip_grad_norm(&mut self, max_norm: f64) -> Result<f64> {
-        let total = self.norm_tensor()?;
-        let coef = (Tensor::from(max_norm) / (&total + 1e-6)).clamp_max(1.0);
-        tch::no_grad(|| {
+        let total = self.grad_norm()?;
+        let coef = max_norm / (total + 1e-6);
+        if coef < 1.0 {
             for b in &mut self.bufs {
-                let _ = b.flat.grads.g_mul_(&coef.to_kind(b.flat.kind));
+                let _ = tch::no_grad(|| b.flat.grads.g_mul_scalar_(coef));
             }
-        });
-        Ok(total.double_value(&[]))
+        }
+        Ok(total)
     }
 
     fn update(&mut self) {
         let [b1, b2] = self.hyper.betas;
-        let t = self.step as i32;
-        let bc1 = 1.0 - b1.powi(t);
-        let bc2_sqrt = (1.0 - b2.powi(t)).sqrt();
+        let t = self.step as f64;
+        let bc1 = 1.0 - b1.powf(t);
+        let bc2_sqrt = (1.0 - b2.powf(t)).sqrt();
         for (i, b) in self.bufs.iter_mut().enumerate() {
-            let (lr, wd) = (self.lrs[i], self.groups[i].weight_decay);
-            let step_size = lr / bc1;
-            let (p, g) = (&mut b.flat.params, &b.flat.grads);
-            let [s1, s2] = &mut b.scratch;
-            if lr * wd != 0.0 {
-                let _ = p.g_mul_scalar_(1.0 - lr * wd);
-            }
-            let _ = b.exp_avg.lerp_(g, 1.0 - b1);
-            let _ = g.mul_scalar_out(s1, 1.0 - b2);
-            let _ = b.exp_avg_sq.g_mul_scalar_(b2);
-            let _ = b.exp_avg_sq.addcmul_(s1, g);
-            let _ = b.exp_avg_sq.sqrt_out(s1);
-            let _ = s1.g_div_scalar_(bc2_sqrt);
-            let _ = s1.g_add_scalar_(self.hyper.eps);
-            let _ = b.exp_avg.mul_scalar_out(s2, -step_size);
-            let _ = p.addcdiv_(s2, s1);
+            let lr = self.lrs[i];
+            let c = Coefs {
+                decay: 1.0 - lr * self.groups[i].weight_decay,
+                one_minus_b1: 1.0 - b1,
+                one_minus_b2: 1.0 - b2,
+                eps_hat: self.hyper.eps * bc2_sqrt,
+                neg_step: -lr / bc1 * bc2_sqrt,
+            };
+            b.update(&c);
         }
     }
 
@@ -241,27 +265,38 @@ impl Optimizer for AdamW {
         Ok(StateDict { header, tensors })
     }
 
+    /// Checks everything before changing anything: a refused state leaves `self` as it was.
     fn load_state_dict(&mut self, state: &StateDict) -> Result<()> {
         state.check_header(NAME)?;
         state.check_keys(&self.slot_keys())?;
         let h = &state.header;
-        let ours: Vec<&str> = self.groups.iter().map(|g| g.name.as_str()).collect();
-        let theirs: Vec<&str> = h.groups.iter().map(|g| g.name.as_str()).collect();
-        let mut a = ours.clone();
-        let mut b = theirs.clone();
-        a.sort_unstable();
-        b.sort_unstable();
-        if a != b {
+        let mut ours: Vec<&str> = self.groups.iter().map(|g| g.name.as_str()).collect();
+        let mut theirs: Vec<&str> = h.groups.iter().map(|g| g.name.as_str()).collect();
+        ours.sort_unstable();
+        theirs.sort_unstable();
+        if ours != theirs {
             bail!("optimizer state has groups {theirs:?}, this model's parameters form {ours:?}");
         }
+        let hyper: Hyper = match &h.hyper {
+            serde_json::Value::Null => self.hyper,
+            v => serde_json::from_value(v.clone())
+                .context("optimizer state header: `hyper` is not AdamW's")?,
+        };
+        let saved: BTreeMap<&str, &Tensor> =
+            state.tensors.iter().map(|(k, t)| (k.as_str(), t)).collect();
+        let mut copies = Vec::new();
         for (g, b) in self.groups.iter().zip(&self.bufs) {
             for (i, (name, _)) in g.params.iter().enumerate() {
                 for (slot, buf) in [("exp_avg", &b.exp_avg), ("exp_avg_sq", &b.exp_avg_sq)] {
                     let k = key(slot, name);
-                    let src = state.tensor(&k).context("checked above")?;
-                    copy_checked(&b.flat.view(buf, i), src, &k)?;
+                    let (dst, src) = (b.flat.view(buf, i), saved[k.as_str()]);
+                    check_shape(&dst, src, &k)?;
+                    copies.push((dst, src, k));
                 }
             }
+        }
+        for (dst, src, k) in copies {
+            copy_checked(&dst, src, &k)?;
         }
         for gs in &h.groups {
             let i = self.group_index(&gs.name).context("checked above")?;
@@ -270,10 +305,7 @@ impl Optimizer for AdamW {
             self.groups[i].weight_decay = gs.weight_decay;
             self.groups[i].flags = gs.flags;
         }
-        if !h.hyper.is_null() {
-            self.hyper = serde_json::from_value(h.hyper.clone())
-                .context("optimizer state header: `hyper` is not AdamW's")?;
-        }
+        self.hyper = hyper;
         self.step = h.step;
         Ok(())
     }

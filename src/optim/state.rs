@@ -132,8 +132,8 @@ impl StateDict {
     }
 }
 
-/// Copy a saved tensor into `dst` (converted to its dtype/device); shapes must agree.
-pub fn copy_checked(dst: &Tensor, src: &Tensor, key: &str) -> Result<()> {
+/// Shapes of a saved tensor and its destination must agree (the error names the key).
+pub fn check_shape(dst: &Tensor, src: &Tensor, key: &str) -> Result<()> {
     if dst.size() != src.size() {
         bail!(
             "optimizer state `{key}` has shape {:?}, the parameter has {:?}",
@@ -141,6 +141,12 @@ pub fn copy_checked(dst: &Tensor, src: &Tensor, key: &str) -> Result<()> {
             dst.size()
         );
     }
+    Ok(())
+}
+
+/// Copy a saved tensor into `dst` (converted to its dtype/device); shapes must agree.
+pub fn copy_checked(dst: &Tensor, src: &Tensor, key: &str) -> Result<()> {
+    check_shape(dst, src, key)?;
     let src = src.to_device(dst.device()).to_kind(dst.kind());
     let mut dst = dst.shallow_clone();
     tch::no_grad(|| dst.f_copy_(&src))?;

@@ -234,3 +234,133 @@ fn gradients_accumulate_in_place_across_backward_calls_and_reallocated_params_ar
     opt.step().unwrap();
     assert_eq!(vs.variables()["w"].data_ptr(), flat_ptr);
 }
+
+#[test]
+fn group_overrides_set_lr_multipliers_and_flags_and_mixed_dtypes_are_refused() {
+    let vs = store(&[
+        ("blk.w", &[2, 2], vec![1.0; 4]),
+        ("lm_head.w", &[2, 2], vec![1.0; 4]),
+        ("tok_emb.w", &[3, 2], vec![1.0; 6]),
+    ]);
+    let c: AdamWConfig = serde_yaml_ng::from_str(
+        "lr: 0.01\ngroups: [{name: head, patterns: [lm_head], lr_mult: 0.5, flags: {kfac: true}}]",
+    )
+    .unwrap();
+    let mut opt = AdamW::new(&vs, &c).unwrap();
+    let g: Vec<(&str, usize, f64, bool)> = opt
+        .groups()
+        .iter()
+        .map(|g| {
+            (
+                g.name.as_str(),
+                g.params.len(),
+                g.weight_decay,
+                g.flags.kfac,
+            )
+        })
+        .collect();
+    assert_eq!(
+        g,
+        [
+            ("decay", 1, 0.01, false),
+            ("no_decay", 1, 0.0, false),
+            ("head", 1, 0.01, true)
+        ]
+    );
+    assert_eq!((opt.lr(0), opt.lr(2)), (0.01, 0.005));
+    opt.set_lr(0.1);
+    assert_eq!((opt.lr(1), opt.lr(2)), (0.1, 0.05));
+    opt.set_group_lr(2, 0.3).unwrap();
+    assert_eq!(opt.lr(2), 0.3);
+    assert!(opt.set_group_lr(3, 0.3).is_err());
+
+    let mixed = store(&[("a.w", &[2, 2], vec![1.0; 4])]);
+    let mut b = mixed
+        .root()
+        .sub("b")
+        .var_copy("w", &Tensor::ones([2, 2], (Kind::Double, Device::Cpu)));
+    b.set_data(&b.to_kind(Kind::Float));
+    let e = format!("{:#}", AdamW::new(&mixed, &cfg(0.1, 0.1)).unwrap_err());
+    assert!(e.contains("b.w") && e.contains("group `decay`"), "{e}");
+}
+
+/// Plain per-tensor AdamW (PyTorch's op order), the reference for a real network below.
+fn reference_step(params: &[(String, Tensor)], state: &mut [(Tensor, Tensor)], t: i32, lr: f64) {
+    let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8);
+    tch::no_grad(|| {
+        for ((name, p), (m, v)) in params.iter().zip(state.iter_mut()) {
+            let mut p = p.shallow_clone();
+            let g = p.grad();
+            if p.dim() >= 2 && !name.contains("emb") {
+                let _ = p.g_mul_scalar_(1.0 - lr * 0.1);
+            }
+            *m = &*m * b1 + &g * (1.0 - b1);
+            *v = &*v * b2 + &g * &g * (1.0 - b2);
+            let denom = v.sqrt() / (1.0 - b2.powi(t)).sqrt() + eps;
+            p += &*m / denom * (-lr / (1.0 - b1.powi(t)));
+        }
+    });
+}
+
+#[test]
+fn a_tch_nn_network_trains_like_the_per_tensor_reference() {
+    use tch::nn::{self, Module};
+    let build = || {
+        tch::manual_seed(11);
+        let mut vs = VarStore::new(Device::Cpu);
+        vs.set_kind(Kind::Double);
+        let root = vs.root();
+        let emb = nn::embedding(&root / "emb", 5, 4, Default::default());
+        let net = nn::seq()
+            .add(nn::linear(&root / "l1", 4, 8, Default::default()))
+            .add_fn(|x| x.tanh())
+            .add(nn::linear(&root / "l2", 8, 5, Default::default()));
+        (vs, move |x: &Tensor| net.forward(&emb.forward(x)))
+    };
+    let tokens = Tensor::from_slice(&[0i64, 3, 1, 4, 2, 2]);
+    let targets = Tensor::from_slice(&[1i64, 2, 0, 0, 4, 3]);
+    let (vs, f) = build();
+    let mut opt = AdamW::new(&vs, &cfg(0.05, 0.1)).unwrap();
+    let (vs_ref, f_ref) = build();
+    let mut named: Vec<(String, Tensor)> = vs_ref.variables().into_iter().collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut state: Vec<(Tensor, Tensor)> = named
+        .iter()
+        .map(|(_, p)| (p.zeros_like(), p.zeros_like()))
+        .collect();
+    let mut losses = Vec::new();
+    for t in 1..=5 {
+        let loss = f(&tokens).cross_entropy_loss::<Tensor>(
+            &targets,
+            None,
+            tch::Reduction::Mean,
+            -100,
+            0.0,
+        );
+        losses.push(loss.double_value(&[]));
+        loss.backward();
+        opt.step().unwrap();
+        opt.zero_grad();
+        let loss_ref = f_ref(&tokens).cross_entropy_loss::<Tensor>(
+            &targets,
+            None,
+            tch::Reduction::Mean,
+            -100,
+            0.0,
+        );
+        loss_ref.backward();
+        reference_step(&named, &mut state, t, 0.05);
+        for (_, p) in &named {
+            p.shallow_clone().zero_grad();
+        }
+    }
+    assert!(
+        losses[4] < losses[0] - 0.1,
+        "the network learns: {losses:?}"
+    );
+    for (name, p) in &named {
+        let ours = Vec::<f64>::try_from(vs.variables()[name].flatten(0, -1)).unwrap();
+        let theirs = Vec::<f64>::try_from(p.flatten(0, -1)).unwrap();
+        assert_close(&ours, &theirs, 1e-13);
+    }
+}

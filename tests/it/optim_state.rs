@@ -105,10 +105,24 @@ fn header_records_version_step_and_groups() {
     assert!(s.tensor("exp_avg_sq/wte.weight").is_some());
 }
 
+/// The error of loading `state` into a fresh optimizer, which must stay untouched.
 fn error_of(state: &StateDict) -> String {
     let vs = model();
     let mut opt = AdamW::new(&vs, &config()).unwrap();
-    format!("{:#}", opt.load_state_dict(state).unwrap_err())
+    let e = format!("{:#}", opt.load_state_dict(state).unwrap_err());
+    let after = opt.state_dict().unwrap();
+    assert_eq!(
+        (after.header.step, after.header.hyper["betas"][1].as_f64()),
+        (0, Some(0.95))
+    );
+    for (k, t) in &after.tensors {
+        assert_eq!(
+            t.abs().sum(tch::Kind::Double).double_value(&[]),
+            0.0,
+            "{k} was changed"
+        );
+    }
+    e
 }
 
 #[test]
