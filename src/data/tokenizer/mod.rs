@@ -168,11 +168,11 @@ impl Tokenizer {
 
     /// Text of `ids`; specials are written by name. An id outside the vocabulary is an error.
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
-        if let Some(bad) = ids.iter().find(|&&id| id as usize >= self.vocab_size()) {
+        let vocab = self.vocab_size();
+        if let Some(bad) = ids.iter().find(|&&id| id as usize >= vocab) {
             bail!(
-                "token id {bad} is outside the {} tokenizer's vocabulary of {}",
-                self.kind(),
-                self.vocab_size()
+                "token id {bad} is outside the {} tokenizer's vocabulary of {vocab}",
+                self.kind()
             );
         }
         match self {
