@@ -90,6 +90,7 @@ fn the_analytic_rate_matches_a_long_sample() {
     // so correlation adds little), and its bias is about -(contexts·(V-1))/(2n) = -1.1e-4
     // (Miller-Madow). 5e-3 is more than 6 standard errors plus the bias.
     let se = sd / (n as f64).sqrt();
+    eprintln!("analytic {truth:.6}, plug-in {estimate:.6}, standard error {se:.2e}");
     assert!(se < 8e-4, "standard error {se}");
     assert!(
         (estimate - truth).abs() < 5e-3,
