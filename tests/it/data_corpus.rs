@@ -95,3 +95,18 @@ fn corpus_info_reads_a_config_section_and_reports_errors_with_exit_2() {
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("vocab"), "{}", stderr(&out));
 }
+
+#[test]
+fn range_checks_name_keys_where_the_section_is_embedded() {
+    let cfg = parse("{kind: markov, vocab: 99, alpha: 0}").unwrap();
+    let mut c = lab::config::Checker::default();
+    cfg.validate_at(&mut c, "data.corpus");
+    let keys: Vec<&str> = c.problems.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["data.corpus.vocab", "data.corpus.alpha"]);
+    let mut c = lab::config::Checker::default();
+    parse("{kind: file, path: x, sha256: abc}")
+        .unwrap()
+        .validate_at(&mut c, "corpus");
+    assert_eq!(c.problems.len(), 1);
+    assert_eq!(c.problems[0].0, "corpus.sha256");
+}
