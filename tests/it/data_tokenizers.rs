@@ -94,10 +94,8 @@ fn rare_words_become_unk() {
         ids[..4].iter().all(|&i| i < 50),
         "frequent KJV words are known: {ids:?}"
     );
-    assert_eq!(
-        tok.decode(&ids[4..]).unwrap(),
-        "Moses <unk>".replace("Moses", &tok.decode(&ids[4..5]).unwrap())
-    );
+    assert_eq!(tok.decode(&ids[..3]).unwrap(), "the LORD said");
+    assert_eq!(tok.decode(&ids[5..]).unwrap(), "<unk>");
     let all = tok.encode(&text).unwrap();
     let unk_share = all.iter().filter(|&&i| i == 50).count() as f64 / all.len() as f64;
     assert!(unk_share > 0.1 && unk_share < 0.9, "{unk_share}");
