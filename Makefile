@@ -18,10 +18,10 @@ TORCH_STAMP := $(LAB_VENV)/.torch-$(TORCH_VERSION)
 # Every paper subcommand has configs/<name>/ (the list itself is src/subcommands.rs).
 SUBCOMMANDS := $(notdir $(wildcard configs/*))
 
-.PHONY: setup venv openblas build demo test check unit smoke bench fmt clean-cache \
-	reproduce-decompose reproduce-npg-rank1
+.PHONY: setup venv openblas corpora data-kjv build demo test check unit smoke bench fmt \
+	clean-cache reproduce-decompose reproduce-npg-rank1
 
-setup: venv openblas
+setup: venv openblas data-kjv
 
 venv: $(TORCH_STAMP)
 
@@ -34,6 +34,16 @@ $(TORCH_STAMP):
 
 openblas:
 	@bash scripts/ensure-openblas.sh
+
+# Debian's bible-kjv and fortunes packages (apt-get; idempotent).
+corpora:
+	@bash scripts/ensure-corpora.sh
+
+# The KJV corpus (docs/data.md) at data/generated/kjv.txt (git-ignored): lab normalises the
+# `bible` dump, checks its sha256 and writes it; a file that already matches is left alone.
+data-kjv: venv openblas corpora
+	@cargo build --release --locked
+	"$(LAB)" corpus prepare kjv
 
 build: setup
 	@cargo build --release --locked

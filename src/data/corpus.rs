@@ -7,7 +7,7 @@
 use super::{fortunes, grammar, kjv, markov};
 use crate::config::{Checker, Validate};
 use crate::error::usage;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
@@ -93,13 +93,20 @@ impl CorpusConfig {
 
 impl Validate for CorpusConfig {
     fn validate(&self, c: &mut Checker) {
+        self.validate_at(c, "corpus");
+    }
+}
+
+impl CorpusConfig {
+    /// Range checks, with key paths under `at` (the section's path in the whole config).
+    pub fn validate_at(&self, c: &mut Checker, at: &str) {
         match self {
-            CorpusConfig::Markov(m) => m.validate(c),
-            CorpusConfig::Grammar(g) => g.validate(c),
+            CorpusConfig::Markov(m) => m.validate_at(c, at),
+            CorpusConfig::Grammar(g) => g.validate_at(c, at),
             CorpusConfig::File {
                 sha256: Some(s), ..
             } => c.check(
-                "corpus.sha256",
+                &format!("{at}.sha256"),
                 s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()),
                 format!("must be 64 hex digits, got `{s}`"),
             ),
@@ -167,12 +174,4 @@ impl TextStats {
             sha256: sha256_hex(text.as_bytes()),
         }
     }
-}
-
-/// Write `text` to `path` (creating its folder), for tests and tools.
-pub fn write_text(path: &Path, text: &str) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    crate::run::write_atomic(path, text.as_bytes())
 }

@@ -41,7 +41,14 @@ impl Default for GrammarConfig {
 
 impl Validate for GrammarConfig {
     fn validate(&self, c: &mut Checker) {
-        c.at_least("corpus.len", self.len, 1);
+        self.validate_at(c, "corpus");
+    }
+}
+
+impl GrammarConfig {
+    /// Range checks, with key paths under `at` (the section's path in the whole config).
+    pub fn validate_at(&self, c: &mut Checker, at: &str) {
+        c.at_least(&format!("{at}.len"), self.len, 1);
     }
 }
 

@@ -73,14 +73,21 @@ impl Default for MarkovConfig {
 
 impl Validate for MarkovConfig {
     fn validate(&self, c: &mut Checker) {
+        self.validate_at(c, "corpus");
+    }
+}
+
+impl MarkovConfig {
+    /// Range checks, with key paths under `at` (the section's path in the whole config).
+    pub fn validate_at(&self, c: &mut Checker, at: &str) {
         c.check(
-            "corpus.vocab",
+            &format!("{at}.vocab"),
             (2..=ALPHABET.len()).contains(&self.vocab),
             format!("must be in 2..={}, got {}", ALPHABET.len(), self.vocab),
         );
-        c.at_least("corpus.order", self.order, 1);
+        c.at_least(&format!("{at}.order"), self.order, 1);
         c.check(
-            "corpus.order",
+            &format!("{at}.order"),
             table_size(self.vocab, self.order).is_some(),
             format!(
                 "vocab^(order+1) must be at most {MAX_TABLE}, got {}^{}",
@@ -88,8 +95,8 @@ impl Validate for MarkovConfig {
                 self.order + 1
             ),
         );
-        c.positive("corpus.alpha", self.alpha);
-        c.at_least("corpus.train_len", self.train_len, 1);
+        c.positive(&format!("{at}.alpha"), self.alpha);
+        c.at_least(&format!("{at}.train_len"), self.train_len, 1);
     }
 }
 

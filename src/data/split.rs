@@ -39,10 +39,17 @@ impl Default for SplitConfig {
 
 impl Validate for SplitConfig {
     fn validate(&self, c: &mut Checker) {
-        c.in_open_unit("split.train_frac", self.train_frac);
+        self.validate_at(c, "split");
+    }
+}
+
+impl SplitConfig {
+    /// Range checks, with key paths under `at` (the section's path in the whole config).
+    pub fn validate_at(&self, c: &mut Checker, at: &str) {
+        c.in_open_unit(&format!("{at}.train_frac"), self.train_frac);
         if let Some(v) = self.val_frac {
             c.check(
-                "split.val_frac",
+                &format!("{at}.val_frac"),
                 v > 0.0 && self.train_frac + v < 1.0,
                 format!(
                     "must be > 0 and leave room for a test part (train_frac + val_frac < 1), \
@@ -51,7 +58,7 @@ impl Validate for SplitConfig {
             );
         }
         if let Some(m) = self.train_tokens {
-            c.at_least("split.train_tokens", m, 1);
+            c.at_least(&format!("{at}.train_tokens"), m, 1);
         }
     }
 }

@@ -189,3 +189,17 @@ fn shared_modules_import_no_paper_and_name_none() {
         }
     }
 }
+
+#[test]
+fn the_data_module_imports_only_lower_layers() {
+    let (edges, _) = graph();
+    // config and error for the config sections and messages; run for its atomic file writes.
+    let allowed: BTreeSet<String> = ["config", "error", "run"].map(String::from).into();
+    let deps = &edges["data"];
+    assert!(
+        deps.contains("config"),
+        "the graph sees data's imports: {deps:?}"
+    );
+    let extra: Vec<&String> = deps.difference(&allowed).collect();
+    assert!(extra.is_empty(), "data imports {extra:?}");
+}

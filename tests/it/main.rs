@@ -6,6 +6,12 @@ lab::prepare_test_process!();
 mod cli;
 #[allow(dead_code)]
 mod common;
+mod data_batches;
+mod data_common;
+mod data_corpus;
+mod data_kjv;
+mod data_markov;
+mod data_tokenizers;
 mod decompose_circulant;
 mod decompose_cli;
 #[allow(dead_code)]

@@ -72,19 +72,26 @@ impl TokenizerConfig {
 
 impl Validate for TokenizerConfig {
     fn validate(&self, c: &mut Checker) {
+        self.validate_at(c, "tokenizer");
+    }
+}
+
+impl TokenizerConfig {
+    /// Range checks, with key paths under `at` (the section's path in the whole config).
+    pub fn validate_at(&self, c: &mut Checker, at: &str) {
         let specials = self.specials();
         for (i, s) in specials.iter().enumerate() {
             c.check(
-                "tokenizer.specials",
+                &format!("{at}.specials"),
                 !s.is_empty() && !specials[..i].contains(s),
                 format!("`{s}` is empty or listed twice"),
             );
         }
         match self {
             TokenizerConfig::Word { top_k, specials } => {
-                c.at_least("tokenizer.top_k", *top_k, 1);
+                c.at_least(&format!("{at}.top_k"), *top_k, 1);
                 c.check(
-                    "tokenizer.specials",
+                    &format!("{at}.specials"),
                     !specials.iter().any(|s| s == word::UNK),
                     format!("`{}` is always there; do not list it", word::UNK),
                 );
@@ -92,7 +99,11 @@ impl Validate for TokenizerConfig {
             TokenizerConfig::Bpe {
                 vocab_size,
                 specials,
-            } => c.at_least("tokenizer.vocab_size", *vocab_size, 256 + specials.len()),
+            } => c.at_least(
+                &format!("{at}.vocab_size"),
+                *vocab_size,
+                256 + specials.len(),
+            ),
             _ => {}
         }
     }
@@ -168,11 +179,11 @@ impl Tokenizer {
 
     /// Text of `ids`; specials are written by name. An id outside the vocabulary is an error.
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
-        if let Some(bad) = ids.iter().find(|&&id| id as usize >= self.vocab_size()) {
+        let vocab = self.vocab_size();
+        if let Some(bad) = ids.iter().find(|&&id| id as usize >= vocab) {
             bail!(
-                "token id {bad} is outside the {} tokenizer's vocabulary of {}",
-                self.kind(),
-                self.vocab_size()
+                "token id {bad} is outside the {} tokenizer's vocabulary of {vocab}",
+                self.kind()
             );
         }
         match self {
