@@ -6,6 +6,7 @@ lab::prepare_test_process!();
 mod cli;
 #[allow(dead_code)]
 mod common;
+mod config_errors;
 mod data_batches;
 mod data_common;
 mod data_corpus;
