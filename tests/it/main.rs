@@ -4,6 +4,7 @@
 // harness threads (which get 16 MiB stacks).
 lab::prepare_test_process!();
 mod cli;
+mod cli_docs;
 #[allow(dead_code)]
 mod common;
 mod config_errors;
