@@ -117,6 +117,14 @@ pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
         rng: device::seed_all(cfg.seed()),
     };
     let outcome = cfg.execute(&mut run, &mut ctx);
+    if let Err(e) = &outcome {
+        if crate::error::exit_code(e) == 2 {
+            // Bad input data found by the run (a matrix that is not SPD, a wrong dtype, a
+            // run to resume without a checkpoint): a usage error, so nothing stays written.
+            run.discard()?;
+            return outcome;
+        }
+    }
     let dir = run.dir.clone();
     run.finish(&outcome)?;
     match &outcome {

@@ -26,6 +26,7 @@ mod decompose_props;
 mod envs_golden;
 mod envs_gym;
 mod envs_vec;
+mod input_errors;
 mod interrupt;
 mod layers;
 #[allow(dead_code)]
