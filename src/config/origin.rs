@@ -45,6 +45,9 @@ impl Loaded {
         (1..keys.len()).rev().find_map(|depth| {
             let section = keys[..depth].join(".");
             let kind_path = format!("{section}.kind");
+            if kind_path == path {
+                return None; // a kind key's origin is that of its section's defaults
+            }
             let kind = lookup(&self.value, &kind_path)?;
             if lookup(&default, &kind_path) == Some(kind) {
                 return None;

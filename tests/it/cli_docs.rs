@@ -1,7 +1,7 @@
 //! Every `lab <paper>` example in `--help`, the README and docs/ is real: it resolves with
 //! `--print-config` (a dry run that types and validates the config).
 use crate::common::{code, lab, stderr, stdout};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -49,32 +49,15 @@ fn examples(text: &str, papers: &[&str]) -> Vec<Vec<String>> {
     out
 }
 
-/// A 4x4 SPD float64 `.npy` (the `A.npy` of the file example).
-fn write_spd_npy(path: &Path) {
-    let header = "{'descr': '<f8', 'fortran_order': False, 'shape': (4, 4), }";
-    let mut h = header.to_string();
-    while (10 + h.len() + 1) % 64 != 0 {
-        h.push(' ');
-    }
-    h.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((h.len() as u16).to_le_bytes());
-    bytes.extend(h.as_bytes());
-    for i in 0..4 {
-        for j in 0..4 {
-            let v: f64 = if i == j { 4.0 } else { 0.5 };
-            bytes.extend(v.to_le_bytes());
-        }
-    }
-    std::fs::write(path, bytes).unwrap();
-}
-
 #[test]
 fn every_documented_example_resolves() {
     let papers = ["decompose", "npg-rank1"];
     let dir = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(repo().join("configs"), dir.path().join("configs")).unwrap();
-    write_spd_npy(&dir.path().join("A.npy"));
+    let spd: Vec<f64> = (0..16)
+        .map(|k| if k % 5 == 0 { 4.0 } else { 0.5 })
+        .collect();
+    crate::input_errors::npy(&dir.path().join("A.npy"), "<f8", (4, 4), &spd);
     let mut docs = vec![repo().join("README.md")];
     for entry in std::fs::read_dir(repo().join("docs")).unwrap() {
         let path = entry.unwrap().path();

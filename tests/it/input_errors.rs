@@ -5,12 +5,12 @@ use std::fs;
 use std::path::Path;
 
 /// A float `.npy` of `descr` ('<f8', '<f4', '<i8') holding `values` row-major in `shape`.
-fn npy(path: &Path, descr: &str, shape: (usize, usize), values: &[f64]) {
+pub fn npy(path: &Path, descr: &str, shape: (usize, usize), values: &[f64]) {
     let mut h = format!(
         "{{'descr': '{descr}', 'fortran_order': False, 'shape': ({}, {}), }}",
         shape.0, shape.1
     );
-    while (10 + h.len() + 1) % 64 != 0 {
+    while !(10 + h.len() + 1).is_multiple_of(64) {
         h.push(' ');
     }
     h.push('\n');
