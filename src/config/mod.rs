@@ -31,8 +31,17 @@ pub struct Loaded {
     pub user: Option<Source>,
     /// The `--set`s in the order they were applied (kinds first).
     pub sets: Vec<String>,
+    /// Per-kind defaults and a study cell's settings.
+    pub layers: Layers,
+}
+
+/// What else shapes the merged config besides the default, the file and the `--set`s.
+#[derive(Clone, Debug, Default)]
+pub struct Layers {
     /// Per-kind defaults of the kind-tagged sections.
     pub kinds: Kinds,
+    /// A study cell's settings: (key path, how the cell set it), the key's origin.
+    pub cell: Vec<(String, String)>,
 }
 
 /// Load `default`, merge the optional user file over it, apply `key.path=value` overrides.
@@ -89,7 +98,10 @@ pub fn load_with_kinds(
         default,
         user,
         sets: ordered,
-        kinds,
+        layers: Layers {
+            kinds,
+            cell: Vec::new(),
+        },
     })
 }
 
@@ -194,7 +206,7 @@ impl Loaded {
     /// usage errors that say where the key was set and suggest the closest valid name.
     pub fn typed<T: DeserializeOwned>(&self) -> Result<T> {
         let mut value = self.value.clone();
-        self.kinds.fill(&mut value);
+        self.layers.kinds.fill(&mut value);
         integral_floats_to_integers(&mut value);
         serde_path_to_error::deserialize(value.clone()).map_err(|e| {
             let inner = e.inner().to_string();

@@ -7,6 +7,10 @@ impl Loaded {
     /// " in FILE line N" / "(from --set ...)" / "(default of `a.kind: k` ...)" for a key path.
     pub fn origin(&self, path: &str) -> String {
         let clean = strip_indices(path);
+        let covers = |k: &str| clean == k || clean.starts_with(&format!("{k}."));
+        if let Some((_, how)) = self.layers.cell.iter().rev().find(|(k, _)| covers(k)) {
+            return format!("({how})");
+        }
         if let Some(s) = self.set_of(&clean) {
             return format!("(from --set {s})");
         }
@@ -55,7 +59,7 @@ impl Loaded {
             let kind = kind.as_str()?;
             Some(format!(
                 "(default of `{kind_path}: {kind}` in {}; the kind {})",
-                self.kinds.origin(&section, kind),
+                self.layers.kinds.origin(&section, kind),
                 self.origin(&kind_path)
                     .trim_matches(|c| c == '(' || c == ')')
             ))

@@ -266,3 +266,25 @@ fn switching_any_kind_gives_that_kinds_defaults() {
     assert_eq!(cfg["algo"]["actor_lr"].as_f64(), Some(2.5e-4));
     assert!(cfg["algo"].get("damping").is_none(), "smac's keys must go");
 }
+
+#[test]
+fn a_bad_study_cell_is_blamed_on_its_axis_or_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = "study:\n  grid:\n    matrix.n: [8, -5]\n";
+    fs::write(dir.path().join("g.yaml"), grid).unwrap();
+    let case = "study:\n  cases:\n    m:\n      big: {solver.max_iter: 0}\n";
+    fs::write(dir.path().join("c.yaml"), case).unwrap();
+    let (rc, err) = dry(dir.path(), "decompose", &["--config", "g.yaml"]);
+    assert_eq!(rc, 2, "{err}");
+    assert!(
+        err.contains("`matrix.n` (study axis `matrix.n` = -5)"),
+        "{err}"
+    );
+    assert!(!err.contains("default.yaml"), "{err}");
+    let (rc, err) = dry(dir.path(), "decompose", &["--config", "c.yaml"]);
+    assert_eq!(rc, 2, "{err}");
+    assert!(
+        err.contains("`solver.max_iter` (study case `m: big`)"),
+        "{err}"
+    );
+}
