@@ -85,7 +85,7 @@ pub struct RunArgs {
     /// YAML config; keys it sets override the embedded default (`--print-config` shows it)
     #[arg(long, value_name = "FILE.yaml")]
     pub config: Option<PathBuf>,
-    /// Override one config key, e.g. --set solver.tol=1e-9 (repeatable; value parsed as YAML)
+    /// Override one config key (repeatable; value parsed as YAML)
     #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
     pub set: Vec<String>,
     /// Random seed (same as --set seed=N)

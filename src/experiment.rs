@@ -25,6 +25,10 @@ pub trait Experiment: DeserializeOwned + Serialize + Validate {
     const ABOUT: &'static str;
     /// The embedded `configs/<NAME>/default.yaml`.
     const DEFAULT_YAML: &'static str;
+    /// The embedded `configs/<NAME>/kinds.yaml`: each kind-tagged section's per-kind defaults.
+    const KINDS_YAML: &'static str = "";
+    /// A real `--set` for `--help` (a key of this subcommand's config).
+    const SET_EXAMPLE: &'static str = "seed=1";
     /// The plots `lab report` draws from this subcommand's metrics.csv.
     const PLOTS: &'static [DefaultPlot] = &[];
     /// Whether runs compute with libtorch (loaded before the run starts; otherwise never).
@@ -64,7 +68,11 @@ pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
         .config
         .clone()
         .or_else(|| resume_run.map(|dir| dir.join("config.yaml")));
-    let mut loaded = config::load(default, config_file.as_deref(), &sets)?;
+    let kinds = config::Kinds::parse(
+        &format!("embedded configs/{}/kinds.yaml", E::NAME),
+        E::KINDS_YAML,
+    );
+    let mut loaded = config::load_with_kinds(default, kinds, config_file.as_deref(), &sets)?;
     let merged = loaded.value.clone();
     if let Some(block) = study::plan::take_block(&mut loaded.value)? {
         if args.print_config {
@@ -109,6 +117,14 @@ pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
         rng: device::seed_all(cfg.seed()),
     };
     let outcome = cfg.execute(&mut run, &mut ctx);
+    if let Err(e) = &outcome {
+        if crate::error::exit_code(e) == 2 {
+            // Bad input data found by the run (a matrix that is not SPD, a wrong dtype, a
+            // run to resume without a checkpoint): a usage error, so nothing stays written.
+            run.discard()?;
+            return outcome;
+        }
+    }
     let dir = run.dir.clone();
     run.finish(&outcome)?;
     match &outcome {

@@ -16,6 +16,8 @@ pub struct Paper {
     /// `None` while its paper issue is open: the subcommand exits 2 saying so.
     pub launch: Option<fn(&RunArgs) -> Result<()>>,
     pub plots: &'static [DefaultPlot],
+    /// The `--set` example `--help` shows: a key of this subcommand's config.
+    pub set_example: &'static str,
 }
 
 impl Paper {
@@ -25,6 +27,7 @@ impl Paper {
             about: E::ABOUT,
             launch: Some(experiment::launch::<E>),
             plots: E::PLOTS,
+            set_example: E::SET_EXAMPLE,
         }
     }
 
@@ -34,6 +37,7 @@ impl Paper {
             about,
             launch: None,
             plots: &[],
+            set_example: "seed=1",
         }
     }
 }
@@ -85,7 +89,15 @@ pub fn command() -> clap::Command {
             None => format!("{} (not implemented yet)", paper.about),
         };
         // `about` after `augment_args`, which would set RunArgs' own doc comment instead.
-        cmd = cmd.subcommand(RunArgs::augment_args(clap::Command::new(paper.name)).about(about));
+        let sub = RunArgs::augment_args(clap::Command::new(paper.name))
+            .about(about)
+            .mut_arg("set", |a| {
+                a.help(format!(
+                    "Override one config key, e.g. --set {} (repeatable; value parsed as YAML)",
+                    paper.set_example
+                ))
+            });
+        cmd = cmd.subcommand(sub);
     }
     Tool::augment_subcommands(cmd).about(
         "Run five 2026 papers' methods against their baselines; metrics go to results/ as CSV",

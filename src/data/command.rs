@@ -90,5 +90,6 @@ fn section(kind: Option<&str>, file: Option<&Path>, sets: &[String]) -> Result<L
         },
         user,
         sets: sets.to_vec(),
+        layers: Default::default(),
     })
 }

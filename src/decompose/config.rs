@@ -284,8 +284,9 @@ fn validate_matrix(m: &MatrixSpec, c: &mut Checker) {
         }
         MatrixSpec::BlockExchangeable {
             sizes, diagonal, ..
-        } => c.check(
+        } => c.relation(
             "matrix.diagonal",
+            &["matrix.sizes"],
             sizes.len() == diagonal.len() && !sizes.is_empty(),
             format!(
                 "needs one value per block: {} sizes, {} diagonal values",

@@ -99,6 +99,8 @@ impl Experiment for DecomposeConfig {
     }];
     const USES_TORCH: bool = false;
     const DEFAULT_YAML: &'static str = include_str!("../../configs/decompose/default.yaml");
+    const SET_EXAMPLE: &'static str = "solver.tol_residual=1e-12";
+    const KINDS_YAML: &'static str = include_str!("../../configs/decompose/kinds.yaml");
 
     fn seed(&self) -> u64 {
         self.seed

@@ -261,11 +261,20 @@ impl Validate for NpgConfig {
         c.at_least("num_envs", self.num_envs, 1);
         c.at_least("rollout_len", self.rollout_len, 1);
         c.at_least("minibatches", self.minibatches, 1);
-        c.check(
-            "minibatches",
-            self.minibatches <= self.batch_size().max(1),
-            "cannot exceed num_envs × rollout_len",
-        );
+        if self.batch_size() > 0 {
+            c.relation(
+                "minibatches",
+                &["num_envs", "rollout_len"],
+                self.minibatches <= self.batch_size(),
+                format!(
+                    "cannot exceed num_envs × rollout_len = {} × {} = {}, got {}",
+                    self.num_envs,
+                    self.rollout_len,
+                    self.batch_size(),
+                    self.minibatches
+                ),
+            );
+        }
         c.at_least("epochs", self.epochs, 1);
         c.check(
             "gamma",
@@ -301,8 +310,9 @@ impl Validate for NpgConfig {
         if let Some(t) = self.torch_threads {
             c.at_least("torch_threads", t, 1);
         }
-        c.check(
+        c.relation(
             "cos_to_exact_every",
+            &["algo.kind"],
             self.cos_to_exact_every == 0 || matches!(self.algo, Algo::Smac { .. }),
             "the exact-Fisher diagnostic compares against SMAC's direction: needs algo.kind = smac",
         );

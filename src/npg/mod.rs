@@ -61,6 +61,8 @@ impl Experiment for NpgConfig {
         split: &["env", "env.id", "task"],
     }];
     const DEFAULT_YAML: &'static str = include_str!("../../configs/npg-rank1/default.yaml");
+    const SET_EXAMPLE: &'static str = "algo.actor_lr=1e-3";
+    const KINDS_YAML: &'static str = include_str!("../../configs/npg-rank1/kinds.yaml");
     const RESUME_KEY: Option<&'static str> = Some("resume_from");
 
     fn seed(&self) -> u64 {

@@ -52,13 +52,15 @@ pub struct Run {
     pub quiet: bool,
     meta: Meta,
     started: std::time::Instant,
+    /// The old run `--force` moved aside for this one (put back by [`Run::discard`]).
+    replaced: Option<PathBuf>,
 }
 
 impl Run {
     /// Create the run directory (never overwriting another run unless `--force`), write the
     /// resolved config and a `running` meta.json.
     pub fn create(sub: &str, args: &RunArgs, resolved_yaml: &str, seed: u64) -> Result<Run> {
-        let dir = run_dir(sub, args)?;
+        let (dir, replaced) = run_dir(sub, args)?;
         fs::write(dir.join("config.yaml"), resolved_yaml)?;
         let meta = Meta {
             lab_version: env!("CARGO_PKG_VERSION").into(),
@@ -84,6 +86,7 @@ impl Run {
             quiet: args.quiet,
             meta,
             started: std::time::Instant::now(),
+            replaced,
         };
         run.write_meta()?;
         Ok(run)
@@ -151,6 +154,17 @@ impl Run {
         self.write_meta()
     }
 
+    /// Remove this run's directory (it holds only what lab wrote for it) and put back the old
+    /// run `--force` moved aside: a usage error (exit 2) found by the run leaves nothing.
+    pub fn discard(self) -> Result<()> {
+        fs::remove_dir_all(&self.dir)
+            .with_context(|| format!("removing run directory {}", self.dir.display()))?;
+        if let Some(old) = &self.replaced {
+            fs::rename(old, &self.dir).with_context(|| format!("moving {} back", old.display()))?;
+        }
+        Ok(())
+    }
+
     fn write_meta(&self) -> Result<()> {
         write_json(&self.path("meta.json"), &self.meta)
     }
@@ -164,7 +178,8 @@ fn read_meta(dir: &Path) -> Option<serde_json::Value> {
 /// What `--force` does with an existing run or study directory: refuse one that a live lab
 /// process on this host is writing; remove an empty one; move any other aside to
 /// `<dir>.replaced-<time>`, never deleting it (it may hold the user's notes and analyses).
-pub fn set_aside(dir: &Path) -> Result<()> {
+/// Returns where it went, if it was moved.
+pub fn set_aside(dir: &Path) -> Result<Option<PathBuf>> {
     if let Some(meta) = read_meta(dir) {
         let running = meta.get("status").and_then(|s| s.as_str()) == Some("running");
         let host = meta.get("host").and_then(|h| h.as_str());
@@ -178,7 +193,7 @@ pub fn set_aside(dir: &Path) -> Result<()> {
         }
     }
     if fs::remove_dir(dir).is_ok() {
-        return Ok(()); // it was empty
+        return Ok(None); // it was empty
     }
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
@@ -196,7 +211,7 @@ pub fn set_aside(dir: &Path) -> Result<()> {
         dir.display(),
         aside.display()
     );
-    Ok(())
+    Ok(Some(aside))
 }
 
 /// This machine's host name (empty if it cannot be read).
@@ -252,7 +267,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Pick and create the run directory: `--out`, else results/<sub>/<name or timestamp-id>.
-fn run_dir(sub: &str, args: &RunArgs) -> Result<PathBuf> {
+/// The run directory, created empty, and where `--force` moved an old run to.
+fn run_dir(sub: &str, args: &RunArgs) -> Result<(PathBuf, Option<PathBuf>)> {
     let dir = match (&args.out, &args.name) {
         (Some(out), _) => out.clone(),
         (None, Some(name)) => {
@@ -271,6 +287,7 @@ fn run_dir(sub: &str, args: &RunArgs) -> Result<PathBuf> {
                 .join(format!("{stamp}-{:06x}", id & 0xff_ffff))
         }
     };
+    let mut replaced = None;
     if dir.exists() {
         if !args.force {
             return Err(usage(format!(
@@ -288,14 +305,14 @@ fn run_dir(sub: &str, args: &RunArgs) -> Result<PathBuf> {
                 dir.display()
             )));
         }
-        set_aside(&dir)?;
+        replaced = set_aside(&dir)?;
     }
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
     // create_dir (not _all) fails if another process created the same dir meanwhile.
     fs::create_dir(&dir).with_context(|| format!("creating run directory {}", dir.display()))?;
-    Ok(dir)
+    Ok((dir, replaced))
 }
 
 #[cfg(test)]

@@ -88,25 +88,49 @@ fn cell_configs(
     let mut out = Vec::new();
     for cell in cells {
         let mut value = loaded.value.clone();
+        let mut origins = Vec::new();
         for s in &cell.settings {
+            let shown = s
+                .value
+                .as_str()
+                .map_or_else(|| s.value.to_string(), str::to_string);
             if let Some(merge) = &s.merge {
-                crate::config::merge(&mut value, serde_json::from_value(merge.clone())?);
+                let merge: serde_yaml_ng::Value = serde_json::from_value(merge.clone())?;
+                let how = format!("study case `{}: {shown}`", s.key);
+                for path in leaf_paths(&merge, "") {
+                    origins.push((path, how.clone()));
+                }
+                crate::config::merge(&mut value, merge);
                 continue;
             }
+            origins.push((s.key.clone(), format!("study axis `{}` = {shown}", s.key)));
             let v: serde_yaml_ng::Value = serde_json::from_value(s.value.clone())?;
             crate::config::set_path(&mut value, &s.key, v)
                 .map_err(|why| usage(format!("`study.grid.{}`: {why}", s.key)))?;
         }
-        let cell_loaded = Loaded {
+        let mut cell_loaded = Loaded {
             value: value.clone(),
             ..loaded.clone()
         };
+        cell_loaded.layers.cell = origins;
         if let Err(e) = check(&cell_loaded) {
             return Err(usage(format!("study cell `{}`: {e:#}", cell.name)));
         }
         out.push(serde_yaml_ng::to_string(&value)?);
     }
     Ok(out)
+}
+
+/// The dotted paths of the leaves of a mapping (a case's settings).
+fn leaf_paths(v: &serde_yaml_ng::Value, at: &str) -> Vec<String> {
+    match v.as_mapping() {
+        Some(m) if !m.is_empty() => m
+            .iter()
+            .filter_map(|(k, v)| k.as_str().map(|k| (crate::config::join(at, k), v)))
+            .flat_map(|(path, v)| leaf_paths(v, &path))
+            .collect(),
+        _ => vec![at.to_string()],
+    }
 }
 
 /// Create the study dir (or check it matches on `--resume`) and write study.json and cell.yaml.

@@ -416,7 +416,7 @@ fn integer_keys_accept_integral_floats_and_refuse_fractions() {
     let out = ok("matrix.n=20.5", "c");
     assert_eq!(code(&out), 2, "{}", text(&out));
     assert!(
-        stderr(&out).contains("`20.5`, expected usize"),
+        stderr(&out).contains("`20.5`, expected a whole number"),
         "{}",
         stderr(&out)
     );

@@ -4,8 +4,10 @@
 // harness threads (which get 16 MiB stacks).
 lab::prepare_test_process!();
 mod cli;
+mod cli_docs;
 #[allow(dead_code)]
 mod common;
+mod config_errors;
 mod data_batches;
 mod data_common;
 mod data_corpus;
@@ -24,6 +26,7 @@ mod decompose_props;
 mod envs_golden;
 mod envs_gym;
 mod envs_vec;
+mod input_errors;
 mod interrupt;
 mod layers;
 #[allow(dead_code)]

@@ -1,7 +1,17 @@
 //! Configs: the embedded default YAML, the user's file merged over it, then `--set` overrides,
 //! typed with `deny_unknown_fields`, then range-checked. Errors name the file, key path and line.
+mod check;
+mod diagnose;
+mod kinds;
+mod origin;
+
+pub use check::{Checker, Validate};
+pub use kinds::Kinds;
+pub use origin::{locate, lookup};
+
 use crate::error::usage;
 use anyhow::Result;
+use diagnose::Seg;
 use serde::de::DeserializeOwned;
 use serde_yaml_ng::{Mapping, Value};
 use std::path::Path;
@@ -19,11 +29,34 @@ pub struct Loaded {
     pub value: Value,
     pub default: Source,
     pub user: Option<Source>,
+    /// The `--set`s in the order they were applied (kinds first).
     pub sets: Vec<String>,
+    /// Per-kind defaults and a study cell's settings.
+    pub layers: Layers,
+}
+
+/// What else shapes the merged config besides the default, the file and the `--set`s.
+#[derive(Clone, Debug, Default)]
+pub struct Layers {
+    /// Per-kind defaults of the kind-tagged sections.
+    pub kinds: Kinds,
+    /// A study cell's settings: (key path, how the cell set it), the key's origin.
+    pub cell: Vec<(String, String)>,
 }
 
 /// Load `default`, merge the optional user file over it, apply `key.path=value` overrides.
 pub fn load(default: Source, file: Option<&Path>, sets: &[String]) -> Result<Loaded> {
+    load_with_kinds(default, Kinds::default(), file, sets)
+}
+
+/// [`load`], with per-kind defaults filled into every kind-tagged section. The `--set`s of a
+/// `kind` apply first (outer sections before inner), so `--set x.n=5 --set x.kind=k` keeps `n`.
+pub fn load_with_kinds(
+    default: Source,
+    kinds: Kinds,
+    file: Option<&Path>,
+    sets: &[String],
+) -> Result<Loaded> {
     let mut value = parse(&default)?;
     let user = match file {
         Some(path) => {
@@ -49,14 +82,26 @@ pub fn load(default: Source, file: Option<&Path>, sets: &[String]) -> Result<Loa
             merge(&mut value, over);
         }
     }
-    for s in sets {
+    let mut ordered = sets.to_vec();
+    ordered.sort_by_key(|s| match s.split_once('=') {
+        Some((k, _)) if k.trim() == "kind" || k.trim().ends_with(".kind") => {
+            (0, k.matches('.').count())
+        }
+        _ => (1, 0),
+    });
+    for s in &ordered {
         apply_set(&mut value, s)?;
     }
+    kinds.fill(&mut value);
     Ok(Loaded {
         value,
         default,
         user,
-        sets: sets.to_vec(),
+        sets: ordered,
+        layers: Layers {
+            kinds,
+            cell: Vec::new(),
+        },
     })
 }
 
@@ -132,6 +177,13 @@ pub fn set_path(root: &mut Value, path: &str, value: Value) -> std::result::Resu
         let map = cur
             .as_mapping_mut()
             .ok_or_else(|| format!("`{}` is not a mapping", keys[..i].join(".")))?;
+        // A mapping may hold the rest of the path as one dotted key (a study grid's
+        // `matrix.n: [..]`): that key is the same setting, so it is the one replaced.
+        let rest = keys[i..].join(".");
+        if i + 1 < keys.len() && map.contains_key(rest.as_str()) {
+            map.insert(Value::from(rest), value);
+            return Ok(());
+        }
         let k = Value::from(*key);
         if i + 1 == keys.len() {
             // Switching a section to another `kind` drops the keys that belonged to the old one.
@@ -154,66 +206,73 @@ impl Loaded {
     /// usage errors that say where the key was set and suggest the closest valid name.
     pub fn typed<T: DeserializeOwned>(&self) -> Result<T> {
         let mut value = self.value.clone();
+        self.layers.kinds.fill(&mut value);
         integral_floats_to_integers(&mut value);
-        serde_path_to_error::deserialize(value).map_err(|e| {
-            let path = e.path().to_string();
+        serde_path_to_error::deserialize(value.clone()).map_err(|e| {
             let inner = e.inner().to_string();
-            usage(self.describe_error(&path, &inner))
+            let at = diagnose::segs(e.path());
+            let at = match inner.strip_prefix("missing field `") {
+                Some(rest) => {
+                    let field = rest.split('`').next().unwrap_or_default().to_string();
+                    let mut at = diagnose::missing_in::<T>(&value, at, &inner, &field);
+                    at.push(Seg::Key(field));
+                    at
+                }
+                None => diagnose::pinpoint::<T>(&value, at, &inner),
+            };
+            usage(self.describe_error(&value, &at, &inner))
         })
     }
 
-    fn describe_error(&self, path: &str, inner: &str) -> String {
+    fn describe_error(&self, value: &Value, at: &[Seg], inner: &str) -> String {
+        let path = diagnose::show(at);
+        if inner.starts_with("missing field") {
+            return self.describe_missing(&path);
+        }
         if let Some((bad, expected)) = unknown_name(inner) {
-            let is_variant = inner.starts_with("unknown variant");
-            let full = if is_variant || path.ends_with(bad.as_str()) {
-                path.to_string()
-            } else {
-                join(path, &bad)
-            };
-            let what = if is_variant {
-                "unknown value"
-            } else {
-                "unknown key"
-            };
-            let shown = if is_variant {
-                bad.clone()
-            } else {
-                full.clone()
-            };
-            let mut msg = format!("{what} `{shown}` {}", self.origin(&full));
-            if let Some(best) = closest(&bad, &expected) {
-                msg.push_str(&format!("; did you mean `{best}`?"));
-            } else if !expected.is_empty() {
-                msg.push_str(&format!("; valid: {}", expected.join(", ")));
+            if inner.starts_with("unknown variant") {
+                let key = match lookup(value, &path) {
+                    Some(v) if v.is_mapping() => join(&path, "kind"),
+                    _ => path.clone(),
+                };
+                let mut msg = format!("unknown value `{bad}` for `{key}` {}", self.origin(&key));
+                push_hint(&mut msg, &bad, &expected);
+                return msg;
             }
+            let full = if path.ends_with(bad.as_str()) {
+                path.clone()
+            } else {
+                join(&path, &bad)
+            };
+            let mut msg = format!("unknown key `{full}` {}", self.origin(&full));
+            push_hint(&mut msg, &bad, &expected);
             return msg;
         }
-        let key = if path == "." || path.is_empty() {
+        let key = if path.is_empty() {
             "<top level>"
         } else {
-            path
+            &path
         };
-        format!("bad value for `{key}` {}: {inner}", self.origin(key))
+        let words = diagnose::plain_words(inner);
+        format!("bad value for `{key}` {}: {words}", self.origin(key))
     }
 
-    /// " in FILE line N" / " (from --set ...)" for a key path.
-    pub fn origin(&self, path: &str) -> String {
-        let clean = strip_indices(path);
-        if let Some(s) = self.sets.iter().rev().find(|s| {
-            s.split_once('=').map(|(k, _)| strip_indices(k.trim())) == Some(clean.clone())
-        }) {
-            return format!("(from --set {s})");
+    /// A key the config needs but nobody set: say which section's kind needs it.
+    fn describe_missing(&self, path: &str) -> String {
+        let (section, _) = path.rsplit_once('.').unwrap_or(("", path));
+        let kind_path = join(section, "kind");
+        match lookup(&self.value, &kind_path).and_then(Value::as_str) {
+            Some(kind) => format!(
+                "missing key `{path}`: `{kind_path}: {kind}` ({}) needs it and it has no default",
+                self.origin(&kind_path)
+                    .trim_matches(|c| c == '(' || c == ')')
+            ),
+            None => format!("missing key `{path}` {}", self.origin(section)),
         }
-        for src in self.user.iter().chain(std::iter::once(&self.default)) {
-            if let Some(line) = locate(&src.text, &clean) {
-                return format!("in {} line {line}", src.name);
-            }
-        }
-        let name = self.user.as_ref().unwrap_or(&self.default).name.clone();
-        format!("in {name}")
     }
 
-    /// Range-check a typed config; all problems are reported together.
+    /// Range-check a typed config; all problems are reported together, each with the
+    /// origin of every key it involves.
     pub fn validate<T: Validate>(&self, cfg: &T) -> Result<()> {
         let mut c = Checker::default();
         cfg.validate(&mut c);
@@ -223,32 +282,33 @@ impl Loaded {
         let lines: Vec<String> = c
             .problems
             .iter()
-            .map(|(k, m)| format!("invalid value for `{k}` {}: {m}", self.origin(k)))
+            .enumerate()
+            .map(|(i, (k, m))| {
+                let mut line = format!("invalid value for `{k}` {}: {m}", self.origin(k));
+                for other in c.related.get(&i).into_iter().flatten() {
+                    line.push_str(&format!("; `{other}` {}", self.origin(other)));
+                }
+                line
+            })
             .collect();
         Err(usage(lines.join("\n")))
     }
 }
 
-fn join(parent: &str, key: &str) -> String {
+fn push_hint(msg: &mut String, bad: &str, expected: &[String]) {
+    if let Some(best) = closest(bad, expected) {
+        msg.push_str(&format!("; did you mean `{best}`?"));
+    } else if !expected.is_empty() {
+        msg.push_str(&format!("; valid: {}", expected.join(", ")));
+    }
+}
+
+pub(crate) fn join(parent: &str, key: &str) -> String {
     if parent.is_empty() || parent == "." {
         key.to_string()
     } else {
         format!("{parent}.{key}")
     }
-}
-
-fn strip_indices(path: &str) -> String {
-    let mut out = String::new();
-    let mut depth = 0;
-    for ch in path.chars() {
-        match ch {
-            '[' => depth += 1,
-            ']' => depth -= 1,
-            _ if depth == 0 => out.push(ch),
-            _ => {}
-        }
-    }
-    out
 }
 
 /// Parse serde's "unknown field `x`, expected one of `a`, `b`" (or variant) messages.
@@ -269,76 +329,6 @@ pub fn closest(bad: &str, options: &[String]) -> Option<String> {
         .filter(|(d, o)| *d <= (o.len().max(bad.len()) / 3).max(2))
         .min_by_key(|(d, _)| *d)
         .map(|(_, o)| o.clone())
-}
-
-/// 1-based line where the dotted key `path` is written in a block-style YAML text.
-pub fn locate(text: &str, path: &str) -> Option<usize> {
-    let target: Vec<&str> = path.split('.').collect();
-    let mut stack: Vec<(usize, String)> = Vec::new();
-    for (no, line) in text.lines().enumerate() {
-        let body = line.split(" #").next().unwrap_or("");
-        let trimmed = body.trim_start();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        let mut indent = body.len() - trimmed.len();
-        let mut entry = trimmed;
-        if let Some(item) = entry.strip_prefix("- ") {
-            indent += 2;
-            entry = item.trim_start();
-        }
-        let Some((key, _)) = entry.split_once(':') else {
-            continue;
-        };
-        let key = key.trim().trim_matches(|c| c == '"' || c == '\'');
-        if key.contains(' ') || key.is_empty() {
-            continue;
-        }
-        while stack.last().is_some_and(|(i, _)| *i >= indent) {
-            stack.pop();
-        }
-        stack.push((indent, key.to_string()));
-        if stack.len() == target.len() && stack.iter().zip(&target).all(|((_, k), t)| k == t) {
-            return Some(no + 1);
-        }
-    }
-    None
-}
-
-/// Implemented by each subcommand's config to check value ranges.
-pub trait Validate {
-    fn validate(&self, c: &mut Checker);
-}
-
-/// Collects (key path, problem) pairs.
-#[derive(Default)]
-pub struct Checker {
-    pub problems: Vec<(String, String)>,
-}
-
-impl Checker {
-    pub fn check(&mut self, key: &str, ok: bool, why: impl Into<String>) {
-        if !ok {
-            self.problems.push((key.to_string(), why.into()));
-        }
-    }
-    pub fn positive(&mut self, key: &str, v: f64) {
-        self.check(
-            key,
-            v.is_finite() && v > 0.0,
-            format!("must be > 0, got {v}"),
-        );
-    }
-    pub fn in_open_unit(&mut self, key: &str, v: f64) {
-        self.check(
-            key,
-            v > 0.0 && v < 1.0,
-            format!("must be in (0, 1), got {v}"),
-        );
-    }
-    pub fn at_least(&mut self, key: &str, v: usize, min: usize) {
-        self.check(key, v >= min, format!("must be >= {min}, got {v}"));
-    }
 }
 
 #[cfg(test)]

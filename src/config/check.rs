@@ -1,0 +1,48 @@
+//! Range checks of typed configs: each problem names its key path (and the other keys a
+//! constraint between keys involves), so the error can say where each value came from.
+
+/// Implemented by each subcommand's config to check value ranges.
+pub trait Validate {
+    fn validate(&self, c: &mut Checker);
+}
+
+/// Collects (key path, problem) pairs.
+#[derive(Default)]
+pub struct Checker {
+    pub problems: Vec<(String, String)>,
+    /// Other keys a problem involves (by index into `problems`), shown with their origins.
+    pub related: std::collections::BTreeMap<usize, Vec<String>>,
+}
+
+impl Checker {
+    pub fn check(&mut self, key: &str, ok: bool, why: impl Into<String>) {
+        if !ok {
+            self.problems.push((key.to_string(), why.into()));
+        }
+    }
+    /// A constraint between keys: reported against `key`, naming where `others` came from.
+    pub fn relation(&mut self, key: &str, others: &[&str], ok: bool, why: impl Into<String>) {
+        if !ok {
+            let others = others.iter().map(|o| o.to_string()).collect();
+            self.related.insert(self.problems.len(), others);
+            self.problems.push((key.to_string(), why.into()));
+        }
+    }
+    pub fn positive(&mut self, key: &str, v: f64) {
+        self.check(
+            key,
+            v.is_finite() && v > 0.0,
+            format!("must be > 0, got {v}"),
+        );
+    }
+    pub fn in_open_unit(&mut self, key: &str, v: f64) {
+        self.check(
+            key,
+            v > 0.0 && v < 1.0,
+            format!("must be in (0, 1), got {v}"),
+        );
+    }
+    pub fn at_least(&mut self, key: &str, v: usize, min: usize) {
+        self.check(key, v >= min, format!("must be >= {min}, got {v}"));
+    }
+}

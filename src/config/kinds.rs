@@ -1,0 +1,63 @@
+//! Per-kind defaults: a section tagged `kind: K` takes the keys it leaves out from the
+//! subcommand's `configs/<sub>/kinds.yaml` (section path → kind → keys), so switching a
+//! section to another kind (`--set algo.kind=ppo`) gives that kind's documented defaults.
+use super::origin::locate_keys;
+use serde_yaml_ng::{Mapping, Value};
+
+/// The parsed kinds table and its text (for line numbers in messages).
+#[derive(Clone, Debug, Default)]
+pub struct Kinds {
+    pub name: String,
+    pub text: String,
+    table: Value,
+}
+
+impl Kinds {
+    /// Parse an embedded kinds table (section path → kind → default keys).
+    pub fn parse(name: &str, text: &str) -> Kinds {
+        let table = serde_yaml_ng::from_str(text).expect("an embedded kinds table parses");
+        Kinds {
+            name: name.to_string(),
+            text: text.to_string(),
+            table,
+        }
+    }
+
+    /// The documented default keys of `kind` for the section at `path` (`algo.step_rule`).
+    pub fn defaults(&self, path: &str, kind: &Value) -> Option<&Mapping> {
+        self.table.get(path)?.get(kind)?.as_mapping()
+    }
+
+    /// " in FILE line N" where the defaults of `kind` for section `path` are written.
+    pub fn origin(&self, path: &str, kind: &str) -> String {
+        match locate_keys(&self.text, &[path, kind]) {
+            Some(line) => format!("{} line {line}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
+    /// Give every kind-tagged section in `value` its kind's defaults for the keys it lacks.
+    pub fn fill(&self, value: &mut Value) {
+        self.fill_at(value, "");
+    }
+
+    fn fill_at(&self, value: &mut Value, path: &str) {
+        let Some(map) = value.as_mapping_mut() else {
+            return;
+        };
+        if let Some(kind) = map.get("kind").cloned() {
+            if let Some(defaults) = self.defaults(path, &kind) {
+                for (k, v) in defaults {
+                    if !map.contains_key(k) {
+                        map.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        for (k, child) in map.iter_mut() {
+            if let Some(k) = k.as_str() {
+                self.fill_at(child, &super::join(path, k));
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Bad input data is a usage error (exit 2) that leaves nothing written: no run directory, and
+//! an old run that `--force` would have replaced stays where and as it was.
+use crate::common::{code, json, lab, stderr, stdout};
+use std::fs;
+use std::path::Path;
+
+/// A float `.npy` of `descr` ('<f8', '<f4', '<i8') holding `values` row-major in `shape`.
+pub fn npy(path: &Path, descr: &str, shape: (usize, usize), values: &[f64]) {
+    let mut h = format!(
+        "{{'descr': '{descr}', 'fortran_order': False, 'shape': ({}, {}), }}",
+        shape.0, shape.1
+    );
+    while !(10 + h.len() + 1).is_multiple_of(64) {
+        h.push(' ');
+    }
+    h.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((h.len() as u16).to_le_bytes());
+    bytes.extend(h.as_bytes());
+    for v in values {
+        match descr {
+            "<f4" => bytes.extend((*v as f32).to_le_bytes()),
+            "<i8" => bytes.extend((*v as i64).to_le_bytes()),
+            _ => bytes.extend(v.to_le_bytes()),
+        }
+    }
+    fs::write(path, bytes).unwrap();
+}
+
+fn decompose_file(dir: &Path, file: &str, extra: &[&str]) -> std::process::Output {
+    let set = format!("matrix.path={file}");
+    let mut args = vec![
+        "decompose",
+        "--quiet",
+        "--out",
+        "run",
+        "--set",
+        "matrix.kind=file",
+        "--set",
+        &set,
+        "--set",
+        "subspace.kind=offdiag",
+    ];
+    args.extend_from_slice(extra);
+    lab(dir, &args)
+}
+
+#[test]
+fn bad_matrix_files_exit_2_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    npy(&d.join("neg.npy"), "<f8", (2, 2), &[-1.0, 0.0, 0.0, 1.0]);
+    npy(
+        &d.join("nan.npy"),
+        "<f8",
+        (2, 2),
+        &[1.0, f64::NAN, f64::NAN, 1.0],
+    );
+    npy(&d.join("f4.npy"), "<f4", (2, 2), &[2.0, 0.0, 0.0, 2.0]);
+    npy(&d.join("i8.npy"), "<i8", (2, 2), &[2.0, 0.0, 0.0, 2.0]);
+    npy(&d.join("rect.npy"), "<f8", (2, 3), &[1.0; 6]);
+    for file in ["neg.npy", "nan.npy", "f4.npy", "i8.npy", "rect.npy"] {
+        let out = decompose_file(d, file, &[]);
+        assert_eq!(code(&out), 2, "{file}: {}", stderr(&out));
+        assert!(!d.join("run").exists(), "{file} left a run directory");
+        assert!(!d.join("results").exists(), "{file} left results/");
+    }
+    // A good file runs, so the failures above are about the data.
+    npy(&d.join("ok.npy"), "<f8", (2, 2), &[2.0, 0.5, 0.5, 2.0]);
+    let out = decompose_file(d, "ok.npy", &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&d.join("run/meta.json"))["status"], "completed");
+}
+
+#[test]
+fn a_bad_input_under_force_leaves_the_old_run_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    npy(&d.join("ok.npy"), "<f8", (2, 2), &[2.0, 0.5, 0.5, 2.0]);
+    npy(&d.join("neg.npy"), "<f8", (2, 2), &[-1.0, 0.0, 0.0, 1.0]);
+    assert_eq!(code(&decompose_file(d, "ok.npy", &[])), 0);
+    fs::write(d.join("run/notes.txt"), "mine").unwrap();
+    let out = decompose_file(d, "neg.npy", &["--force"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert_eq!(json(&d.join("run/meta.json"))["status"], "completed");
+    assert_eq!(fs::read_to_string(d.join("run/notes.txt")).unwrap(), "mine");
+    let names: Vec<String> = fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("replaced"))
+        .collect();
+    assert!(names.is_empty(), "an old run was left aside: {names:?}");
+}
+
+#[test]
+fn resuming_a_run_without_a_checkpoint_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let printed = lab(
+        d,
+        &["npg-rank1", "--print-config", "--set", "total_steps=64"],
+    );
+    assert_eq!(code(&printed), 0, "{}", stderr(&printed));
+    fs::create_dir(d.join("old")).unwrap();
+    fs::write(d.join("old/config.yaml"), stdout(&printed)).unwrap();
+    let out = lab(
+        d,
+        &[
+            "npg-rank1",
+            "--quiet",
+            "--device",
+            "cpu",
+            "--resume",
+            "old",
+            "--out",
+            "new",
+        ],
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("resume_from"), "{}", stderr(&out));
+    assert!(
+        !d.join("new").exists(),
+        "a bad --resume target left a run directory"
+    );
+}
