@@ -64,6 +64,7 @@ pub fn default_plots(
                 root: collection.root.clone(),
                 study: collection.study.clone(),
                 cells,
+                notes: Vec::new(),
             };
             let files = figure(&sub_collection, spec.x, &ys, spec.logy).and_then(|mut fig| {
                 if let Some(p) = &part {

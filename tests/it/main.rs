@@ -50,5 +50,6 @@ mod optim_checkpoint;
 mod optim_loss;
 mod optim_state;
 mod report;
+mod report_read;
 mod startup;
 mod study;
