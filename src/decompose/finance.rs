@@ -274,6 +274,7 @@ fn figure(rows: &[Row]) -> Figure {
         logx: false,
         logy: false,
         curves,
+        notes: Vec::new(),
     }
 }
 

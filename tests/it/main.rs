@@ -49,6 +49,7 @@ mod optim_adamw;
 mod optim_checkpoint;
 mod optim_loss;
 mod optim_state;
+mod plot_look;
 mod progress_end;
 mod report;
 mod report_read;
