@@ -21,6 +21,7 @@ mod decompose_exact;
 mod decompose_finance;
 mod decompose_oracle;
 mod decompose_props;
+mod docs_numbers;
 mod envs_golden;
 mod envs_gym;
 mod envs_vec;
