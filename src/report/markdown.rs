@@ -86,7 +86,7 @@ fn mean_table(md: &mut String, c: &Collection, metrics: &[String], constants: &[
     let _ = writeln!(
         md,
         "## Summary metrics\n\nMean ± standard error across seeds, over completed runs only \
-         (`runs` = completed / planned; `(n=k)` where only k runs report a metric).\n"
+         (`runs` = completed / planned; `(k runs)` where only k of them report a metric).\n"
     );
     if !constants.is_empty() {
         let same: Vec<String> = constants
@@ -107,7 +107,7 @@ fn mean_table(md: &mut String, c: &Collection, metrics: &[String], constants: &[
                     let n = if s.n == done {
                         String::new()
                     } else {
-                        format!(" (n={})", s.n)
+                        format!(" ({} runs)", s.n)
                     };
                     format!("{} ± {}{n}", sig(s.mean), sig(s.se))
                 }

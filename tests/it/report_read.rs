@@ -61,7 +61,12 @@ fn constant_metrics_leave_the_table_and_n_is_a_metric_not_the_count() {
     let root = tmp.path().join("seeds");
     for (seed, x) in [(0, 1.0), (1, 2.0), (2, 6.0)] {
         let config = format!("seed: {seed}\nmatrix: {{n: 20}}\n");
-        let summary = format!(r#"{{"n": 20, "converged": true, "x": {x}}}"#);
+        let partial = if seed < 2 {
+            format!(r#", "partial": {seed}"#)
+        } else {
+            String::new()
+        };
+        let summary = format!(r#"{{"n": 20, "converged": true, "x": {x}{partial}}}"#);
         fake_run(&root.join(format!("seed-{seed}")), &config, &summary);
     }
     let out = lab(tmp.path(), &["report", root.to_str().unwrap()]);
@@ -72,7 +77,8 @@ fn constant_metrics_leave_the_table_and_n_is_a_metric_not_the_count() {
         "{md}"
     );
     let head = md.lines().find(|l| l.starts_with("| cell |")).unwrap();
-    assert_eq!(head, "| cell | runs | x |");
+    assert_eq!(head, "| cell | runs | x | partial |");
+    assert_eq!(table_cell(&md, "seeds", "partial"), "0.5 ± 0.5 (2 runs)");
     assert_eq!(table_cell(&md, "seeds", "x"), "3 ± 1.528");
     let (header, rows) = read_csv(&root.join("summary.csv"));
     assert!(!header.contains(&"n".to_string()), "{header:?}");
