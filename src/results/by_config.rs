@@ -4,22 +4,21 @@
 //! config, and a note says so.
 use super::flat::{differing_keys, flat_config, lookup, FlatConfig};
 use super::runs::CellRuns;
-use anyhow::Result;
 
 /// Keys named in a split cell's name; more are counted, not listed.
 const NAMED_KEYS: usize = 3;
 
 /// Split every cell whose runs do not share one config; `notes` gets a line per split cell.
-pub fn split(cells: Vec<CellRuns>, notes: &mut Vec<String>) -> Result<Vec<CellRuns>> {
+pub fn split(cells: Vec<CellRuns>, notes: &mut Vec<String>) -> Vec<CellRuns> {
     let mut out = Vec::new();
     for cell in cells {
-        out.extend(split_cell(cell, notes)?);
+        out.extend(split_cell(cell, notes));
     }
-    Ok(out)
+    out
 }
 
 /// The config a run repeats: its config.yaml without the seed, plus the subcommand.
-fn identity(run: &super::runs::RunInfo) -> Result<FlatConfig> {
+fn identity(run: &super::runs::RunInfo) -> FlatConfig {
     let mut config: FlatConfig = flat_config(&run.dir)
         .unwrap_or_default()
         .into_iter()
@@ -30,13 +29,13 @@ fn identity(run: &super::runs::RunInfo) -> Result<FlatConfig> {
         run.subcommand.clone().unwrap_or_default(),
     ));
     config.sort();
-    Ok(config)
+    config
 }
 
-fn split_cell(cell: CellRuns, notes: &mut Vec<String>) -> Result<Vec<CellRuns>> {
+fn split_cell(cell: CellRuns, notes: &mut Vec<String>) -> Vec<CellRuns> {
     let mut groups: Vec<(FlatConfig, CellRuns)> = Vec::new();
     for run in &cell.runs {
-        let id = identity(run)?;
+        let id = identity(run);
         match groups.iter_mut().find(|(g, _)| *g == id) {
             Some((_, group)) => group.runs.push(run.clone()),
             None => {
@@ -47,7 +46,7 @@ fn split_cell(cell: CellRuns, notes: &mut Vec<String>) -> Result<Vec<CellRuns>> 
         }
     }
     if groups.len() < 2 {
-        return Ok(vec![cell]);
+        return vec![cell];
     }
     let configs: Vec<&FlatConfig> = groups.iter().map(|(c, _)| c).collect();
     let keys = differing_keys(&configs);
@@ -83,5 +82,5 @@ fn split_cell(cell: CellRuns, notes: &mut Vec<String>) -> Result<Vec<CellRuns>> 
         keys.join(", "),
         out.len()
     ));
-    Ok(out)
+    out
 }

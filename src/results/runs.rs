@@ -95,7 +95,7 @@ pub fn collect(root: &Path) -> Result<Collection> {
     let mut notes = Vec::new();
     let cells = match &study {
         Some(record) => study_cells(root, record)?,
-        None => by_config::split(discovered_cells(root)?, &mut notes)?,
+        None => by_config::split(discovered_cells(root)?, &mut notes),
     };
     if cells
         .iter()
