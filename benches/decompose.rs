@@ -182,6 +182,7 @@ fn main() {
         logx: true,
         logy: true,
         curves,
+        notes: Vec::new(),
     };
     render::save(&fig, &dir.join("scaling.svg")).expect("write svg");
     println!("wrote {}/scaling.csv and scaling.svg", dir.display());

@@ -1,10 +1,10 @@
 //! `lab compare RUN_A RUN_B ...`: summary metrics side by side, then the config keys whose
 //! values differ between the runs (from each run's resolved config.yaml).
 use crate::error::usage;
+use crate::results::flat::{differing_keys, flat_config, lookup, FlatConfig};
 use crate::results::format::sig;
 use crate::results::runs::{read_run, RunInfo};
-use anyhow::{Context, Result};
-use serde_yaml_ng::Value;
+use anyhow::Result;
 use std::path::{Path, PathBuf};
 
 /// `lab compare`.
@@ -29,7 +29,7 @@ pub fn command(dirs: &[PathBuf]) -> Result<()> {
 }
 
 /// The whole output as text: a metrics table and a table of differing config keys.
-pub fn render(runs: &[RunInfo], configs: &[Vec<(String, String)>]) -> String {
+pub fn render(runs: &[RunInfo], configs: &[FlatConfig]) -> String {
     let names: Vec<String> = short_names(runs.iter().map(|r| r.dir.as_path()).collect());
     let mut head = vec!["metric".to_string()];
     head.extend(names.iter().cloned());
@@ -45,7 +45,7 @@ pub fn render(runs: &[RunInfo], configs: &[Vec<(String, String)>]) -> String {
         rows.push(row);
     }
     let mut out = table(&rows);
-    let diff = differing_keys(configs);
+    let diff = differing_keys(&configs.iter().collect::<Vec<_>>());
     out.push('\n');
     if diff.is_empty() {
         out.push_str("config: identical\n");
@@ -74,67 +74,6 @@ fn metric_names(runs: &[RunInfo]) -> Vec<String> {
         }
     }
     names
-}
-
-/// Keys (in first-seen order) whose value is not the same in every config.
-fn differing_keys(configs: &[Vec<(String, String)>]) -> Vec<String> {
-    let mut keys: Vec<String> = Vec::new();
-    for (k, _) in configs.iter().flatten() {
-        if !keys.contains(k) {
-            keys.push(k.clone());
-        }
-    }
-    keys.into_iter()
-        .filter(|k| {
-            let first = lookup(&configs[0], k);
-            configs.iter().any(|c| lookup(c, k) != first)
-        })
-        .collect()
-}
-
-fn lookup<'a>(config: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    config
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-}
-
-/// config.yaml as `a.b.c` → value text (lists as compact text, not split up).
-fn flat_config(dir: &Path) -> Result<Vec<(String, String)>> {
-    let path = dir.join("config.yaml");
-    if !path.exists() {
-        return Ok(Vec::new());
-    }
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let value: Value = serde_yaml_ng::from_str(&text)
-        .map_err(|e| usage(format!("{}: invalid YAML: {e}", path.display())))?;
-    let mut out = Vec::new();
-    flatten("", &value, &mut out);
-    Ok(out)
-}
-
-fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
-    match value {
-        Value::Mapping(map) if !map.is_empty() => {
-            for (k, v) in map {
-                let key = k.as_str().map_or_else(|| format!("{k:?}"), str::to_string);
-                let path = if prefix.is_empty() {
-                    key
-                } else {
-                    format!("{prefix}.{key}")
-                };
-                flatten(&path, v, out);
-            }
-        }
-        other => {
-            let text = match other {
-                Value::String(s) => s.clone(),
-                v => serde_json::to_string(v).unwrap_or_else(|_| format!("{v:?}")),
-            };
-            out.push((prefix.to_string(), text));
-        }
-    }
 }
 
 /// Shortest trailing path parts that tell the runs apart (`cell/seed-0` rather than the full path).
@@ -196,29 +135,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn differing_keys_include_absent_ones() {
-        let a = vec![("x".into(), "1".into()), ("y".into(), "2".into())];
-        let b = vec![
-            ("x".into(), "1".into()),
-            ("y".into(), "3".into()),
-            ("z".into(), "0".into()),
-        ];
-        assert_eq!(differing_keys(&[a, b]), ["y", "z"]);
-    }
-
-    #[test]
     fn short_names_use_the_fewest_trailing_parts() {
         let names = short_names(vec![Path::new("r/s/a/seed-0"), Path::new("r/s/b/seed-0")]);
         assert_eq!(names, ["a/seed-0", "b/seed-0"]);
-    }
-
-    #[test]
-    fn flatten_nested_mappings() {
-        let v: Value = serde_yaml_ng::from_str("a: {b: 1, c: [1, 2]}\nd: x").unwrap();
-        let mut out = Vec::new();
-        flatten("", &v, &mut out);
-        assert_eq!(out[0], ("a.b".into(), "1".into()));
-        assert_eq!(out[1], ("a.c".into(), "[1,2]".into()));
-        assert_eq!(out[2], ("d".into(), "x".into()));
     }
 }

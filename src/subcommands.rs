@@ -117,7 +117,7 @@ pub fn dispatch(matches: &ArgMatches) -> Result<()> {
     }
     match Tool::from_arg_matches(matches).unwrap_or_else(|e| e.exit()) {
         Tool::Report(a) => report::command(&a.dir, &plots_for),
-        Tool::Plot(a) => plot::command(&a),
+        Tool::Plot(a) => plot::command(&a, &plots_for),
         Tool::Compare(a) => compare::command(&a.runs),
         Tool::Corpus(CorpusCommand::Prepare(a)) => {
             data::command::prepare(&a.kind, a.out.as_deref())

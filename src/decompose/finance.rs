@@ -174,7 +174,7 @@ pub fn strategy(res: &FinanceResult) -> Vec<(usize, usize, f64)> {
     rows
 }
 
-/// One row of finance.csv / summary.json.
+/// One row of finance.csv (and one case of summary.json, see [`summary`]).
 #[derive(serde::Serialize, Debug)]
 pub struct Row {
     pub hurst: f64,
@@ -232,6 +232,24 @@ pub fn run(
     Ok(rows)
 }
 
+/// summary.json of a finance run: an object (as every run's summary is, so `report` and
+/// `compare` read it) with the case count, whether all converged and the total solve time,
+/// then one entry per case, `H=<h> <structure>`, holding that case's whole row.
+pub fn summary(rows: &[Row]) -> Result<serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    out.insert("cases".into(), rows.len().into());
+    let converged = rows.iter().all(|r| r.converged);
+    out.insert("converged".into(), converged.into());
+    let solve_s: f64 = rows.iter().map(|r| r.solve_s).sum();
+    out.insert("solve_s".into(), solve_s.into());
+    for row in rows {
+        let value = serde_json::to_value(row)?;
+        let structure = value["structure"].as_str().unwrap_or_default().to_string();
+        out.insert(format!("H={} {structure}", row.hurst), value);
+    }
+    Ok(serde_json::Value::Object(out))
+}
+
 /// Certainty equivalent vs H, one curve per structure (spec §6.2 Figure 1).
 fn figure(rows: &[Row]) -> Figure {
     let mut curves = Vec::new();
@@ -256,6 +274,7 @@ fn figure(rows: &[Row]) -> Figure {
         logx: false,
         logy: false,
         curves,
+        notes: Vec::new(),
     }
 }
 

@@ -113,7 +113,7 @@ impl Experiment for DecomposeConfig {
                 row.write(&mut metrics)?;
                 run.check_interrupt()
             })?;
-            return run.write_summary(&rows);
+            return run.write_summary(&finance::summary(&rows)?);
         }
         let t0 = Instant::now();
         let (a, asymmetry, cond) = matrix::build(&self.matrix, &mut ctx.rng)?;

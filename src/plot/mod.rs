@@ -1,6 +1,8 @@
 //! `lab plot RUN_OR_STUDY --x COL --y COL [--y COL]... [--logy] [-o FILE]`: one line per cell
 //! (and y column), the mean across seeds with a shaded standard-error band, as PNG and SVG.
+pub mod axis;
 pub mod defaults;
+pub mod legend;
 pub mod render;
 pub mod series;
 
@@ -17,29 +19,71 @@ pub struct PlotOutcome {
     pub files: std::result::Result<Vec<PathBuf>, String>,
 }
 
-/// `lab plot`.
-pub fn command(args: &PlotArgs) -> Result<()> {
+/// `lab plot`: in a study with an axis its subcommand's default plots split by (an
+/// environment, say), one figure per value of that axis, as `lab report` draws them.
+pub fn command(args: &PlotArgs, plots_for: crate::report::PlotsFor) -> Result<()> {
     if args.y.is_empty() {
         return Err(usage("lab plot: give at least one --y COLUMN"));
     }
     let collection = runs::collect(&args.path)?;
-    let fig = figure(&collection, &args.x, &args.y, args.logy)?;
-    let files = match &args.output {
-        Some(file) => vec![file.clone()],
+    for note in &collection.notes {
+        eprintln!("note: {note}");
+    }
+    let split: Vec<&str> = plots_for(&collection.subcommand().unwrap_or_default())
+        .iter()
+        .flat_map(|p| p.split.iter().copied())
+        .collect();
+    for (part, cells) in split_cells(&collection, &split) {
+        let sub = Collection {
+            root: collection.root.clone(),
+            study: collection.study.clone(),
+            cells,
+            notes: Vec::new(),
+        };
+        let mut fig = figure(&sub, &args.x, &args.y, args.logy)?;
+        if let Some(p) = &part {
+            fig.title = format!("{} [{p}]", fig.title);
+        }
+        for f in plot_files(args, part.as_deref()) {
+            render::save(&fig, &f)?;
+            warn_left_out(&fig, &f.display().to_string());
+            println!("plot: {}", f.display());
+        }
+    }
+    Ok(())
+}
+
+/// `-o FILE` (with `_<part>` before the extension for a part of a split), else PNG and SVG in
+/// `plots/` below the runs.
+fn plot_files(args: &PlotArgs, part: Option<&str>) -> Vec<PathBuf> {
+    let tag = |stem: &str| match part {
+        Some(p) => file_stem(&format!("{stem}_{p}"), &[]),
+        None => stem.to_string(),
+    };
+    match &args.output {
+        Some(file) => {
+            let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned());
+            let ext = file.extension().map(|e| e.to_string_lossy().into_owned());
+            match (part, stem) {
+                (Some(_), Some(stem)) => {
+                    let name = format!("{}.{}", tag(&stem), ext.unwrap_or_default());
+                    vec![file.with_file_name(name)]
+                }
+                _ => vec![file.clone()],
+            }
+        }
         None => {
-            let stem = file_stem(&args.x, &args.y);
+            let stem = match part {
+                Some(p) => file_stem(&format!("{}_{p}", args.x), &args.y),
+                None => file_stem(&args.x, &args.y),
+            };
             let dir = args.path.join("plots");
             vec![
                 dir.join(format!("{stem}.png")),
                 dir.join(format!("{stem}.svg")),
             ]
         }
-    };
-    for f in &files {
-        render::save(&fig, f)?;
-        println!("plot: {}", f.display());
     }
-    Ok(())
 }
 
 /// Draw the default plots `specs` (a subcommand's declared list) into `dir` as PNG and SVG.
@@ -64,6 +108,7 @@ pub fn default_plots(
                 root: collection.root.clone(),
                 study: collection.study.clone(),
                 cells,
+                notes: Vec::new(),
             };
             let files = figure(&sub_collection, spec.x, &ys, spec.logy).and_then(|mut fig| {
                 if let Some(p) = &part {
@@ -75,6 +120,7 @@ pub fn default_plots(
                 ];
                 for f in &files {
                     render::save(&fig, f)?;
+                    warn_left_out(&fig, &f.display().to_string());
                 }
                 Ok(files.to_vec())
             });
@@ -126,7 +172,11 @@ fn split_cells(collection: &Collection, keys: &[&str]) -> Vec<(Option<String>, V
 }
 
 fn file_stem(x: &str, ys: &[String]) -> String {
-    let raw = format!("{}_vs_{x}", ys.join("+"));
+    let raw = if ys.is_empty() {
+        x.to_string()
+    } else {
+        format!("{}_vs_{x}", ys.join("+"))
+    };
     raw.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "._+-".contains(c) {
@@ -138,17 +188,20 @@ fn file_stem(x: &str, ys: &[String]) -> String {
         .collect()
 }
 
-/// Build the figure: for each cell and y column, the mean curve over the cell's runs.
+/// Build the figure: for each cell and y column, the mean curve over the cell's runs. Its
+/// notes say what the band is and how many points a log axis left out.
 pub fn figure(collection: &Collection, x: &str, ys: &[String], logy: bool) -> Result<Figure> {
     let mut curves = Vec::new();
     let many_cells = collection.cells.len() > 1;
+    let mut nonpositive = 0;
     for cell in &collection.cells {
         let (runs, note) = runs_to_plot(cell);
         for y in ys {
             let mut points = Vec::new();
             for run in &runs {
                 if let Some(p) = series::read_points(run, x, y, logy)? {
-                    points.push(p);
+                    nonpositive += p.nonpositive;
+                    points.push(p.points);
                 }
             }
             let label = curve_label(&cell.name, y, many_cells, ys.len() > 1, &points, note);
@@ -163,6 +216,24 @@ pub fn figure(collection: &Collection, x: &str, ys: &[String], logy: bool) -> Re
             if logy { " (> 0 for --logy)" } else { "" }
         )));
     }
+    let mut notes = Vec::new();
+    if curves.iter().any(|c| c.runs.iter().any(|&n| n > 1)) {
+        let mut band =
+            "Line: mean across runs; band: ± s.e. (standard error of that mean)".to_string();
+        if curves
+            .iter()
+            .any(|c| c.runs.windows(2).any(|w| w[1] < w[0]))
+        {
+            band.push_str("; n=k: from there on only k runs reach that x");
+        }
+        notes.push(band);
+    }
+    if nonpositive > 0 {
+        notes.push(format!(
+            "log y axis: {nonpositive} point{} with y <= 0 left out",
+            if nonpositive == 1 { "" } else { "s" }
+        ));
+    }
     Ok(Figure {
         title: title(collection, x, ys),
         x_label: x.to_string(),
@@ -170,7 +241,15 @@ pub fn figure(collection: &Collection, x: &str, ys: &[String], logy: bool) -> Re
         logx: false,
         logy,
         curves,
+        notes,
     })
+}
+
+/// Say on stderr what the figure's notes say about left-out data.
+fn warn_left_out(fig: &Figure, file: &str) {
+    for note in fig.notes.iter().filter(|n| n.contains("left out")) {
+        eprintln!("note: {file}: {note}");
+    }
 }
 
 /// Completed runs; a cell without any is drawn from its unfinished runs, marked as such.
@@ -215,7 +294,7 @@ fn curve_label(
 
 fn title(collection: &Collection, x: &str, ys: &[String]) -> String {
     let what = match &collection.study {
-        Some(s) => format!("{} study `{}`", s.subcommand, s.name),
+        Some(s) => format!("{} study {}", s.subcommand, s.name),
         None => collection
             .root
             .canonicalize()

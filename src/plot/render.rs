@@ -1,5 +1,7 @@
 //! Draw a [`Figure`] with plotters to PNG or SVG: mean lines, shaded standard-error bands,
 //! legend, axis labels and title. Text uses the DejaVu Sans font shipped in src/plot/fonts.
+use super::axis;
+use super::legend::Strip;
 use super::series::Curve;
 use crate::error::usage;
 use anyhow::{anyhow, Result};
@@ -33,6 +35,8 @@ pub struct Figure {
     pub logx: bool,
     pub logy: bool,
     pub curves: Vec<Curve>,
+    /// Lines printed under the legend (what the band is, points left out, ...).
+    pub notes: Vec<String>,
 }
 
 /// Write `fig` to `path`; the extension (`.png` or `.svg`) picks the format.
@@ -70,7 +74,12 @@ struct Line<'a> {
     label: &'a str,
     mean: Vec<(f64, f64)>,
     band: Vec<(f64, f64)>,
+    /// Where fewer of the curve's runs go on: (x, y) in axis units and the runs left.
+    fewer: Vec<(f64, f64, usize)>,
 }
+
+/// At most this many `n=k` marks per curve (the first ones).
+const MAX_MARKS: usize = 6;
 
 fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, fig: &Figure) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| format!("{e:?}");
@@ -78,27 +87,33 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, fig: &Figure) -> Resul
     let (y0, y1) = y_range(fig);
     let lines: Vec<Line> = fig.curves.iter().map(|c| line(c, fig, y0)).collect();
     let (x0, x1) = x_range(fig);
-    let mut chart = ChartBuilder::on(&root)
+    let entries = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.label, COLORS[i % COLORS.len()]))
+        .collect();
+    let strip = Strip::new(&root, entries, &fig.notes, FONT, SIZE);
+    let (top, bottom) = root.split_vertically(SIZE.1.saturating_sub(strip.height()));
+    let mut chart = ChartBuilder::on(&top)
         .caption(&fig.title, (FONT, 22))
         .margin(16)
         .x_label_area_size(48)
         .y_label_area_size(78)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(err)?;
+    let count = x_label_count(fig);
+    let x_lin = axis::linear(x0, x1, count);
+    let y_lin = axis::linear(y0, y1, 10);
     let (logx, logy) = (fig.logx, fig.logy);
-    let x_fmt = move |v: &f64| sig(if logx { 10f64.powf(*v) } else { *v });
-    let y_fmt = move |v: &f64| {
-        if logy {
-            format!("{:.0e}", 10f64.powf(*v))
-        } else {
-            sig(*v)
-        }
-    };
+    let (x_log, y_log) = (axis::log(x0, x1), axis::log(y0, y1));
+    let x_fmt = move |v: &f64| if logx { x_log(v) } else { x_lin(v) };
+    let y_fmt = move |v: &f64| if logy { y_log(v) } else { y_lin(v) };
     chart
         .configure_mesh()
         .x_desc(fig.x_label.as_str())
         .y_desc(fig.y_label.as_str())
-        .x_labels(x_label_count(fig))
+        .x_labels(count)
+        .y_labels(10)
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
         .label_style((FONT, 14))
@@ -106,32 +121,24 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, fig: &Figure) -> Resul
         .light_line_style(RGBColor(235, 235, 235))
         .draw()
         .map_err(err)?;
-    let corner = legend_corner(&lines, (x0, x1), (y0, y1));
     for (i, l) in lines.into_iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         let band = Polygon::new(l.band, color.mix(0.22).filled());
         chart.draw_series(std::iter::once(band)).map_err(err)?;
         chart
             .draw_series(LineSeries::new(l.mean, color.stroke_width(2)))
-            .map_err(err)?
-            .label(l.label)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(3))
-            });
+            .map_err(err)?;
+        let marks = l.fewer.into_iter().map(|(x, y, n)| {
+            Text::new(
+                format!("n={n}"),
+                (x, y),
+                (FONT, 12).into_font().color(&color),
+            )
+        });
+        chart.draw_series(marks).map_err(err)?;
     }
-    chart
-        .configure_series_labels()
-        .label_font((FONT, 14))
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(160, 160, 160))
-        .position(corner)
-        .draw()
-        .map_err(err)?;
+    strip.draw(&bottom).map_err(err)?;
     root.present().map_err(err)
-}
-
-fn sig(v: f64) -> String {
-    crate::results::format::sig(v)
 }
 
 /// Integer steps (no 1.5, 2.5, ...) when x is a small integer count such as iterations.
@@ -146,21 +153,29 @@ fn x_label_count(fig: &Figure) -> usize {
     }
 }
 
-/// Mean line and band outline (upper edge forward, lower edge back), kept above `floor`.
+/// Mean line and band outline (upper edge forward, lower edge back), kept above `floor`, and
+/// the points where fewer runs go on.
 fn line<'a>(curve: &'a Curve, fig: &Figure, floor: f64) -> Line<'a> {
     let logy = fig.logy;
     let axis = |v: f64| if logy { log_or(v, floor) } else { v.max(floor) };
-    let at_x = |(x, row): (&f64, _)| Some((x_axis(*x, fig.logx)?, row));
     let rows = || {
-        let rows = curve.x.iter().zip(curve.mean.iter().zip(&curve.se));
-        rows.filter_map(at_x)
+        (0..curve.x.len()).filter_map(|i| {
+            let x = x_axis(curve.x[i], fig.logx)?;
+            Some((i, x, curve.mean[i], curve.se[i]))
+        })
     };
-    let upper = rows().map(|(x, (m, s))| (x, axis(m + s)));
-    let lower = rows().rev().map(|(x, (m, s))| (x, axis(m - s)));
+    let upper = rows().map(|(_, x, m, s)| (x, axis(m + s)));
+    let lower = rows().rev().map(|(_, x, m, s)| (x, axis(m - s)));
+    let runs = |i: usize| curve.runs.get(i).copied().unwrap_or(1);
+    let fewer = rows()
+        .filter(|(i, ..)| *i > 0 && runs(*i) < runs(i - 1))
+        .map(|(i, x, m, _)| (x, axis(m), runs(i)))
+        .take(MAX_MARKS);
     Line {
         label: &curve.label,
-        mean: rows().map(|(x, (m, _))| (x, axis(*m))).collect(),
+        mean: rows().map(|(_, x, m, _)| (x, axis(m))).collect(),
         band: upper.chain(lower).collect(),
+        fewer: fewer.collect(),
     }
 }
 
@@ -222,35 +237,6 @@ fn widen((lo, hi): (f64, f64)) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
-/// The corner whose quarter of the plot holds the fewest points of lines and bands, so the
-/// legend hides as little data as possible (ties keep the upper right).
-fn legend_corner(
-    lines: &[Line],
-    (x0, x1): (f64, f64),
-    (y0, y1): (f64, f64),
-) -> SeriesLabelPosition {
-    let points = lines.iter().flat_map(|l| l.mean.iter().chain(&l.band));
-    let mut counts = [0usize; 4]; // upper right, upper left, lower left, lower right
-    for &(x, y) in points {
-        let right = (x - x0) / (x1 - x0) > 0.5;
-        let upper = (y - y0) / (y1 - y0) > 0.5;
-        let i = match (upper, right) {
-            (true, true) => 0,
-            (true, false) => 1,
-            (false, false) => 2,
-            (false, true) => 3,
-        };
-        counts[i] += 1;
-    }
-    let best = (0..4).min_by_key(|&i| counts[i]).unwrap_or(0);
-    match best {
-        1 => SeriesLabelPosition::UpperLeft,
-        2 => SeriesLabelPosition::LowerLeft,
-        3 => SeriesLabelPosition::LowerRight,
-        _ => SeriesLabelPosition::UpperRight,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +250,7 @@ mod tests {
             logx,
             logy: false,
             curves: vec![Curve::exact("c", &points)],
+            notes: vec!["a note".into()],
         }
     }
 

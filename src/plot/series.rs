@@ -15,6 +15,8 @@ pub struct Curve {
     pub x: Vec<f64>,
     pub mean: Vec<f64>,
     pub se: Vec<f64>,
+    /// How many runs reach each x (runs that stop early leave the later points to fewer).
+    pub runs: Vec<usize>,
 }
 
 impl Curve {
@@ -25,18 +27,21 @@ impl Curve {
             x: points.iter().map(|p| p.0).collect(),
             mean: points.iter().map(|p| p.1).collect(),
             se: vec![0.0; points.len()],
+            runs: vec![1; points.len()],
         }
     }
 }
 
+/// A run's points and how many rows `positive` left out (finite y <= 0, for a log axis).
+pub struct Points {
+    pub points: Vec<(f64, f64)>,
+    pub nonpositive: usize,
+}
+
 /// (x, y) points of columns `x` and `y` of a run's metrics.csv, sorted by x; rows where either
-/// is not a finite number (or y <= 0 when `positive`) are skipped. None without metrics.csv.
-pub fn read_points(
-    run: &Path,
-    x: &str,
-    y: &str,
-    positive: bool,
-) -> Result<Option<Vec<(f64, f64)>>> {
+/// is not a finite number (or y <= 0 when `positive`, counted) are skipped. None without
+/// metrics.csv.
+pub fn read_points(run: &Path, x: &str, y: &str, positive: bool) -> Result<Option<Points>> {
     let path = run.join("metrics.csv");
     if !path.exists() {
         return Ok(None);
@@ -56,18 +61,27 @@ pub fn read_points(
     };
     let (ix, iy) = (index(x)?, index(y)?);
     let mut points = Vec::new();
+    let mut nonpositive = 0;
     for record in reader.records() {
         let record = record.with_context(|| format!("reading {}", path.display()))?;
         let parse = |i: usize| record.get(i).and_then(|s| s.trim().parse::<f64>().ok());
         if let (Some(px), Some(py)) = (parse(ix), parse(iy)) {
-            if px.is_finite() && py.is_finite() && (!positive || py > 0.0) {
+            if !(px.is_finite() && py.is_finite()) {
+                continue;
+            }
+            if positive && py <= 0.0 {
+                nonpositive += 1;
+            } else {
                 points.push((px, py));
             }
         }
     }
     points.sort_by(|a, b| a.0.total_cmp(&b.0));
     points.dedup_by(|later, earlier| later.0 == earlier.0);
-    Ok(Some(points))
+    Ok(Some(Points {
+        points,
+        nonpositive,
+    }))
 }
 
 /// Mean and standard error of `runs` on a common x grid; None if no run has a point.
@@ -82,6 +96,7 @@ pub fn aggregate(label: &str, runs: &[Vec<(f64, f64)>]) -> Option<Curve> {
         x: Vec::with_capacity(grid.len()),
         mean: Vec::with_capacity(grid.len()),
         se: Vec::with_capacity(grid.len()),
+        runs: Vec::with_capacity(grid.len()),
     };
     for g in grid {
         let ys: Vec<f64> = runs.iter().filter_map(|r| interpolate(r, g)).collect();
@@ -92,6 +107,7 @@ pub fn aggregate(label: &str, runs: &[Vec<(f64, f64)>]) -> Option<Curve> {
         curve.x.push(g);
         curve.mean.push(crate::results::stats::mean(&ys));
         curve.se.push(if se.is_finite() { se } else { 0.0 });
+        curve.runs.push(ys.len());
     }
     Some(curve)
 }

@@ -10,8 +10,14 @@ use std::path::Path;
 pub fn render(c: &Collection, metrics: &[String], plots: &[PlotOutcome], dir: &Path) -> String {
     let mut md = String::new();
     header(&mut md, c);
-    mean_table(&mut md, c, metrics);
-    ci_table(&mut md, c, metrics);
+    let constants = constant_metrics(c, metrics);
+    let varying: Vec<String> = metrics
+        .iter()
+        .filter(|m| !constants.iter().any(|(k, _)| k == *m))
+        .cloned()
+        .collect();
+    mean_table(&mut md, c, &varying, &constants);
+    ci_table(&mut md, c, &varying);
     problems(&mut md, c, dir);
     plot_section(&mut md, plots, dir);
     md
@@ -48,15 +54,47 @@ fn header(md: &mut String, c: &Collection) {
         runs.len() - completed,
         missing
     );
+    for note in &c.notes {
+        let _ = writeln!(md, "**Note:** {note}.\n");
+    }
 }
 
-/// Rows: cells; columns: completed/total, then `mean ± se` of each metric.
-fn mean_table(md: &mut String, c: &Collection, metrics: &[String]) {
+/// Metrics that every completed run reports with one same value (given two runs or more):
+/// listed once above the tables instead of as a column of equal entries.
+pub fn constant_metrics(c: &Collection, metrics: &[String]) -> Vec<(String, f64)> {
+    let done: Vec<_> = c
+        .cells
+        .iter()
+        .flat_map(|cell| &cell.runs)
+        .filter(|r| r.completed())
+        .collect();
+    if done.len() < 2 {
+        return Vec::new();
+    }
+    metrics
+        .iter()
+        .filter_map(|m| {
+            let first = done[0].metric(m)?;
+            let same = done.iter().all(|r| r.metric(m) == Some(first));
+            same.then(|| (m.clone(), first))
+        })
+        .collect()
+}
+
+/// Rows: cells; columns: completed/total, then `mean ± se` of each metric that varies.
+fn mean_table(md: &mut String, c: &Collection, metrics: &[String], constants: &[(String, f64)]) {
     let _ = writeln!(
         md,
         "## Summary metrics\n\nMean ± standard error across seeds, over completed runs only \
-         (`runs` = completed / planned; `(n=k)` where only k runs report a metric).\n"
+         (`runs` = completed / planned; `(k runs)` where only k of them report a metric).\n"
     );
+    if !constants.is_empty() {
+        let same: Vec<String> = constants
+            .iter()
+            .map(|(k, v)| format!("`{k}` = {}", sig(*v)))
+            .collect();
+        let _ = writeln!(md, "Same in every completed run: {}.\n", same.join(", "));
+    }
     table_head(md, "runs", metrics);
     for cell in &c.cells {
         let done = cell.runs.iter().filter(|r| r.completed()).count();
@@ -69,7 +107,7 @@ fn mean_table(md: &mut String, c: &Collection, metrics: &[String]) {
                     let n = if s.n == done {
                         String::new()
                     } else {
-                        format!(" (n={})", s.n)
+                        format!(" ({} runs)", s.n)
                     };
                     format!("{} ± {}{n}", sig(s.mean), sig(s.se))
                 }

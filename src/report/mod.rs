@@ -59,6 +59,9 @@ pub fn command(dir: &Path, plots_for: PlotsFor) -> Result<()> {
 /// runs' subcommand.
 pub fn write(dir: &Path, plots_for: PlotsFor) -> Result<ReportPaths> {
     let collection = runs::collect(dir)?;
+    for note in &collection.notes {
+        eprintln!("note: {note}");
+    }
     let metrics = collection.metric_names();
     let csv = dir.join("summary.csv");
     write_csv(&csv, &collection, &metrics)?;
@@ -75,7 +78,8 @@ pub fn write(dir: &Path, plots_for: PlotsFor) -> Result<ReportPaths> {
     })
 }
 
-/// Long format: one row per cell × metric, grid values as their own columns.
+/// Long format: one row per cell × metric, grid values as their own columns; `runs` counts the
+/// completed runs that report the metric (a metric may itself be called `n`).
 fn write_csv(path: &Path, collection: &Collection, metrics: &[String]) -> Result<()> {
     let keys = grid_keys(collection);
     let mut w =
@@ -87,7 +91,7 @@ fn write_csv(path: &Path, collection: &Collection, metrics: &[String]) -> Result
             "completed",
             "failed",
             "metric",
-            "n",
+            "runs",
             "mean",
             "se",
             "ci95_low",
@@ -120,12 +124,18 @@ fn write_csv(path: &Path, collection: &Collection, metrics: &[String]) -> Result
     Ok(())
 }
 
+/// The study's axes, or outside a study the config keys that tell split cells apart.
 fn grid_keys(collection: &Collection) -> Vec<String> {
-    collection
-        .study
-        .as_ref()
-        .map(|s| s.grid.iter().map(|a| a.key.clone()).collect())
-        .unwrap_or_default()
+    if let Some(s) = &collection.study {
+        return s.grid.iter().map(|a| a.key.clone()).collect();
+    }
+    let mut keys: Vec<String> = Vec::new();
+    for (k, _) in collection.cells.iter().flat_map(|c| &c.settings) {
+        if !keys.contains(k) {
+            keys.push(k.clone());
+        }
+    }
+    keys
 }
 
 fn setting(cell: &CellRuns, key: &str) -> String {

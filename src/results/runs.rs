@@ -1,5 +1,6 @@
 //! Find the runs under a directory and group them into cells: a study dir (with study.json)
 //! gives its cells in grid order; any other dir groups run dirs (those with meta.json) by parent.
+use super::by_config;
 use super::record::{value_text, StudyRecord};
 use crate::error::usage;
 use anyhow::{Context, Result};
@@ -55,6 +56,8 @@ pub struct Collection {
     pub root: PathBuf,
     pub study: Option<StudyRecord>,
     pub cells: Vec<CellRuns>,
+    /// What a reader should know about the grouping (runs of one folder split by config).
+    pub notes: Vec<String>,
 }
 
 impl Collection {
@@ -89,9 +92,10 @@ pub fn collect(root: &Path) -> Result<Collection> {
         return Err(usage(format!("{}: no such directory", root.display())));
     }
     let study = StudyRecord::read(root)?;
+    let mut notes = Vec::new();
     let cells = match &study {
         Some(record) => study_cells(root, record)?,
-        None => discovered_cells(root)?,
+        None => by_config::split(discovered_cells(root)?, &mut notes),
     };
     if cells
         .iter()
@@ -106,6 +110,7 @@ pub fn collect(root: &Path) -> Result<Collection> {
         root: root.to_path_buf(),
         study,
         cells,
+        notes,
     })
 }
 

@@ -54,6 +54,8 @@ pub struct Run {
     started: std::time::Instant,
     /// The old run `--force` moved aside for this one (put back by [`Run::discard`]).
     replaced: Option<PathBuf>,
+    /// The end of the run's progress bar, printed by [`Run::finish`] with the whole time.
+    progress_end: crate::progress::Finished,
 }
 
 impl Run {
@@ -87,6 +89,7 @@ impl Run {
             meta,
             started: std::time::Instant::now(),
             replaced,
+            progress_end: Default::default(),
         };
         run.write_meta()?;
         Ok(run)
@@ -130,7 +133,7 @@ impl Run {
 
     /// Progress display for `total` steps, honouring `--quiet` and non-TTY stderr.
     pub fn progress(&self, total: u64, label: &str) -> Progress {
-        Progress::new(total, label, self.quiet)
+        Progress::new(total, label, self.quiet).ending_in(self.progress_end.clone())
     }
 
     /// Error out with [`Interrupted`] once Ctrl-C or SIGTERM came; call between rows.
@@ -151,6 +154,7 @@ impl Run {
             Err(_) => "failed".into(),
         };
         self.meta.error = outcome.as_ref().err().map(|e| format!("{e:#}"));
+        self.print_end();
         self.write_meta()
     }
 
@@ -163,6 +167,22 @@ impl Run {
             fs::rename(old, &self.dir).with_context(|| format!("moving {} back", old.display()))?;
         }
         Ok(())
+    }
+
+    /// `<subcommand> done in 11.7s (12 Newton steps in 1.1s)`: the whole run's time, and
+    /// the progress phase's beside it (nothing with `--quiet` or without a progress bar).
+    fn print_end(&self) {
+        let end = self.progress_end.lock().ok().and_then(|mut e| e.take());
+        let (Some((msg, phase_s)), false) = (end, self.quiet) else {
+            return;
+        };
+        let total = self.meta.duration_s.unwrap_or_default();
+        let status = match self.meta.status.as_str() {
+            "completed" => "done",
+            other => other,
+        };
+        let sub = &self.meta.subcommand;
+        eprintln!("{sub} {status} in {total:.1}s ({msg} in {phase_s:.1}s)");
     }
 
     fn write_meta(&self) -> Result<()> {

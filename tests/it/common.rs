@@ -173,3 +173,19 @@ pub fn table_cell(markdown: &str, row_label: &str, column: &str) -> String {
         .unwrap_or_else(|| panic!("no row {row_label}"));
     split(row)[col].clone()
 }
+
+/// A metric's entry for `row_label` in report.md: its table cell, or for a metric equal in
+/// every run its value from the "Same in every completed run" line.
+pub fn report_value(markdown: &str, row_label: &str, metric: &str) -> String {
+    let tick = format!("`{metric}` = ");
+    let same = markdown
+        .lines()
+        .find(|l| l.starts_with("Same in every completed run:"))
+        .and_then(|l| l.split(&tick).nth(1))
+        .and_then(|rest| rest.split([',', ' ']).next())
+        .map(|v| v.trim_end_matches('.').to_string());
+    match same {
+        Some(v) => v,
+        None => table_cell(markdown, row_label, metric),
+    }
+}

@@ -44,7 +44,7 @@ fn study_runs_every_cell_and_seed_and_reports_their_means() {
     for (cell, pair) in [("matrix.n=8", &runs[..2]), ("matrix.n=12", &runs[2..])] {
         let dirs: Vec<&Path> = pair.iter().map(|p| p.as_path()).collect();
         for metric in ["log_det_b_inv", "iterations", "reconstruction_error"] {
-            let shown = table_cell(&report, cell, metric);
+            let shown = report_value(&report, cell, metric);
             let mean: f64 = shown.split(" ± ").next().unwrap().parse().unwrap();
             let expected = mean_of(&dirs, metric);
             let tol = 1e-3 * expected.abs().max(1e-300);
@@ -106,7 +106,7 @@ fn assert_csv_means(study: &Path, runs: &[std::path::PathBuf]) {
         let dirs: Vec<&Path> = pair.iter().map(|p| p.as_path()).collect();
         let mean: f64 = rec[col("mean")].parse().unwrap();
         assert!((mean - mean_of(&dirs, "log_det_b_inv")).abs() < 1e-12);
-        assert_eq!(&rec[col("n")], "2");
+        assert_eq!(&rec[col("runs")], "2");
         checked += 1;
     }
     assert_eq!(checked, 2);

@@ -1,0 +1,155 @@
+//! What `lab report` and `lab compare` make of runs that are not a tidy study: a folder of runs
+//! of different configs, metrics equal in every run, a metric named `n`, finance summaries.
+use crate::common::*;
+use std::path::Path;
+
+/// A finished run dir written by hand: meta.json, config.yaml and summary.json.
+fn fake_run(dir: &Path, config: &str, summary: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    let meta = r#"{"status": "completed", "subcommand": "decompose"}"#;
+    std::fs::write(dir.join("meta.json"), meta).unwrap();
+    std::fs::write(dir.join("config.yaml"), config).unwrap();
+    std::fs::write(dir.join("summary.json"), summary).unwrap();
+}
+
+#[test]
+fn report_keeps_runs_of_different_configs_apart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("mixed");
+    fake_run(
+        &root.join("a"),
+        "seed: 0\nmatrix: {n: 8}\n",
+        r#"{"x": 1.0}"#,
+    );
+    fake_run(
+        &root.join("b"),
+        "seed: 1\nmatrix: {n: 8}\n",
+        r#"{"x": 3.0}"#,
+    );
+    fake_run(
+        &root.join("c"),
+        "seed: 0\nmatrix: {n: 12}\n",
+        r#"{"x": 100.0}"#,
+    );
+    let out = lab(tmp.path(), &["report", root.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("3 runs have 2 different configs (differing in matrix.n)"),
+        "{}",
+        text(&out)
+    );
+    let md = read(&root.join("report.md"));
+    assert_eq!(table_cell(&md, "mixed [matrix.n=8]", "runs"), "2/2");
+    assert!(
+        table_cell(&md, "mixed [matrix.n=8]", "x").starts_with("2 ± 1"),
+        "{md}"
+    );
+    assert_eq!(table_cell(&md, "mixed [matrix.n=12]", "x"), "100 ± –");
+    assert!(
+        md.contains("**Note:** `mixed`: its 3 runs have 2 different configs"),
+        "{md}"
+    );
+    let (header, rows) = read_csv(&root.join("summary.csv"));
+    let key = col(&header, "matrix.n");
+    let keys: Vec<&str> = rows.iter().map(|r| r[key].as_str()).collect();
+    assert_eq!(keys, ["8", "12"]);
+}
+
+#[test]
+fn constant_metrics_leave_the_table_and_n_is_a_metric_not_the_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("seeds");
+    for (seed, x) in [(0, 1.0), (1, 2.0), (2, 6.0)] {
+        let config = format!("seed: {seed}\nmatrix: {{n: 20}}\n");
+        let partial = if seed < 2 {
+            format!(r#", "partial": {seed}"#)
+        } else {
+            String::new()
+        };
+        let summary = format!(r#"{{"n": 20, "converged": true, "x": {x}{partial}}}"#);
+        fake_run(&root.join(format!("seed-{seed}")), &config, &summary);
+    }
+    let out = lab(tmp.path(), &["report", root.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let md = read(&root.join("report.md"));
+    assert!(
+        md.contains("Same in every completed run: `n` = 20, `converged` = 1."),
+        "{md}"
+    );
+    let head = md.lines().find(|l| l.starts_with("| cell |")).unwrap();
+    assert_eq!(head, "| cell | runs | x | partial |");
+    assert_eq!(table_cell(&md, "seeds", "partial"), "0.5 ± 0.5 (2 runs)");
+    assert_eq!(table_cell(&md, "seeds", "x"), "3 ± 1.528");
+    let (header, rows) = read_csv(&root.join("summary.csv"));
+    assert!(!header.contains(&"n".to_string()), "{header:?}");
+    let (metric, runs, mean) = (
+        col(&header, "metric"),
+        col(&header, "runs"),
+        col(&header, "mean"),
+    );
+    let n_row = rows
+        .iter()
+        .find(|r| r[metric] == "n")
+        .expect("a row for metric n");
+    assert_eq!((n_row[runs].as_str(), n_row[mean].as_str()), ("3", "20"));
+}
+
+#[test]
+fn finance_summaries_are_read_by_report_and_compare() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut dirs = Vec::new();
+    for (name, h) in [("f1", "0.6"), ("f2", "0.7")] {
+        let out = lab(
+            tmp.path(),
+            &[
+                "decompose",
+                "--quiet",
+                "--config",
+                concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/configs/decompose/finance.yaml"
+                ),
+                "--set",
+                "mode.periods=12",
+                "--set",
+                &format!("mode.hurst=[{h}]"),
+                "--out",
+                name,
+            ],
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        dirs.push(tmp.path().join(name));
+    }
+    let summary = json(&dirs[0].join("summary.json"));
+    assert_eq!(summary["cases"], 3, "{summary}");
+    let (header, rows) = read_csv(&dirs[0].join("finance.csv"));
+    let markov = rows
+        .iter()
+        .find(|r| r[col(&header, "structure")] == "markovian")
+        .unwrap();
+    let ce: f64 = markov[col(&header, "certainty_equivalent")]
+        .parse()
+        .unwrap();
+    let key = "H=0.6 markovian.certainty_equivalent";
+    let out = lab(tmp.path(), &["report", dirs[0].to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let md = read(&dirs[0].join("report.md"));
+    let shown = table_cell(&md, "f1", key);
+    let shown: f64 = shown.split(" ± ").next().unwrap().parse().expect(&shown);
+    assert!(
+        (shown - ce).abs() <= 1e-3 * ce.abs().max(1e-9),
+        "{shown} vs {ce}"
+    );
+    let out = lab(tmp.path(), &["compare", "f1", "f2"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = stdout(&out);
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("solve_s "))
+        .expect(&stdout);
+    assert_eq!(row.split_whitespace().count(), 3, "{stdout}");
+    assert!(
+        stdout.contains("H=0.7 full.certainty_equivalent"),
+        "{stdout}"
+    );
+}
