@@ -6,9 +6,8 @@
 //! 2 threads, the same GPT shapes (tied head, LayerNorm and linear biases, fused attention), the
 //! same batch and AdamW (β = (0.9, 0.99), decay 0.1 on matrices). Training is forward + backward
 //! + AdamW; sampling is batch 64, a 1-token prompt, 256 new tokens, multinomial at temperature 1.
-use lab::nn::train::{train_step, Batch, StepPlan};
 use lab::nn::{self, Decoding, GenerateOptions, Input, LanguageModel, ModelConfig};
-use lab::optim::{AdamW, AdamWConfig, LrSchedule};
+use lab::optim::{AdamW, AdamWConfig, Optimizer};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
@@ -30,19 +29,15 @@ struct Case {
     /// Block size override (sampling needs room for 257 positions).
     block: Option<i64>,
     what: &'static str,
-    /// Training threads splitting the batch (`nn::parallel`), each with one libtorch thread;
-    /// 1 = one thread with 2 libtorch threads.
-    workers: usize,
 }
 
-const CASES: [Case; 6] = [
+const CASES: [Case; 4] = [
     Case {
         name: "train gpt-tiny  (batch 16 x 64)",
         preset: "tiny",
         batch: 16,
         block: None,
         what: "train",
-        workers: 1,
     },
     Case {
         name: "train gpt-small (batch 12 x 64)",
@@ -50,23 +45,6 @@ const CASES: [Case; 6] = [
         batch: 12,
         block: None,
         what: "train",
-        workers: 1,
-    },
-    Case {
-        name: "train gpt-tiny, 2 workers x 1 thread",
-        preset: "tiny",
-        batch: 16,
-        block: None,
-        what: "train",
-        workers: 2,
-    },
-    Case {
-        name: "train gpt-small, 2 workers x 1 thread",
-        preset: "small",
-        batch: 12,
-        block: None,
-        what: "train",
-        workers: 2,
     },
     Case {
         name: "sample gpt-tiny, KV cache",
@@ -74,7 +52,6 @@ const CASES: [Case; 6] = [
         batch: SAMPLE_BATCH,
         block: Some(256),
         what: "sample",
-        workers: 1,
     },
     Case {
         name: "sample gpt-tiny, full recompute",
@@ -82,7 +59,6 @@ const CASES: [Case; 6] = [
         batch: SAMPLE_BATCH,
         block: Some(256),
         what: "sample-full",
-        workers: 1,
     },
 ];
 
@@ -124,7 +100,7 @@ fn maxrss_kib() -> i64 {
 }
 
 /// Seconds per training step (median), forward + backward + AdamW.
-fn train(model: &dyn LanguageModel, batch: i64, workers: usize) -> f64 {
+fn train(model: &dyn LanguageModel, batch: i64) -> f64 {
     let t = model.block_size().unwrap_or(64);
     let cfg = AdamWConfig {
         lr: 1e-3,
@@ -135,18 +111,16 @@ fn train(model: &dyn LanguageModel, batch: i64, workers: usize) -> f64 {
     let mut opt = AdamW::new(model.var_store(), &cfg).expect("AdamW");
     let x = Tensor::randint(VOCAB, [batch, t], (Kind::Int64, Device::Cpu));
     let y = Tensor::randint(VOCAB, [batch, t], (Kind::Int64, Device::Cpu));
-    let schedule = LrSchedule::Constant {};
-    let plan = StepPlan {
-        base_lr: 1e-3,
-        schedule: &schedule,
-        seed: 0,
-        workers,
-    };
-    let batch = [Batch::new(x, y)];
     let inner = 5;
     time_median(3, 7, || {
         for _ in 0..inner {
-            train_step(model, &mut opt, &plan, &batch).expect("step");
+            let logits = model.forward(&Input::new(&x), true).expect("forward");
+            let loss = logits
+                .view([-1, VOCAB])
+                .cross_entropy_for_logits(&y.view([-1]));
+            opt.zero_grad();
+            loss.backward();
+            opt.step().expect("step");
         }
     }) / inner as f64
 }
@@ -199,7 +173,7 @@ fn child(case: &Case) -> Value {
     let (tokens, secs) = match case.what {
         "train" => {
             let t = cfg.block_size * case.batch;
-            (t, train(model.as_ref(), case.batch, case.workers))
+            (t, train(model.as_ref(), case.batch))
         }
         w => (
             case.batch * NEW_TOKENS,

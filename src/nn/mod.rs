@@ -12,8 +12,7 @@
 //! 7. `flops.rs`: analytic FLOPs and a count from the shapes a pass multiplies.
 //! 8. `loss.rs`: masked cross-entropy and its aggregation modes; `checkpoint.rs`: training
 //!    checkpoints (weights, optimizer state, RNG, step, tokenizer).
-//! 9. `train.rs`: one training step (micro-batches, schedule, clipping) and evaluation;
-//!    `parallel.rs`: a micro-batch split by rows over worker threads.
+//! 9. `train.rs`: one training step (micro-batches, schedule, clipping) and evaluation.
 //!
 //! Conventions: token ids are `(B, T)` i64; a pad mask is `(B, T)` bool, **true on real
 //! tokens**; logits are `(B, T, V)` in the model's dtype. Use [`build`] to make a model from a
@@ -30,7 +29,6 @@ pub mod gpt;
 pub mod layers;
 pub mod loss;
 pub mod model;
-pub mod parallel;
 pub mod rnn;
 pub mod rotary;
 pub mod sample;

@@ -2,15 +2,13 @@
 //!
 //! One [`train_step`]: reseed torch's generator from (run seed, step) so dropout masks depend
 //! only on the step; for each of `k` micro-batches run the model and back-propagate `loss / k`
-//! (gradients add up; `workers > 1` splits each micro-batch by rows over threads, see
-//! `parallel.rs`); set the scheduled learning rate; one optimizer step (which clips the
+//! (gradients add up); set the scheduled learning rate; one optimizer step (which clips the
 //! global gradient norm when its config says so); zero the gradients. Batches come from the
 //! caller's seeded RNG (`data::batch`), so a run restored from a checkpoint (weights, optimizer
 //! state, RNG, step) continues bit-exactly on the CPU.
 use super::checkpoint::seed_torch_for_step;
 use super::loss::{masked_cross_entropy, Aggregation, EvalLoss};
 use super::model::{Input, LanguageModel};
-use super::parallel;
 use crate::optim::{LrSchedule, Optimizer};
 use anyhow::{bail, Result};
 use tch::{Kind, Tensor};
@@ -80,8 +78,6 @@ pub struct StepPlan<'a> {
     pub schedule: &'a LrSchedule,
     /// The run's seed (torch's generator is reseeded from it and the step).
     pub seed: u64,
-    /// Threads that split each micro-batch by rows (`nn::parallel`); 1 = the caller's thread.
-    pub workers: usize,
 }
 
 /// One optimizer step over the micro-batches `micro` (module doc).
@@ -96,35 +92,24 @@ pub fn train_step(
     }
     let step = opt.steps_done();
     seed_torch_for_step(plan.seed, step);
-    // With worker threads, this thread computes with one libtorch thread too (its idle
-    // thread team would otherwise spin beside the workers); restored after the step.
-    let threads = tch::get_num_threads();
-    if plan.workers > 1 {
-        tch::set_num_threads(1);
-    }
-    let result = (|| -> Result<(f64, crate::optim::StepInfo)> {
-        let k = micro.len() as f64;
-        let mut total = 0.0;
-        for batch in micro {
-            let value = parallel::backward(model, batch, 1.0 / k, plan.workers)?;
-            if !value.is_finite() {
-                bail!("the training loss is {value} at step {step}; lower the learning rate or check the data");
-            }
-            total += value;
+    let k = micro.len() as f64;
+    let mut total = 0.0;
+    for batch in micro {
+        let loss = batch_loss(model, batch, true)?;
+        let value = loss.double_value(&[]);
+        if !value.is_finite() {
+            bail!("the training loss is {value} at step {step}; lower the learning rate or check the data");
         }
-        opt.set_lr(plan.schedule.lr_at(plan.base_lr, step));
-        let info = opt.step()?;
-        opt.zero_grad();
-        Ok((total / k, info))
-    })();
-    if plan.workers > 1 {
-        tch::set_num_threads(threads);
+        total += value;
+        (loss / k).backward();
     }
-    let (loss, info) = result?;
     let lr = plan.schedule.lr_at(plan.base_lr, step);
+    opt.set_lr(lr);
+    let info = opt.step()?;
+    opt.zero_grad();
     Ok(StepReport {
         step,
-        loss,
+        loss: total / k,
         lr,
         grad_norm: info.grad_norm,
     })

@@ -54,7 +54,6 @@ fn a_tiny_model_overfits_a_fixed_batch() {
             base_lr: 1e-2,
             schedule: &schedule,
             seed: 0,
-            workers: 1,
         };
         let first = train_step(m.as_ref(), &mut opt, &plan, &batch)
             .unwrap()
@@ -99,7 +98,6 @@ fn gradient_accumulation_equals_one_big_batch() {
         base_lr: 1e-2,
         schedule: &schedule,
         seed: 0,
-        workers: 1,
     };
     let (mut oa, mut ob) = (adamw(a.as_ref(), 1e-2), adamw(b.as_ref(), 1e-2));
     let whole = [Batch::new(x.shallow_clone(), y.shallow_clone())];
@@ -134,7 +132,6 @@ fn run(m: &dyn LanguageModel, opt: &mut AdamW, rng: &mut ChaCha8Rng, steps: usiz
         base_lr: 3e-3,
         schedule: &schedule,
         seed: 42,
-        workers: 1,
     };
     (0..steps)
         .map(|_| {
@@ -241,100 +238,4 @@ fn generation_flops_add_the_prompt_pass_and_each_step() {
     let steps = flops::decode_step(&cfg, 65, 2, 6) + flops::decode_step(&cfg, 65, 2, 7);
     assert!((three - one - steps).abs() < 1e-6 * three);
     assert!(flops::decode_step(&cfg, 65, 2, 7) > flops::decode_step(&cfg, 65, 2, 6));
-}
-
-/// Copies of one model: `n` models with identical parameters.
-fn clones(cfg: &ModelConfig, n: usize) -> Vec<Box<dyn LanguageModel>> {
-    let first = model(cfg, 21);
-    let mut out = vec![];
-    for i in 0..n {
-        let m = model(cfg, 22 + i as i64);
-        tch::no_grad(|| {
-            for ((_, mut dst), (_, src)) in nn::named_parameters(m.as_ref())
-                .into_iter()
-                .zip(nn::named_parameters(first.as_ref()))
-            {
-                dst.copy_(&src);
-            }
-        });
-        out.push(m);
-    }
-    out
-}
-
-#[test]
-fn worker_threads_give_the_single_thread_step_and_repeat_exactly() {
-    let cfg = nano(Attention::Fused, Dtype::F64);
-    let models = clones(&cfg, 3);
-    let data = stream(3000, 5);
-    let schedule = LrSchedule::Constant {};
-    let mut params = vec![];
-    for (m, workers) in models.iter().zip([1usize, 2, 2]) {
-        let mut opt = adamw(m.as_ref(), 1e-2);
-        let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let plan = StepPlan {
-            base_lr: 1e-2,
-            schedule: &schedule,
-            seed: 0,
-            workers,
-        };
-        let mut losses = vec![];
-        for _ in 0..3 {
-            let (x, y) = random_batch(&data, 5, 12, &mut rng, Device::Cpu).unwrap();
-            let halves = [
-                Batch::new(x.narrow(0, 0, 3), y.narrow(0, 0, 3)),
-                Batch::new(x.narrow(0, 3, 2), y.narrow(0, 3, 2)),
-            ];
-            losses.push(
-                train_step(m.as_ref(), &mut opt, &plan, &halves)
-                    .unwrap()
-                    .loss,
-            );
-        }
-        params.push((losses, nn::named_parameters(m.as_ref())));
-    }
-    let (one, two, again) = (&params[0], &params[1], &params[2]);
-    assert_eq!((one.0.len(), two.0.len()), (3, 3));
-    assert_eq!((one.1.len(), again.1.len()), (two.1.len(), two.1.len()));
-    for (a, b) in one.0.iter().zip(&two.0) {
-        assert!(
-            (a - b).abs() < 1e-12,
-            "loss {a} (1 worker) vs {b} (2 workers)"
-        );
-    }
-    assert_eq!(two.0, again.0, "two runs with 2 workers");
-    for (((name, p1), (_, p2)), (_, p3)) in one.1.iter().zip(&two.1).zip(&again.1) {
-        let diff = (p1 - p2).abs().max().double_value(&[]);
-        assert!(diff < 1e-9, "{name}: 1 vs 2 workers differ by {diff}");
-        assert!(p2.equal(p3), "{name}: two runs with 2 workers differ");
-    }
-}
-
-#[test]
-fn workers_refuse_dropout_and_shards_cover_the_rows() {
-    use lab::nn::parallel::shards;
-    assert_eq!(shards(5, 2), vec![(0, 2), (2, 3)]);
-    assert_eq!(shards(4, 3), vec![(0, 1), (1, 1), (2, 2)]);
-    assert_eq!(shards(1, 4), vec![(0, 1)]);
-    assert_eq!(shards(7, 1), vec![(0, 7)]);
-    let mut cfg = nano(Attention::Fused, Dtype::F32);
-    cfg.dropout = 0.1;
-    let m = model(&cfg, 1);
-    let mut opt = adamw(m.as_ref(), 1e-3);
-    let x = Tensor::randint(V, [4, 8], (Kind::Int64, Device::Cpu));
-    let schedule = LrSchedule::Constant {};
-    let plan = StepPlan {
-        base_lr: 1e-3,
-        schedule: &schedule,
-        seed: 0,
-        workers: 2,
-    };
-    let err = train_step(
-        m.as_ref(),
-        &mut opt,
-        &plan,
-        &[Batch::new(x.shallow_clone(), x)],
-    )
-    .unwrap_err();
-    assert!(err.to_string().contains("dropout 0"), "{err}");
 }
