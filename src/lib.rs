@@ -6,6 +6,7 @@ pub mod config;
 pub mod data;
 pub mod decompose;
 pub mod device;
+pub mod entropy;
 pub mod error;
 pub mod experiment;
 pub mod nn;

@@ -24,6 +24,7 @@ mod decompose_finance;
 mod decompose_oracle;
 mod decompose_props;
 mod docs_numbers;
+mod entropy_ngram;
 mod envs_golden;
 mod envs_gym;
 mod envs_vec;

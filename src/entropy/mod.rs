@@ -1,0 +1,7 @@
+//! Entropy collapse of small language models under stabilised maximum-likelihood training
+//! (spec `entropy-probe.md`). Being built in slices (issue 11); the subcommand is not wired yet.
+//!
+//! Reading order:
+//! 1. `ngram.rs`: the exact order-k count model, the closed-form stationary point the theory
+//!    (§2) is about and the reference of H7.
+pub mod ngram;

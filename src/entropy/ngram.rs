@@ -1,0 +1,156 @@
+//! The exact order-k n-gram model: counts of (context, next token) in the training stream. It is
+//! the closed-form stationary point of maximum likelihood with a free logit per context
+//! (spec §2.2, E3), so its numbers are what a high-capacity model trained to convergence tends to.
+//!
+//! - `H_k(train)` (E5): `−(1/(N−k)) Σ_{t≥k} ln(n(c_t, y_t) / n(c_t))`, the empirical conditional
+//!   entropy over every training position with a full k-token context.
+//! - `valCE` with add-δ smoothing over all `V` symbols: `−ln((n(c,x) + δ) / (n(c) + δV))`, an
+//!   unseen context scored at `ln V`, averaged over the held-out positions k.. with contexts
+//!   taken from the held-out stream only (§2.6).
+//!
+//! Pure Rust (no libtorch). Contexts are packed base-V into a `u128`, so `V^(k+1)` must fit.
+use anyhow::{bail, Result};
+use std::collections::HashMap;
+
+/// Counts of an order-`k` model over a vocabulary of `vocab` ids.
+pub struct NGram {
+    pub order: usize,
+    pub vocab: usize,
+    /// `n(c)` by packed context.
+    context_counts: HashMap<u128, u64>,
+    /// `n(c, x)` by packed (context, next).
+    pair_counts: HashMap<u128, u64>,
+    /// Training positions with a full context (`N − k`).
+    positions: u64,
+}
+
+/// What the model says about a held-out stream.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HeldOut {
+    /// Mean add-δ cross-entropy, nats per token.
+    pub cross_entropy: f64,
+    /// Fraction of scored positions whose context never occurred in training.
+    pub unseen_fraction: f64,
+    /// Positions scored.
+    pub positions: u64,
+}
+
+/// `c · V + x` with an overflow check.
+fn push(packed: u128, x: u32, vocab: u128) -> Option<u128> {
+    packed.checked_mul(vocab)?.checked_add(u128::from(x))
+}
+
+impl NGram {
+    /// Count every (k-token context, next token) pair of `tokens` (ids below `vocab`).
+    pub fn fit(tokens: &[u32], order: usize, vocab: usize) -> Result<NGram> {
+        if vocab < 1 {
+            bail!("n-gram: the vocabulary is empty");
+        }
+        let v = vocab as u128;
+        if (0..=order)
+            .try_fold(1u128, |acc, _| acc.checked_mul(v))
+            .is_none()
+        {
+            bail!("n-gram: order {order} with {vocab} symbols is too large (V^(k+1) must fit in 128 bits)");
+        }
+        if let Some(bad) = tokens.iter().find(|&&t| t as usize >= vocab) {
+            bail!("n-gram: token id {bad} is outside the vocabulary of {vocab}");
+        }
+        let mut model = NGram {
+            order,
+            vocab,
+            context_counts: HashMap::new(),
+            pair_counts: HashMap::new(),
+            positions: 0,
+        };
+        for (c, x) in contexts(tokens, order, v) {
+            *model.context_counts.entry(c).or_default() += 1;
+            *model.pair_counts.entry(c * v + u128::from(x)).or_default() += 1;
+            model.positions += 1;
+        }
+        Ok(model)
+    }
+
+    /// Distinct contexts seen in training.
+    pub fn num_contexts(&self) -> usize {
+        self.context_counts.len()
+    }
+
+    /// Training positions with a full context.
+    pub fn positions(&self) -> u64 {
+        self.positions
+    }
+
+    /// `H_k(train)` (E5), nats; NaN when no position has a full context.
+    pub fn train_entropy(&self) -> f64 {
+        let v = self.vocab as u128;
+        let sum: f64 = self
+            .pair_counts
+            .iter()
+            .map(|(&cx, &n)| {
+                let nc = self.context_counts[&(cx / v)] as f64;
+                n as f64 * (n as f64 / nc).ln()
+            })
+            .sum();
+        -sum / self.positions as f64
+    }
+
+    /// `n(c)` and `n(c, x)` for a packed context.
+    pub fn counts(&self, context: u128, next: u32) -> (u64, u64) {
+        let nc = self.context_counts.get(&context).copied().unwrap_or(0);
+        let v = self.vocab as u128;
+        let ncx = self
+            .pair_counts
+            .get(&(context * v + u128::from(next)))
+            .copied()
+            .unwrap_or(0);
+        (nc, ncx)
+    }
+
+    /// Add-`delta` cross-entropy of `tokens` with contexts from `tokens` itself (module doc).
+    pub fn held_out(&self, tokens: &[u32], delta: f64) -> Result<HeldOut> {
+        if !(delta > 0.0 && delta.is_finite()) {
+            bail!("n-gram: add-delta smoothing needs delta > 0, got {delta}");
+        }
+        if let Some(bad) = tokens.iter().find(|&&t| t as usize >= self.vocab) {
+            bail!(
+                "n-gram: token id {bad} is outside the vocabulary of {}",
+                self.vocab
+            );
+        }
+        let v = self.vocab as f64;
+        let (mut sum, mut unseen, mut n) = (0.0, 0u64, 0u64);
+        for (c, x) in contexts(tokens, self.order, self.vocab as u128) {
+            let (nc, ncx) = self.counts(c, x);
+            sum += if nc == 0 {
+                unseen += 1;
+                v.ln()
+            } else {
+                -((ncx as f64 + delta) / (nc as f64 + delta * v)).ln()
+            };
+            n += 1;
+        }
+        Ok(HeldOut {
+            cross_entropy: sum / n as f64,
+            unseen_fraction: unseen as f64 / n as f64,
+            positions: n,
+        })
+    }
+}
+
+/// `(packed context, next token)` for every position `t ≥ k` of `tokens`.
+fn contexts(tokens: &[u32], k: usize, v: u128) -> impl Iterator<Item = (u128, u32)> + '_ {
+    // The packed context of the k tokens before t is rolled forward: drop the oldest digit.
+    let top = (0..k.saturating_sub(1)).fold(1u128, |acc, _| acc * v); // V^(k-1)
+    let mut packed = 0u128;
+    tokens.iter().enumerate().filter_map(move |(t, &x)| {
+        let out = (t >= k).then_some((packed, x));
+        if k > 0 {
+            if t >= k {
+                packed %= top; // drop the oldest of the k digits
+            }
+            packed = push(packed, x, v).expect("checked by the caller");
+        }
+        out
+    })
+}
