@@ -4,4 +4,6 @@
 //! Reading order:
 //! 1. `ngram.rs`: the exact order-k count model, the closed-form stationary point the theory
 //!    (§2) is about and the reference of H7.
+//! 2. `toys.rs`: §2.4 (gradient descent on softmax logits) and §2.5 (forward vs reverse KL).
 pub mod ngram;
+pub mod toys;

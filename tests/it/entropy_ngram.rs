@@ -102,3 +102,75 @@ fn bad_inputs_are_refused() {
     assert!((v.cross_entropy - want).abs() < 1e-15);
     assert_eq!(v.unseen_fraction, 0.0);
 }
+
+mod toys {
+    use lab::entropy::toys::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+    use rand_distr::{Dirichlet, Distribution};
+
+    /// Spec §2.5: H(p) = 3.5377; forward μ 35, σ 25, H 4.4187, KL 0.8813; reverse μ 25, σ 4,
+    /// H 2.8052, KL 0.3567.
+    #[test]
+    fn forward_kl_covers_both_modes_and_reverse_picks_one() {
+        let p = bimodal_target();
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!((entropy(&p) - 3.5377).abs() < 5e-5);
+        let f = fit_gaussian(&p, Direction::Forward);
+        let r = fit_gaussian(&p, Direction::Reverse);
+        assert_eq!((f.mu, f.sigma), (35.0, 25.0));
+        assert_eq!((r.mu, r.sigma), (25.0, 4.0));
+        assert!(
+            (f.entropy - 4.4187).abs() < 5e-5 && (f.kl - 0.8813).abs() < 5e-5,
+            "{f:?}"
+        );
+        assert!(
+            (r.entropy - 2.8052).abs() < 5e-5 && (r.kl - 0.3567).abs() < 5e-5,
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn entropy_gradient_matches_finite_differences() {
+        let z = [0.3, -1.2, 2.0, 0.0, 0.7];
+        let g = entropy_gradient(&z);
+        assert_eq!(g.len(), z.len());
+        for j in 0..z.len() {
+            let (mut a, mut b) = (z, z);
+            a[j] += 1e-6;
+            b[j] -= 1e-6;
+            let fd = (entropy(&softmax(&a)) - entropy(&softmax(&b))) / 2e-6;
+            assert!((fd - g[j]).abs() < 1e-8, "z_{j}: {fd} vs {}", g[j]);
+        }
+    }
+
+    /// Spec §2.4: from z = 0 the entropy falls monotonically to H(p̂) for small steps and rises
+    /// somewhere for large ones (300 random p̂ of sizes 2–49, 3000 steps).
+    #[test]
+    fn small_steps_lower_entropy_monotonically_and_large_ones_do_not() {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let targets: Vec<Vec<f64>> = (0..300)
+            .map(|i| {
+                let size = 2 + i % 48;
+                Dirichlet::new_with_size(1.0, size)
+                    .unwrap()
+                    .sample(&mut rng)
+            })
+            .collect();
+        let count = |eta: f64| {
+            targets
+                .iter()
+                .filter(|p| rises(&gd_entropy_trace(p, eta, 3000), 1e-12))
+                .count()
+        };
+        assert_eq!(count(0.1), 0);
+        assert_eq!(count(1.0), 0);
+        assert!(count(50.0) >= 250, "eta 50: {} of 300 rise", count(50.0));
+        let p = &targets[7];
+        let trace = gd_entropy_trace(p, 1.0, 3000);
+        assert_eq!(trace.len(), 3001);
+        assert!((trace[0] - (p.len() as f64).ln()).abs() < 1e-12);
+        let gap = (trace[3000] - entropy(p)).abs();
+        assert!(gap < 1e-2, "ends near H(p̂): gap {gap}");
+    }
+}
