@@ -4,6 +4,8 @@
 //! Reading order:
 //! 1. `ngram.rs`: the exact order-k count model, the closed-form stationary point the theory
 //!    (§2) is about and the reference of H7.
-//! 2. `toys.rs`: §2.4 (gradient descent on softmax logits) and §2.5 (forward vs reverse KL).
+//! 2. `text.rs`: metrics on samples (diversity, repetition, loops, copying, coverage, §4.2–§4.4).
+//! 3. `toys.rs`: §2.4 (gradient descent on softmax logits) and §2.5 (forward vs reverse KL).
 pub mod ngram;
+pub mod text;
 pub mod toys;

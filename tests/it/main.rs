@@ -25,6 +25,7 @@ mod decompose_oracle;
 mod decompose_props;
 mod docs_numbers;
 mod entropy_ngram;
+mod entropy_text;
 mod envs_golden;
 mod envs_gym;
 mod envs_vec;
