@@ -144,3 +144,24 @@ fn evaluation_loss_in_nats_and_bits_adds_up_over_batches() {
     });
     assert!((e.nats_per_token() - 2.0).abs() < 1e-12 && e.tokens == 4.0);
 }
+
+#[test]
+fn entropy_of_logits_is_stable_and_exact() {
+    use lab::nn::loss::entropy_of_logits;
+    let v = |x: &[f64]| Tensor::from_slice(x).view([1, -1]);
+    let h = |x: &[f64]| entropy_of_logits(&v(x)).double_value(&[0]);
+    assert!((h(&[0.0, 0.0, 0.0, 0.0]) - 4f64.ln()).abs() < 1e-15);
+    let extreme = h(&[1e4, -1e4, 0.0]);
+    assert!(extreme.is_finite() && extreme.abs() < 1e-12, "{extreme}");
+    // Against −Σ p ln p in f64 on moderate logits.
+    let z = [0.3, -1.7, 2.2, 0.9, -0.4];
+    let m = z.iter().cloned().fold(f64::MIN, f64::max);
+    let e: Vec<f64> = z.iter().map(|x| (x - m).exp()).collect();
+    let s: f64 = e.iter().sum();
+    let want: f64 = -e.iter().map(|x| x / s * (x / s).ln()).sum::<f64>();
+    assert!((h(&z) - want).abs() < 1e-14);
+    // Two rows at once keep their own entropies.
+    let both = entropy_of_logits(&Tensor::from_slice(&[0.0, 0.0, 5.0, 5.0]).view([2, 2]));
+    assert_eq!(both.size(), vec![2]);
+    assert!((both.double_value(&[1]) - 2f64.ln()).abs() < 1e-15);
+}
