@@ -154,3 +154,46 @@ fn contexts(tokens: &[u32], k: usize, v: u128) -> impl Iterator<Item = (u128, u3
         out
     })
 }
+
+/// The reference model of spec §3.6: orders `0..=max_order` mixed with weights ∝ `2^k` among the
+/// orders whose context was seen in training, each order add-`delta` smoothed over all `V`
+/// symbols. Order 0 is always seen, so every context gets a proper distribution.
+pub struct Interpolated {
+    orders: Vec<NGram>,
+    delta: f64,
+}
+
+impl Interpolated {
+    /// Fit orders `0..=max_order` on `train` (§3.6 uses 5 and delta 0.01).
+    pub fn fit(train: &[u32], max_order: usize, vocab: usize, delta: f64) -> Result<Interpolated> {
+        if !(delta > 0.0 && delta.is_finite()) {
+            bail!("interpolated n-gram: delta must be > 0, got {delta}");
+        }
+        let orders = (0..=max_order)
+            .map(|k| NGram::fit(train, k, vocab))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Interpolated { orders, delta })
+    }
+
+    /// `p(next | history)`, using the last `k` tokens of `history` for order `k` (orders with a
+    /// longer context than the history are left out).
+    pub fn prob(&self, history: &[u32], next: u32) -> f64 {
+        let vocab = self.orders[0].vocab;
+        let v = vocab as f64;
+        let (mut num, mut den) = (0.0, 0.0);
+        for m in self.orders.iter().filter(|m| m.order <= history.len()) {
+            let ctx = &history[history.len() - m.order..];
+            let packed = ctx
+                .iter()
+                .fold(0u128, |acc, &t| acc * vocab as u128 + u128::from(t));
+            let (nc, ncx) = m.counts(packed, next);
+            if nc == 0 {
+                continue;
+            }
+            let w = (m.order as f64).exp2();
+            num += w * (ncx as f64 + self.delta) / (nc as f64 + self.delta * v);
+            den += w;
+        }
+        num / den
+    }
+}

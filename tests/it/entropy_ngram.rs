@@ -174,3 +174,32 @@ mod toys {
         assert!(gap < 1e-2, "ends near H(p̂): gap {gap}");
     }
 }
+
+#[test]
+fn the_interpolated_reference_model_is_a_distribution_and_mixes_seen_orders() {
+    use lab::entropy::ngram::Interpolated;
+    let train: Vec<u32> = [0, 1, 2, 0, 1, 2, 0, 1, 1, 2, 0, 0].to_vec();
+    let m = Interpolated::fit(&train, 5, 4, 0.01).unwrap();
+    for history in [
+        vec![],
+        vec![0],
+        vec![0, 1],
+        vec![2, 0, 1],
+        vec![3, 3],
+        vec![1, 2, 0, 1, 2, 0],
+    ] {
+        let total: f64 = (0..4).map(|x| m.prob(&history, x)).sum();
+        assert!((total - 1.0).abs() < 1e-12, "{history:?}: {total}");
+    }
+    // An unseen order-1 context (3): only order 0 counts.
+    let o0 = |x: u32| {
+        let n = train.iter().filter(|&&t| t == x).count() as f64;
+        (n + 0.01) / (12.0 + 0.04)
+    };
+    assert!((m.prob(&[3], 1) - o0(1)).abs() < 1e-15);
+    // History [2]: order 0 (weight 1) and order 1 (weight 2; n(2) = 3, n(2,0) = 3).
+    let o1 = (3.0 + 0.01) / (3.0 + 0.04);
+    let want = (o0(0) + 2.0 * o1) / 3.0;
+    assert!((m.prob(&[2], 0) - want).abs() < 1e-15);
+    assert!(Interpolated::fit(&train, 5, 4, 0.0).is_err());
+}
