@@ -138,6 +138,80 @@ impl NGram {
     }
 }
 
+impl NGram {
+    /// The next-token counts `n(c, ·)` of the longest suffix of `history` (at most `order`
+    /// tokens) that was seen in training: the exact model, backing off to shorter contexts only
+    /// when a prompt's context never occurred (order 0 always has counts once fitted on data).
+    fn next_counts(&self, history: &[u32]) -> Vec<u64> {
+        let v = self.vocab as u128;
+        for k in (0..=self.order.min(history.len())).rev() {
+            let packed = history[history.len() - k..]
+                .iter()
+                .fold(0u128, |acc, &t| acc * v + u128::from(t));
+            // Only the full-order table is kept; shorter contexts are summed from it.
+            let counts = self.suffix_counts(packed, k);
+            if counts.iter().any(|&c| c > 0) {
+                return counts;
+            }
+        }
+        vec![0; self.vocab]
+    }
+
+    /// `n(c', x)` summed over the full-order contexts ending in the `k`-token suffix `packed`.
+    fn suffix_counts(&self, packed: u128, k: usize) -> Vec<u64> {
+        let v = self.vocab as u128;
+        let modulus = (0..k).fold(1u128, |acc, _| acc * v); // V^k
+        let mut out = vec![0u64; self.vocab];
+        if k == self.order {
+            for (x, slot) in out.iter_mut().enumerate() {
+                *slot = self.counts(packed, x as u32).1;
+            }
+        } else {
+            for (&cx, &n) in &self.pair_counts {
+                if (cx / v) % modulus == packed {
+                    out[(cx % v) as usize] += n;
+                }
+            }
+        }
+        out
+    }
+
+    /// Continue `prompt` by `len` tokens: ancestral sampling at temperature 1 with uniforms
+    /// from `rng`, or greedy (the most frequent continuation, ties to the smaller id).
+    pub fn sample(
+        &self,
+        prompt: &[u32],
+        len: usize,
+        greedy: bool,
+        rng: &mut impl rand::Rng,
+    ) -> Vec<u32> {
+        let mut seq = prompt.to_vec();
+        for _ in 0..len {
+            let counts = self.next_counts(&seq);
+            let total: u64 = counts.iter().sum();
+            let next = if greedy {
+                let best = counts.iter().copied().max().unwrap_or(0);
+                counts.iter().position(|&c| c == best).unwrap_or(0)
+            } else {
+                let mut u = rng.gen_range(0..total.max(1));
+                counts
+                    .iter()
+                    .position(|&c| {
+                        if u < c {
+                            true
+                        } else {
+                            u -= c;
+                            false
+                        }
+                    })
+                    .unwrap_or(0)
+            };
+            seq.push(next as u32);
+        }
+        seq.split_off(prompt.len())
+    }
+}
+
 /// `(packed context, next token)` for every position `t ≥ k` of `tokens`.
 fn contexts(tokens: &[u32], k: usize, v: u128) -> impl Iterator<Item = (u128, u32)> + '_ {
     // The packed context of the k tokens before t is rolled forward: drop the oldest digit.

@@ -203,3 +203,25 @@ fn the_interpolated_reference_model_is_a_distribution_and_mixes_seen_orders() {
     assert!((m.prob(&[2], 0) - want).abs() < 1e-15);
     assert!(Interpolated::fit(&train, 5, 4, 0.0).is_err());
 }
+
+#[test]
+fn sampling_the_exact_model_follows_its_counts() {
+    use rand::SeedableRng;
+    let train: Vec<u32> = [0, 1, 2, 0, 1, 2, 0, 1, 0, 2].to_vec();
+    let m = NGram::fit(&train, 1, 3).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    // After 2 the only continuation seen is 0; after 1: 2 twice, 0 once.
+    let s = m.sample(&[2], 1, false, &mut rng);
+    assert_eq!(s, vec![0]);
+    assert_eq!(m.sample(&[1], 3, true, &mut rng), vec![2, 0, 1]);
+    let draws: Vec<u32> = (0..30_000)
+        .map(|_| m.sample(&[1], 1, false, &mut rng)[0])
+        .collect();
+    let twos = draws.iter().filter(|&&x| x == 2).count() as f64 / draws.len() as f64;
+    assert!((twos - 2.0 / 3.0).abs() < 0.01, "P(2 | 1) = {twos}");
+    assert!(draws.iter().all(|&x| x == 0 || x == 2));
+    // The context (2, 2) never occurred: the model backs off to the suffix (2), always 0.
+    let m2 = NGram::fit(&train, 2, 3).unwrap();
+    assert_eq!(m2.sample(&[2, 2], 1, false, &mut rng), vec![0]);
+    assert_eq!(m2.sample(&[1, 2], 50, false, &mut rng).len(), 50);
+}
