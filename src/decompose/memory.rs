@@ -56,10 +56,26 @@ fn file_n(path: &Path) -> usize {
     if path.extension().is_some_and(|e| e == "npy") {
         return ((len - 128.0).max(0.0) / 8.0).sqrt() as usize;
     }
-    let first = std::fs::read_to_string(path).ok();
-    first
-        .and_then(|t| t.lines().next().map(|l| l.split(',').count()))
-        .unwrap_or(0)
+    use std::io::BufRead;
+    let mut first = String::new();
+    let read = std::fs::File::open(path)
+        .map(std::io::BufReader::new)
+        .and_then(|mut r| r.read_line(&mut first));
+    match read {
+        Ok(_) if !first.trim().is_empty() => first.split(',').count(),
+        _ => 0,
+    }
+}
+
+/// The key that sets the size of A, to blame when even the cheapest method does not fit.
+fn size_key(cfg: &DecomposeConfig) -> &'static str {
+    match (&cfg.mode, &cfg.matrix) {
+        (Mode::Finance(_), _) => "mode.periods",
+        (_, MatrixSpec::BlockExchangeable { .. }) => "matrix.sizes",
+        (_, MatrixSpec::MixedFbm { .. }) => "matrix.periods",
+        (_, MatrixSpec::File { .. }) => "matrix.path",
+        _ => "matrix.n",
+    }
 }
 
 fn dims(spec: &SubspaceSpec, n: usize) -> Dims {
@@ -342,11 +358,7 @@ pub fn refusal(cfg: &DecomposeConfig) -> Option<(&'static str, String)> {
         }
         _ => {
             msg.push_str("reduce the size of A, or ");
-            if matches!(cfg.mode, Mode::Finance(_)) {
-                "mode.periods"
-            } else {
-                "matrix.n"
-            }
+            size_key(cfg)
         }
     };
     msg.push_str("set `limits.memory_check: false` to run anyway");

@@ -144,3 +144,24 @@ fn the_estimate_is_within_a_factor_2_of_the_measured_peak_rss() {
         );
     }
 }
+
+#[test]
+fn a_matrix_file_is_sized_from_its_first_line_and_blamed_by_path() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.csv"), "4,1,0\n1,4,1\n0,1,4\n").unwrap();
+    let args = [
+        "--set",
+        "matrix.kind=file",
+        "--set",
+        "matrix.path=a.csv",
+        "--set",
+        "limits.max_memory_gb=0.001",
+    ];
+    let r = decompose(dir.path(), &args);
+    assert_refused(dir.path(), &r, "matrix.path");
+    assert!(
+        r.1.contains("(n = 3,"),
+        "n read from the first line: {}",
+        r.1
+    );
+}
