@@ -13,6 +13,30 @@ pub struct DecomposeConfig {
     pub output: OutputConfig,
     /// `plain` decomposes `matrix` w.r.t. `subspace`; `finance` ignores both (spec §5).
     pub mode: Mode,
+    /// Resource checks made before the run starts.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// The memory check: a run whose estimated peak memory exceeds the budget is refused (exit 2)
+/// before its run directory exists.
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Refuse a run whose estimate exceeds the budget; false runs it anyway.
+    pub memory_check: bool,
+    /// The budget in GB (10^9 bytes); 0 = the memory available (MemAvailable, capped by a
+    /// cgroup limit when one is set).
+    pub max_memory_gb: f64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            memory_check: true,
+            max_memory_gb: 0.0,
+        }
+    }
 }
 
 #[derive(Deserialize, Serialize, Debug, Clone)]
@@ -247,6 +271,18 @@ impl Validate for DecomposeConfig {
             s.divergence_factor > 1.0,
             "must be > 1",
         );
+        let gb = self.limits.max_memory_gb;
+        c.check(
+            "limits.max_memory_gb",
+            gb.is_finite() && gb >= 0.0,
+            format!("must be >= 0 (0 = the memory available), got {gb}"),
+        );
+        // Sizes are checked first: the estimate reads them (and files' headers).
+        if c.problems.is_empty() {
+            if let Some((key, msg)) = super::memory::refusal(self) {
+                c.check(key, false, msg);
+            }
+        }
     }
 }
 

@@ -31,6 +31,7 @@ pub mod dualnum;
 pub mod elements;
 pub mod finance;
 pub mod matrix;
+pub mod memory;
 pub mod newton;
 pub mod nondegen;
 pub mod solve;
@@ -85,6 +86,10 @@ pub struct Summary {
     pub check_s: f64,
     pub solve_s: f64,
     pub output_s: f64,
+    /// The peak-memory estimate the run was admitted with (docs/decompose.md, "Memory").
+    pub memory_estimate_mb: f64,
+    /// Measured peak resident set size of the process (VmHWM) when the summary is written.
+    pub peak_rss_mb: Option<f64>,
 }
 
 impl Experiment for DecomposeConfig {
@@ -115,22 +120,27 @@ impl Experiment for DecomposeConfig {
             })?;
             return run.write_summary(&finance::summary(&rows)?);
         }
+        let budget = memory::budget(self);
+        let mut solver = self.solver.clone();
+        if let Some(m) = memory::auto_override(self, budget) {
+            eprintln!(
+                "note: auto picks {} instead of an explicit Hessian, which would not fit in memory",
+                memory::method_name(m)
+            );
+            solver.method = m;
+        }
+        let estimate = memory::estimate(self, budget);
         let t0 = Instant::now();
         let (a, asymmetry, cond) = matrix::build(&self.matrix, &mut ctx.rng)?;
         let warning = cond.warning();
         if let Some(w) = &warning {
             eprintln!("warning: {w}");
         }
-        let sub = structures::build(
-            &self.subspace,
-            a.nrows(),
-            self.solver.strict_basis,
-            &mut ctx.rng,
-        )?;
+        let sub = structures::build(&self.subspace, a.nrows(), solver.strict_basis, &mut ctx.rng)?;
         let setup_s = t0.elapsed().as_secs_f64();
         let mut metrics = run.csv("metrics.csv", driver::COLUMNS)?;
-        let mut progress = run.progress(self.solver.max_iter as u64, "decompose");
-        let out = solve::decompose(&a, &sub, &self.solver, &mut |row| {
+        let mut progress = run.progress(solver.max_iter as u64, "decompose");
+        let out = solve::decompose(&a, &sub, &solver, &mut |row| {
             progress.set(row.iter as u64, &format!("decrement {:.2e}", row.decrement));
             row.write(&mut metrics)?;
             run.check_interrupt()
@@ -156,6 +166,8 @@ impl Experiment for DecomposeConfig {
         summary.cond_a = Some(cond);
         summary.warnings.extend(warning);
         summary.output_s = t1.elapsed().as_secs_f64();
+        summary.memory_estimate_mb = estimate.bytes / 1e6;
+        summary.peak_rss_mb = memory::peak_rss().map(|b| b / 1e6);
         run.write_summary(&summary)?;
         anyhow::ensure!(
             out.converged,
@@ -219,6 +231,8 @@ pub fn summarize(a: &Array2<f64>, sub: &structures::Subspace, out: &Outcome) -> 
         check_s: out.check_s,
         solve_s: out.solve_s,
         output_s: 0.0,
+        memory_estimate_mb: 0.0,
+        peak_rss_mb: None,
     })
 }
 

@@ -21,6 +21,7 @@ mod decompose_common;
 mod decompose_driver;
 mod decompose_exact;
 mod decompose_finance;
+mod decompose_memory;
 mod decompose_oracle;
 mod decompose_props;
 mod docs_numbers;
