@@ -1,8 +1,10 @@
 //! Run a study's runs as child `lab` processes, at most `--jobs` at a time, with one progress
 //! display over all of them. A child that crashes only fails its own run.
 use crate::cli::RunArgs;
+use crate::error::usage;
 use crate::progress::Progress;
 use crate::results::record::{StudyRecord, CELL_CONFIG};
+use crate::run::lock::{self, RUN_LOCK};
 use crate::signals;
 use anyhow::{Context, Result};
 use std::collections::VecDeque;
@@ -10,6 +12,11 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{mpsc, Mutex};
+use std::time::Duration;
+
+/// How long a `--resume` waits for a run that another process still writes (a dying child of
+/// an earlier study finishing its row) before it refuses.
+const BUSY_WAIT: Duration = Duration::from_secs(5);
 
 /// One run to do: `lab <sub> --config <cell.yaml> --seed <seed> --out <dir>`.
 #[derive(Clone, Debug)]
@@ -53,6 +60,7 @@ pub fn execute(dir: &Path, record: &StudyRecord, args: &RunArgs) -> Result<Outco
                 outcome.finished += 1;
                 continue;
             }
+            refuse_if_written(&run_dir)?;
             jobs.push_back(Job {
                 config: dir.join(&cell.name).join(CELL_CONFIG),
                 seed,
@@ -77,6 +85,18 @@ pub fn execute(dir: &Path, record: &StudyRecord, args: &RunArgs) -> Result<Outco
     let base = base_command(&record.subcommand, args, workers)?;
     run_pool(jobs, workers, &base, args.quiet, &mut outcome);
     Ok(outcome)
+}
+
+/// A run directory another live process still writes (it holds `run.lock`): wait a little for
+/// it to be released, then refuse, naming the directory and the writer's pid.
+pub fn refuse_if_written(run_dir: &Path) -> Result<()> {
+    let Some(pid) = lock::wait_released(run_dir, RUN_LOCK, BUSY_WAIT) else {
+        return Ok(());
+    };
+    Err(usage(format!(
+        "run {} is still being written by lab process {pid}; wait for it or stop it first",
+        run_dir.display()
+    )))
 }
 
 /// The part of every child's command line that does not depend on the run.
@@ -159,6 +179,9 @@ fn run_pool(jobs: VecDeque<Job>, workers: usize, base: &Command, quiet: bool, ou
 fn run_child(base: &Command, job: &Job) -> Ended {
     // What is left of an earlier, unfinished attempt (this path belongs to the study).
     if job.dir.exists() {
+        if let Some(pid) = lock::holder(&job.dir, RUN_LOCK) {
+            return Ended::Failed(format!("still being written by lab process {pid}"));
+        }
         if let Err(e) = std::fs::remove_dir_all(&job.dir) {
             return Ended::Failed(format!("could not clear {}: {e}", job.dir.display()));
         }

@@ -59,3 +59,4 @@ mod report;
 mod report_read;
 mod startup;
 mod study;
+mod study_locks;
