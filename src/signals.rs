@@ -2,6 +2,8 @@
 //! same way: the first asks it to stop after its current row (flushed, `meta.json` says
 //! `interrupted`, exit 128 + signal: 130 or 143); a second ends the process at once with that
 //! code, without exit handlers (`process::exit` could block in OpenBLAS's exit-time cleanup).
+//! A study forwards both signals to its child runs (registered with [`Children::add`]), which
+//! run in their own process group so that a terminal's Ctrl-C reaches them once, not twice.
 use std::sync::atomic::{AtomicI32, Ordering};
 
 /// The first signal received (0: none).
@@ -26,9 +28,11 @@ extern "C" fn on_signal(sig: libc::c_int) {
         .compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst)
         .is_err()
     {
+        forward(sig, true);
         // SAFETY: _exit is async-signal-safe and skips atexit handlers.
         unsafe { libc::_exit(128 + RECEIVED.load(Ordering::SeqCst)) };
     }
+    forward(sig, false);
     let msg: &[u8] = if sig == libc::SIGTERM {
         b"\nSIGTERM: finishing the current row (send it again to abort now)\n"
     } else {
@@ -56,5 +60,63 @@ pub fn name(sig: Option<i32>) -> &'static str {
     match sig {
         Some(libc::SIGTERM) => "SIGTERM",
         _ => "Ctrl-C",
+    }
+}
+
+/// Slots for the pids of running child processes: a pid while it waits for a signal to be
+/// forwarded, its negative once it was (so the first signal reaches each child once), 0 if free.
+const MAX_CHILDREN: usize = 256;
+static CHILDREN: [AtomicI32; MAX_CHILDREN] = [const { AtomicI32::new(0) }; MAX_CHILDREN];
+
+/// Send `sig` to every registered child (async-signal-safe: atomics and kill(2)); `again`:
+/// also to those that already had the first signal.
+fn forward(sig: libc::c_int, again: bool) {
+    for slot in &CHILDREN {
+        let pid = slot.load(Ordering::SeqCst);
+        let first = pid > 0
+            && slot
+                .compare_exchange(pid, -pid, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok();
+        if first || (again && pid != 0) {
+            // SAFETY: kill(2) is async-signal-safe.
+            unsafe { libc::kill(pid.abs(), sig) };
+        }
+    }
+}
+
+/// A child process registered for signal forwarding while it runs; unregistered on drop.
+pub struct Children {
+    slot: Option<usize>,
+}
+
+impl Children {
+    /// Register `pid`; if a signal came already, forward it now (once). With every slot taken
+    /// the child is not forwarded to (it still dies with this process: PR_SET_PDEATHSIG).
+    pub fn add(pid: u32) -> Children {
+        let Ok(pid) = i32::try_from(pid) else {
+            return Children { slot: None };
+        };
+        let slot = CHILDREN.iter().position(|s| {
+            s.compare_exchange(0, pid, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        });
+        if let (Some(sig), Some(k)) = (received(), slot) {
+            if CHILDREN[k]
+                .compare_exchange(pid, -pid, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                // SAFETY: kill(2) on the pid of a child we have not yet waited for.
+                unsafe { libc::kill(pid, sig) };
+            }
+        }
+        Children { slot }
+    }
+}
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        if let Some(k) = self.slot {
+            CHILDREN[k].store(0, Ordering::SeqCst);
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! Run a study's runs as child `lab` processes, at most `--jobs` at a time, with one progress
-//! display over all of them. A child that crashes only fails its own run.
+//! display over all of them. A child that crashes only fails its own run. Children die with
+//! their study: a signal to the study is forwarded to them, and on Linux they get SIGTERM when
+//! the study dies (even by SIGKILL), so a `--resume` never races orphans of an earlier study.
 use crate::cli::RunArgs;
 use crate::error::usage;
 use crate::progress::Progress;
@@ -8,9 +10,9 @@ use crate::run::lock::{self, RUN_LOCK};
 use crate::signals;
 use anyhow::{Context, Result};
 use std::collections::VecDeque;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
@@ -118,9 +120,34 @@ fn child_command(base: &Command, job: &Job) -> Command {
         .arg(&job.config)
         .args(["--seed", &job.seed.to_string()])
         .arg("--out")
-        .arg(&job.dir);
+        .arg(&job.dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0); // the study forwards signals to it (see `signals`)
+    die_with_parent(&mut cmd);
     cmd
 }
+
+/// On Linux, the child gets SIGTERM when the study dies (and exits at once if it already did).
+#[cfg(target_os = "linux")]
+fn die_with_parent(cmd: &mut Command) {
+    // SAFETY: both calls are async-signal-safe, as required between fork and exec.
+    let parent = unsafe { libc::getpid() };
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                libc::_exit(128 + libc::SIGTERM); // the study died before the prctl
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_cmd: &mut Command) {}
 
 /// How one child run ended.
 enum Ended {
@@ -186,9 +213,16 @@ fn run_child(base: &Command, job: &Job) -> Ended {
             return Ended::Failed(format!("could not clear {}: {e}", job.dir.display()));
         }
     }
-    let output = match child_command(base, job).output() {
-        Ok(output) => output,
+    let child = match child_command(base, job).spawn() {
+        Ok(child) => child,
         Err(e) => return Ended::Failed(format!("could not start lab: {e}")),
+    };
+    let forwarded = signals::Children::add(child.id());
+    let waited = child.wait_with_output();
+    drop(forwarded);
+    let output = match waited {
+        Ok(output) => output,
+        Err(e) => return Ended::Failed(format!("lost the lab child: {e}")),
     };
     if job.dir.is_dir() {
         let log = [output.stdout.as_slice(), &output.stderr].concat();

@@ -1,5 +1,6 @@
-//! A run directory is written by one process at a time: a second writer (`--force`, a study's
-//! `--resume` or `--force`) refuses while a live process holds the run's `run.lock`.
+//! A run directory is written by one process at a time, and a study's child runs die with it:
+//! a second writer (`--force`, a study's `--resume` or `--force`) refuses while a live process
+//! holds the run's `run.lock`, and a SIGKILLed study leaves no orphan runs going.
 use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -116,4 +117,55 @@ fn a_run_being_written_refuses_a_second_writer() {
         let name = e.unwrap().file_name();
         name.to_string_lossy().starts_with("busy.replaced")
     }));
+}
+
+#[test]
+fn a_killed_study_takes_its_child_runs_with_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let yaml = "matrix: {n: 600}\nsubspace: {density: 0.02}\noutput: {save_matrices: false}\n\
+                study: {name: slow, seeds: [0], grid: {matrix.n: [600]}}\n";
+    std::fs::write(dir.join("slow.yaml"), yaml).unwrap();
+    let mut study = spawn_lab(dir, &["decompose", "--config", "slow.yaml", "--quiet"]);
+    let run = dir.join("results/decompose/slow/matrix.n=600/seed-0");
+    let child = wait_for_writer(&run, study.id());
+    study.kill().unwrap(); // SIGKILL: the study can forward nothing
+    study.wait().unwrap();
+    wait_until("the child run to end", Duration::from_secs(20), || {
+        gone(child)
+    });
+    let read = lab::results::runs::read_run(&run).unwrap();
+    assert!(
+        ["interrupted", "dead"].contains(&read.status.as_str()),
+        "the orphan must not go on (status {}; expected interrupted)",
+        read.status
+    );
+    // An immediate --resume runs the directory again, alone, to the end.
+    let out = lab(dir, &["decompose", "--config", "slow.yaml", "--resume"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(status(&run), "completed");
+}
+
+#[test]
+fn sigterm_to_a_study_interrupts_its_child_runs_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let yaml = "matrix: {n: 600}\nsubspace: {density: 0.02}\noutput: {save_matrices: false}\n\
+                study: {name: term, seeds: [0, 1], grid: {matrix.n: [600]}}\n";
+    std::fs::write(dir.join("term.yaml"), yaml).unwrap();
+    let study = spawn_lab(dir, &["decompose", "--config", "term.yaml", "--quiet"]);
+    let run = dir.join("results/decompose/term/matrix.n=600/seed-0");
+    let child = wait_for_writer(&run, study.id());
+    signal(study.id(), "TERM"); // to the study alone, as `timeout` or `kill` send it
+    let out = study.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(143));
+    assert!(gone(child), "the study waited for its child run");
+    let meta = json(&run.join("meta.json"));
+    assert_eq!(meta["status"], "interrupted", "{meta}");
+    assert_eq!(meta["error"], "interrupted by SIGTERM", "{meta}");
+    assert!(
+        !dir.join("results/decompose/term/matrix.n=600/seed-1")
+            .exists(),
+        "no run starts after the signal"
+    );
 }
