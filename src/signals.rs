@@ -2,7 +2,11 @@
 //! same way: the first asks it to stop after its current row (flushed, `meta.json` says
 //! `interrupted`, exit 128 + signal: 130 or 143); a second ends the process at once with that
 //! code, without exit handlers (`process::exit` could block in OpenBLAS's exit-time cleanup).
-//! A study forwards both signals to its child runs (registered with [`Children::add`]), which
+//! SIGHUP (a study's child gets it when the study dies, see `study::runner`; a terminal sends
+//! it when it closes) stops the run the same way, exit 129, but a repeat never aborts: the
+//! kernel sends the parent-death signal again each time the orphan is handed to another
+//! thread of the dying study.
+//! A study forwards these signals to its child runs (registered with [`Children::add`]), which
 //! run in their own process group so that a terminal's Ctrl-C reaches them once, not twice.
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -11,7 +15,7 @@ static RECEIVED: AtomicI32 = AtomicI32::new(0);
 
 /// Install the handlers (once, at start-up).
 pub fn install() {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
         // SAFETY: installs an async-signal-safe handler (atomics, write(2), _exit(2) only).
         unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
@@ -28,6 +32,9 @@ extern "C" fn on_signal(sig: libc::c_int) {
         .compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst)
         .is_err()
     {
+        if sig == libc::SIGHUP {
+            return; // a repeated parent-death signal, not a user's second signal
+        }
         forward(sig, true);
         // SAFETY: _exit is async-signal-safe and skips atexit handlers.
         unsafe { libc::_exit(128 + RECEIVED.load(Ordering::SeqCst)) };
@@ -35,6 +42,8 @@ extern "C" fn on_signal(sig: libc::c_int) {
     forward(sig, false);
     let msg: &[u8] = if sig == libc::SIGTERM {
         b"\nSIGTERM: finishing the current row (send it again to abort now)\n"
+    } else if sig == libc::SIGHUP {
+        b"\nSIGHUP: finishing the current row\n"
     } else {
         b"\nCtrl-C: finishing the current row (press again to abort now)\n"
     };
@@ -55,10 +64,11 @@ pub fn exit_code(sig: Option<i32>) -> i32 {
     128 + sig.unwrap_or(libc::SIGINT)
 }
 
-/// "Ctrl-C" or "SIGTERM", for messages.
+/// "Ctrl-C", "SIGTERM" or "SIGHUP", for messages.
 pub fn name(sig: Option<i32>) -> &'static str {
     match sig {
         Some(libc::SIGTERM) => "SIGTERM",
+        Some(libc::SIGHUP) => "SIGHUP",
         _ => "Ctrl-C",
     }
 }

@@ -275,10 +275,15 @@ pub fn writer_alive(host: Option<&str>, pid: Option<u64>) -> Option<bool> {
 }
 
 /// Whether a `lab` process with this pid runs on this machine: it exists and its name is
-/// `lab` (so a recycled pid of another program does not count).
+/// `lab` (so a recycled pid of another program does not count) and it is not a zombie (an
+/// orphan's exit that a container's init never reaps).
 fn lab_process_alive(pid: u32) -> bool {
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-    comm.trim_end() == "lab"
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let zombie = stat
+        .rsplit_once(") ")
+        .is_some_and(|(_, rest)| rest.starts_with('Z'));
+    comm.trim_end() == "lab" && !zombie
 }
 
 fn now() -> String {

@@ -1,6 +1,6 @@
 //! Run a study's runs as child `lab` processes, at most `--jobs` at a time, with one progress
 //! display over all of them. A child that crashes only fails its own run. Children die with
-//! their study: a signal to the study is forwarded to them, and on Linux they get SIGTERM when
+//! their study: a signal to the study is forwarded to them, and on Linux they get SIGHUP when
 //! the study dies (even by SIGKILL), so a `--resume` never races orphans of an earlier study.
 use crate::cli::RunArgs;
 use crate::error::usage;
@@ -121,6 +121,7 @@ fn child_command(base: &Command, job: &Job) -> Command {
         .args(["--seed", &job.seed.to_string()])
         .arg("--out")
         .arg(&job.dir)
+        .stdin(Stdio::null()) // as `output()` had it; a background group must not read the tty
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0); // the study forwards signals to it (see `signals`)
@@ -128,18 +129,20 @@ fn child_command(base: &Command, job: &Job) -> Command {
     cmd
 }
 
-/// On Linux, the child gets SIGTERM when the study dies (and exits at once if it already did).
+/// On Linux, the child gets SIGHUP when the study dies (and exits at once if it already did):
+/// it stops like on SIGTERM, and ignores the repeats the kernel sends while the study's
+/// threads die one by one (a repeated SIGTERM would abort it before it writes its meta.json).
 #[cfg(target_os = "linux")]
 fn die_with_parent(cmd: &mut Command) {
     // SAFETY: both calls are async-signal-safe, as required between fork and exec.
     let parent = unsafe { libc::getpid() };
     unsafe {
         cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGHUP) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             if libc::getppid() != parent {
-                libc::_exit(128 + libc::SIGTERM); // the study died before the prctl
+                libc::_exit(128 + libc::SIGHUP); // the study died before the prctl
             }
             Ok(())
         });
@@ -236,7 +239,8 @@ fn run_child(base: &Command, job: &Job) -> Ended {
         (None, Some(sig)) => format!("killed by signal {sig}"),
         (None, None) => "killed".into(),
     };
-    let interrupted_code = [libc::SIGINT, libc::SIGTERM].map(|s| Some(signals::exit_code(Some(s))));
+    let interrupted_code =
+        [libc::SIGINT, libc::SIGTERM, libc::SIGHUP].map(|s| Some(signals::exit_code(Some(s))));
     if crate::run::interrupted()
         && (interrupted_code.contains(&output.status.code()) || output.status.signal().is_some())
     {

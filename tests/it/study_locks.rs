@@ -134,12 +134,13 @@ fn a_killed_study_takes_its_child_runs_with_it() {
     wait_until("the child run to end", Duration::from_secs(20), || {
         gone(child)
     });
-    let read = lab::results::runs::read_run(&run).unwrap();
-    assert!(
-        ["interrupted", "dead"].contains(&read.status.as_str()),
-        "the orphan must not go on (status {}; expected interrupted)",
-        read.status
+    // The child got SIGHUP (PR_SET_PDEATHSIG), finished its row and said so.
+    let meta = json(&run.join("meta.json"));
+    assert_eq!(
+        meta["status"], "interrupted",
+        "the orphan must not go on: {meta}"
     );
+    assert_eq!(meta["error"], "interrupted by SIGHUP", "{meta}");
     // An immediate --resume runs the directory again, alone, to the end.
     let out = lab(dir, &["decompose", "--config", "slow.yaml", "--resume"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
