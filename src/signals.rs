@@ -2,6 +2,12 @@
 //! same way: the first asks it to stop after its current row (flushed, `meta.json` says
 //! `interrupted`, exit 128 + signal: 130 or 143); a second ends the process at once with that
 //! code, without exit handlers (`process::exit` could block in OpenBLAS's exit-time cleanup).
+//! SIGHUP (a study's child gets it when the study dies, see `study::runner`; a terminal sends
+//! it when it closes) stops the run the same way, exit 129, but a repeat never aborts: the
+//! kernel sends the parent-death signal again each time the orphan is handed to another
+//! thread of the dying study.
+//! A study forwards these signals to its child runs (registered with [`Children::add`]), which
+//! run in their own process group so that a terminal's Ctrl-C reaches them once, not twice.
 use std::sync::atomic::{AtomicI32, Ordering};
 
 /// The first signal received (0: none).
@@ -9,7 +15,7 @@ static RECEIVED: AtomicI32 = AtomicI32::new(0);
 
 /// Install the handlers (once, at start-up).
 pub fn install() {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
         // SAFETY: installs an async-signal-safe handler (atomics, write(2), _exit(2) only).
         unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
@@ -26,11 +32,18 @@ extern "C" fn on_signal(sig: libc::c_int) {
         .compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst)
         .is_err()
     {
+        if sig == libc::SIGHUP {
+            return; // a repeated parent-death signal, not a user's second signal
+        }
+        forward(sig, true);
         // SAFETY: _exit is async-signal-safe and skips atexit handlers.
         unsafe { libc::_exit(128 + RECEIVED.load(Ordering::SeqCst)) };
     }
+    forward(sig, false);
     let msg: &[u8] = if sig == libc::SIGTERM {
         b"\nSIGTERM: finishing the current row (send it again to abort now)\n"
+    } else if sig == libc::SIGHUP {
+        b"\nSIGHUP: finishing the current row\n"
     } else {
         b"\nCtrl-C: finishing the current row (press again to abort now)\n"
     };
@@ -51,10 +64,69 @@ pub fn exit_code(sig: Option<i32>) -> i32 {
     128 + sig.unwrap_or(libc::SIGINT)
 }
 
-/// "Ctrl-C" or "SIGTERM", for messages.
+/// "Ctrl-C", "SIGTERM" or "SIGHUP", for messages.
 pub fn name(sig: Option<i32>) -> &'static str {
     match sig {
         Some(libc::SIGTERM) => "SIGTERM",
+        Some(libc::SIGHUP) => "SIGHUP",
         _ => "Ctrl-C",
+    }
+}
+
+/// Slots for the pids of running child processes: a pid while it waits for a signal to be
+/// forwarded, its negative once it was (so the first signal reaches each child once), 0 if free.
+const MAX_CHILDREN: usize = 256;
+static CHILDREN: [AtomicI32; MAX_CHILDREN] = [const { AtomicI32::new(0) }; MAX_CHILDREN];
+
+/// Send `sig` to every registered child (async-signal-safe: atomics and kill(2)); `again`:
+/// also to those that already had the first signal.
+fn forward(sig: libc::c_int, again: bool) {
+    for slot in &CHILDREN {
+        let pid = slot.load(Ordering::SeqCst);
+        let first = pid > 0
+            && slot
+                .compare_exchange(pid, -pid, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok();
+        if first || (again && pid != 0) {
+            // SAFETY: kill(2) is async-signal-safe.
+            unsafe { libc::kill(pid.abs(), sig) };
+        }
+    }
+}
+
+/// A child process registered for signal forwarding while it runs; unregistered on drop.
+pub struct Children {
+    slot: Option<usize>,
+}
+
+impl Children {
+    /// Register `pid`; if a signal came already, forward it now (once). With every slot taken
+    /// the child is not forwarded to (it still dies with this process: PR_SET_PDEATHSIG).
+    pub fn add(pid: u32) -> Children {
+        let Ok(pid) = i32::try_from(pid) else {
+            return Children { slot: None };
+        };
+        let slot = CHILDREN.iter().position(|s| {
+            s.compare_exchange(0, pid, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        });
+        if let (Some(sig), Some(k)) = (received(), slot) {
+            if CHILDREN[k]
+                .compare_exchange(pid, -pid, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                // SAFETY: kill(2) on the pid of a child we have not yet waited for.
+                unsafe { libc::kill(pid, sig) };
+            }
+        }
+        Children { slot }
+    }
+}
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        if let Some(k) = self.slot {
+            CHILDREN[k].store(0, Ordering::SeqCst);
+        }
     }
 }

@@ -8,6 +8,7 @@ use serde::Serialize;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+pub mod lock;
 mod metrics;
 
 pub use crate::progress::Progress;
@@ -56,6 +57,8 @@ pub struct Run {
     replaced: Option<PathBuf>,
     /// The end of the run's progress bar, printed by [`Run::finish`] with the whole time.
     progress_end: crate::progress::Finished,
+    /// `run.lock`, held while this process writes the directory.
+    _lock: lock::DirLock,
 }
 
 impl Run {
@@ -63,6 +66,12 @@ impl Run {
     /// resolved config and a `running` meta.json.
     pub fn create(sub: &str, args: &RunArgs, resolved_yaml: &str, seed: u64) -> Result<Run> {
         let (dir, replaced) = run_dir(sub, args)?;
+        let _lock = lock::DirLock::try_take(&dir, lock::RUN_LOCK)?.map_err(|pid| {
+            usage(format!(
+                "run directory {} is being written by lab process {pid}",
+                dir.display()
+            ))
+        })?;
         fs::write(dir.join("config.yaml"), resolved_yaml)?;
         let meta = Meta {
             lab_version: env!("CARGO_PKG_VERSION").into(),
@@ -90,6 +99,7 @@ impl Run {
             started: std::time::Instant::now(),
             replaced,
             progress_end: Default::default(),
+            _lock,
         };
         run.write_meta()?;
         Ok(run)
@@ -196,10 +206,18 @@ fn read_meta(dir: &Path) -> Option<serde_json::Value> {
 }
 
 /// What `--force` does with an existing run or study directory: refuse one that a live lab
-/// process on this host is writing; remove an empty one; move any other aside to
+/// process holds (its `run.lock`) or, for runs from before the lock, that meta.json says a live
+/// lab process on this host is writing; remove an empty one; move any other aside to
 /// `<dir>.replaced-<time>`, never deleting it (it may hold the user's notes and analyses).
 /// Returns where it went, if it was moved.
 pub fn set_aside(dir: &Path) -> Result<Option<PathBuf>> {
+    if let Some(pid) = lock::holder(dir, lock::RUN_LOCK) {
+        return Err(usage(format!(
+            "refusing to --force over {}: lab process {pid} is still writing it (it holds {})",
+            dir.display(),
+            dir.join(lock::RUN_LOCK).display()
+        )));
+    }
     if let Some(meta) = read_meta(dir) {
         let running = meta.get("status").and_then(|s| s.as_str()) == Some("running");
         let host = meta.get("host").and_then(|h| h.as_str());
@@ -257,10 +275,15 @@ pub fn writer_alive(host: Option<&str>, pid: Option<u64>) -> Option<bool> {
 }
 
 /// Whether a `lab` process with this pid runs on this machine: it exists and its name is
-/// `lab` (so a recycled pid of another program does not count).
+/// `lab` (so a recycled pid of another program does not count) and it is not a zombie (an
+/// orphan's exit that a container's init never reaps).
 fn lab_process_alive(pid: u32) -> bool {
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-    comm.trim_end() == "lab"
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let zombie = stat
+        .rsplit_once(") ")
+        .is_some_and(|(_, rest)| rest.starts_with('Z'));
+    comm.trim_end() == "lab" && !zombie
 }
 
 fn now() -> String {

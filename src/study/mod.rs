@@ -157,6 +157,13 @@ fn prepare_dir(dir: &Path, args: &RunArgs, record: &StudyRecord, configs: &[Stri
                 dir.display()
             )));
         }
+        if let Some(old) = &old {
+            for cell in &old.cells {
+                for &seed in &old.seeds {
+                    runner::refuse_if_written(&dir.join(StudyRecord::run_dir(&cell.name, seed)))?;
+                }
+            }
+        }
         crate::run::set_aside(dir)?;
     }
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

@@ -1,15 +1,24 @@
 //! Run a study's runs as child `lab` processes, at most `--jobs` at a time, with one progress
-//! display over all of them. A child that crashes only fails its own run.
+//! display over all of them. A child that crashes only fails its own run. Children die with
+//! their study: a signal to the study is forwarded to them, and on Linux they get SIGHUP when
+//! the study dies (even by SIGKILL), so a `--resume` never races orphans of an earlier study.
 use crate::cli::RunArgs;
+use crate::error::usage;
 use crate::progress::Progress;
 use crate::results::record::{StudyRecord, CELL_CONFIG};
+use crate::run::lock::{self, RUN_LOCK};
 use crate::signals;
 use anyhow::{Context, Result};
 use std::collections::VecDeque;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::{mpsc, Mutex};
+use std::time::Duration;
+
+/// How long a `--resume` waits for a run that another process still writes (a dying child of
+/// an earlier study finishing its row) before it refuses.
+const BUSY_WAIT: Duration = Duration::from_secs(5);
 
 /// One run to do: `lab <sub> --config <cell.yaml> --seed <seed> --out <dir>`.
 #[derive(Clone, Debug)]
@@ -53,6 +62,7 @@ pub fn execute(dir: &Path, record: &StudyRecord, args: &RunArgs) -> Result<Outco
                 outcome.finished += 1;
                 continue;
             }
+            refuse_if_written(&run_dir)?;
             jobs.push_back(Job {
                 config: dir.join(&cell.name).join(CELL_CONFIG),
                 seed,
@@ -79,6 +89,18 @@ pub fn execute(dir: &Path, record: &StudyRecord, args: &RunArgs) -> Result<Outco
     Ok(outcome)
 }
 
+/// A run directory another live process still writes (it holds `run.lock`): wait a little for
+/// it to be released, then refuse, naming the directory and the writer's pid.
+pub fn refuse_if_written(run_dir: &Path) -> Result<()> {
+    let Some(pid) = lock::wait_released(run_dir, RUN_LOCK, BUSY_WAIT) else {
+        return Ok(());
+    };
+    Err(usage(format!(
+        "run {} is still being written by lab process {pid}; wait for it or stop it first",
+        run_dir.display()
+    )))
+}
+
 /// The part of every child's command line that does not depend on the run.
 fn base_command(sub: &str, args: &RunArgs, workers: usize) -> Result<Command> {
     let exe = std::env::current_exe().context("locating the lab executable")?;
@@ -98,9 +120,37 @@ fn child_command(base: &Command, job: &Job) -> Command {
         .arg(&job.config)
         .args(["--seed", &job.seed.to_string()])
         .arg("--out")
-        .arg(&job.dir);
+        .arg(&job.dir)
+        .stdin(Stdio::null()) // as `output()` had it; a background group must not read the tty
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0); // the study forwards signals to it (see `signals`)
+    die_with_parent(&mut cmd);
     cmd
 }
+
+/// On Linux, the child gets SIGHUP when the study dies (and exits at once if it already did):
+/// it stops like on SIGTERM, and ignores the repeats the kernel sends while the study's
+/// threads die one by one (a repeated SIGTERM would abort it before it writes its meta.json).
+#[cfg(target_os = "linux")]
+fn die_with_parent(cmd: &mut Command) {
+    // SAFETY: both calls are async-signal-safe, as required between fork and exec.
+    let parent = unsafe { libc::getpid() };
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGHUP) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                libc::_exit(128 + libc::SIGHUP); // the study died before the prctl
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_cmd: &mut Command) {}
 
 /// How one child run ended.
 enum Ended {
@@ -159,13 +209,23 @@ fn run_pool(jobs: VecDeque<Job>, workers: usize, base: &Command, quiet: bool, ou
 fn run_child(base: &Command, job: &Job) -> Ended {
     // What is left of an earlier, unfinished attempt (this path belongs to the study).
     if job.dir.exists() {
+        if let Some(pid) = lock::holder(&job.dir, RUN_LOCK) {
+            return Ended::Failed(format!("still being written by lab process {pid}"));
+        }
         if let Err(e) = std::fs::remove_dir_all(&job.dir) {
             return Ended::Failed(format!("could not clear {}: {e}", job.dir.display()));
         }
     }
-    let output = match child_command(base, job).output() {
-        Ok(output) => output,
+    let child = match child_command(base, job).spawn() {
+        Ok(child) => child,
         Err(e) => return Ended::Failed(format!("could not start lab: {e}")),
+    };
+    let forwarded = signals::Children::add(child.id());
+    let waited = child.wait_with_output();
+    drop(forwarded);
+    let output = match waited {
+        Ok(output) => output,
+        Err(e) => return Ended::Failed(format!("lost the lab child: {e}")),
     };
     if job.dir.is_dir() {
         let log = [output.stdout.as_slice(), &output.stderr].concat();
@@ -179,7 +239,8 @@ fn run_child(base: &Command, job: &Job) -> Ended {
         (None, Some(sig)) => format!("killed by signal {sig}"),
         (None, None) => "killed".into(),
     };
-    let interrupted_code = [libc::SIGINT, libc::SIGTERM].map(|s| Some(signals::exit_code(Some(s))));
+    let interrupted_code =
+        [libc::SIGINT, libc::SIGTERM, libc::SIGHUP].map(|s| Some(signals::exit_code(Some(s))));
     if crate::run::interrupted()
         && (interrupted_code.contains(&output.status.code()) || output.status.signal().is_some())
     {

@@ -62,3 +62,4 @@ mod report;
 mod report_read;
 mod startup;
 mod study;
+mod study_locks;

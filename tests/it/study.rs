@@ -195,8 +195,9 @@ fn resume_after_a_kill_runs_only_the_missing_runs() {
     }
 }
 
-/// Start the study in its own process group and SIGKILL the whole group (study and children)
-/// once the first run has completed: like a crash or a lost machine.
+/// Start the study in its own process group and SIGKILL the group once the first run has
+/// completed: like a crash. (Child runs have process groups of their own; they get SIGTERM
+/// when the study dies, and the resume waits for them to let go of their run directories.)
 fn kill_study_after_first_run(dir: &Path, runs: &[std::path::PathBuf]) {
     use std::os::unix::process::CommandExt;
     let mut child = Command::new(LAB)
