@@ -40,6 +40,13 @@ fn push(packed: u128, x: u32, vocab: u128) -> Option<u128> {
     packed.checked_mul(vocab)?.checked_add(u128::from(x))
 }
 
+/// A context packed base-V, oldest token first (the caller's order keeps `V^k` in range).
+fn pack(context: &[u32], vocab: u128) -> u128 {
+    context
+        .iter()
+        .fold(0u128, |acc, &t| acc * vocab + u128::from(t))
+}
+
 impl NGram {
     /// Count every (k-token context, next token) pair of `tokens` (ids below `vocab`).
     pub fn fit(tokens: &[u32], order: usize, vocab: usize) -> Result<NGram> {
@@ -145,9 +152,7 @@ impl NGram {
     fn next_counts(&self, history: &[u32]) -> Vec<u64> {
         let v = self.vocab as u128;
         for k in (0..=self.order.min(history.len())).rev() {
-            let packed = history[history.len() - k..]
-                .iter()
-                .fold(0u128, |acc, &t| acc * v + u128::from(t));
+            let packed = pack(&history[history.len() - k..], v);
             // Only the full-order table is kept; shorter contexts are summed from it.
             let counts = self.suffix_counts(packed, k);
             if counts.iter().any(|&c| c > 0) {
@@ -257,9 +262,7 @@ impl Interpolated {
         let (mut num, mut den) = (0.0, 0.0);
         for m in self.orders.iter().filter(|m| m.order <= history.len()) {
             let ctx = &history[history.len() - m.order..];
-            let packed = ctx
-                .iter()
-                .fold(0u128, |acc, &t| acc * vocab as u128 + u128::from(t));
+            let packed = pack(ctx, vocab as u128);
             let (nc, ncx) = m.counts(packed, next);
             if nc == 0 {
                 continue;

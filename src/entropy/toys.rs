@@ -5,13 +5,8 @@
 //! - §2.5: a bimodal target on `{0..99}` fitted by one discretised Gaussian on a grid, by forward
 //!   KL `KL(p ‖ q)` (covers both modes, higher entropy) and by reverse KL `KL(q ‖ p)` (picks one).
 
-/// `H(q) = −Σ q ln q` in nats, with `0 ln 0 = 0`.
-pub fn entropy(q: &[f64]) -> f64 {
-    -q.iter()
-        .filter(|&&x| x > 0.0)
-        .map(|&x| x * x.ln())
-        .sum::<f64>()
-}
+/// `H(q) = −Σ q ln q` in nats, with `0 ln 0 = 0` (the data layer's, which the Markov source uses).
+pub use crate::data::markov::entropy;
 
 /// `KL(p ‖ q)` in nats (E11); infinite when `q` is 0 where `p` is not.
 pub fn kl(p: &[f64], q: &[f64]) -> f64 {
