@@ -5,7 +5,7 @@
 use crate::cli::{CorpusCommand, RunArgs, Tool};
 use crate::experiment::{self, Experiment};
 use crate::plot::defaults::DefaultPlot;
-use crate::{compare, data, decompose, npg, plot, report};
+use crate::{compare, data, decompose, entropy, npg, plot, report};
 use anyhow::Result;
 use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
 
@@ -50,10 +50,7 @@ pub const PAPERS: &[Paper] = &[
         "Gradient-regularized natural gradients vs SGD, AdamW, K-FAC, Sophia",
     ),
     Paper::implemented::<decompose::DecomposeConfig>(),
-    Paper::planned(
-        "entropy-probe",
-        "Entropy collapse of small LMs with and without a stabilising loop",
-    ),
+    Paper::implemented::<entropy::EntropyConfig>(),
     Paper::planned(
         "prefixrl",
         "PrefixRL: RL conditioned on prefixes of off-policy traces",

@@ -1,11 +1,82 @@
-//! Entropy collapse of small language models under stabilised maximum-likelihood training
-//! (spec `entropy-probe.md`). Being built in slices (issue 11); the subcommand is not wired yet.
+//! `lab entropy-probe`: entropy collapse of small language models under stabilised
+//! maximum-likelihood training (spec `entropy-probe.md`, issue 11).
 //!
 //! Reading order:
-//! 1. `ngram.rs`: the exact order-k count model, the closed-form stationary point the theory
+//! 1. `config.rs`: every key (spec §7.2), `condition.rs`: the conditions of §3.4 as presets.
+//! 2. `setup.rs`: corpus → tokenizer → split, and the true entropy rate of synthetic data.
+//! 3. `train.rs`: one training run (§3.3) step by step, with the controller (`controller.rs`,
+//!    §3.5) measuring its probe and `measure.rs` evaluating (§3.6) into the §4.7 files
+//!    (`columns.rs`); `eval.rs` holds the protocol (prompts, teacher forcing, generation) and
+//!    `stability.rs` the §2.7 window measures.
+//! 4. `probe.rs`: `task: probe`, the same evaluation on a saved run's weights.
+//! 5. `ngram.rs`: the exact order-k count model, the closed-form stationary point the theory
 //!    (§2) is about and the reference of H7.
-//! 2. `text.rs`: metrics on samples (diversity, repetition, loops, copying, coverage, §4.2–§4.4).
-//! 3. `toys.rs`: §2.4 (gradient descent on softmax logits) and §2.5 (forward vs reverse KL).
+//! 6. `text.rs`, `sample_metrics.rs`: metrics on samples (diversity, repetition, loops,
+//!    copying, coverage, §4.2–§4.4).
+//! 7. `toys.rs`: §2.4 (gradient descent on softmax logits) and §2.5 (forward vs reverse KL).
+pub mod columns;
+pub mod condition;
+pub mod config;
+pub mod controller;
+pub mod eval;
+pub mod measure;
 pub mod ngram;
+pub mod probe;
+pub mod sample_metrics;
+pub mod setup;
+pub mod stability;
 pub mod text;
 pub mod toys;
+pub mod train;
+
+pub use config::EntropyConfig;
+
+use crate::error::usage;
+use crate::experiment::{Ctx, Experiment};
+use crate::plot::defaults::DefaultPlot;
+use crate::run::Run;
+use anyhow::Result;
+use config::Task;
+
+const fn curve(y: &'static str) -> DefaultPlot {
+    DefaultPlot {
+        x: "step",
+        y,
+        logy: false,
+        split: &["model.preset", "model.kind"],
+    }
+}
+
+impl Experiment for EntropyConfig {
+    const NAME: &'static str = "entropy-probe";
+    const ABOUT: &'static str =
+        "Entropy collapse of small LMs under stabilised MLE training, with H1-H8 verdicts";
+    const DEFAULT_YAML: &'static str = include_str!("../../configs/entropy-probe/default.yaml");
+    const KINDS_YAML: &'static str = include_str!("../../configs/entropy-probe/kinds.yaml");
+    const SET_EXAMPLE: &'static str = "condition=feedback";
+    const PLOTS: &'static [DefaultPlot] = &[
+        curve("fr_entropy_t1"),
+        curve("val_loss"),
+        curve("train_fit_loss"),
+        curve("seq_rep_4_greedy"),
+        curve("copy_rate_32_t1"),
+    ];
+
+    fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    fn torch_threads(&self) -> Option<usize> {
+        self.torch_threads
+    }
+
+    fn execute(&self, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
+        match self.task {
+            Task::Train => train::run(self, run, ctx),
+            Task::Probe => probe::run(self, run, ctx),
+            other => Err(usage(format!(
+                "task {other:?} of entropy-probe is not implemented yet (issue 11); use task: train"
+            ))),
+        }
+    }
+}

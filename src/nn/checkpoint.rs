@@ -150,14 +150,21 @@ pub fn save(dir: &Path, vs: &VarStore, opt: &dyn Optimizer, extra: &Extra) -> Re
     written
 }
 
-fn write_files(tmp: &Path, vs: &VarStore, opt: &dyn Optimizer, extra: &Extra) -> Result<()> {
+/// Write the variables of `vs` (on the CPU, sorted by name) to the safetensors file `path`;
+/// [`load_weights`] reads it back.
+pub fn save_weights(path: &Path, vs: &VarStore) -> Result<()> {
     let mut vars: Vec<(String, Tensor)> = vs
         .variables()
         .into_iter()
         .map(|(n, t)| (n, t.to_device(Device::Cpu).contiguous()))
         .collect();
     vars.sort_by(|a, b| a.0.cmp(&b.0));
-    Tensor::write_safetensors(&vars, tmp.join(MODEL_FILE)).context("writing model weights")?;
+    Tensor::write_safetensors(&vars, path)
+        .with_context(|| format!("writing model weights to {}", path.display()))
+}
+
+fn write_files(tmp: &Path, vs: &VarStore, opt: &dyn Optimizer, extra: &Extra) -> Result<()> {
+    save_weights(&tmp.join(MODEL_FILE), vs)?;
     opt.state_dict()?.save(tmp, OPTIMIZER_STEM)?;
     let meta = Meta {
         format: FORMAT_VERSION,

@@ -53,6 +53,11 @@ pub struct Generation {
     pub sample_logprobs: Tensor,
     /// `(B, N)` f64: the same under the untempered, unfiltered model.
     pub model_logprobs: Tensor,
+    /// `(B, N)` f64: entropy of the untempered model's next-token distribution at each
+    /// generated position (0 past a row's end).
+    pub model_entropies: Tensor,
+    /// `(B, N)` f64: its largest probability (0 past a row's end).
+    pub model_top1: Tensor,
 }
 
 impl Generation {
@@ -157,6 +162,8 @@ pub fn generate_padded(
         stopped: to_vec::<bool>(&steps.done)?,
         sample_logprobs: stack(&steps.sample_logprobs, Kind::Double),
         model_logprobs: stack(&steps.model_logprobs, Kind::Double),
+        model_entropies: stack(&steps.model_entropies, Kind::Double),
+        model_top1: stack(&steps.model_top1, Kind::Double),
     })
 }
 
@@ -191,6 +198,8 @@ struct Steps {
     alive: Vec<Tensor>,
     sample_logprobs: Vec<Tensor>,
     model_logprobs: Vec<Tensor>,
+    model_entropies: Vec<Tensor>,
+    model_top1: Vec<Tensor>,
     done: Tensor,
 }
 
@@ -210,6 +219,8 @@ fn decode(
         alive: vec![],
         sample_logprobs: vec![],
         model_logprobs: vec![],
+        model_entropies: vec![],
+        model_top1: vec![],
         done: Tensor::zeros([b], (Kind::Bool, device)),
     };
     for step in 0..opts.max_new {
@@ -220,6 +231,10 @@ fn decode(
             .push(choice.sample_logprobs.masked_fill(&s.done, 0.0));
         s.model_logprobs
             .push(choice.model_logprobs.masked_fill(&s.done, 0.0));
+        s.model_entropies
+            .push(choice.model_entropy.masked_fill(&s.done, 0.0));
+        s.model_top1
+            .push(choice.model_top1.masked_fill(&s.done, 0.0));
         if !opts.stop_tokens.is_empty() {
             let hit = tok
                 .unsqueeze(1)

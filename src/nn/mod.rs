@@ -8,7 +8,8 @@
 //! 3. `layers.rs`: `Linear` (capturing), `Norm` (LayerNorm/RMSNorm), `Embedding`.
 //! 4. `rotary.rs`, `attention.rs` then `gpt.rs`: the Transformer and its KV cache.
 //! 5. `rnn.rs`, `bigram.rs`: the other models.
-//! 6. `sample.rs` then `generate.rs`: decoding rules and the generation loop.
+//! 6. `sample.rs` then `generate.rs`: decoding rules and the generation loop; `window.rs`:
+//!    generation past a GPT's block size (cache, then a sliding window).
 //! 7. `flops.rs`: analytic FLOPs and a count from the shapes a pass multiplies.
 //! 8. `loss.rs`: masked cross-entropy and its aggregation modes; `checkpoint.rs`: training
 //!    checkpoints (weights, optimizer state, RNG, step, tokenizer).
@@ -33,11 +34,13 @@ pub mod rnn;
 pub mod rotary;
 pub mod sample;
 pub mod train;
+pub mod window;
 
 pub use config::{Attention, Dtype, ModelConfig, ModelKind, Variant, PRESETS};
 pub use generate::{generate, generate_padded, left_pad, GenerateOptions, Generation};
 pub use model::{Cache, Captured, Input, LanguageModel, Tape};
 pub use sample::Decoding;
+pub use window::{generate_long, Continuation};
 
 use crate::error::usage;
 use anyhow::Result;

@@ -42,6 +42,10 @@ pub struct Choice {
     pub tokens: Tensor,
     pub sample_logprobs: Tensor,
     pub model_logprobs: Tensor,
+    /// `(B)` f64: entropy of the untempered model distribution the choice was made from.
+    pub model_entropy: Tensor,
+    /// `(B)` f64: its largest probability.
+    pub model_top1: Tensor,
 }
 
 impl Decoding {
@@ -98,7 +102,10 @@ impl Decoding {
 
     /// Choose one token per row of `logits` `(B, V)`.
     pub fn choose(&self, logits: &Tensor, rng: &mut ChaCha8Rng) -> Choice {
-        let model_lp = logits.log_softmax(-1, Kind::Double); // (B, V)
+        let z = logits.to_kind(Kind::Double);
+        let model_lp = z.log_softmax(-1, Kind::Double); // (B, V)
+        let model_entropy = super::loss::entropy_of_logits(&z); // (B)
+        let model_top1 = model_lp.max_dim(-1, false).0.exp(); // (B)
         let (b, _) = logits.size2().expect("(B, V)");
         let (tokens, sample_lp) = if self.is_greedy() {
             let tokens = logits.argmax(-1, false); // (B)
@@ -119,6 +126,8 @@ impl Decoding {
             tokens,
             sample_logprobs: sample_lp,
             model_logprobs: model_lp,
+            model_entropy,
+            model_top1,
         }
     }
 }

@@ -11,12 +11,14 @@
 //! 5. [`adamw`]: the update rule (decoupled decay, bias correction), clipping inside `step`.
 //! 6. [`state`]: the versioned state format (named tensors + JSON header) and its checks.
 //! 7. [`schedule`]: learning rate as a pure function of the step.
+//! 8. [`ema`]: Polyak (EMA) weight averaging for evaluation.
 //!
 //! Gradient accumulation contract: for `k` micro-batches call `(loss / k).backward()` on each
 //! (gradients add up in `.grad()`), then one [`Optimizer::step`] and one
 //! [`Optimizer::zero_grad`]. Clipping in `step` then sees the accumulated gradient, as in PyTorch.
 pub mod adamw;
 pub mod config;
+pub mod ema;
 pub mod flat;
 pub mod groups;
 pub mod schedule;

@@ -1,0 +1,368 @@
+//! Measurements during training: the controller's probe statistic (§3.5), the evaluation row
+//! of `metrics.csv` (§3.6, every §4 metric), the samples files, and `summary.json` (§4.7).
+use super::columns;
+use super::config::{EntropyConfig, When};
+use super::controller::{ControllerConfig, Statistic};
+use super::eval::{free_run, reference_nll, sampling_rng, teacher_forced, Protocol};
+use super::sample_metrics::{
+    rep_metrics, sample_metrics, MetricOptions, SampleMetrics, TrainIndex,
+};
+use super::setup::Data;
+use super::stability::{self, Window};
+use super::text::seq_rep_n;
+use super::train::Trainer;
+use crate::data::Tokenizer;
+use crate::error::usage;
+use crate::nn::{self, Decoding, LanguageModel};
+use crate::run::Run;
+use crate::run::{Metrics, Row};
+use anyhow::{Context, Result};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{json, Map, Value};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// The final weights of a run with `eval.save_checkpoint` (what `task: probe` loads).
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+
+/// Teacher-forced scoring windows: a GPT's block size, else the training `seq_len`.
+pub fn scoring_window(cfg: &EntropyConfig) -> usize {
+    cfg.model
+        .block_size()
+        .map_or(cfg.train.seq_len, |b| b as usize)
+}
+
+/// The controller's probe: fixed training prompts (offsets drawn once from `probe.seed`) and a
+/// fixed training stream for `tf_entropy`.
+pub struct Probe {
+    prompts: Vec<Vec<u32>>,
+    stream: Vec<u32>,
+    window: usize,
+}
+
+impl Probe {
+    pub fn new(c: &ControllerConfig, train: &[u32], window: usize) -> Result<Probe> {
+        let p = &c.probe;
+        let need = p.prompt_len + p.len;
+        if train.len() < need + 1 {
+            return Err(usage(format!(
+                "the training split has {} tokens, too few for controller.probe prompts of \
+                 prompt_len + len = {need}",
+                train.len()
+            )));
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(p.seed);
+        let prompts = (0..p.prompts)
+            .map(|_| {
+                let o = rng.gen_range(0..=train.len() - need);
+                train[o..o + p.prompt_len].to_vec()
+            })
+            .collect();
+        let stream = train[..(p.prompts * need + 1).min(train.len())].to_vec();
+        Ok(Probe {
+            prompts,
+            stream,
+            window,
+        })
+    }
+
+    /// The statistic s_k of the model as it is now; generation draws from a stream reseeded
+    /// identically at every measurement, so sampling noise does not look like model change.
+    pub fn statistic(&self, model: &dyn LanguageModel, c: &ControllerConfig) -> Result<f64> {
+        if c.statistic == Statistic::TfEntropy {
+            return Ok(teacher_forced(model, &self.stream, self.window, 16)?.entropy);
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(c.probe.seed);
+        rng.set_stream(u64::MAX);
+        let decoding = match c.probe.temperature {
+            0.0 => Decoding::greedy(),
+            t => Decoding {
+                temperature: t,
+                ..Decoding::default()
+            },
+        };
+        let fr = free_run(model, &self.prompts, c.probe.len, &decoding, &mut rng)?;
+        Ok(match c.statistic {
+            Statistic::FrEntropy | Statistic::TfEntropy => fr.entropy,
+            Statistic::Top1Mass => fr.top1,
+            Statistic::SeqRep4 => {
+                seq_rep_n(&fr.samples, 4).context("seq_rep_4 needs controller.probe.len >= 4")?
+            }
+        })
+    }
+}
+
+/// What an evaluation looks at.
+pub struct Scene<'a> {
+    pub cfg: &'a EntropyConfig,
+    pub model: &'a dyn LanguageModel,
+    pub tokenizer: &'a Tokenizer,
+    pub train_len: usize,
+}
+
+/// The evaluation side of a run: the protocol, `metrics.csv` and what the summary needs.
+pub struct Evaluator {
+    proto: Protocol,
+    index: TrainIndex,
+    metrics: Metrics,
+    samples_dir: PathBuf,
+    evals: u64,
+    best: Option<(f64, u64)>,
+    true_rate: Option<f64>,
+    jitters: Vec<f64>,
+    gen_stds: Vec<f64>,
+    last: Option<Row>,
+    started: Instant,
+}
+
+impl Evaluator {
+    pub fn new(proto: Protocol, data: &Data, run: &Run) -> Result<Evaluator> {
+        let samples_dir = run.path("samples");
+        std::fs::create_dir_all(&samples_dir)
+            .with_context(|| format!("creating {}", samples_dir.display()))?;
+        Ok(Evaluator {
+            index: TrainIndex::new(&data.splits.train),
+            proto,
+            metrics: run.csv("metrics.csv", columns::METRICS)?,
+            samples_dir,
+            evals: 0,
+            best: None,
+            true_rate: data.true_rate,
+            jitters: Vec::new(),
+            gen_stds: Vec::new(),
+            last: None,
+            started: Instant::now(),
+        })
+    }
+
+    /// The reference entropy: the analytic rate on synthetic data, else the running minimum
+    /// of this run's validation loss (§3.6); None before the first evaluation on text.
+    pub fn h_ref(&self) -> Option<f64> {
+        self.true_rate.or(self.best.map(|b| b.0))
+    }
+
+    /// One evaluation row (and its samples file) of a training run after `done` steps.
+    pub fn evaluate(
+        &mut self,
+        t: &mut Trainer,
+        done: u64,
+        lr_eff: f64,
+        window: &Window,
+        final_eval: bool,
+    ) -> Result<()> {
+        let scene = Scene {
+            cfg: t.cfg,
+            model: &*t.model,
+            tokenizer: &t.data.tokenizer,
+            train_len: t.data.splits.train.len(),
+        };
+        let mut row = self.score(&scene, done, final_eval)?;
+        let tokens_seen = done * (t.plan.batch * t.cfg.train.seq_len) as u64;
+        row.num("epoch", tokens_seen as f64 / scene.train_len as f64)
+            .num("tokens_seen", tokens_seen as f64)
+            .num("lr_eff", lr_eff)
+            .opt("train_loss", window.train_loss());
+        let values = window.values(param_norm(&*t.model));
+        for (name, v) in stability::COLUMNS.iter().zip(values) {
+            row.opt(name, v);
+        }
+        self.jitters.extend(values[0]);
+        self.gen_stds.extend(values[8]);
+        if let Some(m) = &t.last_measurement {
+            row.num("ctrl_stat", m.stat)
+                .num("ctrl_stat_filt", m.stat_filt)
+                .opt("ctrl_setpoint", m.setpoint)
+                .opt("ctrl_error", m.error)
+                .opt("ctrl_integral", m.integral)
+                .opt("ctrl_u", m.u)
+                .num("ctrl_drift", m.drift);
+        }
+        self.write(row)
+    }
+
+    /// Write a finished row (an evaluation counts once written).
+    pub fn write(&mut self, row: Row) -> Result<()> {
+        self.metrics.write(&row)?;
+        self.last = Some(row);
+        self.evals += 1;
+        Ok(())
+    }
+
+    /// Which evaluation comes next (it picks the sampling stream).
+    pub fn eval_index(&self) -> u64 {
+        self.evals
+    }
+
+    /// Set the evaluation index (`probe` repeats a run's final evaluation stream).
+    pub fn set_eval_index(&mut self, index: u64) {
+        self.evals = index;
+    }
+
+    /// Every column that depends only on the model (§4.1–§4.4), and the samples file; the
+    /// step is `step`, the sampling stream (seed, evaluation index).
+    pub fn score(&mut self, scene: &Scene, step: u64, final_eval: bool) -> Result<Row> {
+        let (cfg, model) = (scene.cfg, scene.model);
+        let e = &cfg.eval;
+        let (n, len) = match final_eval {
+            true => (e.final_samples, e.final_len),
+            false => (e.samples, e.sample_len),
+        };
+        let prompts = &self.proto.prompts[..n];
+        let real: Vec<Vec<u32>> = self.proto.real[..n]
+            .iter()
+            .map(|r| r[..len].to_vec())
+            .collect();
+        let mut rng = sampling_rng(cfg.seed, self.evals);
+        let t1 = free_run(model, prompts, len, &Decoding::default(), &mut rng)?;
+        let greedy_prompts = &prompts[..e.greedy_samples.min(n)];
+        let greedy = match greedy_prompts.is_empty() {
+            true => Default::default(),
+            false => free_run(model, greedy_prompts, len, &Decoding::greedy(), &mut rng)?,
+        };
+        let val = teacher_forced(model, &self.proto.val, self.proto.window, 16)?;
+        let fit = teacher_forced(model, &self.proto.train_probe, self.proto.window, 16)?;
+        if self.best.is_none_or(|(b, _)| val.loss < b) {
+            self.best = Some((val.loss, step));
+        }
+        let ref_nll = reference_nll(&self.proto.reference, prompts, &t1.samples);
+        let opts = MetricOptions {
+            self_bleu: e.self_bleu == When::Every || (final_eval && e.self_bleu == When::Final),
+            mauve: e.mauve,
+            mauve_seed: cfg.seed,
+        };
+        let vocab = scene.tokenizer.vocab_size();
+        let sm = sample_metrics(
+            &t1.samples,
+            &greedy.samples,
+            &real,
+            &self.index,
+            vocab,
+            &opts,
+        );
+        let mut row = self.metrics.new_row();
+        row.num("step", step as f64)
+            .num("wall_s", self.started.elapsed().as_secs_f64())
+            .num("train_fit_loss", fit.loss)
+            .num("val_loss", val.loss)
+            .num("val_ppl", val.loss.exp())
+            .num("tf_entropy_train", fit.entropy)
+            .num("tf_entropy_val", val.entropy)
+            .num("overconf_gap_val", val.loss - val.entropy)
+            .num("fr_entropy_t1", t1.entropy)
+            .num("fr_nll_t1", t1.nll)
+            .opt(
+                "fr_entropy_greedy",
+                (!greedy.samples.is_empty()).then_some(greedy.entropy),
+            )
+            .num("top1_mass_fr", t1.top1)
+            .opt("gen_ref_nll_t1", ref_nll)
+            .opt("rev_kl_proxy", ref_nll.map(|r| r - t1.nll));
+        for (name, v) in SampleMetrics::columns().iter().zip(sm.values()) {
+            row.opt(name, v);
+        }
+        let (rep16, _) = rep_metrics(&val.rows, 16);
+        let (rep64, wrep64) = rep_metrics(&val.rows, 64);
+        row.opt("rep_16", rep16)
+            .opt("rep_64", rep64)
+            .opt("wrep_64", wrep64)
+            .opt("hits_at_1", hits_at_1(&val.rows));
+        self.write_samples(step, scene.tokenizer, prompts, &t1.samples, &greedy.samples)?;
+        Ok(row)
+    }
+
+    /// `samples/eval_<step>.jsonl`: prompt, continuation, decoding and stream seed per sample.
+    fn write_samples(
+        &self,
+        step: u64,
+        tok: &Tokenizer,
+        prompts: &[Vec<u32>],
+        t1: &[Vec<u32>],
+        greedy: &[Vec<u32>],
+    ) -> Result<()> {
+        let path = self.samples_dir.join(format!("eval_{step}.jsonl"));
+        let mut out = Vec::new();
+        let runs = [("t1", t1), ("greedy", greedy)];
+        for (decoding, samples) in runs {
+            for (i, (p, s)) in prompts.iter().zip(samples).enumerate() {
+                let line = json!({
+                    "index": i,
+                    "decoding": decoding,
+                    "eval_index": self.evals,
+                    "prompt": tok.decode(p)?,
+                    "continuation": tok.decode(s)?,
+                });
+                writeln!(out, "{line}")?;
+            }
+        }
+        std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// `summary.json`: the final row plus the run-level scalars of §4.7.
+    pub fn finish(self, t: &Trainer, run: &Run) -> Result<()> {
+        let mut s = self.last.as_ref().map(summary_of).unwrap_or_default();
+        let num = |v: Option<f64>| v.map_or(Value::Null, Value::from);
+        s.insert(
+            "arch".into(),
+            json!(format!("{:?}", t.cfg.model.kind).to_lowercase()),
+        );
+        s.insert("condition".into(), json!(t.cfg.condition.name()));
+        s.insert("seed".into(), json!(t.cfg.seed));
+        s.insert("params".into(), json!(nn::num_parameters(&*t.model)));
+        s.insert("best_val_loss".into(), num(self.best.map(|b| b.0)));
+        s.insert("best_val_step".into(), num(self.best.map(|b| b.1 as f64)));
+        s.insert("h_ref".into(), num(self.h_ref()));
+        let source = if self.true_rate.is_some() {
+            "analytic entropy rate"
+        } else {
+            "best val loss"
+        };
+        s.insert("h_ref_source".into(), json!(source));
+        s.insert(
+            "stab_loss_jitter".into(),
+            num(stability::late_mean(&self.jitters)),
+        );
+        s.insert(
+            "stab_gen_std".into(),
+            num(stability::late_mean(&self.gen_stds)),
+        );
+        let acting = (t.ctrl.enabled() && t.measured_active > 0)
+            .then(|| t.measured_acting as f64 / t.measured_active as f64);
+        s.insert("ctrl_active_frac".into(), num(acting));
+        s.insert(
+            "final_eval_index".into(),
+            json!(self.evals.saturating_sub(1)),
+        );
+        run.write_summary(&Value::Object(s))
+    }
+}
+
+/// The cells of a metrics row as a JSON object (numbers; empty cells are null).
+pub fn summary_of(row: &Row) -> Map<String, Value> {
+    columns::METRICS
+        .iter()
+        .map(|name| {
+            let v = row.get(name).parse::<f64>().ok();
+            (name.to_string(), v.map_or(Value::Null, Value::from))
+        })
+        .collect()
+}
+
+/// `hits_at_1`: the fraction of val positions whose greedy prediction is the next token.
+fn hits_at_1(rows: &[(Vec<u32>, Vec<u32>)]) -> Option<f64> {
+    let (mut hits, mut n) = (0usize, 0usize);
+    for (pred, target) in rows {
+        hits += pred.iter().zip(target).filter(|(a, b)| a == b).count();
+        n += target.len();
+    }
+    (n > 0).then(|| hits as f64 / n as f64)
+}
+
+fn param_norm(model: &dyn LanguageModel) -> f64 {
+    nn::named_parameters(model)
+        .iter()
+        .map(|(_, p)| p.norm().double_value(&[]).powi(2))
+        .sum::<f64>()
+        .sqrt()
+}

@@ -1,0 +1,107 @@
+//! `task: probe`: load the saved weights of a `task: train` run and compute every model metric
+//! of §4 on them: one `metrics.csv` row and its samples file. Data, model and seed come from
+//! that run's own `config.yaml`; the evaluation settings (`eval.*`) come from this config. With
+//! the run's evaluation settings the row repeats its final evaluation: same prompts, same
+//! sampling stream, same numbers.
+use super::config::{EntropyConfig, Task};
+use super::eval::Protocol;
+use super::measure::{scoring_window, summary_of, Evaluator, Scene, WEIGHTS_FILE};
+use super::setup;
+use crate::data::Tokenizer;
+use crate::error::usage;
+use crate::experiment::Ctx;
+use crate::nn;
+use crate::run::Run;
+use anyhow::Result;
+use serde_json::{json, Value};
+use std::path::Path;
+
+pub fn run(cfg: &EntropyConfig, run: &mut Run, ctx: &Ctx) -> Result<()> {
+    let dir = cfg
+        .checkpoint
+        .path
+        .as_deref()
+        .ok_or_else(|| usage("task probe needs checkpoint.path (a run directory)"))?;
+    let trained = trained_config(dir)?;
+    let weights = dir.join(WEIGHTS_FILE);
+    if !weights.is_file() {
+        return Err(usage(format!(
+            "{} does not exist: train with eval.save_checkpoint: true to keep the final weights",
+            weights.display()
+        )));
+    }
+    let data = setup::load(&trained.data)?;
+    let tok_path = dir.join("tokenizer.json");
+    let saved = Tokenizer::load(&tok_path).map_err(|e| usage(format!("{e:#}")))?;
+    if saved.to_json()? != data.tokenizer.to_json()? {
+        return Err(usage(format!(
+            "{} differs from the tokenizer of the run's data config (the corpus changed?); \
+             the weights only make sense with the vocabulary they were trained on",
+            tok_path.display()
+        )));
+    }
+    let model = nn::build(&trained.model, data.vocab() as i64, ctx.device)?;
+    nn::checkpoint::load_weights(&weights, model.var_store()).map_err(|e| {
+        usage(format!(
+            "{e:#} (a checkpoint of another architecture or vocabulary?)"
+        ))
+    })?;
+    let mut scored = trained.clone();
+    scored.eval = cfg.eval.clone();
+    let proto = Protocol::new(
+        &scored.eval,
+        &data.splits.train,
+        &data.splits.val,
+        data.vocab(),
+        scoring_window(&scored),
+    )?;
+    let summary = read_json(&dir.join("summary.json"))?;
+    let step = summary["step"].as_f64().unwrap_or(0.0) as u64;
+    let mut eval = Evaluator::new(proto, &data, run)?;
+    eval.set_eval_index(summary["final_eval_index"].as_u64().unwrap_or(0));
+    let scene = Scene {
+        cfg: &scored,
+        model: &*model,
+        tokenizer: &data.tokenizer,
+        train_len: data.splits.train.len(),
+    };
+    let row = eval.score(&scene, step, true)?;
+    let mut out = summary_of(&row);
+    out.insert("checkpoint".into(), json!(dir.display().to_string()));
+    out.insert("arch".into(), summary["arch"].clone());
+    out.insert("condition".into(), summary["condition"].clone());
+    out.insert("seed".into(), json!(trained.seed));
+    eval.write(row)?;
+    run.write_summary(&Value::Object(out))
+}
+
+/// The resolved config a training run saved beside its results.
+fn trained_config(dir: &Path) -> Result<EntropyConfig> {
+    let path = dir.join("config.yaml");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        usage(format!(
+            "{}: {e}; checkpoint.path must be a run directory of `lab entropy-probe` (task train)",
+            path.display()
+        ))
+    })?;
+    let cfg: EntropyConfig = serde_yaml_ng::from_str(&text).map_err(|e| {
+        usage(format!(
+            "{}: not an entropy-probe run config ({e})",
+            path.display()
+        ))
+    })?;
+    if cfg.task != Task::Train {
+        return Err(usage(format!(
+            "{} is a task {:?} run; probe needs a task train run",
+            path.display(),
+            cfg.task
+        )));
+    }
+    Ok(cfg)
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| usage(format!("{}: {e} (the run did not finish?)", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| usage(format!("{}: {e}", path.display())))
+}

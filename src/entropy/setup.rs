@@ -1,0 +1,59 @@
+//! The data every task starts from: corpus → tokenizer (fit on the whole corpus, so the
+//! vocabulary is the corpus's symbol set, §3.1) → contiguous train/val split, capped at
+//! `data.split.train_tokens`; and the true entropy rate when the source is synthetic.
+use super::config::DataSection;
+use crate::data::{CorpusConfig, Splits, Tokenizer};
+use crate::error::usage;
+use anyhow::Result;
+
+pub struct Data {
+    pub tokenizer: Tokenizer,
+    pub splits: Splits,
+    /// The analytic entropy rate (nats/token) of a synthetic Markov corpus with a char
+    /// tokenizer; None for real text.
+    pub true_rate: Option<f64>,
+}
+
+impl Data {
+    pub fn vocab(&self) -> usize {
+        self.tokenizer.vocab_size()
+    }
+}
+
+pub fn load(d: &DataSection) -> Result<Data> {
+    let corpus = d.corpus.load()?;
+    if corpus.text.is_empty() {
+        return Err(usage(format!(
+            "data.corpus ({}) is empty: there is no text to train or score on",
+            d.corpus.kind()
+        )));
+    }
+    let tokenizer = Tokenizer::build(&d.tokenizer, &corpus.text)?;
+    let splits = d.split.split_corpus(&corpus, &tokenizer)?;
+    if let Some(m) = d.split.train_tokens {
+        if m > splits.train_available {
+            return Err(usage(format!(
+                "data.split.train_tokens is {m} but the training split has only {} tokens; \
+                 lower it or leave it out to use the whole split",
+                splits.train_available
+            )));
+        }
+    }
+    if splits.val.len() < 2 {
+        return Err(usage(format!(
+            "the val split has {} tokens; it needs at least 2 (check data.split.train_frac)",
+            splits.val.len()
+        )));
+    }
+    let true_rate = match (&d.corpus, tokenizer.kind()) {
+        (CorpusConfig::Markov(m), "char") => {
+            Some(crate::data::markov::MarkovSource::new(m)?.entropy_rate()?)
+        }
+        _ => None,
+    };
+    Ok(Data {
+        tokenizer,
+        splits,
+        true_rate,
+    })
+}

@@ -1,0 +1,224 @@
+//! `lab entropy-probe` task train end to end (spec §6.4 smoke assertions, §6.5 items 21–22,
+//! the input errors of §6.5 and the issue): every §4.7 column, finite cells, the controller's
+//! files, determinism, probe = the end of training, clear exit-2 errors.
+use crate::common::*;
+use lab::entropy::columns::{MAY_BE_EMPTY, METRICS};
+use std::path::{Path, PathBuf};
+
+fn smoke() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/entropy-probe/smoke.yaml");
+    read(&path)
+}
+
+/// The smoke config without its study block: one run.
+fn single(dir: &Path) -> PathBuf {
+    let text = smoke();
+    let body = text.split("\nstudy:").next().expect("smoke.yaml");
+    let path = dir.join("single.yaml");
+    std::fs::write(&path, body).expect("write config");
+    path
+}
+
+/// `lab entropy-probe --config single.yaml --set ...` in `dir`.
+fn lab_single(dir: &Path, sets: &[&str], out: Option<&str>) -> std::process::Output {
+    let cfg = single(dir);
+    let mut args = vec![
+        "entropy-probe",
+        "--quiet",
+        "--config",
+        cfg.to_str().unwrap(),
+    ];
+    for s in sets {
+        args.extend(["--set", s]);
+    }
+    if let Some(out) = out {
+        args.extend(["--out", out]);
+    }
+    lab(dir, &args)
+}
+
+fn run_single(dir: &Path, sets: &[&str], out: &str) -> PathBuf {
+    let o = lab_single(dir, sets, Some(out));
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    dir.join(out)
+}
+
+#[test]
+fn smoke_study_writes_every_column_and_the_controller_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/entropy-probe/smoke.yaml");
+    let o = lab(
+        dir.path(),
+        &[
+            "entropy-probe",
+            "--quiet",
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let root = dir.path().join("results/entropy-probe/smoke");
+    for preset in ["bigram", "gpt-nano"] {
+        for condition in ["plain", "feedback"] {
+            let run = root.join(format!(
+                "model.preset={preset},condition={condition}/seed-0"
+            ));
+            let (header, rows) = read_csv(&run.join("metrics.csv"));
+            assert_eq!(
+                header, METRICS,
+                "{preset}/{condition}: columns in the §4.7 order"
+            );
+            let steps: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+            assert_eq!(steps, ["20", "40", "60"], "{preset}/{condition}");
+            for row in &rows {
+                assert_eq!(row.len(), header.len());
+                for (name, cell) in header.iter().zip(row) {
+                    if cell.is_empty() {
+                        assert!(
+                            MAY_BE_EMPTY.contains(&name.as_str()),
+                            "{preset}/{condition} step {}: `{name}` is empty",
+                            row[0]
+                        );
+                        continue;
+                    }
+                    let v: f64 = cell.parse().unwrap_or(f64::NAN);
+                    assert!(v.is_finite(), "{preset}/{condition}: `{name}` = {cell}");
+                }
+            }
+            let (_, ctrl) = read_csv(&run.join("ctrl.csv"));
+            assert!(
+                ctrl.len() >= 5,
+                "{preset}/{condition}: {} ctrl rows",
+                ctrl.len()
+            );
+            let last = rows.last().unwrap();
+            let u = &last[col(&header, "ctrl_u")];
+            assert_eq!(
+                condition == "feedback",
+                !u.is_empty(),
+                "{preset}/{condition}: ctrl_u `{u}`"
+            );
+            let summary = json(&run.join("summary.json"));
+            assert!(summary["stab_loss_jitter"].as_f64().is_some(), "{summary}");
+            assert_eq!(summary["condition"], condition);
+            let h = summary["h_ref"].as_f64().unwrap();
+            assert!(
+                h > 0.0 && h < 16f64.ln(),
+                "h_ref {h} is the synthetic source's rate"
+            );
+            assert!(run.join("samples/eval_60.jsonl").is_file());
+        }
+    }
+}
+
+#[test]
+fn same_seed_gives_identical_metrics_and_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = run_single(dir.path(), &["condition=feedback"], "a");
+    let b = run_single(dir.path(), &["condition=feedback"], "b");
+    let drop = ["wall_s"];
+    assert_eq!(
+        csv_without(&a.join("metrics.csv"), &drop),
+        csv_without(&b.join("metrics.csv"), &drop)
+    );
+    for f in [
+        "ctrl.csv",
+        "steps.csv",
+        "samples/eval_20.jsonl",
+        "samples/eval_60.jsonl",
+    ] {
+        assert_eq!(read(&a.join(f)), read(&b.join(f)), "{f}");
+    }
+    let c = run_single(dir.path(), &["condition=feedback", "seed=1"], "c");
+    assert_ne!(
+        read(&a.join("steps.csv")),
+        read(&c.join("steps.csv")),
+        "seed must matter"
+    );
+}
+
+/// §6.5 item 21: the mean sampled NLL estimates the mean entropy along the samples.
+#[test]
+fn sampled_nll_agrees_with_free_running_entropy() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_single(
+        dir.path(),
+        &["eval.final_samples=32", "eval.final_len=64"],
+        "r",
+    );
+    let s = json(&run.join("summary.json"));
+    let (h, nll) = (
+        s["fr_entropy_t1"].as_f64().unwrap(),
+        s["fr_nll_t1"].as_f64().unwrap(),
+    );
+    // 32 × 64 = 2048 draws of −ln p with a per-token sd below ln 16 (generous bound): the
+    // standard error is below 2.78 / √2048 ≈ 0.061; 4 of them.
+    assert!(
+        (h - nll).abs() < 4.0 * 16f64.ln() / 2048f64.sqrt(),
+        "entropy {h} vs nll {nll}"
+    );
+}
+
+#[test]
+fn probe_of_the_saved_weights_repeats_the_final_evaluation() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_single(dir.path(), &["condition=conventional"], "trained");
+    let path = format!("checkpoint.path={}", run.display());
+    let o = lab_single(dir.path(), &["task=probe", &path], Some("probed"));
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let (h1, trained) = read_csv(&run.join("metrics.csv"));
+    let (h2, probed) = read_csv(&dir.path().join("probed/metrics.csv"));
+    assert_eq!(h1, h2);
+    let (last, row) = (trained.last().unwrap(), &probed[0]);
+    let mut compared = 0;
+    for (i, name) in h1.iter().enumerate() {
+        if row[i].is_empty() || name == "wall_s" {
+            continue;
+        }
+        assert_eq!(row[i], last[i], "`{name}`: probe vs final evaluation");
+        compared += 1;
+    }
+    assert!(compared >= 30, "only {compared} columns compared");
+}
+
+#[test]
+fn bad_inputs_exit_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &str); 8] = [
+        (&["train.seq_len=64"], "train.seq_len"),
+        (&["condition=calm"], "condition"),
+        (&["data.split.train_tokens=50000"], "train_tokens"),
+        (&["eval.greedy_samples=9"], "eval.greedy_samples"),
+        (
+            &["data.corpus={kind: file, path: missing.txt}"],
+            "missing.txt",
+        ),
+        (&["task=probe"], "checkpoint.path"),
+        (&["task=text"], "text.samples"),
+        (&["controller.probe.len=0"], "controller.probe.len"),
+    ];
+    for (sets, key) in cases {
+        let o = lab_single(dir.path(), sets, None);
+        assert_eq!(code(&o), 2, "{sets:?}: {}", text(&o));
+        assert!(
+            stderr(&o).contains(key),
+            "{sets:?}: the message must name `{key}`: {}",
+            stderr(&o)
+        );
+    }
+    assert!(
+        !dir.path().join("results").exists(),
+        "exit 2 writes nothing"
+    );
+}
+
+#[test]
+fn a_diverging_run_stops_naming_the_step_and_keeps_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = lab_single(dir.path(), &["train.lr=1e30", "train.warmup=0"], Some("r"));
+    assert_ne!(code(&o), 0, "{}", text(&o));
+    assert!(stderr(&o).contains("at step"), "{}", stderr(&o));
+    let (_, steps) = read_csv(&dir.path().join("r/steps.csv"));
+    assert!(!steps.is_empty(), "the steps before the failure are kept");
+    assert_eq!(status(&dir.path().join("r")), "failed");
+}
