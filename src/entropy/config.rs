@@ -212,6 +212,19 @@ impl Validate for EntropyConfig {
         if self.task == Task::Train || self.task == Task::Probe {
             self.model_fit(c);
         }
+        let plan = super::condition::Plan::resolve(self);
+        c.relation(
+            "overrides.eval_weights",
+            &["condition", "overrides.weight_ema"],
+            plan.eval_weights == EvalWeights::Live || plan.weight_ema.is_some(),
+            "is ema, but no weight EMA is kept (set overrides.weight_ema, e.g. 0.999)",
+        );
+        c.check(
+            "controller.probe.len",
+            self.controller.statistic != super::controller::Statistic::SeqRep4
+                || self.controller.probe.len >= 4,
+            "statistic seq_rep_4 needs probe generations of at least 4 tokens",
+        );
         for p in self.controller.problems("controller") {
             let (key, why) = p.split_once(": ").unwrap_or(("controller", p.as_str()));
             c.check(key, false, why.to_string());
