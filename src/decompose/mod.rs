@@ -101,6 +101,7 @@ impl Experiment for DecomposeConfig {
         y: "decrement",
         logy: true,
         split: &[],
+        reference: None,
     }];
     const USES_TORCH: bool = false;
     const DEFAULT_YAML: &'static str = include_str!("../../configs/decompose/default.yaml");

@@ -38,12 +38,13 @@ use crate::run::Run;
 use anyhow::Result;
 use config::Task;
 
-const fn curve(y: &'static str) -> DefaultPlot {
+const fn curve(y: &'static str, reference: Option<&'static str>) -> DefaultPlot {
     DefaultPlot {
         x: "step",
         y,
         logy: false,
         split: &["model.preset", "model.kind"],
+        reference,
     }
 }
 
@@ -55,11 +56,11 @@ impl Experiment for EntropyConfig {
     const KINDS_YAML: &'static str = include_str!("../../configs/entropy-probe/kinds.yaml");
     const SET_EXAMPLE: &'static str = "condition=feedback";
     const PLOTS: &'static [DefaultPlot] = &[
-        curve("fr_entropy_t1"),
-        curve("val_loss"),
-        curve("train_fit_loss"),
-        curve("seq_rep_4_greedy"),
-        curve("copy_rate_32_t1"),
+        curve("fr_entropy_t1", Some("h_ref")),
+        curve("val_loss", Some("h_ref")),
+        curve("train_fit_loss", None),
+        curve("seq_rep_4_greedy", None),
+        curve("copy_rate_32_t1", None),
     ];
 
     fn seed(&self) -> u64 {

@@ -59,6 +59,7 @@ impl Experiment for NpgConfig {
         y: "eval_return_mean",
         logy: false,
         split: &["env", "env.id", "task"],
+        reference: None,
     }];
     const DEFAULT_YAML: &'static str = include_str!("../../configs/npg-rank1/default.yaml");
     const SET_EXAMPLE: &'static str = "algo.actor_lr=1e-3";

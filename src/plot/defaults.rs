@@ -10,4 +10,7 @@ pub struct DefaultPlot {
     /// In a study with an axis of one of these names, one figure per value of that axis
     /// (e.g. one learning-curve plot per environment); otherwise one figure.
     pub split: &'static [&'static str],
+    /// A summary.json scalar drawn as a horizontal reference line labelled with its
+    /// value, when every run drawn in the figure has the same value (e.g. a true entropy rate).
+    pub reference: Option<&'static str>,
 }

@@ -111,6 +111,9 @@ pub fn default_plots(
                 notes: Vec::new(),
             };
             let files = figure(&sub_collection, spec.x, &ys, spec.logy).and_then(|mut fig| {
+                if let Some(line) = spec.reference.and_then(|k| reference_line(&sub_collection, k, &fig)) {
+                    fig.curves.push(line);
+                }
                 if let Some(p) = &part {
                     fig.title = format!("{} [{p}]", fig.title);
                 }
@@ -131,6 +134,25 @@ pub fn default_plots(
         }
     }
     out
+}
+
+/// A horizontal line at summary scalar `key` across the figure's x range, when every completed
+/// run in `collection` reports the same value.
+fn reference_line(collection: &Collection, key: &str, fig: &Figure) -> Option<series::Curve> {
+    let values: Vec<f64> = collection
+        .cells
+        .iter()
+        .flat_map(|c| c.runs.iter().filter(|r| r.completed()))
+        .filter_map(|r| r.metric(key))
+        .collect();
+    let first = *values.first()?;
+    if values.iter().any(|v| (v - first).abs() > 1e-12 * first.abs().max(1.0)) {
+        return None;
+    }
+    let xs = fig.curves.iter().flat_map(|c| c.x.iter().copied());
+    let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
+    let label = format!("{key} = {first:.4}");
+    (lo < hi).then(|| series::Curve::exact(&label, &[(lo, first), (hi, first)]))
 }
 
 /// The cells grouped by the value of the first study axis named in `keys`, the split-by
