@@ -6,6 +6,9 @@
 //!    (§2) is about and the reference of H7.
 //! 2. `text.rs`: metrics on samples (diversity, repetition, loops, copying, coverage, §4.2–§4.4).
 //! 3. `toys.rs`: §2.4 (gradient descent on softmax logits) and §2.5 (forward vs reverse KL).
+//! 4. `controller/`: the generation-statistics feedback controller of §3.5 (filter, drift,
+//!    PI law with anti-windup, actuators) and its config.
+pub mod controller;
 pub mod ngram;
 pub mod text;
 pub mod toys;

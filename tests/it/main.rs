@@ -25,6 +25,8 @@ mod decompose_memory;
 mod decompose_oracle;
 mod decompose_props;
 mod docs_numbers;
+mod entropy_controller;
+mod entropy_controller_config;
 mod entropy_ngram;
 mod entropy_text;
 mod envs_golden;
