@@ -27,6 +27,7 @@ mod decompose_props;
 mod docs_numbers;
 mod entropy_controller;
 mod entropy_controller_config;
+mod entropy_controller_toys;
 mod entropy_ngram;
 mod entropy_text;
 mod envs_golden;

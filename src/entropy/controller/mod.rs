@@ -25,6 +25,7 @@
 //! entropy bonus rises; drift + lr, moving too fast ⇒ `e < 0` ⇒ `u` falls ⇒ lr falls, and with
 //! the default `u_max = 0` the lr never exceeds the base.
 mod config;
+pub mod toy;
 
 pub use config::{
     Actuator, ControllerConfig, Gains, Mode, ProbeConfig, RefWord, Statistic, Target,
