@@ -147,3 +147,65 @@ fn the_csv_has_one_row_under_its_header_with_empty_cells_for_none() {
         .count();
     assert_eq!(header.len(), 7 + kept + 4);
 }
+
+/// Timing on KJV (run by hand: `cargo test --release --test it kjv_text_timing -- --ignored
+/// --nocapture`): the last ~1 MB of lines as samples against the whole 4 MB file.
+#[test]
+#[ignore]
+fn kjv_text_timing() {
+    use lab::entropy::metrics::*;
+    use std::time::Instant;
+    let Ok(kjv) = std::fs::read_to_string("data/generated/kjv.txt") else {
+        eprintln!("skipped: data/generated/kjv.txt is absent");
+        return;
+    };
+    let mut samples: Vec<String> = Vec::new();
+    let mut chars = 0;
+    for line in kjv.lines().rev().filter(|l| !l.is_empty()) {
+        chars += line.chars().count();
+        samples.push(line.to_string());
+        if chars >= 1_000_000 {
+            break;
+        }
+    }
+    let t = Instant::now();
+    let rep = analyse(&samples, &kjv, &TextOptions::default()).unwrap();
+    eprintln!(
+        "analyse: {} samples, {} chars: {:.2}s",
+        rep.samples,
+        rep.sample_chars,
+        t.elapsed().as_secs_f64()
+    );
+    let ids: Vec<Vec<u32>> = samples
+        .iter()
+        .map(|s| s.bytes().map(u32::from).collect())
+        .collect();
+    let train: Vec<u32> = kjv.bytes().map(u32::from).collect();
+    let t = Instant::now();
+    let index = TrainIndex::new(&train);
+    eprintln!("TrainIndex::new: {:.2}s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let m = sample_metrics(&ids, &[], &ids, &index, 256, &MetricOptions::default());
+    eprintln!(
+        "sample_metrics without BLEU/MAUVE: {:.2}s",
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    let b = self_bleu4(&ids);
+    eprintln!("self_bleu4: {:.2}s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let model = lab::entropy::ngram::Interpolated::fit(&train, 5, 256, 0.01).unwrap();
+    eprintln!("Interpolated::fit: {:.2}s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let nll = ref_nll(&model, &[], &ids);
+    eprintln!("ref_nll: {:.2}s", t.elapsed().as_secs_f64());
+    for n in [128usize, 1000] {
+        let t = Instant::now();
+        let mv = mauve_ngram(&ids[..n], &ids[n..2 * n], 0);
+        eprintln!(
+            "mauve_ngram {n}+{n}: {mv:?} {:.2}s",
+            t.elapsed().as_secs_f64()
+        );
+    }
+    assert!(m.distinct_4.is_some() && b.is_some() && nll.is_some());
+}
