@@ -158,24 +158,6 @@ pub fn free_run(
     })
 }
 
-/// Mean −ln p_ref(sampled token | prompt and the sample before it) under the reference model.
-pub fn reference_nll(
-    reference: &Interpolated,
-    prompts: &[Vec<u32>],
-    samples: &[Vec<u32>],
-) -> Option<f64> {
-    let (mut total, mut n) = (0.0, 0usize);
-    for (prompt, sample) in prompts.iter().zip(samples) {
-        let mut history = prompt.clone();
-        for &x in sample {
-            total -= reference.prob(&history, x).ln();
-            n += 1;
-            history.push(x);
-        }
-    }
-    (n > 0).then(|| total / n as f64)
-}
-
 /// The sampling stream of evaluation number `index` of a run with `seed` (§3.6): independent of
 /// the training RNG, so evaluations never perturb training and can be repeated.
 pub fn sampling_rng(seed: u64, index: u64) -> ChaCha8Rng {

@@ -3,13 +3,13 @@
 use super::columns;
 use super::config::{EntropyConfig, When};
 use super::controller::{ControllerConfig, Statistic};
-use super::eval::{free_run, reference_nll, sampling_rng, teacher_forced, Protocol};
-use super::sample_metrics::{
-    rep_metrics, sample_metrics, MetricOptions, SampleMetrics, TrainIndex,
+use super::eval::{free_run, sampling_rng, teacher_forced, Protocol};
+use super::metrics::{
+    hits_at_1, ref_nll, rep_metrics, sample_metrics, seq_rep_n, MetricOptions, SampleMetrics,
+    TrainIndex,
 };
 use super::setup::Data;
 use super::stability::{self, Window};
-use super::text::seq_rep_n;
 use super::train::Trainer;
 use crate::data::Tokenizer;
 use crate::error::usage;
@@ -226,7 +226,7 @@ impl Evaluator {
         if self.best.is_none_or(|(b, _)| val.loss < b) {
             self.best = Some((val.loss, step));
         }
-        let ref_nll = reference_nll(&self.proto.reference, prompts, &t1.samples);
+        let ref_nll_t1 = ref_nll(&self.proto.reference, prompts, &t1.samples);
         let opts = MetricOptions {
             self_bleu: e.self_bleu == When::Every || (final_eval && e.self_bleu == When::Final),
             mauve: e.mauve,
@@ -257,8 +257,8 @@ impl Evaluator {
                 (!greedy.samples.is_empty()).then_some(greedy.entropy),
             )
             .num("top1_mass_fr", t1.top1)
-            .opt("gen_ref_nll_t1", ref_nll)
-            .opt("rev_kl_proxy", ref_nll.map(|r| r - t1.nll));
+            .opt("gen_ref_nll_t1", ref_nll_t1)
+            .opt("rev_kl_proxy", ref_nll_t1.map(|r| r - t1.nll));
         for (name, v) in SampleMetrics::columns().iter().zip(sm.values()) {
             row.opt(name, v);
         }
@@ -347,16 +347,6 @@ pub fn summary_of(row: &Row) -> Map<String, Value> {
             (name.to_string(), v.map_or(Value::Null, Value::from))
         })
         .collect()
-}
-
-/// `hits_at_1`: the fraction of val positions whose greedy prediction is the next token.
-fn hits_at_1(rows: &[(Vec<u32>, Vec<u32>)]) -> Option<f64> {
-    let (mut hits, mut n) = (0usize, 0usize);
-    for (pred, target) in rows {
-        hits += pred.iter().zip(target).filter(|(a, b)| a == b).count();
-        n += target.len();
-    }
-    (n > 0).then(|| hits as f64 / n as f64)
 }
 
 fn param_norm(model: &dyn LanguageModel) -> f64 {

@@ -11,8 +11,10 @@
 //! 4. `probe.rs`: `task: probe`, the same evaluation on a saved run's weights.
 //! 5. `ngram.rs`: the exact order-k count model, the closed-form stationary point the theory
 //!    (§2) is about and the reference of H7.
-//! 6. `text.rs`, `sample_metrics.rs`: metrics on samples (diversity, repetition, loops,
-//!    copying, coverage, §4.2–§4.4).
+//! 6. `metrics/`: model-free metrics on samples (§4.1–§4.5: entropy from logits, n-gram KLs,
+//!    diversity, repetition, loops, copying, coverage, self-BLEU, MAUVE-ngram), and
+//!    `SampleMetrics`, every sample column at once (`text.rs` re-exports it under its old name);
+//!    `textfile.rs`: the `text` task as a library.
 //! 7. `toys.rs`: §2.4 (gradient descent on softmax logits) and §2.5 (forward vs reverse KL).
 pub mod columns;
 pub mod condition;
@@ -20,12 +22,14 @@ pub mod config;
 pub mod controller;
 pub mod eval;
 pub mod measure;
+pub mod metrics;
 pub mod ngram;
 pub mod probe;
-pub mod sample_metrics;
 pub mod setup;
 pub mod stability;
+pub mod tasks;
 pub mod text;
+pub mod textfile;
 pub mod toys;
 pub mod train;
 
@@ -75,6 +79,7 @@ impl Experiment for EntropyConfig {
         match self.task {
             Task::Train => train::run(self, run, ctx),
             Task::Probe => probe::run(self, run, ctx),
+            Task::Text => tasks::text(self, run),
             other => Err(usage(format!(
                 "task {other:?} of entropy-probe is not implemented yet (issue 11); use task: train"
             ))),

@@ -111,7 +111,10 @@ pub fn default_plots(
                 notes: Vec::new(),
             };
             let files = figure(&sub_collection, spec.x, &ys, spec.logy).and_then(|mut fig| {
-                if let Some(line) = spec.reference.and_then(|k| reference_line(&sub_collection, k, &fig)) {
+                if let Some(line) = spec
+                    .reference
+                    .and_then(|k| reference_line(&sub_collection, k, &fig))
+                {
                     fig.curves.push(line);
                 }
                 if let Some(p) = &part {
@@ -146,11 +149,16 @@ fn reference_line(collection: &Collection, key: &str, fig: &Figure) -> Option<se
         .filter_map(|r| r.metric(key))
         .collect();
     let first = *values.first()?;
-    if values.iter().any(|v| (v - first).abs() > 1e-12 * first.abs().max(1.0)) {
+    if values
+        .iter()
+        .any(|v| (v - first).abs() > 1e-12 * first.abs().max(1.0))
+    {
         return None;
     }
     let xs = fig.curves.iter().flat_map(|c| c.x.iter().copied());
-    let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
+    let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+        (a.min(x), b.max(x))
+    });
     let label = format!("{key} = {first:.4}");
     (lo < hi).then(|| series::Curve::exact(&label, &[(lo, first), (hi, first)]))
 }
