@@ -57,6 +57,8 @@ pub struct Run {
     replaced: Option<PathBuf>,
     /// The end of the run's progress bar, printed by [`Run::finish`] with the whole time.
     progress_end: crate::progress::Finished,
+    /// Parent directories this run created (nearest first), removed by `discard` when empty.
+    created: Vec<PathBuf>,
     /// `run.lock`, held while this process writes the directory.
     _lock: lock::DirLock,
 }
@@ -65,7 +67,7 @@ impl Run {
     /// Create the run directory (never overwriting another run unless `--force`), write the
     /// resolved config and a `running` meta.json.
     pub fn create(sub: &str, args: &RunArgs, resolved_yaml: &str, seed: u64) -> Result<Run> {
-        let (dir, replaced) = run_dir(sub, args)?;
+        let (dir, replaced, created) = run_dir(sub, args)?;
         let _lock = lock::DirLock::try_take(&dir, lock::RUN_LOCK)?.map_err(|pid| {
             usage(format!(
                 "run directory {} is being written by lab process {pid}",
@@ -98,6 +100,7 @@ impl Run {
             meta,
             started: std::time::Instant::now(),
             replaced,
+            created,
             progress_end: Default::default(),
             _lock,
         };
@@ -168,13 +171,20 @@ impl Run {
         self.write_meta()
     }
 
-    /// Remove this run's directory (it holds only what lab wrote for it) and put back the old
-    /// run `--force` moved aside: a usage error (exit 2) found by the run leaves nothing.
+    /// Remove this run's directory (it holds only what lab wrote for it), the empty parent
+    /// directories it created, and put back the old run `--force` moved aside: a usage error
+    /// (exit 2) found by the run leaves nothing.
     pub fn discard(self) -> Result<()> {
         fs::remove_dir_all(&self.dir)
             .with_context(|| format!("removing run directory {}", self.dir.display()))?;
         if let Some(old) = &self.replaced {
             fs::rename(old, &self.dir).with_context(|| format!("moving {} back", old.display()))?;
+        }
+        // The folders made for it (results/<subcommand>/...), if nothing else went in since.
+        for parent in &self.created {
+            if fs::remove_dir(parent).is_err() {
+                break;
+            }
         }
         Ok(())
     }
@@ -311,7 +321,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Pick and create the run directory: `--out`, else results/<sub>/<name or timestamp-id>.
 /// The run directory, created empty, and where `--force` moved an old run to.
-fn run_dir(sub: &str, args: &RunArgs) -> Result<(PathBuf, Option<PathBuf>)> {
+fn run_dir(sub: &str, args: &RunArgs) -> Result<(PathBuf, Option<PathBuf>, Vec<PathBuf>)> {
     let dir = match (&args.out, &args.name) {
         (Some(out), _) => out.clone(),
         (None, Some(name)) => {
@@ -350,12 +360,23 @@ fn run_dir(sub: &str, args: &RunArgs) -> Result<(PathBuf, Option<PathBuf>)> {
         }
         replaced = set_aside(&dir)?;
     }
+    let created = missing_ancestors(&dir);
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
     // create_dir (not _all) fails if another process created the same dir meanwhile.
     fs::create_dir(&dir).with_context(|| format!("creating run directory {}", dir.display()))?;
-    Ok((dir, replaced))
+    Ok((dir, replaced, created))
+}
+
+/// The ancestors of `dir` that do not exist yet, nearest first.
+fn missing_ancestors(dir: &Path) -> Vec<PathBuf> {
+    dir.ancestors()
+        .skip(1)
+        .filter(|a| !a.as_os_str().is_empty())
+        .take_while(|a| !a.exists())
+        .map(Path::to_path_buf)
+        .collect()
 }
 
 #[cfg(test)]
