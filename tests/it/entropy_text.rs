@@ -32,20 +32,30 @@ fn distinct_and_seq_rep_count_ngrams() {
 }
 
 #[test]
-fn terminal_loops_need_three_periods_and_report_the_smallest() {
-    assert_eq!(terminal_loop(&ids("xyzababab")), Some(2));
+fn terminal_loops_compare_the_last_three_periods_with_the_one_before() {
+    // s[i] = s[i − P] for each of the last 3·P positions: four copies of the period in all
+    assert_eq!(terminal_loop(&ids("xyzabababab")), Some(2));
     assert_eq!(
-        terminal_loop(&ids("xyzabab")),
+        terminal_loop(&ids("xyzababab")),
         None,
-        "two copies are not a loop"
+        "three copies are not a loop"
     );
     assert_eq!(terminal_loop(&ids("qaaaa")), Some(1));
-    assert_eq!(terminal_loop(&ids("abcabcabc")), Some(3));
+    assert_eq!(terminal_loop(&ids("aaa")), None);
+    assert_eq!(terminal_loop(&ids("abcabcabcabc")), Some(3));
+    assert_eq!(terminal_loop(&ids("abcabcabc")), None);
     assert_eq!(terminal_loop(&ids("abcdefg")), None);
-    let (frac, period) = loops(&[ids("zababab"), ids("abcabcabc"), ids("abcd")]);
+    // the smallest period wins: "abab…" is also periodic with 4 and 6
+    assert_eq!(terminal_loop(&ids("ab").repeat(12)), Some(2));
+    // period 64 needs 256 tokens: the final evaluation's sample length
+    let p64: Vec<u32> = (0..256).map(|i| (i % 64) as u32).collect();
+    assert_eq!(terminal_loop(&p64), Some(64));
+    assert_eq!(terminal_loop(&p64[1..]), None);
+    let (frac, period) = loops(&[ids("zabababab"), ids("abcabcabcabc"), ids("abcd")]);
     assert_eq!(frac, Some(2.0 / 3.0));
     assert_eq!(period, Some(2.5));
     assert_eq!(loops(&[ids("abcd")]), (Some(0.0), None));
+    assert_eq!(loops(&[]), (None, None));
 }
 
 #[test]

@@ -34,11 +34,13 @@ pub fn seq_rep_n(samples: &[Vec<u32>], n: usize) -> Option<f64> {
     mean(&per)
 }
 
-/// The smallest period `P` in `1..=64` such that the sample ends in three copies of its last
-/// `P` tokens: `s[i] = s[i − P]` for every `i` among the last `2·P` positions, so the last `3·P`
-/// tokens are periodic (a terminal loop).
+/// The smallest period `P` in `1..=64` such that the sample's last `3·P` tokens satisfy
+/// `s[i] = s[i − P]` (a terminal loop), read literally: each of those positions is compared
+/// with the one a period earlier, so the sample ends in four copies of its last `P` tokens and
+/// needs at least `4·P` of them (the spec's examples "xyzabcabcabcabc" and "aaaa" are exactly
+/// four copies; P = 64 fits the final evaluation's 256-token samples).
 pub fn terminal_loop(s: &[u32]) -> Option<usize> {
-    (1..=64).find(|&p| s.len() >= 3 * p && (s.len() - 2 * p..s.len()).all(|i| s[i] == s[i - p]))
+    (1..=64).find(|&p| s.len() >= 4 * p && (s.len() - 3 * p..s.len()).all(|i| s[i] == s[i - p]))
 }
 
 /// Fraction of samples ending in a loop (None without samples), and the mean period over
