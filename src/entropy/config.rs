@@ -181,6 +181,8 @@ pub struct TheorySection {
     pub delta: f64,
     /// Also the §2.4 and §2.5 toys.
     pub toys: bool,
+    /// Use the whole training split (the §2.6 tables), ignoring `data.split.train_tokens`.
+    pub whole_split: bool,
 }
 
 /// `task: text`: the samples file (one per line, or JSONL with a `text` field); the reference

@@ -80,9 +80,7 @@ impl Experiment for EntropyConfig {
             Task::Train => train::run(self, run, ctx),
             Task::Probe => probe::run(self, run, ctx),
             Task::Text => tasks::text(self, run),
-            other => Err(usage(format!(
-                "task {other:?} of entropy-probe is not implemented yet (issue 11); use task: train"
-            ))),
+            Task::Theory => tasks::theory(self, run),
         }
     }
 }

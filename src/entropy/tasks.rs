@@ -2,6 +2,8 @@
 //! (every §4 metric that needs no model, §7.1) and `theory` computes the §2.6 tables.
 use super::config::{EntropyConfig, When};
 use super::metrics::MetricOptions;
+use super::setup;
+use super::theory;
 use super::textfile::{self, TextOptions};
 use crate::error::usage;
 use crate::run::Run;
@@ -32,5 +34,47 @@ pub fn text(cfg: &EntropyConfig, run: &mut Run) -> Result<()> {
         "samples": report.samples,
         "sample_chars": report.sample_chars,
         "reference": cfg.data.corpus.kind(),
+    }))
+}
+
+/// `theory.csv` and `theory.md` for the configured corpus (§2.6; H7's checks), with the §2.4
+/// and §2.5 toys when `theory.toys`. The tables use the whole training split unless
+/// `theory.whole_split` is false (then `data.split.train_tokens` caps it as in training).
+pub fn theory(cfg: &EntropyConfig, run: &mut Run) -> Result<()> {
+    let mut data_cfg = cfg.data.clone();
+    if cfg.theory.whole_split {
+        data_cfg.split.train_tokens = None;
+    }
+    let data = setup::load(&data_cfg)?;
+    let rows = theory::theory_rows(
+        cfg.data.corpus.kind(),
+        &data.splits.train,
+        &data.splits.val,
+        data.vocab(),
+        &cfg.theory.orders,
+        cfg.theory.delta,
+        data.true_rate,
+    )?;
+    theory::write_theory(&run.path(""), &rows, cfg.theory.toys)?;
+    let checks = theory::h7_checks(&rows);
+    let pass = checks.iter().all(|c| c.pass());
+    for c in &checks {
+        eprintln!(
+            "H7 {} on {}: H_k decreasing in k: {}; below the true rate from k = {}; \
+             val CE lowest at k = {} and rising after: {}",
+            if c.pass() { "pass" } else { "FAIL" },
+            c.corpus,
+            c.decreasing,
+            c.below_from.map_or("-".to_string(), |k| k.to_string()),
+            c.val_min_k,
+            c.val_rises
+        );
+    }
+    run.write_summary(&serde_json::json!({
+        "corpus": cfg.data.corpus.kind(),
+        "train_tokens": data.splits.train.len(),
+        "val_tokens": data.splits.val.len(),
+        "true_rate": data.true_rate,
+        "h7_pass": pass,
     }))
 }
