@@ -19,7 +19,8 @@ TORCH_STAMP := $(LAB_VENV)/.torch-$(TORCH_VERSION)
 SUBCOMMANDS := $(notdir $(wildcard configs/*))
 
 .PHONY: setup venv openblas corpora data-kjv build demo test check unit smoke bench fmt \
-	clean-cache reproduce-decompose reproduce-npg-rank1
+	clean-cache reproduce-decompose reproduce-npg-rank1 reproduce-entropy-probe \
+	repro-entropy-theory repro-entropy-quick repro-entropy-paper
 
 setup: venv openblas data-kjv
 
@@ -90,6 +91,19 @@ reproduce-decompose: build
 
 reproduce-npg-rank1: build
 	LAB="$(LAB)" scripts/npg-rank1-reproduce.sh configs/npg-rank1/paper.yaml results/npg-rank1/t2-classic
+
+# entropy-probe (spec §6.3): theory tables, E-syn, the quick grid with its verdict report.
+reproduce-entropy-probe: build
+	LAB="$(LAB)" scripts/entropy-probe-reproduce.sh theory e-syn quick
+
+repro-entropy-theory: build
+	LAB="$(LAB)" scripts/entropy-probe-reproduce.sh theory
+
+repro-entropy-quick: build
+	LAB="$(LAB)" scripts/entropy-probe-reproduce.sh quick
+
+repro-entropy-paper: build
+	LAB="$(LAB)" scripts/entropy-probe-reproduce.sh paper
 
 fmt:
 	cargo fmt
