@@ -8,7 +8,10 @@
 //! 3. `toys.rs`: §2.4 (gradient descent on softmax logits) and §2.5 (forward vs reverse KL).
 //! 4. `controller/`: the generation-statistics feedback controller of §3.5 (filter, drift,
 //!    PI law with anti-windup, actuators) and its config.
+//! 5. `theory.rs`: the §2.6 tables per corpus with H7's pass/fail, and the §2.4/§2.5 toy
+//!    tables (`theory.csv`, `theory.md`).
 pub mod controller;
 pub mod ngram;
 pub mod text;
+pub mod theory;
 pub mod toys;

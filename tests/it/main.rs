@@ -30,6 +30,7 @@ mod entropy_controller_config;
 mod entropy_controller_toys;
 mod entropy_ngram;
 mod entropy_text;
+mod entropy_theory;
 mod envs_golden;
 mod envs_gym;
 mod envs_vec;
