@@ -15,7 +15,8 @@
 //!    diversity, repetition, loops, copying, coverage, self-BLEU, MAUVE-ngram), and
 //!    `SampleMetrics`, every sample column at once (`text.rs` re-exports it under its old name);
 //!    `textfile.rs`: the `text` task as a library.
-//! 7. `toys.rs`: §2.4 (gradient descent on softmax logits) and §2.5 (forward vs reverse KL).
+//! 7. `theory.rs`: the §2.6 tables per corpus with H7's pass/fail (`task: theory`), and
+//!    `toys.rs`: §2.4 (gradient descent on softmax logits) and §2.5 (forward vs reverse KL).
 pub mod columns;
 pub mod condition;
 pub mod config;
@@ -30,12 +31,12 @@ pub mod stability;
 pub mod tasks;
 pub mod text;
 pub mod textfile;
+pub mod theory;
 pub mod toys;
 pub mod train;
 
 pub use config::EntropyConfig;
 
-use crate::error::usage;
 use crate::experiment::{Ctx, Experiment};
 use crate::plot::defaults::DefaultPlot;
 use crate::run::Run;

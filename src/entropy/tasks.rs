@@ -3,8 +3,8 @@
 use super::config::{EntropyConfig, When};
 use super::metrics::MetricOptions;
 use super::setup;
-use super::theory;
 use super::textfile::{self, TextOptions};
+use super::theory;
 use crate::error::usage;
 use crate::run::Run;
 use anyhow::Result;

@@ -120,3 +120,27 @@ pub fn fit_gaussian(p: &[f64], direction: Direction) -> GaussianFit {
     }
     best.expect("a non-empty grid")
 }
+
+/// §2.4's batch of targets: `count` Dirichlet(1) distributions of sizes 2, 3, …, 49, 2, …
+/// (size `2 + i % 48`), drawn in order from one `ChaCha8Rng` seeded with `seed`.
+pub fn random_targets(count: usize, seed: u64) -> Vec<Vec<f64>> {
+    use rand::SeedableRng;
+    use rand_distr::{Dirichlet, Distribution};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..count)
+        .map(|i| {
+            Dirichlet::new_with_size(1.0, 2 + i % 48)
+                .expect("a size of at least 2 and alpha 1")
+                .sample(&mut rng)
+        })
+        .collect()
+}
+
+/// How many of `targets` have an entropy trace under step `eta` that rises by more than `tol`
+/// somewhere in `steps` steps (§2.4's table).
+pub fn rise_count(targets: &[Vec<f64>], eta: f64, steps: usize, tol: f64) -> usize {
+    targets
+        .iter()
+        .filter(|p| rises(&gd_entropy_trace(p, eta, steps), tol))
+        .count()
+}

@@ -32,6 +32,7 @@ mod entropy_metrics;
 mod entropy_ngram;
 mod entropy_text;
 mod entropy_textfile;
+mod entropy_theory;
 mod entropy_train;
 mod envs_golden;
 mod envs_gym;
