@@ -27,6 +27,7 @@ mod decompose_props;
 mod docs_numbers;
 mod entropy_ngram;
 mod entropy_text;
+mod entropy_verdict;
 mod envs_golden;
 mod envs_gym;
 mod envs_vec;

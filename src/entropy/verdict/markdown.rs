@@ -64,7 +64,11 @@ fn rules(md: &mut String) {
          `n_seeds` the number of runs and the last column `p_value` the p on the side of ρ's \
          sign. H6 counts, per architecture, the H2–H4 tests whose signs agree in ⌈0.75·n⌉ seeds \
          (`seeds_agree` of `n_seeds` tests): supported if all do, contradicted if any test agrees \
-         that often against the prediction. The `fr_entropy_t1<h_ref` row of H2 counts runs \
+         that often against the prediction. Lines \"overall, X − plain alone\" apply the \
+         overall rule to one condition (reported). With 3 seeds or fewer the percentile \
+         bootstrap CI spans about the range of the differences (a resample of the smallest \
+         value alone has probability (1/n)^n ≥ 2.5%), so a CI that excludes 0 then means every \
+         seed moved the same way. The `fr_entropy_t1<h_ref` row of H2 counts runs \
          below the reference entropy and is reported, not part of H2's verdict; so are the \
          repetition rows of H8.\n"
     );
@@ -128,6 +132,17 @@ fn paired_lines(md: &mut String, rows: &[&Row]) {
         .iter()
         .filter(|r| r.metric == "all" && r.condition != "all")
     {
+        if combined.arch == "all" {
+            let _ = writeln!(
+                md,
+                "- overall, {} − {} alone: {} ({})",
+                combined.condition,
+                combined.baseline,
+                combined.verdict.as_str(),
+                combined.note.as_deref().unwrap_or_default()
+            );
+            continue;
+        }
         let parts: Vec<String> = rows
             .iter()
             .filter(|r| r.primary && r.metric != "all")
@@ -241,12 +256,12 @@ fn effects_table(md: &mut String, effects: &[Effect]) {
     let _ = writeln!(
         md,
         "### H5: standardised effect sizes (reported)\n\nd = mean / sd of the paired \
-         differences against `plain`; the last column counts the generation metrics whose |d| \
-         exceeds that of `val_loss`.\n"
+         differences against `plain`; the last column counts the generation metrics whose \
+         absolute d exceeds that of `val_loss`.\n"
     );
     let mut head: Vec<String> = ["arch", "condition", "seeds"].map(String::from).to_vec();
     head.extend(EFFECT_METRICS.iter().map(|m| format!("d({m})")));
-    head.push("|d| > |d(val_loss)|".into());
+    head.push("larger than val_loss".into());
     let _ = writeln!(
         md,
         "| {} |\n|{}",

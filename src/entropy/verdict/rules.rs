@@ -33,7 +33,8 @@ pub fn has_condition(records: &[RunRecord], arch: &str, condition: &str) -> bool
 }
 
 /// Rows of one paired hypothesis: per arch and pair, its metrics and their conjunction; per arch
-/// the conjunction over pairs; then the overall row.
+/// the conjunction over pairs; then the overall rule applied to each pair alone (reported, e.g.
+/// `feedback` only) and the overall row.
 pub fn paired_hypothesis(
     h: &Hypothesis,
     records: &[RunRecord],
@@ -42,10 +43,11 @@ pub fn paired_hypothesis(
 ) -> Vec<Row> {
     let mut rows = Vec::new();
     let mut per_arch = Vec::new();
+    let mut per_pair: Vec<Vec<(&str, Verdict)>> = vec![Vec::new(); h.pairs.len()];
     for arch in archs {
         let mut pair_verdicts = Vec::new();
         let mut missing = Vec::new();
-        for &(cond, base) in h.pairs {
+        for (i, &(cond, base)) in h.pairs.iter().enumerate() {
             if !has_condition(records, arch, cond) || !has_condition(records, arch, base) {
                 missing.push(format!("{cond} − {base}"));
                 continue;
@@ -64,12 +66,20 @@ pub fn paired_hypothesis(
             rows.extend(metric_rows);
             rows.push(Row::new(h.id, arch, "all", cond, base).combined(v, None));
             pair_verdicts.push(v);
+            per_pair[i].push((arch.as_str(), v));
         }
         let note = (!missing.is_empty())
             .then(|| format!("no runs of {} for this architecture", missing.join(", ")));
         let v = combine(&pair_verdicts);
         rows.push(Row::new(h.id, arch, "all", "all", "").combined(v, note));
         per_arch.push((arch.as_str(), v));
+    }
+    for (&(cond, base), verdicts) in h.pairs.iter().zip(&per_pair) {
+        if !verdicts.is_empty() {
+            let mut row = overall(h.id, verdicts, neural);
+            (row.condition, row.baseline, row.summary) = (cond.into(), base.into(), false);
+            rows.push(row);
+        }
     }
     rows.push(overall(h.id, &per_arch, neural));
     rows

@@ -70,6 +70,12 @@ fn a_clear_effect_in_the_predicted_direction_is_supported() {
     assert!((row.mean_diff.unwrap() + 0.32).abs() < 1e-12, "{row:?}");
     assert_eq!((row.seeds_agree, row.n_seeds), (Some(5), Some(5)));
     assert!(row.ci_high.unwrap() < 0.0);
+    let alone = a
+        .rows
+        .iter()
+        .find(|r| r.id == "H3" && r.arch == "all" && r.condition == "conventional")
+        .unwrap();
+    assert_eq!((alone.verdict, alone.summary), (Verdict::Supported, false));
     let h6 = a.per_arch("H6", "gpt").unwrap();
     assert_eq!((h6.seeds_agree, h6.n_seeds), (Some(26), Some(26)));
 }
