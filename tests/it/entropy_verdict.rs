@@ -60,7 +60,13 @@ fn write_study(root: &Path, effect: &dyn Fn(u64) -> f64, jitter: &dyn Fn(&str, u
 
 fn write_run(dir: &Path, arch: &str, cond: &str, seed: u64, shift: f64, jitter: f64) {
     std::fs::create_dir_all(dir).unwrap();
-    let meta = serde_json::json!({"subcommand": "entropy-probe", "seed": seed, "status": "completed", "error": null});
+    let meta = serde_json::json!({
+        "subcommand": "entropy-probe",
+        "git_commit": "0123abcd",
+        "seed": seed,
+        "status": "completed",
+        "error": null,
+    });
     std::fs::write(dir.join("meta.json"), meta.to_string()).unwrap();
     let config =
         format!("seed: {seed}\nmodel:\n  arch: {arch}\n  preset: gpt-nano\ncondition: {cond}\n");
@@ -113,6 +119,16 @@ fn report(root: &Path) -> (Rows, String) {
         .map(|r| ((r[0].clone(), r[1].clone(), r[2].clone(), r[3].clone()), r))
         .collect();
     (rows, read(&root.join("report.md")))
+}
+
+/// The cells of hypothesis `id`'s row in report.md's verdict table (id, claim, archs, overall).
+fn verdict_table_row(md: &str, id: &str) -> Vec<String> {
+    let line = md
+        .lines()
+        .find(|l| l.starts_with(&format!("| {id} |")))
+        .unwrap_or_else(|| panic!("no verdict row {id}: {md}"));
+    let cells = line.trim().trim_matches('|').split('|');
+    cells.map(|c| c.trim().to_string()).collect()
 }
 
 fn verdict_of(rows: &Rows, id: &str, arch: &str) -> String {
@@ -174,10 +190,12 @@ fn a_clear_effect_is_supported_in_files_and_report() {
     )];
     assert_eq!(h7[10], "not run here");
     assert!(
-        md.contains("## Hypotheses (verdicts)") && md.contains("under the assumptions A1–A8"),
+        md.contains("## Hypotheses (verdicts)")
+            && md.contains("under the assumptions A1–A8")
+            && md.contains("Runs built from git commit `0123abcd`; SHA-256"),
         "{md}"
     );
-    assert!(md.contains("| H1 | stabilised runs: lower train_fit_loss than plain | supported | supported | supported |"), "{md}");
+    assert_eq!(verdict_table_row(&md, "H1")[2..], ["supported"; 3]);
     // sweep.csv: one row per run with the final (not the first) metrics row.
     let (header, runs) = read_csv(&root.join("sweep.csv"));
     assert_eq!(&header[..3], ["arch", "condition", "seed"]);
@@ -202,7 +220,7 @@ fn a_clear_effect_the_other_way_is_contradicted() {
     for id in ["H1", "H2", "H3", "H4", "H5", "H6"] {
         assert_eq!(verdict_of_or_h5(&rows, id), "contradicted", "{id}");
     }
-    assert!(md.contains("| H2 | stabilised runs: lower fr_entropy_t1 and tf_entropy_train | contradicted | contradicted | contradicted |"), "{md}");
+    assert_eq!(verdict_table_row(&md, "H2")[2..], ["contradicted"; 3]);
 }
 
 fn verdict_of_or_h5(rows: &Rows, id: &str) -> String {

@@ -42,10 +42,44 @@ pub fn report(c: &Collection, dir: &Path) -> Result<ReportExtra> {
     write_hypotheses_csv(&hypotheses, &analysis.rows)?;
     let theory = dir.join("theory.csv");
     let theory = theory.is_file().then_some(theory.as_path());
+    let provenance = provenance(c)?;
     Ok(ReportExtra {
-        markdown: markdown::render(&analysis, &notes, theory),
+        markdown: markdown::render(&analysis, &notes, theory, &provenance),
         files: vec![sweep, hypotheses],
     })
+}
+
+/// The git commits the completed runs were built from (meta.json) and one SHA-256 over their
+/// config.yaml files in collection order: which code and which exact configs the verdicts are on.
+pub fn provenance(c: &Collection) -> Result<String> {
+    let mut commits: Vec<String> = Vec::new();
+    let mut configs = Vec::new();
+    for run in c
+        .cells
+        .iter()
+        .flat_map(|cell| &cell.runs)
+        .filter(|r| r.completed())
+    {
+        let meta = std::fs::read_to_string(run.dir.join("meta.json"))
+            .with_context(|| format!("reading {}", run.dir.join("meta.json").display()))?;
+        let commit = serde_json::from_str::<serde_json::Value>(&meta)
+            .ok()
+            .and_then(|m| m.get("git_commit")?.as_str().map(str::to_string))
+            .unwrap_or_else(|| "unknown".into());
+        if !commits.contains(&commit) {
+            commits.push(commit);
+        }
+        let path = run.dir.join("config.yaml");
+        configs
+            .extend(std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?);
+    }
+    let commits: Vec<String> = commits.iter().map(|c| format!("`{c}`")).collect();
+    Ok(format!(
+        "Runs built from git commit {}; SHA-256 of their config.yaml files (in the order of the \
+         tables): `{}`.",
+        commits.join(", "),
+        crate::data::corpus::sha256_hex(&configs)
+    ))
 }
 
 /// One record per completed run (arch = `model.arch`, condition, seed from its config.yaml);

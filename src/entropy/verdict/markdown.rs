@@ -25,10 +25,14 @@ not. H1–H6 therefore test the paper's claims, not a replica of the authors' co
 assumptions A1–A8 of the spec (`entropy-probe.md` §0 and the assumption index); H7 is \
 reconstructed theory and H8 an extension that is not in the paper.";
 
-/// The whole section; `notes` are reasons runs were left out, `theory` a theory.csv beside it.
-pub fn render(a: &Analysis, notes: &[String], theory: Option<&Path>) -> String {
+/// The whole section; `notes` are reasons runs were left out, `theory` a theory.csv beside it,
+/// `provenance` the commits and config hash of the runs.
+pub fn render(a: &Analysis, notes: &[String], theory: Option<&Path>, provenance: &str) -> String {
     let mut md = String::new();
-    let _ = writeln!(md, "## Hypotheses (verdicts)\n\n{PROVENANCE}\n");
+    let _ = writeln!(
+        md,
+        "## Hypotheses (verdicts)\n\n{PROVENANCE}\n\n{provenance}\n"
+    );
     rules(&mut md);
     for note in notes {
         let _ = writeln!(md, "**Note:** {note}.\n");
