@@ -31,6 +31,8 @@ pub trait Experiment: DeserializeOwned + Serialize + Validate {
     const SET_EXAMPLE: &'static str = "seed=1";
     /// The plots `lab report` draws from this subcommand's metrics.csv.
     const PLOTS: &'static [DefaultPlot] = &[];
+    /// This subcommand's own section and files in `lab report` (and a study's closing report).
+    const REPORT: Option<report::ReportHook> = None;
     /// Whether runs compute with libtorch (loaded before the run starts; otherwise never).
     const USES_TORCH: bool = true;
     fn seed(&self) -> u64;
@@ -174,7 +176,7 @@ fn launch_study<E: Experiment>(
 ) -> Result<()> {
     let planned = plan_study::<E>(args, &loaded, block)?;
     let outcome = study::execute(&planned, args)?;
-    match report::write(&planned.dir, &|_| E::PLOTS) {
+    match report::write(&planned.dir, &|_| E::PLOTS, &|_| E::REPORT) {
         Ok(paths) if !args.quiet => println!("report: {}", paths.markdown.display()),
         Ok(_) => {}
         Err(e) => eprintln!("warning: could not write the study report: {e:#}"),

@@ -1,7 +1,7 @@
 //! The one list of subcommands. Adding a paper is one entry in [`PAPERS`], its folder under
 //! `src/` (a config type implementing `Experiment`) and its `configs/<name>/`: the command line,
-//! the dispatch, `lab report`'s default plots and the "not implemented yet" answer all come
-//! from this list.
+//! the dispatch, `lab report`'s default plots and report hook and the "not implemented yet"
+//! answer all come from this list.
 use crate::cli::{CorpusCommand, RunArgs, Tool};
 use crate::experiment::{self, Experiment};
 use crate::plot::defaults::DefaultPlot;
@@ -16,6 +16,8 @@ pub struct Paper {
     /// `None` while its paper issue is open: the subcommand exits 2 saying so.
     pub launch: Option<fn(&RunArgs) -> Result<()>>,
     pub plots: &'static [DefaultPlot],
+    /// The subcommand's own section and files in `lab report`.
+    pub report: Option<report::ReportHook>,
     /// The `--set` example `--help` shows: a key of this subcommand's config.
     pub set_example: &'static str,
 }
@@ -27,6 +29,7 @@ impl Paper {
             about: E::ABOUT,
             launch: Some(experiment::launch::<E>),
             plots: E::PLOTS,
+            report: E::REPORT,
             set_example: E::SET_EXAMPLE,
         }
     }
@@ -37,6 +40,7 @@ impl Paper {
             about,
             launch: None,
             plots: &[],
+            report: None,
             set_example: "seed=1",
         }
     }
@@ -56,6 +60,14 @@ pub const PAPERS: &[Paper] = &[
         "PrefixRL: RL conditioned on prefixes of off-policy traces",
     ),
 ];
+
+/// The report hook of subcommand `name` (none for an unknown name).
+pub fn report_for(name: &str) -> Option<report::ReportHook> {
+    PAPERS
+        .iter()
+        .find(|p| p.name == name)
+        .and_then(|p| p.report)
+}
 
 /// The default plots of subcommand `name` (none for an unknown name).
 pub fn plots_for(name: &str) -> &'static [DefaultPlot] {
@@ -113,7 +125,7 @@ pub fn dispatch(matches: &ArgMatches) -> Result<()> {
         }
     }
     match Tool::from_arg_matches(matches).unwrap_or_else(|e| e.exit()) {
-        Tool::Report(a) => report::command(&a.dir, &plots_for),
+        Tool::Report(a) => report::command(&a.dir, &plots_for, &report_for),
         Tool::Plot(a) => plot::command(&a, &plots_for),
         Tool::Compare(a) => compare::command(&a.runs),
         Tool::Corpus(CorpusCommand::Prepare(a)) => {

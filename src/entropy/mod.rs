@@ -17,6 +17,7 @@
 //!    `textfile.rs`: the `text` task as a library.
 //! 7. `theory.rs`: the §2.6 tables per corpus with H7's pass/fail (`task: theory`), and
 //!    `toys.rs`: §2.4 (gradient descent on softmax logits) and §2.5 (forward vs reverse KL).
+//! 8. `verdict/`: the hypotheses' verdicts from a sweep's runs (§1, §4.7), `lab report`'s hook.
 pub mod columns;
 pub mod condition;
 pub mod config;
@@ -34,6 +35,7 @@ pub mod textfile;
 pub mod theory;
 pub mod toys;
 pub mod train;
+pub mod verdict;
 
 pub use config::EntropyConfig;
 
@@ -60,6 +62,7 @@ impl Experiment for EntropyConfig {
     const DEFAULT_YAML: &'static str = include_str!("../../configs/entropy-probe/default.yaml");
     const KINDS_YAML: &'static str = include_str!("../../configs/entropy-probe/kinds.yaml");
     const SET_EXAMPLE: &'static str = "condition=feedback";
+    const REPORT: Option<crate::report::ReportHook> = Some(verdict::report);
     const PLOTS: &'static [DefaultPlot] = &[
         curve("fr_entropy_t1", Some("h_ref")),
         curve("val_loss", Some("h_ref")),

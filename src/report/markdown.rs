@@ -6,10 +6,18 @@ use crate::results::runs::Collection;
 use std::fmt::Write;
 use std::path::Path;
 
-/// Render the whole report; `dir` is where report.md goes (plot links are relative to it).
-pub fn render(c: &Collection, metrics: &[String], plots: &[PlotOutcome], dir: &Path) -> String {
+/// Render the whole report; `dir` is where report.md goes (plot links are relative to it);
+/// `extra` is the subcommand's own section, placed after the header.
+pub fn render(
+    c: &Collection,
+    metrics: &[String],
+    plots: &[PlotOutcome],
+    dir: &Path,
+    extra: &str,
+) -> String {
     let mut md = String::new();
     header(&mut md, c);
+    md.push_str(extra);
     let constants = constant_metrics(c, metrics);
     let varying: Vec<String> = metrics
         .iter()

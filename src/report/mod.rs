@@ -1,6 +1,7 @@
 //! `lab report DIR`: per cell, mean ± standard error and a 95% bootstrap CI across seeds of every
 //! numeric summary.json entry, failed runs with their errors, and the subcommand's default plots,
-//! written to `DIR/report.md` and `DIR/summary.csv`.
+//! written to `DIR/report.md` and `DIR/summary.csv`, plus whatever section and files the
+//! subcommand's own report hook adds.
 pub mod markdown;
 
 use crate::plot::defaults::DefaultPlot;
@@ -14,7 +15,20 @@ pub struct ReportPaths {
     pub markdown: PathBuf,
     pub csv: PathBuf,
     pub plots: Vec<PathBuf>,
+    /// Files the subcommand's report hook wrote.
+    pub extra: Vec<PathBuf>,
 }
+
+/// What a subcommand adds to its report: a markdown section (placed after the header) and the
+/// files it wrote.
+pub struct ReportExtra {
+    pub markdown: String,
+    pub files: Vec<PathBuf>,
+}
+
+/// A subcommand's own part of `lab report`: given the runs and the report's directory, write
+/// its files there and return its section.
+pub type ReportHook = fn(&Collection, &Path) -> Result<ReportExtra>;
 
 /// One cell's statistics for one metric (None: no completed run has it).
 pub struct MetricStats {
@@ -44,20 +58,26 @@ pub fn cell_stats(cell: &CellRuns, metrics: &[String]) -> Vec<MetricStats> {
 /// The default plots each subcommand declares, by subcommand name (from the subcommand list).
 pub type PlotsFor<'a> = &'a dyn Fn(&str) -> &'static [DefaultPlot];
 
+/// The report hook each subcommand declares, by subcommand name (from the subcommand list).
+pub type HookFor<'a> = &'a dyn Fn(&str) -> Option<ReportHook>;
+
 /// `lab report DIR`.
-pub fn command(dir: &Path, plots_for: PlotsFor) -> Result<()> {
-    let paths = write(dir, plots_for)?;
+pub fn command(dir: &Path, plots_for: PlotsFor, hook_for: HookFor) -> Result<()> {
+    let paths = write(dir, plots_for, hook_for)?;
     println!("report: {}", paths.markdown.display());
     println!("table:  {}", paths.csv.display());
     for p in &paths.plots {
         println!("plot:   {}", p.display());
     }
+    for p in &paths.extra {
+        println!("file:   {}", p.display());
+    }
     Ok(())
 }
 
-/// Read the runs under `dir` and write report.md, summary.csv and the default plots of the
-/// runs' subcommand.
-pub fn write(dir: &Path, plots_for: PlotsFor) -> Result<ReportPaths> {
+/// Read the runs under `dir` and write report.md, summary.csv, the default plots of the runs'
+/// subcommand and what its report hook adds. A failing hook leaves a note, not a failed report.
+pub fn write(dir: &Path, plots_for: PlotsFor, hook_for: HookFor) -> Result<ReportPaths> {
     let collection = runs::collect(dir)?;
     for note in &collection.notes {
         eprintln!("note: {note}");
@@ -65,9 +85,11 @@ pub fn write(dir: &Path, plots_for: PlotsFor) -> Result<ReportPaths> {
     let metrics = collection.metric_names();
     let csv = dir.join("summary.csv");
     write_csv(&csv, &collection, &metrics)?;
-    let specs = plots_for(&collection.subcommand().unwrap_or_default());
+    let subcommand = collection.subcommand().unwrap_or_default();
+    let specs = plots_for(&subcommand);
     let plots = crate::plot::default_plots(&collection, specs, &dir.join("plots"));
-    let md = markdown::render(&collection, &metrics, &plots, dir);
+    let extra = run_hook(hook_for(&subcommand), &subcommand, &collection, dir);
+    let md = markdown::render(&collection, &metrics, &plots, dir, &extra.markdown);
     let markdown = dir.join("report.md");
     std::fs::write(&markdown, md).with_context(|| format!("writing {}", markdown.display()))?;
     let plots = plots.into_iter().filter_map(|p| p.files.ok()).flatten();
@@ -75,7 +97,30 @@ pub fn write(dir: &Path, plots_for: PlotsFor) -> Result<ReportPaths> {
         markdown,
         csv,
         plots: plots.collect(),
+        extra: extra.files,
     })
+}
+
+/// The subcommand's report hook, if it has one; a failure becomes a note in the report.
+fn run_hook(hook: Option<ReportHook>, subcommand: &str, c: &Collection, dir: &Path) -> ReportExtra {
+    match hook.map(|hook| hook(c, dir)) {
+        None => ReportExtra {
+            markdown: String::new(),
+            files: Vec::new(),
+        },
+        Some(Ok(extra)) => extra,
+        Some(Err(e)) => {
+            eprintln!("warning: the `lab {subcommand}` part of the report failed: {e:#}");
+            let why = format!("{e:#}").replace('\n', " ");
+            ReportExtra {
+                markdown: format!(
+                    "**Note:** the `lab {subcommand}` part of this report could not be written: \
+                     {why}.\n\n"
+                ),
+                files: Vec::new(),
+            }
+        }
+    }
 }
 
 /// Long format: one row per cell × metric, grid values as their own columns; `runs` counts the

@@ -4,6 +4,7 @@
 pub mod by_config;
 pub mod flat;
 pub mod format;
+pub mod paired;
 pub mod record;
 pub mod runs;
 pub mod stats;

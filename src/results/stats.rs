@@ -50,13 +50,19 @@ pub fn std_error(xs: &[f64]) -> f64 {
 
 /// 2.5% and 97.5% percentiles of the means of resamples drawn with replacement.
 pub fn bootstrap_ci(xs: &[f64]) -> (f64, f64) {
+    bootstrap_ci_with(xs, BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED)
+}
+
+/// [`bootstrap_ci`] with a given number of resamples and RNG seed (percentile method, 95%).
+pub fn bootstrap_ci_with(xs: &[f64], resamples: usize, seed: u64) -> (f64, f64) {
     match xs {
         [] => return (f64::NAN, f64::NAN),
         [x] => return (*x, *x),
+        _ if resamples == 0 => return (f64::NAN, f64::NAN),
         _ => {}
     }
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(BOOTSTRAP_SEED);
-    let mut means: Vec<f64> = (0..BOOTSTRAP_SAMPLES)
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut means: Vec<f64> = (0..resamples)
         .map(|_| {
             let sum: f64 = (0..xs.len()).map(|_| xs[rng.gen_range(0..xs.len())]).sum();
             sum / xs.len() as f64

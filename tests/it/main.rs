@@ -34,6 +34,7 @@ mod entropy_text;
 mod entropy_textfile;
 mod entropy_theory;
 mod entropy_train;
+mod entropy_verdict;
 mod envs_golden;
 mod envs_gym;
 mod envs_vec;

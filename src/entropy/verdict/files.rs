@@ -1,0 +1,209 @@
+//! From run directories to verdicts and back to files: one [`RunRecord`] per completed run,
+//! `sweep.csv`, `hypotheses.csv`, and the report hook that writes both and returns the section.
+use super::{analyse, markdown, Row, RunRecord};
+use crate::report::ReportExtra;
+use crate::results::flat::{flat_config, lookup};
+use crate::results::runs::{Collection, RunInfo};
+use crate::run::fmt_num;
+use anyhow::{Context, Result};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The config keys a record is built from.
+pub const ARCH_KEY: &str = "model.kind";
+pub const CONDITION_KEY: &str = "condition";
+pub const SEED_KEY: &str = "seed";
+
+/// The columns of hypotheses.csv: the spec's eleven, then `p_value` (H5 only).
+pub const HYPOTHESES_HEADER: [&str; 12] = [
+    "id",
+    "arch",
+    "metric",
+    "condition",
+    "baseline",
+    "mean_diff",
+    "ci_low",
+    "ci_high",
+    "seeds_agree",
+    "n_seeds",
+    "verdict",
+    "p_value",
+];
+
+/// `lab report`'s hook for entropy-probe runs: write sweep.csv and hypotheses.csv into `dir`
+/// and return the hypotheses section.
+pub fn report(c: &Collection, dir: &Path) -> Result<ReportExtra> {
+    let (records, mut notes) = records_from(c)?;
+    let analysis = analyse(&records);
+    notes.extend(analysis.notes.iter().cloned());
+    let sweep = dir.join("sweep.csv");
+    write_sweep_csv(&sweep, &records)?;
+    let hypotheses = dir.join("hypotheses.csv");
+    write_hypotheses_csv(&hypotheses, &analysis.rows)?;
+    let theory = dir.join("theory.csv");
+    let theory = theory.is_file().then_some(theory.as_path());
+    let provenance = provenance(c)?;
+    Ok(ReportExtra {
+        markdown: markdown::render(&analysis, &notes, theory, &provenance),
+        files: vec![sweep, hypotheses],
+    })
+}
+
+/// The git commits the completed runs were built from (meta.json) and one SHA-256 over their
+/// config.yaml files in collection order: which code and which exact configs the verdicts are on.
+pub fn provenance(c: &Collection) -> Result<String> {
+    let mut commits: Vec<String> = Vec::new();
+    let mut configs = Vec::new();
+    for run in c
+        .cells
+        .iter()
+        .flat_map(|cell| &cell.runs)
+        .filter(|r| r.completed())
+    {
+        let meta = std::fs::read_to_string(run.dir.join("meta.json"))
+            .with_context(|| format!("reading {}", run.dir.join("meta.json").display()))?;
+        let commit = serde_json::from_str::<serde_json::Value>(&meta)
+            .ok()
+            .and_then(|m| m.get("git_commit")?.as_str().map(str::to_string))
+            .unwrap_or_else(|| "unknown".into());
+        if !commits.contains(&commit) {
+            commits.push(commit);
+        }
+        let path = run.dir.join("config.yaml");
+        configs
+            .extend(std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?);
+    }
+    let commits: Vec<String> = commits.iter().map(|c| format!("`{c}`")).collect();
+    Ok(format!(
+        "Runs built from git commit {}; SHA-256 of their config.yaml files (in the order of the \
+         tables): `{}`.",
+        commits.join(", "),
+        crate::data::corpus::sha256_hex(&configs)
+    ))
+}
+
+/// One record per completed run (arch = `model.kind`: gpt, gru, lstm or bigram; condition and seed from its config.yaml);
+/// notes say which runs were left out and why.
+pub fn records_from(c: &Collection) -> Result<(Vec<RunRecord>, Vec<String>)> {
+    let mut records = Vec::new();
+    let mut notes = Vec::new();
+    let runs: Vec<&RunInfo> = c.cells.iter().flat_map(|cell| &cell.runs).collect();
+    let unfinished = runs.iter().filter(|r| !r.completed()).count();
+    if unfinished > 0 {
+        notes.push(format!(
+            "{unfinished} run(s) did not complete and are left out of the verdicts"
+        ));
+    }
+    for run in runs.into_iter().filter(|r| r.completed()) {
+        match record(run)? {
+            Ok(r) => records.push(r),
+            Err(why) => notes.push(format!("{}: left out: {why}", run.dir.display())),
+        }
+    }
+    Ok((records, notes))
+}
+
+/// A run's record, or why it has none (a config without the keys).
+fn record(run: &RunInfo) -> Result<std::result::Result<RunRecord, String>> {
+    let config = flat_config(&run.dir)?;
+    let get = |k: &str| lookup(&config, k).map(str::to_string);
+    let (Some(arch), Some(condition), Some(seed)) =
+        (get(ARCH_KEY), get(CONDITION_KEY), get(SEED_KEY))
+    else {
+        let why = format!("config.yaml lacks `{ARCH_KEY}`, `{CONDITION_KEY}` or `{SEED_KEY}`");
+        return Ok(Err(why));
+    };
+    let Ok(seed) = seed.parse::<u64>() else {
+        return Ok(Err(format!("`{SEED_KEY}: {seed}` is not a whole number")));
+    };
+    let mut metrics = final_row(&run.dir.join("metrics.csv"))?;
+    let scalars = run
+        .summary
+        .iter()
+        .filter(|(k, v)| v.is_finite() && k != SEED_KEY);
+    for (k, v) in scalars {
+        metrics.insert(k.clone(), *v);
+    }
+    Ok(Ok(RunRecord {
+        arch,
+        condition,
+        seed,
+        metrics,
+    }))
+}
+
+/// The last row of a metrics.csv as name → number; empty or non-numeric cells are absent, as
+/// is the whole file when the run wrote none.
+pub fn final_row(path: &Path) -> Result<BTreeMap<String, f64>> {
+    let mut out = BTreeMap::new();
+    if !path.is_file() {
+        return Ok(out);
+    }
+    let mut reader =
+        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    let header = reader.headers()?.clone();
+    let mut last = None;
+    for rec in reader.records() {
+        last = Some(rec.with_context(|| format!("reading {}", path.display()))?);
+    }
+    if let Some(rec) = last {
+        for (k, v) in header.iter().zip(rec.iter()) {
+            if let Ok(x) = v.trim().parse::<f64>() {
+                if x.is_finite() {
+                    out.insert(k.to_string(), x);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// sweep.csv: one row per run, `arch,condition,seed`, then every metric any run reports (sorted
+/// by name); a metric a run lacks is an empty cell.
+pub fn write_sweep_csv(path: &Path, records: &[RunRecord]) -> Result<()> {
+    let mut names: Vec<&String> = records.iter().flat_map(|r| r.metrics.keys()).collect();
+    names.sort();
+    names.dedup();
+    let mut w =
+        csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
+    let mut header = vec!["arch", "condition", "seed"];
+    header.extend(names.iter().map(|s| s.as_str()));
+    w.write_record(&header)?;
+    for r in records {
+        let mut row = vec![r.arch.clone(), r.condition.clone(), r.seed.to_string()];
+        row.extend(names.iter().map(|k| opt(r.metrics.get(*k).copied())));
+        w.write_record(&row)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// hypotheses.csv in [`HYPOTHESES_HEADER`] order; absent numbers are empty cells.
+pub fn write_hypotheses_csv(path: &Path, rows: &[Row]) -> Result<()> {
+    let mut w =
+        csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
+    w.write_record(HYPOTHESES_HEADER)?;
+    for r in rows {
+        let count = |n: Option<usize>| n.map(|n| n.to_string()).unwrap_or_default();
+        w.write_record([
+            r.id.clone(),
+            r.arch.clone(),
+            r.metric.clone(),
+            r.condition.clone(),
+            r.baseline.clone(),
+            opt(r.mean_diff),
+            opt(r.ci_low),
+            opt(r.ci_high),
+            count(r.seeds_agree),
+            count(r.n_seeds),
+            r.verdict.as_str().to_string(),
+            opt(r.p_value),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.filter(|x| x.is_finite()).map(fmt_num).unwrap_or_default()
+}
