@@ -10,7 +10,7 @@
 //!
 //! Pure Rust (no libtorch). Contexts are packed base-V into a `u128`, so `V^(k+1)` must fit.
 use anyhow::{bail, Result};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// Counts of an order-`k` model over a vocabulary of `vocab` ids.
 pub struct NGram {
@@ -66,8 +66,8 @@ impl NGram {
         let mut model = NGram {
             order,
             vocab,
-            context_counts: HashMap::new(),
-            pair_counts: HashMap::new(),
+            context_counts: HashMap::default(),
+            pair_counts: HashMap::default(),
             positions: 0,
         };
         for (c, x) in contexts(tokens, order, v) {
