@@ -259,7 +259,8 @@ fn write_theory_writes_the_csv_and_the_markdown_with_the_toys() {
 fn bad_inputs_are_refused_with_the_corpus_named() {
     let toks = [0u32, 1, 0, 1];
     let err = |r: anyhow::Result<Vec<TheoryRow>>| format!("{:#}", r.unwrap_err());
-    assert!(err(theory_rows("c", &toks, &toks, 2, &[], 0.05, None)).contains("theory c: no orders"));
+    let none = theory_rows("c", &toks, &toks, 2, &[], 0.05, None);
+    assert!(err(none).contains("theory c: no orders"));
     assert!(
         err(theory_rows("c", &toks, &toks[..2], 2, &[2], 0.05, None))
             .contains("order 2 needs more")
