@@ -218,7 +218,8 @@ pub fn markdown_tables(rows: &[TheoryRow]) -> String {
         }
         let _ = writeln!(
             md,
-            "| k | contexts | H_k(train) | valCE(add-{delta}) | unseen fraction |\n|---|---|---|---|---|"
+            "| k | contexts | H_k(train) | valCE(add-{delta}) | unseen fraction |\n\
+             |---|---|---|---|---|"
         );
         for r in &rs {
             let _ = writeln!(

@@ -90,8 +90,8 @@ fn drift_with_lr_holds_the_drift_rate_and_damps_the_entropy() {
         let (plain_mean, plain_std) = plain.entropy_tail(500);
         let plain_drift = plain.tail(500).map(|m| m.drift).sum::<f64>() / 500.0;
         eprintln!(
-            "item 17 seed {seed}: H(p̂) {:.4}, uncontrolled mean {plain_mean:.4} std {plain_std:.4} \
-             drift {plain_drift:.5}",
+            "item 17 seed {seed}: H(p̂) {:.4}, uncontrolled mean {plain_mean:.4} \
+             std {plain_std:.4} drift {plain_drift:.5}",
             entropy(&p)
         );
         for r in [1e-3, 1e-4] {
@@ -100,8 +100,8 @@ fn drift_with_lr_holds_the_drift_rate_and_damps_the_entropy() {
             let drift = run.tail(500).map(|m| m.drift).sum::<f64>() / 500.0;
             let u = run.tail(500).map(|m| m.u.unwrap()).sum::<f64>() / 500.0;
             eprintln!(
-                "  r* {r:e}: EMA drift {drift:.3e} ({:+.1} %), entropy mean {mean:.4} std {std:.4}, \
-                 mean u {u:.2}",
+                "  r* {r:e}: EMA drift {drift:.3e} ({:+.1} %), entropy mean {mean:.4} \
+                 std {std:.4}, mean u {u:.2}",
                 100.0 * (drift / r - 1.0)
             );
             assert!((drift - r).abs() <= 0.1 * r, "r* {r}: EMA drift {drift}");

@@ -17,9 +17,9 @@
 //! When the law does not run, `I` keeps its value and `u = u_0`: during warm-up (`active =
 //! false`; the filter, drift and track set-point still update), and whenever the error is
 //! `None`: at the first measurement in drift mode, and in hold mode with target `ref` while no
-//! `h_ref` exists yet. A non-finite `s_k` is logged
-//! but changes no state (not even `u`). A disabled controller (plain runs) only monitors: it logs `s_k`, `s̃_k`
-//! and `d̄_k`, and its actuator is neutral (lr factor 1, entropy bonus 0, no clipping).
+//! `h_ref` exists yet. A non-finite `s_k` is logged but changes no state (not even `u`). A
+//! disabled controller (plain runs) only monitors: it logs `s_k`, `s̃_k` and `d̄_k`, and its
+//! actuator is neutral (lr factor 1, entropy bonus 0, no clipping).
 //!
 //! Sign conventions: hold + entropy_coef, statistic below target ⇒ `e > 0` ⇒ `u` rises ⇒ the
 //! entropy bonus rises; drift + lr, moving too fast ⇒ `e < 0` ⇒ `u` falls ⇒ lr falls, and with
