@@ -115,6 +115,9 @@ pub struct Evaluator {
     gen_stds: Vec<f64>,
     last: Option<Row>,
     started: Instant,
+    /// Seconds spent in evaluations, and in their sampling (generation) alone.
+    eval_s: f64,
+    sampling_s: f64,
 }
 
 impl Evaluator {
@@ -134,6 +137,8 @@ impl Evaluator {
             gen_stds: Vec::new(),
             last: None,
             started: Instant::now(),
+            eval_s: 0.0,
+            sampling_s: 0.0,
         })
     }
 
@@ -214,6 +219,7 @@ impl Evaluator {
             .iter()
             .map(|r| r[..len].to_vec())
             .collect();
+        let clock = Instant::now();
         let mut rng = sampling_rng(cfg.seed, self.evals);
         let t1 = free_run(model, prompts, len, &Decoding::default(), &mut rng)?;
         let greedy_prompts = &prompts[..e.greedy_samples.min(n)];
@@ -221,6 +227,7 @@ impl Evaluator {
             true => Default::default(),
             false => free_run(model, greedy_prompts, len, &Decoding::greedy(), &mut rng)?,
         };
+        self.sampling_s += clock.elapsed().as_secs_f64();
         let val = teacher_forced(model, &self.proto.val, self.proto.window, 16)?;
         let fit = teacher_forced(model, &self.proto.train_probe, self.proto.window, 16)?;
         if self.best.is_none_or(|(b, _)| val.loss < b) {
@@ -269,6 +276,7 @@ impl Evaluator {
             .opt("wrep_64", wrep64)
             .opt("hits_at_1", hits_at_1(&val.rows));
         self.write_samples(step, scene.tokenizer, prompts, &t1.samples, &greedy.samples)?;
+        self.eval_s += clock.elapsed().as_secs_f64();
         Ok(row)
     }
 
@@ -334,6 +342,12 @@ impl Evaluator {
             "final_eval_index".into(),
             json!(self.evals.saturating_sub(1)),
         );
+        s.insert(
+            "run_wall_s".into(),
+            json!(self.started.elapsed().as_secs_f64()),
+        );
+        s.insert("eval_wall_s".into(), json!(self.eval_s));
+        s.insert("eval_sampling_wall_s".into(), json!(self.sampling_s));
         run.write_summary(&Value::Object(s))
     }
 }

@@ -222,3 +222,38 @@ fn a_diverging_run_stops_naming_the_step_and_keeps_its_rows() {
     assert!(!steps.is_empty(), "the steps before the failure are kept");
     assert_eq!(status(&dir.path().join("r")), "failed");
 }
+
+/// The other two conditions run and do what their presets say: `noisy` trains with batch 4
+/// at 3× the lr; `feedback_hold` holds the probe's entropy at the synthetic source's rate with
+/// the entropy coefficient (its set-point is h_ref from the start, so every measurement after
+/// warm-up has an error and a u).
+#[test]
+fn noisy_and_feedback_hold_follow_their_presets() {
+    let dir = tempfile::tempdir().unwrap();
+    let noisy = run_single(dir.path(), &["condition=noisy"], "noisy");
+    let plain = run_single(dir.path(), &["condition=plain"], "plain");
+    let (h, rows) = read_csv(&noisy.join("metrics.csv"));
+    let (_, plain_rows) = read_csv(&plain.join("metrics.csv"));
+    let tokens = |r: &Vec<String>| r[col(&h, "tokens_seen")].parse::<f64>().unwrap();
+    assert_eq!(
+        tokens(&rows[0]) * 2.0,
+        tokens(&plain_rows[0]),
+        "batch 4 vs 8"
+    );
+    let lr = |r: &Vec<String>| r[col(&h, "lr_eff")].parse::<f64>().unwrap();
+    assert!((lr(&rows[2]) / lr(&plain_rows[2]) - 3.0).abs() < 1e-9);
+
+    let hold = run_single(dir.path(), &["condition=feedback_hold"], "hold");
+    let s = json(&hold.join("summary.json"));
+    let (hc, ctrl) = read_csv(&hold.join("ctrl.csv"));
+    let after_warmup: Vec<&Vec<String>> = ctrl
+        .iter()
+        .filter(|r| r[0].parse::<u64>().unwrap() > 10)
+        .collect();
+    assert!(!after_warmup.is_empty());
+    for r in after_warmup {
+        let setpoint: f64 = r[col(&hc, "setpoint")].parse().unwrap();
+        assert_eq!(setpoint, s["h_ref"].as_f64().unwrap(), "hold targets h_ref");
+        assert!(!r[col(&hc, "u")].is_empty());
+    }
+}
