@@ -175,14 +175,8 @@ impl Evaluator {
         }
         self.jitters.extend(values[0]);
         self.gen_stds.extend(values[8]);
-        if let Some(m) = &t.last_measurement {
-            row.num("ctrl_stat", m.stat)
-                .num("ctrl_stat_filt", m.stat_filt)
-                .opt("ctrl_setpoint", m.setpoint)
-                .opt("ctrl_error", m.error)
-                .opt("ctrl_integral", m.integral)
-                .opt("ctrl_u", m.u)
-                .num("ctrl_drift", m.drift);
+        for (name, v) in t.last_measurement.iter().flat_map(|m| m.cells()) {
+            row.opt(&format!("ctrl_{name}"), v);
         }
         self.write(row)
     }

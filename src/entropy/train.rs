@@ -203,14 +203,10 @@ impl Trainer<'_> {
         let m = self.ctrl.measure(s, active, h_ref);
         self.window.push_stat(s);
         let mut row = csv.new_row();
-        row.num("step", done as f64)
-            .num("stat", m.stat)
-            .num("stat_filt", m.stat_filt)
-            .opt("setpoint", m.setpoint)
-            .opt("error", m.error)
-            .opt("integral", m.integral)
-            .opt("u", m.u)
-            .num("drift", m.drift);
+        row.num("step", done as f64);
+        for (name, v) in m.cells() {
+            row.opt(name, v);
+        }
         csv.write(&row)?;
         if active {
             self.measured_active += 1;

@@ -6,7 +6,7 @@ use lab::data::tokenizer::{Tokenizer, TokenizerConfig};
 use lab::entropy::ngram::NGram;
 
 /// Spec §2.6, KJV: k, distinct contexts, H_k(train), valCE(add-0.05), unseen fraction.
-const KJV: [(usize, usize, f64, f64, f64); 6] = [
+pub const KJV: [(usize, usize, f64, f64, f64); 6] = [
     (0, 1, 3.0199, 3.0238, 0.0),
     (1, 63, 2.2508, 2.3228, 0.0),
     (2, 1140, 1.7169, 1.8593, 0.0001),

@@ -65,15 +65,7 @@ fn synthetic_rows_fall_below_the_true_rate_at_the_true_order() {
     );
 }
 
-/// Spec §2.6, KJV: k, distinct contexts, H_k(train), valCE(add-0.05), unseen fraction.
-const KJV: [(usize, usize, f64, f64, f64); 6] = [
-    (0, 1, 3.0199, 3.0238, 0.0),
-    (1, 63, 2.2508, 2.3228, 0.0),
-    (2, 1140, 1.7169, 1.8593, 0.0001),
-    (4, 41736, 1.0820, 1.3702, 0.0077),
-    (8, 727936, 0.6022, 2.1635, 0.2270),
-    (12, 1889362, 0.2686, 3.3132, 0.6353),
-];
+use crate::entropy_ngram::KJV;
 
 #[test]
 fn kjv_rows_match_the_spec_table_and_pass_h7() {

@@ -48,6 +48,22 @@ pub struct Measurement {
     pub drift: f64,
 }
 
+impl Measurement {
+    /// The `ctrl.csv` columns (after `step`) and their values; `metrics.csv` logs the same
+    /// with a `ctrl_` prefix.
+    pub fn cells(&self) -> [(&'static str, Option<f64>); 7] {
+        [
+            ("stat", Some(self.stat)),
+            ("stat_filt", Some(self.stat_filt)),
+            ("setpoint", self.setpoint),
+            ("error", self.error),
+            ("integral", self.integral),
+            ("u", self.u),
+            ("drift", Some(self.drift)),
+        ]
+    }
+}
+
 /// The controller's state between measurements.
 #[derive(Clone, Debug)]
 pub struct Controller {
