@@ -70,6 +70,15 @@ pub const METRICS: &[&str] = &[
     "ctrl_drift",
 ];
 
+/// The `metrics.csv` header: [`METRICS`], then the optional word-level columns when asked for.
+pub fn metrics(word_metrics: bool) -> Vec<&'static str> {
+    let mut cols = METRICS.to_vec();
+    if word_metrics {
+        cols.extend(crate::entropy::metrics::WordMetrics::COLUMNS);
+    }
+    cols
+}
+
 /// Columns that may be empty in a healthy run: optional metrics, ones that need an event
 /// (a greedy loop, a clip) or an active controller.
 pub const MAY_BE_EMPTY: &[&str] = &[

@@ -168,6 +168,9 @@ pub struct EvalSection {
     pub ref_ngram_order: usize,
     pub self_bleu: When,
     pub mauve: bool,
+    /// Also `w_distinct_1`, `w_distinct_2`, `w_seq_rep_4`, `zipf_w` on the decoded T = 1
+    /// samples (whitespace-split words), as the last columns.
+    pub word_metrics: bool,
     /// Save the final weights (and tokenizer) as a checkpoint `probe` can load.
     pub save_checkpoint: bool,
 }

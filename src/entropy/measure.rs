@@ -5,8 +5,8 @@ use super::config::{EntropyConfig, When};
 use super::controller::{ControllerConfig, Statistic};
 use super::eval::{free_run, sampling_rng, teacher_forced, Protocol};
 use super::metrics::{
-    hits_at_1, ref_nll, rep_metrics, sample_metrics, seq_rep_n, MetricOptions, SampleMetrics,
-    TrainIndex,
+    hits_at_1, ref_nll, rep_metrics, sample_metrics, seq_rep_n, word_metrics, MetricOptions,
+    SampleMetrics, TrainIndex, WordMetrics,
 };
 use super::setup::Data;
 use super::stability::{self, Window};
@@ -121,14 +121,15 @@ pub struct Evaluator {
 }
 
 impl Evaluator {
-    pub fn new(proto: Protocol, data: &Data, run: &Run) -> Result<Evaluator> {
+    /// `word_metrics`: add the optional word-level columns (§4.7) after the spec's columns.
+    pub fn new(proto: Protocol, data: &Data, run: &Run, word_metrics: bool) -> Result<Evaluator> {
         let samples_dir = run.path("samples");
         std::fs::create_dir_all(&samples_dir)
             .with_context(|| format!("creating {}", samples_dir.display()))?;
         Ok(Evaluator {
             index: TrainIndex::new(&data.splits.train),
             proto,
-            metrics: run.csv("metrics.csv", columns::METRICS)?,
+            metrics: run.csv("metrics.csv", &columns::metrics(word_metrics))?,
             samples_dir,
             evals: 0,
             best: None,
@@ -269,6 +270,17 @@ impl Evaluator {
             .opt("rep_64", rep64)
             .opt("wrep_64", wrep64)
             .opt("hits_at_1", hits_at_1(&val.rows));
+        if e.word_metrics {
+            let texts = t1
+                .samples
+                .iter()
+                .map(|s| scene.tokenizer.decode(s))
+                .collect::<Result<Vec<String>>>()?;
+            let words = word_metrics(&texts);
+            for (name, v) in WordMetrics::COLUMNS.iter().zip(words.values()) {
+                row.opt(name, v);
+            }
+        }
         self.write_samples(step, scene.tokenizer, prompts, &t1.samples, &greedy.samples)?;
         self.eval_s += clock.elapsed().as_secs_f64();
         Ok(row)
@@ -348,11 +360,11 @@ impl Evaluator {
 
 /// The cells of a metrics row as a JSON object (numbers; empty cells are null).
 pub fn summary_of(row: &Row) -> Map<String, Value> {
-    columns::METRICS
+    row.columns()
         .iter()
         .map(|name| {
             let v = row.get(name).parse::<f64>().ok();
-            (name.to_string(), v.map_or(Value::Null, Value::from))
+            (name.clone(), v.map_or(Value::Null, Value::from))
         })
         .collect()
 }

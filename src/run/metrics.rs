@@ -110,6 +110,11 @@ impl Row {
         self
     }
 
+    /// The column names, in file order.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
     /// The cell of column `name` as written (empty when unset).
     pub fn get(&self, name: &str) -> &str {
         &self.cells[self.index(name)]

@@ -269,3 +269,21 @@ fn noisy_and_feedback_hold_follow_their_presets() {
         assert!(!r[col(&hc, "u")].is_empty());
     }
 }
+
+#[test]
+fn word_metrics_add_their_columns_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_single(dir.path(), &["eval.word_metrics=true"], "w");
+    let (header, rows) = read_csv(&run.join("metrics.csv"));
+    assert_eq!(&header[..METRICS.len()], METRICS);
+    assert_eq!(
+        &header[METRICS.len()..],
+        ["w_distinct_1", "w_distinct_2", "w_seq_rep_4", "zipf_w"]
+    );
+    let last = rows.last().unwrap();
+    let d1: f64 = last[col(&header, "w_distinct_1")].parse().unwrap();
+    assert!(d1 > 0.0 && d1 <= 1.0, "w_distinct_1 = {d1}");
+    assert!(json(&run.join("summary.json"))["w_distinct_1"]
+        .as_f64()
+        .is_some());
+}
