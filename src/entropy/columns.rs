@@ -70,11 +70,16 @@ pub const METRICS: &[&str] = &[
     "ctrl_drift",
 ];
 
-/// The `metrics.csv` header: [`METRICS`], then the optional word-level columns when asked for.
-pub fn metrics(word_metrics: bool) -> Vec<&'static str> {
-    let mut cols = METRICS.to_vec();
+/// The `metrics.csv` header: [`METRICS`], then the optional word-level columns and the
+/// columns of each extra temperature, when asked for.
+pub fn metrics(word_metrics: bool, temperatures: &[f64]) -> Vec<String> {
+    let mut cols: Vec<String> = METRICS.iter().map(|c| c.to_string()).collect();
     if word_metrics {
-        cols.extend(crate::entropy::metrics::WordMetrics::COLUMNS);
+        cols.extend(crate::entropy::metrics::WordMetrics::COLUMNS.map(String::from));
+    }
+    for t in temperatures {
+        cols.push(format!("fr_entropy_T{t}"));
+        cols.push(format!("distinct_4_T{t}"));
     }
     cols
 }

@@ -171,6 +171,9 @@ pub struct EvalSection {
     /// Also `w_distinct_1`, `w_distinct_2`, `w_seq_rep_4`, `zipf_w` on the decoded T = 1
     /// samples (whitespace-split words), as the last columns.
     pub word_metrics: bool,
+    /// Extra sampling temperatures: each adds `fr_entropy_T{t}` and `distinct_4_T{t}` (the
+    /// model's entropy along, and the distinct-4 of, `samples` continuations drawn at t).
+    pub temperatures: Vec<f64>,
     /// Save the final weights (and tokenizer) as a checkpoint `probe` can load.
     pub save_checkpoint: bool,
 }
@@ -362,6 +365,14 @@ fn validate_eval(e: &EvalSection, c: &mut Checker) {
     c.at_least("eval.final_samples", e.final_samples, 1);
     c.at_least("eval.final_len", e.final_len, 1);
     c.at_least("eval.train_probe_tokens", e.train_probe_tokens, 2);
+    c.check(
+        "eval.temperatures",
+        e.temperatures.iter().all(|t| t.is_finite() && *t > 0.0),
+        format!(
+            "each must be > 0 (greedy is always run), got {:?}",
+            e.temperatures
+        ),
+    );
     c.check(
         "eval.ref_ngram_order",
         e.ref_ngram_order <= 16,

@@ -1,12 +1,12 @@
 //! Measurements during training: the controller's probe statistic (§3.5), the evaluation row
 //! of `metrics.csv` (§3.6, every §4 metric), the samples files, and `summary.json` (§4.7).
 use super::columns;
-use super::config::{EntropyConfig, When};
+use super::config::{EntropyConfig, EvalSection, When};
 use super::controller::{ControllerConfig, Statistic};
 use super::eval::{free_run, sampling_rng, teacher_forced, Protocol};
 use super::metrics::{
-    hits_at_1, ref_nll, rep_metrics, sample_metrics, seq_rep_n, word_metrics, MetricOptions,
-    SampleMetrics, TrainIndex, WordMetrics,
+    distinct_n, hits_at_1, ref_nll, rep_metrics, sample_metrics, seq_rep_n, word_metrics,
+    MetricOptions, SampleMetrics, TrainIndex, WordMetrics,
 };
 use super::setup::Data;
 use super::stability::{self, Window};
@@ -121,15 +121,19 @@ pub struct Evaluator {
 }
 
 impl Evaluator {
-    /// `word_metrics`: add the optional word-level columns (§4.7) after the spec's columns.
-    pub fn new(proto: Protocol, data: &Data, run: &Run, word_metrics: bool) -> Result<Evaluator> {
+    /// The optional columns of `eval` (word level, extra temperatures) follow the spec's.
+    pub fn new(proto: Protocol, data: &Data, run: &Run, eval: &EvalSection) -> Result<Evaluator> {
         let samples_dir = run.path("samples");
         std::fs::create_dir_all(&samples_dir)
             .with_context(|| format!("creating {}", samples_dir.display()))?;
         Ok(Evaluator {
             index: TrainIndex::new(&data.splits.train),
             proto,
-            metrics: run.csv("metrics.csv", &columns::metrics(word_metrics))?,
+            metrics: {
+                let cols = columns::metrics(eval.word_metrics, &eval.temperatures);
+                let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
+                run.csv("metrics.csv", &cols)?
+            },
             samples_dir,
             evals: 0,
             best: None,
@@ -222,6 +226,21 @@ impl Evaluator {
             true => Default::default(),
             false => free_run(model, greedy_prompts, len, &Decoding::greedy(), &mut rng)?,
         };
+        let mut extra = Vec::new();
+        for &t in &e.temperatures {
+            let decoding = Decoding {
+                temperature: t,
+                ..Decoding::default()
+            };
+            let run = free_run(
+                model,
+                &prompts[..e.samples.min(n)],
+                len,
+                &decoding,
+                &mut rng,
+            )?;
+            extra.push((t, run.entropy, distinct_n(&run.samples, 4)));
+        }
         self.sampling_s += clock.elapsed().as_secs_f64();
         let val = teacher_forced(model, &self.proto.val, self.proto.window, 16)?;
         let fit = teacher_forced(model, &self.proto.train_probe, self.proto.window, 16)?;
@@ -280,6 +299,10 @@ impl Evaluator {
             for (name, v) in WordMetrics::COLUMNS.iter().zip(words.values()) {
                 row.opt(name, v);
             }
+        }
+        for (t, entropy, distinct) in extra {
+            row.num(&format!("fr_entropy_T{t}"), entropy)
+                .opt(&format!("distinct_4_T{t}"), distinct);
         }
         self.write_samples(step, scene.tokenizer, prompts, &t1.samples, &greedy.samples)?;
         self.eval_s += clock.elapsed().as_secs_f64();

@@ -57,7 +57,7 @@ pub fn run(cfg: &EntropyConfig, run: &mut Run, ctx: &Ctx) -> Result<()> {
     )?;
     let summary = read_json(&dir.join("summary.json"))?;
     let step = summary["step"].as_f64().unwrap_or(0.0) as u64;
-    let mut eval = Evaluator::new(proto, &data, run, cfg.eval.word_metrics)?;
+    let mut eval = Evaluator::new(proto, &data, run, &cfg.eval)?;
     eval.set_eval_index(summary["final_eval_index"].as_u64().unwrap_or(0));
     let scene = Scene {
         cfg: &scored,

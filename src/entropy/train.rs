@@ -67,7 +67,7 @@ pub fn run(cfg: &EntropyConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
         window,
     )?;
     let probe = Probe::new(&plan.controller, &data.splits.train, window)?;
-    let mut eval = Evaluator::new(protocol, &data, run, cfg.eval.word_metrics)?;
+    let mut eval = Evaluator::new(protocol, &data, run, &cfg.eval)?;
     let mut t = Trainer {
         ema: plan.weight_ema.map(|d| Ema::new(model.var_store(), d)),
         ctrl: Controller::new(&plan.controller, plan.controller_on),

@@ -271,15 +271,27 @@ fn noisy_and_feedback_hold_follow_their_presets() {
 }
 
 #[test]
-fn word_metrics_add_their_columns_last() {
+fn optional_columns_come_last() {
     let dir = tempfile::tempdir().unwrap();
-    let run = run_single(dir.path(), &["eval.word_metrics=true"], "w");
+    let sets = ["eval.word_metrics=true", "eval.temperatures=[0.5, 2]"];
+    let run = run_single(dir.path(), &sets, "w");
     let (header, rows) = read_csv(&run.join("metrics.csv"));
     assert_eq!(&header[..METRICS.len()], METRICS);
-    assert_eq!(
-        &header[METRICS.len()..],
-        ["w_distinct_1", "w_distinct_2", "w_seq_rep_4", "zipf_w"]
-    );
+    let extra = [
+        "w_distinct_1",
+        "w_distinct_2",
+        "w_seq_rep_4",
+        "zipf_w",
+        "fr_entropy_T0.5",
+        "distinct_4_T0.5",
+        "fr_entropy_T2",
+        "distinct_4_T2",
+    ];
+    assert_eq!(&header[METRICS.len()..], extra);
+    for name in &extra[4..] {
+        let v: f64 = rows[2][col(&header, name)].parse().unwrap();
+        assert!((0.0..=16f64.ln() + 1e-9).contains(&v), "{name} = {v}");
+    }
     let last = rows.last().unwrap();
     let d1: f64 = last[col(&header, "w_distinct_1")].parse().unwrap();
     assert!(d1 > 0.0 && d1 <= 1.0, "w_distinct_1 = {d1}");
