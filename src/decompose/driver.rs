@@ -151,6 +151,7 @@ pub fn run<O: NewtonOracle>(
         clock,
     } = start;
     let (mut g0, mut last, mut cg_total, mut bt_total) = (None, None, 0, 0);
+    let mut floor = Floor::default();
     for it in 1..=opts.max_iter {
         let Gradient { g, residual, local } = oracle.gradient(&eval)?;
         let g_norm = g.dot(&g).sqrt();
@@ -165,7 +166,8 @@ pub fn run<O: NewtonOracle>(
         };
         let lambda2 = (-g.dot(&search.d)).max(0.0);
         let grad_max = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        let done = converged(it, x.is_empty(), lambda2, f, residual, opts);
+        let done = converged(it, x.is_empty(), lambda2, f, residual, opts)
+            || floor.stalled(residual, lambda2);
         let step = if done {
             None
         } else {
@@ -222,9 +224,11 @@ pub fn run<O: NewtonOracle>(
     })
 }
 
-/// The stopping rule of every Newton loop (§3.3): nothing to optimise, or from the second
-/// iteration on, half the squared Newton decrement `lambda2` small relative to |f| or the
-/// relative residual small.
+/// The stopping rule of every Newton loop (§3.4): nothing to optimise, or from the second
+/// iteration on, the scale-free relative KKT residual at most `tol_residual` (default 1e-12)
+/// or half the squared Newton decrement `lambda2` at most `tol_decrement`·max(1, |f|) (default
+/// 1e-30: only a step below rounding). The test runs before a step, so the step that brought
+/// the residual down was taken; [`Floor`] ends a run at the rounding floor.
 pub fn converged(
     it: usize,
     empty: bool,
@@ -237,6 +241,38 @@ pub fn converged(
         || (it > 1
             && (0.5 * lambda2 <= opts.tol_decrement * f.abs().max(1.0)
                 || residual <= opts.tol_residual))
+}
+
+/// λ² below which Newton is deep in its quadratic phase, where every (even inexact) step
+/// should make the residual a new minimum.
+pub const STALL_LAMBDA2: f64 = 1e-8;
+/// Iterations in that phase without a new minimum of the residual that mean the rounding floor.
+pub const STALL_ITERS: usize = 3;
+
+/// The rounding-floor test: [`STALL_ITERS`] iterations in a row with λ² ≤ [`STALL_LAMBDA2`]
+/// and no new minimum of the residual, so more steps cannot help (ill-conditioned A, where the
+/// residual cannot reach `tol_residual`). The final certificates then judge the answer
+/// (docs/decompose.md, "Stopping and certificates").
+#[derive(Default)]
+pub struct Floor {
+    best: Option<f64>,
+    flat: usize,
+}
+
+impl Floor {
+    /// Record this iteration's residual and λ²; true when the floor is reached.
+    pub fn stalled(&mut self, residual: f64, lambda2: f64) -> bool {
+        let improved = self.best.is_none_or(|b| residual < b);
+        if improved {
+            self.best = Some(residual);
+        }
+        self.flat = if improved || lambda2 > STALL_LAMBDA2 {
+            0
+        } else {
+            self.flat + 1
+        };
+        self.flat >= STALL_ITERS
+    }
 }
 
 /// An accepted step: its length, the backtracks it took, f there and the evaluation's by-product.

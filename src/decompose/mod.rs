@@ -22,6 +22,7 @@
 //!    finance.csv, strategy_*.csv and figure1.svg.
 pub mod banded;
 pub mod block;
+pub mod certify;
 pub mod cg;
 pub mod circulant;
 pub mod closed;
@@ -58,7 +59,14 @@ pub struct Summary {
     /// Dimension of the subspace the solver iterated over (m primal, p dual).
     pub dim: usize,
     pub method: Method,
+    /// The stopping rule was met and every final certificate passed (`certificate_failures`).
     pub converged: bool,
+    /// What the stopping rule alone said (false: the iteration limit was hit).
+    pub stop_rule_met: bool,
+    /// The tolerance τ the certificates below are held to ([`certify::tolerance`]).
+    pub certificate_tolerance: f64,
+    /// The certificates above τ, one line each; any one makes the run not converged.
+    pub certificate_failures: Vec<String>,
     pub iterations: usize,
     pub cg_iters: usize,
     pub backtracks: usize,
@@ -166,10 +174,23 @@ impl Experiment for DecomposeConfig {
         summary.input_asymmetry = asymmetry;
         summary.cond_a = Some(cond);
         summary.warnings.extend(warning);
+        summary
+            .warnings
+            .extend(near_degenerate(&summary.nondegeneracy));
+        summary.certificate_tolerance = certify::tolerance(&summary);
+        summary.certificate_failures = certify::failures(&summary);
+        summary.converged = out.converged && summary.certificate_failures.is_empty();
         summary.output_s = t1.elapsed().as_secs_f64();
         summary.memory_estimate_mb = estimate.bytes / 1e6;
         summary.peak_rss_mb = memory::peak_rss().map(|b| b / 1e6);
         run.write_summary(&summary)?;
+        anyhow::ensure!(
+            summary.certificate_failures.is_empty() || !out.converged,
+            "not converged: the stopping rule was met after {} Newton iterations but the final \
+             certificates fail their tolerance ({}); the answer was saved",
+            out.iterations,
+            summary.certificate_failures.join("; ")
+        );
         anyhow::ensure!(
             out.converged,
             "not converged: stopped at the iteration limit after {} Newton iterations (decrement {:.3e}, residual {:.3e}); \
@@ -181,6 +202,21 @@ impl Experiment for DecomposeConfig {
         Ok(())
     }
 }
+
+/// The §7.4 warning for a nearly degenerate L (a certified margin below 1e-9).
+fn near_degenerate(r: &nondegen::Report) -> Option<String> {
+    let m = r.margin.filter(|m| *m < NEAR_DEGENERATE)?;
+    let w = format!(
+        "nearly degenerate subspace: (ND) margin {m:.3e} < {NEAR_DEGENERATE:.0e} ({}); expect a \
+         huge B and an ill-conditioned Newton system",
+        r.stage
+    );
+    eprintln!("warning: {w}");
+    Some(w)
+}
+
+/// Below this (ND) margin a run warns (spec §7.4).
+pub const NEAR_DEGENERATE: f64 = 1e-9;
 
 fn write_csv(path: &std::path::Path, x: &Array2<f64>) -> Result<()> {
     let mut w = csv::Writer::from_path(path)?;
@@ -211,6 +247,9 @@ pub fn summarize(a: &Array2<f64>, sub: &structures::Subspace, out: &Outcome) -> 
         dim: out.dim,
         method: out.method,
         converged: out.converged,
+        stop_rule_met: out.converged,
+        certificate_tolerance: 0.0,
+        certificate_failures: Vec::new(),
         iterations: out.iterations,
         cg_iters: out.cg_iters,
         backtracks: out.backtracks,

@@ -17,11 +17,13 @@ pub enum Certificate {
         stage: &'static str,
         margin: f64,
     },
-    /// A nonzero PSD matrix in L (proves (ND) fails), normalized to ‖P‖_F = 1.
+    /// A nonzero PSD matrix in L (proves (ND) fails), normalized to ‖P‖_F = 1; `element` is
+    /// the index of the basis element (±Dₖ) when the certificate is one.
     Degenerate {
         psd: Array2<f64>,
         stage: &'static str,
         min_eig: f64,
+        element: Option<usize>,
     },
     /// No stage was conclusive (large L: runtime detection during the solve, stage 5).
     Unknown,
@@ -90,18 +92,19 @@ pub fn check(l: &Basis, a_inv: Option<&Array2<f64>>, opts: &SolverConfig) -> Res
             });
         }
     }
-    // Stage 3: some ±D_k PSD.
+    // Stage 3: some ±D_k PSD up to the same tolerance (so the verdict flips at one margin).
     for k in 0..l.len() {
         let d = l.dense(k);
         let eig = d.eigvalsh(UPLO::Lower)?;
         let norm = newton::frobenius(&d);
         for sign in [1.0, -1.0] {
             let min = eig.iter().map(|v| sign * v).fold(f64::INFINITY, f64::min);
-            if min >= -1e-12 * norm {
+            if min >= -margin_tolerance(n) * norm {
                 return Ok(Certificate::Degenerate {
                     psd: &d * (sign / norm),
                     stage: "basis element test",
                     min_eig: min / norm,
+                    element: Some(given_index(l, k)),
                 });
             }
         }
@@ -149,22 +152,26 @@ pub fn degenerate_from(psd: Array2<f64>, stage: &'static str) -> Certificate {
         psd,
         stage,
         min_eig,
+        element: None,
     }
 }
 
-/// Relative size below which an eigenvalue of a projected matrix is rounding, not evidence:
-/// the projection onto L^⊥ is exact only to about n·ε·‖P‖.
-fn rounding_floor(n: usize) -> f64 {
+/// The (ND) margin tolerance τ(n) = 100·n·ε (1.1e-12 at n = 50): the relative size below
+/// which an eigenvalue is rounding, not evidence (a projection onto L^⊥ and an eigensolver
+/// are exact only to about n·ε·‖P‖). A PD certificate needs λ_min/λ_max > τ; a basis element
+/// ±Dₖ with λ_min(±Dₖ) ≥ −τ‖Dₖ‖_F counts as PSD (docs/decompose.md, "Checking (ND)").
+pub fn margin_tolerance(n: usize) -> f64 {
     100.0 * n as f64 * f64::EPSILON
 }
 
 /// The margin λ_min/λ_max of `p` when it is positive definite by more than rounding can
-/// explain (λ_min > [`rounding_floor`]·λ_max), else `None`. A Cholesky that merely succeeds on
-/// a singular matrix proves nothing. Beyond n = 500 the eigenvalues are not computed: a
-/// Cholesky of P − δI with δ = floor·‖P‖_F proves λ_min ≥ δ, and δ/‖P‖_F is the margin given.
-fn certified_margin(p: &Array2<f64>) -> Option<f64> {
+/// explain (λ_min > [`margin_tolerance`]·λ_max), else `None`. A Cholesky that merely succeeds
+/// on a singular matrix proves nothing. Beyond n = 500 the eigenvalues are not computed: a
+/// Cholesky of P − δI with δ = r·‖P‖_F proves λ_min ≥ δ, and r (1e-9, else τ) is the margin
+/// given: a lower bound on λ_min/λ_max.
+pub fn certified_margin(p: &Array2<f64>) -> Option<f64> {
     let n = p.nrows();
-    let floor = rounding_floor(n);
+    let floor = margin_tolerance(n);
     if n <= 500 {
         let eig = p.eigvalsh(UPLO::Lower).ok()?;
         let (lo, hi) = eig.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &v| {
@@ -173,15 +180,27 @@ fn certified_margin(p: &Array2<f64>) -> Option<f64> {
         return (hi > 0.0 && lo > floor * hi).then_some(lo / hi);
     }
     let norm = newton::frobenius(p);
-    let delta = floor * norm;
-    let shifted = p - &(Array2::<f64>::eye(n) * delta);
-    (norm > 0.0 && shifted.cholesky(UPLO::Lower).is_ok()).then_some(floor)
+    if norm.is_nan() || norm <= 0.0 {
+        return None;
+    }
+    // The larger shift first: passing it rules out a near-degeneracy warning for one Cholesky.
+    [crate::decompose::NEAR_DEGENERATE, floor]
+        .into_iter()
+        .find(|&rel| {
+            let shifted = p - &(Array2::<f64>::eye(n) * (rel * norm));
+            shifted.cholesky(UPLO::Lower).is_ok()
+        })
+}
+
+/// The index, in the list of elements the user gave, of the k-th element kept in `l`.
+fn given_index(l: &Basis, k: usize) -> usize {
+    (0..).filter(|i| !l.dropped.contains(i)).nth(k).unwrap_or(k)
 }
 
 /// A readable rendering of a (small) certificate matrix for error messages.
 pub fn render(x: &Array2<f64>) -> String {
     if x.nrows() > 12 {
-        return format!("({}x{} matrix, too large to print)", x.nrows(), x.ncols());
+        return render_entries(x);
     }
     x.rows()
         .into_iter()
@@ -191,4 +210,25 @@ pub fn render(x: &Array2<f64>) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The nonzero entries (i ≤ j) of a large certificate, up to 12 of them, 0-based.
+fn render_entries(x: &Array2<f64>) -> String {
+    let scale = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let nz: Vec<String> = x
+        .indexed_iter()
+        .filter(|((i, j), v)| i <= j && v.abs() > 1e-12 * scale)
+        .map(|((i, j), v)| format!("({i}, {j}) = {v:.4}"))
+        .collect();
+    let dims = format!("{}x{} matrix", x.nrows(), x.ncols());
+    if nz.len() > 12 {
+        return format!(
+            "  ({dims} with {} nonzero entries, too many to print)",
+            nz.len()
+        );
+    }
+    format!(
+        "  {dims}, nonzero entries (0-based, upper triangle): {}",
+        nz.join(", ")
+    )
 }

@@ -9,7 +9,6 @@ use super::{banded, block, circulant, closed};
 use crate::error::usage;
 use anyhow::Result;
 use ndarray::{Array1, Array2};
-use ndarray_linalg::{Cholesky, UPLO};
 use std::time::Instant;
 
 /// A decomposition with its diagnostics.
@@ -269,11 +268,12 @@ fn dual_start(
     for (stage, t) in targets {
         let y = coeffs(&t)?;
         let b = perp.combine(&y);
-        if b.cholesky(UPLO::Lower).is_ok() {
+        // A real margin, not a Cholesky that happened to pass on a singular projection.
+        if let Some(margin) = nondegen::certified_margin(&b) {
             let cert = Certificate::Nondegenerate {
                 b0: b,
                 stage,
-                margin: f64::NAN,
+                margin,
             };
             return Ok((y, cert));
         }
@@ -294,11 +294,15 @@ fn reject_degenerate(cert: &Certificate) -> Result<()> {
         psd,
         stage,
         min_eig,
+        element,
     } = cert
     {
+        let which = element.map_or(String::new(), |k| {
+            format!(" it is (plus or minus) basis element {k} (0-based);")
+        });
         return Err(usage(format!(
             "nondegeneracy violated: L contains a nonzero positive semidefinite matrix, so no \
-             decomposition exists (spec section 1.4; found by {stage}; min eigenvalue \
+             decomposition exists (spec section 1.4; found by {stage};{which} min eigenvalue \
              {min_eig:.3e}, normalized to unit Frobenius norm):\n{}",
             nondegen::render(psd)
         )));

@@ -14,6 +14,8 @@ mod data_corpus;
 mod data_kjv;
 mod data_markov;
 mod data_tokenizers;
+mod decompose_accuracy;
+mod decompose_certs;
 mod decompose_circulant;
 mod decompose_cli;
 #[allow(dead_code)]
