@@ -122,9 +122,9 @@ pub enum SubspaceSpec {
     /// Coordinate pattern: each off-diagonal pair {i, j} is in Ω with probability `density`.
     RandomPattern { density: f64 },
     /// Coordinate pattern Ω given as index pairs (0-based): C may be non-zero only there.
-    Pattern { pairs: Vec<[usize; 2]> },
+    Pattern(PatternSpec),
     /// The off-diagonal support allowed for B (0-based pairs); Ω is every other off-diagonal pair.
-    ComplementPattern { pairs: Vec<[usize; 2]> },
+    ComplementPattern(PatternSpec),
     /// L = zero-diagonal matrices (L^⊥ = diagonal).
     Offdiag,
     /// L = matrices vanishing on |i − j| ≤ bandwidth (L^⊥ = banded).
@@ -160,6 +160,32 @@ pub enum SubspaceSpec {
         #[serde(default)]
         columns: Vec<Vec<f64>>,
     },
+}
+
+/// The pairs of a `pattern` or `complement-pattern`: exactly one of the three is given
+/// (docs/decompose.md, "Pattern files").
+#[derive(Deserialize, Serialize, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PatternSpec {
+    /// 0-based index pairs in the YAML.
+    #[serde(default)]
+    pub pairs: Option<Vec<[usize; 2]>>,
+    /// Index pairs in a file: `.npy` of an integer dtype or header-less `.csv`, shape (m, 2).
+    #[serde(default)]
+    pub pairs_file: Option<PathBuf>,
+    /// A symmetric bool or 0/1 `.npy` of shape (n, n) with a zero diagonal.
+    #[serde(default)]
+    pub mask_file: Option<PathBuf>,
+}
+
+impl PatternSpec {
+    /// From YAML-style pairs.
+    pub fn from_pairs(pairs: Vec<[usize; 2]>) -> PatternSpec {
+        PatternSpec {
+            pairs: Some(pairs),
+            ..PatternSpec::default()
+        }
+    }
 }
 
 #[derive(Deserialize, Serialize, Debug, Clone)]
@@ -253,6 +279,9 @@ impl Validate for DecomposeConfig {
                 format!("must be in [0, 1], got {density}"),
             );
         }
+        if let SubspaceSpec::Pattern(p) | SubspaceSpec::ComplementPattern(p) = &self.subspace {
+            validate_pattern(p, c);
+        }
         let s = &self.solver;
         c.at_least("solver.max_iter", s.max_iter, 1);
         c.positive("solver.tol_decrement", s.tol_decrement);
@@ -335,5 +364,29 @@ fn validate_matrix(m: &MatrixSpec, c: &mut Checker) {
             path.exists(),
             format!("no such file {}", path.display()),
         ),
+    }
+}
+
+/// Exactly one source of pairs, and its file exists (its entries are checked when L is built).
+fn validate_pattern(p: &PatternSpec, c: &mut Checker) {
+    let given = [
+        p.pairs.is_some(),
+        p.pairs_file.is_some(),
+        p.mask_file.is_some(),
+    ];
+    let count = given.iter().filter(|g| **g).count();
+    c.relation(
+        "subspace.pairs",
+        &["subspace.pairs_file", "subspace.mask_file"],
+        count == 1,
+        format!("give exactly one of `pairs`, `pairs_file` and `mask_file` ({count} given)"),
+    );
+    for (key, file) in [
+        ("subspace.pairs_file", &p.pairs_file),
+        ("subspace.mask_file", &p.mask_file),
+    ] {
+        if let Some(f) = file {
+            c.check(key, f.exists(), format!("no such file {}", f.display()));
+        }
     }
 }

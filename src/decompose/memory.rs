@@ -106,11 +106,14 @@ fn dims(spec: &SubspaceSpec, n: usize) -> Dims {
     };
     match spec {
         SubspaceSpec::RandomPattern { density } => coords(density * pairs),
-        SubspaceSpec::Pattern { pairs: p } => Dims {
-            closed: p.is_empty(),
-            ..coords(p.len() as f64)
-        },
-        SubspaceSpec::ComplementPattern { pairs: p } => coords(pairs - p.len() as f64),
+        SubspaceSpec::Pattern(p) => {
+            let m = super::pattern::count(p, n);
+            Dims {
+                closed: m == 0,
+                ..coords(m as f64)
+            }
+        }
+        SubspaceSpec::ComplementPattern(p) => coords(pairs - super::pattern::count(p, n) as f64),
         SubspaceSpec::Offdiag | SubspaceSpec::BlockOffdiag { .. } => closed(pairs),
         SubspaceSpec::BandComplement { bandwidth } => {
             closed(band_pairs(n, n.saturating_sub(1)) - band_pairs(n, *bandwidth))

@@ -35,6 +35,7 @@ pub mod matrix;
 pub mod memory;
 pub mod newton;
 pub mod nondegen;
+pub mod pattern;
 pub mod solve;
 pub mod structures;
 pub mod subspace;

@@ -5,6 +5,7 @@ use super::block::BlockGroup;
 use super::circulant;
 use super::config::SubspaceSpec;
 use super::elements::{complement, random_trace_free, read_basis};
+use super::pattern;
 use super::subspace::{Basis, SymSparse};
 use crate::error::usage;
 use anyhow::Result;
@@ -64,12 +65,12 @@ pub fn build(spec: &SubspaceSpec, n: usize, strict: bool, rng: &mut impl Rng) ->
         circulant: None,
     };
     Ok(match spec {
-        S::Pattern { pairs } => {
-            let set = pair_set(pairs, n)?;
+        S::Pattern(p) => {
+            let set = pattern::load(p, n)?;
             coords(Box::new(move |i, j| set.contains(&(i, j))), None)
         }
-        S::ComplementPattern { pairs } => {
-            let set = pair_set(pairs, n)?;
+        S::ComplementPattern(p) => {
+            let set = pattern::load(p, n)?;
             coords(Box::new(move |i, j| !set.contains(&(i, j))), None)
         }
         S::RandomPattern { density } => {
@@ -160,7 +161,7 @@ impl Subspace {
 
     /// A coordinate-pattern subspace from 0-based off-diagonal pairs.
     pub fn from_pairs(n: usize, pairs: &[[usize; 2]], strict: bool) -> Result<Subspace> {
-        let set = pair_set(pairs, n)?;
+        let set = pattern::from_yaml(pairs, n)?;
         let closed = set.is_empty().then_some(Closed::Zero);
         Ok(Subspace {
             n,
@@ -295,28 +296,6 @@ fn check_size(m: usize) -> Result<()> {
 /// Off-diagonal pairs i < j in row-major order.
 pub fn all_pairs(n: usize) -> impl Iterator<Item = (usize, usize)> {
     (0..n).flat_map(move |i| (i + 1..n).map(move |j| (i, j)))
-}
-
-/// Validated set of unordered off-diagonal pairs (i < j).
-fn pair_set(pairs: &[[usize; 2]], n: usize) -> Result<HashSet<(usize, usize)>> {
-    let mut set = HashSet::new();
-    for (k, &[a, b]) in pairs.iter().enumerate() {
-        if a >= n || b >= n {
-            return Err(usage(format!(
-                "subspace pair {k} = [{a}, {b}] is out of range for n = {n}"
-            )));
-        }
-        if a == b {
-            return Err(usage(format!(
-                "subspace pair {k} = [{a}, {a}] is diagonal: L then holds the PSD matrix \
-                 e{a} e{a}^T, so L is degenerate and no decomposition exists (spec section 1.4)"
-            )));
-        }
-        if !set.insert((a.min(b), a.max(b))) {
-            return Err(usage(format!("subspace pair [{a}, {b}] is listed twice")));
-        }
-    }
-    Ok(set)
 }
 
 /// L^⊥ = span{E₀} with E₀ ≻ 0 (or −E₀ ≻ 0) has the closed form of §3.9.3.

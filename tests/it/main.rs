@@ -25,6 +25,7 @@ mod decompose_exact;
 mod decompose_finance;
 mod decompose_memory;
 mod decompose_oracle;
+mod decompose_pattern_files;
 mod decompose_props;
 mod docs_numbers;
 mod entropy_controller;
