@@ -196,7 +196,10 @@ fn probe_of_the_saved_weights_repeats_the_final_evaluation() {
 #[test]
 fn bad_inputs_exit_2_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &str); 8] = [
+    std::fs::write(dir.path().join("latin1.txt"), b"abc\xff\xfedef\n").unwrap();
+    std::fs::write(dir.path().join("empty.txt"), b"").unwrap();
+    std::fs::write(dir.path().join("blank.txt"), b"\n\n").unwrap();
+    let cases: [(&[&str], &str); 13] = [
         (&["train.seq_len=64"], "train.seq_len"),
         (&["condition=calm"], "condition"),
         (&["data.split.train_tokens=50000"], "train_tokens"),
@@ -208,6 +211,17 @@ fn bad_inputs_exit_2_naming_the_key() {
         (&["task=probe"], "checkpoint.path"),
         (&["task=text"], "text.samples"),
         (&["controller.probe.len=0"], "controller.probe.len"),
+        (&["controller.integral_limit=1"], "anti-windup"),
+        (&["model.preset=gpt-huge"], "model.preset"),
+        (
+            &["data.corpus={kind: file, path: latin1.txt}"],
+            "latin1.txt is not UTF-8",
+        ),
+        (&["data.corpus={kind: file, path: empty.txt}"], "is empty"),
+        (
+            &["task=text", "text.samples=blank.txt"],
+            "blank.txt: no samples",
+        ),
     ];
     for (sets, key) in cases {
         let o = lab_single(dir.path(), sets, None);
@@ -298,4 +312,23 @@ fn optional_columns_come_last() {
     assert!(json(&run.join("summary.json"))["w_distinct_1"]
         .as_f64()
         .is_some());
+}
+
+/// A checkpoint whose weights do not fit the run's model (another architecture) is refused,
+/// naming the file, with nothing written.
+#[test]
+fn probe_refuses_weights_of_another_architecture() {
+    let dir = tempfile::tempdir().unwrap();
+    let gpt = run_single(dir.path(), &[], "gpt");
+    let bigram = run_single(dir.path(), &["model.preset=bigram"], "bigram");
+    std::fs::copy(
+        gpt.join("model.safetensors"),
+        bigram.join("model.safetensors"),
+    )
+    .unwrap();
+    let path = format!("checkpoint.path={}", bigram.display());
+    let o = lab_single(dir.path(), &["task=probe", &path], Some("probed"));
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(stderr(&o).contains("model.safetensors"), "{}", stderr(&o));
+    assert!(!dir.path().join("probed").exists());
 }
