@@ -75,7 +75,9 @@ pub fn run(cfg: &EntropyConfig, run: &mut Run, ctx: &Ctx) -> Result<()> {
     run.write_summary(&Value::Object(out))
 }
 
-/// The resolved config a training run saved beside its results.
+/// The resolved config a training run saved beside its results. Keys added to lab after the
+/// run was made take today's defaults (the run's file is laid over the embedded default.yaml;
+/// sections with a `kind` or `preset` are taken whole from the run).
 fn trained_config(dir: &Path) -> Result<EntropyConfig> {
     let path = dir.join("config.yaml");
     let text = std::fs::read_to_string(&path).map_err(|e| {
@@ -84,12 +86,20 @@ fn trained_config(dir: &Path) -> Result<EntropyConfig> {
             path.display()
         ))
     })?;
-    let cfg: EntropyConfig = serde_yaml_ng::from_str(&text).map_err(|e| {
+    let not_ours = |e: &dyn std::fmt::Display| {
         usage(format!(
             "{}: not an entropy-probe run config ({e})",
             path.display()
         ))
-    })?;
+    };
+    let run: Value = serde_yaml_ng::from_str(&text).map_err(|e| not_ours(&e))?;
+    let mut merged: Value = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(
+        <EntropyConfig as crate::experiment::Experiment>::DEFAULT_YAML,
+    )
+    .map_err(|e| not_ours(&e))
+    .and_then(|v| serde_json::to_value(v).map_err(|e| not_ours(&e)))?;
+    overlay(&mut merged, run);
+    let cfg: EntropyConfig = serde_json::from_value(merged).map_err(|e| not_ours(&e))?;
     if cfg.task != Task::Train {
         return Err(usage(format!(
             "{} is a task {:?} run; probe needs a task train run",
@@ -98,6 +108,27 @@ fn trained_config(dir: &Path) -> Result<EntropyConfig> {
         )));
     }
     Ok(cfg)
+}
+
+/// Lay `top` over `base`: maps merge key by key, except maps naming a `kind` or `preset`,
+/// which replace the base's section whole; anything else replaces.
+fn overlay(base: &mut Value, top: Value) {
+    match (base, top) {
+        (Value::Object(b), Value::Object(t)) => {
+            for (k, v) in t {
+                let whole = v
+                    .as_object()
+                    .is_some_and(|m| m.contains_key("kind") || m.contains_key("preset"));
+                match b.get_mut(&k) {
+                    Some(slot) if !whole => overlay(slot, v),
+                    _ => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, t) => *b = t,
+    }
 }
 
 fn read_json(path: &Path) -> Result<Value> {

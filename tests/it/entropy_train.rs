@@ -332,3 +332,24 @@ fn probe_refuses_weights_of_another_architecture() {
     assert!(stderr(&o).contains("model.safetensors"), "{}", stderr(&o));
     assert!(!dir.path().join("probed").exists());
 }
+
+/// A run saved by an older lab (its config.yaml lacks keys added since) can still be probed:
+/// the missing keys take today's defaults.
+#[test]
+fn probe_reads_a_run_config_from_before_newer_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_single(dir.path(), &["model.preset=gru"], "old");
+    let config = run.join("config.yaml");
+    let kept: Vec<String> = read(&config)
+        .lines()
+        .filter(|l| !l.contains("word_metrics") && !l.contains("temperatures"))
+        .map(String::from)
+        .collect();
+    assert!(kept.len() > 20);
+    std::fs::write(&config, kept.join("\n")).unwrap();
+    let path = format!("checkpoint.path={}", run.display());
+    let o = lab_single(dir.path(), &["task=probe", &path], Some("probed"));
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let s = json(&dir.path().join("probed/summary.json"));
+    assert_eq!(s["arch"], "gru");
+}
