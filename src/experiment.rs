@@ -128,12 +128,16 @@ pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
         }
     }
     let dir = run.dir.clone();
-    run.finish(&outcome)?;
-    match &outcome {
-        Ok(()) => println!("results: {}", dir.display()),
-        Err(_) => eprintln!("results (incomplete): {}", dir.display()),
+    let finished = run.finish(&outcome);
+    match (&outcome, &finished) {
+        (Ok(()), Ok(())) => println!("results: {}", dir.display()),
+        (Err(_), Err(e)) => {
+            eprintln!("error: {e:#}");
+            eprintln!("results (incomplete): {}", dir.display());
+        }
+        _ => eprintln!("results (incomplete): {}", dir.display()),
     }
-    outcome
+    outcome.and(finished)
 }
 
 /// Load libtorch if the experiment uses it, pick the device and set the thread counts: the

@@ -194,7 +194,9 @@ pub fn run(
     run: &crate::run::Run,
     log: super::driver::Log,
 ) -> Result<Vec<Row>> {
-    let mut out = csv::Writer::from_path(run.path("finance.csv"))?;
+    let csv_path = run.path("finance.csv");
+    let named = || format!("writing {}", csv_path.display());
+    let mut out = csv::Writer::from_path(&csv_path).with_context(named)?;
     let mut rows = Vec::new();
     let mut warm: Option<Array1<f64>> = None;
     for &h in &cfg.hurst {
@@ -217,8 +219,8 @@ pub fn run(
                 converged: res.converged,
                 solve_s: t.elapsed().as_secs_f64(),
             };
-            out.serialize(&row)?;
-            out.flush()?;
+            out.serialize(&row).with_context(named)?;
+            out.flush().with_context(named)?;
             if cfg.hurst.len() == 1 {
                 write_strategy(run, s, &res, cfg.risk_aversion)?;
             }
@@ -286,11 +288,10 @@ fn write_strategy(
     ra: f64,
 ) -> Result<()> {
     let name = format!("strategy_{}.csv", format!("{s:?}").to_lowercase());
-    let mut w = csv::Writer::from_path(run.path(&name))?;
+    let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(["period", "observed_index", "coefficient"])?;
     for (l, k, a) in strategy(res) {
         w.write_record([l.to_string(), k.to_string(), format!("{:e}", a / ra)])?;
     }
-    w.flush()?;
-    Ok(())
+    crate::run::write_atomic(&run.path(&name), &w.into_inner()?)
 }

@@ -161,8 +161,12 @@ impl Experiment for DecomposeConfig {
         run.check_interrupt()?;
         let t1 = Instant::now();
         if self.output.save_matrices {
-            ndarray_npy::write_npy(run.path("B.npy"), &out.b)?;
-            ndarray_npy::write_npy(run.path("C.npy"), &out.c)?;
+            crate::run::write_atomic_with(&run.path("B.npy"), |t| {
+                Ok(ndarray_npy::write_npy(t, &out.b)?)
+            })?;
+            crate::run::write_atomic_with(&run.path("C.npy"), |t| {
+                Ok(ndarray_npy::write_npy(t, &out.c)?)
+            })?;
         }
         if self.output.csv {
             write_csv(&run.path("B.csv"), &out.b)?;
@@ -220,12 +224,11 @@ fn near_degenerate(r: &nondegen::Report) -> Option<String> {
 pub const NEAR_DEGENERATE: f64 = 1e-9;
 
 fn write_csv(path: &std::path::Path, x: &Array2<f64>) -> Result<()> {
-    let mut w = csv::Writer::from_path(path)?;
+    let mut w = csv::Writer::from_writer(Vec::new());
     for row in x.rows() {
         w.write_record(row.iter().map(|v| format!("{v:e}")))?;
     }
-    w.flush()?;
-    Ok(())
+    crate::run::write_atomic(path, &w.into_inner()?)
 }
 
 /// ln det X through Cholesky; None when X is not PD.

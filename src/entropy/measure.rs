@@ -333,7 +333,7 @@ impl Evaluator {
                 writeln!(out, "{line}")?;
             }
         }
-        std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))
+        crate::run::write_atomic(&path, &out)
     }
 
     /// `summary.json`: the final row plus the run-level scalars of §4.7.

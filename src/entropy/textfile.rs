@@ -234,12 +234,10 @@ impl TextReport {
 
     /// Write the header and the one row to `path`.
     pub fn write_csv(&self, path: &Path) -> Result<()> {
-        let mut w = csv::Writer::from_path(path)
-            .with_context(|| format!("text: cannot write {}", path.display()))?;
+        let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(Self::columns())?;
         w.write_record(self.row())?;
-        w.flush()
-            .with_context(|| format!("text: cannot write {}", path.display()))?;
-        Ok(())
+        crate::run::write_atomic(path, &w.into_inner()?)
+            .with_context(|| format!("text: cannot write {}", path.display()))
     }
 }

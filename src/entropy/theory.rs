@@ -151,17 +151,17 @@ fn check_corpus(corpus: String, rs: &[&TheoryRow]) -> H7Check {
 pub fn write_theory(dir: &Path, rows: &[TheoryRow], toys: bool) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let csv_path = dir.join("theory.csv");
-    write_csv(&csv_path, rows).with_context(|| format!("writing {}", csv_path.display()))?;
+    write_csv(&csv_path, rows)?;
     let mut md = markdown_tables(rows);
     if toys {
         md.push_str(&toy_tables());
     }
     let md_path = dir.join("theory.md");
-    std::fs::write(&md_path, md).with_context(|| format!("writing {}", md_path.display()))
+    crate::run::write_atomic(&md_path, md.as_bytes())
 }
 
 fn write_csv(path: &Path, rows: &[TheoryRow]) -> Result<()> {
-    let mut w = csv::Writer::from_path(path)?;
+    let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "corpus",
         "k",
@@ -185,8 +185,7 @@ fn write_csv(path: &Path, rows: &[TheoryRow]) -> Result<()> {
             rate,
         ])?;
     }
-    w.flush()?;
-    Ok(())
+    crate::run::write_atomic(path, &w.into_inner()?)
 }
 
 /// Four decimals, without a minus sign on values that round to zero.

@@ -159,8 +159,8 @@ pub fn save_weights(path: &Path, vs: &VarStore) -> Result<()> {
         .map(|(n, t)| (n, t.to_device(Device::Cpu).contiguous()))
         .collect();
     vars.sort_by(|a, b| a.0.cmp(&b.0));
-    Tensor::write_safetensors(&vars, path)
-        .with_context(|| format!("writing model weights to {}", path.display()))
+    crate::run::write_atomic_with(path, |tmp| Ok(Tensor::write_safetensors(&vars, tmp)?))
+        .context("writing model weights")
 }
 
 fn write_files(tmp: &Path, vs: &VarStore, opt: &dyn Optimizer, extra: &Extra) -> Result<()> {

@@ -7,7 +7,7 @@ pub mod markdown;
 use crate::plot::defaults::DefaultPlot;
 use crate::results::runs::{self, CellRuns, Collection};
 use crate::results::stats::{self, Stats};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::path::{Path, PathBuf};
 
 /// Files written by [`write`].
@@ -91,7 +91,7 @@ pub fn write(dir: &Path, plots_for: PlotsFor, hook_for: HookFor) -> Result<Repor
     let extra = run_hook(hook_for(&subcommand), &subcommand, &collection, dir);
     let md = markdown::render(&collection, &metrics, &plots, dir, &extra.markdown);
     let markdown = dir.join("report.md");
-    std::fs::write(&markdown, md).with_context(|| format!("writing {}", markdown.display()))?;
+    crate::run::write_atomic(&markdown, md.as_bytes())?;
     let plots = plots.into_iter().filter_map(|p| p.files.ok()).flatten();
     Ok(ReportPaths {
         markdown,
@@ -127,8 +127,7 @@ fn run_hook(hook: Option<ReportHook>, subcommand: &str, c: &Collection, dir: &Pa
 /// completed runs that report the metric (a metric may itself be called `n`).
 fn write_csv(path: &Path, collection: &Collection, metrics: &[String]) -> Result<()> {
     let keys = grid_keys(collection);
-    let mut w =
-        csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
+    let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["cell".to_string()];
     header.extend(keys.iter().cloned());
     header.extend(
@@ -165,8 +164,7 @@ fn write_csv(path: &Path, collection: &Collection, metrics: &[String]) -> Result
             w.write_record(&row)?;
         }
     }
-    w.flush()?;
-    Ok(())
+    crate::run::write_atomic(path, &w.into_inner()?)
 }
 
 /// The study's axes, or outside a study the config keys that tell split cells apart.

@@ -2,13 +2,17 @@
 //! by column name, numbers printed to round-trip, and which columns are timings.
 use anyhow::{Context, Result};
 use std::fs::File;
-use std::path::Path;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 
 /// A CSV file with a fixed header, one flushed row per call. The step is the `iter`, `step` or
 /// `env_steps` column if there is one, else the first column.
 /// Timing columns are named by [`is_timing_column`] (excluded from determinism comparisons).
 pub struct Metrics {
-    writer: csv::Writer<File>,
+    file: File,
+    path: PathBuf,
+    /// Bytes of whole rows written so far (a failed row is cut back to this).
+    len: u64,
     columns: Vec<String>,
     step_column: usize,
 }
@@ -16,18 +20,37 @@ pub struct Metrics {
 impl Metrics {
     pub fn create(path: &Path, columns: &[&str]) -> Result<Metrics> {
         let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        let mut writer = csv::Writer::from_writer(file);
-        writer.write_record(columns)?;
-        writer.flush()?;
         let step_column = ["iter", "step", "env_steps"]
             .iter()
             .find_map(|name| columns.iter().position(|c| c == name))
             .unwrap_or(0);
-        Ok(Metrics {
-            writer,
+        let mut metrics = Metrics {
+            file,
+            path: path.to_path_buf(),
+            len: 0,
             columns: columns.iter().map(|c| c.to_string()).collect(),
             step_column,
-        })
+        };
+        metrics.append(columns)?;
+        Ok(metrics)
+    }
+
+    /// Write one CSV record with a single write. If it fails (a full disk), the file is cut
+    /// back to its whole rows and the error names the file.
+    fn append<T: AsRef<[u8]>>(&mut self, record: &[T]) -> Result<()> {
+        let mut line = csv::Writer::from_writer(Vec::new());
+        line.write_record(record)?;
+        let bytes = line.into_inner().map_err(|e| e.into_error())?;
+        if let Err(e) = self.file.write_all(&bytes) {
+            let _ = self.file.set_len(self.len);
+            let _ = self.file.seek(SeekFrom::Start(self.len));
+            anyhow::bail!(
+                "writing {}: {e} (the rows before this one are kept)",
+                self.path.display()
+            );
+        }
+        self.len += bytes.len() as u64;
+        Ok(())
     }
 
     /// An empty row with this file's columns, to fill by name and pass to [`Metrics::write`].
@@ -57,8 +80,7 @@ impl Metrics {
             cells.len(),
             self.columns.len()
         );
-        self.writer.write_record(cells)?;
-        self.writer.flush()?;
+        self.append(cells)?;
         let non_finite = |c: &String| matches!(c.as_str(), "NaN" | "inf" | "-inf");
         if let Some(i) = cells.iter().position(non_finite) {
             anyhow::bail!(

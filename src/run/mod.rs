@@ -74,7 +74,7 @@ impl Run {
                 dir.display()
             ))
         })?;
-        fs::write(dir.join("config.yaml"), resolved_yaml)?;
+        write_atomic(&dir.join("config.yaml"), resolved_yaml.as_bytes())?;
         let meta = Meta {
             lab_version: env!("CARGO_PKG_VERSION").into(),
             git_commit: env!("LAB_GIT_COMMIT").into(),
@@ -157,7 +157,9 @@ impl Run {
         Ok(())
     }
 
-    /// Final meta.json: status from the outcome, the error message if any.
+    /// Final meta.json: status from the outcome, the error message if any. The end line
+    /// (`... done in`) is printed only after meta.json is written; if it cannot be (a full
+    /// disk), the run failed: that is tried once more, printed, and returned.
     pub fn finish(mut self, outcome: &Result<()>) -> Result<()> {
         self.meta.end_time = Some(now());
         self.meta.duration_s = Some(self.started.elapsed().as_secs_f64());
@@ -167,8 +169,14 @@ impl Run {
             Err(_) => "failed".into(),
         };
         self.meta.error = outcome.as_ref().err().map(|e| format!("{e:#}"));
+        let written = self.write_meta();
+        if let Err(e) = &written {
+            self.meta.status = "failed".into();
+            self.meta.error.get_or_insert_with(|| format!("{e:#}"));
+            let _ = self.write_meta();
+        }
         self.print_end();
-        self.write_meta()
+        written
     }
 
     /// Remove this run's directory (it holds only what lab wrote for it), the empty parent
@@ -306,13 +314,19 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     write_atomic(path, (text + "\n").as_bytes())
 }
 
-/// Write `bytes` to `path` atomically: into `<path>.tmp` beside it, then rename over `path`, so
-/// a reader never sees a half-written file. An error names `path`; the temp file is removed.
+/// Write `bytes` to `path` atomically with [`write_atomic_with`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |tmp| Ok(fs::write(tmp, bytes)?))
+}
+
+/// Write `path` atomically: `fill` writes the whole file to `<path>.tmp` beside it, which is
+/// then renamed over `path`, so a reader never sees a half-written file and a failed write
+/// (a full disk) leaves the old file or none. An error names `path`; the temp file is removed.
+pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    let done = fs::write(&tmp, bytes).and_then(|()| fs::rename(&tmp, path));
+    let done = fill(&tmp).and_then(|()| Ok(fs::rename(&tmp, path)?));
     if done.is_err() {
         let _ = fs::remove_file(&tmp);
     }

@@ -171,7 +171,7 @@ fn prepare_dir(dir: &Path, args: &RunArgs, record: &StudyRecord, configs: &[Stri
     for (cell, yaml) in record.cells.iter().zip(configs) {
         let cell_dir = dir.join(&cell.name);
         fs::create_dir_all(&cell_dir)?;
-        fs::write(cell_dir.join(CELL_CONFIG), yaml)?;
+        crate::run::write_atomic(&cell_dir.join(CELL_CONFIG), yaml.as_bytes())?;
     }
     Ok(())
 }

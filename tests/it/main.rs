@@ -41,6 +41,7 @@ mod entropy_verdict;
 mod envs_golden;
 mod envs_gym;
 mod envs_vec;
+mod full_disk;
 mod input_errors;
 mod interrupt;
 mod layers;

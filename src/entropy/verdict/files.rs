@@ -164,8 +164,7 @@ pub fn write_sweep_csv(path: &Path, records: &[RunRecord]) -> Result<()> {
     let mut names: Vec<&String> = records.iter().flat_map(|r| r.metrics.keys()).collect();
     names.sort();
     names.dedup();
-    let mut w =
-        csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
+    let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["arch", "condition", "seed"];
     header.extend(names.iter().map(|s| s.as_str()));
     w.write_record(&header)?;
@@ -174,14 +173,12 @@ pub fn write_sweep_csv(path: &Path, records: &[RunRecord]) -> Result<()> {
         row.extend(names.iter().map(|k| opt(r.metrics.get(*k).copied())));
         w.write_record(&row)?;
     }
-    w.flush()?;
-    Ok(())
+    crate::run::write_atomic(path, &w.into_inner()?)
 }
 
 /// hypotheses.csv in [`HYPOTHESES_HEADER`] order; absent numbers are empty cells.
 pub fn write_hypotheses_csv(path: &Path, rows: &[Row]) -> Result<()> {
-    let mut w =
-        csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
+    let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(HYPOTHESES_HEADER)?;
     for r in rows {
         let count = |n: Option<usize>| n.map(|n| n.to_string()).unwrap_or_default();
@@ -200,8 +197,7 @@ pub fn write_hypotheses_csv(path: &Path, rows: &[Row]) -> Result<()> {
             opt(r.p_value),
         ])?;
     }
-    w.flush()?;
-    Ok(())
+    crate::run::write_atomic(path, &w.into_inner()?)
 }
 
 fn opt(v: Option<f64>) -> String {
