@@ -108,6 +108,8 @@ pub struct Evaluator {
     index: TrainIndex,
     metrics: Metrics,
     samples_dir: PathBuf,
+    /// Prefix of the samples files (`probe` of a directory: `<index>_`).
+    samples_prefix: String,
     evals: u64,
     best: Option<(f64, u64)>,
     true_rate: Option<f64>,
@@ -123,18 +125,28 @@ pub struct Evaluator {
 impl Evaluator {
     /// The optional columns of `eval` (word level, extra temperatures) follow the spec's.
     pub fn new(proto: Protocol, data: &Data, run: &Run, eval: &EvalSection) -> Result<Evaluator> {
+        let cols = columns::metrics(eval.word_metrics, &eval.temperatures);
+        Evaluator::with_columns(proto, data, run, &cols)
+    }
+
+    /// An evaluator whose `metrics.csv` has `cols` (the metrics columns and, first, any text
+    /// columns the caller fills before [`Evaluator::write`]).
+    pub fn with_columns(
+        proto: Protocol,
+        data: &Data,
+        run: &Run,
+        cols: &[String],
+    ) -> Result<Evaluator> {
         let samples_dir = run.path("samples");
         std::fs::create_dir_all(&samples_dir)
             .with_context(|| format!("creating {}", samples_dir.display()))?;
+        let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
         Ok(Evaluator {
             index: TrainIndex::new(&data.splits.train),
             proto,
-            metrics: {
-                let cols = columns::metrics(eval.word_metrics, &eval.temperatures);
-                let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
-                run.csv("metrics.csv", &cols)?
-            },
+            metrics: run.csv("metrics.csv", &cols)?,
             samples_dir,
+            samples_prefix: String::new(),
             evals: 0,
             best: None,
             true_rate: data.true_rate,
@@ -202,6 +214,22 @@ impl Evaluator {
     /// Set the evaluation index (`probe` repeats a run's final evaluation stream).
     pub fn set_eval_index(&mut self, index: u64) {
         self.evals = index;
+    }
+
+    /// Evaluate another checkpoint (`probe` of a directory): its protocol, and its data when
+    /// `data` is given (else the previous one's).
+    pub fn rebind(&mut self, proto: Protocol, data: Option<&Data>) {
+        self.proto = proto;
+        if let Some(data) = data {
+            self.index = TrainIndex::new(&data.splits.train);
+            self.true_rate = data.true_rate;
+        }
+        self.best = None;
+    }
+
+    /// Name the samples files `<prefix>eval_<step>.jsonl`.
+    pub fn set_samples_prefix(&mut self, prefix: &str) {
+        self.samples_prefix = prefix.to_string();
     }
 
     /// Every column that depends only on the model (§4.1–§4.4), and the samples file; the
@@ -309,7 +337,7 @@ impl Evaluator {
         Ok(row)
     }
 
-    /// `samples/eval_<step>.jsonl`: prompt, continuation, decoding and stream seed per sample.
+    /// `samples/[<prefix>]eval_<step>.jsonl`: prompt, continuation, decoding and stream seed per sample.
     fn write_samples(
         &self,
         step: u64,
@@ -318,7 +346,8 @@ impl Evaluator {
         t1: &[Vec<u32>],
         greedy: &[Vec<u32>],
     ) -> Result<()> {
-        let path = self.samples_dir.join(format!("eval_{step}.jsonl"));
+        let name = format!("{}eval_{step}.jsonl", self.samples_prefix);
+        let path = self.samples_dir.join(name);
         let mut out = Vec::new();
         let runs = [("t1", t1), ("greedy", greedy)];
         for (decoding, samples) in runs {
