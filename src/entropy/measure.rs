@@ -125,7 +125,7 @@ pub struct Evaluator {
 impl Evaluator {
     /// The optional columns of `eval` (word level, extra temperatures) follow the spec's.
     pub fn new(proto: Protocol, data: &Data, run: &Run, eval: &EvalSection) -> Result<Evaluator> {
-        let cols = columns::metrics(eval.word_metrics, &eval.temperatures);
+        let cols = columns::metrics(eval.word_metrics, &eval.temperatures, eval.top_p > 0.0);
         Evaluator::with_columns(proto, data, run, &cols)
     }
 
@@ -269,6 +269,16 @@ impl Evaluator {
             )?;
             extra.push((t, run.entropy, distinct_n(&run.samples, 4)));
         }
+        let nucleus = match e.top_p > 0.0 {
+            true => Some(nucleus_run(
+                model,
+                &prompts[..e.samples.min(n)],
+                len,
+                e.top_p,
+                &mut rng,
+            )?),
+            false => None,
+        };
         self.sampling_s += clock.elapsed().as_secs_f64();
         let val = teacher_forced(model, &self.proto.val, self.proto.window, 16)?;
         let fit = teacher_forced(model, &self.proto.train_probe, self.proto.window, 16)?;
@@ -331,6 +341,10 @@ impl Evaluator {
         for (t, entropy, distinct) in extra {
             row.num(&format!("fr_entropy_T{t}"), entropy)
                 .opt(&format!("distinct_4_T{t}"), distinct);
+        }
+        if let Some((entropy, distinct)) = nucleus {
+            row.num("fr_entropy_top_p", entropy)
+                .opt("distinct_4_top_p", distinct);
         }
         self.write_samples(step, scene.tokenizer, prompts, &t1.samples, &greedy.samples)?;
         self.eval_s += clock.elapsed().as_secs_f64();
@@ -419,6 +433,22 @@ pub fn summary_of(row: &Row) -> Map<String, Value> {
             (name.clone(), v.map_or(Value::Null, Value::from))
         })
         .collect()
+}
+
+/// `eval.top_p`: the model's entropy along, and the distinct-4 of, nucleus samples.
+fn nucleus_run(
+    model: &dyn LanguageModel,
+    prompts: &[Vec<u32>],
+    len: usize,
+    top_p: f64,
+    rng: &mut ChaCha8Rng,
+) -> Result<(f64, Option<f64>)> {
+    let decoding = Decoding {
+        top_p: Some(top_p),
+        ..Decoding::default()
+    };
+    let run = free_run(model, prompts, len, &decoding, rng)?;
+    Ok((run.entropy, distinct_n(&run.samples, 4)))
 }
 
 fn param_norm(model: &dyn LanguageModel) -> f64 {

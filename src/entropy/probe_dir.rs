@@ -29,7 +29,11 @@ pub fn run(cfg: &EntropyConfig, dir: &Path, run: &mut Run, ctx: &Ctx) -> Result<
     }
     let mut cols: Vec<String> = KEYS.map(String::from).to_vec();
     let e = &cfg.eval;
-    cols.extend(columns::metrics(e.word_metrics, &e.temperatures));
+    cols.extend(columns::metrics(
+        e.word_metrics,
+        &e.temperatures,
+        e.top_p > 0.0,
+    ));
     let mut eval: Option<Evaluator> = None;
     let mut data: Option<(String, Data)> = None;
     let mut names = Vec::new();
