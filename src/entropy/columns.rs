@@ -70,9 +70,9 @@ pub const METRICS: &[&str] = &[
     "ctrl_drift",
 ];
 
-/// The `metrics.csv` header: [`METRICS`], then the optional word-level columns and the
-/// columns of each extra temperature, when asked for.
-pub fn metrics(word_metrics: bool, temperatures: &[f64]) -> Vec<String> {
+/// The `metrics.csv` header: [`METRICS`], then the optional word-level columns, the columns
+/// of each extra temperature and those of nucleus sampling, when asked for.
+pub fn metrics(word_metrics: bool, temperatures: &[f64], top_p: bool) -> Vec<String> {
     let mut cols: Vec<String> = METRICS.iter().map(|c| c.to_string()).collect();
     if word_metrics {
         cols.extend(crate::entropy::metrics::WordMetrics::COLUMNS.map(String::from));
@@ -80,6 +80,9 @@ pub fn metrics(word_metrics: bool, temperatures: &[f64]) -> Vec<String> {
     for t in temperatures {
         cols.push(format!("fr_entropy_T{t}"));
         cols.push(format!("distinct_4_T{t}"));
+    }
+    if top_p {
+        cols.extend(["fr_entropy_top_p".into(), "distinct_4_top_p".into()]);
     }
     cols
 }

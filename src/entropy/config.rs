@@ -174,6 +174,10 @@ pub struct EvalSection {
     /// Extra sampling temperatures: each adds `fr_entropy_T{t}` and `distinct_4_T{t}` (the
     /// model's entropy along, and the distinct-4 of, `samples` continuations drawn at t).
     pub temperatures: Vec<f64>,
+    /// Nucleus sampling (0 = off): when > 0, the `samples` prompts are also sampled keeping the
+    /// smallest top set of mass >= top_p, adding `fr_entropy_top_p` and `distinct_4_top_p`.
+    #[serde(default)]
+    pub top_p: f64,
     /// Save the final weights (and tokenizer) as a checkpoint `probe` can load.
     pub save_checkpoint: bool,
 }
@@ -372,6 +376,11 @@ fn validate_eval(e: &EvalSection, c: &mut Checker) {
             "each must be > 0 (greedy is always run), got {:?}",
             e.temperatures
         ),
+    );
+    c.check(
+        "eval.top_p",
+        e.top_p == 0.0 || (e.top_p > 0.0 && e.top_p <= 1.0),
+        format!("must be in (0, 1], or 0 = off, got {}", e.top_p),
     );
     c.check(
         "eval.ref_ngram_order",

@@ -1,23 +1,20 @@
-//! Measurements during training: the controller's probe statistic (§3.5), the evaluation row
-//! of `metrics.csv` (§3.6, every §4 metric), the samples files, and `summary.json` (§4.7).
+//! Evaluations: the row of `metrics.csv` (§3.6, every §4 metric), the samples files, and
+//! `summary.json` (§4.7).
 use super::columns;
 use super::config::{EntropyConfig, EvalSection, When};
-use super::controller::{ControllerConfig, Statistic};
 use super::eval::{free_run, sampling_rng, teacher_forced, Protocol};
 use super::metrics::{
-    distinct_n, hits_at_1, ref_nll, rep_metrics, sample_metrics, seq_rep_n, word_metrics,
-    MetricOptions, SampleMetrics, TrainIndex, WordMetrics,
+    distinct_n, hits_at_1, ref_nll, rep_metrics, sample_metrics, word_metrics, MetricOptions,
+    SampleMetrics, TrainIndex, WordMetrics,
 };
 use super::setup::Data;
 use super::stability::{self, Window};
 use super::train::Trainer;
 use crate::data::Tokenizer;
-use crate::error::usage;
 use crate::nn::{self, Decoding, LanguageModel};
 use crate::run::Run;
 use crate::run::{Metrics, Row};
 use anyhow::{Context, Result};
-use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Map, Value};
 use std::io::Write;
@@ -34,66 +31,6 @@ pub fn scoring_window(cfg: &EntropyConfig) -> usize {
         .map_or(cfg.train.seq_len, |b| b as usize)
 }
 
-/// The controller's probe: fixed training prompts (offsets drawn once from `probe.seed`) and a
-/// fixed training stream for `tf_entropy`.
-pub struct Probe {
-    prompts: Vec<Vec<u32>>,
-    stream: Vec<u32>,
-    window: usize,
-}
-
-impl Probe {
-    pub fn new(c: &ControllerConfig, train: &[u32], window: usize) -> Result<Probe> {
-        let p = &c.probe;
-        let need = p.prompt_len + p.len;
-        if train.len() < need + 1 {
-            return Err(usage(format!(
-                "the training split has {} tokens, too few for controller.probe prompts of \
-                 prompt_len + len = {need}",
-                train.len()
-            )));
-        }
-        let mut rng = ChaCha8Rng::seed_from_u64(p.seed);
-        let prompts = (0..p.prompts)
-            .map(|_| {
-                let o = rng.gen_range(0..=train.len() - need);
-                train[o..o + p.prompt_len].to_vec()
-            })
-            .collect();
-        let stream = train[..(p.prompts * need + 1).min(train.len())].to_vec();
-        Ok(Probe {
-            prompts,
-            stream,
-            window,
-        })
-    }
-
-    /// The statistic s_k of the model as it is now; generation draws from a stream reseeded
-    /// identically at every measurement, so sampling noise does not look like model change.
-    pub fn statistic(&self, model: &dyn LanguageModel, c: &ControllerConfig) -> Result<f64> {
-        if c.statistic == Statistic::TfEntropy {
-            return Ok(teacher_forced(model, &self.stream, self.window, 16)?.entropy);
-        }
-        let mut rng = ChaCha8Rng::seed_from_u64(c.probe.seed);
-        rng.set_stream(u64::MAX);
-        let decoding = match c.probe.temperature {
-            0.0 => Decoding::greedy(),
-            t => Decoding {
-                temperature: t,
-                ..Decoding::default()
-            },
-        };
-        let fr = free_run(model, &self.prompts, c.probe.len, &decoding, &mut rng)?;
-        Ok(match c.statistic {
-            Statistic::FrEntropy | Statistic::TfEntropy => fr.entropy,
-            Statistic::Top1Mass => fr.top1,
-            Statistic::SeqRep4 => {
-                seq_rep_n(&fr.samples, 4).context("seq_rep_4 needs controller.probe.len >= 4")?
-            }
-        })
-    }
-}
-
 /// What an evaluation looks at.
 pub struct Scene<'a> {
     pub cfg: &'a EntropyConfig,
@@ -108,6 +45,8 @@ pub struct Evaluator {
     index: TrainIndex,
     metrics: Metrics,
     samples_dir: PathBuf,
+    /// Prefix of the samples files (`probe` of a directory: `<index>_`).
+    samples_prefix: String,
     evals: u64,
     best: Option<(f64, u64)>,
     true_rate: Option<f64>,
@@ -123,18 +62,28 @@ pub struct Evaluator {
 impl Evaluator {
     /// The optional columns of `eval` (word level, extra temperatures) follow the spec's.
     pub fn new(proto: Protocol, data: &Data, run: &Run, eval: &EvalSection) -> Result<Evaluator> {
+        let cols = columns::metrics(eval.word_metrics, &eval.temperatures, eval.top_p > 0.0);
+        Evaluator::with_columns(proto, data, run, &cols)
+    }
+
+    /// An evaluator whose `metrics.csv` has `cols` (the metrics columns and, first, any text
+    /// columns the caller fills before [`Evaluator::write`]).
+    pub fn with_columns(
+        proto: Protocol,
+        data: &Data,
+        run: &Run,
+        cols: &[String],
+    ) -> Result<Evaluator> {
         let samples_dir = run.path("samples");
         std::fs::create_dir_all(&samples_dir)
             .with_context(|| format!("creating {}", samples_dir.display()))?;
+        let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
         Ok(Evaluator {
             index: TrainIndex::new(&data.splits.train),
             proto,
-            metrics: {
-                let cols = columns::metrics(eval.word_metrics, &eval.temperatures);
-                let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
-                run.csv("metrics.csv", &cols)?
-            },
+            metrics: run.csv("metrics.csv", &cols)?,
             samples_dir,
+            samples_prefix: String::new(),
             evals: 0,
             best: None,
             true_rate: data.true_rate,
@@ -204,6 +153,22 @@ impl Evaluator {
         self.evals = index;
     }
 
+    /// Evaluate another checkpoint (`probe` of a directory): its protocol, and its data when
+    /// `data` is given (else the previous one's).
+    pub fn rebind(&mut self, proto: Protocol, data: Option<&Data>) {
+        self.proto = proto;
+        if let Some(data) = data {
+            self.index = TrainIndex::new(&data.splits.train);
+            self.true_rate = data.true_rate;
+        }
+        self.best = None;
+    }
+
+    /// Name the samples files `<prefix>eval_<step>.jsonl`.
+    pub fn set_samples_prefix(&mut self, prefix: &str) {
+        self.samples_prefix = prefix.to_string();
+    }
+
     /// Every column that depends only on the model (§4.1–§4.4), and the samples file; the
     /// step is `step`, the sampling stream (seed, evaluation index).
     pub fn score(&mut self, scene: &Scene, step: u64, final_eval: bool) -> Result<Row> {
@@ -241,6 +206,16 @@ impl Evaluator {
             )?;
             extra.push((t, run.entropy, distinct_n(&run.samples, 4)));
         }
+        let nucleus = match e.top_p > 0.0 {
+            true => Some(nucleus_run(
+                model,
+                &prompts[..e.samples.min(n)],
+                len,
+                e.top_p,
+                &mut rng,
+            )?),
+            false => None,
+        };
         self.sampling_s += clock.elapsed().as_secs_f64();
         let val = teacher_forced(model, &self.proto.val, self.proto.window, 16)?;
         let fit = teacher_forced(model, &self.proto.train_probe, self.proto.window, 16)?;
@@ -304,12 +279,16 @@ impl Evaluator {
             row.num(&format!("fr_entropy_T{t}"), entropy)
                 .opt(&format!("distinct_4_T{t}"), distinct);
         }
+        if let Some((entropy, distinct)) = nucleus {
+            row.num("fr_entropy_top_p", entropy)
+                .opt("distinct_4_top_p", distinct);
+        }
         self.write_samples(step, scene.tokenizer, prompts, &t1.samples, &greedy.samples)?;
         self.eval_s += clock.elapsed().as_secs_f64();
         Ok(row)
     }
 
-    /// `samples/eval_<step>.jsonl`: prompt, continuation, decoding and stream seed per sample.
+    /// `samples/[<prefix>]eval_<step>.jsonl`: prompt, continuation, decoding and stream seed per sample.
     fn write_samples(
         &self,
         step: u64,
@@ -318,7 +297,8 @@ impl Evaluator {
         t1: &[Vec<u32>],
         greedy: &[Vec<u32>],
     ) -> Result<()> {
-        let path = self.samples_dir.join(format!("eval_{step}.jsonl"));
+        let name = format!("{}eval_{step}.jsonl", self.samples_prefix);
+        let path = self.samples_dir.join(name);
         let mut out = Vec::new();
         let runs = [("t1", t1), ("greedy", greedy)];
         for (decoding, samples) in runs {
@@ -390,6 +370,22 @@ pub fn summary_of(row: &Row) -> Map<String, Value> {
             (name.clone(), v.map_or(Value::Null, Value::from))
         })
         .collect()
+}
+
+/// `eval.top_p`: the model's entropy along, and the distinct-4 of, nucleus samples.
+fn nucleus_run(
+    model: &dyn LanguageModel,
+    prompts: &[Vec<u32>],
+    len: usize,
+    top_p: f64,
+    rng: &mut ChaCha8Rng,
+) -> Result<(f64, Option<f64>)> {
+    let decoding = Decoding {
+        top_p: Some(top_p),
+        ..Decoding::default()
+    };
+    let run = free_run(model, prompts, len, &decoding, rng)?;
+    Ok((run.entropy, distinct_n(&run.samples, 4)))
 }
 
 fn param_norm(model: &dyn LanguageModel) -> f64 {

@@ -9,6 +9,7 @@
 //!    (`columns.rs`); `eval.rs` holds the protocol (prompts, teacher forcing, generation) and
 //!    `stability.rs` the §2.7 window measures.
 //! 4. `probe.rs`: `task: probe`, the same evaluation on a saved run's weights.
+//!    `probe_dir.rs`: the same over every saved run under a directory (a study).
 //! 5. `ngram.rs`: the exact order-k count model, the closed-form stationary point the theory
 //!    (§2) is about and the reference of H7.
 //! 6. `metrics/`: model-free metrics on samples (§4.1–§4.5: entropy from logits, n-gram KLs,
@@ -22,11 +23,13 @@ pub mod columns;
 pub mod condition;
 pub mod config;
 pub mod controller;
+pub mod ctrl_probe;
 pub mod eval;
 pub mod measure;
 pub mod metrics;
 pub mod ngram;
 pub mod probe;
+pub mod probe_dir;
 pub mod setup;
 pub mod stability;
 pub mod tasks;

@@ -2,16 +2,17 @@
 //! of §4 on them: one `metrics.csv` row and its samples file. Data, model and seed come from
 //! that run's own `config.yaml`; the evaluation settings (`eval.*`) come from this config. With
 //! the run's evaluation settings the row repeats its final evaluation: same prompts, same
-//! sampling stream, same numbers.
+//! sampling stream, same numbers. A directory of runs (a study) is probed run by run
+//! (`probe_dir.rs`).
 use super::config::{EntropyConfig, Task};
 use super::eval::Protocol;
 use super::measure::{scoring_window, summary_of, Evaluator, Scene, WEIGHTS_FILE};
-use super::setup;
+use super::setup::{self, Data};
 use crate::data::Tokenizer;
 use crate::error::usage;
 use crate::experiment::Ctx;
-use crate::nn;
-use crate::run::Run;
+use crate::nn::{self, LanguageModel};
+use crate::run::{Row, Run};
 use anyhow::Result;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -22,7 +23,32 @@ pub fn run(cfg: &EntropyConfig, run: &mut Run, ctx: &Ctx) -> Result<()> {
         .path
         .as_deref()
         .ok_or_else(|| usage("task probe needs checkpoint.path (a run directory)"))?;
+    if dir.is_dir() && !dir.join("config.yaml").exists() {
+        return super::probe_dir::run(cfg, dir, run, ctx);
+    }
     let trained = trained_config(dir)?;
+    let data = setup::load(&trained.data)?;
+    let model = load_model(dir, &trained, &data, ctx)?;
+    let summary = read_json(&dir.join("summary.json"))?;
+    let (scored, proto) = protocol(cfg, &trained, &data)?;
+    let mut eval = Evaluator::new(proto, &data, run, &cfg.eval)?;
+    let row = score(&mut eval, &scored, &*model, &data, &summary)?;
+    let mut out = summary_of(&row);
+    out.insert("checkpoint".into(), json!(dir.display().to_string()));
+    out.insert("arch".into(), summary["arch"].clone());
+    out.insert("condition".into(), summary["condition"].clone());
+    out.insert("seed".into(), json!(trained.seed));
+    eval.write(row)?;
+    run.write_summary(&Value::Object(out))
+}
+
+/// The saved weights of run `dir` on the model of its config; its tokenizer must be `data`'s.
+pub(super) fn load_model(
+    dir: &Path,
+    trained: &EntropyConfig,
+    data: &Data,
+    ctx: &Ctx,
+) -> Result<Box<dyn LanguageModel>> {
     let weights = dir.join(WEIGHTS_FILE);
     if !weights.is_file() {
         return Err(usage(format!(
@@ -30,7 +56,6 @@ pub fn run(cfg: &EntropyConfig, run: &mut Run, ctx: &Ctx) -> Result<()> {
             weights.display()
         )));
     }
-    let data = setup::load(&trained.data)?;
     let tok_path = dir.join("tokenizer.json");
     let saved = Tokenizer::load(&tok_path).map_err(|e| usage(format!("{e:#}")))?;
     if saved.to_json()? != data.tokenizer.to_json()? {
@@ -46,6 +71,15 @@ pub fn run(cfg: &EntropyConfig, run: &mut Run, ctx: &Ctx) -> Result<()> {
             "{e:#} (a checkpoint of another architecture or vocabulary?)"
         ))
     })?;
+    Ok(model)
+}
+
+/// The run's config with this config's `eval`, and the evaluation protocol on its data.
+pub(super) fn protocol(
+    cfg: &EntropyConfig,
+    trained: &EntropyConfig,
+    data: &Data,
+) -> Result<(EntropyConfig, Protocol)> {
     let mut scored = trained.clone();
     scored.eval = cfg.eval.clone();
     let proto = Protocol::new(
@@ -55,30 +89,32 @@ pub fn run(cfg: &EntropyConfig, run: &mut Run, ctx: &Ctx) -> Result<()> {
         data.vocab(),
         scoring_window(&scored),
     )?;
-    let summary = read_json(&dir.join("summary.json"))?;
+    Ok((scored, proto))
+}
+
+/// The row of the model at the run's final step and evaluation stream (from its summary).
+pub(super) fn score(
+    eval: &mut Evaluator,
+    scored: &EntropyConfig,
+    model: &dyn LanguageModel,
+    data: &Data,
+    summary: &Value,
+) -> Result<Row> {
     let step = summary["step"].as_f64().unwrap_or(0.0) as u64;
-    let mut eval = Evaluator::new(proto, &data, run, &cfg.eval)?;
     eval.set_eval_index(summary["final_eval_index"].as_u64().unwrap_or(0));
     let scene = Scene {
-        cfg: &scored,
-        model: &*model,
+        cfg: scored,
+        model,
         tokenizer: &data.tokenizer,
         train_len: data.splits.train.len(),
     };
-    let row = eval.score(&scene, step, true)?;
-    let mut out = summary_of(&row);
-    out.insert("checkpoint".into(), json!(dir.display().to_string()));
-    out.insert("arch".into(), summary["arch"].clone());
-    out.insert("condition".into(), summary["condition"].clone());
-    out.insert("seed".into(), json!(trained.seed));
-    eval.write(row)?;
-    run.write_summary(&Value::Object(out))
+    eval.score(&scene, step, true)
 }
 
 /// The resolved config a training run saved beside its results. Keys added to lab after the
 /// run was made take today's defaults (the run's file is laid over the embedded default.yaml;
 /// sections with a `kind` or `preset` are taken whole from the run).
-fn trained_config(dir: &Path) -> Result<EntropyConfig> {
+pub(super) fn trained_config(dir: &Path) -> Result<EntropyConfig> {
     let path = dir.join("config.yaml");
     let text = std::fs::read_to_string(&path).map_err(|e| {
         usage(format!(
@@ -131,7 +167,7 @@ fn overlay(base: &mut Value, top: Value) {
     }
 }
 
-fn read_json(path: &Path) -> Result<Value> {
+pub(super) fn read_json(path: &Path) -> Result<Value> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| usage(format!("{}: {e} (the run did not finish?)", path.display())))?;
     serde_json::from_str(&text).map_err(|e| usage(format!("{}: {e}", path.display())))

@@ -17,6 +17,7 @@ pub mod extra;
 pub mod files;
 pub mod markdown;
 pub mod rules;
+pub mod scatter;
 
 pub use files::{records_from, report, write_hypotheses_csv, write_sweep_csv};
 pub use rules::{combine, decide, diffs, overall, values};

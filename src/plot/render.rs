@@ -1,5 +1,5 @@
-//! Draw a [`Figure`] with plotters to PNG or SVG: mean lines, shaded standard-error bands,
-//! legend, axis labels and title. Text uses the DejaVu Sans font shipped in src/plot/fonts.
+//! Draw a [`Figure`] with plotters to PNG or SVG: mean lines, shaded standard-error bands (or
+//! dots, for a scatter), legend, axis labels and title. Text uses the DejaVu Sans font shipped in src/plot/fonts.
 use super::axis;
 use super::legend::Strip;
 use super::series::Curve;
@@ -107,6 +107,7 @@ struct Line<'a> {
     band: Vec<(f64, f64)>,
     /// Where fewer of the curve's runs go on: (x, y) in axis units and the runs left.
     fewer: Vec<(f64, f64, usize)>,
+    points_only: bool,
 }
 
 /// At most this many `n=k` marks per curve (the first ones).
@@ -154,6 +155,11 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, fig: &Figure) -> Resul
         .map_err(err)?;
     for (i, l) in lines.into_iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
+        if l.points_only {
+            let dots = l.mean.iter().map(|&p| Circle::new(p, 4, color.filled()));
+            chart.draw_series(dots).map_err(err)?;
+            continue;
+        }
         let band = Polygon::new(l.band, color.mix(0.22).filled());
         chart.draw_series(std::iter::once(band)).map_err(err)?;
         chart
@@ -207,6 +213,7 @@ fn line<'a>(curve: &'a Curve, fig: &Figure, floor: f64) -> Line<'a> {
         mean: rows().map(|(_, x, m, _)| (x, axis(m))).collect(),
         band: upper.chain(lower).collect(),
         fewer: fewer.collect(),
+        points_only: curve.points_only,
     }
 }
 
@@ -296,6 +303,34 @@ mod tests {
         let l = line(&fig.curves[0], &fig, 0.0);
         assert_eq!(l.mean, [(1.0, 2.0), (3.0, 3.0)]);
         assert_eq!(x_range(&figure(false)), (-50.0, 1050.0));
+    }
+
+    #[test]
+    fn a_scatter_draws_one_dot_per_point_and_no_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let svg = |fig: &Figure| {
+            let path = dir.path().join("s.svg");
+            save(fig, &path).expect("drawn");
+            std::fs::read_to_string(&path).expect("written")
+        };
+        let mut fig = figure(false);
+        let points = [(3.0, 1.0), (1.0, 2.0), (2.0, 5.0), (2.5, 0.5)];
+        fig.curves = vec![
+            Curve::scatter("a", &points[..3]),
+            Curve::scatter("b", &points[3..]),
+        ];
+        let dots = svg(&fig);
+        for c in &mut fig.curves {
+            c.points_only = false;
+        }
+        let lines = svg(&fig);
+        assert_eq!(dots.matches("<circle").count(), 4, "one dot per point");
+        assert_eq!(lines.matches("<circle").count(), 0, "lines have no dots");
+        let (a, b) = (
+            dots.matches("<polyline").count(),
+            lines.matches("<polyline").count(),
+        );
+        assert!(a < b, "no mean lines in a scatter: {a} vs {b} polylines");
     }
 
     #[test]

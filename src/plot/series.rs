@@ -17,6 +17,8 @@ pub struct Curve {
     pub se: Vec<f64>,
     /// How many runs reach each x (runs that stop early leave the later points to fewer).
     pub runs: Vec<usize>,
+    /// Draw the points as dots, without line or band (a scatter).
+    pub points_only: bool,
 }
 
 impl Curve {
@@ -28,6 +30,15 @@ impl Curve {
             mean: points.iter().map(|p| p.1).collect(),
             se: vec![0.0; points.len()],
             runs: vec![1; points.len()],
+            points_only: false,
+        }
+    }
+
+    /// Dots at `points`, in no particular order (a scatter).
+    pub fn scatter(label: &str, points: &[(f64, f64)]) -> Curve {
+        Curve {
+            points_only: true,
+            ..Curve::exact(label, points)
         }
     }
 }
@@ -97,6 +108,7 @@ pub fn aggregate(label: &str, runs: &[Vec<(f64, f64)>]) -> Option<Curve> {
         mean: Vec::with_capacity(grid.len()),
         se: Vec::with_capacity(grid.len()),
         runs: Vec::with_capacity(grid.len()),
+        points_only: false,
     };
     for g in grid {
         let ys: Vec<f64> = runs.iter().filter_map(|r| interpolate(r, g)).collect();

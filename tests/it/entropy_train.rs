@@ -284,6 +284,54 @@ fn noisy_and_feedback_hold_follow_their_presets() {
     }
 }
 
+/// `eval.top_p` appends its two columns last; a nucleus of (almost) no mass keeps only the
+/// most likely token, so its samples are the greedy ones (all prompts decoded greedily here).
+#[test]
+fn nucleus_columns_come_last_and_a_tiny_nucleus_is_greedy() {
+    let dir = tempfile::tempdir().unwrap();
+    let sets = [
+        "eval.temperatures=[2]",
+        "eval.top_p=1e-9",
+        "eval.greedy_samples=4",
+    ];
+    let run = run_single(dir.path(), &sets, "p");
+    let (header, rows) = read_csv(&run.join("metrics.csv"));
+    let extra = [
+        "fr_entropy_T2",
+        "distinct_4_T2",
+        "fr_entropy_top_p",
+        "distinct_4_top_p",
+    ];
+    assert_eq!(&header[METRICS.len()..], extra);
+    for row in &rows {
+        let cell = |name: &str| -> f64 { row[col(&header, name)].parse().unwrap() };
+        let (h, d) = (cell("fr_entropy_top_p"), cell("distinct_4_top_p"));
+        assert!(
+            (0.0..=16f64.ln() + 1e-9).contains(&h),
+            "fr_entropy_top_p = {h}"
+        );
+        assert!((0.0..=1.0).contains(&d), "distinct_4_top_p = {d}");
+        let greedy = cell("fr_entropy_greedy");
+        assert!(
+            (h - greedy).abs() <= 1e-9 * greedy.max(1.0),
+            "{h} vs greedy {greedy}"
+        );
+        assert_eq!(d, cell("distinct_4_greedy"), "step {}", row[0]);
+    }
+    let nucleus = run_single(dir.path(), &["eval.top_p=0.9"], "q");
+    let (h2, rows2) = read_csv(&nucleus.join("metrics.csv"));
+    let h = |r: &[String]| -> f64 { r[col(&h2, "fr_entropy_top_p")].parse().unwrap() };
+    assert!(
+        rows2.iter().all(|r| h(r) > 0.0),
+        "p = 0.9 samples more than the argmax"
+    );
+    for bad in ["eval.top_p=1.5", "eval.top_p=-0.1"] {
+        let o = lab_single(dir.path(), &[bad], None);
+        assert_eq!(code(&o), 2, "{bad}: {}", text(&o));
+        assert!(stderr(&o).contains("eval.top_p"), "{}", stderr(&o));
+    }
+}
+
 #[test]
 fn optional_columns_come_last() {
     let dir = tempfile::tempdir().unwrap();

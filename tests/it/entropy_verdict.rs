@@ -279,10 +279,16 @@ fn the_hook_works_on_a_collection_and_leaves_out_unfinished_runs() {
         "{notes:?}"
     );
     let extra = verdict::report(&collection, &root).unwrap();
-    assert_eq!(
-        extra.files,
-        [root.join("sweep.csv"), root.join("hypotheses.csv")]
-    );
+    let names = [
+        "sweep.csv",
+        "hypotheses.csv",
+        "stability_vs_entropy.csv",
+        "stability_vs_entropy.png",
+        "stability_vs_entropy.svg",
+    ];
+    assert_eq!(extra.files, names.map(|n| root.join(n)));
+    let (_, points) = read_csv(&root.join("stability_vs_entropy.csv"));
+    assert_eq!(points.len(), 29, "the unfinished run is not drawn");
     let analysis = verdict::analyse(&records);
     let row = analysis
         .rows
@@ -296,4 +302,53 @@ fn the_hook_works_on_a_collection_and_leaves_out_unfinished_runs() {
         .unwrap();
     assert_eq!((row.n_seeds, row.verdict), (Some(4), Verdict::Supported));
     assert!(extra.markdown.contains("1 run(s) did not complete"));
+}
+
+/// §7.3's stability_vs_entropy: one dot per run, the data as CSV, ρ in the title equal to H5's.
+#[test]
+fn the_report_draws_stability_against_entropy_with_h5s_rho() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("sweep");
+    write_study(&root, &|s| 0.2 + 0.01 * s as f64, &calm_when_stabilised);
+    let (rows, md) = report(&root);
+    let (header, points) = read_csv(&root.join("stability_vs_entropy.csv"));
+    assert_eq!(
+        header,
+        [
+            "arch",
+            "condition",
+            "seed",
+            "stab_loss_jitter",
+            "fr_entropy_t1"
+        ]
+    );
+    assert_eq!(points.len(), 30, "one point per run");
+    let (sh, sweep) = read_csv(&root.join("sweep.csv"));
+    for p in &points {
+        let run = sweep
+            .iter()
+            .find(|r| r[..3] == p[..3])
+            .unwrap_or_else(|| panic!("{p:?} is not a run of sweep.csv"));
+        assert_eq!(p[3], run[col(&sh, "stab_loss_jitter")], "{p:?}");
+        assert_eq!(p[4], run[col(&sh, "fr_entropy_t1")], "{p:?}");
+    }
+    let svg = read(&root.join("stability_vs_entropy.svg"));
+    assert_eq!(svg.matches("<circle").count(), 30, "one dot per run");
+    for condition in ["plain", "conventional", "feedback"] {
+        assert!(svg.contains(condition), "legend names {condition}");
+    }
+    assert!(root.join("stability_vs_entropy.png").is_file());
+    let h5 = &rows[&(
+        "H5".into(),
+        "all".into(),
+        "spearman(stab_loss_jitter,fr_entropy_t1)".into(),
+        "all".into(),
+    )];
+    let rho: f64 = h5[5].parse().unwrap();
+    let title = format!("Spearman ρ = {rho:.3} (n = 30)");
+    assert!(svg.contains(&title), "the title has H5's ρ: {title}");
+    assert!(
+        md.contains("![") && md.contains("(stability_vs_entropy.png)"),
+        "report.md links the plot: {md}"
+    );
 }

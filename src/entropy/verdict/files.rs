@@ -30,8 +30,8 @@ pub const HYPOTHESES_HEADER: [&str; 12] = [
     "p_value",
 ];
 
-/// `lab report`'s hook for entropy-probe runs: write sweep.csv and hypotheses.csv into `dir`
-/// and return the hypotheses section.
+/// `lab report`'s hook for entropy-probe runs: write sweep.csv, hypotheses.csv and the
+/// `stability_vs_entropy` scatter into `dir` and return the hypotheses section.
 pub fn report(c: &Collection, dir: &Path) -> Result<ReportExtra> {
     let (records, mut notes) = records_from(c)?;
     let analysis = analyse(&records);
@@ -43,10 +43,14 @@ pub fn report(c: &Collection, dir: &Path) -> Result<ReportExtra> {
     let theory = dir.join("theory.csv");
     let theory = theory.is_file().then_some(theory.as_path());
     let provenance = provenance(c)?;
-    Ok(ReportExtra {
-        markdown: markdown::render(&analysis, &notes, theory, &provenance),
-        files: vec![sweep, hypotheses],
-    })
+    let mut markdown = markdown::render(&analysis, &notes, theory, &provenance);
+    let (plots, plot_md) = super::scatter::write(&records, dir)?;
+    markdown.push_str(&format!(
+        "\n### Stability against entropy (§7.3)\n\n{plot_md}\n"
+    ));
+    let mut files = vec![sweep, hypotheses];
+    files.extend(plots);
+    Ok(ReportExtra { markdown, files })
 }
 
 /// The git commits the completed runs were built from (meta.json) and one SHA-256 over their
