@@ -1,49 +1,15 @@
 //! `task: probe` of a directory of runs (spec §7.5 item 1): a smoke study probed at once
 //! gives one row per run that repeats the run's final evaluation, and its samples.
 use crate::common::*;
+use crate::entropy_train::{lab_single, smoke_study};
 use lab::entropy::probe_dir::KEYS;
-use std::path::Path;
-
-fn smoke_path() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/entropy-probe/smoke.yaml")
-}
-
-/// `lab entropy-probe` on the smoke config without its study block, with `sets`.
-fn lab_single(dir: &Path, sets: &[&str], out: &str) -> std::process::Output {
-    let text = read(&smoke_path());
-    let body = text.split("\nstudy:").next().expect("smoke.yaml");
-    let cfg = dir.join("single.yaml");
-    std::fs::write(&cfg, body).expect("write config");
-    let mut args = vec![
-        "entropy-probe",
-        "--quiet",
-        "--config",
-        cfg.to_str().unwrap(),
-    ];
-    for s in sets {
-        args.extend(["--set", s]);
-    }
-    args.extend(["--out", out]);
-    lab(dir, &args)
-}
 
 #[test]
 fn probe_of_a_study_directory_repeats_every_final_evaluation() {
     let dir = tempfile::tempdir().unwrap();
-    let smoke = smoke_path();
-    let o = lab(
-        dir.path(),
-        &[
-            "entropy-probe",
-            "--quiet",
-            "--config",
-            smoke.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(code(&o), 0, "{}", text(&o));
-    let root = dir.path().join("results/entropy-probe/smoke");
+    let root = smoke_study(dir.path());
     let path = format!("checkpoint.path={}", root.display());
-    let o = lab_single(dir.path(), &["task=probe", &path], "probed");
+    let o = lab_single(dir.path(), &["task=probe", &path], Some("probed"));
     assert_eq!(code(&o), 0, "{}", text(&o));
     let probed = dir.path().join("probed");
     let (header, rows) = read_csv(&probed.join("metrics.csv"));
@@ -104,7 +70,7 @@ fn probe_of_a_directory_without_runs_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("empty/sub")).unwrap();
     let path = format!("checkpoint.path={}", dir.path().join("empty").display());
-    let o = lab_single(dir.path(), &["task=probe", &path], "probed");
+    let o = lab_single(dir.path(), &["task=probe", &path], Some("probed"));
     assert_eq!(code(&o), 2, "{}", text(&o));
     assert!(stderr(&o).contains("holds any"), "{}", stderr(&o));
 }

@@ -5,13 +5,13 @@ use crate::common::*;
 use lab::entropy::columns::{MAY_BE_EMPTY, METRICS};
 use std::path::{Path, PathBuf};
 
-fn smoke() -> String {
+pub fn smoke() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/entropy-probe/smoke.yaml");
     read(&path)
 }
 
 /// The smoke config without its study block: one run.
-fn single(dir: &Path) -> PathBuf {
+pub fn single(dir: &Path) -> PathBuf {
     let text = smoke();
     let body = text.split("\nstudy:").next().expect("smoke.yaml");
     let path = dir.join("single.yaml");
@@ -20,7 +20,7 @@ fn single(dir: &Path) -> PathBuf {
 }
 
 /// `lab entropy-probe --config single.yaml --set ...` in `dir`.
-fn lab_single(dir: &Path, sets: &[&str], out: Option<&str>) -> std::process::Output {
+pub fn lab_single(dir: &Path, sets: &[&str], out: Option<&str>) -> std::process::Output {
     let cfg = single(dir);
     let mut args = vec![
         "entropy-probe",
@@ -37,18 +37,17 @@ fn lab_single(dir: &Path, sets: &[&str], out: Option<&str>) -> std::process::Out
     lab(dir, &args)
 }
 
-fn run_single(dir: &Path, sets: &[&str], out: &str) -> PathBuf {
+pub fn run_single(dir: &Path, sets: &[&str], out: &str) -> PathBuf {
     let o = lab_single(dir, sets, Some(out));
     assert_eq!(code(&o), 0, "{}", text(&o));
     dir.join(out)
 }
 
-#[test]
-fn smoke_study_writes_every_column_and_the_controller_logs() {
-    let dir = tempfile::tempdir().unwrap();
+/// Run the smoke study (4 runs) in `dir`; its directory.
+pub fn smoke_study(dir: &Path) -> PathBuf {
     let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/entropy-probe/smoke.yaml");
     let o = lab(
-        dir.path(),
+        dir,
         &[
             "entropy-probe",
             "--quiet",
@@ -57,7 +56,13 @@ fn smoke_study_writes_every_column_and_the_controller_logs() {
         ],
     );
     assert_eq!(code(&o), 0, "{}", text(&o));
-    let root = dir.path().join("results/entropy-probe/smoke");
+    dir.join("results/entropy-probe/smoke")
+}
+
+#[test]
+fn smoke_study_writes_every_column_and_the_controller_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = smoke_study(dir.path());
     for preset in ["bigram", "gpt-nano"] {
         for condition in ["plain", "feedback"] {
             let run = root.join(format!(
