@@ -4,6 +4,8 @@
 //! Standard deviations are population ones (divide by n); a quantity with no samples in the
 //! window is an empty cell.
 
+use super::metrics::mean;
+
 /// One training step as the window sees it.
 pub struct StepStats {
     pub loss: f64,
@@ -84,10 +86,6 @@ impl Window {
             std(&self.stats),
         ]
     }
-}
-
-pub fn mean(xs: &[f64]) -> Option<f64> {
-    (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
 }
 
 /// Population standard deviation; None for an empty slice.

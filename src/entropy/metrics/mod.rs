@@ -7,7 +7,6 @@
 //! `index.rs` (copy rate and coverage against the training split), `bleu.rs` (self-BLEU-4),
 //! `mauve.rs` (MAUVE-ngram), `words.rs` (word-level columns), and `bundle.rs`, which computes
 //! every sample column at once for `metrics.csv` and the `text` task.
-use std::hash::{BuildHasherDefault, Hasher};
 
 pub mod bleu;
 pub mod bundle;
@@ -32,41 +31,9 @@ pub use words::{word_ids, word_metrics, zipf_w, WordMetrics};
 /// `H(p) = −Σ p ln p` in nats.
 pub(crate) use crate::entropy::toys::entropy;
 
-/// A multiply-rotate hasher (as rustc's FxHash) for the n-gram tables: the keys are short
-/// token-id slices from our own samples, so hash flooding is not a concern and SipHash's cost is.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct Fx(u64);
-
-impl Fx {
-    fn add(&mut self, w: u64) {
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for Fx {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(b));
-        }
-    }
-    fn write_u32(&mut self, i: u32) {
-        self.add(u64::from(i));
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-pub(crate) type FxMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<Fx>>;
-pub(crate) type FxSet<K> = std::collections::HashSet<K, BuildHasherDefault<Fx>>;
+/// Fixed (unseeded) FxHash maps for the n-gram tables, the crate the n-gram model uses too: the
+/// keys are token ids from our own samples, so hash flooding is not a concern and SipHash's cost is.
+pub(crate) use rustc_hash::{FxHashMap as FxMap, FxHashSet as FxSet};
 
 pub(crate) fn mean(v: &[f64]) -> Option<f64> {
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
