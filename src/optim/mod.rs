@@ -12,6 +12,8 @@
 //! 6. [`state`]: the versioned state format (named tensors + JSON header) and its checks.
 //! 7. [`schedule`]: learning rate as a pure function of the step.
 //! 8. [`ema`]: Polyak (EMA) weight averaging for evaluation.
+//! 9. [`stepper`]: the [`Stepper`] contract of optimizers that run their own forward/backward
+//!    passes (curvature, double backprop, sampled labels), and [`FirstOrder`] for the others.
 //!
 //! Gradient accumulation contract: for `k` micro-batches call `(loss / k).backward()` on each
 //! (gradients add up in `.grad()`), then one [`Optimizer::step`] and one
@@ -23,12 +25,14 @@ pub mod flat;
 pub mod groups;
 pub mod schedule;
 pub mod state;
+pub mod stepper;
 
 pub use adamw::AdamW;
 pub use config::{AdamWConfig, GroupOverride};
 pub use groups::{param_groups, GroupFlags, GroupRule, ParamGroup};
 pub use schedule::LrSchedule;
 pub use state::{GroupState, StateDict, StateHeader, FORMAT_VERSION};
+pub use stepper::{FirstOrder, Objective, StepReport, Stepper};
 
 use anyhow::Result;
 
