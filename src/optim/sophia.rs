@@ -298,7 +298,7 @@ impl Stepper for Sophia {
         });
         self.zero_grad();
         self.step += 1;
-        if self.step % self.k == 0 {
+        if self.step.is_multiple_of(self.k) {
             let t1 = Instant::now();
             self.refresh_hessian(obj)?;
             report.time_curv_ms = t1.elapsed().as_secs_f64() * 1e3;

@@ -56,9 +56,11 @@ fn loss(vs: &VarStore, (x, y): &(Tensor, Tensor)) -> Tensor {
     forward(vs, x).cross_entropy_for_logits(y)
 }
 
-/// Every parameter flattened, by name.
-pub fn params(vs: &VarStore) -> Vec<(String, Vec<f64>)> {
-    let mut v: Vec<(String, Vec<f64>)> = vs
+/// Every parameter flattened, sorted by name.
+pub type Params = Vec<(String, Vec<f64>)>;
+
+pub fn params(vs: &VarStore) -> Params {
+    let mut v: Params = vs
         .variables()
         .into_iter()
         .map(|(n, t)| (n, Vec::<f64>::try_from(t.flatten(0, -1)).unwrap()))
@@ -67,7 +69,7 @@ pub fn params(vs: &VarStore) -> Vec<(String, Vec<f64>)> {
     v
 }
 
-fn max_diff(a: &[(String, Vec<f64>)], b: &[(String, Vec<f64>)]) -> f64 {
+fn max_diff(a: &Params, b: &Params) -> f64 {
     let pairs = a.iter().zip(b).flat_map(|((na, va), (nb, vb))| {
         assert_eq!(na, nb);
         va.iter().zip(vb).map(|(x, y)| (x - y).abs())
@@ -225,11 +227,7 @@ fn resume_cfg() -> SgdConfig {
 
 /// `total` steps of FirstOrder<Sgd>, saving and reloading everything after `split` steps
 /// (`restore_state: false` builds the second optimizer fresh, as a control).
-fn run_with_resume(
-    total: usize,
-    split: Option<usize>,
-    restore_state: bool,
-) -> Vec<(String, Vec<f64>)> {
+fn run_with_resume(total: usize, split: Option<usize>, restore_state: bool) -> Params {
     let (x, y) = batch();
     let vs = mlp(0);
     let mut opt = FirstOrder::new(Sgd::new(&vs, &resume_cfg()).unwrap());

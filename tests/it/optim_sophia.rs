@@ -1,7 +1,7 @@
 //! Sophia-G (grng spec §3.4, §6.9 test 20): the per-coordinate step bound, sign-momentum while
 //! h = 0, the Gauss–Newton–Bartlett estimate against the dense Gauss–Newton diagonal, h ≥ 0,
 //! and a bitwise-equal resume (RNG included).
-use super::optim_sgd::{batch, mlp, params, Batch};
+use super::optim_sgd::{batch, mlp, params, Batch, Params};
 use lab::nn::Captured;
 use lab::optim::{Objective, Sophia, SophiaConfig, StateDict, Stepper};
 use std::collections::BTreeMap;
@@ -210,11 +210,7 @@ fn the_gnb_estimate_averages_to_the_gauss_newton_diagonal() {
 }
 
 /// `total` Sophia steps, saving and reloading weights and state after `split` of them.
-fn sophia_run(
-    total: usize,
-    split: usize,
-    restore: bool,
-) -> (Vec<(String, Vec<f64>)>, BTreeMap<String, Vec<f64>>) {
+fn sophia_run(total: usize, split: usize, restore: bool) -> (Params, BTreeMap<String, Vec<f64>>) {
     let c = cfg(0.01, 0.5, 16.0, 3, 0.1);
     let (x, y) = batch();
     let vs = mlp(0);
