@@ -4,12 +4,15 @@
 //! corpora themselves (`kjv.rs`, `fortunes.rs`, `markov.rs`, `grammar.rs`), `tokenizer/`
 //! (char, word, bytes, BPE), `split.rs` (train/val(/test) token streams) and `batch.rs`
 //! (random training windows, sequential evaluation windows). `command.rs` is `lab corpus`.
-//! docs/data.md describes the rules for users.
+//! docs/data.md describes the rules for users. Image sets from user files: `idx.rs` (MNIST),
+//! `cifar.rs` (CIFAR-10 binary).
 pub mod batch;
+pub mod cifar;
 pub mod command;
 pub mod corpus;
 pub mod fortunes;
 pub mod grammar;
+pub mod idx;
 pub mod kjv;
 pub mod markov;
 pub mod split;

@@ -24,6 +24,23 @@ fn one() -> f64 {
     1.0
 }
 
+/// Checks shared by every optimizer config with `groups` (AdamW, SGD, Sophia): lr multipliers,
+/// non-empty patterns, reserved names. (Decay values are checked with the config's own.)
+pub fn check_groups(groups: &[GroupOverride]) -> Result<()> {
+    for g in groups {
+        if !(g.lr_mult.is_finite() && g.lr_mult >= 0.0) {
+            bail!("optimizer group `{}`: lr_mult must be ≥ 0", g.name);
+        }
+        if g.patterns.is_empty() || g.patterns.iter().any(|p| p.is_empty()) {
+            bail!("optimizer group `{}`: give non-empty patterns", g.name);
+        }
+        if g.name == "decay" || g.name == "no_decay" {
+            bail!("optimizer group name `{}` is reserved", g.name);
+        }
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdamWConfig {
@@ -77,18 +94,7 @@ impl AdamWConfig {
                 bail!("optimizer grad_clip must be > 0 (or absent), got {c}");
             }
         }
-        for g in &self.groups {
-            if !(g.lr_mult.is_finite() && g.lr_mult >= 0.0) {
-                bail!("optimizer group `{}`: lr_mult must be ≥ 0", g.name);
-            }
-            if g.patterns.is_empty() || g.patterns.iter().any(|p| p.is_empty()) {
-                bail!("optimizer group `{}`: give non-empty patterns", g.name);
-            }
-            if g.name == "decay" || g.name == "no_decay" {
-                bail!("optimizer group name `{}` is reserved", g.name);
-            }
-        }
-        Ok(())
+        check_groups(&self.groups)
     }
 
     /// The grouping rule this config implies.

@@ -14,6 +14,8 @@
 //! 8. [`ema`]: Polyak (EMA) weight averaging for evaluation.
 //! 9. [`stepper`]: the [`Stepper`] contract of optimizers that run their own forward/backward
 //!    passes (curvature, double backprop, sampled labels), and [`FirstOrder`] for the others.
+//! 10. [`sgd`]: SGD with momentum (PyTorch semantics), an [`Optimizer`] like AdamW.
+//! 11. [`sophia`]: Sophia-G, a [`Stepper`] (it runs its own Hessian-estimate passes).
 //!
 //! Gradient accumulation contract: for `k` micro-batches call `(loss / k).backward()` on each
 //! (gradients add up in `.grad()`), then one [`Optimizer::step`] and one
@@ -24,6 +26,8 @@ pub mod ema;
 pub mod flat;
 pub mod groups;
 pub mod schedule;
+pub mod sgd;
+pub mod sophia;
 pub mod state;
 pub mod stepper;
 
@@ -31,6 +35,8 @@ pub use adamw::AdamW;
 pub use config::{AdamWConfig, GroupOverride};
 pub use groups::{param_groups, GroupFlags, GroupRule, ParamGroup};
 pub use schedule::LrSchedule;
+pub use sgd::{Sgd, SgdConfig};
+pub use sophia::{Sophia, SophiaConfig};
 pub use state::{GroupState, StateDict, StateHeader, FORMAT_VERSION};
 pub use stepper::{FirstOrder, Objective, StepReport, Stepper};
 
