@@ -14,14 +14,19 @@
 //! 8. [`ema`]: Polyak (EMA) weight averaging for evaluation.
 //! 9. [`stepper`]: the [`Stepper`] contract of optimizers that run their own forward/backward
 //!    passes (curvature, double backprop, sampled labels), and [`FirstOrder`] for the others.
+//! 10. [`curvature`]: damped inverses of Kronecker factors (Newton–Schulz, matrix-differential
+//!     damping shifts, factored/exact-eigen damping) for the K-FAC family (grng spec §1.3–§1.5).
+//! 11. [`gradreg`]: the gradient-regularized gradient `∇L + ρH∇L` by double backprop (§1.6).
 //!
 //! Gradient accumulation contract: for `k` micro-batches call `(loss / k).backward()` on each
 //! (gradients add up in `.grad()`), then one [`Optimizer::step`] and one
 //! [`Optimizer::zero_grad`]. Clipping in `step` then sees the accumulated gradient, as in PyTorch.
 pub mod adamw;
 pub mod config;
+pub mod curvature;
 pub mod ema;
 pub mod flat;
+pub mod gradreg;
 pub mod groups;
 pub mod schedule;
 pub mod state;

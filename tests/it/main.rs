@@ -68,6 +68,8 @@ mod npg_toys;
 mod npg_trust_region;
 mod optim_adamw;
 mod optim_checkpoint;
+mod optim_curvature;
+mod optim_gradreg;
 mod optim_loss;
 mod optim_state;
 mod plot_look;
