@@ -1,6 +1,8 @@
 //! Double backprop for the gradient-regularized loss (grng spec §6.5 test 1, §7): ∇L + ρH∇L on a
 //! 2-layer tanh MLP against central finite differences (f64), and the start-up probe on a model
 //! whose fused attention kernel has no double backward.
+use crate::nn_common::{model, nano, V};
+use lab::nn::{named_parameters, Attention, Dtype, Input};
 use lab::optim::gradreg::{gr_gradient, probe_double_backward};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -202,4 +204,34 @@ fn probe_refuses_a_loss_without_a_graph() {
     let loss = w.square().sum(Kind::Double);
     let msg = probe_double_backward(&loss, &[w]).unwrap_err().to_string();
     assert!(msg.contains("does not require grad"), "{msg}");
+}
+
+/// The probe on the project's nano GPT: CE of next tokens on a `(2, 4)` batch (f32).
+fn probe_gpt(attention: Attention) -> anyhow::Result<()> {
+    let m = model(&nano(attention, Dtype::F32), 5);
+    let tokens = Tensor::from_slice(&[1_i64, 2, 3, 4, 5, 6, 7, 8]).view([2, 4]); // (B, T)
+    let logits = m.forward(&Input::new(&tokens), false)?; // (B, T, V)
+    let targets = (&tokens + 1).remainder(V).view([-1]); // (B·T,)
+    let loss = logits.view([-1, V]).cross_entropy_loss::<Tensor>(
+        &targets,
+        None,
+        tch::Reduction::Mean,
+        -100,
+        0.0,
+    );
+    let params: Vec<Tensor> = named_parameters(m.as_ref())
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect();
+    probe_double_backward(&loss, &params)
+}
+
+#[test]
+fn probe_on_the_gpt_fails_fused_and_passes_explicit() {
+    let msg = probe_gpt(Attention::Fused).unwrap_err().to_string();
+    assert!(
+        msg.contains("scaled_dot_product") && msg.contains("attention: explicit"),
+        "{msg}"
+    );
+    probe_gpt(Attention::Explicit).unwrap();
 }
