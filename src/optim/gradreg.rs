@@ -21,6 +21,8 @@ pub struct GrGradient {
 /// `∇L_G` of `loss` (a scalar with its graph) w.r.t. `params`, by backward with
 /// `keep_graph + create_graph`, then a second backward of `L + (ρ/2)‖g‖²`. With `ρ = 0` one plain
 /// backward. Errors name the pass that failed and quote libtorch (which names the op).
+/// The last backward frees the graph: run any other backward through the same forward (e.g.
+/// K-FAC's sampled-label errors) before this call, with `keep_graph`.
 pub fn gr_gradient(loss: &Tensor, params: &[Tensor], rho: f64) -> Result<GrGradient> {
     check_inputs(loss, params, "gr_gradient")?;
     ensure!(

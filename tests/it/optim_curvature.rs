@@ -154,6 +154,13 @@ fn diverging_warm_start_restarts_cold_and_still_inverts() {
     let warm = &truth * 10.0; // R₀ = I − M·10M⁻¹ = −9I
     let inv = damped_inverse(&m, 0.0, Some(&warm), &NewtonOptions::default()).unwrap();
     assert_eq!(inv.route, InverseRoute::ColdRestart, "{inv:?}");
+    let nan_warm = &truth * f64::NAN;
+    let restarted = damped_inverse(&m, 0.0, Some(&nan_warm), &NewtonOptions::default()).unwrap();
+    assert_eq!(
+        restarted.route,
+        InverseRoute::ColdRestart,
+        "a non-finite warm start is dropped"
+    );
     let cold_iters = inv.history.len() as u32 - 1;
     assert!(
         inv.iters > cold_iters,
