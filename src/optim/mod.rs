@@ -16,14 +16,19 @@
 //!    passes (curvature, double backprop, sampled labels), and [`FirstOrder`] for the others.
 //! 10. [`sgd`]: SGD with momentum (PyTorch semantics), an [`Optimizer`] like AdamW.
 //! 11. [`sophia`]: Sophia-G, a [`Stepper`] (it runs its own Hessian-estimate passes).
+//! 12. [`curvature`]: damped inverses of Kronecker factors (Newton–Schulz, matrix-differential
+//!     damping shifts, factored/exact-eigen damping) for the K-FAC family (grng spec §1.3–§1.5).
+//! 13. [`gradreg`]: the gradient-regularized gradient `∇L + ρH∇L` by double backprop (§1.6).
 //!
 //! Gradient accumulation contract: for `k` micro-batches call `(loss / k).backward()` on each
 //! (gradients add up in `.grad()`), then one [`Optimizer::step`] and one
 //! [`Optimizer::zero_grad`]. Clipping in `step` then sees the accumulated gradient, as in PyTorch.
 pub mod adamw;
 pub mod config;
+pub mod curvature;
 pub mod ema;
 pub mod flat;
+pub mod gradreg;
 pub mod groups;
 pub mod schedule;
 pub mod sgd;

@@ -69,6 +69,8 @@ mod npg_toys;
 mod npg_trust_region;
 mod optim_adamw;
 mod optim_checkpoint;
+mod optim_curvature;
+mod optim_gradreg;
 mod optim_loss;
 mod optim_sgd;
 mod optim_sophia;
