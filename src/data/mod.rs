@@ -8,10 +8,12 @@
 pub mod batch;
 pub mod command;
 pub mod corpus;
+pub mod digits;
 pub mod fortunes;
 pub mod grammar;
 pub mod kjv;
 pub mod markov;
+pub mod shapes;
 pub mod split;
 pub mod tokenizer;
 
