@@ -77,7 +77,10 @@ impl Images {
 
 /// The embedded fixture.
 pub fn embedded() -> Result<Images> {
-    parse(&gunzip(EMBEDDED, "embedded digits.csv.gz")?, "embedded digits.csv.gz")
+    parse(
+        &gunzip(EMBEDDED, "embedded digits.csv.gz")?,
+        "embedded digits.csv.gz",
+    )
 }
 
 /// A digits CSV at `path` (gzip'd when it starts with the gzip magic bytes).
@@ -120,9 +123,17 @@ pub fn parse(text: &str, name: &str) -> Result<Images> {
             )));
         }
         for (j, cell) in cells[..PIXELS].iter().enumerate() {
-            let v: f64 = cell.parse().ok().filter(|v: &f64| (0.0..=16.0).contains(v)).ok_or_else(
-                || usage(format!("{}: pixel {} is `{cell}`, not a number in 0..=16", at(), j + 1)),
-            )?;
+            let v: f64 = cell
+                .parse()
+                .ok()
+                .filter(|v: &f64| (0.0..=16.0).contains(v))
+                .ok_or_else(|| {
+                    usage(format!(
+                        "{}: pixel {} is `{cell}`, not a number in 0..=16",
+                        at(),
+                        j + 1
+                    ))
+                })?;
             x.push((v / 16.0) as f32);
         }
         let label = cells[PIXELS];
@@ -145,9 +156,17 @@ pub fn parse(text: &str, name: &str) -> Result<Images> {
 }
 
 /// (train, test) indices: a stratified split with `n_test` test images (module doc).
-pub fn stratified_split(labels: &[i64], classes: usize, n_test: usize, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
+pub fn stratified_split(
+    labels: &[i64],
+    classes: usize,
+    n_test: usize,
+    seed: u64,
+) -> Result<(Vec<usize>, Vec<usize>)> {
     let n = labels.len();
-    anyhow::ensure!(n_test < n, "a test split of {n_test} needs more than {n} images");
+    anyhow::ensure!(
+        n_test < n,
+        "a test split of {n_test} needs more than {n} images"
+    );
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); classes];
     for (i, &y) in labels.iter().enumerate() {
         by_class

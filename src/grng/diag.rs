@@ -33,7 +33,12 @@ pub fn pearson(u: &Tensor, v: &Tensor) -> Option<f64> {
 }
 
 /// ∇θ of the mean cross-entropy on the probe set, flat f64 (leaves `.grad()` untouched).
-pub fn probe_gradient(model: &dyn Classifier, params: &[Tensor], x: &Tensor, y: &Tensor) -> Result<Tensor> {
+pub fn probe_gradient(
+    model: &dyn Classifier,
+    params: &[Tensor],
+    x: &Tensor,
+    y: &Tensor,
+) -> Result<Tensor> {
     let logits = model.forward(x, &mut Tape::off())?;
     let loss = mean_ce(&logits, y);
     let grads = Tensor::run_backward(&[loss], params, false, false);

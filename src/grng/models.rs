@@ -20,7 +20,13 @@ pub trait Classifier {
 }
 
 fn linear(vs: &VarStore, name: &str, d_in: i64, d_out: i64) -> Linear {
-    Linear::new(&(vs.root() / name), d_in, d_out, true, (1.0 / d_in as f64).sqrt())
+    Linear::new(
+        &(vs.root() / name),
+        d_in,
+        d_out,
+        true,
+        (1.0 / d_in as f64).sqrt(),
+    )
 }
 
 /// Fully connected layers `dims[0] → dims[1] → … → classes`; `act` between them.
@@ -139,7 +145,7 @@ impl Classifier for Cnn {
         }
         let mut h = match self.pooling {
             Pooling::GlobalAvg => h.mean_dim(&[2i64, 3][..], false, h.kind()), // (N, C)
-            Pooling::MaxEach => h.flatten(1, -1),                      // (N, C·S'·S')
+            Pooling::MaxEach => h.flatten(1, -1),                              // (N, C·S'·S')
         };
         for (i, layer) in self.head.iter().enumerate() {
             h = layer.forward(&h, tape);

@@ -37,7 +37,12 @@ fn windows(tokens: &[u32], offsets: &[usize], seq_len: usize, device: Device) ->
 }
 
 /// Consecutive windows from the start of `tokens`, at most `max_tokens` targets (0 = all).
-fn eval_windows(tokens: &[u32], seq_len: usize, max_tokens: usize, device: Device) -> (Tensor, Tensor) {
+fn eval_windows(
+    tokens: &[u32],
+    seq_len: usize,
+    max_tokens: usize,
+    device: Device,
+) -> (Tensor, Tensor) {
     let mut count = (tokens.len() - 1) / seq_len;
     if max_tokens > 0 {
         count = count.min((max_tokens / seq_len).max(1));
@@ -98,7 +103,12 @@ impl Source {
 
     /// The training batches of one epoch (images), or of one evaluation period of `steps`
     /// steps (text), drawn with `rng`.
-    pub fn epoch_batches(&self, budget: &Budget, steps: u64, rng: &mut ChaCha8Rng) -> Result<Vec<(Tensor, Tensor)>> {
+    pub fn epoch_batches(
+        &self,
+        budget: &Budget,
+        steps: u64,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Vec<(Tensor, Tensor)>> {
         match self {
             Source::Images {
                 x_train, y_train, ..

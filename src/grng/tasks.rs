@@ -14,7 +14,10 @@ use tch::Device;
 
 /// What a task trains on.
 pub enum TaskData {
-    Images { train: Images, test: Images },
+    Images {
+        train: Images,
+        test: Images,
+    },
     /// Char token streams; `val` is the spec's 5 % validation block (the last 5 % is test).
     Text {
         train: Vec<u32>,
@@ -121,7 +124,11 @@ fn load_data(cfg: &GrngConfig) -> Result<TaskData> {
             label_noise,
             seed,
         };
-        let train = shapes::generate(&spec(d.shapes_train.unwrap_or(n_train), d.shapes_label_noise.unwrap_or(noise), 0));
+        let train = shapes::generate(&spec(
+            d.shapes_train.unwrap_or(n_train),
+            d.shapes_label_noise.unwrap_or(noise),
+            0,
+        ));
         let test = shapes::generate(&spec(d.shapes_test.unwrap_or(n_test), 0.0, 1));
         TaskData::Images {
             train: train.images,

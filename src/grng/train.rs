@@ -44,7 +44,15 @@ pub fn lr_at(schedule: Schedule, base: f64, step: u64, total: u64) -> f64 {
     match schedule {
         Schedule::Constant => base,
         Schedule::Cosine => base * 0.5 * (1.0 + (std::f64::consts::PI * p).cos()),
-        Schedule::Multistep => base * if p >= 0.75 { 0.01 } else if p >= 0.5 { 0.1 } else { 1.0 },
+        Schedule::Multistep => {
+            base * if p >= 0.75 {
+                0.01
+            } else if p >= 0.5 {
+                0.1
+            } else {
+                1.0
+            }
+        }
     }
 }
 
@@ -155,12 +163,18 @@ impl Trainer<'_> {
         let mut summary = self.new_summary(&budget);
         let mut progress = run.progress(budget.steps, "train");
         'epochs: for epoch in 1..=budget.epochs {
-            let per_period = if lm { self.cfg.train.eval_every } else { u64::MAX };
+            let per_period = if lm {
+                self.cfg.train.eval_every
+            } else {
+                u64::MAX
+            };
             let left = budget.steps - self.step;
             if left == 0 {
                 break;
             }
-            let batches = self.source.epoch_batches(&budget, left.min(per_period), &mut ctx.rng)?;
+            let batches = self
+                .source
+                .epoch_batches(&budget, left.min(per_period), &mut ctx.rng)?;
             for (x, y) in batches {
                 let ok = self.step(epoch, x, y, &mut steps_csv)?;
                 progress.set(self.step, &format!("epoch {epoch}"));
@@ -180,12 +194,22 @@ impl Trainer<'_> {
     /// One optimizer step and its steps.csv row; false when the loss or update is not finite.
     fn step(&mut self, epoch: u64, x: Tensor, y: Tensor, csv: &mut Metrics) -> Result<bool> {
         let cfg = self.cfg;
-        let lr = lr_at(cfg.train.schedule, cfg.optimizer.lr(), self.step, self.task.budget.steps);
+        let lr = lr_at(
+            cfg.train.schedule,
+            cfg.optimizer.lr(),
+            self.step,
+            self.task.budget.steps,
+        );
         self.stepper.set_lr(lr);
         self.step += 1;
-        let diag_step = self.step % cfg.train.diag_every == 0;
+        let diag_step = self.step.is_multiple_of(cfg.train.diag_every);
         let probe_grad = match diag_step {
-            true => Some(diag::probe_gradient(&*self.task.model, &self.params, &self.probe.0, &self.probe.1)?),
+            true => Some(diag::probe_gradient(
+                &*self.task.model,
+                &self.params,
+                &self.probe.0,
+                &self.probe.1,
+            )?),
             false => None,
         };
         let before = diag::flat(&self.params);
@@ -213,7 +237,9 @@ impl Trainer<'_> {
             self.epoch_pc.extend(pc);
         }
         let mut row = self.ids.row(csv);
-        row.num("epoch", epoch as f64).num("step", self.step as f64).num("lr", lr);
+        row.num("epoch", epoch as f64)
+            .num("step", self.step as f64)
+            .num("lr", lr);
         fill_report(&mut row, &report);
         row.opt("update_norm", Some(update_norm).filter(|v| v.is_finite()))
             .opt("pearson_update_grad", pug)
@@ -224,7 +250,13 @@ impl Trainer<'_> {
     }
 
     /// Evaluate; one row of epochs.csv and of metrics.csv; the summary's running values.
-    fn end_epoch(&mut self, epoch: u64, csvs: [&mut Metrics; 2], s: &mut Summary, budget: &Budget) -> Result<()> {
+    fn end_epoch(
+        &mut self,
+        epoch: u64,
+        csvs: [&mut Metrics; 2],
+        s: &mut Summary,
+        budget: &Budget,
+    ) -> Result<()> {
         let [csv, metrics] = csvs;
         let model = &*self.task.model;
         let [(x_tr, y_tr), (x_te, y_te)] = self.source.eval_sets();
@@ -249,14 +281,22 @@ impl Trainer<'_> {
         csv.write(&row)?;
         let mut m = metrics.new_row();
         m.num("step", self.step as f64).num("epoch", epoch as f64);
-        for name in ["train_loss", "train_acc", "avg_grad_norm", "avg_pearson_update_grad"] {
+        for name in [
+            "train_loss",
+            "train_acc",
+            "avg_grad_norm",
+            "avg_pearson_update_grad",
+        ] {
             m.text(name, row.get(name));
         }
-        m.text("avg_pearson_consecutive", row.get("avg_pearson_consecutive"))
-            .num("test_loss", test_loss)
-            .num("test_acc", test_acc)
-            .opt("val_bpc", lm.then_some(bpc))
-            .num("wall_s", wall);
+        m.text(
+            "avg_pearson_consecutive",
+            row.get("avg_pearson_consecutive"),
+        )
+        .num("test_loss", test_loss)
+        .num("test_acc", test_acc)
+        .opt("val_bpc", lm.then_some(bpc))
+        .num("wall_s", wall);
         metrics.write(&m)?;
         self.epoch_grad.clear();
         self.epoch_pug.clear();
@@ -268,7 +308,11 @@ impl Trainer<'_> {
             s.final_val_bpc = Some(bpc);
             s.best_val_bpc = Some(s.best_val_bpc.map_or(bpc, |b| b.min(bpc)));
         }
-        let reached = if lm { bpc <= budget.target } else { test_acc >= budget.target };
+        let reached = if lm {
+            bpc <= budget.target
+        } else {
+            test_acc >= budget.target
+        };
         if reached && s.steps_to_target.is_none() {
             s.steps_to_target = Some(self.step);
             s.time_to_target_s = Some(wall);
@@ -324,7 +368,10 @@ fn fill_report(row: &mut crate::run::Row, r: &StepReport) {
         .opt("newton_iters", r.newton_iters.map(f64::from))
         .opt("newton_resid_max", fin_opt(r.newton_resid_max))
         .num("lazy_guard_fallbacks", f64::from(r.lazy_guard_fallbacks))
-        .num("nonfinite_skipped", f64::from(u8::from(r.nonfinite_skipped)))
+        .num(
+            "nonfinite_skipped",
+            f64::from(u8::from(r.nonfinite_skipped)),
+        )
         .num("time_fwd_bwd_ms", r.time_fwd_bwd_ms)
         .num("time_curv_ms", r.time_curv_ms)
         .num("time_precond_ms", r.time_precond_ms);

@@ -12,13 +12,18 @@ fn digits_fixture_loads_1797_images_scaled_to_unit_range() {
     let d = digits::embedded().unwrap();
     assert_eq!(d.len(), 1797);
     assert_eq!(d.x.len(), 1797 * 64);
-    let (lo, hi) = d.x.iter().fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    let (lo, hi) =
+        d.x.iter()
+            .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
     assert_eq!((lo, hi), (0.0, 1.0), "pixels / 16 span [0, 1]");
     // Every value is a multiple of 1/16 (the CSV holds integers 0..=16).
     assert!(d.x.iter().all(|v| (v * 16.0).fract() == 0.0));
     let counts = d.class_counts();
     assert_eq!(counts.iter().sum::<usize>(), 1797);
-    assert!(counts.iter().all(|&c| (174..=183).contains(&c)), "{counts:?}");
+    assert!(
+        counts.iter().all(|&c| (174..=183).contains(&c)),
+        "{counts:?}"
+    );
     // The first image of scikit-learn's load_digits() is a 0 whose first row is 0 0 5 13 9 1 0 0.
     assert_eq!(d.y[0], 0);
     let first_row: Vec<f32> = d.x[..8].iter().map(|v| v * 16.0).collect();
@@ -51,7 +56,11 @@ fn a_bad_digits_file_names_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("d.csv");
     let good = vec!["1"; 64].join(",") + ",3";
-    std::fs::write(&path, format!("{good}\n{good}\n{}\n", vec!["1"; 64].join(","))).unwrap();
+    std::fs::write(
+        &path,
+        format!("{good}\n{good}\n{}\n", vec!["1"; 64].join(",")),
+    )
+    .unwrap();
     let e = digits::load(&path).unwrap_err().to_string();
     assert!(e.contains("d.csv:3") && e.contains("65"), "{e}");
     std::fs::write(&path, format!("{good}\n{}\n", good.replace(",3", ",12"))).unwrap();
@@ -63,7 +72,10 @@ fn a_bad_digits_file_names_file_and_line() {
     std::fs::write(&path, format!("{good}\n")).unwrap();
     let ok: Images = digits::load(&path).unwrap();
     assert_eq!((ok.len(), ok.y[0]), (1, 3));
-    assert!(digits::load(&dir.path().join("missing.csv")).unwrap_err().to_string().contains("missing.csv"));
+    assert!(digits::load(&dir.path().join("missing.csv"))
+        .unwrap_err()
+        .to_string()
+        .contains("missing.csv"));
 }
 
 fn spec(n: usize, label_noise: f64, seed: u64) -> ShapesSpec {
@@ -79,12 +91,26 @@ fn spec(n: usize, label_noise: f64, seed: u64) -> ShapesSpec {
 #[test]
 fn shapes_are_deterministic_balanced_and_flip_the_asked_fraction() {
     let a = shapes::generate(&spec(400, 0.1, 5));
-    assert_eq!(a, shapes::generate(&spec(400, 0.1, 5)), "same seed, same data");
+    assert_eq!(
+        a,
+        shapes::generate(&spec(400, 0.1, 5)),
+        "same seed, same data"
+    );
     assert_ne!(a.images.x, shapes::generate(&spec(400, 0.1, 6)).images.x);
     assert_eq!(a.images.x.len(), 400 * 256);
-    let clean_counts = Images { y: a.clean.clone(), ..a.images.clone() }.class_counts();
+    let clean_counts = Images {
+        y: a.clean.clone(),
+        ..a.images.clone()
+    }
+    .class_counts();
     assert_eq!(clean_counts, [100; 4]);
-    let flipped = a.images.y.iter().zip(&a.clean).filter(|(y, c)| y != c).count();
+    let flipped = a
+        .images
+        .y
+        .iter()
+        .zip(&a.clean)
+        .filter(|(y, c)| y != c)
+        .count();
     assert_eq!(flipped, 40, "round(0.1 · 400) labels changed");
     let none = shapes::generate(&spec(400, 0.0, 5));
     assert_eq!(none.images.y, none.clean);
@@ -94,12 +120,21 @@ fn shapes_are_deterministic_balanced_and_flip_the_asked_fraction() {
 fn shapes_of_different_classes_differ_in_ink() {
     // Without noise: discs, squares, triangles and crosses cover different areas on average
     // (areas in units of r²: disc π, square 2.56, triangle 2, cross 2.04).
-    let s = shapes::generate(&ShapesSpec { noise: 0.0, ..spec(400, 0.0, 1) });
+    let s = shapes::generate(&ShapesSpec {
+        noise: 0.0,
+        ..spec(400, 0.0, 1)
+    });
     let mut ink = [0.0f64; 4];
     for (i, &c) in s.clean.iter().enumerate() {
-        ink[c as usize] += s.images.x[i * 256..(i + 1) * 256].iter().map(|&v| v as f64).sum::<f64>();
+        ink[c as usize] += s.images.x[i * 256..(i + 1) * 256]
+            .iter()
+            .map(|&v| v as f64)
+            .sum::<f64>();
     }
-    assert!(ink[0] > ink[2] && ink[1] > ink[2] && ink[0] > ink[3], "{ink:?}");
+    assert!(
+        ink[0] > ink[2] && ink[1] > ink[2] && ink[0] > ink[3],
+        "{ink:?}"
+    );
     assert!(s.images.x.iter().all(|&v| v == 0.0 || v == 1.0));
 }
 
@@ -112,7 +147,10 @@ fn captured(model: &dyn Classifier, x: &Tensor) -> (Vec<i64>, Vec<(String, i64, 
         .map(|c| {
             let d_in = *c.input.size().last().unwrap();
             let rows = c.input.numel() as i64 / d_in;
-            assert_eq!(c.output.numel() as i64 / c.output.size().last().unwrap(), rows);
+            assert_eq!(
+                c.output.numel() as i64 / c.output.size().last().unwrap(),
+                rows
+            );
             (c.layer.clone(), rows, d_in)
         })
         .collect();
@@ -131,7 +169,10 @@ fn every_model_gives_n_by_c_logits_and_captures_its_linear_maps() {
     let x8 = Tensor::rand([5, 64], (Kind::Float, cpu));
     let x16 = Tensor::rand([5, 256], (Kind::Float, cpu));
     let logreg = Mlp::new(&[64, 10], Activation::Tanh, cpu);
-    assert_eq!(captured(&logreg, &x8), (vec![5, 10], named(&[("fc1", 5, 64)])));
+    assert_eq!(
+        captured(&logreg, &x8),
+        (vec![5, 10], named(&[("fc1", 5, 64)]))
+    );
     let mlp = Mlp::new(&[64, 128, 64, 10], Activation::Relu, cpu);
     let want = named(&[("fc1", 5, 64), ("fc2", 5, 128), ("fc3", 5, 64)]);
     assert_eq!(captured(&mlp, &x8), (vec![5, 10], want));
@@ -163,11 +204,13 @@ fn the_conv_as_unfold_layer_equals_torch_conv2d() {
     let cnn = Cnn::new(8, &[1, 16], &[16, 3], Pooling::GlobalAvg, cpu);
     let x = Tensor::rand([2, 64], (Kind::Float, cpu));
     let mut tape = Tape::on();
-    cnn.forward(&x, &mut tape).unwrap();
+    let _ = cnn.forward(&x, &mut tape).unwrap();
     let conv = &tape.items[0];
     let w = cnn.var_store().variables()["conv1.weight"].view([16, 1, 3, 3]);
     let b = cnn.var_store().variables()["conv1.bias"].shallow_clone();
-    let want = x.view([2, 1, 8, 8]).conv2d(&w, Some(&b), [1, 1], [1, 1], [1, 1], 1); // (2, 16, 8, 8)
+    let want = x
+        .view([2, 1, 8, 8])
+        .conv2d(&w, Some(&b), [1, 1], [1, 1], [1, 1], 1); // (2, 16, 8, 8)
     let got = conv.output.transpose(1, 2).reshape([2, 16, 8, 8]);
     let err = (got - want).abs().max().double_value(&[]);
     assert!(err < 1e-5, "{err}");
