@@ -215,3 +215,60 @@ fn the_conv_as_unfold_layer_equals_torch_conv2d() {
     let err = (got - want).abs().max().double_value(&[]);
     assert!(err < 1e-5, "{err}");
 }
+
+#[test]
+fn every_model_supports_double_backward_for_the_gradient_penalty() {
+    // RENG (spec §1.6) differentiates ‖∇L‖²: every op of every model needs a second
+    // derivative (im2col, max pooling, tanh, explicit attention). The penalty's gradient must
+    // exist, be finite and differ from zero.
+    let _g = crate::common::torch_lock();
+    tch::manual_seed(2);
+    let cpu = Device::Cpu;
+    let x8 = Tensor::rand([6, 64], (Kind::Float, cpu));
+    let x16 = Tensor::rand([6, 256], (Kind::Float, cpu));
+    let ids = Tensor::randint(20, [2, 8], (Kind::Int64, cpu));
+    let models: Vec<(Box<dyn Classifier>, &Tensor, i64)> = vec![
+        (
+            Box::new(Mlp::new(&[64, 16, 10], Activation::Tanh, cpu)),
+            &x8,
+            10,
+        ),
+        (
+            Box::new(Cnn::new(8, &[1, 4, 8], &[8, 10], Pooling::GlobalAvg, cpu)),
+            &x8,
+            10,
+        ),
+        (
+            Box::new(Cnn::new(
+                16,
+                &[1, 4, 8],
+                &[128, 16, 4],
+                Pooling::MaxEach,
+                cpu,
+            )),
+            &x16,
+            4,
+        ),
+        (Box::new(CharLm::new(20, 8, cpu).unwrap()), &ids, 20),
+    ];
+    for (i, (model, x, classes)) in models.iter().enumerate() {
+        let logits = model.forward(x, &mut Tape::off()).unwrap();
+        let y = Tensor::randint(*classes, [logits.size()[0]], (Kind::Int64, cpu));
+        let loss = logits.cross_entropy_for_logits(&y);
+        let params: Vec<Tensor> = model.var_store().trainable_variables();
+        let g = Tensor::run_backward(&[loss], &params, true, true);
+        let r = g
+            .iter()
+            .map(|t| t.square().sum(Kind::Float))
+            .fold(Tensor::from(0f32), |a, b| a + b);
+        let h = Tensor::run_backward(&[r], &params, false, false);
+        let norm: f64 = h
+            .iter()
+            .map(|t| t.square().sum(Kind::Double).double_value(&[]))
+            .sum();
+        assert!(
+            norm.is_finite() && norm > 0.0,
+            "model {i}: ‖∇‖∇L‖²‖² = {norm}"
+        );
+    }
+}
