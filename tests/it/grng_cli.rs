@@ -307,3 +307,32 @@ fn help_lists_grng_and_print_config_shows_its_keys() {
         assert!(stdout(&o).contains(key), "{key}");
     }
 }
+
+#[test]
+fn schedules_and_pearson_match_their_definitions() {
+    use lab::grng::config::Schedule;
+    use lab::grng::diag::pearson;
+    use lab::grng::train::lr_at;
+    // MultiStep (§3.1): ×0.1 from 50 % of the steps, ×0.01 from 75 %.
+    let multi: Vec<f64> = [0, 49, 50, 74, 75, 99]
+        .iter()
+        .map(|&s| lr_at(Schedule::Multistep, 1.0, s, 100))
+        .collect();
+    assert_eq!(multi, [1.0, 1.0, 0.1, 0.1, 0.01, 0.01]);
+    assert_eq!(lr_at(Schedule::Constant, 0.3, 77, 100), 0.3);
+    assert_eq!(lr_at(Schedule::Cosine, 2.0, 0, 100), 2.0);
+    assert!((lr_at(Schedule::Cosine, 2.0, 50, 100) - 1.0).abs() < 1e-12);
+    // Pearson (§5.3) is invariant to shift and positive scale, flips sign with the vector.
+    let _g = torch_lock();
+    let u = tch::Tensor::from_slice(&[1.0f64, 4.0, 2.0, 8.0, 5.0]);
+    let v = tch::Tensor::from_slice(&[2.0f64, 1.0, 3.0, 7.0, 4.0]);
+    assert!((pearson(&u, &(&u * 3.0 + 7.0)).unwrap() - 1.0).abs() < 1e-12);
+    assert!((pearson(&u, &(-&u)).unwrap() + 1.0).abs() < 1e-12);
+    // By hand: ū = 4, v̄ = 3.4; Σ(u−ū)(v−v̄) = 20, Σ(u−ū)² = 30, Σ(v−v̄)² = 21.2.
+    let want = 20.0 / (30.0f64 * 21.2).sqrt();
+    assert!((pearson(&u, &v).unwrap() - want).abs() < 1e-12);
+    assert_eq!(
+        pearson(&u, &tch::Tensor::ones([5], tch::kind::FLOAT_CPU)),
+        None
+    );
+}
