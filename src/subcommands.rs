@@ -5,7 +5,7 @@
 use crate::cli::{CorpusCommand, RunArgs, Tool};
 use crate::experiment::{self, Experiment};
 use crate::plot::defaults::DefaultPlot;
-use crate::{compare, data, decompose, entropy, npg, plot, report};
+use crate::{compare, data, decompose, entropy, grng, npg, plot, report};
 use anyhow::Result;
 use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
 
@@ -49,10 +49,7 @@ impl Paper {
 /// Every paper subcommand, in `lab --help` order.
 pub const PAPERS: &[Paper] = &[
     Paper::implemented::<npg::NpgConfig>(),
-    Paper::planned(
-        "grng",
-        "Gradient-regularized natural gradients vs SGD, AdamW, K-FAC, Sophia",
-    ),
+    Paper::implemented::<grng::GrngConfig>(),
     Paper::implemented::<decompose::DecomposeConfig>(),
     Paper::implemented::<entropy::EntropyConfig>(),
     Paper::planned(

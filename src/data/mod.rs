@@ -10,11 +10,13 @@ pub mod batch;
 pub mod cifar;
 pub mod command;
 pub mod corpus;
+pub mod digits;
 pub mod fortunes;
 pub mod grammar;
 pub mod idx;
 pub mod kjv;
 pub mod markov;
+pub mod shapes;
 pub mod split;
 pub mod tokenizer;
 

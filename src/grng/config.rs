@@ -1,0 +1,172 @@
+//! Typed config of `lab grng` (defaults in configs/grng/default.yaml; keys of spec §2.8, §6.2
+//! and §6.4). A `null` data or budget key takes the task's value from [`super::tasks`].
+use super::optimizers::OptimizerConfig;
+use crate::config::{Checker, Validate};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct GrngConfig {
+    pub seed: u64,
+    /// libtorch intra-op threads (spec §6.2: 2); null = `--threads`.
+    pub torch_threads: Option<usize>,
+    /// One of the §6.2 task ids (module [`super::tasks`]).
+    pub task: TaskId,
+    pub model: ModelSection,
+    /// Kind-tagged: `kind: adamw` (+ its keys; per-kind defaults in configs/grng/kinds.yaml).
+    pub optimizer: OptimizerConfig,
+    pub train: TrainSection,
+    pub data: DataSection,
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum TaskId {
+    LogregDigits,
+    MlpDigits,
+    CnnDigits,
+    CnnShapes,
+    CharlmFortunes,
+    /// CI size: 512/128 synthetic shapes, MLP 256→32→4.
+    ShapesSmoke,
+    /// CI language model on the synthetic grammar text.
+    CharlmGrammar,
+}
+
+impl TaskId {
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskId::LogregDigits => "logreg-digits",
+            TaskId::MlpDigits => "mlp-digits",
+            TaskId::CnnDigits => "cnn-digits",
+            TaskId::CnnShapes => "cnn-shapes",
+            TaskId::CharlmFortunes => "charlm-fortunes",
+            TaskId::ShapesSmoke => "shapes-smoke",
+            TaskId::CharlmGrammar => "charlm-grammar",
+        }
+    }
+
+    /// A language-model task (steps, val_loss/val_bpc) rather than image classification.
+    pub fn is_lm(self) -> bool {
+        matches!(self, TaskId::CharlmFortunes | TaskId::CharlmGrammar)
+    }
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    Tanh,
+    Relu,
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    /// Hidden activation of the MLPs (the CNNs use ReLU).
+    pub activation: Activation,
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    Constant,
+    /// Cosine from lr to 0 over the run's steps.
+    Cosine,
+    /// ×0.1 at 50 % and again at 75 % of the steps (the K-FAC reference's MultiStep).
+    Multistep,
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSection {
+    /// Passes over the training images (image tasks); null = the task's budget (§6.2).
+    pub epochs: Option<u64>,
+    /// Total steps: the budget of LM tasks, a cap for image tasks; null = the task's.
+    pub steps: Option<u64>,
+    /// Examples per step (sequences for LM tasks); null = the task's (§6.2).
+    pub batch: Option<usize>,
+    pub schedule: Schedule,
+    /// Pearson diagnostics (§5.3) every this many steps.
+    pub diag_every: u64,
+    /// Examples (sequences for LM tasks) of the fixed probe set whose gradient the update is
+    /// compared with (§5.3); null = the task's (512 images, 32 sequences).
+    pub probe_size: Option<usize>,
+    /// LM tasks: evaluate every this many steps (one `epochs.csv` row each).
+    pub eval_every: u64,
+    /// Target for steps/time to target: test accuracy (image tasks) or val bits per char (LM
+    /// tasks, reached when at or below); null = the task's.
+    pub target: Option<f64>,
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct DataSection {
+    /// A digits CSV in scikit-learn's format (plain or .gz); null = the committed fixture.
+    pub digits_file: Option<PathBuf>,
+    /// Synthetic shapes (null = the task's: cnn-shapes 8000/2000, 10 % label noise).
+    pub shapes_train: Option<usize>,
+    pub shapes_test: Option<usize>,
+    pub shapes_label_noise: Option<f64>,
+    /// Standard deviation of the shapes' pixel noise.
+    pub shapes_noise: f64,
+    /// Debian `fortunes` directory (charlm-fortunes).
+    pub fortunes_dir: PathBuf,
+    /// Characters of grammar text (charlm-grammar).
+    pub grammar_len: usize,
+    /// Context length of LM tasks (the GPT's block size).
+    pub seq_len: usize,
+    /// Validation tokens scored per LM evaluation (0 = the whole val split).
+    pub eval_tokens: usize,
+}
+
+impl Validate for GrngConfig {
+    fn validate(&self, c: &mut Checker) {
+        for p in self.optimizer.problems() {
+            let (key, why) = p.split_once(": ").unwrap_or(("optimizer", p.as_str()));
+            c.check(&format!("optimizer.{key}"), false, why.to_string());
+        }
+        let t = &self.train;
+        if let Some(e) = t.epochs {
+            c.check("train.epochs", e >= 1, format!("must be >= 1, got {e}"));
+        }
+        if let Some(s) = t.steps {
+            c.check("train.steps", s >= 1, format!("must be >= 1, got {s}"));
+        }
+        if let Some(b) = t.batch {
+            c.at_least("train.batch", b, 1);
+        }
+        c.check("train.diag_every", t.diag_every >= 1, "must be >= 1");
+        c.check("train.eval_every", t.eval_every >= 1, "must be >= 1");
+        if let Some(p) = t.probe_size {
+            c.at_least("train.probe_size", p, 1);
+        }
+        if let Some(v) = t.target {
+            c.positive("train.target", v);
+        }
+        if let Some(t) = self.torch_threads {
+            c.at_least("torch_threads", t, 1);
+        }
+        let d = &self.data;
+        if let Some(n) = d.shapes_train {
+            c.at_least("data.shapes_train", n, 1);
+        }
+        if let Some(n) = d.shapes_test {
+            c.at_least("data.shapes_test", n, 1);
+        }
+        if let Some(p) = d.shapes_label_noise {
+            c.check(
+                "data.shapes_label_noise",
+                (0.0..=1.0).contains(&p),
+                format!("must be in [0, 1], got {p}"),
+            );
+        }
+        c.check(
+            "data.shapes_noise",
+            d.shapes_noise.is_finite() && d.shapes_noise >= 0.0,
+            format!("must be >= 0, got {}", d.shapes_noise),
+        );
+        c.at_least("data.grammar_len", d.grammar_len, 1000);
+        c.at_least("data.seq_len", d.seq_len, 2);
+    }
+}

@@ -1,0 +1,58 @@
+//! `lab grng`: gradient-regularized natural gradients (RENG, RING, R-Kalman) against SGD,
+//! AdamW, K-FAC and Sophia on small vision and char-LM tasks (spec `grng.md`, issue 13).
+//!
+//! Reading order:
+//! 1. `config.rs`: every key (spec §2.8, §6.2, §6.4); `optimizers.rs`: the kind-tagged
+//!    `optimizer:` section and the registry that turns it into an `optim::Stepper`.
+//! 2. `tasks.rs`: the §6.2 tasks (data, budget) and `models.rs` (logreg, MLPs, CNNs with
+//!    conv-as-unfold, the char GPT), all returning logits `(N, C)` and capturing linear maps.
+//! 3. `train.rs`: the run loop (schedule, one `Stepper::step` per batch, Δθ, per-epoch
+//!    evaluation), with `source.rs` (batches, probe set, eval sets), `diag.rs` (§5.3 Pearson
+//!    measures, evaluation, peak RSS) and `columns.rs` (the §6.3 CSV headers).
+pub mod columns;
+pub mod config;
+pub mod diag;
+pub mod models;
+pub mod optimizers;
+pub mod source;
+pub mod tasks;
+pub mod train;
+
+pub use config::GrngConfig;
+
+use crate::experiment::{Ctx, Experiment};
+use crate::plot::defaults::DefaultPlot;
+use crate::run::Run;
+use anyhow::Result;
+
+const fn curve(y: &'static str) -> DefaultPlot {
+    DefaultPlot {
+        x: "step",
+        y,
+        logy: false,
+        split: &["optimizer.kind", "task"],
+        reference: None,
+    }
+}
+
+impl Experiment for GrngConfig {
+    const NAME: &'static str = "grng";
+    const ABOUT: &'static str =
+        "Gradient-regularized natural gradients vs SGD, AdamW, K-FAC, Sophia";
+    const DEFAULT_YAML: &'static str = include_str!("../../configs/grng/default.yaml");
+    const KINDS_YAML: &'static str = include_str!("../../configs/grng/kinds.yaml");
+    const SET_EXAMPLE: &'static str = "task=cnn-digits";
+    const PLOTS: &'static [DefaultPlot] = &[curve("test_acc"), curve("train_loss")];
+
+    fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    fn torch_threads(&self) -> Option<usize> {
+        self.torch_threads
+    }
+
+    fn execute(&self, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
+        train::run(self, run, ctx)
+    }
+}

@@ -1,0 +1,56 @@
+//! The optimizer registry: `optimizer: {kind: K, ...}` → a [`Stepper`]. Each kind is one
+//! variant of [`OptimizerConfig`] (its keys, defaults in configs/grng/kinds.yaml) and one arm
+//! in each `match` below. First-order optimizers go through [`FirstOrder`]; curvature-aware
+//! ones (K-FAC, RENG, RING, Sophia, R-Kalman) are [`Stepper`]s themselves.
+use crate::optim::{AdamW, AdamWConfig, FirstOrder, Stepper};
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use tch::nn::VarStore;
+
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum OptimizerConfig {
+    /// Decoupled weight decay (spec §3.2).
+    Adamw(AdamWConfig),
+}
+
+impl OptimizerConfig {
+    /// The kind as written in configs and in the CSVs' `optimizer` column.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OptimizerConfig::Adamw(_) => "adamw",
+        }
+    }
+
+    /// The base learning rate the schedule scales.
+    pub fn lr(&self) -> f64 {
+        match self {
+            OptimizerConfig::Adamw(c) => c.lr,
+        }
+    }
+
+    /// Range problems as `key: why` (key relative to the `optimizer` section).
+    pub fn problems(&self) -> Vec<String> {
+        let strip = |e: anyhow::Error| {
+            let msg = e.to_string();
+            // "optimizer lr must be ≥ 0" → "lr: must be ≥ 0"
+            let rest = msg.strip_prefix("optimizer ").unwrap_or(&msg).to_string();
+            match rest.split_once(' ') {
+                Some((key, why)) if !key.is_empty() => format!("{key}: {why}"),
+                _ => rest,
+            }
+        };
+        match self {
+            OptimizerConfig::Adamw(c) => c.validate().err().map(strip).into_iter().collect(),
+        }
+    }
+
+    /// The optimizer over every trainable variable of `vs`. `seed` seeds the RNG of optimizers
+    /// that sample labels from the model (true Fisher, Sophia-G), see `optim::sample_labels`.
+    pub fn build(&self, vs: &VarStore, seed: u64) -> Result<Box<dyn Stepper>> {
+        let _ = seed; // used by the sampling optimizers the lead adds
+        Ok(match self {
+            OptimizerConfig::Adamw(c) => Box::new(FirstOrder::new(AdamW::new(vs, c)?)),
+        })
+    }
+}

@@ -1,0 +1,154 @@
+//! Batches, the fixed probe set and the evaluation sets of a task, as tensors.
+//!
+//! Images: each epoch a fresh permutation of the training set from the run's RNG, cut into
+//! batches of `batch` (the last one smaller). Text: `batch` random windows of `seq_len + 1`
+//! chars per step (`data::random_batch`), targets flattened to `(B·T,)`. The probe set (§5.3)
+//! never depends on the run's seed: images of a seed-0 permutation, or windows at evenly
+//! spaced offsets.
+use super::tasks::{Budget, TaskData};
+use crate::data::batch::windows_at;
+use crate::data::random_batch;
+use anyhow::Result;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use tch::{Device, Tensor};
+
+pub enum Source {
+    Images {
+        x_train: Tensor,
+        y_train: Tensor,
+        x_test: Tensor,
+        y_test: Tensor,
+    },
+    Text {
+        train: Vec<u32>,
+        /// Evaluation windows `(B, T)` and targets `(B·T,)` of the train and val splits.
+        train_eval: (Tensor, Tensor),
+        val_eval: (Tensor, Tensor),
+        seq_len: usize,
+    },
+}
+
+/// `(B, T)` windows at `offsets` and their targets flattened.
+fn windows(tokens: &[u32], offsets: &[usize], seq_len: usize, device: Device) -> (Tensor, Tensor) {
+    let (x, y) = windows_at(tokens, offsets, seq_len, device);
+    (x, y.reshape([-1]))
+}
+
+/// Consecutive windows from the start of `tokens`, at most `max_tokens` targets (0 = all).
+fn eval_windows(
+    tokens: &[u32],
+    seq_len: usize,
+    max_tokens: usize,
+    device: Device,
+) -> (Tensor, Tensor) {
+    let mut count = (tokens.len() - 1) / seq_len;
+    if max_tokens > 0 {
+        count = count.min((max_tokens / seq_len).max(1));
+    }
+    let offsets: Vec<usize> = (0..count).map(|i| i * seq_len).collect();
+    windows(tokens, &offsets, seq_len, device)
+}
+
+impl Source {
+    pub fn new(data: TaskData, seq_len: usize, eval_tokens: usize, device: Device) -> Source {
+        match data {
+            TaskData::Images { train, test } => {
+                let (x_train, y_train) = train.tensors(device);
+                let (x_test, y_test) = test.tensors(device);
+                Source::Images {
+                    x_train,
+                    y_train,
+                    x_test,
+                    y_test,
+                }
+            }
+            TaskData::Text { train, val, .. } => Source::Text {
+                train_eval: eval_windows(&train, seq_len, eval_tokens, device),
+                val_eval: eval_windows(&val, seq_len, eval_tokens, device),
+                train,
+                seq_len,
+            },
+        }
+    }
+
+    /// The fixed probe set of `size` examples (module doc).
+    pub fn probe(&self, size: usize) -> (Tensor, Tensor) {
+        match self {
+            Source::Images {
+                x_train, y_train, ..
+            } => {
+                let n = y_train.size()[0] as usize;
+                let mut idx: Vec<i64> = (0..n as i64).collect();
+                idx.shuffle(&mut ChaCha8Rng::seed_from_u64(0));
+                idx.truncate(size.min(n));
+                let idx = Tensor::from_slice(&idx).to_device(y_train.device());
+                (x_train.index_select(0, &idx), y_train.index_select(0, &idx))
+            }
+            Source::Text { train, seq_len, .. } => {
+                let last = train.len() - seq_len - 1;
+                let offsets: Vec<usize> = (0..size).map(|i| i * last / size.max(1)).collect();
+                windows(train, &offsets, *seq_len, self.device())
+            }
+        }
+    }
+
+    fn device(&self) -> Device {
+        match self {
+            Source::Images { y_train, .. } => y_train.device(),
+            Source::Text { val_eval, .. } => val_eval.0.device(),
+        }
+    }
+
+    /// The training batches of one epoch (images), or of one evaluation period of `steps`
+    /// steps (text), drawn with `rng`.
+    pub fn epoch_batches(
+        &self,
+        budget: &Budget,
+        steps: u64,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Vec<(Tensor, Tensor)>> {
+        match self {
+            Source::Images {
+                x_train, y_train, ..
+            } => {
+                let n = y_train.size()[0];
+                let mut perm: Vec<i64> = (0..n).collect();
+                perm.shuffle(rng);
+                let device = y_train.device();
+                Ok(perm
+                    .chunks(budget.batch)
+                    .take(steps as usize)
+                    .map(|c| {
+                        let idx = Tensor::from_slice(c).to_device(device);
+                        (x_train.index_select(0, &idx), y_train.index_select(0, &idx))
+                    })
+                    .collect())
+            }
+            Source::Text { train, seq_len, .. } => (0..steps)
+                .map(|_| {
+                    let (x, y) = random_batch(train, budget.batch, *seq_len, rng, self.device())?;
+                    Ok((x, y.reshape([-1])))
+                })
+                .collect(),
+        }
+    }
+
+    /// (train, test) evaluation sets: the whole image sets, or the text windows.
+    pub fn eval_sets(&self) -> [(&Tensor, &Tensor); 2] {
+        match self {
+            Source::Images {
+                x_train,
+                y_train,
+                x_test,
+                y_test,
+            } => [(x_train, y_train), (x_test, y_test)],
+            Source::Text {
+                train_eval,
+                val_eval,
+                ..
+            } => [(&train_eval.0, &train_eval.1), (&val_eval.0, &val_eval.1)],
+        }
+    }
+}
