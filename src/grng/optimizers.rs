@@ -2,7 +2,7 @@
 //! variant of [`OptimizerConfig`] (its keys, defaults in configs/grng/kinds.yaml) and one arm
 //! in each `match` below. First-order optimizers go through [`FirstOrder`]; curvature-aware
 //! ones (K-FAC, RENG, RING, Sophia, R-Kalman) are [`Stepper`]s themselves.
-use crate::optim::{AdamW, AdamWConfig, FirstOrder, Stepper};
+use crate::optim::{AdamW, AdamWConfig, FirstOrder, Sgd, SgdConfig, Sophia, SophiaConfig, Stepper};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
@@ -12,6 +12,10 @@ use tch::nn::VarStore;
 pub enum OptimizerConfig {
     /// Decoupled weight decay (spec §3.2).
     Adamw(AdamWConfig),
+    /// SGD with momentum, coupled weight decay (§3.1).
+    Sgd(SgdConfig),
+    /// Sophia-G: clipped sign-momentum over a Gauss–Newton–Bartlett diagonal (§3.4).
+    Sophia(SophiaConfig),
 }
 
 impl OptimizerConfig {
@@ -19,6 +23,8 @@ impl OptimizerConfig {
     pub fn name(&self) -> &'static str {
         match self {
             OptimizerConfig::Adamw(_) => "adamw",
+            OptimizerConfig::Sgd(_) => "sgd",
+            OptimizerConfig::Sophia(_) => "sophia",
         }
     }
 
@@ -26,6 +32,8 @@ impl OptimizerConfig {
     pub fn lr(&self) -> f64 {
         match self {
             OptimizerConfig::Adamw(c) => c.lr,
+            OptimizerConfig::Sgd(c) => c.lr,
+            OptimizerConfig::Sophia(c) => c.lr,
         }
     }
 
@@ -33,6 +41,10 @@ impl OptimizerConfig {
     pub fn problems(&self) -> Vec<String> {
         let strip = |e: anyhow::Error| {
             let msg = e.to_string();
+            // "sgd: `lr` must be ≥ 0" → "lr: must be ≥ 0"
+            if let Some((key, why)) = msg.split_once(": `").and_then(|(_, r)| r.split_once("` ")) {
+                return format!("{key}: {why}");
+            }
             // "optimizer lr must be ≥ 0" → "lr: must be ≥ 0"
             let rest = msg.strip_prefix("optimizer ").unwrap_or(&msg).to_string();
             match rest.split_once(' ') {
@@ -42,15 +54,22 @@ impl OptimizerConfig {
         };
         match self {
             OptimizerConfig::Adamw(c) => c.validate().err().map(strip).into_iter().collect(),
+            OptimizerConfig::Sgd(c) => c.validate().err().map(strip).into_iter().collect(),
+            OptimizerConfig::Sophia(c) => c.validate().err().map(strip).into_iter().collect(),
         }
     }
 
     /// The optimizer over every trainable variable of `vs`. `seed` seeds the RNG of optimizers
     /// that sample labels from the model (true Fisher, Sophia-G), see `optim::sample_labels`.
     pub fn build(&self, vs: &VarStore, seed: u64) -> Result<Box<dyn Stepper>> {
-        let _ = seed; // used by the sampling optimizers the lead adds
         Ok(match self {
             OptimizerConfig::Adamw(c) => Box::new(FirstOrder::new(AdamW::new(vs, c)?)),
+            OptimizerConfig::Sgd(c) => Box::new(FirstOrder::new(Sgd::new(vs, c)?)),
+            OptimizerConfig::Sophia(c) => {
+                let mut c = c.clone();
+                c.seed = seed;
+                Box::new(Sophia::new(vs, &c)?)
+            }
         })
     }
 }
