@@ -9,6 +9,7 @@
 //! 3. `train.rs`: the run loop (schedule, one `Stepper::step` per batch, Δθ, per-epoch
 //!    evaluation), with `source.rs` (batches, probe set, eval sets), `diag.rs` (§5.3 Pearson
 //!    measures, evaluation, peak RSS) and `columns.rs` (the §6.3 CSV headers).
+//! 4. `toy/`: the two-layer theory toy of §4/§6.10 (exact Jacobian, f64, ndarray).
 pub mod columns;
 pub mod config;
 pub mod diag;
@@ -16,6 +17,7 @@ pub mod models;
 pub mod optimizers;
 pub mod source;
 pub mod tasks;
+pub mod toy;
 pub mod train;
 
 pub use config::GrngConfig;

@@ -46,6 +46,7 @@ mod envs_gym;
 mod envs_vec;
 mod full_disk;
 mod grng_cli;
+mod grng_toy;
 mod input_errors;
 mod interrupt;
 mod layers;
