@@ -1,6 +1,7 @@
 //! Typed config of `lab grng` (defaults in configs/grng/default.yaml; keys of spec §2.8, §6.2
 //! and §6.4). A `null` data or budget key takes the task's value from [`super::tasks`].
 use super::optimizers::OptimizerConfig;
+use super::toy::ToyConfig;
 use crate::config::{Checker, Validate};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -18,6 +19,9 @@ pub struct GrngConfig {
     pub optimizer: OptimizerConfig,
     pub train: TrainSection,
     pub data: DataSection,
+    /// `task: twolayer-toy` (spec §6.10): method gd|ngd|ring|reng, eta, rho, lambda0, sizes.
+    /// Its data are drawn from the top-level `seed`.
+    pub toy: ToyConfig,
 }
 
 #[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +36,8 @@ pub enum TaskId {
     ShapesSmoke,
     /// CI language model on the synthetic grammar text.
     CharlmGrammar,
+    /// The §6.10 theory toy (its own `toy:` section; no optimizer, model or data keys).
+    TwolayerToy,
 }
 
 impl TaskId {
@@ -44,6 +50,7 @@ impl TaskId {
             TaskId::CharlmFortunes => "charlm-fortunes",
             TaskId::ShapesSmoke => "shapes-smoke",
             TaskId::CharlmGrammar => "charlm-grammar",
+            TaskId::TwolayerToy => "twolayer-toy",
         }
     }
 
@@ -166,6 +173,22 @@ impl Validate for GrngConfig {
             d.shapes_noise.is_finite() && d.shapes_noise >= 0.0,
             format!("must be >= 0, got {}", d.shapes_noise),
         );
+        c.check(
+            "toy.seed",
+            self.toy.seed == 0,
+            "the toy's data follow the top-level `seed`; remove `toy.seed`".to_string(),
+        );
+        if self.task == TaskId::TwolayerToy {
+            if let Err(e) = self.toy.validate() {
+                // "twolayer-toy: `n` must be ≥ 1, got 0" → key toy.n
+                let msg = e.to_string();
+                let (key, why) = msg
+                    .split_once(": `")
+                    .and_then(|(_, r)| r.split_once("` "))
+                    .unwrap_or(("", msg.as_str()));
+                c.check(&format!("toy.{key}"), false, why.to_string());
+            }
+        }
         c.at_least("data.grammar_len", d.grammar_len, 1000);
         c.at_least("data.seq_len", d.seq_len, 2);
     }

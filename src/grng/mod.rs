@@ -55,6 +55,9 @@ impl Experiment for GrngConfig {
     }
 
     fn execute(&self, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
+        if self.task == config::TaskId::TwolayerToy {
+            return toy::task::execute(&self.toy, self.seed, run);
+        }
         train::run(self, run, ctx)
     }
 }

@@ -12,11 +12,14 @@
 //! 4. [`methods`]: the eigen-decomposition of J Jᵀ and each method's filter φ(σ), damping
 //!    λ_k and predicted contraction c_i = 1 − η σ_i φ(σ_i).
 //! 5. [`run`]: [`run_toy`], the per-step [`ToyStep`] rows and the [`ToyRun`] summary.
+//! 6. [`task`]: `lab grng task: twolayer-toy` — one run written as toy.csv, metrics.csv and
+//!    summary.json.
 pub mod config;
 pub mod data;
 pub mod methods;
 pub mod network;
 pub mod run;
+pub mod task;
 
 pub use config::{ToyConfig, ToyMethod};
 pub use run::{run_toy, ToyRun, ToyStep};
