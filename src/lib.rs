@@ -9,6 +9,7 @@ pub mod device;
 pub mod entropy;
 pub mod error;
 pub mod experiment;
+pub mod grng;
 pub mod nn;
 pub mod npg;
 pub mod optim;

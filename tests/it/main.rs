@@ -43,6 +43,7 @@ mod envs_golden;
 mod envs_gym;
 mod envs_vec;
 mod full_disk;
+mod grng_rkalman;
 mod input_errors;
 mod interrupt;
 mod layers;

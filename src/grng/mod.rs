@@ -1,0 +1,2 @@
+//! Gradient Regularized Natural Gradients (grng spec, /work/shared/papers/grng.md).
+pub mod rkalman;
