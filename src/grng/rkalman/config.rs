@@ -100,7 +100,10 @@ impl RKalmanConfig {
             }
         }
         if !(self.rho.is_finite() && self.rho >= 0.0) {
-            bail!("rkalman: `rho` must be a finite number >= 0, got {}", self.rho);
+            bail!(
+                "rkalman: `rho` must be a finite number >= 0, got {}",
+                self.rho
+            );
         }
         if !(self.beta > 0.0 && self.beta <= 1.0) {
             bail!("rkalman: `beta` must be in (0, 1], got {}", self.beta);

@@ -18,21 +18,40 @@ fn defined(grads: Vec<Tensor>, params: &[Tensor]) -> Vec<Tensor> {
     grads
         .iter()
         .zip(params)
-        .map(|(g, p)| if g.defined() { g.detach() } else { p.zeros_like() })
+        .map(|(g, p)| {
+            if g.defined() {
+                g.detach()
+            } else {
+                p.zeros_like()
+            }
+        })
         .collect()
 }
 
 /// ∇L w.r.t. `params` (and `extra`); with `explicit` also ∇L_G with coefficient `rho`.
-pub fn loss_gradients(loss: &Tensor, params: &[Tensor], extra: &[&Tensor], rho: f64, explicit: bool) -> Result<LossGrads> {
+pub fn loss_gradients(
+    loss: &Tensor,
+    params: &[Tensor],
+    extra: &[&Tensor],
+    rho: f64,
+    explicit: bool,
+) -> Result<LossGrads> {
     let mut wrt: Vec<&Tensor> = params.iter().collect();
     wrt.extend_from_slice(extra);
     let mut g = Tensor::f_run_backward(&[loss], &wrt, true, explicit)?;
     let extra = g.split_off(params.len());
     let g_reg = if explicit {
-        let sq: Vec<Tensor> = g.iter().filter(|t| t.defined()).map(|t| t.square().sum(Kind::Double)).collect();
+        let sq: Vec<Tensor> = g
+            .iter()
+            .filter(|t| t.defined())
+            .map(|t| t.square().sum(Kind::Double))
+            .collect();
         let penalty = Tensor::stack(&sq, 0).sum(Kind::Double) * (0.5 * rho);
         let total = loss.to_kind(Kind::Double) + penalty;
-        Some(defined(Tensor::f_run_backward(&[total], params, true, false)?, params))
+        Some(defined(
+            Tensor::f_run_backward(&[total], params, true, false)?,
+            params,
+        ))
     } else {
         None
     };

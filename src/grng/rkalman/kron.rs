@@ -42,7 +42,11 @@ pub fn track_inverse_direct(p: &Tensor, x: &Tensor, beta: f64) -> Result<Option<
 pub fn split_damping(p_a: &Tensor, p_g: &Tensor, delta: f64) -> (f64, f64) {
     let mean_eig = |p: &Tensor| p.size()[0] as f64 / p.trace().double_value(&[]);
     let ratio = mean_eig(p_a) / mean_eig(p_g);
-    let pi = if ratio.is_finite() && ratio > 0.0 { ratio.sqrt() } else { 1.0 };
+    let pi = if ratio.is_finite() && ratio > 0.0 {
+        ratio.sqrt()
+    } else {
+        1.0
+    };
     let root = delta.sqrt();
     (pi * root, root / pi)
 }
@@ -81,13 +85,27 @@ impl KronLayer {
 
     /// New undamped factors from this batch's rows and their GR-damped copies; `None` when a
     /// Woodbury system fails.
-    pub fn covariance_step(&self, a: &Tensor, e: &Tensor, beta: f64, delta: f64) -> Result<Option<LayerStep>> {
-        let (Some(p_a), Some(p_g)) = (track_inverse(&self.p_a, a, beta)?, track_inverse(&self.p_g, e, beta)?) else {
+    pub fn covariance_step(
+        &self,
+        a: &Tensor,
+        e: &Tensor,
+        beta: f64,
+        delta: f64,
+    ) -> Result<Option<LayerStep>> {
+        let (Some(p_a), Some(p_g)) = (
+            track_inverse(&self.p_a, a, beta)?,
+            track_inverse(&self.p_g, e, beta)?,
+        ) else {
             return Ok(None);
         };
         let (delta_a, delta_g) = split_damping(&p_a, &p_g, delta);
         let (gr_a, gr_g) = (implicit_gr(&p_a, delta_a), implicit_gr(&p_g, delta_g));
-        Ok(Some(LayerStep { p_a, p_g, gr_a, gr_g }))
+        Ok(Some(LayerStep {
+            p_a,
+            p_g,
+            gr_a,
+            gr_g,
+        }))
     }
 
     /// The layer's gradient as one `(d_out, d_in [+1])` f64 matrix `[∇W | ∇b]`.
@@ -104,9 +122,11 @@ impl KronLayer {
         let d_in = self.w.size()[1];
         tch::no_grad(|| {
             let uw = u.narrow(1, 0, d_in).to_kind(self.w.kind());
-            let _ = self.w.shallow_clone().sub_(&uw);
+            let _ = self.w.shallow_clone().g_sub_(&uw);
             if let Some(b) = &self.b {
-                let _ = b.shallow_clone().sub_(&u.select(1, d_in).to_kind(b.kind()));
+                let _ = b
+                    .shallow_clone()
+                    .g_sub_(&u.select(1, d_in).to_kind(b.kind()));
             }
         });
     }
@@ -115,7 +135,12 @@ impl KronLayer {
 /// The layers of named parameters: every 2-D `<layer>.weight`, with `<layer>.bias` if present.
 /// Any other parameter is refused by name. Priors P_A = P_G = σ0·I (so P_G ⊗ P_A = σ0² I).
 pub fn layers_of(params: &[(String, Tensor)], sigma0_sq: f64) -> Result<Vec<KronLayer>> {
-    let find = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, t)| t.shallow_clone());
+    let find = |name: &str| {
+        params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.shallow_clone())
+    };
     let mut layers = Vec::new();
     let mut owned = Vec::new();
     for (name, t) in params {

@@ -30,11 +30,18 @@ pub struct RKalmanKron {
 
 impl RKalmanKron {
     pub fn new(vs: &VarStore, cfg: &RKalmanConfig) -> Result<RKalmanKron> {
-        let params = vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
+        let params = vs
+            .variables()
+            .into_iter()
+            .filter(|(_, t)| t.requires_grad())
+            .collect();
         RKalmanKron::from_params(params, cfg)
     }
 
-    pub fn from_params(mut params: Vec<(String, Tensor)>, cfg: &RKalmanConfig) -> Result<RKalmanKron> {
+    pub fn from_params(
+        mut params: Vec<(String, Tensor)>,
+        cfg: &RKalmanConfig,
+    ) -> Result<RKalmanKron> {
         cfg.validate()?;
         if cfg.cov != CovForm::Kron {
             bail!("rkalman: RKalmanKron is the `cov: kron` form (use rkalman::build)");
@@ -77,8 +84,14 @@ impl RKalmanKron {
                 let mut hits = captured.iter().filter(|c| c.weight == l.weight);
                 match (hits.next(), hits.next()) {
                     (Some(c), None) => Ok(c),
-                    (None, _) => bail!("rkalman: layer `{}` was not captured in the forward pass", l.weight),
-                    (Some(_), Some(_)) => bail!("rkalman (`cov: kron`): `{}` is used by two captured layers", l.weight),
+                    (None, _) => bail!(
+                        "rkalman: layer `{}` was not captured in the forward pass",
+                        l.weight
+                    ),
+                    (Some(_), Some(_)) => bail!(
+                        "rkalman (`cov: kron`): `{}` is used by two captured layers",
+                        l.weight
+                    ),
                 }
             })
             .collect()
@@ -96,7 +109,11 @@ impl RKalmanKron {
             .zip(&outs)
             .map(|(e, s)| {
                 let d_out = *s.size().last().unwrap_or(&1);
-                let e = if e.defined() { e.detach() } else { s.zeros_like() };
+                let e = if e.defined() {
+                    e.detach()
+                } else {
+                    s.zeros_like()
+                };
                 e.to_kind(Kind::Double).reshape([-1, d_out])
             })
             .collect())
@@ -121,7 +138,11 @@ impl Stepper for RKalmanKron {
         let errors = self.sampled_errors(&logits, &caps)?;
         let explicit = self.cfg.gr_mode.explicit() && self.cfg.rho > 0.0;
         let lg = loss_gradients(&loss, &self.params, &[], self.cfg.rho, explicit)?;
-        let sq = |gs: &[Tensor]| gs.iter().map(|g| g.square().sum(Kind::Double).double_value(&[])).sum::<f64>();
+        let sq = |gs: &[Tensor]| {
+            gs.iter()
+                .map(|g| g.square().sum(Kind::Double).double_value(&[]))
+                .sum::<f64>()
+        };
         let g_sq = sq(&lg.g);
         let implicit = self.cfg.gr_mode.implicit();
         let delta = if implicit { self.cfg.rho * g_sq } else { 0.0 };
@@ -194,9 +215,17 @@ impl Stepper for RKalmanKron {
     }
 
     fn state_dict(&self) -> Result<StateDict> {
-        let common = Common { cfg: &self.cfg, rng: &self.rng, step: self.step, names: &self.names };
+        let common = Common {
+            cfg: &self.cfg,
+            rng: &self.rng,
+            step: self.step,
+            names: &self.names,
+        };
         let tensors = self.layers.iter().flat_map(|l| {
-            [(format!("cov_a/{}", l.weight), l.p_a.copy()), (format!("cov_g/{}", l.weight), l.p_g.copy())]
+            [
+                (format!("cov_a/{}", l.weight), l.p_a.copy()),
+                (format!("cov_g/{}", l.weight), l.p_g.copy()),
+            ]
         });
         save_with(common, tensors.collect())
     }
@@ -205,7 +234,12 @@ impl Stepper for RKalmanKron {
         let dst: Vec<(String, &Tensor)> = self
             .layers
             .iter()
-            .flat_map(|l| [(format!("cov_a/{}", l.weight), &l.p_a), (format!("cov_g/{}", l.weight), &l.p_g)])
+            .flat_map(|l| {
+                [
+                    (format!("cov_a/{}", l.weight), &l.p_a),
+                    (format!("cov_g/{}", l.weight), &l.p_g),
+                ]
+            })
             .collect();
         let keys: Vec<String> = dst.iter().map(|(k, _)| k.clone()).collect();
         let (rng, step, lr) = check(state, &keys, &self.names)?;

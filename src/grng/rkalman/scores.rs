@@ -27,9 +27,19 @@ impl Layout {
             offsets.push(d);
             d += t.numel() as i64;
         }
-        let index = params.iter().enumerate().map(|(i, (n, _))| (n.clone(), i)).collect();
+        let index = params
+            .iter()
+            .enumerate()
+            .map(|(i, (n, _))| (n.clone(), i))
+            .collect();
         let (names, params) = params.into_iter().unzip();
-        Layout { names, params, offsets, index, d }
+        Layout {
+            names,
+            params,
+            offsets,
+            index,
+            d,
+        }
     }
 
     /// One tensor per parameter (undefined = zero) concatenated to `(d,)` f64.
@@ -55,13 +65,15 @@ impl Layout {
                 let n = p.numel() as i64;
                 let part = step.narrow(0, self.offsets[i], n).view(p.size().as_slice());
                 let part = part.to_kind(p.kind());
-                let _ = p.shallow_clone().sub_(&part);
+                let _ = p.shallow_clone().g_sub_(&part);
             }
         });
     }
 
     fn slot(&self, name: &str) -> Option<(i64, i64)> {
-        self.index.get(name).map(|&i| (self.offsets[i], self.params[i].numel() as i64))
+        self.index
+            .get(name)
+            .map(|&i| (self.offsets[i], self.params[i].numel() as i64))
     }
 
     /// Every parameter must belong to a captured layer (weight or bias); the error names the
@@ -86,7 +98,11 @@ pub fn layer_inputs(captured: &[Captured], n: i64) -> Result<Vec<Tensor>> {
     captured
         .iter()
         .map(|c| {
-            let d_in = *c.input.size().last().context("captured input has no axes")?;
+            let d_in = *c
+                .input
+                .size()
+                .last()
+                .context("captured input has no axes")?;
             let a = c.input.detach().to_kind(Kind::Double).reshape([-1, d_in]);
             if a.size()[0] != n {
                 bail!(
@@ -104,7 +120,12 @@ pub fn layer_inputs(captured: &[Captured], n: i64) -> Result<Vec<Tensor>> {
 /// Observation rows `(n, k, d)` from per-layer inputs `a` `(n, d_in)` and errors `e`
 /// `(n, k, d_out)` (k outputs per example: 1 for a score, C for a logit Jacobian). A parameter
 /// used by several layers (tied) gets the sum of their blocks.
-pub fn rows(layout: &Layout, captured: &[Captured], inputs: &[Tensor], errors: &[Tensor]) -> Result<Tensor> {
+pub fn rows(
+    layout: &Layout,
+    captured: &[Captured],
+    inputs: &[Tensor],
+    errors: &[Tensor],
+) -> Result<Tensor> {
     let (n, k, _) = errors.first().context("no captured layers")?.size3()?;
     let out = Tensor::zeros([n, k, layout.d], (Kind::Double, inputs[0].device()));
     tch::no_grad(|| -> Result<()> {
@@ -131,7 +152,11 @@ pub fn errors_of(f: &Tensor, captured: &[Captured]) -> Result<Vec<Tensor>> {
         .zip(&outs)
         .map(|(g, s)| {
             let d_out = *s.size().last().unwrap_or(&1);
-            let g = if g.defined() { g.detach() } else { s.zeros_like() };
+            let g = if g.defined() {
+                g.detach()
+            } else {
+                s.zeros_like()
+            };
             g.to_kind(Kind::Double).reshape([-1, 1, d_out])
         })
         .collect())
@@ -143,7 +168,10 @@ pub fn errors_of(f: &Tensor, captured: &[Captured]) -> Result<Vec<Tensor>> {
 /// `(n·C, n·C)`. Then `Hᵀ R⁻¹ H ≈ Jᵀ M J`, the exact Fisher, up to O(ε).
 pub fn softmax_observation(logits: &Tensor, jac: &Tensor, eps: f64) -> Result<(Tensor, Tensor)> {
     let (n, c, d) = jac.size3()?;
-    let p = logits.detach().to_kind(Kind::Double).softmax(-1, Kind::Double); // (n, C)
+    let p = logits
+        .detach()
+        .to_kind(Kind::Double)
+        .softmax(-1, Kind::Double); // (n, C)
     let m = p.diag_embed(0, -2, -1) - p.unsqueeze(2) * p.unsqueeze(1); // (n, C, C)
     let h = m.bmm(jac).reshape([n * c, d]);
     let eye_c = Tensor::eye(c, (Kind::Double, p.device()));

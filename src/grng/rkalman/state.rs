@@ -55,18 +55,28 @@ pub(super) fn save_with(c: Common, tensors: Vec<(String, Tensor)>) -> Result<Sta
 
 /// Checks the header, the tensor keys and the parameter names; returns the RNG, the step and
 /// η to restore (the other hyperparameters stay those of the current config).
-pub(super) fn check(state: &StateDict, keys: &[String], names: &[String]) -> Result<(ChaCha8Rng, u64, f64)> {
+pub(super) fn check(
+    state: &StateDict,
+    keys: &[String],
+    names: &[String],
+) -> Result<(ChaCha8Rng, u64, f64)> {
     state.check_header(NAME)?;
     state.check_keys(keys)?;
     let h = &state.header;
     let [group] = h.groups.as_slice() else {
-        bail!("rkalman state: expected one parameter group, found {}", h.groups.len());
+        bail!(
+            "rkalman state: expected one parameter group, found {}",
+            h.groups.len()
+        );
     };
     if group.params != names {
-        bail!("rkalman state is for parameters {:?}, this model has {names:?}", group.params);
+        bail!(
+            "rkalman state is for parameters {:?}, this model has {names:?}",
+            group.params
+        );
     }
-    let hyper: Hyper =
-        serde_json::from_value(h.hyper.clone()).context("rkalman state: `hyper` is not R-Kalman's")?;
+    let hyper: Hyper = serde_json::from_value(h.hyper.clone())
+        .context("rkalman state: `hyper` is not R-Kalman's")?;
     Ok((hyper.rng.restore()?, h.step, group.lr))
 }
 
@@ -83,7 +93,12 @@ pub(super) fn copy_all(state: &StateDict, dst: &[(String, &Tensor)]) -> Result<(
 }
 
 pub(super) fn save(k: &RKalman) -> Result<StateDict> {
-    let common = Common { cfg: &k.cfg, rng: &k.rng, step: k.step, names: &k.layout.names };
+    let common = Common {
+        cfg: &k.cfg,
+        rng: &k.rng,
+        step: k.step,
+        names: &k.layout.names,
+    };
     save_with(common, vec![(COV_KEY.into(), k.p.copy())])
 }
 

@@ -42,7 +42,11 @@ struct Grads {
 impl RKalman {
     /// R-Kalman over the trainable variables of `vs`.
     pub fn new(vs: &VarStore, cfg: &RKalmanConfig) -> Result<RKalman> {
-        let params = vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
+        let params = vs
+            .variables()
+            .into_iter()
+            .filter(|(_, t)| t.requires_grad())
+            .collect();
         RKalman::from_params(params, cfg)
     }
 
@@ -85,7 +89,12 @@ impl RKalman {
     }
 
     /// Observation rows and noise (None = identity) of this batch.
-    fn observation(&mut self, logits: &Tensor, captured: &[Captured], inputs: &[Tensor]) -> Result<(Tensor, Option<Tensor>)> {
+    fn observation(
+        &mut self,
+        logits: &Tensor,
+        captured: &[Captured],
+        inputs: &[Tensor],
+    ) -> Result<(Tensor, Option<Tensor>)> {
         let (n, c) = logits.size2()?;
         match self.cfg.obs {
             ObsMode::SampledScore => {
@@ -98,7 +107,8 @@ impl RKalman {
             ObsMode::Jacobian => {
                 let mut per_class: Vec<Vec<Tensor>> = captured.iter().map(|_| Vec::new()).collect();
                 for k in 0..c {
-                    let errs = scores::errors_of(&logits.select(1, k).sum(logits.kind()), captured)?;
+                    let errs =
+                        scores::errors_of(&logits.select(1, k).sum(logits.kind()), captured)?;
                     for (acc, e) in per_class.iter_mut().zip(errs) {
                         acc.push(e);
                     }
@@ -113,9 +123,18 @@ impl RKalman {
 
     /// ∇L (and ∇L_G by double backprop, §1.6) w.r.t. the parameters; on the first step also
     /// checks that the captured layers account for the whole gradient.
-    fn gradients(&mut self, loss: &Tensor, captured: &[Captured], inputs: &[Tensor]) -> Result<Grads> {
+    fn gradients(
+        &mut self,
+        loss: &Tensor,
+        captured: &[Captured],
+        inputs: &[Tensor],
+    ) -> Result<Grads> {
         let explicit = self.cfg.gr_mode.explicit() && self.cfg.rho > 0.0;
-        let outs: Vec<&Tensor> = if self.checked { Vec::new() } else { captured.iter().map(|c| &c.output).collect() };
+        let outs: Vec<&Tensor> = if self.checked {
+            Vec::new()
+        } else {
+            captured.iter().map(|c| &c.output).collect()
+        };
         let lg = loss_gradients(loss, &self.layout.params, &outs, self.cfg.rho, explicit)?;
         let g = self.layout.flatten(&lg.g);
         if !self.checked {
@@ -128,7 +147,13 @@ impl RKalman {
 
     /// Σ_j e_j a_jᵀ over the captured layers must equal the autograd gradient: a parameter also
     /// used outside them (e.g. a tied embedding) would make the scores wrong.
-    fn check_gradient(&self, g: &Tensor, captured: &[Captured], inputs: &[Tensor], outs: &[Tensor]) -> Result<()> {
+    fn check_gradient(
+        &self,
+        g: &Tensor,
+        captured: &[Captured],
+        inputs: &[Tensor],
+        outs: &[Tensor],
+    ) -> Result<()> {
         let n = inputs[0].size()[0];
         let errors: Vec<Tensor> = outs
             .iter()
@@ -138,12 +163,21 @@ impl RKalman {
                 e.detach().to_kind(Kind::Double).reshape([n, 1, d_out])
             })
             .collect();
-        let from_layers = scores::rows(&self.layout, captured, inputs, &errors)?.sum_dim_intlist(0, false, Kind::Double).view([-1]);
-        let tol = if self.layout.params[0].kind() == Kind::Double { 1e-9 } else { 1e-4 };
+        let from_layers = scores::rows(&self.layout, captured, inputs, &errors)?
+            .sum_dim_intlist(0, false, Kind::Double)
+            .view([-1]);
+        let tol = if self.layout.params[0].kind() == Kind::Double {
+            1e-9
+        } else {
+            1e-4
+        };
         let scale = 1.0 + g.abs().max().double_value(&[]);
         for (i, name) in self.layout.names.iter().enumerate() {
             let (off, len) = (self.offset(i), self.layout.params[i].numel() as i64);
-            let diff = (g.narrow(0, off, len) - from_layers.narrow(0, off, len)).abs().max().double_value(&[]);
+            let diff = (g.narrow(0, off, len) - from_layers.narrow(0, off, len))
+                .abs()
+                .max()
+                .double_value(&[]);
             if diff > tol * scale {
                 bail!(
                     "R-Kalman (dense): parameter `{name}` gets gradient from outside the captured \
@@ -155,11 +189,19 @@ impl RKalman {
     }
 
     fn offset(&self, i: usize) -> i64 {
-        self.layout.params[..i].iter().map(|p| p.numel() as i64).sum()
+        self.layout.params[..i]
+            .iter()
+            .map(|p| p.numel() as i64)
+            .sum()
     }
 
     /// Predict, implicit GR and measurement update; `None` when the result is not usable.
-    fn new_covariance(&self, s: &Tensor, r: Option<&Tensor>, delta: f64) -> Result<Option<(Tensor, GrStep)>> {
+    fn new_covariance(
+        &self,
+        s: &Tensor,
+        r: Option<&Tensor>,
+        delta: f64,
+    ) -> Result<Option<(Tensor, GrStep)>> {
         let _guard = tch::no_grad_guard();
         let p = dense::predict(&self.p, self.cfg.beta);
         let gr = dense::implicit_gr(&p, delta);

@@ -26,8 +26,10 @@ fn woodbury_recursion_tracks_the_ema_factor_inverse() {
         for step in 0..200 {
             let x = randn(&mut rng, &[m, k]) * 1.5 + 0.3;
             a = a * beta + x.tr().matmul(&x) * ((1.0 - beta) / m as f64);
-            p = track_inverse(&p, &x.to_kind(kind), beta).unwrap().expect("positive definite");
-            let err = rel_err(&p.to_kind(Kind::Double), &a.linalg_inv());
+            p = track_inverse(&p, &x.to_kind(kind), beta)
+                .unwrap()
+                .expect("positive definite");
+            let err = rel_err(&p.to_kind(Kind::Double), &Tensor::linalg_inv(&a));
             assert!(err < tol, "{kind:?} step {step}: relative error {err}");
         }
     }
@@ -39,12 +41,26 @@ fn woodbury_recursion_tracks_the_ema_factor_inverse() {
         .unwrap()
         / 0.9;
     let direct = track_inverse_direct(&p, &x, 0.9).unwrap().unwrap();
-    assert!(rel_err(&direct, &woodbury) < 1e-12, "paths differ by {}", rel_err(&direct, &woodbury));
-    assert!(track_inverse(&p, &x, 0.9).unwrap().unwrap().equal(&direct), "m > k takes the k×k path");
+    assert!(
+        rel_err(&direct, &woodbury) < 1e-12,
+        "paths differ by {}",
+        rel_err(&direct, &woodbury)
+    );
+    assert!(
+        track_inverse(&p, &x, 0.9).unwrap().unwrap().equal(&direct),
+        "m > k takes the k×k path"
+    );
 }
 
 fn kron_config(rho: f64) -> RKalmanConfig {
-    RKalmanConfig { cov: CovForm::Kron, rho, beta: 0.9, lr: 0.5, seed: 3, ..Default::default() }
+    RKalmanConfig {
+        cov: CovForm::Kron,
+        rho,
+        beta: 0.9,
+        lr: 0.5,
+        seed: 3,
+        ..Default::default()
+    }
 }
 
 /// Training lowers the loss; the first layer's P_A is the inverse of the EMA of its inputs
@@ -60,14 +76,20 @@ fn kron_stepper_trains_and_tracks_its_input_factor() {
     let mut a = Tensor::eye(5, (Kind::Double, Device::Cpu)); // σ0 = 1
     let mut losses = Vec::new();
     for _ in 0..40 {
-        let r = opt.step(&mut Batch { model: &model, x: x.shallow_clone(), y: y.shallow_clone() }).unwrap();
+        let r = opt
+            .step(&mut Batch {
+                model: &model,
+                x: x.shallow_clone(),
+                y: y.shallow_clone(),
+            })
+            .unwrap();
         assert!(!r.nonfinite_skipped && r.kl_clip_scale.is_some_and(|nu| nu > 0.0 && nu <= 1.0));
         a = a * cfg.beta + rows.tr().matmul(&rows) * ((1.0 - cfg.beta) / 32.0);
         losses.push(r.loss);
     }
     let layer = &opt.layers()[0];
     assert_eq!(layer.weight, "l0.weight");
-    let err = rel_err(&layer.p_a, &a.linalg_inv());
+    let err = rel_err(&layer.p_a, &Tensor::linalg_inv(&a));
     assert!(err < 1e-8, "P_A off by {err} (relative)");
     let last = losses[35..].iter().sum::<f64>() / 5.0;
     assert!(last < 0.6 * losses[0], "loss {} -> {last}", losses[0]);
@@ -81,7 +103,12 @@ fn kron_resume_is_bitwise_equal_and_odd_parameters_are_refused() {
     let cfg = kron_config(0.05);
     let run = |model: &Mlp, opt: &mut Box<dyn Stepper>, steps: usize| {
         for _ in 0..steps {
-            opt.step(&mut Batch { model, x: x.shallow_clone(), y: y.shallow_clone() }).unwrap();
+            opt.step(&mut Batch {
+                model,
+                x: x.shallow_clone(),
+                y: y.shallow_clone(),
+            })
+            .unwrap();
         }
     };
     let a = Mlp::new(&[4, 5, 3], 24, false, false);
