@@ -121,7 +121,7 @@ fn kron_resume_is_bitwise_equal_and_odd_parameters_are_refused() {
     let mut vars = b.vs.variables();
     tch::no_grad(|| {
         for (name, w) in &weights {
-            let _ = vars.get_mut(name).unwrap().copy_(w);
+            vars.get_mut(name).unwrap().copy_(w);
         }
     });
     let mut opt_b = build(&b.vs, &cfg).unwrap();

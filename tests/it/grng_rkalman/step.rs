@@ -39,7 +39,7 @@ impl Mlp {
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         tch::no_grad(|| {
             for (_, t) in &mut vars {
-                let _ = t.copy_(&(randn(&mut rng, &t.size()) * 0.5));
+                t.copy_(&(randn(&mut rng, &t.size()) * 0.5));
             }
         });
         Mlp { vs, layers, leak }
@@ -55,7 +55,7 @@ impl Mlp {
         }
         if self.leak {
             let first = Tensor::from_slice(&[1.0, 0.0, 0.0]); // softmax ignores a shift of all logits
-            h = h + first * self.layers[0].weight.sum(Kind::Double) * 0.1;
+            h += first * self.layers[0].weight.sum(Kind::Double) * 0.1;
         }
         h
     }
@@ -242,7 +242,7 @@ fn resume_is_bitwise_equal() {
     let mut vars = b.vs.variables();
     tch::no_grad(|| {
         for (name, w) in &weights {
-            let _ = vars.get_mut(name).unwrap().copy_(w);
+            vars.get_mut(name).unwrap().copy_(w);
         }
     });
     let mut opt_b = RKalman::new(&b.vs, &cfg).unwrap();
