@@ -18,6 +18,15 @@ use std::time::Instant;
 use tch::nn::VarStore;
 use tch::{Kind, Tensor};
 
+/// What [`RKalmanKron::layer_steps`] proposes, applied only if everything is finite.
+struct Proposal {
+    steps: Vec<LayerStep>,
+    /// P̃_G V P̃_A per layer `(d_out, d_in [+1])`.
+    directions: Vec<Tensor>,
+    /// Σ⟨U, V⟩ over the layers.
+    uv: f64,
+}
+
 pub struct RKalmanKron {
     cfg: RKalmanConfig,
     layers: Vec<KronLayer>,
@@ -118,6 +127,45 @@ impl RKalmanKron {
             })
             .collect())
     }
+
+    /// Per layer: the new factors and their damped copies, and the direction P̃_G V P̃_A for
+    /// the layer's part of `v`; with Σ⟨U, V⟩ for the KL clip. `None` when a system failed.
+    fn layer_steps(
+        &self,
+        caps: &[&Captured],
+        errors: &[Tensor],
+        v: &[Tensor],
+        delta: f64,
+        report: &mut StepReport,
+    ) -> Result<Option<Proposal>> {
+        let _guard = tch::no_grad_guard();
+        let (mut steps, mut directions, mut uv, mut vi) = (Vec::new(), Vec::new(), 0.0, 0);
+        for ((l, c), e) in self.layers.iter().zip(caps).zip(errors) {
+            let Some(s) = l.covariance_step(&l.a_rows(&c.input), e, self.cfg.beta, delta)? else {
+                return Ok(None);
+            };
+            let gb = l.b.as_ref().map(|_| &v[vi + 1]);
+            let grad = l.joint_gradient(&v[vi], gb);
+            vi += 1 + usize::from(gb.is_some());
+            let u = s.gr_g.p.matmul(&grad).matmul(&s.gr_a.p); // (d_out, d_in [+1])
+            uv += (&u * &grad).sum(Kind::Double).double_value(&[]);
+            for gr in [&s.gr_a, &s.gr_g] {
+                report.lazy_guard_fallbacks += u32::from(gr.fallback);
+                if gr.fallback {
+                    *report.newton_iters.get_or_insert(0) += gr.newton_iters;
+                    let r = report.newton_resid_max.get_or_insert(0.0);
+                    *r = r.max(gr.newton_resid);
+                }
+            }
+            directions.push(u);
+            steps.push(s);
+        }
+        Ok(Some(Proposal {
+            steps,
+            directions,
+            uv,
+        }))
+    }
 }
 
 fn ms_since(t: Instant) -> f64 {
@@ -157,33 +205,16 @@ impl Stepper for RKalmanKron {
         };
         let t1 = Instant::now();
         let v = lg.g_reg.as_ref().unwrap_or(&lg.g);
-        let mut steps: Vec<LayerStep> = Vec::new();
-        let mut directions = Vec::new();
-        let mut uv = 0.0;
-        let mut vi = 0;
-        let _guard = tch::no_grad_guard();
-        for ((l, c), e) in self.layers.iter().zip(&caps).zip(&errors) {
-            let Some(s) = l.covariance_step(&l.a_rows(&c.input), e, self.cfg.beta, delta)? else {
-                self.step += 1;
-                report.nonfinite_skipped = true;
-                return Ok(report);
-            };
-            let gb = l.b.as_ref().map(|_| &v[vi + 1]);
-            let grad = l.joint_gradient(&v[vi], gb);
-            vi += 1 + usize::from(gb.is_some());
-            let u = s.gr_g.p.matmul(&grad).matmul(&s.gr_a.p); // (d_out, d_in [+1])
-            uv += (&u * &grad).sum(Kind::Double).double_value(&[]);
-            for gr in [&s.gr_a, &s.gr_g] {
-                report.lazy_guard_fallbacks += u32::from(gr.fallback);
-                if gr.fallback {
-                    *report.newton_iters.get_or_insert(0) += gr.newton_iters;
-                    let r = report.newton_resid_max.get_or_insert(0.0);
-                    *r = r.max(gr.newton_resid);
-                }
-            }
-            directions.push(u);
-            steps.push(s);
-        }
+        let Some(Proposal {
+            steps,
+            directions,
+            uv,
+        }) = self.layer_steps(&caps, &errors, v, delta, &mut report)?
+        else {
+            self.step += 1;
+            report.nonfinite_skipped = true;
+            return Ok(report);
+        };
         report.time_curv_ms = ms_since(t1);
         self.step += 1;
         let lr = self.cfg.lr;

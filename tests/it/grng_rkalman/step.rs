@@ -312,3 +312,52 @@ fn config_errors_name_the_key() {
         serde_json::from_str(r#"{"obs": "jacobian", "gr_mode": "both"}"#).unwrap();
     ok.validate().unwrap();
 }
+
+/// Explicit GR: the mean step is −η·m·P·g_G with g_G = g + ρ·H·g, H·g by central differences
+/// of the gradient (ε = 1e-5).
+#[test]
+fn explicit_mode_steps_along_the_regularized_gradient() {
+    let model = Mlp::new(&[3, 4, 3], 30, false, false);
+    let (x, y) = data(6, 3, 31);
+    let rho = 0.3;
+    let cfg = RKalmanConfig {
+        beta: 1.0,
+        ..config(ObsMode::SampledScore, GrMode::Explicit, rho, 1.0)
+    };
+    let mut opt = RKalman::new(&model.vs, &cfg).unwrap();
+    let layout = Layout::new(model.vs.variables().into_iter().collect());
+    let theta = || layout.flatten(&layout.params);
+    let grad_at = |target: &Tensor| {
+        layout.subtract(&(theta() - target)); // θ ← target
+        let loss = mean_ce(&model.logits(&x, &mut Tape::off()), &y);
+        layout.flatten(&Tensor::run_backward(
+            &[loss],
+            layout.params.as_slice(),
+            false,
+            false,
+        ))
+    };
+    let theta0 = theta();
+    let g = grad_at(&theta0);
+    let eps = 1e-5;
+    let hg = (grad_at(&(&theta0 + &g * eps)) - grad_at(&(&theta0 - &g * eps))) / (2.0 * eps);
+    let g_reg = &g + hg * rho;
+    let before = {
+        grad_at(&theta0);
+        theta()
+    };
+    let r = opt
+        .step(&mut Batch {
+            model: &model,
+            x: x.shallow_clone(),
+            y: y.shallow_clone(),
+        })
+        .unwrap();
+    let norm_reg = g_reg.norm().double_value(&[]);
+    let got_norm = r.grad_norm_reg.unwrap();
+    assert!((got_norm - norm_reg).abs() < 1e-6 * norm_reg, "‖g_G‖ {got_norm}, want {norm_reg}");
+    let want = opt.covariance().mv(&g_reg) * -6.0; // η = 1, m = 6
+    let got = theta() - before;
+    let rel = max_abs(&got, &want) / want.abs().max().double_value(&[]);
+    assert!(rel < 1e-6, "step off by {rel} (relative)");
+}
