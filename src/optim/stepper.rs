@@ -28,9 +28,10 @@ pub trait Objective {
     fn targets(&self) -> &Tensor;
 }
 
-/// Mean cross-entropy of logits `(N, C)` against labels `(N,)`.
+/// Mean cross-entropy of logits `(N, C)` against labels `(N,)`, in the logits' dtype (tch's
+/// `cross_entropy_for_logits` computes in f32, which spoils f64 checks).
 pub fn mean_ce(logits: &Tensor, targets: &Tensor) -> Tensor {
-    logits.cross_entropy_for_logits(targets)
+    logits.log_softmax(-1, logits.kind()).nll_loss(targets)
 }
 
 /// Labels drawn from `softmax(logits)` row by row (`(N,)` i64, on the logits' device), using
