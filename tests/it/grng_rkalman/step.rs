@@ -342,10 +342,8 @@ fn explicit_mode_steps_along_the_regularized_gradient() {
     let eps = 1e-5;
     let hg = (grad_at(&(&theta0 + &g * eps)) - grad_at(&(&theta0 - &g * eps))) / (2.0 * eps);
     let g_reg = &g + hg * rho;
-    let before = {
-        grad_at(&theta0);
-        theta()
-    };
+    let _ = grad_at(&theta0); // back to θ0
+    let before = theta();
     let r = opt
         .step(&mut Batch {
             model: &model,
@@ -355,7 +353,10 @@ fn explicit_mode_steps_along_the_regularized_gradient() {
         .unwrap();
     let norm_reg = g_reg.norm().double_value(&[]);
     let got_norm = r.grad_norm_reg.unwrap();
-    assert!((got_norm - norm_reg).abs() < 1e-6 * norm_reg, "‖g_G‖ {got_norm}, want {norm_reg}");
+    assert!(
+        (got_norm - norm_reg).abs() < 1e-6 * norm_reg,
+        "‖g_G‖ {got_norm}, want {norm_reg}"
+    );
     let want = opt.covariance().mv(&g_reg) * -6.0; // η = 1, m = 6
     let got = theta() - before;
     let rel = max_abs(&got, &want) / want.abs().max().double_value(&[]);
