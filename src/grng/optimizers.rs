@@ -2,6 +2,7 @@
 //! variant of [`OptimizerConfig`] (its keys, defaults in configs/grng/kinds.yaml) and one arm
 //! in each `match` below. First-order optimizers go through [`FirstOrder`]; curvature-aware
 //! ones (K-FAC, RENG, RING, Sophia, R-Kalman) are [`Stepper`]s themselves.
+use super::rkalman::{self, RKalmanConfig};
 use crate::optim::{AdamW, AdamWConfig, FirstOrder, Sgd, SgdConfig, Sophia, SophiaConfig, Stepper};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,8 @@ pub enum OptimizerConfig {
     Sgd(SgdConfig),
     /// Sophia-G: clipped sign-momentum over a Gauss–Newton–Bartlett diagonal (§3.4).
     Sophia(SophiaConfig),
+    /// R-Kalman (§2.4): a Kalman filter on the weights, dense or Kronecker covariance.
+    Rkalman(RKalmanConfig),
 }
 
 impl OptimizerConfig {
@@ -25,6 +28,7 @@ impl OptimizerConfig {
             OptimizerConfig::Adamw(_) => "adamw",
             OptimizerConfig::Sgd(_) => "sgd",
             OptimizerConfig::Sophia(_) => "sophia",
+            OptimizerConfig::Rkalman(_) => "rkalman",
         }
     }
 
@@ -34,6 +38,7 @@ impl OptimizerConfig {
             OptimizerConfig::Adamw(c) => c.lr,
             OptimizerConfig::Sgd(c) => c.lr,
             OptimizerConfig::Sophia(c) => c.lr,
+            OptimizerConfig::Rkalman(c) => c.lr,
         }
     }
 
@@ -52,11 +57,22 @@ impl OptimizerConfig {
                 _ => rest,
             }
         };
-        match self {
-            OptimizerConfig::Adamw(c) => c.validate().err().map(strip).into_iter().collect(),
+        let seeded = match self {
+            OptimizerConfig::Sophia(c) => c.seed,
+            OptimizerConfig::Rkalman(c) => c.seed,
+            _ => 0,
+        };
+        let mut out: Vec<String> = Vec::new();
+        if seeded != 0 {
+            out.push("seed: the label-sampling RNG follows the run's top-level `seed`; remove `optimizer.seed`".into());
+        }
+        out.extend(match self {
+            OptimizerConfig::Adamw(c) => c.validate().err().map(strip).into_iter().collect::<Vec<_>>(),
             OptimizerConfig::Sgd(c) => c.validate().err().map(strip).into_iter().collect(),
             OptimizerConfig::Sophia(c) => c.validate().err().map(strip).into_iter().collect(),
-        }
+            OptimizerConfig::Rkalman(c) => c.validate().err().map(strip).into_iter().collect(),
+        });
+        out
     }
 
     /// The optimizer over every trainable variable of `vs`. `seed` seeds the RNG of optimizers
@@ -70,6 +86,7 @@ impl OptimizerConfig {
                 c.seed = seed;
                 Box::new(Sophia::new(vs, &c)?)
             }
+            OptimizerConfig::Rkalman(c) => rkalman::build(vs, &RKalmanConfig { seed, ..c.clone() })?,
         })
     }
 }

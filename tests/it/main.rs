@@ -47,6 +47,7 @@ mod envs_vec;
 mod full_disk;
 mod grng_cli;
 mod grng_toy;
+mod grng_rkalman;
 mod input_errors;
 mod interrupt;
 mod layers;

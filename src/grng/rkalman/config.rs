@@ -1,0 +1,130 @@
+//! `RKalmanConfig`: the hyperparameters of R-Kalman (grng spec §2.4, defaults §2.8).
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+
+/// KL-clip bound of `cov: kron` when `kl_clip` is unset (§2.8).
+pub const DEFAULT_KL_CLIP: f64 = 1e-3;
+
+/// Where the gradient regularization (GR) enters (§2.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrMode {
+    /// ρ‖g‖² I added to the precision (matrix-differential step on P).
+    Implicit,
+    /// Mean step along g_G = ∇(L + ρ/2‖∇L‖²) (double backprop).
+    Explicit,
+    /// Both of the above.
+    Both,
+}
+
+impl GrMode {
+    pub fn implicit(self) -> bool {
+        matches!(self, GrMode::Implicit | GrMode::Both)
+    }
+    pub fn explicit(self) -> bool {
+        matches!(self, GrMode::Explicit | GrMode::Both)
+    }
+}
+
+/// What the measurement update adds to the precision (§2.4 step 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObsMode {
+    /// Per-example scores of labels sampled from the model (one-sample true Fisher).
+    SampledScore,
+    /// Jacobian of the mean output with its covariance R (exact expected Fisher).
+    Jacobian,
+}
+
+/// Structure of the covariance P.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CovForm {
+    /// One d×d matrix over all parameters (models up to [`super::MAX_DENSE_PARAMS`]).
+    Dense,
+    /// Per-layer Kronecker factors P_G ⊗ P_A (any size).
+    Kron,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RKalmanConfig {
+    /// η, the mean-step scale (effective natural-gradient rate η·τ·(1−β)).
+    pub lr: f64,
+    /// ρ, the GR coefficient.
+    pub rho: f64,
+    /// β ∈ (0, 1], the forgetting factor (predict step P ← P/β).
+    pub beta: f64,
+    /// σ0², the prior variance (P_0 = σ0² I).
+    pub sigma0_sq: f64,
+    /// τ > 0, the observation noise scale.
+    pub tau: f64,
+    pub gr_mode: GrMode,
+    pub obs: ObsMode,
+    pub cov: CovForm,
+    /// KL-clip bound κ on the mean step (§2.2 step 5); unset = off for dense and 1e-3 for
+    /// kron; 0 = off.
+    pub kl_clip: Option<f64>,
+    /// Seed of the optimizer's own label-sampling RNG.
+    pub seed: u64,
+}
+
+impl Default for RKalmanConfig {
+    fn default() -> Self {
+        RKalmanConfig {
+            lr: 1.0,
+            rho: 0.1,
+            beta: 0.99,
+            sigma0_sq: 1.0,
+            tau: 1.0,
+            gr_mode: GrMode::Implicit,
+            obs: ObsMode::SampledScore,
+            cov: CovForm::Dense,
+            kl_clip: None,
+            seed: 0,
+        }
+    }
+}
+
+impl RKalmanConfig {
+    /// Refuse values outside their domain; errors name the key.
+    pub fn validate(&self) -> Result<()> {
+        let positive = [
+            ("lr", self.lr),
+            ("sigma0_sq", self.sigma0_sq),
+            ("tau", self.tau),
+        ];
+        for (key, v) in positive {
+            if !(v.is_finite() && v > 0.0) {
+                bail!("rkalman: `{key}` must be a finite number > 0, got {v}");
+            }
+        }
+        if !(self.rho.is_finite() && self.rho >= 0.0) {
+            bail!(
+                "rkalman: `rho` must be a finite number >= 0, got {}",
+                self.rho
+            );
+        }
+        if !(self.beta > 0.0 && self.beta <= 1.0) {
+            bail!("rkalman: `beta` must be in (0, 1], got {}", self.beta);
+        }
+        if let Some(k) = self.kl_clip {
+            if !(k.is_finite() && k >= 0.0) {
+                bail!("rkalman: `kl_clip` must be a finite number >= 0 (0 = off), got {k}");
+            }
+        }
+        if self.cov == CovForm::Kron && self.obs == ObsMode::Jacobian {
+            bail!("rkalman: `obs: jacobian` exists for `cov: dense` only");
+        }
+        Ok(())
+    }
+
+    /// The KL-clip bound in force: `None` when off.
+    pub fn kl_clip_bound(&self) -> Option<f64> {
+        match (self.kl_clip, self.cov) {
+            (None, CovForm::Dense) => None,
+            (None, CovForm::Kron) => Some(DEFAULT_KL_CLIP),
+            (Some(k), _) => (k > 0.0).then_some(k),
+        }
+    }
+}

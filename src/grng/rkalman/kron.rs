@@ -1,0 +1,174 @@
+//! The Kronecker form of R-Kalman (grng spec §2.4, `cov = kron`): per linear layer a pair of
+//! covariances P_A ≈ A⁻¹ `(d_in+1, d_in+1)` and P_G ≈ G⁻¹ `(d_out, d_out)` (bias folded into A
+//! by an appended 1, §1.2) whose inverses track the K-FAC EMA factors exactly, by Woodbury on
+//! the batch rows, so that P_G ⊗ P_A ≈ F_ii⁻¹ in row-major order.
+use super::dense::{implicit_gr, measurement_update, sym, GrStep};
+use anyhow::{bail, Result};
+use tch::{Kind, Tensor};
+
+/// `P ← (1/β)[P − P xᵀ(cI_m + x P xᵀ)⁻¹ x P]`, `c = βm/(1−β)`: if `P = A⁻¹` then the result is
+/// `(βA + ((1−β)/m) xᵀx)⁻¹` for the rows `x` `(m, k)`. β = 1 leaves P unchanged (A is then
+/// the constant prior precision). With more rows than columns (m > k) the same update goes
+/// through a k×k system instead ([`track_inverse_direct`]). `Ok(None)` when a system is singular.
+pub fn track_inverse(p: &Tensor, x: &Tensor, beta: f64) -> Result<Option<Tensor>> {
+    if beta >= 1.0 {
+        return Ok(Some(p.shallow_clone()));
+    }
+    let (m, k) = x.size2()?;
+    if m > k {
+        return track_inverse_direct(p, x, beta);
+    }
+    let c = beta * m as f64 / (1.0 - beta);
+    Ok(measurement_update(p, x, None, c)?.map(|q| q / beta))
+}
+
+/// The update of [`track_inverse`] as `(1/β)(I + P xᵀx/c)⁻¹ P` (one k×k LU solve; cheaper
+/// than the m×m Woodbury system when m > k). β < 1.
+pub fn track_inverse_direct(p: &Tensor, x: &Tensor, beta: f64) -> Result<Option<Tensor>> {
+    let (m, k) = x.size2()?;
+    let c = beta * m as f64 / (1.0 - beta);
+    let eye = Tensor::eye(k, (p.kind(), p.device()));
+    let lhs = eye + p.matmul(&x.tr().matmul(x)) / c; // (k, k)
+    let (q, info) = Tensor::f_linalg_solve_ex(&lhs, p, true, false)?;
+    if info.int64_value(&[]) != 0 {
+        return Ok(None);
+    }
+    Ok(Some(sym(&q) / beta))
+}
+
+/// Factored split of the GR damping δ (§1.3, §2.3): `(π√δ, √δ/π)` with
+/// `π = √((tr A/dim A)/(tr G/dim G))`, where the factors' mean eigenvalues are estimated from
+/// the covariances as `dim/tr P` [A: A itself is never formed]. π = 1 if a trace is ~0.
+pub fn split_damping(p_a: &Tensor, p_g: &Tensor, delta: f64) -> (f64, f64) {
+    let mean_eig = |p: &Tensor| p.size()[0] as f64 / p.trace().double_value(&[]);
+    let ratio = mean_eig(p_a) / mean_eig(p_g);
+    let pi = if ratio.is_finite() && ratio > 0.0 {
+        ratio.sqrt()
+    } else {
+        1.0
+    };
+    let root = delta.sqrt();
+    (pi * root, root / pi)
+}
+
+/// One linear layer's parameters and covariance factors (f64).
+#[derive(Debug)]
+pub struct KronLayer {
+    /// Parameter names, e.g. `l0.weight` / `l0.bias`.
+    pub weight: String,
+    pub bias: Option<String>,
+    pub w: Tensor,
+    pub b: Option<Tensor>,
+    pub p_a: Tensor,
+    pub p_g: Tensor,
+}
+
+/// What one layer's covariance step produced.
+pub struct LayerStep {
+    pub p_a: Tensor,
+    pub p_g: Tensor,
+    /// The damped copies' GR steps (their `p` precondition the mean step).
+    pub gr_a: GrStep,
+    pub gr_g: GrStep,
+}
+
+impl KronLayer {
+    /// Inputs `(m, d_in)` → rows of A's observation, with a column of ones for the bias.
+    pub fn a_rows(&self, input: &Tensor) -> Tensor {
+        let d_in = self.w.size()[1];
+        let a = input.detach().to_kind(Kind::Double).reshape([-1, d_in]);
+        match self.b {
+            Some(_) => Tensor::cat(&[&a, &a.ones_like().narrow(1, 0, 1)], 1),
+            None => a,
+        }
+    }
+
+    /// New undamped factors from this batch's rows and their GR-damped copies; `None` when a
+    /// Woodbury system fails.
+    pub fn covariance_step(
+        &self,
+        a: &Tensor,
+        e: &Tensor,
+        beta: f64,
+        delta: f64,
+    ) -> Result<Option<LayerStep>> {
+        let (Some(p_a), Some(p_g)) = (
+            track_inverse(&self.p_a, a, beta)?,
+            track_inverse(&self.p_g, e, beta)?,
+        ) else {
+            return Ok(None);
+        };
+        let (delta_a, delta_g) = split_damping(&p_a, &p_g, delta);
+        let (gr_a, gr_g) = (implicit_gr(&p_a, delta_a), implicit_gr(&p_g, delta_g));
+        Ok(Some(LayerStep {
+            p_a,
+            p_g,
+            gr_a,
+            gr_g,
+        }))
+    }
+
+    /// The layer's gradient as one `(d_out, d_in [+1])` f64 matrix `[∇W | ∇b]`.
+    pub fn joint_gradient(&self, gw: &Tensor, gb: Option<&Tensor>) -> Tensor {
+        let gw = gw.to_kind(Kind::Double);
+        match gb {
+            Some(gb) => Tensor::cat(&[gw, gb.to_kind(Kind::Double).unsqueeze(1)], 1),
+            None => gw,
+        }
+    }
+
+    /// `W ← W − U[:, :d_in]`, `b ← b − U[:, d_in]` (no grad).
+    pub fn subtract(&self, u: &Tensor) {
+        let d_in = self.w.size()[1];
+        tch::no_grad(|| {
+            let uw = u.narrow(1, 0, d_in).to_kind(self.w.kind());
+            let _ = self.w.shallow_clone().g_sub_(&uw);
+            if let Some(b) = &self.b {
+                let _ = b
+                    .shallow_clone()
+                    .g_sub_(&u.select(1, d_in).to_kind(b.kind()));
+            }
+        });
+    }
+}
+
+/// The layers of named parameters: every 2-D `<layer>.weight`, with `<layer>.bias` if present.
+/// Any other parameter is refused by name. Priors P_A = P_G = σ0·I (so P_G ⊗ P_A = σ0² I).
+pub fn layers_of(params: &[(String, Tensor)], sigma0_sq: f64) -> Result<Vec<KronLayer>> {
+    let find = |name: &str| {
+        params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.shallow_clone())
+    };
+    let mut layers = Vec::new();
+    let mut owned = Vec::new();
+    for (name, t) in params {
+        let Some(prefix) = name.strip_suffix(".weight").filter(|_| t.dim() == 2) else {
+            continue;
+        };
+        let (d_out, d_in) = (t.size()[0], t.size()[1]);
+        let bias_name = format!("{prefix}.bias");
+        let b = find(&bias_name).filter(|b| b.size() == [d_out]);
+        let eye = |k: i64| Tensor::eye(k, (Kind::Double, t.device())) * sigma0_sq.sqrt();
+        owned.push(name.clone());
+        if b.is_some() {
+            owned.push(bias_name.clone());
+        }
+        layers.push(KronLayer {
+            weight: name.clone(),
+            p_a: eye(d_in + i64::from(b.is_some())),
+            p_g: eye(d_out),
+            bias: b.is_some().then_some(bias_name),
+            w: t.shallow_clone(),
+            b,
+        });
+    }
+    if let Some((name, _)) = params.iter().find(|(n, _)| !owned.contains(n)) {
+        bail!(
+            "rkalman (`cov: kron`) preconditions linear layers only; `{name}` is not the weight \
+             or bias of one"
+        );
+    }
+    Ok(layers)
+}
