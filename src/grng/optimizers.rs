@@ -67,7 +67,12 @@ impl OptimizerConfig {
             out.push("seed: the label-sampling RNG follows the run's top-level `seed`; remove `optimizer.seed`".into());
         }
         out.extend(match self {
-            OptimizerConfig::Adamw(c) => c.validate().err().map(strip).into_iter().collect::<Vec<_>>(),
+            OptimizerConfig::Adamw(c) => c
+                .validate()
+                .err()
+                .map(strip)
+                .into_iter()
+                .collect::<Vec<_>>(),
             OptimizerConfig::Sgd(c) => c.validate().err().map(strip).into_iter().collect(),
             OptimizerConfig::Sophia(c) => c.validate().err().map(strip).into_iter().collect(),
             OptimizerConfig::Rkalman(c) => c.validate().err().map(strip).into_iter().collect(),
@@ -86,7 +91,9 @@ impl OptimizerConfig {
                 c.seed = seed;
                 Box::new(Sophia::new(vs, &c)?)
             }
-            OptimizerConfig::Rkalman(c) => rkalman::build(vs, &RKalmanConfig { seed, ..c.clone() })?,
+            OptimizerConfig::Rkalman(c) => {
+                rkalman::build(vs, &RKalmanConfig { seed, ..c.clone() })?
+            }
         })
     }
 }

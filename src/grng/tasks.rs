@@ -46,23 +46,31 @@ pub struct Task {
     pub budget: Budget,
 }
 
-/// Per-task defaults: (batch, epochs or LM steps, probe size, target).
-fn defaults(id: TaskId) -> (usize, u64, usize, f64) {
-    match id {
+/// Per-task defaults: (batch, epochs or LM steps, probe size, target); None for the toy, which
+/// trains no network here (`toy::task`).
+fn defaults(id: TaskId) -> Option<(usize, u64, usize, f64)> {
+    Some(match id {
         TaskId::LogregDigits => (64, 50, 512, 0.95),
         TaskId::MlpDigits | TaskId::CnnDigits => (64, 40, 512, 0.95),
         TaskId::CnnShapes => (64, 20, 512, 0.85),
         TaskId::ShapesSmoke => (32, 2, 128, 0.6),
         TaskId::CharlmFortunes => (32, 1500, 32, 2.5),
         TaskId::CharlmGrammar => (16, 200, 16, 1.5),
-    }
+        TaskId::TwolayerToy => return None,
+    })
+}
+
+fn not_a_network() -> anyhow::Error {
+    anyhow::anyhow!(
+        "internal: task twolayer-toy runs from the `toy:` section, not as a network task"
+    )
 }
 
 /// A freshly initialised model (draws from torch's global generator: seed it first), the
 /// budget and the data of `cfg`'s task.
 pub fn build(cfg: &GrngConfig, device: Device) -> Result<(Task, TaskData)> {
     let id = cfg.task;
-    let (batch, budget_units, probe, target) = defaults(id);
+    let (batch, budget_units, probe, target) = defaults(id).ok_or_else(not_a_network)?;
     let data = load_data(cfg)?;
     let act = cfg.model.activation;
     let (model_name, model): (&'static str, Box<dyn Classifier>) = match id {
@@ -84,6 +92,7 @@ pub fn build(cfg: &GrngConfig, device: Device) -> Result<(Task, TaskData)> {
             let lm = CharLm::new(*vocab, cfg.data.seq_len as i64, device)?;
             ("charlm", Box::new(lm))
         }
+        TaskId::TwolayerToy => return Err(not_a_network()),
     };
     let batch = cfg.train.batch.unwrap_or(batch);
     let (epochs, steps) = match &data {
@@ -155,6 +164,7 @@ fn load_data(cfg: &GrngConfig) -> Result<TaskData> {
         TaskId::CnnShapes => shapes(8000, 2000, 0.1),
         TaskId::ShapesSmoke => shapes(512, 128, 0.0),
         TaskId::CharlmFortunes | TaskId::CharlmGrammar => text_splits(cfg)?,
+        TaskId::TwolayerToy => return Err(not_a_network()),
     })
 }
 
