@@ -23,6 +23,7 @@ pub mod config;
 pub mod ema;
 pub mod flat;
 pub mod groups;
+pub mod kfac;
 pub mod schedule;
 pub mod state;
 pub mod stepper;
