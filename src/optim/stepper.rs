@@ -38,16 +38,22 @@ pub fn mean_ce(logits: &Tensor, targets: &Tensor) -> Tensor {
 pub fn sample_labels(logits: &Tensor, rng: &mut ChaCha8Rng) -> Result<Tensor> {
     let (n, c) = logits.size2()?;
     let _guard = tch::no_grad_guard();
-    let cdf = logits.detach().to_kind(Kind::Double).softmax(-1, Kind::Double).cumsum(-1, Kind::Double);
+    let cdf = logits
+        .detach()
+        .to_kind(Kind::Double)
+        .softmax(-1, Kind::Double)
+        .cumsum(-1, Kind::Double);
     let u: Vec<f64> = (0..n).map(|_| rng.gen::<f64>()).collect();
-    let u = Tensor::from_slice(&u).to_device(logits.device()).view([n, 1]);
+    let u = Tensor::from_slice(&u)
+        .to_device(logits.device())
+        .view([n, 1]);
     // The first class whose cumulative mass exceeds u; clamp guards rounding in the last entry.
     let below = cdf.lt_tensor(&u).sum_dim_intlist(1, false, Kind::Int64);
     Ok(below.clamp_max(c - 1))
 }
 
 /// A ChaCha8 stream position, for saving an optimizer's label-sampling RNG in its JSON header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RngState {
     pub seed: [u8; 32],
     pub stream: u64,
@@ -66,7 +72,10 @@ impl RngState {
 
     pub fn restore(&self) -> Result<ChaCha8Rng> {
         let Ok(pos) = self.word_pos.parse::<u128>() else {
-            bail!("optimizer state: RNG word position `{}` is not a number", self.word_pos);
+            bail!(
+                "optimizer state: RNG word position `{}` is not a number",
+                self.word_pos
+            );
         };
         let mut rng = ChaCha8Rng::from_seed(self.seed);
         rng.set_stream(self.stream);
@@ -144,7 +153,10 @@ pub fn grad_norm(params: &[Tensor]) -> f64 {
         .map(|p| {
             let g = p.grad();
             if g.defined() {
-                g.to_kind(Kind::Double).square().sum(Kind::Double).double_value(&[])
+                g.to_kind(Kind::Double)
+                    .square()
+                    .sum(Kind::Double)
+                    .double_value(&[])
             } else {
                 0.0
             }
