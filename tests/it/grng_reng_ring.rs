@@ -2,7 +2,7 @@
 //! §6.7 tests 10, 11, 13 and the resume test of §6.11. Models and helpers: `optim_kfac`.
 use super::optim_kfac::{assert_resume_bitwise, batch, delta, groups, plain, Mlp};
 use lab::optim::kfac::{GrNorm, Kfac, KfacConfig};
-use lab::optim::stepper::{Objective, Stepper};
+use lab::optim::stepper::{mean_ce, Objective, Stepper};
 use tch::{Kind, Tensor};
 
 const D: i64 = 4;
@@ -21,26 +21,45 @@ fn assert_same_trajectory(a: KfacConfig, b: KfacConfig, steps: u64, tol: f64) {
         s_a.step(&mut batch(&m_a, k, 8, D, C)).unwrap();
         s_b.step(&mut batch(&m_b, k, 8, D, C)).unwrap();
         for ((n, va), (_, vb)) in m_a.values().iter().zip(m_b.values()) {
-            let diff = va.iter().zip(&vb).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+            let diff = va
+                .iter()
+                .zip(&vb)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f64::max);
             assert!(diff <= tol, "step {k}, {n}: {diff}");
         }
     }
 }
 
 fn small_schedule(cfg: KfacConfig) -> KfacConfig {
-    KfacConfig { t_stat: 2, t_inv: 3, wd_after_steps: Some(2), lr: 0.1, ..cfg }
+    KfacConfig {
+        t_stat: 2,
+        t_inv: 3,
+        wd_after_steps: Some(2),
+        lr: 0.1,
+        ..cfg
+    }
 }
 
 #[test]
 fn reng_with_rho_zero_is_kfac_step_for_step() {
-    let reng = small_schedule(KfacConfig { rho: 0.0, ..KfacConfig::reng() });
+    let reng = small_schedule(KfacConfig {
+        rho: 0.0,
+        ..KfacConfig::reng()
+    });
     assert_same_trajectory(small_schedule(KfacConfig::kfac()), reng, 8, 1e-12);
 }
 
 #[test]
 fn ring_with_rho_zero_is_kfac_with_the_floor_damping() {
-    let ring = small_schedule(KfacConfig { rho: 0.0, ..KfacConfig::ring() });
-    let kfac = small_schedule(KfacConfig { damping: ring.damping, ..KfacConfig::kfac() });
+    let ring = small_schedule(KfacConfig {
+        rho: 0.0,
+        ..KfacConfig::ring()
+    });
+    let kfac = small_schedule(KfacConfig {
+        damping: ring.damping,
+        ..KfacConfig::kfac()
+    });
     assert_same_trajectory(kfac, ring, 8, 1e-12);
 }
 
@@ -52,8 +71,11 @@ fn gradient(m: &Mlp, k: u64) -> Vec<(String, Tensor)> {
     for t in vars.values() {
         t.shallow_clone().zero_grad();
     }
-    logits.cross_entropy_for_logits(&b.y).backward();
-    let mut out: Vec<(String, Tensor)> = vars.into_iter().map(|(n, t)| (n, t.grad().copy())).collect();
+    mean_ce(&logits, &b.y).backward();
+    let mut out: Vec<(String, Tensor)> = vars
+        .into_iter()
+        .map(|(n, t)| (n, t.grad().copy()))
+        .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
@@ -63,7 +85,11 @@ fn ring_with_huge_rho_steps_along_the_gradient_scaled_by_one_over_delta() {
     for gr_norm in [GrNorm::Global, GrNorm::PerLayer] {
         let m = Mlp::new(D, H, C, 22);
         let g = gradient(&m.twin(D, H, C), 3);
-        let cfg = KfacConfig { rho: 1e6, gr_norm, ..plain(KfacConfig::ring()) };
+        let cfg = KfacConfig {
+            rho: 1e6,
+            gr_norm,
+            ..plain(KfacConfig::ring())
+        };
         let before = m.values();
         let mut s = Kfac::new(groups(&m, D, C, 0.0), cfg).unwrap();
         let r = s.step(&mut batch(&m, 3, 8, D, C)).unwrap();
@@ -78,13 +104,21 @@ fn ring_with_huge_rho_steps_along_the_gradient_scaled_by_one_over_delta() {
             }
             let dot: f64 = u.iter().zip(&gv).map(|(a, b)| a * b).sum();
             let (nu, ng) = (norm(&u), norm(&gv));
-            assert!(dot / (nu * ng) > 0.999, "{gr_norm:?} cosine {}", dot / (nu * ng));
+            assert!(
+                dot / (nu * ng) > 0.999,
+                "{gr_norm:?} cosine {}",
+                dot / (nu * ng)
+            );
             let g_sq = match gr_norm {
                 GrNorm::Global => r.grad_norm.powi(2),
                 GrNorm::PerLayer => ng * ng,
             };
             let delta_k = 1e-4 + 1e6 * g_sq;
-            assert!((nu * delta_k / ng - 1.0).abs() < 0.01, "{gr_norm:?} ‖U‖δ/‖g‖ = {}", nu * delta_k / ng);
+            assert!(
+                (nu * delta_k / ng - 1.0).abs() < 0.01,
+                "{gr_norm:?} ‖U‖δ/‖g‖ = {}",
+                nu * delta_k / ng
+            );
             if gr_norm == GrNorm::Global {
                 assert!((r.damping_eff.unwrap() / delta_k - 1.0).abs() < 1e-12);
             }
@@ -122,11 +156,18 @@ fn reng_direction_is_the_preconditioned_gr_gradient_with_fd_hessian() {
         .zip(g_plus.iter().zip(&g_minus))
         .map(|((n, g0), ((_, gp), (_, gm)))| (n.clone(), g0 + (gp - gm) * (rho / (2.0 * eps))))
         .collect();
-    let cfg = KfacConfig { rho, damping: lambda, ..plain(KfacConfig::reng()) };
+    let cfg = KfacConfig {
+        rho,
+        damping: lambda,
+        ..plain(KfacConfig::reng())
+    };
     let before = m.values();
     let mut s = Kfac::new(groups(&m, D, C, 0.0), cfg).unwrap();
     let r = s.step(&mut batch(&m, 4, 8, D, C)).unwrap();
-    let g_sq: f64 = g.iter().map(|(_, t)| t.square().sum(Kind::Double).double_value(&[])).sum();
+    let g_sq: f64 = g
+        .iter()
+        .map(|(_, t)| t.square().sum(Kind::Double).double_value(&[]))
+        .sum();
     assert!((r.grad_norm - g_sq.sqrt()).abs() < 1e-12);
     assert!((r.gr_penalty.unwrap() - 0.5 * rho * g_sq).abs() < 1e-12);
     let after = m.values();
@@ -137,8 +178,11 @@ fn reng_direction_is_the_preconditioned_gr_gradient_with_fd_hessian() {
         let pi = ((a.trace().double_value(&[]) / a.size()[0] as f64)
             / (gf.trace().double_value(&[]) / gf.size()[0] as f64))
             .sqrt();
-        let ia = (&a + Tensor::eye(a.size()[0], (Kind::Double, a.device())) * (pi * lambda.sqrt())).inverse();
-        let ig = (&gf + Tensor::eye(gf.size()[0], (Kind::Double, a.device())) * (lambda.sqrt() / pi)).inverse();
+        let ia = (&a + Tensor::eye(a.size()[0], (Kind::Double, a.device())) * (pi * lambda.sqrt()))
+            .inverse();
+        let ig = (&gf
+            + Tensor::eye(gf.size()[0], (Kind::Double, a.device())) * (lambda.sqrt() / pi))
+            .inverse();
         let want = ig.matmul(&vl).matmul(&ia);
         let d_w = Tensor::from_slice(&delta(&before, &after, w)).view_as(&vt(w));
         let d_b = Tensor::from_slice(&delta(&before, &after, b)).unsqueeze(1);
@@ -151,7 +195,13 @@ fn reng_direction_is_the_preconditioned_gr_gradient_with_fd_hessian() {
 #[test]
 fn reng_and_ring_resume_bitwise_also_off_refresh_steps() {
     for cfg in [KfacConfig::reng(), KfacConfig::ring()] {
-        let cfg = KfacConfig { t_stat: 3, t_inv: 7, wd_after_steps: Some(10), lr: 0.1, ..cfg };
+        let cfg = KfacConfig {
+            t_stat: 3,
+            t_inv: 7,
+            wd_after_steps: Some(10),
+            lr: 0.1,
+            ..cfg
+        };
         assert_resume_bitwise(&cfg, 30, 50);
     }
 }

@@ -4,8 +4,10 @@
 //! Tiny f64 models built from `nn::layers::Linear`; shared with `grng_reng_ring`.
 use lab::nn::layers::Linear;
 use lab::nn::{Captured, Tape};
-use lab::optim::kfac::{kfac_groups, DampingScheme, FisherKind, InverseMethod, Inverses, Kfac, KfacConfig};
-use lab::optim::stepper::{sample_labels, Objective, Stepper};
+use lab::optim::kfac::{
+    kfac_groups, DampingScheme, FisherKind, InverseMethod, Inverses, Kfac, KfacConfig,
+};
+use lab::optim::stepper::{mean_ce, sample_labels, Objective, Stepper};
 use lab::optim::{ParamGroup, StateDict};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -47,7 +49,13 @@ impl Mlp {
             let src = Tensor::from_slice(&v).view(t.size().as_slice()) * 0.7 + base;
             tch::no_grad(|| t.copy_(&src));
         }
-        Mlp { vs, l1, l2, scale, positions: 1 }
+        Mlp {
+            vs,
+            l1,
+            l2,
+            scale,
+            positions: 1,
+        }
     }
 
     pub fn logits(&self, x: &Tensor, tape: &mut Tape) -> Tensor {
@@ -102,11 +110,20 @@ impl Objective for Batch<'_> {
 /// Batch `k`: n examples (inputs in [-1, 1]), labels in 0..classes.
 pub fn batch(model: &Mlp, k: u64, n: i64, d_in: i64, classes: i64) -> Batch<'_> {
     let l = model.positions;
-    let shape: Vec<i64> = if l > 1 { vec![n, l, d_in] } else { vec![n, d_in] };
-    let x = Tensor::from_slice(&normals((n * l * d_in) as usize, 7000 + k)).view(shape.as_slice()) * 1.5;
+    let shape: Vec<i64> = if l > 1 {
+        vec![n, l, d_in]
+    } else {
+        vec![n, d_in]
+    };
+    let x = Tensor::from_slice(&normals((n * l * d_in) as usize, 7000 + k)).view(shape.as_slice())
+        * 1.5;
     let mut rng = ChaCha8Rng::seed_from_u64(9000 + k);
     let y: Vec<i64> = (0..n).map(|_| rng.gen_range(0..classes)).collect();
-    Batch { model, x, y: Tensor::from_slice(&y) }
+    Batch {
+        model,
+        x,
+        y: Tensor::from_slice(&y),
+    }
 }
 
 /// `kfac_groups` of the model (layers from one captured forward).
@@ -138,7 +155,11 @@ pub fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
 /// θ_after − θ_before of the named parameter.
 pub fn delta(before: &[(String, Vec<f64>)], after: &[(String, Vec<f64>)], name: &str) -> Vec<f64> {
     let find = |v: &[(String, Vec<f64>)]| v.iter().find(|(n, _)| n == name).unwrap().1.clone();
-    find(after).iter().zip(find(before)).map(|(a, b)| a - b).collect()
+    find(after)
+        .iter()
+        .zip(find(before))
+        .map(|(a, b)| a - b)
+        .collect()
 }
 
 /// Train `cfg` for `split` steps, save to disk, load into a fresh model and stepper, train to
@@ -158,24 +179,42 @@ pub fn assert_resume_bitwise(cfg: &KfacConfig, split: u64, total: u64) {
     let mut s_first = Kfac::new(groups(&first, d, c, cfg.weight_decay), cfg.clone()).unwrap();
     run(&first, &mut s_first, 0..split);
     let dir = tempfile::tempdir().unwrap();
-    s_first.state_dict().unwrap().save(dir.path(), "opt").unwrap();
+    s_first
+        .state_dict()
+        .unwrap()
+        .save(dir.path(), "opt")
+        .unwrap();
     let second = first.twin(d, h, c);
     drop((s_first, first));
     let mut s_second = Kfac::new(groups(&second, d, c, cfg.weight_decay), cfg.clone()).unwrap();
-    s_second.load_state_dict(&StateDict::load(dir.path(), "opt").unwrap()).unwrap();
+    s_second
+        .load_state_dict(&StateDict::load(dir.path(), "opt").unwrap())
+        .unwrap();
     assert_eq!(s_second.steps_done(), split);
     run(&second, &mut s_second, split..total);
     let bits = |m: &Mlp| -> Vec<Vec<u64>> {
-        m.values().into_iter().map(|(_, v)| v.iter().map(|x| x.to_bits()).collect()).collect()
+        m.values()
+            .into_iter()
+            .map(|(_, v)| v.iter().map(|x| x.to_bits()).collect())
+            .collect()
     };
-    assert_eq!(bits(&second), bits(&full), "{} resumed at {split}", cfg.name());
+    assert_eq!(
+        bits(&second),
+        bits(&full),
+        "{} resumed at {split}",
+        cfg.name()
+    );
 }
 
 #[test]
 fn kronecker_block_equals_per_example_fisher() {
     let m = Mlp::new(5, 0, 3, 1);
     let mut b = batch(&m, 1, 1, 5, 3);
-    let cfg = KfacConfig { stat_decay: 0.0, lr: 0.0, ..plain(KfacConfig::kfac()) };
+    let cfg = KfacConfig {
+        stat_decay: 0.0,
+        lr: 0.0,
+        ..plain(KfacConfig::kfac())
+    };
     // The label the stepper will sample, and the per-example gradient of −log p(ŷ).
     let (logits, _) = b.forward(false).unwrap();
     let yhat = sample_labels(&logits, &mut ChaCha8Rng::seed_from_u64(cfg.seed)).unwrap();
@@ -189,7 +228,11 @@ fn kronecker_block_equals_per_example_fisher() {
     let f = s.layer_factors();
     assert_eq!(f.len(), 1);
     let kron = f[0].2.kron(&f[0].1); // G ⊗ A in row-major order
-    assert!(max_diff(&kron, &dense) < 1e-12, "{}", max_diff(&kron, &dense));
+    assert!(
+        max_diff(&kron, &dense) < 1e-12,
+        "{}",
+        max_diff(&kron, &dense)
+    );
 }
 
 #[test]
@@ -197,7 +240,11 @@ fn factors_equal_factors_of_explicit_per_example_gradients() {
     let (d, h, c, n) = (4, 5, 3, 6);
     let m = Mlp::new(d, h, c, 2);
     let mut b = batch(&m, 2, n, d, c);
-    let cfg = KfacConfig { stat_decay: 0.0, lr: 0.0, ..plain(KfacConfig::kfac()) };
+    let cfg = KfacConfig {
+        stat_decay: 0.0,
+        lr: 0.0,
+        ..plain(KfacConfig::kfac())
+    };
     let (logits, _) = b.forward(false).unwrap();
     let yhat = sample_labels(&logits, &mut ChaCha8Rng::seed_from_u64(cfg.seed)).unwrap();
     let (mut a1, mut g1, mut a2, mut g2) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -206,11 +253,18 @@ fn factors_equal_factors_of_explicit_per_example_gradients() {
         let mut tape = Tape::on();
         let xj = b.x.narrow(0, j, 1);
         let lj = m.logits(&xj, &mut tape);
-        let nll = lj.cross_entropy_loss::<Tensor>(&yhat.narrow(0, j, 1), None, Reduction::Sum, -100, 0.0);
-        let biases = [m.l1.bias.as_ref().unwrap(), m.l2.as_ref().unwrap().bias.as_ref().unwrap()];
+        let nll =
+            lj.cross_entropy_loss::<Tensor>(&yhat.narrow(0, j, 1), None, Reduction::Sum, -100, 0.0);
+        let biases = [
+            m.l1.bias.as_ref().unwrap(),
+            m.l2.as_ref().unwrap().bias.as_ref().unwrap(),
+        ];
         let e = Tensor::run_backward(&[&nll], &biases, false, false); // ∂ℓ_j/∂b = e_j
         a1.push(Tensor::cat(&[xj.shallow_clone(), ones.shallow_clone()], 1));
-        a2.push(Tensor::cat(&[tape.items[1].input.detach(), ones.shallow_clone()], 1));
+        a2.push(Tensor::cat(
+            &[tape.items[1].input.detach(), ones.shallow_clone()],
+            1,
+        ));
         g1.push(e[0].view([1, h]));
         g2.push(e[1].view([1, c]));
     }
@@ -222,7 +276,12 @@ fn factors_equal_factors_of_explicit_per_example_gradients() {
     s.step(&mut b).unwrap();
     let f = s.layer_factors();
     assert_eq!((f[0].0.as_str(), f[1].0.as_str()), ("l1", "l2"));
-    for (got, want) in [(&f[0].1, &a1), (&f[0].2, &g1), (&f[1].1, &a2), (&f[1].2, &g2)] {
+    for (got, want) in [
+        (&f[0].1, &a1),
+        (&f[0].2, &g1),
+        (&f[1].1, &a2),
+        (&f[1].2, &g2),
+    ] {
         assert!(max_diff(got, &mean_outer(want)) < 1e-12);
     }
 }
@@ -245,13 +304,18 @@ fn conv_as_unfold_scaling_and_one_position_equals_linear() {
     // L = 3 positions: A = Σ (a/L)(a/L)ᵀ / N, G = (L/N) Σ e eᵀ over all N·L rows.
     let mut m = Mlp::new(d, 0, c, 5);
     m.positions = 3;
-    let cfg = KfacConfig { stat_decay: 0.0, lr: 0.0, ..cfg };
+    let cfg = KfacConfig {
+        stat_decay: 0.0,
+        lr: 0.0,
+        ..cfg
+    };
     let mut b = batch(&m, 4, n, d, c);
     let mut tape = Tape::on();
     let logits = m.logits(&b.x, &mut tape);
     let yhat = sample_labels(&logits, &mut ChaCha8Rng::seed_from_u64(cfg.seed)).unwrap();
     let nll = logits.cross_entropy_loss::<Tensor>(&yhat, None, Reduction::Sum, -100, 0.0);
-    let e = Tensor::run_backward(&[&nll], &[&tape.items[0].output], false, false)[0].reshape([-1, c]);
+    let e =
+        Tensor::run_backward(&[&nll], &[&tape.items[0].output], false, false)[0].reshape([-1, c]);
     let a = Tensor::cat(&[b.x.reshape([-1, d]), Tensor::ones([n * 3, 1], F64)], 1);
     let want_a = a.transpose(0, 1).matmul(&a) / (n as f64 * 9.0);
     let want_g = e.transpose(0, 1).matmul(&e) * (3.0 / n as f64);
@@ -266,19 +330,36 @@ fn conv_as_unfold_scaling_and_one_position_equals_linear() {
 fn one_step_with_exact_gaussian_fisher_lands_on_least_squares() {
     // y = W x + b + noise, loss = mean ½‖Wx + b − y‖²: G = I exactly, so U = ∇W·A⁻¹ (§6.6.6).
     let (n, d_in, d_out) = (20, 3, 2);
-    let x = Tensor::from_slice(&normals(n * d_in, 1)).view([n as i64, d_in]);
-    let y = Tensor::from_slice(&normals(n * d_out, 2)).view([n as i64, d_out]);
+    let x = Tensor::from_slice(&normals(n * d_in, 1)).view([n as i64, d_in as i64]);
+    let y = Tensor::from_slice(&normals(n * d_out, 2)).view([n as i64, d_out as i64]);
     let a = Tensor::cat(&[x, Tensor::ones([n as i64, 1], F64)], 1); // (n, d_in + 1)
-    let w0 = Tensor::from_slice(&normals(d_out * 4, 3)).view([d_out as i64, 4]).set_requires_grad(true);
-    let loss = (a.matmul(&w0.transpose(0, 1)) - &y).square().sum(Kind::Double) * (0.5 / n as f64);
+    let w0 = Tensor::from_slice(&normals(d_out * 4, 3))
+        .view([d_out as i64, 4])
+        .set_requires_grad(true);
+    let loss = (a.matmul(&w0.transpose(0, 1)) - &y)
+        .square()
+        .sum(Kind::Double)
+        * (0.5 / n as f64);
     let grad = Tensor::run_backward(&[&loss], &[&w0], false, false).remove(0);
     let big_a = a.transpose(0, 1).matmul(&a) / n as f64;
-    let inv = Inverses::compute(InverseMethod::Eigen, &big_a, &Tensor::eye(d_out as i64, F64)).unwrap();
+    let inv = Inverses::compute(
+        InverseMethod::Eigen,
+        &big_a,
+        &Tensor::eye(d_out as i64, F64),
+    )
+    .unwrap();
     // Least squares: W* = Yᵀ A (AᵀA)⁻¹.
-    let want = y.transpose(0, 1).matmul(&a).matmul(&a.transpose(0, 1).matmul(&a).inverse());
+    let want = y
+        .transpose(0, 1)
+        .matmul(&a)
+        .matmul(&a.transpose(0, 1).matmul(&a).inverse());
     for scheme in [DampingScheme::Factored, DampingScheme::ExactEigen] {
         let w1 = w0.detach() - inv.precondition(&grad, 0.0, scheme);
-        assert!(max_diff(&w1, &want) < 1e-8, "{scheme:?}: {}", max_diff(&w1, &want));
+        assert!(
+            max_diff(&w1, &want) < 1e-8,
+            "{scheme:?}: {}",
+            max_diff(&w1, &want)
+        );
     }
 }
 
@@ -292,12 +373,15 @@ fn kl_clip_sum_is_the_quadratic_form_of_the_damped_kronecker_fisher() {
     let (a, g) = (spd(4, 11), spd(3, 12));
     let v = Tensor::from_slice(&normals(12, 13)).view([3, 4]);
     let inv = Inverses::compute(InverseMethod::Eigen, &a, &g).unwrap();
-    let delta = 0.05;
+    let delta: f64 = 0.05;
     let pi = inv.pi();
     let (da, dg) = (pi * delta.sqrt(), delta.sqrt() / pi);
     let factored = (&g + Tensor::eye(3, F64) * dg).kron(&(&a + Tensor::eye(4, F64) * da));
     let exact = g.kron(&a) + Tensor::eye(12, F64) * delta;
-    for (scheme, f) in [(DampingScheme::Factored, factored), (DampingScheme::ExactEigen, exact)] {
+    for (scheme, f) in [
+        (DampingScheme::Factored, factored),
+        (DampingScheme::ExactEigen, exact),
+    ] {
         let u = inv.precondition(&v, delta, scheme).flatten(0, -1);
         let vv = v.flatten(0, -1);
         let ug = u.dot(&vv).double_value(&[]);
@@ -313,8 +397,14 @@ fn kl_clip_scales_the_direction_by_nu() {
     let (d, h, c) = (4, 5, 3);
     let m_free = Mlp::new(d, h, c, 6);
     let m_clip = m_free.twin(d, h, c);
-    let cfg = KfacConfig { lr: 0.3, ..plain(KfacConfig::kfac()) };
-    let clip = KfacConfig { kl_clip: Some(1e-4), ..cfg.clone() };
+    let cfg = KfacConfig {
+        lr: 0.3,
+        ..plain(KfacConfig::kfac())
+    };
+    let clip = KfacConfig {
+        kl_clip: Some(1e-4),
+        ..cfg.clone()
+    };
     let before = m_free.values();
     let mut s_free = Kfac::new(groups(&m_free, d, c, 0.0), cfg).unwrap();
     s_free.step(&mut batch(&m_free, 5, 8, d, c)).unwrap();
@@ -322,7 +412,7 @@ fn kl_clip_scales_the_direction_by_nu() {
     let g_model = m_clip.twin(d, h, c);
     let mut b = batch(&g_model, 5, 8, d, c);
     let (logits, _) = b.forward(false).unwrap();
-    logits.cross_entropy_for_logits(&b.y).backward();
+    mean_ce(&logits, &b.y).backward();
     let vars = g_model.vs.variables();
     let names = ["l1.bias", "l1.weight", "l2.bias", "l2.weight"];
     let mut ug = 0.0;
@@ -338,7 +428,10 @@ fn kl_clip_scales_the_direction_by_nu() {
     let got = r.kl_clip_scale.unwrap();
     assert!((got - nu).abs() < 1e-10 * nu, "{got} vs {nu}");
     for name in names {
-        let (free, clipped) = (delta(&before, &m_free.values(), name), delta(&before, &m_clip.values(), name));
+        let (free, clipped) = (
+            delta(&before, &m_free.values(), name),
+            delta(&before, &m_clip.values(), name),
+        );
         for (f, c) in free.iter().zip(&clipped) {
             assert!((f * nu - c).abs() < 1e-12, "{name}");
         }
@@ -348,13 +441,19 @@ fn kl_clip_scales_the_direction_by_nu() {
 /// Inverse of a small dense matrix by Gauss–Jordan with partial pivoting (test oracle).
 fn inverse(m: &[Vec<f64>]) -> Vec<Vec<f64>> {
     let n = m.len();
-    let mut a: Vec<Vec<f64>> = m.iter().enumerate().map(|(i, r)| {
-        let mut row = r.clone();
-        row.extend((0..n).map(|j| if i == j { 1.0 } else { 0.0 }));
-        row
-    }).collect();
+    let mut a: Vec<Vec<f64>> = m
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut row = r.clone();
+            row.extend((0..n).map(|j| if i == j { 1.0 } else { 0.0 }));
+            row
+        })
+        .collect();
     for col in 0..n {
-        let p = (col..n).max_by(|&x, &y| a[x][col].abs().total_cmp(&a[y][col].abs())).unwrap();
+        let p = (col..n)
+            .max_by(|&x, &y| a[x][col].abs().total_cmp(&a[y][col].abs()))
+            .unwrap();
         a.swap(col, p);
         let piv = a[col][col];
         a[col].iter_mut().for_each(|v| *v /= piv);
@@ -362,7 +461,9 @@ fn inverse(m: &[Vec<f64>]) -> Vec<Vec<f64>> {
             if r != col {
                 let f = a[r][col];
                 let pivot_row = a[col].clone();
-                a[r].iter_mut().zip(&pivot_row).for_each(|(v, p)| *v -= f * p);
+                a[r].iter_mut()
+                    .zip(&pivot_row)
+                    .for_each(|(v, p)| *v -= f * p);
             }
         }
     }
@@ -370,7 +471,13 @@ fn inverse(m: &[Vec<f64>]) -> Vec<Vec<f64>> {
 }
 
 fn matmul(a: &[Vec<f64>], b: &[Vec<f64>]) -> Vec<Vec<f64>> {
-    a.iter().map(|r| (0..b[0].len()).map(|j| r.iter().zip(b).map(|(x, br)| x * br[j]).sum()).collect()).collect()
+    a.iter()
+        .map(|r| {
+            (0..b[0].len())
+                .map(|j| r.iter().zip(b).map(|(x, br)| x * br[j]).sum())
+                .collect()
+        })
+        .collect()
 }
 
 #[test]
@@ -378,17 +485,30 @@ fn hand_computed_three_to_two_update() {
     // §6.9 test 21: W (2×3) + b, two examples, empirical Fisher, β 0.95, λ 1e-2 factored.
     let m = Mlp::new(3, 0, 2, 8);
     let (lr, lambda, beta) = (0.5, 1e-2, 0.95);
-    let cfg = KfacConfig { lr, damping: lambda, fisher: FisherKind::Empirical, ..plain(KfacConfig::kfac()) };
+    let cfg = KfacConfig {
+        lr,
+        damping: lambda,
+        fisher: FisherKind::Empirical,
+        ..plain(KfacConfig::kfac())
+    };
     let xs = [[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]];
     let ys = [1usize, 0];
     let vals = m.values();
     let (b0, w0) = (&vals[0].1, &vals[1].1); // l1.bias, l1.weight (row-major 2×3)
-    let (mut grad, mut aa, mut gg) = (vec![vec![0.0; 4]; 2], vec![vec![0.0; 4]; 4], vec![vec![0.0; 2]; 2]);
+    let (mut grad, mut aa, mut gg) = (
+        vec![vec![0.0; 4]; 2],
+        vec![vec![0.0; 4]; 4],
+        vec![vec![0.0; 2]; 2],
+    );
     for (x, &y) in xs.iter().zip(&ys) {
         let a = [x[0], x[1], x[2], 1.0];
-        let s: Vec<f64> = (0..2).map(|o| (0..3).map(|i| w0[o * 3 + i] * x[i]).sum::<f64>() + b0[o]).collect();
+        let s: Vec<f64> = (0..2)
+            .map(|o| (0..3).map(|i| w0[o * 3 + i] * x[i]).sum::<f64>() + b0[o])
+            .collect();
         let z: f64 = s.iter().map(|v| v.exp()).sum();
-        let e: Vec<f64> = (0..2).map(|o| s[o].exp() / z - if o == y { 1.0 } else { 0.0 }).collect();
+        let e: Vec<f64> = (0..2)
+            .map(|o| s[o].exp() / z - if o == y { 1.0 } else { 0.0 })
+            .collect();
         for o in 0..2 {
             (0..4).for_each(|i| grad[o][i] += e[o] * a[i] / 2.0);
             (0..2).for_each(|p| gg[o][p] += (1.0 - beta) * e[o] * e[p] / 2.0);
@@ -399,7 +519,9 @@ fn hand_computed_three_to_two_update() {
     }
     (0..4).for_each(|i| aa[i][i] += beta);
     (0..2).for_each(|i| gg[i][i] += beta);
-    let pi = (((0..4).map(|i| aa[i][i]).sum::<f64>() / 4.0) / ((0..2).map(|i| gg[i][i]).sum::<f64>() / 2.0)).sqrt();
+    let pi = (((0..4).map(|i| aa[i][i]).sum::<f64>() / 4.0)
+        / ((0..2).map(|i| gg[i][i]).sum::<f64>() / 2.0))
+        .sqrt();
     (0..4).for_each(|i| aa[i][i] += pi * lambda.sqrt());
     (0..2).for_each(|i| gg[i][i] += lambda.sqrt() / pi);
     let u = matmul(&matmul(&inverse(&gg), &grad), &inverse(&aa)); // (2, 4)
@@ -423,9 +545,12 @@ fn fallback_adamw_moves_other_parameters_by_its_first_step() {
     let g_model = m.twin(d, h, c);
     let mut b = batch(&g_model, 1, 8, d, c);
     let (logits, _) = b.forward(false).unwrap();
-    logits.cross_entropy_for_logits(&b.y).backward();
+    mean_ce(&logits, &b.y).backward();
     let g = Vec::<f64>::try_from(g_model.vs.variables()["scale"].grad()).unwrap();
-    let cfg = KfacConfig { lr: 0.2, ..plain(KfacConfig::kfac()) };
+    let cfg = KfacConfig {
+        lr: 0.2,
+        ..plain(KfacConfig::kfac())
+    };
     let before = m.values();
     let mut s = Kfac::new(groups(&m, d, c, 0.0), cfg).unwrap();
     s.step(&mut batch(&m, 1, 8, d, c)).unwrap();
@@ -450,14 +575,31 @@ fn nonfinite_batch_skips_the_step_and_raises_damping() {
     assert_eq!(m.values(), before);
     let r = s.step(&mut batch(&m, 2, 8, d, c)).unwrap();
     assert!(!r.nonfinite_skipped);
-    assert!((r.damping_eff.unwrap() - 1e-2).abs() < 1e-15, "{:?}", r.damping_eff);
+    assert!(
+        (r.damping_eff.unwrap() - 1e-2).abs() < 1e-15,
+        "{:?}",
+        r.damping_eff
+    );
 }
 
 #[test]
 fn kfac_resume_is_bitwise_also_off_refresh_steps() {
-    let cfg = KfacConfig { t_stat: 3, t_inv: 7, wd_after_steps: Some(10), lr: 0.1, ..KfacConfig::kfac() };
+    let cfg = KfacConfig {
+        t_stat: 3,
+        t_inv: 7,
+        wd_after_steps: Some(10),
+        lr: 0.1,
+        ..KfacConfig::kfac()
+    };
     assert_resume_bitwise(&cfg, 30, 50); // 30: a statistics step, not an inverse refresh
-    assert_resume_bitwise(&KfacConfig { fallback: lab::optim::kfac::Fallback::SgdMomentum, ..cfg.clone() }, 31, 40);
+    assert_resume_bitwise(
+        &KfacConfig {
+            fallback: lab::optim::kfac::Fallback::SgdMomentum,
+            ..cfg.clone()
+        },
+        31,
+        40,
+    );
 }
 
 #[test]

@@ -193,7 +193,10 @@ impl KfacConfig {
             bail!("optimizer `momentum` must be < 1, got {}", self.momentum);
         }
         if !(0.0..1.0).contains(&self.stat_decay) {
-            bail!("optimizer `stat_decay` must lie in [0, 1), got {}", self.stat_decay);
+            bail!(
+                "optimizer `stat_decay` must lie in [0, 1), got {}",
+                self.stat_decay
+            );
         }
         if self.t_stat == 0 || self.t_inv == 0 {
             bail!("optimizer `t_stat` and `t_inv` must be ≥ 1");
@@ -227,7 +230,11 @@ mod tests {
             stat_decay: 1.0,
             ..KfacConfig::ring()
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("stat_decay"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("stat_decay"));
         assert_eq!(KfacConfig::variant("reng").unwrap(), KfacConfig::reng());
         assert!(KfacConfig::variant("adam").is_err());
         assert_eq!(KfacConfig::kfac().wd_start(), 200);

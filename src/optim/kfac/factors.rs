@@ -35,7 +35,10 @@ impl LayerPlan {
 /// fallback) when its weight is not a 2-D K-FAC parameter, its bias is not a K-FAC parameter,
 /// it is a tied head (its weight is named after another layer), or its weight is captured more
 /// than once (a weight shared across calls).
-pub fn plan_layers(captured: &[Captured], kfac_params: &BTreeMap<String, Vec<i64>>) -> Vec<LayerPlan> {
+pub fn plan_layers(
+    captured: &[Captured],
+    kfac_params: &BTreeMap<String, Vec<i64>>,
+) -> Vec<LayerPlan> {
     let mut seen = BTreeMap::<&str, usize>::new();
     for c in captured {
         *seen.entry(c.weight.as_str()).or_default() += 1;
@@ -43,7 +46,9 @@ pub fn plan_layers(captured: &[Captured], kfac_params: &BTreeMap<String, Vec<i64
     let mut plans = Vec::new();
     for c in captured {
         let own = c.weight == format!("{}.weight", c.layer);
-        let Some(shape) = kfac_params.get(&c.weight) else { continue };
+        let Some(shape) = kfac_params.get(&c.weight) else {
+            continue;
+        };
         let bias_ok = c.bias.as_ref().is_none_or(|b| kfac_params.contains_key(b));
         if !own || shape.len() != 2 || !bias_ok || seen[c.weight.as_str()] > 1 {
             continue;
@@ -102,7 +107,10 @@ impl Factors {
 /// `e = ∂(Σ_j −log p(ŷ_j))/∂s` (per-example errors of the *summed* loss), for N logits rows.
 pub fn batch_factors(plan: &LayerPlan, input: &Tensor, errors: &Tensor, n: i64) -> Result<Factors> {
     let _guard = tch::no_grad_guard();
-    let a = input.detach().to_kind(Kind::Double).reshape([-1, plan.d_in]); // (rows, d_in)
+    let a = input
+        .detach()
+        .to_kind(Kind::Double)
+        .reshape([-1, plan.d_in]); // (rows, d_in)
     let e = errors.to_kind(Kind::Double).reshape([-1, plan.d_out]); // (rows, d_out)
     let rows = a.size()[0];
     if n < 1 || rows % n != 0 || e.size()[0] != rows {
@@ -130,7 +138,13 @@ pub fn batch_factors(plan: &LayerPlan, input: &Tensor, errors: &Tensor, n: i64) 
 pub fn layer_grad(plan: &LayerPlan, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
     let w = grad_or_zero(weight).to_kind(Kind::Double);
     match bias {
-        Some(b) => Tensor::cat(&[w, grad_or_zero(b).to_kind(Kind::Double).view([plan.d_out, 1])], 1),
+        Some(b) => Tensor::cat(
+            &[
+                w,
+                grad_or_zero(b).to_kind(Kind::Double).view([plan.d_out, 1]),
+            ],
+            1,
+        ),
         None => w,
     }
 }

@@ -23,7 +23,9 @@ impl Eigh {
     pub fn of(m: &Tensor) -> Result<Eigh> {
         let m = m.to_kind(Kind::Double);
         let sym = (&m + m.transpose(0, 1)) * 0.5;
-        let (d, q) = sym.f_linalg_eigh("L").context("K-FAC factor eigendecomposition")?;
+        let (d, q) = sym
+            .f_linalg_eigh("L")
+            .context("K-FAC factor eigendecomposition")?;
         let d = &d * d.ge(EIG_FLOOR).to_kind(Kind::Double);
         Ok(Eigh { q, d })
     }
@@ -100,8 +102,14 @@ impl Inverses {
         let f = |x: &Tensor| x.to_device(like.device()).to_kind(Kind::Double);
         match method {
             InverseMethod::Eigen => Inverses::Eigen {
-                a: Eigh { q: f(t[0]), d: f(t[1]) },
-                g: Eigh { q: f(t[2]), d: f(t[3]) },
+                a: Eigh {
+                    q: f(t[0]),
+                    d: f(t[1]),
+                },
+                g: Eigh {
+                    q: f(t[2]),
+                    d: f(t[3]),
+                },
             },
         }
     }

@@ -51,7 +51,10 @@ impl Kfac {
         let fallback = match &self.fallback {
             Some(fb) => {
                 let sd = fb.state_dict()?;
-                let prefixed = sd.tensors.into_iter().map(|(k, t)| (format!("{FALLBACK}{k}"), t));
+                let prefixed = sd
+                    .tensors
+                    .into_iter()
+                    .map(|(k, t)| (format!("{FALLBACK}{k}"), t));
                 tensors.extend(prefixed);
                 Some(sd.header)
             }
@@ -85,21 +88,32 @@ impl Kfac {
         let saved: Saved = serde_json::from_value(state.header.hyper.clone())
             .with_context(|| format!("optimizer state header: `hyper` is not {name}'s"))?;
         if saved.config.fallback != self.cfg.fallback {
-            bail!("optimizer state has fallback {:?}, this run {:?}", saved.config.fallback, self.cfg.fallback);
+            bail!(
+                "optimizer state has fallback {:?}, this run {:?}",
+                saved.config.fallback,
+                self.cfg.fallback
+            );
         }
         let (own, fallback): (Vec<_>, Vec<_>) = state
             .tensors
             .iter()
             .map(|(k, t)| (k.clone(), t.shallow_clone()))
             .partition(|(k, _)| !k.starts_with(FALLBACK));
-        let own = StateDict { header: state.header.clone(), tensors: own };
+        let own = StateDict {
+            header: state.header.clone(),
+            tensors: own,
+        };
         let rng = saved.rng.restore()?;
         let Some(plans) = saved.layers else {
             own.check_keys(&[])?;
             return self.finish(saved.config.lr, state.header.step, rng, saved.damping_boost);
         };
         if saved.inverses.len() != plans.len() {
-            bail!("optimizer state lists {} layers but {} inverse flags", plans.len(), saved.inverses.len());
+            bail!(
+                "optimizer state lists {} layers but {} inverse flags",
+                plans.len(),
+                saved.inverses.len()
+            );
         }
         if self.layers.is_none() || self.layer_plans() != plans {
             self.set_layers(plans)?;
@@ -109,17 +123,30 @@ impl Kfac {
         self.check_shapes(&t)?;
         match (&mut self.fallback, saved.fallback) {
             (Some(fb), Some(header)) => {
-                let tensors = fallback.into_iter().map(|(k, t)| (k[FALLBACK.len()..].to_string(), t));
-                fb.load_state_dict(&StateDict { header, tensors: tensors.collect() })?;
+                let tensors = fallback
+                    .into_iter()
+                    .map(|(k, t)| (k[FALLBACK.len()..].to_string(), t));
+                fb.load_state_dict(&StateDict {
+                    header,
+                    tensors: tensors.collect(),
+                })?;
             }
             (None, None) => {}
-            _ => bail!("optimizer state and this model disagree on which parameters use the fallback"),
+            _ => bail!(
+                "optimizer state and this model disagree on which parameters use the fallback"
+            ),
         }
         self.copy_tensors(&t, &saved.inverses)?;
         self.finish(saved.config.lr, state.header.step, rng, saved.damping_boost)
     }
 
-    fn finish(&mut self, lr: f64, step: u64, rng: rand_chacha::ChaCha8Rng, boost: f64) -> Result<()> {
+    fn finish(
+        &mut self,
+        lr: f64,
+        step: u64,
+        rng: rand_chacha::ChaCha8Rng,
+        boost: f64,
+    ) -> Result<()> {
         self.cfg.lr = lr;
         self.step = step;
         self.rng = rng;
@@ -133,7 +160,11 @@ impl Kfac {
             keys.push(key("kfac.a", &l.plan.weight));
             keys.push(key("kfac.g", &l.plan.weight));
             if has_inv {
-                keys.extend(Inverses::slots(self.cfg.inverse).iter().map(|s| key(s, &l.plan.weight)));
+                keys.extend(
+                    Inverses::slots(self.cfg.inverse)
+                        .iter()
+                        .map(|s| key(s, &l.plan.weight)),
+                );
             }
         }
         keys.extend(self.momentum.keys().map(|n| key("momentum", n)));

@@ -120,7 +120,11 @@ impl Kfac {
 
     /// The preconditioned layers (empty before the first step).
     pub fn layer_plans(&self) -> Vec<LayerPlan> {
-        self.layers.iter().flatten().map(|l| l.plan.clone()).collect()
+        self.layers
+            .iter()
+            .flatten()
+            .map(|l| l.plan.clone())
+            .collect()
     }
 
     /// Each layer's running factors (layer name, A, G), copies.
@@ -157,10 +161,22 @@ impl Kfac {
             let bias = plan.bias.as_deref().map(|b| self.index(b)).transpose()?;
             let w = &self.params[weight].tensor;
             if w.size() != [plan.d_out, plan.d_in] {
-                bail!("K-FAC layer `{}`: weight shape {:?} is not ({}, {})", plan.layer, w.size(), plan.d_out, plan.d_in);
+                bail!(
+                    "K-FAC layer `{}`: weight shape {:?} is not ({}, {})",
+                    plan.layer,
+                    w.size(),
+                    plan.d_out,
+                    plan.d_in
+                );
             }
             let factors = Factors::identity(&plan, w.device());
-            layers.push(Layer { plan, factors, inv: None, weight, bias });
+            layers.push(Layer {
+                plan,
+                factors,
+                inv: None,
+                weight,
+                bias,
+            });
         }
         let planned = planned_params(&layers.iter().map(|l| l.plan.clone()).collect::<Vec<_>>());
         self.momentum.clear();
@@ -176,18 +192,31 @@ impl Kfac {
     }
 
     /// Stage 1: each layer's batch A and G from errors of the sampled (or data) labels.
-    fn batch_statistics(&mut self, logits: &Tensor, captured: &[Captured], targets: &Tensor) -> Result<Vec<Factors>> {
+    fn batch_statistics(
+        &mut self,
+        logits: &Tensor,
+        captured: &[Captured],
+        targets: &Tensor,
+    ) -> Result<Vec<Factors>> {
         let n = logits.size2()?.0;
         let labels = match self.cfg.fisher {
             FisherKind::True => sample_labels(logits, &mut self.rng)?,
             FisherKind::Empirical => targets.shallow_clone(),
         };
-        let sum_loss = logits.cross_entropy_loss::<Tensor>(&labels, None, Reduction::Sum, -100, 0.0);
+        let sum_loss =
+            logits.cross_entropy_loss::<Tensor>(&labels, None, Reduction::Sum, -100, 0.0);
         let layers = self.layers.as_ref().context("layers are set")?;
         let mut found = Vec::with_capacity(layers.len());
         for l in layers {
-            let c = captured.iter().find(|c| c.weight == l.plan.weight && c.layer == l.plan.layer);
-            found.push(c.with_context(|| format!("K-FAC layer `{}` was not captured by the forward pass", l.plan.layer))?);
+            let c = captured
+                .iter()
+                .find(|c| c.weight == l.plan.weight && c.layer == l.plan.layer);
+            found.push(c.with_context(|| {
+                format!(
+                    "K-FAC layer `{}` was not captured by the forward pass",
+                    l.plan.layer
+                )
+            })?);
         }
         if found.is_empty() {
             return Ok(Vec::new());
@@ -205,13 +234,23 @@ impl Kfac {
     /// Stage 2: the direction's gradient into `.grad()`: ∇L, or ∇L + ρH∇L (RENG).
     fn gradient(&mut self, loss: &Tensor) -> Result<Grad> {
         self.zero_grads();
-        let tensors: Vec<Tensor> = self.params.iter().map(|p| p.tensor.shallow_clone()).collect();
+        let tensors: Vec<Tensor> = self
+            .params
+            .iter()
+            .map(|p| p.tensor.shallow_clone())
+            .collect();
         if self.cfg.gr == GrMode::Explicit {
             let sq = gr_backward(loss, &tensors, self.cfg.rho)?;
-            return Ok(Grad { sq_norm: sq, reg_norm: Some(grad_norm(&tensors)) });
+            return Ok(Grad {
+                sq_norm: sq,
+                reg_norm: Some(grad_norm(&tensors)),
+            });
         }
         loss.f_backward().context("K-FAC gradient backward")?;
-        Ok(Grad { sq_norm: grad_norm(&tensors).powi(2), reg_norm: None })
+        Ok(Grad {
+            sq_norm: grad_norm(&tensors).powi(2),
+            reg_norm: None,
+        })
     }
 
     pub(super) fn zero_grads(&mut self) {
@@ -229,11 +268,17 @@ impl Kfac {
     fn curvature(&self, batch: Option<Vec<Factors>>) -> Result<Option<Pending>> {
         let layers = self.layers.as_ref().context("layers are set")?;
         let refresh_step = self.step % self.cfg.t_inv == 0;
-        let mut pending = Pending { factors: Vec::new(), inverses: Vec::new() };
+        let mut pending = Pending {
+            factors: Vec::new(),
+            inverses: Vec::new(),
+        };
         let mut batch = batch.map(Vec::into_iter);
         for l in layers {
             let _guard = tch::no_grad_guard();
-            let new = batch.as_mut().and_then(Iterator::next).map(|b| l.factors.ema(&b, self.cfg.stat_decay));
+            let new = batch
+                .as_mut()
+                .and_then(Iterator::next)
+                .map(|b| l.factors.ema(&b, self.cfg.stat_decay));
             if new.as_ref().is_some_and(|f| !f.is_finite()) {
                 return Ok(None);
             }
@@ -254,14 +299,21 @@ impl Kfac {
 
     /// Stage 4–6: per layer U = G⁻¹ v A⁻¹ with this step's damping, then the KL-clip scale.
     /// Returns (U per layer, ν, largest damping used); None when not finite.
-    fn precondition(&self, pending: &Pending, grad: &Grad) -> Result<Option<(Vec<Tensor>, f64, f64)>> {
+    fn precondition(
+        &self,
+        pending: &Pending,
+        grad: &Grad,
+    ) -> Result<Option<(Vec<Tensor>, f64, f64)>> {
         let layers = self.layers.as_ref().context("layers are set")?;
         let _guard = tch::no_grad_guard();
         let (mut us, mut vu, mut damping_max) = (Vec::new(), 0.0, 0.0_f64);
         for (i, l) in layers.iter().enumerate() {
             let bias = l.bias.map(|b| &self.params[b].tensor);
             let v = layer_grad(&l.plan, &self.params[l.weight].tensor, bias); // (d_out, cols)
-            let inv = pending.inverses[i].as_ref().or(l.inv.as_ref()).context("inverses exist")?;
+            let inv = pending.inverses[i]
+                .as_ref()
+                .or(l.inv.as_ref())
+                .context("inverses exist")?;
             let delta = self.damping(grad, &v);
             damping_max = damping_max.max(delta);
             let u = inv.precondition(&v, delta, self.cfg.damping_scheme);
@@ -272,7 +324,9 @@ impl Kfac {
             damping_max = self.damping(grad, &Tensor::zeros([1], (Kind::Double, tch::Device::Cpu)));
         }
         let nu = self.kl_scale(vu);
-        let finite = nu.is_finite() && vu.is_finite() && us.iter().all(|u| u.isfinite().all().int64_value(&[]) != 0);
+        let finite = nu.is_finite()
+            && vu.is_finite()
+            && us.iter().all(|u| u.isfinite().all().int64_value(&[]) != 0);
         Ok(finite.then_some((us, nu, damping_max)))
     }
 
@@ -376,12 +430,15 @@ fn gr_backward(loss: &Tensor, params: &[Tensor], rho: f64) -> Result<f64> {
         sq = sq + t.square().sum(Kind::Double);
     }
     let total = loss.to_kind(Kind::Double) + &sq * (0.5 * rho);
-    total.f_backward().context("RENG double backprop: second backward")?;
+    total
+        .f_backward()
+        .context("RENG double backprop: second backward")?;
     Ok(sq.double_value(&[]))
 }
 
 fn all_finite(ts: &[(&str, Tensor)]) -> bool {
-    ts.iter().all(|(_, t)| t.isfinite().all().int64_value(&[]) != 0)
+    ts.iter()
+        .all(|(_, t)| t.isfinite().all().int64_value(&[]) != 0)
 }
 
 fn ms(t: Instant) -> f64 {
