@@ -9,12 +9,14 @@
 //!    factors A, G from one batch (bias column, conv-as-unfold scaling, §1.2).
 //! 3. [`precondition`]: factor inverses behind [`Inverses`] (eigen), damping split (§1.3),
 //!    U = G⁻¹ ∇W A⁻¹.
-//! 4. [`step`]: the step's stages (§2.9): statistics, gradient (RENG's double backprop),
-//!    curvature, preconditioning, KL clip; non-finite skips.
-//! 5. [`update`]: momentum and weight decay, the fallback for other parameters (§2.6).
-//! 6. [`state`]: save / load by parameter name.
+//! 4. [`gradient`]: statistics and the gradient (RENG's double backprop), stages 1–2 of §2.9.
+//! 5. [`step`]: the [`Kfac`] struct and the step (§2.9): curvature, preconditioning with this
+//!    step's damping, KL clip; non-finite skips.
+//! 6. [`update`]: momentum and weight decay, the fallback for other parameters (§2.6).
+//! 7. [`state`]: save / load by parameter name.
 pub mod config;
 pub mod factors;
+pub mod gradient;
 pub mod precondition;
 pub mod state;
 pub mod step;

@@ -2,19 +2,19 @@
 //! statistics → gradient → curvature (factor EMA, inverse refresh) → precondition with damping
 //! → KL clip → update ([`super::update`]). A stage that meets a non-finite number makes the
 //! step a no-op (nothing committed, damping ×10 from then on, `nonfinite_skipped`).
-use super::config::{FisherKind, GrMode, GrNorm, KfacConfig};
-use super::factors::{batch_factors, layer_grad, plan_layers, planned_params, Factors, LayerPlan};
+use super::config::{GrMode, GrNorm, KfacConfig};
+use super::factors::{layer_grad, plan_layers, planned_params, Factors, LayerPlan};
 use super::precondition::Inverses;
 use crate::nn::Captured;
 use crate::optim::state::GroupState;
-use crate::optim::stepper::{grad_norm, mean_ce, sample_labels, Objective, StepReport};
+use crate::optim::stepper::{mean_ce, Objective, StepReport};
 use crate::optim::{AdamW, ParamGroup};
 use anyhow::{bail, Context, Result};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::time::Instant;
-use tch::{Kind, Reduction, Tensor};
+use tch::{Kind, Tensor};
 
 /// One trainable parameter with its group's settings.
 #[derive(Debug)]
@@ -56,11 +56,11 @@ pub struct Kfac {
 }
 
 /// What the gradient stage measured (the direction itself is in `.grad()`).
-struct Grad {
+pub(super) struct Grad {
     /// ‖∇L‖² of the unregularized loss.
-    sq_norm: f64,
+    pub sq_norm: f64,
     /// ‖∇L_G‖ (RENG).
-    reg_norm: Option<f64>,
+    pub reg_norm: Option<f64>,
 }
 
 /// New factors / inverses of this step, committed only if the whole step is finite.
@@ -191,83 +191,11 @@ impl Kfac {
         Ok(())
     }
 
-    /// Stage 1: each layer's batch A and G from errors of the sampled (or data) labels.
-    fn batch_statistics(
-        &mut self,
-        logits: &Tensor,
-        captured: &[Captured],
-        targets: &Tensor,
-    ) -> Result<Vec<Factors>> {
-        let n = logits.size2()?.0;
-        let labels = match self.cfg.fisher {
-            FisherKind::True => sample_labels(logits, &mut self.rng)?,
-            FisherKind::Empirical => targets.shallow_clone(),
-        };
-        let sum_loss =
-            logits.cross_entropy_loss::<Tensor>(&labels, None, Reduction::Sum, -100, 0.0);
-        let layers = self.layers.as_ref().context("layers are set")?;
-        let mut found = Vec::with_capacity(layers.len());
-        for l in layers {
-            let c = captured
-                .iter()
-                .find(|c| c.weight == l.plan.weight && c.layer == l.plan.layer);
-            found.push(c.with_context(|| {
-                format!(
-                    "K-FAC layer `{}` was not captured by the forward pass",
-                    l.plan.layer
-                )
-            })?);
-        }
-        if found.is_empty() {
-            return Ok(Vec::new());
-        }
-        let outputs: Vec<&Tensor> = found.iter().map(|c| &c.output).collect();
-        let errors = Tensor::f_run_backward(&[&sum_loss], &outputs, true, false)
-            .context("K-FAC error backward")?;
-        let mut out = Vec::with_capacity(layers.len());
-        for ((l, c), e) in layers.iter().zip(&found).zip(&errors) {
-            out.push(batch_factors(&l.plan, &c.input, e, n)?);
-        }
-        Ok(out)
-    }
-
-    /// Stage 2: the direction's gradient into `.grad()`: ∇L, or ∇L + ρH∇L (RENG).
-    fn gradient(&mut self, loss: &Tensor) -> Result<Grad> {
-        self.zero_grads();
-        let tensors: Vec<Tensor> = self
-            .params
-            .iter()
-            .map(|p| p.tensor.shallow_clone())
-            .collect();
-        if self.cfg.gr == GrMode::Explicit {
-            let sq = gr_backward(loss, &tensors, self.cfg.rho)?;
-            return Ok(Grad {
-                sq_norm: sq,
-                reg_norm: Some(grad_norm(&tensors)),
-            });
-        }
-        loss.f_backward().context("K-FAC gradient backward")?;
-        Ok(Grad {
-            sq_norm: grad_norm(&tensors).powi(2),
-            reg_norm: None,
-        })
-    }
-
-    pub(super) fn zero_grads(&mut self) {
-        let _guard = tch::no_grad_guard();
-        for p in &self.params {
-            let mut g = p.tensor.grad();
-            if g.defined() {
-                let _ = g.zero_();
-            }
-        }
-    }
-
     /// Stage 3: factor EMA on statistics steps, inverse refresh every `t_inv` steps (or when a
     /// layer has none). None when something is not finite.
     fn curvature(&self, batch: Option<Vec<Factors>>) -> Result<Option<Pending>> {
         let layers = self.layers.as_ref().context("layers are set")?;
-        let refresh_step = self.step % self.cfg.t_inv == 0;
+        let refresh_step = self.step.is_multiple_of(self.cfg.t_inv);
         let mut pending = Pending {
             factors: Vec::new(),
             inverses: Vec::new(),
@@ -367,7 +295,7 @@ impl Kfac {
     /// The whole step (spec §2.9).
     pub(super) fn run_step(&mut self, obj: &mut dyn Objective) -> Result<StepReport> {
         let t0 = Instant::now();
-        let stat_step = self.step % self.cfg.t_stat == 0;
+        let stat_step = self.step.is_multiple_of(self.cfg.t_stat);
         let (logits, captured) = obj.forward(stat_step || self.layers.is_none())?;
         let loss = mean_ce(&logits, obj.targets());
         if self.layers.is_none() {
@@ -409,7 +337,7 @@ impl Kfac {
     }
 
     fn base_report(&self, loss: &Tensor, grad: &Grad) -> StepReport {
-        let penalty = (self.cfg.gr != GrMode::None).then(|| 0.5 * self.cfg.rho * grad.sq_norm);
+        let penalty = (self.cfg.gr != GrMode::None).then_some(0.5 * self.cfg.rho * grad.sq_norm);
         StepReport {
             loss: loss.double_value(&[]),
             grad_norm: grad.sq_norm.sqrt(),
@@ -418,22 +346,6 @@ impl Kfac {
             ..StepReport::default()
         }
     }
-}
-
-/// ∇(L + ρ/2‖∇L‖²) = ∇L + ρH∇L by double backprop (spec §1.6), accumulated into `.grad()`
-/// (which must be zero); returns ‖∇L‖².
-fn gr_backward(loss: &Tensor, params: &[Tensor], rho: f64) -> Result<f64> {
-    let g = Tensor::f_run_backward(&[loss], params, true, true)
-        .context("RENG double backprop: first backward (create_graph)")?;
-    let mut sq = Tensor::zeros([], (Kind::Double, loss.device()));
-    for t in &g {
-        sq = sq + t.square().sum(Kind::Double);
-    }
-    let total = loss.to_kind(Kind::Double) + &sq * (0.5 * rho);
-    total
-        .f_backward()
-        .context("RENG double backprop: second backward")?;
-    Ok(sq.double_value(&[]))
 }
 
 fn all_finite(ts: &[(&str, Tensor)]) -> bool {

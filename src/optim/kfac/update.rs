@@ -86,7 +86,7 @@ impl Kfac {
         if wd > 0.0 && self.cfg.decoupled_wd {
             let _ = theta.g_mul_scalar_(1.0 - lr * wd);
         } else if wd > 0.0 {
-            d = d + &theta * wd;
+            d += &theta * wd;
         }
         let b = self
             .momentum
