@@ -177,6 +177,22 @@ impl Kfac {
                 let k = key(slot, &l.plan.weight);
                 check_shape(dst, t[k.as_str()], &k)?;
             }
+            // Inverse slots present: eigenvectors (n, n) and eigenvalues (n) of A, then of G.
+            let slots = Inverses::slots(self.cfg.inverse);
+            let sizes = [l.plan.cols(), l.plan.cols(), l.plan.d_out, l.plan.d_out];
+            for (i, (slot, n)) in slots.iter().zip(sizes).enumerate() {
+                let k = key(slot, &l.plan.weight);
+                let want = if i % 2 == 0 { vec![n, n] } else { vec![n] };
+                match t.get(k.as_str()) {
+                    Some(src) if src.size() != want => {
+                        bail!(
+                            "optimizer state `{k}` has shape {:?}, expected {want:?}",
+                            src.size()
+                        )
+                    }
+                    _ => {}
+                }
+            }
         }
         for (n, b) in &self.momentum {
             let k = key("momentum", n);
