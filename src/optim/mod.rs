@@ -30,6 +30,7 @@ pub mod ema;
 pub mod flat;
 pub mod gradreg;
 pub mod groups;
+pub mod kfac;
 pub mod schedule;
 pub mod sgd;
 pub mod sophia;

@@ -29,9 +29,9 @@ pub trait Objective {
 }
 
 /// Mean cross-entropy of logits `(N, C)` against labels `(N,)`, in the logits' dtype (tch's
-/// `cross_entropy_for_logits` computes in f32, which spoils f64 checks).
+/// `cross_entropy_for_logits` computes its log-softmax in f32, which breaks f64 checks).
 pub fn mean_ce(logits: &Tensor, targets: &Tensor) -> Tensor {
-    logits.log_softmax(-1, logits.kind()).nll_loss(targets)
+    logits.cross_entropy_loss::<Tensor>(targets, None, tch::Reduction::Mean, -100, 0.0)
 }
 
 /// Labels drawn from `softmax(logits)` row by row (`(N,)` i64, on the logits' device), using

@@ -1,0 +1,222 @@
+//! Save and restore the whole K-FAC state (grng spec §7, §6.11), so that a resumed run continues
+//! bit for bit, also on a step that does not refresh the inverses.
+//!
+//! Tensor keys (by parameter name, see [`crate::optim::state`]): `kfac.a/<weight>`,
+//! `kfac.g/<weight>` (factors), the inverse method's slots (`kfac.a_vecs/<weight>`,
+//! `kfac.a_vals/…`, `kfac.g_vecs/…`, `kfac.g_vals/…` for `eigen`), `momentum/<param>`, and
+//! the AdamW fallback's keys prefixed `fallback.`. The header's `hyper` holds the config, the
+//! layer plan, which layers have inverses, the label RNG, the damping boost and the
+//! fallback's own header. Loading keeps this stepper's config except the learning rate.
+use super::config::KfacConfig;
+use super::factors::LayerPlan;
+use super::precondition::Inverses;
+use super::step::Kfac;
+use crate::optim::state::{check_shape, copy_checked, key, StateDict, StateHeader, FORMAT_VERSION};
+use crate::optim::stepper::RngState;
+use crate::optim::Optimizer;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use tch::Tensor;
+
+const FALLBACK: &str = "fallback.";
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Saved {
+    config: KfacConfig,
+    /// None before the first step.
+    layers: Option<Vec<LayerPlan>>,
+    inverses: Vec<bool>,
+    rng: RngState,
+    damping_boost: f64,
+    fallback: Option<StateHeader>,
+}
+
+impl Kfac {
+    pub(super) fn save(&self) -> Result<StateDict> {
+        let mut tensors = Vec::new();
+        let mut inverses = Vec::new();
+        for l in self.layers.iter().flatten() {
+            tensors.push((key("kfac.a", &l.plan.weight), l.factors.a.copy()));
+            tensors.push((key("kfac.g", &l.plan.weight), l.factors.g.copy()));
+            for (slot, t) in l.inv.iter().flat_map(Inverses::tensors) {
+                tensors.push((key(slot, &l.plan.weight), t));
+            }
+            inverses.push(l.inv.is_some());
+        }
+        for (name, b) in &self.momentum {
+            tensors.push((key("momentum", name), b.copy()));
+        }
+        let fallback = match &self.fallback {
+            Some(fb) => {
+                let sd = fb.state_dict()?;
+                let prefixed = sd
+                    .tensors
+                    .into_iter()
+                    .map(|(k, t)| (format!("{FALLBACK}{k}"), t));
+                tensors.extend(prefixed);
+                Some(sd.header)
+            }
+            None => None,
+        };
+        let saved = Saved {
+            config: self.cfg.clone(),
+            layers: self.layers.as_ref().map(|_| self.layer_plans()),
+            inverses,
+            rng: RngState::of(&self.rng),
+            damping_boost: self.damping_boost,
+            fallback,
+        };
+        let mut groups = self.groups.clone();
+        for g in &mut groups {
+            g.lr = self.cfg.lr * g.lr_mult;
+        }
+        let header = StateHeader {
+            format: FORMAT_VERSION,
+            optimizer: self.cfg.name().into(),
+            step: self.step,
+            groups,
+            hyper: serde_json::to_value(saved)?,
+        };
+        Ok(StateDict { header, tensors })
+    }
+
+    pub(super) fn load(&mut self, state: &StateDict) -> Result<()> {
+        let name = self.cfg.name();
+        state.check_header(name)?;
+        let saved: Saved = serde_json::from_value(state.header.hyper.clone())
+            .with_context(|| format!("optimizer state header: `hyper` is not {name}'s"))?;
+        if saved.config.fallback != self.cfg.fallback {
+            bail!(
+                "optimizer state has fallback {:?}, this run {:?}",
+                saved.config.fallback,
+                self.cfg.fallback
+            );
+        }
+        let (own, fallback): (Vec<_>, Vec<_>) = state
+            .tensors
+            .iter()
+            .map(|(k, t)| (k.clone(), t.shallow_clone()))
+            .partition(|(k, _)| !k.starts_with(FALLBACK));
+        let own = StateDict {
+            header: state.header.clone(),
+            tensors: own,
+        };
+        let rng = saved.rng.restore()?;
+        let Some(plans) = saved.layers else {
+            own.check_keys(&[])?;
+            return self.finish(saved.config.lr, state.header.step, rng, saved.damping_boost);
+        };
+        if saved.inverses.len() != plans.len() {
+            bail!(
+                "optimizer state lists {} layers but {} inverse flags",
+                plans.len(),
+                saved.inverses.len()
+            );
+        }
+        if self.layers.is_none() || self.layer_plans() != plans {
+            self.set_layers(plans)?;
+        }
+        own.check_keys(&self.expected_keys(&saved.inverses))?;
+        let t: BTreeMap<&str, &Tensor> = own.tensors.iter().map(|(k, t)| (k.as_str(), t)).collect();
+        self.check_shapes(&t)?;
+        match (&mut self.fallback, saved.fallback) {
+            (Some(fb), Some(header)) => {
+                let tensors = fallback
+                    .into_iter()
+                    .map(|(k, t)| (k[FALLBACK.len()..].to_string(), t));
+                fb.load_state_dict(&StateDict {
+                    header,
+                    tensors: tensors.collect(),
+                })?;
+            }
+            (None, None) => {}
+            _ => bail!(
+                "optimizer state and this model disagree on which parameters use the fallback"
+            ),
+        }
+        self.copy_tensors(&t, &saved.inverses)?;
+        self.finish(saved.config.lr, state.header.step, rng, saved.damping_boost)
+    }
+
+    fn finish(
+        &mut self,
+        lr: f64,
+        step: u64,
+        rng: rand_chacha::ChaCha8Rng,
+        boost: f64,
+    ) -> Result<()> {
+        self.cfg.lr = lr;
+        self.step = step;
+        self.rng = rng;
+        self.damping_boost = boost;
+        Ok(())
+    }
+
+    fn expected_keys(&self, inverses: &[bool]) -> Vec<String> {
+        let mut keys = Vec::new();
+        for (l, &has_inv) in self.layers.iter().flatten().zip(inverses) {
+            keys.push(key("kfac.a", &l.plan.weight));
+            keys.push(key("kfac.g", &l.plan.weight));
+            if has_inv {
+                keys.extend(
+                    Inverses::slots(self.cfg.inverse)
+                        .iter()
+                        .map(|s| key(s, &l.plan.weight)),
+                );
+            }
+        }
+        keys.extend(self.momentum.keys().map(|n| key("momentum", n)));
+        keys
+    }
+
+    fn check_shapes(&self, t: &BTreeMap<&str, &Tensor>) -> Result<()> {
+        for l in self.layers.iter().flatten() {
+            for (slot, dst) in [("kfac.a", &l.factors.a), ("kfac.g", &l.factors.g)] {
+                let k = key(slot, &l.plan.weight);
+                check_shape(dst, t[k.as_str()], &k)?;
+            }
+            // Inverse slots present: eigenvectors (n, n) and eigenvalues (n) of A, then of G.
+            let slots = Inverses::slots(self.cfg.inverse);
+            let sizes = [l.plan.cols(), l.plan.cols(), l.plan.d_out, l.plan.d_out];
+            for (i, (slot, n)) in slots.iter().zip(sizes).enumerate() {
+                let k = key(slot, &l.plan.weight);
+                let want = if i % 2 == 0 { vec![n, n] } else { vec![n] };
+                match t.get(k.as_str()) {
+                    Some(src) if src.size() != want => {
+                        bail!(
+                            "optimizer state `{k}` has shape {:?}, expected {want:?}",
+                            src.size()
+                        )
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for (n, b) in &self.momentum {
+            let k = key("momentum", n);
+            check_shape(b, t[k.as_str()], &k)?;
+        }
+        Ok(())
+    }
+
+    fn copy_tensors(&mut self, t: &BTreeMap<&str, &Tensor>, inverses: &[bool]) -> Result<()> {
+        let method = self.cfg.inverse;
+        for (l, &has_inv) in self.layers.iter_mut().flatten().zip(inverses) {
+            let w = l.plan.weight.clone();
+            copy_checked(&l.factors.a, t[key("kfac.a", &w).as_str()], &w)?;
+            copy_checked(&l.factors.g, t[key("kfac.g", &w).as_str()], &w)?;
+            l.inv = has_inv.then(|| {
+                let slots = Inverses::slots(method);
+                let ts: Vec<&Tensor> = slots.iter().map(|s| t[key(s, &w).as_str()]).collect();
+                Inverses::from_tensors(method, &ts, &l.factors.a)
+            });
+        }
+        for (n, b) in &self.momentum {
+            let k = key("momentum", n);
+            copy_checked(b, t[k.as_str()], &k)?;
+        }
+        Ok(())
+    }
+}

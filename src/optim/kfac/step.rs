@@ -1,0 +1,358 @@
+//! The K-FAC family's step, stage by stage as the pseudo-code of grng spec §2.9:
+//! statistics → gradient → curvature (factor EMA, inverse refresh) → precondition with damping
+//! → KL clip → update ([`super::update`]). A stage that meets a non-finite number makes the
+//! step a no-op (nothing committed, damping ×10 from then on, `nonfinite_skipped`).
+use super::config::{GrMode, GrNorm, KfacConfig};
+use super::factors::{layer_grad, plan_layers, planned_params, Factors, LayerPlan};
+use super::precondition::Inverses;
+use crate::nn::Captured;
+use crate::optim::state::GroupState;
+use crate::optim::stepper::{mean_ce, Objective, StepReport};
+use crate::optim::{AdamW, ParamGroup};
+use anyhow::{bail, Context, Result};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+use std::time::Instant;
+use tch::{Kind, Tensor};
+
+/// One trainable parameter with its group's settings.
+#[derive(Debug)]
+pub(super) struct Param {
+    pub name: String,
+    pub tensor: Tensor,
+    pub lr_mult: f64,
+    pub weight_decay: f64,
+    /// In a group flagged `kfac` (a candidate; only planned layers are preconditioned).
+    pub kfac: bool,
+}
+
+/// A preconditioned layer: plan, running factors, last inverses, indices into `params`.
+#[derive(Debug)]
+pub(super) struct Layer {
+    pub plan: LayerPlan,
+    pub factors: Factors,
+    pub inv: Option<Inverses>,
+    pub weight: usize,
+    pub bias: Option<usize>,
+}
+
+/// K-FAC, RENG or RING (by `cfg.gr`) as a [`crate::optim::Stepper`].
+#[derive(Debug)]
+pub struct Kfac {
+    pub(super) cfg: KfacConfig,
+    pub(super) params: Vec<Param>,
+    pub(super) groups: Vec<GroupState>,
+    /// None until the first captured forward (or a loaded state) names the layers.
+    pub(super) layers: Option<Vec<Layer>>,
+    /// The AdamW of parameters outside K-FAC layers (`fallback: adamw`, when there are any).
+    pub(super) fallback: Option<AdamW>,
+    /// Momentum of K-FAC parameters (and of the fallback's with `sgd_momentum`), by name.
+    pub(super) momentum: BTreeMap<String, Tensor>,
+    pub(super) rng: ChaCha8Rng,
+    pub(super) step: u64,
+    /// Damping multiplier: ×10 after every non-finite skip (§7).
+    pub(super) damping_boost: f64,
+}
+
+/// What the gradient stage measured (the direction itself is in `.grad()`).
+pub(super) struct Grad {
+    /// ‖∇L‖² of the unregularized loss.
+    pub sq_norm: f64,
+    /// ‖∇L_G‖ (RENG).
+    pub reg_norm: Option<f64>,
+}
+
+/// New factors / inverses of this step, committed only if the whole step is finite.
+struct Pending {
+    factors: Vec<Option<Factors>>,
+    inverses: Vec<Option<Inverses>>,
+}
+
+impl Kfac {
+    /// A stepper over `groups` (parameters of groups flagged `kfac` are candidates for
+    /// preconditioning; see [`super::kfac_groups`]).
+    pub fn new(groups: Vec<ParamGroup>, cfg: KfacConfig) -> Result<Kfac> {
+        cfg.validate()?;
+        let mut params = Vec::new();
+        let mut states = Vec::new();
+        for g in groups {
+            states.push(GroupState {
+                name: g.name.clone(),
+                lr: cfg.lr * g.lr_mult,
+                lr_mult: g.lr_mult,
+                weight_decay: g.weight_decay,
+                flags: g.flags,
+                params: g.params.iter().map(|(n, _)| n.clone()).collect(),
+            });
+            for (name, tensor) in g.params {
+                if params.iter().any(|p: &Param| p.name == name) {
+                    bail!("parameter `{name}` is listed twice");
+                }
+                params.push(Param {
+                    name,
+                    tensor,
+                    lr_mult: g.lr_mult,
+                    weight_decay: g.weight_decay,
+                    kfac: g.flags.kfac,
+                });
+            }
+        }
+        if params.is_empty() {
+            bail!("{}: no parameters to optimize", cfg.name());
+        }
+        Ok(Kfac {
+            rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+            cfg,
+            params,
+            groups: states,
+            layers: None,
+            fallback: None,
+            momentum: BTreeMap::new(),
+            step: 0,
+            damping_boost: 1.0,
+        })
+    }
+
+    pub fn config(&self) -> &KfacConfig {
+        &self.cfg
+    }
+
+    /// The preconditioned layers (empty before the first step).
+    pub fn layer_plans(&self) -> Vec<LayerPlan> {
+        self.layers
+            .iter()
+            .flatten()
+            .map(|l| l.plan.clone())
+            .collect()
+    }
+
+    /// Each layer's running factors (layer name, A, G), copies.
+    pub fn layer_factors(&self) -> Vec<(String, Tensor, Tensor)> {
+        let layers = self.layers.iter().flatten();
+        layers
+            .map(|l| (l.plan.layer.clone(), l.factors.a.copy(), l.factors.g.copy()))
+            .collect()
+    }
+
+    pub(super) fn index(&self, name: &str) -> Result<usize> {
+        self.params
+            .iter()
+            .position(|p| p.name == name)
+            .with_context(|| format!("{}: no parameter `{name}`", self.cfg.name()))
+    }
+
+    /// Layers from the first captured forward; builds the fallback for the other parameters.
+    fn init_layers(&mut self, captured: &[Captured]) -> Result<()> {
+        let kfac: BTreeMap<String, Vec<i64>> = self
+            .params
+            .iter()
+            .filter(|p| p.kfac)
+            .map(|p| (p.name.clone(), p.tensor.size()))
+            .collect();
+        self.set_layers(plan_layers(captured, &kfac))
+    }
+
+    /// Install `plans` with identity factors, zero momentum and a fresh fallback.
+    pub(super) fn set_layers(&mut self, plans: Vec<LayerPlan>) -> Result<()> {
+        let mut layers = Vec::new();
+        for plan in plans {
+            let weight = self.index(&plan.weight)?;
+            let bias = plan.bias.as_deref().map(|b| self.index(b)).transpose()?;
+            let w = &self.params[weight].tensor;
+            if w.size() != [plan.d_out, plan.d_in] {
+                bail!(
+                    "K-FAC layer `{}`: weight shape {:?} is not ({}, {})",
+                    plan.layer,
+                    w.size(),
+                    plan.d_out,
+                    plan.d_in
+                );
+            }
+            let factors = Factors::identity(&plan, w.device());
+            layers.push(Layer {
+                plan,
+                factors,
+                inv: None,
+                weight,
+                bias,
+            });
+        }
+        let planned = planned_params(&layers.iter().map(|l| l.plan.clone()).collect::<Vec<_>>());
+        self.momentum.clear();
+        for p in &self.params {
+            if planned.contains(&p.name) || self.cfg.fallback == super::Fallback::SgdMomentum {
+                let zero = tch::no_grad(|| p.tensor.zeros_like());
+                self.momentum.insert(p.name.clone(), zero);
+            }
+        }
+        self.fallback = super::update::build_fallback(self, &planned)?;
+        self.layers = Some(layers);
+        Ok(())
+    }
+
+    /// Stage 3: factor EMA on statistics steps, inverse refresh every `t_inv` steps (or when a
+    /// layer has none). None when something is not finite.
+    fn curvature(&self, batch: Option<Vec<Factors>>) -> Result<Option<Pending>> {
+        let layers = self.layers.as_ref().context("layers are set")?;
+        let refresh_step = self.step.is_multiple_of(self.cfg.t_inv);
+        let mut pending = Pending {
+            factors: Vec::new(),
+            inverses: Vec::new(),
+        };
+        let mut batch = batch.map(Vec::into_iter);
+        for l in layers {
+            let _guard = tch::no_grad_guard();
+            let new = batch
+                .as_mut()
+                .and_then(Iterator::next)
+                .map(|b| l.factors.ema(&b, self.cfg.stat_decay));
+            if new.as_ref().is_some_and(|f| !f.is_finite()) {
+                return Ok(None);
+            }
+            let inv = if refresh_step || l.inv.is_none() {
+                let f = new.as_ref().unwrap_or(&l.factors);
+                match Inverses::compute(self.cfg.inverse, &f.a, &f.g) {
+                    Ok(inv) if all_finite(&inv.tensors()) => Some(inv),
+                    _ => return Ok(None),
+                }
+            } else {
+                None
+            };
+            pending.factors.push(new);
+            pending.inverses.push(inv);
+        }
+        Ok(Some(pending))
+    }
+
+    /// Stage 4–6: per layer U = G⁻¹ v A⁻¹ with this step's damping, then the KL-clip scale.
+    /// Returns (U per layer, ν, largest damping used); None when not finite.
+    fn precondition(
+        &self,
+        pending: &Pending,
+        grad: &Grad,
+    ) -> Result<Option<(Vec<Tensor>, f64, f64)>> {
+        let layers = self.layers.as_ref().context("layers are set")?;
+        let _guard = tch::no_grad_guard();
+        let (mut us, mut vu, mut damping_max) = (Vec::new(), 0.0, 0.0_f64);
+        for (i, l) in layers.iter().enumerate() {
+            let bias = l.bias.map(|b| &self.params[b].tensor);
+            let v = layer_grad(&l.plan, &self.params[l.weight].tensor, bias); // (d_out, cols)
+            let inv = pending.inverses[i]
+                .as_ref()
+                .or(l.inv.as_ref())
+                .context("inverses exist")?;
+            let delta = self.damping(grad, &v);
+            damping_max = damping_max.max(delta);
+            let u = inv.precondition(&v, delta, self.cfg.damping_scheme);
+            vu += (&u * &v).sum(Kind::Double).double_value(&[]);
+            us.push(u);
+        }
+        if layers.is_empty() {
+            damping_max = self.damping(grad, &Tensor::zeros([1], (Kind::Double, tch::Device::Cpu)));
+        }
+        let nu = self.kl_scale(vu);
+        let finite = nu.is_finite()
+            && vu.is_finite()
+            && us.iter().all(|u| u.isfinite().all().int64_value(&[]) != 0);
+        Ok(finite.then_some((us, nu, damping_max)))
+    }
+
+    /// δ of this step: λ, or RING's λ0 + ρ‖g‖² (global or this layer's), times the boost.
+    fn damping(&self, grad: &Grad, layer_grad: &Tensor) -> f64 {
+        let base = match (self.cfg.gr, self.cfg.gr_norm) {
+            (GrMode::Implicit, GrNorm::Global) => self.cfg.damping + self.cfg.rho * grad.sq_norm,
+            (GrMode::Implicit, GrNorm::PerLayer) => {
+                let sq = layer_grad.square().sum(Kind::Double).double_value(&[]);
+                self.cfg.damping + self.cfg.rho * sq
+            }
+            _ => self.cfg.damping,
+        };
+        base * self.damping_boost
+    }
+
+    /// ν = min(1, sqrt(κ / (η² Σ⟨U, v⟩))); 1 when the sum is ≤ 0 or the clip is off (§2.2.5).
+    fn kl_scale(&self, vu: f64) -> f64 {
+        match self.cfg.kl_clip {
+            Some(kappa) if vu > 0.0 => (kappa / (self.cfg.lr * self.cfg.lr * vu)).sqrt().min(1.0),
+            _ => 1.0,
+        }
+    }
+
+    /// Commit this step's factors and inverses.
+    fn commit(&mut self, pending: Pending) {
+        let layers = self.layers.iter_mut().flatten();
+        for ((l, f), inv) in layers.zip(pending.factors).zip(pending.inverses) {
+            if let Some(f) = f {
+                l.factors = f;
+            }
+            if inv.is_some() {
+                l.inv = inv;
+            }
+        }
+    }
+
+    /// The whole step (spec §2.9).
+    pub(super) fn run_step(&mut self, obj: &mut dyn Objective) -> Result<StepReport> {
+        let t0 = Instant::now();
+        let stat_step = self.step.is_multiple_of(self.cfg.t_stat);
+        let (logits, captured) = obj.forward(stat_step || self.layers.is_none())?;
+        let loss = mean_ce(&logits, obj.targets());
+        if self.layers.is_none() {
+            self.init_layers(&captured)?;
+        }
+        let batch = if stat_step {
+            Some(self.batch_statistics(&logits, &captured, obj.targets())?)
+        } else {
+            None
+        };
+        drop(captured);
+        let grad = self.gradient(&loss)?;
+        let mut report = self.base_report(&loss, &grad);
+        report.time_fwd_bwd_ms = ms(t0);
+        let t1 = Instant::now();
+        let pending = self.curvature(batch)?;
+        report.time_curv_ms = ms(t1);
+        let t2 = Instant::now();
+        let pre = match &pending {
+            Some(p) => self.precondition(p, &grad)?,
+            None => None,
+        };
+        match (pending, pre) {
+            (Some(p), Some((us, nu, delta))) => {
+                self.commit(p);
+                self.apply(&us, nu)?;
+                report.damping_eff = Some(delta);
+                report.kl_clip_scale = self.cfg.kl_clip.map(|_| nu);
+            }
+            _ => {
+                report.nonfinite_skipped = true;
+                self.damping_boost *= 10.0;
+            }
+        }
+        self.zero_grads();
+        report.time_precond_ms = ms(t2);
+        self.step += 1;
+        Ok(report)
+    }
+
+    fn base_report(&self, loss: &Tensor, grad: &Grad) -> StepReport {
+        let penalty = (self.cfg.gr != GrMode::None).then_some(0.5 * self.cfg.rho * grad.sq_norm);
+        StepReport {
+            loss: loss.double_value(&[]),
+            grad_norm: grad.sq_norm.sqrt(),
+            grad_norm_reg: grad.reg_norm,
+            gr_penalty: penalty,
+            ..StepReport::default()
+        }
+    }
+}
+
+fn all_finite(ts: &[(&str, Tensor)]) -> bool {
+    ts.iter()
+        .all(|(_, t)| t.isfinite().all().int64_value(&[]) != 0)
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
