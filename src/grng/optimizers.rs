@@ -2,11 +2,14 @@
 //! variant of [`OptimizerConfig`] (its keys, defaults in configs/grng/kinds.yaml) and one arm
 //! in each `match` below. First-order optimizers go through [`FirstOrder`]; curvature-aware
 //! ones (K-FAC, RENG, RING, Sophia, R-Kalman) are [`Stepper`]s themselves.
+use super::models::Classifier;
 use super::rkalman::{self, RKalmanConfig};
+use crate::nn::Tape;
+use crate::optim::kfac::{kfac_groups, GrMode, Kfac, KfacConfig};
 use crate::optim::{AdamW, AdamWConfig, FirstOrder, Sgd, SgdConfig, Sophia, SophiaConfig, Stepper};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use tch::nn::VarStore;
+use tch::Tensor;
 
 #[derive(Deserialize, Serialize, Debug, Clone)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -17,6 +20,12 @@ pub enum OptimizerConfig {
     Sgd(SgdConfig),
     /// Sophia-G: clipped sign-momentum over a Gauss–Newton–Bartlett diagonal (§3.4).
     Sophia(SophiaConfig),
+    /// K-FAC (§3.3): Kronecker-factored natural gradient, KL clip, momentum.
+    Kfac(KfacConfig),
+    /// RENG (§2.2): K-FAC applied to the gradient of L + ρ/2‖∇L‖² (double backprop).
+    Reng(KfacConfig),
+    /// RING (§2.3): K-FAC with damping λ0 + ρ‖∇L‖².
+    Ring(KfacConfig),
     /// R-Kalman (§2.4): a Kalman filter on the weights, dense or Kronecker covariance.
     Rkalman(RKalmanConfig),
 }
@@ -28,6 +37,9 @@ impl OptimizerConfig {
             OptimizerConfig::Adamw(_) => "adamw",
             OptimizerConfig::Sgd(_) => "sgd",
             OptimizerConfig::Sophia(_) => "sophia",
+            OptimizerConfig::Kfac(_) => "kfac",
+            OptimizerConfig::Reng(_) => "reng",
+            OptimizerConfig::Ring(_) => "ring",
             OptimizerConfig::Rkalman(_) => "rkalman",
         }
     }
@@ -38,6 +50,7 @@ impl OptimizerConfig {
             OptimizerConfig::Adamw(c) => c.lr,
             OptimizerConfig::Sgd(c) => c.lr,
             OptimizerConfig::Sophia(c) => c.lr,
+            OptimizerConfig::Kfac(c) | OptimizerConfig::Reng(c) | OptimizerConfig::Ring(c) => c.lr,
             OptimizerConfig::Rkalman(c) => c.lr,
         }
     }
@@ -58,11 +71,24 @@ impl OptimizerConfig {
             }
         };
         let seeded = match self {
+            OptimizerConfig::Kfac(c) | OptimizerConfig::Reng(c) | OptimizerConfig::Ring(c) => {
+                c.seed
+            }
             OptimizerConfig::Sophia(c) => c.seed,
             OptimizerConfig::Rkalman(c) => c.seed,
             _ => 0,
         };
         let mut out: Vec<String> = Vec::new();
+        if let Some(c) = self.kfac_family() {
+            let want = self.kfac_mode();
+            if c.gr != want {
+                out.push(format!(
+                    "gr: kind {} means gr {:?}; choose the kind (kfac | reng | ring) instead of `gr`",
+                    self.name(),
+                    want
+                ));
+            }
+        }
         if seeded != 0 {
             out.push("seed: the label-sampling RNG follows the run's top-level `seed`; remove `optimizer.seed`".into());
         }
@@ -75,14 +101,44 @@ impl OptimizerConfig {
                 .collect::<Vec<_>>(),
             OptimizerConfig::Sgd(c) => c.validate().err().map(strip).into_iter().collect(),
             OptimizerConfig::Sophia(c) => c.validate().err().map(strip).into_iter().collect(),
+            OptimizerConfig::Kfac(c) | OptimizerConfig::Reng(c) | OptimizerConfig::Ring(c) => {
+                c.validate().err().map(strip).into_iter().collect()
+            }
             OptimizerConfig::Rkalman(c) => c.validate().err().map(strip).into_iter().collect(),
         });
         out
     }
 
-    /// The optimizer over every trainable variable of `vs`. `seed` seeds the RNG of optimizers
-    /// that sample labels from the model (true Fisher, Sophia-G), see `optim::sample_labels`.
-    pub fn build(&self, vs: &VarStore, seed: u64) -> Result<Box<dyn Stepper>> {
+    /// The K-FAC family's config (kfac, reng, ring), if this is one.
+    fn kfac_family(&self) -> Option<&KfacConfig> {
+        match self {
+            OptimizerConfig::Kfac(c) | OptimizerConfig::Reng(c) | OptimizerConfig::Ring(c) => {
+                Some(c)
+            }
+            _ => None,
+        }
+    }
+
+    /// The gradient regularization a K-FAC-family kind stands for.
+    fn kfac_mode(&self) -> GrMode {
+        match self {
+            OptimizerConfig::Reng(_) => GrMode::Explicit,
+            OptimizerConfig::Ring(_) => GrMode::Implicit,
+            _ => GrMode::None,
+        }
+    }
+
+    /// The optimizer over every trainable variable of `model`. `sample` (a few inputs) is run
+    /// once with capture on so the K-FAC family knows which parameters belong to linear
+    /// layers. `seed` seeds the RNG of optimizers that sample labels from the model (true
+    /// Fisher, Sophia-G, R-Kalman), see `optim::stepper::sample_labels`.
+    pub fn build(
+        &self,
+        model: &dyn Classifier,
+        sample: &Tensor,
+        seed: u64,
+    ) -> Result<Box<dyn Stepper>> {
+        let vs = model.var_store();
         Ok(match self {
             OptimizerConfig::Adamw(c) => Box::new(FirstOrder::new(AdamW::new(vs, c)?)),
             OptimizerConfig::Sgd(c) => Box::new(FirstOrder::new(Sgd::new(vs, c)?)),
@@ -93,6 +149,24 @@ impl OptimizerConfig {
             }
             OptimizerConfig::Rkalman(c) => {
                 rkalman::build(vs, &RKalmanConfig { seed, ..c.clone() })?
+            }
+            OptimizerConfig::Kfac(c) | OptimizerConfig::Reng(c) | OptimizerConfig::Ring(c) => {
+                // One captured forward tells which parameters belong to linear layers.
+                let mut tape = Tape::on();
+                let _logits = tch::no_grad(|| model.forward(sample, &mut tape))?;
+                let mut vars: Vec<(String, Tensor)> = vs
+                    .variables()
+                    .into_iter()
+                    .filter(|(_, t)| t.requires_grad())
+                    .collect();
+                vars.sort_by(|a, b| a.0.cmp(&b.0));
+                let groups = kfac_groups(vars, &tape.items, c.weight_decay)?;
+                let cfg = KfacConfig {
+                    seed,
+                    gr: self.kfac_mode(),
+                    ..c.clone()
+                };
+                Box::new(Kfac::new(groups, cfg)?)
             }
         })
     }

@@ -122,10 +122,11 @@ struct Trainer<'a> {
 
 pub fn run(cfg: &GrngConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
     let (task, data) = tasks::build(cfg, ctx.device)?;
-    let stepper = cfg.optimizer.build(task.model.var_store(), cfg.seed)?;
     let source = Source::new(data, cfg.data.seq_len, cfg.data.eval_tokens, ctx.device);
-    let params = diag::params(&*task.model);
     let probe = source.probe(task.budget.probe_size);
+    let sample = probe.0.narrow(0, 0, probe.0.size()[0].min(2));
+    let stepper = cfg.optimizer.build(&*task.model, &sample, cfg.seed)?;
+    let params = diag::params(&*task.model);
     let resolved = serde_json::to_string(cfg)?;
     let ids = Ids {
         run_id: crate::data::corpus::sha256_hex(resolved.as_bytes())[..12].to_string(),
