@@ -1,0 +1,254 @@
+//! `make bench`: cost of each `lab grng` optimizer relative to SGD (issue 13, "Performance"):
+//! time per training step on `mlp-digits` and on the `charlm-grammar` GPT (batch 64; 64-char
+//! sequences), at the kinds' t_stat 10 / t_inv 100, and the optimizer state's bytes over the
+//! parameters' bytes. Only the ratios are claims: the CPU changes between days.
+//!
+//! Configs go through the same path as `lab grng` (the embedded default.yaml and kinds.yaml with
+//! `--set`s), and so do the task, model, data and optimizer; a step is `Stepper::step` on one
+//! batch, exactly what `time_step_ms` in steps.csv times. Each repeat times `T_INV` steps (one
+//! inverse refresh and ten statistics refreshes, so refreshes are amortised as in a long run);
+//! optimizers are interleaved within a repeat, so all see the same machine state.
+use anyhow::Result;
+use lab::config::{self, Kinds};
+use lab::experiment::Experiment;
+use lab::grng::config::{GrngConfig, TaskId};
+use lab::grng::source::Source;
+use lab::grng::tasks::{self, Task};
+use lab::grng::train::Batch;
+use lab::optim::Stepper;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::time::Instant;
+use tch::{Device, Kind, Tensor};
+
+const BATCH: usize = 64;
+const SEQ_LEN: usize = 64;
+/// The kinds' inverse interval (configs/grng/kinds.yaml): steps timed per repeat.
+const T_INV: usize = 100;
+const REPEATS: usize = 3;
+/// Untimed steps first (allocations, first factor and inverse computations).
+const WARMUP: usize = 10;
+/// Distinct batches drawn once and cycled (the draw stays out of the timing).
+const POOL: u64 = 32;
+
+/// (kind, target × SGD) in table order; R-Kalman uses its default Kronecker covariance.
+const OPTIMIZERS: [(&str, Option<f64>); 7] = [
+    ("sgd", None),
+    ("adamw", None),
+    ("sophia", Some(1.5)),
+    ("kfac", Some(2.0)),
+    ("reng", Some(4.0)),
+    ("ring", Some(3.0)),
+    ("rkalman", Some(3.0)),
+];
+
+/// The resolved config `lab grng --set task=<task> --set optimizer.kind=<kind> ...` would run.
+fn config(task: &str, kind: &str) -> Result<GrngConfig> {
+    let default = config::Source {
+        name: "embedded configs/grng/default.yaml".into(),
+        text: GrngConfig::DEFAULT_YAML.into(),
+    };
+    let kinds = Kinds::parse("embedded configs/grng/kinds.yaml", GrngConfig::KINDS_YAML);
+    let mut sets = vec![
+        format!("task={task}"),
+        format!("optimizer.kind={kind}"),
+        format!("train.batch={BATCH}"),
+        format!("data.seq_len={SEQ_LEN}"),
+    ];
+    if kind == "sophia" {
+        // kinds.yaml: `bs` is examples per batch, tokens for the char LM.
+        let lm = task.starts_with("charlm");
+        sets.push(format!(
+            "optimizer.bs={}",
+            BATCH * if lm { SEQ_LEN } else { 1 }
+        ));
+    }
+    config::load_with_kinds(default, kinds, None, &sets)?.typed()
+}
+
+/// One optimizer on its own freshly seeded model, with a pool of full-size batches.
+struct Case {
+    kind: &'static str,
+    target: Option<f64>,
+    task: Task,
+    stepper: Box<dyn Stepper>,
+    batches: Vec<(Tensor, Tensor)>,
+    steps: usize,
+    ms: Vec<f64>,
+    last_loss: f64,
+}
+
+impl Case {
+    fn new(task_name: &str, kind: &'static str, target: Option<f64>) -> Result<Case> {
+        let cfg = config(task_name, kind)?;
+        tch::manual_seed(cfg.seed as i64);
+        let (task, data) = tasks::build(&cfg, Device::Cpu)?;
+        let source = Source::new(data, cfg.data.seq_len, cfg.data.eval_tokens, Device::Cpu);
+        let probe = source.probe(task.budget.probe_size);
+        let sample = probe.0.narrow(0, 0, probe.0.size()[0].min(2));
+        let stepper = cfg.optimizer.build(&*task.model, &sample, cfg.seed)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        let mut batches = Vec::new();
+        while batches.len() < POOL as usize {
+            let drawn = source.epoch_batches(&task.budget, POOL, &mut rng)?;
+            batches.extend(
+                drawn
+                    .into_iter()
+                    .filter(|(x, _)| x.size()[0] == BATCH as i64),
+            );
+        }
+        Ok(Case {
+            kind,
+            target,
+            task,
+            stepper,
+            batches,
+            steps: 0,
+            ms: Vec::new(),
+            last_loss: f64::NAN,
+        })
+    }
+
+    /// Run `n` steps; wall milliseconds per step.
+    fn run(&mut self, n: usize) -> Result<f64> {
+        let start = Instant::now();
+        for _ in 0..n {
+            let (x, y) = &self.batches[self.steps % self.batches.len()];
+            let mut obj = Batch {
+                model: &*self.task.model,
+                x: x.shallow_clone(),
+                y: y.shallow_clone(),
+            };
+            self.last_loss = self.stepper.step(&mut obj)?.loss;
+            self.steps += 1;
+        }
+        Ok(start.elapsed().as_secs_f64() * 1e3 / n as f64)
+    }
+
+    fn median_ms(&self) -> f64 {
+        let mut t = self.ms.clone();
+        t.sort_by(f64::total_cmp);
+        t[t.len() / 2]
+    }
+
+    /// The markdown row: ms/step, × SGD, target, met?, state/params.
+    fn row(&self, task_name: &str, sgd_ms: f64) -> Result<String> {
+        let ms = self.median_ms();
+        let ratio = ms / sgd_ms;
+        let (target, met) = match self.target {
+            Some(t) => (format!("≤ {t}×"), if ratio <= t { "yes" } else { "**no**" }),
+            None => ("–".to_string(), "–"),
+        };
+        let diverged = if self.last_loss.is_finite() {
+            ""
+        } else {
+            " (diverged)"
+        };
+        Ok(format!(
+            "| {}{diverged} | {task_name} | {ms:.2} | {ratio:.2} | {target} | {met} | {:.2} |",
+            self.kind,
+            self.state_over_params()?
+        ))
+    }
+
+    /// Bytes of the tensors in `state_dict()` over the bytes of the trainable parameters.
+    fn state_over_params(&self) -> Result<f64> {
+        let bytes = |t: &Tensor| t.numel() as f64 * t.kind().elt_size_in_bytes() as f64;
+        let state: f64 = self
+            .stepper
+            .state_dict()?
+            .tensors
+            .iter()
+            .map(|(_, t)| bytes(t))
+            .sum();
+        let params: f64 = (self.task.model.var_store().trainable_variables().iter())
+            .map(bytes)
+            .sum();
+        Ok(state / params)
+    }
+}
+
+/// All optimizers on one task, interleaved; one markdown row each. An optimizer that `lab grng`
+/// refuses on this task gets a row saying why.
+fn bench_task(task_name: &str) -> Result<Vec<String>> {
+    let mut cases: Vec<Result<Case, String>> = OPTIMIZERS
+        .iter()
+        .map(|&(kind, target)| {
+            Case::new(task_name, kind, target)
+                .map_err(|e| format!("| {kind} | {task_name} | not run: {e} |||||"))
+        })
+        .collect();
+    for c in cases.iter_mut().flatten() {
+        c.run(WARMUP)?;
+    }
+    for _ in 0..REPEATS {
+        for c in cases.iter_mut().flatten() {
+            let ms = c.run(T_INV)?;
+            c.ms.push(ms);
+        }
+    }
+    let sgd = match &cases[0] {
+        Ok(c) => c.median_ms(),
+        Err(row) => return Err(anyhow::anyhow!("no SGD baseline: {row}")),
+    };
+    cases
+        .iter()
+        .map(|c| match c {
+            Ok(c) => c.row(task_name, sgd),
+            Err(row) => Ok(row.clone()),
+        })
+        .collect()
+}
+
+/// The CPU model (the ratios hold on one machine and one day only).
+fn machine() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = info
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string())
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{model}, {cores} cores visible")
+}
+
+/// fp32 matmul rate of this machine (512³, one thread), GFLOP/s.
+fn matmul_gflops() -> f64 {
+    let n = 512;
+    let a = Tensor::randn([n, n], (Kind::Float, Device::Cpu));
+    let b = Tensor::randn([n, n], (Kind::Float, Device::Cpu));
+    let _ = a.matmul(&b);
+    let reps = 20;
+    let start = Instant::now();
+    for _ in 0..reps {
+        let _ = a.matmul(&b);
+    }
+    2.0 * (n * n * n) as f64 * reps as f64 / start.elapsed().as_secs_f64() / 1e9
+}
+
+lab::prepare_test_process!();
+
+fn main() -> Result<()> {
+    // One thread, as `lab grng` runs by default (default.yaml: torch_threads 1).
+    lab::device::set_threads(Some(1))?;
+    let started = Instant::now();
+    println!(
+        "== grng: time per step vs SGD (batch {BATCH}, char LM {SEQ_LEN}-char sequences; t_stat 10, \
+         t_inv {T_INV}; median of {REPEATS} repeats of {T_INV} steps after {WARMUP} warm-up, 1 thread)"
+    );
+    println!(
+        "machine: {}; fp32 matmul (512^3, libtorch, 1 thread) {:.1} GFLOP/s",
+        machine(),
+        matmul_gflops()
+    );
+    println!();
+    println!("| optimizer | task | ms/step | × SGD | target | met? | state/params |");
+    println!("|---|---|---|---|---|---|---|");
+    for task in [TaskId::MlpDigits, TaskId::CharlmGrammar] {
+        for row in bench_task(task.name())? {
+            println!("{row}");
+        }
+    }
+    println!("\n(whole bench {:.0} s)", started.elapsed().as_secs_f64());
+    Ok(())
+}
