@@ -20,7 +20,8 @@ SUBCOMMANDS := $(notdir $(wildcard configs/*))
 
 .PHONY: setup venv openblas corpora data-kjv build demo test check unit smoke bench fmt \
 	clean-cache reproduce-decompose reproduce-npg-rank1 reproduce-entropy-probe \
-	repro-entropy-theory repro-entropy-quick repro-entropy-paper
+	repro-entropy-theory repro-entropy-quick repro-entropy-paper reproduce-grng repro-grng-toy \
+	repro-grng-quick
 
 setup: venv openblas data-kjv
 
@@ -104,6 +105,16 @@ repro-entropy-quick: build
 
 repro-entropy-paper: build
 	LAB="$(LAB)" scripts/entropy-probe-reproduce.sh paper
+
+# grng (spec §6.2, §6.10): the theory toy, the quick look, the 84-run paper table stand-in.
+reproduce-grng: build
+	LAB="$(LAB)" scripts/grng-reproduce.sh toy quick paper
+
+repro-grng-toy: build
+	LAB="$(LAB)" scripts/grng-reproduce.sh toy
+
+repro-grng-quick: build
+	LAB="$(LAB)" scripts/grng-reproduce.sh quick
 
 fmt:
 	cargo fmt

@@ -34,7 +34,7 @@ const fn curve(y: &'static str) -> DefaultPlot {
         x: "step",
         y,
         logy: false,
-        split: &["optimizer.kind", "task"],
+        split: &["task"],
         reference: None,
     }
 }

@@ -2,6 +2,7 @@
 //! out of it: [`Input`] (tokens, optional padding mask and position ids), [`Tape`] (captured
 //! layer inputs and pre-activations for K-FAC) and [`Cache`] (incremental decoding state).
 use super::config::ModelConfig;
+pub use crate::optim::capture::Captured;
 use anyhow::{bail, Result};
 use tch::nn::VarStore;
 use tch::{Kind, Tensor};
@@ -85,19 +86,6 @@ impl<'a> Input<'a> {
 /// Position of each token among its row's real tokens: `cumsum(mask) - 1`, 0 on leading pads.
 pub fn positions_from_mask(mask: &Tensor) -> Tensor {
     (mask.cumsum(1, Kind::Int64) - 1).clamp_min(0)
-}
-
-/// One linear map's input `a` `(..., d_in)` and pre-activation `s = a Wᵀ + b` `(..., d_out)`,
-/// as used in the forward pass (the same graph nodes, so `Tensor::run_backward(&[loss], &[s])`
-/// gives ∂loss/∂s). `weight`/`bias` are the parameter names in the model's VarStore; a tied
-/// head (`layer` "head") names the token embedding `wte.weight`.
-#[derive(Debug)]
-pub struct Captured {
-    pub layer: String,
-    pub weight: String,
-    pub bias: Option<String>,
-    pub input: Tensor,
-    pub output: Tensor,
 }
 
 /// Where a forward pass records [`Captured`] layers when switched on (off: records nothing).

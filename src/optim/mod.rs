@@ -12,8 +12,9 @@
 //! 6. [`state`]: the versioned state format (named tensors + JSON header) and its checks.
 //! 7. [`schedule`]: learning rate as a pure function of the step.
 //! 8. [`ema`]: Polyak (EMA) weight averaging for evaluation.
-//! 9. [`stepper`]: the [`Stepper`] contract of optimizers that run their own forward/backward
-//!    passes (curvature, double backprop, sampled labels), and [`FirstOrder`] for the others.
+//! 9. [`capture`] then [`stepper`]: the [`Stepper`] contract of optimizers that run their own
+//!    forward/backward passes (curvature, double backprop, sampled labels), and [`FirstOrder`]
+//!    for the others; [`Captured`] is what a model's forward hands them per linear layer.
 //! 10. [`sgd`]: SGD with momentum (PyTorch semantics), an [`Optimizer`] like AdamW.
 //! 11. [`sophia`]: Sophia-G, a [`Stepper`] (it runs its own Hessian-estimate passes).
 //! 12. [`curvature`]: damped inverses of Kronecker factors (Newton–Schulz, matrix-differential
@@ -24,6 +25,7 @@
 //! (gradients add up in `.grad()`), then one [`Optimizer::step`] and one
 //! [`Optimizer::zero_grad`]. Clipping in `step` then sees the accumulated gradient, as in PyTorch.
 pub mod adamw;
+pub mod capture;
 pub mod config;
 pub mod curvature;
 pub mod ema;
@@ -38,6 +40,7 @@ pub mod state;
 pub mod stepper;
 
 pub use adamw::AdamW;
+pub use capture::Captured;
 pub use config::{AdamWConfig, GroupOverride};
 pub use groups::{param_groups, GroupFlags, GroupRule, ParamGroup};
 pub use schedule::LrSchedule;

@@ -10,7 +10,7 @@
 //! [`mean_ce`]. Labels sampled from the model come from the optimizer's own seeded RNG
 //! ([`sample_labels`], state in [`RngState`]), so a saved and resumed run draws the same labels.
 use super::{Optimizer, StateDict};
-use crate::nn::Captured;
+use crate::optim::capture::Captured;
 use anyhow::{bail, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

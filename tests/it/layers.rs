@@ -167,7 +167,9 @@ fn shared_modules_import_no_paper_and_name_none() {
     let papers = papers(&mods);
     assert_eq!(
         papers,
-        ["decompose", "entropy", "npg"].map(String::from).into()
+        ["decompose", "entropy", "grng", "npg"]
+            .map(String::from)
+            .into()
     );
     let names: Vec<&str> = lab::subcommands::PAPERS.iter().map(|p| p.name).collect();
     for (module, deps) in &edges {

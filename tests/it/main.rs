@@ -48,6 +48,7 @@ mod full_disk;
 mod grng_cli;
 mod grng_reng_ring;
 mod grng_rkalman;
+mod grng_study;
 mod grng_toy;
 mod input_errors;
 mod interrupt;

@@ -94,11 +94,8 @@ fn with_h_zero_the_step_is_exactly_minus_lr_sign_m() {
     let mut opt = Sophia::new(&vs, &cfg(0.003, 0.04, 16.0, 1000, 0.0)).unwrap();
     let mut obj = Batch { vs: &vs, x, y };
     // The gradient of step 1, computed here: m = (1 − β1)·g has its sign.
-    obj.forward(false)
-        .unwrap()
-        .0
-        .cross_entropy_for_logits(&obj.y)
-        .backward();
+    let (logits, _) = obj.forward(false).unwrap();
+    lab::optim::stepper::mean_ce(&logits, &obj.y).backward();
     let g: Vec<(String, Vec<f64>)> = {
         let mut v: Vec<_> = vs
             .variables()

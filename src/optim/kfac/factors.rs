@@ -7,7 +7,7 @@
 //! positions per example); it gets the KFC scaling of the reference code: patches divided by L
 //! for A, errors multiplied by L for G. A language model's layers have rows = N (each token is
 //! an example of the flattened `(B·T, V)` logits), so L = 1 and the plain linear rule applies.
-use crate::nn::Captured;
+use crate::optim::capture::Captured;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};

@@ -4,7 +4,7 @@
 use super::config::{FisherKind, GrMode};
 use super::factors::{batch_factors, Factors};
 use super::step::{Grad, Kfac};
-use crate::nn::Captured;
+use crate::optim::capture::Captured;
 use crate::optim::stepper::{grad_norm, sample_labels};
 use anyhow::{Context, Result};
 use tch::{Kind, Reduction, Tensor};

@@ -1,7 +1,7 @@
 //! K-FAC (Martens & Grosse; the alecwangcq/KFAC-Pytorch reference) as a reusable
 //! [`Stepper`], and the two gradient-regularized variants of grng that reuse it: RENG
 //! (`gr: explicit`, spec §2.2) and RING (`gr: implicit`, §2.3). Paper-agnostic: any model
-//! whose forward records its linear layers ([`crate::nn::Captured`]) can use it.
+//! whose forward records its linear layers ([`crate::optim::Captured`]) can use it.
 //!
 //! Reading order:
 //! 1. [`config`]: [`KfacConfig`] and its per-variant defaults (§2.8).
@@ -30,7 +30,7 @@ pub use step::Kfac;
 use super::groups::{groups_from, GroupFlags, GroupRule, ParamGroup};
 use super::stepper::{Objective, StepReport, Stepper};
 use super::StateDict;
-use crate::nn::Captured;
+use crate::optim::capture::Captured;
 use anyhow::Result;
 use tch::Tensor;
 

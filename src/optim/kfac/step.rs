@@ -5,7 +5,7 @@
 use super::config::{GrMode, GrNorm, KfacConfig};
 use super::factors::{layer_grad, plan_layers, planned_params, Factors, LayerPlan};
 use super::precondition::Inverses;
-use crate::nn::Captured;
+use crate::optim::capture::Captured;
 use crate::optim::state::GroupState;
 use crate::optim::stepper::{mean_ce, Objective, StepReport};
 use crate::optim::{AdamW, ParamGroup};
