@@ -45,7 +45,8 @@ fn invariants_and_uniqueness_across_solvers() {
             let what = format!("n={n} seed={seed}");
             check_invariants(&a, &ds, &reference, &what);
             assert!(reference.iterations <= 50 && reference.decrement <= 1e-7);
-            let gap = lab::decompose::duality_gap(&a, &reference.b, &reference.c).unwrap();
+            let gap =
+                lab::decompose::duality_gap(&a, &reference.b, &reference.c, &reference.b).unwrap();
             assert!(gap.abs() <= 1e-9, "{what}: gap {gap:e}");
             for method in [Method::NewtonCg, Method::DualNewton, Method::DualNewtonCg] {
                 let out = run(&a, &sub, method).unwrap();
