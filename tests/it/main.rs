@@ -46,6 +46,7 @@ mod envs_gym;
 mod envs_vec;
 mod full_disk;
 mod grng_cli;
+mod grng_newton;
 mod grng_reng_ring;
 mod grng_rkalman;
 mod grng_study;

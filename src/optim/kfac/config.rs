@@ -36,12 +36,15 @@ pub enum DampingScheme {
     ExactEigen,
 }
 
-/// How factor inverses are computed (only `eigen` in this build).
+/// How factor inverses are computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InverseMethod {
     /// Symmetric eigendecomposition in f64 every `t_inv` steps (eigenvalues < 1e-10 zeroed).
     Eigen,
+    /// Newton–Schulz damped inverses (§1.4) every `t_inv` steps, matrix-differential updates
+    /// when the damping changes in between (§1.5); `damping_scheme: factored` only.
+    Newton,
 }
 
 /// Labels of the error backward (§1.1).
@@ -78,6 +81,10 @@ pub struct KfacConfig {
     pub damping_scheme: DampingScheme,
     pub gr_norm: GrNorm,
     pub inverse: InverseMethod,
+    /// Most Newton iterations of a warm-started refresh (`inverse: newton`, §1.4 n_newton warm).
+    pub newton_warm: u32,
+    /// Most Newton iterations from the cold start `I / tr M` (§1.4 n_newton cold).
+    pub newton_cold: u32,
     /// EMA decay β_stat of the factors (init I).
     pub stat_decay: f64,
     /// Factor statistics every `t_stat` steps, inverses every `t_inv` steps (§2.5).
@@ -117,6 +124,8 @@ impl KfacConfig {
             damping_scheme: DampingScheme::Factored,
             gr_norm: GrNorm::Global,
             inverse: InverseMethod::Eigen,
+            newton_warm: 5,
+            newton_cold: 40,
             stat_decay: 0.95,
             t_stat: 10,
             t_inv: 100,
@@ -132,20 +141,22 @@ impl KfacConfig {
         }
     }
 
-    /// RENG (§2.2): ρ 0.05, λ 1e-3.
+    /// RENG (§2.2): ρ 0.05, λ 1e-3, Newton inverses.
     pub fn reng() -> Self {
         KfacConfig {
             gr: GrMode::Explicit,
             rho: 0.05,
+            inverse: InverseMethod::Newton,
             ..KfacConfig::kfac()
         }
     }
 
-    /// RING (§2.3): ρ 0.1, λ0 1e-4.
+    /// RING (§2.3): ρ 0.1, λ0 1e-4, Newton inverses.
     pub fn ring() -> Self {
         KfacConfig {
             gr: GrMode::Implicit,
             rho: 0.1,
+            inverse: InverseMethod::Newton,
             damping: 1e-4,
             ..KfacConfig::kfac()
         }
@@ -167,6 +178,15 @@ impl KfacConfig {
             GrMode::None => "kfac",
             GrMode::Explicit => "reng",
             GrMode::Implicit => "ring",
+        }
+    }
+
+    /// The Newton–Schulz limits of `inverse: newton` (§1.4 default tolerance).
+    pub fn newton_options(&self) -> crate::optim::curvature::NewtonOptions {
+        crate::optim::curvature::NewtonOptions {
+            max_warm: self.newton_warm,
+            max_cold: self.newton_cold,
+            tol: None,
         }
     }
 
@@ -204,6 +224,20 @@ impl KfacConfig {
         if let Some(k) = self.kl_clip {
             if !(k.is_finite() && k > 0.0) {
                 bail!("optimizer `kl_clip` must be > 0 (or null for off), got {k}");
+            }
+        }
+        if self.inverse == InverseMethod::Newton {
+            if self.damping_scheme != DampingScheme::Factored {
+                bail!(
+                    "optimizer `inverse: newton` needs `damping_scheme: factored` (exact_eigen \
+                     damping needs `inverse: eigen`)"
+                );
+            }
+            if self.newton_cold == 0 {
+                bail!("optimizer `newton_cold` must be ≥ 1");
+            }
+            if self.damping == 0.0 {
+                bail!("optimizer `damping` must be > 0 with `inverse: newton`");
             }
         }
         if self.gr == GrMode::Implicit && self.damping == 0.0 && self.rho == 0.0 {

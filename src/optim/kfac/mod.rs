@@ -7,8 +7,9 @@
 //! 1. [`config`]: [`KfacConfig`] and its per-variant defaults (§2.8).
 //! 2. [`factors`]: which captured layers are preconditioned ([`LayerPlan`]) and their Kronecker
 //!    factors A, G from one batch (bias column, conv-as-unfold scaling, §1.2).
-//! 3. [`precondition`]: factor inverses behind [`Inverses`] (eigen), damping split (§1.3),
-//!    U = G⁻¹ ∇W A⁻¹.
+//! 3. [`precondition`]: factor inverses behind [`Inverses`] (eigen or newton), damping split
+//!    (§1.3), U = G⁻¹ ∇W A⁻¹; [`newton`]: Newton–Schulz inverses tied to a damping, their
+//!    refresh and the lazy matrix-differential update between refreshes (§1.4, §1.5, §2.3).
 //! 4. [`gradient`]: statistics and the gradient (RENG's double backprop), stages 1–2 of §2.9.
 //! 5. [`step`]: the [`Kfac`] struct and the step (§2.9): curvature, preconditioning with this
 //!    step's damping, KL clip; non-finite skips.
@@ -17,6 +18,7 @@
 pub mod config;
 pub mod factors;
 pub mod gradient;
+pub mod newton;
 pub mod precondition;
 pub mod state;
 pub mod step;
@@ -24,6 +26,7 @@ pub mod update;
 
 pub use config::{DampingScheme, Fallback, FisherKind, GrMode, GrNorm, InverseMethod, KfacConfig};
 pub use factors::LayerPlan;
+pub use newton::{NewtonInv, NewtonStats};
 pub use precondition::{Eigh, Inverses};
 pub use step::Kfac;
 

@@ -3,9 +3,12 @@
 //! [`Inverses`] is what a refresh every `t_inv` steps produces; its variant is the inverse
 //! method. `Eigen` keeps both factors' eigenpairs (f64, eigenvalues < 1e-10 zeroed), so the
 //! damped inverse `(M + δI)⁻¹ = Q diag(1/(d + δ)) Qᵀ` is exact for *any* δ at the cost of two
-//! products: RING's per-step damping needs no re-inversion.
+//! products: RING's per-step damping needs no re-inversion. `Newton` keeps Newton–Schulz
+//! inverses tied to one damping ([`super::newton`]); [`Inverses::refresh`] computes either.
 use super::config::{DampingScheme, InverseMethod};
-use anyhow::{Context, Result};
+use super::newton::{NewtonInv, NewtonStats};
+use crate::optim::curvature::NewtonOptions;
+use anyhow::{bail, Context, Result};
 use tch::{Kind, Tensor};
 
 /// Eigenvalues below this are set to 0 (alecwangcq/KFAC-Pytorch).
@@ -40,16 +43,63 @@ impl Eigh {
 #[derive(Debug)]
 pub enum Inverses {
     Eigen { a: Eigh, g: Eigh },
+    Newton(NewtonInv),
 }
 
 impl Inverses {
-    /// Refresh from the current factors A `(cols, cols)` and G `(d_out, d_out)`.
+    /// Eigen refresh from the current factors A `(cols, cols)` and G `(d_out, d_out)`
+    /// (`newton` needs the damping and a warm start: use [`Inverses::refresh`]).
     pub fn compute(method: InverseMethod, a: &Tensor, g: &Tensor) -> Result<Inverses> {
         match method {
             InverseMethod::Eigen => Ok(Inverses::Eigen {
                 a: Eigh::of(a)?,
                 g: Eigh::of(g)?,
             }),
+            InverseMethod::Newton => {
+                bail!("Inverses::compute: `inverse: newton` needs the damping (use refresh)")
+            }
+        }
+    }
+
+    /// Refresh by `method` for this step's damping `delta` (used by `newton` only), warm-started
+    /// from `prev` (newton); Newton work is added to `stats`.
+    pub fn refresh(
+        method: InverseMethod,
+        a: &Tensor,
+        g: &Tensor,
+        delta: f64,
+        prev: Option<&Inverses>,
+        opts: &NewtonOptions,
+        stats: &mut NewtonStats,
+    ) -> Result<Inverses> {
+        match method {
+            InverseMethod::Eigen => Inverses::compute(method, a, g),
+            InverseMethod::Newton => {
+                let warm = match prev {
+                    Some(Inverses::Newton(n)) => Some(n),
+                    _ => None,
+                };
+                let inv = NewtonInv::refresh(a, g, delta, warm, opts, stats)?;
+                Ok(Inverses::Newton(inv))
+            }
+        }
+    }
+
+    /// The inverses at damping `delta` when they must change for it (newton between refreshes,
+    /// §1.5); `None` when these serve as they are (eigen always). `a`, `g`: current factors.
+    pub fn at_damping(
+        &self,
+        delta: f64,
+        a: &Tensor,
+        g: &Tensor,
+        opts: &NewtonOptions,
+        stats: &mut NewtonStats,
+    ) -> Result<Option<Inverses>> {
+        match self {
+            Inverses::Eigen { .. } => Ok(None),
+            Inverses::Newton(n) => Ok(n
+                .at_damping(delta, a, g, opts, stats)?
+                .map(Inverses::Newton)),
         }
     }
 
@@ -57,11 +107,13 @@ impl Inverses {
     pub fn pi(&self) -> f64 {
         match self {
             Inverses::Eigen { a, g } => split_ratio(a.mean_eigenvalue(), g.mean_eigenvalue()),
+            Inverses::Newton(n) => n.pi,
         }
     }
 
     /// U for the layer gradient `v` `(d_out, cols)` f64 and damping δ:
     /// factored: (G + √δ/π I)⁻¹ v (A + π√δ I)⁻¹; exact_eigen: (G⊗A + δI)⁻¹ vec_r(v).
+    /// Newton inverses are used at the damping they hold (see [`Inverses::at_damping`]).
     pub fn precondition(&self, v: &Tensor, delta: f64, scheme: DampingScheme) -> Tensor {
         match self {
             Inverses::Eigen { a, g } => {
@@ -75,6 +127,7 @@ impl Inverses {
                 };
                 g.q.matmul(&(inner / denom)).matmul(&a.q.transpose(0, 1))
             }
+            Inverses::Newton(n) => n.precondition(v),
         }
     }
 
@@ -87,6 +140,11 @@ impl Inverses {
                 ("kfac.g_vecs", g.q.copy()),
                 ("kfac.g_vals", g.d.copy()),
             ],
+            Inverses::Newton(n) => vec![
+                ("kfac.a_inv", n.xa.copy()),
+                ("kfac.g_inv", n.xg.copy()),
+                ("kfac.inv_damping", n.damping_tensor()),
+            ],
         }
     }
 
@@ -94,6 +152,21 @@ impl Inverses {
     pub fn slots(method: InverseMethod) -> &'static [&'static str] {
         match method {
             InverseMethod::Eigen => &["kfac.a_vecs", "kfac.a_vals", "kfac.g_vecs", "kfac.g_vals"],
+            InverseMethod::Newton => &["kfac.a_inv", "kfac.g_inv", "kfac.inv_damping"],
+        }
+    }
+
+    /// The shapes of [`Inverses::slots`] for a layer with `cols` columns (A side) and `d_out`
+    /// rows (G side): eigen (Q_A, d_A, Q_G, d_G); newton (X_A, X_G, [δ_A, δ_G, π]).
+    pub fn slot_shapes(method: InverseMethod, cols: i64, d_out: i64) -> Vec<Vec<i64>> {
+        match method {
+            InverseMethod::Eigen => vec![
+                vec![cols, cols],
+                vec![cols],
+                vec![d_out, d_out],
+                vec![d_out],
+            ],
+            InverseMethod::Newton => vec![vec![cols, cols], vec![d_out, d_out], vec![3]],
         }
     }
 
@@ -111,6 +184,9 @@ impl Inverses {
                     d: f(t[3]),
                 },
             },
+            InverseMethod::Newton => {
+                Inverses::Newton(NewtonInv::from_parts(t[0], t[1], t[2], like))
+            }
         }
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Tensor keys (by parameter name, see [`crate::optim::state`]): `kfac.a/<weight>`,
 //! `kfac.g/<weight>` (factors), the inverse method's slots (`kfac.a_vecs/<weight>`,
-//! `kfac.a_vals/…`, `kfac.g_vecs/…`, `kfac.g_vals/…` for `eigen`), `momentum/<param>`, and
+//! `kfac.a_vals/…`, `kfac.g_vecs/…`, `kfac.g_vals/…` for `eigen`; `kfac.a_inv/…`, `kfac.g_inv/…`
+//! and `kfac.inv_damping/…` = [δ_A, δ_G, π] for `newton`), `momentum/<param>`, and
 //! the AdamW fallback's keys prefixed `fallback.`. The header's `hyper` holds the config, the
 //! layer plan, which layers have inverses, the label RNG, the damping boost and the
 //! fallback's own header. Loading keeps this stepper's config except the learning rate.
@@ -87,6 +88,14 @@ impl Kfac {
         state.check_header(name)?;
         let saved: Saved = serde_json::from_value(state.header.hyper.clone())
             .with_context(|| format!("optimizer state header: `hyper` is not {name}'s"))?;
+        if saved.config.inverse != self.cfg.inverse {
+            bail!(
+                "optimizer state has `inverse: {:?}`, this run `inverse: {:?}` (set `inverse` \
+                 to the saved method to resume)",
+                saved.config.inverse,
+                self.cfg.inverse
+            );
+        }
         if saved.config.fallback != self.cfg.fallback {
             bail!(
                 "optimizer state has fallback {:?}, this run {:?}",
@@ -177,12 +186,11 @@ impl Kfac {
                 let k = key(slot, &l.plan.weight);
                 check_shape(dst, t[k.as_str()], &k)?;
             }
-            // Inverse slots present: eigenvectors (n, n) and eigenvalues (n) of A, then of G.
+            // Inverse slots present: the shapes of the method's slots for this layer.
             let slots = Inverses::slots(self.cfg.inverse);
-            let sizes = [l.plan.cols(), l.plan.cols(), l.plan.d_out, l.plan.d_out];
-            for (i, (slot, n)) in slots.iter().zip(sizes).enumerate() {
+            let shapes = Inverses::slot_shapes(self.cfg.inverse, l.plan.cols(), l.plan.d_out);
+            for (slot, want) in slots.iter().zip(shapes) {
                 let k = key(slot, &l.plan.weight);
-                let want = if i % 2 == 0 { vec![n, n] } else { vec![n] };
                 match t.get(k.as_str()) {
                     Some(src) if src.size() != want => {
                         bail!(

@@ -4,6 +4,7 @@
 //! step a no-op (nothing committed, damping ×10 from then on, `nonfinite_skipped`).
 use super::config::{GrMode, GrNorm, KfacConfig};
 use super::factors::{layer_grad, plan_layers, planned_params, Factors, LayerPlan};
+use super::newton::NewtonStats;
 use super::precondition::Inverses;
 use crate::optim::capture::Captured;
 use crate::optim::state::GroupState;
@@ -66,7 +67,9 @@ pub(super) struct Grad {
 /// New factors / inverses of this step, committed only if the whole step is finite.
 struct Pending {
     factors: Vec<Option<Factors>>,
+    /// Refreshed inverses, or (newton) the ones moved to this step's damping.
     inverses: Vec<Option<Inverses>>,
+    newton: NewtonStats,
 }
 
 impl Kfac {
@@ -135,6 +138,15 @@ impl Kfac {
             .collect()
     }
 
+    /// Each layer's current factor inverses (None before its first refresh), in plan order.
+    pub fn layer_inverses(&self) -> Vec<Option<&Inverses>> {
+        self.layers
+            .iter()
+            .flatten()
+            .map(|l| l.inv.as_ref())
+            .collect()
+    }
+
     pub(super) fn index(&self, name: &str) -> Result<usize> {
         self.params
             .iter()
@@ -192,13 +204,16 @@ impl Kfac {
     }
 
     /// Stage 3: factor EMA on statistics steps, inverse refresh every `t_inv` steps (or when a
-    /// layer has none). None when something is not finite.
-    fn curvature(&self, batch: Option<Vec<Factors>>) -> Result<Option<Pending>> {
+    /// layer has none) — for `newton` at this step's damping, hence `grad`. None when something
+    /// is not finite.
+    fn curvature(&self, batch: Option<Vec<Factors>>, grad: &Grad) -> Result<Option<Pending>> {
         let layers = self.layers.as_ref().context("layers are set")?;
         let refresh_step = self.step.is_multiple_of(self.cfg.t_inv);
+        let opts = self.cfg.newton_options();
         let mut pending = Pending {
             factors: Vec::new(),
             inverses: Vec::new(),
+            newton: NewtonStats::default(),
         };
         let mut batch = batch.map(Vec::into_iter);
         for l in layers {
@@ -212,7 +227,10 @@ impl Kfac {
             }
             let inv = if refresh_step || l.inv.is_none() {
                 let f = new.as_ref().unwrap_or(&l.factors);
-                match Inverses::compute(self.cfg.inverse, &f.a, &f.g) {
+                let delta = self.damping(grad, &self.layer_v(l));
+                let prev = l.inv.as_ref();
+                let stats = &mut pending.newton;
+                match Inverses::refresh(self.cfg.inverse, &f.a, &f.g, delta, prev, &opts, stats) {
                     Ok(inv) if all_finite(&inv.tensors()) => Some(inv),
                     _ => return Ok(None),
                 }
@@ -225,25 +243,44 @@ impl Kfac {
         Ok(Some(pending))
     }
 
-    /// Stage 4–6: per layer U = G⁻¹ v A⁻¹ with this step's damping, then the KL-clip scale.
+    /// The layer's gradient `(d_out, cols)` f64 (bias as the last column).
+    fn layer_v(&self, l: &Layer) -> Tensor {
+        let bias = l.bias.map(|b| &self.params[b].tensor);
+        layer_grad(&l.plan, &self.params[l.weight].tensor, bias)
+    }
+
+    /// Stage 4–6: per layer U = G⁻¹ v A⁻¹ with this step's damping (newton inverses moved to
+    /// it first, §1.5, kept in `pending`), then the KL-clip scale.
     /// Returns (U per layer, ν, largest damping used); None when not finite.
     fn precondition(
         &self,
-        pending: &Pending,
+        pending: &mut Pending,
         grad: &Grad,
     ) -> Result<Option<(Vec<Tensor>, f64, f64)>> {
         let layers = self.layers.as_ref().context("layers are set")?;
         let _guard = tch::no_grad_guard();
+        let opts = self.cfg.newton_options();
         let (mut us, mut vu, mut damping_max) = (Vec::new(), 0.0, 0.0_f64);
         for (i, l) in layers.iter().enumerate() {
-            let bias = l.bias.map(|b| &self.params[b].tensor);
-            let v = layer_grad(&l.plan, &self.params[l.weight].tensor, bias); // (d_out, cols)
+            let v = self.layer_v(l); // (d_out, cols)
+            let delta = self.damping(grad, &v);
+            damping_max = damping_max.max(delta);
             let inv = pending.inverses[i]
                 .as_ref()
                 .or(l.inv.as_ref())
                 .context("inverses exist")?;
-            let delta = self.damping(grad, &v);
-            damping_max = damping_max.max(delta);
+            let f = pending.factors[i].as_ref().unwrap_or(&l.factors);
+            let moved = inv.at_damping(delta, &f.a, &f.g, &opts, &mut pending.newton)?;
+            if let Some(m) = moved {
+                if !all_finite(&m.tensors()) {
+                    return Ok(None);
+                }
+                pending.inverses[i] = Some(m);
+            }
+            let inv = pending.inverses[i]
+                .as_ref()
+                .or(l.inv.as_ref())
+                .context("inverses exist")?;
             let u = inv.precondition(&v, delta, self.cfg.damping_scheme);
             vu += (&u * &v).sum(Kind::Double).double_value(&[]);
             us.push(u);
@@ -311,13 +348,18 @@ impl Kfac {
         let mut report = self.base_report(&loss, &grad);
         report.time_fwd_bwd_ms = ms(t0);
         let t1 = Instant::now();
-        let pending = self.curvature(batch)?;
+        let mut pending = self.curvature(batch, &grad)?;
         report.time_curv_ms = ms(t1);
         let t2 = Instant::now();
-        let pre = match &pending {
+        let pre = match &mut pending {
             Some(p) => self.precondition(p, &grad)?,
             None => None,
         };
+        if let Some(p) = &pending {
+            report.newton_iters = p.newton.refreshed.then_some(p.newton.iters);
+            report.newton_resid_max = p.newton.refreshed.then_some(p.newton.resid_max);
+            report.lazy_guard_fallbacks = p.newton.guard_fallbacks;
+        }
         match (pending, pre) {
             (Some(p), Some((us, nu, delta))) => {
                 self.commit(p);

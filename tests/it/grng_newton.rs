@@ -1,0 +1,329 @@
+//! `inverse: newton` of the K-FAC family (grng spec §1.4, §1.5, §2.3 step 3): Newton–Schulz
+//! refreshes against eigen inverses and dense `(M + δI)⁻¹`, §6.7 tests 10–12 with Newton
+//! inverses, the lazy-step guard, the refresh report and bitwise resume. Models: `optim_kfac`.
+use super::optim_kfac::{assert_resume_bitwise, batch, groups, plain, Mlp};
+use lab::optim::curvature::NewtonOptions;
+use lab::optim::kfac::{
+    DampingScheme, InverseMethod, Inverses, Kfac, KfacConfig, NewtonInv, NewtonStats,
+};
+use lab::optim::stepper::Stepper;
+use tch::{Device, Kind, Tensor};
+
+const D: i64 = 4;
+const H: i64 = 5;
+const C: i64 = 3;
+const F64: (Kind, Device) = (Kind::Double, Device::Cpu);
+
+fn with(inverse: InverseMethod, cfg: KfacConfig) -> KfacConfig {
+    KfacConfig { inverse, ..cfg }
+}
+
+/// t_stat 2, t_inv 3 with momentum, decay and KL clip on.
+fn small_schedule(cfg: KfacConfig) -> KfacConfig {
+    KfacConfig {
+        t_stat: 2,
+        t_inv: 3,
+        wd_after_steps: Some(2),
+        lr: 0.1,
+        ..cfg
+    }
+}
+
+/// Twin models stepped by `a` and `b`: parameters agree to `tol` after every step.
+fn assert_same_trajectory(a: KfacConfig, b: KfacConfig, steps: u64, tol: f64) {
+    let m_a = Mlp::new(D, H, C, 31);
+    let m_b = m_a.twin(D, H, C);
+    let mut s_a = Kfac::new(groups(&m_a, D, C, a.weight_decay), a).unwrap();
+    let mut s_b = Kfac::new(groups(&m_b, D, C, b.weight_decay), b).unwrap();
+    for k in 0..steps {
+        s_a.step(&mut batch(&m_a, k, 8, D, C)).unwrap();
+        s_b.step(&mut batch(&m_b, k, 8, D, C)).unwrap();
+        for ((n, va), (_, vb)) in m_a.values().iter().zip(m_b.values()) {
+            let diff = va
+                .iter()
+                .zip(&vb)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f64::max);
+            assert!(diff <= tol, "step {k}, {n}: {diff}");
+        }
+    }
+}
+
+#[test]
+fn newton_and_eigen_inverses_give_the_same_kfac_update() {
+    // Every step a refresh (plain), then the schedule with reuse between refreshes.
+    for cfg in [
+        plain(KfacConfig::kfac()),
+        small_schedule(KfacConfig::kfac()),
+    ] {
+        let eigen = with(InverseMethod::Eigen, cfg.clone());
+        assert_same_trajectory(eigen, with(InverseMethod::Newton, cfg), 8, 1e-8);
+    }
+}
+
+#[test]
+fn reng_with_rho_zero_is_kfac_with_newton_inverses() {
+    // §6.7 test 10.
+    let reng = small_schedule(KfacConfig {
+        rho: 0.0,
+        ..KfacConfig::reng()
+    });
+    let kfac = small_schedule(with(InverseMethod::Newton, KfacConfig::kfac()));
+    assert_eq!(reng.inverse, InverseMethod::Newton);
+    assert_same_trajectory(kfac, reng, 8, 1e-10);
+}
+
+#[test]
+fn ring_with_rho_zero_is_kfac_with_the_floor_damping_and_newton_inverses() {
+    // §6.7 test 11 (ρ = 0 half): constant damping λ0, so no lazy update happens.
+    let ring = small_schedule(KfacConfig {
+        rho: 0.0,
+        ..KfacConfig::ring()
+    });
+    let kfac = small_schedule(KfacConfig {
+        damping: ring.damping,
+        ..with(InverseMethod::Newton, KfacConfig::kfac())
+    });
+    assert_same_trajectory(kfac, ring, 8, 1e-10);
+}
+
+/// `(M + δI)⁻¹` by LAPACK.
+fn exact_inverse(m: &Tensor, delta: f64) -> Tensor {
+    (m + Tensor::eye(m.size()[0], F64) * delta).inverse()
+}
+
+fn rel(a: &Tensor, b: &Tensor) -> f64 {
+    (a - b).norm().double_value(&[]) / b.norm().double_value(&[])
+}
+
+fn newton_of(inv: Option<&Inverses>) -> &NewtonInv {
+    match inv {
+        Some(Inverses::Newton(n)) => n,
+        other => panic!("expected newton inverses, got {other:?}"),
+    }
+}
+
+#[test]
+fn ring_lazy_steps_track_the_exact_damped_inverse_to_first_order() {
+    // §6.7 test 12. Statistics and the refresh only at step 0, so X always belongs to the
+    // current factors; RING's damping δ_k = λ0 + ρ‖g_k‖² moves every step.
+    let cfg = KfacConfig {
+        rho: 0.5,
+        damping: 1e-2,
+        t_stat: 1000,
+        t_inv: 1000,
+        lr: 0.05,
+        ..KfacConfig::ring()
+    };
+    let m = Mlp::new(D, H, C, 32);
+    let mut s = Kfac::new(groups(&m, D, C, cfg.weight_decay), cfg).unwrap();
+    s.step(&mut batch(&m, 0, 8, D, C)).unwrap();
+    let mut moved = 0;
+    for k in 1..12 {
+        let before: Vec<(Tensor, Tensor, f64, f64)> = s
+            .layer_inverses()
+            .into_iter()
+            .map(|i| {
+                let n = newton_of(i);
+                (n.xa.copy(), n.xg.copy(), n.delta_a, n.delta_g)
+            })
+            .collect();
+        let r = s.step(&mut batch(&m, k, 8, D, C)).unwrap();
+        assert!(r.newton_iters.is_none(), "step {k} is not a refresh");
+        let factors = s.layer_factors();
+        for ((inv, (_, a, g)), (xa0, xg0, da0, dg0)) in
+            s.layer_inverses().into_iter().zip(&factors).zip(&before)
+        {
+            let n = newton_of(inv);
+            for (x, x0, m, d, d0) in [
+                (&n.xa, xa0, a, n.delta_a, *da0),
+                (&n.xg, xg0, g, n.delta_g, *dg0),
+            ] {
+                let exact = exact_inverse(m, d);
+                let change = (d - d0).abs();
+                let x_norm = x0.linalg_eigvalsh("L").abs().max().double_value(&[]);
+                let bound = 10.0 * change * x_norm;
+                let err = rel(x, &exact);
+                assert!(err < bound.max(1e-9), "step {k}: {err} ≥ {bound}");
+                if change > 0.0 && r.lazy_guard_fallbacks == 0 {
+                    moved += 1;
+                    // One second-order step adds O((Δ‖X‖)³) to the error carried in from X₀
+                    // (amplified by at most 1 + 2Δ‖X‖).
+                    let carried = rel(x0, &exact_inverse(m, d0));
+                    let dx = change * x_norm;
+                    let step_bound = carried * (1.0 + 2.0 * dx) + 10.0 * dx.powi(3) + 1e-12;
+                    assert!(err < step_bound, "step {k}: {err} ≥ {step_bound}");
+                }
+            }
+        }
+    }
+    assert!(moved > 10, "only {moved} lazy updates were checked");
+    // The drift stays small over 11 lazy steps (first-order updates reached 25% here).
+    for (inv, (_, a, _)) in s.layer_inverses().into_iter().zip(s.layer_factors()) {
+        let n = newton_of(inv);
+        let err = rel(&n.xa, &exact_inverse(&a, n.delta_a));
+        assert!(err < 0.05, "X_A drifted by {err}");
+    }
+}
+
+/// A random SPD matrix `(d, d)` with eigenvalues in [1e-3, 1].
+fn spd(d: i64, seed: i64) -> Tensor {
+    tch::manual_seed(seed);
+    let q = Tensor::randn([d, d], F64).f_linalg_eigh("L").unwrap().1; // orthogonal
+    let ev = Tensor::logspace(-3.0, 0.0, d, 10.0, F64);
+    (&q * ev.unsqueeze(0)).matmul(&q.transpose(0, 1))
+}
+
+#[test]
+fn lazy_update_uses_the_expansion_inside_the_guard_and_newton_outside() {
+    let (a, g) = (spd(6, 1), spd(4, 2));
+    let opts = NewtonOptions::default();
+    let mut stats = NewtonStats::default();
+    let inv = NewtonInv::refresh(&a, &g, 1e-2, None, &opts, &mut stats).unwrap();
+    assert!(stats.refreshed && stats.iters > 0 && stats.resid_max < 1e-8);
+    let (da, dg) = (inv.delta_a, inv.delta_g);
+    assert!((da * dg - 1e-2).abs() < 1e-15);
+    assert!((rel(&inv.xa, &exact_inverse(&a, da))) < 1e-9);
+    // Same damping: nothing to do.
+    assert!(inv
+        .at_damping(1e-2, &a, &g, &opts, &mut stats)
+        .unwrap()
+        .is_none());
+    // A small change: second-order update (LAZY_ORDER), error O(Δ³) — halving Δ: ÷8.
+    let errors: Vec<f64> = [1.02e-2, 1.01e-2]
+        .iter()
+        .map(|&delta| {
+            let mut st = NewtonStats::default();
+            let n = inv
+                .at_damping(delta, &a, &g, &opts, &mut st)
+                .unwrap()
+                .unwrap();
+            assert_eq!(st.guard_fallbacks, 0);
+            assert!((n.delta_a * n.delta_g - delta).abs() < 1e-15);
+            rel(&n.xa, &exact_inverse(&a, n.delta_a))
+        })
+        .collect();
+    let ratio = errors[0] / errors[1];
+    assert!((ratio - 8.0).abs() < 0.8, "error ratio {ratio}");
+    // A 100× jump fails the guard on both factors: Newton makes them exact anyway.
+    let mut st = NewtonStats::default();
+    let n = inv
+        .at_damping(1.0, &a, &g, &opts, &mut st)
+        .unwrap()
+        .unwrap();
+    assert_eq!(st.guard_fallbacks, 2);
+    assert!(!st.refreshed);
+    assert!(rel(&n.xa, &exact_inverse(&a, n.delta_a)) < 1e-8);
+    assert!(rel(&n.xg, &exact_inverse(&g, n.delta_g)) < 1e-8);
+    // A warm refresh from the old inverse at the new damping needs few iterations.
+    let mut st = NewtonStats::default();
+    let warm = NewtonInv::refresh(&a, &g, 1.05e-2, Some(&inv), &opts, &mut st).unwrap();
+    assert!(st.iters <= 2 * opts.max_warm, "{} iterations", st.iters);
+    assert!(rel(&warm.xg, &exact_inverse(&g, warm.delta_g)) < 1e-9);
+}
+
+#[test]
+fn newton_iterations_are_reported_on_refresh_steps_only() {
+    for inverse in [InverseMethod::Newton, InverseMethod::Eigen] {
+        let cfg = KfacConfig {
+            t_stat: 1,
+            t_inv: 3,
+            ..with(inverse, KfacConfig::ring())
+        };
+        let m = Mlp::new(D, H, C, 33);
+        let mut s = Kfac::new(groups(&m, D, C, cfg.weight_decay), cfg).unwrap();
+        for k in 0..7 {
+            let r = s.step(&mut batch(&m, k, 8, D, C)).unwrap();
+            let refresh = inverse == InverseMethod::Newton && k % 3 == 0;
+            assert_eq!(r.newton_iters.is_some(), refresh, "{inverse:?} step {k}");
+            assert_eq!(
+                r.newton_resid_max.is_some(),
+                refresh,
+                "{inverse:?} step {k}"
+            );
+            if refresh {
+                assert!(r.newton_iters.unwrap() >= 4, "two layers × two factors");
+                assert!(r.newton_resid_max.unwrap() < 1e-6);
+            }
+        }
+    }
+}
+
+#[test]
+fn newton_state_resumes_bitwise_also_off_refresh_steps() {
+    // 30 = 4·7 + 2: the resume lands between refreshes, with RING's lazy X in the state.
+    for cfg in [
+        with(InverseMethod::Newton, KfacConfig::kfac()),
+        KfacConfig::reng(),
+        KfacConfig::ring(),
+    ] {
+        let cfg = KfacConfig {
+            t_stat: 3,
+            t_inv: 7,
+            wd_after_steps: Some(10),
+            lr: 0.1,
+            ..cfg
+        };
+        assert_eq!(cfg.inverse, InverseMethod::Newton);
+        assert_resume_bitwise(&cfg, 30, 50);
+    }
+}
+
+#[test]
+fn newton_config_defaults_and_errors() {
+    assert_eq!(KfacConfig::kfac().inverse, InverseMethod::Eigen);
+    assert_eq!(KfacConfig::ring().inverse, InverseMethod::Newton);
+    assert_eq!(
+        (
+            KfacConfig::reng().newton_warm,
+            KfacConfig::reng().newton_cold
+        ),
+        (5, 40)
+    );
+    let c: KfacConfig =
+        serde_yaml_ng::from_str("inverse: newton\nnewton_warm: 3\nnewton_cold: 30\n").unwrap();
+    assert_eq!(
+        (c.inverse, c.newton_warm, c.newton_cold),
+        (InverseMethod::Newton, 3, 30)
+    );
+    let bad = KfacConfig {
+        damping_scheme: DampingScheme::ExactEigen,
+        ..KfacConfig::ring()
+    };
+    let err = bad.validate().unwrap_err().to_string();
+    assert!(err.contains("damping_scheme"), "{err}");
+    let bad = KfacConfig {
+        newton_cold: 0,
+        ..KfacConfig::reng()
+    };
+    assert!(bad
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("newton_cold"));
+    let kinds = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/grng/kinds.yaml"),
+    )
+    .unwrap();
+    for line in kinds.lines().filter(|l| l.contains("gr: ")) {
+        let want = if line.trim_start().starts_with("kfac:") {
+            "eigen"
+        } else {
+            "newton"
+        };
+        assert!(line.contains(&format!("inverse: {want},")), "{line}");
+        assert!(line.contains("newton_warm: 5, newton_cold: 40"), "{line}");
+    }
+}
+
+#[test]
+fn loading_a_state_of_the_other_inverse_method_is_refused() {
+    let cfg = with(InverseMethod::Newton, plain(KfacConfig::kfac()));
+    let m = Mlp::new(D, H, C, 34);
+    let mut s = Kfac::new(groups(&m, D, C, 0.0), cfg.clone()).unwrap();
+    s.step(&mut batch(&m, 0, 8, D, C)).unwrap();
+    let state = s.state_dict().unwrap();
+    let mut other = Kfac::new(groups(&m, D, C, 0.0), with(InverseMethod::Eigen, cfg)).unwrap();
+    let err = other.load_state_dict(&state).unwrap_err().to_string();
+    assert!(err.contains("inverse"), "{err}");
+}
