@@ -5,6 +5,7 @@
 use super::models::Classifier;
 use super::rkalman::{self, RKalmanConfig};
 use crate::nn::Tape;
+use crate::optim::groups::trainable;
 use crate::optim::kfac::{kfac_groups, GrMode, Kfac, KfacConfig};
 use crate::optim::{AdamW, AdamWConfig, FirstOrder, Sgd, SgdConfig, Sophia, SophiaConfig, Stepper};
 use anyhow::Result;
@@ -154,13 +155,7 @@ impl OptimizerConfig {
                 // One captured forward tells which parameters belong to linear layers.
                 let mut tape = Tape::on();
                 let _logits = tch::no_grad(|| model.forward(sample, &mut tape))?;
-                let mut vars: Vec<(String, Tensor)> = vs
-                    .variables()
-                    .into_iter()
-                    .filter(|(_, t)| t.requires_grad())
-                    .collect();
-                vars.sort_by(|a, b| a.0.cmp(&b.0));
-                let groups = kfac_groups(vars, &tape.items, c.weight_decay)?;
+                let groups = kfac_groups(trainable(vs), &tape.items, c.weight_decay)?;
                 let cfg = KfacConfig {
                     seed,
                     gr: self.kfac_mode(),

@@ -216,20 +216,11 @@ impl Optimizer for AdamW {
     }
 
     fn set_lr(&mut self, base: f64) {
-        for (lr, g) in self.lrs.iter_mut().zip(&self.groups) {
-            *lr = base * g.lr_mult;
-        }
+        super::groups::set_base_lr(&mut self.lrs, &self.groups, base)
     }
 
     fn set_group_lr(&mut self, group: usize, lr: f64) -> Result<()> {
-        match self.lrs.get_mut(group) {
-            Some(slot) => *slot = lr,
-            None => bail!(
-                "no optimizer group {group} (there are {})",
-                self.groups.len()
-            ),
-        }
-        Ok(())
+        super::groups::set_group_lr(&mut self.lrs, group, lr)
     }
 
     fn state_dict(&self) -> Result<StateDict> {

@@ -82,15 +82,37 @@ impl GroupRule {
     }
 }
 
-/// Groups from the trainable variables of `vs` (in order: `decay`, `no_decay`, then overrides).
-pub fn param_groups(vs: &VarStore, rule: &GroupRule) -> Result<Vec<ParamGroup>> {
+/// The trainable variables of `vs`, sorted by name.
+pub fn trainable(vs: &VarStore) -> Vec<(String, Tensor)> {
     let mut vars: Vec<(String, Tensor)> = vs
         .variables()
         .into_iter()
         .filter(|(_, t)| t.requires_grad())
         .collect();
     vars.sort_by(|a, b| a.0.cmp(&b.0));
-    groups_from(vars, rule)
+    vars
+}
+
+/// Groups from the trainable variables of `vs` (in order: `decay`, `no_decay`, then overrides).
+pub fn param_groups(vs: &VarStore, rule: &GroupRule) -> Result<Vec<ParamGroup>> {
+    groups_from(trainable(vs), rule)
+}
+
+/// Every group's learning rate set to `base` × its multiplier (`Optimizer::set_lr`).
+pub fn set_base_lr(lrs: &mut [f64], groups: &[ParamGroup], base: f64) {
+    for (lr, g) in lrs.iter_mut().zip(groups) {
+        *lr = base * g.lr_mult;
+    }
+}
+
+/// One group's learning rate (`Optimizer::set_group_lr`); an index past the last group is an
+/// error.
+pub fn set_group_lr(lrs: &mut [f64], group: usize, lr: f64) -> Result<()> {
+    match lrs.get_mut(group) {
+        Some(slot) => *slot = lr,
+        None => bail!("no optimizer group {group} (there are {})", lrs.len()),
+    }
+    Ok(())
 }
 
 /// Groups from an explicit list of named tensors (names must be unique).

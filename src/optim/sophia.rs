@@ -311,9 +311,7 @@ impl Stepper for Sophia {
     }
 
     fn set_lr(&mut self, base: f64) {
-        for (lr, g) in self.lrs.iter_mut().zip(&self.groups) {
-            *lr = base * g.lr_mult;
-        }
+        super::groups::set_base_lr(&mut self.lrs, &self.groups, base)
     }
 
     fn state_dict(&self) -> Result<StateDict> {
