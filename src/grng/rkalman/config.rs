@@ -2,6 +2,10 @@
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
+/// The update of parameters outside the preconditioned linear layers (`cov: kron`, §2.6):
+/// the same names as K-FAC's `fallback` key.
+pub use crate::optim::kfac::Fallback;
+
 /// KL-clip bound of `cov: kron` when `kl_clip` is unset (§2.8).
 pub const DEFAULT_KL_CLIP: f64 = 1e-3;
 
@@ -65,6 +69,14 @@ pub struct RKalmanConfig {
     /// KL-clip bound κ on the mean step (§2.2 step 5); unset = off for dense and 1e-3 for
     /// kron; 0 = off.
     pub kl_clip: Option<f64>,
+    /// Optimizer of the parameters outside the captured linear layers that own their weight
+    /// (norms, embeddings, a tied head, positional tables; `cov: kron` only, §2.6):
+    /// `adamw` (betas 0.9/0.999, eps 1e-8, no decay) or `sgd_momentum` (momentum 0.9).
+    pub fallback: Fallback,
+    /// The fallback's absolute learning rate (it follows η's schedule as fallback_lr·η/η₀);
+    /// unset = 1e-3 for `adamw`, 0.05 for `sgd_momentum`. (K-FAC's is relative,
+    /// `fallback_lr_mult`, but R-Kalman's η ≈ 1 is not on a first-order scale.)
+    pub fallback_lr: Option<f64>,
     /// Seed of the optimizer's own label-sampling RNG.
     pub seed: u64,
 }
@@ -81,6 +93,8 @@ impl Default for RKalmanConfig {
             obs: ObsMode::SampledScore,
             cov: CovForm::Dense,
             kl_clip: None,
+            fallback: Fallback::Adamw,
+            fallback_lr: None,
             seed: 0,
         }
     }
@@ -113,10 +127,23 @@ impl RKalmanConfig {
                 bail!("rkalman: `kl_clip` must be a finite number >= 0 (0 = off), got {k}");
             }
         }
+        if let Some(lr) = self.fallback_lr {
+            if !(lr.is_finite() && lr > 0.0) {
+                bail!("rkalman: `fallback_lr` must be a finite number > 0, got {lr}");
+            }
+        }
         if self.cov == CovForm::Kron && self.obs == ObsMode::Jacobian {
             bail!("rkalman: `obs: jacobian` exists for `cov: dense` only");
         }
         Ok(())
+    }
+
+    /// The fallback's learning rate at η = η₀ (the configured `lr`).
+    pub fn fallback_base_lr(&self) -> f64 {
+        self.fallback_lr.unwrap_or(match self.fallback {
+            Fallback::Adamw => 1e-3,
+            Fallback::SgdMomentum => 0.05,
+        })
     }
 
     /// The KL-clip bound in force: `None` when off.

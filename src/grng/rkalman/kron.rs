@@ -2,8 +2,10 @@
 //! covariances P_A ≈ A⁻¹ `(d_in+1, d_in+1)` and P_G ≈ G⁻¹ `(d_out, d_out)` (bias folded into A
 //! by an appended 1, §1.2) whose inverses track the K-FAC EMA factors exactly, by Woodbury on
 //! the batch rows, so that P_G ⊗ P_A ≈ F_ii⁻¹ in row-major order.
-use super::dense::{implicit_gr, measurement_update, sym, GrStep};
-use anyhow::{bail, Result};
+use super::dense::{implicit_gr, measurement_update, norm_upper_bound, sym, GrStep, GUARD};
+use crate::optim::Captured;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 /// `P ← (1/β)[P − P xᵀ(cI_m + x P xᵀ)⁻¹ x P]`, `c = βm/(1−β)`: if `P = A⁻¹` then the result is
@@ -34,6 +36,29 @@ pub fn track_inverse_direct(p: &Tensor, x: &Tensor, beta: f64) -> Result<Option<
         return Ok(None);
     }
     Ok(Some(sym(&q) / beta))
+}
+
+/// Implicit GR of one factor (§2.4 step 2): the first-order `P − δP²` (§1.5) while
+/// δ·‖P‖ ≤ [`GUARD`], else the exact `(I + δP)⁻¹P = (P⁻¹ + δI)⁻¹` by one Cholesky solve of the
+/// SPD k×k system; the factors are small, and this costs ~k³ where the dense form's Newton
+/// iteration (§1.4) takes up to 50 pairs of k×k products. Newton remains the fallback if the
+/// Cholesky factorization fails.
+pub fn damp_factor(p: &Tensor, delta: f64) -> GrStep {
+    if delta == 0.0 || delta * norm_upper_bound(p) <= GUARD {
+        return implicit_gr(p, delta);
+    }
+    let k = p.size()[0];
+    let m = Tensor::eye(k, (p.kind(), p.device())) + p * delta; // (k, k) SPD
+    let (l, info) = m.linalg_cholesky_ex(false, false);
+    if info.int64_value(&[]) != 0 {
+        return implicit_gr(p, delta);
+    }
+    GrStep {
+        p: sym(&p.cholesky_solve(&l, false)),
+        fallback: true,
+        newton_iters: 0,
+        newton_resid: 0.0,
+    }
 }
 
 /// Factored split of the GR damping δ (§1.3, §2.3): `(π√δ, √δ/π)` with
@@ -73,6 +98,13 @@ pub struct LayerStep {
 }
 
 impl KronLayer {
+    pub fn names(&self) -> LayerNames {
+        LayerNames {
+            weight: self.weight.clone(),
+            bias: self.bias.clone(),
+        }
+    }
+
     /// Inputs `(m, d_in)` → rows of A's observation, with a column of ones for the bias.
     pub fn a_rows(&self, input: &Tensor) -> Tensor {
         let d_in = self.w.size()[1];
@@ -99,7 +131,7 @@ impl KronLayer {
             return Ok(None);
         };
         let (delta_a, delta_g) = split_damping(&p_a, &p_g, delta);
-        let (gr_a, gr_g) = (implicit_gr(&p_a, delta_a), implicit_gr(&p_g, delta_g));
+        let (gr_a, gr_g) = (damp_factor(&p_a, delta_a), damp_factor(&p_g, delta_g));
         Ok(Some(LayerStep {
             p_a,
             p_g,
@@ -132,43 +164,70 @@ impl KronLayer {
     }
 }
 
-/// The layers of named parameters: every 2-D `<layer>.weight`, with `<layer>.bias` if present.
-/// Any other parameter is refused by name. Priors P_A = P_G = σ0·I (so P_G ⊗ P_A = σ0² I).
-pub fn layers_of(params: &[(String, Tensor)], sigma0_sq: f64) -> Result<Vec<KronLayer>> {
+/// Names of one preconditioned layer's parameters (saved in the state).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerNames {
+    pub weight: String,
+    pub bias: Option<String>,
+}
+
+/// The preconditioned layers among `captured` (forward order), as K-FAC picks them (§2.6): a
+/// captured linear layer that owns its 2-D weight (`<layer>.weight`; not a tied head), captured
+/// once, whose bias (if any) is a parameter. Everything else goes to the fallback.
+pub fn plan_layers(captured: &[Captured], params: &[(String, Tensor)]) -> Vec<LayerNames> {
+    let shape = |name: &str| {
+        params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.size())
+    };
+    let uses = |w: &str| captured.iter().filter(|c| c.weight == w).count();
+    captured
+        .iter()
+        .filter(|c| {
+            let own = c.weight == format!("{}.weight", c.layer);
+            let two_d = shape(&c.weight).is_some_and(|s| s.len() == 2);
+            let bias_ok = c.bias.as_deref().is_none_or(|b| shape(b).is_some());
+            own && two_d && bias_ok && uses(&c.weight) == 1
+        })
+        .map(|c| LayerNames {
+            weight: c.weight.clone(),
+            bias: c.bias.clone(),
+        })
+        .collect()
+}
+
+/// The layer `names` over `params` with priors P_A = P_G = σ0·I (so P_G ⊗ P_A = σ0² I); an
+/// error names a parameter that is missing or of the wrong shape.
+pub fn layer_of(
+    names: &LayerNames,
+    params: &[(String, Tensor)],
+    sigma0_sq: f64,
+) -> Result<KronLayer> {
     let find = |name: &str| {
         params
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, t)| t.shallow_clone())
+            .with_context(|| format!("rkalman: no trainable parameter `{name}`"))
     };
-    let mut layers = Vec::new();
-    let mut owned = Vec::new();
-    for (name, t) in params {
-        let Some(prefix) = name.strip_suffix(".weight").filter(|_| t.dim() == 2) else {
-            continue;
-        };
-        let (d_out, d_in) = (t.size()[0], t.size()[1]);
-        let bias_name = format!("{prefix}.bias");
-        let b = find(&bias_name).filter(|b| b.size() == [d_out]);
-        let eye = |k: i64| Tensor::eye(k, (Kind::Double, t.device())) * sigma0_sq.sqrt();
-        owned.push(name.clone());
-        if b.is_some() {
-            owned.push(bias_name.clone());
+    let w = find(&names.weight)?;
+    let [d_out, d_in] = w.size()[..] else {
+        bail!("rkalman: `{}` is not a 2-D weight", names.weight);
+    };
+    let b = names.bias.as_deref().map(find).transpose()?;
+    if let Some(b) = &b {
+        if b.size() != [d_out] {
+            bail!("rkalman: bias {:?} does not match ({d_out},)", names.bias);
         }
-        layers.push(KronLayer {
-            weight: name.clone(),
-            p_a: eye(d_in + i64::from(b.is_some())),
-            p_g: eye(d_out),
-            bias: b.is_some().then_some(bias_name),
-            w: t.shallow_clone(),
-            b,
-        });
     }
-    if let Some((name, _)) = params.iter().find(|(n, _)| !owned.contains(n)) {
-        bail!(
-            "rkalman (`cov: kron`) preconditions linear layers only; `{name}` is not the weight \
-             or bias of one"
-        );
-    }
-    Ok(layers)
+    let eye = |k: i64| Tensor::eye(k, (Kind::Double, w.device())) * sigma0_sq.sqrt();
+    Ok(KronLayer {
+        weight: names.weight.clone(),
+        bias: names.bias.clone(),
+        p_a: eye(d_in + i64::from(b.is_some())),
+        p_g: eye(d_out),
+        w,
+        b,
+    })
 }

@@ -1,16 +1,16 @@
 //! [`RKalmanKron`], the Kronecker-form R-Kalman [`Stepper`] (grng spec §2.4, `cov = kron`):
 //! per layer, P_A and P_G track the inverses of the EMA factors of the inputs and of the
 //! sampled-label errors; the mean step is W ← W − η·ν·P̃_G ∇W P̃_A with the GR-damped copies
-//! P̃ and the KL clip ν (on by default).
-use super::config::{CovForm, RKalmanConfig};
+//! P̃ and the KL clip ν (on by default). The layers are the captured linear layers that own
+//! their weight, found on the first step; every other parameter takes the fallback (§2.6).
+use super::config::{CovForm, Fallback, RKalmanConfig};
 use super::dense::all_finite;
-use super::grads::loss_gradients;
-use super::kron::{layers_of, KronLayer, LayerStep};
-use super::state::{check, copy_all, save_with, Common};
+use super::kron::{layer_of, plan_layers, KronLayer, LayerNames, LayerStep};
 use super::step::NAME;
-use crate::nn::Captured;
 use crate::optim::stepper::{mean_ce, sample_labels, Objective, StepReport, Stepper};
-use crate::optim::StateDict;
+use crate::optim::{
+    AdamW, AdamWConfig, Captured, GroupFlags, Optimizer, ParamGroup, Sgd, SgdConfig, StateDict,
+};
 use anyhow::{bail, Context, Result};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -28,13 +28,56 @@ struct Proposal {
 }
 
 pub struct RKalmanKron {
-    cfg: RKalmanConfig,
-    layers: Vec<KronLayer>,
-    /// Parameter names and tensors in gradient order: each layer's weight, then its bias.
-    names: Vec<String>,
-    params: Vec<Tensor>,
-    rng: ChaCha8Rng,
-    step: u64,
+    pub(super) cfg: RKalmanConfig,
+    /// η₀, the configured `lr`: the fallback's rate is fallback_lr·η/η₀.
+    pub(super) lr0: f64,
+    /// All trainable parameters, sorted by name.
+    pub(super) params: Vec<(String, Tensor)>,
+    /// The preconditioned layers (None before the first step).
+    pub(super) layers: Option<Vec<KronLayer>>,
+    /// The optimizer of the other parameters (None when there are none).
+    pub(super) fallback: Option<FallbackOpt>,
+    pub(super) rng: ChaCha8Rng,
+    pub(super) step: u64,
+}
+
+/// The optimizer of the parameters outside the layers (§2.6).
+pub(super) type FallbackOpt = Box<dyn Optimizer>;
+
+/// The fallback optimizer of `cfg.fallback` over `params` (one group, no weight decay).
+pub(super) fn build_fallback(
+    cfg: &RKalmanConfig,
+    params: Vec<(String, Tensor)>,
+) -> Result<Option<FallbackOpt>> {
+    if params.is_empty() {
+        return Ok(None);
+    }
+    let group = ParamGroup {
+        name: "fallback".into(),
+        params,
+        lr_mult: 1.0,
+        weight_decay: 0.0,
+        flags: GroupFlags::default(),
+    };
+    let lr = cfg.fallback_base_lr();
+    Ok(Some(match cfg.fallback {
+        Fallback::Adamw => {
+            let c = AdamWConfig {
+                lr,
+                weight_decay: 0.0,
+                ..AdamWConfig::default()
+            };
+            Box::new(AdamW::from_groups(vec![group], &c)?)
+        }
+        Fallback::SgdMomentum => {
+            let c = SgdConfig {
+                lr,
+                weight_decay: 0.0,
+                ..SgdConfig::default()
+            };
+            Box::new(Sgd::from_groups(vec![group], &c)?)
+        }
+    }))
 }
 
 impl RKalmanKron {
@@ -55,53 +98,81 @@ impl RKalmanKron {
         if cfg.cov != CovForm::Kron {
             bail!("rkalman: RKalmanKron is the `cov: kron` form (use rkalman::build)");
         }
+        if params.is_empty() {
+            bail!("rkalman: the model has no trainable parameters");
+        }
         params.sort_by(|a, b| a.0.cmp(&b.0));
-        let layers = layers_of(&params, cfg.sigma0_sq)?;
-        if layers.is_empty() {
-            bail!("rkalman: the model has no linear layers to precondition");
-        }
-        let mut names = Vec::new();
-        let mut tensors = Vec::new();
-        for l in &layers {
-            names.push(l.weight.clone());
-            tensors.push(l.w.shallow_clone());
-            if let (Some(n), Some(b)) = (&l.bias, &l.b) {
-                names.push(n.clone());
-                tensors.push(b.shallow_clone());
-            }
-        }
         Ok(RKalmanKron {
+            lr0: cfg.lr,
             cfg: cfg.clone(),
-            layers,
-            names,
-            params: tensors,
+            params,
+            layers: None,
+            fallback: None,
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             step: 0,
         })
     }
 
-    /// The layers with their current P_A, P_G.
+    /// The preconditioned layers with their current P_A, P_G (empty before the first step).
     pub fn layers(&self) -> &[KronLayer] {
-        &self.layers
+        self.layers.as_deref().unwrap_or_default()
     }
 
-    /// The captured layer of each of our layers (each exactly once).
+    /// Names of the parameters the fallback updates (empty before the first step).
+    pub fn fallback_params(&self) -> Vec<String> {
+        let Some(layers) = &self.layers else {
+            return Vec::new();
+        };
+        let owned: Vec<&str> = layers
+            .iter()
+            .flat_map(|l| std::iter::once(l.weight.as_str()).chain(l.bias.as_deref()))
+            .collect();
+        self.params
+            .iter()
+            .map(|(n, _)| n.clone())
+            .filter(|n| !owned.contains(&n.as_str()))
+            .collect()
+    }
+
+    /// Layers `names` with prior covariances and a fresh fallback for the other parameters.
+    pub(super) fn new_layers(
+        &self,
+        names: &[LayerNames],
+    ) -> Result<(Vec<KronLayer>, Option<FallbackOpt>)> {
+        if names.is_empty() {
+            bail!("rkalman: the model has no captured linear layers to precondition");
+        }
+        let layers = names
+            .iter()
+            .map(|n| layer_of(n, &self.params, self.cfg.sigma0_sq))
+            .collect::<Result<Vec<_>>>()?;
+        let owned: Vec<&str> = names
+            .iter()
+            .flat_map(|n| std::iter::once(n.weight.as_str()).chain(n.bias.as_deref()))
+            .collect();
+        let rest = self
+            .params
+            .iter()
+            .filter(|(n, _)| !owned.contains(&n.as_str()))
+            .map(|(n, t)| (n.clone(), t.shallow_clone()))
+            .collect();
+        Ok((layers, build_fallback(&self.cfg, rest)?))
+    }
+
+    /// The captured layer of each of our layers.
     fn match_layers<'a>(&self, captured: &'a [Captured]) -> Result<Vec<&'a Captured>> {
-        self.layers
+        self.layers()
             .iter()
             .map(|l| {
-                let mut hits = captured.iter().filter(|c| c.weight == l.weight);
-                match (hits.next(), hits.next()) {
-                    (Some(c), None) => Ok(c),
-                    (None, _) => bail!(
-                        "rkalman: layer `{}` was not captured in the forward pass",
-                        l.weight
-                    ),
-                    (Some(_), Some(_)) => bail!(
-                        "rkalman (`cov: kron`): `{}` is used by two captured layers",
-                        l.weight
-                    ),
-                }
+                captured
+                    .iter()
+                    .find(|c| c.weight == l.weight)
+                    .with_context(|| {
+                        format!(
+                            "rkalman: layer `{}` was not captured in the forward pass",
+                            l.weight
+                        )
+                    })
             })
             .collect()
     }
@@ -128,27 +199,64 @@ impl RKalmanKron {
             .collect())
     }
 
+    /// The direction's gradient into every parameter's `.grad()`: ∇L, or in explicit GR mode
+    /// ∇L_G = ∇(L + ρ/2‖∇L‖²) by double backprop (§1.6). Returns ‖∇L‖² and ‖∇L_G‖.
+    fn gradient(&self, loss: &Tensor) -> Result<(f64, Option<f64>)> {
+        tch::no_grad(|| {
+            for (_, p) in &self.params {
+                let mut g = p.grad();
+                if g.defined() {
+                    let _ = g.zero_();
+                }
+            }
+        });
+        let params: Vec<&Tensor> = self.params.iter().map(|(_, t)| t).collect();
+        if !(self.cfg.gr_mode.explicit() && self.cfg.rho > 0.0) {
+            loss.f_backward().context("rkalman: gradient backward")?;
+            return Ok((self.grad_sq()?, None));
+        }
+        let g = Tensor::f_run_backward(&[loss], &params, true, true)?;
+        let sq: Vec<Tensor> = g.iter().map(|t| t.square().sum(Kind::Double)).collect();
+        let sq = Tensor::stack(&sq, 0).sum(Kind::Double);
+        let total = loss.to_kind(Kind::Double) + &sq * (0.5 * self.cfg.rho);
+        total.f_backward().context("rkalman: double backprop")?;
+        Ok((sq.double_value(&[]), Some(self.grad_sq()?.sqrt())))
+    }
+
+    /// Σ‖.grad()‖² over the parameters (undefined = 0), one read-back.
+    fn grad_sq(&self) -> Result<f64> {
+        let sq: Vec<Tensor> = self
+            .params
+            .iter()
+            .map(|(_, p)| p.grad())
+            .filter(|g| g.defined())
+            .map(|g| g.square().sum(Kind::Double))
+            .collect();
+        if sq.is_empty() {
+            return Ok(0.0);
+        }
+        Ok(Tensor::stack(&sq, 0).sum(Kind::Double).double_value(&[]))
+    }
+
     /// Per layer: the new factors and their damped copies, and the direction P̃_G V P̃_A for
-    /// the layer's part of `v`; with Σ⟨U, V⟩ for the KL clip. `None` when a system failed.
+    /// the layer's gradient V; with Σ⟨U, V⟩ for the KL clip. `None` when a system failed.
     fn layer_steps(
         &self,
         caps: &[&Captured],
         errors: &[Tensor],
-        v: &[Tensor],
         delta: f64,
         report: &mut StepReport,
     ) -> Result<Option<Proposal>> {
         let _guard = tch::no_grad_guard();
-        let (mut steps, mut directions, mut uv, mut vi) = (Vec::new(), Vec::new(), 0.0, 0);
-        for ((l, c), e) in self.layers.iter().zip(caps).zip(errors) {
+        let (mut steps, mut directions, mut uvs) = (Vec::new(), Vec::new(), Vec::new());
+        for ((l, c), e) in self.layers().iter().zip(caps).zip(errors) {
             let Some(s) = l.covariance_step(&l.a_rows(&c.input), e, self.cfg.beta, delta)? else {
                 return Ok(None);
             };
-            let gb = l.b.as_ref().map(|_| &v[vi + 1]);
-            let grad = l.joint_gradient(&v[vi], gb);
-            vi += 1 + usize::from(gb.is_some());
+            let gb = l.b.as_ref().map(Tensor::grad);
+            let grad = l.joint_gradient(&l.w.grad(), gb.as_ref());
             let u = s.gr_g.p.matmul(&grad).matmul(&s.gr_a.p); // (d_out, d_in [+1])
-            uv += (&u * &grad).sum(Kind::Double).double_value(&[]);
+            uvs.push((&u * &grad).sum(Kind::Double));
             for gr in [&s.gr_a, &s.gr_g] {
                 report.lazy_guard_fallbacks += u32::from(gr.fallback);
                 if gr.fallback {
@@ -160,6 +268,7 @@ impl RKalmanKron {
             directions.push(u);
             steps.push(s);
         }
+        let uv = Tensor::stack(&uvs, 0).sum(Kind::Double).double_value(&[]);
         Ok(Some(Proposal {
             steps,
             directions,
@@ -181,57 +290,62 @@ impl Stepper for RKalmanKron {
         let t0 = Instant::now();
         let (logits, captured) = obj.forward(true)?;
         logits.size2().context("R-Kalman: logits must be (N, C)")?;
+        if self.layers.is_none() {
+            let (layers, fallback) = self.new_layers(&plan_layers(&captured, &self.params))?;
+            self.layers = Some(layers);
+            self.fallback = fallback;
+        }
         let caps = self.match_layers(&captured)?;
         let loss = mean_ce(&logits, obj.targets());
         let errors = self.sampled_errors(&logits, &caps)?;
-        let explicit = self.cfg.gr_mode.explicit() && self.cfg.rho > 0.0;
-        let lg = loss_gradients(&loss, &self.params, &[], self.cfg.rho, explicit)?;
-        let sq = |gs: &[Tensor]| {
-            gs.iter()
-                .map(|g| g.square().sum(Kind::Double).double_value(&[]))
-                .sum::<f64>()
-        };
-        let g_sq = sq(&lg.g);
+        let (g_sq, reg_norm) = self.gradient(&loss)?;
         let implicit = self.cfg.gr_mode.implicit();
         let delta = if implicit { self.cfg.rho * g_sq } else { 0.0 };
         let mut report = StepReport {
             loss: loss.double_value(&[]),
             grad_norm: g_sq.sqrt(),
-            grad_norm_reg: lg.g_reg.as_deref().map(|g| sq(g).sqrt()),
+            grad_norm_reg: reg_norm,
             gr_penalty: Some(0.5 * self.cfg.rho * g_sq),
             damping_eff: implicit.then_some(delta),
             time_fwd_bwd_ms: ms_since(t0),
             ..StepReport::default()
         };
         let t1 = Instant::now();
-        let v = lg.g_reg.as_ref().unwrap_or(&lg.g);
+        self.step += 1;
         let Some(Proposal {
             steps,
             directions,
             uv,
-        }) = self.layer_steps(&caps, &errors, v, delta, &mut report)?
+        }) = self.layer_steps(&caps, &errors, delta, &mut report)?
         else {
-            self.step += 1;
             report.nonfinite_skipped = true;
             return Ok(report);
         };
         report.time_curv_ms = ms_since(t1);
-        self.step += 1;
         let lr = self.cfg.lr;
         let nu = match self.cfg.kl_clip_bound() {
             Some(kappa) if uv > 0.0 => (kappa / (lr * lr * uv)).sqrt().min(1.0),
             _ => 1.0,
         };
         report.kl_clip_scale = self.cfg.kl_clip_bound().map(|_| nu);
-        let finite = |s: &LayerStep| all_finite(&s.p_a) && all_finite(&s.p_g);
-        if !directions.iter().all(all_finite) || !steps.iter().all(finite) {
+        let news: Vec<Tensor> = directions
+            .iter()
+            .chain(steps.iter().flat_map(|s: &LayerStep| [&s.p_a, &s.p_g]))
+            .map(|t| t.isfinite().all())
+            .collect();
+        if !uv.is_finite() || !all_finite(&Tensor::stack(&news, 0)) {
             report.nonfinite_skipped = true;
             return Ok(report);
         }
-        for ((l, u), s) in self.layers.iter_mut().zip(&directions).zip(steps) {
+        let layers = self.layers.as_mut().context("layers are set")?;
+        for ((l, u), s) in layers.iter_mut().zip(&directions).zip(steps) {
             l.subtract(&(u * (lr * nu)));
             l.p_a = s.p_a;
             l.p_g = s.p_g;
+        }
+        if let Some(fb) = &mut self.fallback {
+            fb.set_lr(self.cfg.fallback_base_lr() * lr / self.lr0);
+            fb.step()?;
         }
         report.time_precond_ms = ms_since(t1) - report.time_curv_ms;
         Ok(report)
@@ -246,38 +360,10 @@ impl Stepper for RKalmanKron {
     }
 
     fn state_dict(&self) -> Result<StateDict> {
-        let common = Common {
-            cfg: &self.cfg,
-            rng: &self.rng,
-            step: self.step,
-            names: &self.names,
-        };
-        let tensors = self.layers.iter().flat_map(|l| {
-            [
-                (format!("cov_a/{}", l.weight), l.p_a.copy()),
-                (format!("cov_g/{}", l.weight), l.p_g.copy()),
-            ]
-        });
-        save_with(common, tensors.collect())
+        self.save()
     }
 
     fn load_state_dict(&mut self, state: &StateDict) -> Result<()> {
-        let dst: Vec<(String, &Tensor)> = self
-            .layers
-            .iter()
-            .flat_map(|l| {
-                [
-                    (format!("cov_a/{}", l.weight), &l.p_a),
-                    (format!("cov_g/{}", l.weight), &l.p_g),
-                ]
-            })
-            .collect();
-        let keys: Vec<String> = dst.iter().map(|(k, _)| k.clone()).collect();
-        let (rng, step, lr) = check(state, &keys, &self.names)?;
-        copy_all(state, &dst)?;
-        self.rng = rng;
-        self.step = step;
-        self.cfg.lr = lr;
-        Ok(())
+        self.load(state)
     }
 }

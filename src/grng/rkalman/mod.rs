@@ -10,19 +10,22 @@
 //! 4. [`step`]: the dense [`RKalman`] `Stepper` that puts them together.
 //! 5. [`kron`]: the Kronecker form's factor recursion, and [`kron_step`]: its `Stepper`
 //!    [`RKalmanKron`].
-//! 6. [`state`]: save/load of the covariances, the RNG and the step counter.
+//!    Parameters outside its layers take a fallback AdamW / SGD (§2.6).
+//! 6. [`state`]: save/load of the covariances, the RNG and the step counter, and
+//!    [`kron_state`]: the Kronecker form's (layers, fallback).
 //!
 //! [`build`] picks the form named by `cov`.
 pub mod config;
 pub mod dense;
 pub mod grads;
 pub mod kron;
+pub mod kron_state;
 pub mod kron_step;
 pub mod scores;
 pub mod state;
 pub mod step;
 
-pub use config::{CovForm, GrMode, ObsMode, RKalmanConfig};
+pub use config::{CovForm, Fallback, GrMode, ObsMode, RKalmanConfig};
 pub use kron_step::RKalmanKron;
 pub use step::{RKalman, MAX_DENSE_PARAMS, NAME};
 

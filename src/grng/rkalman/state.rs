@@ -1,8 +1,10 @@
 //! State save/load of both R-Kalman forms in the optimizer-state format of
 //! [`crate::optim::state`]: the covariance tensors (`cov/dense` `(d, d)`, or per layer
 //! `cov_a/<weight>` and `cov_g/<weight>`), the parameter order in the single group `all`, and
-//! in `hyper` the label-sampling RNG and the config. θ itself is the model.
+//! in `hyper` the label-sampling RNG and the config (the Kronecker form adds its layers and its
+//! fallback's header, see [`super::kron_state`]). θ itself is the model.
 use super::config::RKalmanConfig;
+use super::kron::LayerNames;
 use super::step::{RKalman, NAME};
 use crate::optim::state::{copy_checked, GroupState, StateDict, StateHeader, FORMAT_VERSION};
 use crate::optim::stepper::RngState;
@@ -18,6 +20,26 @@ pub const COV_KEY: &str = "cov/dense";
 struct Hyper {
     rng: RngState,
     config: RKalmanConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kron: Option<KronHyper>,
+}
+
+/// What the Kronecker form saves besides its covariances.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(super) struct KronHyper {
+    /// The preconditioned layers (None before the first step).
+    pub layers: Option<Vec<LayerNames>>,
+    /// The fallback optimizer's own header (its tensors are saved as `fallback.<key>`).
+    pub fallback: Option<StateHeader>,
+}
+
+/// What a checked state restores.
+pub(super) struct Restored {
+    pub rng: ChaCha8Rng,
+    pub step: u64,
+    pub lr: f64,
+    pub config: RKalmanConfig,
+    pub kron: Option<KronHyper>,
 }
 
 /// What both forms save besides their covariance tensors.
@@ -26,6 +48,7 @@ pub(super) struct Common<'a> {
     pub rng: &'a ChaCha8Rng,
     pub step: u64,
     pub names: &'a [String],
+    pub kron: Option<KronHyper>,
 }
 
 pub(super) fn save_with(c: Common, tensors: Vec<(String, Tensor)>) -> Result<StateDict> {
@@ -40,6 +63,7 @@ pub(super) fn save_with(c: Common, tensors: Vec<(String, Tensor)>) -> Result<Sta
     let hyper = Hyper {
         rng: RngState::of(c.rng),
         config: c.cfg.clone(),
+        kron: c.kron,
     };
     Ok(StateDict {
         header: StateHeader {
@@ -53,15 +77,10 @@ pub(super) fn save_with(c: Common, tensors: Vec<(String, Tensor)>) -> Result<Sta
     })
 }
 
-/// Checks the header, the tensor keys and the parameter names; returns the RNG, the step and
-/// η to restore (the other hyperparameters stay those of the current config).
-pub(super) fn check(
-    state: &StateDict,
-    keys: &[String],
-    names: &[String],
-) -> Result<(ChaCha8Rng, u64, f64)> {
+/// Checks the header and the parameter names; returns what to restore (η is restored, the
+/// other hyperparameters stay those of the current config). Tensor keys are the caller's.
+pub(super) fn check(state: &StateDict, names: &[String]) -> Result<Restored> {
     state.check_header(NAME)?;
-    state.check_keys(keys)?;
     let h = &state.header;
     let [group] = h.groups.as_slice() else {
         bail!(
@@ -77,7 +96,13 @@ pub(super) fn check(
     }
     let hyper: Hyper = serde_json::from_value(h.hyper.clone())
         .context("rkalman state: `hyper` is not R-Kalman's")?;
-    Ok((hyper.rng.restore()?, h.step, group.lr))
+    Ok(Restored {
+        rng: hyper.rng.restore()?,
+        step: h.step,
+        lr: group.lr,
+        config: hyper.config,
+        kron: hyper.kron,
+    })
 }
 
 /// Copy the saved tensors into `dst` (key, destination) after checking every shape.
@@ -98,16 +123,18 @@ pub(super) fn save(k: &RKalman) -> Result<StateDict> {
         rng: &k.rng,
         step: k.step,
         names: &k.layout.names,
+        kron: None,
     };
     save_with(common, vec![(COV_KEY.into(), k.p.copy())])
 }
 
 /// Refuses a mismatching state before changing anything.
 pub(super) fn load(k: &mut RKalman, state: &StateDict) -> Result<()> {
-    let (rng, step, lr) = check(state, &[COV_KEY.to_string()], &k.layout.names)?;
+    let r = check(state, &k.layout.names)?;
+    state.check_keys(&[COV_KEY.to_string()])?;
     copy_all(state, &[(COV_KEY.to_string(), &k.p)])?;
-    k.rng = rng;
-    k.step = step;
-    k.cfg.lr = lr;
+    k.rng = r.rng;
+    k.step = r.step;
+    k.cfg.lr = r.lr;
     Ok(())
 }
