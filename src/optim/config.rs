@@ -24,6 +24,31 @@ fn one() -> f64 {
     1.0
 }
 
+/// The weight decays of a config (its own and every group's) are finite and ≥ 0, then
+/// [`check_groups`]; errors read "`<optimizer>`: `weight_decay` must be ≥ 0, got …" (SGD, Sophia).
+pub fn check_decays_and_groups(
+    optimizer: &str,
+    weight_decay: f64,
+    groups: &[GroupOverride],
+) -> Result<()> {
+    let decays = groups.iter().filter_map(|g| g.weight_decay);
+    for wd in std::iter::once(weight_decay).chain(decays) {
+        if !(wd.is_finite() && wd >= 0.0) {
+            bail!("{optimizer}: `weight_decay` must be ≥ 0, got {wd}");
+        }
+    }
+    check_groups(groups)
+}
+
+/// The grouping rule of a config's `weight_decay`, `no_decay_patterns` and `groups`.
+pub fn group_rule(weight_decay: f64, patterns: &[String], groups: &[GroupOverride]) -> GroupRule {
+    GroupRule {
+        weight_decay,
+        no_decay_patterns: patterns.to_vec(),
+        overrides: groups.to_vec(),
+    }
+}
+
 /// Checks shared by every optimizer config with `groups` (AdamW, SGD, Sophia): lr multipliers,
 /// non-empty patterns, reserved names. (Decay values are checked with the config's own.)
 pub fn check_groups(groups: &[GroupOverride]) -> Result<()> {
@@ -99,11 +124,7 @@ impl AdamWConfig {
 
     /// The grouping rule this config implies.
     pub fn rule(&self) -> GroupRule {
-        GroupRule {
-            weight_decay: self.weight_decay,
-            no_decay_patterns: self.no_decay_patterns.clone(),
-            overrides: self.groups.clone(),
-        }
+        group_rule(self.weight_decay, &self.no_decay_patterns, &self.groups)
     }
 }
 

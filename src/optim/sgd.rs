@@ -14,7 +14,7 @@
 //! buffer (saved before the first step) loads as "no buffer yet": the next step sets b = d.
 //! Loading restores each group's lr and decay, as AdamW does. The helpers [`group_states`] and
 //! [`restore_groups`] are shared with [`super::sophia`].
-use super::config::{check_groups, GroupOverride};
+use super::config::{check_decays_and_groups, group_rule, GroupOverride};
 use super::flat::Flat;
 use super::groups::{default_no_decay_patterns, param_groups, GroupRule, ParamGroup};
 use super::state::{
@@ -81,22 +81,12 @@ impl SgdConfig {
         if self.nesterov && (self.momentum == 0.0 || self.dampening != 0.0) {
             bail!("sgd: `nesterov: true` needs `momentum` > 0 and `dampening` 0 (as in PyTorch)");
         }
-        let decays = self.groups.iter().filter_map(|g| g.weight_decay);
-        for wd in std::iter::once(self.weight_decay).chain(decays) {
-            if !(wd.is_finite() && wd >= 0.0) {
-                bail!("sgd: `weight_decay` must be ≥ 0, got {wd}");
-            }
-        }
-        check_groups(&self.groups)
+        check_decays_and_groups("sgd", self.weight_decay, &self.groups)
     }
 
     /// The grouping rule this config implies.
     pub fn rule(&self) -> GroupRule {
-        GroupRule {
-            weight_decay: self.weight_decay,
-            no_decay_patterns: self.no_decay_patterns.clone(),
-            overrides: self.groups.clone(),
-        }
+        group_rule(self.weight_decay, &self.no_decay_patterns, &self.groups)
     }
 }
 

@@ -17,7 +17,7 @@
 //!
 //! State keys `exp_avg/<param>` (m) and `hessian/<param>` (h); the header's `hyper` holds betas,
 //! rho, k, bs and the RNG position, so a resumed run draws the same labels.
-use super::config::{check_groups, GroupOverride};
+use super::config::{check_decays_and_groups, group_rule, GroupOverride};
 use super::flat::Flat;
 use super::groups::{default_no_decay_patterns, param_groups, GroupRule, ParamGroup};
 use super::sgd::{check_group_names, group_states, restore_groups};
@@ -94,21 +94,11 @@ impl SophiaConfig {
                 self.bs
             );
         }
-        let decays = self.groups.iter().filter_map(|g| g.weight_decay);
-        for wd in std::iter::once(self.weight_decay).chain(decays) {
-            if !(wd.is_finite() && wd >= 0.0) {
-                bail!("sophia: `weight_decay` must be ≥ 0, got {wd}");
-            }
-        }
-        check_groups(&self.groups)
+        check_decays_and_groups("sophia", self.weight_decay, &self.groups)
     }
 
     pub fn rule(&self) -> GroupRule {
-        GroupRule {
-            weight_decay: self.weight_decay,
-            no_decay_patterns: self.no_decay_patterns.clone(),
-            overrides: self.groups.clone(),
-        }
+        group_rule(self.weight_decay, &self.no_decay_patterns, &self.groups)
     }
 }
 
