@@ -49,20 +49,12 @@ fn config(task: &str, kind: &str) -> Result<GrngConfig> {
         text: GrngConfig::DEFAULT_YAML.into(),
     };
     let kinds = Kinds::parse("embedded configs/grng/kinds.yaml", GrngConfig::KINDS_YAML);
-    let mut sets = vec![
+    let sets = vec![
         format!("task={task}"),
         format!("optimizer.kind={kind}"),
         format!("train.batch={BATCH}"),
         format!("data.seq_len={SEQ_LEN}"),
     ];
-    if kind == "sophia" {
-        // kinds.yaml: `bs` is examples per batch, tokens for the char LM.
-        let lm = task.starts_with("charlm");
-        sets.push(format!(
-            "optimizer.bs={}",
-            BATCH * if lm { SEQ_LEN } else { 1 }
-        ));
-    }
     config::load_with_kinds(default, kinds, None, &sets)?.typed()
 }
 

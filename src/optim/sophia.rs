@@ -11,7 +11,7 @@
 //! −lr·sign(m). Every `k` steps, after the update, the Gauss–Newton–Bartlett estimate: a second
 //! forward on the same batch (at the updated weights), labels ŷ drawn from the model with the
 //! optimizer's own ChaCha8 RNG ([`sample_labels`]), ĝ = ∇ mean CE(logits, ŷ), and
-//! h ← β2·h + (1 − β2)·ĝ⊙ĝ (never negative). `bs` is the batch size the estimate is scaled by:
+//! h ← β2·h + (1 − β2)·ĝ⊙ĝ (never negative). `bs` is the batch size the estimate is scaled by (null: the step's rows):
 //! examples for a classifier, **tokens** (batch × sequence length) for a language model, the
 //! number of rows of the [`Objective`]'s logits.
 //!
@@ -50,7 +50,8 @@ pub struct SophiaConfig {
     /// Refresh the Hessian estimate every `k` steps.
     pub k: u64,
     /// Batch size B in the step's denominator: examples, or tokens for a language model.
-    pub bs: f64,
+    /// `None` (default): the rows of each step's logits, which is exactly that.
+    pub bs: Option<f64>,
     /// Seed of the label-sampling RNG.
     pub seed: u64,
     pub no_decay_patterns: Vec<String>,
@@ -65,7 +66,7 @@ impl Default for SophiaConfig {
             rho: 0.04,
             weight_decay: 0.1,
             k: 10,
-            bs: 5120.0,
+            bs: None,
             seed: 0,
             no_decay_patterns: default_no_decay_patterns(),
             groups: Vec::new(),
@@ -88,11 +89,8 @@ impl SophiaConfig {
         if self.k == 0 {
             bail!("sophia: `k` (steps between Hessian estimates) must be ≥ 1");
         }
-        if !(self.bs.is_finite() && self.bs > 0.0) {
-            bail!(
-                "sophia: `bs` (batch size in examples or tokens) must be > 0, got {}",
-                self.bs
-            );
+        if let Some(bs) = self.bs.filter(|b| !(b.is_finite() && *b > 0.0)) {
+            bail!("sophia: `bs` (batch size in examples or tokens) must be > 0 or null, got {bs}");
         }
         check_decays_and_groups("sophia", self.weight_decay, &self.groups)
     }
@@ -108,7 +106,7 @@ struct Hyper {
     betas: [f64; 2],
     rho: f64,
     k: u64,
-    bs: f64,
+    bs: Option<f64>,
     rng: RngState,
 }
 
@@ -159,7 +157,7 @@ pub struct Sophia {
     betas: [f64; 2],
     rho: f64,
     k: u64,
-    bs: f64,
+    bs: Option<f64>,
     rng: ChaCha8Rng,
     groups: Vec<ParamGroup>,
     lrs: Vec<f64>,
@@ -279,7 +277,8 @@ impl Stepper for Sophia {
             time_fwd_bwd_ms: t0.elapsed().as_secs_f64() * 1e3,
             ..StepReport::default()
         };
-        let scale = self.rho * self.bs;
+        let rows = obj.targets().size().first().copied().unwrap_or(1) as f64;
+        let scale = self.rho * self.bs.unwrap_or(rows);
         let beta1 = self.betas[0];
         tch::no_grad(|| {
             for (i, b) in self.bufs.iter_mut().enumerate() {
@@ -330,7 +329,7 @@ impl Stepper for Sophia {
         check_group_names(&self.groups, &h.groups)?;
         let hyper: Hyper = serde_json::from_value(h.hyper.clone())
             .context("optimizer state header: `hyper` is not Sophia's")?;
-        if hyper.k == 0 || !(hyper.bs > 0.0 && hyper.rho > 0.0) {
+        if hyper.k == 0 || !(hyper.bs.unwrap_or(1.0) > 0.0 && hyper.rho > 0.0) {
             bail!("optimizer state header: Sophia's `k`, `bs` and `rho` must be positive");
         }
         let rng = hyper.rng.restore()?;

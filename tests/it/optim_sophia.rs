@@ -12,7 +12,7 @@ fn cfg(lr: f64, rho: f64, bs: f64, k: u64, wd: f64) -> SophiaConfig {
     SophiaConfig {
         lr,
         rho,
-        bs,
+        bs: Some(bs),
         k,
         weight_decay: wd,
         seed: 5,
@@ -250,6 +250,30 @@ fn save_load_continue_is_bitwise_equal_to_an_uninterrupted_run() {
         straight.0,
         "control: a fresh state differs"
     );
+}
+
+/// `bs: null` scales by the rows of each step's logits: the same run as `bs` set to them, and
+/// not the same as another `bs`.
+#[test]
+fn bs_null_is_the_steps_rows() {
+    let run = |bs: Option<f64>| {
+        let (x, y) = batch();
+        let rows = y.size()[0] as f64;
+        let vs = mlp(0);
+        let c = SophiaConfig {
+            bs: bs.map(|b| if b < 0.0 { rows } else { b }),
+            ..cfg(0.01, 0.5, 1.0, 3, 0.1)
+        };
+        let mut opt = Sophia::new(&vs, &c).unwrap();
+        let mut obj = Batch { vs: &vs, x, y };
+        for _ in 0..12 {
+            opt.step(&mut obj).unwrap();
+        }
+        params(&vs)
+    };
+    let rows = run(Some(-1.0)); // -1: the batch's rows
+    assert_eq!(run(None), rows);
+    assert_ne!(run(Some(1000.0)), rows, "control: another bs differs");
 }
 
 #[test]
