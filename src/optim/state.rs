@@ -62,7 +62,37 @@ fn paths(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
     )
 }
 
+/// Key prefix of a nested optimizer's tensors (K-FAC's and R-Kalman's fallback for parameters
+/// outside their layers).
+pub const FALLBACK: &str = "fallback.";
+
 impl StateDict {
+    /// This state's tensors with `prefix` prepended to every key (to nest it in another state;
+    /// its header goes in the outer header).
+    pub fn into_nested(self, prefix: &str) -> (StateHeader, Vec<(String, Tensor)>) {
+        let tensors = self.tensors.into_iter();
+        let tensors = tensors.map(|(k, t)| (format!("{prefix}{k}"), t)).collect();
+        (self.header, tensors)
+    }
+
+    /// Split this state into its own tensors (same header) and the tensors nested under
+    /// `prefix`, with the prefix removed (see [`StateDict::into_nested`]).
+    pub fn split_nested(&self, prefix: &str) -> (StateDict, Vec<(String, Tensor)>) {
+        let mut own = Vec::new();
+        let mut nested = Vec::new();
+        for (k, t) in &self.tensors {
+            match k.strip_prefix(prefix) {
+                Some(rest) => nested.push((rest.to_string(), t.shallow_clone())),
+                None => own.push((k.clone(), t.shallow_clone())),
+            }
+        }
+        let own = StateDict {
+            header: self.header.clone(),
+            tensors: own,
+        };
+        (own, nested)
+    }
+
     pub fn tensor(&self, key: &str) -> Option<&Tensor> {
         self.tensors.iter().find(|(k, _)| k == key).map(|(_, t)| t)
     }

@@ -3,12 +3,9 @@
 //! RNG and the config (see [`super::state`]). A resumed run continues bit for bit.
 use super::kron_step::RKalmanKron;
 use super::state::{check, copy_all, save_with, Common, KronHyper};
-use crate::optim::StateDict;
+use crate::optim::state::{StateDict, FALLBACK};
 use anyhow::{bail, Context, Result};
 use tch::Tensor;
-
-/// Prefix of the fallback optimizer's tensor keys.
-const FALLBACK: &str = "fallback.";
 
 impl RKalmanKron {
     fn all_names(&self) -> Vec<String> {
@@ -23,13 +20,9 @@ impl RKalmanKron {
         }
         let fallback = match &self.fallback {
             Some(fb) => {
-                let sd = fb.state_dict()?;
-                let prefixed = sd
-                    .tensors
-                    .into_iter()
-                    .map(|(k, t)| (FALLBACK.to_owned() + &k, t));
-                tensors.extend(prefixed);
-                Some(sd.header)
+                let (header, nested) = fb.state_dict()?.into_nested(FALLBACK);
+                tensors.extend(nested);
+                Some(header)
             }
             None => None,
         };
@@ -64,15 +57,7 @@ impl RKalmanKron {
                 self.cfg.fallback
             );
         }
-        let (fb_tensors, own): (Vec<_>, Vec<_>) = state
-            .tensors
-            .iter()
-            .map(|(k, t)| (k.clone(), t.shallow_clone()))
-            .partition(|(k, _)| k.starts_with(FALLBACK));
-        let own = StateDict {
-            header: state.header.clone(),
-            tensors: own,
-        };
+        let (own, fb_tensors) = state.split_nested(FALLBACK);
         let (layers, fallback) = match &kron.layers {
             None => {
                 own.check_keys(&[])?;
@@ -94,10 +79,7 @@ impl RKalmanKron {
                 copy_all(&own, &dst)?;
                 match (&mut fallback, kron.fallback) {
                     (Some(fb), Some(header)) => {
-                        let tensors = fb_tensors
-                            .into_iter()
-                            .map(|(k, t)| (k[FALLBACK.len()..].to_string(), t))
-                            .collect();
+                        let tensors = fb_tensors;
                         fb.load_state_dict(&StateDict { header, tensors })?;
                     }
                     (None, None) => {}

@@ -12,15 +12,15 @@ use super::config::KfacConfig;
 use super::factors::LayerPlan;
 use super::precondition::Inverses;
 use super::step::Kfac;
-use crate::optim::state::{check_shape, copy_checked, key, StateDict, StateHeader, FORMAT_VERSION};
+use crate::optim::state::{
+    check_shape, copy_checked, key, StateDict, StateHeader, FALLBACK, FORMAT_VERSION,
+};
 use crate::optim::stepper::RngState;
 use crate::optim::Optimizer;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tch::Tensor;
-
-const FALLBACK: &str = "fallback.";
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,13 +51,9 @@ impl Kfac {
         }
         let fallback = match &self.fallback {
             Some(fb) => {
-                let sd = fb.state_dict()?;
-                let prefixed = sd
-                    .tensors
-                    .into_iter()
-                    .map(|(k, t)| (format!("{FALLBACK}{k}"), t));
-                tensors.extend(prefixed);
-                Some(sd.header)
+                let (header, nested) = fb.state_dict()?.into_nested(FALLBACK);
+                tensors.extend(nested);
+                Some(header)
             }
             None => None,
         };
@@ -103,15 +99,7 @@ impl Kfac {
                 self.cfg.fallback
             );
         }
-        let (own, fallback): (Vec<_>, Vec<_>) = state
-            .tensors
-            .iter()
-            .map(|(k, t)| (k.clone(), t.shallow_clone()))
-            .partition(|(k, _)| !k.starts_with(FALLBACK));
-        let own = StateDict {
-            header: state.header.clone(),
-            tensors: own,
-        };
+        let (own, fallback) = state.split_nested(FALLBACK);
         let rng = saved.rng.restore()?;
         let Some(plans) = saved.layers else {
             own.check_keys(&[])?;
@@ -132,12 +120,9 @@ impl Kfac {
         self.check_shapes(&t)?;
         match (&mut self.fallback, saved.fallback) {
             (Some(fb), Some(header)) => {
-                let tensors = fallback
-                    .into_iter()
-                    .map(|(k, t)| (k[FALLBACK.len()..].to_string(), t));
                 fb.load_state_dict(&StateDict {
                     header,
-                    tensors: tensors.collect(),
+                    tensors: fallback,
                 })?;
             }
             (None, None) => {}
