@@ -71,6 +71,20 @@ pub fn masked_cross_entropy(
     agg: Aggregation,
 ) -> Result<Tensor> {
     let (lw, w) = weighted_nll(logits, targets, mask)?;
+    aggregate_weighted(&lw, &w, agg)
+}
+
+/// Aggregate per-token weighted losses `ℓ·w` (B, T) with their weights `w` (B, T) (zero where
+/// masked) into a scalar, as the table above; shared by [`masked_cross_entropy`] and the
+/// policy-gradient losses of `prefixrl::algo::aggregate`.
+pub fn aggregate_weighted(lw: &Tensor, w: &Tensor, agg: Aggregation) -> Result<Tensor> {
+    if lw.dim() != 2 || lw.size() != w.size() {
+        bail!(
+            "aggregation wants losses and weights (B,T); got {:?} and {:?}",
+            lw.size(),
+            w.size()
+        );
+    }
     let (b, t) = (lw.size()[0], lw.size()[1]);
     let l_max = |l: Option<i64>| -> Result<f64> {
         match l.unwrap_or(t) {
