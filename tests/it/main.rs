@@ -85,6 +85,8 @@ mod optim_sophia;
 mod optim_state;
 mod plot_look;
 mod prefixrl_algo;
+mod prefixrl_jsonl;
+mod prefixrl_task;
 mod progress_end;
 mod report;
 mod report_read;
