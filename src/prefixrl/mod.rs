@@ -1,6 +1,6 @@
-//! `lab prefixrl`: RL on self-generated prefixes of off-policy traces ("Reuse your FLOPs"),
-//! spec /work/shared/papers/prefixrl.md.
+//! `lab prefixrl` (issue 12): PrefixRL, RL on hard problems conditioned on prefixes of off-policy
+//! traces (spec prefixrl.md).
 pub mod algo;
-//! `lab prefixrl`: PrefixRL (spec /work/shared/papers/prefixrl.md) at toy scale.
 pub mod jsonl;
 pub mod task;
+pub mod toy;

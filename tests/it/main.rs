@@ -87,6 +87,7 @@ mod plot_look;
 mod prefixrl_algo;
 mod prefixrl_jsonl;
 mod prefixrl_task;
+mod prefixrl_toy;
 mod progress_end;
 mod report;
 mod report_read;
