@@ -1,6 +1,3 @@
-//! `lab prefixrl` (issue 12): PrefixRL, RL on hard problems conditioned on prefixes of off-policy
-//! traces (spec prefixrl.md).
-pub mod algo;
-pub mod jsonl;
-pub mod task;
-pub mod toy;
+//! `lab prefixrl`: RL on hard problems with off-policy prefixes ("Reuse your FLOPs", spec
+//! /work/shared/papers/prefixrl.md).
+pub mod policy;

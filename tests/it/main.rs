@@ -88,6 +88,7 @@ mod prefixrl_algo;
 mod prefixrl_jsonl;
 mod prefixrl_task;
 mod prefixrl_toy;
+mod prefixrl_policy;
 mod progress_end;
 mod report;
 mod report_read;
