@@ -14,6 +14,7 @@ pub mod nn;
 pub mod npg;
 pub mod optim;
 pub mod plot;
+pub mod prefixrl;
 pub mod progress;
 pub mod report;
 pub mod results;

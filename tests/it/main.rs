@@ -84,6 +84,7 @@ mod optim_sgd;
 mod optim_sophia;
 mod optim_state;
 mod plot_look;
+mod prefixrl_cli;
 mod progress_end;
 mod report;
 mod report_read;
