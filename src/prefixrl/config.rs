@@ -1,9 +1,10 @@
 //! Typed config of `lab prefixrl` (defaults and every key's doc in configs/prefixrl/default.yaml;
 //! spec §7.8 values, §2.3 prefix modes, §2.5 mixing, §3 baselines, §5.1 FLOPs charging).
 //! String-valued keys with a payload (`traces.source: model:<dir>`, `offpolicy.is_clip: max:<c>`)
-//! are parsed here, so a typo fails before any stage runs. The range checks are in
-//! [`super::config_check`], the model presets in [`super::config_model`].
+//! are parsed in [`super::config_values`], so a typo fails before any stage runs. The range
+//! checks are in [`super::config_check`], the model presets in [`super::config_model`].
 use super::config_model;
+pub use super::config_values::{IsClip, TraceSource};
 use crate::nn::ModelConfig;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -132,51 +133,6 @@ pub struct TracesSection {
     pub allow_oracle_fallback: bool,
 }
 
-/// `base` | `oracle` | `model:<run dir>` | `jsonl:<file>` (§7.5).
-#[derive(Deserialize, Serialize, Debug, Clone, PartialEq)]
-#[serde(try_from = "String", into = "String")]
-pub enum TraceSource {
-    /// Rejection sampling from the base model (`inputs.base`).
-    Base,
-    /// The task's oracle solutions.
-    Oracle,
-    /// Rejection sampling from the base model of another pretrain run.
-    Model(PathBuf),
-    /// Traces read from a user's traces.jsonl.
-    Jsonl(PathBuf),
-}
-
-impl TryFrom<String> for TraceSource {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        match s.as_str() {
-            "base" => return Ok(TraceSource::Base),
-            "oracle" => return Ok(TraceSource::Oracle),
-            _ => {}
-        }
-        let payload = |p: &str| (!p.is_empty()).then(|| PathBuf::from(p));
-        let parsed = match s.split_once(':') {
-            Some(("model", p)) => payload(p).map(TraceSource::Model),
-            Some(("jsonl", p)) => payload(p).map(TraceSource::Jsonl),
-            _ => None,
-        };
-        parsed.ok_or_else(|| {
-            format!("`{s}` is not a trace source: expected base, oracle, model:<run dir> or jsonl:<file>")
-        })
-    }
-}
-
-impl From<TraceSource> for String {
-    fn from(t: TraceSource) -> String {
-        match t {
-            TraceSource::Base => "base".into(),
-            TraceSource::Oracle => "oracle".into(),
-            TraceSource::Model(p) => format!("model:{}", p.display()),
-            TraceSource::Jsonl(p) => format!("jsonl:{}", p.display()),
-        }
-    }
-}
-
 #[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum PrefixMode {
@@ -295,40 +251,6 @@ pub struct SftSection {
     pub epochs: usize,
     pub lr: f64,
     pub batch: usize,
-}
-
-/// `none` | `ppo` | `max:<c>` (§3 row 4).
-#[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq)]
-#[serde(try_from = "String", into = "String")]
-pub enum IsClip {
-    None,
-    Ppo,
-    Max(f64),
-}
-
-impl TryFrom<String> for IsClip {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        match s.as_str() {
-            "none" => return Ok(IsClip::None),
-            "ppo" => return Ok(IsClip::Ppo),
-            _ => {}
-        }
-        s.strip_prefix("max:")
-            .and_then(|c| c.trim().parse::<f64>().ok())
-            .map(IsClip::Max)
-            .ok_or_else(|| format!("`{s}` is not an IS clip: expected none, ppo or max:<c>"))
-    }
-}
-
-impl From<IsClip> for String {
-    fn from(c: IsClip) -> String {
-        match c {
-            IsClip::None => "none".into(),
-            IsClip::Ppo => "ppo".into(),
-            IsClip::Max(c) => format!("max:{c}"),
-        }
-    }
 }
 
 #[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,8 @@
 //!
 //! Reading order:
 //! 1. `config.rs`: every key (spec §7.8; documented in configs/prefixrl/default.yaml), with the
-//!    §7.3 model presets in `config_model.rs` and the range checks in `config_check.rs`.
+//!    §7.3 model presets in `config_model.rs`, the one-string values with a payload in
+//!    `config_values.rs` and the range checks in `config_check.rs`.
 //! 2. `stages/mod.rs`: the dispatch on `stage:` (§7.7), one file per stage; `inputs.rs`: the run
 //!    directories of earlier stages a stage reads (checked like `--resume`).
 //! 3. `columns.rs`: the CSV headers of §7.9 (metrics.csv, eval.csv, compare.csv) and of
@@ -13,6 +14,7 @@ pub mod columns;
 pub mod config;
 mod config_check;
 pub mod config_model;
+mod config_values;
 pub mod inputs;
 pub mod stages;
 
