@@ -5,7 +5,7 @@
 use crate::cli::{CorpusCommand, RunArgs, Tool};
 use crate::experiment::{self, Experiment};
 use crate::plot::defaults::DefaultPlot;
-use crate::{compare, data, decompose, entropy, grng, npg, plot, report};
+use crate::{compare, data, decompose, entropy, grng, npg, plot, prefixrl, report};
 use anyhow::Result;
 use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
 
@@ -34,6 +34,8 @@ impl Paper {
         }
     }
 
+    /// A paper whose issue is open (none at the moment; kept for the next one).
+    #[allow(dead_code)]
     const fn planned(name: &'static str, about: &'static str) -> Paper {
         Paper {
             name,
@@ -52,10 +54,7 @@ pub const PAPERS: &[Paper] = &[
     Paper::implemented::<grng::GrngConfig>(),
     Paper::implemented::<decompose::DecomposeConfig>(),
     Paper::implemented::<entropy::EntropyConfig>(),
-    Paper::planned(
-        "prefixrl",
-        "PrefixRL: RL conditioned on prefixes of off-policy traces",
-    ),
+    Paper::implemented::<prefixrl::PrefixrlConfig>(),
 ];
 
 /// The report hook of subcommand `name` (none for an unknown name).

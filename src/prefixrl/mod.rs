@@ -1,3 +1,55 @@
-//! `lab prefixrl`: RL on hard problems with off-policy prefixes ("Reuse your FLOPs", spec
-//! /work/shared/papers/prefixrl.md).
-pub mod policy;
+//! `lab prefixrl`: PrefixRL (RL conditioned on prefixes of off-policy traces) against standard
+//! RL, SFT+RL and off-policy baselines on hard synthetic reasoning problems, on a FLOPs axis
+//! (spec `prefixrl.md`, issue 12).
+//!
+//! Reading order:
+//! 1. `config.rs`: every key (spec §7.8; documented in configs/prefixrl/default.yaml), with the
+//!    §7.3 model presets in `config_model.rs`, the one-string values with a payload in
+//!    `config_values.rs` and the range checks in `config_check.rs`.
+//! 2. `stages/mod.rs`: the dispatch on `stage:` (§7.7), one file per stage; `inputs.rs`: the run
+//!    directories of earlier stages a stage reads (checked like `--resume`).
+//! 3. `columns.rs`: the CSV headers of §7.9 (metrics.csv, eval.csv, compare.csv) and of
+//!    toy.csv and calibration.csv.
+pub mod columns;
+pub mod config;
+mod config_check;
+pub mod config_model;
+mod config_values;
+pub mod inputs;
+pub mod stages;
+
+pub use config::PrefixrlConfig;
+
+use crate::experiment::{Ctx, Experiment};
+use crate::plot::defaults::DefaultPlot;
+use crate::run::Run;
+use anyhow::Result;
+
+impl Experiment for PrefixrlConfig {
+    const NAME: &'static str = "prefixrl";
+    const ABOUT: &'static str = "PrefixRL: RL conditioned on prefixes of off-policy traces";
+    const DEFAULT_YAML: &'static str = include_str!("../../configs/prefixrl/default.yaml");
+    const KINDS_YAML: &'static str = include_str!("../../configs/prefixrl/kinds.yaml");
+    const SET_EXAMPLE: &'static str = "rl.method=rl";
+    /// Training reward against total compute (§5.1: the x-axis includes the offline charge).
+    const PLOTS: &'static [DefaultPlot] = &[DefaultPlot {
+        x: "flops_total",
+        y: "reward_unprefixed_mean",
+        logy: false,
+        split: &["method"],
+        reference: None,
+    }];
+    const RESUME_KEY: Option<&'static str> = Some("inputs.resume");
+
+    fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    fn torch_threads(&self) -> Option<usize> {
+        self.torch_threads
+    }
+
+    fn execute(&self, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
+        stages::run(self, run, ctx)
+    }
+}

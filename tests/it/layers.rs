@@ -167,7 +167,7 @@ fn shared_modules_import_no_paper_and_name_none() {
     let papers = papers(&mods);
     assert_eq!(
         papers,
-        ["decompose", "entropy", "grng", "npg"]
+        ["decompose", "entropy", "grng", "npg", "prefixrl"]
             .map(String::from)
             .into()
     );

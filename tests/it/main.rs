@@ -89,6 +89,7 @@ mod prefixrl_jsonl;
 mod prefixrl_task;
 mod prefixrl_toy;
 mod prefixrl_policy;
+mod prefixrl_cli;
 mod progress_end;
 mod report;
 mod report_read;

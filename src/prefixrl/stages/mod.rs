@@ -1,0 +1,75 @@
+//! Stage dispatch (§7.7): a single stage first checks the runs it reads (`inputs.*`, see
+//! [`super::inputs`]) and then runs; `all` adopts the artifacts `inputs.*` and `inputs.resume`
+//! name, then runs the pipeline in order, skipping each stage whose output is already in the
+//! run directory. Each stage lives in its own file (`gendata.rs`, `pretrain.rs`, …) as
+//! `pub fn run(cfg, run, ctx) -> Result<()>`; a stage without one answers "not implemented yet".
+use super::config::{PrefixrlConfig, Stage};
+use super::inputs::{self, Artifact};
+use crate::error::usage;
+use crate::experiment::Ctx;
+use crate::run::Run;
+use anyhow::Result;
+
+/// Run the stage `cfg.stage` into `run`.
+pub fn run(cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
+    if cfg.stage == Stage::All {
+        return all(cfg, run, ctx);
+    }
+    for art in inputs::needs(cfg.stage, cfg) {
+        inputs::resolve(&cfg.inputs, art)?;
+    }
+    if let Some(dir) = &cfg.inputs.resume {
+        inputs::check_run("inputs.resume", dir, false)?;
+    }
+    one(cfg.stage, cfg, run, ctx)
+}
+
+/// The file or directory a stage leaves in its run directory, by which `all` skips it.
+pub fn output(stage: Stage) -> Option<&'static str> {
+    match stage {
+        Stage::GenData => Some(Artifact::Problems.file()),
+        Stage::Pretrain => Some(Artifact::Base.file()),
+        Stage::Collect => Some(Artifact::Traces.file()),
+        Stage::MakePrefixes => Some(Artifact::Prefixes.file()),
+        Stage::Calibrate => Some("calibration.csv"),
+        // train and eval continue from their own checkpoints and CSVs instead.
+        Stage::Train | Stage::Eval | Stage::Toy | Stage::All => None,
+    }
+}
+
+/// Every pipeline stage in order, each skipped when its output exists.
+fn all(cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
+    inputs::adopt(&cfg.inputs, run)?;
+    for stage in Stage::PIPELINE {
+        if let Some(file) = output(stage) {
+            if run.path(file).exists() {
+                if !run.quiet {
+                    eprintln!("skipping {}: {file} exists", stage.name());
+                }
+                continue;
+            }
+        }
+        one(stage, cfg, run, ctx)?;
+    }
+    Ok(())
+}
+
+/// One stage, its inputs already checked.
+fn one(stage: Stage, _cfg: &PrefixrlConfig, _run: &mut Run, _ctx: &mut Ctx) -> Result<()> {
+    match stage {
+        Stage::GenData
+        | Stage::Pretrain
+        | Stage::Calibrate
+        | Stage::Collect
+        | Stage::MakePrefixes
+        | Stage::Train
+        | Stage::Eval
+        | Stage::Toy => Err(usage(format!(
+            "stage {} is not implemented yet (issue 12)",
+            stage.name()
+        ))),
+        Stage::All => Err(usage(
+            "stage all runs the other stages; it is not one itself",
+        )),
+    }
+}
