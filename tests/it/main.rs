@@ -89,4 +89,5 @@ mod report;
 mod report_read;
 mod startup;
 mod study;
+mod study_jobs_memory;
 mod study_locks;
