@@ -39,6 +39,11 @@ pub trait Experiment: DeserializeOwned + Serialize + Validate {
     /// The config key that names a run to continue, for subcommands that keep checkpoints
     /// (`--resume RUN_DIR` sets it).
     const RESUME_KEY: Option<&'static str> = None;
+    /// The memory a run of this config is estimated to need, so a study (`--jobs`) starts
+    /// side by side only runs whose estimates fit together; `None`: unknown, counted as none.
+    fn memory_need(&self) -> Option<study::MemoryNeed> {
+        None
+    }
     /// libtorch threads this config asks for, overriding `--threads` for libtorch only.
     fn torch_threads(&self) -> Option<usize> {
         None
@@ -167,7 +172,8 @@ fn plan_study<E: Experiment>(
     let default_seed = || Ok(loaded.typed::<E>()?.seed());
     let check = |cell: &config::Loaded| {
         let cfg = cell.typed::<E>()?;
-        cell.validate(&cfg)
+        cell.validate(&cfg)?;
+        Ok(cfg.memory_need())
     };
     study::plan(E::NAME, args, loaded, block, &default_seed, &check)
 }

@@ -187,6 +187,36 @@ pub struct Row {
     pub solve_s: f64,
 }
 
+/// The columns of finance.csv, in the order of [`Row`]'s fields.
+pub const COLUMNS: &[&str] = &[
+    "hurst",
+    "structure",
+    "n",
+    "certainty_equivalent",
+    "value",
+    "iterations",
+    "converged",
+    "solve_s",
+];
+
+impl Row {
+    /// Write this row to finance.csv with the per-row CSV writer every run uses: one flushed
+    /// write, cut back to the whole rows before it if the write fails (a full disk).
+    fn write(&self, out: &mut crate::run::Metrics) -> Result<()> {
+        let structure = serde_json::to_value(self.structure)?;
+        let mut row = out.new_row();
+        row.num("hurst", self.hurst)
+            .text("structure", structure.as_str().unwrap_or_default())
+            .num("n", self.n as f64)
+            .num("certainty_equivalent", self.certainty_equivalent)
+            .num("value", self.value)
+            .num("iterations", self.iterations as f64)
+            .text("converged", &self.converged.to_string())
+            .num("solve_s", self.solve_s);
+        out.write(&row)
+    }
+}
+
 /// Finance mode: every (H, structure), rows to finance.csv, strategies when H is single.
 pub fn run(
     cfg: &FinanceConfig,
@@ -194,9 +224,7 @@ pub fn run(
     run: &crate::run::Run,
     log: super::driver::Log,
 ) -> Result<Vec<Row>> {
-    let csv_path = run.path("finance.csv");
-    let named = || format!("writing {}", csv_path.display());
-    let mut out = csv::Writer::from_path(&csv_path).with_context(named)?;
+    let mut out = run.csv("finance.csv", COLUMNS)?;
     let mut rows = Vec::new();
     let mut warm: Option<Array1<f64>> = None;
     for &h in &cfg.hurst {
@@ -219,8 +247,7 @@ pub fn run(
                 converged: res.converged,
                 solve_s: t.elapsed().as_secs_f64(),
             };
-            out.serialize(&row).with_context(named)?;
-            out.flush().with_context(named)?;
+            row.write(&mut out)?;
             if cfg.hurst.len() == 1 {
                 write_strategy(run, s, &res, cfg.risk_aversion)?;
             }

@@ -319,13 +319,19 @@ pub fn budget(cfg: &DecomposeConfig) -> f64 {
     available().unwrap_or(f64::INFINITY)
 }
 
-/// Human-readable bytes (decimal units).
-pub fn show(bytes: f64) -> String {
-    match bytes {
-        b if b >= 1e12 => format!("{:.1} TB", b / 1e12),
-        b if b >= 1e9 => format!("{:.1} GB", b / 1e9),
-        b => format!("{:.0} MB", b / 1e6),
+pub use crate::study::memory::show;
+
+/// What a study needs to know to run this config beside others (`--jobs`): the estimate and
+/// the budget the run's own check compares it with; nothing when `limits.memory_check` is off.
+pub fn need(cfg: &DecomposeConfig) -> Option<crate::study::memory::MemoryNeed> {
+    if !cfg.limits.memory_check {
+        return None;
     }
+    let budget = budget(cfg);
+    Some(crate::study::memory::MemoryNeed {
+        bytes: estimate(cfg, budget).bytes,
+        budget,
+    })
 }
 
 /// The refusal, if the run does not fit: which key to blame and the message.

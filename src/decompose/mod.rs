@@ -121,6 +121,10 @@ impl Experiment for DecomposeConfig {
         self.seed
     }
 
+    fn memory_need(&self) -> Option<crate::study::MemoryNeed> {
+        memory::need(self)
+    }
+
     fn execute(&self, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
         if let config::Mode::Finance(f) = &self.mode {
             let mut metrics = run.csv("metrics.csv", driver::COLUMNS)?;

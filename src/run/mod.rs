@@ -304,8 +304,10 @@ fn lab_process_alive(pid: u32) -> bool {
     comm.trim_end() == "lab" && !zombie
 }
 
+/// The time now, to the millisecond (so the start and end times of short runs that a study
+/// ran side by side, or one after the other, can be told apart).
 fn now() -> String {
-    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
 }
 
 /// Write pretty JSON with [`write_atomic`].
@@ -320,17 +322,46 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Write `path` atomically: `fill` writes the whole file to `<path>.tmp` beside it, which is
-/// then renamed over `path`, so a reader never sees a half-written file and a failed write
-/// (a full disk) leaves the old file or none. An error names `path`; the temp file is removed.
+/// fsynced, renamed over `path`, and then the directory is fsynced, so a reader never sees a
+/// half-written file, a failed write (a full disk) leaves the old file or none, and once this
+/// returns the new file survives a crash of the machine as well. An error names `path`; the
+/// temp file is removed.
 pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    let done = fill(&tmp).and_then(|()| Ok(fs::rename(&tmp, path)?));
+    let done = fill(&tmp)
+        .and_then(|()| sync_file(&tmp))
+        .and_then(|()| Ok(fs::rename(&tmp, path)?));
     if done.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    done.with_context(|| format!("writing {}", path.display()))
+    done.and_then(|()| sync_dir(path))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// fsync a written file: its data reaches the disk before it is renamed into place (without
+/// this a crash soon after the rename can leave the final name holding an empty file). A
+/// file that cannot be synced (not a regular file) is an error, not a write that looked fine.
+fn sync_file(path: &Path) -> Result<()> {
+    let file = fs::File::open(path)?;
+    file.sync_all()
+        .with_context(|| format!("syncing {} to disk", path.display()))
+}
+
+/// fsync the directory holding `path`, so the rename itself is on disk. Filesystems that
+/// cannot sync a directory (EINVAL) are let through: there the rename is as durable as it gets.
+fn sync_dir(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match fs::File::open(dir).and_then(|d| d.sync_all()) {
+        Err(e) if e.kind() != std::io::ErrorKind::InvalidInput => {
+            Err(e).with_context(|| format!("syncing directory {} to disk", dir.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Pick and create the run directory: `--out`, else results/<sub>/<name or timestamp-id>.
@@ -425,5 +456,28 @@ mod tests {
             !dir.path().join("blocked.tmp").exists(),
             "temp file removed"
         );
+    }
+
+    /// The data is synced before the rename: a temp path whose writes cannot reach a disk
+    /// (a link to /dev/null, which takes every byte and cannot be fsynced) fails the write
+    /// instead of renaming an empty stand-in over the old file.
+    #[test]
+    fn a_write_that_cannot_be_synced_fails_and_keeps_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.json");
+        write_atomic(&path, b"old").unwrap();
+        std::os::unix::fs::symlink("/dev/null", dir.path().join("meta.json.tmp")).unwrap();
+        let err = format!("{:#}", write_atomic(&path, b"new").unwrap_err());
+        assert!(
+            err.starts_with(&format!("writing {}: ", path.display())),
+            "{err}"
+        );
+        assert!(err.contains("syncing"), "{err}");
+        assert!(!path.symlink_metadata().unwrap().is_symlink());
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        assert!(dir.path().join("meta.json.tmp").symlink_metadata().is_err());
+        // The next write goes through whole, in a file of its own.
+        write_atomic(&path, &[7u8; 100_000]).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), vec![7u8; 100_000]);
     }
 }

@@ -3,6 +3,7 @@
 //! plan in `study.json` and resumes with `--resume`. The launcher (`experiment`) types each
 //! cell's config and writes the closing report; this module knows no subcommand.
 mod lock;
+pub mod memory;
 pub mod plan;
 pub mod runner;
 
@@ -11,27 +12,31 @@ use crate::config::Loaded;
 use crate::error::{usage, Interrupted};
 use crate::results::record::{Cell, StudyRecord, CELL_CONFIG, RECORD_FILE};
 use anyhow::{Context, Result};
+pub use memory::MemoryNeed;
 use plan::StudyBlock;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// A planned study: where it goes, its record (study.json) and each cell's config as YAML.
+/// A planned study: where it goes, its record (study.json), each cell's config as YAML and
+/// each cell's estimated memory (when its subcommand gives one).
 pub struct Study {
     pub dir: PathBuf,
     pub record: StudyRecord,
     pub configs: Vec<String>,
+    pub needs: Vec<Option<MemoryNeed>>,
 }
 
 /// Plan the study of subcommand `sub` described by `block` over the merged config `loaded`
 /// (the block removed). `default_seed` gives the config's seed when the block lists none;
-/// `check` types and validates one cell's config, so mistakes stop the study before it starts.
+/// `check` types and validates one cell's config, so mistakes stop the study before it starts,
+/// and gives the cell's estimated memory.
 pub fn plan(
     sub: &str,
     args: &RunArgs,
     loaded: &Loaded,
     block: StudyBlock,
     default_seed: &dyn Fn() -> Result<u64>,
-    check: &dyn Fn(&Loaded) -> Result<()>,
+    check: &dyn Fn(&Loaded) -> Result<Option<MemoryNeed>>,
 ) -> Result<Study> {
     if block.seeds.is_some() && args.seed.is_some() {
         return Err(usage(
@@ -50,7 +55,7 @@ pub fn plan(
     };
     let axes = plan::block_axes(&block)?;
     let cells = plan::cells(&axes);
-    let configs = cell_configs(loaded, &cells, check)?;
+    let (configs, needs) = cell_configs(loaded, &cells, check)?;
     let name = plan::study_name(args.name.as_deref(), &block, args.config.as_deref())?;
     let dir = args
         .out
@@ -67,6 +72,7 @@ pub fn plan(
         dir,
         record,
         configs,
+        needs,
     })
 }
 
@@ -76,16 +82,18 @@ pub fn execute(study: &Study, args: &RunArgs) -> Result<runner::Outcome> {
     lock::StudyLock::check(&study.dir)?;
     prepare_dir(&study.dir, args, &study.record, &study.configs)?;
     let _lock = lock::StudyLock::take(&study.dir)?;
-    runner::execute(&study.dir, &study.record, args)
+    runner::execute(&study.dir, &study.record, &study.needs, args)
 }
 
-/// Each cell's full config as YAML, typed and validated now so mistakes stop the study early.
+/// Each cell's full config as YAML, typed and validated now so mistakes stop the study early,
+/// and its estimated memory.
 fn cell_configs(
     loaded: &Loaded,
     cells: &[Cell],
-    check: &dyn Fn(&Loaded) -> Result<()>,
-) -> Result<Vec<String>> {
+    check: &dyn Fn(&Loaded) -> Result<Option<MemoryNeed>>,
+) -> Result<(Vec<String>, Vec<Option<MemoryNeed>>)> {
     let mut out = Vec::new();
+    let mut needs = Vec::new();
     for cell in cells {
         let mut value = loaded.value.clone();
         let mut origins = Vec::new();
@@ -113,12 +121,13 @@ fn cell_configs(
             ..loaded.clone()
         };
         cell_loaded.layers.cell = origins;
-        if let Err(e) = check(&cell_loaded) {
-            return Err(usage(format!("study cell `{}`: {e:#}", cell.name)));
+        match check(&cell_loaded) {
+            Ok(need) => needs.push(need),
+            Err(e) => return Err(usage(format!("study cell `{}`: {e:#}", cell.name))),
         }
         out.push(serde_yaml_ng::to_string(&value)?);
     }
-    Ok(out)
+    Ok((out, needs))
 }
 
 /// The dotted paths of the leaves of a mapping (a case's settings).

@@ -2,6 +2,8 @@
 //! display over all of them. A child that crashes only fails its own run. Children die with
 //! their study: a signal to the study is forwarded to them, and on Linux they get SIGHUP when
 //! the study dies (even by SIGKILL), so a `--resume` never races orphans of an earlier study.
+//! Runs side by side must fit in memory together (see [`super::memory`]).
+use super::memory::{MemoryNeed, Pool, Wait};
 use crate::cli::RunArgs;
 use crate::error::usage;
 use crate::progress::Progress;
@@ -12,8 +14,8 @@ use anyhow::{Context, Result};
 use std::collections::VecDeque;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::{mpsc, Mutex};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
 use std::time::Duration;
 
 /// How long a `--resume` waits for a run that another process still writes (a dying child of
@@ -26,6 +28,8 @@ struct Job {
     config: PathBuf,
     seed: u64,
     dir: PathBuf,
+    /// The cell's estimated memory, if its subcommand gives one.
+    memory: Option<MemoryNeed>,
 }
 
 #[derive(Debug)]
@@ -50,11 +54,17 @@ pub fn run_status(dir: &Path) -> Option<String> {
     meta.get("status")?.as_str().map(str::to_string)
 }
 
-/// Run every run of `record` under `dir` that is not already completed.
-pub fn execute(dir: &Path, record: &StudyRecord, args: &RunArgs) -> Result<Outcome> {
+/// Run every run of `record` under `dir` that is not already completed; `needs` holds each
+/// cell's estimated memory (in the order of `record.cells`).
+pub fn execute(
+    dir: &Path,
+    record: &StudyRecord,
+    needs: &[Option<MemoryNeed>],
+    args: &RunArgs,
+) -> Result<Outcome> {
     let mut jobs = VecDeque::new();
     let mut outcome = Outcome::default();
-    for cell in &record.cells {
+    for (i, cell) in record.cells.iter().enumerate() {
         for &seed in &record.seeds {
             outcome.planned += 1;
             let run_dir = dir.join(StudyRecord::run_dir(&cell.name, seed));
@@ -67,6 +77,7 @@ pub fn execute(dir: &Path, record: &StudyRecord, args: &RunArgs) -> Result<Outco
                 config: dir.join(&cell.name).join(CELL_CONFIG),
                 seed,
                 dir: run_dir,
+                memory: needs.get(i).copied().flatten(),
             });
         }
     }
@@ -160,24 +171,28 @@ enum Ended {
     Interrupted,
 }
 
-/// Workers take jobs from a shared queue; the calling thread shows progress as results come in.
+/// Workers take jobs in order from a shared pool that starts a job only when its memory
+/// estimate fits beside the running ones'; the calling thread shows progress as results come in.
 fn run_pool(jobs: VecDeque<Job>, workers: usize, base: &Command, quiet: bool, out: &mut Outcome) {
     let total = jobs.len();
-    let queue = Mutex::new(jobs);
+    let pool = Pool::new(jobs);
     let (tx, rx) = mpsc::channel();
     let mut progress = Progress::new(total as u64, "study", quiet);
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let tx = tx.clone();
-            let queue = &queue;
+            let pool = &pool;
             scope.spawn(move || loop {
-                if crate::run::interrupted() {
-                    break;
-                }
-                let next = queue.lock().ok().and_then(|mut q| q.pop_front());
-                let Some(job) = next else { break };
+                let next = pool.take(
+                    |job: &Job| job.memory,
+                    crate::run::interrupted,
+                    |wait| say_wait(&wait, quiet),
+                );
+                let Some((job, bytes)) = next else { break };
                 let ended = run_child(base, &job);
+                pool.release(bytes);
                 if tx.send((job, ended)).is_err() {
+                    pool.wake();
                     break;
                 }
             });
@@ -204,8 +219,25 @@ fn run_pool(jobs: VecDeque<Job>, workers: usize, base: &Command, quiet: bool, ou
     }
 }
 
+/// The study log's line for a run that waits for memory.
+fn say_wait(wait: &Wait<Job>, quiet: bool) {
+    if quiet {
+        return;
+    }
+    let show = super::memory::show;
+    eprintln!(
+        "study: {} waits for memory: it needs about {} and the runs going now about {}, \
+         of {} available",
+        wait.job.dir.display(),
+        show(wait.need.bytes),
+        show(wait.running_bytes),
+        show(wait.need.budget)
+    );
+}
+
 /// Run one child to the end; its stdout and stderr go to `<run>/output.log`. A failure carries
-/// the run's error (from its meta.json, else the end of its stderr).
+/// the run's error (from its meta.json, else the end of its stderr); a file the study cannot
+/// write (output.log, the meta.json it completes) fails the run, naming the file.
 fn run_child(base: &Command, job: &Job) -> Ended {
     // What is left of an earlier, unfinished attempt (this path belongs to the study).
     if job.dir.exists() {
@@ -227,31 +259,66 @@ fn run_child(base: &Command, job: &Job) -> Ended {
         Ok(output) => output,
         Err(e) => return Ended::Failed(format!("lost the lab child: {e}")),
     };
-    if job.dir.is_dir() {
-        let log = [output.stdout.as_slice(), &output.stderr].concat();
-        let _ = std::fs::write(job.dir.join("output.log"), log);
-    }
-    if output.status.success() {
-        return Ended::Completed;
-    }
-    let how = match (output.status.code(), output.status.signal()) {
-        (Some(code), _) => format!("exit {code}"),
-        (None, Some(sig)) => format!("killed by signal {sig}"),
-        (None, None) => "killed".into(),
-    };
-    let interrupted_code =
-        [libc::SIGINT, libc::SIGTERM, libc::SIGHUP].map(|s| Some(signals::exit_code(Some(s))));
-    if crate::run::interrupted()
-        && (interrupted_code.contains(&output.status.code()) || output.status.signal().is_some())
-    {
+    record_end(job, &output)
+}
+
+/// Save the child's log and settle its meta.json; how the run ended. A file the study cannot
+/// write turns the run into a failure whose message names the file.
+fn record_end(job: &Job, output: &Output) -> Ended {
+    let log = [output.stdout.as_slice(), &output.stderr].concat();
+    let log_error = save_log(job, &log).err().map(|e| format!("{e:#}"));
+    let completed = output.status.success();
+    let (status, why) = if completed {
+        if log_error.is_none() {
+            return Ended::Completed;
+        }
+        (
+            "failed",
+            "the run completed but the study could not save its log".into(),
+        )
+    } else if interrupted_by_signal(&output.status) {
         let why = format!("interrupted by {}", signals::name(signals::received()));
-        settle_meta(job, "interrupted", &why);
+        ("interrupted", why)
+    } else {
+        let how = match (output.status.code(), output.status.signal()) {
+            (Some(code), _) => format!("exit {code}"),
+            (None, Some(sig)) => format!("killed by signal {sig}"),
+            (None, None) => "killed".into(),
+        };
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let message = meta_error(&job.dir).unwrap_or_else(|| last_error_line(&stderr));
+        ("failed", format!("{message} ({how})"))
+    };
+    let recorded = join(&why, log_error.iter());
+    let meta_error = settle_meta(job, status, &recorded, completed)
+        .err()
+        .map(|e| format!("{e:#}"));
+    if status == "interrupted" && log_error.is_none() && meta_error.is_none() {
         return Ended::Interrupted;
     }
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let message = meta_error(&job.dir).unwrap_or_else(|| last_error_line(&stderr));
-    settle_meta(job, "failed", &format!("{message} ({how})"));
-    Ended::Failed(format!("{message} ({how})"))
+    Ended::Failed(join(&why, log_error.iter().chain(&meta_error)))
+}
+
+/// `why`, then each problem, separated by `; `.
+fn join<'a>(why: &str, problems: impl Iterator<Item = &'a String>) -> String {
+    problems.fold(why.to_string(), |all, p| format!("{all}; {p}"))
+}
+
+/// Whether the child stopped because the study is being interrupted (the signal forwarded
+/// to it, or the study's death).
+fn interrupted_by_signal(status: &std::process::ExitStatus) -> bool {
+    let codes =
+        [libc::SIGINT, libc::SIGTERM, libc::SIGHUP].map(|s| Some(signals::exit_code(Some(s))));
+    crate::run::interrupted() && (codes.contains(&status.code()) || status.signal().is_some())
+}
+
+/// `<run>/output.log`: the child's stdout then its stderr, written atomically (nothing when the
+/// child left no run directory: it refused before making one).
+fn save_log(job: &Job, log: &[u8]) -> Result<()> {
+    if !job.dir.is_dir() {
+        return Ok(());
+    }
+    crate::run::write_atomic(&job.dir.join("output.log"), log)
 }
 
 fn meta_error(dir: &Path) -> Option<String> {
@@ -271,8 +338,9 @@ fn last_error_line(stderr: &str) -> String {
 }
 
 /// A child that died without a final meta.json (missing, half written, or still `running`)
-/// gets one from the study, so `report` lists it with the reason.
-fn settle_meta(job: &Job, status: &str, error: &str) {
+/// gets one from the study, so `report` lists it with the reason; `replace` overwrites a final
+/// status too. An error names the file that could not be written.
+fn settle_meta(job: &Job, status: &str, error: &str, replace: bool) -> Result<()> {
     let path = job.dir.join("meta.json");
     let old = std::fs::read_to_string(&path).ok();
     let mut meta: serde_json::Value = old
@@ -283,11 +351,11 @@ fn settle_meta(job: &Job, status: &str, error: &str) {
         .get("status")
         .and_then(|s| s.as_str())
         .unwrap_or("running");
-    if current != "running" {
-        return; // the run wrote its own final status
+    if current != "running" && !replace {
+        return Ok(()); // the run wrote its own final status
     }
     meta["status"] = status.into();
     meta["error"] = format!("{error}; meta.json completed by the study runner").into();
-    let _ = std::fs::create_dir_all(&job.dir);
-    let _ = crate::run::write_json(&path, &meta);
+    std::fs::create_dir_all(&job.dir).with_context(|| format!("creating {}", job.dir.display()))?;
+    crate::run::write_json(&path, &meta)
 }

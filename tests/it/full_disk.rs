@@ -1,17 +1,31 @@
 //! Real write failures (issue 16, "A full disk"): a file-size limit (RLIMIT_FSIZE, the write
 //! fails with EFBIG as it would with ENOSPC) or a temp file that is a link to /dev/full (ENOSPC).
 //! A failed write exits non-zero, names the file, marks the run `failed`, and leaves no
-//! half-written file under an output's final name; "done" is never printed.
-use super::common::{code, json, lab, read_csv, stderr, stdout, LAB};
+//! half-written file under an output's final name; "done" is never printed. A study that
+//! cannot write a run's output.log or complete its meta.json fails that run, naming the file.
+use super::common::{code, json, lab, read_csv, stderr, stdout, wait_until, LAB};
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
 
 const SMOKE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/decompose/smoke.yaml");
+const FINANCE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/configs/decompose/finance.yaml"
+);
 
 /// `lab decompose` on the smoke config plus `sets`, no file may grow past `limit` bytes.
 fn decompose_limited(dir: &Path, limit: u64, sets: &[&str]) -> Output {
-    let mut args = vec!["decompose", "--config", SMOKE, "--out", "run"];
+    decompose_limited_from(dir, SMOKE, limit, sets)
+}
+
+/// `lab decompose --config config` plus `sets`, no file may grow past `limit` bytes.
+fn decompose_limited_from(dir: &Path, config: &str, limit: u64, sets: &[&str]) -> Output {
+    let mut args = vec!["decompose", "--config", config, "--out", "run"];
     for s in sets {
         args.extend(["--set", s]);
     }
@@ -104,6 +118,26 @@ fn a_metrics_row_that_does_not_fit_keeps_the_whole_rows_before_it() {
     assert!(rows.iter().all(|r| r.len() == header.len()), "{text}");
 }
 
+#[test]
+fn a_finance_row_that_does_not_fit_keeps_the_whole_rows_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // 30 H values x 2 closed-form structures: 60 rows, ~4 KB; config.yaml (~950 bytes) and
+    // the failed meta.json (~1100) fit under the limit, figure1.svg would come after.
+    let hurst: Vec<String> = (0..30).map(|k| format!("0.{}", 30 + 2 * k)).collect();
+    let hurst = format!("mode.hurst=[{}]", hurst.join(","));
+    let sets = ["mode.periods=6", "mode.structures=[sum, full]", &hurst];
+    let o = decompose_limited_from(dir.path(), FINANCE, 2000, &sets);
+    assert_failed_naming(&o, dir.path(), "finance.csv");
+    let path = dir.path().join("run/finance.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.ends_with('\n'), "no half row: {text:?}");
+    let (header, rows) = read_csv(&path);
+    assert_eq!(header[..2], ["hurst", "structure"]);
+    assert!(rows.len() >= 10, "earlier rows kept: {text}");
+    assert!(rows.iter().all(|r| r.len() == header.len()), "{text}");
+    assert!(!dir.path().join("run/figure1.svg").exists());
+}
+
 /// A run directory holding one finished decompose run, for `lab report`.
 fn runs_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -178,4 +212,111 @@ fn a_plot_on_a_full_disk_names_its_file_and_leaves_none() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let bytes = std::fs::read(&plot).unwrap();
     assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+}
+
+/// A one-run decompose study whose run reads its matrix from the FIFO `a.npy`: returned once
+/// the run opened it (its directory and meta.json written, nothing more until the matrix
+/// comes), with the study process, the run's directory, the run's pid and the FIFO's write end.
+fn study_reading_a_fifo(dir: &Path) -> (Child, PathBuf, i32, File) {
+    let fifo = std::ffi::CString::new(dir.join("a.npy").to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let yaml = "matrix: {kind: file, path: a.npy}\n\
+                subspace: {kind: random-pattern, density: 0.3}\n\
+                output: {save_matrices: false}\n\
+                study: {name: logs, seeds: [0], grid: {solver.max_iter: [100]}}\n";
+    std::fs::write(dir.join("logs.yaml"), yaml).unwrap();
+    let study = Command::new(LAB)
+        .args(["decompose", "--config", "logs.yaml"])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A non-blocking open for writing fails until the run opens the FIFO for reading.
+    let open = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(dir.join("a.npy"))
+    };
+    let mut fifo = None;
+    wait_until("the run to open a.npy", Duration::from_secs(60), || {
+        fifo = open().ok();
+        fifo.is_some()
+    });
+    let run = dir.join("results/decompose/logs/solver.max_iter=100/seed-0");
+    let pid = json(&run.join("meta.json"))["pid"].as_i64().unwrap();
+    (study, run, pid as i32, fifo.unwrap())
+}
+
+/// An 8 x 8 SPD matrix (I + 0.1·11ᵀ) as float64 `.npy` bytes.
+fn npy_matrix() -> Vec<u8> {
+    let n = 8;
+    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({n}, {n}), }}");
+    let pad = (64 - (10 + header.len() + 1) % 64) % 64;
+    header.push_str(&" ".repeat(pad));
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    for i in 0..n {
+        for j in 0..n {
+            let a: f64 = if i == j { 1.1 } else { 0.1 };
+            bytes.extend(a.to_le_bytes());
+        }
+    }
+    bytes
+}
+
+#[test]
+fn a_study_that_cannot_save_a_runs_log_fails_that_run_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (study, run, _, mut fifo) = study_reading_a_fifo(dir.path());
+    std::fs::create_dir(run.join("output.log")).unwrap(); // where the log must go
+    fifo.write_all(&npy_matrix()).unwrap();
+    drop(fifo);
+    let o = study.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(code(&o), 1, "{err}");
+    let log = "results/decompose/logs/solver.max_iter=100/seed-0/output.log";
+    assert!(
+        err.contains(&format!("writing {log}: Is a directory")),
+        "{err}"
+    );
+    assert!(err.contains("1 of 1 runs failed"), "{err}");
+    let meta = json(&run.join("meta.json"));
+    assert_eq!(meta["status"], "failed", "{meta}");
+    let why = meta["error"].as_str().unwrap();
+    assert!(
+        why.contains("the run completed") && why.contains(log),
+        "{why}"
+    );
+    assert!(
+        run.join("summary.json").exists(),
+        "the run's results are kept"
+    );
+    assert!(!run.join("output.log.tmp").exists(), "temp file left");
+}
+
+#[test]
+fn a_study_that_cannot_complete_a_dead_runs_meta_fails_it_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (study, run, pid, fifo) = study_reading_a_fifo(dir.path());
+    std::os::unix::fs::symlink("/dev/full", run.join("meta.json.tmp")).unwrap();
+    // SAFETY: kill(2) on the run this test started (it waits for its matrix).
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let o = study.wait_with_output().unwrap();
+    drop(fifo); // only now: an end of file would fail the run by itself
+    let err = stderr(&o);
+    assert_eq!(code(&o), 1, "{err}");
+    let meta = "results/decompose/logs/solver.max_iter=100/seed-0/meta.json";
+    assert!(
+        err.contains(&format!(
+            "killed by signal 9); writing {meta}: No space left on device"
+        )),
+        "{err}"
+    );
+    assert!(run.join("output.log").is_file(), "the log is still saved");
 }

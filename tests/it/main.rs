@@ -95,4 +95,5 @@ mod report;
 mod report_read;
 mod startup;
 mod study;
+mod study_jobs_memory;
 mod study_locks;
