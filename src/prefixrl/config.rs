@@ -4,7 +4,9 @@
 //! are parsed in [`super::config_values`], so a typo fails before any stage runs. The range
 //! checks are in [`super::config_check`], the model presets in [`super::config_model`].
 use super::config_model;
-pub use super::config_values::{IsClip, TraceSource};
+pub use super::algo::{AdvantageKind, Agg, IsClip, IsLevel};
+pub use super::config_values::TraceSource;
+pub use super::task::TaskConfig;
 use crate::nn::ModelConfig;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -18,8 +20,8 @@ pub struct PrefixrlConfig {
     /// libtorch intra-op threads (§7.3: 2); null = `--threads`.
     pub torch_threads: Option<usize>,
     /// The task section, kind-tagged (`kind: countdown|path|exact-answer|external`; per-kind
-    /// defaults in configs/prefixrl/kinds.yaml), parsed by prefixrl::task::TaskConfig.
-    pub task: serde_yaml_ng::Value,
+    /// defaults in configs/prefixrl/kinds.yaml).
+    pub task: TaskConfig,
     pub data: DataSection,
     /// `preset: smoke|small|medium` (§7.3) or any nn preset, plus overriding keys.
     #[serde(deserialize_with = "config_model::deserialize")]
@@ -190,26 +192,6 @@ impl Method {
     }
 }
 
-/// Group advantage estimators (§2.8).
-#[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Adv {
-    Grpo,
-    Mean,
-    Rloo,
-    Batchstd,
-}
-
-/// Loss aggregation over tokens (§2.8).
-#[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Agg {
-    Token,
-    Seq,
-    Const,
-    Global,
-}
-
 /// Which methods' curves include the rejection-sampling FLOPs (§5.1).
 #[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -231,7 +213,7 @@ pub struct RlSection {
     /// Samples per problem (group size), n.
     pub n: usize,
     pub lr: f64,
-    pub adv: Adv,
+    pub adv: AdvantageKind,
     pub adv_eps: f64,
     pub agg: Agg,
     pub ppo_epochs: usize,
@@ -251,13 +233,6 @@ pub struct SftSection {
     pub epochs: usize,
     pub lr: f64,
     pub batch: usize,
-}
-
-#[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum IsLevel {
-    Token,
-    Sequence,
 }
 
 #[derive(Deserialize, Serialize, Debug, Clone)]

@@ -11,13 +11,7 @@ impl Validate for PrefixrlConfig {
         if let Some(t) = self.torch_threads {
             c.at_least("torch_threads", t, 1);
         }
-        c.check(
-            "task",
-            self.task
-                .as_mapping()
-                .is_some_and(|m| m.contains_key("kind")),
-            "must be a mapping with a `kind` (countdown, path, exact-answer, external)",
-        );
+        self.task.validate_at(c, "task");
         check_data(self, c);
         check_pretrain(self, c);
         c.at_least("hard.k_probe", self.hard.k_probe, 1);

@@ -1,5 +1,5 @@
 //! The config values that carry a payload in one string: `traces.source` (`model:<run dir>`,
-//! `jsonl:<file>`) and `offpolicy.is_clip` (`max:<c>`), parsed when the config is read.
+//! `jsonl:<file>`), parsed when the config is read.
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -44,40 +44,6 @@ impl From<TraceSource> for String {
             TraceSource::Oracle => "oracle".into(),
             TraceSource::Model(p) => format!("model:{}", p.display()),
             TraceSource::Jsonl(p) => format!("jsonl:{}", p.display()),
-        }
-    }
-}
-
-/// `none` | `ppo` | `max:<c>` (§3 row 4).
-#[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq)]
-#[serde(try_from = "String", into = "String")]
-pub enum IsClip {
-    None,
-    Ppo,
-    Max(f64),
-}
-
-impl TryFrom<String> for IsClip {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        match s.as_str() {
-            "none" => return Ok(IsClip::None),
-            "ppo" => return Ok(IsClip::Ppo),
-            _ => {}
-        }
-        s.strip_prefix("max:")
-            .and_then(|c| c.trim().parse::<f64>().ok())
-            .map(IsClip::Max)
-            .ok_or_else(|| format!("`{s}` is not an IS clip: expected none, ppo or max:<c>"))
-    }
-}
-
-impl From<IsClip> for String {
-    fn from(c: IsClip) -> String {
-        match c {
-            IsClip::None => "none".into(),
-            IsClip::Ppo => "ppo".into(),
-            IsClip::Max(c) => format!("max:{c}"),
         }
     }
 }

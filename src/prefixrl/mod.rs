@@ -10,13 +10,24 @@
 //!    directories of earlier stages a stage reads (checked like `--resume`).
 //! 3. `columns.rs`: the CSV headers of §7.9 (metrics.csv, eval.csv, compare.csv) and of
 //!    toy.csv and calibration.csv.
+//! 4. `task/`: the tasks (Countdown §7.1, path, exact-answer, external checker) and their
+//!    checkers; `jsonl.rs`: problems/traces/prefixes files (§7.2).
+//! 5. `policy/`: token-level sampling with contexts, training batches with the completion mask,
+//!    log-probs, SFT and policy-gradient steps; `algo/`: advantages, loss aggregation, PPO/IS/LUFFY
+//!    surrogates, KL, pass@k, FLOPs (§5.1) and the speed-up measures (§5.2).
+//! 6. `toy/`: the theory toys T1–T6 of §4.2.
+pub mod algo;
 pub mod columns;
 pub mod config;
 mod config_check;
 pub mod config_model;
 mod config_values;
 pub mod inputs;
+pub mod jsonl;
+pub mod policy;
 pub mod stages;
+pub mod task;
+pub mod toy;
 
 pub use config::PrefixrlConfig;
 

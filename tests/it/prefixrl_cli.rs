@@ -58,8 +58,10 @@ fn print_config_resolves_the_smoke_config_over_the_defaults() {
     assert_eq!(cfg.data.hard_level, 4);
     assert_eq!(cfg.rl.alpha, 0.75); // from default.yaml
                                     // The task section's kind defaults come from kinds.yaml.
-    assert_eq!(cfg.task["kind"].as_str(), Some("countdown"));
-    assert_eq!(cfg.task["max_tries"].as_u64(), Some(1000));
+    match &cfg.task {
+        lab::prefixrl::task::TaskConfig::Countdown(c) => assert_eq!(c.max_tries, 10000),
+        other => panic!("expected the countdown task, got {other:?}"),
+    }
     // Printed again, the resolved config is a fixed point.
     let path = dir.path().join("printed.yaml");
     std::fs::write(&path, &out).unwrap();
