@@ -193,10 +193,3 @@ fn launch_study<E: Experiment>(
     }
     study::conclude(&planned.dir, &outcome)
 }
-
-/// Subcommands whose paper issue has not landed: say so, write nothing, exit 2.
-pub fn not_implemented(name: &str) -> Result<()> {
-    Err(usage(format!(
-        "`lab {name}` is not implemented yet: its paper issue is still open; nothing was run or written"
-    )))
-}

@@ -1,7 +1,7 @@
 //! The one list of subcommands. Adding a paper is one entry in [`PAPERS`], its folder under
 //! `src/` (a config type implementing `Experiment`) and its `configs/<name>/`: the command line,
-//! the dispatch, `lab report`'s default plots and report hook and the "not implemented yet"
-//! answer all come from this list.
+//! the dispatch, and `lab report`'s default plots and report hook
+//! all come from this list.
 use crate::cli::{CorpusCommand, RunArgs, Tool};
 use crate::experiment::{self, Experiment};
 use crate::plot::defaults::DefaultPlot;
@@ -13,8 +13,8 @@ use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
 pub struct Paper {
     pub name: &'static str,
     pub about: &'static str,
-    /// `None` while its paper issue is open: the subcommand exits 2 saying so.
-    pub launch: Option<fn(&RunArgs) -> Result<()>>,
+    /// Load the config, run the experiment (or its study) and write its results.
+    pub launch: fn(&RunArgs) -> Result<()>,
     pub plots: &'static [DefaultPlot],
     /// The subcommand's own section and files in `lab report`.
     pub report: Option<report::ReportHook>,
@@ -27,23 +27,10 @@ impl Paper {
         Paper {
             name: E::NAME,
             about: E::ABOUT,
-            launch: Some(experiment::launch::<E>),
+            launch: experiment::launch::<E>,
             plots: E::PLOTS,
             report: E::REPORT,
             set_example: E::SET_EXAMPLE,
-        }
-    }
-
-    /// A paper whose issue is open (none at the moment; kept for the next one).
-    #[allow(dead_code)]
-    const fn planned(name: &'static str, about: &'static str) -> Paper {
-        Paper {
-            name,
-            about,
-            launch: None,
-            plots: &[],
-            report: None,
-            set_example: "seed=1",
         }
     }
 }
@@ -89,10 +76,7 @@ pub fn command() -> clap::Command {
         .subcommand_required(true)
         .arg_required_else_help(true);
     for paper in PAPERS {
-        let about = match paper.launch {
-            Some(_) => paper.about.to_string(),
-            None => format!("{} (not implemented yet)", paper.about),
-        };
+        let about = paper.about;
         // `about` after `augment_args`, which would set RunArgs' own doc comment instead.
         let sub = RunArgs::augment_args(clap::Command::new(paper.name))
             .about(about)
@@ -114,10 +98,7 @@ pub fn dispatch(matches: &ArgMatches) -> Result<()> {
     if let Some((name, sub)) = matches.subcommand() {
         if let Some(paper) = PAPERS.iter().find(|p| p.name == name) {
             let args = RunArgs::from_arg_matches(sub).unwrap_or_else(|e| e.exit());
-            return match paper.launch {
-                Some(launch) => launch(&args),
-                None => experiment::not_implemented(name),
-            };
+            return (paper.launch)(&args);
         }
     }
     match Tool::from_arg_matches(matches).unwrap_or_else(|e| e.exit()) {

@@ -3,8 +3,8 @@
 //! String-valued keys with a payload (`traces.source: model:<dir>`, `offpolicy.is_clip: max:<c>`)
 //! are parsed in [`super::config_values`], so a typo fails before any stage runs. The range
 //! checks are in [`super::config_check`], the model presets in [`super::config_model`].
-use super::config_model;
 pub use super::algo::{AdvantageKind, Agg, IsClip, IsLevel};
+use super::config_model;
 pub use super::config_values::TraceSource;
 pub use super::task::TaskConfig;
 use crate::nn::ModelConfig;
@@ -40,6 +40,8 @@ pub struct PrefixrlConfig {
     /// Checkpoint (weights, AdamW moments, step, FLOPs, data cursor) every this many steps (§8).
     pub ckpt_every: u64,
     pub inputs: InputsSection,
+    /// Stage `toy` (§4.2).
+    pub toy: ToySection,
 }
 
 /// The pipeline stages of §7.7, in pipeline order (`all` runs each whose output is missing).
@@ -275,4 +277,14 @@ pub struct InputsSection {
     pub prefixes: Option<PathBuf>,
     /// A run of this subcommand to continue (`--resume RUN_DIR`).
     pub resume: Option<PathBuf>,
+}
+
+/// Stage `toy`: which theory toys of §4.2 to run.
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ToySection {
+    /// `[all]` or a list of T1..T6.
+    pub tests: Vec<String>,
+    /// Shrink T4 (3 seeds, H up to 6; checked at ratio >= 3) — for CI.
+    pub quick: bool,
 }

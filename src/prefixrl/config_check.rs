@@ -21,6 +21,7 @@ impl Validate for PrefixrlConfig {
         check_rl(self, c);
         check_eval(self, c);
         check_inputs(self, c);
+        check_toy(self, c);
     }
 }
 
@@ -217,6 +218,23 @@ fn check_inputs(cfg: &PrefixrlConfig, c: &mut Checker) {
                 art.file(),
                 art.what_to_run()
             ),
+        );
+    }
+}
+
+fn check_toy(cfg: &PrefixrlConfig, c: &mut Checker) {
+    c.check(
+        "toy.tests",
+        !cfg.toy.tests.is_empty(),
+        "must name `all` or some of T1..T6",
+    );
+    for t in &cfg.toy.tests {
+        let known =
+            t.eq_ignore_ascii_case("all") || t.parse::<crate::prefixrl::toy::ToyTest>().is_ok();
+        c.check(
+            "toy.tests",
+            known,
+            format!("`{t}` is not a toy test: expected all or T1..T6"),
         );
     }
 }

@@ -41,22 +41,6 @@ fn help_lists_every_subcommand_and_version_prints() {
 }
 
 #[test]
-fn unimplemented_subcommands_exit_2_and_write_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = lab(dir.path(), &["prefixrl"]);
-    assert_eq!(code(&out), 2);
-    assert!(
-        stderr(&out).contains("not implemented yet"),
-        "{}",
-        stderr(&out)
-    );
-    assert!(
-        !dir.path().join("results").exists(),
-        "no output for unimplemented subcommands"
-    );
-}
-
-#[test]
 fn print_config_round_trips_to_the_same_resolved_config() {
     let dir = tempfile::tempdir().unwrap();
     let printed = lab(dir.path(), &["decompose", "--print-config"]);

@@ -195,7 +195,7 @@ fn run(dir: &Path, sets: &[&str]) -> (i32, String) {
 #[test]
 fn a_stage_not_implemented_yet_exits_2_and_leaves_no_run_directory() {
     let dir = tempfile::tempdir().unwrap();
-    for stage in ["gen-data", "toy", "all"] {
+    for stage in ["gen-data", "all"] {
         let (rc, err) = run(dir.path(), &[&format!("stage={stage}")]);
         assert_eq!(rc, 2, "{stage}: {err}");
         assert!(err.contains("not implemented yet"), "{stage}: {err}");
@@ -283,4 +283,32 @@ fn csv_headers_are_the_spec_columns() {
     assert_eq!(eval[13], "panel_frac_0.0");
     assert_eq!(eval.last().map(String::as_str), Some("easy_pass1"));
     assert_eq!(columns::compare("sft-rl")[4], "speedup_vs_sft-rl");
+}
+
+#[test]
+fn the_toy_stage_runs_the_tests_it_is_given_and_refuses_unknown_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rc, err) = run(dir.path(), &["stage=toy", "toy.tests=[T3, t5]"]);
+    assert_eq!(rc, 0, "{err}");
+    let csv = std::fs::read_to_string(dir.path().join("r/toy.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("test,quantity,value,expected,passed"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert!(!rows.is_empty());
+    for r in &rows {
+        assert_eq!(r.len(), 5, "{r:?}");
+        assert!(r[0] == "T3" || r[0] == "T5", "{r:?}");
+        assert_eq!(r[4], "true", "{r:?}");
+    }
+    assert!(rows.iter().any(|r| r[0] == "T3") && rows.iter().any(|r| r[0] == "T5"));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["passed"], true);
+
+    let dir = tempfile::tempdir().unwrap();
+    let (rc, err) = run(dir.path(), &["stage=toy", "toy.tests=[T9]"]);
+    assert_eq!(rc, 2, "{err}");
+    assert!(err.contains("toy.tests") && err.contains("T9"), "{err}");
+    assert!(!dir.path().join("r").exists());
 }

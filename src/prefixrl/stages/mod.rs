@@ -10,6 +10,8 @@ use crate::experiment::Ctx;
 use crate::run::Run;
 use anyhow::Result;
 
+pub mod toy;
+
 /// Run the stage `cfg.stage` into `run`.
 pub fn run(cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
     if cfg.stage == Stage::All {
@@ -55,16 +57,16 @@ fn all(cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
 }
 
 /// One stage, its inputs already checked.
-fn one(stage: Stage, _cfg: &PrefixrlConfig, _run: &mut Run, _ctx: &mut Ctx) -> Result<()> {
+fn one(stage: Stage, cfg: &PrefixrlConfig, run: &mut Run, _ctx: &mut Ctx) -> Result<()> {
     match stage {
+        Stage::Toy => toy::run(cfg, run),
         Stage::GenData
         | Stage::Pretrain
         | Stage::Calibrate
         | Stage::Collect
         | Stage::MakePrefixes
         | Stage::Train
-        | Stage::Eval
-        | Stage::Toy => Err(usage(format!(
+        | Stage::Eval => Err(usage(format!(
             "stage {} is not implemented yet (issue 12)",
             stage.name()
         ))),
