@@ -3,6 +3,8 @@
 //! name, then runs the pipeline in order, skipping each stage whose output is already in the
 //! run directory. Each stage lives in its own file (`gendata.rs`, `pretrain.rs`, …) as
 //! `pub fn run(cfg, run, ctx) -> Result<()>`; a stage without one answers "not implemented yet".
+pub mod load;
+
 use super::config::{PrefixrlConfig, Stage};
 use super::inputs::{self, Artifact};
 use crate::error::usage;
