@@ -3,8 +3,8 @@
 //! String-valued keys with a payload (`traces.source: model:<dir>`, `offpolicy.is_clip: max:<c>`)
 //! are parsed in [`super::config_values`], so a typo fails before any stage runs. The range
 //! checks are in [`super::config_check`], the model presets in [`super::config_model`].
-use super::config_model;
 pub use super::algo::{AdvantageKind, Agg, IsClip, IsLevel};
+use super::config_model;
 pub use super::config_values::TraceSource;
 pub use super::task::TaskConfig;
 use crate::nn::ModelConfig;
@@ -27,6 +27,7 @@ pub struct PrefixrlConfig {
     #[serde(deserialize_with = "config_model::deserialize")]
     pub model: ModelConfig,
     pub pretrain: PretrainSection,
+    pub calibrate: CalibrateSection,
     pub hard: HardSection,
     pub traces: TracesSection,
     pub prefix: PrefixSection,
@@ -114,6 +115,21 @@ pub struct PretrainSection {
     pub warmup: u64,
     /// Weight of the loss on prompt tokens (0 = completion and <eos> only), §7.4.
     pub prompt_loss_weight: f64,
+}
+
+/// Stage `calibrate` (§7.4): the base model's pass@k per level and its success after oracle
+/// prefixes on hard problems.
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct CalibrateSection {
+    /// Problems per difficulty level.
+    pub problems: usize,
+    /// Samples per problem (1024 gives pass@1024; pass@k columns with k > samples stay empty).
+    pub samples: usize,
+    /// Prefix fractions of the success-versus-prefix curve (oracle trace as the prefix).
+    pub fractions: Vec<f64>,
+    /// Samples per (problem, fraction) of that curve.
+    pub prefix_samples: usize,
 }
 
 #[derive(Deserialize, Serialize, Debug, Clone)]
