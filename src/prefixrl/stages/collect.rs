@@ -258,7 +258,7 @@ fn summarize(
 ) -> Result<()> {
     let with_trace = hard.iter().filter(|&&i| !traces[i].is_empty()).count();
     let share = with_trace as f64 / hard.len().max(1) as f64;
-    let flops: f64 = traces.iter().flatten().map(|t| t.flops).sum();
+    let flops = traces.iter().flatten().fold(0.0, |sum, t| sum + t.flops);
     let summary = serde_json::json!({
         "source": String::from(cfg.traces.source.clone()),
         "pool": pool.len(),
@@ -270,6 +270,11 @@ fn summarize(
         "oracle_fallback": fallback,
         "flops_probe": probe.map(|p| p.flops),
         "flops_traces": flops,
+        "warning": (share < MIN_TRACE_SHARE).then(|| format!(
+            "only {:.0}% of the filtered problems got a trace (< {:.0}%, §9): calibrate again",
+            100.0 * share,
+            100.0 * MIN_TRACE_SHARE
+        )),
     });
     load::update_summary(run, "collect", summary)?;
     if !run.quiet {

@@ -78,7 +78,7 @@ pub fn rejection(
 ) -> Result<Vec<Option<Found>>> {
     let fm = load::flops_model(base)?;
     let budget = cfg.traces.budget_r;
-    let mut spent: Vec<(u64, u64, f64)> = vec![(0, 0, 0.0); which.len()]; // attempts, tokens, flops
+    let mut spent: Vec<Spent> = vec![Spent::default(); which.len()];
     let mut found: Vec<Option<Found>> = which.iter().map(|_| None).collect();
     let mut active: Vec<usize> = (0..which.len()).collect();
     let (mut used, mut block) = (0u64, FIRST_BLOCK);
@@ -91,23 +91,22 @@ pub fn rejection(
         load::sample_chunks(model, &base.codec, &contexts, sampling, rng, |first, ro| {
             for c in 0..ro.contexts.len() {
                 let a = active[first + c];
-                for r in c * ro.n..(c + 1) * ro.n {
-                    let s = &mut spent[a];
-                    s.0 += 1;
-                    s.1 += ro.completions[r].len() as u64;
-                    s.2 += load::row_flops(&fm, ro, r);
-                    let p = &pool[which[a]];
-                    if load::score(task, p, "", &ro.completions[r], &base.codec)?.reward == 1.0 {
-                        let (trace, _) = base.codec.decode(&ro.completions[r])?;
-                        found[a] = Some(Found {
-                            trace,
-                            attempts: s.0,
-                            gen_tokens: s.1,
-                            flops: s.2,
-                            logprobs: ro.model_logprobs[r].clone(),
-                        });
-                        break;
-                    }
+                let p = &pool[which[a]];
+                let rows = (c * ro.n..(c + 1) * ro.n).map(|r| {
+                    let v = load::score(task, p, "", &ro.completions[r], &base.codec)?;
+                    let len = ro.completions[r].len() as u64;
+                    Ok((len, load::row_flops(&fm, ro, r), v.reward == 1.0))
+                });
+                if let Some(j) = charge_until_success(&mut spent[a], rows)? {
+                    let r = c * ro.n + j;
+                    let s = &spent[a];
+                    found[a] = Some(Found {
+                        trace: base.codec.decode(&ro.completions[r])?.0,
+                        attempts: s.attempts,
+                        gen_tokens: s.gen_tokens,
+                        flops: s.flops,
+                        logprobs: ro.model_logprobs[r].clone(),
+                    });
                 }
             }
             Ok(())
@@ -117,6 +116,33 @@ pub fn rejection(
         active.retain(|&a| found[a].is_none());
     }
     Ok(found)
+}
+
+/// What a problem's attempts have cost so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Spent {
+    pub attempts: u64,
+    pub gen_tokens: u64,
+    pub flops: f64,
+}
+
+/// Charge `attempts` (generated tokens, FLOPs, success) in order up to and including the
+/// first success, as the sequential procedure of §2.2 would; the index of that success. The
+/// attempts after it are neither charged nor scored.
+pub fn charge_until_success(
+    spent: &mut Spent,
+    attempts: impl IntoIterator<Item = Result<(u64, f64, bool)>>,
+) -> Result<Option<usize>> {
+    for (j, attempt) in attempts.into_iter().enumerate() {
+        let (tokens, flops, success) = attempt?;
+        spent.attempts += 1;
+        spent.gen_tokens += tokens;
+        spent.flops += flops;
+        if success {
+            return Ok(Some(j));
+        }
+    }
+    Ok(None)
 }
 
 /// `<bos>` prompt contexts of `problems`.

@@ -5,7 +5,7 @@
 //! `pub fn run(cfg, run, ctx) -> Result<()>`; a stage without one answers "not implemented yet".
 pub mod calibrate;
 pub mod collect;
-mod collect_sample;
+pub mod collect_sample;
 pub mod gendata;
 pub mod load;
 pub mod prefixes;
