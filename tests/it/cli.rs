@@ -43,7 +43,9 @@ fn help_lists_every_subcommand_and_version_prints() {
 #[test]
 fn unimplemented_subcommands_exit_2_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let out = lab(dir.path(), &["prefixrl"]);
+    // Every paper subcommand has landed; prefixrl's `toy` stage is the one path left that says
+    // so (plain `lab prefixrl` now runs the whole default pipeline: hours).
+    let out = lab(dir.path(), &["prefixrl", "--set", "stage=toy"]);
     assert_eq!(code(&out), 2);
     assert!(
         stderr(&out).contains("not implemented yet"),
