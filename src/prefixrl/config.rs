@@ -27,6 +27,7 @@ pub struct PrefixrlConfig {
     #[serde(deserialize_with = "config_model::deserialize")]
     pub model: ModelConfig,
     pub pretrain: PretrainSection,
+    pub calibrate: CalibrateSection,
     pub hard: HardSection,
     pub traces: TracesSection,
     pub prefix: PrefixSection,
@@ -116,6 +117,21 @@ pub struct PretrainSection {
     pub warmup: u64,
     /// Weight of the loss on prompt tokens (0 = completion and <eos> only), §7.4.
     pub prompt_loss_weight: f64,
+}
+
+/// Stage `calibrate` (§7.4): the base model's pass@k per level and its success after oracle
+/// prefixes on hard problems.
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct CalibrateSection {
+    /// Problems per difficulty level.
+    pub problems: usize,
+    /// Samples per problem (1024 gives pass@1024; pass@k columns with k > samples stay empty).
+    pub samples: usize,
+    /// Prefix fractions of the success-versus-prefix curve (oracle trace as the prefix).
+    pub fractions: Vec<f64>,
+    /// Samples per (problem, fraction) of that curve.
+    pub prefix_samples: usize,
 }
 
 #[derive(Deserialize, Serialize, Debug, Clone)]

@@ -88,6 +88,7 @@ mod prefixrl_algo;
 mod prefixrl_cli;
 mod prefixrl_jsonl;
 mod prefixrl_policy;
+mod prefixrl_stages;
 mod prefixrl_task;
 mod prefixrl_toy;
 mod progress_end;

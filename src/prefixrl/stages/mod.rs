@@ -3,6 +3,14 @@
 //! name, then runs the pipeline in order, skipping each stage whose output is already in the
 //! run directory. Each stage lives in its own file (`gendata.rs`, `pretrain.rs`, …) as
 //! `pub fn run(cfg, run, ctx) -> Result<()>`; a stage without one answers "not implemented yet".
+pub mod calibrate;
+pub mod collect;
+pub mod collect_sample;
+pub mod gendata;
+pub mod load;
+pub mod prefixes;
+pub mod pretrain;
+
 use super::config::{PrefixrlConfig, Stage};
 use super::inputs::{self, Artifact};
 use crate::error::usage;
@@ -57,16 +65,15 @@ fn all(cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
 }
 
 /// One stage, its inputs already checked.
-fn one(stage: Stage, cfg: &PrefixrlConfig, run: &mut Run, _ctx: &mut Ctx) -> Result<()> {
+fn one(stage: Stage, cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
     match stage {
+        Stage::GenData => gendata::run(cfg, run, ctx),
+        Stage::Pretrain => pretrain::run(cfg, run, ctx),
+        Stage::Calibrate => calibrate::run(cfg, run, ctx),
+        Stage::Collect => collect::run(cfg, run, ctx),
+        Stage::MakePrefixes => prefixes::run(cfg, run, ctx),
         Stage::Toy => toy::run(cfg, run),
-        Stage::GenData
-        | Stage::Pretrain
-        | Stage::Calibrate
-        | Stage::Collect
-        | Stage::MakePrefixes
-        | Stage::Train
-        | Stage::Eval => Err(usage(format!(
+        Stage::Train | Stage::Eval => Err(usage(format!(
             "stage {} is not implemented yet (issue 12)",
             stage.name()
         ))),
