@@ -3,8 +3,8 @@
 //! String-valued keys with a payload (`traces.source: model:<dir>`, `offpolicy.is_clip: max:<c>`)
 //! are parsed in [`super::config_values`], so a typo fails before any stage runs. The range
 //! checks are in [`super::config_check`], the model presets in [`super::config_model`].
-use super::config_model;
 pub use super::algo::{AdvantageKind, Agg, IsClip, IsLevel};
+use super::config_model;
 pub use super::config_values::TraceSource;
 pub use super::task::TaskConfig;
 use crate::nn::ModelConfig;

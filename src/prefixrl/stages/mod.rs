@@ -4,6 +4,14 @@
 //! run directory. Each stage lives in its own file (`gendata.rs`, `pretrain.rs`, …) as
 //! `pub fn run(cfg, run, ctx) -> Result<()>`; a stage without one answers "not implemented yet".
 pub mod load;
+pub mod train;
+pub mod train_data;
+pub mod train_eval;
+pub mod train_log;
+pub mod train_rollout;
+pub mod train_sft;
+pub mod train_state;
+pub mod train_update;
 
 use super::config::{PrefixrlConfig, Stage};
 use super::inputs::{self, Artifact};
@@ -57,14 +65,14 @@ fn all(cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
 }
 
 /// One stage, its inputs already checked.
-fn one(stage: Stage, _cfg: &PrefixrlConfig, _run: &mut Run, _ctx: &mut Ctx) -> Result<()> {
+fn one(stage: Stage, cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
     match stage {
+        Stage::Train => train::run(cfg, run, ctx),
         Stage::GenData
         | Stage::Pretrain
         | Stage::Calibrate
         | Stage::Collect
         | Stage::MakePrefixes
-        | Stage::Train
         | Stage::Eval
         | Stage::Toy => Err(usage(format!(
             "stage {} is not implemented yet (issue 12)",
