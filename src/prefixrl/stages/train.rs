@@ -193,7 +193,7 @@ fn charged(cfg: &PrefixrlConfig) -> bool {
 
 /// The offline charge before any SFT: the FLOPs of every trace in traces.jsonl (rejection
 /// sampling) plus, for prefix methods, the calibration FLOPs make-prefixes recorded in its
-/// summary.json (`calibration_flops`, mode calibrated), when this method is charged.
+/// summary.json (`flops_calibration`, mode calibrated), when this method is charged.
 fn offline_flops(cfg: &PrefixrlConfig, run: &Run, traces: &Path) -> Result<f64> {
     if !charged(cfg) {
         return Ok(0.0);
@@ -205,7 +205,7 @@ fn offline_flops(cfg: &PrefixrlConfig, run: &Run, traces: &Path) -> Result<f64> 
             let v: serde_json::Value = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not JSON", summary.display()))?;
             total += v
-                .get("calibration_flops")
+                .get("flops_calibration")
                 .and_then(|f| f.as_f64())
                 .unwrap_or(0.0);
         }
