@@ -90,6 +90,7 @@ mod prefixrl_jsonl;
 mod prefixrl_policy;
 mod prefixrl_task;
 mod prefixrl_toy;
+mod prefixrl_eval;
 mod progress_end;
 mod report;
 mod report_read;

@@ -6,6 +6,10 @@
 pub mod calibrate;
 pub mod collect;
 mod collect_sample;
+pub mod evaluate;
+mod evaluate_load;
+pub mod evaluate_parts;
+mod evaluate_row;
 pub mod gendata;
 pub mod load;
 pub mod prefixes;
