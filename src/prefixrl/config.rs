@@ -27,6 +27,7 @@ pub struct PrefixrlConfig {
     #[serde(deserialize_with = "config_model::deserialize")]
     pub model: ModelConfig,
     pub pretrain: PretrainSection,
+    pub calibrate: CalibrateSection,
     pub hard: HardSection,
     pub traces: TracesSection,
     pub prefix: PrefixSection,
@@ -114,6 +115,21 @@ pub struct PretrainSection {
     pub warmup: u64,
     /// Weight of the loss on prompt tokens (0 = completion and <eos> only), §7.4.
     pub prompt_loss_weight: f64,
+}
+
+/// Stage `calibrate` (§7.4): the base model's pass@k per level and its success after oracle
+/// prefixes on hard problems.
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct CalibrateSection {
+    /// Problems per difficulty level.
+    pub problems: usize,
+    /// Samples per problem (1024 gives pass@1024; pass@k columns with k > samples stay empty).
+    pub samples: usize,
+    /// Prefix fractions of the success-versus-prefix curve (oracle trace as the prefix).
+    pub fractions: Vec<f64>,
+    /// Samples per (problem, fraction) of that curve.
+    pub prefix_samples: usize,
 }
 
 #[derive(Deserialize, Serialize, Debug, Clone)]
@@ -259,6 +275,12 @@ pub struct EvalSection {
     pub panel: usize,
     /// Prefix fractions of the panel: eval.csv's panel_frac_* columns.
     pub panel_fracs: Vec<f64>,
+    /// Stage eval: the model to evaluate, a checkpoint directory, a train run directory (its
+    /// last checkpoint) or a weights file; null = the base model of inputs.base (under
+    /// `stage: all`, the run's own last checkpoint).
+    pub checkpoint: Option<PathBuf>,
+    /// Stage eval: samples per problem for the final numbers; null = k_eval.
+    pub k_final: Option<usize>,
 }
 
 /// Run directories of earlier stages (checked like `--resume`: see [`super::inputs`]).

@@ -14,6 +14,7 @@ impl Validate for PrefixrlConfig {
         self.task.validate_at(c, "task");
         check_data(self, c);
         check_pretrain(self, c);
+        check_calibrate(self, c);
         c.at_least("hard.k_probe", self.hard.k_probe, 1);
         c.check("traces.budget_r", self.traces.budget_r >= 1, "must be >= 1");
         c.positive("traces.temperature", self.traces.temperature);
@@ -76,6 +77,19 @@ fn check_pretrain(cfg: &PrefixrlConfig, c: &mut Checker) {
         "pretrain.prompt_loss_weight",
         p.prompt_loss_weight.is_finite() && p.prompt_loss_weight >= 0.0,
         format!("must be >= 0, got {}", p.prompt_loss_weight),
+    );
+}
+
+fn check_calibrate(cfg: &PrefixrlConfig, c: &mut Checker) {
+    let k = &cfg.calibrate;
+    c.at_least("calibrate.problems", k.problems, 1);
+    c.at_least("calibrate.samples", k.samples, 1);
+    c.at_least("calibrate.prefix_samples", k.prefix_samples, 1);
+    c.check(
+        "calibrate.fractions",
+        k.fractions.iter().all(|f| 0.0 < *f && *f < 1.0)
+            && k.fractions.windows(2).all(|w| w[0] < w[1]),
+        format!("must be increasing values in (0, 1), got {:?}", k.fractions),
     );
 }
 
@@ -199,6 +213,9 @@ fn check_eval(cfg: &PrefixrlConfig, c: &mut Checker) {
             e.panel_fracs
         ),
     );
+    if let Some(k) = e.k_final {
+        c.at_least("eval.k_final", k, 1);
+    }
 }
 
 /// A single stage reads earlier runs: their keys must be set (that they hold what is needed is

@@ -220,6 +220,10 @@ fn check_metrics(run: &Path, method: &str) -> (Vec<String>, Vec<Vec<String>>) {
         "{method}: flops_total"
     );
     assert!(c("flops_sample") > 0.0 && c("flops_train") > 0.0 && c("flops_diag_cum") > 0.0);
+    assert!(
+        c("flops_eval_cum") > 0.0,
+        "{method}: the evaluations' FLOPs"
+    );
     (header, rows)
 }
 
@@ -254,6 +258,12 @@ fn every_method_runs_two_steps_with_the_spec_columns() {
             columns::eval(&[0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
         );
         assert_eq!(erows.len(), 2, "{method}: eval every step");
+        let pass1 = &erows[1][col(&eh, "train_unpref_pass1")];
+        assert!(
+            (0.0..=1.0).contains(&num(pass1)),
+            "{method}: train_unpref_pass1 {pass1}"
+        );
+        assert_eq!(erows[1][col(&eh, "flops_total")], at(1, "flops_total"));
         let lines = std::fs::read_to_string(run.join("rollouts.jsonl")).unwrap();
         assert!(lines.lines().count() >= 12, "{method}: B x n rows per step");
     }

@@ -2,13 +2,23 @@
 //! task ([`Codec`]: `<bos>` prompt, completions ending on `<eos>`), the base model directory
 //! pretrain writes and the later stages load ([`save_base`], [`load_base`]), scoring a sampled
 //! completion after a prefix ([`score`], §2.4: the checker sees prefix ⊕ completion) and the
-//! training set D of §2.6 ([`train_set`]).
+//! training set D of §2.6 ([`train_set`]); and the plumbing of the sampling stages: the
+//! per-stage seeded RNG ([`stage_rng`]), batched sampling in bounded chunks
+//! ([`sample_chunks`]), sampling FLOPs per row (§5.1, [`row_flops`]) and one summary.json
+//! shared by the stages of a run ([`update_summary`]: one key per stage).
+use super::super::algo::FlopsModel;
+use super::super::config::{PrefixrlConfig, Stage};
+use super::super::inputs::{self, Artifact};
 use super::super::jsonl::{self, TraceRecord};
+use super::super::policy::{self, Context, Rollouts, SampleOptions};
 use super::super::task::{Problem, Task, Verdict, SPECIALS};
 use crate::data::tokenizer::Tokenizer;
 use crate::error::usage;
 use crate::nn::{self, checkpoint, LanguageModel, ModelConfig};
-use anyhow::{Context, Result};
+use crate::run::Run;
+use anyhow::{Context as _, Result};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use tch::Device;
@@ -199,9 +209,25 @@ pub fn traces_path(traces_dir: &Path) -> PathBuf {
     traces_dir.join("traces.jsonl")
 }
 
-/// The training set D (§2.6): the problems of the first `n` distinct problem ids of
-/// `traces_dir/traces.jsonl` (their first trace each), in file order. Every trace's problem
-/// must be in `pool` (an error names it).
+/// The first trace of each of the first `n` distinct problems of `traces`, in file order
+/// (the training set D of §2.6 is the first `train.n_problems` problems of traces.jsonl).
+pub fn first_per_problem(traces: Vec<TraceRecord>, n: usize) -> Vec<TraceRecord> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for t in traces {
+        if out.len() == n {
+            break;
+        }
+        if seen.insert(t.problem_id.clone()) {
+            out.push(t);
+        }
+    }
+    out
+}
+
+/// The training set D (§2.6): the problems of [`first_per_problem`] of
+/// `traces_dir/traces.jsonl` with their trace. Every trace's problem must be in `pool` (an
+/// error names it).
 pub fn train_set(
     traces_dir: &Path,
     pool: &[Problem],
@@ -210,19 +236,99 @@ pub fn train_set(
     let path = traces_path(traces_dir);
     let traces = jsonl::read_traces(&path)?;
     let by_id: HashMap<&str, &Problem> = pool.iter().map(|p| (p.id.as_str(), p)).collect();
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for t in traces {
-        let Some(p) = by_id.get(t.problem_id.as_str()) else {
-            return Err(usage(format!(
-                "{}: problem `{}` is not in the problem pool",
-                path.display(),
-                t.problem_id
-            )));
-        };
-        if out.len() < n && seen.insert(t.problem_id.clone()) {
-            out.push(((*p).clone(), t));
-        }
+    if let Some(t) = traces
+        .iter()
+        .find(|t| !by_id.contains_key(t.problem_id.as_str()))
+    {
+        return Err(usage(format!(
+            "{}: problem `{}` is not in the problem pool",
+            path.display(),
+            t.problem_id
+        )));
     }
-    Ok(out)
+    let kept = first_per_problem(traces, n);
+    Ok(kept
+        .into_iter()
+        .map(|t| ((*by_id[t.problem_id.as_str()]).clone(), t))
+        .collect())
+}
+
+/// The RNG of `stage` at `step`: a function of (seed, stage, step) only, so a stage draws the
+/// same numbers run alone or under `stage: all` (§7.7; wave-2 determinism rule).
+pub fn stage_rng(seed: u64, stage: Stage, step: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(checkpoint::step_seed(seed, step) as u64);
+    rng.set_stream(stage as u64 + 1);
+    rng
+}
+
+/// The run directory that holds `art` for this stage (its own under `stage: all`).
+pub fn input_dir(cfg: &PrefixrlConfig, run: &Run, art: Artifact) -> Result<PathBuf> {
+    let path = inputs::path(cfg, run, art)?;
+    Ok(path.parent().map(Path::to_path_buf).unwrap_or_default())
+}
+
+/// Set `summary.json[key] = value`, keeping what earlier stages of the run wrote there.
+pub fn update_summary(run: &Run, key: &str, value: serde_json::Value) -> Result<()> {
+    let path = run.path("summary.json");
+    let mut summary = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .filter(|v| v.is_object())
+        .unwrap_or_else(|| serde_json::json!({}));
+    summary[key] = value;
+    run.write_summary(&summary)
+}
+
+/// Rows per batched sampling call of the stages (memory stays bounded).
+pub const SAMPLE_ROWS: usize = 2048;
+
+/// The most new tokens a context of `context_len` leaves room for (generation needs
+/// `context + max_new − 1 ≤ block_size`), at most `want`; an error when none fit.
+pub fn room(model: &dyn LanguageModel, context_len: usize, want: usize) -> Result<i64> {
+    let want = want as i64;
+    let Some(block) = model.block_size() else {
+        return Ok(want);
+    };
+    let room = (block - context_len as i64 + 1).min(want);
+    if room < 1 {
+        return Err(usage(format!(
+            "a context of {context_len} tokens leaves no room to generate in model.block_size = \
+             {block}: raise model.block_size or use shorter problems"
+        )));
+    }
+    Ok(room)
+}
+
+/// Sample `n` completions of every context, at most [`SAMPLE_ROWS`] rows per call, handing each
+/// chunk's rollouts to `each` with the index of its first context. `max_new` is `want`,
+/// cut to what the chunk's longest context leaves room for.
+pub fn sample_chunks(
+    model: &dyn LanguageModel,
+    codec: &Codec,
+    contexts: &[Context],
+    sampling: (usize, usize, f64),
+    rng: &mut ChaCha8Rng,
+    mut each: impl FnMut(usize, &Rollouts) -> Result<()>,
+) -> Result<()> {
+    let (n, want, temperature) = sampling;
+    let per_call = (SAMPLE_ROWS / n.max(1)).max(1);
+    for (i, chunk) in contexts.chunks(per_call).enumerate() {
+        let longest = chunk.iter().map(Context::len).max().unwrap_or(1);
+        let mut opts = SampleOptions::new(n, room(model, longest, want)?, codec.eos, codec.pad);
+        opts.temperature = temperature;
+        let rollouts = policy::sample(model, chunk, &opts, rng)?;
+        each(i * per_call, &rollouts)?;
+    }
+    Ok(())
+}
+
+/// The FLOPs model of a base model (§5.1).
+pub fn flops_model(base: &Base) -> Result<FlopsModel> {
+    FlopsModel::new(&base.config, base.codec.vocab())
+}
+
+/// Sampling FLOPs of row `r` of `rollouts` (§5.1: context plus generated tokens).
+pub fn row_flops(fm: &FlopsModel, rollouts: &Rollouts, r: usize) -> f64 {
+    let context = rollouts.context_of(r).len() as u64;
+    fm.sampling(context, rollouts.completions[r].len() as u64)
 }

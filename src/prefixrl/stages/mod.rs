@@ -3,7 +3,17 @@
 //! name, then runs the pipeline in order, skipping each stage whose output is already in the
 //! run directory. Each stage lives in its own file (`gendata.rs`, `pretrain.rs`, …) as
 //! `pub fn run(cfg, run, ctx) -> Result<()>`; a stage without one answers "not implemented yet".
+pub mod calibrate;
+pub mod collect;
+mod collect_sample;
+pub mod evaluate;
+mod evaluate_load;
+pub mod evaluate_parts;
+mod evaluate_row;
+pub mod gendata;
 pub mod load;
+pub mod prefixes;
+pub mod pretrain;
 pub mod train;
 pub mod train_data;
 pub mod train_eval;
@@ -67,14 +77,13 @@ fn all(cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
 /// One stage, its inputs already checked.
 fn one(stage: Stage, cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
     match stage {
+        Stage::GenData => gendata::run(cfg, run, ctx),
+        Stage::Pretrain => pretrain::run(cfg, run, ctx),
+        Stage::Calibrate => calibrate::run(cfg, run, ctx),
+        Stage::Collect => collect::run(cfg, run, ctx),
+        Stage::MakePrefixes => prefixes::run(cfg, run, ctx),
         Stage::Train => train::run(cfg, run, ctx),
-        Stage::GenData
-        | Stage::Pretrain
-        | Stage::Calibrate
-        | Stage::Collect
-        | Stage::MakePrefixes
-        | Stage::Eval
-        | Stage::Toy => Err(usage(format!(
+        Stage::Eval | Stage::Toy => Err(usage(format!(
             "stage {} is not implemented yet (issue 12)",
             stage.name()
         ))),

@@ -72,7 +72,8 @@ pub fn run(cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
     let mut metrics = run.csv("metrics.csv", columns::METRICS)?;
     let eval_header = train_eval::header(cfg);
     let eval_cols: Vec<&str> = eval_header.iter().map(String::as_str).collect();
-    let mut evaluator = Evaluator::new(cfg, run, run.csv("eval.csv", &eval_cols)?)?;
+    let eval_csv = run.csv("eval.csv", &eval_cols)?;
+    let mut evaluator = Evaluator::new(cfg, run, ctx.device, eval_csv)?;
     let mut sft = None;
     let (start, mut totals, mut opt) = match &cfg.inputs.resume {
         Some(old) => {
@@ -81,6 +82,7 @@ pub fn run(cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
             train_state::copy_rows(old, "metrics.csv", step, &mut metrics)?;
             train_state::copy_rows(old, "eval.csv", step, evaluator.csv())?;
             train_state::copy_rollouts(old, &run.dir, step)?;
+            evaluator.restore_cache(totals.eval_base_agree.map(|[v]| v));
             (step, totals, opt)
         }
         None => {
@@ -156,7 +158,10 @@ pub fn run(cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
             step,
         };
         if step % cfg.eval.every == 0 || step == cfg.rl.steps {
-            totals.flops_eval += evaluator.evaluate(model.as_ref(), &id, totals.flops_total())?;
+            let spent = evaluator.evaluate(model.as_ref(), &id, totals.flops_total())?;
+            totals.flops_eval += spent.eval;
+            totals.flops_diag += spent.diag;
+            totals.eval_base_agree = evaluator.cache().map(|v| [v]);
         }
         totals.wall_s += t0.elapsed().as_secs_f64();
         let mut row = metrics.new_row();

@@ -32,6 +32,11 @@ pub struct Totals {
     pub checker_fail: BTreeMap<String, u64>,
     /// Off-policy rows trained with `log μ = 0` (traces without behaviour log-probs).
     pub missing_behaviour: u64,
+    /// The evaluator's cached base-model strategy agreement (computed once per run, so a
+    /// resumed run must not pay for it again).
+    /// (A one-element list: JSON cannot tell `Some(None)` from `None`.)
+    #[serde(default)]
+    pub eval_base_agree: Option<[Option<f64>; 1]>,
 }
 
 impl Totals {
