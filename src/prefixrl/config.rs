@@ -277,6 +277,12 @@ pub struct EvalSection {
     pub panel: usize,
     /// Prefix fractions of the panel: eval.csv's panel_frac_* columns.
     pub panel_fracs: Vec<f64>,
+    /// Stage eval: the model to evaluate, a checkpoint directory, a train run directory (its
+    /// last checkpoint) or a weights file; null = the base model of inputs.base (under
+    /// `stage: all`, the run's own last checkpoint).
+    pub checkpoint: Option<PathBuf>,
+    /// Stage eval: samples per problem for the final numbers; null = k_eval.
+    pub k_final: Option<usize>,
 }
 
 /// Run directories of earlier stages (checked like `--resume`: see [`super::inputs`]).

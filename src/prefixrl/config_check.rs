@@ -214,6 +214,9 @@ fn check_eval(cfg: &PrefixrlConfig, c: &mut Checker) {
             e.panel_fracs
         ),
     );
+    if let Some(k) = e.k_final {
+        c.at_least("eval.k_final", k, 1);
+    }
 }
 
 /// A single stage reads earlier runs: their keys must be set (that they hold what is needed is

@@ -89,14 +89,11 @@ pub fn needs(stage: Stage, cfg: &PrefixrlConfig) -> Vec<Artifact> {
             PrefixMode::Calibrated => vec![Problems, Base, Traces],
             _ => vec![Traces],
         },
-        Stage::Train => vec![Problems, Base],
+        // Every method trains on D = the problems with a trace (§2.6), so reads traces.jsonl.
+        Stage::Train => vec![Problems, Base, Traces],
     };
-    if stage == Stage::Train {
-        if cfg.rl.method.uses_prefixes() {
-            v.push(Prefixes);
-        } else if cfg.rl.method.uses_traces() {
-            v.push(Traces);
-        }
+    if stage == Stage::Train && cfg.rl.method.uses_prefixes() {
+        v.push(Prefixes);
     }
     v
 }

@@ -6,10 +6,22 @@
 pub mod calibrate;
 pub mod collect;
 pub mod collect_sample;
+pub mod evaluate;
+mod evaluate_load;
+pub mod evaluate_parts;
+mod evaluate_row;
 pub mod gendata;
 pub mod load;
 pub mod prefixes;
 pub mod pretrain;
+pub mod train;
+pub mod train_data;
+pub mod train_eval;
+pub mod train_log;
+pub mod train_rollout;
+pub mod train_sft;
+pub mod train_state;
+pub mod train_update;
 
 use super::config::{PrefixrlConfig, Stage};
 use super::inputs::{self, Artifact};
@@ -73,7 +85,8 @@ fn one(stage: Stage, cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Resu
         Stage::Collect => collect::run(cfg, run, ctx),
         Stage::MakePrefixes => prefixes::run(cfg, run, ctx),
         Stage::Toy => toy::run(cfg, run),
-        Stage::Train | Stage::Eval => Err(usage(format!(
+        Stage::Train => train::run(cfg, run, ctx),
+        Stage::Eval => Err(usage(format!(
             "stage {} is not implemented yet (issue 12)",
             stage.name()
         ))),

@@ -1,0 +1,83 @@
+//! [`EvalCtx::load`]: the evaluation sets from the run directories a stage reads (§7.6): the
+//! held-out, OOD and easy problems beside the gen-data run's problems.jsonl, the base model
+//! (inputs.base), and, when a collect run is at hand (inputs.traces, or the run's own
+//! traces.jsonl under `stage: all`), the training set D with its traces and, likewise, the
+//! prefixed variants (prefixes.jsonl). Without traces the training columns stay empty.
+use super::evaluate::{EvalCtx, EvalData};
+use super::load::{self, Split};
+use crate::prefixrl::config::{PrefixrlConfig, Stage};
+use crate::prefixrl::inputs::{self, Artifact};
+use crate::prefixrl::jsonl;
+use crate::prefixrl::task;
+use crate::run::Run;
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use tch::Device;
+
+impl EvalCtx {
+    /// The evaluation context of a `train` or `eval` stage of `cfg` (module doc); the base
+    /// model is loaded onto `device` as the KL reference.
+    pub fn load(cfg: &PrefixrlConfig, run: &Run, device: Device) -> Result<EvalCtx> {
+        let problems = inputs::path(cfg, run, Artifact::Problems)?;
+        let data_dir = parent(&problems);
+        let base_dir = parent(&inputs::path(cfg, run, Artifact::Base)?);
+        let base = load::load_base(&base_dir, device)
+            .with_context(|| format!("loading the base model of {}", base_dir.display()))?;
+        let task = task::build(&cfg.task)?;
+        let mut data = EvalData {
+            heldout: load::read_split(&data_dir, Split::Heldout)?,
+            ood: load::read_split(&data_dir, Split::Ood)?,
+            easy: read_optional(&data_dir, Split::Easy)?,
+            ..EvalData::default()
+        };
+        if let Some(path) = optional(cfg, run, Artifact::Traces)? {
+            let pool = load::read_split(&data_dir, Split::Pool)?;
+            data.train = load::train_set(&parent(&path), &pool, cfg.train.n_problems)?;
+        } else if !run.quiet {
+            eprintln!(
+                "evaluation: no traces (inputs.traces is not set), so the training-set columns \
+                 stay empty"
+            );
+        }
+        if let Some(path) = optional(cfg, run, Artifact::Prefixes)? {
+            data.prefixes = jsonl::read_prefixes(&path)?;
+        }
+        let max_new = i64::try_from(cfg.rl.max_new_tokens).unwrap_or(i64::MAX);
+        EvalCtx::new(
+            task,
+            base.codec,
+            data,
+            Some(base.model),
+            &cfg.eval,
+            &base.config,
+            max_new,
+        )
+    }
+}
+
+/// The directory holding an artifact (its run directory).
+fn parent(path: &Path) -> PathBuf {
+    path.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// `art` when the config names its run (checked) or, under `stage: all`, when the run's own
+/// directory holds it; `None` otherwise.
+fn optional(cfg: &PrefixrlConfig, run: &Run, art: Artifact) -> Result<Option<PathBuf>> {
+    if cfg.stage == Stage::All {
+        let p = inputs::local(run, art);
+        return Ok(p.exists().then_some(p));
+    }
+    if art.configured(&cfg.inputs).is_none() {
+        return Ok(None);
+    }
+    inputs::resolve(&cfg.inputs, art).map(Some)
+}
+
+/// A split that older gen-data runs may lack (easy.jsonl): empty when missing.
+fn read_optional(dir: &Path, split: Split) -> Result<Vec<task::Problem>> {
+    if dir.join(split.file()).exists() {
+        load::read_split(dir, split)
+    } else {
+        Ok(Vec::new())
+    }
+}

@@ -1,0 +1,165 @@
+//! What a train run carries from step to step and across `--resume` (§8 "resumable runs"):
+//! the cumulative FLOPs buckets (§5.1), checker counts and wall time, saved with the weights
+//! and AdamW moments in `checkpoints/step-NNNNNNNN/` (`nn::checkpoint`). Every random draw of a
+//! step comes from a generator seeded by (seed, step), so the step is the data cursor: a
+//! resumed run copies the old run's rows up to its last checkpoint and continues with rows
+//! identical to an uninterrupted run's (wall time aside).
+use crate::error::usage;
+use crate::nn::checkpoint::{self, Extra};
+use crate::nn::LanguageModel;
+use crate::optim::AdamW;
+use crate::run::{Metrics, Run};
+use anyhow::{Context, Result};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Checkpoints live in `<run>/checkpoints/`.
+pub const CHECKPOINTS: &str = "checkpoints";
+
+/// Cumulative totals of a run (the metrics.csv FLOPs columns and the summary counters).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    pub flops_offline: f64,
+    pub flops_sample: f64,
+    pub flops_train: f64,
+    pub flops_eval: f64,
+    pub flops_diag: f64,
+    pub wall_s: f64,
+    pub checker_errors: u64,
+    /// `checker_fail_<reason>` counts over the run.
+    pub checker_fail: BTreeMap<String, u64>,
+    /// Off-policy rows trained with `log μ = 0` (traces without behaviour log-probs).
+    pub missing_behaviour: u64,
+    /// The evaluator's cached base-model strategy agreement (computed once per run, so a
+    /// resumed run must not pay for it again).
+    /// (A one-element list: JSON cannot tell `Some(None)` from `None`.)
+    #[serde(default)]
+    pub eval_base_agree: Option<[Option<f64>; 1]>,
+}
+
+impl Totals {
+    /// The x-axis of §5.1: offline + Σ (sample + train).
+    pub fn flops_total(&self) -> f64 {
+        self.flops_offline + self.flops_sample + self.flops_train
+    }
+}
+
+/// Write the checkpoint of completed step `step`.
+pub fn save(
+    run: &Run,
+    step: u64,
+    model: &dyn LanguageModel,
+    opt: &AdamW,
+    totals: &Totals,
+    rng: &ChaCha8Rng,
+) -> Result<()> {
+    let root = run.path(CHECKPOINTS);
+    std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+    let extra = Extra {
+        step,
+        rng,
+        tokenizer: "base/tokenizer.json",
+        metadata: serde_json::to_value(totals)?,
+    };
+    checkpoint::save(
+        &root.join(checkpoint::dir_name(step)),
+        model.var_store(),
+        opt,
+        &extra,
+    )
+}
+
+/// Load the last checkpoint of run `dir` (`inputs.resume`) into `model` and `opt`; returns
+/// its step and totals. Errors name the key.
+pub fn resume(
+    dir: &Path,
+    model: &dyn LanguageModel,
+    opt: &mut AdamW,
+    steps: u64,
+) -> Result<(u64, Totals)> {
+    let root = dir.join(CHECKPOINTS);
+    let last = if root.is_dir() {
+        checkpoint::list(&root)?.pop()
+    } else {
+        None
+    };
+    let Some(last) = last else {
+        return Err(usage(format!(
+            "inputs.resume: {} holds no train checkpoint (checkpoints/step-*; set ckpt_every)",
+            dir.display()
+        )));
+    };
+    let r = checkpoint::load(&last, model.var_store(), opt)
+        .with_context(|| format!("inputs.resume: loading {}", last.display()))?;
+    if r.step >= steps {
+        return Err(usage(format!(
+            "inputs.resume: {} is at step {}, nothing is left of rl.steps = {steps}; raise rl.steps",
+            last.display(),
+            r.step
+        )));
+    }
+    let totals: Totals = serde_json::from_value(r.metadata)
+        .with_context(|| format!("inputs.resume: {} totals", last.display()))?;
+    Ok((r.step, totals))
+}
+
+/// Copy the rows of `<old>/<file>` whose `step` is at most `upto` into `out` (same header).
+pub fn copy_rows(old: &Path, file: &str, upto: u64, out: &mut Metrics) -> Result<()> {
+    let path = old.join(file);
+    if !path.exists() {
+        return Ok(());
+    }
+    let mut rd = csv::Reader::from_path(&path)
+        .with_context(|| format!("inputs.resume: reading {}", path.display()))?;
+    let header: Vec<String> = rd.headers()?.iter().map(String::from).collect();
+    let step_col = header.iter().position(|h| h == "step").ok_or_else(|| {
+        usage(format!(
+            "inputs.resume: {} has no step column",
+            path.display()
+        ))
+    })?;
+    if header != out.new_row().columns() {
+        return Err(usage(format!(
+            "inputs.resume: {} has other columns than this run writes",
+            path.display()
+        )));
+    }
+    for rec in rd.records() {
+        let rec = rec.with_context(|| format!("inputs.resume: reading {}", path.display()))?;
+        let step: u64 = rec.get(step_col).unwrap_or("").parse().map_err(|_| {
+            usage(format!(
+                "inputs.resume: {}: a step that is not a whole number",
+                path.display()
+            ))
+        })?;
+        if step <= upto {
+            out.cells(&rec.iter().map(String::from).collect::<Vec<_>>())?;
+        }
+    }
+    Ok(())
+}
+
+/// Copy the lines of `<old>/rollouts.jsonl` whose `step` is at most `upto`.
+pub fn copy_rollouts(old: &Path, new: &Path, upto: u64) -> Result<()> {
+    let path = old.join(super::train_log::ROLLOUTS);
+    if !path.exists() {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("inputs.resume: reading {}", path.display()))?;
+    let mut kept = String::new();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .with_context(|| format!("inputs.resume: {} is not JSON lines", path.display()))?;
+        if v.get("step")
+            .and_then(|s| s.as_u64())
+            .is_some_and(|s| s <= upto)
+        {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    crate::run::write_atomic(&new.join(super::train_log::ROLLOUTS), kept.as_bytes())
+}
