@@ -6,6 +6,7 @@
 pub mod calibrate;
 pub mod collect;
 mod collect_sample;
+pub mod eval;
 pub mod evaluate;
 mod evaluate_load;
 pub mod evaluate_parts;
@@ -74,7 +75,8 @@ fn one(stage: Stage, cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Resu
         Stage::Calibrate => calibrate::run(cfg, run, ctx),
         Stage::Collect => collect::run(cfg, run, ctx),
         Stage::MakePrefixes => prefixes::run(cfg, run, ctx),
-        Stage::Train | Stage::Eval | Stage::Toy => Err(usage(format!(
+        Stage::Eval => eval::run(cfg, run, ctx),
+        Stage::Train | Stage::Toy => Err(usage(format!(
             "stage {} is not implemented yet (issue 12)",
             stage.name()
         ))),
