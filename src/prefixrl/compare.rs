@@ -317,6 +317,9 @@ pub fn std(v: impl IntoIterator<Item = Option<f64>>) -> Option<f64> {
     Some((v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt())
 }
 
+/// A statistic over the seeds' values of one column.
+type Stat = fn(Vec<Option<f64>>) -> Option<f64>;
+
 /// `mean` and `std` rows per method label, in first-seen order.
 fn summarize(rows: &[CompareRow]) -> Vec<CompareRow> {
     let mut labels: Vec<&str> = Vec::new();
@@ -328,8 +331,7 @@ fn summarize(rows: &[CompareRow]) -> Vec<CompareRow> {
     let mut out = Vec::new();
     for l in labels {
         let group: Vec<&CompareRow> = rows.iter().filter(|r| r.method == l).collect();
-        let stats: [(&str, fn(Vec<Option<f64>>) -> Option<f64>); 2] =
-            [("mean", |v| mean(v)), ("std", |v| std(v))];
+        let stats: [(&str, Stat); 2] = [("mean", |v| mean(v)), ("std", |v| std(v))];
         for (name, f) in stats {
             let col = |i: usize| f(group.iter().map(|r| r.values()[i]).collect::<Vec<_>>());
             out.push(CompareRow {

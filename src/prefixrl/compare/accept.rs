@@ -130,11 +130,11 @@ fn reward_at(runs: &[&RunData], at: f64) -> Option<f64> {
 
 /// The largest FLOPs budget every run reached (the smallest last x).
 fn common_budget(groups: &[&[&RunData]]) -> Option<f64> {
-    let lasts = groups
+    let mut lasts = groups
         .iter()
         .flat_map(|g| g.iter())
         .map(|r| r.curve("train_unpref_pass1").0.last().copied());
-    lasts.fold(Some(f64::INFINITY), |m, l| Some(m?.min(l?)))
+    lasts.try_fold(f64::INFINITY, |m, l| Some(m.min(l?)))
 }
 
 /// 2. R6 beats R1 and R2 at equal flops_total (at the largest budget all reached).
