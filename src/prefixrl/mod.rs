@@ -16,8 +16,10 @@
 //!    log-probs, SFT and policy-gradient steps; `algo/`: advantages, loss aggregation, PPO/IS/LUFFY
 //!    surrogates, KL, pass@k, FLOPs (§5.1) and the speed-up measures (§5.2).
 //! 6. `toy/`: the theory toys T1–T6 of §4.2.
+//! 7. `compare.rs`: compare.csv and the §7.11 acceptance criteria (the `lab report` hook).
 pub mod algo;
 pub mod columns;
+pub mod compare;
 pub mod config;
 mod config_check;
 pub mod config_model;
@@ -51,6 +53,8 @@ impl Experiment for PrefixrlConfig {
         reference: None,
     }];
     const RESUME_KEY: Option<&'static str> = Some("inputs.resume");
+    /// compare.csv, compare_no_offline.csv and the §7.11 criteria table.
+    const REPORT: Option<crate::report::ReportHook> = Some(compare::report);
 
     fn seed(&self) -> u64 {
         self.seed

@@ -86,6 +86,7 @@ mod optim_state;
 mod plot_look;
 mod prefixrl_algo;
 mod prefixrl_cli;
+mod prefixrl_compare;
 mod prefixrl_eval;
 mod prefixrl_jsonl;
 mod prefixrl_policy;

@@ -2,10 +2,11 @@
 //! [`super::inputs`]) and then runs; `all` adopts the artifacts `inputs.*` and `inputs.resume`
 //! name, then runs the pipeline in order, skipping each stage whose output is already in the
 //! run directory. Each stage lives in its own file (`gendata.rs`, `pretrain.rs`, …) as
-//! `pub fn run(cfg, run, ctx) -> Result<()>`; a stage without one answers "not implemented yet".
+//! `pub fn run(cfg, run, ctx) -> Result<()>`.
 pub mod calibrate;
 pub mod collect;
 pub mod collect_sample;
+pub mod eval;
 pub mod evaluate;
 mod evaluate_load;
 pub mod evaluate_parts;
@@ -86,10 +87,7 @@ fn one(stage: Stage, cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Resu
         Stage::MakePrefixes => prefixes::run(cfg, run, ctx),
         Stage::Toy => toy::run(cfg, run),
         Stage::Train => train::run(cfg, run, ctx),
-        Stage::Eval => Err(usage(format!(
-            "stage {} is not implemented yet (issue 12)",
-            stage.name()
-        ))),
+        Stage::Eval => eval::run(cfg, run, ctx),
         Stage::All => Err(usage(
             "stage all runs the other stages; it is not one itself",
         )),

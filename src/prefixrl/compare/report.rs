@@ -1,0 +1,106 @@
+//! compare.csv (§7.9) and the `lab report` hook of prefixrl runs: compare.csv with the offline
+//! FLOPs charged to the methods that use the traces (§5.1 default), compare_no_offline.csv
+//! without any offline charge (§8: both views), and a markdown section with the per-method
+//! means and the §7.11 criteria table.
+use super::{acceptance, compare, CompareRow, Comparison};
+use crate::prefixrl::columns;
+use crate::prefixrl::config::ChargeOffline;
+use crate::report::ReportExtra;
+use crate::results::runs::Collection;
+use crate::run::fmt_num;
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+/// Write the comparison's rows as compare.csv (`columns::compare(baseline)`).
+pub fn write_csv(path: &Path, c: &Comparison) -> Result<()> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(columns::compare(&c.baseline))?;
+    for r in &c.rows {
+        let mut rec = vec![r.method.clone(), r.seed.clone()];
+        rec.extend(values(r).map(|v| v.map_or(String::new(), fmt_num)));
+        w.write_record(&rec)?;
+    }
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    crate::run::write_atomic(path, &bytes)
+}
+
+fn values(r: &CompareRow) -> impl Iterator<Item = Option<f64>> {
+    [
+        r.final_train_unpref,
+        r.flops_to_target,
+        r.speedup,
+        r.final_ratio,
+        r.final_heldout_pass1,
+        r.final_entropy,
+    ]
+    .into_iter()
+}
+
+/// The baseline of a report: `sft-rl` (the strongest baseline, §6) when present, else `rl`,
+/// else the first method.
+fn pick_baseline(labels: &[String]) -> Option<String> {
+    ["sft-rl", "rl"]
+        .iter()
+        .find(|b| labels.iter().any(|l| l == *b))
+        .map(|b| b.to_string())
+        .or_else(|| labels.first().cloned())
+}
+
+/// `lab report`'s hook (module doc): the completed runs that have an eval.csv.
+pub fn report(c: &Collection, dir: &Path) -> Result<ReportExtra> {
+    let dirs: Vec<PathBuf> = c
+        .cells
+        .iter()
+        .flat_map(|cell| &cell.runs)
+        .filter(|r| r.completed() && r.dir.join("eval.csv").is_file())
+        .map(|r| r.dir.clone())
+        .collect();
+    if dirs.is_empty() {
+        return Ok(ReportExtra {
+            markdown: "No run here has an eval.csv (train or eval stage): no prefixrl \
+                       comparison.\n\n"
+                .into(),
+            files: Vec::new(),
+        });
+    }
+    let runs = super::read_runs(&dirs, ChargeOffline::Users)?;
+    let labels: Vec<String> = runs.iter().map(|r| r.label.clone()).collect();
+    let baseline = pick_baseline(&labels).unwrap_or_default();
+    let charged = compare(&dirs, &baseline, None, ChargeOffline::Users)?;
+    let plain = compare(&dirs, &baseline, None, ChargeOffline::None)?;
+    let (with, without) = (dir.join("compare.csv"), dir.join("compare_no_offline.csv"));
+    write_csv(&with, &charged)?;
+    write_csv(&without, &plain)?;
+    Ok(ReportExtra {
+        markdown: markdown(&charged),
+        files: vec![with, without],
+    })
+}
+
+/// The per-method means and the criteria table.
+pub fn markdown(c: &Comparison) -> String {
+    let cell = |v: Option<f64>| v.map_or("".to_string(), |v| format!("{v:.4}"));
+    let mut md = format!(
+        "### PrefixRL comparison (§5.2, §7.11)\n\nBaseline `{}`, target training reward {} \
+         (offline FLOPs charged to the methods that use the traces; compare_no_offline.csv \
+         without).\n\n| method | final train pass@1 | FLOPs to target | speed-up | final ratio \
+         | held-out pass@1 | entropy |\n|---|---|---|---|---|---|---|\n",
+        c.baseline,
+        cell(c.target)
+    );
+    for r in c.rows.iter().filter(|r| r.seed == "mean") {
+        let v: Vec<String> = values(r).map(cell).collect();
+        md.push_str(&format!("| {} | {} |\n", r.method, v.join(" | ")));
+    }
+    md.push_str("\n| §7.11 criterion | verdict | measured |\n|---|---|---|\n");
+    for k in acceptance(c) {
+        let verdict = match k.passed {
+            Some(true) => "passed",
+            Some(false) => "FAILED",
+            None => "not measured",
+        };
+        md.push_str(&format!("| {} | {verdict} | {} |\n", k.name, k.measured));
+    }
+    md.push('\n');
+    md
+}

@@ -1,0 +1,206 @@
+//! prefixrl compare (spec §5.2, §7.9 compare.csv, §7.11): on hand-written eval.csv /
+//! metrics.csv / config.yaml files of four fake runs (rl, sft-rl, prefixrl × 2 seeds), the
+//! FLOPs to target, speed-up and final ratio equal hand computations under each offline
+//! charge, mean ± std rows are right, and the §7.11 criteria pass, fail or are not measurable
+//! as the numbers say.
+use lab::prefixrl::compare::{acceptance, compare, write_csv};
+use lab::prefixrl::config::ChargeOffline;
+use std::path::{Path, PathBuf};
+
+const EVAL_HEAD: &str = "run,method,seed,step,flops_total,train_unpref_pass1,heldout_pass1,\
+                         heldout_pass8,entropy_eval_unpref";
+
+/// A run dir with eval.csv rows at steps 0, 10, 20, 30 (`flops_total = offline + 100·i`),
+/// metrics.csv with `flops_offline` and `frac_groups_all0`, and a config.yaml.
+struct Fake<'a> {
+    name: &'a str,
+    method: &'a str,
+    seed: u64,
+    alpha: f64,
+    offline: f64,
+    pass1: [f64; 4],
+    heldout8: f64,
+    entropy: f64,
+}
+
+fn write(root: &Path, f: &Fake) -> PathBuf {
+    let dir = root.join(f.name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut eval = format!("{EVAL_HEAD}\n");
+    let mut metrics = "run,method,seed,step,flops_offline,frac_groups_all0\n".to_string();
+    for (i, p) in f.pass1.iter().enumerate() {
+        let x = f.offline + 100.0 * i as f64;
+        let step = 10 * i;
+        eval += &format!(
+            "{},{},{},{step},{x},{p},0.1,{},{}\n",
+            f.name, f.method, f.seed, f.heldout8, f.entropy
+        );
+        metrics += &format!(
+            "{},{},{},{step},{},0.9\n",
+            f.name, f.method, f.seed, f.offline
+        );
+    }
+    std::fs::write(dir.join("eval.csv"), eval).unwrap();
+    std::fs::write(dir.join("metrics.csv"), metrics).unwrap();
+    let config = format!("seed: {}\nrl:\n  n: 8\n  alpha: {}\n", f.seed, f.alpha);
+    std::fs::write(dir.join("config.yaml"), config).unwrap();
+    dir
+}
+
+fn runs(root: &Path) -> Vec<PathBuf> {
+    let fakes = [
+        Fake {
+            name: "a",
+            method: "rl",
+            seed: 0,
+            alpha: 0.0,
+            offline: 0.0,
+            pass1: [0.0, 0.01, 0.02, 0.03],
+            heldout8: 0.1,
+            entropy: 1.0,
+        },
+        Fake {
+            name: "b",
+            method: "sft-rl",
+            seed: 0,
+            alpha: 0.0,
+            offline: 50.0,
+            pass1: [0.3; 4],
+            heldout8: 0.2,
+            entropy: 0.5,
+        },
+        Fake {
+            name: "c",
+            method: "prefixrl",
+            seed: 0,
+            alpha: 0.75,
+            offline: 20.0,
+            pass1: [0.0, 0.6, 0.6, 0.6],
+            heldout8: 0.5,
+            entropy: 0.9,
+        },
+        Fake {
+            name: "c1",
+            method: "prefixrl",
+            seed: 1,
+            alpha: 0.75,
+            offline: 20.0,
+            pass1: [0.0, 0.4, 0.4, 0.4],
+            heldout8: 0.5,
+            entropy: 0.9,
+        },
+    ];
+    fakes.iter().map(|f| write(root, f)).collect()
+}
+
+fn close(a: Option<f64>, b: f64) {
+    let a = a.expect("a value");
+    assert!((a - b).abs() < 1e-9, "{a} != {b}");
+}
+
+fn row<'a>(
+    c: &'a lab::prefixrl::compare::Comparison,
+    method: &str,
+    seed: &str,
+) -> &'a lab::prefixrl::compare::CompareRow {
+    c.rows
+        .iter()
+        .find(|r| r.method == method && r.seed == seed)
+        .unwrap_or_else(|| panic!("no row {method} {seed}"))
+}
+
+#[test]
+fn speedup_and_final_ratio_match_hand_computations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dirs = runs(tmp.path());
+    // Target 0.15, EMA span 5 (α = 1/3): sft-rl (0.3 from the start) reaches it at its first
+    // eval, x = 50; prefixrl seed 0 (0, 0.6, …): EMA 0, 0.2 → at x = 20 + 100 = 120; seed 1
+    // (0, 0.4, 0.4): EMA 0, 0.133, 0.222 → at x = 220; rl never.
+    let c = compare(&dirs, "sft-rl", Some(0.15), ChargeOffline::Users).unwrap();
+    close(row(&c, "sft-rl", "0").flops_to_target, 50.0);
+    close(row(&c, "prefixrl", "0").flops_to_target, 120.0);
+    close(row(&c, "prefixrl", "1").flops_to_target, 220.0);
+    assert_eq!(row(&c, "rl", "0").flops_to_target, None);
+    close(row(&c, "prefixrl", "0").speedup, 50.0 / 120.0);
+    // Seed 1 has no sft-rl run of its own: the baseline's mean stands in.
+    close(row(&c, "prefixrl", "1").speedup, 50.0 / 220.0);
+    close(row(&c, "prefixrl", "0").final_ratio, 0.6 / 0.3);
+    close(row(&c, "prefixrl", "1").final_ratio, 0.4 / 0.3);
+    close(row(&c, "rl", "0").final_ratio, 0.02 / 0.3);
+    close(row(&c, "prefixrl", "mean").final_train_unpref, 0.5);
+    close(
+        row(&c, "prefixrl", "std").final_train_unpref,
+        0.02f64.sqrt(),
+    );
+    assert_eq!(
+        row(&c, "sft-rl", "std").final_train_unpref,
+        None,
+        "one seed"
+    );
+    close(row(&c, "prefixrl", "mean").final_heldout_pass1, 0.1);
+    close(row(&c, "prefixrl", "mean").final_entropy, 0.9);
+
+    // Without any offline charge every axis loses its own offline FLOPs.
+    let c = compare(&dirs, "sft-rl", Some(0.15), ChargeOffline::None).unwrap();
+    close(row(&c, "sft-rl", "0").flops_to_target, 0.0);
+    close(row(&c, "prefixrl", "0").flops_to_target, 100.0);
+    close(row(&c, "prefixrl", "0").speedup, 0.0); // 0 / 100 FLOPs
+                                                  // Charging everyone puts the shared trace cost (the smallest charge, 20) on rl too.
+    let c = compare(&dirs, "rl", Some(0.0), ChargeOffline::All).unwrap();
+    close(row(&c, "rl", "0").flops_to_target, 20.0);
+
+    // The default target is the baseline's final training reward.
+    let c = compare(&dirs, "sft-rl", None, ChargeOffline::Users).unwrap();
+    close(c.target, 0.3);
+    let csv = tmp.path().join("compare.csv");
+    write_csv(&csv, &c).unwrap();
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "method,seed,final_train_unpref,flops_to_target,speedup_vs_sft-rl,\
+         final_ratio_vs_sft-rl,final_heldout_pass1,final_entropy"
+    );
+    assert_eq!(
+        lines.count(),
+        4 + 3 * 2,
+        "4 runs, mean and std of 3 methods"
+    );
+    let err = compare(&dirs, "luffy", None, ChargeOffline::Users).unwrap_err();
+    assert!(format!("{err:#}").contains("luffy"), "{err:#}");
+}
+
+#[test]
+fn acceptance_reports_each_criterion_passed_failed_or_unmeasured() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = compare(&runs(tmp.path()), "sft-rl", None, ChargeOffline::Users).unwrap();
+    let k = acceptance(&c);
+    assert_eq!(k.len(), 6);
+    let verdicts: Vec<Option<bool>> = k.iter().map(|k| k.passed).collect();
+    // 1: rl's pass@1 peaks at 0.03 < 0.05, all-zero groups 0.9 > 0.8.
+    // 2: at 300 FLOPs (rl's last), prefixrl 0.6/0.4 (mean 0.5) beats rl's 0.03.
+    // 3: sft-rl's final 0.3 is reached by sft-rl at 50 FLOPs, by prefixrl at 220 (seed 0;
+    //    seed 1 never): ratio 50/220 < 1, failed.
+    // 4: no alpha = 1 run. 5: sft-rl's entropy 0.5 < 0.9 at every step.
+    // 6: held-out pass@8 0.5 > 0.1 and 0.2.
+    assert_eq!(
+        verdicts,
+        vec![
+            Some(true),
+            Some(true),
+            Some(false),
+            None,
+            Some(true),
+            Some(true)
+        ],
+        "{k:#?}"
+    );
+    assert!(
+        k[2].measured.contains("ratio R3/R6 0.2273"),
+        "{}",
+        k[2].measured
+    );
+    assert!(k[3].measured.contains("no R7 runs"), "{}", k[3].measured);
+    let md = lab::prefixrl::compare::markdown(&c);
+    assert!(md.contains("| FAILED |"), "{md}");
+}
