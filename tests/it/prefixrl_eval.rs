@@ -324,3 +324,86 @@ fn the_same_seed_and_step_give_the_same_row() {
     let later = evaluate(&mut c, m.as_ref(), 20, 42).unwrap();
     assert_ne!(later.entropy_eval_unpref, rows[0].entropy_eval_unpref);
 }
+
+/// `lab prefixrl --quiet --config smoke.yaml` with tiny sizes and `sets`, into `root/out`.
+fn stage(root: &std::path::Path, out: &str, sets: &[String]) -> (i32, String) {
+    let cfg = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/prefixrl/smoke.yaml");
+    let mut args: Vec<String> = ["prefixrl", "--quiet", "--config"]
+        .map(String::from)
+        .to_vec();
+    args.extend([cfg.display().to_string(), "--out".into(), out.into()]);
+    let tiny = [
+        "data.n_pretrain=100",
+        "data.pool_size=8",
+        "pretrain.steps=5",
+        "train.n_problems=4",
+    ];
+    for s in tiny
+        .iter()
+        .map(|s| s.to_string())
+        .chain(sets.iter().cloned())
+    {
+        args.extend(["--set".into(), s]);
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = crate::common::lab(root, &refs);
+    (crate::common::code(&o), crate::common::stderr(&o))
+}
+
+#[test]
+fn the_eval_stage_writes_one_full_row_for_the_base_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let set = |k: &str, out: &str| format!("{k}={}", root.join(out).display());
+    for (out, sets) in [
+        ("gd", vec!["stage=gen-data".to_string()]),
+        (
+            "pt",
+            vec!["stage=pretrain".into(), set("inputs.data", "gd")],
+        ),
+        (
+            "co",
+            vec![
+                "stage=collect".into(),
+                "traces.source=oracle".into(),
+                set("inputs.data", "gd"),
+            ],
+        ),
+    ] {
+        let (rc, err) = stage(root, out, &sets);
+        assert_eq!(rc, 0, "{out}: {err}");
+    }
+    let eval = |out: &str, extra: &[String]| {
+        let mut sets = vec![
+            "stage=eval".to_string(),
+            set("inputs.data", "gd"),
+            set("inputs.base", "pt"),
+            set("inputs.traces", "co"),
+        ];
+        sets.extend(extra.iter().cloned());
+        stage(root, out, &sets)
+    };
+    let (rc, err) = eval("ev", &[]);
+    assert_eq!(rc, 0, "{err}");
+    let (header, rows) = crate::common::read_csv(&root.join("ev/eval.csv"));
+    let fracs: Vec<f64> = (0..10).map(|i| i as f64 / 10.0).collect();
+    assert_eq!(header, lab::prefixrl::columns::eval(&fracs));
+    assert_eq!(rows.len(), 1);
+    let cell = |name: &str| rows[0][crate::common::col(&header, name)].clone();
+    assert_eq!(
+        (cell("method"), cell("step")),
+        ("base".to_string(), "0".to_string())
+    );
+    let pass1: f64 = cell("train_unpref_pass1").parse().expect("train pass@1");
+    assert!((0.0..=1.0).contains(&pass1));
+    let kl: f64 = cell("kl_base_eval").parse().expect("kl");
+    assert!(kl.abs() < 1e-6, "the base against itself: {kl}");
+    assert_eq!(
+        cell("train_unpref_pass8"),
+        "",
+        "2 samples per problem in smoke"
+    );
+    let (rc, err) = eval("bad", &[set("eval.checkpoint", "gd")]);
+    assert_eq!(rc, 2, "{err}");
+    assert!(err.contains("eval.checkpoint"), "{err}");
+}
