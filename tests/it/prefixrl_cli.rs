@@ -154,16 +154,17 @@ fn a_stage_without_its_inputs_says_what_to_run_first() {
             "inputs.prefixes",
         ],
     );
-    // The method decides which off-policy artifact train reads.
+    // The method decides whether train reads prefixes.
     let dir = tempfile::tempdir().unwrap();
     let (_, _, err) = dry(dir.path(), &["stage=train", "rl.method=sft-rl"]);
     assert!(
         err.contains("inputs.traces") && !err.contains("inputs.prefixes"),
         "{err}"
     );
+    // Standard RL trains on D too, the problems with a trace (§2.6), so it reads traces.jsonl.
     let (_, _, err) = dry(dir.path(), &["stage=train", "rl.method=rl"]);
     assert!(
-        !err.contains("inputs.traces") && !err.contains("inputs.prefixes"),
+        err.contains("inputs.traces") && !err.contains("inputs.prefixes"),
         "{err}"
     );
     // Oracle traces need no base model.

@@ -87,7 +87,7 @@ fn pipeline() -> &'static Path {
 }
 
 fn write_inputs(dir: &Path) {
-    let mut t = task::build(&TaskConfig::default()).unwrap();
+    let t = task::build(&TaskConfig::default()).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut sample = |prefix: &str, n: usize, level: u32| -> Vec<Problem> {
         (0..n)
