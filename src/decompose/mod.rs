@@ -82,6 +82,8 @@ pub struct Summary {
     pub proj_l_b_rel: f64,
     /// |tr(AB) − n| / n (§1.4).
     pub trace_ab_error: f64,
+    /// λ_min(B): dense eigenvalues up to n = 500, else 1/λ_max(B⁻¹) by Lanczos to 1e-9
+    /// relative ([`certify::min_eig`]); B ≻ 0 itself is proved by B's Cholesky factor.
     pub min_eig_b: f64,
     /// §2.3 gap between C and the dual-feasible P_{L^⊥}(B); None if that is not PD.
     pub duality_gap: Option<f64>,
