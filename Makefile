@@ -19,7 +19,7 @@ TORCH_STAMP := $(LAB_VENV)/.torch-$(TORCH_VERSION)
 SUBCOMMANDS := $(notdir $(wildcard configs/*))
 
 .PHONY: setup venv openblas corpora data-kjv build demo test check unit smoke bench fmt \
-	clean-cache reproduce-decompose reproduce-npg-rank1 reproduce-entropy-probe \
+	clean-cache reproduce-decompose bench-decompose-peers reproduce-npg-rank1 reproduce-entropy-probe \
 	repro-entropy-theory repro-entropy-quick repro-entropy-paper reproduce-grng repro-grng-toy \
 	repro-grng-quick
 
@@ -84,6 +84,20 @@ bench: build
 # Paper-scale reproductions (long; results under results/).
 reproduce-decompose: build
 	LAB="$(LAB)" scripts/decompose-reproduce.sh
+
+# decompose against peers (issue 17): random patterns vs a NumPy dense Newton and CVXPY+SCS
+# (benches/peers/decompose_random.py), and with AUTHORS=<checkout of orzuk/ConstrainedDecomposition>
+# Table 2 against the authors' code in the same run (decompose_authors.py). The peers run in a
+# separate dev venv (numpy, scipy, cvxpy, scs, matplotlib, pandas); results under
+# data/decompose/results/. Long (about an hour each on the shared 2-core VM).
+DEV_VENV ?= $(LAB_CACHE)/devvenv
+bench-decompose-peers: build
+	if [ ! -x "$(DEV_VENV)/bin/python" ]; then python3 -m venv "$(DEV_VENV)"; fi
+	"$(DEV_VENV)/bin/python" -m pip install --quiet numpy scipy cvxpy scs matplotlib pandas
+	LAB="$(LAB)" "$(DEV_VENV)/bin/python" benches/peers/decompose_random.py
+	if [ -n "$${AUTHORS:-}" ]; then
+	  LAB="$(LAB)" "$(DEV_VENV)/bin/python" benches/peers/decompose_authors.py --authors "$$AUTHORS"
+	fi
 
 reproduce-npg-rank1: build
 	LAB="$(LAB)" scripts/npg-rank1-reproduce.sh configs/npg-rank1/paper.yaml results/npg-rank1/t2-classic

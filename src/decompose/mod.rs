@@ -48,7 +48,7 @@ use crate::run::Run;
 use anyhow::Result;
 use config::Method;
 use ndarray::Array2;
-use ndarray_linalg::{Cholesky, EigValsh, UPLO};
+use ndarray_linalg::{Cholesky, FactorizeC, UPLO};
 use serde::Serialize;
 use solve::Outcome;
 use std::time::Instant;
@@ -82,6 +82,8 @@ pub struct Summary {
     pub proj_l_b_rel: f64,
     /// |tr(AB) − n| / n (§1.4).
     pub trace_ab_error: f64,
+    /// λ_min(B): dense eigenvalues up to n = 500, else 1/λ_max(B⁻¹) by Lanczos to 1e-9
+    /// relative ([`certify::min_eig`]); B ≻ 0 itself is proved by B's Cholesky factor.
     pub min_eig_b: f64,
     /// §2.3 gap between C and the dual-feasible P_{L^⊥}(B); None if that is not PD.
     pub duality_gap: Option<f64>,
@@ -243,14 +245,32 @@ pub fn ln_det(x: &Array2<f64>) -> Option<f64> {
 }
 
 /// Certificates of the answer: reconstruction, tr(AB) = n (§1.4), min eig of B, gap (§2.3).
+///
+/// One Cholesky factor of B serves three of them: its success proves B ≻ 0, its diagonal gives
+/// log det B, and B⁻¹ (for the reconstruction error) comes from it by a triangular inverse.
+/// λ_min(B) is 1/λ_max(B⁻¹) by Lanczos on that B⁻¹ ([`certify::min_eig`]); the gap reuses
+/// log det B when P_L(B) is exactly zero, and the solver's log det(A − C) where it has one.
 pub fn summarize(a: &Array2<f64>, sub: &structures::Subspace, out: &Outcome) -> Result<Summary> {
     let n = a.nrows();
-    let b_inv = newton::symmetric_inverse(&out.b)?;
+    let b_factor = out.b.factorizec(UPLO::Lower)?;
+    let ln_det_b = 2.0 * b_factor.factor.diag().mapv(f64::ln).sum();
+    let b_inv = newton::chol_inverse(&b_factor)?;
+    drop(b_factor);
     let recon = newton::frobenius(&(a - &(&b_inv + &out.c)));
     let trace_ab: f64 = (a * &out.b).sum();
-    let min_eig_b = min_eig(&out.b, &b_inv)?;
+    let min_eig_b = certify::min_eig(&out.b, &b_inv)?;
+    drop(b_inv);
     let proj = sub.project_l(&out.b)?;
     let proj_l_b = newton::frobenius(&proj);
+    let known = certify::KnownLogDets {
+        b: Some(ln_det_b),
+        a_minus_c: out.ln_det_a_minus_c,
+    };
+    let gap = if proj_l_b == 0.0 {
+        certify::duality_gap(a, &out.b, &out.c, &out.b, known)
+    } else {
+        certify::duality_gap(a, &(&out.b - &proj), &out.c, &out.b, known)
+    };
     Ok(Summary {
         n,
         dim: out.dim,
@@ -262,7 +282,7 @@ pub fn summarize(a: &Array2<f64>, sub: &structures::Subspace, out: &Outcome) -> 
         iterations: out.iterations,
         cg_iters: out.cg_iters,
         backtracks: out.backtracks,
-        log_det_b_inv: -ln_det(&out.b).unwrap_or(f64::NAN),
+        log_det_b_inv: -ln_det_b,
         decrement: out.decrement,
         residual: out.residual,
         grad_max: out.grad_max,
@@ -271,7 +291,7 @@ pub fn summarize(a: &Array2<f64>, sub: &structures::Subspace, out: &Outcome) -> 
         proj_l_b_rel: proj_l_b / newton::frobenius(&out.b),
         trace_ab_error: (trace_ab - n as f64).abs() / n as f64,
         min_eig_b,
-        duality_gap: duality_gap(a, &(&out.b - &proj), &out.c, &out.b),
+        duality_gap: gap,
         nondegeneracy: clone_report(&out.nondegeneracy),
         input_asymmetry: 0.0,
         cond_a: None,
@@ -285,27 +305,6 @@ pub fn summarize(a: &Array2<f64>, sub: &structures::Subspace, out: &Outcome) -> 
     })
 }
 
-/// λ_min(B): dense eigenvalues up to n = 500, else 1/λ_max(B⁻¹) by power iteration (O(n²) a step).
-fn min_eig(b: &Array2<f64>, b_inv: &Array2<f64>) -> Result<f64> {
-    if b.nrows() <= 500 {
-        let e = b.eigvalsh(UPLO::Lower)?;
-        return Ok(e.iter().cloned().fold(f64::INFINITY, f64::min));
-    }
-    let mut v = ndarray::Array1::from_elem(b.nrows(), 1.0);
-    let mut lambda = 0.0;
-    for _ in 0..500 {
-        let w = b_inv.dot(&v);
-        let next = w.dot(&w).sqrt();
-        v = w / next;
-        if (next - lambda).abs() <= 1e-12 * next {
-            lambda = next;
-            break;
-        }
-        lambda = next;
-    }
-    Ok(1.0 / lambda)
-}
-
 fn clone_report(r: &nondegen::Report) -> nondegen::Report {
     nondegen::Report {
         holds: r.holds,
@@ -314,20 +313,13 @@ fn clone_report(r: &nondegen::Report) -> nondegen::Report {
     }
 }
 
-/// tr(A B̃) − log det B̃ − n − log det(A − C) for a dual-feasible B̃ (§2.3).
-///
-/// When A is so ill-conditioned that A − C (= B⁻¹, eigenvalues down to ~λ_min(A)) is not
-/// numerically positive definite, log det(A − C) is taken as −log det B instead: the two agree
-/// whenever the reconstruction certificate ‖B(A − C) − I‖ passes, and a run whose
-/// reconstruction fails is not converged anyway (certify.rs).
+/// tr(A B̃) − log det B̃ − n − log det(A − C) for a dual-feasible B̃ (§2.3), every log det
+/// by its own Cholesky factorisation ([`certify::duality_gap`] with nothing known).
 pub fn duality_gap(
     a: &Array2<f64>,
     b_feas: &Array2<f64>,
     c: &Array2<f64>,
     b: &Array2<f64>,
 ) -> Option<f64> {
-    let n = a.nrows() as f64;
-    let trace_ab: f64 = (a * b_feas).sum();
-    let log_det_primal = ln_det(&(a - c)).or_else(|| ln_det(b).map(|l| -l))?;
-    Some(trace_ab - ln_det(b_feas)? - n - log_det_primal)
+    certify::duality_gap(a, b_feas, c, b, certify::KnownLogDets::default())
 }

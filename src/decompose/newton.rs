@@ -303,7 +303,32 @@ pub fn chol_inverse(fac: &Factor) -> Result<Array2<f64>> {
     let n = fac.factor.nrows();
     let f = fac.factor.mapv(|v| v) * &lower_mask(n);
     let f_inv = f.solve_triangular(UPLO::Lower, Diag::NonUnit, &Array2::eye(n))?;
-    Ok(symmetrize(&f_inv.t().dot(&f_inv)))
+    Ok(lower_gram(f_inv.view()))
+}
+
+/// XᵀX for a lower-triangular X, symmetric by construction. Splitting X = [X₁₁ 0; X₂₁ X₂₂]
+/// skips the zero block: XᵀX = [X₁₁ᵀX₁₁ + X₂₁ᵀX₂₁, X₂₁ᵀX₂₂; ·, X₂₂ᵀX₂₂], recursively, so
+/// 2n³/3 flops instead of the 2n³ of a full product (half the cost of forming B at n = 2000).
+pub fn lower_gram(x: ndarray::ArrayView2<f64>) -> Array2<f64> {
+    let n = x.nrows();
+    if n <= 256 {
+        return symmetrize(&x.t().dot(&x));
+    }
+    let h = n / 2;
+    let (x11, x21, x22) = (
+        x.slice(ndarray::s![..h, ..h]),
+        x.slice(ndarray::s![h.., ..h]),
+        x.slice(ndarray::s![h.., h..]),
+    );
+    let mut out = Array2::zeros((n, n));
+    let top = symmetrize(&(lower_gram(x11) + x21.t().dot(&x21)));
+    let off = x21.t().dot(&x22); // (h, n − h)
+    out.slice_mut(ndarray::s![..h, ..h]).assign(&top);
+    out.slice_mut(ndarray::s![..h, h..]).assign(&off);
+    out.slice_mut(ndarray::s![h.., ..h]).assign(&off.t());
+    out.slice_mut(ndarray::s![h.., h..])
+        .assign(&lower_gram(x22));
+    out
 }
 
 /// 1 on and below the diagonal (the factor's upper triangle may hold stale entries).

@@ -30,6 +30,9 @@ pub struct Outcome {
     pub nondegeneracy: nondegen::Report,
     pub check_s: f64,
     pub solve_s: f64,
+    /// ln det(A − C) from the solver's last Cholesky factor, where that factor was of exactly
+    /// the matrix A − C of this outcome (dense primal Newton); the certificates reuse it.
+    pub ln_det_a_minus_c: Option<f64>,
 }
 
 /// `auto` of §2.4: closed form, else primal Newton for m ≤ max_full_hessian, else dual Newton
@@ -207,6 +210,8 @@ fn primal(
         None => newton::solve(&p, None, dir, opts, log),
     };
     let sol = result.map_err(divergence_is_degeneracy)?;
+    // Φ(x) = −ln det(A − C(x)) at the returned x, from the factor of A + (−C) = A − C.
+    let ln_det_a_minus_c = banded.is_none().then_some(-sol.objective);
     let c = basis.combine(&sol.x);
     let method = if dir == Direction::Cg {
         Method::NewtonCg
@@ -215,6 +220,7 @@ fn primal(
     };
     let mut out = outcome(sol.w.clone(), c, method, basis.len());
     fill(&mut out, &sol, cert, check_s, t.elapsed().as_secs_f64());
+    out.ln_det_a_minus_c = ln_det_a_minus_c.filter(|v| v.is_finite());
     Ok(out)
 }
 
@@ -327,6 +333,7 @@ fn outcome(b: Array2<f64>, c: Array2<f64>, method: Method, dim: usize) -> Outcom
         nondegeneracy: Certificate::Unknown.report(),
         check_s: 0.0,
         solve_s: 0.0,
+        ln_det_a_minus_c: None,
     }
 }
 

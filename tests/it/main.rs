@@ -17,6 +17,7 @@ mod data_kjv;
 mod data_markov;
 mod data_tokenizers;
 mod decompose_accuracy;
+mod decompose_certphase;
 mod decompose_certs;
 mod decompose_circulant;
 mod decompose_cli;
