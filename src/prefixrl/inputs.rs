@@ -44,6 +44,15 @@ impl Artifact {
     }
 
     /// The stage that writes it.
+    /// Files the producing stage writes beside [`Artifact::file`] that later stages read too
+    /// (gen-data's other splits), adopted with it under `stage: all`.
+    pub fn companions(self) -> &'static [&'static str] {
+        match self {
+            Artifact::Problems => &["pretrain.jsonl", "heldout.jsonl", "ood.jsonl", "easy.jsonl"],
+            Artifact::Base | Artifact::Traces | Artifact::Prefixes => &[],
+        }
+    }
+
     pub fn producer(self) -> Stage {
         match self {
             Artifact::Problems => Stage::GenData,
@@ -204,6 +213,12 @@ pub fn adopt(inputs: &InputsSection, run: &Run) -> Result<()> {
         };
         if let Some(from) = from {
             copy_tree(&from, &local(run, art))?;
+            for file in art.companions() {
+                let beside = from.with_file_name(file);
+                if beside.exists() {
+                    copy_tree(&beside, &run.path(file))?;
+                }
+            }
         }
     }
     Ok(())

@@ -143,25 +143,9 @@ fn count(
         cfg.rl.max_new_tokens,
         cfg.traces.temperature,
     );
-    let (mut wins, mut flops) = (vec![0u64; problems.len()], 0.0);
-    let fm = load::flops_model(base)?;
-    load::sample_chunks(
-        base.model.as_ref(),
-        &base.codec,
-        &contexts,
-        sampling,
-        rng,
-        |first, ro| {
-            for r in 0..ro.rows() {
-                let i = first + r / ro.n;
-                flops += load::row_flops(&fm, ro, r);
-                let v = load::score(task, &problems[i], "", &ro.completions[r], &base.codec)?;
-                wins[i] += u64::from(v.reward == 1.0);
-            }
-            Ok(())
-        },
-    )?;
-    Ok((wins, flops))
+    let owners: Vec<(&Problem, &str)> = problems.iter().map(|p| (p, "")).collect();
+    let (wins, flops) = load::successes(base, task, &contexts, &owners, sampling, rng)?;
+    Ok((wins.into_iter().map(|w| w as u64).collect(), flops))
 }
 
 /// Mean pass@k over the problems (None when k > n) and the share solved at least once.
@@ -206,27 +190,17 @@ fn prefix_curve(
         }
     }
     let n = cfg.calibrate.prefix_samples;
-    let (mut wins, mut tried) = (vec![0usize; fracs.len()], vec![0usize; fracs.len()]);
-    let fm = load::flops_model(base)?;
-    let mut flops = 0.0;
     let sampling = (n, cfg.rl.max_new_tokens, cfg.traces.temperature);
-    load::sample_chunks(
-        base.model.as_ref(),
-        &base.codec,
-        &contexts,
-        sampling,
-        rng,
-        |first, ro| {
-            for r in 0..ro.rows() {
-                let (i, j, prefix) = &owners[first + r / ro.n];
-                flops += load::row_flops(&fm, ro, r);
-                let v = load::score(task, &problems[*i], prefix, &ro.completions[r], &base.codec)?;
-                wins[*j] += usize::from(v.reward == 1.0);
-                tried[*j] += 1;
-            }
-            Ok(())
-        },
-    )?;
+    let pairs: Vec<(&Problem, &str)> = owners
+        .iter()
+        .map(|(i, _, prefix)| (&problems[*i], prefix.as_str()))
+        .collect();
+    let (per_context, flops) = load::successes(base, task, &contexts, &pairs, sampling, rng)?;
+    let (mut wins, mut tried) = (vec![0usize; fracs.len()], vec![0usize; fracs.len()]);
+    for ((_, j, _), w) in owners.iter().zip(per_context) {
+        wins[*j] += w;
+        tried[*j] += n;
+    }
     let curve = fracs
         .iter()
         .zip(wins.iter().zip(&tried))

@@ -322,6 +322,39 @@ pub fn sample_chunks(
     Ok(())
 }
 
+/// Sample `sampling.0` completions after each context with the base model and score each row
+/// as the solution of its owner (problem, prefix text): the successes per context and the
+/// sampling FLOPs (§5.1). Rows are scored in context order.
+pub fn successes(
+    base: &Base,
+    task: &mut dyn Task,
+    contexts: &[Context],
+    owners: &[(&Problem, &str)],
+    sampling: (usize, usize, f64),
+    rng: &mut ChaCha8Rng,
+) -> Result<(Vec<usize>, f64)> {
+    anyhow::ensure!(
+        owners.len() == contexts.len(),
+        "internal: {} owners for {} contexts",
+        owners.len(),
+        contexts.len()
+    );
+    let fm = flops_model(base)?;
+    let (mut wins, mut flops) = (vec![0usize; contexts.len()], 0.0);
+    let model = base.model.as_ref();
+    sample_chunks(model, &base.codec, contexts, sampling, rng, |first, ro| {
+        for r in 0..ro.rows() {
+            let i = first + r / ro.n;
+            flops += row_flops(&fm, ro, r);
+            let (problem, prefix) = owners[i];
+            let v = score(task, problem, prefix, &ro.completions[r], &base.codec)?;
+            wins[i] += usize::from(v.reward == 1.0);
+        }
+        Ok(())
+    })?;
+    Ok((wins, flops))
+}
+
 /// The FLOPs model of a base model (§5.1).
 pub fn flops_model(base: &Base) -> Result<FlopsModel> {
     FlopsModel::new(&base.config, base.codec.vocab())

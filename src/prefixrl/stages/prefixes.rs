@@ -227,33 +227,14 @@ fn calibrate(
         contexts.push(Context::new(base.codec.prompt(p)?, c.ids.clone()));
         problems.push(*p);
     }
-    let fm = load::flops_model(base)?;
     let m = cfg.prefix.m_cal;
-    let mut flops = 0.0;
-    let mut wins = vec![0usize; cands.len()];
     let sampling = (m, cfg.rl.max_new_tokens, cfg.traces.temperature);
-    load::sample_chunks(
-        base.model.as_ref(),
-        &base.codec,
-        &contexts,
-        sampling,
-        rng,
-        |first, ro| {
-            for r in 0..ro.rows() {
-                let i = first + r / ro.n;
-                flops += load::row_flops(&fm, ro, r);
-                let v = load::score(
-                    task,
-                    problems[i],
-                    &cands[i].prefix,
-                    &ro.completions[r],
-                    &base.codec,
-                )?;
-                wins[i] += usize::from(v.reward == 1.0);
-            }
-            Ok(())
-        },
-    )?;
+    let owners: Vec<(&Problem, &str)> = problems
+        .iter()
+        .zip(cands.iter())
+        .map(|(p, c)| (*p, c.prefix.as_str()))
+        .collect();
+    let (wins, flops) = load::successes(base, task, &contexts, &owners, sampling, rng)?;
     for (c, w) in cands.iter_mut().zip(wins) {
         c.success = Some(w as f64 / m as f64);
     }
