@@ -48,8 +48,12 @@ fn roles(runs: &[RunData]) -> Roles<'_> {
 }
 
 /// "no R1 runs (rl, smallest rl.n)".
-fn missing(role: &str, what: &str) -> String {
-    format!("not measurable: no {role} runs ({what}) among these runs")
+/// "Not measurable", naming the first needed role (runs, role, method) that has no runs.
+fn missing(needs: &[(&[&RunData], &str, &str)]) -> Option<String> {
+    let (_, role, what) = needs.iter().find(|(runs, _, _)| runs.is_empty())?;
+    Some(format!(
+        "not measurable: no {role} runs ({what}) among these runs"
+    ))
 }
 
 fn show(v: Option<f64>) -> String {
@@ -72,8 +76,8 @@ pub fn acceptance(c: &Comparison) -> Vec<Criterion> {
 /// 1. R1: train_unpref_pass1 < 0.05 throughout, frac_groups_all0 > 0.8 for the first 100 steps.
 fn item1(r: &Roles) -> Criterion {
     let name = "1. R1 (rl) stays unsolved: train_unpref_pass1 < 0.05, frac_groups_all0 > 0.8 (steps <= 100)";
-    if r.r1.is_empty() {
-        return crit(name, None, missing("R1", "rl"));
+    if let Some(why) = missing(&[(&r.r1, "R1", "rl")]) {
+        return crit(name, None, why);
     }
     let pass1 = r.r1.iter().flat_map(|x| x.series("train_unpref_pass1"));
     let max_pass1 = pass1
@@ -140,13 +144,8 @@ fn common_budget(groups: &[&[&RunData]]) -> Option<f64> {
 /// 2. R6 beats R1 and R2 at equal flops_total (at the largest budget all reached).
 fn item2(r: &Roles) -> Criterion {
     let name = "2. R6 (prefixrl) beats R1 and R2 (rl) at equal flops_total";
-    if r.r6.is_empty() || r.r1.is_empty() {
-        let (role, what) = if r.r6.is_empty() {
-            ("R6", "prefixrl, alpha < 1")
-        } else {
-            ("R1", "rl")
-        };
-        return crit(name, None, missing(role, what));
+    if let Some(why) = missing(&[(&r.r6, "R6", "prefixrl, alpha < 1"), (&r.r1, "R1", "rl")]) {
+        return crit(name, None, why);
     }
     let mut groups: Vec<&[&RunData]> = vec![&r.r6, &r.r1];
     if !r.r2.is_empty() {
@@ -180,13 +179,11 @@ fn item2(r: &Roles) -> Criterion {
 fn item3(r: &Roles) -> Criterion {
     let name =
         "3. R6 reaches R3's (sft-rl) final training reward with fewer FLOPs (ratio, paper ~2x)";
-    if r.r6.is_empty() || r.r3.is_empty() {
-        let (role, what) = if r.r6.is_empty() {
-            ("R6", "prefixrl, alpha < 1")
-        } else {
-            ("R3", "sft-rl")
-        };
-        return crit(name, None, missing(role, what));
+    if let Some(why) = missing(&[
+        (&r.r6, "R6", "prefixrl, alpha < 1"),
+        (&r.r3, "R3", "sft-rl"),
+    ]) {
+        return crit(name, None, why);
     }
     let Some(target) = mean(r.r3.iter().map(|x| x.final_of("train_unpref_pass1"))) else {
         return crit(
@@ -223,13 +220,8 @@ fn item3(r: &Roles) -> Criterion {
 fn item4(r: &Roles) -> Criterion {
     let name =
         "4. R7 (prefixrl alpha=1) raises train_unpref_pass1 clearly above R1: back-generalization";
-    if r.r7.is_empty() || r.r1.is_empty() {
-        let (role, what) = if r.r7.is_empty() {
-            ("R7", "prefixrl, alpha = 1")
-        } else {
-            ("R1", "rl")
-        };
-        return crit(name, None, missing(role, what));
+    if let Some(why) = missing(&[(&r.r7, "R7", "prefixrl, alpha = 1"), (&r.r1, "R1", "rl")]) {
+        return crit(name, None, why);
     }
     let finals = |runs: &[&RunData]| {
         runs.iter()
@@ -275,13 +267,11 @@ fn by_step(runs: &[&RunData], col: &str) -> Vec<(f64, f64)> {
 /// 5. R3's entropy below R6's after SFT and at every later eval (matching steps).
 fn item5(r: &Roles) -> Criterion {
     let name = "5. R3's (sft-rl) entropy falls below R6's during SFT and stays below";
-    if r.r6.is_empty() || r.r3.is_empty() {
-        let (role, what) = if r.r6.is_empty() {
-            ("R6", "prefixrl, alpha < 1")
-        } else {
-            ("R3", "sft-rl")
-        };
-        return crit(name, None, missing(role, what));
+    if let Some(why) = missing(&[
+        (&r.r6, "R6", "prefixrl, alpha < 1"),
+        (&r.r3, "R3", "sft-rl"),
+    ]) {
+        return crit(name, None, why);
     }
     let (e3, e6) = (
         by_step(&r.r3, "entropy_eval_unpref"),
