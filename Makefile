@@ -21,7 +21,7 @@ SUBCOMMANDS := $(notdir $(wildcard configs/*))
 .PHONY: setup venv openblas corpora data-kjv build demo test check unit smoke bench fmt \
 	clean-cache reproduce-decompose bench-decompose-peers reproduce-npg-rank1 reproduce-entropy-probe \
 	repro-entropy-theory repro-entropy-quick repro-entropy-paper reproduce-grng repro-grng-toy \
-	repro-grng-quick
+	repro-grng-quick reproduce-prefixrl repro-prefixrl-paper
 
 setup: venv openblas data-kjv
 
@@ -103,6 +103,14 @@ reproduce-npg-rank1: build
 	LAB="$(LAB)" scripts/npg-rank1-reproduce.sh configs/npg-rank1/paper.yaml results/npg-rank1/t2-classic
 
 # entropy-probe (spec §6.3): theory tables, E-syn, the quick grid with its verdict report.
+# PrefixRL's R1-R8 grid (spec §7.6): the pipeline runs, then the grid and its §7.11 report.
+# The quick tier (1 seed, shorter) is the first look; the paper tier takes hours per run.
+reproduce-prefixrl: build
+	LAB="$(LAB)" scripts/prefixrl-reproduce.sh quick
+
+repro-prefixrl-paper: build
+	LAB="$(LAB)" scripts/prefixrl-reproduce.sh paper
+
 reproduce-entropy-probe: build
 	LAB="$(LAB)" scripts/entropy-probe-reproduce.sh theory e-syn quick
 

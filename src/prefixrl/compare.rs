@@ -7,11 +7,12 @@
 //! [`acceptance`] checks the §7.11 criteria; [`report`] is the `lab report` hook.
 //!
 //! Reading order: this file (reading runs, [`compare`]), `compare/accept.rs` (§7.11),
-//! `compare/report.rs` (the report hook and compare.csv).
+//! `compare/report.rs` (the report hook and compare.csv), `compare/plot.rs` (reward vs FLOPs).
 mod accept;
+pub mod plot;
 mod report;
 
-pub use accept::{acceptance, Criterion};
+pub use accept::{acceptance, headline, Criterion};
 pub use report::{markdown, report, write_csv};
 
 use super::algo;

@@ -8,6 +8,7 @@ mod cli_docs;
 #[allow(dead_code)]
 mod common;
 mod config_errors;
+mod configs_valid;
 mod data_batches;
 mod data_common;
 mod data_corpus;

@@ -21,6 +21,8 @@ struct Fake<'a> {
     pass1: [f64; 4],
     heldout8: f64,
     entropy: f64,
+    /// traces.source in config.yaml (R8 uses `oracle`).
+    source: &'a str,
 }
 
 fn write(root: &Path, f: &Fake) -> PathBuf {
@@ -42,7 +44,10 @@ fn write(root: &Path, f: &Fake) -> PathBuf {
     }
     std::fs::write(dir.join("eval.csv"), eval).unwrap();
     std::fs::write(dir.join("metrics.csv"), metrics).unwrap();
-    let config = format!("seed: {}\nrl:\n  n: 8\n  alpha: {}\n", f.seed, f.alpha);
+    let config = format!(
+        "seed: {}\nrl:\n  n: 8\n  alpha: {}\ntraces:\n  source: {}\n",
+        f.seed, f.alpha, f.source
+    );
     std::fs::write(dir.join("config.yaml"), config).unwrap();
     dir
 }
@@ -58,6 +63,7 @@ fn runs(root: &Path) -> Vec<PathBuf> {
             pass1: [0.0, 0.01, 0.02, 0.03],
             heldout8: 0.1,
             entropy: 1.0,
+            source: "base",
         },
         Fake {
             name: "b",
@@ -68,6 +74,7 @@ fn runs(root: &Path) -> Vec<PathBuf> {
             pass1: [0.3; 4],
             heldout8: 0.2,
             entropy: 0.5,
+            source: "base",
         },
         Fake {
             name: "c",
@@ -78,6 +85,7 @@ fn runs(root: &Path) -> Vec<PathBuf> {
             pass1: [0.0, 0.6, 0.6, 0.6],
             heldout8: 0.5,
             entropy: 0.9,
+            source: "base",
         },
         Fake {
             name: "c1",
@@ -88,6 +96,7 @@ fn runs(root: &Path) -> Vec<PathBuf> {
             pass1: [0.0, 0.4, 0.4, 0.4],
             heldout8: 0.5,
             entropy: 0.9,
+            source: "base",
         },
     ];
     fakes.iter().map(|f| write(root, f)).collect()
@@ -203,4 +212,74 @@ fn acceptance_reports_each_criterion_passed_failed_or_unmeasured() {
     assert!(k[3].measured.contains("no R7 runs"), "{}", k[3].measured);
     let md = lab::prefixrl::compare::markdown(&c);
     assert!(md.contains("| FAILED |"), "{md}");
+}
+
+#[test]
+fn oracle_trace_runs_are_r8_not_r6_and_the_headline_states_both_ratios() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut dirs = runs(tmp.path());
+    // R8: prefixrl on oracle traces, far better than R6; it must not count as R6.
+    dirs.push(write(
+        tmp.path(),
+        &Fake {
+            name: "r8",
+            method: "prefixrl",
+            seed: 0,
+            alpha: 0.75,
+            offline: 0.0,
+            pass1: [0.0, 0.9, 0.9, 0.9],
+            heldout8: 0.0,
+            entropy: 0.1,
+            source: "oracle",
+        },
+    ));
+    let c = compare(&dirs, "sft-rl", None, ChargeOffline::Users).unwrap();
+    let k = acceptance(&c);
+    // As without R8 (previous test): item 3's ratio and item 6's pass (R8's 0.0 left out).
+    assert!(
+        k[2].measured.contains("ratio R3/R6 0.2273"),
+        "{}",
+        k[2].measured
+    );
+    assert_eq!(k[5].passed, Some(true), "{:#?}", k[5]);
+    assert!(k[4].measured.contains("of 4 common"), "{}", k[4].measured);
+    // R8 has its own compare rows under a label that names the source.
+    assert!(
+        c.rows.iter().any(|r| r.method.contains("source=oracle")),
+        "{:#?}",
+        c.rows
+    );
+    let h = lab::prefixrl::compare::headline(&c).expect("R6 and R3 are there");
+    // R3/R6 FLOPs 50/220; final R6 mean(0.6, 0.4) / R3 0.3 = 1.67.
+    assert!(h.contains("R6, 2 run(s)"), "{h}");
+    assert!(
+        h.contains("final training reward 0.23x (paper: about 2x)"),
+        "{h}"
+    );
+    assert!(h.contains("ratio 1.67x (paper: about 3x)"), "{h}");
+    let md = lab::prefixrl::compare::markdown(&c);
+    assert!(md.contains(&h), "{md}");
+}
+
+#[test]
+fn reward_vs_flops_plot_has_one_curve_per_method_label_averaged_over_seeds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = compare(&runs(tmp.path()), "sft-rl", None, ChargeOffline::Users).unwrap();
+    let fig = lab::prefixrl::compare::plot::figure(&c);
+    let labels: Vec<&str> = fig.curves.iter().map(|k| k.label.as_str()).collect();
+    assert_eq!(labels, ["rl", "sft-rl", "prefixrl"]);
+    // prefixrl's two seeds share their FLOPs axis (20 + 100 i): mean of 0.6 and 0.4.
+    let p = &fig.curves[2];
+    assert_eq!(p.x, [20.0, 120.0, 220.0, 320.0]);
+    close(p.mean.last().copied(), 0.5);
+    assert_eq!(p.runs.last(), Some(&2));
+    let out = tmp.path().join("report");
+    std::fs::create_dir_all(&out).unwrap();
+    let (files, md) = lab::prefixrl::compare::plot::write(&c, &out).unwrap();
+    assert_eq!(files.len(), 2);
+    assert!(
+        files.iter().all(|f| f.metadata().unwrap().len() > 1000),
+        "{files:?}"
+    );
+    assert!(md.contains("reward_vs_flops.png"), "{md}");
 }

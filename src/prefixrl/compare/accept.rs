@@ -1,6 +1,8 @@
 //! The acceptance criteria of spec §7.11, one by one, on the runs of a [`Comparison`]. The
 //! runs of §7.6 are recognised by method and config: R1 = `rl` at its smallest `rl.n`, R2 =
-//! `rl` at a larger n, R3 = `sft-rl`, R6 = `prefixrl` with α < 1, R7 = `prefixrl` with α = 1.
+//! `rl` at a larger n, R3 = `sft-rl`, R6 = `prefixrl` with α < 1, R7 = `prefixrl` with α = 1;
+//! R8 (`prefixrl` on oracle traces, `traces.source: oracle`) is neither R6 nor R7 when prefixrl
+//! runs on other traces are there (it is a cross-source check, reported in compare.csv).
 //! A criterion whose runs or columns are missing is `None`, with the reason. "Clearly above"
 //! (item 4) means by more than twice the larger seed std and at least 0.01.
 use super::{mean, std, Comparison, RunData};
@@ -40,10 +42,26 @@ fn roles(runs: &[RunData]) -> Roles<'_> {
         r1: of("rl").filter(small).collect(),
         r2: of("rl").filter(|r| !small(r)).collect(),
         r3: of("sft-rl").collect(),
-        r6: of("prefixrl")
-            .filter(|r| r.alpha.is_none_or(|a| a < 1.0))
-            .collect(),
-        r7: of("prefixrl").filter(|r| r.alpha == Some(1.0)).collect(),
+        r6: prefixed(runs, false),
+        r7: prefixed(runs, true),
+    }
+}
+
+/// The prefixrl runs with α = 1 (`alpha_one`) or α < 1, without the oracle-trace runs (R8)
+/// when runs on other traces exist.
+fn prefixed(runs: &[RunData], alpha_one: bool) -> Vec<&RunData> {
+    let of_alpha: Vec<&RunData> = runs
+        .iter()
+        .filter(|r| r.method == "prefixrl" && (r.alpha == Some(1.0)) == alpha_one)
+        .collect();
+    let own: Vec<&RunData> = of_alpha
+        .iter()
+        .copied()
+        .filter(|r| r.source.as_deref() != Some("oracle"))
+        .collect();
+    match own.is_empty() {
+        true => of_alpha,
+        false => own,
     }
 }
 
@@ -185,23 +203,19 @@ fn item3(r: &Roles) -> Criterion {
     ]) {
         return crit(name, None, why);
     }
-    let Some(target) = mean(r.r3.iter().map(|x| x.final_of("train_unpref_pass1"))) else {
+    let Some(R3Target {
+        target,
+        f6,
+        f3,
+        ratio,
+    }) = r3_target(r)
+    else {
         return crit(
             name,
             None,
             "not measurable: R3 has no training-reward evals".into(),
         );
     };
-    let ftt = |runs: &[&RunData]| {
-        mean(runs.iter().map(|x| {
-            let (xs, ys) = x.curve("train_unpref_pass1");
-            algo::flops_to_target(&xs, &ys, target, super::SPAN)
-                .ok()
-                .flatten()
-        }))
-    };
-    let (f6, f3) = (ftt(&r.r6), ftt(&r.r3));
-    let ratio = algo::speedup(f3, f6);
     let measured = format!(
         "target {target:.4}: R6 {} FLOPs, R3 {} FLOPs, ratio R3/R6 {}",
         f6.map_or("never".into(), |v| format!("{v:.3e}")),
@@ -214,6 +228,60 @@ fn item3(r: &Roles) -> Criterion {
         (Some(_), None) => None,
     };
     crit(name, passed, measured)
+}
+
+/// R3's final training reward as the target, the mean FLOPs R6 and R3 take to reach it
+/// (`None`: never) and their ratio R3/R6.
+struct R3Target {
+    target: f64,
+    f6: Option<f64>,
+    f3: Option<f64>,
+    ratio: Option<f64>,
+}
+
+/// [`R3Target`]; `None` when R3 has no training-reward evals.
+fn r3_target(r: &Roles) -> Option<R3Target> {
+    let target = mean(r.r3.iter().map(|x| x.final_of("train_unpref_pass1")))?;
+    let ftt = |runs: &[&RunData]| {
+        mean(runs.iter().map(|x| {
+            let (xs, ys) = x.curve("train_unpref_pass1");
+            algo::flops_to_target(&xs, &ys, target, super::SPAN)
+                .ok()
+                .flatten()
+        }))
+    };
+    let (f6, f3) = (ftt(&r.r6), ftt(&r.r3));
+    Some(R3Target {
+        target,
+        f6,
+        f3,
+        ratio: algo::speedup(f3, f6),
+    })
+}
+
+/// The paper's two headline numbers for PrefixRL (R6) over SFT+RL (R3), next to the paper's:
+/// the FLOPs to reach R3's final training reward (R3/R6, paper about 2x) and the final
+/// training reward (R6/R3, paper about 3x). `None` without R6 and R3 runs.
+pub fn headline(c: &Comparison) -> Option<String> {
+    let r = roles(&c.runs);
+    if r.r6.is_empty() || r.r3.is_empty() {
+        return None;
+    }
+    let fin = |runs: &[&RunData]| mean(runs.iter().map(|x| x.final_of("train_unpref_pass1")));
+    let final_ratio = algo::final_ratio(fin(&r.r6), fin(&r.r3));
+    let time = match r3_target(&r) {
+        Some(R3Target { ratio: Some(q), .. }) => format!("{q:.2}x"),
+        Some(R3Target { f6: None, .. }) => "never (R6 did not reach it)".into(),
+        _ => "n/a".into(),
+    };
+    Some(format!(
+        "PrefixRL (R6, {} run(s)) over SFT+RL (R3, {} run(s)): compute to reach R3's final \
+         training reward {time} (paper: about 2x); final training reward ratio {} (paper: about \
+         3x).",
+        r.r6.len(),
+        r.r3.len(),
+        final_ratio.map_or("n/a".into(), |v| format!("{v:.2}x"))
+    ))
 }
 
 /// 4. R7 (α = 1) raises train_unpref_pass1 clearly above R1 (final means).

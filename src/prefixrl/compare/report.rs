@@ -71,9 +71,12 @@ pub fn report(c: &Collection, dir: &Path) -> Result<ReportExtra> {
     let (with, without) = (dir.join("compare.csv"), dir.join("compare_no_offline.csv"));
     write_csv(&with, &charged)?;
     write_csv(&without, &plain)?;
+    let (plots, plot_md) = super::plot::write(&charged, dir)?;
+    let mut files = vec![with, without];
+    files.extend(plots);
     Ok(ReportExtra {
-        markdown: markdown(&charged),
-        files: vec![with, without],
+        markdown: format!("{}{plot_md}\n", markdown(&charged)),
+        files,
     })
 }
 
@@ -91,6 +94,9 @@ pub fn markdown(c: &Comparison) -> String {
     for r in c.rows.iter().filter(|r| r.seed == "mean") {
         let v: Vec<String> = values(r).map(cell).collect();
         md.push_str(&format!("| {} | {} |\n", r.method, v.join(" | ")));
+    }
+    if let Some(h) = super::headline(c) {
+        md.push_str(&format!("\n{h}\n"));
     }
     md.push_str("\n| §7.11 criterion | verdict | measured |\n|---|---|---|\n");
     for k in acceptance(c) {
