@@ -15,7 +15,7 @@ awk -F, '
   {
     key = $col["env"] SUBSEP $col["algo"]
     if (!(key in seen)) { seen[key] = 1; order[++n] = key; runs[key] = $col["completed"] }
-    v[key, $col["metric"]] = ms($0); cnt[key, $col["metric"]] = $col["n"]
+    v[key, $col["metric"]] = ms($0); cnt[key, $col["metric"]] = $col["runs"]
   }
   END {
     for (k = 1; k <= n; k++) {
