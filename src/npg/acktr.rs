@@ -93,7 +93,8 @@ pub struct AcktrState {
 
 fn tensor(a: &Array2<f64>) -> Tensor {
     let (r, c) = a.dim();
-    Tensor::from_slice(a.as_standard_layout().as_slice().expect("contiguous")).view([r as i64, c as i64])
+    Tensor::from_slice(a.as_standard_layout().as_slice().expect("contiguous"))
+        .view([r as i64, c as i64])
 }
 
 fn to_vec(t: &Tensor) -> Vec<f64> {
@@ -179,7 +180,10 @@ impl Acktr {
     /// Eigendecompositions of every layer's current factors (the library's [`Inverses`]).
     pub fn refresh_inverses(&mut self) -> Result<()> {
         for l in &mut self.layers {
-            let f = l.factors.as_ref().context("acktr: inverses before any statistics")?;
+            let f = l
+                .factors
+                .as_ref()
+                .context("acktr: inverses before any statistics")?;
             l.inv = Some(Inverses::compute(InverseMethod::Eigen, &f.a, &f.g)?);
             l.inv_from = Some(Factors {
                 a: f.a.copy(),
@@ -285,7 +289,10 @@ impl Acktr {
     /// Restore [`Acktr::save`]'s state; inverses are recomputed from the factors they came from.
     pub fn load(&mut self, st: &AcktrState) -> Result<()> {
         let n = self.layers.len();
-        if st.momentum.len() != self.momentum.len() || st.factors.len() != n || st.inv_from.len() != n {
+        if st.momentum.len() != self.momentum.len()
+            || st.factors.len() != n
+            || st.inv_from.len() != n
+        {
             bail!("acktr checkpoint does not match this actor's layers");
         }
         for (i, l) in self.layers.iter_mut().enumerate() {
@@ -298,7 +305,9 @@ impl Acktr {
                     l.plan.layer
                 );
                 Ok(Some(Factors {
-                    a: Tensor::from_slice(a).view([cols, cols]).to_kind(Kind::Double),
+                    a: Tensor::from_slice(a)
+                        .view([cols, cols])
+                        .to_kind(Kind::Double),
                     g: Tensor::from_slice(g).view([l.plan.d_out, l.plan.d_out]),
                 }))
             };

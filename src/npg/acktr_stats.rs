@@ -75,7 +75,11 @@ fn array(t: &Tensor) -> Result<Array2<f64>> {
 
 /// tch backend: a forward that keeps every layer's input and pre-activation, then one
 /// backward of `Σ head ⊙ errors` to the pre-activations.
-pub fn torch_fisher_stats(actor: &Actor, obs: &Tensor, rng: &mut ChaCha8Rng) -> Result<FisherStats> {
+pub fn torch_fisher_stats(
+    actor: &Actor,
+    obs: &Tensor,
+    rng: &mut ChaCha8Rng,
+) -> Result<FisherStats> {
     let nt = actor.mlp.num_tensors();
     let p = &actor.params.tensors;
     let (mut inputs, mut pre) = (Vec::new(), Vec::new());
@@ -83,7 +87,11 @@ pub fn torch_fisher_stats(actor: &Actor, obs: &Tensor, rng: &mut ChaCha8Rng) -> 
     for l in 0..nt / 2 {
         let z = h.linear(&p[2 * l], Some(&p[2 * l + 1])); // (N, out_l)
         inputs.push(array(&h)?);
-        h = if 2 * l + 2 < nt { z.tanh() } else { z.shallow_clone() };
+        h = if 2 * l + 2 < nt {
+            z.tanh()
+        } else {
+            z.shallow_clone()
+        };
         pre.push(z);
     }
     let log_std = match p.get(nt) {

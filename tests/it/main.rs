@@ -64,6 +64,7 @@ mod nn_models;
 mod nn_sample;
 mod nn_train;
 mod nn_window;
+mod npg_acktr;
 mod npg_cli;
 mod npg_exact;
 mod npg_fisher;
