@@ -1,6 +1,8 @@
 //! What the algorithms need from an actor and a critic, over flat parameter vectors, so every
 //! algorithm runs on either backend (config key `backend`): `torch` (tch tensors, autograd)
 //! and `native` (hand-written f64 MLP, analytic gradients and Fisher products, spec §1.12).
+use super::acktr::FisherStats;
+use super::acktr_stats::native_fisher_stats;
 use super::optim_actor::Objective;
 use super::policy::{NativeActor, NativeCritic, Samples};
 use crate::error::usage;
@@ -60,6 +62,11 @@ pub trait Policy {
     fn fisher<'a>(&'a self, b: &'a Self::Batch, damping: f64) -> FisherProduct<'a>;
     /// Exact Fisher over the batch's states (categorical only, spec §3.8).
     fn exact_fisher(&self, b: &Self::Batch) -> Result<Array2<f64>>;
+    /// ACKTR's K-FAC statistics (§3.7) of the sampled-Fisher loss `Σᵢ −log π(ãᵢ|sᵢ)`, ãᵢ drawn
+    /// from the current policy with `rng`: every layer's inputs and pre-activation errors.
+    fn fisher_stats(&self, b: &Self::Batch, rng: &mut ChaCha8Rng) -> Result<FisherStats>;
+    /// MLP widths `[in, hidden..., out]` (the log-std, if any, follows in θ).
+    fn mlp_sizes(&self) -> Vec<usize>;
 }
 
 pub trait ValueFn {
@@ -186,6 +193,12 @@ impl Policy for NativeActor {
     fn exact_fisher(&self, b: &Samples) -> Result<Array2<f64>> {
         NativeActor::exact_fisher(self, b)
             .ok_or_else(|| usage("cos_to_exact needs a discrete action space"))
+    }
+    fn fisher_stats(&self, b: &Samples, rng: &mut ChaCha8Rng) -> Result<FisherStats> {
+        Ok(native_fisher_stats(self, b.obs_view(), rng))
+    }
+    fn mlp_sizes(&self) -> Vec<usize> {
+        self.mlp.sizes.clone()
     }
 }
 

@@ -1,5 +1,7 @@
 //! The `torch` backend: [`Policy`] and [`ValueFn`] on the tch actor and critic, with
 //! gradients by autograd and Fisher-vector products as Hessian-vector products of the KL.
+use super::acktr::FisherStats;
+use super::acktr_stats::torch_fisher_stats;
 use super::backend::{FisherProduct, Policy, ValueFn};
 use super::exact::exact_fisher;
 use super::optim_actor::{objective, Objective};
@@ -114,6 +116,12 @@ impl Policy for Actor {
     }
     fn exact_fisher(&self, b: &Minibatch) -> Result<Array2<f64>> {
         exact_fisher(self, &b.obs)
+    }
+    fn fisher_stats(&self, b: &Minibatch, rng: &mut ChaCha8Rng) -> Result<FisherStats> {
+        torch_fisher_stats(self, &b.obs, rng)
+    }
+    fn mlp_sizes(&self) -> Vec<usize> {
+        self.mlp.sizes.iter().map(|&s| s as usize).collect()
     }
 }
 

@@ -1,6 +1,7 @@
 //! Checkpoints (issue 4 item 4): actor, critic, optimisers, normaliser statistics, env and
 //! RNG states, episode statistics. `resume_from` continues a run from its last checkpoint;
 //! on CPU the continued run's metrics equal those of an uninterrupted run.
+use super::acktr::AcktrState;
 use super::config::NpgConfig;
 use super::optim_actor::Optimiser;
 use super::policy::Adam;
@@ -26,6 +27,9 @@ pub struct Checkpoint {
     pub critic: Vec<f64>,
     pub critic_adam: Adam,
     pub actor_optimiser: Option<Optimiser>,
+    /// ACKTR's factors, momentum and step count (absent for other algorithms).
+    #[serde(default)]
+    pub acktr: Option<AcktrState>,
     pub obs_norm: Option<ObsNormalizer>,
     pub reward_scale: Option<RewardScaler>,
     pub venv: VecEnvState,

@@ -140,8 +140,18 @@ pub enum Algo {
         clip_coef: f64,
         max_grad_norm: f64,
     },
-    /// K-FAC natural gradient (§3.7, optional stretch goal): not implemented yet.
-    Acktr {},
+    /// A2C with a K-FAC natural-gradient actor step in a KL trust region (§3.7; the reference
+    /// PyTorch implementation's values in configs/npg-rank1/acktr.yaml).
+    Acktr {
+        actor_lr: f64,
+        momentum: f64,
+        stat_decay: f64,
+        kl_clip: f64,
+        damping: f64,
+        damping_scheme: crate::optim::kfac::DampingScheme,
+        inverse_every: usize,
+        stats_every: usize,
+    },
     /// Diagnostic (§3.8): exact damped natural gradient per minibatch, tiny categorical
     /// actors only (Fisher expectation over actions, Cholesky solve).
     NpgExact {
@@ -163,7 +173,7 @@ impl Algo {
             Algo::Trpo { .. } => "trpo",
             Algo::Ppo { .. } => "ppo",
             Algo::NpgExact { .. } => "npg-exact",
-            Algo::Acktr {} => "acktr",
+            Algo::Acktr { .. } => "acktr",
         }
     }
 }
@@ -320,7 +330,7 @@ impl Validate for NpgConfig {
     }
 }
 
-/// Per-algorithm ranges; unknown or unimplemented kinds say "not implemented yet" (exit 2).
+/// Per-algorithm ranges.
 fn validate_algo(algo: &Algo, c: &mut Checker) {
     match algo {
         Algo::Smac {
@@ -389,13 +399,31 @@ fn validate_algo(algo: &Algo, c: &mut Checker) {
             c.in_open_unit("algo.clip_coef", *clip_coef);
             c.positive("algo.max_grad_norm", *max_grad_norm);
         }
-        other => c.check(
-            "algo.kind",
-            false,
-            format!(
-                "`{}` is not implemented yet (implemented: smac, pg, a2c, npg-cg, trpo, ppo, npg-exact)",
-                other.name()
-            ),
-        ),
+        Algo::Acktr {
+            actor_lr,
+            momentum,
+            stat_decay,
+            kl_clip,
+            damping,
+            inverse_every,
+            stats_every,
+            ..
+        } => {
+            c.positive("algo.actor_lr", *actor_lr);
+            c.check(
+                "algo.momentum",
+                (0.0..1.0).contains(momentum),
+                "must be in [0, 1)",
+            );
+            c.check(
+                "algo.stat_decay",
+                (0.0..1.0).contains(stat_decay),
+                "must be in [0, 1)",
+            );
+            c.positive("algo.kl_clip", *kl_clip);
+            c.positive("algo.damping", *damping);
+            c.at_least("algo.inverse_every", *inverse_every, 1);
+            c.at_least("algo.stats_every", *stats_every, 1);
+        }
     }
 }

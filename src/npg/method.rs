@@ -1,4 +1,6 @@
 //! Which actor update an algorithm id maps to (spec §1, §3).
+use super::acktr::{Acktr, AcktrSettings};
+use super::backend::Policy;
 use super::config::{Algo, NpgConfig};
 use super::optim_actor::{Objective, OptimActor, Optimiser};
 use super::policy::{Adam, RmsProp};
@@ -7,11 +9,13 @@ use super::trust_region::TrustRegion;
 use super::update::{ActorUpdate, Preconditioner};
 use anyhow::Result;
 
-/// How the actor is updated: per minibatch (smac, pg) or once per batch (npg-cg, trpo).
+/// How the actor is updated: per minibatch (smac, pg, a2c, ppo, acktr) or once per batch
+/// (npg-cg, trpo).
 pub enum ActorMethod {
     Minibatch(ActorUpdate),
     TrustRegion(TrustRegion),
     Optimiser(OptimActor),
+    Acktr(Box<Acktr>),
 }
 
 impl ActorMethod {
@@ -21,11 +25,13 @@ impl ActorMethod {
             ActorMethod::Minibatch(u) => Some(u.actor_lr),
             ActorMethod::TrustRegion(_) => None,
             ActorMethod::Optimiser(o) => Some(o.lr()),
+            ActorMethod::Acktr(k) => Some(k.settings.actor_lr),
         }
     }
 }
 
-pub fn actor_method(cfg: &NpgConfig, n_params: usize) -> Result<ActorMethod> {
+pub fn actor_method<P: Policy>(cfg: &NpgConfig, actor: &P) -> Result<ActorMethod> {
+    let n_params = actor.numel();
     let cg = |max_kl: &f64, cg_iters: &usize, cg_damping: &f64, tol: &f64, ls| TrustRegion {
         max_kl: *max_kl,
         cg_iters: *cg_iters,
@@ -96,6 +102,31 @@ pub fn actor_method(cfg: &NpgConfig, n_params: usize) -> Result<ActorMethod> {
                 max_grad_norm: *max_grad_norm,
                 ent_coef: cfg.ent_coef,
             }))
+        }
+        Algo::Acktr {
+            actor_lr,
+            momentum,
+            stat_decay,
+            kl_clip,
+            damping,
+            damping_scheme,
+            inverse_every,
+            stats_every,
+        } => {
+            let settings = AcktrSettings {
+                actor_lr: *actor_lr,
+                momentum: *momentum,
+                stat_decay: *stat_decay,
+                kl_clip: *kl_clip,
+                damping: *damping,
+                damping_scheme: *damping_scheme,
+                inverse_every: *inverse_every,
+                stats_every: *stats_every,
+                ent_coef: cfg.ent_coef,
+            };
+            let sizes = actor.mlp_sizes();
+            let acktr = Acktr::new(settings, &sizes, actor.log_std_len());
+            return Ok(ActorMethod::Acktr(Box::new(acktr)));
         }
         _ => {}
     }

@@ -18,10 +18,14 @@
 //!      [`step`] and the `max_update_norm` clip;
 //!    - `npg-cg`, `trpo`: [`trust_region::trust_region_step`] once per iteration ([`cg`]);
 //!    - `a2c`, `ppo`: [`optim_actor::OptimActor::step`] per minibatch;
+//!    - `acktr`: [`acktr::Acktr::step`] per minibatch (K-FAC from the shared optimizer library,
+//!      statistics of [`acktr_stats`]);
 //!    - then the critic's Adam step, [`update::critic_step`].
 //! 6. Logging: [`eval::evaluate`] on evaluation iterations, [`summary::Tracker`] (episodes,
 //!    summary.json), [`iter_stats::fill_update`] into the row of [`log::COLUMNS`] written by
 //!    `run::Metrics`, and [`checkpoint::save`].
+pub mod acktr;
+pub mod acktr_stats;
 pub mod backend;
 pub mod backend_torch;
 pub mod batch;
@@ -53,7 +57,7 @@ use anyhow::Result;
 impl Experiment for NpgConfig {
     const NAME: &'static str = "npg-rank1";
     const ABOUT: &'static str =
-        "Rank-1 natural policy gradient (SMAC) vs PG, A2C, NPG-CG, TRPO, PPO on native envs";
+        "Rank-1 natural policy gradient (SMAC) vs PG, A2C, NPG-CG, TRPO, PPO, ACKTR on native envs";
     const PLOTS: &'static [DefaultPlot] = &[DefaultPlot {
         x: "env_steps",
         y: "eval_return_mean",

@@ -133,6 +133,7 @@ impl<A: Policy, C: ValueFn<Batch = A::Batch>> Learner<A, C> {
                     .push(actor_step(actor, mb, upd, &mut self.score_rng, ex)?);
             }
             ActorMethod::Optimiser(opt) => stats.optim.push(opt.step(actor, mb)?),
+            ActorMethod::Acktr(k) => stats.actor.push(k.step(actor, mb, &mut self.score_rng)?),
             ActorMethod::TrustRegion(_) => {}
         }
         Ok(())
@@ -163,7 +164,7 @@ impl<A: Policy, C: ValueFn<Batch = A::Batch>> Trainer<A, C> {
         let obs_dim = venv.obs_dim();
         let (actor, critic) = nets(obs_dim, venv.action_space());
         let learner = Learner {
-            method: actor_method(cfg, actor.numel())?,
+            method: actor_method(cfg, &actor)?,
             adam: Adam::new(critic.numel(), cfg.critic.lr),
             actor,
             critic,
@@ -271,7 +272,11 @@ impl<A: Policy, C: ValueFn<Batch = A::Batch>> Trainer<A, C> {
             actor_optimiser: match &l.method {
                 ActorMethod::Optimiser(o) => Some(o.optimiser.clone()),
                 ActorMethod::Minibatch(u) => u.adam.clone().map(Optimiser::Adam),
-                ActorMethod::TrustRegion(_) => None,
+                ActorMethod::TrustRegion(_) | ActorMethod::Acktr(_) => None,
+            },
+            acktr: match &l.method {
+                ActorMethod::Acktr(k) => Some(k.save()),
+                _ => None,
             },
             obs_norm: self.collector.obs_norm.clone(),
             reward_scale: self.collector.reward_scale.clone(),
@@ -292,6 +297,9 @@ impl<A: Policy, C: ValueFn<Batch = A::Batch>> Trainer<A, C> {
                 u.adam = Some(saved.clone())
             }
             _ => {}
+        }
+        if let (ActorMethod::Acktr(k), Some(saved)) = (&mut l.method, &c.acktr) {
+            k.load(saved)?;
         }
         self.collector.obs_norm.clone_from(&c.obs_norm);
         self.collector.reward_scale.clone_from(&c.reward_scale);

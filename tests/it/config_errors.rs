@@ -161,15 +161,14 @@ fn kinds_of(sub: &str, sets: &[String], key: &str) -> Vec<String> {
     list.trim().split(", ").map(str::to_string).collect()
 }
 
-/// Keys that have no default in some kind (paths, explicit patterns) and the kinds without
-/// an implementation: the only acceptable failures of a bare kind switch.
+/// Keys that have no default in some kind (paths, explicit patterns): the only acceptable
+/// failures of a bare kind switch.
 const REQUIRED: &[(&str, &str)] = &[
     ("matrix.kind=file", "`matrix.path`"),
     ("subspace.kind=pattern", "`subspace.pairs`"),
     ("subspace.kind=complement-pattern", "`subspace.pairs`"),
     ("subspace.kind=basis-file", "`subspace.path`"),
     ("subspace.kind=perp-basis-file", "`subspace.path`"),
-    ("algo.kind=acktr", "not implemented yet"),
 ];
 
 /// Every `kind` key in a printed config, as dotted paths.

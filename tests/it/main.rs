@@ -65,6 +65,8 @@ mod nn_models;
 mod nn_sample;
 mod nn_train;
 mod nn_window;
+mod npg_acktr;
+mod npg_acktr_cli;
 mod npg_cli;
 mod npg_exact;
 mod npg_fisher;

@@ -187,7 +187,7 @@ fn write_config(dir: &Path, text: &str) -> String {
 fn every_algorithm_runs_the_smoke_setting() {
     let dir = tempfile::tempdir().expect("tmp");
     let root = env!("CARGO_MANIFEST_DIR");
-    for algo in ["pg", "a2c", "npg-cg", "trpo", "ppo", "npg-exact"] {
+    for algo in ["pg", "a2c", "npg-cg", "trpo", "ppo", "acktr", "npg-exact"] {
         let block = std::fs::read_to_string(format!("{root}/configs/npg-rank1/{algo}.yaml"))
             .expect("algo config");
         let cfg = write_config(dir.path(), &format!("{block}total_steps: 1024\neval: {{every: 2, episodes: 1, mode: deterministic, seed_offset: 10000}}\n"));
@@ -217,11 +217,11 @@ fn every_algorithm_runs_the_smoke_setting() {
 }
 
 #[test]
-fn unimplemented_algorithms_and_bad_values_exit_2() {
+fn bad_values_exit_2() {
     let dir = tempfile::tempdir().expect("tmp");
-    let cfg = write_config(dir.path(), "algo: {kind: acktr}\n");
+    let cfg = write_config(dir.path(), "algo: {kind: acktr, kl_clip: 0}\n");
     let cases = [
-        (vec!["--config", &cfg, "--out", "r"], "not implemented yet"),
+        (vec!["--config", &cfg, "--out", "r"], "`algo.kl_clip`"),
         (
             vec!["--set", "algo.damping=0", "--out", "r2"],
             "algo.damping",

@@ -123,6 +123,25 @@ impl FlatMlp {
         }
     }
 
+    /// The gradient of a loss at every layer's pre-activation, `[B, out_l]` for layer l, from
+    /// `dout = ∂L/∂out` (the errors K-FAC's G factor is built from; ACKTR, spec §3.7).
+    pub fn layer_errors(&self, p: &[f64], cache: &Cache, dout: Array2<f64>) -> Vec<Array2<f64>> {
+        let mut errors = vec![dout];
+        for l in (1..self.layers()).rev() {
+            let (w, _) = self.layer(p, l);
+            let mut dh = errors[errors.len() - 1].dot(&w);
+            dh.zip_mut_with(&cache.acts[l], |d, &a| *d *= 1.0 - a * a);
+            errors.push(dh);
+        }
+        errors.reverse();
+        errors
+    }
+
+    /// Offset of layer `l`'s weight in the flat vector (then its bias).
+    pub fn layer_offset(&self, l: usize) -> usize {
+        self.offset(l)
+    }
+
     /// Forward-mode product `J v` (`[B, out]`) for a parameter direction `v`.
     pub fn jvp(&self, p: &[f64], cache: &Cache, v: &[f64]) -> Array2<f64> {
         let mut dh: Option<Array2<f64>> = None;

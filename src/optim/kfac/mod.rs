@@ -28,7 +28,7 @@ pub use config::{DampingScheme, Fallback, FisherKind, GrMode, GrNorm, InverseMet
 pub use factors::LayerPlan;
 pub use newton::{NewtonInv, NewtonStats};
 pub use precondition::{Eigh, Inverses};
-pub use step::Kfac;
+pub use step::{kl_clip_scale, Kfac};
 
 use super::groups::{groups_from, GroupFlags, GroupRule, ParamGroup};
 use super::stepper::{Objective, StepReport, Stepper};

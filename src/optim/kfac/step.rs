@@ -308,12 +308,9 @@ impl Kfac {
         base * self.damping_boost
     }
 
-    /// ν = min(1, sqrt(κ / (η² Σ⟨U, v⟩))); 1 when the sum is ≤ 0 or the clip is off (§2.2.5).
+    /// ν of [`kl_clip_scale`] at this config's clip and learning rate.
     fn kl_scale(&self, vu: f64) -> f64 {
-        match self.cfg.kl_clip {
-            Some(kappa) if vu > 0.0 => (kappa / (self.cfg.lr * self.cfg.lr * vu)).sqrt().min(1.0),
-            _ => 1.0,
-        }
+        kl_clip_scale(self.cfg.kl_clip, self.cfg.lr, vu)
     }
 
     /// Commit this step's factors and inverses.
@@ -387,6 +384,16 @@ impl Kfac {
             gr_penalty: penalty,
             ..StepReport::default()
         }
+    }
+}
+
+/// The KL-clip scale ν = min(1, sqrt(κ / (η² Σ⟨U, v⟩))) (grng §2.2.5; ACKTR, npg §3.7), so
+/// that (νη)²·Σ⟨U, v⟩ ≤ κ with equality when it clips; 1 when the sum is ≤ 0 or `kl_clip` is
+/// None (off).
+pub fn kl_clip_scale(kl_clip: Option<f64>, lr: f64, vu: f64) -> f64 {
+    match kl_clip {
+        Some(kappa) if vu > 0.0 => (kappa / (lr * lr * vu)).sqrt().min(1.0),
+        _ => 1.0,
     }
 }
 
