@@ -143,9 +143,10 @@ impl Pcg64 {
     }
 }
 
-/// `ziggurat_nor_r`: where the tail of the 256-layer normal ziggurat starts, and its inverse.
-const ZIGGURAT_NOR_R: f64 = 3.654_152_885_361_008_796_351_947_251_8;
-const ZIGGURAT_NOR_INV_R: f64 = 0.273_661_237_329_758_272_033_382_475_96;
+/// `ziggurat_nor_r` (3.6541528853610087963519472518): where the tail of the 256-layer normal
+/// ziggurat starts, and its inverse (the same doubles, shortest digits).
+const ZIGGURAT_NOR_R: f64 = 3.654_152_885_361_009;
+const ZIGGURAT_NOR_INV_R: f64 = 0.273_661_237_329_758_3;
 
 /// NumPy's `Generator` over PCG64: what `self.np_random` is in a Gymnasium env.
 #[derive(Clone, Debug, PartialEq, Eq)]

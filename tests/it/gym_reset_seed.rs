@@ -83,7 +83,9 @@ fn unseeded_envs_differ() {
 }
 
 /// Seeded episodes with recorded actions: states, rewards and terminations exactly as
-/// Gymnasium's (300 steps or until termination).
+/// Gymnasium's (150–300 steps or until termination). Acrobot seeds 7 and 31 and Pendulum
+/// seeds 42 and 7 fail with `x*x` in place of Gymnasium's `x**2` (checked in Python by
+/// replaying them with `x*x` patched in: 127 and 291 Acrobot states, one reward each).
 #[test]
 fn a_seed_and_the_same_actions_give_gymnasiums_episode() {
     let text = fixture("gym_episodes.csv");
@@ -123,7 +125,7 @@ fn a_seed_and_the_same_actions_give_gymnasiums_episode() {
         steps += 1;
         terminations += t.terminated as usize;
     }
-    assert_eq!(episodes, 10, "5 envs × 2 seeds");
+    assert_eq!(episodes, 12, "2 or 3 seeds for each of the 5 envs");
     assert!(steps > 2000, "{steps} steps replayed");
     assert!(terminations > 0, "no episode terminated");
 }
