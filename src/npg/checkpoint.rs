@@ -17,6 +17,10 @@ use std::path::Path;
 /// File name inside the run directory (the latest checkpoint; overwritten atomically).
 pub const FILE: &str = "checkpoint.json";
 
+/// Format of `checkpoint.json`, stored as its `format` key. 2: env generators are NumPy's
+/// PCG64 (seeds match Gymnasium, issue 14); format 1 (no key) held ChaCha8 env streams.
+pub const FORMAT: u64 = 2;
+
 #[derive(Serialize, Deserialize)]
 pub struct Checkpoint {
     pub algo: String,
@@ -39,7 +43,32 @@ pub struct Checkpoint {
 }
 
 pub fn save(path: &Path, c: &Checkpoint) -> Result<()> {
-    write_atomic(path, &serde_json::to_vec(c)?)
+    let mut value = serde_json::to_value(c)?;
+    if let Some(map) = value.as_object_mut() {
+        map.insert("format".into(), FORMAT.into());
+    }
+    write_atomic(path, &serde_json::to_vec(&value)?)
+}
+
+/// Parse a checkpoint's text, refusing other formats with a message that says why.
+pub fn parse(text: &str, path: &Path) -> Result<Checkpoint> {
+    let not_a_checkpoint = |e: serde_json::Error| {
+        usage(format!(
+            "resume_from: {} is not a checkpoint: {e}",
+            path.display()
+        ))
+    };
+    let value: serde_json::Value = serde_json::from_str(text).map_err(not_a_checkpoint)?;
+    let format = value.get("format").and_then(|f| f.as_u64()).unwrap_or(1);
+    if format != FORMAT {
+        return Err(usage(format!(
+            "resume_from: {} has checkpoint format {format}, this lab reads format {FORMAT} \
+             (env generators became NumPy's PCG64 so that seeds match Gymnasium); \
+             start the run again",
+            path.display()
+        )));
+    }
+    serde_json::from_value(value).map_err(not_a_checkpoint)
 }
 
 /// Read `<dir>/checkpoint.json` and check it belongs to this config's algorithm and env.
@@ -47,12 +76,7 @@ pub fn load(dir: &Path, cfg: &NpgConfig) -> Result<Checkpoint> {
     let path = dir.join(FILE);
     let text = std::fs::read_to_string(&path)
         .map_err(|e| usage(format!("resume_from: cannot read {}: {e}", path.display())))?;
-    let c: Checkpoint = serde_json::from_str(&text).map_err(|e| {
-        usage(format!(
-            "resume_from: {} is not a checkpoint: {e}",
-            path.display()
-        ))
-    })?;
+    let c = parse(&text, &path)?;
     if c.algo != cfg.algo.name() || c.env != cfg.env.id {
         return Err(usage(format!(
             "resume_from: checkpoint is {} on {}, config asks for {} on {}",
@@ -99,4 +123,30 @@ pub fn copy_rows(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A format-1 checkpoint (ChaCha8 env streams, no `format` key) is refused with a
+    /// message naming the file and the reason; junk is "not a checkpoint".
+    #[test]
+    fn old_and_broken_checkpoints_are_refused_clearly() {
+        let path = Path::new("run/checkpoint.json");
+        let old = r#"{"algo": "ppo", "env": "CartPole-v1", "iter": 3}"#;
+        let e = parse(old, path).err().expect("old format").to_string();
+        assert!(
+            e.contains("run/checkpoint.json has checkpoint format 1"),
+            "{e}"
+        );
+        assert!(e.contains("PCG64"), "{e}");
+        let e = parse("{", path).err().expect("junk").to_string();
+        assert!(e.contains("is not a checkpoint"), "{e}");
+        let e = parse(r#"{"format": 2}"#, path)
+            .err()
+            .expect("fields")
+            .to_string();
+        assert!(e.contains("missing field"), "{e}");
+    }
 }

@@ -1,5 +1,6 @@
 //! The environment interface every task implements (spec §4.2): classic control here,
 //! MuJoCo later. Internal state is f64; observations are emitted as f32 like Gymnasium.
+pub use super::np_random::NpRngState;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
@@ -82,7 +83,8 @@ pub enum Precision {
     F64,
 }
 
-/// A ChaCha8 stream position, for checkpoints (seed, stream, word position).
+/// A ChaCha8 stream position, for checkpoints (seed, stream, word position): the trainers'
+/// own RNGs. Env generators are NumPy's PCG64 ([`NpRngState`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RngState {
     pub seed: [u8; 32],
@@ -119,7 +121,8 @@ pub struct EnvState {
     pub state: Vec<f64>,
     /// MountainCarContinuous holds float32 state after a step, float64 after reset.
     pub state_is_f32: bool,
-    pub rng: RngState,
+    /// The env's NumPy generator (PCG64 state and increment).
+    pub rng: NpRngState,
     /// Steps since reset (time limit).
     pub elapsed: usize,
 }

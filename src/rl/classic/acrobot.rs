@@ -1,10 +1,10 @@
 //! Acrobot-v1 (spec §4.4; Gymnasium `acrobot.py`, "book" dynamics): one RK4 step of
 //! dt = 0.2, angle wrapping by loops, velocity clamps.
+use super::np::pow2;
 use super::{emit, reseed};
 use crate::rl::env::{Action, Env, EnvState, Precision, Space, Transition};
+use crate::rl::np_random::NpRng;
 use anyhow::Result;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use std::f64::consts::PI;
 
 const DT: f64 = 0.2;
@@ -24,7 +24,7 @@ const TORQUES: [f64; 3] = [-1.0, 0.0, 1.0];
 pub struct Acrobot {
     pub state: [f64; 4],
     precision: Precision,
-    rng: ChaCha8Rng,
+    rng: NpRng,
 }
 
 impl Acrobot {
@@ -32,7 +32,7 @@ impl Acrobot {
         Acrobot {
             state: [0.0; 4],
             precision,
-            rng: ChaCha8Rng::seed_from_u64(0),
+            rng: super::unseeded(),
         }
     }
 
@@ -62,18 +62,19 @@ impl Acrobot {
     }
 }
 
-/// Derivatives of `(θ1, θ2, θ̇1, θ̇2, torque)`, transcribed from `AcrobotEnv._dsdt`.
+/// Derivatives of `(θ1, θ2, θ̇1, θ̇2, torque)`, transcribed from `AcrobotEnv._dsdt`; its
+/// `x**2` of float64 scalars is C `pow` ([`pow2`]), squares of exact constants are products.
 fn dsdt(s: [f64; 5]) -> [f64; 5] {
     let [theta1, theta2, dtheta1, dtheta2, a] = s;
     let d1 = M1 * LC1 * LC1 + M2 * (L1 * L1 + LC2 * LC2 + 2.0 * L1 * LC2 * theta2.cos()) + I1 + I2;
     let d2 = M2 * (LC2 * LC2 + L1 * LC2 * theta2.cos()) + I2;
     let phi2 = M2 * LC2 * G * (theta1 + theta2 - PI / 2.0).cos();
-    let phi1 = -M2 * L1 * LC2 * (dtheta2 * dtheta2) * theta2.sin()
+    let phi1 = -M2 * L1 * LC2 * pow2(dtheta2) * theta2.sin()
         - 2.0 * M2 * L1 * LC2 * dtheta2 * dtheta1 * theta2.sin()
         + (M1 * LC1 + M2 * L1) * G * (theta1 - PI / 2.0).cos()
         + phi2;
-    let ddtheta2 = (a + d2 / d1 * phi1 - M2 * L1 * LC2 * (dtheta1 * dtheta1) * theta2.sin() - phi2)
-        / (M2 * LC2 * LC2 + I2 - d2 * d2 / d1);
+    let ddtheta2 = (a + d2 / d1 * phi1 - M2 * L1 * LC2 * pow2(dtheta1) * theta2.sin() - phi2)
+        / (M2 * LC2 * LC2 + I2 - pow2(d2) / d1);
     let ddtheta1 = -(d2 * ddtheta2 + phi1) / d1;
     [dtheta1, dtheta2, ddtheta1, ddtheta2, 0.0]
 }
@@ -114,8 +115,8 @@ impl Env for Acrobot {
     fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
         reseed(&mut self.rng, seed);
         for s in self.state.iter_mut() {
-            let v: f64 = self.rng.gen_range(-0.1..0.1);
-            // Gymnasium stores the reset state as float32.
+            // uniform(low=-0.1, high=0.1, size=(4,)).astype(np.float32)
+            let v = self.rng.uniform(-0.1, 0.1);
             *s = match self.precision {
                 Precision::Gymnasium => v as f32 as f64,
                 Precision::F64 => v,

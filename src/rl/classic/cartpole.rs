@@ -1,9 +1,8 @@
 //! CartPole-v1 (spec §4.3; Gymnasium `cartpole.py`): explicit Euler, all f64.
 use super::{emit, reseed};
 use crate::rl::env::{Action, Env, EnvState, Space, Transition};
+use crate::rl::np_random::NpRng;
 use anyhow::Result;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
 const GRAVITY: f64 = 9.8;
 const MASS_POLE: f64 = 0.1;
@@ -19,14 +18,14 @@ const THETA_THRESHOLD: f64 = 12.0 * 2.0 * std::f64::consts::PI / 360.0;
 /// State `(x, ẋ, θ, θ̇)`; actions 0 (push left) and 1 (push right).
 pub struct CartPole {
     pub state: [f64; 4],
-    rng: ChaCha8Rng,
+    rng: NpRng,
 }
 
 impl Default for CartPole {
     fn default() -> Self {
         CartPole {
             state: [0.0; 4],
-            rng: ChaCha8Rng::seed_from_u64(0),
+            rng: super::unseeded(),
         }
     }
 }
@@ -62,8 +61,9 @@ impl Env for CartPole {
     }
     fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
         reseed(&mut self.rng, seed);
+        // self.np_random.uniform(low=-0.05, high=0.05, size=(4,))
         for s in self.state.iter_mut() {
-            *s = self.rng.gen_range(-0.05..0.05);
+            *s = self.rng.uniform(-0.05, 0.05);
         }
         emit(obs, &self.state);
     }

@@ -10,16 +10,22 @@ pub use cartpole::CartPole;
 pub use mountain_car::{MountainCar, MountainCarContinuous};
 pub use pendulum::Pendulum;
 
-use crate::rl::env::{check_state_len, EnvState, RngState};
+use crate::rl::env::{check_state_len, EnvState};
+use crate::rl::np_random::NpRng;
 use anyhow::Result;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
-/// Each env's own RNG stream; `reset(Some(seed))` replaces it (spec §7.1).
-pub(crate) fn reseed(rng: &mut ChaCha8Rng, seed: Option<u64>) {
+/// Each env's own generator, as Gymnasium's `self.np_random`: `reset(Some(seed))` replaces
+/// it with `np.random.default_rng(seed)`, so a seed starts the same episode as in Gymnasium
+/// (spec §7.1, issue 14 item 4); unseeded resets continue the stream.
+pub(crate) fn reseed(rng: &mut NpRng, seed: Option<u64>) {
     if let Some(s) = seed {
-        *rng = ChaCha8Rng::seed_from_u64(s);
+        *rng = NpRng::from_seed(s);
     }
+}
+
+/// The generator of an env that was never seeded: like Gymnasium's, from OS entropy.
+pub(crate) fn unseeded() -> NpRng {
+    NpRng::from_os_entropy()
 }
 
 /// Write f64 values as f32 observations.
@@ -30,11 +36,11 @@ pub(crate) fn emit(obs: &mut [f32], values: &[f64]) {
 }
 
 /// Snapshot of an env whose state is a plain f64 array (all but MountainCarContinuous).
-pub(crate) fn save_f64(state: &[f64], rng: &ChaCha8Rng) -> EnvState {
+pub(crate) fn save_f64(state: &[f64], rng: &NpRng) -> EnvState {
     EnvState {
         state: state.to_vec(),
         state_is_f32: false,
-        rng: RngState::of(rng),
+        rng: rng.save(),
         elapsed: 0,
     }
 }
@@ -50,7 +56,7 @@ pub(crate) fn set_f64(id: &str, state: &mut [f64], values: &[f64]) -> Result<()>
 pub(crate) fn load_f64(
     id: &str,
     state: &mut [f64],
-    rng: &mut ChaCha8Rng,
+    rng: &mut NpRng,
     saved: &EnvState,
 ) -> Result<()> {
     set_f64(id, state, &saved.state)?;

@@ -1,14 +1,11 @@
 //! MountainCar-v0 and MountainCarContinuous-v0 (spec §4.6; Gymnasium `mountain_car.py`,
 //! `continuous_mountain_car.py`). The continuous version stores its state as float32 after
 //! every step and mixes float32/float64 arithmetic; [`Np`] reproduces NumPy's rules.
-use super::np::{Kind, Np};
+use super::np::{pow2, Kind, Np};
 use super::{emit, reseed};
-use crate::rl::env::{
-    check_state_len, Action, Env, EnvState, Precision, RngState, Space, Transition,
-};
+use crate::rl::env::{check_state_len, Action, Env, EnvState, Precision, Space, Transition};
+use crate::rl::np_random::NpRng;
 use anyhow::Result;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
 const MIN_POSITION: f64 = -1.2;
 const MAX_POSITION: f64 = 0.6;
@@ -29,14 +26,14 @@ fn obs_space() -> Space {
 /// State `(position, velocity)`; actions {0, 1, 2} push left, nothing, right.
 pub struct MountainCar {
     pub state: [f64; 2],
-    rng: ChaCha8Rng,
+    rng: NpRng,
 }
 
 impl Default for MountainCar {
     fn default() -> Self {
         MountainCar {
             state: [0.0; 2],
-            rng: ChaCha8Rng::seed_from_u64(0),
+            rng: super::unseeded(),
         }
     }
 }
@@ -55,8 +52,9 @@ impl MountainCar {
     }
 }
 
-fn reset_position(rng: &mut ChaCha8Rng) -> [f64; 2] {
-    [rng.gen_range(-0.6..-0.4), 0.0]
+/// `np.array([self.np_random.uniform(low=-0.6, high=-0.4), 0])`
+fn reset_position(rng: &mut NpRng) -> [f64; 2] {
+    [rng.uniform(-0.6, -0.4), 0.0]
 }
 
 impl Env for MountainCar {
@@ -104,7 +102,7 @@ impl Env for MountainCar {
 pub struct MountainCarContinuous {
     pub state: [Np; 2],
     precision: Precision,
-    rng: ChaCha8Rng,
+    rng: NpRng,
 }
 
 impl MountainCarContinuous {
@@ -112,7 +110,7 @@ impl MountainCarContinuous {
         MountainCarContinuous {
             state: [Np::f64(0.0); 2],
             precision,
-            rng: ChaCha8Rng::seed_from_u64(0),
+            rng: super::unseeded(),
         }
     }
 
@@ -149,7 +147,7 @@ impl MountainCarContinuous {
         let terminated = position.ge(Np::py(GOAL_CONTINUOUS)) && velocity.ge(Np::py(0.0));
         // The penalty uses the unclipped action (spec §7.8).
         let bonus = if terminated { 100.0 } else { 0.0 };
-        let reward = bonus - a.v * a.v * 0.1;
+        let reward = bonus - pow2(a.v) * 0.1; // math.pow(action[0], 2) * 0.1
         self.state = [Np::typed(position.v, gym), Np::typed(velocity.v, gym)];
         (reward, terminated)
     }
@@ -198,7 +196,7 @@ impl Env for MountainCarContinuous {
         EnvState {
             state: self.state(),
             state_is_f32: self.state[0].kind == Kind::F32,
-            rng: RngState::of(&self.rng),
+            rng: self.rng.save(),
             elapsed: 0,
         }
     }

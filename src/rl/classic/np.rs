@@ -85,6 +85,28 @@ impl Np {
     pub fn equals(self, o: Np) -> bool {
         self.cmp(o) == Some(std::cmp::Ordering::Equal)
     }
+
+    /// `x ** 2` as NumPy computes a scalar power: C `powf` for a float32, `pow` otherwise.
+    pub fn pow2(self) -> Np {
+        match self.kind {
+            Kind::F32 => Np {
+                v: (self.v as f32).powf(std::hint::black_box(2.0)) as f64,
+                kind: Kind::F32,
+            },
+            kind => Np {
+                v: pow2(self.v),
+                kind,
+            },
+        }
+    }
+}
+
+/// Python's `x ** 2` for a float (and NumPy's for a float64 scalar): C `pow(x, 2.0)`, which
+/// glibc does not always round correctly, so it can differ from `x * x` in the last bit.
+/// The exponent is hidden from the optimiser, which would otherwise rewrite `pow(x, 2)` as
+/// `x * x`.
+pub fn pow2(x: f64) -> f64 {
+    x.powf(std::hint::black_box(2.0))
 }
 
 impl Add for Np {
@@ -119,5 +141,21 @@ mod tests {
         // np.float32(0.45) >= 0.45 is True, while float64 would say False.
         assert!(Np::f32(0.45).ge(Np::py(0.45)));
         assert!(!Np::f64(0.45f32 as f64).ge(Np::py(0.45)));
+    }
+
+    /// Squares where glibc's pow is not correctly rounded (Python 3.11 + NumPy 2.4 on glibc:
+    /// `np.float64(x) ** 2 == math.pow(x, 2) != x * x`); `pow2` must keep pow's answer.
+    #[test]
+    fn pow2_is_c_pow_not_a_product() {
+        let cases = [
+            (-2.8239505176090614, 7.974696525904486, 7.974696525904485),
+            (-4.298558902971006, 18.4776086423113, 18.477608642311303),
+            (4.309727835887987, 18.573754019427753, 18.57375401942775),
+        ];
+        for (x, python, product) in cases {
+            assert_eq!(x * x, product);
+            assert_eq!(pow2(x), python, "pow({x}, 2)");
+            assert_eq!(Np::f64(x).pow2().v, python);
+        }
     }
 }

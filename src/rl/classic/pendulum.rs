@@ -1,11 +1,10 @@
 //! Pendulum-v1 (spec §4.5; Gymnasium `pendulum.py`). Gymnasium clips the float32 action and
 //! keeps it float32, so `0.001·u²` and `3·u` are float32 products; [`Np`] reproduces that.
-use super::np::Np;
+use super::np::{pow2, Np};
 use super::{emit, reseed};
 use crate::rl::env::{Action, Env, EnvState, Precision, Space, Transition};
+use crate::rl::np_random::NpRng;
 use anyhow::Result;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use std::f64::consts::PI;
 
 const MAX_SPEED: f64 = 8.0;
@@ -19,7 +18,7 @@ const L: f64 = 1.0;
 pub struct Pendulum {
     pub state: [f64; 2],
     precision: Precision,
-    rng: ChaCha8Rng,
+    rng: NpRng,
 }
 
 /// `((x + π) mod 2π) − π` with Python's floor-mod (spec §7.8: `rem_euclid`).
@@ -32,7 +31,7 @@ impl Pendulum {
         Pendulum {
             state: [0.0; 2],
             precision,
-            rng: ChaCha8Rng::seed_from_u64(0),
+            rng: super::unseeded(),
         }
     }
 
@@ -49,8 +48,8 @@ impl Pendulum {
             .v
             .clamp(-MAX_TORQUE, MAX_TORQUE);
         let u = Np::typed(clipped, f32_action);
-        let u_sq = u * u;
-        let cost = angle_normalize(th).powi(2) + 0.1 * (thdot * thdot) + (Np::py(0.001) * u_sq).v;
+        // angle_normalize(th) ** 2 + 0.1 * thdot**2 + 0.001 * (u**2), each `**` a C pow.
+        let cost = pow2(angle_normalize(th)) + 0.1 * pow2(thdot) + (Np::py(0.001) * u.pow2()).v;
         let torque_term = (Np::py(3.0 / (M * L * L)) * u).v;
         let new_thdot = thdot + (3.0 * G / (2.0 * L) * th.sin() + torque_term) * DT;
         let new_thdot = new_thdot.clamp(-MAX_SPEED, MAX_SPEED);
@@ -71,7 +70,8 @@ impl Env for Pendulum {
     }
     fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
         reseed(&mut self.rng, seed);
-        self.state = [self.rng.gen_range(-PI..PI), self.rng.gen_range(-1.0..1.0)];
+        // high = [π, 1]; self.np_random.uniform(low=-high, high=high)
+        self.state = [self.rng.uniform(-PI, PI), self.rng.uniform(-1.0, 1.0)];
         self.observe(obs);
     }
     fn step(&mut self, action: Action, obs: &mut [f32]) -> Transition {
