@@ -55,6 +55,8 @@ mod grng_toy;
 mod input_errors;
 mod interrupt;
 mod layers;
+mod mujoco_envs;
+mod mujoco_golden;
 #[allow(dead_code)]
 mod nn_common;
 mod nn_config;
