@@ -1,7 +1,7 @@
-//! Humanoid-v5 (Gymnasium `humanoid_v5.py`, spec §4.7): obs (348) = qpos[2:] (22) + qvel (23)
-//! + cinert[1:] (130) + cvel[1:] (78) + qfrc_actuator[6:] (17) + cfrc_ext[1:] (78);
-//! reward = 1.25·Δx_com/dt + 5·[healthy] − 0.1·‖ctrl‖² − min(5e-7·‖cfrc_ext‖², 10), where the
-//! control cost squares `data.ctrl` (f64); terminates when torso z ∉ (1, 2).
+//! Humanoid-v5 (Gymnasium `humanoid_v5.py`, spec §4.7). The observation (348) is qpos[2:]
+//! (22), qvel (23), cinert[1:] (130), cvel[1:] (78), qfrc_actuator[6:] (17) and cfrc_ext[1:]
+//! (78). The reward is 1.25·Δx_com/dt + 5·[healthy] − 0.1·‖ctrl‖² − min(5e-7·‖cfrc_ext‖², 10),
+//! where the control cost squares `data.ctrl` (f64). Terminates when torso z ∉ (1, 2).
 use super::base::Task;
 use super::np::{pairwise_sum, sum_of_squares};
 use super::sim::{Sim, Unstable};

@@ -97,7 +97,7 @@ impl Sim {
         self.data.qvel()
     }
 
-    /// The world position of body `name` (Gymnasium's `get_body_com`, i.e. `xpos`).
+    /// The world position of body `id` (Gymnasium's `get_body_com`, i.e. `xpos`).
     pub fn body_xpos(&self, id: usize) -> [f64; 3] {
         self.data.xpos()[id]
     }
