@@ -6,24 +6,35 @@ SHELL := /bin/bash
 LAB_CACHE ?= $(HOME)/.cache/lab
 LAB_VENV ?= $(LAB_CACHE)/venv
 TORCH_VERSION := 2.13.0
+# MuJoCo for npg-rank1's MuJoCo tasks (spec §4.7): mujoco-rs 7.0.0 binds exactly MuJoCo 3.17.0,
+# linked from the PyPI wheel's libmujoco.so.3.17.0; the model files come from the Gymnasium wheel.
+MUJOCO_VERSION := 3.17.0
+GYMNASIUM_VERSION := 1.4.0
 export CARGO_TARGET_DIR ?= $(LAB_CACHE)/target
 export VIRTUAL_ENV := $(LAB_VENV)
 export PATH := $(LAB_VENV)/bin:$(HOME)/.cargo/bin:$(PATH)
 export LIBTORCH_USE_PYTORCH := 1
 # Set (empty) so .cargo/config.toml's build-time torch shim stays out of make's builds.
 export PYTHONPATH :=
+# Git-ignored per checkout: lib/libmujoco.so (a symlink into the venv's wheel: the wheel has no
+# unversioned name, which mujoco-rs's build script looks for) and assets/*.xml (Gymnasium's
+# models). build.rs adds an rpath to the wheel's mujoco/ directory. .cargo/config.toml points
+# plain cargo builds at the same directory.
+MUJOCO_GEN := $(CURDIR)/data/generated/mujoco
+export MUJOCO_DYNAMIC_LINK_DIR := $(MUJOCO_GEN)/lib
 
 LAB := $(CARGO_TARGET_DIR)/release/lab
 TORCH_STAMP := $(LAB_VENV)/.torch-$(TORCH_VERSION)
+MUJOCO_STAMP := $(LAB_VENV)/.mujoco-$(MUJOCO_VERSION)-gymnasium-$(GYMNASIUM_VERSION)
 # Every paper subcommand has configs/<name>/ (the list itself is src/subcommands.rs).
 SUBCOMMANDS := $(notdir $(wildcard configs/*))
 
-.PHONY: setup venv openblas corpora data-kjv build demo test check unit smoke bench fmt \
+.PHONY: setup venv mujoco openblas corpora data-kjv build demo test check unit smoke bench fmt \
 	clean-cache reproduce-decompose bench-decompose-peers reproduce-npg-rank1 reproduce-entropy-probe \
 	repro-entropy-theory repro-entropy-quick repro-entropy-paper reproduce-grng repro-grng-toy \
 	repro-grng-quick reproduce-prefixrl repro-prefixrl-paper
 
-setup: venv openblas data-kjv
+setup: venv mujoco openblas data-kjv
 
 venv: $(TORCH_STAMP)
 
@@ -34,6 +45,19 @@ $(TORCH_STAMP):
 	"$(LAB_VENV)/bin/python" -m pip install --quiet "torch==$(TORCH_VERSION)"
 	touch "$@"
 
+# The wheels without their dependencies: lab needs only libmujoco.so and the MJCF files.
+$(MUJOCO_STAMP): $(TORCH_STAMP)
+	"$(LAB_VENV)/bin/python" -m pip install --quiet --no-deps "mujoco==$(MUJOCO_VERSION)" \
+	  "gymnasium==$(GYMNASIUM_VERSION)"
+	touch "$@"
+
+# Idempotent: relinks and recopies into this checkout's data/generated/mujoco on every call.
+mujoco: $(MUJOCO_STAMP)
+	@site=$$("$(LAB_VENV)/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+	mkdir -p "$(MUJOCO_GEN)/lib" "$(MUJOCO_GEN)/assets"
+	ln -sfn "$$site/mujoco/libmujoco.so.$(MUJOCO_VERSION)" "$(MUJOCO_GEN)/lib/libmujoco.so"
+	cp -f "$$site"/gymnasium/envs/mujoco/assets/*.xml "$(MUJOCO_GEN)/assets/"
+
 openblas:
 	@bash scripts/ensure-openblas.sh
 
@@ -43,7 +67,7 @@ corpora:
 
 # The KJV corpus (docs/data.md) at data/generated/kjv.txt (git-ignored): lab normalises the
 # `bible` dump, checks its sha256 and writes it; a file that already matches is left alone.
-data-kjv: venv openblas corpora
+data-kjv: venv mujoco openblas corpora
 	@cargo build --release --locked
 	"$(LAB)" corpus prepare kjv
 

@@ -1,5 +1,6 @@
 //! Build script: locate the project's libtorch, build tch's C++ wrapper so that libtorch is loaded
-//! only by runs that use tensors, and record the git commit for `meta.json`.
+//! only by runs that use tensors, give the binary an rpath to the MuJoCo wheel, and record the git
+//! commit for `meta.json`.
 //!
 //! # Lazy libtorch (x86-64 Linux)
 //! `.cargo/config.toml` replaces torch-sys's build script (which would link libtorch, and with it
@@ -54,6 +55,10 @@ fn main() {
             Err(why) => fail(&why),
         }
     }
+    match mujoco_lib_dir() {
+        Ok(dir) => println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.display()),
+        Err(why) => fail_mujoco(&why),
+    }
     println!("cargo:rustc-env=LAB_GIT_COMMIT={}", git_commit());
     if let Some(head) = git_head_path() {
         println!("cargo:rerun-if-changed={}", head.display());
@@ -64,6 +69,31 @@ fn fail(why: &str) -> ! {
     eprintln!("error: {why}\n{HELP}");
     println!("cargo:warning={why}. {HELP}");
     std::process::exit(1);
+}
+
+const MUJOCO_HELP: &str = "lab links MuJoCo 3.17.0 from the PyPI wheel `mujoco==3.17.0`. Run \
+`make build` (or `make mujoco`): it installs the wheel into the venv and makes \
+data/generated/mujoco/lib/libmujoco.so, the directory MUJOCO_DYNAMIC_LINK_DIR names.";
+
+fn fail_mujoco(why: &str) -> ! {
+    eprintln!("error: {why}\n{MUJOCO_HELP}");
+    println!("cargo:warning={why}. {MUJOCO_HELP}");
+    std::process::exit(1);
+}
+
+/// The wheel's `mujoco/` directory: where `$MUJOCO_DYNAMIC_LINK_DIR/libmujoco.so` points. The
+/// binary records the wheel's SONAME (`libmujoco.so.3.17.0`) and finds it through this rpath.
+fn mujoco_lib_dir() -> Result<PathBuf, String> {
+    println!("cargo:rerun-if-env-changed=MUJOCO_DYNAMIC_LINK_DIR");
+    let dir = std::env::var("MUJOCO_DYNAMIC_LINK_DIR")
+        .map_err(|_| "MUJOCO_DYNAMIC_LINK_DIR is not set".to_string())?;
+    let link = Path::new(&dir).join("libmujoco.so");
+    let real = std::fs::canonicalize(&link)
+        .map_err(|e| format!("cannot resolve {}: {e}", link.display()))?;
+    println!("cargo:rerun-if-changed={}", link.display());
+    real.parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| format!("{} has no parent directory", real.display()))
 }
 
 /// The torch package directory: `$LIBTORCH`, or that of the active venv's python.

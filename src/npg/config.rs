@@ -53,6 +53,9 @@ pub struct EnvConfig {
     /// Time limit; null uses the env's Gymnasium default (§4.1, §5.2).
     pub max_episode_steps: Option<usize>,
     pub precision: Precision,
+    /// MuJoCo tasks: another directory of model files (null: Gymnasium's, spec §4.7).
+    #[serde(default)]
+    pub model_dir: Option<std::path::PathBuf>,
 }
 
 impl EnvConfig {
@@ -60,6 +63,7 @@ impl EnvConfig {
         EnvOptions {
             max_episode_steps: self.max_episode_steps,
             precision: self.precision,
+            model_dir: self.model_dir.clone(),
         }
     }
 }
@@ -77,8 +81,17 @@ pub struct CriticConfig {
 #[derive(Deserialize, Serialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct NormConfig {
-    pub enabled: bool,
+    /// null: on for the MuJoCo tasks, off for classic control [D].
+    pub enabled: Option<bool>,
     pub clip: f64,
+}
+
+impl NormConfig {
+    /// Whether the normaliser runs on `env_id` (`enabled`, or its per-env default).
+    pub fn on_for(&self, env_id: &str) -> bool {
+        self.enabled
+            .unwrap_or_else(|| crate::rl::mujoco::is_mujoco(env_id))
+    }
 }
 
 /// Which single sample supplies the score `u` (§1.3).

@@ -175,10 +175,10 @@ impl<A: Policy, C: ValueFn<Batch = A::Batch>> Trainer<A, C> {
         let collector = Collector {
             obs_norm: cfg
                 .obs_norm
-                .enabled
+                .on_for(&cfg.env.id)
                 .then(|| ObsNormalizer::new(obs_dim, cfg.obs_norm.clip)),
             reward_scale: on
-                .enabled
+                .on_for(&cfg.env.id)
                 .then(|| RewardScaler::new(cfg.num_envs, gamma, on.clip)),
             venv,
         };

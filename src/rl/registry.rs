@@ -1,18 +1,26 @@
-//! Environment ids → instances with Gymnasium's default time limits (spec §4.1).
+//! Environment ids → instances with Gymnasium's default time limits (spec §4.1, §4.7).
 use super::classic::{Acrobot, CartPole, MountainCar, MountainCarContinuous, Pendulum};
 use super::env::{Env, Precision};
 use super::time_limit::TimeLimit;
 use crate::error::usage;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 
-/// The environment ids `make` knows, with Gymnasium's default `max_episode_steps`.
-pub const ENV_IDS: [(&str, usize); 5] = [
+/// The environment ids `make` knows, with Gymnasium's default `max_episode_steps`: classic
+/// control, then the MuJoCo tasks (`super::mujoco::TASK_IDS`).
+pub const ENV_IDS: [(&str, usize); 11] = [
     ("CartPole-v1", 500),
     ("Acrobot-v1", 500),
     ("Pendulum-v1", 200),
     ("MountainCar-v0", 200),
     ("MountainCarContinuous-v0", 999),
+    ("Hopper-v5", 1000),
+    ("Walker2d-v5", 1000),
+    ("HalfCheetah-v5", 1000),
+    ("Swimmer-v5", 1000),
+    ("Humanoid-v5", 1000),
+    ("Pusher-v5", 100),
 ];
 
 /// How `make` builds an environment; both fields are config keys [D].
@@ -24,10 +32,27 @@ pub struct EnvOptions {
     pub max_episode_steps: Option<usize>,
     #[serde(default)]
     pub precision: Precision,
+    /// MuJoCo tasks: the directory of the model files; `None` uses Gymnasium's, copied by
+    /// `make mujoco` (`super::mujoco::DEFAULT_MODEL_DIR`).
+    #[serde(default)]
+    pub model_dir: Option<PathBuf>,
 }
 
-/// The bare environment without a time limit.
+/// The bare environment without a time limit (MuJoCo tasks from the default model dir).
 pub fn make_raw(id: &str, precision: Precision) -> Result<Box<dyn Env>> {
+    let opts = EnvOptions {
+        precision,
+        ..EnvOptions::default()
+    };
+    make_raw_with(id, &opts)
+}
+
+/// The bare environment without a time limit, with every option of `opts` but the cap.
+pub fn make_raw_with(id: &str, opts: &EnvOptions) -> Result<Box<dyn Env>> {
+    let precision = opts.precision;
+    if let Some(env) = super::mujoco::make(id, opts.model_dir.as_deref(), precision) {
+        return env;
+    }
     Ok(match id {
         "CartPole-v1" => Box::new(CartPole::default()),
         "Acrobot-v1" => Box::new(Acrobot::new(precision)),
@@ -46,7 +71,7 @@ pub fn make_raw(id: &str, precision: Precision) -> Result<Box<dyn Env>> {
 
 /// The environment wrapped in its time limit (default cap unless overridden).
 pub fn make(id: &str, opts: &EnvOptions) -> Result<TimeLimit> {
-    let raw = make_raw(id, opts.precision)?;
+    let raw = make_raw_with(id, opts)?;
     let default_cap = ENV_IDS
         .iter()
         .find(|(known, _)| *known == id)

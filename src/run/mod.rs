@@ -37,6 +37,9 @@ pub struct Meta {
     pub libtorch: String,
     /// The library answering ndarray-linalg's BLAS/LAPACK calls, and its thread count.
     pub blas: Option<crate::device::Blas>,
+    /// The MuJoCo library version (`mj_versionString`) when the run used a MuJoCo task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mujoco: Option<String>,
     /// The process writing the run, so readers can tell a live run from a dead one.
     pub pid: u32,
     pub host: String,
@@ -86,6 +89,7 @@ impl Run {
             torch_threads: None,
             libtorch: String::new(),
             blas: None,
+            mujoco: None,
             pid: std::process::id(),
             host: this_host(),
             start_time: now(),
@@ -169,6 +173,7 @@ impl Run {
             Err(_) => "failed".into(),
         };
         self.meta.error = outcome.as_ref().err().map(|e| format!("{e:#}"));
+        self.meta.mujoco = crate::rl::mujoco::used_version().map(String::from);
         let written = self.write_meta();
         if let Err(e) = &written {
             self.meta.status = "failed".into();

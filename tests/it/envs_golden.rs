@@ -133,6 +133,7 @@ fn time_limits_truncate_at_the_cap_and_can_coincide_with_termination() {
     let opts = EnvOptions {
         max_episode_steps: Some(3),
         precision: Precision::Gymnasium,
+        ..EnvOptions::default()
     };
     let mut env = make("Pendulum-v1", &opts).expect("make");
     let mut obs = [0.0f32; 3];

@@ -55,6 +55,7 @@ fn replay(env_id: &str, precision: Precision, strict: bool) -> Replay {
     let opts = EnvOptions {
         max_episode_steps: Some(cap),
         precision,
+        ..EnvOptions::default()
     };
     let mut env = make(env_id, &opts).expect("make");
     let discrete = matches!(env.action_space(), lab::rl::Space::Discrete(_));

@@ -57,6 +57,8 @@ mod gym_reset_seed;
 mod input_errors;
 mod interrupt;
 mod layers;
+mod mujoco_envs;
+mod mujoco_golden;
 #[allow(dead_code)]
 mod nn_common;
 mod nn_config;

@@ -1,0 +1,190 @@
+//! [`MujocoEnv`]: the [`Env`] every MuJoCo task shares (Gymnasium's `MujocoEnv` plus the
+//! task's `reset_model`/`step`, given by a [`Task`]).
+use super::sim::{Sim, Unstable};
+use super::ResetNoise;
+use crate::rl::env::{check_state_len, Action, Env, EnvState, Precision, RngState, Space};
+use crate::rl::Transition;
+use anyhow::Result;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::path::Path;
+
+/// One v5 task: its model, observation, reset distribution and reward (spec §4.7).
+pub trait Task: Send + Sized + 'static {
+    const ID: &'static str;
+    const MODEL_FILE: &'static str;
+    const FRAME_SKIP: usize;
+    /// Look up what the task needs from the loaded model (body ids).
+    fn new(sim: &Sim) -> Result<Self>;
+    fn obs_dim(&self, sim: &Sim) -> usize;
+    /// Write `_get_obs()` into `obs` (length [`Task::obs_dim`]).
+    fn observe(&self, sim: &Sim, obs: &mut [f64]);
+    /// `reset_model()`'s initial (qpos, qvel), drawing from `rng` in Gymnasium's order.
+    fn initial_state(&self, sim: &Sim, rng: &mut dyn ResetNoise) -> (Vec<f64>, Vec<f64>);
+    /// `step(action)` minus the observation: simulate and return (reward, terminated).
+    fn step(
+        &mut self,
+        sim: &mut Sim,
+        action: &[f64],
+        precision: Precision,
+    ) -> std::result::Result<(f64, bool), Unstable>;
+}
+
+/// A MuJoCo task as an [`Env`]; the last observation is kept in f64 (Gymnasium's dtype).
+pub struct MujocoEnv<T: Task> {
+    task: T,
+    sim: Sim,
+    rng: ChaCha8Rng,
+    precision: Precision,
+    obs: Vec<f64>,
+    /// The action as the task sees it (float32-rounded with Gymnasium precision).
+    action: Vec<f64>,
+    /// Unstable steps so far; the first one is reported on stderr.
+    unstable_steps: usize,
+}
+
+impl<T: Task> MujocoEnv<T> {
+    pub fn new(model_dir: &Path, precision: Precision) -> Result<Self> {
+        let sim = Sim::load(model_dir, T::MODEL_FILE, T::FRAME_SKIP)?;
+        let task = T::new(&sim)?;
+        super::mark_used();
+        let obs = vec![0.0; task.obs_dim(&sim)];
+        let mut env = MujocoEnv {
+            task,
+            sim,
+            rng: ChaCha8Rng::seed_from_u64(0),
+            precision,
+            obs,
+            action: Vec::new(),
+            unstable_steps: 0,
+        };
+        env.refresh_obs();
+        Ok(env)
+    }
+
+    /// The last observation in f64 (what Gymnasium returns; `obs` gets it as f32).
+    pub fn observation(&self) -> &[f64] {
+        &self.obs
+    }
+    pub fn sim(&self) -> &Sim {
+        &self.sim
+    }
+    /// Steps that ended an episode because the simulation went unstable.
+    pub fn unstable_steps(&self) -> usize {
+        self.unstable_steps
+    }
+
+    fn refresh_obs(&mut self) {
+        self.task.observe(&self.sim, &mut self.obs);
+    }
+
+    fn emit(&self, obs: &mut [f32]) {
+        for (o, v) in obs.iter_mut().zip(&self.obs) {
+            *o = *v as f32;
+        }
+    }
+
+    /// An unstable step ends the episode (terminated, reward 0) instead of handing NaN or a
+    /// state MuJoCo silently reset to the learner; the first one per env is reported.
+    fn unstable(&mut self, why: Unstable) -> Transition {
+        self.unstable_steps += 1;
+        if self.unstable_steps == 1 {
+            eprintln!(
+                "warning: {}: {}; the episode ends here (terminated, reward 0). Further \
+                 unstable steps of this env are not reported.",
+                T::ID,
+                why.0
+            );
+        }
+        Transition {
+            reward: 0.0,
+            terminated: true,
+            truncated: false,
+        }
+    }
+}
+
+impl<T: Task> Env for MujocoEnv<T> {
+    fn id(&self) -> &'static str {
+        T::ID
+    }
+    fn observation_space(&self) -> Space {
+        let n = self.obs.len();
+        Space::Box {
+            low: vec![f64::NEG_INFINITY; n],
+            high: vec![f64::INFINITY; n],
+        }
+    }
+    /// The actuators' control ranges as float32 (Gymnasium's `_set_action_space`).
+    fn action_space(&self) -> Space {
+        let range = self.sim.model().actuator_ctrlrange();
+        Space::Box {
+            low: range.iter().map(|r| r[0] as f32 as f64).collect(),
+            high: range.iter().map(|r| r[1] as f32 as f64).collect(),
+        }
+    }
+    fn obs_dim(&self) -> usize {
+        self.obs.len()
+    }
+    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
+        if let Some(s) = seed {
+            self.rng = ChaCha8Rng::seed_from_u64(s);
+        }
+        let (qpos, qvel) = self.task.initial_state(&self.sim, &mut self.rng);
+        self.sim.reset_to(&qpos, &qvel);
+        self.refresh_obs();
+        self.emit(obs);
+    }
+    fn step(&mut self, action: Action, obs: &mut [f32]) -> Transition {
+        let values = action.values();
+        let nu = self.sim.model().actuator_ctrlrange().len();
+        assert_eq!(values.len(), nu, "{}: action length", T::ID);
+        self.action.clear();
+        self.action
+            .extend(values.iter().map(|&a| match self.precision {
+                Precision::Gymnasium => a as f32 as f64,
+                Precision::F64 => a,
+            }));
+        let t = match self.task.step(&mut self.sim, &self.action, self.precision) {
+            Ok((reward, terminated)) => Transition {
+                reward,
+                terminated,
+                truncated: false,
+            },
+            Err(why) => self.unstable(why),
+        };
+        self.refresh_obs();
+        self.emit(obs);
+        t
+    }
+    /// `state_vector()`: qpos then qvel.
+    fn state(&self) -> Vec<f64> {
+        let mut s = self.sim.qpos().to_vec();
+        s.extend_from_slice(self.sim.qvel());
+        s
+    }
+    /// Start an episode from (qpos, qvel) as Gymnasium's `reset` + `set_state` does.
+    fn set_state(&mut self, state: &[f64], obs: &mut [f32]) -> Result<()> {
+        let nq = self.sim.nq();
+        check_state_len(T::ID, state, nq + self.sim.nv())?;
+        self.sim.reset_to(&state[..nq], &state[nq..]);
+        self.refresh_obs();
+        self.emit(obs);
+        Ok(())
+    }
+    fn save(&self) -> EnvState {
+        EnvState {
+            state: self.sim.full_state(),
+            state_is_f32: false,
+            rng: RngState::of(&self.rng),
+            elapsed: 0,
+        }
+    }
+    fn load(&mut self, saved: &EnvState) -> Result<()> {
+        check_state_len(T::ID, &saved.state, self.sim.full_state_len())?;
+        self.rng = saved.rng.restore()?;
+        self.sim.set_full_state(&saved.state);
+        self.refresh_obs();
+        Ok(())
+    }
+}

@@ -1,0 +1,48 @@
+//! Swimmer-v5 (Gymnasium `swimmer_v5.py`, spec §4.7): obs = qpos[2:] (3) + qvel (5);
+//! reward = Δx/dt − 1e-4·‖a‖²; never terminates; reset noise U(±0.1) on qpos and qvel.
+use super::base::Task;
+use super::hopper::positions_velocities;
+use super::np::control_cost;
+use super::sim::{Sim, Unstable};
+use super::{add_uniform, ResetNoise};
+use crate::rl::env::Precision;
+use anyhow::Result;
+
+const CTRL_COST_WEIGHT: f64 = 1e-4;
+const RESET_NOISE: f64 = 0.1;
+
+pub struct Swimmer;
+
+impl Task for Swimmer {
+    const ID: &'static str = "Swimmer-v5";
+    const MODEL_FILE: &'static str = "swimmer.xml";
+    const FRAME_SKIP: usize = 4;
+    fn new(_: &Sim) -> Result<Self> {
+        Ok(Swimmer)
+    }
+    fn obs_dim(&self, sim: &Sim) -> usize {
+        sim.nq() + sim.nv() - 2
+    }
+    fn observe(&self, sim: &Sim, obs: &mut [f64]) {
+        positions_velocities(sim, 2, None, obs);
+    }
+    fn initial_state(&self, sim: &Sim, rng: &mut dyn ResetNoise) -> (Vec<f64>, Vec<f64>) {
+        let qpos = add_uniform(&sim.init_qpos, RESET_NOISE, rng);
+        let qvel = add_uniform(&sim.init_qvel, RESET_NOISE, rng);
+        (qpos, qvel)
+    }
+    fn step(
+        &mut self,
+        sim: &mut Sim,
+        action: &[f64],
+        precision: Precision,
+    ) -> Result<(f64, bool), Unstable> {
+        let x_before = sim.qpos()[0];
+        sim.simulate(action)?;
+        let x_velocity = (sim.qpos()[0] - x_before) / sim.dt();
+        Ok((
+            x_velocity - control_cost(CTRL_COST_WEIGHT, action, precision),
+            false,
+        ))
+    }
+}
