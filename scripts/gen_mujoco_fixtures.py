@@ -3,13 +3,17 @@
 
 Run once with the dev venv (never needed by tests or the binary):
     ~/.cache/lab/devvenv/bin/pip install gymnasium==1.4.0 mujoco==3.17.0
-    ~/.cache/lab/devvenv/bin/python scripts/gen_mujoco_fixtures.py
+    ~/.cache/lab/devvenv/bin/python scripts/gen_mujoco_fixtures.py [--resets]
 Writes tests/fixtures/gym/<EnvId>.csv: 300 steps per task through `gym.make` (TimeLimit
 included, with a short cap so that files hold truncations as well as terminations), with
 random float32 actions, some beyond the control range (MuJoCo clamps the control, the
 control cost does not). Rust replays the recorded actions from the recorded reset states
 (`set_state`, i.e. mj_resetData + qpos/qvel + mj_forward, as Gymnasium's reset does) and
 compares observations, rewards and flags (tests/it/mujoco_golden.rs).
+
+Also writes tests/fixtures/numpy/mujoco_resets.csv (tests/it/gym_reset_seed.rs): per task and seed,
+`state_vector()` (qpos then qvel) after reset(seed=seed) (k = 0) and after k = 1, 2 further unseeded
+resets, so a seed is checked to mean Gymnasium's initial state, reset noise included.
 
 Row layout (no header; first field says the kind):
     meta,<env id>,<max_episode_steps>,<gymnasium>,<mujoco>,<numpy>
@@ -85,10 +89,33 @@ def record(env_id, cap, prefix):
     print(f"{env_id}: {episode} episodes ended, {counts}, {size} KiB", file=sys.stderr)
 
 
+RESET_SEEDS = [0, 1, 42, 12345]
+
+
+def resets():
+    lines = ["env,seed,k,state..."]
+    for env_id, _, _ in SPECS:
+        env = gym.make(env_id)
+        for seed in RESET_SEEDS:
+            env.reset(seed=seed)
+            for k in range(3):
+                if k:
+                    env.reset()
+                lines.append(f"{env_id},{seed},{k},{f64s(env.unwrapped.state_vector())}")
+        env.close()
+    path = OUT.parent / "numpy" / "mujoco_resets.csv"
+    path.write_text("\n".join(lines) + "\n")
+    print(f"wrote {path} ({len(lines)} lines)", file=sys.stderr)
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
+    if sys.argv[1:] == ["--resets"]:
+        resets()
+        return
     for spec in SPECS:
         record(*spec)
+    resets()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 //! checkpointed env continues it too, and a seeded episode with recorded actions matches
 //! Gymnasium's states, rewards and terminations bit for bit (Acrobot's and Pendulum's `x**2`
 //! are C `pow`).
+use lab::rl::mujoco::is_mujoco;
 use lab::rl::{make_raw, Action, Env, Precision, Space, ENV_IDS};
 use std::collections::BTreeMap;
 
@@ -25,8 +26,12 @@ fn env(id: &str) -> Box<dyn Env> {
 
 /// Recorded states by (env, seed): the state after reset(seed) and two unseeded resets.
 fn recorded_resets() -> BTreeMap<(String, u64), Vec<Vec<f64>>> {
+    recorded("gym_resets.csv")
+}
+
+fn recorded(file: &str) -> BTreeMap<(String, u64), Vec<Vec<f64>>> {
     let mut out: BTreeMap<(String, u64), Vec<Vec<f64>>> = BTreeMap::new();
-    for line in fixture("gym_resets.csv").lines().skip(1) {
+    for line in fixture(file).lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
         let key = (f[0].to_string(), f[1].parse().expect("seed"));
         let k: usize = f[2].parse().expect("k");
@@ -40,7 +45,28 @@ fn recorded_resets() -> BTreeMap<(String, u64), Vec<Vec<f64>>> {
 #[test]
 fn reset_seed_gives_gymnasiums_initial_state_for_every_env_and_seed() {
     let recorded = recorded_resets();
-    assert_eq!(recorded.len(), ENV_IDS.len() * 8, "5 envs × 8 seeds");
+    let classic = ENV_IDS.iter().filter(|(id, _)| !is_mujoco(id)).count();
+    assert_eq!(recorded.len(), classic * 8, "5 envs × 8 seeds");
+    for ((id, seed), states) in &recorded {
+        let mut e = env(id);
+        let mut obs = vec![0.0f32; e.obs_dim()];
+        e.reset(Some(*seed), &mut obs);
+        assert_eq!(&e.state(), &states[0], "{id} reset(seed={seed})");
+        for (k, want) in states.iter().enumerate().skip(1) {
+            e.reset(None, &mut obs);
+            assert_eq!(&e.state(), want, "{id} seed {seed}: unseeded reset {k}");
+        }
+    }
+}
+
+/// MuJoCo tasks (scripts/gen_mujoco_fixtures.py --resets): `state_vector()` after
+/// reset(seed) and two unseeded resets equals Gymnasium's, reset noise (uniform, and
+/// HalfCheetah's normal velocity noise) included.
+#[test]
+fn mujoco_reset_seed_gives_gymnasiums_initial_state() {
+    let recorded = recorded("mujoco_resets.csv");
+    let tasks = ENV_IDS.iter().filter(|(id, _)| is_mujoco(id)).count();
+    assert_eq!(recorded.len(), tasks * 4, "6 tasks × 4 seeds");
     for ((id, seed), states) in &recorded {
         let mut e = env(id);
         let mut obs = vec![0.0f32; e.obs_dim()];

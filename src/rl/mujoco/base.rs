@@ -2,11 +2,10 @@
 //! task's `reset_model`/`step`, given by a [`Task`]).
 use super::sim::{Sim, Unstable};
 use super::ResetNoise;
-use crate::rl::env::{check_state_len, Action, Env, EnvState, Precision, RngState, Space};
+use crate::rl::env::{check_state_len, Action, Env, EnvState, Precision, Space};
+use crate::rl::np_random::NpRng;
 use crate::rl::Transition;
 use anyhow::Result;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 
 /// One v5 task: its model, observation, reset distribution and reward (spec §4.7).
@@ -34,7 +33,8 @@ pub trait Task: Send + Sized + 'static {
 pub struct MujocoEnv<T: Task> {
     task: T,
     sim: Sim,
-    rng: ChaCha8Rng,
+    /// Gymnasium's `np_random`: `reset(Some(seed))` = `default_rng(seed)`; never seeded: OS entropy.
+    rng: NpRng,
     precision: Precision,
     obs: Vec<f64>,
     /// The action as the task sees it (float32-rounded with Gymnasium precision).
@@ -52,7 +52,7 @@ impl<T: Task> MujocoEnv<T> {
         let mut env = MujocoEnv {
             task,
             sim,
-            rng: ChaCha8Rng::seed_from_u64(0),
+            rng: NpRng::from_os_entropy(),
             precision,
             obs,
             action: Vec::new(),
@@ -128,7 +128,7 @@ impl<T: Task> Env for MujocoEnv<T> {
     }
     fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
         if let Some(s) = seed {
-            self.rng = ChaCha8Rng::seed_from_u64(s);
+            self.rng = NpRng::from_seed(s);
         }
         let (qpos, qvel) = self.task.initial_state(&self.sim, &mut self.rng);
         self.sim.reset_to(&qpos, &qvel);
@@ -176,7 +176,7 @@ impl<T: Task> Env for MujocoEnv<T> {
         EnvState {
             state: self.sim.full_state(),
             state_is_f32: false,
-            rng: RngState::of(&self.rng),
+            rng: self.rng.save(),
             elapsed: 0,
         }
     }

@@ -23,8 +23,7 @@ pub use base::{MujocoEnv, Task};
 
 use crate::rl::env::{Env, Precision};
 use anyhow::Result;
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
+use crate::rl::np_random::NpRng;
 use std::path::Path;
 
 /// Where `make mujoco` puts Gymnasium's model files (git-ignored).
@@ -86,20 +85,19 @@ pub(crate) fn mark_used() {
 }
 
 /// The reset-noise draws the tasks make (NumPy's `Generator.uniform` and
-/// `standard_normal`). Implemented here for the env RNG the classic envs use; a NumPy-exact
-/// generator plugs in with one more impl.
+/// `standard_normal`), from the env's NumPy-exact generator, so a seed starts Gymnasium's episode.
 pub trait ResetNoise {
     /// `uniform(lo, hi)` = `lo + (hi - lo) * u`, u uniform in [0, 1) (NumPy's formula).
     fn uniform(&mut self, lo: f64, hi: f64) -> f64;
     fn standard_normal(&mut self) -> f64;
 }
 
-impl ResetNoise for ChaCha8Rng {
+impl ResetNoise for NpRng {
     fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.gen::<f64>()
+        NpRng::uniform(self, lo, hi)
     }
     fn standard_normal(&mut self) -> f64 {
-        self.sample(rand_distr::StandardNormal)
+        NpRng::standard_normal(self)
     }
 }
 
