@@ -22,8 +22,8 @@ pub mod walker2d;
 pub use base::{MujocoEnv, Task};
 
 use crate::rl::env::{Env, Precision};
-use anyhow::Result;
 use crate::rl::np_random::NpRng;
+use anyhow::Result;
 use std::path::Path;
 
 /// Where `make mujoco` puts Gymnasium's model files (git-ignored).
