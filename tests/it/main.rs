@@ -102,3 +102,4 @@ mod startup;
 mod study;
 mod study_jobs_memory;
 mod study_locks;
+mod study_slurm;
