@@ -21,11 +21,20 @@ fn slurm_dir() -> PathBuf {
 /// The cluster's SLURM_CONF, or why the tests skip.
 fn cluster(test: &str) -> Option<PathBuf> {
     static UP: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    match UP.get_or_init(start_cluster) {
+    let up = UP.get_or_init(|| {
+        let up = start_cluster();
+        if let Err(why) = &up {
+            // Straight to stderr, past the harness's capture, so `make test` shows it.
+            use std::io::Write;
+            let line = format!("SKIP: the Slurm executor tests (study_slurm): {why}\n");
+            let _ = std::io::stderr().write_all(line.as_bytes());
+        }
+        up
+    });
+    match up {
         Ok(conf) => Some(conf.clone()),
         Err(why) => {
             println!("SKIP: {test}: no Slurm cluster ({why})");
-            eprintln!("SKIP: {test}: no Slurm cluster ({why})");
             None
         }
     }
@@ -53,7 +62,12 @@ fn start_cluster() -> Result<PathBuf, String> {
     let started = script("start").map_err(|e| format!("{SCRIPT}: {e}"))?;
     if !started.status.success() {
         let why = String::from_utf8_lossy(&started.stderr);
-        return Err(format!("slurm-local.sh start failed: {}", why.trim()));
+        let last = why
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no message");
+        return Err(format!("slurm-local.sh start failed: {}", last.trim()));
     }
     // SAFETY: registers a plain function, run once at process exit.
     unsafe { libc::atexit(stop_cluster) };
