@@ -89,13 +89,19 @@ pub fn plan(
 /// unfinished run: `--jobs` at a time here, or as a Slurm job array (`--executor slurm`).
 pub fn execute(study: &Study, args: &RunArgs) -> Result<runner::Outcome> {
     lock::StudyLock::check(&study.dir)?;
+    if args.executor == Executor::Slurm {
+        slurm::check_client()?;
+    }
+    // Slurm jobs still queued would run into a study started over, or race a local resume.
+    if args.force || (args.resume_study() && args.executor == Executor::Local) {
+        if let Ok(Some(old)) = StudyRecord::read(&study.dir) {
+            slurm_follow::refuse_if_queued(&study.dir, &old)?;
+        }
+    }
     prepare_dir(&study.dir, args, &study.record, &study.configs)?;
     let _lock = lock::StudyLock::take(&study.dir)?;
     match args.executor {
-        Executor::Local => {
-            slurm_follow::refuse_if_queued(&study.dir, &study.record)?;
-            runner::execute(&study.dir, &study.record, &study.needs, args)
-        }
+        Executor::Local => runner::execute(&study.dir, &study.record, &study.needs, args),
         Executor::Slurm => slurm::execute(&study.dir, &study.record, &study.slurm, args),
     }
 }

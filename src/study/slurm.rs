@@ -211,6 +211,24 @@ fn is_gpu_request(g: &str) -> bool {
     kind_ok && !count.is_empty() && count.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// Stop early, before the study directory is made, when Slurm's client commands are missing.
+pub fn check_client() -> Result<()> {
+    match std::process::Command::new("sbatch")
+        .arg("--version")
+        .output()
+    {
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => Err(usage(format!(
+            "--executor slurm: `sbatch --version` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))),
+        Err(e) => Err(usage(format!(
+            "--executor slurm: cannot run sbatch ({e}); Slurm's client commands (sbatch, squeue, \
+             scancel) must be on PATH (scripts/slurm-local.sh start makes a one-node cluster here)"
+        ))),
+    }
+}
+
 /// Run the study's unfinished runs on Slurm: follow the jobs still queued from an earlier
 /// submission, submit the rest as one job array, and follow everything to the end (or Ctrl-C).
 pub fn execute(

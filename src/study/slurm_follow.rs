@@ -275,13 +275,13 @@ pub fn refuse_if_queued(dir: &Path, record: &StudyRecord) -> Result<()> {
     if slurm_job::read_submissions(dir)?.is_empty() {
         return Ok(());
     }
-    let mut f = Follower::new(
-        dir,
-        slurm_job::tasks(&dir.canonicalize()?, record),
-        Duration::ZERO,
-        true,
-    )?;
-    f.poll()?;
+    let tasks = slurm_job::tasks(&dir.canonicalize()?, record);
+    let mut f = Follower::new(dir, tasks, Duration::ZERO, true)?;
+    if let Err(e) = f.poll() {
+        // No Slurm here (a copied study directory): nothing of it can still run here either.
+        eprintln!("warning: could not ask Slurm about the study's earlier jobs: {e:#}");
+        return Ok(());
+    }
     let jobs = f.active_jobs();
     if jobs.is_empty() {
         return Ok(());

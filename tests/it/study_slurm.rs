@@ -297,6 +297,21 @@ fn ctrl_c_leaves_the_jobs_queued_then_cancel_and_resume_finish_them() {
         text(&queue)
     );
 
+    for racing in [&["--force"][..], &["--resume", "--executor", "local"]] {
+        let refused = slurm_lab(&conf, tmp.path(), &[&args[..3], racing].concat());
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "{racing:?}: {}",
+            text(&refused)
+        );
+        assert!(
+            text(&refused).contains("still has Slurm jobs queued"),
+            "{}",
+            text(&refused)
+        );
+    }
+
     let cancel = slurm_lab(
         &conf,
         tmp.path(),
@@ -369,6 +384,20 @@ fn slurm_mistakes_exit_2_naming_the_key() {
             text(&out)
         );
     }
+    std::fs::create_dir(dir.join("empty")).unwrap();
+    let no_slurm = Command::new(LAB)
+        .args(["decompose", "--config", "case2.yaml", "--executor", "slurm"])
+        .current_dir(dir)
+        .env("PATH", dir.join("empty"))
+        .output()
+        .unwrap();
+    assert_eq!(no_slurm.status.code(), Some(2), "{}", text(&no_slurm));
+    assert!(
+        text(&no_slurm).contains("cannot run sbatch"),
+        "{}",
+        text(&no_slurm)
+    );
+    assert!(!dir.join("results/decompose/c").exists(), "nothing written");
     let not_a_study = lab(dir, &["status", "."]);
     assert_eq!(not_a_study.status.code(), Some(2), "{}", text(&not_a_study));
     assert!(text(&not_a_study).contains("not a study directory"));
@@ -386,7 +415,7 @@ fn a_thousand_runs_cost_one_squeue_and_one_sacct_per_poll() {
     let fake = |name: &str, body: &str| {
         let path = bin.join(name);
         let script = format!(
-            "#!/bin/bash\necho \"{name} $*\" >> '{}'\n{body}\n",
+            "#!/bin/bash\n[ \"$1\" = --version ] && exit 0\necho \"{name} $*\" >> '{}'\n{body}\n",
             log.display()
         );
         std::fs::write(&path, script).unwrap();
