@@ -103,3 +103,4 @@ mod study;
 mod study_jobs_memory;
 mod study_locks;
 mod study_slurm;
+mod study_slurm_calls;
