@@ -15,6 +15,27 @@ pub enum Tool {
     /// Text corpora for the language models: `prepare kjv` (set-up) and `info`
     #[command(subcommand)]
     Corpus(CorpusCommand),
+    /// Where each run of a study is: completed, running, pending (Slurm), failed, interrupted
+    Status(StatusArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct StatusArgs {
+    /// A study directory
+    pub dir: PathBuf,
+    /// Cancel the study's Slurm jobs (scancel); their runs end `interrupted`
+    #[arg(long)]
+    pub cancel: bool,
+}
+
+/// Where a study's runs execute.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Executor {
+    /// Child processes on this machine, `--jobs` at a time
+    #[default]
+    Local,
+    /// One Slurm job array (`sbatch --array`), configured by the `study.slurm:` block
+    Slurm,
 }
 
 #[derive(Subcommand, Debug)]
@@ -121,6 +142,9 @@ pub struct RunArgs {
     /// (its config.yaml is the config unless --config is given)
     #[arg(long, value_name = "RUN_DIR", num_args = 0..=1)]
     pub resume: Option<Option<PathBuf>>,
+    /// Study only: where the runs execute, `local` processes or one `slurm` job array
+    #[arg(long, value_enum, default_value_t = Executor::Local)]
+    pub executor: Executor,
 }
 
 impl RunArgs {

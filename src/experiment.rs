@@ -94,9 +94,10 @@ pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
         }
         return launch_study::<E>(args, loaded, block);
     }
-    if args.jobs.is_some() || args.resume_study() {
+    if args.jobs.is_some() || args.resume_study() || args.executor != crate::cli::Executor::Local {
         return Err(usage(
-            "--jobs and --resume (without RUN_DIR) are for studies: the config has no `study:` block",
+            "--jobs, --executor and --resume (without RUN_DIR) are for studies: the config has no \
+             `study:` block",
         ));
     }
     if let Some(dir) = resume_run {

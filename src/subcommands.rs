@@ -105,6 +105,7 @@ pub fn dispatch(matches: &ArgMatches) -> Result<()> {
         Tool::Report(a) => report::command(&a.dir, &plots_for, &report_for),
         Tool::Plot(a) => plot::command(&a, &plots_for),
         Tool::Compare(a) => compare::command(&a.runs),
+        Tool::Status(a) => crate::study::status_command(&a.dir, a.cancel),
         Tool::Corpus(CorpusCommand::Prepare(a)) => {
             data::command::prepare(&a.kind, a.out.as_deref())
         }

@@ -2,12 +2,17 @@
 //! process (`--jobs N` at a time) under `results/<sub>/<study>/<cell>/seed-<k>/`, records the
 //! plan in `study.json` and resumes with `--resume`. The launcher (`experiment`) types each
 //! cell's config and writes the closing report; this module knows no subcommand.
+//! `--executor slurm` runs the same runs as one Slurm job array instead (see [`slurm`]).
 mod lock;
 pub mod memory;
 pub mod plan;
 pub mod runner;
+pub mod slurm;
+mod slurm_follow;
+mod slurm_job;
+mod slurm_poll;
 
-use crate::cli::RunArgs;
+use crate::cli::{Executor, RunArgs};
 use crate::config::Loaded;
 use crate::error::{usage, Interrupted};
 use crate::results::record::{Cell, StudyRecord, CELL_CONFIG, RECORD_FILE};
@@ -24,6 +29,8 @@ pub struct Study {
     pub record: StudyRecord,
     pub configs: Vec<String>,
     pub needs: Vec<Option<MemoryNeed>>,
+    /// The `study.slurm:` block (empty when not given).
+    pub slurm: slurm::SlurmBlock,
 }
 
 /// Plan the study of subcommand `sub` described by `block` over the merged config `loaded`
@@ -53,6 +60,7 @@ pub fn plan(
         Some(s) => s.clone(),
         None => vec![default_seed()?],
     };
+    let slurm = slurm::SlurmBlock::parse(block.slurm.as_ref(), args)?;
     let axes = plan::block_axes(&block)?;
     let cells = plan::cells(&axes);
     let (configs, needs) = cell_configs(loaded, &cells, check)?;
@@ -73,16 +81,34 @@ pub fn plan(
         record,
         configs,
         needs,
+        slurm,
     })
 }
 
 /// Create (or, with `--resume`, check) the study directory, hold its lock and run every
-/// unfinished run, `--jobs` at a time.
+/// unfinished run: `--jobs` at a time here, or as a Slurm job array (`--executor slurm`).
 pub fn execute(study: &Study, args: &RunArgs) -> Result<runner::Outcome> {
     lock::StudyLock::check(&study.dir)?;
+    if args.executor == Executor::Slurm {
+        slurm::check_client()?;
+    }
+    // Slurm jobs still queued would run into a study started over, or race a local resume.
+    if args.force || (args.resume_study() && args.executor == Executor::Local) {
+        if let Ok(Some(old)) = StudyRecord::read(&study.dir) {
+            slurm_follow::refuse_if_queued(&study.dir, &old)?;
+        }
+    }
     prepare_dir(&study.dir, args, &study.record, &study.configs)?;
     let _lock = lock::StudyLock::take(&study.dir)?;
-    runner::execute(&study.dir, &study.record, &study.needs, args)
+    match args.executor {
+        Executor::Local => runner::execute(&study.dir, &study.record, &study.needs, args),
+        Executor::Slurm => slurm::execute(&study.dir, &study.record, &study.slurm, args),
+    }
+}
+
+/// `lab status DIR [--cancel]`: where each run of a study is, or cancel its Slurm jobs.
+pub fn status_command(dir: &Path, cancel: bool) -> Result<()> {
+    slurm_follow::command(dir, cancel)
 }
 
 /// Each cell's full config as YAML, typed and validated now so mistakes stop the study early,

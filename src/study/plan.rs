@@ -31,6 +31,8 @@ pub struct StudyBlock {
     pub grid: Mapping,
     #[serde(default)]
     pub cases: Mapping,
+    /// What each run asks of a Slurm cluster (`--executor slurm`), see [`super::slurm`].
+    pub slurm: Option<Value>,
 }
 
 /// Remove and parse the `study:` block from a merged config, if there is one.

@@ -327,7 +327,7 @@ fn meta_error(dir: &Path) -> Option<String> {
     meta.get("error")?.as_str().map(str::to_string)
 }
 
-fn last_error_line(stderr: &str) -> String {
+pub(super) fn last_error_line(stderr: &str) -> String {
     stderr
         .lines()
         .rev()

@@ -109,3 +109,5 @@ mod startup;
 mod study;
 mod study_jobs_memory;
 mod study_locks;
+mod study_slurm;
+mod study_slurm_calls;
