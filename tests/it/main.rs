@@ -96,6 +96,7 @@ mod prefixrl_algo;
 mod prefixrl_cli;
 mod prefixrl_compare;
 mod prefixrl_eval;
+mod prefixrl_interrupt;
 mod prefixrl_jsonl;
 mod prefixrl_policy;
 mod prefixrl_stages;

@@ -313,6 +313,10 @@ pub fn sample_chunks(
     let (n, want, temperature) = sampling;
     let per_call = (SAMPLE_ROWS / n.max(1)).max(1);
     for (i, chunk) in contexts.chunks(per_call).enumerate() {
+        // Long sampling stages (probe, rejection, calibration) stop between chunks on a signal.
+        if crate::run::interrupted() {
+            return Err(crate::error::Interrupted.into());
+        }
         let longest = chunk.iter().map(Context::len).max().unwrap_or(1);
         let mut opts = SampleOptions::new(n, room(model, longest, want)?, codec.eos, codec.pad);
         opts.temperature = temperature;
