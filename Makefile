@@ -32,7 +32,8 @@ SUBCOMMANDS := $(notdir $(wildcard configs/*))
 .PHONY: setup venv mujoco openblas corpora data-kjv build demo test check unit smoke bench fmt \
 	clean-cache reproduce-decompose bench-decompose-peers reproduce-npg-rank1 reproduce-entropy-probe \
 	repro-entropy-theory repro-entropy-quick repro-entropy-paper reproduce-grng repro-grng-toy \
-	repro-grng-quick reproduce-prefixrl repro-prefixrl-paper
+	repro-grng-quick reproduce-prefixrl repro-prefixrl-paper reproduce-npg-rank1-mujoco \
+	repro-npg-rank1-mujoco-quick
 
 setup: venv mujoco openblas data-kjv
 
@@ -125,6 +126,16 @@ bench-decompose-peers: build
 
 reproduce-npg-rank1: build
 	LAB="$(LAB)" scripts/npg-rank1-reproduce.sh configs/npg-rank1/paper.yaml results/npg-rank1/t2-classic
+
+# The T3 MuJoCo study (configs/npg-rank1/mujoco.yaml: 6 tasks x 7 algorithms x 5 seeds, 1M steps:
+# days on 2 cores) and its first look (Hopper, HalfCheetah, Walker2d; 1 seed; 100k steps).
+reproduce-npg-rank1-mujoco: build
+	LAB="$(LAB)" scripts/npg-rank1-reproduce.sh configs/npg-rank1/mujoco.yaml results/npg-rank1/t3-mujoco
+
+repro-npg-rank1-mujoco-quick: build
+	LAB="$(LAB)" scripts/npg-rank1-reproduce.sh configs/npg-rank1/mujoco.yaml \
+	  results/npg-rank1/t3-mujoco-quick --set total_steps=100000 --set 'study.seeds=[0]' \
+	  --set 'study.cases.env={Hopper-v5: {env.id: Hopper-v5}, HalfCheetah-v5: {env.id: HalfCheetah-v5}, Walker2d-v5: {env.id: Walker2d-v5}}'
 
 # entropy-probe (spec §6.3): theory tables, E-syn, the quick grid with its verdict report.
 # PrefixRL's R1-R8 grid (spec §7.6): the pipeline runs, then the grid and its §7.11 report.

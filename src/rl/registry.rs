@@ -7,21 +7,33 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-/// The environment ids `make` knows, with Gymnasium's default `max_episode_steps`: classic
-/// control, then the MuJoCo tasks (`super::mujoco::TASK_IDS`).
-pub const ENV_IDS: [(&str, usize); 11] = [
+/// The classic-control ids with Gymnasium's default `max_episode_steps`.
+const CLASSIC_IDS: [(&str, usize); 5] = [
     ("CartPole-v1", 500),
     ("Acrobot-v1", 500),
     ("Pendulum-v1", 200),
     ("MountainCar-v0", 200),
     ("MountainCarContinuous-v0", 999),
-    ("Hopper-v5", 1000),
-    ("Walker2d-v5", 1000),
-    ("HalfCheetah-v5", 1000),
-    ("Swimmer-v5", 1000),
-    ("Humanoid-v5", 1000),
-    ("Pusher-v5", 100),
 ];
+
+/// The environment ids `make` knows, with Gymnasium's default `max_episode_steps`: classic
+/// control, then the MuJoCo tasks (`super::mujoco::TASK_IDS`).
+pub const ENV_IDS: [(&str, usize); 11] = concat_ids(CLASSIC_IDS, super::mujoco::TASK_IDS);
+
+/// `a` then `b`, at compile time (`N` must be their total length).
+const fn concat_ids<const A: usize, const B: usize, const N: usize>(
+    a: [(&'static str, usize); A],
+    b: [(&'static str, usize); B],
+) -> [(&'static str, usize); N] {
+    assert!(A + B == N, "ENV_IDS: wrong length");
+    let mut out = [("", 0); N];
+    let mut i = 0;
+    while i < N {
+        out[i] = if i < A { a[i] } else { b[i - A] };
+        i += 1;
+    }
+    out
+}
 
 /// How `make` builds an environment; both fields are config keys [D].
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

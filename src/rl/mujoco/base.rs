@@ -18,8 +18,15 @@ pub trait Task: Send + Sized + 'static {
     fn obs_dim(&self, sim: &Sim) -> usize;
     /// Write `_get_obs()` into `obs` (length [`Task::obs_dim`]).
     fn observe(&self, sim: &Sim, obs: &mut [f64]);
-    /// `reset_model()`'s initial (qpos, qvel), drawing from `rng` in Gymnasium's order.
-    fn initial_state(&self, sim: &Sim, rng: &mut dyn ResetNoise) -> (Vec<f64>, Vec<f64>);
+    /// Gymnasium's `reset_noise_scale`.
+    const RESET_NOISE: f64;
+    /// `reset_model()`'s initial (qpos, qvel), drawing from `rng` in Gymnasium's order: by
+    /// default both uniform within ±[`Task::RESET_NOISE`] of the model's, qpos first.
+    fn initial_state(&self, sim: &Sim, rng: &mut dyn ResetNoise) -> (Vec<f64>, Vec<f64>) {
+        let qpos = super::add_uniform(&sim.init_qpos, Self::RESET_NOISE, rng);
+        let qvel = super::add_uniform(&sim.init_qvel, Self::RESET_NOISE, rng);
+        (qpos, qvel)
+    }
     /// `step(action)` minus the observation: simulate and return (reward, terminated).
     fn step(
         &mut self,

@@ -9,7 +9,6 @@ use crate::rl::env::Precision;
 use anyhow::Result;
 
 const CTRL_COST_WEIGHT: f64 = 0.1;
-const RESET_NOISE: f64 = 0.1;
 
 pub struct HalfCheetah;
 
@@ -17,6 +16,7 @@ impl Task for HalfCheetah {
     const ID: &'static str = "HalfCheetah-v5";
     const MODEL_FILE: &'static str = "half_cheetah.xml";
     const FRAME_SKIP: usize = 5;
+    const RESET_NOISE: f64 = 0.1;
     fn new(_: &Sim) -> Result<Self> {
         Ok(HalfCheetah)
     }
@@ -27,11 +27,11 @@ impl Task for HalfCheetah {
         positions_velocities(sim, 1, None, obs);
     }
     fn initial_state(&self, sim: &Sim, rng: &mut dyn ResetNoise) -> (Vec<f64>, Vec<f64>) {
-        let qpos = add_uniform(&sim.init_qpos, RESET_NOISE, rng);
+        let qpos = add_uniform(&sim.init_qpos, Self::RESET_NOISE, rng);
         let qvel = sim
             .init_qvel
             .iter()
-            .map(|v| v + RESET_NOISE * rng.standard_normal())
+            .map(|v| v + Self::RESET_NOISE * rng.standard_normal())
             .collect();
         (qpos, qvel)
     }

@@ -5,7 +5,6 @@
 use super::base::Task;
 use super::np::{pairwise_sum, sum_of_squares};
 use super::sim::{Sim, Unstable};
-use super::{add_uniform, ResetNoise};
 use crate::rl::env::Precision;
 use anyhow::Result;
 
@@ -14,7 +13,6 @@ const CTRL_COST_WEIGHT: f64 = 0.1;
 const CONTACT_COST_WEIGHT: f64 = 5e-7;
 const CONTACT_COST_MAX: f64 = 10.0;
 const HEALTHY_REWARD: f64 = 5.0;
-const RESET_NOISE: f64 = 1e-2;
 
 pub struct Humanoid;
 
@@ -33,6 +31,7 @@ impl Task for Humanoid {
     const ID: &'static str = "Humanoid-v5";
     const MODEL_FILE: &'static str = "humanoid.xml";
     const FRAME_SKIP: usize = 5;
+    const RESET_NOISE: f64 = 1e-2;
     fn new(_: &Sim) -> Result<Self> {
         Ok(Humanoid)
     }
@@ -55,11 +54,6 @@ impl Task for Humanoid {
             obs[at..at + part.len()].copy_from_slice(part);
             at += part.len();
         }
-    }
-    fn initial_state(&self, sim: &Sim, rng: &mut dyn ResetNoise) -> (Vec<f64>, Vec<f64>) {
-        let qpos = add_uniform(&sim.init_qpos, RESET_NOISE, rng);
-        let qvel = add_uniform(&sim.init_qvel, RESET_NOISE, rng);
-        (qpos, qvel)
     }
     fn step(
         &mut self,

@@ -11,7 +11,6 @@ use anyhow::Result;
 const NEAR_WEIGHT: f64 = 0.5;
 const DIST_WEIGHT: f64 = 1.0;
 const CTRL_WEIGHT: f64 = 0.1;
-const QVEL_NOISE: f64 = 5e-3;
 /// The object starts farther than this from the goal (strictly).
 const MIN_GOAL_DISTANCE: f64 = 0.17;
 
@@ -29,6 +28,8 @@ impl Task for Pusher {
     const ID: &'static str = "Pusher-v5";
     const MODEL_FILE: &'static str = "pusher_v5.xml";
     const FRAME_SKIP: usize = 5;
+    /// The velocity noise (the positions of object and goal are drawn as below).
+    const RESET_NOISE: f64 = 5e-3;
     fn new(sim: &Sim) -> Result<Self> {
         Ok(Pusher {
             tip: sim.body_id("tips_arm")?,
@@ -59,7 +60,7 @@ impl Task for Pusher {
         let nq = qpos.len();
         qpos[nq - 4..nq - 2].copy_from_slice(&cylinder);
         qpos[nq - 2..].fill(0.0);
-        let mut qvel: Vec<f64> = super::add_uniform(&sim.init_qvel, QVEL_NOISE, rng);
+        let mut qvel: Vec<f64> = super::add_uniform(&sim.init_qvel, Self::RESET_NOISE, rng);
         let nv = qvel.len();
         qvel[nv - 4..].fill(0.0);
         (qpos, qvel)

@@ -4,12 +4,10 @@ use super::base::Task;
 use super::hopper::positions_velocities;
 use super::np::control_cost;
 use super::sim::{Sim, Unstable};
-use super::{add_uniform, ResetNoise};
 use crate::rl::env::Precision;
 use anyhow::Result;
 
 const CTRL_COST_WEIGHT: f64 = 1e-4;
-const RESET_NOISE: f64 = 0.1;
 
 pub struct Swimmer;
 
@@ -17,6 +15,7 @@ impl Task for Swimmer {
     const ID: &'static str = "Swimmer-v5";
     const MODEL_FILE: &'static str = "swimmer.xml";
     const FRAME_SKIP: usize = 4;
+    const RESET_NOISE: f64 = 0.1;
     fn new(_: &Sim) -> Result<Self> {
         Ok(Swimmer)
     }
@@ -25,11 +24,6 @@ impl Task for Swimmer {
     }
     fn observe(&self, sim: &Sim, obs: &mut [f64]) {
         positions_velocities(sim, 2, None, obs);
-    }
-    fn initial_state(&self, sim: &Sim, rng: &mut dyn ResetNoise) -> (Vec<f64>, Vec<f64>) {
-        let qpos = add_uniform(&sim.init_qpos, RESET_NOISE, rng);
-        let qvel = add_uniform(&sim.init_qvel, RESET_NOISE, rng);
-        (qpos, qvel)
     }
     fn step(
         &mut self,

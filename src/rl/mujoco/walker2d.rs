@@ -5,13 +5,11 @@ use super::base::Task;
 use super::hopper::positions_velocities;
 use super::np::control_cost;
 use super::sim::{Sim, Unstable};
-use super::{add_uniform, ResetNoise};
 use crate::rl::env::Precision;
 use anyhow::Result;
 
 const CTRL_COST_WEIGHT: f64 = 1e-3;
 const HEALTHY_REWARD: f64 = 1.0;
-const RESET_NOISE: f64 = 5e-3;
 
 pub struct Walker2d;
 
@@ -19,6 +17,7 @@ impl Task for Walker2d {
     const ID: &'static str = "Walker2d-v5";
     const MODEL_FILE: &'static str = "walker2d_v5.xml";
     const FRAME_SKIP: usize = 4;
+    const RESET_NOISE: f64 = 5e-3;
     fn new(_: &Sim) -> Result<Self> {
         Ok(Walker2d)
     }
@@ -27,11 +26,6 @@ impl Task for Walker2d {
     }
     fn observe(&self, sim: &Sim, obs: &mut [f64]) {
         positions_velocities(sim, 1, Some(10.0), obs);
-    }
-    fn initial_state(&self, sim: &Sim, rng: &mut dyn ResetNoise) -> (Vec<f64>, Vec<f64>) {
-        let qpos = add_uniform(&sim.init_qpos, RESET_NOISE, rng);
-        let qvel = add_uniform(&sim.init_qvel, RESET_NOISE, rng);
-        (qpos, qvel)
     }
     fn step(
         &mut self,
