@@ -45,7 +45,7 @@ pub struct EnvOptions {
     #[serde(default)]
     pub precision: Precision,
     /// MuJoCo tasks: the directory of the model files; `None` uses Gymnasium's, copied by
-    /// `make mujoco` (`super::mujoco::DEFAULT_MODEL_DIR`).
+    /// `make mujoco` (`super::mujoco::default_model_dir`).
     #[serde(default)]
     pub model_dir: Option<PathBuf>,
 }

@@ -265,3 +265,30 @@ fn a_short_hopper_run_records_the_mujoco_version() {
     assert!(config.contains("Hopper-v5"));
     assert!(header.iter().any(|h| h == "eval_return_mean"));
 }
+
+/// Without `env.model_dir`, the models come from `data/generated/mujoco/assets` below the
+/// working directory when it exists (a checkout), before the build checkout's copy.
+#[test]
+fn models_below_the_working_directory_come_first() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let assets = dir.path().join(lab::rl::mujoco::MODEL_DIR);
+    std::fs::create_dir_all(&assets).expect("mkdir");
+    std::fs::write(assets.join("hopper.xml"), "<mujoco><bad").expect("write");
+    let o = lab(
+        dir.path(),
+        &[
+            "npg-rank1",
+            "--set",
+            "env.id=Hopper-v5",
+            "--out",
+            "run",
+            "--quiet",
+        ],
+    );
+    assert_ne!(code(&o), 0);
+    let err = stderr(&o);
+    assert!(
+        err.contains("data/generated/mujoco/assets/hopper.xml") && !err.contains("does not exist"),
+        "{err}"
+    );
+}

@@ -24,11 +24,24 @@ pub use base::{MujocoEnv, Task};
 use crate::rl::env::{Env, Precision};
 use crate::rl::np_random::NpRng;
 use anyhow::Result;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Where `make mujoco` puts Gymnasium's model files (git-ignored).
+/// Where `make mujoco` puts Gymnasium's model files (git-ignored), relative to the checkout.
+pub const MODEL_DIR: &str = "data/generated/mujoco/assets";
+
+/// [`MODEL_DIR`] in the checkout `lab` was built from.
 pub const DEFAULT_MODEL_DIR: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/data/generated/mujoco/assets");
+
+/// The model directory when `env.model_dir` is not set: [`MODEL_DIR`] below the working
+/// directory (a checkout, like `data/generated/kjv.txt`), else the build checkout's.
+pub fn default_model_dir() -> PathBuf {
+    let here = Path::new(MODEL_DIR);
+    match here.is_dir() {
+        true => here.to_path_buf(),
+        false => PathBuf::from(DEFAULT_MODEL_DIR),
+    }
+}
 
 /// The MuJoCo task ids with Gymnasium's default `max_episode_steps`.
 pub const TASK_IDS: [(&str, usize); 6] = [
@@ -46,13 +59,14 @@ pub fn is_mujoco(id: &str) -> bool {
 }
 
 /// The task `id` (None for an id that is not a MuJoCo task); `model_dir` None uses
-/// [`DEFAULT_MODEL_DIR`].
+/// [`default_model_dir`].
 pub fn make(
     id: &str,
     model_dir: Option<&Path>,
     precision: Precision,
 ) -> Option<Result<Box<dyn Env>>> {
-    let dir = model_dir.unwrap_or(Path::new(DEFAULT_MODEL_DIR));
+    let default = default_model_dir();
+    let dir = model_dir.unwrap_or(&default);
     fn boxed<T: Task>(dir: &Path, precision: Precision) -> Result<Box<dyn Env>> {
         Ok(Box::new(MujocoEnv::<T>::new(dir, precision)?))
     }

@@ -117,6 +117,21 @@ impl Sim {
         self.data.forward();
     }
 
+    /// One bare `mj_step` with the current controls (the physics ceiling of `make bench`).
+    pub fn mj_step(&mut self) {
+        self.data.step();
+    }
+
+    /// Set the controls without stepping (benchmarks).
+    pub fn set_ctrl(&mut self, ctrl: &[f64]) {
+        self.data.ctrl_mut().copy_from_slice(ctrl);
+    }
+
+    /// The frame skip the task steps with.
+    pub fn frame_skip(&self) -> usize {
+        self.frame_skip
+    }
+
     /// `do_simulation(ctrl, frame_skip)`. Non-finite controls, or a step after which MuJoCo
     /// reported a NaN/Inf/huge state (and reset it), give [`Unstable`] with MuJoCo's reason.
     pub fn simulate(&mut self, ctrl: &[f64]) -> std::result::Result<(), Unstable> {

@@ -1,0 +1,170 @@
+//! `make bench`: MuJoCo task step rates (issue 14 performance). Each v5 task through `make`
+//! (time limit included), 1 env, random actions within the bounds, resetting when an episode
+//! ends, against, in the same run:
+//! - Gymnasium's own `gym.make(id).step` with random actions, timed in the dev venv's python
+//!   (`$LAB_DEVVENV`, default ~/.cache/lab/devvenv, with gymnasium 1.4 and mujoco 3.17);
+//! - the physics ceiling: the bare `mj_step` rate on the same model divided by the frame skip.
+//!
+//! Targets: every task ≥ 2× Gymnasium and ≥ 90 % of the ceiling (wrapper overhead ≤ 10 %).
+use lab::rl::mujoco::half_cheetah::HalfCheetah;
+use lab::rl::mujoco::hopper::Hopper;
+use lab::rl::mujoco::humanoid::Humanoid;
+use lab::rl::mujoco::pusher::Pusher;
+use lab::rl::mujoco::sim::Sim;
+use lab::rl::mujoco::swimmer::Swimmer;
+use lab::rl::mujoco::walker2d::Walker2d;
+use lab::rl::mujoco::{Task, DEFAULT_MODEL_DIR, TASK_IDS};
+use lab::rl::{make, Action, Env, EnvOptions, Space};
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+/// Environment steps timed per task (Humanoid's are slower; it gets a fifth).
+const STEPS: usize = 20_000;
+const PYTHON_STEPS: usize = 4_000;
+
+/// A cheap deterministic uniform stream in [0, 1) (xorshift).
+struct Uniform(u64);
+impl Uniform {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn steps_for(id: &str) -> usize {
+    if id.starts_with("Humanoid") {
+        STEPS / 5
+    } else {
+        STEPS
+    }
+}
+
+/// lab's env through `make`: steps per second with random actions.
+fn lab_rate(id: &str, steps: usize) -> f64 {
+    let mut env = make(id, &EnvOptions::default()).expect("make");
+    let Space::Box { low, high } = env.action_space() else {
+        panic!("{id}: continuous actions expected")
+    };
+    let mut obs = vec![0.0f32; env.obs_dim()];
+    let mut u = Uniform(0x9E37_79B9_7F4A_7C15);
+    let mut act = vec![0.0; low.len()];
+    env.reset(Some(0), &mut obs);
+    let start = Instant::now();
+    for _ in 0..steps {
+        for (a, (lo, hi)) in act.iter_mut().zip(low.iter().zip(&high)) {
+            *a = lo + (hi - lo) * u.next();
+        }
+        if env.step(Action::Continuous(&act), &mut obs).done() {
+            env.reset(None, &mut obs);
+        }
+    }
+    black_box(&obs);
+    steps as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Bare `mj_step` rate ÷ frame skip (random controls set once per env step, no reset).
+fn ceiling<T: Task>(steps: usize) -> f64 {
+    let dir = Path::new(DEFAULT_MODEL_DIR);
+    let mut sim = Sim::load(dir, T::MODEL_FILE, T::FRAME_SKIP).expect("model");
+    let nu = sim.model().actuator_ctrlrange().len();
+    let mut u = Uniform(0x51_7CC1);
+    let mut ctrl = vec![0.0; nu];
+    let start = Instant::now();
+    for _ in 0..steps {
+        ctrl.iter_mut().for_each(|c| *c = 2.0 * u.next() - 1.0);
+        sim.set_ctrl(&ctrl);
+        for _ in 0..sim.frame_skip() {
+            sim.mj_step();
+        }
+    }
+    black_box(sim.qpos());
+    steps as f64 / start.elapsed().as_secs_f64()
+}
+
+fn devvenv_python() -> Option<PathBuf> {
+    let root = std::env::var_os("LAB_DEVVENV")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/lab/devvenv"))
+        })?;
+    let py = root.join("bin/python");
+    py.exists().then_some(py)
+}
+
+/// Gymnasium's `gym.make(id).step` with random actions, in Python.
+fn gymnasium_rate(python: &Path, id: &str, steps: usize) -> Result<f64, String> {
+    let script = format!(
+        r#"
+import time, numpy as np, gymnasium as gym
+env = gym.make("{id}")
+env.reset(seed=0)
+rng = np.random.default_rng(0)
+low, high = env.action_space.low, env.action_space.high
+acts = rng.uniform(low, high, size=({steps}, low.shape[0])).astype(np.float32)
+t0 = time.perf_counter()
+for k in range({steps}):
+    _, _, term, trunc, _ = env.step(acts[k])
+    if term or trunc:
+        env.reset()
+print({steps} / (time.perf_counter() - t0))
+"#
+    );
+    let out = Command::new(python)
+        .args(["-W", "ignore", "-c", &script])
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(err.lines().last().unwrap_or("failed").to_string());
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .map_err(|e| format!("unexpected output: {e}"))
+}
+
+lab::prepare_test_process!();
+
+/// One table row: lab, the ceiling and Gymnasium for task `T`.
+fn row<T: Task>(python: Option<&Path>) {
+    let id = T::ID;
+    let steps = steps_for(id);
+    let ours = lab_rate(id, steps);
+    let ceil = ceiling::<T>(steps);
+    let gym = python.map(|py| gymnasium_rate(py, id, PYTHON_STEPS * steps / STEPS));
+    let (gym_text, ratio) = match &gym {
+        Some(Ok(g)) => (format!("{g:.0}"), format!("{:.2}x", ours / g)),
+        Some(Err(e)) => (format!("skipped ({e})"), "-".into()),
+        None => ("skipped (no dev venv)".into(), "-".into()),
+    };
+    println!(
+        "{id:<16} {ours:>12.0} {ceil:>12.0} {gym_text:>12} {ratio:>10} {:>9.0}%",
+        100.0 * ours / ceil
+    );
+}
+
+fn main() {
+    println!("== mujoco_envs: MuJoCo v5 step rates (1 env, single thread, random actions)");
+    let python = devvenv_python();
+    println!(
+        "{:<16} {:>12} {:>12} {:>12} {:>10} {:>10}",
+        "task", "lab/s", "ceiling/s", "gym/s", "vs gym", "of ceil."
+    );
+    let py = python.as_deref();
+    row::<Hopper>(py);
+    row::<Walker2d>(py);
+    row::<HalfCheetah>(py);
+    row::<Swimmer>(py);
+    row::<Humanoid>(py);
+    row::<Pusher>(py);
+    assert_eq!(
+        TASK_IDS.len(),
+        6,
+        "a MuJoCo task is missing from this bench"
+    );
+    println!("targets: >= 2x gymnasium, >= 90% of the ceiling");
+}
