@@ -43,8 +43,9 @@ fn steps_for(id: &str) -> usize {
     }
 }
 
-/// lab's env through `make`: steps per second with random actions.
-fn lab_rate(id: &str, steps: usize) -> f64 {
+/// lab's env through `make`: steps per second with random actions, and the steps at which an
+/// episode ended (the ceiling resets there too, so both simulate the same kind of episodes).
+fn lab_rate(id: &str, steps: usize) -> (f64, Vec<usize>) {
     let mut env = make(id, &EnvOptions::default()).expect("make");
     let Space::Box { low, high } = env.action_space() else {
         panic!("{id}: continuous actions expected")
@@ -52,33 +53,43 @@ fn lab_rate(id: &str, steps: usize) -> f64 {
     let mut obs = vec![0.0f32; env.obs_dim()];
     let mut u = Uniform(0x9E37_79B9_7F4A_7C15);
     let mut act = vec![0.0; low.len()];
+    let mut ends = Vec::new();
     env.reset(Some(0), &mut obs);
     let start = Instant::now();
-    for _ in 0..steps {
+    for k in 0..steps {
         for (a, (lo, hi)) in act.iter_mut().zip(low.iter().zip(&high)) {
             *a = lo + (hi - lo) * u.next();
         }
         if env.step(Action::Continuous(&act), &mut obs).done() {
             env.reset(None, &mut obs);
+            ends.push(k);
         }
     }
     black_box(&obs);
-    steps as f64 / start.elapsed().as_secs_f64()
+    (steps as f64 / start.elapsed().as_secs_f64(), ends)
 }
 
-/// Bare `mj_step` rate ÷ frame skip (random controls set once per env step, no reset).
-fn ceiling<T: Task>(steps: usize) -> f64 {
+/// Bare `mj_step` rate ÷ frame skip: the same action stream within the control range, and a
+/// reset to the model's initial state where lab's episodes ended.
+fn ceiling<T: Task>(steps: usize, ends: &[usize]) -> f64 {
     let dir = Path::new(DEFAULT_MODEL_DIR);
     let mut sim = Sim::load(dir, T::MODEL_FILE, T::FRAME_SKIP).expect("model");
-    let nu = sim.model().actuator_ctrlrange().len();
-    let mut u = Uniform(0x51_7CC1);
-    let mut ctrl = vec![0.0; nu];
+    let range = sim.model().actuator_ctrlrange().to_vec();
+    let (qpos, qvel) = (sim.init_qpos.clone(), sim.init_qvel.clone());
+    let mut u = Uniform(0x9E37_79B9_7F4A_7C15);
+    let mut ctrl = vec![0.0; range.len()];
+    let mut next_end = ends.iter().peekable();
     let start = Instant::now();
-    for _ in 0..steps {
-        ctrl.iter_mut().for_each(|c| *c = 2.0 * u.next() - 1.0);
+    for k in 0..steps {
+        for (c, r) in ctrl.iter_mut().zip(&range) {
+            *c = r[0] + (r[1] - r[0]) * u.next();
+        }
         sim.set_ctrl(&ctrl);
         for _ in 0..sim.frame_skip() {
             sim.mj_step();
+        }
+        if next_end.next_if_eq(&&k).is_some() {
+            sim.reset_to(&qpos, &qvel);
         }
     }
     black_box(sim.qpos());
@@ -133,8 +144,8 @@ lab::prepare_test_process!();
 fn row<T: Task>(python: Option<&Path>) {
     let id = T::ID;
     let steps = steps_for(id);
-    let ours = lab_rate(id, steps);
-    let ceil = ceiling::<T>(steps);
+    let (ours, ends) = lab_rate(id, steps);
+    let ceil = ceiling::<T>(steps, &ends);
     let gym = python.map(|py| gymnasium_rate(py, id, PYTHON_STEPS * steps / STEPS));
     let (gym_text, ratio) = match &gym {
         Some(Ok(g)) => (format!("{g:.0}"), format!("{:.2}x", ours / g)),
