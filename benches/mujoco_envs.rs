@@ -6,6 +6,10 @@
 //! - the physics ceiling: the bare `mj_step` rate on the same model divided by the frame skip.
 //!
 //! Targets: every task ≥ 2× Gymnasium and ≥ 90 % of the ceiling (wrapper overhead ≤ 10 %).
+#[path = "common/devvenv.rs"]
+mod devvenv;
+
+use devvenv::devvenv_python;
 use lab::rl::mujoco::half_cheetah::HalfCheetah;
 use lab::rl::mujoco::hopper::Hopper;
 use lab::rl::mujoco::humanoid::Humanoid;
@@ -16,7 +20,7 @@ use lab::rl::mujoco::walker2d::Walker2d;
 use lab::rl::mujoco::{Task, DEFAULT_MODEL_DIR, TASK_IDS};
 use lab::rl::{make, Action, Env, EnvOptions, Space};
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -94,16 +98,6 @@ fn ceiling<T: Task>(steps: usize, ends: &[usize]) -> f64 {
     }
     black_box(sim.qpos());
     steps as f64 / start.elapsed().as_secs_f64()
-}
-
-fn devvenv_python() -> Option<PathBuf> {
-    let root = std::env::var_os("LAB_DEVVENV")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/lab/devvenv"))
-        })?;
-    let py = root.join("bin/python");
-    py.exists().then_some(py)
 }
 
 /// Gymnasium's `gym.make(id).step` with random actions, in Python.

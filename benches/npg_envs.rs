@@ -2,6 +2,10 @@
 //! Native CartPole raw step rate must be ≥ 100× Gymnasium's Python CartPole, both single env
 //! and single thread, measured in the same run. Gymnasium is timed through the dev venv's
 //! python (`$LAB_DEVVENV`, default ~/.cache/lab/devvenv); without it that line is skipped.
+#[path = "common/devvenv.rs"]
+mod devvenv;
+
+use devvenv::devvenv_python;
 use lab::rl::classic::CartPole;
 use lab::rl::{make, Action, Env, EnvOptions, VecEnv};
 use std::hint::black_box;
@@ -69,16 +73,6 @@ fn vec_rate(num_envs: usize, steps: usize) -> f64 {
     }
     black_box(venv.obs());
     steps as f64 / start.elapsed().as_secs_f64()
-}
-
-fn devvenv_python() -> Option<PathBuf> {
-    let root = std::env::var_os("LAB_DEVVENV")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/lab/devvenv"))
-        })?;
-    let py = root.join("bin/python");
-    py.exists().then_some(py)
 }
 
 /// Gymnasium's bare `CartPoleEnv` (and `gym.make` with its wrappers), timed in Python.
