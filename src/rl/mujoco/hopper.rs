@@ -53,9 +53,7 @@ impl Task for Hopper {
         action: &[f64],
         precision: Precision,
     ) -> Result<(f64, bool), Unstable> {
-        let x_before = sim.qpos()[0];
-        sim.simulate(action)?;
-        let x_velocity = (sim.qpos()[0] - x_before) / sim.dt();
+        let x_velocity = sim.simulate_velocity(action, |s| s.qpos()[0])?;
         let healthy = hopper_healthy(sim.qpos(), sim.qvel());
         let healthy_reward = if healthy { HEALTHY_REWARD } else { 0.0 };
         let reward =

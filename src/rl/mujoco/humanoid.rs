@@ -61,9 +61,7 @@ impl Task for Humanoid {
         action: &[f64],
         _: Precision,
     ) -> Result<(f64, bool), Unstable> {
-        let x_before = mass_center_x(sim);
-        sim.simulate(action)?;
-        let x_velocity = (mass_center_x(sim) - x_before) / sim.dt();
+        let x_velocity = sim.simulate_velocity(action, mass_center_x)?;
         let z = sim.qpos()[2];
         let healthy = 1.0 < z && z < 2.0;
         let healthy_reward = if healthy { HEALTHY_REWARD } else { 0.0 };

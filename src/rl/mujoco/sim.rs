@@ -117,6 +117,18 @@ impl Sim {
         self.data.forward();
     }
 
+    /// [`Sim::simulate`], returning the velocity of the position `x` measures (Gymnasium's
+    /// `(x_after - x_before) / dt`, e.g. `qpos[0]` or the mass centre's x).
+    pub fn simulate_velocity(
+        &mut self,
+        ctrl: &[f64],
+        x: impl Fn(&Sim) -> f64,
+    ) -> std::result::Result<f64, Unstable> {
+        let before = x(self);
+        self.simulate(ctrl)?;
+        Ok((x(self) - before) / self.dt())
+    }
+
     /// One bare `mj_step` with the current controls (the physics ceiling of `make bench`).
     pub fn mj_step(&mut self) {
         self.data.step();

@@ -31,9 +31,7 @@ impl Task for Swimmer {
         action: &[f64],
         precision: Precision,
     ) -> Result<(f64, bool), Unstable> {
-        let x_before = sim.qpos()[0];
-        sim.simulate(action)?;
-        let x_velocity = (sim.qpos()[0] - x_before) / sim.dt();
+        let x_velocity = sim.simulate_velocity(action, |s| s.qpos()[0])?;
         Ok((
             x_velocity - control_cost(CTRL_COST_WEIGHT, action, precision),
             false,

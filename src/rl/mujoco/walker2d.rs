@@ -33,9 +33,7 @@ impl Task for Walker2d {
         action: &[f64],
         precision: Precision,
     ) -> Result<(f64, bool), Unstable> {
-        let x_before = sim.qpos()[0];
-        sim.simulate(action)?;
-        let x_velocity = (sim.qpos()[0] - x_before) / sim.dt();
+        let x_velocity = sim.simulate_velocity(action, |s| s.qpos()[0])?;
         let (z, angle) = (sim.qpos()[1], sim.qpos()[2]);
         let healthy = 0.8 < z && z < 2.0 && -1.0 < angle && angle < 1.0;
         let healthy_reward = if healthy { HEALTHY_REWARD } else { 0.0 };
