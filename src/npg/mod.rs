@@ -32,6 +32,7 @@ pub mod batch;
 pub mod cg;
 pub mod checkpoint;
 pub mod config;
+mod config_check;
 pub mod eval;
 pub mod exact;
 pub mod iter_stats;
