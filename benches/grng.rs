@@ -236,7 +236,13 @@ fn main() -> Result<()> {
     println!();
     println!("| optimizer | task | ms/step | × SGD | target | met? | state/params |");
     println!("|---|---|---|---|---|---|---|");
-    for task in [TaskId::MlpDigits, TaskId::CharlmGrammar] {
+    // GRNG_BENCH_TASK=<task> times one task only (a quick look while optimizing).
+    let only = std::env::var("GRNG_BENCH_TASK").ok();
+    let tasks = [TaskId::MlpDigits, TaskId::CharlmGrammar];
+    for task in tasks
+        .into_iter()
+        .filter(|t| only.as_deref().is_none_or(|o| o == t.name()))
+    {
         for row in bench_task(task.name())? {
             println!("{row}");
         }
