@@ -7,7 +7,10 @@
 //! `--set`s), and so do the task, model, data and optimizer; a step is `Stepper::step` on one
 //! batch, exactly what `time_step_ms` in steps.csv times. Each repeat times `T_INV` steps (one
 //! inverse refresh and ten statistics refreshes, so refreshes are amortised as in a long run);
-//! optimizers are interleaved within a repeat, so all see the same machine state.
+//! optimizers are interleaved within a repeat, so all see the same machine state. The ratios
+//! are of the stepping thread's CPU time (libtorch runs there at 1 thread), which other
+//! processes on a shared machine do not stretch as they do the wall time (also printed).
+//! `GRNG_BENCH_TASK=mlp-digits` times one task only.
 use anyhow::Result;
 use lab::config::{self, Kinds};
 use lab::experiment::Experiment;
@@ -66,7 +69,10 @@ struct Case {
     stepper: Box<dyn Stepper>,
     batches: Vec<(Tensor, Tensor)>,
     steps: usize,
+    /// Thread CPU milliseconds per step, one per repeat (the ratios' basis).
     ms: Vec<f64>,
+    /// Wall milliseconds per step, one per repeat.
+    wall_ms: Vec<f64>,
     last_loss: f64,
 }
 
@@ -97,13 +103,15 @@ impl Case {
             batches,
             steps: 0,
             ms: Vec::new(),
+            wall_ms: Vec::new(),
             last_loss: f64::NAN,
         })
     }
 
-    /// Run `n` steps; wall milliseconds per step.
-    fn run(&mut self, n: usize) -> Result<f64> {
+    /// Run `n` steps; (thread CPU, wall) milliseconds per step.
+    fn run(&mut self, n: usize) -> Result<(f64, f64)> {
         let start = Instant::now();
+        let cpu_start = thread_cpu_ms();
         for _ in 0..n {
             let (x, y) = &self.batches[self.steps % self.batches.len()];
             let mut obj = Batch {
@@ -114,18 +122,18 @@ impl Case {
             self.last_loss = self.stepper.step(&mut obj)?.loss;
             self.steps += 1;
         }
-        Ok(start.elapsed().as_secs_f64() * 1e3 / n as f64)
+        let cpu = (thread_cpu_ms() - cpu_start) / n as f64;
+        Ok((cpu, start.elapsed().as_secs_f64() * 1e3 / n as f64))
     }
 
     fn median_ms(&self) -> f64 {
-        let mut t = self.ms.clone();
-        t.sort_by(f64::total_cmp);
-        t[t.len() / 2]
+        median(&self.ms)
     }
 
-    /// The markdown row: ms/step, × SGD, target, met?, state/params.
+    /// The markdown row: CPU ms/step, × SGD, wall ms/step, target, met?, state/params.
     fn row(&self, task_name: &str, sgd_ms: f64) -> Result<String> {
         let ms = self.median_ms();
+        let wall = median(&self.wall_ms);
         let ratio = ms / sgd_ms;
         let (target, met) = match self.target {
             Some(t) => (format!("≤ {t}×"), if ratio <= t { "yes" } else { "**no**" }),
@@ -137,7 +145,7 @@ impl Case {
             " (diverged)"
         };
         Ok(format!(
-            "| {}{diverged} | {task_name} | {ms:.2} | {ratio:.2} | {target} | {met} | {:.2} |",
+            "| {}{diverged} | {task_name} | {ms:.2} | {ratio:.2} | {wall:.2} | {target} | {met} | {:.2} |",
             self.kind,
             self.state_over_params()?
         ))
@@ -167,7 +175,7 @@ fn bench_task(task_name: &str) -> Result<Vec<String>> {
         .iter()
         .map(|&(kind, target)| {
             Case::new(task_name, kind, target)
-                .map_err(|e| format!("| {kind} | {task_name} | not run: {e} |||||"))
+                .map_err(|e| format!("| {kind} | {task_name} | not run: {e} ||||||"))
         })
         .collect();
     for c in cases.iter_mut().flatten() {
@@ -175,8 +183,9 @@ fn bench_task(task_name: &str) -> Result<Vec<String>> {
     }
     for _ in 0..REPEATS {
         for c in cases.iter_mut().flatten() {
-            let ms = c.run(T_INV)?;
-            c.ms.push(ms);
+            let (cpu, wall) = c.run(T_INV)?;
+            c.ms.push(cpu);
+            c.wall_ms.push(wall);
         }
     }
     let sgd = match &cases[0] {
@@ -190,6 +199,27 @@ fn bench_task(task_name: &str) -> Result<Vec<String>> {
             Err(row) => Ok(row.clone()),
         })
         .collect()
+}
+
+/// CPU time of the calling thread in milliseconds (libtorch runs on it at 1 thread), so that
+/// other processes on a shared machine stretch the wall time but not this.
+fn thread_cpu_ms() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return f64::NAN;
+    }
+    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut t = v.to_vec();
+    t.sort_by(f64::total_cmp);
+    t[t.len() / 2]
 }
 
 /// The CPU model (the ratios hold on one machine and one day only).
@@ -234,9 +264,16 @@ fn main() -> Result<()> {
         matmul_gflops()
     );
     println!();
-    println!("| optimizer | task | ms/step | × SGD | target | met? | state/params |");
-    println!("|---|---|---|---|---|---|---|");
-    for task in [TaskId::MlpDigits, TaskId::CharlmGrammar] {
+    println!(
+        "| optimizer | task | CPU ms/step | × SGD | wall ms/step | target | met? | state/params |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let only = std::env::var("GRNG_BENCH_TASK").ok();
+    let tasks = [TaskId::MlpDigits, TaskId::CharlmGrammar];
+    for task in tasks
+        .into_iter()
+        .filter(|t| only.as_deref().is_none_or(|o| o == t.name()))
+    {
         for row in bench_task(task.name())? {
             println!("{row}");
         }

@@ -3,12 +3,15 @@
 //! [`Inverses`] is what a refresh every `t_inv` steps produces; its variant is the inverse
 //! method. `Eigen` keeps both factors' eigenpairs (f64, eigenvalues < 1e-10 zeroed), so the
 //! damped inverse `(M + δI)⁻¹ = Q diag(1/(d + δ)) Qᵀ` is exact for *any* δ at the cost of two
-//! products: RING's per-step damping needs no re-inversion. `Newton` keeps Newton–Schulz
+//! products: RING's per-step damping needs no re-inversion; [`EigenInv`] also keeps π and the
+//! last damping's denominator, so a step with unchanged damping costs four products and a
+//! division. `Newton` keeps Newton–Schulz
 //! inverses tied to one damping ([`super::newton`]); [`Inverses::refresh`] computes either.
 use super::config::{DampingScheme, InverseMethod};
 use super::newton::{NewtonInv, NewtonStats};
 use crate::optim::curvature::NewtonOptions;
 use anyhow::{bail, Context, Result};
+use std::sync::Mutex;
 use tch::{Kind, Tensor};
 
 /// Eigenvalues below this are set to 0 (alecwangcq/KFAC-Pytorch).
@@ -42,8 +45,54 @@ impl Eigh {
 /// A layer's factor inverses, by method.
 #[derive(Debug)]
 pub enum Inverses {
-    Eigen { a: Eigh, g: Eigh },
+    Eigen(EigenInv),
     Newton(NewtonInv),
+}
+
+/// Both factors' eigenpairs, with what every step's preconditioning derives from them: π
+/// (fixed until the next refresh) and the last damping's denominator (speed only: the
+/// damping is constant between refreshes except for RING and non-finite skips).
+#[derive(Debug)]
+pub struct EigenInv {
+    pub a: Eigh,
+    pub g: Eigh,
+    pi: f64,
+    /// (δ, scheme, denominator `(d_out, cols)`) of the last [`Inverses::precondition`].
+    denom: Mutex<Option<(f64, DampingScheme, Tensor)>>,
+}
+
+impl EigenInv {
+    pub fn new(a: Eigh, g: Eigh) -> EigenInv {
+        let pi = split_ratio(a.mean_eigenvalue(), g.mean_eigenvalue());
+        EigenInv {
+            a,
+            g,
+            pi,
+            denom: Mutex::new(None),
+        }
+    }
+
+    /// The divisor of `Q_Gᵀ v Q_A` at damping δ (§1.3): factored
+    /// `(d_G + √δ/π)(d_A + π√δ)ᵀ`, exact_eigen `d_G d_Aᵀ + δ`; recomputed only when δ or the
+    /// scheme changes.
+    fn denominator(&self, delta: f64, scheme: DampingScheme) -> Tensor {
+        let mut cache = self.denom.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((d, s, t)) = cache.as_ref() {
+            if *d == delta && *s == scheme {
+                return t.shallow_clone();
+            }
+        }
+        let (a, g) = (&self.a, &self.g);
+        let denom = match scheme {
+            DampingScheme::Factored => {
+                let (da, dg) = factored_split(delta, self.pi);
+                (&g.d + dg).unsqueeze(1) * (&a.d + da).unsqueeze(0)
+            }
+            DampingScheme::ExactEigen => g.d.unsqueeze(1) * a.d.unsqueeze(0) + delta,
+        }; // (d_out, cols)
+        *cache = Some((delta, scheme, denom.shallow_clone()));
+        denom
+    }
 }
 
 impl Inverses {
@@ -51,10 +100,7 @@ impl Inverses {
     /// (`newton` needs the damping and a warm start: use [`Inverses::refresh`]).
     pub fn compute(method: InverseMethod, a: &Tensor, g: &Tensor) -> Result<Inverses> {
         match method {
-            InverseMethod::Eigen => Ok(Inverses::Eigen {
-                a: Eigh::of(a)?,
-                g: Eigh::of(g)?,
-            }),
+            InverseMethod::Eigen => Ok(Inverses::Eigen(EigenInv::new(Eigh::of(a)?, Eigh::of(g)?))),
             InverseMethod::Newton => {
                 bail!("Inverses::compute: `inverse: newton` needs the damping (use refresh)")
             }
@@ -96,7 +142,7 @@ impl Inverses {
         stats: &mut NewtonStats,
     ) -> Result<Option<Inverses>> {
         match self {
-            Inverses::Eigen { .. } => Ok(None),
+            Inverses::Eigen(_) => Ok(None),
             Inverses::Newton(n) => Ok(n
                 .at_damping(delta, a, g, opts, stats)?
                 .map(Inverses::Newton)),
@@ -106,7 +152,7 @@ impl Inverses {
     /// π = sqrt((tr A / dim A) / (tr G / dim G)), 1 when either trace is ~0 (§1.3).
     pub fn pi(&self) -> f64 {
         match self {
-            Inverses::Eigen { a, g } => split_ratio(a.mean_eigenvalue(), g.mean_eigenvalue()),
+            Inverses::Eigen(e) => e.pi,
             Inverses::Newton(n) => n.pi,
         }
     }
@@ -116,25 +162,33 @@ impl Inverses {
     /// Newton inverses are used at the damping they hold (see [`Inverses::at_damping`]).
     pub fn precondition(&self, v: &Tensor, delta: f64, scheme: DampingScheme) -> Tensor {
         match self {
-            Inverses::Eigen { a, g } => {
+            Inverses::Eigen(e) => {
+                let (a, g) = (&e.a, &e.g);
                 let inner = g.q.transpose(0, 1).matmul(v).matmul(&a.q); // (d_out, cols)
-                let denom = match scheme {
-                    DampingScheme::Factored => {
-                        let (da, dg) = factored_split(delta, self.pi());
-                        (&g.d + dg).unsqueeze(1) * (&a.d + da).unsqueeze(0)
-                    }
-                    DampingScheme::ExactEigen => g.d.unsqueeze(1) * a.d.unsqueeze(0) + delta,
-                };
+                let denom = e.denominator(delta, scheme);
                 g.q.matmul(&(inner / denom)).matmul(&a.q.transpose(0, 1))
             }
             Inverses::Newton(n) => n.precondition(v),
         }
     }
 
+    /// True when every entry (and, for newton, the stored damping) is finite; copies nothing.
+    pub fn is_finite(&self) -> bool {
+        let finite = |t: &Tensor| t.isfinite().all().int64_value(&[]) != 0;
+        match self {
+            Inverses::Eigen(e) => [&e.a.q, &e.a.d, &e.g.q, &e.g.d].into_iter().all(finite),
+            Inverses::Newton(n) => {
+                [n.delta_a, n.delta_g, n.pi].iter().all(|x| x.is_finite())
+                    && finite(&n.xa)
+                    && finite(&n.xg)
+            }
+        }
+    }
+
     /// Named tensors for the optimizer state (slot, tensor).
     pub fn tensors(&self) -> Vec<(&'static str, Tensor)> {
         match self {
-            Inverses::Eigen { a, g } => vec![
+            Inverses::Eigen(EigenInv { a, g, .. }) => vec![
                 ("kfac.a_vecs", a.q.copy()),
                 ("kfac.a_vals", a.d.copy()),
                 ("kfac.g_vecs", g.q.copy()),
@@ -174,16 +228,16 @@ impl Inverses {
     pub fn from_tensors(method: InverseMethod, t: &[&Tensor], like: &Tensor) -> Inverses {
         let f = |x: &Tensor| x.to_device(like.device()).to_kind(Kind::Double);
         match method {
-            InverseMethod::Eigen => Inverses::Eigen {
-                a: Eigh {
+            InverseMethod::Eigen => Inverses::Eigen(EigenInv::new(
+                Eigh {
                     q: f(t[0]),
                     d: f(t[1]),
                 },
-                g: Eigh {
+                Eigh {
                     q: f(t[2]),
                     d: f(t[3]),
                 },
-            },
+            )),
             InverseMethod::Newton => {
                 Inverses::Newton(NewtonInv::from_parts(t[0], t[1], t[2], like))
             }

@@ -231,7 +231,7 @@ impl Kfac {
                 let prev = l.inv.as_ref();
                 let stats = &mut pending.newton;
                 match Inverses::refresh(self.cfg.inverse, &f.a, &f.g, delta, prev, &opts, stats) {
-                    Ok(inv) if all_finite(&inv.tensors()) => Some(inv),
+                    Ok(inv) if inv.is_finite() => Some(inv),
                     _ => return Ok(None),
                 }
             } else {
@@ -260,7 +260,9 @@ impl Kfac {
         let layers = self.layers.as_ref().context("layers are set")?;
         let _guard = tch::no_grad_guard();
         let opts = self.cfg.newton_options();
-        let (mut us, mut vu, mut damping_max) = (Vec::new(), 0.0, 0.0_f64);
+        let (mut us, mut damping_max) = (Vec::new(), 0.0_f64);
+        // Σ⟨U, v⟩ over layers, summed in this order as f64 tensors (one read-back per step).
+        let mut vu_sum: Option<Tensor> = None;
         for (i, l) in layers.iter().enumerate() {
             let v = self.layer_v(l); // (d_out, cols)
             let delta = self.damping(grad, &v);
@@ -272,7 +274,7 @@ impl Kfac {
             let f = pending.factors[i].as_ref().unwrap_or(&l.factors);
             let moved = inv.at_damping(delta, &f.a, &f.g, &opts, &mut pending.newton)?;
             if let Some(m) = moved {
-                if !all_finite(&m.tensors()) {
+                if !m.is_finite() {
                     return Ok(None);
                 }
                 pending.inverses[i] = Some(m);
@@ -282,16 +284,21 @@ impl Kfac {
                 .or(l.inv.as_ref())
                 .context("inverses exist")?;
             let u = inv.precondition(&v, delta, self.cfg.damping_scheme);
-            vu += (&u * &v).sum(Kind::Double).double_value(&[]);
+            let uv = (&u * &v).sum(Kind::Double);
+            vu_sum = Some(match vu_sum {
+                Some(s) => s + uv,
+                None => uv,
+            });
             us.push(u);
         }
         if layers.is_empty() {
             damping_max = self.damping(grad, &Tensor::zeros([1], (Kind::Double, tch::Device::Cpu)));
         }
+        let vu = vu_sum.map_or(0.0, |s| s.double_value(&[]));
         let nu = self.kl_scale(vu);
-        let finite = nu.is_finite()
-            && vu.is_finite()
-            && us.iter().all(|u| u.isfinite().all().int64_value(&[]) != 0);
+        // A non-finite entry of any U makes its ⟨U, v⟩ (±∞·x, ∞·0 = NaN) and so Σ⟨U, v⟩
+        // non-finite: the sum's test covers every U.
+        let finite = nu.is_finite() && vu.is_finite();
         Ok(finite.then_some((us, nu, damping_max)))
     }
 
@@ -395,11 +402,6 @@ pub fn kl_clip_scale(kl_clip: Option<f64>, lr: f64, vu: f64) -> f64 {
         Some(kappa) if vu > 0.0 => (kappa / (lr * lr * vu)).sqrt().min(1.0),
         _ => 1.0,
     }
-}
-
-fn all_finite(ts: &[(&str, Tensor)]) -> bool {
-    ts.iter()
-        .all(|(_, t)| t.isfinite().all().int64_value(&[]) != 0)
 }
 
 fn ms(t: Instant) -> f64 {

@@ -48,9 +48,10 @@ impl Kfac {
     /// Update every parameter: K-FAC layers from their U (scaled by ν), the rest by the fallback.
     pub(super) fn apply(&mut self, us: &[Tensor], nu: f64) -> Result<()> {
         let wd_on = self.step >= self.cfg.wd_start();
-        let mut moves = Vec::new(); // (param index, direction (f64), lr multiplier)
+        let mut moves = Vec::new(); // (param index, direction, lr multiplier)
         for (l, u) in self.layers.iter().flatten().zip(us) {
-            let u = u * nu; // (d_out, cols)
+            // (d_out, cols), in the weight's kind once for the whole layer.
+            let u = (u * nu).to_kind(self.params[l.weight].tensor.kind());
             moves.push((l.weight, u.narrow(1, 0, l.plan.d_in), 1.0));
             if let Some(b) = l.bias {
                 moves.push((b, u.select(1, l.plan.d_in), 1.0));
