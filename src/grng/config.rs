@@ -22,6 +22,9 @@ pub struct GrngConfig {
     /// `task: twolayer-toy` (spec §6.10): method gd|ngd|ring|reng, eta, rho, lambda0, sizes.
     /// Its data are drawn from the top-level `seed`.
     pub toy: ToyConfig,
+    /// Continue the run in this directory from its checkpoint (`--resume RUN_DIR` sets it;
+    /// null: start fresh). See [`super::checkpoint`].
+    pub resume_from: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +107,12 @@ pub struct TrainSection {
     /// Target for steps/time to target: test accuracy (image tasks) or val bits per char (LM
     /// tasks, reached when at or below); null = the task's.
     pub target: Option<f64>,
+    /// Save the run's checkpoint every this many steps (also at the last step, at
+    /// `stop_after` and on SIGINT/SIGTERM); 0 = only then.
+    pub checkpoint_every: u64,
+    /// End this process after this many steps in all, with a checkpoint to `--resume` from;
+    /// the budget and schedule stay those of the whole run (null: run to the end).
+    pub stop_after: Option<u64>,
 }
 
 #[derive(Deserialize, Serialize, Debug, Clone)]
@@ -147,6 +156,9 @@ impl Validate for GrngConfig {
         c.check("train.eval_every", t.eval_every >= 1, "must be >= 1");
         if let Some(p) = t.probe_size {
             c.at_least("train.probe_size", p, 1);
+        }
+        if let Some(s) = t.stop_after {
+            c.check("train.stop_after", s >= 1, format!("must be >= 1, got {s}"));
         }
         if let Some(v) = t.target {
             c.positive("train.target", v);

@@ -8,9 +8,11 @@
 //!    conv-as-unfold, the char GPT), all returning logits `(N, C)` and capturing linear maps.
 //! 3. `train.rs`: the run loop (schedule, one `Stepper::step` per batch, Δθ, per-epoch
 //!    evaluation), with `source.rs` (batches, probe set, eval sets), `diag.rs` (§5.3 Pearson
-//!    measures, evaluation, peak RSS) and `columns.rs` (the §6.3 CSV headers).
+//!    measures, evaluation, peak RSS) and `columns.rs` (the §6.3 CSV headers);
+//!    `summary.rs` (per-epoch evaluation, summary) and `checkpoint.rs` (save, `--resume`).
 //! 4. `rkalman/`: R-Kalman (§2.4), the paper's Bayesian variant, dense and Kronecker forms.
 //! 5. `toy/`: the two-layer theory toy of §4/§6.10 (exact Jacobian, f64, ndarray).
+pub mod checkpoint;
 pub mod columns;
 pub mod config;
 pub mod diag;
@@ -18,6 +20,7 @@ pub mod models;
 pub mod optimizers;
 pub mod rkalman;
 pub mod source;
+pub mod summary;
 pub mod tasks;
 pub mod toy;
 pub mod train;
@@ -47,6 +50,7 @@ impl Experiment for GrngConfig {
     const KINDS_YAML: &'static str = include_str!("../../configs/grng/kinds.yaml");
     const SET_EXAMPLE: &'static str = "task=cnn-digits";
     const PLOTS: &'static [DefaultPlot] = &[curve("test_acc"), curve("train_loss")];
+    const RESUME_KEY: Option<&'static str> = Some("resume_from");
 
     fn seed(&self) -> u64 {
         self.seed

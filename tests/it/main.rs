@@ -50,6 +50,7 @@ mod full_disk;
 mod grng_cli;
 mod grng_newton;
 mod grng_reng_ring;
+mod grng_resume;
 mod grng_rkalman;
 mod grng_study;
 mod grng_toy;
