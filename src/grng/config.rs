@@ -1,5 +1,6 @@
 //! Typed config of `lab grng` (defaults in configs/grng/default.yaml; keys of spec §2.8, §6.2
 //! and §6.4). A `null` data or budget key takes the task's value from [`super::tasks`].
+use super::asserts::AssertSection;
 use super::optimizers::OptimizerConfig;
 use super::toy::ToyConfig;
 use crate::config::{Checker, Validate};
@@ -25,6 +26,8 @@ pub struct GrngConfig {
     /// Continue the run in this directory from its checkpoint (`--resume RUN_DIR` sets it;
     /// null: start fresh). See [`super::checkpoint`].
     pub resume_from: Option<PathBuf>,
+    /// Checks on the finished run that fail it when violated (spec §6.4 `[assert]`; null: none).
+    pub assert: Option<AssertSection>,
 }
 
 #[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +168,13 @@ impl Validate for GrngConfig {
         }
         if let Some(t) = self.torch_threads {
             c.at_least("torch_threads", t, 1);
+        }
+        if let Some(f) = self.assert.as_ref().and_then(|a| a.loss_decrease_frac) {
+            c.check(
+                "assert.loss_decrease_frac",
+                (0.0..1.0).contains(&f),
+                format!("must be in [0, 1), got {f}"),
+            );
         }
         let d = &self.data;
         if let Some(n) = d.shapes_train {

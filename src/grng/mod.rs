@@ -9,9 +9,11 @@
 //! 3. `train.rs`: the run loop (schedule, one `Stepper::step` per batch, Δθ, per-epoch
 //!    evaluation), with `source.rs` (batches, probe set, eval sets), `diag.rs` (§5.3 Pearson
 //!    measures, evaluation, peak RSS) and `columns.rs` (the §6.3 CSV headers);
-//!    `summary.rs` (per-epoch evaluation, summary) and `checkpoint.rs` (save, `--resume`).
+//!    `summary.rs` (per-epoch evaluation, summary), `checkpoint.rs` (save, `--resume`) and
+//!    `asserts.rs` (the smoke configs' `assert:` checks).
 //! 4. `rkalman/`: R-Kalman (§2.4), the paper's Bayesian variant, dense and Kronecker forms.
 //! 5. `toy/`: the two-layer theory toy of §4/§6.10 (exact Jacobian, f64, ndarray).
+pub mod asserts;
 pub mod checkpoint;
 pub mod columns;
 pub mod config;

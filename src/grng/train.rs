@@ -5,6 +5,7 @@
 //! A non-finite loss or update ends the run honestly: its row keeps the finite cells, the
 //! summary says `diverged = 1`, and the run still completes. Checkpoints and `resume_from`:
 //! [`super::checkpoint`]; evaluation and summary: [`super::summary`].
+use super::asserts;
 use super::checkpoint::{self, TrainerState};
 use super::columns;
 use super::config::{GrngConfig, Schedule};
@@ -238,7 +239,11 @@ impl Trainer<'_> {
         }
         let diverged = self.summary.diverged;
         progress.finish(if diverged { "diverged" } else { "done" });
-        self.finish(run, resolved)
+        self.finish(run, resolved)?;
+        match &self.cfg.assert {
+            Some(a) => asserts::check(a, &run.dir, lm),
+            None => Ok(()),
+        }
     }
 
     /// After a step: save a checkpoint when one is due (every `checkpoint_every` steps, the

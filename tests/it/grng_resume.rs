@@ -54,6 +54,7 @@ fn settings(kind: &str) -> Vec<String> {
         "train.epochs=4",
         "train.schedule=cosine",
         "train.diag_every=1",
+        "assert=null",
     ]
     .map(String::from)
     .to_vec();
@@ -113,6 +114,7 @@ fn a_run_stopped_by_sigterm_leaves_a_checkpoint_that_continues_exactly() {
         "train.schedule=cosine",
         "train.diag_every=3",
         "train.checkpoint_every=1000",
+        "assert=null",
     ]
     .map(String::from)
     .to_vec();
