@@ -116,6 +116,10 @@ pub struct TrainSection {
     /// End this process after this many steps in all, with a checkpoint to `--resume` from;
     /// the budget and schedule stay those of the whole run (null: run to the end).
     pub stop_after: Option<u64>,
+    /// Fill epochs.csv's `sharpness_top_eig` (§6.3): the top Hessian eigenvalue on the probe
+    /// set by 20 power iterations of Hessian-vector products, each epoch (costs ~40 backward
+    /// passes over the probe set per evaluation).
+    pub sharpness_top_eig: bool,
 }
 
 #[derive(Deserialize, Serialize, Debug, Clone)]

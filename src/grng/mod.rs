@@ -10,7 +10,7 @@
 //!    evaluation), with `source.rs` (batches, probe set, eval sets), `diag.rs` (§5.3 Pearson
 //!    measures, evaluation, peak RSS) and `columns.rs` (the §6.3 CSV headers);
 //!    `summary.rs` (per-epoch evaluation, summary), `checkpoint.rs` (save, `--resume`) and
-//!    `asserts.rs` (the smoke configs' `assert:` checks).
+//!    `asserts.rs` (the smoke configs' `assert:` checks), `sharpness.rs` (top Hessian eigenvalue).
 //! 4. `rkalman/`: R-Kalman (§2.4), the paper's Bayesian variant, dense and Kronecker forms.
 //! 5. `toy/`: the two-layer theory toy of §4/§6.10 (exact Jacobian, f64, ndarray).
 pub mod asserts;
@@ -19,6 +19,7 @@ pub mod columns;
 pub mod config;
 pub mod diag;
 pub mod models;
+pub mod sharpness;
 pub mod optimizers;
 pub mod rkalman;
 pub mod source;

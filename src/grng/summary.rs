@@ -2,6 +2,7 @@
 //! (summary.csv, summary.json), as methods of the trainer of [`super::train`].
 use super::columns;
 use super::diag;
+use super::sharpness;
 use super::tasks::Budget;
 use super::train::Trainer;
 use crate::optim::StepReport;
@@ -46,6 +47,10 @@ impl Trainer<'_> {
         let [(x_tr, y_tr), (x_te, y_te)] = self.source.eval_sets();
         let (train_loss, train_acc) = diag::evaluate(model, x_tr, y_tr, 256)?;
         let (test_loss, test_acc) = diag::evaluate(model, x_te, y_te, 256)?;
+        let sharp = match self.cfg.train.sharpness_top_eig {
+            true => sharpness::top_eig(model, &self.probe.0, &self.probe.1, sharpness::ITERS)?,
+            false => None,
+        };
         let wall = self.elapsed_s();
         let lm = self.task.id.is_lm();
         let bpc = test_loss / std::f64::consts::LN_2;
@@ -56,6 +61,7 @@ impl Trainer<'_> {
             .opt("avg_grad_norm", mean(&self.epoch_grad))
             .opt("avg_pearson_update_grad", mean(&self.epoch_pug))
             .opt("avg_pearson_consecutive", mean(&self.epoch_pc))
+            .opt("sharpness_top_eig", sharp)
             .num("wall_time_s", wall)
             .num("steps", self.step as f64);
         match lm {

@@ -184,7 +184,11 @@ fn same_config_and_seed_give_identical_metrics_and_another_seed_does_not() {
     // assert=null: 12 steps are too few for the smoke config's loss-decrease check.
     let a = smoke_run(dir.path(), "a", &["train.steps=12", "assert=null"]);
     let b = smoke_run(dir.path(), "b", &["train.steps=12", "assert=null"]);
-    let c = smoke_run(dir.path(), "c", &["train.steps=12", "seed=1", "assert=null"]);
+    let c = smoke_run(
+        dir.path(),
+        "c",
+        &["train.steps=12", "seed=1", "assert=null"],
+    );
     let keep = |h: &str| !h.ends_with("_ms") && !h.ends_with("_s") && h != "peak_rss_mb";
     for file in ["steps.csv", "epochs.csv", "summary.csv", "metrics.csv"] {
         assert_eq!(

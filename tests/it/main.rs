@@ -53,6 +53,7 @@ mod grng_newton;
 mod grng_reng_ring;
 mod grng_resume;
 mod grng_rkalman;
+mod grng_sharpness;
 mod grng_study;
 mod grng_toy;
 mod gym_reset_seed;
