@@ -37,6 +37,8 @@ pub enum TaskId {
     MlpDigits,
     CnnDigits,
     CnnShapes,
+    /// CIFAR-10 from the user's binary batches (`data.cifar_dir`), a CNN at 3×32×32.
+    CnnCifar10,
     CharlmFortunes,
     /// CI size: 512/128 synthetic shapes, MLP 256→32→4.
     ShapesSmoke,
@@ -53,6 +55,7 @@ impl TaskId {
             TaskId::MlpDigits => "mlp-digits",
             TaskId::CnnDigits => "cnn-digits",
             TaskId::CnnShapes => "cnn-shapes",
+            TaskId::CnnCifar10 => "cnn-cifar10",
             TaskId::CharlmFortunes => "charlm-fortunes",
             TaskId::ShapesSmoke => "shapes-smoke",
             TaskId::CharlmGrammar => "charlm-grammar",
@@ -133,6 +136,9 @@ pub struct DataSection {
     pub shapes_label_noise: Option<f64>,
     /// Standard deviation of the shapes' pixel noise.
     pub shapes_noise: f64,
+    /// Directory of CIFAR-10's binary batches, `data_batch_1.bin` … `test_batch.bin`
+    /// (task cnn-cifar10; null: that task says it needs one).
+    pub cifar_dir: Option<PathBuf>,
     /// Debian `fortunes` directory (charlm-fortunes).
     pub fortunes_dir: PathBuf,
     /// Characters of grammar text (charlm-grammar).

@@ -48,6 +48,7 @@ mod envs_gym;
 mod envs_vec;
 mod full_disk;
 mod grng_assert;
+mod grng_cifar;
 mod grng_cli;
 mod grng_newton;
 mod grng_reng_ring;
