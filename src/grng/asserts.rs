@@ -136,7 +136,7 @@ fn check_decrease(header: &[String], rows: &[Vec<String>], frac: f64) -> Result<
     let first = mean(&rows[..WINDOW])?;
     let last = mean(&rows[rows.len() - WINDOW..])?;
     let bound = (1.0 - frac) * first;
-    if !(last <= bound) {
+    if last.is_nan() || last > bound {
         bail!(
             "assert.loss_decrease_frac ({frac}) failed: mean batch loss of the last {WINDOW} steps \
              {last:.6} > {:.2} x {first:.6} (the first {WINDOW} steps' mean) = {bound:.6}",

@@ -156,7 +156,12 @@ fn a_run_stopped_by_sigterm_leaves_a_checkpoint_that_continues_exactly() {
     // Continue 5 steps past the signal; compare with a fresh run stopped there.
     let stop = format!("train.stop_after={}", k + 5);
     let long_arg = long.to_str().unwrap().to_string();
-    let resumed = grng(d, "resumed", &[stop.clone()], &["--resume", &long_arg]);
+    let resumed = grng(
+        d,
+        "resumed",
+        std::slice::from_ref(&stop),
+        &["--resume", &long_arg],
+    );
     let fresh = grng(d, "fresh", &[sets, vec![stop]].concat(), &[]);
     assert_same_csvs(&fresh, &resumed, &["steps.csv", "epochs.csv"], "sigterm");
     let (_, rows) = read_csv(&resumed.join("steps.csv"));
