@@ -56,6 +56,7 @@ mod grng_resume;
 mod grng_rkalman;
 mod grng_sharpness;
 mod grng_study;
+mod grng_sweep;
 mod grng_toy;
 mod grng_toy_teacher;
 mod gym_reset_seed;
