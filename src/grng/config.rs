@@ -1,5 +1,6 @@
 //! Typed config of `lab grng` (defaults in configs/grng/default.yaml; keys of spec §2.8, §6.2
 //! and §6.4). A `null` data or budget key takes the task's value from [`super::tasks`].
+use super::asserts::AssertSection;
 use super::optimizers::OptimizerConfig;
 use super::toy::ToyConfig;
 use crate::config::{Checker, Validate};
@@ -22,6 +23,11 @@ pub struct GrngConfig {
     /// `task: twolayer-toy` (spec §6.10): method gd|ngd|ring|reng, eta, rho, lambda0, sizes.
     /// Its data are drawn from the top-level `seed`.
     pub toy: ToyConfig,
+    /// Continue the run in this directory from its checkpoint (`--resume RUN_DIR` sets it;
+    /// null: start fresh). See [`super::checkpoint`].
+    pub resume_from: Option<PathBuf>,
+    /// Checks on the finished run that fail it when violated (spec §6.4 `[assert]`; null: none).
+    pub assert: Option<AssertSection>,
 }
 
 #[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +37,8 @@ pub enum TaskId {
     MlpDigits,
     CnnDigits,
     CnnShapes,
+    /// CIFAR-10 from the user's binary batches (`data.cifar_dir`), a CNN at 3×32×32.
+    CnnCifar10,
     CharlmFortunes,
     /// CI size: 512/128 synthetic shapes, MLP 256→32→4.
     ShapesSmoke,
@@ -47,6 +55,7 @@ impl TaskId {
             TaskId::MlpDigits => "mlp-digits",
             TaskId::CnnDigits => "cnn-digits",
             TaskId::CnnShapes => "cnn-shapes",
+            TaskId::CnnCifar10 => "cnn-cifar10",
             TaskId::CharlmFortunes => "charlm-fortunes",
             TaskId::ShapesSmoke => "shapes-smoke",
             TaskId::CharlmGrammar => "charlm-grammar",
@@ -104,6 +113,16 @@ pub struct TrainSection {
     /// Target for steps/time to target: test accuracy (image tasks) or val bits per char (LM
     /// tasks, reached when at or below); null = the task's.
     pub target: Option<f64>,
+    /// Save the run's checkpoint every this many steps (also at the last step, at
+    /// `stop_after` and on SIGINT/SIGTERM); 0 = only then.
+    pub checkpoint_every: u64,
+    /// End this process after this many steps in all, with a checkpoint to `--resume` from;
+    /// the budget and schedule stay those of the whole run (null: run to the end).
+    pub stop_after: Option<u64>,
+    /// Fill epochs.csv's `sharpness_top_eig` (§6.3): the top Hessian eigenvalue on the probe
+    /// set by 20 power iterations of Hessian-vector products, each epoch (costs ~40 backward
+    /// passes over the probe set per evaluation).
+    pub sharpness_top_eig: bool,
 }
 
 #[derive(Deserialize, Serialize, Debug, Clone)]
@@ -117,6 +136,9 @@ pub struct DataSection {
     pub shapes_label_noise: Option<f64>,
     /// Standard deviation of the shapes' pixel noise.
     pub shapes_noise: f64,
+    /// Directory of CIFAR-10's binary batches, `data_batch_1.bin` … `test_batch.bin`
+    /// (task cnn-cifar10; null: that task says it needs one).
+    pub cifar_dir: Option<PathBuf>,
     /// Debian `fortunes` directory (charlm-fortunes).
     pub fortunes_dir: PathBuf,
     /// Characters of grammar text (charlm-grammar).
@@ -148,11 +170,21 @@ impl Validate for GrngConfig {
         if let Some(p) = t.probe_size {
             c.at_least("train.probe_size", p, 1);
         }
+        if let Some(s) = t.stop_after {
+            c.check("train.stop_after", s >= 1, format!("must be >= 1, got {s}"));
+        }
         if let Some(v) = t.target {
             c.positive("train.target", v);
         }
         if let Some(t) = self.torch_threads {
             c.at_least("torch_threads", t, 1);
+        }
+        if let Some(f) = self.assert.as_ref().and_then(|a| a.loss_decrease_frac) {
+            c.check(
+                "assert.loss_decrease_frac",
+                (0.0..1.0).contains(&f),
+                format!("must be in [0, 1), got {f}"),
+            );
         }
         let d = &self.data;
         if let Some(n) = d.shapes_train {

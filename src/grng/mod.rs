@@ -8,16 +8,24 @@
 //!    conv-as-unfold, the char GPT), all returning logits `(N, C)` and capturing linear maps.
 //! 3. `train.rs`: the run loop (schedule, one `Stepper::step` per batch, Δθ, per-epoch
 //!    evaluation), with `source.rs` (batches, probe set, eval sets), `diag.rs` (§5.3 Pearson
-//!    measures, evaluation, peak RSS) and `columns.rs` (the §6.3 CSV headers).
+//!    measures, evaluation, peak RSS) and `columns.rs` (the §6.3 CSV headers);
+//!    `summary.rs` (per-epoch evaluation, summary), `checkpoint.rs` (save, `--resume`) and
+//!    `asserts.rs` (the smoke configs' `assert:` checks), `sharpness.rs` (top Hessian eigenvalue).
 //! 4. `rkalman/`: R-Kalman (§2.4), the paper's Bayesian variant, dense and Kronecker forms.
-//! 5. `toy/`: the two-layer theory toy of §4/§6.10 (exact Jacobian, f64, ndarray).
+//! 5. `sweep.rs`: `lab report`'s pick of each optimizer's best setting in the tuning sweep.
+//! 6. `toy/`: the two-layer theory toy of §4/§6.10 (exact Jacobian, f64, ndarray).
+pub mod asserts;
+pub mod checkpoint;
 pub mod columns;
 pub mod config;
 pub mod diag;
 pub mod models;
 pub mod optimizers;
 pub mod rkalman;
+pub mod sharpness;
 pub mod source;
+pub mod summary;
+pub mod sweep;
 pub mod tasks;
 pub mod toy;
 pub mod train;
@@ -47,6 +55,8 @@ impl Experiment for GrngConfig {
     const KINDS_YAML: &'static str = include_str!("../../configs/grng/kinds.yaml");
     const SET_EXAMPLE: &'static str = "task=cnn-digits";
     const PLOTS: &'static [DefaultPlot] = &[curve("test_acc"), curve("train_loss")];
+    const RESUME_KEY: Option<&'static str> = Some("resume_from");
+    const REPORT: Option<crate::report::ReportHook> = Some(sweep::report);
 
     fn seed(&self) -> u64 {
         self.seed

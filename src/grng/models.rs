@@ -105,13 +105,16 @@ pub enum Pooling {
 pub struct Cnn {
     vs: VarStore,
     side: i64,
+    /// Input channels (1 for digits and shapes, 3 for CIFAR-10).
+    in_channels: i64,
     convs: Vec<Conv3>,
     head: Vec<Linear>,
     pooling: Pooling,
 }
 
 impl Cnn {
-    /// `channels` = [1, c1, c2, …]; `head` = [features, …, classes].
+    /// `channels` = [input channels, c1, c2, …]; `head` = [features, …, classes]; inputs are
+    /// rows of `channels[0]·side²` values, channel-major.
     pub fn new(side: i64, channels: &[i64], head: &[i64], pooling: Pooling, device: Device) -> Cnn {
         let vs = VarStore::new(device);
         let convs = channels
@@ -127,6 +130,7 @@ impl Cnn {
         Cnn {
             vs,
             side,
+            in_channels: channels[0],
             convs,
             head,
             pooling,
@@ -136,7 +140,7 @@ impl Cnn {
 
 impl Classifier for Cnn {
     fn forward(&self, x: &Tensor, tape: &mut Tape) -> Result<Tensor> {
-        let mut h = x.view([-1, 1, self.side, self.side]); // (N, 1, S, S)
+        let mut h = x.view([-1, self.in_channels, self.side, self.side]); // (N, C, S, S)
         for conv in &self.convs {
             h = conv.forward(&h, tape)?.relu();
             if self.pooling == Pooling::MaxEach {

@@ -3,19 +3,25 @@
 //! `diag_every` steps the §5.3 Pearson measures (−Δθ vs the probe-set gradient at θ_k; Δθ_k vs
 //! Δθ_{k−1}). Per epoch: loss and accuracy on train and test (LM: val loss and bits per char).
 //! A non-finite loss or update ends the run honestly: its row keeps the finite cells, the
-//! summary says `diverged = 1`, and the run still completes.
+//! summary says `diverged = 1`, and the run still completes. Checkpoints and `resume_from`:
+//! [`super::checkpoint`]; evaluation and summary: [`super::summary`].
+use super::asserts;
+use super::checkpoint::{self, TrainerState};
 use super::columns;
 use super::config::{GrngConfig, Schedule};
 use super::diag;
 use super::models::Classifier;
 use super::source::Source;
+use super::summary::{fill_report, Summary};
 use super::tasks::{self, Budget, Task};
+use crate::error::usage;
 use crate::experiment::Ctx;
 use crate::nn::{Captured, Tape};
-use crate::optim::{Objective, StepReport, Stepper};
+use crate::optim::stepper::RngState;
+use crate::optim::{Objective, Stepper};
 use crate::run::{Metrics, Run};
 use anyhow::Result;
-use serde::Serialize;
+use std::path::Path;
 use std::time::Instant;
 use tch::Tensor;
 
@@ -57,7 +63,7 @@ pub fn lr_at(schedule: Schedule, base: f64, step: u64, total: u64) -> f64 {
 }
 
 /// The identifying cells every row starts with.
-struct Ids {
+pub(super) struct Ids {
     run_id: String,
     optimizer: &'static str,
     task: &'static str,
@@ -66,7 +72,7 @@ struct Ids {
 }
 
 impl Ids {
-    fn row(&self, csv: &Metrics) -> crate::run::Row {
+    pub(super) fn row(&self, csv: &Metrics) -> crate::run::Row {
         let mut row = csv.new_row();
         row.text("run_id", &self.run_id)
             .text("optimizer", self.optimizer)
@@ -77,47 +83,45 @@ impl Ids {
     }
 }
 
-/// What `summary.json` holds (summary.csv has the same numbers).
-#[derive(Serialize, Debug, Default)]
-pub struct Summary {
-    pub run_id: String,
-    pub optimizer: String,
-    pub task: String,
-    pub model: String,
-    pub seed: u64,
-    pub final_test_acc: Option<f64>,
-    pub best_test_acc: Option<f64>,
-    pub final_test_loss: Option<f64>,
-    /// LM tasks: validation bits per char at the end (and the best).
-    pub final_val_bpc: Option<f64>,
-    pub best_val_bpc: Option<f64>,
-    pub target: f64,
-    pub steps_to_target: Option<u64>,
-    pub time_to_target_s: Option<f64>,
-    pub total_time_s: f64,
-    pub mean_step_ms: f64,
-    pub peak_rss_mb: Option<f64>,
-    pub diverged: bool,
-    pub steps: u64,
-}
-
-/// Everything a run holds between steps.
-struct Trainer<'a> {
-    cfg: &'a GrngConfig,
-    task: Task,
-    source: Source,
+/// Everything a run holds between steps (what a checkpoint saves, see [`TrainerState`]).
+pub(super) struct Trainer<'a> {
+    pub(super) cfg: &'a GrngConfig,
+    pub(super) task: Task,
+    pub(super) source: Source,
     stepper: Box<dyn Stepper>,
     params: Vec<Tensor>,
-    probe: (Tensor, Tensor),
+    pub(super) probe: (Tensor, Tensor),
     prev_delta: Option<Tensor>,
-    ids: Ids,
-    step: u64,
-    /// Per-epoch sums: grad norms, Pearson values (count, sum) of both kinds.
-    epoch_grad: Vec<f64>,
-    epoch_pug: Vec<f64>,
-    epoch_pc: Vec<f64>,
-    step_ms: Vec<f64>,
+    pub(super) ids: Ids,
+    pub(super) step: u64,
+    /// Per-step values of the epoch in progress: grad norms and both Pearson measures.
+    pub(super) epoch_grad: Vec<f64>,
+    pub(super) epoch_pug: Vec<f64>,
+    pub(super) epoch_pc: Vec<f64>,
+    pub(super) step_ms: Vec<f64>,
+    pub(super) summary: Summary,
     started: Instant,
+    /// Seconds of training before this process (a resumed run).
+    elapsed_before: f64,
+    /// The epoch in progress, the steps done when it started and the data RNG then.
+    epoch_mark: (u64, u64, RngState),
+}
+
+/// The run's CSVs, open for appending rows.
+struct Csvs {
+    steps: Metrics,
+    epochs: Metrics,
+    metrics: Metrics,
+}
+
+/// The config that identifies a run (its `run_id` hash and summary `config_json`): the keys
+/// that only say how this process runs (`resume_from`, `train.stop_after`) are left out, so a
+/// resumed run keeps the id of an uninterrupted one.
+fn identity(cfg: &GrngConfig) -> Result<String> {
+    let mut c = cfg.clone();
+    c.resume_from = None;
+    c.train.stop_after = None;
+    Ok(serde_json::to_string(&c)?)
 }
 
 pub fn run(cfg: &GrngConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
@@ -127,13 +131,28 @@ pub fn run(cfg: &GrngConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
     let sample = probe.0.narrow(0, 0, probe.0.size()[0].min(2));
     let stepper = cfg.optimizer.build(&*task.model, &sample, cfg.seed)?;
     let params = diag::params(&*task.model);
-    let resolved = serde_json::to_string(cfg)?;
+    let resolved = identity(cfg)?;
     let ids = Ids {
         run_id: crate::data::corpus::sha256_hex(resolved.as_bytes())[..12].to_string(),
         optimizer: cfg.optimizer.name(),
         task: task.id.name(),
         model: task.model_name,
         seed: cfg.seed,
+    };
+    let summary = Summary {
+        run_id: ids.run_id.clone(),
+        optimizer: ids.optimizer.into(),
+        task: ids.task.into(),
+        model: ids.model.into(),
+        seed: ids.seed,
+        target: task.budget.target,
+        ..Summary::default()
+    };
+    let lm = task.id.is_lm();
+    let mut csvs = Csvs {
+        steps: run.csv("steps.csv", columns::STEPS)?,
+        epochs: run.csv("epochs.csv", &columns::epochs(lm))?,
+        metrics: run.csv("metrics.csv", columns::METRICS)?,
     };
     let mut t = Trainer {
         cfg,
@@ -149,47 +168,146 @@ pub fn run(cfg: &GrngConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
         epoch_pug: Vec::new(),
         epoch_pc: Vec::new(),
         step_ms: Vec::new(),
+        summary,
         started: Instant::now(),
+        elapsed_before: 0.0,
+        epoch_mark: (1, 0, RngState::of(&ctx.rng)),
     };
-    t.train(run, ctx, &resolved)
+    let resumed = match &cfg.resume_from {
+        Some(dir) => Some(t.resume(dir, &mut csvs, ctx)?),
+        None => None,
+    };
+    t.train(run, ctx, csvs, resumed, &resolved)
 }
 
 impl Trainer<'_> {
-    fn train(&mut self, run: &mut Run, ctx: &mut Ctx, resolved: &str) -> Result<()> {
+    /// Seconds of training, this process's and those before a resume.
+    pub(super) fn elapsed_s(&self) -> f64 {
+        self.elapsed_before + self.started.elapsed().as_secs_f64()
+    }
+
+    /// The epochs from the first (or the checkpoint's) to the budget, then the summary.
+    /// `resumed`: the checkpoint's (epoch, steps done when that epoch started).
+    fn train(
+        &mut self,
+        run: &mut Run,
+        ctx: &mut Ctx,
+        mut csvs: Csvs,
+        mut resumed: Option<(u64, u64)>,
+        resolved: &str,
+    ) -> Result<()> {
         let budget: Budget = self.task.budget.clone();
         let lm = self.task.id.is_lm();
-        let mut steps_csv = run.csv("steps.csv", columns::STEPS)?;
-        let mut epochs_csv = run.csv("epochs.csv", &columns::epochs(lm))?;
-        let mut metrics_csv = run.csv("metrics.csv", columns::METRICS)?;
-        let mut summary = self.new_summary(&budget);
+        let per_period = if lm {
+            self.cfg.train.eval_every
+        } else {
+            u64::MAX
+        };
         let mut progress = run.progress(budget.steps, "train");
-        'epochs: for epoch in 1..=budget.epochs {
-            let per_period = if lm {
-                self.cfg.train.eval_every
-            } else {
-                u64::MAX
-            };
-            let left = budget.steps - self.step;
+        let first_epoch = resumed.map_or(1, |r| r.0);
+        'epochs: for epoch in first_epoch..=budget.epochs {
+            let epoch_start = resumed.take().map_or(self.step, |r| r.1);
+            let left = budget.steps - epoch_start;
             if left == 0 {
                 break;
             }
+            self.epoch_mark = (epoch, epoch_start, RngState::of(&ctx.rng));
             let batches = self
                 .source
                 .epoch_batches(&budget, left.min(per_period), &mut ctx.rng)?;
-            for (x, y) in batches {
-                let ok = self.step(epoch, x, y, &mut steps_csv)?;
+            let done = (self.step - epoch_start) as usize;
+            for (x, y) in batches.into_iter().skip(done) {
+                let ok = self.step(epoch, x, y, &mut csvs.steps)?;
                 progress.set(self.step, &format!("epoch {epoch}"));
-                run.check_interrupt()?;
                 if !ok {
-                    summary.diverged = true;
+                    self.summary.diverged = true;
                     break 'epochs;
                 }
+                if self.checkpoint_point(run, &budget)? {
+                    progress.finish("stopped");
+                    eprintln!(
+                        "stopped after step {} of {} (train.stop_after); continue with \
+                         `lab grng --resume {}`",
+                        self.step,
+                        budget.steps,
+                        run.dir.display()
+                    );
+                    return Ok(());
+                }
             }
-            let csvs = [&mut epochs_csv, &mut metrics_csv];
-            self.end_epoch(epoch, csvs, &mut summary, &budget)?;
+            self.end_epoch(epoch, [&mut csvs.epochs, &mut csvs.metrics], &budget)?;
         }
-        progress.finish(if summary.diverged { "diverged" } else { "done" });
-        self.finish(run, summary, resolved)
+        let diverged = self.summary.diverged;
+        progress.finish(if diverged { "diverged" } else { "done" });
+        self.finish(run, resolved)?;
+        match &self.cfg.assert {
+            Some(a) => asserts::check(a, &run.dir, lm),
+            None => Ok(()),
+        }
+    }
+
+    /// After a step: save a checkpoint when one is due (every `checkpoint_every` steps, the
+    /// last step, `stop_after`, a signal), then stop on a signal. True at `stop_after`.
+    fn checkpoint_point(&mut self, run: &Run, budget: &Budget) -> Result<bool> {
+        let t = &self.cfg.train;
+        let stop = t.stop_after == Some(self.step);
+        let every = t.checkpoint_every > 0 && self.step.is_multiple_of(t.checkpoint_every);
+        if stop || every || self.step == budget.steps || crate::run::interrupted() {
+            self.save_checkpoint(run)?;
+        }
+        run.check_interrupt()?;
+        Ok(stop)
+    }
+
+    fn save_checkpoint(&self, run: &Run) -> Result<()> {
+        let (epoch, epoch_start_step, epoch_rng) = self.epoch_mark.clone();
+        let state = TrainerState {
+            format: checkpoint::FORMAT,
+            optimizer: self.ids.optimizer.into(),
+            task: self.ids.task.into(),
+            step: self.step,
+            epoch,
+            epoch_start_step,
+            epoch_rng,
+            epoch_grad: self.epoch_grad.clone(),
+            epoch_pug: self.epoch_pug.clone(),
+            epoch_pc: self.epoch_pc.clone(),
+            step_ms: self.step_ms.clone(),
+            elapsed_s: self.elapsed_s(),
+            summary: self.summary.clone(),
+        };
+        let vs = self.task.model.var_store();
+        let opt = self.stepper.state_dict()?;
+        checkpoint::save(&run.dir, &state, vs, self.prev_delta.as_ref(), &opt)
+    }
+
+    /// Restore the model, optimizer, data RNG and counters from `dir`'s checkpoint and copy
+    /// the old run's rows up to it; returns (epoch, steps done when that epoch started).
+    fn resume(&mut self, dir: &Path, csvs: &mut Csvs, ctx: &mut Ctx) -> Result<(u64, u64)> {
+        let (opt, task) = (self.ids.optimizer, self.ids.task);
+        let ck = checkpoint::load(dir, opt, task, self.task.budget.steps)?;
+        let bad = |e: anyhow::Error| usage(format!("resume_from: {}: {e:#}", dir.display()));
+        checkpoint::restore_model(self.task.model.var_store(), &ck.model).map_err(bad)?;
+        self.stepper.load_state_dict(&ck.optimizer).map_err(bad)?;
+        let device = self.probe.0.device();
+        self.prev_delta = ck.prev_delta().map(|d| d.to_device(device));
+        let t = ck.trainer;
+        ctx.rng = t.epoch_rng.restore().map_err(bad)?;
+        self.step = t.step;
+        self.epoch_grad = t.epoch_grad;
+        self.epoch_pug = t.epoch_pug;
+        self.epoch_pc = t.epoch_pc;
+        self.step_ms = t.step_ms;
+        self.elapsed_before = t.elapsed_s;
+        self.summary = Summary {
+            run_id: self.ids.run_id.clone(),
+            ..t.summary
+        };
+        let last_epoch = (t.epoch - 1) as f64;
+        checkpoint::copy_rows(dir, "steps.csv", "step", t.step as f64, &mut csvs.steps)?;
+        checkpoint::copy_rows(dir, "epochs.csv", "epoch", last_epoch, &mut csvs.epochs)?;
+        checkpoint::copy_rows(dir, "metrics.csv", "epoch", last_epoch, &mut csvs.metrics)?;
+        Ok((t.epoch, t.epoch_start_step))
     }
 
     /// One optimizer step and its steps.csv row; false when the loss or update is not finite.
@@ -249,135 +367,4 @@ impl Trainer<'_> {
         csv.write(&row)?;
         Ok(finite)
     }
-
-    /// Evaluate; one row of epochs.csv and of metrics.csv; the summary's running values.
-    fn end_epoch(
-        &mut self,
-        epoch: u64,
-        csvs: [&mut Metrics; 2],
-        s: &mut Summary,
-        budget: &Budget,
-    ) -> Result<()> {
-        let [csv, metrics] = csvs;
-        let model = &*self.task.model;
-        let [(x_tr, y_tr), (x_te, y_te)] = self.source.eval_sets();
-        let (train_loss, train_acc) = diag::evaluate(model, x_tr, y_tr, 256)?;
-        let (test_loss, test_acc) = diag::evaluate(model, x_te, y_te, 256)?;
-        let wall = self.started.elapsed().as_secs_f64();
-        let lm = self.task.id.is_lm();
-        let bpc = test_loss / std::f64::consts::LN_2;
-        let mut row = self.ids.row(csv);
-        row.num("epoch", epoch as f64)
-            .num("train_loss", train_loss)
-            .num("train_acc", train_acc)
-            .opt("avg_grad_norm", mean(&self.epoch_grad))
-            .opt("avg_pearson_update_grad", mean(&self.epoch_pug))
-            .opt("avg_pearson_consecutive", mean(&self.epoch_pc))
-            .num("wall_time_s", wall)
-            .num("steps", self.step as f64);
-        match lm {
-            true => row.num("val_loss", test_loss).num("val_bpc", bpc),
-            false => row.num("test_loss", test_loss).num("test_acc", test_acc),
-        };
-        csv.write(&row)?;
-        let mut m = metrics.new_row();
-        m.num("step", self.step as f64).num("epoch", epoch as f64);
-        for name in [
-            "train_loss",
-            "train_acc",
-            "avg_grad_norm",
-            "avg_pearson_update_grad",
-        ] {
-            m.text(name, row.get(name));
-        }
-        m.text(
-            "avg_pearson_consecutive",
-            row.get("avg_pearson_consecutive"),
-        )
-        .num("test_loss", test_loss)
-        .num("test_acc", test_acc)
-        .opt("val_bpc", lm.then_some(bpc))
-        .num("wall_s", wall);
-        metrics.write(&m)?;
-        self.epoch_grad.clear();
-        self.epoch_pug.clear();
-        self.epoch_pc.clear();
-        s.final_test_acc = Some(test_acc);
-        s.final_test_loss = Some(test_loss);
-        s.best_test_acc = Some(s.best_test_acc.map_or(test_acc, |b| b.max(test_acc)));
-        if lm {
-            s.final_val_bpc = Some(bpc);
-            s.best_val_bpc = Some(s.best_val_bpc.map_or(bpc, |b| b.min(bpc)));
-        }
-        let reached = if lm {
-            bpc <= budget.target
-        } else {
-            test_acc >= budget.target
-        };
-        if reached && s.steps_to_target.is_none() {
-            s.steps_to_target = Some(self.step);
-            s.time_to_target_s = Some(wall);
-        }
-        Ok(())
-    }
-
-    fn new_summary(&self, budget: &Budget) -> Summary {
-        Summary {
-            run_id: self.ids.run_id.clone(),
-            optimizer: self.ids.optimizer.into(),
-            task: self.ids.task.into(),
-            model: self.ids.model.into(),
-            seed: self.ids.seed,
-            target: budget.target,
-            ..Summary::default()
-        }
-    }
-
-    /// summary.csv and summary.json.
-    fn finish(&self, run: &Run, mut s: Summary, resolved: &str) -> Result<()> {
-        s.total_time_s = self.started.elapsed().as_secs_f64();
-        s.mean_step_ms = mean(&self.step_ms).unwrap_or(0.0);
-        s.peak_rss_mb = diag::peak_rss_mb();
-        s.steps = self.step;
-        let mut csv = run.csv("summary.csv", columns::SUMMARY)?;
-        let mut row = self.ids.row(&csv);
-        row.opt("final_test_acc", s.final_test_acc)
-            .opt("best_test_acc", s.best_test_acc)
-            .opt("final_test_loss", s.final_test_loss)
-            .opt("steps_to_target", s.steps_to_target.map(|v| v as f64))
-            .opt("time_to_target_s", s.time_to_target_s)
-            .num("total_time_s", s.total_time_s)
-            .num("mean_step_ms", s.mean_step_ms)
-            .opt("peak_rss_mb", s.peak_rss_mb)
-            .num("diverged", f64::from(u8::from(s.diverged)))
-            .text("config_json", resolved);
-        csv.write(&row)?;
-        run.write_summary(&s)
-    }
-}
-
-/// The optimizer's own diagnostics; non-finite values stay blank (the run stops after the row).
-fn fill_report(row: &mut crate::run::Row, r: &StepReport) {
-    let fin = |v: f64| Some(v).filter(|v| v.is_finite());
-    let fin_opt = |v: Option<f64>| v.filter(|v| v.is_finite());
-    row.opt("batch_loss", fin(r.loss))
-        .opt("grad_norm", fin(r.grad_norm))
-        .opt("gr_penalty", fin_opt(r.gr_penalty))
-        .opt("grad_norm_reg", fin_opt(r.grad_norm_reg))
-        .opt("damping_eff", fin_opt(r.damping_eff))
-        .opt("kl_clip_scale", fin_opt(r.kl_clip_scale))
-        .opt("newton_iters", r.newton_iters.map(f64::from))
-        .opt("newton_resid_max", fin_opt(r.newton_resid_max))
-        .num("lazy_guard_fallbacks", f64::from(r.lazy_guard_fallbacks))
-        .num(
-            "nonfinite_skipped",
-            f64::from(u8::from(r.nonfinite_skipped)),
-        )
-        .num("time_fwd_bwd_ms", r.time_fwd_bwd_ms)
-        .num("time_curv_ms", r.time_curv_ms)
-        .num("time_precond_ms", r.time_precond_ms);
-}
-
-fn mean(v: &[f64]) -> Option<f64> {
-    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }

@@ -1,5 +1,6 @@
 //! The toy's config (serde, `deny_unknown_fields`): problem size, method and its step size,
 //! GR coefficient, damping floor, seed and stopping rules (spec §6.2 `twolayer-toy`, §6.10).
+use super::data::Targets;
 use crate::error::usage;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -54,6 +55,10 @@ pub struct ToyConfig {
     pub stop_loss: f64,
     /// Declare divergence (and stop) once the loss exceeds this multiple of the initial loss.
     pub divergence_factor: f64,
+    /// N(0,1) targets (§6.10, the default) or a random teacher network's outputs (§6.1).
+    pub targets: Targets,
+    /// Hidden width of the teacher (`targets: teacher`).
+    pub teacher_width: usize,
 }
 
 impl Default for ToyConfig {
@@ -70,6 +75,8 @@ impl Default for ToyConfig {
             seed: 0,
             stop_loss: 1e-8,
             divergence_factor: 1e6,
+            targets: Targets::Gaussian,
+            teacher_width: 256,
         }
     }
 }
@@ -94,6 +101,9 @@ impl ToyConfig {
         }
         if self.width == 0 {
             return bad("width", "≥ 1", self.width.to_string());
+        }
+        if self.targets == Targets::Teacher && self.teacher_width == 0 {
+            return bad("teacher_width", "≥ 1", "0".into());
         }
         if self.steps == 0 {
             return bad("steps", "≥ 1", self.steps.to_string());

@@ -152,7 +152,8 @@ fn half_sq(r: &Array1<f64>) -> f64 {
 pub fn run_toy(cfg: &ToyConfig) -> Result<ToyRun> {
     cfg.validate()?;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let data = ToyData::sample(cfg.n, cfg.d, &mut rng);
+    let (data, _teacher) =
+        ToyData::sample_with(cfg.n, cfg.d, cfg.targets, cfg.teacher_width, &mut rng);
     let mut net = TwoLayer::init(cfg.width, cfg.d, &mut rng);
     let mut it = Iterate::at(&net, &data)?;
     let initial_loss = half_sq(&it.r);

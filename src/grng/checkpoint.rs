@@ -1,0 +1,247 @@
+//! Run-level checkpoints (spec §6.11 test 26, §7 "state save/restore"): everything a run needs to
+//! continue exactly where it stopped, saved every `train.checkpoint_every` steps, at the last
+//! step, at `train.stop_after` and when SIGINT/SIGTERM stops the run; `lab grng --resume RUN_DIR`
+//! (config key `resume_from`) continues it into a new run directory whose CSVs start with the
+//! old run's rows up to the checkpoint, so on CPU with a fixed thread count the continued run's
+//! CSVs equal an uninterrupted run's (timing columns aside).
+//!
+//! `<run>/checkpoint/` holds:
+//! - `model.safetensors`: the model's variables by name, plus the trainer's f64 vectors
+//!   (`trainer/prev_delta`, the per-epoch sums) so they come back bit for bit;
+//! - `optimizer.safetensors` + `optimizer.json`: the optimizer's versioned state (`optim::state`);
+//! - `trainer.json`: step and epoch counters, the data RNG at the start of the epoch in progress
+//!   (the epoch's batches are drawn again and the done ones skipped), the running summary.
+//!
+//! A new checkpoint is written to `checkpoint.new/` and swapped in by two renames (the old one
+//! goes to `checkpoint.old/` in between), so a crash leaves one whole checkpoint.
+use super::summary::Summary;
+use crate::error::usage;
+use crate::optim::stepper::RngState;
+use crate::optim::StateDict;
+use crate::run::Metrics;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::path::{Path, PathBuf};
+use tch::nn::VarStore;
+use tch::Tensor;
+
+/// Folder of the latest checkpoint inside a run directory.
+pub const DIR: &str = "checkpoint";
+/// Version of `trainer.json`; other versions are refused.
+pub const FORMAT: u32 = 1;
+const PREV_DELTA: &str = "trainer/prev_delta";
+
+/// The trainer's counters and running values (`trainer.json`).
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct TrainerState {
+    pub format: u32,
+    pub optimizer: String,
+    pub task: String,
+    /// Completed optimizer steps.
+    pub step: u64,
+    /// The epoch (LM: evaluation period) in progress, from 1; its evaluation is still to come.
+    pub epoch: u64,
+    /// Steps completed when that epoch started.
+    pub epoch_start_step: u64,
+    /// The data RNG before the epoch's batches were drawn.
+    pub epoch_rng: RngState,
+    /// Per-step values of the epoch in progress (the epoch averages of epochs.csv).
+    pub epoch_grad: Vec<f64>,
+    pub epoch_pug: Vec<f64>,
+    pub epoch_pc: Vec<f64>,
+    /// Step times so far (the summary's mean_step_ms).
+    pub step_ms: Vec<f64>,
+    /// Seconds of training so far (wall_time_s continues from here).
+    pub elapsed_s: f64,
+    pub summary: Summary,
+}
+
+/// What a checkpoint restores: the trainer state, the model and optimizer tensors.
+pub struct Checkpoint {
+    pub trainer: TrainerState,
+    pub model: Vec<(String, Tensor)>,
+    pub optimizer: StateDict,
+}
+
+impl Checkpoint {
+    /// Δθ of the step before the checkpoint (the next §5.3 consecutive Pearson measure).
+    pub fn prev_delta(&self) -> Option<Tensor> {
+        let t = self.model.iter().find(|(k, _)| k == PREV_DELTA)?;
+        Some(t.1.shallow_clone())
+    }
+}
+
+/// Write the checkpoint of a run into `run_dir` (module doc: new folder, then two renames).
+pub fn save(
+    run_dir: &Path,
+    trainer: &TrainerState,
+    vs: &VarStore,
+    prev_delta: Option<&Tensor>,
+    optimizer: &StateDict,
+) -> Result<()> {
+    let new = run_dir.join(format!("{DIR}.new"));
+    if new.exists() {
+        fs::remove_dir_all(&new).with_context(|| format!("removing {}", new.display()))?;
+    }
+    fs::create_dir_all(&new).with_context(|| format!("creating {}", new.display()))?;
+    let mut tensors: Vec<(String, Tensor)> = vs
+        .variables()
+        .into_iter()
+        .map(|(k, t)| (k, t.detach().to_device(tch::Device::Cpu).contiguous()))
+        .collect();
+    if let Some(d) = prev_delta {
+        tensors.push((
+            PREV_DELTA.into(),
+            d.to_device(tch::Device::Cpu).contiguous(),
+        ));
+    }
+    let named: Vec<(&str, &Tensor)> = tensors.iter().map(|(k, t)| (k.as_str(), t)).collect();
+    let model = new.join("model.safetensors");
+    Tensor::write_safetensors(&named, &model)
+        .with_context(|| format!("writing {}", model.display()))?;
+    optimizer.save(&new, "optimizer")?;
+    crate::run::write_json(&new.join("trainer.json"), trainer)?;
+    swap_in(run_dir, &new)
+}
+
+/// `checkpoint.new` → `checkpoint`, the previous one moved to `checkpoint.old` meanwhile.
+fn swap_in(run_dir: &Path, new: &Path) -> Result<()> {
+    let cur = run_dir.join(DIR);
+    let old = run_dir.join(format!("{DIR}.old"));
+    let rename = |a: &Path, b: &Path| {
+        fs::rename(a, b).with_context(|| format!("renaming {} to {}", a.display(), b.display()))
+    };
+    if old.exists() {
+        fs::remove_dir_all(&old).with_context(|| format!("removing {}", old.display()))?;
+    }
+    if cur.exists() {
+        rename(&cur, &old)?;
+    }
+    rename(new, &cur)?;
+    if old.exists() {
+        fs::remove_dir_all(&old).with_context(|| format!("removing {}", old.display()))?;
+    }
+    Ok(())
+}
+
+/// The checkpoint folder of `run_dir`: `checkpoint/`, or `checkpoint.old/` when a crash came
+/// between the two renames.
+fn find(run_dir: &Path) -> Result<PathBuf> {
+    for name in [DIR.to_string(), format!("{DIR}.old")] {
+        let dir = run_dir.join(name);
+        if dir.join("trainer.json").is_file() {
+            return Ok(dir);
+        }
+    }
+    Err(usage(format!(
+        "resume_from: {} has no checkpoint (no {DIR}/trainer.json); runs save one every \
+         train.checkpoint_every steps and when stopped",
+        run_dir.display()
+    )))
+}
+
+/// Read the checkpoint of `run_dir` and check it is for `optimizer` on `task` with steps left
+/// (a checkpoint at the last step resumes to the final evaluation only).
+pub fn load(run_dir: &Path, optimizer: &str, task: &str, total_steps: u64) -> Result<Checkpoint> {
+    let dir = find(run_dir)?;
+    let path = dir.join("trainer.json");
+    let text = fs::read_to_string(&path)
+        .map_err(|e| usage(format!("resume_from: cannot read {}: {e}", path.display())))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        usage(format!(
+            "resume_from: {} is not a checkpoint: {e}",
+            path.display()
+        ))
+    })?;
+    let format = value.get("format").and_then(|f| f.as_u64()).unwrap_or(0);
+    if format != u64::from(FORMAT) {
+        return Err(usage(format!(
+            "resume_from: {} has checkpoint format {format}, this lab reads format {FORMAT}",
+            path.display()
+        )));
+    }
+    let trainer: TrainerState = serde_json::from_value(value).map_err(|e| {
+        usage(format!(
+            "resume_from: {} is not a checkpoint: {e}",
+            path.display()
+        ))
+    })?;
+    if trainer.optimizer != optimizer || trainer.task != task {
+        return Err(usage(format!(
+            "resume_from: checkpoint is {} on {}, config asks for {optimizer} on {task}",
+            trainer.optimizer, trainer.task
+        )));
+    }
+    if trainer.step > total_steps {
+        return Err(usage(format!(
+            "resume_from: checkpoint is at step {}, past the {total_steps} steps of this config",
+            trainer.step
+        )));
+    }
+    let model_file = dir.join("model.safetensors");
+    let model = Tensor::read_safetensors(&model_file)
+        .with_context(|| format!("reading {}", model_file.display()))?;
+    let optimizer = StateDict::load(&dir, "optimizer")?;
+    Ok(Checkpoint {
+        trainer,
+        model,
+        optimizer,
+    })
+}
+
+/// Copy the saved variables into the model's, by name; a missing name or another shape is an
+/// error naming the variable.
+pub fn restore_model(vs: &VarStore, saved: &[(String, Tensor)]) -> Result<()> {
+    let _guard = tch::no_grad_guard();
+    for (name, mut var) in vs.variables() {
+        let Some((_, t)) = saved.iter().find(|(k, _)| *k == name) else {
+            bail!("checkpoint has no variable `{name}` (another model?)");
+        };
+        if t.size() != var.size() {
+            bail!(
+                "checkpoint variable `{name}` has shape {:?}, the model's is {:?}",
+                t.size(),
+                var.size()
+            );
+        }
+        var.copy_(&t.to_kind(var.kind()).to_device(var.device()));
+    }
+    Ok(())
+}
+
+/// Copy into `out` the rows of the old run's `file` whose `column` is at most `last`
+/// (steps.csv by `step`, epochs.csv and metrics.csv by `epoch`). The header must be the same.
+pub fn copy_rows(
+    old_run: &Path,
+    file: &str,
+    column: &str,
+    last: f64,
+    out: &mut Metrics,
+) -> Result<()> {
+    let path = old_run.join(file);
+    let mut reader =
+        csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
+    let header: Vec<String> = reader.headers()?.iter().map(String::from).collect();
+    if header != out.new_row().columns() {
+        bail!(
+            "{} has other columns than this build writes; cannot continue it",
+            path.display()
+        );
+    }
+    let Some(at) = header.iter().position(|h| h == column) else {
+        bail!("{} has no `{column}` column", path.display());
+    };
+    for row in reader.records() {
+        let row = row.with_context(|| format!("reading {}", path.display()))?;
+        let value: f64 = row
+            .get(at)
+            .unwrap_or("")
+            .parse()
+            .with_context(|| format!("{}: `{column}` is not a number", path.display()))?;
+        if value <= last {
+            out.cells(&row.iter().map(String::from).collect::<Vec<_>>())?;
+        }
+    }
+    Ok(())
+}

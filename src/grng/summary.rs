@@ -1,0 +1,161 @@
+//! The per-epoch evaluation (one row of epochs.csv and of metrics.csv) and the run's summary
+//! (summary.csv, summary.json), as methods of the trainer of [`super::train`].
+use super::columns;
+use super::diag;
+use super::sharpness;
+use super::tasks::Budget;
+use super::train::Trainer;
+use crate::optim::StepReport;
+use crate::run::{Metrics, Run};
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+/// What `summary.json` holds (summary.csv has the same numbers).
+#[derive(Serialize, Deserialize, Debug, Default, Clone)]
+pub struct Summary {
+    pub run_id: String,
+    pub optimizer: String,
+    pub task: String,
+    pub model: String,
+    pub seed: u64,
+    pub final_test_acc: Option<f64>,
+    pub best_test_acc: Option<f64>,
+    pub final_test_loss: Option<f64>,
+    /// LM tasks: validation bits per char at the end (and the best).
+    pub final_val_bpc: Option<f64>,
+    pub best_val_bpc: Option<f64>,
+    pub target: f64,
+    pub steps_to_target: Option<u64>,
+    pub time_to_target_s: Option<f64>,
+    pub total_time_s: f64,
+    pub mean_step_ms: f64,
+    pub peak_rss_mb: Option<f64>,
+    pub diverged: bool,
+    pub steps: u64,
+}
+
+impl Trainer<'_> {
+    /// Evaluate; one row of epochs.csv and of metrics.csv; the summary's running values.
+    pub(super) fn end_epoch(
+        &mut self,
+        epoch: u64,
+        csvs: [&mut Metrics; 2],
+        budget: &Budget,
+    ) -> Result<()> {
+        let [csv, metrics] = csvs;
+        let model = &*self.task.model;
+        let [(x_tr, y_tr), (x_te, y_te)] = self.source.eval_sets();
+        let (train_loss, train_acc) = diag::evaluate(model, x_tr, y_tr, 256)?;
+        let (test_loss, test_acc) = diag::evaluate(model, x_te, y_te, 256)?;
+        let sharp = match self.cfg.train.sharpness_top_eig {
+            true => sharpness::top_eig(model, &self.probe.0, &self.probe.1, sharpness::ITERS)?,
+            false => None,
+        };
+        let wall = self.elapsed_s();
+        let lm = self.task.id.is_lm();
+        let bpc = test_loss / std::f64::consts::LN_2;
+        let mut row = self.ids.row(csv);
+        row.num("epoch", epoch as f64)
+            .num("train_loss", train_loss)
+            .num("train_acc", train_acc)
+            .opt("avg_grad_norm", mean(&self.epoch_grad))
+            .opt("avg_pearson_update_grad", mean(&self.epoch_pug))
+            .opt("avg_pearson_consecutive", mean(&self.epoch_pc))
+            .opt("sharpness_top_eig", sharp)
+            .num("wall_time_s", wall)
+            .num("steps", self.step as f64);
+        match lm {
+            true => row.num("val_loss", test_loss).num("val_bpc", bpc),
+            false => row.num("test_loss", test_loss).num("test_acc", test_acc),
+        };
+        csv.write(&row)?;
+        let mut m = metrics.new_row();
+        m.num("step", self.step as f64).num("epoch", epoch as f64);
+        for name in [
+            "train_loss",
+            "train_acc",
+            "avg_grad_norm",
+            "avg_pearson_update_grad",
+            "avg_pearson_consecutive",
+        ] {
+            m.text(name, row.get(name));
+        }
+        m.num("test_loss", test_loss)
+            .num("test_acc", test_acc)
+            .opt("val_bpc", lm.then_some(bpc))
+            .num("wall_s", wall);
+        metrics.write(&m)?;
+        self.epoch_grad.clear();
+        self.epoch_pug.clear();
+        self.epoch_pc.clear();
+        let s = &mut self.summary;
+        s.final_test_acc = Some(test_acc);
+        s.final_test_loss = Some(test_loss);
+        s.best_test_acc = Some(s.best_test_acc.map_or(test_acc, |b| b.max(test_acc)));
+        if lm {
+            s.final_val_bpc = Some(bpc);
+            s.best_val_bpc = Some(s.best_val_bpc.map_or(bpc, |b| b.min(bpc)));
+        }
+        let reached = if lm {
+            bpc <= budget.target
+        } else {
+            test_acc >= budget.target
+        };
+        if reached && s.steps_to_target.is_none() {
+            s.steps_to_target = Some(self.step);
+            s.time_to_target_s = Some(wall);
+        }
+        Ok(())
+    }
+
+    /// summary.csv and summary.json.
+    pub(super) fn finish(&mut self, run: &Run, resolved: &str) -> Result<()> {
+        let wall = self.elapsed_s();
+        let s = &mut self.summary;
+        s.total_time_s = wall;
+        s.mean_step_ms = mean(&self.step_ms).unwrap_or(0.0);
+        s.peak_rss_mb = diag::peak_rss_mb();
+        s.steps = self.step;
+        let s = &self.summary;
+        let mut csv = run.csv("summary.csv", columns::SUMMARY)?;
+        let mut row = self.ids.row(&csv);
+        row.opt("final_test_acc", s.final_test_acc)
+            .opt("best_test_acc", s.best_test_acc)
+            .opt("final_test_loss", s.final_test_loss)
+            .opt("steps_to_target", s.steps_to_target.map(|v| v as f64))
+            .opt("time_to_target_s", s.time_to_target_s)
+            .num("total_time_s", s.total_time_s)
+            .num("mean_step_ms", s.mean_step_ms)
+            .opt("peak_rss_mb", s.peak_rss_mb)
+            .num("diverged", f64::from(u8::from(s.diverged)))
+            .text("config_json", resolved);
+        csv.write(&row)?;
+        run.write_summary(s)
+    }
+}
+
+/// The optimizer's own diagnostics; non-finite values stay blank (the run stops after the row).
+pub(super) fn fill_report(row: &mut crate::run::Row, r: &StepReport) {
+    let fin = |v: f64| Some(v).filter(|v| v.is_finite());
+    let fin_opt = |v: Option<f64>| v.filter(|v| v.is_finite());
+    row.opt("batch_loss", fin(r.loss))
+        .opt("grad_norm", fin(r.grad_norm))
+        .opt("gr_penalty", fin_opt(r.gr_penalty))
+        .opt("grad_norm_reg", fin_opt(r.grad_norm_reg))
+        .opt("damping_eff", fin_opt(r.damping_eff))
+        .opt("kl_clip_scale", fin_opt(r.kl_clip_scale))
+        .opt("newton_iters", r.newton_iters.map(f64::from))
+        .opt("newton_resid_max", fin_opt(r.newton_resid_max))
+        .num("lazy_guard_fallbacks", f64::from(r.lazy_guard_fallbacks))
+        .num(
+            "nonfinite_skipped",
+            f64::from(u8::from(r.nonfinite_skipped)),
+        )
+        .num("time_fwd_bwd_ms", r.time_fwd_bwd_ms)
+        .num("time_curv_ms", r.time_curv_ms)
+        .num("time_precond_ms", r.time_precond_ms);
+}
+
+pub(super) fn mean(v: &[f64]) -> Option<f64> {
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}

@@ -1,0 +1,172 @@
+//! The equal-budget tuning sweep's selection (spec §6.2 "a small sweep of (lr, ρ) for GRNG and
+//! (lr, damping) for K-FAC"; issue 13 "the same sweep for every optimizer"), as `lab grng`'s
+//! part of `lab report`. On a study of one task whose cells try several settings of an
+//! optimizer kind (configs/grng/sweep.yaml), each kind's best cell is the one with the highest
+//! mean `final_test_acc` over its completed seeds (LM tasks: the lowest mean `final_val_bpc`).
+//! The final value, not the best epoch's, so no kind is picked by early stopping on the test
+//! split; digits has no separate validation split, so the selection is on the test split for
+//! every optimizer alike (the grid then reports fresh seeds). Written next to the report:
+//! - `best-settings.yaml`: each kind's winning `optimizer:` section;
+//! - `paper-tuned.yaml`: configs/grng/paper.yaml with a `cases:` axis of those sections in
+//!   place of its `optimizer.kind` grid axis (scripts/grng-reproduce.sh runs it).
+use crate::report::ReportExtra;
+use crate::results::runs::{CellRuns, Collection};
+use anyhow::{Context, Result};
+use serde_yaml_ng::{Mapping, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const PAPER_YAML: &str = include_str!("../../configs/grng/paper.yaml");
+
+/// One cell of the sweep: its optimizer section and score.
+struct Scored {
+    cell: String,
+    optimizer: Value,
+    /// Mean of the selection metric over completed seeds, and their count.
+    score: Option<(f64, usize)>,
+}
+
+/// A run's resolved `config.yaml`.
+fn run_config(dir: &Path) -> Result<Value> {
+    let path = dir.join("config.yaml");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    serde_yaml_ng::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+fn text_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+/// The mean of `metric` over the cell's completed runs.
+fn mean_metric(cell: &CellRuns, metric: &str) -> Option<(f64, usize)> {
+    let vals: Vec<f64> = cell
+        .runs
+        .iter()
+        .filter(|r| r.completed())
+        .filter_map(|r| r.metric(metric))
+        .collect();
+    (!vals.is_empty()).then(|| (vals.iter().sum::<f64>() / vals.len() as f64, vals.len()))
+}
+
+/// The report section and files (nothing for studies that are not a one-task sweep).
+pub fn report(c: &Collection, dir: &Path) -> Result<ReportExtra> {
+    let none = || ReportExtra {
+        markdown: String::new(),
+        files: Vec::new(),
+    };
+    let mut tasks = Vec::new();
+    let mut by_kind: BTreeMap<String, Vec<Scored>> = BTreeMap::new();
+    for cell in &c.cells {
+        let Some(run) = cell.runs.first() else {
+            continue;
+        };
+        let cfg = run_config(&run.dir)?;
+        let task = text_at(&cfg, "task").unwrap_or_default().to_string();
+        let optimizer = cfg.get("optimizer").cloned().unwrap_or(Value::Null);
+        let Some(kind) = text_at(&optimizer, "kind").map(String::from) else {
+            continue; // the toy has no optimizer section
+        };
+        let lm = task.starts_with("charlm");
+        let score = match lm {
+            true => mean_metric(cell, "final_val_bpc").map(|(v, n)| (-v, n)),
+            false => mean_metric(cell, "final_test_acc"),
+        };
+        if !tasks.contains(&task) {
+            tasks.push(task);
+        }
+        by_kind.entry(kind).or_default().push(Scored {
+            cell: cell.name.clone(),
+            optimizer,
+            score,
+        });
+    }
+    let is_sweep = tasks.len() == 1 && by_kind.values().any(|v| v.len() > 1);
+    if !is_sweep {
+        return Ok(none());
+    }
+    let lm = tasks[0].starts_with("charlm");
+    let (metric, sign) = match lm {
+        true => ("final_val_bpc (lowest)", -1.0),
+        false => ("final_test_acc (highest)", 1.0),
+    };
+    let counts: Vec<usize> = by_kind.values().map(Vec::len).collect();
+    let equal = counts.iter().all(|&n| n == counts[0]);
+    let mut md = format!(
+        "## Best setting per optimizer\n\nTask {}; each optimizer's cell with the best mean \
+         {metric} over its completed seeds{}.\n\n| optimizer | settings | best cell | mean | seeds |\n|---|---|---|---|---|\n",
+        tasks[0],
+        if equal {
+            format!(", every optimizer tried {} settings", counts[0])
+        } else {
+            " (**unequal budgets**: the optimizers tried different numbers of settings)".into()
+        }
+    );
+    let mut best = Mapping::new();
+    for (kind, cells) in &by_kind {
+        let winner = cells
+            .iter()
+            .filter(|s| s.score.is_some_and(|(v, _)| v.is_finite()))
+            .max_by(|a, b| {
+                let (a, b) = (a.score.unwrap().0, b.score.unwrap().0);
+                a.total_cmp(&b)
+            });
+        match winner {
+            Some(w) => {
+                let (v, n) = w.score.unwrap_or_default();
+                md += &format!(
+                    "| {kind} | {} | {} | {:.4} | {n} |\n",
+                    cells.len(),
+                    w.cell,
+                    sign * v
+                );
+                best.insert(Value::from(kind.as_str()), w.optimizer.clone());
+            }
+            None => md += &format!("| {kind} | {} | (no completed run) | | |\n", cells.len()),
+        }
+    }
+    let best_path = dir.join("best-settings.yaml");
+    let best = Value::Mapping(best);
+    crate::run::write_atomic(&best_path, serde_yaml_ng::to_string(&best)?.as_bytes())?;
+    let tuned_path = dir.join("paper-tuned.yaml");
+    let tuned = paper_tuned(&best)?;
+    crate::run::write_atomic(&tuned_path, tuned.as_bytes())?;
+    md += &format!(
+        "\nWinning sections: `best-settings.yaml`; the paper grid with them: `lab grng --config \
+         {}`.\n\n",
+        tuned_path.display()
+    );
+    Ok(ReportExtra {
+        markdown: md,
+        files: vec![best_path, tuned_path],
+    })
+}
+
+/// configs/grng/paper.yaml with `study.cases.optimizer` = the winning sections (one case per
+/// kind) in place of the `optimizer.kind` grid axis, and study name `paper-tuned`.
+pub fn paper_tuned(best: &Value) -> Result<String> {
+    let mut paper: Value = serde_yaml_ng::from_str(PAPER_YAML)?;
+    let study = paper
+        .get_mut("study")
+        .and_then(Value::as_mapping_mut)
+        .context("configs/grng/paper.yaml has no study block")?;
+    study.insert("name".into(), "paper-tuned".into());
+    if let Some(grid) = study.get_mut("grid").and_then(Value::as_mapping_mut) {
+        grid.remove("optimizer.kind");
+    }
+    let mut cases = Mapping::new();
+    if let Some(best) = best.as_mapping() {
+        for (kind, section) in best {
+            let mut merge = Mapping::new();
+            merge.insert("optimizer".into(), section.clone());
+            cases.insert(kind.clone(), Value::Mapping(merge));
+        }
+    }
+    let mut axes = Mapping::new();
+    axes.insert("optimizer".into(), Value::Mapping(cases));
+    study.insert("cases".into(), Value::Mapping(axes));
+    let head = "# configs/grng/paper.yaml with each optimizer at its best setting of the sweep \
+                (configs/grng/sweep.yaml),\n# written by `lab report` on the sweep \
+                (src/grng/sweep.rs). Run: lab grng --config <this file> --jobs 2\n";
+    Ok(format!("{head}{}", serde_yaml_ng::to_string(&paper)?))
+}
