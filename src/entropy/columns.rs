@@ -1,6 +1,6 @@
 //! The files and columns of spec §4.7, in the spec's order.
 
-/// `metrics.csv`: one row per evaluation.
+/// `metrics.csv`: one row per evaluation: the §4.7 columns, then `alert` (§7.5 item 3).
 pub const METRICS: &[&str] = &[
     "step",
     "epoch",
@@ -68,6 +68,7 @@ pub const METRICS: &[&str] = &[
     "ctrl_integral",
     "ctrl_u",
     "ctrl_drift",
+    "alert",
 ];
 
 /// The `metrics.csv` header: [`METRICS`], then the optional word-level columns, the columns
@@ -102,6 +103,7 @@ pub const MAY_BE_EMPTY: &[&str] = &[
     "bi_cond_entropy_gen",
     "bi_cond_entropy_data",
     "update_cos_mean",
+    "alert",
 ];
 
 /// `steps.csv`: one light row per training step.

@@ -1,6 +1,7 @@
 //! Typed config of `lab entropy-probe` (defaults in configs/entropy-probe/default.yaml, spec
 //! §7.2). Every assumption of the spec is a key here with the spec's reading as its default.
 use super::controller::ControllerConfig;
+pub use super::probe::CheckpointSection;
 use crate::config::{Checker, Validate};
 use crate::data::{CorpusConfig, SplitConfig, TokenizerConfig};
 use crate::nn::{ModelConfig, ModelKind};
@@ -32,6 +33,9 @@ pub struct EntropyConfig {
     pub theory: TheorySection,
     pub text: TextSection,
     pub checkpoint: CheckpointSection,
+    /// The early-warning `alert` column (§7.5 item 3; `alert.rs`).
+    #[serde(default)]
+    pub alert: super::alert::AlertSection,
 }
 
 #[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,13 +207,6 @@ pub struct TextSection {
     pub samples: Option<PathBuf>,
 }
 
-/// `task: probe`: the checkpoint (a run directory of `task: train` with `eval.save_checkpoint`).
-#[derive(Deserialize, Serialize, Debug, Clone, Default)]
-#[serde(deny_unknown_fields)]
-pub struct CheckpointSection {
-    pub path: Option<PathBuf>,
-}
-
 impl Validate for EntropyConfig {
     fn validate(&self, c: &mut Checker) {
         self.data.corpus.validate_at(c, "data.corpus");
@@ -221,7 +218,9 @@ impl Validate for EntropyConfig {
         validate_train(&self.train, c);
         validate_overrides(&self.overrides, c);
         validate_eval(&self.eval, c);
-        if self.task == Task::Train || self.task == Task::Probe {
+        self.alert.validate(c);
+        let torchscript = self.checkpoint.torchscript.is_some();
+        if self.task == Task::Train || (self.task == Task::Probe && !torchscript) {
             self.model_fit(c);
         }
         let plan = super::condition::Plan::resolve(self);
@@ -247,11 +246,7 @@ impl Validate for EntropyConfig {
                 self.text.samples.is_some(),
                 "task text needs the samples file: --set text.samples=PATH",
             ),
-            Task::Probe => c.check(
-                "checkpoint.path",
-                self.checkpoint.path.is_some(),
-                "task probe needs a run directory with a checkpoint: --set checkpoint.path=DIR",
-            ),
+            Task::Probe => super::probe::validate_probe(&self.checkpoint, &self.eval, c),
             Task::Theory => {
                 c.check(
                     "theory.orders",

@@ -153,6 +153,11 @@ impl Evaluator {
         self.evals = index;
     }
 
+    /// Start the running minimum of the validation loss at a run's (`probe`: its `h_ref`).
+    pub fn set_best(&mut self, loss: f64, step: u64) {
+        self.best = Some((loss, step));
+    }
+
     /// Evaluate another checkpoint (`probe` of a directory): its protocol, and its data when
     /// `data` is given (else the previous one's).
     pub fn rebind(&mut self, proto: Protocol, data: Option<&Data>) {
@@ -279,6 +284,11 @@ impl Evaluator {
             row.num(&format!("fr_entropy_T{t}"), entropy)
                 .opt(&format!("distinct_4_T{t}"), distinct);
         }
+        let loop_greedy = row.get("loop_frac_greedy").parse::<f64>().ok();
+        row.opt(
+            "alert",
+            cfg.alert.flag(t1.entropy, loop_greedy, self.h_ref()),
+        );
         if let Some((entropy, distinct)) = nucleus {
             row.num("fr_entropy_top_p", entropy)
                 .opt("distinct_4_top_p", distinct);

@@ -9,7 +9,8 @@
 //!    (`columns.rs`); `eval.rs` holds the protocol (prompts, teacher forcing, generation) and
 //!    `stability.rs` the §2.7 window measures.
 //! 4. `probe.rs`: `task: probe`, the same evaluation on a saved run's weights.
-//!    `probe_dir.rs`: the same over every saved run under a directory (a study).
+//!    `probe_dir.rs`: the same over every saved run under a directory (a study);
+//!    `torchscript/`: the same on a TorchScript module and its vocabulary file.
 //! 5. `ngram.rs`: the exact order-k count model, the closed-form stationary point the theory
 //!    (§2) is about and the reference of H7.
 //! 6. `metrics/`: model-free metrics on samples (§4.1–§4.5: entropy from logits, n-gram KLs,
@@ -19,6 +20,7 @@
 //! 7. `theory.rs`: the §2.6 tables per corpus with H7's pass/fail (`task: theory`), and
 //!    `toys.rs`: §2.4 (gradient descent on softmax logits) and §2.5 (forward vs reverse KL).
 //! 8. `verdict/`: the hypotheses' verdicts from a sweep's runs (§1, §4.7), `lab report`'s hook.
+pub mod alert;
 pub mod columns;
 pub mod condition;
 pub mod config;
@@ -36,6 +38,7 @@ pub mod tasks;
 pub mod text;
 pub mod textfile;
 pub mod theory;
+pub mod torchscript;
 pub mod toys;
 pub mod train;
 pub mod verdict;

@@ -4,20 +4,26 @@
 //! the run's evaluation settings the row repeats its final evaluation: same prompts, same
 //! sampling stream, same numbers. A directory of runs (a study) is probed run by run
 //! (`probe_dir.rs`).
-use super::config::{EntropyConfig, Task};
+use super::config::{EntropyConfig, EvalSection, Task};
 use super::eval::Protocol;
 use super::measure::{scoring_window, summary_of, Evaluator, Scene, WEIGHTS_FILE};
 use super::setup::{self, Data};
+use crate::config::Checker;
 use crate::data::Tokenizer;
 use crate::error::usage;
 use crate::experiment::Ctx;
 use crate::nn::{self, LanguageModel};
 use crate::run::{Row, Run};
 use anyhow::Result;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::path::Path;
+use std::path::PathBuf;
 
 pub fn run(cfg: &EntropyConfig, run: &mut Run, ctx: &Ctx) -> Result<()> {
+    if let Some(module) = cfg.checkpoint.torchscript.as_deref() {
+        return super::torchscript::run(cfg, module, run, ctx);
+    }
     let dir = cfg
         .checkpoint
         .path
@@ -82,6 +88,7 @@ pub(super) fn protocol(
 ) -> Result<(EntropyConfig, Protocol)> {
     let mut scored = trained.clone();
     scored.eval = cfg.eval.clone();
+    scored.alert = cfg.alert.clone();
     let proto = Protocol::new(
         &scored.eval,
         &data.splits.train,
@@ -102,6 +109,13 @@ pub(super) fn score(
 ) -> Result<Row> {
     let step = summary["step"].as_f64().unwrap_or(0.0) as u64;
     eval.set_eval_index(summary["final_eval_index"].as_u64().unwrap_or(0));
+    // h_ref on text is the run's best validation loss, as at its final evaluation.
+    if let (Some(loss), Some(at)) = (
+        summary["best_val_loss"].as_f64(),
+        summary["best_val_step"].as_f64(),
+    ) {
+        eval.set_best(loss, at as u64);
+    }
     let scene = Scene {
         cfg: scored,
         model,
@@ -171,4 +185,76 @@ pub(super) fn read_json(path: &Path) -> Result<Value> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| usage(format!("{}: {e} (the run did not finish?)", path.display())))?;
     serde_json::from_str(&text).map_err(|e| usage(format!("{}: {e}", path.display())))
+}
+
+/// `task: probe`: the checkpoint: a run directory of `task: train` with
+/// `eval.save_checkpoint` (or a directory of such runs) in `path`, or a TorchScript module in
+/// `torchscript` with its vocabulary file in `vocab` (§7.1 (b); `torchscript/`).
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckpointSection {
+    pub path: Option<PathBuf>,
+    /// A TorchScript file mapping int64 ids (B, T) to float logits (B, T, |V|).
+    pub torchscript: Option<PathBuf>,
+    /// A JSON list of the module's token strings (id order), or a tokenizer.json.
+    pub vocab: Option<PathBuf>,
+    /// The longest context the module is run on; generation slides a window beyond it.
+    pub context: usize,
+    /// Run every call at exactly `context` positions, right-padded (a module traced at one
+    /// length).
+    pub fixed_width: bool,
+    /// Run every call on exactly this many rows (a module traced at one batch size).
+    pub fixed_batch: Option<usize>,
+}
+
+impl Default for CheckpointSection {
+    fn default() -> Self {
+        CheckpointSection {
+            path: None,
+            torchscript: None,
+            vocab: None,
+            context: 256,
+            fixed_width: false,
+            fixed_batch: None,
+        }
+    }
+}
+
+/// The `checkpoint` keys of `task: probe`: one kind of checkpoint, and what it needs.
+pub(super) fn validate_probe(k: &CheckpointSection, e: &EvalSection, c: &mut Checker) {
+    let Some(module) = &k.torchscript else {
+        return c.check(
+            "checkpoint.path",
+            k.path.is_some(),
+            "task probe needs a run directory with a checkpoint (--set checkpoint.path=DIR) \
+             or a TorchScript module (--set checkpoint.torchscript=FILE)",
+        );
+    };
+    c.check(
+        "checkpoint.path",
+        k.path.is_none(),
+        format!(
+            "give checkpoint.path or checkpoint.torchscript, not both (torchscript is {})",
+            module.display()
+        ),
+    );
+    c.check(
+        "checkpoint.vocab",
+        k.vocab.is_some(),
+        "a TorchScript module needs its vocabulary: --set checkpoint.vocab=FILE (a JSON list \
+         of token strings in id order, or a tokenizer.json)",
+    );
+    c.at_least("checkpoint.context", k.context, 1);
+    if let Some(n) = k.fixed_batch {
+        c.at_least("checkpoint.fixed_batch", n, 1);
+    }
+    c.relation(
+        "eval.prompt_len",
+        &["checkpoint.context"],
+        e.prompt_len <= k.context,
+        format!(
+            "is {} but the module is run on at most checkpoint.context = {} tokens",
+            e.prompt_len, k.context
+        ),
+    );
 }
