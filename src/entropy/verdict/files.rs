@@ -120,7 +120,11 @@ fn record(run: &RunInfo) -> Result<std::result::Result<RunRecord, String>> {
     let Ok(seed) = seed.parse::<u64>() else {
         return Ok(Err(format!("`{SEED_KEY}: {seed}` is not a whole number")));
     };
-    let mut metrics = final_row(&run.dir.join("metrics.csv"))?;
+    let csv = run.dir.join("metrics.csv");
+    let mut metrics = final_row(&csv)?;
+    if let Some(after) = super::trajectory::after_minimum(&super::trajectory::read(&csv)?) {
+        metrics.extend(super::trajectory::scalars(&after));
+    }
     let scalars = run
         .summary
         .iter()
