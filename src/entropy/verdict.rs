@@ -18,12 +18,14 @@
 //!   conjunction of the three.
 //!
 //! Reading order: this file (the hypotheses), `rules.rs`, `h2.rs` with `trajectory.rs`,
-//! `extra.rs` (H5–H7), `files.rs` (runs in, CSVs out), `markdown.rs`, then the §7.3 plot
-//! `scatter.rs` (stability against entropy).
+//! `extra.rs` (H5–H7), `files.rs` (runs in, CSVs out), `markdown.rs`, then the §7.3 plots:
+//! `scatter.rs` (stability against entropy), `plots.rs` with `plot_data.rs` (the step plots).
 pub mod extra;
 pub mod files;
 pub mod h2;
 pub mod markdown;
+pub mod plot_data;
+pub mod plots;
 pub mod rules;
 pub mod scatter;
 pub mod trajectory;

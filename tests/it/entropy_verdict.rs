@@ -317,14 +317,14 @@ fn the_hook_works_on_a_collection_and_leaves_out_unfinished_runs() {
         "{notes:?}"
     );
     let extra = verdict::report(&collection, &root).unwrap();
-    let names = [
-        "sweep.csv",
-        "hypotheses.csv",
-        "stability_vs_entropy.csv",
-        "stability_vs_entropy.png",
-        "stability_vs_entropy.svg",
-    ];
-    assert_eq!(extra.files, names.map(|n| root.join(n)));
+    let mut names = vec!["sweep.csv".to_string(), "hypotheses.csv".into()];
+    for plot in ["stability_vs_entropy", "loss", "entropy", "repetition"] {
+        names.extend(["csv", "png", "svg"].map(|e| format!("{plot}.{e}")));
+    }
+    // No run's controller acts (ctrl_active_frac is null): its data file only, no picture.
+    names.push("controller.csv".into());
+    let want: Vec<_> = names.iter().map(|n| root.join(n)).collect();
+    assert_eq!(extra.files, want);
     let (_, points) = read_csv(&root.join("stability_vs_entropy.csv"));
     assert_eq!(points.len(), 29, "the unfinished run is not drawn");
     let analysis = verdict::analyse(&records);
@@ -371,9 +371,17 @@ fn the_report_draws_stability_against_entropy_with_h5s_rho() {
         assert_eq!(p[4], run[col(&sh, "fr_entropy_t1")], "{p:?}");
     }
     let svg = read(&root.join("stability_vs_entropy.svg"));
-    assert_eq!(svg.matches("<circle").count(), 30, "one dot per run");
+    // gpt's dots are circles, gru's squares: 15 gpt runs and 3 gpt legend entries.
+    assert_eq!(
+        svg.matches("<circle").count(),
+        15 + 3,
+        "one dot per gpt run"
+    );
     for condition in ["plain", "conventional", "feedback"] {
-        assert!(svg.contains(condition), "legend names {condition}");
+        for arch in ARCHS {
+            let label = format!("{condition}, {arch}");
+            assert!(svg.contains(&label), "legend names {label}");
+        }
     }
     assert!(root.join("stability_vs_entropy.png").is_file());
     let h5 = &rows[&(
