@@ -16,8 +16,9 @@
 //! architecture is the conjunction of the three pieces; overall the ≥ 2 neural architectures rule.
 use super::rules::{combine, decide, overall, paired_hypothesis};
 use super::trajectory::{self, AfterMinimum};
-use super::{Direction, Hypothesis, Row, RunRecord, Verdict, RESAMPLES, SEED};
+use super::{Analysis, Direction, Hypothesis, Row, RunRecord, Verdict, RESAMPLES, SEED};
 use crate::results::paired::{agreement_needed, mean_ci};
+use std::fmt::Write as _;
 
 pub const PAIRED_PIECE: &str = "paired_diff";
 pub const FALLS: &str = "fr_entropy_t1_falls_after_val_min";
@@ -169,4 +170,73 @@ pub fn falls_row(arch: &str, cond: &str, runs: &[&RunRecord]) -> Row {
     }
     row.note = Some(why.join("; "));
     row
+}
+
+/// The verdict table's line per H2 piece: its verdict per architecture and overall.
+pub fn table_rows(md: &mut String, a: &Analysis) {
+    for (metric, name) in PIECES {
+        let verdict = |arch: &str| {
+            a.rows
+                .iter()
+                .find(|r| {
+                    r.id == "H2" && r.arch == arch && r.metric == metric && r.condition == "all"
+                })
+                .map_or("–", |r| r.verdict.as_str())
+        };
+        let mut row = vec![format!("H2 · {name}"), format!("`{metric}`")];
+        row.extend(a.archs.iter().map(|arch| verdict(arch).to_string()));
+        row.push(verdict("all").into());
+        let _ = writeln!(md, "| {} |", row.join(" | "));
+    }
+}
+
+/// H2's pieces (2) and (3) per (architecture, condition), then every piece per architecture.
+pub fn lines(md: &mut String, rows: &[&Row]) {
+    for r in rows.iter().filter(|r| r.condition != "all") {
+        let what = match r.metric.as_str() {
+            FALLS => "fr_entropy_t1 from the val_loss minimum to the last evaluation",
+            BELOW => "final fr_entropy_t1 − h_ref",
+            _ => continue,
+        };
+        let role = if r.primary { "" } else { " (reported)" };
+        let mut line = format!(
+            "- `{}`, {}{role}: {what}: {}: {}",
+            r.arch,
+            r.condition,
+            match r.n_seeds {
+                Some(0) | None => "no runs to judge".to_string(),
+                _ => super::markdown::numbers(r)
+                    .replace("agree", if r.metric == FALLS { "fall" } else { "below" }),
+            },
+            r.verdict.as_str()
+        );
+        if let Some(note) = &r.note {
+            let _ = write!(line, " ({note})");
+        }
+        let _ = writeln!(md, "{line}");
+    }
+    let mut archs: Vec<&str> = Vec::new();
+    for r in rows
+        .iter()
+        .filter(|r| r.metric == FALLS && r.condition == "all")
+    {
+        archs.push(&r.arch);
+    }
+    for arch in archs {
+        let parts: Vec<String> = PIECES
+            .iter()
+            .filter_map(|(metric, name)| {
+                let r = rows
+                    .iter()
+                    .find(|r| r.arch == arch && r.metric == *metric && r.condition == "all")?;
+                Some(format!("{name}: {}", r.verdict.as_str()))
+            })
+            .collect();
+        let who = if arch == "all" {
+            "overall".to_string()
+        } else {
+            format!("`{arch}`")
+        };
+        let _ = writeln!(md, "- {who}, H2's pieces: {}", parts.join("; "));
+    }
 }

@@ -2,7 +2,7 @@
 //! difference with its CI, H5's correlation and effect sizes, and one line of numbers per
 //! (hypothesis, architecture, condition). Every verdict is printed the same way.
 use super::extra::{Effect, EFFECT_METRICS};
-use super::h2::{self, BELOW, FALLS, PIECES};
+use super::h2::{self, BELOW, FALLS};
 use super::{Analysis, Row, PAIRED, PERMUTATIONS, RESAMPLES};
 use crate::results::format::sig;
 use std::fmt::Write;
@@ -119,28 +119,10 @@ fn verdict_table(md: &mut String, a: &Analysis) {
         );
         let _ = writeln!(md, "| {} |", row.join(" | "));
         if *id == "H2" {
-            h2_piece_rows(md, a);
+            h2::table_rows(md, a);
         }
     }
     md.push('\n');
-}
-
-/// The verdict table's line per H2 piece: its verdict per architecture and overall.
-fn h2_piece_rows(md: &mut String, a: &Analysis) {
-    for (metric, name) in PIECES {
-        let verdict = |arch: &str| {
-            a.rows
-                .iter()
-                .find(|r| {
-                    r.id == "H2" && r.arch == arch && r.metric == metric && r.condition == "all"
-                })
-                .map_or("–", |r| r.verdict.as_str())
-        };
-        let mut row = vec![format!("H2 · {name}"), format!("`{metric}`")];
-        row.extend(a.archs.iter().map(|arch| verdict(arch).to_string()));
-        row.push(verdict("all").into());
-        let _ = writeln!(md, "| {} |", row.join(" | "));
-    }
 }
 
 /// One list per hypothesis: a line of numbers per (architecture, condition) and the overall.
@@ -153,7 +135,7 @@ fn lines(md: &mut String, a: &Analysis, theory: Option<&Path>) {
             paired_lines(md, &rows);
         }
         if *id == "H2" {
-            h2_lines(md, &rows);
+            h2::lines(md, &rows);
         }
         let piece = |r: &Row| r.id == "H2" && [FALLS, BELOW].contains(&r.metric.as_str());
         for r in rows
@@ -196,6 +178,7 @@ fn paired_lines(md: &mut String, rows: &[&Row]) {
             .iter()
             .filter(|r| r.primary && r.metric != "all")
             .filter(|r| r.arch == combined.arch && r.condition == combined.condition)
+            .filter(|r| r.baseline == combined.baseline)
             .map(|r| format!("{} {}", r.metric, numbers(r)))
             .collect();
         let _ = writeln!(
@@ -207,53 +190,6 @@ fn paired_lines(md: &mut String, rows: &[&Row]) {
             parts.join("; "),
             combined.verdict.as_str()
         );
-    }
-}
-
-/// H2's pieces (2) and (3) per (architecture, condition), then every piece per architecture.
-fn h2_lines(md: &mut String, rows: &[&Row]) {
-    for r in rows.iter().filter(|r| r.condition != "all") {
-        let what = match r.metric.as_str() {
-            FALLS => "fr_entropy_t1 from the val_loss minimum to the last evaluation",
-            BELOW => "final fr_entropy_t1 − h_ref",
-            _ => continue,
-        };
-        let role = if r.primary { "" } else { " (reported)" };
-        let mut line = format!(
-            "- `{}`, {}{role}: {what}: {}: {}",
-            r.arch,
-            r.condition,
-            numbers(r).replace("agree", if r.metric == FALLS { "fall" } else { "below" }),
-            r.verdict.as_str()
-        );
-        if let Some(note) = &r.note {
-            let _ = write!(line, " ({note})");
-        }
-        let _ = writeln!(md, "{line}");
-    }
-    let mut archs: Vec<&str> = Vec::new();
-    for r in rows
-        .iter()
-        .filter(|r| r.metric == FALLS && r.condition == "all")
-    {
-        archs.push(&r.arch);
-    }
-    for arch in archs {
-        let parts: Vec<String> = PIECES
-            .iter()
-            .filter_map(|(metric, name)| {
-                let r = rows
-                    .iter()
-                    .find(|r| r.arch == arch && r.metric == *metric && r.condition == "all")?;
-                Some(format!("{name}: {}", r.verdict.as_str()))
-            })
-            .collect();
-        let who = if arch == "all" {
-            "overall".to_string()
-        } else {
-            format!("`{arch}`")
-        };
-        let _ = writeln!(md, "- {who}, H2's pieces: {}", parts.join("; "));
     }
 }
 
@@ -290,7 +226,7 @@ fn summary_line(r: &Row) -> String {
 }
 
 /// `Δ = m [lo, hi], k/n seeds agree` (or what there is of it).
-fn numbers(r: &Row) -> String {
+pub(super) fn numbers(r: &Row) -> String {
     let n = r.n_seeds.unwrap_or(0);
     if n == 0 {
         return "no paired runs".into();
