@@ -69,13 +69,9 @@ impl Experiment for EntropyConfig {
     const KINDS_YAML: &'static str = include_str!("../../configs/entropy-probe/kinds.yaml");
     const SET_EXAMPLE: &'static str = "condition=feedback";
     const REPORT: Option<crate::report::ReportHook> = Some(verdict::report);
-    const PLOTS: &'static [DefaultPlot] = &[
-        curve("fr_entropy_t1", Some("h_ref")),
-        curve("val_loss", Some("h_ref")),
-        curve("train_fit_loss", None),
-        curve("seq_rep_4_greedy", None),
-        curve("copy_rate_32_t1", None),
-    ];
+    // The §7.3 plots (loss, entropy, repetition, controller, stability_vs_entropy) are drawn
+    // by the report hook (`verdict/plots.rs`); this list adds what they do not show.
+    const PLOTS: &'static [DefaultPlot] = &[curve("train_fit_loss", None)];
 
     fn seed(&self) -> u64 {
         self.seed

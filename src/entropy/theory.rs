@@ -12,6 +12,8 @@
 //!   higher than the one before.
 use super::ngram::NGram;
 use super::toys::{bimodal_target, entropy, fit_gaussian, random_targets, rise_count, Direction};
+use crate::plot::render::Figure;
+use crate::plot::series::{Curve, Style};
 use anyhow::{bail, Context, Result};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -146,8 +148,8 @@ fn check_corpus(corpus: String, rs: &[&TheoryRow]) -> H7Check {
     }
 }
 
-/// Write `theory.csv` (one line per row) and `theory.md` (a table and H7 per corpus; with
-/// `toys`, also the §2.4 and §2.5 toys) into `dir`.
+/// Write `theory.csv` (one line per row), `theory.md` (a table and H7 per corpus; with
+/// `toys`, also the §2.4 and §2.5 toys) and `theory.svg`/`.png` ([`theory_figure`]) into `dir`.
 pub fn write_theory(dir: &Path, rows: &[TheoryRow], toys: bool) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let csv_path = dir.join("theory.csv");
@@ -157,7 +159,66 @@ pub fn write_theory(dir: &Path, rows: &[TheoryRow], toys: bool) -> Result<()> {
         md.push_str(&toy_tables());
     }
     let md_path = dir.join("theory.md");
-    crate::run::write_atomic(&md_path, md.as_bytes())
+    crate::run::write_atomic(&md_path, md.as_bytes())?;
+    for ext in ["png", "svg"] {
+        crate::plot::render::save(&theory_figure(rows), &dir.join(format!("theory.{ext}")))?;
+    }
+    Ok(())
+}
+
+/// Spec §7.3 plot 6, `theory.svg` (its data: theory.csv): per corpus `H_k(train)` and the
+/// held-out cross-entropy against k, and the true entropy rate h dashed where it is known.
+pub fn theory_figure(rows: &[TheoryRow]) -> Figure {
+    let mut curves = Vec::new();
+    let corpora = by_corpus(rows);
+    let many = corpora.len() > 1;
+    for (ci, (corpus, rs)) in corpora.iter().enumerate() {
+        let name = |what: &str| {
+            if many {
+                format!("{what}, {corpus}")
+            } else {
+                what.into()
+            }
+        };
+        let pts = |f: fn(&TheoryRow) -> f64| -> Vec<(f64, f64)> {
+            rs.iter().map(|r| (r.k as f64, f(r))).collect()
+        };
+        let delta = rs.first().map_or(0.0, |r| r.delta);
+        let lines = [
+            (name("H_k(train)"), pts(|r| r.h_k_train), false),
+            (
+                name(&format!("val CE (add-{delta})")),
+                pts(|r| r.val_ce),
+                false,
+            ),
+        ];
+        let (lo, hi) = (rs[0].k as f64, rs[rs.len() - 1].k as f64);
+        let rate = rs[0].true_rate.map(|h| {
+            (
+                name(&format!("true rate h = {h:.4}")),
+                vec![(lo, h), (hi, h)],
+                true,
+            )
+        });
+        for (i, (label, xy, dashed)) in lines.into_iter().chain(rate).enumerate() {
+            let mut c = Curve::exact(&label, &xy);
+            c.style = Style {
+                color: Some(3 * ci + i),
+                dashed,
+                ..Style::default()
+            };
+            curves.push(c);
+        }
+    }
+    Figure {
+        title: "Exact-MLE n-gram models: entropy and held-out CE by order k (H7)".into(),
+        x_label: "order k".into(),
+        y_label: "nats per token".into(),
+        logx: false,
+        logy: false,
+        curves,
+        notes: vec!["data: theory.csv".into()],
+    }
 }
 
 fn write_csv(path: &Path, rows: &[TheoryRow]) -> Result<()> {

@@ -13,11 +13,22 @@
 //! - overall (arch `all`): *supported* if ≥ 2 neural architectures support it and none
 //!   contradicts, *contradicted* if ≥ 2 contradict and none supports, otherwise *inconclusive*.
 //!   `ngram` and `bigram` are not neural architectures here (no or trivial training).
+//! - H2 adds two pieces to its paired differences (`h2.rs`): `fr_entropy_t1` falls after the
+//!   validation minimum (`trajectory.rs`) and ends below `h_ref`, in every condition; H2 is the
+//!   conjunction of the three.
+//!
+//! Reading order: this file (the hypotheses), `rules.rs`, `h2.rs` with `trajectory.rs`,
+//! `extra.rs` (H5–H7), `files.rs` (runs in, CSVs out), `markdown.rs`, then the §7.3 plots:
+//! `scatter.rs` (stability against entropy), `plots.rs` with `plot_data.rs` (the step plots).
 pub mod extra;
 pub mod files;
+pub mod h2;
 pub mod markdown;
+pub mod plot_data;
+pub mod plots;
 pub mod rules;
 pub mod scatter;
+pub mod trajectory;
 
 pub use files::{records_from, report, write_hypotheses_csv, write_sweep_csv};
 pub use rules::{combine, decide, diffs, overall, values};
@@ -275,9 +286,10 @@ pub fn analyse(records: &[RunRecord]) -> Analysis {
     let neural = archs.iter().filter(|a| is_neural(a)).count();
     let mut rows = Vec::new();
     for h in &PAIRED[..4] {
-        rows.extend(paired_hypothesis(h, &records, &archs, neural));
         if h.id == "H2" {
-            rows.extend(extra::below_reference(&records, &archs));
+            rows.extend(h2::rows(h, &records, &archs, neural));
+        } else {
+            rows.extend(paired_hypothesis(h, &records, &archs, neural));
         }
     }
     rows.extend(extra::correlation(&records, &archs));

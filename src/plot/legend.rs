@@ -1,5 +1,7 @@
 //! The legend and the notes, drawn in a strip below the chart so they never cover a curve:
 //! entries in as many columns as fit, then one line per note.
+use super::marker;
+use super::series::Marker;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -10,9 +12,17 @@ const PAD: i32 = 12;
 /// The strip takes at most this share of the picture; entries beyond it are counted.
 const MAX_SHARE: f64 = 0.4;
 
-/// Entries (label, colour) laid out in columns, and the notes under them.
+/// One legend entry: a line sample (dashed or not), or the dot of a scatter.
+pub struct Entry<'a> {
+    pub label: &'a str,
+    pub color: RGBColor,
+    pub marker: Option<Marker>,
+    pub dashed: bool,
+}
+
+/// Entries laid out in columns, and the notes under them.
 pub struct Strip<'a> {
-    pub entries: Vec<(&'a str, RGBColor)>,
+    pub entries: Vec<Entry<'a>>,
     pub notes: &'a [String],
     pub font: &'a str,
     columns: usize,
@@ -23,7 +33,7 @@ impl<'a> Strip<'a> {
     /// Lay out `entries` for a picture `width` × `height` pixels wide, measuring with `area`.
     pub fn new<DB: DrawingBackend>(
         area: &DrawingArea<DB, Shift>,
-        entries: Vec<(&'a str, RGBColor)>,
+        entries: Vec<Entry<'a>>,
         notes: &'a [String],
         font: &'a str,
         (width, height): (u32, u32),
@@ -31,9 +41,9 @@ impl<'a> Strip<'a> {
         let style = TextStyle::from((font, 14).into_font());
         let widest = entries
             .iter()
-            .map(|(l, _)| {
-                area.estimate_text_size(l, &style)
-                    .map_or(8 * l.len() as u32, |s| s.0)
+            .map(|e| {
+                area.estimate_text_size(e.label, &style)
+                    .map_or(8 * e.label.len() as u32, |s| s.0)
             })
             .max()
             .unwrap_or(0);
@@ -68,13 +78,12 @@ impl<'a> Strip<'a> {
         } else {
             room
         };
-        for (i, (label, color)) in self.entries.iter().take(shown).enumerate() {
+        for (i, entry) in self.entries.iter().take(shown).enumerate() {
             let x = PAD + (i % self.columns) as i32 * cell;
             let y = 4 + (i / self.columns) as i32 * ROW as i32 + ROW as i32 / 2;
-            let sample = PathElement::new(vec![(x, y), (x + SAMPLE, y)], color.stroke_width(3));
-            area.draw(&sample)?;
+            sample(area, entry, x, y)?;
             let pos = (x + SAMPLE + 6, y - 8);
-            area.draw(&Text::new(label.to_string(), pos, style.clone()))?;
+            area.draw(&Text::new(entry.label.to_string(), pos, style.clone()))?;
         }
         if shown < self.entries.len() {
             let i = shown;
@@ -90,5 +99,30 @@ impl<'a> Strip<'a> {
             area.draw(&Text::new(note.clone(), (PAD, y), note_style.clone()))?;
         }
         Ok(())
+    }
+}
+
+/// The entry's sample at (x, y): its dot, a dashed line or a line.
+fn sample<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entry: &Entry,
+    x: i32,
+    y: i32,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let (color, mid) = (entry.color, (x + SAMPLE / 2, y));
+    match entry.marker {
+        Some(m) => marker::at_pixel(area, m, mid, color),
+        None if entry.dashed => {
+            for dash in 0..3 {
+                let x0 = x + dash * 9;
+                let seg = vec![(x0, y), (x0 + 6, y)];
+                area.draw(&PathElement::new(seg, color.stroke_width(3)))?;
+            }
+            Ok(())
+        }
+        None => area.draw(&PathElement::new(
+            vec![(x, y), (x + SAMPLE, y)],
+            color.stroke_width(3),
+        )),
     }
 }

@@ -3,6 +3,7 @@
 pub mod axis;
 pub mod defaults;
 pub mod legend;
+pub mod marker;
 pub mod render;
 pub mod series;
 

@@ -1,7 +1,8 @@
 //! Draw a [`Figure`] with plotters to PNG or SVG: mean lines, shaded standard-error bands (or
 //! dots, for a scatter), legend, axis labels and title. Text uses the DejaVu Sans font shipped in src/plot/fonts.
 use super::axis;
-use super::legend::Strip;
+use super::legend::{Entry, Strip};
+use super::marker;
 use super::series::Curve;
 use crate::error::usage;
 use crate::run::write_atomic;
@@ -43,7 +44,16 @@ pub struct Figure {
 /// Write `fig` to `path` (atomically, see [`write_atomic`]); the extension (`.png` or
 /// `.svg`) picks the format.
 pub fn save(fig: &Figure, path: &Path) -> Result<()> {
+    save_grid(std::slice::from_ref(fig), 1, path)
+}
+
+/// Write `figs` as panels of one picture, `columns` to a row (row by row), each panel the size
+/// of a single figure; otherwise as [`save`].
+pub fn save_grid(figs: &[Figure], columns: usize, path: &Path) -> Result<()> {
     register_font();
+    let columns = columns.clamp(1, figs.len().max(1));
+    let rows = figs.len().div_ceil(columns).max(1);
+    let size = (SIZE.0 * columns as u32, SIZE.1 * rows as u32);
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
@@ -51,21 +61,15 @@ pub fn save(fig: &Figure, path: &Path) -> Result<()> {
     let failed = |e| anyhow!("drawing {}: {e}", path.display());
     match ext.to_ascii_lowercase().as_str() {
         "png" => {
-            let mut rgb = vec![0u8; SIZE.0 as usize * SIZE.1 as usize * 3];
-            draw(
-                BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area(),
-                fig,
-            )
-            .map_err(failed)?;
-            write_atomic(path, &encode_png(&rgb)?)
+            let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
+            let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
+            draw_panels(root, figs, columns).map_err(failed)?;
+            write_atomic(path, &encode_png(&rgb, size)?)
         }
         "svg" => {
             let mut svg = String::new();
-            draw(
-                SVGBackend::with_string(&mut svg, SIZE).into_drawing_area(),
-                fig,
-            )
-            .map_err(failed)?;
+            let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+            draw_panels(root, figs, columns).map_err(failed)?;
             write_atomic(path, svg.as_bytes())
         }
         _ => Err(usage(format!(
@@ -75,10 +79,10 @@ pub fn save(fig: &Figure, path: &Path) -> Result<()> {
     }
 }
 
-/// An RGB image of [`SIZE`] as PNG bytes.
-fn encode_png(rgb: &[u8]) -> Result<Vec<u8>> {
+/// An RGB image of `size` as PNG bytes.
+fn encode_png(rgb: &[u8], size: (u32, u32)) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
-    let mut encoder = png::Encoder::new(&mut bytes, SIZE.0, SIZE.1);
+    let mut encoder = png::Encoder::new(&mut bytes, size.0, size.1);
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
     // As plotters (through `image`) encoded them: about a third of the default size.
@@ -113,19 +117,45 @@ struct Line<'a> {
 /// At most this many `n=k` marks per curve (the first ones).
 const MAX_MARKS: usize = 6;
 
-fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, fig: &Figure) -> Result<(), String> {
+/// The figures in a grid of `columns`, one per sub-area, on a white picture.
+fn draw_panels<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    figs: &[Figure],
+    columns: usize,
+) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| format!("{e:?}");
     root.fill(&WHITE).map_err(err)?;
+    let rows = figs.len().div_ceil(columns).max(1);
+    for (area, fig) in root.split_evenly((rows, columns)).into_iter().zip(figs) {
+        draw(&area, fig)?;
+    }
+    root.present().map_err(err)
+}
+
+/// The palette colour of the `i`-th curve of a figure.
+fn color(i: usize, curve: &Curve) -> RGBColor {
+    COLORS[curve.style.color.unwrap_or(i) % COLORS.len()]
+}
+
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| format!("{e:?}");
+    let size = root.dim_in_pixel();
     let (y0, y1) = y_range(fig);
     let lines: Vec<Line> = fig.curves.iter().map(|c| line(c, fig, y0)).collect();
     let (x0, x1) = x_range(fig);
     let entries = lines
         .iter()
+        .zip(&fig.curves)
         .enumerate()
-        .map(|(i, l)| (l.label, COLORS[i % COLORS.len()]))
+        .map(|(i, (l, c))| Entry {
+            label: l.label,
+            color: color(i, c),
+            marker: c.points_only.then_some(c.style.marker),
+            dashed: c.style.dashed,
+        })
         .collect();
-    let strip = Strip::new(&root, entries, &fig.notes, FONT, SIZE);
-    let (top, bottom) = root.split_vertically(SIZE.1.saturating_sub(strip.height()));
+    let strip = Strip::new(root, entries, &fig.notes, FONT, size);
+    let (top, bottom) = root.split_vertically(size.1.saturating_sub(strip.height()));
     let mut chart = ChartBuilder::on(&top)
         .caption(&fig.title, (FONT, 22))
         .margin(16)
@@ -153,18 +183,22 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, fig: &Figure) -> Resul
         .light_line_style(RGBColor(235, 235, 235))
         .draw()
         .map_err(err)?;
-    for (i, l) in lines.into_iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
+    for (i, (l, curve)) in lines.into_iter().zip(&fig.curves).enumerate() {
+        let color = color(i, curve);
         if l.points_only {
-            let dots = l.mean.iter().map(|&p| Circle::new(p, 4, color.filled()));
-            chart.draw_series(dots).map_err(err)?;
+            marker::on_chart(&mut chart, curve.style.marker, &l.mean, color).map_err(err)?;
             continue;
         }
         let band = Polygon::new(l.band, color.mix(0.22).filled());
         chart.draw_series(std::iter::once(band)).map_err(err)?;
-        chart
-            .draw_series(LineSeries::new(l.mean, color.stroke_width(2)))
-            .map_err(err)?;
+        if curve.style.dashed {
+            let dashes = DashedLineSeries::new(l.mean, 8, 5, color.stroke_width(2));
+            chart.draw_series(dashes).map_err(err)?;
+        } else {
+            chart
+                .draw_series(LineSeries::new(l.mean, color.stroke_width(2)))
+                .map_err(err)?;
+        }
         let marks = l.fewer.into_iter().map(|(x, y, n)| {
             Text::new(
                 format!("n={n}"),
@@ -174,8 +208,7 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, fig: &Figure) -> Resul
         });
         chart.draw_series(marks).map_err(err)?;
     }
-    strip.draw(&bottom).map_err(err)?;
-    root.present().map_err(err)
+    strip.draw(&bottom).map_err(err)
 }
 
 /// Integer steps (no 1.5, 2.5, ...) when x is a small integer count such as iterations.
@@ -201,8 +234,15 @@ fn line<'a>(curve: &'a Curve, fig: &Figure, floor: f64) -> Line<'a> {
             Some((i, x, curve.mean[i], curve.se[i]))
         })
     };
-    let upper = rows().map(|(_, x, m, s)| (x, axis(m + s)));
-    let lower = rows().rev().map(|(_, x, m, s)| (x, axis(m - s)));
+    let edge = |i: usize, m: f64, s: f64, up: bool| match &curve.range {
+        Some((lo, hi)) => (if up { hi } else { lo })[i],
+        None if up => m + s,
+        None => m - s,
+    };
+    let upper = rows().map(|(i, x, m, s)| (x, axis(edge(i, m, s, true))));
+    let lower = rows()
+        .rev()
+        .map(|(i, x, m, s)| (x, axis(edge(i, m, s, false))));
     let runs = |i: usize| curve.runs.get(i).copied().unwrap_or(1);
     let fewer = rows()
         .filter(|(i, ..)| *i > 0 && runs(*i) < runs(i - 1))
@@ -242,10 +282,12 @@ fn x_range(fig: &Figure) -> (f64, f64) {
 /// Y span (in axis units) of the means and of the bands' positive parts.
 fn y_range(fig: &Figure) -> (f64, f64) {
     let values = fig.curves.iter().flat_map(|c| {
-        c.mean
-            .iter()
-            .zip(&c.se)
-            .flat_map(|(m, s)| [m - s, m + s, *m])
+        let band = c.mean.iter().zip(&c.se).enumerate().map(|(i, (m, s))| {
+            c.range
+                .as_ref()
+                .map_or((m - s, m + s), |(lo, hi)| (lo[i], hi[i]))
+        });
+        band.zip(&c.mean).flat_map(|((lo, hi), m)| [lo, hi, *m])
     });
     if fig.logy {
         return widen(min_max(values.filter(|v| *v > 0.0).map(f64::log10)));
@@ -324,7 +366,8 @@ mod tests {
             c.points_only = false;
         }
         let lines = svg(&fig);
-        assert_eq!(dots.matches("<circle").count(), 4, "one dot per point");
+        // One dot per point, and one per legend entry (a scatter's legend shows its dot).
+        assert_eq!(dots.matches("<circle").count(), 4 + 2, "one dot per point");
         assert_eq!(lines.matches("<circle").count(), 0, "lines have no dots");
         let (a, b) = (
             dots.matches("<polyline").count(),

@@ -19,6 +19,41 @@ pub struct Curve {
     pub runs: Vec<usize>,
     /// Draw the points as dots, without line or band (a scatter).
     pub points_only: bool,
+    /// Band edges (lower, upper) at each x, drawn instead of mean ± se (e.g. min–max over
+    /// runs, [`aggregate_min_max`]).
+    pub range: Option<(Vec<f64>, Vec<f64>)>,
+    pub style: Style,
+}
+
+/// How a curve is drawn beyond its numbers; the default is the figure's own choice.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Style {
+    /// Palette index (None: the curve's position in the figure), so a figure or a set of panels
+    /// can keep one colour per group whatever curves it has.
+    pub color: Option<usize>,
+    /// The dot of a scatter (and of its legend entry).
+    pub marker: Marker,
+    /// A dashed line (e.g. a reference or set-point).
+    pub dashed: bool,
+}
+
+/// Dot shapes, so a second grouping (e.g. architecture) can be told apart from the colour.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Marker {
+    #[default]
+    Circle,
+    Square,
+    Triangle,
+    Cross,
+}
+
+impl Marker {
+    pub const ALL: [Marker; 4] = [
+        Marker::Circle,
+        Marker::Square,
+        Marker::Triangle,
+        Marker::Cross,
+    ];
 }
 
 impl Curve {
@@ -31,6 +66,8 @@ impl Curve {
             se: vec![0.0; points.len()],
             runs: vec![1; points.len()],
             points_only: false,
+            range: None,
+            style: Style::default(),
         }
     }
 
@@ -109,6 +146,8 @@ pub fn aggregate(label: &str, runs: &[Vec<(f64, f64)>]) -> Option<Curve> {
         se: Vec::with_capacity(grid.len()),
         runs: Vec::with_capacity(grid.len()),
         points_only: false,
+        range: None,
+        style: Style::default(),
     };
     for g in grid {
         let ys: Vec<f64> = runs.iter().filter_map(|r| interpolate(r, g)).collect();
@@ -121,6 +160,19 @@ pub fn aggregate(label: &str, runs: &[Vec<(f64, f64)>]) -> Option<Curve> {
         curve.se.push(if se.is_finite() { se } else { 0.0 });
         curve.runs.push(ys.len());
     }
+    Some(curve)
+}
+
+/// [`aggregate`] with the band from the smallest to the largest run at each x instead of ± se.
+pub fn aggregate_min_max(label: &str, runs: &[Vec<(f64, f64)>]) -> Option<Curve> {
+    let mut curve = aggregate(label, runs)?;
+    let bounds = curve.x.iter().map(|&g| {
+        let ys = runs.iter().filter_map(|r| interpolate(r, g));
+        ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), y| {
+            (lo.min(y), hi.max(y))
+        })
+    });
+    curve.range = Some(bounds.unzip());
     Some(curve)
 }
 
@@ -181,5 +233,15 @@ mod tests {
         // x=3: only b covers it → no band
         assert_eq!((c.mean[3], c.se[3]), (8.0, 0.0));
         assert!(aggregate("none", &[vec![]]).is_none());
+    }
+
+    #[test]
+    fn min_max_band_spans_the_runs() {
+        let a = vec![(0.0, 1.0), (2.0, 3.0)];
+        let b = vec![(0.0, 5.0), (2.0, 1.0)];
+        let c = aggregate_min_max("c", &[a, b, vec![]]).unwrap();
+        let (lo, hi) = c.range.unwrap();
+        assert_eq!((c.x, c.mean), (vec![0.0, 2.0], vec![3.0, 2.0]));
+        assert_eq!((lo, hi), (vec![1.0, 1.0], vec![5.0, 3.0]));
     }
 }

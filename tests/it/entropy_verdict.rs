@@ -29,6 +29,26 @@ ctrl_integral,ctrl_u,ctrl_drift";
 /// A finished 2 archs × 3 conditions × 5 seeds study under `root`. Stabilised runs move every
 /// H1–H4 metric by `effect(seed)` in its predicted direction; `jitter` gives stab_loss_jitter.
 fn write_study(root: &Path, effect: &dyn Fn(u64) -> f64, jitter: &dyn Fn(&str, u64) -> f64) {
+    write_study_with(root, effect, jitter, After::Falls);
+}
+
+/// What fr_entropy_t1 does over a run's 3 evaluations (steps 20, 40, 60) for H2.
+#[derive(Clone, Copy, PartialEq)]
+enum After {
+    /// val_loss lowest at step 40, entropy falls from there by 0.2.
+    Falls,
+    /// val_loss lowest at step 40, entropy rises from there by 0.2.
+    Rises,
+    /// val_loss still falling at step 60: the minimum is not reached.
+    EndsAtMin,
+}
+
+fn write_study_with(
+    root: &Path,
+    effect: &dyn Fn(u64) -> f64,
+    jitter: &dyn Fn(&str, u64) -> f64,
+    after: After,
+) {
     let cells: Vec<(String, &str, &str)> = ARCHS
         .iter()
         .flat_map(|a| {
@@ -53,12 +73,13 @@ fn write_study(root: &Path, effect: &dyn Fn(u64) -> f64, jitter: &dyn Fn(&str, u
         for seed in 0..SEEDS {
             let dir = root.join(name).join(format!("seed-{seed}"));
             let shift = if *cond == "plain" { 0.0 } else { effect(seed) };
-            write_run(&dir, arch, cond, seed, shift, jitter(cond, seed));
+            write_run(&dir, (arch, cond, seed), shift, jitter(cond, seed), after);
         }
     }
 }
 
-fn write_run(dir: &Path, arch: &str, cond: &str, seed: u64, shift: f64, jitter: f64) {
+fn write_run(dir: &Path, run: (&str, &str, u64), shift: f64, jitter: f64, after: After) {
+    let (arch, cond, seed) = run;
     std::fs::create_dir_all(dir).unwrap();
     let meta = serde_json::json!({
         "subcommand": "entropy-probe",
@@ -90,8 +111,25 @@ fn write_run(dir: &Path, arch: &str, cond: &str, seed: u64, shift: f64, jitter: 
             .collect();
         cells.join(",")
     };
-    let first: BTreeMap<&str, f64> = last.keys().map(|k| (*k, 99.0)).collect();
-    let csv = format!("{COLUMNS}\n{}\n{}\n", row(&first), row(&last));
+    let mut first: BTreeMap<&str, f64> = last.keys().map(|k| (*k, 99.0)).collect();
+    let mut middle = first.clone();
+    let h = last["fr_entropy_t1"];
+    let (val, fr) = match after {
+        After::Falls => ([2.0, 1.2], [h + 0.3, h + 0.2]),
+        After::Rises => ([2.0, 1.2], [h + 0.3, h - 0.2]),
+        After::EndsAtMin => ([2.0, 1.8], [h + 0.3, h + 0.2]),
+    };
+    for (i, r) in [&mut first, &mut middle].into_iter().enumerate() {
+        r.insert("step", 20.0 * (i + 1) as f64);
+        r.insert("val_loss", val[i]);
+        r.insert("fr_entropy_t1", fr[i]);
+    }
+    let csv = format!(
+        "{COLUMNS}\n{}\n{}\n{}\n",
+        row(&first),
+        row(&middle),
+        row(&last)
+    );
     std::fs::write(dir.join("metrics.csv"), csv).unwrap();
     let summary = serde_json::json!({
         "best_val_loss": 1.4, "best_val_step": 40, "h_ref": 1.4,
@@ -279,14 +317,14 @@ fn the_hook_works_on_a_collection_and_leaves_out_unfinished_runs() {
         "{notes:?}"
     );
     let extra = verdict::report(&collection, &root).unwrap();
-    let names = [
-        "sweep.csv",
-        "hypotheses.csv",
-        "stability_vs_entropy.csv",
-        "stability_vs_entropy.png",
-        "stability_vs_entropy.svg",
-    ];
-    assert_eq!(extra.files, names.map(|n| root.join(n)));
+    let mut names = vec!["sweep.csv".to_string(), "hypotheses.csv".into()];
+    for plot in ["stability_vs_entropy", "loss", "entropy", "repetition"] {
+        names.extend(["csv", "png", "svg"].map(|e| format!("{plot}.{e}")));
+    }
+    // No run's controller acts (ctrl_active_frac is null): its data file only, no picture.
+    names.push("controller.csv".into());
+    let want: Vec<_> = names.iter().map(|n| root.join(n)).collect();
+    assert_eq!(extra.files, want);
     let (_, points) = read_csv(&root.join("stability_vs_entropy.csv"));
     assert_eq!(points.len(), 29, "the unfinished run is not drawn");
     let analysis = verdict::analyse(&records);
@@ -333,9 +371,17 @@ fn the_report_draws_stability_against_entropy_with_h5s_rho() {
         assert_eq!(p[4], run[col(&sh, "fr_entropy_t1")], "{p:?}");
     }
     let svg = read(&root.join("stability_vs_entropy.svg"));
-    assert_eq!(svg.matches("<circle").count(), 30, "one dot per run");
+    // gpt's dots are circles, gru's squares: 15 gpt runs and 3 gpt legend entries.
+    assert_eq!(
+        svg.matches("<circle").count(),
+        15 + 3,
+        "one dot per gpt run"
+    );
     for condition in ["plain", "conventional", "feedback"] {
-        assert!(svg.contains(condition), "legend names {condition}");
+        for arch in ARCHS {
+            let label = format!("{condition}, {arch}");
+            assert!(svg.contains(&label), "legend names {label}");
+        }
     }
     assert!(root.join("stability_vs_entropy.png").is_file());
     let h5 = &rows[&(
@@ -351,4 +397,88 @@ fn the_report_draws_stability_against_entropy_with_h5s_rho() {
         md.contains("![") && md.contains("(stability_vs_entropy.png)"),
         "report.md links the plot: {md}"
     );
+}
+
+/// H2's second piece from real metrics.csv trajectories: entropy falling after the val_loss
+/// minimum (supported), rising (contradicted, and H2 with it, though the paired differences
+/// still say "lower"), and a minimum at the last evaluation (not reached: inconclusive).
+#[test]
+fn h2_reads_the_entropy_trajectory_after_the_validation_minimum() {
+    let piece = "fr_entropy_t1_falls_after_val_min";
+    let cases = [
+        (After::Falls, "supported", "5", "5"),
+        (After::Rises, "contradicted", "0", "5"),
+        (After::EndsAtMin, "inconclusive", "0", "0"),
+    ];
+    for (after, verdict, fall, reached) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("sweep");
+        write_study_with(
+            &root,
+            &|s| 0.2 + 0.01 * s as f64,
+            &calm_when_stabilised,
+            after,
+        );
+        let (rows, md) = report(&root);
+        let key = |arch: &str, cond: &str| {
+            let k = (
+                "H2".to_string(),
+                arch.to_string(),
+                piece.to_string(),
+                cond.to_string(),
+            );
+            rows.get(&k)
+                .unwrap_or_else(|| panic!("no row {k:?}"))
+                .clone()
+        };
+        let plain = key("gpt", "plain");
+        assert_eq!(
+            (
+                plain[4].as_str(),
+                plain[8].as_str(),
+                plain[9].as_str(),
+                plain[10].as_str()
+            ),
+            ("val_loss_min", fall, reached, verdict)
+        );
+        if after != After::EndsAtMin {
+            let change: f64 = plain[5].parse().unwrap();
+            let want = if after == After::Falls { -0.2 } else { 0.2 };
+            assert!((change - want).abs() < 1e-9, "{plain:?}");
+        }
+        assert_eq!(key("all", "all")[10], verdict);
+        assert_eq!(
+            verdict_of(&rows, "H2", "all"),
+            verdict,
+            "H2 is the conjunction"
+        );
+        let paired = key_of(&rows, "H2", "all", "paired_diff");
+        assert_eq!(paired[10], "supported");
+        let table = verdict_table_row(&md, "H2 · falls after the val_loss minimum");
+        assert_eq!(table[2..], [verdict; 3]);
+        if after == After::EndsAtMin {
+            assert!(md.contains("0 of 5 run(s) reached their val_loss minimum before the last evaluation, 5 not reached"), "{md}");
+        }
+        // sweep.csv carries each run's numbers.
+        let (header, runs) = read_csv(&root.join("sweep.csv"));
+        let steps = col(&header, "val_min_step");
+        let want = if after == After::EndsAtMin {
+            "60"
+        } else {
+            "40"
+        };
+        assert!(runs.iter().all(|r| r[steps] == want), "{want}");
+    }
+}
+
+fn key_of(rows: &Rows, id: &str, arch: &str, metric: &str) -> Vec<String> {
+    let k = (
+        id.to_string(),
+        arch.to_string(),
+        metric.to_string(),
+        "all".to_string(),
+    );
+    rows.get(&k)
+        .unwrap_or_else(|| panic!("no row {k:?}"))
+        .clone()
 }

@@ -38,6 +38,7 @@ mod entropy_controller_config;
 mod entropy_controller_toys;
 mod entropy_metrics;
 mod entropy_ngram;
+mod entropy_plots;
 mod entropy_probe_dir;
 mod entropy_text;
 mod entropy_textfile;

@@ -1,48 +1,10 @@
-//! The rows that are not one paired metric: H2's check against `h_ref`, H5's rank correlation
+//! The rows that are not one paired metric: H5's rank correlation
 //! and standardised effect sizes, H6's sign counts and H7's pointer to `task: theory`.
 use super::rules::{diffs, has_condition, overall};
-use super::{Direction, Row, RunRecord, Verdict, PAIRED, PERMUTATIONS, RESAMPLES, SEED};
+use super::{Direction, Row, RunRecord, Verdict, PAIRED, PERMUTATIONS, SEED};
 use crate::results::paired::{
-    agreement_needed, mean_ci, sign_agreement, spearman_test, standardized_effect,
+    agreement_needed, sign_agreement, spearman_test, standardized_effect,
 };
-
-/// H2's secondary check, per architecture over all its runs: `fr_entropy_t1 < h_ref`.
-/// `seeds_agree` counts the runs that satisfy it, `n_seeds` the runs reporting both numbers,
-/// `mean_diff` and the CI are those of `fr_entropy_t1 − h_ref`. Supported if ≥ ⌈0.75·n⌉ runs
-/// satisfy it, contradicted if ≥ ⌈0.75·n⌉ do not; not part of H2's verdict.
-pub fn below_reference(records: &[RunRecord], archs: &[String]) -> Vec<Row> {
-    archs
-        .iter()
-        .map(|arch| {
-            let gaps: Vec<f64> = records
-                .iter()
-                .filter(|r| &r.arch == arch)
-                .filter_map(|r| Some(r.metrics.get("fr_entropy_t1")? - r.metrics.get("h_ref")?))
-                .collect();
-            let mut row = Row::new("H2", arch, "fr_entropy_t1<h_ref", "all", "h_ref");
-            let n = gaps.len();
-            let below = sign_agreement(&gaps, false);
-            let above = n - below;
-            (row.n_seeds, row.seeds_agree) = (Some(n), Some(below));
-            if let Some((m, lo, hi)) = mean_ci(&gaps, RESAMPLES, SEED) {
-                (row.mean_diff, row.ci_low, row.ci_high) = (Some(m), Some(lo), Some(hi));
-            }
-            row.direction = Some(Direction::Lower);
-            row.primary = false;
-            row.verdict = if n < 2 {
-                row.note = Some(format!("{n} run(s) report both fr_entropy_t1 and h_ref"));
-                Verdict::Inconclusive
-            } else if below >= agreement_needed(n) {
-                Verdict::Supported
-            } else if above >= agreement_needed(n) {
-                Verdict::Contradicted
-            } else {
-                Verdict::Inconclusive
-            };
-            row
-        })
-        .collect()
-}
 
 pub const JITTER: &str = "stab_loss_jitter";
 pub const ENTROPY: &str = "fr_entropy_t1";

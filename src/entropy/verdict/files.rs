@@ -1,5 +1,6 @@
 //! From run directories to verdicts and back to files: one [`RunRecord`] per completed run,
 //! `sweep.csv`, `hypotheses.csv`, and the report hook that writes both and returns the section.
+use super::plot_data::StudyRun;
 use super::{analyse, markdown, Row, RunRecord};
 use crate::report::ReportExtra;
 use crate::results::flat::{flat_config, lookup};
@@ -33,7 +34,8 @@ pub const HYPOTHESES_HEADER: [&str; 12] = [
 /// `lab report`'s hook for entropy-probe runs: write sweep.csv, hypotheses.csv and the
 /// `stability_vs_entropy` scatter into `dir` and return the hypotheses section.
 pub fn report(c: &Collection, dir: &Path) -> Result<ReportExtra> {
-    let (records, mut notes) = records_from(c)?;
+    let (runs, mut notes) = study_runs(c)?;
+    let records: Vec<RunRecord> = runs.iter().map(|r| r.record.clone()).collect();
     let analysis = analyse(&records);
     notes.extend(analysis.notes.iter().cloned());
     let sweep = dir.join("sweep.csv");
@@ -48,8 +50,15 @@ pub fn report(c: &Collection, dir: &Path) -> Result<ReportExtra> {
     markdown.push_str(&format!(
         "\n### Stability against entropy (§7.3)\n\n{plot_md}\n"
     ));
+    let (steps, steps_md) = super::plots::write(&runs, dir)?;
+    markdown.push_str(&format!(
+        "\n### Trajectories (§7.3)\n\nOne panel per quantity (rows) and architecture \
+         (columns); one colour per condition, the line the mean over seeds, the band their \
+         min–max.\n\n{steps_md}"
+    ));
     let mut files = vec![sweep, hypotheses];
     files.extend(plots);
+    files.extend(steps);
     Ok(ReportExtra { markdown, files })
 }
 
@@ -86,9 +95,16 @@ pub fn provenance(c: &Collection) -> Result<String> {
     ))
 }
 
-/// One record per completed run (arch = `model.kind`: gpt, gru, lstm or bigram; condition and seed from its config.yaml);
-/// notes say which runs were left out and why.
+/// One record per completed run (arch = `model.kind`: gpt, gru, lstm or bigram; condition and
+/// seed from its config.yaml; the final metrics, the summary scalars and H2's trajectory numbers,
+/// `trajectory.rs`); notes say which runs were left out and why.
 pub fn records_from(c: &Collection) -> Result<(Vec<RunRecord>, Vec<String>)> {
+    let (runs, notes) = study_runs(c)?;
+    Ok((runs.into_iter().map(|r| r.record).collect(), notes))
+}
+
+/// [`records_from`] with each record's run directory and controller mode (for the plots).
+pub fn study_runs(c: &Collection) -> Result<(Vec<StudyRun>, Vec<String>)> {
     let mut records = Vec::new();
     let mut notes = Vec::new();
     let runs: Vec<&RunInfo> = c.cells.iter().flat_map(|cell| &cell.runs).collect();
@@ -108,7 +124,7 @@ pub fn records_from(c: &Collection) -> Result<(Vec<RunRecord>, Vec<String>)> {
 }
 
 /// A run's record, or why it has none (a config without the keys).
-fn record(run: &RunInfo) -> Result<std::result::Result<RunRecord, String>> {
+fn record(run: &RunInfo) -> Result<std::result::Result<StudyRun, String>> {
     let config = flat_config(&run.dir)?;
     let get = |k: &str| lookup(&config, k).map(str::to_string);
     let (Some(arch), Some(condition), Some(seed)) =
@@ -120,7 +136,11 @@ fn record(run: &RunInfo) -> Result<std::result::Result<RunRecord, String>> {
     let Ok(seed) = seed.parse::<u64>() else {
         return Ok(Err(format!("`{SEED_KEY}: {seed}` is not a whole number")));
     };
-    let mut metrics = final_row(&run.dir.join("metrics.csv"))?;
+    let csv = run.dir.join("metrics.csv");
+    let mut metrics = final_row(&csv)?;
+    if let Some(after) = super::trajectory::after_minimum(&super::trajectory::read(&csv)?) {
+        metrics.extend(super::trajectory::scalars(&after));
+    }
     let scalars = run
         .summary
         .iter()
@@ -128,11 +148,24 @@ fn record(run: &RunInfo) -> Result<std::result::Result<RunRecord, String>> {
     for (k, v) in scalars {
         metrics.insert(k.clone(), *v);
     }
-    Ok(Ok(RunRecord {
+    // The controller acts when ctrl_active_frac is reported; feedback_hold forces hold mode.
+    let controller_mode = metrics.contains_key("ctrl_active_frac").then(|| {
+        match (condition.as_str(), get("controller.mode")) {
+            ("feedback_hold", _) => "hold".to_string(),
+            (_, Some(mode)) => mode,
+            (_, None) => "drift".to_string(),
+        }
+    });
+    let record = RunRecord {
         arch,
         condition,
         seed,
         metrics,
+    };
+    Ok(Ok(StudyRun {
+        dir: run.dir.clone(),
+        record,
+        controller_mode,
     }))
 }
 

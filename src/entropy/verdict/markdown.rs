@@ -2,6 +2,7 @@
 //! difference with its CI, H5's correlation and effect sizes, and one line of numbers per
 //! (hypothesis, architecture, condition). Every verdict is printed the same way.
 use super::extra::{Effect, EFFECT_METRICS};
+use super::h2::{self, BELOW, FALLS};
 use super::{Analysis, Row, PAIRED, PERMUTATIONS, RESAMPLES};
 use crate::results::format::sig;
 use std::fmt::Write;
@@ -10,7 +11,7 @@ use std::path::Path;
 /// Ids in report order with a short statement of each claim.
 const CLAIMS: &[(&str, &str)] = &[
     ("H1", "stabilised runs: lower train_fit_loss than plain"),
-    ("H2", "stabilised runs: lower fr_entropy_t1 and tf_entropy_train"),
+    ("H2", "stabilised runs: lower fr_entropy_t1 and tf_entropy_train; in every condition fr_entropy_t1 falls after the val_loss minimum and ends below h_ref"),
     ("H3", "stabilised runs: higher copy_rate_32_t1, top1_mass_fr, kl_bi_fwd; lower coverage_4"),
     ("H4", "stabilised runs: more repetition (seq_rep_4, loop_frac_greedy, rep_64 up; distinct_2..4 down)"),
     ("H5", "across runs: Spearman ρ(stab_loss_jitter, fr_entropy_t1) > 0"),
@@ -72,9 +73,25 @@ fn rules(md: &mut String) {
          overall rule to one condition (reported). With 3 seeds or fewer the percentile \
          bootstrap CI spans about the range of the differences (a resample of the smallest \
          value alone has probability (1/n)^n ≥ 2.5%), so a CI that excludes 0 then means every \
-         seed moved the same way. The `fr_entropy_t1<h_ref` row of H2 counts runs \
-         below the reference entropy and is reported, not part of H2's verdict; so are the \
-         repetition rows of H8.\n"
+         seed moved the same way. The repetition rows of H8 are reported, not part of its verdict.\n"
+    );
+    let _ = writeln!(
+        md,
+        "H2 has three pieces, each judged per architecture with the rule above, and H2 is their \
+         conjunction (supported if all three are, contradicted if any is, otherwise \
+         inconclusive; overall by the same 2-architecture rule). (1) `{}`: the paired \
+         differences of final fr_entropy_t1 and tf_entropy_train. (2) `{FALLS}`, per condition: \
+         in each run take the first evaluation with the lowest val_loss; if it is the last \
+         evaluation the run has not reached its minimum and is left out (counted as \"not \
+         reached\"); otherwise the change of fr_entropy_t1 from there to the last evaluation, \
+         with its least-squares slope over those evaluations; a run falls when change and slope \
+         are both negative. Supported if the CI of the mean change is below 0 and at least \
+         ⌈0.75·n⌉ of the n runs past their minimum fall, contradicted if the CI is above 0. \
+         (3) `{BELOW}`, per condition: final fr_entropy_t1 − h_ref per run, the same rule. \
+         \"In every condition\": pieces (2) and (3) are the conjunction over an \
+         architecture's conditions except `{}` (H8's counterfactual, reported only).\n",
+        h2::PAIRED_PIECE,
+        h2::REPORTED_ONLY
     );
 }
 
@@ -101,6 +118,9 @@ fn verdict_table(md: &mut String, a: &Analysis) {
                 .map_or("–".into(), |r| r.verdict.as_str().into()),
         );
         let _ = writeln!(md, "| {} |", row.join(" | "));
+        if *id == "H2" {
+            h2::table_rows(md, a);
+        }
     }
     md.push('\n');
 }
@@ -114,7 +134,14 @@ fn lines(md: &mut String, a: &Analysis, theory: Option<&Path>) {
         if PAIRED.iter().any(|h| h.id == *id) {
             paired_lines(md, &rows);
         }
-        for r in rows.iter().filter(|r| r.summary || !r.primary) {
+        if *id == "H2" {
+            h2::lines(md, &rows);
+        }
+        let piece = |r: &Row| r.id == "H2" && [FALLS, BELOW].contains(&r.metric.as_str());
+        for r in rows
+            .iter()
+            .filter(|r| r.summary || (!r.primary && !piece(r)))
+        {
             let _ = writeln!(md, "- {}", summary_line(r));
         }
         if *id == "H7" {
@@ -151,6 +178,7 @@ fn paired_lines(md: &mut String, rows: &[&Row]) {
             .iter()
             .filter(|r| r.primary && r.metric != "all")
             .filter(|r| r.arch == combined.arch && r.condition == combined.condition)
+            .filter(|r| r.baseline == combined.baseline)
             .map(|r| format!("{} {}", r.metric, numbers(r)))
             .collect();
         let _ = writeln!(
@@ -198,7 +226,7 @@ fn summary_line(r: &Row) -> String {
 }
 
 /// `Δ = m [lo, hi], k/n seeds agree` (or what there is of it).
-fn numbers(r: &Row) -> String {
+pub(super) fn numbers(r: &Row) -> String {
     let n = r.n_seeds.unwrap_or(0);
     if n == 0 {
         return "no paired runs".into();
@@ -233,12 +261,11 @@ fn difference_table(md: &mut String, a: &Analysis) {
         let role = if r.primary { "" } else { " (reported)" };
         let _ = writeln!(
             md,
-            "| {} | `{}` | {}{role} | {} − {} | {} | {} [{}, {}] | {} | {}/{} | {} |",
+            "| {} | `{}` | {}{role} | {} | {} | {} [{}, {}] | {} | {}/{} | {} |",
             r.id,
             r.arch,
             r.metric,
-            r.condition,
-            r.baseline,
+            difference(r),
             r.direction.map_or("", |d| d.symbol()),
             opt(r.mean_diff),
             opt(r.ci_low),
@@ -250,6 +277,15 @@ fn difference_table(md: &mut String, a: &Analysis) {
         );
     }
     md.push('\n');
+}
+
+/// What a difference row subtracts: condition − baseline, or H2's per-run differences.
+fn difference(r: &Row) -> String {
+    match r.metric.as_str() {
+        FALLS => format!("{}: last − at val_loss min", r.condition),
+        BELOW => format!("{}: final − h_ref", r.condition),
+        _ => format!("{} − {}", r.condition, r.baseline),
+    }
 }
 
 /// H5's second part: |d| of val_loss next to |d| of the generation metrics.

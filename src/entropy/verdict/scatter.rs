@@ -1,10 +1,10 @@
 //! Spec §7.3 plot 3, `stability_vs_entropy`: `stab_loss_jitter` (x) against the final
-//! `fr_entropy_t1` (y), one dot per run, one colour per condition, Spearman ρ over all runs in
-//! the title (H5's statistic), and the same points as CSV.
+//! `fr_entropy_t1` (y), one dot per run, one colour per condition and one marker per
+//! architecture, Spearman ρ over all runs in the title (H5's statistic), and the points as CSV.
 use super::extra::{ENTROPY, JITTER};
 use super::RunRecord;
 use crate::plot::render::{self, Figure};
-use crate::plot::series::Curve;
+use crate::plot::series::{Curve, Marker, Style};
 use crate::results::paired::spearman;
 use crate::run::fmt_num;
 use anyhow::{Context, Result};
@@ -42,25 +42,45 @@ pub fn write(records: &[RunRecord], dir: &Path) -> Result<(Vec<PathBuf>, String)
     Ok((files, md))
 }
 
-/// The scatter: conditions in order of first appearance, each its own colour.
+/// The scatter: one colour per condition and one marker per architecture (both in order of
+/// first appearance), one curve per (condition, architecture) that has runs.
 pub fn figure(pts: &[(&RunRecord, f64, f64)]) -> Figure {
-    let mut conditions: Vec<&str> = Vec::new();
-    for (r, ..) in pts {
-        if !conditions.contains(&r.condition.as_str()) {
-            conditions.push(&r.condition);
+    let order = |key: fn(&RunRecord) -> &str| {
+        let mut seen: Vec<&str> = Vec::new();
+        for (r, ..) in pts {
+            if !seen.contains(&key(r)) {
+                seen.push(key(r));
+            }
         }
-    }
-    let curves = conditions
-        .iter()
-        .map(|c| {
+        seen
+    };
+    let conditions = order(|r| &r.condition);
+    let archs = order(|r| &r.arch);
+    let mut curves = Vec::new();
+    for (ci, c) in conditions.iter().enumerate() {
+        for (ai, a) in archs.iter().enumerate() {
             let xy: Vec<(f64, f64)> = pts
                 .iter()
-                .filter(|(r, ..)| r.condition == *c)
+                .filter(|(r, ..)| r.condition == *c && r.arch == *a)
                 .map(|(_, x, y)| (*x, *y))
                 .collect();
-            Curve::scatter(c, &xy)
-        })
-        .collect();
+            if xy.is_empty() {
+                continue;
+            }
+            let label = if archs.len() > 1 {
+                format!("{c}, {a}")
+            } else {
+                c.to_string()
+            };
+            let mut curve = Curve::scatter(&label, &xy);
+            curve.style = Style {
+                color: Some(ci),
+                marker: Marker::ALL[ai % Marker::ALL.len()],
+                dashed: false,
+            };
+            curves.push(curve);
+        }
+    }
     let (x, y): (Vec<f64>, Vec<f64>) = pts.iter().map(|(_, x, y)| (*x, *y)).unzip();
     let rho = spearman(&x, &y).map_or("undefined".into(), |r| format!("{r:.3}"));
     Figure {
@@ -73,7 +93,9 @@ pub fn figure(pts: &[(&RunRecord, f64, f64)]) -> Figure {
         logx: false,
         logy: false,
         curves,
-        notes: vec!["one dot per run, all architectures".into()],
+        notes: vec![
+            "one dot per run; colour: condition, marker: architecture; ρ over all runs".into(),
+        ],
     }
 }
 
