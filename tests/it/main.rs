@@ -106,6 +106,7 @@ mod prefixrl_train;
 mod progress_end;
 mod report;
 mod report_read;
+mod rl_vec_seed;
 mod startup;
 mod study;
 mod study_jobs_memory;
