@@ -6,6 +6,8 @@
 //! - the physics ceiling: the bare `mj_step` rate on the same model divided by the frame skip.
 //!
 //! Targets: every task ≥ 2× Gymnasium and ≥ 90 % of the ceiling (wrapper overhead ≤ 10 %).
+//! Each rate is the best of [`ROUNDS`] rounds (lab and the ceiling alternate), as the machine
+//! is shared.
 #[path = "common/devvenv.rs"]
 mod devvenv;
 
@@ -27,6 +29,8 @@ use std::time::Instant;
 /// Environment steps timed per task (Humanoid's are slower; it gets a fifth).
 const STEPS: usize = 20_000;
 const PYTHON_STEPS: usize = 4_000;
+/// Timed rounds per rate; the best one counts.
+const ROUNDS: usize = 3;
 
 /// A cheap deterministic uniform stream in [0, 1) (xorshift).
 struct Uniform(u64);
@@ -110,26 +114,23 @@ env.reset(seed=0)
 rng = np.random.default_rng(0)
 low, high = env.action_space.low, env.action_space.high
 acts = rng.uniform(low, high, size=({steps}, low.shape[0])).astype(np.float32)
-t0 = time.perf_counter()
-for k in range({steps}):
-    _, _, term, trunc, _ = env.step(acts[k])
-    if term or trunc:
-        env.reset()
-print({steps} / (time.perf_counter() - t0))
+best = 0.0
+for _ in range({ROUNDS}):
+    env.reset(seed=0)
+    t0 = time.perf_counter()
+    for k in range({steps}):
+        _, _, term, trunc, _ = env.step(acts[k])
+        if term or trunc:
+            env.reset()
+    best = max(best, {steps} / (time.perf_counter() - t0))
+print(best)
 "#
     );
     let out = Command::new(python)
         .args(["-W", "ignore", "-c", &script])
         .output()
         .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        return Err(err.lines().last().unwrap_or("failed").to_string());
-    }
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .map_err(|e| format!("unexpected output: {e}"))
+    parse_rate(out)
 }
 
 lab::prepare_test_process!();
@@ -138,8 +139,12 @@ lab::prepare_test_process!();
 fn row<T: Task>(python: Option<&Path>) {
     let id = T::ID;
     let steps = steps_for(id);
-    let (ours, ends) = lab_rate(id, steps);
-    let ceil = ceiling::<T>(steps, &ends);
+    let (mut ours, mut ceil) = (0.0f64, 0.0f64);
+    for _ in 0..ROUNDS {
+        let (rate, ends) = lab_rate(id, steps);
+        ours = ours.max(rate);
+        ceil = ceil.max(ceiling::<T>(steps, &ends));
+    }
     let gym = python.map(|py| gymnasium_rate(py, id, PYTHON_STEPS * steps / STEPS));
     let (gym_text, ratio) = match &gym {
         Some(Ok(g)) => (format!("{g:.0}"), format!("{:.2}x", ours / g)),
@@ -172,4 +177,16 @@ fn main() {
         "a MuJoCo task is missing from this bench"
     );
     println!("targets: >= 2x gymnasium, >= 90% of the ceiling");
+}
+
+/// The number a child printed last, or an error with its last stderr line.
+fn parse_rate(out: std::process::Output) -> Result<f64, String> {
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(err.lines().last().unwrap_or("failed").to_string());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().last().unwrap_or("").trim();
+    last.parse()
+        .map_err(|e| format!("unexpected output `{last}`: {e}"))
 }

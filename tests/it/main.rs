@@ -59,6 +59,7 @@ mod interrupt;
 mod layers;
 mod mujoco_envs;
 mod mujoco_golden;
+mod mujoco_rne_skip;
 #[allow(dead_code)]
 mod nn_common;
 mod nn_config;

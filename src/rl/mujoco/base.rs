@@ -13,6 +13,9 @@ pub trait Task: Send + Sized + 'static {
     const ID: &'static str;
     const MODEL_FILE: &'static str;
     const FRAME_SKIP: usize;
+    /// Whether the observation or reward reads `cacc`, `cfrc_int` or `cfrc_ext` (the outputs of
+    /// `mj_rnePostConstraint`, which is skipped otherwise: [`Sim::rne_post_constraint`]).
+    const READS_CONSTRAINT_FORCES: bool = false;
     /// Look up what the task needs from the loaded model (body ids).
     fn new(sim: &Sim) -> Result<Self>;
     fn obs_dim(&self, sim: &Sim) -> usize;
@@ -52,7 +55,8 @@ pub struct MujocoEnv<T: Task> {
 
 impl<T: Task> MujocoEnv<T> {
     pub fn new(model_dir: &Path, precision: Precision) -> Result<Self> {
-        let sim = Sim::load(model_dir, T::MODEL_FILE, T::FRAME_SKIP)?;
+        let mut sim = Sim::load(model_dir, T::MODEL_FILE, T::FRAME_SKIP)?;
+        sim.rne_post_constraint = T::READS_CONSTRAINT_FORCES;
         let task = T::new(&sim)?;
         super::mark_used();
         let obs = vec![0.0; task.obs_dim(&sim)];
