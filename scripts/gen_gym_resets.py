@@ -4,6 +4,7 @@
 Run with the dev venv (numpy 2.x + gymnasium==1.4.0; never needed by tests or the binary):
     ~/.cache/lab/devvenv/bin/python scripts/gen_gym_resets.py            # fixtures
     ~/.cache/lab/devvenv/bin/python scripts/gen_gym_resets.py --tables   # src/rl/np_ziggurat.rs
+    ~/.cache/lab/devvenv/bin/python scripts/gen_gym_resets.py --vec      # vec_envs.csv only
 
 Fixtures (tests/fixtures/numpy/, read by tests/it/np_random.rs and tests/it/gym_reset_seed.rs;
 floats are Python reprs, which Rust parses back to the same f64):
@@ -19,6 +20,9 @@ floats are Python reprs, which Rust parses back to the same f64):
     gym_episodes.csv env, seed, step, action, state after the step, reward, terminated: one episode from
                      reset(seed=seed) with recorded actions (the same seed must give the same episode)
                      until termination or the env's step count below
+    vec_envs.csv     a 4-env `gym.make_vec` (SyncVectorEnv, same-step autoreset) per classic env: the
+                     observations after reset(seed=s) (env i seeded s + i), then steps with recorded
+                     actions, autoresets continuing each env's generator (`vec_rollout` below; tests/it/envs_vec.rs)
 
 --tables writes NumPy's ziggurat tables (ki/wi/fi for doubles, `ziggurat_constants.h`) as read from the
 compiled numpy/random/_generator module: recomputing them by their construction in float64 reproduces only
@@ -147,6 +151,61 @@ def gym_fixtures():
     write("gym_episodes.csv", episodes)
 
 
+VEC_ENVS = 4
+# env id, time limit (short, so that truncations autoreset too), steps
+VEC_SPECS = [
+    ("CartPole-v1", 500, 60),
+    ("Acrobot-v1", 20, 45),
+    ("Pendulum-v1", 20, 45),
+    ("MountainCar-v0", 20, 45),
+    ("MountainCarContinuous-v0", 20, 45),
+]
+VEC_SEEDS = [0, 42]
+
+
+def vec_rollout(env_id, cap, steps, seed):
+    """Rows of one `gym.make_vec` episode batch: reset(seed) then `steps` steps (same-step autoreset).
+
+        reset,<env>,<seed>,<cap>|<obs of env 0..3>
+        step,<env>,<seed>,<t>|<actions>|<obs>|<rewards>|<terminated>|<truncated>
+        final,<env>,<seed>,<t>,<i>|<final obs of env i>   (after a step that ended env i's episode)
+    Discrete actions are ints, continuous ones float32 (exact as float64); obs as float64 reprs."""
+    import gymnasium as gym
+
+    envs = gym.make_vec(env_id, num_envs=VEC_ENVS, vectorization_mode="sync",
+                        vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP},
+                        max_episode_steps=cap)
+    obs, _ = envs.reset(seed=seed)
+    rows = [f"reset,{env_id},{seed},{cap}|{f64s(obs)}"]
+    rng = np.random.default_rng(seed + 1000)
+    space = envs.single_action_space
+    for t in range(steps):
+        if hasattr(space, "n"):
+            actions = rng.integers(space.n, size=VEC_ENVS)
+            text = ",".join(str(int(a)) for a in actions)
+        else:
+            low, high = np.broadcast_to(space.low, space.shape), np.broadcast_to(space.high, space.shape)
+            actions = rng.uniform(low, high, size=(VEC_ENVS,) + space.shape).astype(np.float32)
+            text = f64s(actions)
+        obs, rew, term, trunc, info = envs.step(actions)
+        flags = [",".join(str(int(x)) for x in v) for v in (term, trunc)]
+        rows.append(f"step,{env_id},{seed},{t}|{text}|{f64s(obs)}|{f64s(rew)}|{flags[0]}|{flags[1]}")
+        for i in np.nonzero(term | trunc)[0]:
+            rows.append(f"final,{env_id},{seed},{t},{i}|{f64s(info['final_obs'][i])}")
+    envs.close()
+    return rows
+
+
+def vec_fixtures():
+    import gymnasium as gym
+
+    rows = [f"meta,gymnasium={gym.__version__},numpy={np.__version__}"]
+    for env_id, cap, steps in VEC_SPECS:
+        for seed in VEC_SEEDS:
+            rows += vec_rollout(env_id, cap, steps, seed)
+    write("vec_envs.csv", rows)
+
+
 def ziggurat_tables():
     """Find NumPy's double ziggurat tables in its compiled module by their construction."""
     so = glob.glob(os.path.join(os.path.dirname(np.random.__file__), "_generator.*.so"))[0]
@@ -206,10 +265,14 @@ def main():
     if "--tables" in sys.argv[1:]:
         ziggurat_tables()
         return
+    if "--vec" in sys.argv[1:]:
+        vec_fixtures()
+        return
     OUT.mkdir(parents=True, exist_ok=True)
     seeds_csv()
     draws()
     gym_fixtures()
+    vec_fixtures()
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 
 Run once with the dev venv (never needed by tests or the binary):
     ~/.cache/lab/devvenv/bin/pip install gymnasium==1.4.0 mujoco==3.17.0
-    ~/.cache/lab/devvenv/bin/python scripts/gen_mujoco_fixtures.py [--resets]
+    ~/.cache/lab/devvenv/bin/python scripts/gen_mujoco_fixtures.py [--resets]   # --resets: the
+                                                                    # two numpy/ files only
 Writes tests/fixtures/gym/<EnvId>.csv: 300 steps per task through `gym.make` (TimeLimit
 included, with a short cap so that files hold truncations as well as terminations), with
 random float32 actions, some beyond the control range (MuJoCo clamps the control, the
@@ -15,7 +16,11 @@ Also writes tests/fixtures/numpy/mujoco_resets.csv (tests/it/gym_reset_seed.rs):
 `state_vector()` (qpos then qvel) after reset(seed=seed) (k = 0) and after k = 1, 2 further unseeded
 resets, so a seed is checked to mean Gymnasium's initial state, reset noise included.
 
-Row layout (no header; first field says the kind):
+And tests/fixtures/numpy/mujoco_vec_envs.csv (tests/it/envs_vec.rs): a 4-env `gym.make_vec` reset(seed)
+of every task (env i seeded seed + i), and for Hopper and Walker2d steps with random actions through
+several same-step autoresets (`vec_rollout` in scripts/gen_gym_resets.py has the row layout).
+
+Row layout of the trajectory files (no header; first field says the kind):
     meta,<env id>,<max_episode_steps>,<gymnasium>,<mujoco>,<numpy>
     reset,<qpos...>,<qvel...>|<obs...>
     step,<action...>|<obs...>|<reward>,<terminated>,<truncated>
@@ -108,14 +113,32 @@ def resets():
     print(f"wrote {path} ({len(lines)} lines)", file=sys.stderr)
 
 
+# steps of the vector-env rollout per task (0: the reset only)
+VEC_STEPS = {"Hopper-v5": 60, "Walker2d-v5": 40}
+
+
+def vec_resets():
+    from gen_gym_resets import vec_rollout
+
+    lines = [f"meta,gymnasium={gym.__version__},mujoco={mujoco.__version__},numpy={np.__version__}"]
+    for env_id, _, _ in SPECS:
+        for seed in (0, 42):
+            lines += vec_rollout(env_id, 1000, VEC_STEPS.get(env_id, 0), seed)
+    path = OUT.parent / "numpy" / "mujoco_vec_envs.csv"
+    path.write_text("\n".join(lines) + "\n")
+    print(f"wrote {path} ({len(lines)} lines)", file=sys.stderr)
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     if sys.argv[1:] == ["--resets"]:
         resets()
+        vec_resets()
         return
     for spec in SPECS:
         record(*spec)
     resets()
+    vec_resets()
 
 
 if __name__ == "__main__":

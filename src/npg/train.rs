@@ -316,6 +316,7 @@ impl<A: Policy, C: ValueFn<Batch = A::Batch>> Trainer<A, C> {
 /// Train on the configured backend. `native` computes on the CPU whatever `--device` says
 /// (tiny f64 networks gain nothing from a GPU); meta.json then records `cpu`.
 pub fn train(cfg: &NpgConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
+    crate::rl::run_log::log_to(Some(run.path(crate::rl::run_log::FILE)));
     let dev = ctx.device;
     match cfg.backend {
         Backend::Torch => {

@@ -12,6 +12,7 @@ pub mod normalize;
 pub mod np_random;
 mod np_ziggurat;
 pub mod registry;
+pub mod run_log;
 pub mod seed;
 pub mod time_limit;
 pub mod vec_env;

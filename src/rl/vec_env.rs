@@ -1,9 +1,12 @@
 //! N environments stepped in a fixed order in one thread with same-step autoreset
 //! (spec §4.2, §7.3): an instance that ends is reset at once; its final observation is kept
 //! separately for bootstrapping, and episode statistics come from the final step.
+//!
+//! Seeding is Gymnasium's `SyncVectorEnv.reset(seed=s)`: env `i` is reset with seed `s + i`,
+//! and every later reset (autoreset) is unseeded, continuing that env's generator, so a vector
+//! env seeded `s` steps through the episodes Gymnasium's does (tests/it/rl_vec_seed.rs).
 use super::env::{Action, Env, EnvState, Space, Transition};
 use super::registry::{make, EnvOptions};
-use super::seed::derive_seed;
 use anyhow::{ensure, Result};
 use serde::{Deserialize, Serialize};
 
@@ -41,7 +44,8 @@ pub struct VecEnv {
 }
 
 impl VecEnv {
-    /// Reset every env, env `i` with seed `derive_seed(seed, i)`.
+    /// Reset every env, env `i` with seed `seed + i` (Gymnasium's `SyncVectorEnv.reset(seed)`;
+    /// wrapping past `u64::MAX`, where Python's integers would grow instead).
     pub fn new(mut envs: Vec<Box<dyn Env>>, seed: u64) -> Result<Self> {
         ensure!(!envs.is_empty(), "a vector env needs at least one env");
         let obs_dim = envs[0].obs_dim();
@@ -55,7 +59,7 @@ impl VecEnv {
         let n = envs.len();
         let mut obs = vec![0.0f32; n * obs_dim];
         for (i, (e, row)) in envs.iter_mut().zip(obs.chunks_mut(obs_dim)).enumerate() {
-            e.reset(Some(derive_seed(seed, i as u64)), row);
+            e.reset(Some(seed.wrapping_add(i as u64)), row);
         }
         Ok(VecEnv {
             envs,

@@ -68,6 +68,7 @@ mod interrupt;
 mod layers;
 mod mujoco_envs;
 mod mujoco_golden;
+mod mujoco_rne_skip;
 #[allow(dead_code)]
 mod nn_common;
 mod nn_config;
@@ -115,6 +116,7 @@ mod prefixrl_train;
 mod progress_end;
 mod report;
 mod report_read;
+mod rl_vec_seed;
 mod startup;
 mod study;
 mod study_jobs_memory;

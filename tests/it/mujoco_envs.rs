@@ -1,7 +1,8 @@
 //! The MuJoCo v5 tasks beyond the golden replays (spec §4.7, issue 14): reset-noise
 //! statistics, termination and truncation flags, unstable simulations, checkpoints, bad ids
-//! and bad model files, and a short Hopper run of the binary (link and rpath).
-use crate::common::{code, json, lab, read_csv, stderr};
+//! and bad model files, a short Hopper run of the binary (link and rpath), and an unstable
+//! run's log.
+use crate::common::{code, col, json, lab, read, read_csv, stderr};
 use lab::rl::mujoco::{
     half_cheetah::HalfCheetah, hopper::Hopper, pusher::Pusher, MujocoEnv, Task, DEFAULT_MODEL_DIR,
     TASK_IDS,
@@ -290,5 +291,70 @@ fn models_below_the_working_directory_come_first() {
     assert!(
         err.contains("data/generated/mujoco/assets/hopper.xml") && !err.contains("does not exist"),
         "{err}"
+    );
+}
+
+/// A run whose simulation goes unstable (Hopper with its motor gears raised from 200 to 1e9,
+/// so the first step blows up): the run completes, `run.log` in the run directory says which
+/// task went unstable and that the episode ended, and no metric is NaN or infinite.
+#[test]
+fn an_unstable_simulation_is_logged_in_the_run_and_never_reaches_the_metrics() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let models = dir.path().join("models");
+    std::fs::create_dir_all(&models).expect("mkdir");
+    let hopper = read(&Path::new(DEFAULT_MODEL_DIR).join("hopper.xml"));
+    assert_eq!(
+        hopper.matches("gear=\"200.0\"").count(),
+        3,
+        "the model's three motors"
+    );
+    std::fs::write(
+        models.join("hopper.xml"),
+        hopper.replace("gear=\"200.0\"", "gear=\"1e9\""),
+    )
+    .expect("write");
+    let out = dir.path().join("run");
+    let model_dir = format!("env.model_dir={}", models.display());
+    let o = lab(
+        dir.path(),
+        &[
+            "npg-rank1",
+            "--set",
+            "env.id=Hopper-v5",
+            "--set",
+            &model_dir,
+            "--set",
+            "total_steps=512",
+            "--set",
+            "num_envs=1",
+            "--set",
+            "rollout_len=256",
+            "--set",
+            "eval.episodes=1",
+            "--out",
+            out.to_str().expect("utf-8"),
+            "--quiet",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let log = read(&out.join("run.log"));
+    assert!(
+        log.contains("Hopper-v5") && log.contains("unstable") && log.contains("episode ends"),
+        "{log}"
+    );
+    for file in ["metrics.csv", "episodes.csv"] {
+        let text = read(&out.join(file));
+        let lower = text.to_lowercase();
+        assert!(
+            !lower.contains("nan") && !lower.contains("inf"),
+            "{file}:\n{text}"
+        );
+    }
+    let (header, rows) = read_csv(&out.join("metrics.csv"));
+    let ep_len = col(&header, "ep_len_mean");
+    let one_step = |r: &Vec<String>| r[ep_len].parse::<f64>() == Ok(1.0);
+    assert!(
+        rows.iter().all(one_step),
+        "every episode ends at its first step: {rows:?}"
     );
 }

@@ -13,6 +13,9 @@ pub trait Task: Send + Sized + 'static {
     const ID: &'static str;
     const MODEL_FILE: &'static str;
     const FRAME_SKIP: usize;
+    /// Whether the observation or reward reads `cacc`, `cfrc_int` or `cfrc_ext` (the outputs of
+    /// `mj_rnePostConstraint`, which is skipped otherwise: [`Sim::rne_post_constraint`]).
+    const READS_CONSTRAINT_FORCES: bool = false;
     /// Look up what the task needs from the loaded model (body ids).
     fn new(sim: &Sim) -> Result<Self>;
     fn obs_dim(&self, sim: &Sim) -> usize;
@@ -46,13 +49,14 @@ pub struct MujocoEnv<T: Task> {
     obs: Vec<f64>,
     /// The action as the task sees it (float32-rounded with Gymnasium precision).
     action: Vec<f64>,
-    /// Unstable steps so far; the first one is reported on stderr.
+    /// Unstable steps so far; the first one is reported (stderr and the run's log).
     unstable_steps: usize,
 }
 
 impl<T: Task> MujocoEnv<T> {
     pub fn new(model_dir: &Path, precision: Precision) -> Result<Self> {
-        let sim = Sim::load(model_dir, T::MODEL_FILE, T::FRAME_SKIP)?;
+        let mut sim = Sim::load(model_dir, T::MODEL_FILE, T::FRAME_SKIP)?;
+        sim.rne_post_constraint = T::READS_CONSTRAINT_FORCES;
         let task = T::new(&sim)?;
         super::mark_used();
         let obs = vec![0.0; task.obs_dim(&sim)];
@@ -85,6 +89,18 @@ impl<T: Task> MujocoEnv<T> {
         self.task.observe(&self.sim, &mut self.obs);
     }
 
+    /// A finite reward and observation pass; anything else is an unstable step.
+    fn finite(
+        &self,
+        (reward, terminated): (f64, bool),
+    ) -> std::result::Result<(f64, bool), Unstable> {
+        match (reward.is_finite(), self.obs.iter().find(|o| !o.is_finite())) {
+            (true, None) => Ok((reward, terminated)),
+            (false, _) => Err(Unstable(format!("non-finite reward {reward}"))),
+            (true, Some(o)) => Err(Unstable(format!("non-finite observation component {o}"))),
+        }
+    }
+
     fn emit(&self, obs: &mut [f32]) {
         for (o, v) in obs.iter_mut().zip(&self.obs) {
             *o = *v as f32;
@@ -92,16 +108,17 @@ impl<T: Task> MujocoEnv<T> {
     }
 
     /// An unstable step ends the episode (terminated, reward 0) instead of handing NaN or a
-    /// state MuJoCo silently reset to the learner; the first one per env is reported.
+    /// state MuJoCo silently reset to the learner; the first one per env is reported on stderr
+    /// and in the run's log ([`crate::rl::run_log`]).
     fn unstable(&mut self, why: Unstable) -> Transition {
         self.unstable_steps += 1;
         if self.unstable_steps == 1 {
-            eprintln!(
-                "warning: {}: {}; the episode ends here (terminated, reward 0). Further \
-                 unstable steps of this env are not reported.",
+            crate::rl::run_log::warn(&format!(
+                "{}: {}; the episode ends here (terminated, reward 0). Further unstable steps \
+                 of this env are not reported.",
                 T::ID,
                 why.0
-            );
+            ));
         }
         Transition {
             reward: 0.0,
@@ -152,15 +169,25 @@ impl<T: Task> Env for MujocoEnv<T> {
                 Precision::Gymnasium => a as f32 as f64,
                 Precision::F64 => a,
             }));
-        let t = match self.task.step(&mut self.sim, &self.action, self.precision) {
+        let stepped = self.task.step(&mut self.sim, &self.action, self.precision);
+        self.refresh_obs();
+        let t = match stepped.and_then(|r| self.finite(r)) {
             Ok((reward, terminated)) => Transition {
                 reward,
                 terminated,
                 truncated: false,
             },
-            Err(why) => self.unstable(why),
+            Err(why) => {
+                // The state may hold NaN that MuJoCo did not flag: restart from the model's
+                // initial state so that the observation handed on is finite.
+                if self.obs.iter().any(|o| !o.is_finite()) {
+                    let (qpos, qvel) = (self.sim.init_qpos.clone(), self.sim.init_qvel.clone());
+                    self.sim.reset_to(&qpos, &qvel);
+                    self.refresh_obs();
+                }
+                self.unstable(why)
+            }
         };
-        self.refresh_obs();
         self.emit(obs);
         t
     }

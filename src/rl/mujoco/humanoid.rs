@@ -31,6 +31,8 @@ impl Task for Humanoid {
     const ID: &'static str = "Humanoid-v5";
     const MODEL_FILE: &'static str = "humanoid.xml";
     const FRAME_SKIP: usize = 5;
+    /// The observation and the contact cost read `cfrc_ext`.
+    const READS_CONSTRAINT_FORCES: bool = true;
     const RESET_NOISE: f64 = 1e-2;
     fn new(_: &Sim) -> Result<Self> {
         Ok(Humanoid)

@@ -32,10 +32,25 @@ where
     pairwise_sum(&a[..half]) + pairwise_sum(&a[half..])
 }
 
+/// `np.sum` of `f(0), …, f(n − 1)`, on the stack for the short arrays of a step (no allocation).
+fn sum_mapped<T>(n: usize, f: impl Fn(usize) -> T) -> T
+where
+    T: Copy + Default + std::ops::Add<Output = T>,
+{
+    const STACK: usize = 128;
+    if n > STACK {
+        return pairwise_sum(&(0..n).map(f).collect::<Vec<T>>());
+    }
+    let mut buf = [T::default(); STACK];
+    for (i, b) in buf[..n].iter_mut().enumerate() {
+        *b = f(i);
+    }
+    pairwise_sum(&buf[..n])
+}
+
 /// `np.sum(np.square(v))` in f64.
 pub fn sum_of_squares(v: &[f64]) -> f64 {
-    let sq: Vec<f64> = v.iter().map(|x| x * x).collect();
-    pairwise_sum(&sq)
+    sum_mapped(v.len(), |i| v[i] * v[i])
 }
 
 /// `weight * np.sum(np.square(action))`: with Gymnasium precision the action is float32, so
@@ -43,8 +58,8 @@ pub fn sum_of_squares(v: &[f64]) -> f64 {
 pub fn control_cost(weight: f64, action: &[f64], precision: Precision) -> f64 {
     match precision {
         Precision::Gymnasium => {
-            let sq: Vec<f32> = action.iter().map(|&a| (a as f32) * (a as f32)).collect();
-            ((weight as f32) * pairwise_sum(&sq)) as f64
+            let sq = |i: usize| (action[i] as f32) * (action[i] as f32);
+            ((weight as f32) * sum_mapped(action.len(), sq)) as f64
         }
         Precision::F64 => weight * sum_of_squares(action),
     }

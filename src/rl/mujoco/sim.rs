@@ -1,7 +1,7 @@
 //! The MuJoCo side shared by every task: load a model file, hold its `mjData`, set a state and
 //! advance `frame_skip` physics steps exactly as Gymnasium's `MujocoEnv` does (`mujoco_env.py`:
 //! `set_state` = write qpos/qvel then `mj_forward`; `do_simulation` = write ctrl, `mj_step`
-//! × frame_skip, then `mj_rnePostConstraint`).
+//! × frame_skip, then `mj_rnePostConstraint`, which only tasks that read its outputs ask for).
 use anyhow::{anyhow, Result};
 use mujoco_rs::prelude::*;
 use mujoco_rs::wrappers::mj_data::MjtWarning;
@@ -27,6 +27,11 @@ pub struct Sim {
     /// qpos/qvel right after loading (Gymnasium's `init_qpos`, `init_qvel`).
     pub init_qpos: Vec<f64>,
     pub init_qvel: Vec<f64>,
+    /// Call `mj_rnePostConstraint` after the physics steps, as Gymnasium's `do_simulation`
+    /// always does. Only `cacc`, `cfrc_int` and `cfrc_ext` depend on it and the next step
+    /// reads none of them, so a task that observes none of them can skip it and still step
+    /// through the same states (true after [`Sim::load`]).
+    pub rne_post_constraint: bool,
 }
 
 static LOG_HANDLER: Once = Once::new();
@@ -71,6 +76,7 @@ impl Sim {
             frame_skip,
             init_qpos,
             init_qvel,
+            rne_post_constraint: true,
         })
     }
 
@@ -155,7 +161,9 @@ impl Sim {
         for _ in 0..self.frame_skip {
             self.data.step();
         }
-        self.data.rne_post_constraint();
+        if self.rne_post_constraint {
+            self.data.rne_post_constraint();
+        }
         let after = self.warning_counts();
         for (i, (_, what)) in UNSTABLE.iter().enumerate() {
             if after[i] != before[i] {
