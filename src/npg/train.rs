@@ -27,8 +27,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
 
-/// RNG stream ids (spec §7.1): one independent stream per purpose.
-const STREAM_ENVS: u64 = 1;
+/// RNG stream ids (spec §7.1): one independent stream per purpose. (Stream 1 seeded the
+/// envs before they took the run's seed itself, as Gymnasium's vector envs do.)
 const STREAM_ACTIONS: u64 = 2;
 const STREAM_SHUFFLE: u64 = 3;
 const STREAM_SCORE: u64 = 4;
@@ -159,7 +159,8 @@ impl<A: Policy, C: ValueFn<Batch = A::Batch>> Trainer<A, C> {
             &cfg.env.id,
             &opts,
             cfg.num_envs,
-            derive_seed(cfg.seed, STREAM_ENVS),
+            // `--seed s` is Gymnasium's `make_vec(..).reset(seed=s)`: env i starts from s + i.
+            cfg.seed,
         )?;
         let obs_dim = venv.obs_dim();
         let (actor, critic) = nets(obs_dim, venv.action_space());
