@@ -15,6 +15,28 @@ pub struct Data {
 }
 
 impl Data {
+    /// Checks the val split can be scored and adds the synthetic source's true entropy rate
+    /// (the same for a lab tokenizer and a TorchScript module's vocabulary).
+    pub fn new(d: &DataSection, tokenizer: Tokenizer, splits: Splits) -> Result<Data> {
+        if splits.val.len() < 2 {
+            return Err(usage(format!(
+                "the val split has {} tokens; it needs at least 2 (check data.split.train_frac)",
+                splits.val.len()
+            )));
+        }
+        let true_rate = match (&d.corpus, tokenizer.kind()) {
+            (CorpusConfig::Markov(m), "char") => {
+                Some(crate::data::markov::MarkovSource::new(m)?.entropy_rate()?)
+            }
+            _ => None,
+        };
+        Ok(Data {
+            tokenizer,
+            splits,
+            true_rate,
+        })
+    }
+
     pub fn vocab(&self) -> usize {
         self.tokenizer.vocab_size()
     }
@@ -39,21 +61,5 @@ pub fn load(d: &DataSection) -> Result<Data> {
             )));
         }
     }
-    if splits.val.len() < 2 {
-        return Err(usage(format!(
-            "the val split has {} tokens; it needs at least 2 (check data.split.train_frac)",
-            splits.val.len()
-        )));
-    }
-    let true_rate = match (&d.corpus, tokenizer.kind()) {
-        (CorpusConfig::Markov(m), "char") => {
-            Some(crate::data::markov::MarkovSource::new(m)?.entropy_rate()?)
-        }
-        _ => None,
-    };
-    Ok(Data {
-        tokenizer,
-        splits,
-        true_rate,
-    })
+    Data::new(d, tokenizer, splits)
 }

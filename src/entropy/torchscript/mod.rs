@@ -13,7 +13,7 @@ use super::config::EntropyConfig;
 use super::eval::Protocol;
 use super::measure::{summary_of, Evaluator, Scene};
 use super::setup::Data;
-use crate::data::{CorpusConfig, Tokenizer};
+use crate::data::Tokenizer;
 use crate::error::usage;
 use crate::experiment::Ctx;
 use crate::run::Run;
@@ -79,21 +79,5 @@ fn load_data(cfg: &EntropyConfig, tokenizer: Tokenizer, vocab_path: &Path) -> Re
             d.corpus.kind()
         ))
     })?;
-    if splits.val.len() < 2 {
-        return Err(usage(format!(
-            "the val split has {} tokens; it needs at least 2 (check data.split.train_frac)",
-            splits.val.len()
-        )));
-    }
-    let true_rate = match (&d.corpus, tokenizer.kind()) {
-        (CorpusConfig::Markov(m), "char") => {
-            Some(crate::data::markov::MarkovSource::new(m)?.entropy_rate()?)
-        }
-        _ => None,
-    };
-    Ok(Data {
-        tokenizer,
-        splits,
-        true_rate,
-    })
+    Data::new(d, tokenizer, splits)
 }
