@@ -89,6 +89,12 @@ pub fn set_threads(requested: Option<usize>) -> Result<usize> {
     Ok(n)
 }
 
+/// Set OpenBLAS's thread count alone (libtorch's is left as it is).
+pub fn set_blas_threads(n: usize) {
+    // SAFETY: plain setter in the linked OpenBLAS; called before any BLAS work starts.
+    unsafe { openblas_set_num_threads(n.max(1) as std::os::raw::c_int) };
+}
+
 /// Seed every generator a run uses: a ChaCha RNG for Rust-side sampling, and libtorch's when
 /// it is loaded.
 pub fn seed_all(seed: u64) -> rand_chacha::ChaCha8Rng {

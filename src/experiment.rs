@@ -48,6 +48,13 @@ pub trait Experiment: DeserializeOwned + Serialize + Validate {
     fn torch_threads(&self) -> Option<usize> {
         None
     }
+    /// Whether libtorch does this config's tensor work. Its matrix products call `sgemm_`,
+    /// which resolves to the OpenBLAS the binary links (see README "One BLAS"); OpenBLAS's
+    /// pthreads and libtorch's OpenMP threads then spin against each other, which made batched
+    /// sampling 13x slower on 2 cores. Such runs give OpenBLAS one thread ([`prepare_compute`]).
+    fn torch_computes(&self) -> bool {
+        Self::USES_TORCH
+    }
     /// Run the experiment, writing metrics into `run`.
     fn execute(&self, run: &mut Run, ctx: &mut Ctx) -> Result<()>;
 }
@@ -160,6 +167,9 @@ fn prepare_compute<E: Experiment>(
     let torch_threads = cfg.torch_threads().filter(|_| E::USES_TORCH);
     if let Some(n) = torch_threads {
         tch::set_num_threads(n as i32);
+    }
+    if cfg.torch_computes() {
+        device::set_blas_threads(1);
     }
     Ok((dev, threads, torch_threads, device::blas()?))
 }

@@ -79,6 +79,11 @@ impl Experiment for NpgConfig {
         self.torch_threads
     }
 
+    /// The native backend computes with OpenBLAS (and keeps `--threads` for it).
+    fn torch_computes(&self) -> bool {
+        self.backend == backend::Backend::Torch
+    }
+
     fn execute(&self, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
         train::train(self, run, ctx)
     }

@@ -207,3 +207,46 @@ fn meta_records_the_blas_library_and_the_threads_it_was_given() {
         assert_eq!(m["threads"].to_string(), threads, "{m}");
     }
 }
+
+/// libtorch's matrix products land in OpenBLAS too, so runs whose tensor work is libtorch's
+/// give OpenBLAS one thread (two thread pools spinning on the same cores); runs that compute
+/// with OpenBLAS themselves (npg's native backend) keep `--threads` for it.
+#[test]
+fn torch_runs_give_openblas_one_thread_and_native_runs_keep_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cases = [
+        ("grng", "configs/grng/smoke.yaml", vec![], "1"),
+        ("npg-rank1", "configs/npg-rank1/smoke.yaml", vec![], "2"),
+        (
+            "npg-rank1",
+            "configs/npg-rank1/smoke.yaml",
+            vec!["--set", "backend=torch"],
+            "1",
+        ),
+    ];
+    for (i, (sub, cfg, extra, blas_threads)) in cases.iter().enumerate() {
+        let cfg = root.join(cfg);
+        let out_dir = format!("r{i}");
+        let mut args = vec![
+            *sub,
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            &out_dir,
+            "--quiet",
+            "--threads",
+            "2",
+        ];
+        args.extend(extra.iter().copied());
+        let out = lab(dir.path(), &args);
+        assert_eq!(code(&out), 0, "{sub} {extra:?}: {}", text(&out));
+        let m = meta(&dir.path().join(&out_dir));
+        assert_eq!(m["threads"], 2, "{sub} {extra:?}: {m}");
+        assert_eq!(
+            m["blas"]["threads"].to_string(),
+            *blas_threads,
+            "{sub} {extra:?}: {m}"
+        );
+    }
+}
