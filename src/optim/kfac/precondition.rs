@@ -2,10 +2,9 @@
 //!
 //! [`Inverses`] is what a refresh every `t_inv` steps produces; its variant is the inverse
 //! method. `Eigen` keeps both factors' eigenpairs (f64, eigenvalues < 1e-10 zeroed), so the
-//! damped inverse `(M + δI)⁻¹ = Q diag(1/(d + δ)) Qᵀ` is exact for *any* δ at the cost of two
-//! products: RING's per-step damping needs no re-inversion; [`EigenInv`] also keeps π and the
-//! last damping's denominator, so a step with unchanged damping costs four products and a
-//! division. `Newton` keeps Newton–Schulz
+//! damped inverse `(M + δI)⁻¹ = Q diag(1/(d + δ)) Qᵀ` is exact for *any* δ: RING's per-step
+//! damping needs no re-inversion; [`EigenInv`] also keeps π and, per damping, the factored
+//! damped inverses (two products a step) or the exact_eigen denominator (four and a division). `Newton` keeps Newton–Schulz
 //! inverses tied to one damping ([`super::newton`]); [`Inverses::refresh`] computes either.
 use super::config::{DampingScheme, InverseMethod};
 use super::newton::{NewtonInv, NewtonStats};
@@ -50,15 +49,17 @@ pub enum Inverses {
 }
 
 /// Both factors' eigenpairs, with what every step's preconditioning derives from them: π
-/// (fixed until the next refresh) and the last damping's denominator (speed only: the
-/// damping is constant between refreshes except for RING and non-finite skips).
+/// (fixed until the next refresh) and the last damping's damped inverses or denominator (speed
+/// only: the damping is constant between refreshes except for RING and non-finite skips).
 #[derive(Debug)]
 pub struct EigenInv {
     pub a: Eigh,
     pub g: Eigh,
     pi: f64,
-    /// (δ, scheme, denominator `(d_out, cols)`) of the last [`Inverses::precondition`].
-    denom: Mutex<Option<(f64, DampingScheme, Tensor)>>,
+    /// (δ, denominator `(d_out, cols)`) of the last exact_eigen [`Inverses::precondition`].
+    denom: Mutex<Option<(f64, Tensor)>>,
+    /// (δ, `(G + δ_G I)⁻¹`, `(A + δ_A I)⁻¹`) of the last factored one.
+    damped: Mutex<Option<(f64, Tensor, Tensor)>>,
 }
 
 impl EigenInv {
@@ -69,29 +70,42 @@ impl EigenInv {
             g,
             pi,
             denom: Mutex::new(None),
+            damped: Mutex::new(None),
         }
     }
 
-    /// The divisor of `Q_Gᵀ v Q_A` at damping δ (§1.3): factored
-    /// `(d_G + √δ/π)(d_A + π√δ)ᵀ`, exact_eigen `d_G d_Aᵀ + δ`; recomputed only when δ or the
-    /// scheme changes.
-    fn denominator(&self, delta: f64, scheme: DampingScheme) -> Tensor {
+    /// The exact_eigen divisor `d_G d_Aᵀ + δ` `(d_out, cols)` of `Q_Gᵀ v Q_A` (§1.3),
+    /// recomputed only when δ changes.
+    fn denominator(&self, delta: f64) -> Tensor {
         let mut cache = self.denom.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((d, s, t)) = cache.as_ref() {
-            if *d == delta && *s == scheme {
+        if let Some((d, t)) = cache.as_ref() {
+            if *d == delta {
                 return t.shallow_clone();
             }
         }
-        let (a, g) = (&self.a, &self.g);
-        let denom = match scheme {
-            DampingScheme::Factored => {
-                let (da, dg) = factored_split(delta, self.pi);
-                (&g.d + dg).unsqueeze(1) * (&a.d + da).unsqueeze(0)
-            }
-            DampingScheme::ExactEigen => g.d.unsqueeze(1) * a.d.unsqueeze(0) + delta,
-        }; // (d_out, cols)
-        *cache = Some((delta, scheme, denom.shallow_clone()));
+        let denom = self.g.d.unsqueeze(1) * self.a.d.unsqueeze(0) + delta; // (d_out, cols)
+        *cache = Some((delta, denom.shallow_clone()));
         denom
+    }
+
+    /// The factored damped inverses `(G + √δ/π I)⁻¹ = Q_G diag(1/(d_G + √δ/π)) Q_Gᵀ` and
+    /// `(A + π√δ I)⁻¹` (§1.3), formed once per δ: the factored divisor is an outer product, so
+    /// `Q_G((Q_Gᵀ v Q_A) ⊘ D)Q_Aᵀ` equals `(G + δ_G I)⁻¹ v (A + δ_A I)⁻¹`, two products a
+    /// step instead of four.
+    fn damped_inverses(&self, delta: f64) -> (Tensor, Tensor) {
+        let mut cache = self.damped.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((d, g, a)) = cache.as_ref() {
+            if *d == delta {
+                return (g.shallow_clone(), a.shallow_clone());
+            }
+        }
+        let (da, dg) = factored_split(delta, self.pi);
+        let inverse = |e: &Eigh, shift: f64| {
+            (&e.q * (&e.d + shift).reciprocal().unsqueeze(0)).matmul(&e.q.transpose(0, 1))
+        };
+        let (g, a) = (inverse(&self.g, dg), inverse(&self.a, da));
+        *cache = Some((delta, g.shallow_clone(), a.shallow_clone()));
+        (g, a)
     }
 }
 
@@ -162,11 +176,15 @@ impl Inverses {
     /// Newton inverses are used at the damping they hold (see [`Inverses::at_damping`]).
     pub fn precondition(&self, v: &Tensor, delta: f64, scheme: DampingScheme) -> Tensor {
         match self {
+            Inverses::Eigen(e) if scheme == DampingScheme::Factored => {
+                let (g_inv, a_inv) = e.damped_inverses(delta);
+                g_inv.matmul(&v.matmul(&a_inv)) // (d_out, cols)
+            }
             Inverses::Eigen(e) => {
                 let (a, g) = (&e.a, &e.g);
                 let inner = g.q.transpose(0, 1).matmul(v).matmul(&a.q); // (d_out, cols)
-                let denom = e.denominator(delta, scheme);
-                g.q.matmul(&(inner / denom)).matmul(&a.q.transpose(0, 1))
+                g.q.matmul(&(inner / e.denominator(delta)))
+                    .matmul(&a.q.transpose(0, 1))
             }
             Inverses::Newton(n) => n.precondition(v),
         }
