@@ -195,11 +195,7 @@ impl Inverses {
         let finite = |t: &Tensor| t.isfinite().all().int64_value(&[]) != 0;
         match self {
             Inverses::Eigen(e) => [&e.a.q, &e.a.d, &e.g.q, &e.g.d].into_iter().all(finite),
-            Inverses::Newton(n) => {
-                [n.delta_a, n.delta_g, n.pi].iter().all(|x| x.is_finite())
-                    && finite(&n.xa)
-                    && finite(&n.xg)
-            }
+            Inverses::Newton(n) => n.is_finite(),
         }
     }
 
@@ -213,8 +209,10 @@ impl Inverses {
                 ("kfac.g_vals", g.d.copy()),
             ],
             Inverses::Newton(n) => vec![
-                ("kfac.a_inv", n.xa.copy()),
-                ("kfac.g_inv", n.xg.copy()),
+                ("kfac.a_inv_vecs", n.a.q.copy()),
+                ("kfac.a_inv_vals", Tensor::from_slice(&n.a.lam)),
+                ("kfac.g_inv_vecs", n.g.q.copy()),
+                ("kfac.g_inv_vals", Tensor::from_slice(&n.g.lam)),
                 ("kfac.inv_damping", n.damping_tensor()),
             ],
         }
@@ -224,28 +222,58 @@ impl Inverses {
     pub fn slots(method: InverseMethod) -> &'static [&'static str] {
         match method {
             InverseMethod::Eigen => &["kfac.a_vecs", "kfac.a_vals", "kfac.g_vecs", "kfac.g_vals"],
-            InverseMethod::Newton => &["kfac.a_inv", "kfac.g_inv", "kfac.inv_damping"],
-        }
-    }
-
-    /// The shapes of [`Inverses::slots`] for a layer with `cols` columns (A side) and `d_out`
-    /// rows (G side): eigen (Q_A, d_A, Q_G, d_G); newton (X_A, X_G, [δ_A, δ_G, π]).
-    pub fn slot_shapes(method: InverseMethod, cols: i64, d_out: i64) -> Vec<Vec<i64>> {
-        match method {
-            InverseMethod::Eigen => vec![
-                vec![cols, cols],
-                vec![cols],
-                vec![d_out, d_out],
-                vec![d_out],
+            InverseMethod::Newton => &[
+                "kfac.a_inv_vecs",
+                "kfac.a_inv_vals",
+                "kfac.g_inv_vecs",
+                "kfac.g_inv_vals",
+                "kfac.inv_damping",
             ],
-            InverseMethod::Newton => vec![vec![cols, cols], vec![d_out, d_out], vec![3]],
         }
     }
 
-    /// Rebuild from tensors in the order of [`Inverses::slots`] (f64 on `like`'s device).
-    pub fn from_tensors(method: InverseMethod, t: &[&Tensor], like: &Tensor) -> Inverses {
+    /// The slots of a saved layer: [`Inverses::slots`], or for `newton` the dense X_A, X_G of
+    /// states written before the eigenform ([`LEGACY_NEWTON_SLOTS`]) when `saved` has those.
+    pub fn saved_slots(
+        method: InverseMethod,
+        saved: impl Fn(&str) -> bool,
+    ) -> &'static [&'static str] {
+        if method == InverseMethod::Newton && saved(LEGACY_NEWTON_SLOTS[0]) {
+            &LEGACY_NEWTON_SLOTS
+        } else {
+            Inverses::slots(method)
+        }
+    }
+
+    /// The shapes of `slots` ([`Inverses::saved_slots`]) for a layer with `cols` columns (A
+    /// side) and `d_out` rows (G side): eigen (Q_A, d_A, Q_G, d_G); newton (Q_A, λ_A, Q_G,
+    /// λ_G, [δ_A, δ_G, π]), or the legacy (X_A, X_G, [δ_A, δ_G, π]).
+    pub fn slot_shapes(slots: &[&str], cols: i64, d_out: i64) -> Vec<Vec<i64>> {
+        if slots == LEGACY_NEWTON_SLOTS {
+            return vec![vec![cols, cols], vec![d_out, d_out], vec![3]];
+        }
+        let mut shapes = vec![
+            vec![cols, cols],
+            vec![cols],
+            vec![d_out, d_out],
+            vec![d_out],
+        ];
+        if slots.len() == 5 {
+            shapes.push(vec![3]);
+        }
+        shapes
+    }
+
+    /// Rebuild from tensors in the order of `slots` ([`Inverses::saved_slots`]), f64 on
+    /// `like`'s device.
+    pub fn from_tensors(
+        method: InverseMethod,
+        slots: &[&str],
+        t: &[&Tensor],
+        like: &Tensor,
+    ) -> Result<Inverses> {
         let f = |x: &Tensor| x.to_device(like.device()).to_kind(Kind::Double);
-        match method {
+        Ok(match method {
             InverseMethod::Eigen => Inverses::Eigen(EigenInv::new(
                 Eigh {
                     q: f(t[0]),
@@ -256,12 +284,18 @@ impl Inverses {
                     d: f(t[3]),
                 },
             )),
-            InverseMethod::Newton => {
-                Inverses::Newton(NewtonInv::from_parts(t[0], t[1], t[2], like))
+            InverseMethod::Newton if slots == LEGACY_NEWTON_SLOTS => {
+                Inverses::Newton(NewtonInv::from_dense(t[0], t[1], t[2], like)?)
             }
-        }
+            InverseMethod::Newton => {
+                Inverses::Newton(NewtonInv::from_parts([t[0], t[1], t[2], t[3]], t[4], like)?)
+            }
+        })
     }
 }
+
+/// The `newton` slots of states written before the eigenform: X_A, X_G, [δ_A, δ_G, π].
+pub const LEGACY_NEWTON_SLOTS: [&str; 3] = ["kfac.a_inv", "kfac.g_inv", "kfac.inv_damping"];
 
 /// π from the mean eigenvalues (traces over dims) of A and G; 1 if either is ~0.
 pub fn split_ratio(mean_a: f64, mean_g: f64) -> f64 {
