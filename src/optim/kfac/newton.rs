@@ -37,6 +37,7 @@
 use super::precondition::split_ratio;
 use crate::optim::curvature::{damped_inverse, newton_refine, symmetrize, NewtonOptions};
 use anyhow::{Context, Result};
+use std::sync::atomic::{AtomicBool, Ordering};
 use tch::{Kind, Tensor};
 
 /// Order of the lazy §1.5 update (see the module doc: the first-order error `+Δ²X³` has one
@@ -53,6 +54,8 @@ pub const GUARD_REFINE_STEPS: u32 = 2;
 pub struct EigenForm {
     pub q: Tensor,
     pub lam: Vec<f64>,
+    /// `q` was found finite (a shift reuses `q`, so its check is not repeated every step).
+    q_finite: AtomicBool,
 }
 
 impl EigenForm {
@@ -63,7 +66,16 @@ impl EigenForm {
             .f_linalg_eigh("L")
             .context("eigendecomposition of a Newton inverse")?;
         let lam = Vec::<f64>::try_from(&lam.to_device(tch::Device::Cpu))?;
-        Ok(EigenForm { q, lam })
+        Ok(EigenForm::new(q, lam))
+    }
+
+    /// `Q diag(λ) Qᵀ` from its parts (`q` `(d, d)` f64).
+    pub fn new(q: Tensor, lam: Vec<f64>) -> EigenForm {
+        EigenForm {
+            q,
+            lam,
+            q_finite: AtomicBool::new(false),
+        }
     }
 
     /// `Q diag(λ) Qᵀ` `(d, d)`.
@@ -97,12 +109,21 @@ impl EigenForm {
         Some(EigenForm {
             q: self.q.shallow_clone(),
             lam,
+            q_finite: AtomicBool::new(self.q_finite.load(Ordering::Relaxed)),
         })
     }
 
+    /// λ and Q all finite (Q is checked once per eigenbasis).
     pub fn is_finite(&self) -> bool {
-        self.lam.iter().all(|l| l.is_finite())
-            && tch::no_grad(|| self.q.isfinite().all().int64_value(&[])) != 0
+        if !self.lam.iter().all(|l| l.is_finite()) {
+            return false;
+        }
+        if self.q_finite.load(Ordering::Relaxed) {
+            return true;
+        }
+        let finite = tch::no_grad(|| self.q.isfinite().all().int64_value(&[])) != 0;
+        self.q_finite.store(finite, Ordering::Relaxed);
+        finite
     }
 }
 
@@ -214,14 +235,8 @@ impl NewtonInv {
         let f = |x: &Tensor| x.to_device(like.device()).to_kind(Kind::Double);
         let vals =
             |x: &Tensor| Vec::<f64>::try_from(&x.to_kind(Kind::Double).to_device(tch::Device::Cpu));
-        let ea = EigenForm {
-            q: f(e[0]),
-            lam: vals(e[1])?,
-        };
-        let eg = EigenForm {
-            q: f(e[2]),
-            lam: vals(e[3])?,
-        };
+        let ea = EigenForm::new(f(e[0]), vals(e[1])?);
+        let eg = EigenForm::new(f(e[2]), vals(e[3])?);
         let (da, dg, pi) = damping_parts(damping);
         Ok(NewtonInv::new(ea, eg, da, dg, pi))
     }
