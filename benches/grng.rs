@@ -10,7 +10,8 @@
 //! optimizers are interleaved within a repeat, so all see the same machine state. The ratios
 //! are of the stepping thread's CPU time (libtorch runs there at 1 thread), which other
 //! processes on a shared machine do not stretch as they do the wall time (also printed).
-//! `GRNG_BENCH_TASK=mlp-digits` times one task only.
+//! `GRNG_BENCH_TASK=mlp-digits` times one task only; `GRNG_BENCH_OPTS=rkalman,ring` times only
+//! those optimizers (SGD, the baseline, always runs).
 use anyhow::Result;
 use lab::config::{self, Kinds};
 use lab::experiment::Experiment;
@@ -171,8 +172,16 @@ impl Case {
 /// All optimizers on one task, interleaved; one markdown row each. An optimizer that `lab grng`
 /// refuses on this task gets a row saying why.
 fn bench_task(task_name: &str) -> Result<Vec<String>> {
+    let only = std::env::var("GRNG_BENCH_OPTS").ok();
+    let chosen = |kind: &str| {
+        kind == "sgd"
+            || only
+                .as_deref()
+                .is_none_or(|o| o.split(',').any(|k| k.trim() == kind))
+    };
     let mut cases: Vec<Result<Case, String>> = OPTIMIZERS
         .iter()
+        .filter(|(kind, _)| chosen(kind))
         .map(|&(kind, target)| {
             Case::new(task_name, kind, target)
                 .map_err(|e| format!("| {kind} | {task_name} | not run: {e} ||||||"))

@@ -141,6 +141,19 @@ impl Flat {
         Ok(())
     }
 
+    /// Re-point only the parameters whose storage was replaced (for users of the parameter
+    /// buffer alone, whose gradients stay separate tensors).
+    pub fn sync_params(&mut self) -> Result<()> {
+        let base = ptr(&self.params);
+        let elt = self.kind.elt_size_in_bytes();
+        for i in 0..self.slots.len() {
+            if ptr(&self.slots[i].param) != base + self.slots[i].offset as usize * elt {
+                self.point_param(i)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Zero the gradient buffer (aliased gradients follow; others are fixed by `sync`).
     pub fn zero_grad(&mut self) {
         let _ = self.grads.zero_();

@@ -149,21 +149,18 @@ impl<O: Optimizer> FirstOrder<O> {
 
 /// Global L2 norm of the parameters' `.grad()` (0 for a parameter without one).
 pub fn grad_norm(params: &[Tensor]) -> f64 {
-    params
-        .iter()
-        .map(|p| {
-            let g = p.grad();
-            if g.defined() {
-                g.to_kind(Kind::Double)
-                    .square()
-                    .sum(Kind::Double)
-                    .double_value(&[])
-            } else {
-                0.0
-            }
-        })
-        .sum::<f64>()
-        .sqrt()
+    let _guard = tch::no_grad_guard();
+    let sums: Vec<Tensor> = (params.iter().map(Tensor::grad))
+        .filter(Tensor::defined)
+        .map(|g| g.to_kind(Kind::Double).square().sum(Kind::Double))
+        .collect();
+    if sums.is_empty() {
+        return 0.0;
+    }
+    // One read-back; the per-parameter sums are added in parameter order, as one at a time.
+    let sums = Tensor::stack(&sums, 0).to_device(tch::Device::Cpu);
+    let sums = Vec::<f64>::try_from(&sums).unwrap_or_else(|_| vec![f64::NAN]);
+    sums.into_iter().sum::<f64>().sqrt()
 }
 
 impl<O: Optimizer> Stepper for FirstOrder<O> {

@@ -327,3 +327,67 @@ fn loading_a_state_of_the_other_inverse_method_is_refused() {
     let err = other.load_state_dict(&state).unwrap_err().to_string();
     assert!(err.contains("inverse"), "{err}");
 }
+
+/// `slot/<weight>` of the eigenform `kfac.{a,g}_inv_{vecs,vals}` as the dense X = Q diag(λ) Qᵀ
+/// under the older slot `kfac.{a,g}_inv`.
+fn to_dense_form(state: &lab::optim::StateDict) -> lab::optim::StateDict {
+    let find = |k: &str| {
+        let t = state.tensors.iter().find(|(n, _)| n == k);
+        t.map(|(_, t)| t.shallow_clone()).unwrap()
+    };
+    let mut tensors = Vec::new();
+    for (k, t) in &state.tensors {
+        if k.contains("_inv_vals/") {
+            continue;
+        }
+        let Some((slot, w)) = k.split_once("_inv_vecs/") else {
+            tensors.push((k.clone(), t.shallow_clone()));
+            continue;
+        };
+        let vals = find(&format!("{slot}_inv_vals/{w}"));
+        let x = (t * vals.unsqueeze(0)).matmul(&t.tr());
+        tensors.push((format!("{slot}_inv/{w}"), x));
+    }
+    lab::optim::StateDict {
+        header: state.header.clone(),
+        tensors,
+    }
+}
+
+/// RING's state holds each Newton inverse as Q and λ; a state of the older dense form (X_A,
+/// X_G) still loads, and the run continues as the uninterrupted one to rounding.
+#[test]
+fn a_newton_state_of_the_dense_form_still_loads() {
+    let cfg = KfacConfig {
+        t_stat: 3,
+        t_inv: 7,
+        lr: 0.1,
+        ..KfacConfig::ring()
+    };
+    let m = Mlp::new(D, H, C, 36);
+    let mut s = Kfac::new(groups(&m, D, C, cfg.weight_decay), cfg.clone()).unwrap();
+    for k in 0..10 {
+        s.step(&mut batch(&m, k, 8, D, C)).unwrap();
+    }
+    let state = s.state_dict().unwrap();
+    let keys: Vec<&str> = state.tensors.iter().map(|(k, _)| k.as_str()).collect();
+    assert!(
+        keys.iter().any(|k| k.starts_with("kfac.a_inv_vals/")),
+        "{keys:?}"
+    );
+    let twin = m.twin(D, H, C);
+    let mut resumed = Kfac::new(groups(&twin, D, C, cfg.weight_decay), cfg).unwrap();
+    resumed.load_state_dict(&to_dense_form(&state)).unwrap();
+    for k in 10..14 {
+        s.step(&mut batch(&m, k, 8, D, C)).unwrap();
+        resumed.step(&mut batch(&twin, k, 8, D, C)).unwrap();
+    }
+    for ((n, a), (_, b)) in m.values().iter().zip(twin.values()) {
+        let diff = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max);
+        assert!(diff < 1e-9, "{n}: {diff}");
+    }
+}

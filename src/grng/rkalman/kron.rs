@@ -30,12 +30,42 @@ pub fn track_inverse_direct(p: &Tensor, x: &Tensor, beta: f64) -> Result<Option<
     let (m, k) = x.size2()?;
     let c = beta * m as f64 / (1.0 - beta);
     let eye = Tensor::eye(k, (p.kind(), p.device()));
-    let lhs = eye + p.matmul(&x.tr().matmul(x)) / c; // (k, k)
+    let lhs = eye + p.matmul(&gram(x)) / c; // (k, k)
     let (q, info) = Tensor::f_linalg_solve_ex(&lhs, p, true, false)?;
     if info.int64_value(&[]) != 0 {
         return Ok(None);
     }
     Ok(Some(sym(&q) / beta))
+}
+
+/// Column panels of [`gram`] are this wide.
+const GRAM_PANEL: i64 = 64;
+
+/// `xᵀx` `(k, k)` of the rows `x` `(m, k)` (exactly symmetric when k > 2·panel), computing
+/// only the upper block triangle: panel i is `x[:, i..i+w]ᵀ x[:, i..]`, mirrored below the diagonal. About
+/// (k + w)/(2k) of one full product's flops; each entry is the same dot product over the m
+/// rows as in `xᵀx`, summed in the BLAS kernel's order for the panel's shape (so it may
+/// differ from the full product in the last bits).
+pub fn gram(x: &Tensor) -> Tensor {
+    let k = x.size()[1];
+    if k <= 2 * GRAM_PANEL {
+        return x.tr().matmul(x);
+    }
+    let out = x.new_empty([k, k], (x.kind(), x.device())); // (k, k)
+    let mut i = 0;
+    while i < k {
+        let w = GRAM_PANEL.min(k - i);
+        let panel = x.narrow(1, i, w).tr().matmul(&x.narrow(1, i, k - i)); // (w, k − i)
+        out.narrow(0, i, w).narrow(1, i, k - i).copy_(&panel);
+        let below = k - i - w;
+        if below > 0 {
+            let mirrored = panel.narrow(1, w, below).tr(); // (below, w)
+            out.narrow(0, i + w, below).narrow(1, i, w).copy_(&mirrored);
+        }
+        i += w;
+    }
+    // A diagonal block's GEMM need not be symmetric to the last bit: mirror its upper half.
+    out.triu(0) + out.triu(1).tr()
 }
 
 /// Implicit GR of one factor (§2.4 step 2): the first-order `P − δP²` (§1.5) while
@@ -44,8 +74,17 @@ pub fn track_inverse_direct(p: &Tensor, x: &Tensor, beta: f64) -> Result<Option<
 /// iteration (§1.4) takes up to 50 pairs of k×k products. Newton remains the fallback if the
 /// Cholesky factorization fails.
 pub fn damp_factor(p: &Tensor, delta: f64) -> GrStep {
-    if delta == 0.0 || delta * norm_upper_bound(p) <= GUARD {
+    if delta == 0.0 {
         return implicit_gr(p, delta);
+    }
+    if delta * norm_upper_bound(p) <= GUARD {
+        // implicit_gr's first-order path, without computing the bound a second time.
+        return GrStep {
+            p: sym(&(p - p.matmul(p) * delta)),
+            fallback: false,
+            newton_iters: 0,
+            newton_resid: 0.0,
+        };
     }
     let k = p.size()[0];
     let m = Tensor::eye(k, (p.kind(), p.device())) + p * delta; // (k, k) SPD
@@ -105,14 +144,10 @@ impl KronLayer {
         }
     }
 
-    /// Inputs `(m, d_in)` → rows of A's observation, with a column of ones for the bias.
-    pub fn a_rows(&self, input: &Tensor) -> Tensor {
-        let d_in = self.w.size()[1];
-        let a = input.detach().to_kind(Kind::Double).reshape([-1, d_in]);
-        match self.b {
-            Some(_) => Tensor::cat(&[&a, &a.ones_like().narrow(1, 0, 1)], 1),
-            None => a,
-        }
+    /// Inputs `(…, d_in)` → rows `(m, d_in [+1])` f64 of A's observation, with a column of
+    /// ones for the bias, written into `buf` (see [`rows_into`]).
+    pub fn a_rows(&self, input: &Tensor, buf: &mut Option<Tensor>) -> Tensor {
+        rows_into(buf, input, self.w.size()[1], self.b.is_some())
     }
 
     /// New undamped factors from this batch's rows and their GR-damped copies; `None` when a
@@ -162,6 +197,28 @@ impl KronLayer {
             }
         });
     }
+}
+
+/// `src` `(…, cols)` as f64 rows `(m, cols)` in `buf`, followed by a column of ones when `ones`:
+/// the buffer is reused from step to step (allocated, with its ones column, only when the
+/// shape changes), so a large step does not allocate and fault in fresh pages for its rows.
+/// The returned tensor shares `buf`'s storage: it is valid until the next call on `buf`.
+pub fn rows_into(buf: &mut Option<Tensor>, src: &Tensor, cols: i64, ones: bool) -> Tensor {
+    let _guard = tch::no_grad_guard();
+    let src = src.detach().reshape([-1, cols]); // (m, cols)
+    let m = src.size()[0];
+    let width = cols + i64::from(ones);
+    let fits = buf.as_ref().is_some_and(|b| b.size() == [m, width]);
+    if !fits {
+        let fresh = Tensor::empty([m, width], (Kind::Double, src.device()));
+        if ones {
+            let _ = fresh.narrow(1, cols, 1).fill_(1.0);
+        }
+        *buf = Some(fresh);
+    }
+    let b = buf.as_ref().map(Tensor::shallow_clone).unwrap_or_default();
+    b.narrow(1, 0, cols).copy_(&src);
+    b
 }
 
 /// Names of one preconditioned layer's parameters (saved in the state).

@@ -5,7 +5,7 @@
 //! their weight, found on the first step; every other parameter takes the fallback (§2.6).
 use super::config::{CovForm, Fallback, RKalmanConfig};
 use super::dense::all_finite;
-use super::kron::{layer_of, plan_layers, KronLayer, LayerNames, LayerStep};
+use super::kron::{layer_of, plan_layers, rows_into, KronLayer, LayerNames, LayerStep};
 use super::step::NAME;
 use crate::optim::stepper::{mean_ce, sample_labels, Objective, StepReport, Stepper};
 use crate::optim::{
@@ -39,6 +39,15 @@ pub struct RKalmanKron {
     pub(super) fallback: Option<FallbackOpt>,
     pub(super) rng: ChaCha8Rng,
     pub(super) step: u64,
+    /// Per layer, reused f64 buffers of A's rows and of G's rows (not state).
+    rows: Vec<RowBuffers>,
+}
+
+/// One layer's row buffers (see [`super::kron::rows_into`]).
+#[derive(Default)]
+struct RowBuffers {
+    a: Option<Tensor>,
+    e: Option<Tensor>,
 }
 
 /// The optimizer of the parameters outside the layers (§2.6).
@@ -110,6 +119,7 @@ impl RKalmanKron {
             fallback: None,
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             step: 0,
+            rows: Vec::new(),
         })
     }
 
@@ -177,6 +187,15 @@ impl RKalmanKron {
             .collect()
     }
 
+    /// The row buffers, one per layer.
+    fn row_buffers(&mut self) -> &mut [RowBuffers] {
+        let n = self.layers().len();
+        if self.rows.len() != n {
+            self.rows = (0..n).map(|_| RowBuffers::default()).collect();
+        }
+        &mut self.rows
+    }
+
     /// Per-layer errors `(rows, d_out)` f64 of the summed loss on labels sampled from the model.
     fn sampled_errors(&mut self, logits: &Tensor, caps: &[&Captured]) -> Result<Vec<Tensor>> {
         let n = logits.size2()?.0;
@@ -187,16 +206,26 @@ impl RKalmanKron {
         Ok(grads
             .iter()
             .zip(&outs)
-            .map(|(e, s)| {
+            .zip(self.row_buffers())
+            .map(|((e, s), buf)| {
                 let d_out = *s.size().last().unwrap_or(&1);
                 let e = if e.defined() {
-                    e.detach()
+                    e.shallow_clone()
                 } else {
                     s.zeros_like()
                 };
-                e.to_kind(Kind::Double).reshape([-1, d_out])
+                rows_into(&mut buf.e, &e, d_out, false)
             })
             .collect())
+    }
+
+    /// Per-layer rows `(rows, d_in [+1])` f64 of A's observation.
+    fn input_rows(&mut self, caps: &[&Captured]) -> Vec<Tensor> {
+        self.row_buffers();
+        let layers = self.layers.as_deref().unwrap_or_default();
+        (layers.iter().zip(caps).zip(&mut self.rows))
+            .map(|((l, c), buf)| l.a_rows(&c.input, &mut buf.a))
+            .collect()
     }
 
     /// The direction's gradient into every parameter's `.grad()`: ∇L, or in explicit GR mode
@@ -242,15 +271,15 @@ impl RKalmanKron {
     /// the layer's gradient V; with Σ⟨U, V⟩ for the KL clip. `None` when a system failed.
     fn layer_steps(
         &self,
-        caps: &[&Captured],
+        inputs: &[Tensor],
         errors: &[Tensor],
         delta: f64,
         report: &mut StepReport,
     ) -> Result<Option<Proposal>> {
         let _guard = tch::no_grad_guard();
         let (mut steps, mut directions, mut uvs) = (Vec::new(), Vec::new(), Vec::new());
-        for ((l, c), e) in self.layers().iter().zip(caps).zip(errors) {
-            let Some(s) = l.covariance_step(&l.a_rows(&c.input), e, self.cfg.beta, delta)? else {
+        for ((l, a), e) in self.layers().iter().zip(inputs).zip(errors) {
+            let Some(s) = l.covariance_step(a, e, self.cfg.beta, delta)? else {
                 return Ok(None);
             };
             let gb = l.b.as_ref().map(Tensor::grad);
@@ -311,12 +340,13 @@ impl Stepper for RKalmanKron {
             ..StepReport::default()
         };
         let t1 = Instant::now();
+        let inputs = self.input_rows(&caps);
         self.step += 1;
         let Some(Proposal {
             steps,
             directions,
             uv,
-        }) = self.layer_steps(&caps, &errors, delta, &mut report)?
+        }) = self.layer_steps(&inputs, &errors, delta, &mut report)?
         else {
             report.nonfinite_skipped = true;
             return Ok(report);

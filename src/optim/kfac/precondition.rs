@@ -2,10 +2,9 @@
 //!
 //! [`Inverses`] is what a refresh every `t_inv` steps produces; its variant is the inverse
 //! method. `Eigen` keeps both factors' eigenpairs (f64, eigenvalues < 1e-10 zeroed), so the
-//! damped inverse `(M + δI)⁻¹ = Q diag(1/(d + δ)) Qᵀ` is exact for *any* δ at the cost of two
-//! products: RING's per-step damping needs no re-inversion; [`EigenInv`] also keeps π and the
-//! last damping's denominator, so a step with unchanged damping costs four products and a
-//! division. `Newton` keeps Newton–Schulz
+//! damped inverse `(M + δI)⁻¹ = Q diag(1/(d + δ)) Qᵀ` is exact for *any* δ: RING's per-step
+//! damping needs no re-inversion; [`EigenInv`] also keeps π and, per damping, the factored
+//! damped inverses (two products a step) or the exact_eigen denominator (four and a division). `Newton` keeps Newton–Schulz
 //! inverses tied to one damping ([`super::newton`]); [`Inverses::refresh`] computes either.
 use super::config::{DampingScheme, InverseMethod};
 use super::newton::{NewtonInv, NewtonStats};
@@ -50,15 +49,17 @@ pub enum Inverses {
 }
 
 /// Both factors' eigenpairs, with what every step's preconditioning derives from them: π
-/// (fixed until the next refresh) and the last damping's denominator (speed only: the
-/// damping is constant between refreshes except for RING and non-finite skips).
+/// (fixed until the next refresh) and the last damping's damped inverses or denominator (speed
+/// only: the damping is constant between refreshes except for RING and non-finite skips).
 #[derive(Debug)]
 pub struct EigenInv {
     pub a: Eigh,
     pub g: Eigh,
     pi: f64,
-    /// (δ, scheme, denominator `(d_out, cols)`) of the last [`Inverses::precondition`].
-    denom: Mutex<Option<(f64, DampingScheme, Tensor)>>,
+    /// (δ, denominator `(d_out, cols)`) of the last exact_eigen [`Inverses::precondition`].
+    denom: Mutex<Option<(f64, Tensor)>>,
+    /// (δ, `(G + δ_G I)⁻¹`, `(A + δ_A I)⁻¹`) of the last factored one.
+    damped: Mutex<Option<(f64, Tensor, Tensor)>>,
 }
 
 impl EigenInv {
@@ -69,29 +70,42 @@ impl EigenInv {
             g,
             pi,
             denom: Mutex::new(None),
+            damped: Mutex::new(None),
         }
     }
 
-    /// The divisor of `Q_Gᵀ v Q_A` at damping δ (§1.3): factored
-    /// `(d_G + √δ/π)(d_A + π√δ)ᵀ`, exact_eigen `d_G d_Aᵀ + δ`; recomputed only when δ or the
-    /// scheme changes.
-    fn denominator(&self, delta: f64, scheme: DampingScheme) -> Tensor {
+    /// The exact_eigen divisor `d_G d_Aᵀ + δ` `(d_out, cols)` of `Q_Gᵀ v Q_A` (§1.3),
+    /// recomputed only when δ changes.
+    fn denominator(&self, delta: f64) -> Tensor {
         let mut cache = self.denom.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((d, s, t)) = cache.as_ref() {
-            if *d == delta && *s == scheme {
+        if let Some((d, t)) = cache.as_ref() {
+            if *d == delta {
                 return t.shallow_clone();
             }
         }
-        let (a, g) = (&self.a, &self.g);
-        let denom = match scheme {
-            DampingScheme::Factored => {
-                let (da, dg) = factored_split(delta, self.pi);
-                (&g.d + dg).unsqueeze(1) * (&a.d + da).unsqueeze(0)
-            }
-            DampingScheme::ExactEigen => g.d.unsqueeze(1) * a.d.unsqueeze(0) + delta,
-        }; // (d_out, cols)
-        *cache = Some((delta, scheme, denom.shallow_clone()));
+        let denom = self.g.d.unsqueeze(1) * self.a.d.unsqueeze(0) + delta; // (d_out, cols)
+        *cache = Some((delta, denom.shallow_clone()));
         denom
+    }
+
+    /// The factored damped inverses `(G + √δ/π I)⁻¹ = Q_G diag(1/(d_G + √δ/π)) Q_Gᵀ` and
+    /// `(A + π√δ I)⁻¹` (§1.3), formed once per δ: the factored divisor is an outer product, so
+    /// `Q_G((Q_Gᵀ v Q_A) ⊘ D)Q_Aᵀ` equals `(G + δ_G I)⁻¹ v (A + δ_A I)⁻¹`, two products a
+    /// step instead of four.
+    fn damped_inverses(&self, delta: f64) -> (Tensor, Tensor) {
+        let mut cache = self.damped.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((d, g, a)) = cache.as_ref() {
+            if *d == delta {
+                return (g.shallow_clone(), a.shallow_clone());
+            }
+        }
+        let (da, dg) = factored_split(delta, self.pi);
+        let inverse = |e: &Eigh, shift: f64| {
+            (&e.q * (&e.d + shift).reciprocal().unsqueeze(0)).matmul(&e.q.transpose(0, 1))
+        };
+        let (g, a) = (inverse(&self.g, dg), inverse(&self.a, da));
+        *cache = Some((delta, g.shallow_clone(), a.shallow_clone()));
+        (g, a)
     }
 }
 
@@ -162,11 +176,15 @@ impl Inverses {
     /// Newton inverses are used at the damping they hold (see [`Inverses::at_damping`]).
     pub fn precondition(&self, v: &Tensor, delta: f64, scheme: DampingScheme) -> Tensor {
         match self {
+            Inverses::Eigen(e) if scheme == DampingScheme::Factored => {
+                let (g_inv, a_inv) = e.damped_inverses(delta);
+                g_inv.matmul(&v.matmul(&a_inv)) // (d_out, cols)
+            }
             Inverses::Eigen(e) => {
                 let (a, g) = (&e.a, &e.g);
                 let inner = g.q.transpose(0, 1).matmul(v).matmul(&a.q); // (d_out, cols)
-                let denom = e.denominator(delta, scheme);
-                g.q.matmul(&(inner / denom)).matmul(&a.q.transpose(0, 1))
+                g.q.matmul(&(inner / e.denominator(delta)))
+                    .matmul(&a.q.transpose(0, 1))
             }
             Inverses::Newton(n) => n.precondition(v),
         }
@@ -177,11 +195,7 @@ impl Inverses {
         let finite = |t: &Tensor| t.isfinite().all().int64_value(&[]) != 0;
         match self {
             Inverses::Eigen(e) => [&e.a.q, &e.a.d, &e.g.q, &e.g.d].into_iter().all(finite),
-            Inverses::Newton(n) => {
-                [n.delta_a, n.delta_g, n.pi].iter().all(|x| x.is_finite())
-                    && finite(&n.xa)
-                    && finite(&n.xg)
-            }
+            Inverses::Newton(n) => n.is_finite(),
         }
     }
 
@@ -195,8 +209,10 @@ impl Inverses {
                 ("kfac.g_vals", g.d.copy()),
             ],
             Inverses::Newton(n) => vec![
-                ("kfac.a_inv", n.xa.copy()),
-                ("kfac.g_inv", n.xg.copy()),
+                ("kfac.a_inv_vecs", n.a.q.copy()),
+                ("kfac.a_inv_vals", Tensor::from_slice(&n.a.lam)),
+                ("kfac.g_inv_vecs", n.g.q.copy()),
+                ("kfac.g_inv_vals", Tensor::from_slice(&n.g.lam)),
                 ("kfac.inv_damping", n.damping_tensor()),
             ],
         }
@@ -206,28 +222,58 @@ impl Inverses {
     pub fn slots(method: InverseMethod) -> &'static [&'static str] {
         match method {
             InverseMethod::Eigen => &["kfac.a_vecs", "kfac.a_vals", "kfac.g_vecs", "kfac.g_vals"],
-            InverseMethod::Newton => &["kfac.a_inv", "kfac.g_inv", "kfac.inv_damping"],
-        }
-    }
-
-    /// The shapes of [`Inverses::slots`] for a layer with `cols` columns (A side) and `d_out`
-    /// rows (G side): eigen (Q_A, d_A, Q_G, d_G); newton (X_A, X_G, [δ_A, δ_G, π]).
-    pub fn slot_shapes(method: InverseMethod, cols: i64, d_out: i64) -> Vec<Vec<i64>> {
-        match method {
-            InverseMethod::Eigen => vec![
-                vec![cols, cols],
-                vec![cols],
-                vec![d_out, d_out],
-                vec![d_out],
+            InverseMethod::Newton => &[
+                "kfac.a_inv_vecs",
+                "kfac.a_inv_vals",
+                "kfac.g_inv_vecs",
+                "kfac.g_inv_vals",
+                "kfac.inv_damping",
             ],
-            InverseMethod::Newton => vec![vec![cols, cols], vec![d_out, d_out], vec![3]],
         }
     }
 
-    /// Rebuild from tensors in the order of [`Inverses::slots`] (f64 on `like`'s device).
-    pub fn from_tensors(method: InverseMethod, t: &[&Tensor], like: &Tensor) -> Inverses {
+    /// The slots of a saved layer: [`Inverses::slots`], or for `newton` the dense X_A, X_G of
+    /// states written before the eigenform ([`LEGACY_NEWTON_SLOTS`]) when `saved` has those.
+    pub fn saved_slots(
+        method: InverseMethod,
+        saved: impl Fn(&str) -> bool,
+    ) -> &'static [&'static str] {
+        if method == InverseMethod::Newton && saved(LEGACY_NEWTON_SLOTS[0]) {
+            &LEGACY_NEWTON_SLOTS
+        } else {
+            Inverses::slots(method)
+        }
+    }
+
+    /// The shapes of `slots` ([`Inverses::saved_slots`]) for a layer with `cols` columns (A
+    /// side) and `d_out` rows (G side): eigen (Q_A, d_A, Q_G, d_G); newton (Q_A, λ_A, Q_G,
+    /// λ_G, [δ_A, δ_G, π]), or the legacy (X_A, X_G, [δ_A, δ_G, π]).
+    pub fn slot_shapes(slots: &[&str], cols: i64, d_out: i64) -> Vec<Vec<i64>> {
+        if slots == LEGACY_NEWTON_SLOTS {
+            return vec![vec![cols, cols], vec![d_out, d_out], vec![3]];
+        }
+        let mut shapes = vec![
+            vec![cols, cols],
+            vec![cols],
+            vec![d_out, d_out],
+            vec![d_out],
+        ];
+        if slots.len() == 5 {
+            shapes.push(vec![3]);
+        }
+        shapes
+    }
+
+    /// Rebuild from tensors in the order of `slots` ([`Inverses::saved_slots`]), f64 on
+    /// `like`'s device.
+    pub fn from_tensors(
+        method: InverseMethod,
+        slots: &[&str],
+        t: &[&Tensor],
+        like: &Tensor,
+    ) -> Result<Inverses> {
         let f = |x: &Tensor| x.to_device(like.device()).to_kind(Kind::Double);
-        match method {
+        Ok(match method {
             InverseMethod::Eigen => Inverses::Eigen(EigenInv::new(
                 Eigh {
                     q: f(t[0]),
@@ -238,12 +284,18 @@ impl Inverses {
                     d: f(t[3]),
                 },
             )),
-            InverseMethod::Newton => {
-                Inverses::Newton(NewtonInv::from_parts(t[0], t[1], t[2], like))
+            InverseMethod::Newton if slots == LEGACY_NEWTON_SLOTS => {
+                Inverses::Newton(NewtonInv::from_dense(t[0], t[1], t[2], like)?)
             }
-        }
+            InverseMethod::Newton => {
+                Inverses::Newton(NewtonInv::from_parts([t[0], t[1], t[2], t[3]], t[4], like)?)
+            }
+        })
     }
 }
+
+/// The `newton` slots of states written before the eigenform: X_A, X_G, [δ_A, δ_G, π].
+pub const LEGACY_NEWTON_SLOTS: [&str; 3] = ["kfac.a_inv", "kfac.g_inv", "kfac.inv_damping"];
 
 /// π from the mean eigenvalues (traces over dims) of A and G; 1 if either is ~0.
 pub fn split_ratio(mean_a: f64, mean_g: f64) -> f64 {

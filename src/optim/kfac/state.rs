@@ -3,8 +3,10 @@
 //!
 //! Tensor keys (by parameter name, see [`crate::optim::state`]): `kfac.a/<weight>`,
 //! `kfac.g/<weight>` (factors), the inverse method's slots (`kfac.a_vecs/<weight>`,
-//! `kfac.a_vals/…`, `kfac.g_vecs/…`, `kfac.g_vals/…` for `eigen`; `kfac.a_inv/…`, `kfac.g_inv/…`
-//! and `kfac.inv_damping/…` = [δ_A, δ_G, π] for `newton`), `momentum/<param>`, and
+//! `kfac.a_vals/…`, `kfac.g_vecs/…`, `kfac.g_vals/…` for `eigen`; the eigenforms of X_A, X_G
+//! `kfac.a_inv_vecs/…`, `kfac.a_inv_vals/…`, `kfac.g_inv_vecs/…`, `kfac.g_inv_vals/…` and
+//! `kfac.inv_damping/…` = [δ_A, δ_G, π] for `newton`, where older states with `kfac.a_inv/…`,
+//! `kfac.g_inv/…` (X itself) still load), `momentum/<param>`, and
 //! the AdamW fallback's keys prefixed `fallback.`. The header's `hyper` holds the config, the
 //! layer plan, which layers have inverses, the label RNG, the damping boost and the
 //! fallback's own header. Loading keeps this stepper's config except the learning rate.
@@ -115,7 +117,8 @@ impl Kfac {
         if self.layers.is_none() || self.layer_plans() != plans {
             self.set_layers(plans)?;
         }
-        own.check_keys(&self.expected_keys(&saved.inverses))?;
+        let saved_key = |k: String| own.tensors.iter().any(|(n, _)| *n == k);
+        own.check_keys(&self.expected_keys(&saved.inverses, &saved_key))?;
         let t: BTreeMap<&str, &Tensor> = own.tensors.iter().map(|(k, t)| (k.as_str(), t)).collect();
         self.check_shapes(&t)?;
         match (&mut self.fallback, saved.fallback) {
@@ -148,17 +151,17 @@ impl Kfac {
         Ok(())
     }
 
-    fn expected_keys(&self, inverses: &[bool]) -> Vec<String> {
+    /// The keys a state must hold; `saved` tells which inverse slots it has (see
+    /// [`Inverses::saved_slots`]).
+    fn expected_keys(&self, inverses: &[bool], saved: &dyn Fn(String) -> bool) -> Vec<String> {
         let mut keys = Vec::new();
         for (l, &has_inv) in self.layers.iter().flatten().zip(inverses) {
-            keys.push(key("kfac.a", &l.plan.weight));
-            keys.push(key("kfac.g", &l.plan.weight));
+            let w = &l.plan.weight;
+            keys.push(key("kfac.a", w));
+            keys.push(key("kfac.g", w));
             if has_inv {
-                keys.extend(
-                    Inverses::slots(self.cfg.inverse)
-                        .iter()
-                        .map(|s| key(s, &l.plan.weight)),
-                );
+                let slots = Inverses::saved_slots(self.cfg.inverse, |s| saved(key(s, w)));
+                keys.extend(slots.iter().map(|s| key(s, w)));
             }
         }
         keys.extend(self.momentum.keys().map(|n| key("momentum", n)));
@@ -172,8 +175,10 @@ impl Kfac {
                 check_shape(dst, t[k.as_str()], &k)?;
             }
             // Inverse slots present: the shapes of the method's slots for this layer.
-            let slots = Inverses::slots(self.cfg.inverse);
-            let shapes = Inverses::slot_shapes(self.cfg.inverse, l.plan.cols(), l.plan.d_out);
+            let w = &l.plan.weight;
+            let slots =
+                Inverses::saved_slots(self.cfg.inverse, |s| t.contains_key(key(s, w).as_str()));
+            let shapes = Inverses::slot_shapes(slots, l.plan.cols(), l.plan.d_out);
             for (slot, want) in slots.iter().zip(shapes) {
                 let k = key(slot, &l.plan.weight);
                 match t.get(k.as_str()) {
@@ -200,11 +205,13 @@ impl Kfac {
             let w = l.plan.weight.clone();
             copy_checked(&l.factors.a, t[key("kfac.a", &w).as_str()], &w)?;
             copy_checked(&l.factors.g, t[key("kfac.g", &w).as_str()], &w)?;
-            l.inv = has_inv.then(|| {
-                let slots = Inverses::slots(method);
+            l.inv = if has_inv {
+                let slots = Inverses::saved_slots(method, |s| t.contains_key(key(s, &w).as_str()));
                 let ts: Vec<&Tensor> = slots.iter().map(|s| t[key(s, &w).as_str()]).collect();
-                Inverses::from_tensors(method, &ts, &l.factors.a)
-            });
+                Some(Inverses::from_tensors(method, slots, &ts, &l.factors.a)?)
+            } else {
+                None
+            };
         }
         for (n, b) in &self.momentum {
             let k = key("momentum", n);

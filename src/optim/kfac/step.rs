@@ -54,6 +54,8 @@ pub struct Kfac {
     pub(super) step: u64,
     /// Damping multiplier: ×10 after every non-finite skip (§7).
     pub(super) damping_boost: f64,
+    /// The layers' parameters on flat buffers for the update (see [`super::update`]).
+    pub(super) flat_update: Option<super::update::FlatUpdate>,
 }
 
 /// What the gradient stage measured (the direction itself is in `.grad()`).
@@ -114,6 +116,7 @@ impl Kfac {
             momentum: BTreeMap::new(),
             step: 0,
             damping_boost: 1.0,
+            flat_update: None,
         })
     }
 
@@ -191,10 +194,13 @@ impl Kfac {
             });
         }
         let planned = planned_params(&layers.iter().map(|l| l.plan.clone()).collect::<Vec<_>>());
+        let indices = super::update::planned_indices(self, &planned);
+        self.flat_update = super::update::FlatUpdate::new(&self.params, &indices)?;
         self.momentum.clear();
-        for p in &self.params {
+        for (i, p) in self.params.iter().enumerate() {
             if planned.contains(&p.name) || self.cfg.fallback == super::Fallback::SgdMomentum {
-                let zero = tch::no_grad(|| p.tensor.zeros_like());
+                let flat = self.flat_update.as_ref().and_then(|f| f.momentum_of(i));
+                let zero = flat.unwrap_or_else(|| tch::no_grad(|| p.tensor.zeros_like()));
                 self.momentum.insert(p.name.clone(), zero);
             }
         }

@@ -2,7 +2,7 @@
 //! of the K-FAC EMA factor) and the `RKalmanKron` stepper.
 use super::randn;
 use super::step::{data, Batch, Mlp};
-use lab::grng::rkalman::kron::{track_inverse, track_inverse_direct};
+use lab::grng::rkalman::kron::{gram, rows_into, track_inverse, track_inverse_direct};
 use lab::grng::rkalman::{build, CovForm, RKalmanConfig, RKalmanKron};
 use lab::optim::stepper::Stepper;
 use rand::SeedableRng;
@@ -50,6 +50,35 @@ fn woodbury_recursion_tracks_the_ema_factor_inverse() {
         track_inverse(&p, &x, 0.9).unwrap().unwrap().equal(&direct),
         "m > k takes the k×k path"
     );
+}
+
+/// The panel Gram equals xᵀx to rounding (and, where it uses panels, is exactly symmetric)
+/// below, at and above twice its panel width (a narrow last panel included); rows written into a reused buffer equal the
+/// source with the ones column, also after the buffer is reused and when the rows change.
+#[test]
+fn panel_gram_and_row_buffers_match_the_plain_forms() {
+    let mut rng = ChaCha8Rng::seed_from_u64(171);
+    for k in [5, 128, 129, 200, 257] {
+        let x = randn(&mut rng, &[300, k]);
+        let (g, full) = (gram(&x), x.tr().matmul(&x));
+        assert!(rel_err(&g, &full) < 1e-13, "k {k}: {}", rel_err(&g, &full));
+        assert!(k <= 128 || g.equal(&g.tr()), "k {k}: not symmetric");
+    }
+    let mut buf = None;
+    for (m, seed) in [(6, 1.0), (6, 2.0), (4, 3.0)] {
+        let src = (randn(&mut rng, &[m, 2, 3]) * seed).to_kind(Kind::Float);
+        let rows = rows_into(&mut buf, &src, 3, true);
+        let ones = Tensor::ones([2 * m, 1], (Kind::Double, Device::Cpu));
+        let want = Tensor::cat(&[src.to_kind(Kind::Double).reshape([-1, 3]), ones], 1);
+        assert!(rows.equal(&want), "rows {m}");
+    }
+    let plain = rows_into(
+        &mut None,
+        &Tensor::ones([2, 2], (Kind::Float, Device::Cpu)),
+        2,
+        false,
+    );
+    assert_eq!(plain.size(), [2, 2]);
 }
 
 fn kron_config(rho: f64) -> RKalmanConfig {
