@@ -320,3 +320,23 @@ fn same_seed_same_metrics_and_resume_continues_exactly() {
     let eval = |d: &Path| read_csv(&d.join("eval.csv")).1;
     assert_eq!(eval(&resumed), eval(&a));
 }
+
+/// Prefix plus `rl.max_new_tokens` would overflow the base model's block (96): the batch's
+/// generation budget is cut to what its longest context leaves room for, instead of the run
+/// failing (found in the quick grid, where 80 % prefixes of level-4 traces overflowed ctx 96).
+#[test]
+fn a_long_prefix_cuts_the_generation_budget_to_the_block() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = train(tmp.path(), &["rl.alpha=1.0", "rl.max_new_tokens=90"], None);
+    let (h, rows) = check_metrics(&run, "prefixrl");
+    assert_eq!(rows.len(), 2, "two steps");
+    for r in &rows {
+        assert_eq!(num(&r[col(&h, "n_groups_prefixed")]), 3.0);
+        let (prefix, completion) = (
+            num(&r[col(&h, "prefix_len_mean")]),
+            num(&r[col(&h, "completion_len_prefixed")]),
+        );
+        // every context (<bos>, prompt, prefix) is over 7 tokens, so no row can reach 90
+        assert!(prefix >= 1.0 && completion < 90.0, "{prefix} {completion}");
+    }
+}

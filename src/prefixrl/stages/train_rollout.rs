@@ -108,12 +108,11 @@ pub fn build(
     rng: &mut ChaCha8Rng,
 ) -> Result<Batch> {
     let contexts: Vec<Context> = slots.iter().map(|&s| env.context(s)).collect();
-    let mut opts = SampleOptions::new(
-        cfg.rl.n,
-        cfg.rl.max_new_tokens as i64,
-        env.codec.eos,
-        env.codec.pad,
-    );
+    // A long prefix leaves fewer positions of the block: the batch's budget is cut to what its
+    // longest context leaves room for (a row that runs out ends unfinished, reward 0).
+    let longest = contexts.iter().map(Context::len).max().unwrap_or(1);
+    let max_new = super::load::room(model, longest, cfg.rl.max_new_tokens)?;
+    let mut opts = SampleOptions::new(cfg.rl.n, max_new, env.codec.eos, env.codec.pad);
     opts.temperature = cfg.rl.temperature;
     let ro = sample(model, &contexts, &opts, rng)?;
     let mut b = Batch {
