@@ -84,8 +84,7 @@ pub fn set_threads(requested: Option<usize>) -> Result<usize> {
     if torch::is_loaded() {
         tch::set_num_threads(n as i32);
     }
-    // SAFETY: plain setter in the linked OpenBLAS; called before any BLAS work starts.
-    unsafe { openblas_set_num_threads(n as std::os::raw::c_int) };
+    set_blas_threads(n);
     Ok(n)
 }
 
