@@ -51,7 +51,8 @@ pub trait Experiment: DeserializeOwned + Serialize + Validate {
     /// Whether libtorch does this config's tensor work. Its matrix products call `sgemm_`,
     /// which resolves to the OpenBLAS the binary links (see README "One BLAS"); OpenBLAS's
     /// pthreads and libtorch's OpenMP threads then spin against each other, which made batched
-    /// sampling 13x slower on 2 cores. Such runs give OpenBLAS one thread ([`prepare_compute`]).
+    /// sampling 13x slower on 2 cores while another process used the machine (about 10 % the
+    /// other way on an idle one). Such runs give OpenBLAS one thread ([`prepare_compute`]).
     fn torch_computes(&self) -> bool {
         Self::USES_TORCH
     }

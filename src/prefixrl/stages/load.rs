@@ -299,6 +299,13 @@ pub fn room(model: &dyn LanguageModel, context_len: usize, want: usize) -> Resul
     Ok(room)
 }
 
+/// [`room`] for a batch of contexts: what its longest one leaves (left padding makes every row
+/// as long as it).
+pub fn room_for(model: &dyn LanguageModel, contexts: &[Context], want: usize) -> Result<i64> {
+    let longest = contexts.iter().map(Context::len).max().unwrap_or(1);
+    room(model, longest, want)
+}
+
 /// Sample `n` completions of every context, at most [`SAMPLE_ROWS`] rows per call, handing each
 /// chunk's rollouts to `each` with the index of its first context. `max_new` is `want`,
 /// cut to what the chunk's longest context leaves room for.
@@ -317,8 +324,7 @@ pub fn sample_chunks(
         if crate::run::interrupted() {
             return Err(crate::error::Interrupted.into());
         }
-        let longest = chunk.iter().map(Context::len).max().unwrap_or(1);
-        let mut opts = SampleOptions::new(n, room(model, longest, want)?, codec.eos, codec.pad);
+        let mut opts = SampleOptions::new(n, room_for(model, chunk, want)?, codec.eos, codec.pad);
         opts.temperature = temperature;
         let rollouts = policy::sample(model, chunk, &opts, rng)?;
         each(i * per_call, &rollouts)?;

@@ -110,8 +110,7 @@ pub fn build(
     let contexts: Vec<Context> = slots.iter().map(|&s| env.context(s)).collect();
     // A long prefix leaves fewer positions of the block: the batch's budget is cut to what its
     // longest context leaves room for (a row that runs out ends unfinished, reward 0).
-    let longest = contexts.iter().map(Context::len).max().unwrap_or(1);
-    let max_new = super::load::room(model, longest, cfg.rl.max_new_tokens)?;
+    let max_new = super::load::room_for(model, &contexts, cfg.rl.max_new_tokens)?;
     let mut opts = SampleOptions::new(cfg.rl.n, max_new, env.codec.eos, env.codec.pad);
     opts.temperature = cfg.rl.temperature;
     let ro = sample(model, &contexts, &opts, rng)?;
