@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduce `lab grng` (spec §6.2, §6.10): the two-layer theory toy (NGD, GD, RING, RENG), the
-# one-seed quick look on mlp-digits, the equal-budget tuning sweep (6 settings per optimizer on
+# one-seed quick look on mlp-digits, the equal-budget tuning sweep (8 settings per optimizer on
 # mlp-digits, configs/grng/sweep.yaml) and the paper table stand-in (7 optimizers x 4 tasks x
 # 3 seeds), each optimizer at its best sweep setting (the sweep's report writes
 # results/grng/sweep/paper-tuned.yaml; without a finished sweep, configs/grng/paper.yaml's

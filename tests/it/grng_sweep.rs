@@ -31,13 +31,13 @@ fn the_sweep_config_gives_every_optimizer_the_same_number_of_settings() {
     for (kind, lrs) in &per_kind {
         assert_eq!(
             lrs.len(),
-            6,
-            "{kind}: 3 learning rates x 2 values of its second knob"
+            8,
+            "{kind}: 4 learning rates x 2 values of its second knob"
         );
         let mut distinct = lrs.clone();
         distinct.sort_by(f64::total_cmp);
         distinct.dedup();
-        assert_eq!(distinct.len(), 3, "{kind}: {lrs:?}");
+        assert_eq!(distinct.len(), 4, "{kind}: {lrs:?}");
     }
 }
 
