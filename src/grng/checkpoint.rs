@@ -14,7 +14,7 @@
 //!
 //! A new checkpoint is written to `checkpoint.new/` and swapped in by two renames (the old one
 //! goes to `checkpoint.old/` in between), so a crash leaves one whole checkpoint.
-use super::summary::Summary;
+use super::summary::{RunDiag, Summary};
 use crate::error::usage;
 use crate::optim::stepper::RngState;
 use crate::optim::StateDict;
@@ -50,6 +50,10 @@ pub struct TrainerState {
     pub epoch_grad: Vec<f64>,
     pub epoch_pug: Vec<f64>,
     pub epoch_pc: Vec<f64>,
+    /// The run-level means over the epochs evaluated so far (absent in checkpoints written
+    /// before they existed: then they cover the epochs after the resume only).
+    #[serde(default)]
+    pub run_diag: RunDiag,
     /// Step times so far (the summary's mean_step_ms).
     pub step_ms: Vec<f64>,
     /// Seconds of training so far (wall_time_s continues from here).

@@ -32,6 +32,39 @@ pub struct Summary {
     pub peak_rss_mb: Option<f64>,
     pub diverged: bool,
     pub steps: u64,
+    /// Spec §5.3's Figure-1 measures over the run's evaluated epochs: the mean ‖∇L_B‖ of the
+    /// steps, and the mean of each Pearson measure over the steps that logged it (summary.json
+    /// only: summary.csv keeps §6.3's columns).
+    pub avg_grad_norm: Option<f64>,
+    pub avg_pearson_update_grad: Option<f64>,
+    pub avg_pearson_consecutive: Option<f64>,
+}
+
+/// A running mean (sum and count) that survives a checkpoint.
+#[derive(Serialize, Deserialize, Debug, Default, Clone, Copy)]
+pub struct RunningMean {
+    pub sum: f64,
+    pub n: u64,
+}
+
+impl RunningMean {
+    pub fn add(&mut self, values: &[f64]) {
+        self.sum += values.iter().sum::<f64>();
+        self.n += values.len() as u64;
+    }
+
+    pub fn mean(&self) -> Option<f64> {
+        (self.n > 0).then(|| self.sum / self.n as f64)
+    }
+}
+
+/// The run-level means of the epochs' diagnostics: ‖g‖, Pearson(update, probe gradient),
+/// Pearson(consecutive updates).
+#[derive(Serialize, Deserialize, Debug, Default, Clone, Copy)]
+pub struct RunDiag {
+    pub grad: RunningMean,
+    pub pug: RunningMean,
+    pub pc: RunningMean,
 }
 
 impl Trainer<'_> {
@@ -85,6 +118,9 @@ impl Trainer<'_> {
             .opt("val_bpc", lm.then_some(bpc))
             .num("wall_s", wall);
         metrics.write(&m)?;
+        self.run_diag.grad.add(&self.epoch_grad);
+        self.run_diag.pug.add(&self.epoch_pug);
+        self.run_diag.pc.add(&self.epoch_pc);
         self.epoch_grad.clear();
         self.epoch_pug.clear();
         self.epoch_pc.clear();
@@ -116,6 +152,9 @@ impl Trainer<'_> {
         s.mean_step_ms = mean(&self.step_ms).unwrap_or(0.0);
         s.peak_rss_mb = diag::peak_rss_mb();
         s.steps = self.step;
+        s.avg_grad_norm = self.run_diag.grad.mean();
+        s.avg_pearson_update_grad = self.run_diag.pug.mean();
+        s.avg_pearson_consecutive = self.run_diag.pc.mean();
         let s = &self.summary;
         let mut csv = run.csv("summary.csv", columns::SUMMARY)?;
         let mut row = self.ids.row(&csv);

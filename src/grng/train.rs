@@ -12,7 +12,7 @@ use super::config::{GrngConfig, Schedule};
 use super::diag;
 use super::models::Classifier;
 use super::source::Source;
-use super::summary::{fill_report, Summary};
+use super::summary::{fill_report, RunDiag, Summary};
 use super::tasks::{self, Budget, Task};
 use crate::error::usage;
 use crate::experiment::Ctx;
@@ -98,6 +98,8 @@ pub(super) struct Trainer<'a> {
     pub(super) epoch_grad: Vec<f64>,
     pub(super) epoch_pug: Vec<f64>,
     pub(super) epoch_pc: Vec<f64>,
+    /// The same over the epochs already evaluated (the summary's Figure-1 averages).
+    pub(super) run_diag: RunDiag,
     pub(super) step_ms: Vec<f64>,
     pub(super) summary: Summary,
     started: Instant,
@@ -167,6 +169,7 @@ pub fn run(cfg: &GrngConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
         epoch_grad: Vec::new(),
         epoch_pug: Vec::new(),
         epoch_pc: Vec::new(),
+        run_diag: RunDiag::default(),
         step_ms: Vec::new(),
         summary,
         started: Instant::now(),
@@ -272,6 +275,7 @@ impl Trainer<'_> {
             epoch_grad: self.epoch_grad.clone(),
             epoch_pug: self.epoch_pug.clone(),
             epoch_pc: self.epoch_pc.clone(),
+            run_diag: self.run_diag,
             step_ms: self.step_ms.clone(),
             elapsed_s: self.elapsed_s(),
             summary: self.summary.clone(),
@@ -297,6 +301,7 @@ impl Trainer<'_> {
         self.epoch_grad = t.epoch_grad;
         self.epoch_pug = t.epoch_pug;
         self.epoch_pc = t.epoch_pc;
+        self.run_diag = t.run_diag;
         self.step_ms = t.step_ms;
         self.elapsed_before = t.elapsed_s;
         self.summary = Summary {

@@ -130,6 +130,19 @@ fn smoke_run_writes_the_spec_csvs_with_finite_values_and_a_falling_loss() {
     let loss = |r: &[Vec<String>]| r.iter().map(|x| num(x, &h, "batch_loss")).sum::<f64>() / 5.0;
     let (first, last) = (loss(&rows[..5]), loss(&rows[25..]));
     assert!(last <= 0.8 * first, "loss {first} -> {last}");
+    // summary.json's Figure-1 averages (§5.3): the means over the steps that logged each value.
+    let mean_of = |name: &str| {
+        let v: Vec<f64> = (rows.iter())
+            .filter(|r| !r[col(&h, name)].is_empty())
+            .map(|r| num(r, &h, name))
+            .collect();
+        (v.iter().sum::<f64>() / v.len() as f64, v.len())
+    };
+    let figure1 = [
+        ("avg_grad_norm", mean_of("grad_norm"), 30),
+        ("avg_pearson_update_grad", mean_of("pearson_update_grad"), 6),
+        ("avg_pearson_consecutive", mean_of("pearson_consecutive"), 6),
+    ];
 
     let (h, rows) = read_csv(&run.join("epochs.csv"));
     assert_eq!(h, EPOCHS);
@@ -170,6 +183,16 @@ fn smoke_run_writes_the_spec_csvs_with_finite_values_and_a_falling_loss() {
     assert_eq!(s["steps"], 30);
     assert_eq!(s["diverged"], false);
     assert_eq!(s["run_id"].as_str().unwrap().len(), 12);
+    for (key, (want, n), logged) in figure1 {
+        assert_eq!(n, logged, "{key}: steps that logged it");
+        let got = s[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("summary.json lacks {key}"));
+        assert!(
+            (got - want).abs() <= 1e-9 * want.abs(),
+            "{key}: {got} vs {want}"
+        );
+    }
     let (_, metrics) = read_csv(&run.join("metrics.csv"));
     assert_eq!(
         metrics.len(),

@@ -90,6 +90,19 @@ fn stop_at_30_and_resume_to_50_equals_an_uninterrupted_run() {
         let resumed = grng(d, &resumed_dir, &[], &["--resume", &stopped_arg]);
         let files = ["steps.csv", "epochs.csv", "metrics.csv", "summary.csv"];
         assert_same_csvs(&full, &resumed, &files, kind);
+        // The Figure-1 averages carry the epochs before the stop through the checkpoint.
+        let (a, b) = (
+            json(&full.join("summary.json")),
+            json(&resumed.join("summary.json")),
+        );
+        for key in [
+            "avg_grad_norm",
+            "avg_pearson_update_grad",
+            "avg_pearson_consecutive",
+        ] {
+            assert!(a[key].is_f64(), "{kind}: {key} = {}", a[key]);
+            assert_eq!(a[key], b[key], "{kind}: {key}");
+        }
         let (_, rows) = read_csv(&resumed.join("steps.csv"));
         assert_eq!(rows.len(), 50, "{kind}: no duplicate rows");
         if kind == "sgd" {
