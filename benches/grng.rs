@@ -35,8 +35,10 @@ const WARMUP: usize = 10;
 /// Distinct batches drawn once and cycled (the draw stays out of the timing).
 const POOL: u64 = 32;
 
-/// (kind, target × SGD) in table order; R-Kalman uses its default Kronecker covariance.
-const OPTIMIZERS: [(&str, Option<f64>); 7] = [
+/// (kind [optimizer keys], target × SGD) in table order; R-Kalman uses its default Kronecker
+/// covariance, with the factors' statistics every step (the spec's default) and, for
+/// comparison, every 10 steps (K-FAC's t_stat, spec §2.5's "or every T_stat").
+const OPTIMIZERS: [(&str, Option<f64>); 8] = [
     ("sgd", None),
     ("adamw", None),
     ("sophia", Some(1.5)),
@@ -44,21 +46,26 @@ const OPTIMIZERS: [(&str, Option<f64>); 7] = [
     ("reng", Some(4.0)),
     ("ring", Some(3.0)),
     ("rkalman", Some(3.0)),
+    ("rkalman t_stat=10", Some(3.0)),
 ];
 
-/// The resolved config `lab grng --set task=<task> --set optimizer.kind=<kind> ...` would run.
-fn config(task: &str, kind: &str) -> Result<GrngConfig> {
+/// The resolved config `lab grng --set task=<task> --set optimizer.kind=<kind> ...` would run;
+/// `label` is the kind, then optional `key=value` optimizer keys (`rkalman t_stat=10`).
+fn config(task: &str, label: &str) -> Result<GrngConfig> {
+    let mut words = label.split_whitespace();
+    let kind = words.next().unwrap_or_default();
     let default = config::Source {
         name: "embedded configs/grng/default.yaml".into(),
         text: GrngConfig::DEFAULT_YAML.into(),
     };
     let kinds = Kinds::parse("embedded configs/grng/kinds.yaml", GrngConfig::KINDS_YAML);
-    let sets = vec![
+    let mut sets = vec![
         format!("task={task}"),
         format!("optimizer.kind={kind}"),
         format!("train.batch={BATCH}"),
         format!("data.seq_len={SEQ_LEN}"),
     ];
+    sets.extend(words.map(|kv| format!("optimizer.{kv}")));
     config::load_with_kinds(default, kinds, None, &sets)?.typed()
 }
 
@@ -174,6 +181,7 @@ impl Case {
 fn bench_task(task_name: &str) -> Result<Vec<String>> {
     let only = std::env::var("GRNG_BENCH_OPTS").ok();
     let chosen = |kind: &str| {
+        let kind = kind.split_whitespace().next().unwrap_or_default();
         kind == "sgd"
             || only
                 .as_deref()

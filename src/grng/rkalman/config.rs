@@ -77,6 +77,11 @@ pub struct RKalmanConfig {
     /// unset = 1e-3 for `adamw`, 0.05 for `sgd_momentum`. (K-FAC's is relative,
     /// `fallback_lr_mult`, but R-Kalman's η ≈ 1 is not on a first-order scale.)
     pub fallback_lr: Option<f64>,
+    /// T_stat of `cov: kron` (§2.5: "every step (or every T_stat)"): the factors take the
+    /// batch's statistics (and the sampled-label backward runs) on steps k ≡ 0 mod t_stat; the
+    /// steps between reuse them, and the GR damping and the mean step still run every step.
+    /// 1 (the spec's default) = every step; `cov: dense` takes 1 only.
+    pub t_stat: u64,
     /// Seed of the optimizer's own label-sampling RNG.
     pub seed: u64,
 }
@@ -95,6 +100,7 @@ impl Default for RKalmanConfig {
             kl_clip: None,
             fallback: Fallback::Adamw,
             fallback_lr: None,
+            t_stat: 1,
             seed: 0,
         }
     }
@@ -131,6 +137,16 @@ impl RKalmanConfig {
             if !(lr.is_finite() && lr > 0.0) {
                 bail!("rkalman: `fallback_lr` must be a finite number > 0, got {lr}");
             }
+        }
+        if self.t_stat == 0 {
+            bail!("rkalman: `t_stat` must be >= 1 (1 = the statistics of every step), got 0");
+        }
+        if self.cov == CovForm::Dense && self.t_stat != 1 {
+            bail!(
+                "rkalman: `t_stat: {}` exists for `cov: kron` only (the dense filter takes every \
+                 step's measurement; set t_stat: 1 or cov: kron)",
+                self.t_stat
+            );
         }
         if self.cov == CovForm::Kron && self.obs == ObsMode::Jacobian {
             bail!("rkalman: `obs: jacobian` exists for `cov: dense` only");

@@ -6,6 +6,8 @@ use super::dense::{implicit_gr, measurement_update, norm_upper_bound, sym, GrSte
 use crate::optim::Captured;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+use std::cell::OnceCell;
+use std::rc::Rc;
 use tch::{Kind, Tensor};
 
 /// `P ← (1/β)[P − P xᵀ(cI_m + x P xᵀ)⁻¹ x P]`, `c = βm/(1−β)`: if `P = A⁻¹` then the result is
@@ -68,19 +70,58 @@ pub fn gram(x: &Tensor) -> Tensor {
     out.triu(0) + out.triu(1).tr()
 }
 
+/// A covariance factor P with what its GR damping reads from it (P², the bound on ‖P‖₂, the
+/// mean eigenvalue of P⁻¹), each computed at most once: with `t_stat` > 1 the factor is
+/// unchanged for t_stat − 1 steps and these are reused, not recomputed.
+pub struct Factor {
+    pub p: Tensor,
+    square: OnceCell<Tensor>,
+    bound: OnceCell<f64>,
+    mean_eig: OnceCell<f64>,
+}
+
+impl Factor {
+    pub fn new(p: Tensor) -> Factor {
+        Factor {
+            p,
+            square: OnceCell::new(),
+            bound: OnceCell::new(),
+            mean_eig: OnceCell::new(),
+        }
+    }
+
+    /// P·P.
+    pub fn square(&self) -> &Tensor {
+        self.square.get_or_init(|| self.p.matmul(&self.p))
+    }
+
+    /// [`norm_upper_bound`] of P.
+    pub fn bound(&self) -> f64 {
+        *self.bound.get_or_init(|| norm_upper_bound(&self.p))
+    }
+
+    /// dim / tr P, the mean eigenvalue of the factor P approximates the inverse of.
+    pub fn mean_eig(&self) -> f64 {
+        *self
+            .mean_eig
+            .get_or_init(|| self.p.size()[0] as f64 / self.p.trace().double_value(&[]))
+    }
+}
+
 /// Implicit GR of one factor (§2.4 step 2): the first-order `P − δP²` (§1.5) while
 /// δ·‖P‖ ≤ [`GUARD`], else the exact `(I + δP)⁻¹P = (P⁻¹ + δI)⁻¹` by one Cholesky solve of the
 /// SPD k×k system; the factors are small, and this costs ~k³ where the dense form's Newton
 /// iteration (§1.4) takes up to 50 pairs of k×k products. Newton remains the fallback if the
 /// Cholesky factorization fails.
-pub fn damp_factor(p: &Tensor, delta: f64) -> GrStep {
+pub fn damp_factor(f: &Factor, delta: f64) -> GrStep {
+    let p = &f.p;
     if delta == 0.0 {
         return implicit_gr(p, delta);
     }
-    if delta * norm_upper_bound(p) <= GUARD {
-        // implicit_gr's first-order path, without computing the bound a second time.
+    if delta * f.bound() <= GUARD {
+        // implicit_gr's first-order path, with P² and the bound from the factor.
         return GrStep {
-            p: sym(&(p - p.matmul(p) * delta)),
+            p: sym(&(p - f.square() * delta)),
             fallback: false,
             newton_iters: 0,
             newton_resid: 0.0,
@@ -103,9 +144,8 @@ pub fn damp_factor(p: &Tensor, delta: f64) -> GrStep {
 /// Factored split of the GR damping δ (§1.3, §2.3): `(π√δ, √δ/π)` with
 /// `π = √((tr A/dim A)/(tr G/dim G))`, where the factors' mean eigenvalues are estimated from
 /// the covariances as `dim/tr P` [A: A itself is never formed]. π = 1 if a trace is ~0.
-pub fn split_damping(p_a: &Tensor, p_g: &Tensor, delta: f64) -> (f64, f64) {
-    let mean_eig = |p: &Tensor| p.size()[0] as f64 / p.trace().double_value(&[]);
-    let ratio = mean_eig(p_a) / mean_eig(p_g);
+pub fn split_damping(a: &Factor, g: &Factor, delta: f64) -> (f64, f64) {
+    let ratio = a.mean_eig() / g.mean_eig();
     let pi = if ratio.is_finite() && ratio > 0.0 {
         ratio.sqrt()
     } else {
@@ -113,6 +153,14 @@ pub fn split_damping(p_a: &Tensor, p_g: &Tensor, delta: f64) -> (f64, f64) {
     };
     let root = delta.sqrt();
     (pi * root, root / pi)
+}
+
+/// What a layer's covariance step starts from.
+pub enum Stats<'a> {
+    /// This batch's input rows `(m, d_in [+1])` and error rows `(m, d_out)`.
+    Batch(&'a Tensor, &'a Tensor),
+    /// No statistics this step: the layer's current P_A, P_G.
+    Current(Rc<Factor>, Rc<Factor>),
 }
 
 /// One linear layer's parameters and covariance factors (f64).
@@ -129,8 +177,8 @@ pub struct KronLayer {
 
 /// What one layer's covariance step produced.
 pub struct LayerStep {
-    pub p_a: Tensor,
-    pub p_g: Tensor,
+    pub p_a: Rc<Factor>,
+    pub p_g: Rc<Factor>,
     /// The damped copies' GR steps (their `p` precondition the mean step).
     pub gr_a: GrStep,
     pub gr_g: GrStep,
@@ -150,20 +198,26 @@ impl KronLayer {
         rows_into(buf, input, self.w.size()[1], self.b.is_some())
     }
 
-    /// New undamped factors from this batch's rows and their GR-damped copies; `None` when a
-    /// Woodbury system fails.
+    /// New undamped factors from this batch's rows `(a, e)`, or the current ones (a step
+    /// between two statistics steps: `stats` is `Current` with this layer's P_A, P_G), and
+    /// their GR-damped copies; `None` when a Woodbury system fails.
     pub fn covariance_step(
         &self,
-        a: &Tensor,
-        e: &Tensor,
+        stats: Stats,
         beta: f64,
         delta: f64,
     ) -> Result<Option<LayerStep>> {
-        let (Some(p_a), Some(p_g)) = (
-            track_inverse(&self.p_a, a, beta)?,
-            track_inverse(&self.p_g, e, beta)?,
-        ) else {
-            return Ok(None);
+        let (p_a, p_g) = match stats {
+            Stats::Batch(a, e) => {
+                let (Some(p_a), Some(p_g)) = (
+                    track_inverse(&self.p_a, a, beta)?,
+                    track_inverse(&self.p_g, e, beta)?,
+                ) else {
+                    return Ok(None);
+                };
+                (Rc::new(Factor::new(p_a)), Rc::new(Factor::new(p_g)))
+            }
+            Stats::Current(p_a, p_g) => (p_a, p_g),
         };
         let (delta_a, delta_g) = split_damping(&p_a, &p_g, delta);
         let (gr_a, gr_g) = (damp_factor(&p_a, delta_a), damp_factor(&p_g, delta_g));

@@ -92,6 +92,7 @@ impl RKalmanKron {
             }
         };
         self.layers = layers;
+        self.factors.clear();
         self.fallback = fallback;
         self.rng = r.rng;
         self.step = r.step;

@@ -3,17 +3,19 @@
 //! sampled-label errors; the mean step is W ← W − η·ν·P̃_G ∇W P̃_A with the GR-damped copies
 //! P̃ and the KL clip ν (on by default). The layers are the captured linear layers that own
 //! their weight, found on the first step; every other parameter takes the fallback (§2.6).
-use super::config::{CovForm, Fallback, RKalmanConfig};
+use super::config::{CovForm, RKalmanConfig};
 use super::dense::all_finite;
-use super::kron::{layer_of, plan_layers, rows_into, KronLayer, LayerNames, LayerStep};
+use super::fallback::{build_fallback, FallbackOpt};
+use super::kron::{
+    layer_of, plan_layers, rows_into, Factor, KronLayer, LayerNames, LayerStep, Stats,
+};
 use super::step::NAME;
 use crate::optim::stepper::{mean_ce, sample_labels, Objective, StepReport, Stepper};
-use crate::optim::{
-    AdamW, AdamWConfig, Captured, GroupFlags, Optimizer, ParamGroup, Sgd, SgdConfig, StateDict,
-};
+use crate::optim::{Captured, StateDict};
 use anyhow::{bail, Context, Result};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use std::rc::Rc;
 use std::time::Instant;
 use tch::nn::VarStore;
 use tch::{Kind, Tensor};
@@ -41,6 +43,9 @@ pub struct RKalmanKron {
     pub(super) step: u64,
     /// Per layer, reused f64 buffers of A's rows and of G's rows (not state).
     rows: Vec<RowBuffers>,
+    /// Per layer, its current (P_A, P_G) with their cached damping inputs, reused on the
+    /// steps without statistics (not state: empty = rebuilt from the layers).
+    pub(super) factors: Vec<(Rc<Factor>, Rc<Factor>)>,
 }
 
 /// One layer's row buffers (see [`super::kron::rows_into`]).
@@ -48,45 +53,6 @@ pub struct RKalmanKron {
 struct RowBuffers {
     a: Option<Tensor>,
     e: Option<Tensor>,
-}
-
-/// The optimizer of the parameters outside the layers (§2.6).
-pub(super) type FallbackOpt = Box<dyn Optimizer>;
-
-/// The fallback optimizer of `cfg.fallback` over `params` (one group, no weight decay).
-pub(super) fn build_fallback(
-    cfg: &RKalmanConfig,
-    params: Vec<(String, Tensor)>,
-) -> Result<Option<FallbackOpt>> {
-    if params.is_empty() {
-        return Ok(None);
-    }
-    let group = ParamGroup {
-        name: "fallback".into(),
-        params,
-        lr_mult: 1.0,
-        weight_decay: 0.0,
-        flags: GroupFlags::default(),
-    };
-    let lr = cfg.fallback_base_lr();
-    Ok(Some(match cfg.fallback {
-        Fallback::Adamw => {
-            let c = AdamWConfig {
-                lr,
-                weight_decay: 0.0,
-                ..AdamWConfig::default()
-            };
-            Box::new(AdamW::from_groups(vec![group], &c)?)
-        }
-        Fallback::SgdMomentum => {
-            let c = SgdConfig {
-                lr,
-                weight_decay: 0.0,
-                ..SgdConfig::default()
-            };
-            Box::new(Sgd::from_groups(vec![group], &c)?)
-        }
-    }))
 }
 
 impl RKalmanKron {
@@ -120,6 +86,7 @@ impl RKalmanKron {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             step: 0,
             rows: Vec::new(),
+            factors: Vec::new(),
         })
     }
 
@@ -267,19 +234,27 @@ impl RKalmanKron {
         Ok(Tensor::stack(&sq, 0).sum(Kind::Double).double_value(&[]))
     }
 
-    /// Per layer: the new factors and their damped copies, and the direction P̃_G V P̃_A for
-    /// the layer's gradient V; with Σ⟨U, V⟩ for the KL clip. `None` when a system failed.
+    /// Per layer: the new factors (the current ones when `stats` is None, a step between two
+    /// statistics steps) and their damped copies, and the direction P̃_G V P̃_A for the layer's
+    /// gradient V; with Σ⟨U, V⟩ for the KL clip. `None` when a system failed.
     fn layer_steps(
         &self,
-        inputs: &[Tensor],
-        errors: &[Tensor],
+        stats: Option<(&[Tensor], &[Tensor])>,
         delta: f64,
         report: &mut StepReport,
     ) -> Result<Option<Proposal>> {
         let _guard = tch::no_grad_guard();
         let (mut steps, mut directions, mut uvs) = (Vec::new(), Vec::new(), Vec::new());
-        for ((l, a), e) in self.layers().iter().zip(inputs).zip(errors) {
-            let Some(s) = l.covariance_step(a, e, self.cfg.beta, delta)? else {
+        for (i, l) in self.layers().iter().enumerate() {
+            let stats = match (stats, self.factors.get(i)) {
+                (Some((a, e)), _) => Stats::Batch(&a[i], &e[i]),
+                (None, Some((fa, fg))) => Stats::Current(fa.clone(), fg.clone()),
+                (None, None) => Stats::Current(
+                    Rc::new(Factor::new(l.p_a.shallow_clone())),
+                    Rc::new(Factor::new(l.p_g.shallow_clone())),
+                ),
+            };
+            let Some(s) = l.covariance_step(stats, self.cfg.beta, delta)? else {
                 return Ok(None);
             };
             let gb = l.b.as_ref().map(Tensor::grad);
@@ -326,7 +301,13 @@ impl Stepper for RKalmanKron {
         }
         let caps = self.match_layers(&captured)?;
         let loss = mean_ce(&logits, obj.targets());
-        let errors = self.sampled_errors(&logits, &caps)?;
+        // §2.5: the factors take this batch's statistics every t_stat steps (k ≡ 0 mod t_stat).
+        let refresh = self.step.is_multiple_of(self.cfg.t_stat);
+        let errors = if refresh {
+            self.sampled_errors(&logits, &caps)?
+        } else {
+            Vec::new()
+        };
         let (g_sq, reg_norm) = self.gradient(&loss)?;
         let implicit = self.cfg.gr_mode.implicit();
         let delta = if implicit { self.cfg.rho * g_sq } else { 0.0 };
@@ -340,13 +321,18 @@ impl Stepper for RKalmanKron {
             ..StepReport::default()
         };
         let t1 = Instant::now();
-        let inputs = self.input_rows(&caps);
+        let inputs = if refresh {
+            self.input_rows(&caps)
+        } else {
+            Vec::new()
+        };
         self.step += 1;
+        let stats = refresh.then_some((&inputs[..], &errors[..]));
         let Some(Proposal {
             steps,
             directions,
             uv,
-        }) = self.layer_steps(&inputs, &errors, delta, &mut report)?
+        }) = self.layer_steps(stats, delta, &mut report)?
         else {
             report.nonfinite_skipped = true;
             return Ok(report);
@@ -358,21 +344,26 @@ impl Stepper for RKalmanKron {
             _ => 1.0,
         };
         report.kl_clip_scale = self.cfg.kl_clip_bound().map(|_| nu);
+        // Factors reused from an earlier step were checked when they were made.
+        let made = steps.iter().filter(|_| refresh);
         let news: Vec<Tensor> = directions
             .iter()
-            .chain(steps.iter().flat_map(|s: &LayerStep| [&s.p_a, &s.p_g]))
+            .chain(made.flat_map(|s: &LayerStep| [&s.p_a.p, &s.p_g.p]))
             .map(|t| t.isfinite().all())
             .collect();
         if !uv.is_finite() || !all_finite(&Tensor::stack(&news, 0)) {
             report.nonfinite_skipped = true;
             return Ok(report);
         }
+        let mut factors = Vec::new();
         let layers = self.layers.as_mut().context("layers are set")?;
         for ((l, u), s) in layers.iter_mut().zip(&directions).zip(steps) {
             l.subtract(&(u * (lr * nu)));
-            l.p_a = s.p_a;
-            l.p_g = s.p_g;
+            l.p_a = s.p_a.p.shallow_clone();
+            l.p_g = s.p_g.p.shallow_clone();
+            factors.push((s.p_a, s.p_g));
         }
+        self.factors = factors;
         if let Some(fb) = &mut self.fallback {
             fb.set_lr(self.cfg.fallback_base_lr() * lr / self.lr0);
             fb.step()?;

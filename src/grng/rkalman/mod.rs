@@ -10,13 +10,14 @@
 //! 4. [`step`]: the dense [`RKalman`] `Stepper` that puts them together.
 //! 5. [`kron`]: the Kronecker form's factor recursion, and [`kron_step`]: its `Stepper`
 //!    [`RKalmanKron`].
-//!    Parameters outside its layers take a fallback AdamW / SGD (§2.6).
+//!    Parameters outside its layers take a [`fallback`] AdamW / SGD (§2.6).
 //! 6. [`state`]: save/load of the covariances, the RNG and the step counter, and
 //!    [`kron_state`]: the Kronecker form's (layers, fallback).
 //!
 //! [`build`] picks the form named by `cov`.
 pub mod config;
 pub mod dense;
+pub mod fallback;
 pub mod grads;
 pub mod kron;
 pub mod kron_state;

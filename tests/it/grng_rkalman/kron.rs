@@ -125,11 +125,11 @@ fn kron_stepper_trains_and_tracks_its_input_factor() {
 }
 
 /// Save after 10 steps, resume into a fresh model and optimizer: 10 more steps are bitwise
-/// equal to an uninterrupted run. A parameter outside the linear layers takes the fallback.
+/// equal to an uninterrupted run, with statistics every step and every third step (saved
+/// mid-interval). A parameter outside the linear layers takes the fallback.
 #[test]
 fn kron_resume_is_bitwise_equal_and_odd_parameters_take_the_fallback() {
     let (x, y) = data(16, 4, 23);
-    let cfg = kron_config(0.05);
     let run = |model: &Mlp, opt: &mut Box<dyn Stepper>, steps: usize| {
         for _ in 0..steps {
             opt.step(&mut Batch {
@@ -140,25 +140,32 @@ fn kron_resume_is_bitwise_equal_and_odd_parameters_take_the_fallback() {
             .unwrap();
         }
     };
-    let a = Mlp::new(&[4, 5, 3], 24, false, false);
-    let mut opt_a = build(&a.vs, &cfg).unwrap();
-    run(&a, &mut opt_a, 10);
-    let state = opt_a.state_dict().unwrap();
-    let weights = a.weights();
-    run(&a, &mut opt_a, 10);
-    let b = Mlp::new(&[4, 5, 3], 25, false, false);
-    let mut vars = b.vs.variables();
-    tch::no_grad(|| {
-        for (name, w) in &weights {
-            vars.get_mut(name).unwrap().copy_(w);
-        }
-    });
-    let mut opt_b = build(&b.vs, &cfg).unwrap();
-    opt_b.load_state_dict(&state).unwrap();
-    run(&b, &mut opt_b, 10);
-    assert_eq!(a.weights(), b.weights());
-    assert_eq!(opt_b.steps_done(), 20);
+    for t_stat in [1, 3] {
+        let cfg = RKalmanConfig {
+            t_stat,
+            ..kron_config(0.05)
+        };
+        let a = Mlp::new(&[4, 5, 3], 24, false, false);
+        let mut opt_a = build(&a.vs, &cfg).unwrap();
+        run(&a, &mut opt_a, 10);
+        let state = opt_a.state_dict().unwrap();
+        let weights = a.weights();
+        run(&a, &mut opt_a, 10);
+        let b = Mlp::new(&[4, 5, 3], 25, false, false);
+        let mut vars = b.vs.variables();
+        tch::no_grad(|| {
+            for (name, w) in &weights {
+                vars.get_mut(name).unwrap().copy_(w);
+            }
+        });
+        let mut opt_b = build(&b.vs, &cfg).unwrap();
+        opt_b.load_state_dict(&state).unwrap();
+        run(&b, &mut opt_b, 10);
+        assert_eq!(a.weights(), b.weights(), "t_stat {t_stat}");
+        assert_eq!(opt_b.steps_done(), 20);
+    }
 
+    let cfg = kron_config(0.05);
     let extra = Mlp::new(&[4, 3], 26, true, false);
     let mut opt = RKalmanKron::new(&extra.vs, &cfg).unwrap();
     let scale = extra
@@ -182,4 +189,73 @@ fn kron_resume_is_bitwise_equal_and_odd_parameters_take_the_fallback() {
         .1;
     // `extra.scale` is outside the graph: no gradient, so the fallback leaves it alone.
     assert!(moved.equal(&scale));
+}
+
+/// `t_stat: 3` (§2.5): the factors take the batch statistics on steps 0, 3, 6, 9 only (P_A is
+/// then the inverse of the EMA over those four batches, exactly) and stay bitwise unchanged in
+/// between, while the weights move on every step.
+#[test]
+fn kron_t_stat_takes_statistics_every_t_stat_steps_and_steps_in_between() {
+    let (x, y) = data(32, 4, 27);
+    let model = Mlp::new(&[4, 6, 3], 28, false, false);
+    let cfg = RKalmanConfig {
+        t_stat: 3,
+        ..kron_config(0.1)
+    };
+    let mut opt = RKalmanKron::new(&model.vs, &cfg).unwrap();
+    let ones = Tensor::ones([32, 1], (Kind::Double, Device::Cpu));
+    let rows = Tensor::cat(&[&x, &ones], 1);
+    let mut a = Tensor::eye(5, (Kind::Double, Device::Cpu)); // σ0 = 1
+    let mut before: Option<(Tensor, Vec<(String, Tensor)>)> = None;
+    for k in 0..11 {
+        let r = opt
+            .step(&mut Batch {
+                model: &model,
+                x: x.shallow_clone(),
+                y: y.shallow_clone(),
+            })
+            .unwrap();
+        assert!(!r.nonfinite_skipped, "step {k}");
+        let p_a = opt.layers()[0].p_a.copy();
+        if k % 3 == 0 {
+            a = a * cfg.beta + rows.tr().matmul(&rows) * ((1.0 - cfg.beta) / 32.0);
+        }
+        if let Some((prev_p, prev_w)) = &before {
+            assert_eq!(
+                p_a.equal(prev_p),
+                k % 3 != 0,
+                "step {k}: P_A changed iff k % 3 == 0"
+            );
+            assert_ne!(
+                &model.weights(),
+                prev_w,
+                "step {k}: the weights did not move"
+            );
+        }
+        before = Some((p_a, model.weights()));
+    }
+    let err = rel_err(&opt.layers()[0].p_a, &Tensor::linalg_inv(&a));
+    assert!(err < 1e-8, "P_A off by {err} (relative)");
+    assert_eq!(opt.steps_done(), 11);
+}
+
+/// `t_stat` 0 is refused, and `t_stat` > 1 with the dense filter, each naming the key.
+#[test]
+fn rkalman_t_stat_is_validated() {
+    let zero = RKalmanConfig {
+        t_stat: 0,
+        ..kron_config(0.1)
+    };
+    let err = zero.validate().unwrap_err().to_string();
+    assert!(err.contains("`t_stat` must be >= 1"), "{err}");
+    let dense = RKalmanConfig {
+        t_stat: 2,
+        cov: CovForm::Dense,
+        ..kron_config(0.1)
+    };
+    let err = dense.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("`t_stat: 2` exists for `cov: kron` only"),
+        "{err}"
+    );
 }
