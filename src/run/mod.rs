@@ -8,11 +8,16 @@ use serde::Serialize;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+mod atomic;
 pub mod lock;
 mod metrics;
+mod owner;
 
 pub use crate::progress::Progress;
+pub use atomic::{write_atomic, write_atomic_with, write_json};
 pub use metrics::{fmt_num, is_timing_column, Metrics, Row, TIMING_SUFFIXES};
+use owner::read_meta;
+pub use owner::{set_aside, this_host, writer_alive};
 
 /// True once SIGINT or SIGTERM was received (see [`crate::signals`]).
 pub fn interrupted() -> bool {
@@ -223,150 +228,10 @@ impl Run {
     }
 }
 
-fn read_meta(dir: &Path) -> Option<serde_json::Value> {
-    let text = fs::read_to_string(dir.join("meta.json")).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
-/// What `--force` does with an existing run or study directory: refuse one that a live lab
-/// process holds (its `run.lock`) or, for runs from before the lock, that meta.json says a live
-/// lab process on this host is writing; remove an empty one; move any other aside to
-/// `<dir>.replaced-<time>`, never deleting it (it may hold the user's notes and analyses).
-/// Returns where it went, if it was moved.
-pub fn set_aside(dir: &Path) -> Result<Option<PathBuf>> {
-    if let Some(pid) = lock::holder(dir, lock::RUN_LOCK) {
-        return Err(usage(format!(
-            "refusing to --force over {}: lab process {pid} is still writing it (it holds {})",
-            dir.display(),
-            dir.join(lock::RUN_LOCK).display()
-        )));
-    }
-    if let Some(meta) = read_meta(dir) {
-        let running = meta.get("status").and_then(|s| s.as_str()) == Some("running");
-        let host = meta.get("host").and_then(|h| h.as_str());
-        let pid = meta.get("pid").and_then(|p| p.as_u64());
-        if running && writer_alive(host, pid) == Some(true) {
-            return Err(usage(format!(
-                "refusing to --force over {}: lab process {} is still writing it",
-                dir.display(),
-                pid.unwrap_or_default()
-            )));
-        }
-    }
-    if fs::remove_dir(dir).is_ok() {
-        return Ok(None); // it was empty
-    }
-    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
-    let base = format!("{}.replaced-{stamp}", name.unwrap_or_default());
-    let mut aside = dir.with_file_name(&base);
-    for k in 2.. {
-        if !aside.exists() {
-            break;
-        }
-        aside = dir.with_file_name(format!("{base}-{k}"));
-    }
-    fs::rename(dir, &aside).with_context(|| format!("moving {} aside", dir.display()))?;
-    eprintln!(
-        "--force: the old {} is now {}",
-        dir.display(),
-        aside.display()
-    );
-    Ok(Some(aside))
-}
-
-/// This machine's host name (empty if it cannot be read).
-pub fn this_host() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into our buffer.
-    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    if ok {
-        String::from_utf8_lossy(&buf[..end]).into_owned()
-    } else {
-        String::new()
-    }
-}
-
-/// Whether the process a meta.json names (`host`, `pid`) still runs: known only on the host
-/// that wrote it (`None` elsewhere, and for runs from before `pid` was recorded).
-pub fn writer_alive(host: Option<&str>, pid: Option<u64>) -> Option<bool> {
-    match (host, pid) {
-        (Some(host), Some(pid)) if host == this_host() => Some(lab_process_alive(pid as u32)),
-        _ => None,
-    }
-}
-
-/// Whether a `lab` process with this pid runs on this machine: it exists and its name is
-/// `lab` (so a recycled pid of another program does not count) and it is not a zombie (an
-/// orphan's exit that a container's init never reaps).
-fn lab_process_alive(pid: u32) -> bool {
-    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let zombie = stat
-        .rsplit_once(") ")
-        .is_some_and(|(_, rest)| rest.starts_with('Z'));
-    comm.trim_end() == "lab" && !zombie
-}
-
 /// The time now, to the millisecond (so the start and end times of short runs that a study
 /// ran side by side, or one after the other, can be told apart).
 fn now() -> String {
     chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
-}
-
-/// Write pretty JSON with [`write_atomic`].
-pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(value)?;
-    write_atomic(path, (text + "\n").as_bytes())
-}
-
-/// Write `bytes` to `path` atomically with [`write_atomic_with`].
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic_with(path, |tmp| Ok(fs::write(tmp, bytes)?))
-}
-
-/// Write `path` atomically: `fill` writes the whole file to `<path>.tmp` beside it, which is
-/// fsynced, renamed over `path`, and then the directory is fsynced, so a reader never sees a
-/// half-written file, a failed write (a full disk) leaves the old file or none, and once this
-/// returns the new file survives a crash of the machine as well. An error names `path`; the
-/// temp file is removed.
-pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let done = fill(&tmp)
-        .and_then(|()| sync_file(&tmp))
-        .and_then(|()| Ok(fs::rename(&tmp, path)?));
-    if done.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    done.and_then(|()| sync_dir(path))
-        .with_context(|| format!("writing {}", path.display()))
-}
-
-/// fsync a written file: its data reaches the disk before it is renamed into place (without
-/// this a crash soon after the rename can leave the final name holding an empty file). A
-/// file that cannot be synced (not a regular file) is an error, not a write that looked fine.
-fn sync_file(path: &Path) -> Result<()> {
-    let file = fs::File::open(path)?;
-    file.sync_all()
-        .with_context(|| format!("syncing {} to disk", path.display()))
-}
-
-/// fsync the directory holding `path`, so the rename itself is on disk. Filesystems that
-/// cannot sync a directory (EINVAL) are let through: there the rename is as durable as it gets.
-fn sync_dir(path: &Path) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    match fs::File::open(dir).and_then(|d| d.sync_all()) {
-        Err(e) if e.kind() != std::io::ErrorKind::InvalidInput => {
-            Err(e).with_context(|| format!("syncing directory {} to disk", dir.display()))
-        }
-        _ => Ok(()),
-    }
 }
 
 /// Pick and create the run directory: `--out`, else results/<sub>/<name or timestamp-id>.
@@ -427,62 +292,4 @@ fn missing_ancestors(dir: &Path) -> Vec<PathBuf> {
         .take_while(|a| !a.exists())
         .map(Path::to_path_buf)
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn atomic_writes_replace_the_file_and_name_it_when_they_fail() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.json");
-        write_atomic(&path, b"old").unwrap();
-        write_json(&path, &[1, 2]).unwrap();
-        assert_eq!(fs::read_to_string(&path).unwrap(), "[\n  1,\n  2\n]\n");
-        assert!(
-            !dir.path().join("state.json.tmp").exists(),
-            "no temp file left"
-        );
-        let missing = dir.path().join("no-such-dir").join("c.json");
-        let err = format!("{:#}", write_atomic(&missing, b"x").unwrap_err());
-        assert!(
-            err.starts_with(&format!("writing {}: ", missing.display())),
-            "{err}"
-        );
-        let blocked = dir.path().join("blocked");
-        fs::create_dir_all(blocked.join("inner")).unwrap();
-        let err = format!("{:#}", write_atomic(&blocked, b"x").unwrap_err());
-        assert!(
-            err.starts_with(&format!("writing {}: ", blocked.display())),
-            "{err}"
-        );
-        assert!(
-            !dir.path().join("blocked.tmp").exists(),
-            "temp file removed"
-        );
-    }
-
-    /// The data is synced before the rename: a temp path whose writes cannot reach a disk
-    /// (a link to /dev/null, which takes every byte and cannot be fsynced) fails the write
-    /// instead of renaming an empty stand-in over the old file.
-    #[test]
-    fn a_write_that_cannot_be_synced_fails_and_keeps_the_old_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("meta.json");
-        write_atomic(&path, b"old").unwrap();
-        std::os::unix::fs::symlink("/dev/null", dir.path().join("meta.json.tmp")).unwrap();
-        let err = format!("{:#}", write_atomic(&path, b"new").unwrap_err());
-        assert!(
-            err.starts_with(&format!("writing {}: ", path.display())),
-            "{err}"
-        );
-        assert!(err.contains("syncing"), "{err}");
-        assert!(!path.symlink_metadata().unwrap().is_symlink());
-        assert_eq!(fs::read(&path).unwrap(), b"old");
-        assert!(dir.path().join("meta.json.tmp").symlink_metadata().is_err());
-        // The next write goes through whole, in a file of its own.
-        write_atomic(&path, &[7u8; 100_000]).unwrap();
-        assert_eq!(fs::read(&path).unwrap(), vec![7u8; 100_000]);
-    }
 }

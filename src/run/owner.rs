@@ -1,0 +1,93 @@
+//! Who owns a run directory: the live `lab` process that writes it (its `run.lock`, or the
+//! host and pid in its meta.json), and what `--force` does with one that nobody writes.
+use super::lock;
+use crate::error::usage;
+use anyhow::{Context, Result};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+pub(super) fn read_meta(dir: &Path) -> Option<serde_json::Value> {
+    let text = fs::read_to_string(dir.join("meta.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// What `--force` does with an existing run or study directory: refuse one that a live lab
+/// process holds (its `run.lock`) or, for runs from before the lock, that meta.json says a live
+/// lab process on this host is writing; remove an empty one; move any other aside to
+/// `<dir>.replaced-<time>`, never deleting it (it may hold the user's notes and analyses).
+/// Returns where it went, if it was moved.
+pub fn set_aside(dir: &Path) -> Result<Option<PathBuf>> {
+    if let Some(pid) = lock::holder(dir, lock::RUN_LOCK) {
+        return Err(usage(format!(
+            "refusing to --force over {}: lab process {pid} is still writing it (it holds {})",
+            dir.display(),
+            dir.join(lock::RUN_LOCK).display()
+        )));
+    }
+    if let Some(meta) = read_meta(dir) {
+        let running = meta.get("status").and_then(|s| s.as_str()) == Some("running");
+        let host = meta.get("host").and_then(|h| h.as_str());
+        let pid = meta.get("pid").and_then(|p| p.as_u64());
+        if running && writer_alive(host, pid) == Some(true) {
+            return Err(usage(format!(
+                "refusing to --force over {}: lab process {} is still writing it",
+                dir.display(),
+                pid.unwrap_or_default()
+            )));
+        }
+    }
+    if fs::remove_dir(dir).is_ok() {
+        return Ok(None); // it was empty
+    }
+    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+    let base = format!("{}.replaced-{stamp}", name.unwrap_or_default());
+    let mut aside = dir.with_file_name(&base);
+    for k in 2.. {
+        if !aside.exists() {
+            break;
+        }
+        aside = dir.with_file_name(format!("{base}-{k}"));
+    }
+    fs::rename(dir, &aside).with_context(|| format!("moving {} aside", dir.display()))?;
+    eprintln!(
+        "--force: the old {} is now {}",
+        dir.display(),
+        aside.display()
+    );
+    Ok(Some(aside))
+}
+
+/// This machine's host name (empty if it cannot be read).
+pub fn this_host() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into our buffer.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    if ok {
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    } else {
+        String::new()
+    }
+}
+
+/// Whether the process a meta.json names (`host`, `pid`) still runs: known only on the host
+/// that wrote it (`None` elsewhere, and for runs from before `pid` was recorded).
+pub fn writer_alive(host: Option<&str>, pid: Option<u64>) -> Option<bool> {
+    match (host, pid) {
+        (Some(host), Some(pid)) if host == this_host() => Some(lab_process_alive(pid as u32)),
+        _ => None,
+    }
+}
+
+/// Whether a `lab` process with this pid runs on this machine: it exists and its name is
+/// `lab` (so a recycled pid of another program does not count) and it is not a zombie (an
+/// orphan's exit that a container's init never reaps).
+fn lab_process_alive(pid: u32) -> bool {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let zombie = stat
+        .rsplit_once(") ")
+        .is_some_and(|(_, rest)| rest.starts_with('Z'));
+    comm.trim_end() == "lab" && !zombie
+}
