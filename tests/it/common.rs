@@ -189,3 +189,19 @@ pub fn report_value(markdown: &str, row_label: &str, metric: &str) -> String {
         None => table_cell(markdown, row_label, metric),
     }
 }
+
+/// configs/grng/smoke.yaml, the config the `lab grng` tests start from.
+pub fn grng_smoke_config() -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/grng/smoke.yaml");
+    p.to_str().expect("a UTF-8 checkout path").to_string()
+}
+
+/// `lab grng --quiet --config <smoke.yaml> --out <out>` in `dir`, each of `sets` as a `--set`.
+pub fn grng_smoke(dir: &Path, out: &str, sets: &[&str]) -> Output {
+    let cfg = grng_smoke_config();
+    let mut args = vec!["grng", "--quiet", "--config", &cfg, "--out", out];
+    for s in sets {
+        args.extend(["--set", s]);
+    }
+    lab(dir, &args)
+}

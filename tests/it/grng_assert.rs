@@ -4,22 +4,6 @@
 use crate::common::*;
 use std::path::Path;
 
-fn smoke(dir: &Path, out: &str, sets: &[&str]) -> std::process::Output {
-    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/grng/smoke.yaml");
-    let mut args = vec![
-        "grng",
-        "--quiet",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--out",
-        out,
-    ];
-    for s in sets {
-        args.extend(["--set", s]);
-    }
-    lab(dir, &args)
-}
-
 /// The failed run's meta.json error.
 fn failure(dir: &Path, out: &str, o: &std::process::Output) -> String {
     assert_eq!(code(o), 1, "{}", text(o));
@@ -45,12 +29,12 @@ fn number_after(msg: &str, label: &str) -> f64 {
 fn the_smoke_assertions_pass_a_learning_run_and_fail_a_flat_or_diverging_one() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let o = smoke(d, "ok", &[]);
+    let o = grng_smoke(d, "ok", &[]);
     assert_eq!(code(&o), 0, "{}", text(&o));
     assert_eq!(status(&d.join("ok")), "completed");
 
     // lr 0: the loss cannot fall by 20 %.
-    let o = smoke(d, "flat", &["optimizer.lr=0"]);
+    let o = grng_smoke(d, "flat", &["optimizer.lr=0"]);
     let msg = failure(d, "flat", &o);
     assert!(
         msg.contains("assert.loss_decrease_frac (0.2) failed"),
@@ -81,7 +65,7 @@ fn the_smoke_assertions_pass_a_learning_run_and_fail_a_flat_or_diverging_one() {
     assert!(last > 0.8 * first);
 
     // A diverging run fails `finite`.
-    let o = smoke(d, "big", &["optimizer.lr=1e30"]);
+    let o = grng_smoke(d, "big", &["optimizer.lr=1e30"]);
     let msg = failure(d, "big", &o);
     assert!(
         msg.contains("assert.finite failed: the run diverged"),
@@ -89,21 +73,21 @@ fn the_smoke_assertions_pass_a_learning_run_and_fail_a_flat_or_diverging_one() {
     );
 
     // Without the block the same flat run completes.
-    let o = smoke(d, "flat-free", &["optimizer.lr=0", "assert=null"]);
+    let o = grng_smoke(d, "flat-free", &["optimizer.lr=0", "assert=null"]);
     assert_eq!(code(&o), 0, "{}", text(&o));
 }
 
 #[test]
 fn an_out_of_range_assertion_exits_2_naming_it() {
     let dir = tempfile::tempdir().unwrap();
-    let o = smoke(dir.path(), "r", &["assert.loss_decrease_frac=1.5"]);
+    let o = grng_smoke(dir.path(), "r", &["assert.loss_decrease_frac=1.5"]);
     assert_eq!(code(&o), 2, "{}", text(&o));
     assert!(
         stderr(&o).contains("assert.loss_decrease_frac"),
         "{}",
         stderr(&o)
     );
-    let o = smoke(dir.path(), "r", &["assert.csv_columns=loose"]);
+    let o = grng_smoke(dir.path(), "r", &["assert.csv_columns=loose"]);
     assert_eq!(code(&o), 2, "{}", text(&o));
     assert!(stderr(&o).contains("loose"), "{}", stderr(&o));
     assert!(!dir.path().join("r").exists());

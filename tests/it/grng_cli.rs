@@ -3,25 +3,9 @@
 use crate::common::*;
 use std::path::{Path, PathBuf};
 
-fn smoke_cfg() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/grng/smoke.yaml")
-}
-
-/// `lab grng --config smoke.yaml --out <out> --set ...`; asserts exit 0.
+/// `lab grng` on the smoke config with `sets`; asserts exit 0.
 fn smoke_run(dir: &Path, out: &str, sets: &[&str]) -> PathBuf {
-    let cfg = smoke_cfg();
-    let mut args = vec![
-        "grng",
-        "--quiet",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--out",
-        out,
-    ];
-    for s in sets {
-        args.extend(["--set", s]);
-    }
-    let o = lab(dir, &args);
+    let o = grng_smoke(dir, out, sets);
     assert_eq!(code(&o), 0, "{}", text(&o));
     dir.join(out)
 }

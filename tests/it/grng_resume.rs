@@ -8,15 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn smoke_cfg() -> String {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/grng/smoke.yaml");
-    p.to_str().unwrap().to_string()
-}
-
 /// `lab grng --config smoke.yaml --out <out>` with `sets` (and `extra` arguments; with
 /// `--resume RUN_DIR` the config is that run's, so no `--config`); asserts exit 0.
 fn grng(dir: &Path, out: &str, sets: &[String], extra: &[&str]) -> PathBuf {
-    let cfg = smoke_cfg();
+    let cfg = grng_smoke_config();
     let mut args = vec!["grng", "--quiet", "--out", out];
     if !extra.contains(&"--resume") {
         args.extend(["--config", &cfg]);
@@ -131,7 +126,7 @@ fn a_run_stopped_by_sigterm_leaves_a_checkpoint_that_continues_exactly() {
     ]
     .map(String::from)
     .to_vec();
-    let cfg = smoke_cfg();
+    let cfg = grng_smoke_config();
     let mut args = vec!["grng", "--quiet", "--config", &cfg, "--out", "long"];
     for s in &sets {
         args.extend(["--set", s.as_str()]);
@@ -196,7 +191,7 @@ fn resuming_without_a_checkpoint_or_with_another_optimizer_exits_2() {
         &[],
     );
     std::fs::remove_dir_all(done.join("checkpoint")).unwrap();
-    let cfg = smoke_cfg();
+    let cfg = grng_smoke_config();
     let arg = done.to_str().unwrap().to_string();
     let o = lab(d, &["grng", "--quiet", "--resume", &arg, "--out", "r1"]);
     assert_eq!(code(&o), 2, "{}", text(&o));

@@ -5,7 +5,6 @@ use crate::common::*;
 use lab::grng::models::Classifier;
 use lab::grng::sharpness::top_eig;
 use lab::nn::Tape;
-use std::path::Path;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
@@ -91,24 +90,12 @@ fn power_iteration_finds_the_dense_hessians_top_eigenvalue() {
 #[test]
 fn epochs_csv_fills_sharpness_when_asked() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/grng/smoke.yaml");
-    let o = lab(
-        dir.path(),
-        &[
-            "grng",
-            "--quiet",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--out",
-            "s",
-            "--set",
-            "train.sharpness_top_eig=true",
-            "--set",
-            "train.steps=20",
-            "--set",
-            "assert=null",
-        ],
-    );
+    let sets = [
+        "train.sharpness_top_eig=true",
+        "train.steps=20",
+        "assert=null",
+    ];
+    let o = grng_smoke(dir.path(), "s", &sets);
     assert_eq!(code(&o), 0, "{}", text(&o));
     let (h, rows) = read_csv(&dir.path().join("s/epochs.csv"));
     assert_eq!(rows.len(), 2);
