@@ -158,9 +158,10 @@ repro-entropy-quick: build
 repro-entropy-paper: build
 	LAB="$(LAB)" scripts/entropy-probe-reproduce.sh paper
 
-# grng (spec §6.2, §6.10): the theory toy, the quick look, the 84-run paper table stand-in.
+# grng (spec §6.2, §6.10): the theory toy, the quick look, the equal-budget sweep and the 84-run
+# paper table stand-in at the sweep's picks (~40 min on 2 cores).
 reproduce-grng: build
-	LAB="$(LAB)" scripts/grng-reproduce.sh toy quick paper
+	LAB="$(LAB)" scripts/grng-reproduce.sh toy quick sweep paper
 
 repro-grng-toy: build
 	LAB="$(LAB)" scripts/grng-reproduce.sh toy
