@@ -15,6 +15,8 @@
 //! venv's python (torch) and the dev venv's site-packages (gymnasium, mujoco, numpy).
 #[path = "common/devvenv.rs"]
 mod devvenv;
+#[path = "common/lab_ppo.rs"]
+mod lab_ppo;
 
 use devvenv::devvenv_python;
 use lab::rl::mujoco::half_cheetah::HalfCheetah;
@@ -202,45 +204,21 @@ fn parse_rate(out: std::process::Output) -> Result<f64, String> {
 /// Env steps/s of `lab npg-rank1` PPO on Hopper-v5 (the T3 PPO cell of
 /// configs/npg-rank1/mujoco.yaml, shortened), whole training wall time from summary.json.
 fn lab_ppo() -> Result<f64, String> {
-    let dir = std::env::temp_dir().join(format!("lab-bench-ppo-hopper-{}", std::process::id()));
-    let root = env!("CARGO_MANIFEST_DIR");
     let sets = [
-        "env.id=Hopper-v5",
-        "num_envs=1",
-        "rollout_len=2048",
-        "minibatches=32",
-        "epochs=10",
-        "critic.epochs=10",
-        "critic.lr=3.0e-4",
-        "ent_coef=0.0",
-        "algo.actor_lr=3.0e-4",
-        "eval.every=0",
-        "eval.episodes=1",
+        format!("total_steps={}", 2048 * PPO_ITERATIONS),
+        "env.id=Hopper-v5".into(),
+        "num_envs=1".into(),
+        "rollout_len=2048".into(),
+        "minibatches=32".into(),
+        "epochs=10".into(),
+        "critic.epochs=10".into(),
+        "critic.lr=3.0e-4".into(),
+        "ent_coef=0.0".into(),
+        "algo.actor_lr=3.0e-4".into(),
+        "eval.every=0".into(),
+        "eval.episodes=1".into(),
     ];
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lab"));
-    cmd.args(["npg-rank1", "--config"])
-        .arg(format!("{root}/configs/npg-rank1/ppo.yaml"))
-        .arg("--set")
-        .arg(format!("total_steps={}", 2048 * PPO_ITERATIONS));
-    for s in sets {
-        cmd.args(["--set", s]);
-    }
-    let out = cmd
-        .args(["--threads", "1", "--quiet", "--force", "--out"])
-        .arg(&dir)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    let text = std::fs::read_to_string(dir.join("summary.json")).map_err(|e| e.to_string())?;
-    let s: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-    let _ = std::fs::remove_dir_all(&dir);
-    let steps = s["env_steps"]
-        .as_f64()
-        .ok_or("no env_steps in summary.json")?;
-    let wall = s["total_wall_s"].as_f64().ok_or("no total_wall_s")?;
-    Ok(steps / wall)
+    lab_ppo::ppo_steps_per_s("ppo-hopper", &sets)
 }
 
 /// The eager PyTorch peer: the project venv's python (torch) with the dev venv's site-packages.

@@ -2,6 +2,9 @@
 //! 64, 256, 1024 on one thread (issue 4 targets: SMAC ≤ 1.3× PG and ≥ 5× faster than NPG-CG),
 //! and end-to-end PPO on CartPole-v1 (4 envs, 64-64) env steps/s (target ≥ 20,000), on both
 //! network backends (native and torch).
+#[path = "common/lab_ppo.rs"]
+mod lab_ppo;
+
 use lab::npg::backend::Policy;
 use lab::npg::config::ScoreSample;
 use lab::npg::policy::{Actor, NativeActor, Samples};
@@ -11,7 +14,6 @@ use lab::npg::update::{actor_step, ActorUpdate, Preconditioner};
 use lab::rl::Space;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::process::Command;
 use std::time::Instant;
 use tch::Device;
 
@@ -117,28 +119,11 @@ fn both_backends(hidden: usize) {
 
 /// Env steps/s of one short PPO run (training wall time, from summary.json).
 fn ppo_run(backend: &str) -> Result<f64, String> {
-    let dir = std::env::temp_dir().join(format!("lab-bench-ppo-{}", std::process::id()));
-    let root = env!("CARGO_MANIFEST_DIR");
-    let out = Command::new(env!("CARGO_BIN_EXE_lab"))
-        .args(["npg-rank1", "--config"])
-        .arg(format!("{root}/configs/npg-rank1/ppo.yaml"))
-        .args(["--set", "total_steps=20480", "--set", "eval.every=0"])
-        .args(["--set", "eval.episodes=1", "--set"])
-        .arg(format!("backend={backend}"))
-        .args(["--threads", "1", "--quiet", "--force", "--out"])
-        .arg(&dir)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    let text = std::fs::read_to_string(dir.join("summary.json")).map_err(|e| e.to_string())?;
-    let s: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(
-        s["env_steps"].as_f64().unwrap_or(0.0)
-            / s["total_wall_s"].as_f64().unwrap_or(f64::INFINITY),
-    )
+    let sets = ["total_steps=20480", "eval.every=0", "eval.episodes=1"];
+    let sets: Vec<String> = (sets.iter().map(|s| s.to_string()))
+        .chain([format!("backend={backend}")])
+        .collect();
+    lab_ppo::ppo_steps_per_s("ppo", &sets)
 }
 
 /// Median and range of three runs: on a shared machine one run is too noisy.
