@@ -1,7 +1,7 @@
 //! The Kronecker form (`cov = kron`): §6.8 test 17 (the Woodbury recursion tracks the inverse
 //! of the K-FAC EMA factor) and the `RKalmanKron` stepper.
 use super::randn;
-use super::step::{data, Batch, Mlp};
+use super::step::{data, step_on, Mlp};
 use lab::grng::rkalman::kron::{gram, rows_into, track_inverse, track_inverse_direct};
 use lab::grng::rkalman::{build, CovForm, RKalmanConfig, RKalmanKron};
 use lab::optim::stepper::Stepper;
@@ -105,13 +105,7 @@ fn kron_stepper_trains_and_tracks_its_input_factor() {
     let mut a = Tensor::eye(5, (Kind::Double, Device::Cpu)); // σ0 = 1
     let mut losses = Vec::new();
     for _ in 0..40 {
-        let r = opt
-            .step(&mut Batch {
-                model: &model,
-                x: x.shallow_clone(),
-                y: y.shallow_clone(),
-            })
-            .unwrap();
+        let r = step_on(&mut opt, &model, &x, &y).unwrap();
         assert!(!r.nonfinite_skipped && r.kl_clip_scale.is_some_and(|nu| nu > 0.0 && nu <= 1.0));
         a = a * cfg.beta + rows.tr().matmul(&rows) * ((1.0 - cfg.beta) / 32.0);
         losses.push(r.loss);
@@ -132,12 +126,7 @@ fn kron_resume_is_bitwise_equal_and_odd_parameters_take_the_fallback() {
     let (x, y) = data(16, 4, 23);
     let run = |model: &Mlp, opt: &mut Box<dyn Stepper>, steps: usize| {
         for _ in 0..steps {
-            opt.step(&mut Batch {
-                model,
-                x: x.shallow_clone(),
-                y: y.shallow_clone(),
-            })
-            .unwrap();
+            step_on(&mut **opt, model, &x, &y).unwrap();
         }
     };
     for t_stat in [1, 3] {
@@ -174,12 +163,7 @@ fn kron_resume_is_bitwise_equal_and_odd_parameters_take_the_fallback() {
         .find(|(n, _)| n == "extra.scale")
         .unwrap()
         .1;
-    opt.step(&mut Batch {
-        model: &extra,
-        x: x.shallow_clone(),
-        y: y.shallow_clone(),
-    })
-    .unwrap();
+    step_on(&mut opt, &extra, &x, &y).unwrap();
     assert_eq!(opt.fallback_params(), ["extra.scale"]);
     let moved = extra
         .weights()
@@ -208,13 +192,7 @@ fn kron_t_stat_takes_statistics_every_t_stat_steps_and_steps_in_between() {
     let mut a = Tensor::eye(5, (Kind::Double, Device::Cpu)); // σ0 = 1
     let mut before: Option<(Tensor, Vec<(String, Tensor)>)> = None;
     for k in 0..11 {
-        let r = opt
-            .step(&mut Batch {
-                model: &model,
-                x: x.shallow_clone(),
-                y: y.shallow_clone(),
-            })
-            .unwrap();
+        let r = step_on(&mut opt, &model, &x, &y).unwrap();
         assert!(!r.nonfinite_skipped, "step {k}");
         let p_a = opt.layers()[0].p_a.copy();
         if k % 3 == 0 {

@@ -89,6 +89,20 @@ impl Objective for Batch<'_> {
     }
 }
 
+/// One step of `opt` on `(x, y)` through `model` (the tensors are shared, not copied).
+pub fn step_on(
+    opt: &mut dyn Stepper,
+    model: &Mlp,
+    x: &Tensor,
+    y: &Tensor,
+) -> Result<lab::optim::stepper::StepReport> {
+    opt.step(&mut Batch {
+        model,
+        x: x.shallow_clone(),
+        y: y.shallow_clone(),
+    })
+}
+
 /// Inputs `(n, d_in)` and labels of a 3-class teacher (seeded).
 pub fn data(n: i64, d_in: i64, seed: u64) -> (Tensor, Tensor) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -196,13 +210,7 @@ fn training_lowers_the_loss_in_every_mode() {
         let mut opt = RKalman::new(&model.vs, &config(obs, gr, 0.1, 0.99)).unwrap();
         let mut losses = Vec::new();
         for _ in 0..30 {
-            let r = opt
-                .step(&mut Batch {
-                    model: &model,
-                    x: x.shallow_clone(),
-                    y: y.shallow_clone(),
-                })
-                .unwrap();
+            let r = step_on(&mut opt, &model, &x, &y).unwrap();
             assert!(!r.nonfinite_skipped && r.loss.is_finite());
             assert_eq!(r.grad_norm_reg.is_some(), gr != GrMode::Implicit);
             losses.push(r.loss);
@@ -216,12 +224,7 @@ fn training_lowers_the_loss_in_every_mode() {
 fn run(model: &Mlp, opt: &mut RKalman, steps: usize) {
     let (x, y) = data(16, 4, 8);
     for _ in 0..steps {
-        opt.step(&mut Batch {
-            model,
-            x: x.shallow_clone(),
-            y: y.shallow_clone(),
-        })
-        .unwrap();
+        step_on(&mut *opt, model, &x, &y).unwrap();
     }
 }
 
@@ -261,11 +264,7 @@ fn models_it_cannot_handle_are_refused_by_name() {
     let (x, y) = data(8, 4, 10);
     let extra = Mlp::new(&[4, 3], 11, true, false);
     let mut opt = RKalman::new(&extra.vs, &cfg).unwrap();
-    let err = opt.step(&mut Batch {
-        model: &extra,
-        x: x.shallow_clone(),
-        y: y.shallow_clone(),
-    });
+    let err = step_on(&mut opt, &extra, &x, &y);
     assert!(format!("{:#}", err.unwrap_err()).contains("`extra.scale`"));
     let leak = Mlp::new(&[4, 3], 12, false, true);
     let mut opt = RKalman::new(&leak.vs, &cfg).unwrap();
@@ -344,13 +343,7 @@ fn explicit_mode_steps_along_the_regularized_gradient() {
     let g_reg = &g + hg * rho;
     let _ = grad_at(&theta0); // back to θ0
     let before = theta();
-    let r = opt
-        .step(&mut Batch {
-            model: &model,
-            x: x.shallow_clone(),
-            y: y.shallow_clone(),
-        })
-        .unwrap();
+    let r = step_on(&mut opt, &model, &x, &y).unwrap();
     let norm_reg = g_reg.norm().double_value(&[]);
     let got_norm = r.grad_norm_reg.unwrap();
     assert!(
