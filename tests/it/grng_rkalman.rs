@@ -12,6 +12,18 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use tch::{Device, Kind, Tensor};
 
+/// Copy `weights` (name, tensor) into the same-named variables of `vs` (a resumed model).
+pub fn copy_weights(vs: &tch::nn::VarStore, weights: &[(String, Tensor)]) {
+    let mut vars = vs.variables();
+    tch::no_grad(|| {
+        for (name, w) in weights {
+            vars.get_mut(name)
+                .unwrap_or_else(|| panic!("no variable {name}"))
+                .copy_(w);
+        }
+    });
+}
+
 /// Standard normal entries from a seeded RNG (tests run in parallel: no torch global RNG).
 pub fn randn(rng: &mut ChaCha8Rng, shape: &[i64]) -> Tensor {
     let n: i64 = shape.iter().product();

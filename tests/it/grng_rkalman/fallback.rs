@@ -1,6 +1,7 @@
 //! `cov: kron` on the char GPT (grng spec §2.6): the captured linear layers that own their
 //! weight are preconditioned, everything else (LayerNorms, embeddings, the tied head's
 //! weight) takes the fallback AdamW / SGD; a resumed run continues bit for bit.
+use super::copy_weights;
 use lab::grng::models::{CharLm, Classifier};
 use lab::grng::rkalman::{CovForm, Fallback, RKalmanConfig, RKalmanKron};
 use lab::grng::train::Batch;
@@ -113,12 +114,7 @@ fn char_gpt_resume_with_fallback_is_bitwise_equal() {
     run(&a, &mut opt_a, 2);
     tch::manual_seed(2);
     let b = CharLm::new(VOCAB, BLOCK, Device::Cpu).unwrap();
-    let mut vars = b.var_store().variables();
-    tch::no_grad(|| {
-        for (name, w) in &weights {
-            vars.get_mut(name).unwrap().copy_(w);
-        }
-    });
+    copy_weights(b.var_store(), &weights);
     let mut opt_b = RKalmanKron::new(b.var_store(), &config(Fallback::Adamw)).unwrap();
     opt_b.load_state_dict(&state).unwrap();
     assert_eq!(opt_b.steps_done(), 2);

@@ -1,7 +1,7 @@
 //! The Kronecker form (`cov = kron`): §6.8 test 17 (the Woodbury recursion tracks the inverse
 //! of the K-FAC EMA factor) and the `RKalmanKron` stepper.
-use super::randn;
 use super::step::{data, step_on, Mlp};
+use super::{copy_weights, randn};
 use lab::grng::rkalman::kron::{gram, rows_into, track_inverse, track_inverse_direct};
 use lab::grng::rkalman::{build, CovForm, RKalmanConfig, RKalmanKron};
 use lab::optim::stepper::Stepper;
@@ -141,12 +141,7 @@ fn kron_resume_is_bitwise_equal_and_odd_parameters_take_the_fallback() {
         let weights = a.weights();
         run(&a, &mut opt_a, 10);
         let b = Mlp::new(&[4, 5, 3], 25, false, false);
-        let mut vars = b.vs.variables();
-        tch::no_grad(|| {
-            for (name, w) in &weights {
-                vars.get_mut(name).unwrap().copy_(w);
-            }
-        });
+        copy_weights(&b.vs, &weights);
         let mut opt_b = build(&b.vs, &cfg).unwrap();
         opt_b.load_state_dict(&state).unwrap();
         run(&b, &mut opt_b, 10);

@@ -1,6 +1,6 @@
 //! The dense R-Kalman `Stepper` on tiny softmax models (f64): per-example score and Jacobian
 //! rows against per-example autograd, training, resume equality and error messages.
-use super::{max_abs, randn};
+use super::{copy_weights, max_abs, randn};
 use anyhow::Result;
 use lab::grng::rkalman::scores::{errors_of, layer_inputs, rows, Layout};
 use lab::grng::rkalman::{GrMode, ObsMode, RKalman, RKalmanConfig};
@@ -242,12 +242,7 @@ fn resume_is_bitwise_equal() {
     run(&a, &mut opt_a, 10);
 
     let b = Mlp::new(&[4, 5, 3], 99, false, false);
-    let mut vars = b.vs.variables();
-    tch::no_grad(|| {
-        for (name, w) in &weights {
-            vars.get_mut(name).unwrap().copy_(w);
-        }
-    });
+    copy_weights(&b.vs, &weights);
     let mut opt_b = RKalman::new(&b.vs, &cfg).unwrap();
     opt_b
         .load_state_dict(&StateDict::load(dir.path(), "opt").unwrap())
