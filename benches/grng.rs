@@ -52,8 +52,8 @@ const OPTIMIZERS: [(&str, Option<f64>); 8] = [
 /// The resolved config `lab grng --set task=<task> --set optimizer.kind=<kind> ...` would run;
 /// `label` is the kind, then optional `key=value` optimizer keys (`rkalman t_stat=10`).
 fn config(task: &str, label: &str) -> Result<GrngConfig> {
-    let mut words = label.split_whitespace();
-    let kind = words.next().unwrap_or_default();
+    let kind = kind_of(label);
+    let keys = label.split_whitespace().skip(1);
     let default = config::Source {
         name: "embedded configs/grng/default.yaml".into(),
         text: GrngConfig::DEFAULT_YAML.into(),
@@ -65,8 +65,13 @@ fn config(task: &str, label: &str) -> Result<GrngConfig> {
         format!("train.batch={BATCH}"),
         format!("data.seq_len={SEQ_LEN}"),
     ];
-    sets.extend(words.map(|kv| format!("optimizer.{kv}")));
+    sets.extend(keys.map(|kv| format!("optimizer.{kv}")));
     config::load_with_kinds(default, kinds, None, &sets)?.typed()
+}
+
+/// The optimizer kind of a table label (its first word).
+fn kind_of(label: &str) -> &str {
+    label.split_whitespace().next().unwrap_or_default()
 }
 
 /// One optimizer on its own freshly seeded model, with a pool of full-size batches.
@@ -181,7 +186,7 @@ impl Case {
 fn bench_task(task_name: &str) -> Result<Vec<String>> {
     let only = std::env::var("GRNG_BENCH_OPTS").ok();
     let chosen = |kind: &str| {
-        let kind = kind.split_whitespace().next().unwrap_or_default();
+        let kind = kind_of(kind);
         kind == "sgd"
             || only
                 .as_deref()
