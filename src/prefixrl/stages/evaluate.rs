@@ -162,8 +162,8 @@ impl Sampler<'_> {
                 codec.text(&it.prefix)?,
             ));
         }
-        let longest = contexts.iter().map(Context::len).max().unwrap_or(0);
-        let max_new = parts::max_new_within(model.block_size(), longest, self.max_new)?;
+        // The budget training's rollouts get (context + max_new − 1 ≤ block_size).
+        let max_new = load::room_for(model, &contexts, self.max_new.max(0) as usize)?;
         let opts = SampleOptions::new(self.samples, max_new, codec.eos, codec.pad);
         let rollouts = policy::sample(model, &contexts, &opts, rng)?;
         let (mut rewards, mut texts) = (Vec::new(), Vec::new());

@@ -1,8 +1,6 @@
 //! The pure pieces of the evaluator (spec §5.2), kept apart so tests can check them on
 //! hand-made numbers and strings: pass@k over a set of problems, the prefix-panel cut, the
-//! "first reasoning step" of a solution and strategy agreement, and how many tokens a batch of
-//! contexts may still generate inside the model's block.
-use crate::error::usage;
+//! "first reasoning step" of a solution and strategy agreement.
 use crate::prefixrl::algo;
 use anyhow::Result;
 
@@ -63,23 +61,6 @@ pub fn strategy_agreement(pairs: &[(String, String)], delim: Option<char>) -> Op
         .filter(|(sol, trace)| first_step(sol, delim) == first_step(trace, delim))
         .count();
     Some(same as f64 / pairs.len() as f64)
-}
-
-/// The generation budget of a batch whose longest context has `longest` tokens: `want`, cut so
-/// that context and completion fit the model's `block` positions. An error when not even one
-/// token fits.
-pub fn max_new_within(block: Option<i64>, longest: usize, want: i64) -> Result<i64> {
-    let Some(block) = block else {
-        return Ok(want);
-    };
-    let room = block - longest as i64;
-    if room < 1 {
-        return Err(usage(format!(
-            "an evaluation context of {longest} tokens leaves no room to generate in the \
-             model's {block} positions (model.block_size)"
-        )));
-    }
-    Ok(want.min(room))
 }
 
 /// Mean of all values of all rows; `None` when there are none.
