@@ -261,8 +261,11 @@ pub fn compare(
     }
     let base_final = mean(base.iter().map(|r| r.final_of("train_unpref_pass1")));
     let target = target.or(base_final);
+    // Rewards are ≥ 0, so a target ≤ 0 is met at every run's first evaluation: no FLOPs to
+    // compare (FLOPs to target and speed-up stay empty; see `vacuous_target`).
+    let usable = target.filter(|t| !vacuous_target(*t));
     let ftt = |r: &RunData| -> Result<Option<f64>> {
-        let Some(t) = target else { return Ok(None) };
+        let Some(t) = usable else { return Ok(None) };
         let (x, y) = r.curve("train_unpref_pass1");
         algo::flops_to_target(&x, &y, t, SPAN)
     };
@@ -300,6 +303,12 @@ pub fn compare(
         runs,
         rows,
     })
+}
+
+/// True for a training-reward target every run meets at its first evaluation (≤ 0: the
+/// rewards are 0/1, their EMA starts at the first value).
+pub fn vacuous_target(target: f64) -> bool {
+    target <= 0.0
 }
 
 /// Mean of the values present; `None` when there are none.

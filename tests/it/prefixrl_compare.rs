@@ -155,8 +155,9 @@ fn speedup_and_final_ratio_match_hand_computations() {
     close(row(&c, "prefixrl", "0").flops_to_target, 100.0);
     close(row(&c, "prefixrl", "0").speedup, 0.0); // 0 / 100 FLOPs
                                                   // Charging everyone puts the shared trace cost (the smallest charge, 20) on rl too.
-    let c = compare(&dirs, "rl", Some(0.0), ChargeOffline::All).unwrap();
-    close(row(&c, "rl", "0").flops_to_target, 20.0);
+                                                  // rl's EMA 0, 0.0033: target 0.003 at its second eval, 20 + 100.
+    let c = compare(&dirs, "rl", Some(0.003), ChargeOffline::All).unwrap();
+    close(row(&c, "rl", "0").flops_to_target, 120.0);
 
     // The default target is the baseline's final training reward.
     let c = compare(&dirs, "sft-rl", None, ChargeOffline::Users).unwrap();
@@ -212,6 +213,52 @@ fn acceptance_reports_each_criterion_passed_failed_or_unmeasured() {
     assert!(k[3].measured.contains("no R7 runs"), "{}", k[3].measured);
     let md = lab::prefixrl::compare::markdown(&c);
     assert!(md.contains("| FAILED |"), "{md}");
+}
+
+/// A baseline that ends at reward 0 gives a target every run meets at its first evaluation:
+/// no FLOPs to target, no speed-up, item 3 not measured (not "passed"), and the headline says
+/// why instead of a ratio.
+#[test]
+fn a_baseline_final_reward_of_zero_is_no_target() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut dirs = runs(tmp.path());
+    dirs.retain(|d| !d.ends_with("b"));
+    dirs.push(write(
+        tmp.path(),
+        &Fake {
+            name: "b0",
+            method: "sft-rl",
+            seed: 0,
+            alpha: 0.0,
+            offline: 50.0,
+            pass1: [0.2, 0.0, 0.0, 0.0],
+            heldout8: 0.2,
+            entropy: 0.5,
+            source: "base",
+        },
+    ));
+    let c = compare(&dirs, "sft-rl", None, ChargeOffline::Users).unwrap();
+    assert_eq!(c.target, Some(0.0));
+    for r in &c.rows {
+        assert_eq!(r.flops_to_target, None, "{r:?}");
+        assert_eq!(r.speedup, None, "{r:?}");
+    }
+    let k = acceptance(&c);
+    assert_eq!(k[2].passed, None, "{:#?}", k[2]);
+    assert!(
+        k[2].measured.contains("not measurable"),
+        "{}",
+        k[2].measured
+    );
+    let h = lab::prefixrl::compare::headline(&c).unwrap();
+    assert!(h.contains("training reward n/a (R3's final"), "{h}");
+    let md = lab::prefixrl::compare::markdown(&c);
+    assert!(md.contains("left empty"), "{md}");
+    // A real target keeps its FLOPs, shown in scientific notation.
+    let c = compare(&dirs, "sft-rl", Some(0.15), ChargeOffline::Users).unwrap();
+    let md = lab::prefixrl::compare::markdown(&c);
+    assert!(!md.contains("left empty"), "{md}");
+    assert!(md.contains("e2 |"), "{md}");
 }
 
 #[test]

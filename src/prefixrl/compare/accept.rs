@@ -216,6 +216,16 @@ fn item3(r: &Roles) -> Criterion {
             "not measurable: R3 has no training-reward evals".into(),
         );
     };
+    if super::vacuous_target(target) {
+        return crit(
+            name,
+            None,
+            format!(
+                "not measurable: R3's final training reward is {target:.4}, which every run \
+                 has at its first evaluation"
+            ),
+        );
+    }
     let measured = format!(
         "target {target:.4}: R6 {} FLOPs, R3 {} FLOPs, ratio R3/R6 {}",
         f6.map_or("never".into(), |v| format!("{v:.3e}")),
@@ -270,6 +280,9 @@ pub fn headline(c: &Comparison) -> Option<String> {
     let fin = |runs: &[&RunData]| mean(runs.iter().map(|x| x.final_of("train_unpref_pass1")));
     let final_ratio = algo::final_ratio(fin(&r.r6), fin(&r.r3));
     let time = match r3_target(&r) {
+        Some(R3Target { target, .. }) if super::vacuous_target(target) => {
+            format!("n/a (R3's final training reward is {target:.4}: nothing to reach)")
+        }
         Some(R3Target { ratio: Some(q), .. }) => format!("{q:.2}x"),
         Some(R3Target { f6: None, .. }) => "never (R6 did not reach it)".into(),
         _ => "n/a".into(),

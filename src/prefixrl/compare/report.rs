@@ -86,13 +86,28 @@ pub fn markdown(c: &Comparison) -> String {
     let mut md = format!(
         "### PrefixRL comparison (§5.2, §7.11)\n\nBaseline `{}`, target training reward {} \
          (offline FLOPs charged to the methods that use the traces; compare_no_offline.csv \
-         without).\n\n| method | final train pass@1 | FLOPs to target | speed-up | final ratio \
-         | held-out pass@1 | entropy |\n|---|---|---|---|---|---|---|\n",
+         without).\n\n",
         c.baseline,
         cell(c.target)
     );
+    if c.target.is_some_and(super::vacuous_target) {
+        md.push_str(
+            "Every run meets this target at its first evaluation, so FLOPs to target and \
+             speed-up are left empty.\n\n",
+        );
+    }
+    md.push_str(
+        "| method | final train pass@1 | FLOPs to target | speed-up | final ratio | held-out \
+         pass@1 | entropy |\n|---|---|---|---|---|---|---|\n",
+    );
     for r in c.rows.iter().filter(|r| r.seed == "mean") {
-        let v: Vec<String> = values(r).map(cell).collect();
+        // FLOPs in scientific notation, the rest to 4 decimals.
+        let v: Vec<String> = (values(r).enumerate())
+            .map(|(i, v)| match (i, v) {
+                (1, Some(f)) => format!("{f:.3e}"),
+                _ => cell(v),
+            })
+            .collect();
         md.push_str(&format!("| {} | {} |\n", r.method, v.join(" | ")));
     }
     if let Some(h) = super::headline(c) {
