@@ -32,7 +32,8 @@ SUBCOMMANDS := $(notdir $(wildcard configs/*))
 .PHONY: setup venv mujoco openblas corpora data-kjv build demo test check unit smoke bench fmt \
 	clean-cache reproduce-decompose bench-decompose-peers reproduce-npg-rank1 reproduce-entropy-probe \
 	repro-entropy-theory repro-entropy-quick repro-entropy-paper reproduce-grng repro-grng-toy \
-	repro-grng-quick reproduce-prefixrl repro-prefixrl-paper reproduce-npg-rank1-mujoco \
+	repro-grng-quick reproduce-prefixrl repro-prefixrl-paper repro-prefixrl-paper1 \
+	reproduce-npg-rank1-mujoco \
 	repro-npg-rank1-mujoco-quick
 
 setup: venv mujoco openblas data-kjv
@@ -139,9 +140,13 @@ repro-npg-rank1-mujoco-quick: build
 
 # entropy-probe (spec §6.3): theory tables, E-syn, the quick grid with its verdict report.
 # PrefixRL's R1-R8 grid (spec §7.6): the pipeline runs, then the grid and its §7.11 report.
-# The quick tier (1 seed, shorter) is the first look; the paper tier takes hours per run.
+# The quick tier (1 seed, shorter) is the first look; the paper tier takes hours per run;
+# paper1 is 1 seed at the spec's RL sizes on the quick tier's pipeline (the <= 2 h grid).
 reproduce-prefixrl: build
 	LAB="$(LAB)" scripts/prefixrl-reproduce.sh quick
+
+repro-prefixrl-paper1: build
+	LAB="$(LAB)" scripts/prefixrl-reproduce.sh paper1
 
 repro-prefixrl-paper: build
 	LAB="$(LAB)" scripts/prefixrl-reproduce.sh paper

@@ -4,6 +4,7 @@
 # Usage: scripts/prefixrl-reproduce.sh [quick|paper]   (default quick)
 #   quick: configs/prefixrl/quick-prep.yaml + quick.yaml, 1 seed, shorter (a first look)
 #   paper: the spec's defaults + paper.yaml, 3 seeds (hours per run on 2 cores, §7.6)
+#   paper1: paper-1seed.yaml, 1 seed at the spec's RL sizes on the quick tier's pipeline runs
 # Each pipeline stage is its own run under results/prefixrl/<tier>-prep/ and is skipped when
 # it completed before; the study resumes (finished runs are kept). JOBS runs at a time (2).
 set -euo pipefail
@@ -13,23 +14,26 @@ tier="${1:-quick}"
 case "$tier" in
   quick) prep_cfg=(--config configs/prefixrl/quick-prep.yaml); study_cfg=configs/prefixrl/quick.yaml ;;
   paper) prep_cfg=(); study_cfg=configs/prefixrl/paper.yaml ;;
-  *) echo "unknown tier $tier (quick, paper)" >&2; exit 2 ;;
+  paper1) prep_cfg=(--config configs/prefixrl/quick-prep.yaml)
+          study_cfg=configs/prefixrl/paper-1seed.yaml ;;
+  *) echo "unknown tier $tier (quick, paper, paper1)" >&2; exit 2 ;;
 esac
 [ -x "$LAB" ] || { echo "error: $LAB not built (run make build)" >&2; exit 2; }
 prep="results/prefixrl/$tier-prep"
 study="results/prefixrl/$tier"
+if [ "$tier" = paper1 ]; then prep=results/prefixrl/quick-prep; study=results/prefixrl/paper-1seed; fi
 
 completed() { grep -q '"status": "completed"' "$1/meta.json" 2>/dev/null; }
 
 stage() { # name stage [--set ...]: one pipeline stage into $prep/name unless it completed
   local name=$1 st=$2; shift 2
   if completed "$prep/$name"; then
-    echo "== $tier-prep/$name: completed before, kept"
+    echo "== $prep/$name: completed before, kept"
     return
   fi
   local force=()
   [ -e "$prep/$name" ] && force=(--force)   # an unfinished attempt: start it over
-  echo "== $tier-prep/$name (stage $st)"
+  echo "== $prep/$name (stage $st)"
   "$LAB" prefixrl "${prep_cfg[@]}" --set "stage=$st" --out "$prep/$name" "${force[@]}" --quiet "$@"
 }
 
