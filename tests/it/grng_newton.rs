@@ -3,6 +3,7 @@
 //! inverses, the lazy-step guard, the refresh report and bitwise resume. Models: `optim_kfac`.
 use super::optim_kfac::{assert_resume_bitwise, batch, groups, plain, Mlp};
 use lab::optim::curvature::NewtonOptions;
+use lab::optim::kfac::newton::{EigenForm, LAZY_ORDER};
 use lab::optim::kfac::{
     DampingScheme, InverseMethod, Inverses, Kfac, KfacConfig, NewtonInv, NewtonStats,
 };
@@ -215,11 +216,54 @@ fn lazy_update_uses_the_expansion_inside_the_guard_and_newton_outside() {
     assert!(!st.refreshed);
     assert!(rel(&n.xa, &exact_inverse(&a, n.delta_a)) < 1e-8);
     assert!(rel(&n.xg, &exact_inverse(&g, n.delta_g)) < 1e-8);
+    assert_eq!(
+        st.reinversions, 0,
+        "the corrected warm start is exact for these factors"
+    );
     // A warm refresh from the old inverse at the new damping needs few iterations.
     let mut st = NewtonStats::default();
     let warm = NewtonInv::refresh(&a, &g, 1.05e-2, Some(&inv), &opts, &mut st).unwrap();
     assert!(st.iters <= 2 * opts.max_warm, "{} iterations", st.iters);
     assert!(rel(&warm.xg, &exact_inverse(&g, warm.delta_g)) < 1e-9);
+}
+
+/// The fallback's warm start: X summed to all orders in its eigenbasis, λ/(1 + Δλ), is the
+/// damped inverse at δ + Δ exactly (up or down), and is refused where 1 + Δλ ≤ 0.
+#[test]
+fn an_eigenform_shifts_exactly_to_any_damping() {
+    let a = spd(7, 3); // eigenvalues in [1e-3, 1]
+    let e = EigenForm::of(&exact_inverse(&a, 1e-2)).unwrap();
+    for change in [1.0, 50.0, -5e-3, -9e-3] {
+        let s = e.exactly_shifted(change).unwrap();
+        let err = rel(&s.dense(), &exact_inverse(&a, 1e-2 + change));
+        assert!(err < 1e-10, "Δ {change}: {err}");
+    }
+    // δ + Δ ≤ −λ_min would make a factor 1 + Δλ ≤ 0: no inverse there.
+    assert!(e.exactly_shifted(-1.1e-2 - 1e-3).is_none());
+    // The truncated series refuses the large moves (guard) that the exact one takes.
+    assert!(e.shifted(50.0, LAZY_ORDER).is_none());
+}
+
+/// A jump of δ by 100× fails the guard on factors that moved since X was computed (as RING's
+/// EMA factors do between refreshes): two Newton iterations from the corrected warm start
+/// reach the new inverse, where from X itself Newton diverges and a full inversion runs.
+#[test]
+fn a_guard_fallback_after_a_large_jump_needs_no_reinversion() {
+    let (a, g) = (spd(9, 4), spd(5, 5));
+    let opts = NewtonOptions::default();
+    let mut stats = NewtonStats::default();
+    let inv = NewtonInv::refresh(&a, &g, 1e-2, None, &opts, &mut stats).unwrap();
+    // The factors after a few statistics updates: 2 % of another SPD matrix mixed in.
+    let (a2, g2) = (&a * 0.98 + spd(9, 6) * 0.02, &g * 0.98 + spd(5, 7) * 0.02);
+    let mut st = NewtonStats::default();
+    let n = inv
+        .at_damping(1.0, &a2, &g2, &opts, &mut st)
+        .unwrap()
+        .unwrap();
+    assert_eq!(st.guard_fallbacks, 2);
+    assert_eq!(st.reinversions, 0);
+    assert!(rel(&n.xa, &exact_inverse(&a2, n.delta_a)) < 1e-6);
+    assert!(rel(&n.xg, &exact_inverse(&g2, n.delta_g)) < 1e-6);
 }
 
 #[test]

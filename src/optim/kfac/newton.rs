@@ -11,8 +11,10 @@
 //!   skip raised the damping): the **explicit** matrix-differential update
 //!   `X ← X − ΔX² + Δ²X³` of §1.5 (second order, [`LAZY_ORDER`]) with its guard
 //!   `|Δ|·‖X‖₂ ≤ ½`; when the guard fails, two
-//!   Newton iterations on `M + δ'I` from X ([`newton_refine`]), and if those do not bring the
-//!   residual below ½, a full [`damped_inverse`] warm-started at X. Each guard failure counts in
+//!   Newton iterations on `M + δ'I` ([`newton_refine`]) warm-started from X corrected to δ' to
+//!   all orders, `λ/(1 + Δλ)` in its eigenbasis (from X itself a jump of δ by a large factor
+//!   made Newton diverge: RING on cnn-shapes spent ~2/3 of its time re-inverting), and if
+//!   those do not bring the residual below ½, a full [`damped_inverse`] from the same start. Each guard failure counts in
 //!   `StepReport.lazy_guard_fallbacks`. With constant damping (K-FAC, RENG) X is reused as is.
 //!
 //! Each X is kept as its eigendecomposition `Q diag(λ) Qᵀ` ([`EigenForm`], taken once per
@@ -113,6 +115,19 @@ impl EigenForm {
         })
     }
 
+    /// X at damping δ + Δ summed to all orders, `λ / (1 + Δλ)`: the inverse of the matrix X
+    /// inverts, `X⁻¹ − δI`, at the new damping. `None` when a `1 + Δλ` is not positive.
+    pub fn exactly_shifted(&self, change: f64) -> Option<Self> {
+        let lam: Vec<f64> = (self.lam.iter()).map(|&l| l / (1.0 + change * l)).collect();
+        let ok =
+            self.lam.iter().all(|&l| 1.0 + change * l > 0.0) && lam.iter().all(|l| l.is_finite());
+        ok.then(|| EigenForm {
+            q: self.q.shallow_clone(),
+            lam,
+            q_finite: AtomicBool::new(self.q_finite.load(Ordering::Relaxed)),
+        })
+    }
+
     /// λ and Q all finite (Q is checked once per eigenbasis).
     pub fn is_finite(&self) -> bool {
         if !self.lam.iter().all(|l| l.is_finite()) {
@@ -154,6 +169,9 @@ pub struct NewtonStats {
     pub refreshed: bool,
     /// Lazy updates whose §1.5 guard failed.
     pub guard_fallbacks: u32,
+    /// Of those, the ones whose Newton refine stayed above residual ½ (a full damped
+    /// inverse ran).
+    pub reinversions: u32,
 }
 
 impl NewtonInv {
@@ -291,12 +309,18 @@ fn lazy_shift(
     stats.guard_fallbacks += 1;
     let m = m.to_kind(Kind::Double);
     let d = m.size()[0];
+    // Warm start: X corrected to the new damping first, as a refresh's is (§2.3 step 3), here
+    // to all orders (exact in X's eigenbasis). From X itself a jump of δ by a large factor
+    // leaves ‖I − (M + δ'I)X‖ > 1, where Newton diverges and the full re-inversion runs.
     let damped = &m + Tensor::eye(d, (Kind::Double, m.device())) * new; // (d, d)
-    let (refined, resid) = newton_refine(&damped, x, GUARD_REFINE_STEPS)?;
+    let warm =
+        (e.exactly_shifted(new - old).map(|s| s.dense())).unwrap_or_else(|| x.shallow_clone());
+    let (refined, resid) = newton_refine(&damped, &warm, GUARD_REFINE_STEPS)?;
     if resid.is_finite() && resid < 0.5 {
         return EigenForm::of(&refined);
     }
-    EigenForm::of(&damped_inverse(&m, new, Some(x), opts)?.x)
+    stats.reinversions += 1;
+    EigenForm::of(&damped_inverse(&m, new, Some(&warm), opts)?.x)
 }
 
 /// tr(M) / dim M.
