@@ -154,8 +154,9 @@ fn speedup_and_final_ratio_match_hand_computations() {
     close(row(&c, "sft-rl", "0").flops_to_target, 0.0);
     close(row(&c, "prefixrl", "0").flops_to_target, 100.0);
     close(row(&c, "prefixrl", "0").speedup, 0.0); // 0 / 100 FLOPs
-                                                  // Charging everyone puts the shared trace cost (the smallest charge, 20) on rl too.
-                                                  // rl's EMA 0, 0.0033: target 0.003 at its second eval, 20 + 100.
+
+    // Charging everyone puts the shared trace cost (the smallest charge, 20) on rl too.
+    // rl's EMA 0, 0.0033: target 0.003 at its second eval, 20 + 100.
     let c = compare(&dirs, "rl", Some(0.003), ChargeOffline::All).unwrap();
     close(row(&c, "rl", "0").flops_to_target, 120.0);
 

@@ -14,8 +14,8 @@
 //!   Newton iterations on `M + δ'I` ([`newton_refine`]) warm-started from X corrected to δ' to
 //!   all orders, `λ/(1 + Δλ)` in its eigenbasis (from X itself a jump of δ by a large factor
 //!   made Newton diverge: RING on cnn-shapes spent ~2/3 of its time re-inverting), and if
-//!   those do not bring the residual below ½, a full [`damped_inverse`] from the same start. Each guard failure counts in
-//!   `StepReport.lazy_guard_fallbacks`. With constant damping (K-FAC, RENG) X is reused as is.
+//!   those do not bring the residual below ½, a full [`damped_inverse`] from the same start.
+//!   Each guard failure counts in `StepReport.lazy_guard_fallbacks`. With constant damping (K-FAC, RENG) X is reused as is.
 //!
 //! Each X is kept as its eigendecomposition `Q diag(λ) Qᵀ` ([`EigenForm`], taken once per
 //! refresh from the Newton result), so the §1.5 update is the same polynomial applied to the
@@ -108,11 +108,7 @@ impl EigenForm {
                 }
             })
             .collect();
-        Some(EigenForm {
-            q: self.q.shallow_clone(),
-            lam,
-            q_finite: AtomicBool::new(self.q_finite.load(Ordering::Relaxed)),
-        })
+        Some(self.with_eigenvalues(lam))
     }
 
     /// X at damping δ + Δ summed to all orders, `λ / (1 + Δλ)`: the inverse of the matrix X
@@ -121,11 +117,16 @@ impl EigenForm {
         let lam: Vec<f64> = (self.lam.iter()).map(|&l| l / (1.0 + change * l)).collect();
         let ok =
             self.lam.iter().all(|&l| 1.0 + change * l > 0.0) && lam.iter().all(|l| l.is_finite());
-        ok.then(|| EigenForm {
+        ok.then(|| self.with_eigenvalues(lam))
+    }
+
+    /// The same eigenbasis (and its finiteness check) with eigenvalues `lam`.
+    fn with_eigenvalues(&self, lam: Vec<f64>) -> EigenForm {
+        EigenForm {
             q: self.q.shallow_clone(),
             lam,
             q_finite: AtomicBool::new(self.q_finite.load(Ordering::Relaxed)),
-        })
+        }
     }
 
     /// λ and Q all finite (Q is checked once per eigenbasis).
@@ -309,10 +310,10 @@ fn lazy_shift(
     stats.guard_fallbacks += 1;
     let m = m.to_kind(Kind::Double);
     let d = m.size()[0];
-    // Warm start: X corrected to the new damping first, as a refresh's is (§2.3 step 3), here
-    // to all orders (exact in X's eigenbasis). From X itself a jump of δ by a large factor
-    // leaves ‖I − (M + δ'I)X‖ > 1, where Newton diverges and the full re-inversion runs.
     let damped = &m + Tensor::eye(d, (Kind::Double, m.device())) * new; // (d, d)
+
+    // Warm start: X corrected to the new damping first, as a refresh's is (§2.3 step 3), here
+    // to all orders (module doc).
     let warm =
         (e.exactly_shifted(new - old).map(|s| s.dense())).unwrap_or_else(|| x.shallow_clone());
     let (refined, resid) = newton_refine(&damped, &warm, GUARD_REFINE_STEPS)?;
