@@ -176,7 +176,7 @@ fn spd(d: i64, seed: i64) -> Tensor {
 }
 
 #[test]
-fn lazy_update_uses_the_expansion_inside_the_guard_and_newton_outside() {
+fn lazy_update_uses_the_expansion_inside_the_guard_and_the_exact_shift_outside() {
     let (a, g) = (spd(6, 1), spd(4, 2));
     let opts = NewtonOptions::default();
     let mut stats = NewtonStats::default();
@@ -206,7 +206,7 @@ fn lazy_update_uses_the_expansion_inside_the_guard_and_newton_outside() {
         .collect();
     let ratio = errors[0] / errors[1];
     assert!((ratio - 8.0).abs() < 0.8, "error ratio {ratio}");
-    // A 100× jump fails the guard on both factors: Newton makes them exact anyway.
+    // A 100× jump fails the guard on both factors: the exact shift makes them exact anyway.
     let mut st = NewtonStats::default();
     let n = inv
         .at_damping(1.0, &a, &g, &opts, &mut st)
@@ -216,10 +216,7 @@ fn lazy_update_uses_the_expansion_inside_the_guard_and_newton_outside() {
     assert!(!st.refreshed);
     assert!(rel(&n.xa, &exact_inverse(&a, n.delta_a)) < 1e-8);
     assert!(rel(&n.xg, &exact_inverse(&g, n.delta_g)) < 1e-8);
-    assert_eq!(
-        st.reinversions, 0,
-        "the corrected warm start is exact for these factors"
-    );
+    assert_eq!(st.reinversions, 0, "the exact shift exists for these factors");
     // A warm refresh from the old inverse at the new damping needs few iterations.
     let mut st = NewtonStats::default();
     let warm = NewtonInv::refresh(&a, &g, 1.05e-2, Some(&inv), &opts, &mut st).unwrap();
@@ -245,10 +242,11 @@ fn an_eigenform_shifts_exactly_to_any_damping() {
 }
 
 /// A jump of δ by 100× fails the guard on factors that moved since X was computed (as RING's
-/// EMA factors do between refreshes): two Newton iterations from the corrected warm start
-/// reach the new inverse, where from X itself Newton diverges and a full inversion runs.
+/// EMA factors do between refreshes): X is shifted exactly to the new damping of the matrix it
+/// inverts, the factors' newer statistics wait for the next refresh, and nothing is
+/// re-inverted.
 #[test]
-fn a_guard_fallback_after_a_large_jump_needs_no_reinversion() {
+fn a_guard_fallback_shifts_x_exactly_and_leaves_new_statistics_to_the_refresh() {
     let (a, g) = (spd(9, 4), spd(5, 5));
     let opts = NewtonOptions::default();
     let mut stats = NewtonStats::default();
@@ -262,8 +260,38 @@ fn a_guard_fallback_after_a_large_jump_needs_no_reinversion() {
         .unwrap();
     assert_eq!(st.guard_fallbacks, 2);
     assert_eq!(st.reinversions, 0);
-    assert!(rel(&n.xa, &exact_inverse(&a2, n.delta_a)) < 1e-6);
-    assert!(rel(&n.xg, &exact_inverse(&g2, n.delta_g)) < 1e-6);
+    assert_eq!(st.iters, 0);
+    assert!(rel(&n.xa, &exact_inverse(&a, n.delta_a)) < 1e-9);
+    assert!(rel(&n.xg, &exact_inverse(&g, n.delta_g)) < 1e-9);
+    // The moved factors differ by more than that: the check above can tell them apart.
+    assert!(rel(&n.xa, &exact_inverse(&a2, n.delta_a)) > 1e-4);
+    // The eigenbasis is kept: only the eigenvalues moved.
+    assert!(n.a.q.equal(&inv.a.q) && n.g.q.equal(&inv.g.q));
+}
+
+/// An X that is not the inverse of a positive semidefinite matrix plus its damping (an
+/// eigenvalue above 1/δ) has no exact shift to a much lower damping (1 + Δλ ≤ 0): that factor
+/// is re-inverted from its current value, and counted.
+#[test]
+fn a_guard_fallback_without_an_exact_shift_reinverts_from_the_current_factor() {
+    let (a, g) = (spd(3, 8), spd(2, 9));
+    let opts = NewtonOptions::default();
+    let q = Tensor::eye(3, F64);
+    // Claims X_A ≈ (A + 0.5 I)⁻¹, but λ = 10 > 1/0.5.
+    let xa = EigenForm::new(q, vec![10.0, 1.0, 0.5]);
+    let xg = EigenForm::of(&exact_inverse(&g, 0.5)).unwrap();
+    let inv = NewtonInv::new(xa, xg, 0.5, 0.5, 1.0);
+    let mut st = NewtonStats::default();
+    // δ = 0.09 → δ_A = δ_G = 0.3: Δ = −0.2, and 1 + Δ·10 < 0.
+    let n = inv
+        .at_damping(0.09, &a, &g, &opts, &mut st)
+        .unwrap()
+        .unwrap();
+    assert_eq!((st.guard_fallbacks, st.reinversions), (1, 1));
+    assert!((n.delta_a - 0.3).abs() < 1e-12);
+    assert!(rel(&n.xa, &exact_inverse(&a, 0.3)) < 1e-8);
+    // G's shift passed its guard (|Δ|·‖X_G‖ ≤ 0.2·2): the second-order update.
+    assert!(rel(&n.xg, &exact_inverse(&g, 0.3)) < 0.1);
 }
 
 #[test]
