@@ -3,6 +3,11 @@
 //! sequences), at the kinds' t_stat 10 / t_inv 100, and the optimizer state's bytes over the
 //! parameters' bytes. Only the ratios are claims: the CPU changes between days.
 //!
+//! A step's cost changes over a run (RING's damping moves more late in training, so its §1.5
+//! guard fails more often), so each optimizer's figure is its mean over all timed steps, and
+//! on `mlp-digits` those are 900 steps, about its whole 40-epoch run (920 steps); the char LM
+//! times 300.
+//!
 //! Configs go through the same path as `lab grng` (the embedded default.yaml and kinds.yaml with
 //! `--set`s), and so do the task, model, data and optimizer; a step is `Stepper::step` on one
 //! batch, exactly what `time_step_ms` in steps.csv times. Each repeat times `T_INV` steps (one
@@ -11,7 +16,8 @@
 //! are of the stepping thread's CPU time (libtorch runs there at 1 thread), which other
 //! processes on a shared machine do not stretch as they do the wall time (also printed).
 //! `GRNG_BENCH_TASK=mlp-digits` times one task only; `GRNG_BENCH_OPTS=rkalman,ring` times only
-//! those optimizers (SGD, the baseline, always runs).
+//! those optimizers (SGD, the baseline, always runs); `GRNG_BENCH_REPEATS=50` times 50 repeats
+//! of 100 steps on each task (a run long enough to profile).
 use anyhow::Result;
 use lab::config::{self, Kinds};
 use lab::experiment::Experiment;
@@ -29,7 +35,9 @@ const BATCH: usize = 64;
 const SEQ_LEN: usize = 64;
 /// The kinds' inverse interval (configs/grng/kinds.yaml): steps timed per repeat.
 const T_INV: usize = 100;
-const REPEATS: usize = 3;
+/// Repeats on mlp-digits (about one whole run) and on the char LM.
+const REPEATS_MLP: usize = 9;
+const REPEATS_LM: usize = 3;
 /// Untimed steps first (allocations, first factor and inverse computations).
 const WARMUP: usize = 10;
 /// Distinct batches drawn once and cycled (the draw stays out of the timing).
@@ -82,7 +90,7 @@ struct Case {
     stepper: Box<dyn Stepper>,
     batches: Vec<(Tensor, Tensor)>,
     steps: usize,
-    /// Thread CPU milliseconds per step, one per repeat (the ratios' basis).
+    /// Thread CPU milliseconds per step, one per repeat (their mean is the ratios' basis).
     ms: Vec<f64>,
     /// Wall milliseconds per step, one per repeat.
     wall_ms: Vec<f64>,
@@ -139,14 +147,15 @@ impl Case {
         Ok((cpu, start.elapsed().as_secs_f64() * 1e3 / n as f64))
     }
 
-    fn median_ms(&self) -> f64 {
-        median(&self.ms)
+    /// Mean CPU ms per step over all timed steps (every repeat has `T_INV`).
+    fn mean_ms(&self) -> f64 {
+        mean(&self.ms)
     }
 
     /// The markdown row: CPU ms/step, × SGD, wall ms/step, target, met?, state/params.
     fn row(&self, task_name: &str, sgd_ms: f64) -> Result<String> {
-        let ms = self.median_ms();
-        let wall = median(&self.wall_ms);
+        let ms = self.mean_ms();
+        let wall = mean(&self.wall_ms);
         let ratio = ms / sgd_ms;
         let (target, met) = match self.target {
             Some(t) => (format!("≤ {t}×"), if ratio <= t { "yes" } else { "**no**" }),
@@ -203,7 +212,7 @@ fn bench_task(task_name: &str) -> Result<Vec<String>> {
     for c in cases.iter_mut().flatten() {
         c.run(WARMUP)?;
     }
-    for _ in 0..REPEATS {
+    for _ in 0..repeats(task_name) {
         for c in cases.iter_mut().flatten() {
             let (cpu, wall) = c.run(T_INV)?;
             c.ms.push(cpu);
@@ -211,7 +220,7 @@ fn bench_task(task_name: &str) -> Result<Vec<String>> {
         }
     }
     let sgd = match &cases[0] {
-        Ok(c) => c.median_ms(),
+        Ok(c) => c.mean_ms(),
         Err(row) => return Err(anyhow::anyhow!("no SGD baseline: {row}")),
     };
     cases
@@ -221,6 +230,21 @@ fn bench_task(task_name: &str) -> Result<Vec<String>> {
             Err(row) => Ok(row.clone()),
         })
         .collect()
+}
+
+/// Repeats of `T_INV` steps on `task`: `GRNG_BENCH_REPEATS` (e.g. a longer run to profile),
+/// else [`REPEATS_MLP`] on mlp-digits and [`REPEATS_LM`] on the char LM.
+fn repeats(task: &str) -> usize {
+    let default = if task == TaskId::MlpDigits.name() {
+        REPEATS_MLP
+    } else {
+        REPEATS_LM
+    };
+    std::env::var("GRNG_BENCH_REPEATS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .filter(|&r| r > 0)
+        .unwrap_or(default)
 }
 
 /// CPU time of the calling thread in milliseconds (libtorch runs on it at 1 thread), so that
@@ -238,10 +262,8 @@ fn thread_cpu_ms() -> f64 {
     ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
 }
 
-fn median(v: &[f64]) -> f64 {
-    let mut t = v.to_vec();
-    t.sort_by(f64::total_cmp);
-    t[t.len() / 2]
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
 /// The CPU model (the ratios hold on one machine and one day only).
@@ -278,7 +300,10 @@ fn main() -> Result<()> {
     let started = Instant::now();
     println!(
         "== grng: time per step vs SGD (batch {BATCH}, char LM {SEQ_LEN}-char sequences; t_stat 10, \
-         t_inv {T_INV}; median of {REPEATS} repeats of {T_INV} steps after {WARMUP} warm-up, 1 thread)"
+         t_inv {T_INV}; mean over {} (mlp-digits) and {} (char LM) steps after {WARMUP} warm-up, \
+         1 thread)",
+        repeats(TaskId::MlpDigits.name()) * T_INV,
+        repeats(TaskId::CharlmGrammar.name()) * T_INV
     );
     println!(
         "machine: {}; fp32 matmul (512^3, libtorch, 1 thread) {:.1} GFLOP/s",
