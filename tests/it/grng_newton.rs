@@ -126,7 +126,7 @@ fn ring_lazy_steps_track_the_exact_damped_inverse_to_first_order() {
             .into_iter()
             .map(|i| {
                 let n = newton_of(i);
-                (n.xa.copy(), n.xg.copy(), n.delta_a, n.delta_g)
+                (n.xa(), n.xg(), n.delta_a, n.delta_g)
             })
             .collect();
         let r = s.step(&mut batch(&m, k, 8, D, C)).unwrap();
@@ -137,8 +137,8 @@ fn ring_lazy_steps_track_the_exact_damped_inverse_to_first_order() {
         {
             let n = newton_of(inv);
             for (x, x0, m, d, d0) in [
-                (&n.xa, xa0, a, n.delta_a, *da0),
-                (&n.xg, xg0, g, n.delta_g, *dg0),
+                (&n.xa(), xa0, a, n.delta_a, *da0),
+                (&n.xg(), xg0, g, n.delta_g, *dg0),
             ] {
                 let exact = exact_inverse(m, d);
                 let change = (d - d0).abs();
@@ -162,7 +162,7 @@ fn ring_lazy_steps_track_the_exact_damped_inverse_to_first_order() {
     // The drift stays small over 11 lazy steps (first-order updates reached 25% here).
     for (inv, (_, a, _)) in s.layer_inverses().into_iter().zip(s.layer_factors()) {
         let n = newton_of(inv);
-        let err = rel(&n.xa, &exact_inverse(&a, n.delta_a));
+        let err = rel(&n.xa(), &exact_inverse(&a, n.delta_a));
         assert!(err < 0.05, "X_A drifted by {err}");
     }
 }
@@ -184,7 +184,7 @@ fn lazy_update_uses_the_expansion_inside_the_guard_and_the_exact_shift_outside()
     assert!(stats.refreshed && stats.iters > 0 && stats.resid_max < 1e-8);
     let (da, dg) = (inv.delta_a, inv.delta_g);
     assert!((da * dg - 1e-2).abs() < 1e-15);
-    assert!((rel(&inv.xa, &exact_inverse(&a, da))) < 1e-9);
+    assert!((rel(&inv.xa(), &exact_inverse(&a, da))) < 1e-9);
     // Same damping: nothing to do.
     assert!(inv
         .at_damping(1e-2, &a, &g, &opts, &mut stats)
@@ -201,7 +201,7 @@ fn lazy_update_uses_the_expansion_inside_the_guard_and_the_exact_shift_outside()
                 .unwrap();
             assert_eq!(st.guard_fallbacks, 0);
             assert!((n.delta_a * n.delta_g - delta).abs() < 1e-15);
-            rel(&n.xa, &exact_inverse(&a, n.delta_a))
+            rel(&n.xa(), &exact_inverse(&a, n.delta_a))
         })
         .collect();
     let ratio = errors[0] / errors[1];
@@ -214,14 +214,17 @@ fn lazy_update_uses_the_expansion_inside_the_guard_and_the_exact_shift_outside()
         .unwrap();
     assert_eq!(st.guard_fallbacks, 2);
     assert!(!st.refreshed);
-    assert!(rel(&n.xa, &exact_inverse(&a, n.delta_a)) < 1e-8);
-    assert!(rel(&n.xg, &exact_inverse(&g, n.delta_g)) < 1e-8);
-    assert_eq!(st.reinversions, 0, "the exact shift exists for these factors");
+    assert!(rel(&n.xa(), &exact_inverse(&a, n.delta_a)) < 1e-8);
+    assert!(rel(&n.xg(), &exact_inverse(&g, n.delta_g)) < 1e-8);
+    assert_eq!(
+        st.reinversions, 0,
+        "the exact shift exists for these factors"
+    );
     // A warm refresh from the old inverse at the new damping needs few iterations.
     let mut st = NewtonStats::default();
     let warm = NewtonInv::refresh(&a, &g, 1.05e-2, Some(&inv), &opts, &mut st).unwrap();
     assert!(st.iters <= 2 * opts.max_warm, "{} iterations", st.iters);
-    assert!(rel(&warm.xg, &exact_inverse(&g, warm.delta_g)) < 1e-9);
+    assert!(rel(&warm.xg(), &exact_inverse(&g, warm.delta_g)) < 1e-9);
 }
 
 /// The fallback's warm start: X summed to all orders in its eigenbasis, λ/(1 + Δλ), is the
@@ -261,10 +264,10 @@ fn a_guard_fallback_shifts_x_exactly_and_leaves_new_statistics_to_the_refresh() 
     assert_eq!(st.guard_fallbacks, 2);
     assert_eq!(st.reinversions, 0);
     assert_eq!(st.iters, 0);
-    assert!(rel(&n.xa, &exact_inverse(&a, n.delta_a)) < 1e-9);
-    assert!(rel(&n.xg, &exact_inverse(&g, n.delta_g)) < 1e-9);
+    assert!(rel(&n.xa(), &exact_inverse(&a, n.delta_a)) < 1e-9);
+    assert!(rel(&n.xg(), &exact_inverse(&g, n.delta_g)) < 1e-9);
     // The moved factors differ by more than that: the check above can tell them apart.
-    assert!(rel(&n.xa, &exact_inverse(&a2, n.delta_a)) > 1e-4);
+    assert!(rel(&n.xa(), &exact_inverse(&a2, n.delta_a)) > 1e-4);
     // The eigenbasis is kept: only the eigenvalues moved.
     assert!(n.a.q.equal(&inv.a.q) && n.g.q.equal(&inv.g.q));
 }
@@ -289,9 +292,9 @@ fn a_guard_fallback_without_an_exact_shift_reinverts_from_the_current_factor() {
         .unwrap();
     assert_eq!((st.guard_fallbacks, st.reinversions), (1, 1));
     assert!((n.delta_a - 0.3).abs() < 1e-12);
-    assert!(rel(&n.xa, &exact_inverse(&a, 0.3)) < 1e-8);
+    assert!(rel(&n.xa(), &exact_inverse(&a, 0.3)) < 1e-8);
     // G's shift passed its guard (|Δ|·‖X_G‖ ≤ 0.2·2): the second-order update.
-    assert!(rel(&n.xg, &exact_inverse(&g, 0.3)) < 0.1);
+    assert!(rel(&n.xg(), &exact_inverse(&g, 0.3)) < 0.1);
 }
 
 #[test]

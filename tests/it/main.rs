@@ -97,6 +97,7 @@ mod optim_checkpoint;
 mod optim_curvature;
 mod optim_gradreg;
 mod optim_kfac;
+mod optim_kfac_dtype;
 mod optim_kfac_update;
 mod optim_loss;
 mod optim_sgd;

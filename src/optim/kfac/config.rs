@@ -47,6 +47,18 @@ pub enum InverseMethod {
     Newton,
 }
 
+/// The kind the per-step products `U = G⁻¹ v A⁻¹` run in. Factors and inverses are f64
+/// either way (spec §1.4: factors up to 512 inverted in f64 even when training in f32).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrecondDtype {
+    /// The parameters' kind (f32 models: f32 products on the f64 inverses cast once per
+    /// refresh or damping), as the reference implementations apply their preconditioners.
+    Model,
+    /// f64 products on f64 gradients.
+    F64,
+}
+
 /// Labels of the error backward (§1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -81,6 +93,7 @@ pub struct KfacConfig {
     pub damping_scheme: DampingScheme,
     pub gr_norm: GrNorm,
     pub inverse: InverseMethod,
+    pub precondition_dtype: PrecondDtype,
     /// Most Newton iterations of a warm-started refresh (`inverse: newton`, §1.4 n_newton warm).
     pub newton_warm: u32,
     /// Most Newton iterations from the cold start `I / tr M` (§1.4 n_newton cold).
@@ -124,6 +137,7 @@ impl KfacConfig {
             damping_scheme: DampingScheme::Factored,
             gr_norm: GrNorm::Global,
             inverse: InverseMethod::Eigen,
+            precondition_dtype: PrecondDtype::Model,
             newton_warm: 5,
             newton_cold: 40,
             stat_decay: 0.95,

@@ -134,17 +134,12 @@ pub fn batch_factors(plan: &LayerPlan, input: &Tensor, errors: &Tensor, n: i64) 
     })
 }
 
-/// The layer's gradient with the bias as a last column: `(d_out, cols)` f64, from `.grad()`.
-pub fn layer_grad(plan: &LayerPlan, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
-    let w = grad_or_zero(weight).to_kind(Kind::Double);
+/// The layer's gradient with the bias as a last column: `(d_out, cols)` in `kind`, from
+/// `.grad()`.
+pub fn layer_grad(plan: &LayerPlan, weight: &Tensor, bias: Option<&Tensor>, kind: Kind) -> Tensor {
+    let w = grad_or_zero(weight).to_kind(kind);
     match bias {
-        Some(b) => Tensor::cat(
-            &[
-                w,
-                grad_or_zero(b).to_kind(Kind::Double).view([plan.d_out, 1]),
-            ],
-            1,
-        ),
+        Some(b) => Tensor::cat(&[w, grad_or_zero(b).to_kind(kind).view([plan.d_out, 1])], 1),
         None => w,
     }
 }

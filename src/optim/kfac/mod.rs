@@ -24,7 +24,9 @@ pub mod state;
 pub mod step;
 pub mod update;
 
-pub use config::{DampingScheme, Fallback, FisherKind, GrMode, GrNorm, InverseMethod, KfacConfig};
+pub use config::{
+    DampingScheme, Fallback, FisherKind, GrMode, GrNorm, InverseMethod, KfacConfig, PrecondDtype,
+};
 pub use factors::LayerPlan;
 pub use newton::{NewtonInv, NewtonStats};
 pub use precondition::{Eigh, Inverses};

@@ -44,6 +44,7 @@ use super::precondition::split_ratio;
 use crate::optim::curvature::{damped_inverse, symmetrize, NewtonOptions};
 use anyhow::{Context, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use tch::{Kind, Tensor};
 
 /// Order of the lazy §1.5 update (see the module doc: the first-order error `+Δ²X³` has one
@@ -59,6 +60,8 @@ pub struct EigenForm {
     pub lam: Vec<f64>,
     /// `q` was found finite (a shift reuses `q`, so its check is not repeated every step).
     q_finite: AtomicBool,
+    /// `q` in the gradients' kind, cast once per eigenbasis (shared by its shifts).
+    q_cast: Arc<Mutex<Option<Tensor>>>,
 }
 
 impl EigenForm {
@@ -72,13 +75,39 @@ impl EigenForm {
         Ok(EigenForm::new(q, lam))
     }
 
-    /// `Q diag(λ) Qᵀ` from its parts (`q` `(d, d)` f64).
+    /// `Q diag(λ) Qᵀ` from its parts (`q` `(d, d)` f64). Q is kept contiguous (eigh returns it
+    /// column-major, a loaded state row-major), so that the products, and their last bits, do
+    /// not depend on where Q came from: a resumed run repeats the uninterrupted one.
     pub fn new(q: Tensor, lam: Vec<f64>) -> EigenForm {
         EigenForm {
-            q,
+            q: q.contiguous(),
             lam,
             q_finite: AtomicBool::new(false),
+            q_cast: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// Q in `kind` (cast once per eigenbasis).
+    pub fn q_in(&self, kind: Kind) -> Tensor {
+        if kind == self.q.kind() {
+            return self.q.shallow_clone();
+        }
+        let mut cast = self.q_cast.lock().unwrap_or_else(|e| e.into_inner());
+        match cast.as_ref() {
+            Some(q) if q.kind() == kind => q.shallow_clone(),
+            _ => {
+                let q = self.q.to_kind(kind);
+                *cast = Some(q.shallow_clone());
+                q
+            }
+        }
+    }
+
+    /// λ as a `(d)` tensor of `kind` on Q's device.
+    pub fn lam_in(&self, kind: Kind) -> Tensor {
+        Tensor::from_slice(&self.lam)
+            .to_device(self.q.device())
+            .to_kind(kind)
     }
 
     /// `Q diag(λ) Qᵀ` `(d, d)`.
@@ -127,6 +156,7 @@ impl EigenForm {
             q: self.q.shallow_clone(),
             lam,
             q_finite: AtomicBool::new(self.q_finite.load(Ordering::Relaxed)),
+            q_cast: Arc::clone(&self.q_cast),
         }
     }
 
@@ -151,14 +181,13 @@ pub struct NewtonInv {
     pub a: EigenForm,
     /// `X_G ≈ (G + δ_G I)⁻¹` in its eigenbasis.
     pub g: EigenForm,
-    /// `X_A = Q_A diag(λ_A) Q_Aᵀ`, `(cols, cols)` f64 (formed from `a`).
-    pub xa: Tensor,
-    /// `X_G`, `(d_out, d_out)` f64 (formed from `g`).
-    pub xg: Tensor,
     pub delta_a: f64,
     pub delta_g: f64,
     /// π of the refresh (§1.3): `(δ_A, δ_G) = (π√δ, √δ/π)` for every δ until the next refresh.
     pub pi: f64,
+    /// `(kind, X_A, X_G)` formed in the gradients' kind on first use (inverses that serve many
+    /// steps at one damping).
+    dense: Mutex<Option<(Kind, Tensor, Tensor)>>,
 }
 
 /// Newton work of one step, summed over layers.
@@ -177,17 +206,26 @@ pub struct NewtonStats {
 }
 
 impl NewtonInv {
-    /// From the two eigenforms (X_A, X_G formed from them).
+    /// From the two eigenforms, for use at this damping over many steps.
     pub fn new(a: EigenForm, g: EigenForm, delta_a: f64, delta_g: f64, pi: f64) -> NewtonInv {
         NewtonInv {
-            xa: a.dense(),
-            xg: g.dense(),
             a,
             g,
             delta_a,
             delta_g,
             pi,
+            dense: Mutex::new(None),
         }
+    }
+
+    /// `X_A = Q_A diag(λ_A) Q_Aᵀ` `(cols, cols)` f64.
+    pub fn xa(&self) -> Tensor {
+        self.a.dense()
+    }
+
+    /// `X_G` `(d_out, d_out)` f64.
+    pub fn xg(&self) -> Tensor {
+        self.g.dense()
     }
 
     /// Refresh for damping `delta` from factors A `(cols, cols)` and G `(d_out, d_out)`,
@@ -204,12 +242,13 @@ impl NewtonInv {
         let pi = split_ratio(mean_trace(&a), mean_trace(&g));
         let (delta_a, delta_g) = super::precondition::factored_split(delta, pi);
         let first = crate::optim::curvature::ShiftOrder::First;
-        let warm = |e: &EigenForm, x: &Tensor, old: f64, new: f64| {
+        let warm = |e: &EigenForm, old: f64, new: f64| {
             // §2.3 step 3: correct to the new damping first; if the guard fails, X as it is.
-            (e.shifted(new - old, first).map(|s| s.dense())).unwrap_or_else(|| x.shallow_clone())
+            e.shifted(new - old, first)
+                .map_or_else(|| e.dense(), |s| s.dense())
         };
-        let warm_a = prev.map(|p| warm(&p.a, &p.xa, p.delta_a, delta_a));
-        let warm_g = prev.map(|p| warm(&p.g, &p.xg, p.delta_g, delta_g));
+        let warm_a = prev.map(|p| warm(&p.a, p.delta_a, delta_a));
+        let warm_g = prev.map(|p| warm(&p.g, p.delta_g, delta_g));
         let inv_a = damped_inverse(&a, delta_a, warm_a.as_ref(), opts)?;
         let inv_g = damped_inverse(&g, delta_g, warm_g.as_ref(), opts)?;
         stats.refreshed = true;
@@ -234,14 +273,39 @@ impl NewtonInv {
         if delta_a == self.delta_a && delta_g == self.delta_g {
             return Ok(None);
         }
-        let ea = lazy_shift(&self.a, &self.xa, a, self.delta_a, delta_a, opts, stats)?;
-        let eg = lazy_shift(&self.g, &self.xg, g, self.delta_g, delta_g, opts, stats)?;
+        let ea = lazy_shift(&self.a, a, self.delta_a, delta_a, opts, stats)?;
+        let eg = lazy_shift(&self.g, g, self.delta_g, delta_g, opts, stats)?;
         Ok(Some(NewtonInv::new(ea, eg, delta_a, delta_g, self.pi)))
     }
 
-    /// `U = X_G v X_A` for the layer gradient `v` `(d_out, cols)` f64.
-    pub fn precondition(&self, v: &Tensor) -> Tensor {
-        self.xg.matmul(&v.matmul(&self.xa)) // (d_out, cols)
+    /// `U = X_G v X_A` for the layer gradient `v` `(d_out, cols)`, in v's kind.
+    /// `through_eigenbases` (a damping that moves every step, RING): `Q_G (λ_Gλ_Aᵀ ⊙ Q_Gᵀ v
+    /// Q_A) Q_Aᵀ`, four products of v's size instead of forming X_A and X_G (k³ each), never
+    /// more flops; otherwise X is formed once and each step takes two products. The route
+    /// depends on the config only, so a resumed run takes the same one.
+    pub fn precondition(&self, v: &Tensor, through_eigenbases: bool) -> Tensor {
+        let kind = v.kind();
+        if through_eigenbases {
+            let (qa, qg) = (self.a.q_in(kind), self.g.q_in(kind));
+            let scale = self.g.lam_in(kind).unsqueeze(1) * self.a.lam_in(kind).unsqueeze(0);
+            let inner = qg.transpose(0, 1).matmul(&v.matmul(&qa)) * scale; // (d_out, cols)
+            return qg.matmul(&inner.matmul(&qa.transpose(0, 1)));
+        }
+        let (xa, xg) = self.dense_in(kind);
+        xg.matmul(&v.matmul(&xa)) // (d_out, cols)
+    }
+
+    /// X_A and X_G in `kind`, formed (f64, then cast) on first use.
+    fn dense_in(&self, kind: Kind) -> (Tensor, Tensor) {
+        let mut dense = self.dense.lock().unwrap_or_else(|e| e.into_inner());
+        match dense.as_ref() {
+            Some((k, xa, xg)) if *k == kind => (xa.shallow_clone(), xg.shallow_clone()),
+            _ => {
+                let (xa, xg) = (self.xa().to_kind(kind), self.xg().to_kind(kind));
+                *dense = Some((kind, xa.shallow_clone(), xg.shallow_clone()));
+                (xa, xg)
+            }
+        }
     }
 
     /// `[δ_A, δ_G, π]` as a `(3)` f64 tensor (for the optimizer state).
@@ -294,12 +358,11 @@ fn damping_parts(damping: &Tensor) -> (f64, f64, f64) {
     )
 }
 
-/// X at damping `new` from `e` (= `x`) at `old`: the §1.5 update inside its guard, else X
-/// shifted exactly (see the module doc); re-inverted from the current factor `m` only when
-/// no exact shift exists.
+/// X at damping `new` from `e` at `old`: the §1.5 update inside its guard, else X shifted
+/// exactly (see the module doc); re-inverted from the current factor `m` only when no exact
+/// shift exists.
 fn lazy_shift(
     e: &EigenForm,
-    x: &Tensor,
     m: &Tensor,
     old: f64,
     new: f64,
@@ -314,7 +377,8 @@ fn lazy_shift(
         return Ok(exact);
     }
     stats.reinversions += 1;
-    EigenForm::of(&damped_inverse(&m.to_kind(Kind::Double), new, Some(x), opts)?.x)
+    let x = e.dense();
+    EigenForm::of(&damped_inverse(&m.to_kind(Kind::Double), new, Some(&x), opts)?.x)
 }
 
 /// tr(M) / dim M.

@@ -58,8 +58,9 @@ pub struct EigenInv {
     pi: f64,
     /// (δ, denominator `(d_out, cols)`) of the last exact_eigen [`Inverses::precondition`].
     denom: Mutex<Option<(f64, Tensor)>>,
-    /// (δ, `(G + δ_G I)⁻¹`, `(A + δ_A I)⁻¹`) of the last factored one.
-    damped: Mutex<Option<(f64, Tensor, Tensor)>>,
+    /// (δ, kind, `(G + δ_G I)⁻¹`, `(A + δ_A I)⁻¹`) of the last factored one: formed in f64,
+    /// kept in the kind of the gradients they precondition.
+    damped: Mutex<Option<(f64, Kind, Tensor, Tensor)>>,
 }
 
 impl EigenInv {
@@ -91,20 +92,22 @@ impl EigenInv {
     /// The factored damped inverses `(G + √δ/π I)⁻¹ = Q_G diag(1/(d_G + √δ/π)) Q_Gᵀ` and
     /// `(A + π√δ I)⁻¹` (§1.3), formed once per δ: the factored divisor is an outer product, so
     /// `Q_G((Q_Gᵀ v Q_A) ⊘ D)Q_Aᵀ` equals `(G + δ_G I)⁻¹ v (A + δ_A I)⁻¹`, two products a
-    /// step instead of four.
-    fn damped_inverses(&self, delta: f64) -> (Tensor, Tensor) {
+    /// step instead of four. Formed in f64, returned in `kind`.
+    fn damped_inverses(&self, delta: f64, kind: Kind) -> (Tensor, Tensor) {
         let mut cache = self.damped.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((d, g, a)) = cache.as_ref() {
-            if *d == delta {
+        if let Some((d, k, g, a)) = cache.as_ref() {
+            if *d == delta && *k == kind {
                 return (g.shallow_clone(), a.shallow_clone());
             }
         }
         let (da, dg) = factored_split(delta, self.pi);
         let inverse = |e: &Eigh, shift: f64| {
-            (&e.q * (&e.d + shift).reciprocal().unsqueeze(0)).matmul(&e.q.transpose(0, 1))
+            (&e.q * (&e.d + shift).reciprocal().unsqueeze(0))
+                .matmul(&e.q.transpose(0, 1))
+                .to_kind(kind)
         };
         let (g, a) = (inverse(&self.g, dg), inverse(&self.a, da));
-        *cache = Some((delta, g.shallow_clone(), a.shallow_clone()));
+        *cache = Some((delta, kind, g.shallow_clone(), a.shallow_clone()));
         (g, a)
     }
 }
@@ -171,22 +174,37 @@ impl Inverses {
         }
     }
 
-    /// U for the layer gradient `v` `(d_out, cols)` f64 and damping δ:
-    /// factored: (G + √δ/π I)⁻¹ v (A + π√δ I)⁻¹; exact_eigen: (G⊗A + δI)⁻¹ vec_r(v).
+    /// U for the layer gradient `v` `(d_out, cols)` and damping δ, in v's kind (the inverses
+    /// are f64 and cast, see `precondition_dtype`):
+    /// factored: (G + √δ/π I)⁻¹ v (A + π√δ I)⁻¹; exact_eigen: (G⊗A + δI)⁻¹ vec_r(v), in f64.
     /// Newton inverses are used at the damping they hold (see [`Inverses::at_damping`]).
     pub fn precondition(&self, v: &Tensor, delta: f64, scheme: DampingScheme) -> Tensor {
+        self.precondition_with(v, delta, scheme, false)
+    }
+
+    /// [`Inverses::precondition`]; `moving_damping` (RING: a new damping every step) applies
+    /// Newton inverses through their eigenbases ([`NewtonInv::precondition`]).
+    pub fn precondition_with(
+        &self,
+        v: &Tensor,
+        delta: f64,
+        scheme: DampingScheme,
+        moving_damping: bool,
+    ) -> Tensor {
         match self {
             Inverses::Eigen(e) if scheme == DampingScheme::Factored => {
-                let (g_inv, a_inv) = e.damped_inverses(delta);
+                let (g_inv, a_inv) = e.damped_inverses(delta, v.kind());
                 g_inv.matmul(&v.matmul(&a_inv)) // (d_out, cols)
             }
             Inverses::Eigen(e) => {
                 let (a, g) = (&e.a, &e.g);
-                let inner = g.q.transpose(0, 1).matmul(v).matmul(&a.q); // (d_out, cols)
+                let v64 = v.to_kind(Kind::Double);
+                let inner = g.q.transpose(0, 1).matmul(&v64).matmul(&a.q); // (d_out, cols)
                 g.q.matmul(&(inner / e.denominator(delta)))
                     .matmul(&a.q.transpose(0, 1))
+                    .to_kind(v.kind())
             }
-            Inverses::Newton(n) => n.precondition(v),
+            Inverses::Newton(n) => n.precondition(v, moving_damping),
         }
     }
 

@@ -2,7 +2,7 @@
 //! statistics → gradient → curvature (factor EMA, inverse refresh) → precondition with damping
 //! → KL clip → update ([`super::update`]). A stage that meets a non-finite number makes the
 //! step a no-op (nothing committed, damping ×10 from then on, `nonfinite_skipped`).
-use super::config::{GrMode, GrNorm, KfacConfig};
+use super::config::{GrMode, GrNorm, KfacConfig, PrecondDtype};
 use super::factors::{layer_grad, plan_layers, planned_params, Factors, LayerPlan};
 use super::newton::NewtonStats;
 use super::precondition::Inverses;
@@ -249,10 +249,16 @@ impl Kfac {
         Ok(Some(pending))
     }
 
-    /// The layer's gradient `(d_out, cols)` f64 (bias as the last column).
+    /// The layer's gradient `(d_out, cols)` (bias as the last column) in the kind the
+    /// preconditioning runs in (`precondition_dtype`).
     fn layer_v(&self, l: &Layer) -> Tensor {
+        let weight = &self.params[l.weight].tensor;
+        let kind = match self.cfg.precondition_dtype {
+            PrecondDtype::Model => weight.kind(),
+            PrecondDtype::F64 => Kind::Double,
+        };
         let bias = l.bias.map(|b| &self.params[b].tensor);
-        layer_grad(&l.plan, &self.params[l.weight].tensor, bias)
+        layer_grad(&l.plan, weight, bias, kind)
     }
 
     /// Stage 4–6: per layer U = G⁻¹ v A⁻¹ with this step's damping (newton inverses moved to
@@ -289,7 +295,8 @@ impl Kfac {
                 .as_ref()
                 .or(l.inv.as_ref())
                 .context("inverses exist")?;
-            let u = inv.precondition(&v, delta, self.cfg.damping_scheme);
+            let moving = self.cfg.gr == GrMode::Implicit;
+            let u = inv.precondition_with(&v, delta, self.cfg.damping_scheme, moving);
             let uv = (&u * &v).sum(Kind::Double);
             vu_sum = Some(match vu_sum {
                 Some(s) => s + uv,

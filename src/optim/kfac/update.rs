@@ -132,8 +132,9 @@ impl Kfac {
             us
         };
         for (l, u) in self.layers.iter().flatten().zip(per_param) {
-            // (d_out, cols), in the weight's kind once for the whole layer.
-            let u = (u * nu).to_kind(self.params[l.weight].tensor.kind());
+            // νU (d_out, cols), in the weight's kind once for the whole layer (then scaled, as
+            // the flat update does).
+            let u = u.to_kind(self.params[l.weight].tensor.kind()) * nu;
             moves.push((l.weight, u.narrow(1, 0, l.plan.d_in), 1.0));
             if let Some(b) = l.bias {
                 moves.push((b, u.select(1, l.plan.d_in), 1.0));
@@ -161,19 +162,19 @@ impl Kfac {
     }
 
     /// [`Kfac::momentum_step`] of every K-FAC layer parameter at once on the flat buffers:
-    /// νU is written into the direction buffer (converted to the parameters' dtype as
-    /// `(νU).to_kind` would), then the update runs on whole buffers.
+    /// U is written into the direction buffer (in the parameters' dtype) and scaled by ν
+    /// there, then the update runs on whole buffers.
     fn flat_step(&mut self, us: &[Tensor], nu: f64, wd_on: bool) -> Result<()> {
         let _guard = tch::no_grad_guard();
         let fu = self.flat_update.as_mut().context("flat update is set")?;
         fu.flat.sync_params()?;
         for (l, u) in self.layers.iter().flatten().zip(us) {
-            let u = u * nu; // (d_out, cols) f64
-            fu.dir_of(l.weight)?.copy_(&u.narrow(1, 0, l.plan.d_in));
+            fu.dir_of(l.weight)?.copy_(&u.narrow(1, 0, l.plan.d_in)); // U (d_out, cols)
             if let Some(b) = l.bias {
                 fu.dir_of(b)?.copy_(&u.select(1, l.plan.d_in));
             }
         }
+        let _ = fu.dir.g_mul_scalar_(nu); // νU, once on the whole buffer
         let lr = self.cfg.lr * fu.lr_mult;
         let wd = if wd_on { fu.weight_decay } else { 0.0 };
         let mut theta = fu.flat.params.shallow_clone();
