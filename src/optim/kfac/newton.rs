@@ -15,8 +15,9 @@
 //!   `(X⁻¹ + ΔI)⁻¹` is the series summed to all orders, `λ/(1 + Δλ)` in X's eigenbasis, which
 //!   is taken directly ([`EigenForm::exactly_shifted`]). The factors' newer statistics enter at
 //!   the next refresh, as on every other lazy step. (Newton on the *current* factor instead
-//!   cost a 2k³ refine and a k³ eigendecomposition per failed guard, and RING's guard fails
-//!   on ~1 of 6 factors per step late in an mlp-digits run: 3.3 ms per step against 1.4.)
+//!   cost a 2k³ refine and a k³ eigendecomposition per failed guard; RING's guard fails on ~1
+//!   of 6 factors per step late in an mlp-digits run, whose mean step was then 3.3 ms against
+//!   a median of 1.4.)
 //!   Only when the exact shift does not exist (a `1 + Δλ ≤ 0`) is the factor re-inverted
 //!   from its current value. Each guard failure counts in `StepReport.lazy_guard_fallbacks`.
 //!   With constant damping (K-FAC, RENG) X is reused as is.
@@ -24,16 +25,17 @@
 //! Each X is kept as its eigendecomposition `Q diag(λ) Qᵀ` ([`EigenForm`], taken once per
 //! refresh from the Newton result), so the §1.5 update is the same polynomial applied to the
 //! eigenvalues, `λ ← λ − Δλ² + Δ²λ³`, and its guard uses the exact `‖X‖₂ = max λ`: a lazy step
-//! costs one product per factor (forming X) instead of two (X², X³) and no norm estimate. The
-//! state holds Q and λ, so a resumed run continues bit for bit; states of the older dense form
-//! (X itself) still load (their X is decomposed once).
+//! forms no product at all (not X², X³, nor X: RING preconditions through the eigenbases,
+//! [`NewtonInv::precondition`]) and needs no norm estimate. The state holds Q and λ, so a
+//! resumed run continues bit for bit; states of the older dense form (X itself) still load
+//! (their X is decomposed once).
 //!
 //! Why explicit rather than the implicit product of the §2.3 note: the stored X then always is
 //! the inverse at the damping stored next to it, so state save/load is just (X, δ) and the next
 //! refresh needs no catch-up correction; the guard sees every change (RING's δ_k = λ0 + ρ‖g‖²
 //! can move by orders of magnitude in a step, where an unguarded first-order product is not
-//! even positive definite); and the extra `d³` product per factor and step is small next to the
-//! forward/backward for the §6.2 model sizes.
+//! even positive definite); and in the eigenform it costs nothing beyond the elementwise
+//! polynomial on λ.
 //!
 //! Why second order (the spec's optional form) rather than the default first order: the
 //! first-order error `+Δ²X³` is positive semidefinite whatever the sign of Δ, so it builds up
