@@ -1,5 +1,6 @@
 //! R-Kalman's dense filter math against closed forms (grng spec §6.8 tests 14, 15, 16, 18), f64;
 //! the `Stepper` on tiny softmax models in [`step`].
+mod damped;
 mod fallback;
 mod kron;
 mod step;

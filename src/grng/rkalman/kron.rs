@@ -2,7 +2,8 @@
 //! covariances P_A ≈ A⁻¹ `(d_in+1, d_in+1)` and P_G ≈ G⁻¹ `(d_out, d_out)` (bias folded into A
 //! by an appended 1, §1.2) whose inverses track the K-FAC EMA factors exactly, by Woodbury on
 //! the batch rows, so that P_G ⊗ P_A ≈ F_ii⁻¹ in row-major order.
-use super::dense::{implicit_gr, measurement_update, norm_upper_bound, sym, GrStep, GUARD};
+use super::damped::{damp_factor, DampedFactor};
+use super::dense::{measurement_update, norm_upper_bound, sym};
 use crate::optim::Captured;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -70,12 +71,11 @@ pub fn gram(x: &Tensor) -> Tensor {
     out.triu(0) + out.triu(1).tr()
 }
 
-/// A covariance factor P with what its GR damping reads from it (P², the bound on ‖P‖₂, the
-/// mean eigenvalue of P⁻¹), each computed at most once: with `t_stat` > 1 the factor is
-/// unchanged for t_stat − 1 steps and these are reused, not recomputed.
+/// A covariance factor P with what its GR damping reads from it (the bound on ‖P‖₂, the mean
+/// eigenvalue of P⁻¹), each computed at most once: with `t_stat` > 1 the factor is unchanged
+/// for t_stat − 1 steps and these are reused, not recomputed.
 pub struct Factor {
     pub p: Tensor,
-    square: OnceCell<Tensor>,
     bound: OnceCell<f64>,
     mean_eig: OnceCell<f64>,
 }
@@ -84,15 +84,9 @@ impl Factor {
     pub fn new(p: Tensor) -> Factor {
         Factor {
             p,
-            square: OnceCell::new(),
             bound: OnceCell::new(),
             mean_eig: OnceCell::new(),
         }
-    }
-
-    /// P·P.
-    pub fn square(&self) -> &Tensor {
-        self.square.get_or_init(|| self.p.matmul(&self.p))
     }
 
     /// [`norm_upper_bound`] of P.
@@ -105,39 +99,6 @@ impl Factor {
         *self
             .mean_eig
             .get_or_init(|| self.p.size()[0] as f64 / self.p.trace().double_value(&[]))
-    }
-}
-
-/// Implicit GR of one factor (§2.4 step 2): the first-order `P − δP²` (§1.5) while
-/// δ·‖P‖ ≤ [`GUARD`], else the exact `(I + δP)⁻¹P = (P⁻¹ + δI)⁻¹` by one Cholesky solve of the
-/// SPD k×k system; the factors are small, and this costs ~k³ where the dense form's Newton
-/// iteration (§1.4) takes up to 50 pairs of k×k products. Newton remains the fallback if the
-/// Cholesky factorization fails.
-pub fn damp_factor(f: &Factor, delta: f64) -> GrStep {
-    let p = &f.p;
-    if delta == 0.0 {
-        return implicit_gr(p, delta);
-    }
-    if delta * f.bound() <= GUARD {
-        // implicit_gr's first-order path, with P² and the bound from the factor.
-        return GrStep {
-            p: sym(&(p - f.square() * delta)),
-            fallback: false,
-            newton_iters: 0,
-            newton_resid: 0.0,
-        };
-    }
-    let k = p.size()[0];
-    let m = Tensor::eye(k, (p.kind(), p.device())) + p * delta; // (k, k) SPD
-    let (l, info) = m.linalg_cholesky_ex(false, false);
-    if info.int64_value(&[]) != 0 {
-        return implicit_gr(p, delta);
-    }
-    GrStep {
-        p: sym(&p.cholesky_solve(&l, false)),
-        fallback: true,
-        newton_iters: 0,
-        newton_resid: 0.0,
     }
 }
 
@@ -179,9 +140,9 @@ pub struct KronLayer {
 pub struct LayerStep {
     pub p_a: Rc<Factor>,
     pub p_g: Rc<Factor>,
-    /// The damped copies' GR steps (their `p` precondition the mean step).
-    pub gr_a: GrStep,
-    pub gr_g: GrStep,
+    /// The damped copies P̃ (their operators precondition the mean step).
+    pub gr_a: DampedFactor,
+    pub gr_g: DampedFactor,
 }
 
 impl KronLayer {

@@ -259,7 +259,7 @@ impl RKalmanKron {
             };
             let gb = l.b.as_ref().map(Tensor::grad);
             let grad = l.joint_gradient(&l.w.grad(), gb.as_ref());
-            let u = s.gr_g.p.matmul(&grad).matmul(&s.gr_a.p); // (d_out, d_in [+1])
+            let u = s.gr_g.op.left(&s.gr_a.op.right(&grad)); // P̃_G V P̃_A (d_out, d_in [+1])
             uvs.push((&u * &grad).sum(Kind::Double));
             for gr in [&s.gr_a, &s.gr_g] {
                 report.lazy_guard_fallbacks += u32::from(gr.fallback);

@@ -8,14 +8,15 @@
 //! 3. [`scores`]: per-example score / Jacobian rows from the captured linear layers, and
 //!    [`grads`]: ∇L and the double-backprop ∇L_G.
 //! 4. [`step`]: the dense [`RKalman`] `Stepper` that puts them together.
-//! 5. [`kron`]: the Kronecker form's factor recursion, and [`kron_step`]: its `Stepper`
-//!    [`RKalmanKron`].
+//! 5. [`kron`]: the Kronecker form's factor recursion, [`damped`]: its implicit GR as an
+//!    operator on the gradient, and [`kron_step`]: its `Stepper` [`RKalmanKron`].
 //!    Parameters outside its layers take a [`fallback`] AdamW / SGD (§2.6).
 //! 6. [`state`]: save/load of the covariances, the RNG and the step counter, and
 //!    [`kron_state`]: the Kronecker form's (layers, fallback).
 //!
 //! [`build`] picks the form named by `cov`.
 pub mod config;
+pub mod damped;
 pub mod dense;
 pub mod fallback;
 pub mod grads;
