@@ -219,7 +219,8 @@ pub struct CompareRow {
 }
 
 impl CompareRow {
-    fn values(&self) -> [Option<f64>; 6] {
+    /// The numeric columns in compare.csv's order (`columns::compare`).
+    pub fn values(&self) -> [Option<f64>; 6] {
         [
             self.final_train_unpref,
             self.flops_to_target,
@@ -228,6 +229,22 @@ impl CompareRow {
             self.final_heldout_pass1,
             self.final_entropy,
         ]
+    }
+
+    /// The row of `method`/`seed` with the numeric columns `v` in [`CompareRow::values`]' order.
+    pub fn from_values(method: &str, seed: &str, v: [Option<f64>; 6]) -> CompareRow {
+        let [final_train_unpref, flops_to_target, speedup, final_ratio, final_heldout_pass1, final_entropy] =
+            v;
+        CompareRow {
+            method: method.to_string(),
+            seed: seed.to_string(),
+            final_train_unpref,
+            flops_to_target,
+            speedup,
+            final_ratio,
+            final_heldout_pass1,
+            final_entropy,
+        }
     }
 }
 
@@ -343,17 +360,8 @@ fn summarize(rows: &[CompareRow]) -> Vec<CompareRow> {
         let group: Vec<&CompareRow> = rows.iter().filter(|r| r.method == l).collect();
         let stats: [(&str, Stat); 2] = [("mean", |v| mean(v)), ("std", |v| std(v))];
         for (name, f) in stats {
-            let col = |i: usize| f(group.iter().map(|r| r.values()[i]).collect::<Vec<_>>());
-            out.push(CompareRow {
-                method: l.to_string(),
-                seed: name.to_string(),
-                final_train_unpref: col(0),
-                flops_to_target: col(1),
-                speedup: col(2),
-                final_ratio: col(3),
-                final_heldout_pass1: col(4),
-                final_entropy: col(5),
-            });
+            let cols = std::array::from_fn(|i| f(group.iter().map(|r| r.values()[i]).collect()));
+            out.push(CompareRow::from_values(l, name, cols));
         }
     }
     out

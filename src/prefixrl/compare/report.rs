@@ -2,7 +2,7 @@
 //! FLOPs charged to the methods that use the traces (§5.1 default), compare_no_offline.csv
 //! without any offline charge (§8: both views), and a markdown section with the per-method
 //! means and the §7.11 criteria table.
-use super::{acceptance, compare, CompareRow, Comparison};
+use super::{acceptance, compare, Comparison};
 use crate::prefixrl::columns;
 use crate::prefixrl::config::ChargeOffline;
 use crate::report::ReportExtra;
@@ -17,23 +17,11 @@ pub fn write_csv(path: &Path, c: &Comparison) -> Result<()> {
     w.write_record(columns::compare(&c.baseline))?;
     for r in &c.rows {
         let mut rec = vec![r.method.clone(), r.seed.clone()];
-        rec.extend(values(r).map(|v| v.map_or(String::new(), fmt_num)));
+        rec.extend(r.values().map(|v| v.map_or(String::new(), fmt_num)));
         w.write_record(&rec)?;
     }
     let bytes = w.into_inner().map_err(|e| e.into_error())?;
     crate::run::write_atomic(path, &bytes)
-}
-
-fn values(r: &CompareRow) -> impl Iterator<Item = Option<f64>> {
-    [
-        r.final_train_unpref,
-        r.flops_to_target,
-        r.speedup,
-        r.final_ratio,
-        r.final_heldout_pass1,
-        r.final_entropy,
-    ]
-    .into_iter()
 }
 
 /// The baseline of a report: `sft-rl` (the strongest baseline, §6) when present, else `rl`,
@@ -102,13 +90,18 @@ pub fn markdown(c: &Comparison) -> String {
     );
     for r in c.rows.iter().filter(|r| r.seed == "mean") {
         // FLOPs in scientific notation, the rest to 4 decimals.
-        let v: Vec<String> = (values(r).enumerate())
-            .map(|(i, v)| match (i, v) {
-                (1, Some(f)) => format!("{f:.3e}"),
-                _ => cell(v),
-            })
-            .collect();
-        md.push_str(&format!("| {} | {} |\n", r.method, v.join(" | ")));
+        let flops = r
+            .flops_to_target
+            .map_or(String::new(), |f| format!("{f:.3e}"));
+        md.push_str(&format!(
+            "| {} | {} | {flops} | {} | {} | {} | {} |\n",
+            r.method,
+            cell(r.final_train_unpref),
+            cell(r.speedup),
+            cell(r.final_ratio),
+            cell(r.final_heldout_pass1),
+            cell(r.final_entropy)
+        ));
     }
     if let Some(h) = super::headline(c) {
         md.push_str(&format!("\n{h}\n"));
