@@ -15,9 +15,9 @@
 //!   `(X⁻¹ + ΔI)⁻¹` is the series summed to all orders, `λ/(1 + Δλ)` in X's eigenbasis, which
 //!   is taken directly ([`EigenForm::exactly_shifted`]). The factors' newer statistics enter at
 //!   the next refresh, as on every other lazy step. (Newton on the *current* factor instead
-//!   cost a 2k³ refine and a k³ eigendecomposition per failed guard; RING's guard fails on ~1
-//!   of 6 factors per step late in an mlp-digits run, whose mean step was then 3.3 ms against
-//!   a median of 1.4.)
+//!   cost a 2k³ refine and a k³ eigendecomposition per failed guard; RING's guard fails for
+//!   ~1 factor-step in 6 over an mlp-digits run and 1 in 3 late in it, whose mean step was
+//!   then 3.3 ms against a median of 1.4.)
 //!   Only when the exact shift does not exist (a `1 + Δλ ≤ 0`) is the factor re-inverted
 //!   from its current value. Each guard failure counts in `StepReport.lazy_guard_fallbacks`.
 //!   With constant damping (K-FAC, RENG) X is reused as is.
