@@ -249,9 +249,18 @@ struct R3Target {
     ratio: Option<f64>,
 }
 
-/// [`R3Target`]; `None` when R3 has no training-reward evals.
+/// [`R3Target`]; `None` when R3 has no training-reward evals. A vacuous target
+/// ([`super::vacuous_target`]) gets no FLOPs: its callers report it as not measurable.
 fn r3_target(r: &Roles) -> Option<R3Target> {
     let target = mean(r.r3.iter().map(|x| x.final_of("train_unpref_pass1")))?;
+    if super::vacuous_target(target) {
+        return Some(R3Target {
+            target,
+            f6: None,
+            f3: None,
+            ratio: None,
+        });
+    }
     let ftt = |runs: &[&RunData]| {
         mean(runs.iter().map(|x| {
             let (xs, ys) = x.curve("train_unpref_pass1");
