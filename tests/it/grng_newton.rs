@@ -93,7 +93,7 @@ fn exact_inverse(m: &Tensor, delta: f64) -> Tensor {
     (m + Tensor::eye(m.size()[0], F64) * delta).inverse()
 }
 
-fn rel(a: &Tensor, b: &Tensor) -> f64 {
+pub fn rel(a: &Tensor, b: &Tensor) -> f64 {
     (a - b).norm().double_value(&[]) / b.norm().double_value(&[])
 }
 
@@ -168,7 +168,7 @@ fn ring_lazy_steps_track_the_exact_damped_inverse_to_first_order() {
 }
 
 /// A random SPD matrix `(d, d)` with eigenvalues in [1e-3, 1].
-fn spd(d: i64, seed: i64) -> Tensor {
+pub fn spd(d: i64, seed: i64) -> Tensor {
     tch::manual_seed(seed);
     let q = Tensor::randn([d, d], F64).f_linalg_eigh("L").unwrap().1; // orthogonal
     let ev = Tensor::logspace(-3.0, 0.0, d, 10.0, F64);

@@ -128,8 +128,12 @@ pub fn batch(model: &Mlp, k: u64, n: i64, d_in: i64, classes: i64) -> Batch<'_> 
 
 /// `kfac_groups` of the model (layers from one captured forward).
 pub fn groups(model: &Mlp, d_in: i64, classes: i64, wd: f64) -> Vec<ParamGroup> {
-    let mut b = batch(model, 0, 2, d_in, classes);
-    let (_, captured) = b.forward(true).unwrap();
+    groups_of(model, &mut batch(model, 0, 2, d_in, classes), wd)
+}
+
+/// `kfac_groups` of the model, its layers captured in one forward of `batch`.
+pub fn groups_of(model: &Mlp, batch: &mut dyn Objective, wd: f64) -> Vec<ParamGroup> {
+    let (_, captured) = batch.forward(true).unwrap();
     let mut vars: Vec<(String, Tensor)> = model.vs.variables().into_iter().collect();
     vars.sort_by(|a, b| a.0.cmp(&b.0));
     kfac_groups(vars, &captured, wd).unwrap()

@@ -1,7 +1,8 @@
 //! `precondition_dtype` of the K-FAC family: the per-step products U = G⁻¹ v A⁻¹ run in the
 //! parameters' kind (`model`, default) or in f64, on f64 inverses either way; and RING's route
 //! through the Newton inverses' eigenbases equals forming X.
-use super::optim_kfac::{batch, groups, Mlp};
+use super::grng_newton::{rel, spd};
+use super::optim_kfac::{batch, groups_of, Mlp};
 use lab::optim::curvature::NewtonOptions;
 use lab::optim::kfac::{Kfac, KfacConfig, NewtonInv, NewtonStats, PrecondDtype};
 use lab::optim::stepper::{Objective, Stepper};
@@ -57,7 +58,8 @@ fn trajectory(cfg: KfacConfig, kind: Kind, steps: u64) -> Vec<Vec<(String, Vec<f
     if kind == Kind::Float {
         m.vs.float();
     }
-    let mut s = Kfac::new(groups_in(&m, kind, cfg.weight_decay), cfg).unwrap();
+    let groups = groups_of(&m, &mut Cast(batch(&m, 0, 2, D, C), kind), cfg.weight_decay);
+    let mut s = Kfac::new(groups, cfg).unwrap();
     (0..steps)
         .map(|k| {
             let r = s.step(&mut Cast(batch(&m, k, 8, D, C), kind)).unwrap();
@@ -65,17 +67,6 @@ fn trajectory(cfg: KfacConfig, kind: Kind, steps: u64) -> Vec<Vec<(String, Vec<f
             m.values()
         })
         .collect()
-}
-
-fn groups_in(m: &Mlp, kind: Kind, wd: f64) -> Vec<lab::optim::ParamGroup> {
-    if kind == Kind::Double {
-        return groups(m, D, C, wd);
-    }
-    let mut b = Cast(batch(m, 0, 2, D, C), kind);
-    let (_, captured) = b.forward(true).unwrap();
-    let mut vars: Vec<(String, Tensor)> = m.vs.variables().into_iter().collect();
-    vars.sort_by(|a, b| a.0.cmp(&b.0));
-    lab::optim::kfac::kfac_groups(vars, &captured, wd).unwrap()
 }
 
 /// Largest |a − b| / (1 + |b|) over all parameters of all steps.
@@ -118,14 +109,6 @@ fn an_f32_model_preconditions_in_f32_within_f32_precision_of_f64() {
     }
 }
 
-/// A random SPD matrix `(d, d)` with eigenvalues in [1e-3, 1].
-fn spd(d: i64, seed: i64) -> Tensor {
-    tch::manual_seed(seed);
-    let q = Tensor::randn([d, d], F64).f_linalg_eigh("L").unwrap().1;
-    let ev = Tensor::logspace(-3.0, 0.0, d, 10.0, F64);
-    (&q * ev.unsqueeze(0)).matmul(&q.transpose(0, 1))
-}
-
 #[test]
 fn newton_inverses_through_their_eigenbases_equal_the_formed_x() {
     let (a, g) = (spd(7, 1), spd(5, 2));
@@ -140,17 +123,13 @@ fn newton_inverses_through_their_eigenbases_equal_the_formed_x() {
     for n in [&inv, &shifted] {
         let formed = n.xg().matmul(&v.matmul(&n.xa()));
         for route in [false, true] {
-            let u = n.precondition(&v, route);
-            let rel = (&u - &formed).norm().double_value(&[]) / formed.norm().double_value(&[]);
-            assert!(rel < 1e-12, "route {route}: {rel}");
+            let err = rel(&n.precondition(&v, route), &formed);
+            assert!(err < 1e-12, "route {route}: {err}");
             // f32 gradients get f32 products on the cast inverses.
             let u32 = n.precondition(&v.to_kind(Kind::Float), route);
             assert_eq!(u32.kind(), Kind::Float);
-            let rel = (u32.to_kind(Kind::Double) - &formed)
-                .norm()
-                .double_value(&[])
-                / formed.norm().double_value(&[]);
-            assert!(rel < 1e-5 && rel > 0.0, "route {route}, f32: {rel}");
+            let err = rel(&u32.to_kind(Kind::Double), &formed);
+            assert!(err < 1e-5 && err > 0.0, "route {route}, f32: {err}");
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The Kronecker form's implicit GR as an operator (`rkalman::damped`): on each route it applies
 //! the same P̃ as the dense formula, from either side, without forming it.
+use crate::grng_newton::rel;
 use lab::grng::rkalman::damped::{damp_factor, Damped};
 use lab::grng::rkalman::kron::Factor;
 use tch::{Device, Kind, Tensor};
@@ -12,10 +13,6 @@ fn spd(k: i64, top: f64, seed: i64) -> Tensor {
     let q = Tensor::randn([k, k], F64).f_linalg_eigh("L").unwrap().1;
     let ev = Tensor::logspace(-2.0, top.log10(), k, 10.0, F64);
     (&q * ev.unsqueeze(0)).matmul(&q.transpose(0, 1))
-}
-
-fn rel(a: &Tensor, b: &Tensor) -> f64 {
-    (a - b).norm().double_value(&[]) / b.norm().double_value(&[])
 }
 
 #[test]
