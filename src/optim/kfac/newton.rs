@@ -42,7 +42,7 @@
 //! over the lazy steps; on a small MLP whose RING damping moved ~2× per step, the stored X was
 //! 25% off the exact damped inverse after 7 steps. The second-order error `−Δ³X⁴` changes sign
 //! with Δ and stayed ≤ 3% over 11 steps (`grng_newton` asserts < 5%), for one more product.
-use super::precondition::split_ratio;
+use super::precondition::{memoized, split_ratio, Memo};
 use crate::optim::curvature::{damped_inverse, symmetrize, NewtonOptions};
 use anyhow::{Context, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -63,7 +63,7 @@ pub struct EigenForm {
     /// `q` was found finite (a shift reuses `q`, so its check is not repeated every step).
     q_finite: AtomicBool,
     /// `q` in the gradients' kind, cast once per eigenbasis (shared by its shifts).
-    q_cast: Arc<Mutex<Option<Tensor>>>,
+    q_cast: Arc<Memo<Kind, 1>>,
 }
 
 impl EigenForm {
@@ -94,15 +94,8 @@ impl EigenForm {
         if kind == self.q.kind() {
             return self.q.shallow_clone();
         }
-        let mut cast = self.q_cast.lock().unwrap_or_else(|e| e.into_inner());
-        match cast.as_ref() {
-            Some(q) if q.kind() == kind => q.shallow_clone(),
-            _ => {
-                let q = self.q.to_kind(kind);
-                *cast = Some(q.shallow_clone());
-                q
-            }
-        }
+        let [q] = memoized(&self.q_cast, kind, || [self.q.to_kind(kind)]);
+        q
     }
 
     /// λ as a `(d)` tensor of `kind` on Q's device.
@@ -187,9 +180,9 @@ pub struct NewtonInv {
     pub delta_g: f64,
     /// π of the refresh (§1.3): `(δ_A, δ_G) = (π√δ, √δ/π)` for every δ until the next refresh.
     pub pi: f64,
-    /// `(kind, X_A, X_G)` formed in the gradients' kind on first use (inverses that serve many
+    /// kind → `[X_A, X_G]` formed in the gradients' kind on first use (inverses that serve many
     /// steps at one damping).
-    dense: Mutex<Option<(Kind, Tensor, Tensor)>>,
+    dense: Memo<Kind, 2>,
 }
 
 /// Newton work of one step, summed over layers.
@@ -299,15 +292,10 @@ impl NewtonInv {
 
     /// X_A and X_G in `kind`, formed (f64, then cast) on first use.
     fn dense_in(&self, kind: Kind) -> (Tensor, Tensor) {
-        let mut dense = self.dense.lock().unwrap_or_else(|e| e.into_inner());
-        match dense.as_ref() {
-            Some((k, xa, xg)) if *k == kind => (xa.shallow_clone(), xg.shallow_clone()),
-            _ => {
-                let (xa, xg) = (self.xa().to_kind(kind), self.xg().to_kind(kind));
-                *dense = Some((kind, xa.shallow_clone(), xg.shallow_clone()));
-                (xa, xg)
-            }
-        }
+        let [xa, xg] = memoized(&self.dense, kind, || {
+            [self.xa().to_kind(kind), self.xg().to_kind(kind)]
+        });
+        (xa, xg)
     }
 
     /// `[δ_A, δ_G, π]` as a `(3)` f64 tensor (for the optimizer state).

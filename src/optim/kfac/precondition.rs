@@ -16,6 +16,26 @@ use tch::{Kind, Tensor};
 /// Eigenvalues below this are set to 0 (alecwangcq/KFAC-Pytorch).
 pub const EIG_FLOOR: f64 = 1e-10;
 
+/// The last tensors made, with the key they were made for.
+pub(super) type Memo<K, const N: usize> = Mutex<Option<(K, [Tensor; N])>>;
+
+/// The tensors `memo` holds for `key`, else `make()`'s, kept there in place of the old ones.
+pub(super) fn memoized<K: PartialEq, const N: usize>(
+    memo: &Memo<K, N>,
+    key: K,
+    make: impl FnOnce() -> [Tensor; N],
+) -> [Tensor; N] {
+    let mut slot = memo.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((k, t)) = slot.as_ref() {
+        if *k == key {
+            return t.each_ref().map(Tensor::shallow_clone);
+        }
+    }
+    let t = make();
+    *slot = Some((key, t.each_ref().map(Tensor::shallow_clone)));
+    t
+}
+
 /// A symmetric matrix's eigenpairs: `M = Q diag(d) Qᵀ`, f64.
 #[derive(Debug)]
 pub struct Eigh {
@@ -56,11 +76,11 @@ pub struct EigenInv {
     pub a: Eigh,
     pub g: Eigh,
     pi: f64,
-    /// (δ, denominator `(d_out, cols)`) of the last exact_eigen [`Inverses::precondition`].
-    denom: Mutex<Option<(f64, Tensor)>>,
-    /// (δ, kind, `(G + δ_G I)⁻¹`, `(A + δ_A I)⁻¹`) of the last factored one: formed in f64,
+    /// δ → the denominator `(d_out, cols)` of the last exact_eigen [`Inverses::precondition`].
+    denom: Memo<f64, 1>,
+    /// (δ, kind) → `[(G + δ_G I)⁻¹, (A + δ_A I)⁻¹]` of the last factored one: formed in f64,
     /// kept in the kind of the gradients they precondition.
-    damped: Mutex<Option<(f64, Kind, Tensor, Tensor)>>,
+    damped: Memo<(f64, Kind), 2>,
 }
 
 impl EigenInv {
@@ -78,14 +98,9 @@ impl EigenInv {
     /// The exact_eigen divisor `d_G d_Aᵀ + δ` `(d_out, cols)` of `Q_Gᵀ v Q_A` (§1.3),
     /// recomputed only when δ changes.
     fn denominator(&self, delta: f64) -> Tensor {
-        let mut cache = self.denom.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((d, t)) = cache.as_ref() {
-            if *d == delta {
-                return t.shallow_clone();
-            }
-        }
-        let denom = self.g.d.unsqueeze(1) * self.a.d.unsqueeze(0) + delta; // (d_out, cols)
-        *cache = Some((delta, denom.shallow_clone()));
+        let [denom] = memoized(&self.denom, delta, || {
+            [self.g.d.unsqueeze(1) * self.a.d.unsqueeze(0) + delta] // (d_out, cols)
+        });
         denom
     }
 
@@ -94,20 +109,15 @@ impl EigenInv {
     /// `Q_G((Q_Gᵀ v Q_A) ⊘ D)Q_Aᵀ` equals `(G + δ_G I)⁻¹ v (A + δ_A I)⁻¹`, two products a
     /// step instead of four. Formed in f64, returned in `kind`.
     fn damped_inverses(&self, delta: f64, kind: Kind) -> (Tensor, Tensor) {
-        let mut cache = self.damped.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((d, k, g, a)) = cache.as_ref() {
-            if *d == delta && *k == kind {
-                return (g.shallow_clone(), a.shallow_clone());
-            }
-        }
-        let (da, dg) = factored_split(delta, self.pi);
-        let inverse = |e: &Eigh, shift: f64| {
-            (&e.q * (&e.d + shift).reciprocal().unsqueeze(0))
-                .matmul(&e.q.transpose(0, 1))
-                .to_kind(kind)
-        };
-        let (g, a) = (inverse(&self.g, dg), inverse(&self.a, da));
-        *cache = Some((delta, kind, g.shallow_clone(), a.shallow_clone()));
+        let [g, a] = memoized(&self.damped, (delta, kind), || {
+            let (da, dg) = factored_split(delta, self.pi);
+            let inverse = |e: &Eigh, shift: f64| {
+                (&e.q * (&e.d + shift).reciprocal().unsqueeze(0))
+                    .matmul(&e.q.transpose(0, 1))
+                    .to_kind(kind)
+            };
+            [inverse(&self.g, dg), inverse(&self.a, da)]
+        });
         (g, a)
     }
 }
