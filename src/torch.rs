@@ -148,28 +148,3 @@ mod imp {
         Ok(())
     }
 }
-
-/// Prepare a test or bench binary before `main`: load libtorch (their code calls tch directly)
-/// and give test threads 16 MiB stacks, because OpenBLAS's threaded LAPACK (e.g. `dgetrf`)
-/// overflows the 2 MiB default of the test harness's threads. The `lab` binary itself never
-/// does this: it loads libtorch only when a run needs it, and computes on the main thread.
-#[macro_export]
-macro_rules! prepare_test_process {
-    () => {
-        #[used]
-        #[link_section = ".init_array"]
-        static PREPARE_TEST_PROCESS: extern "C" fn() = {
-            extern "C" fn prepare() {
-                if std::env::var_os("RUST_MIN_STACK").is_none() {
-                    // Before main: no other thread exists yet.
-                    std::env::set_var("RUST_MIN_STACK", "16777216");
-                }
-                if let Err(e) = $crate::torch::load() {
-                    eprintln!("error: {e:#}");
-                    std::process::exit(1);
-                }
-            }
-            prepare
-        };
-    };
-}

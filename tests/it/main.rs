@@ -3,6 +3,7 @@
 // The tests call tch directly (libtorch is loaded before they start) and LAPACK from
 // harness threads (which get 16 MiB stacks).
 lab::prepare_test_process!();
+mod blas_core;
 mod cli;
 mod cli_docs;
 #[allow(dead_code)]
