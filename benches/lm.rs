@@ -166,6 +166,9 @@ fn matmul_rate() -> f64 {
 
 fn child(case: &Case) -> Value {
     tch::set_num_threads(THREADS);
+    // OpenBLAS gets one thread, as `lab` gives its runs whose tensor work is libtorch's (its
+    // pthreads would otherwise spin against libtorch's OpenMP threads on the same cores).
+    lab::device::set_blas_threads(1);
     tch::manual_seed(0);
     let cfg = model_config(case);
     let model = nn::build(&cfg, VOCAB, Device::Cpu).expect("model");

@@ -254,6 +254,8 @@ lab::prepare_test_process!();
 
 fn main() -> anyhow::Result<()> {
     tch::set_num_threads(THREADS);
+    // OpenBLAS gets one thread, as `lab prefixrl` gives it (its tensor work is libtorch's).
+    lab::device::set_blas_threads(1);
     let started = Instant::now();
     let rates = [256, 1024].map(|n| (n, matmul_rate(n)));
     let s = setup()?;
