@@ -89,7 +89,11 @@ mod imp {
         let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
         file.write_all(WRAPPER)
             .map_err(|e| anyhow::anyhow!("cannot write libtorch's wrapper to memory: {e}"))?;
-        let opened = open_global(&format!("/proc/self/fd/{fd}"));
+        // libtorch first, binding its own symbols first (see `open`): its matrix products then
+        // run on the MKL it carries, as under PyTorch, instead of on the binary's OpenBLAS.
+        let cpu = format!("{LIB_DIR}/libtorch_cpu.so");
+        let opened =
+            open(&cpu, libc::RTLD_DEEPBIND).and_then(|()| open(&format!("/proc/self/fd/{fd}"), 0));
         drop(file); // the loader keeps its own mapping
         opened.map_err(|why| {
             anyhow::anyhow!(
@@ -104,14 +108,21 @@ mod imp {
         if !std::path::Path::new(&path).exists() {
             bail!("this libtorch has no CUDA support ({path} is missing)");
         }
-        open_global(&path).map_err(|why| anyhow::anyhow!("cannot load {path}: {why}"))
+        open(&path, 0).map_err(|why| anyhow::anyhow!("cannot load {path}: {why}"))
     }
 
-    fn open_global(path: &str) -> std::result::Result<(), String> {
+    /// dlopen `path` with RTLD_NOW | RTLD_GLOBAL (the symbols are visible to the binary's lazily
+    /// bound calls) and `flags`. With RTLD_DEEPBIND the object and what it loads resolve their
+    /// own references among themselves before the process's global scope: libtorch_cpu.so
+    /// defines the BLAS symbols of its MKL (`sgemm_`, …), and without it they bind to the
+    /// OpenBLAS that the binary links and loads first, whose pthreads then also spin against
+    /// libtorch's OpenMP threads. ndarray-linalg's calls from the binary still bind to OpenBLAS
+    /// (the global scope lists it before anything dlopened; `device::blas` checks).
+    fn open(path: &str, flags: libc::c_int) -> std::result::Result<(), String> {
         let c_path = CString::new(path).map_err(|e| e.to_string())?;
-        // SAFETY: dlopen with a valid C string; RTLD_GLOBAL makes the symbols visible to the
-        // binary's lazily bound calls.
-        let handle = unsafe { libc::dlopen(c_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
+        // SAFETY: dlopen with a valid C string.
+        let handle =
+            unsafe { libc::dlopen(c_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL | flags) };
         if handle.is_null() {
             // SAFETY: dlerror returns a thread-local message after a failed dlopen.
             let msg = unsafe { libc::dlerror() };

@@ -250,3 +250,60 @@ fn torch_runs_give_openblas_one_thread_and_native_runs_keep_threads() {
         );
     }
 }
+
+/// Which object the loader bound `file`'s reference to `symbol` to, from an LD_DEBUG=bindings
+/// log (lines "binding file <file> [0] to <target> [0]: normal symbol `<symbol>'").
+fn bound_to(log: &str, file: &str, symbol: &str) -> Option<String> {
+    let tail = format!("symbol `{symbol}'");
+    log.lines()
+        .filter(|l| l.trim_end().ends_with(&tail))
+        .filter_map(|l| l.split("binding file ").nth(1))
+        .filter(|rest| {
+            rest.split_whitespace()
+                .next()
+                .is_some_and(|f| f.ends_with(file))
+        })
+        .find_map(|rest| rest.split(" to ").nth(1))
+        .and_then(|t| t.split_whitespace().next())
+        .map(|t| t.rsplit('/').next().unwrap_or(t).to_string())
+}
+
+/// libtorch's matrix products run on the MKL inside libtorch_cpu.so (as under PyTorch), not on
+/// the binary's OpenBLAS: `torch::load` opens libtorch with RTLD_DEEPBIND. The binary's own
+/// LAPACK calls (ndarray-linalg) bind to OpenBLAS.
+#[test]
+fn libtorch_binds_its_own_blas_and_the_binary_binds_openblas() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = npg_smoke(&["--out", "n", "--quiet", "--device", "cpu"]);
+    let out = Command::new(LAB)
+        .args(&args)
+        .current_dir(dir.path())
+        .env("LD_DEBUG", "bindings")
+        .env("LD_DEBUG_OUTPUT", dir.path().join("ld"))
+        .output()
+        .expect("the lab binary runs");
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let mut log = String::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("ld.") {
+            log.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
+        }
+    }
+    assert!(
+        log.contains("binding file"),
+        "LD_DEBUG=bindings wrote nothing"
+    );
+    let torch = bound_to(&log, "libtorch_cpu.so", "sgemm_");
+    assert_eq!(
+        torch.as_deref(),
+        Some("libtorch_cpu.so"),
+        "libtorch's sgemm_"
+    );
+    let ours = bound_to(&log, "lab", "dpotrf_").expect("the binary binds dpotrf_");
+    assert!(
+        ours.contains("openblas"),
+        "the binary's dpotrf_ binds to {ours}"
+    );
+}

@@ -52,7 +52,12 @@ impl Eigh {
             .f_linalg_eigh("L")
             .context("K-FAC factor eigendecomposition")?;
         let d = &d * d.ge(EIG_FLOOR).to_kind(Kind::Double);
-        Ok(Eigh { q, d })
+        // eigh returns Q column-major; a loaded Q is row-major, and libtorch's MKL may round a
+        // product differently for the two layouts: contiguous keeps a resume bit for bit.
+        Ok(Eigh {
+            q: q.contiguous(),
+            d,
+        })
     }
 
     /// tr(M) / dim, from the (floored) eigenvalues.
