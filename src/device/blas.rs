@@ -1,14 +1,14 @@
-//! The one BLAS/LAPACK library of a `lab` process (OpenBLAS), its thread count, and its kernel
-//! set.
+//! The BLAS/LAPACK library of `lab`'s own linear algebra (OpenBLAS, which ndarray-linalg calls;
+//! libtorch binds the MKL it carries, see `torch::load`), its thread count, and its kernel set.
 //!
 //! OpenBLAS built with DYNAMIC_ARCH (Debian's is) picks its kernels from the CPU model when it
 //! loads. A release older than the CPU does not know the model and falls back to its generic
 //! pre-AVX core, "Prescott": Debian 12's OpenBLAS 0.3.21 does this on Intel's Emerald Rapids
-//! (family 6, model 207), where its dgemm ran 7–9 GFLOP/s instead of 50–70 with the AVX-512
-//! kernels, and libtorch's matrix products (they resolve to OpenBLAS's sgemm) slowed alike.
-//! [`fit_blas_core`] catches that one case, a pre-AVX core on a CPU that has AVX, and restarts
-//! the process with `OPENBLAS_CORETYPE` naming the best core the CPU's instruction set supports;
-//! a detection above the fallback, or a user's `OPENBLAS_CORETYPE`, is left alone.
+//! (family 6, model 207), where its dgemm ran 6.6–9.4 GFLOP/s instead of 38–69 with the AVX-512
+//! kernels (n = 64–512, one thread). [`fit_blas_core`] catches that one case, a pre-AVX core on
+//! a CPU that has AVX, and restarts the process with `OPENBLAS_CORETYPE` naming the best core the
+//! CPU's instruction set supports; a detection above the fallback, or a user's
+//! `OPENBLAS_CORETYPE`, is left alone.
 use serde::Serialize;
 use std::ffi::{c_char, c_int, CStr};
 use std::sync::OnceLock;
@@ -28,8 +28,8 @@ extern "C" {
 /// The environment variable OpenBLAS reads to force its kernel set.
 const CORETYPE_VAR: &str = "OPENBLAS_CORETYPE";
 
-/// Set OpenBLAS's thread count.
-pub(super) fn set_threads(n: usize) {
+/// Set OpenBLAS's thread count alone (libtorch's is left as it is).
+pub fn set_blas_threads(n: usize) {
     // SAFETY: plain setter in the linked OpenBLAS; called before any BLAS work starts.
     unsafe { openblas_set_num_threads(n.max(1) as c_int) };
 }

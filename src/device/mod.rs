@@ -4,7 +4,7 @@ pub mod blas;
 use crate::error::usage;
 use crate::torch;
 use anyhow::Result;
-pub use blas::{blas, fit_blas_core, Blas, BlasCore};
+pub use blas::{blas, fit_blas_core, set_blas_threads, Blas, BlasCore};
 use tch::Device;
 
 /// Parse `auto|cpu|cuda|cuda:N`. `auto` is CUDA when the run uses libtorch and libtorch sees a
@@ -77,11 +77,6 @@ pub fn set_threads(requested: Option<usize>) -> Result<usize> {
     }
     set_blas_threads(n);
     Ok(n)
-}
-
-/// Set OpenBLAS's thread count alone (libtorch's is left as it is).
-pub fn set_blas_threads(n: usize) {
-    blas::set_threads(n);
 }
 
 /// Seed every generator a run uses: a ChaCha RNG for Rust-side sampling, and libtorch's when

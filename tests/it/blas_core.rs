@@ -44,18 +44,19 @@ fn only_a_pre_avx_fallback_on_an_avx_cpu_is_replaced_and_never_a_forced_core() {
     assert_eq!(refit("SomeFutureCore", IsaLevel::Avx512, false), None);
 }
 
-fn decompose_meta(dir: &Path, out: &str, coretype: Option<&str>) -> serde_json::Value {
+/// meta.json of a decompose smoke run whose environment has only `env` of OpenBLAS's and lab's
+/// core variables (the test process's own are removed).
+fn decompose_meta(dir: &Path, out: &str, env: &[(&str, &str)]) -> serde_json::Value {
     let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/decompose/smoke.yaml");
-    let mut cmd = Command::new(LAB);
-    cmd.args(["decompose", "--config", cfg.to_str().unwrap()])
+    let o = Command::new(LAB)
+        .args(["decompose", "--config", cfg.to_str().unwrap()])
         .args(["--out", out, "--quiet"])
         .current_dir(dir)
         .env_remove("OPENBLAS_CORETYPE")
-        .env_remove("LAB_OPENBLAS_RESTART");
-    if let Some(c) = coretype {
-        cmd.env("OPENBLAS_CORETYPE", c);
-    }
-    let o = cmd.output().expect("the lab binary runs");
+        .env_remove("LAB_OPENBLAS_RESTART")
+        .envs(env.iter().copied())
+        .output()
+        .expect("the lab binary runs");
     assert_eq!(code(&o), 0, "{}", text(&o));
     json(&dir.join(out).join("meta.json"))
 }
@@ -63,7 +64,7 @@ fn decompose_meta(dir: &Path, out: &str, coretype: Option<&str>) -> serde_json::
 #[test]
 fn a_run_uses_kernels_for_its_cpu_and_meta_says_who_chose_them() {
     let dir = tempfile::tempdir().unwrap();
-    let m = decompose_meta(dir.path(), "auto", None);
+    let m = decompose_meta(dir.path(), "auto", &[]);
     let core = &m["blas"]["core"];
     let active = core["active"].as_str().expect("blas.core.active");
     let detected = core["detected"].as_str().expect("blas.core.detected");
@@ -89,7 +90,7 @@ fn a_run_uses_kernels_for_its_cpu_and_meta_says_who_chose_them() {
 fn the_users_openblas_coretype_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     // Prescott's SSE3 kernels run on every x86-64 CPU.
-    let m = decompose_meta(dir.path(), "forced", Some("Prescott"));
+    let m = decompose_meta(dir.path(), "forced", &[("OPENBLAS_CORETYPE", "Prescott")]);
     let core = &m["blas"]["core"];
     assert_eq!(core["active"], "Prescott", "{m}");
     assert_eq!(core["chosen_by"], "environment", "{m}");
@@ -100,7 +101,6 @@ fn the_users_openblas_coretype_is_kept() {
 #[test]
 fn a_restart_marker_counts_only_with_the_core_it_names() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/decompose/smoke.yaml");
     for (i, (coretype, marker, by)) in [
         ("Prescott", "Katmai:Prescott", "lab"),
         ("Prescott", "Katmai:Haswell", "environment"),
@@ -108,17 +108,11 @@ fn a_restart_marker_counts_only_with_the_core_it_names() {
     .into_iter()
     .enumerate()
     {
-        let out = format!("m{i}");
-        let o = Command::new(LAB)
-            .args(["decompose", "--config", cfg.to_str().unwrap()])
-            .args(["--out", &out, "--quiet"])
-            .current_dir(dir.path())
-            .env("OPENBLAS_CORETYPE", coretype)
-            .env("LAB_OPENBLAS_RESTART", marker)
-            .output()
-            .expect("the lab binary runs");
-        assert_eq!(code(&o), 0, "{}", text(&o));
-        let m = json(&dir.path().join(&out).join("meta.json"));
+        let env = [
+            ("OPENBLAS_CORETYPE", coretype),
+            ("LAB_OPENBLAS_RESTART", marker),
+        ];
+        let m = decompose_meta(dir.path(), &format!("m{i}"), &env);
         assert_eq!(m["blas"]["core"]["chosen_by"], by, "{m}");
         assert_eq!(m["blas"]["core"]["active"], "Prescott", "{m}");
         let detected = if by == "lab" { "Katmai" } else { "Prescott" };
