@@ -40,6 +40,20 @@ pub enum ObsMode {
     Jacobian,
 }
 
+/// The kind the batch statistics of `cov: kron` are computed in: the rows of a layer's inputs
+/// and errors and, when a batch has more rows than a factor has columns, their Gram xᵀx. The
+/// factors P_A, P_G, their Woodbury systems (fewer rows than columns) and the mean step are f64
+/// either way (spec §1.4, §7: factors and inverses in f64 even when training in f32).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatsDtype {
+    /// The model's kind: an f32 model's Gram is an f32 product of its own f32 rows, then cast
+    /// (as K-FAC implementations compute their factors' batch statistics).
+    Model,
+    /// Rows cast to f64 and an f64 Gram.
+    F64,
+}
+
 /// Structure of the covariance P.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -82,6 +96,8 @@ pub struct RKalmanConfig {
     /// steps between reuse them, and the GR damping and the mean step still run every step.
     /// 1 (the spec's default) = every step; `cov: dense` takes 1 only.
     pub t_stat: u64,
+    /// The kind of the batch statistics (`cov: kron`; see [`StatsDtype`]).
+    pub stats_dtype: StatsDtype,
     /// Seed of the optimizer's own label-sampling RNG.
     pub seed: u64,
 }
@@ -101,6 +117,7 @@ impl Default for RKalmanConfig {
             fallback: Fallback::Adamw,
             fallback_lr: None,
             t_stat: 1,
+            stats_dtype: StatsDtype::Model,
             seed: 0,
         }
     }

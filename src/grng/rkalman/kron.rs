@@ -2,6 +2,7 @@
 //! covariances P_A ≈ A⁻¹ `(d_in+1, d_in+1)` and P_G ≈ G⁻¹ `(d_out, d_out)` (bias folded into A
 //! by an appended 1, §1.2) whose inverses track the K-FAC EMA factors exactly, by Woodbury on
 //! the batch rows, so that P_G ⊗ P_A ≈ F_ii⁻¹ in row-major order.
+use super::config::StatsDtype;
 use super::damped::{damp_factor, DampedFactor};
 use super::dense::{measurement_update, norm_upper_bound, sym};
 use crate::optim::Captured;
@@ -14,7 +15,9 @@ use tch::{Kind, Tensor};
 /// `P ← (1/β)[P − P xᵀ(cI_m + x P xᵀ)⁻¹ x P]`, `c = βm/(1−β)`: if `P = A⁻¹` then the result is
 /// `(βA + ((1−β)/m) xᵀx)⁻¹` for the rows `x` `(m, k)`. β = 1 leaves P unchanged (A is then
 /// the constant prior precision). With more rows than columns (m > k) the same update goes
-/// through a k×k system instead ([`track_inverse_direct`]). `Ok(None)` when a system is singular.
+/// through a k×k system instead ([`track_inverse_direct`]). The system is solved in P's kind;
+/// rows of another kind enter as their Gram in their own kind (m > k) or cast (m ≤ k).
+/// `Ok(None)` when a system is singular.
 pub fn track_inverse(p: &Tensor, x: &Tensor, beta: f64) -> Result<Option<Tensor>> {
     if beta >= 1.0 {
         return Ok(Some(p.shallow_clone()));
@@ -24,16 +27,17 @@ pub fn track_inverse(p: &Tensor, x: &Tensor, beta: f64) -> Result<Option<Tensor>
         return track_inverse_direct(p, x, beta);
     }
     let c = beta * m as f64 / (1.0 - beta);
-    Ok(measurement_update(p, x, None, c)?.map(|q| q / beta))
+    Ok(measurement_update(p, &x.to_kind(p.kind()), None, c)?.map(|q| q / beta))
 }
 
 /// The update of [`track_inverse`] as `(1/β)(I + P xᵀx/c)⁻¹ P` (one k×k LU solve; cheaper
-/// than the m×m Woodbury system when m > k). β < 1.
+/// than the m×m Woodbury system when m > k). xᵀx is computed in x's kind, then cast to P's.
+/// β < 1.
 pub fn track_inverse_direct(p: &Tensor, x: &Tensor, beta: f64) -> Result<Option<Tensor>> {
     let (m, k) = x.size2()?;
     let c = beta * m as f64 / (1.0 - beta);
     let eye = Tensor::eye(k, (p.kind(), p.device()));
-    let lhs = eye + p.matmul(&gram(x)) / c; // (k, k)
+    let lhs = eye + p.matmul(&gram(x).to_kind(p.kind())) / c; // (k, k)
     let (q, info) = Tensor::f_linalg_solve_ex(&lhs, p, true, false)?;
     if info.int64_value(&[]) != 0 {
         return Ok(None);
@@ -153,10 +157,10 @@ impl KronLayer {
         }
     }
 
-    /// Inputs `(…, d_in)` → rows `(m, d_in [+1])` f64 of A's observation, with a column of
+    /// Inputs `(…, d_in)` → rows `(m, d_in [+1])` of A's observation, with a column of
     /// ones for the bias, written into `buf` (see [`rows_into`]).
-    pub fn a_rows(&self, input: &Tensor, buf: &mut Option<Tensor>) -> Tensor {
-        rows_into(buf, input, self.w.size()[1], self.b.is_some())
+    pub fn a_rows(&self, input: &Tensor, buf: &mut Option<Tensor>, stats: StatsDtype) -> Tensor {
+        rows_into(buf, input, self.w.size()[1], self.b.is_some(), stats)
     }
 
     /// New undamped factors from this batch's rows `(a, e)`, or the current ones (a step
@@ -214,18 +218,32 @@ impl KronLayer {
     }
 }
 
-/// `src` `(…, cols)` as f64 rows `(m, cols)` in `buf`, followed by a column of ones when `ones`:
+/// `src` `(…, cols)` as rows `(m, cols)` in `buf`, followed by a column of ones when `ones`:
 /// the buffer is reused from step to step (allocated, with its ones column, only when the
-/// shape changes), so a large step does not allocate and fault in fresh pages for its rows.
+/// shape or kind changes), so a large step does not allocate and fault in fresh pages for its
+/// rows. The rows are f64, or of `src`'s kind when `stats` is `Model` and they outnumber their
+/// columns ([`track_inverse`] then uses only their Gram, computed in that kind).
 /// The returned tensor shares `buf`'s storage: it is valid until the next call on `buf`.
-pub fn rows_into(buf: &mut Option<Tensor>, src: &Tensor, cols: i64, ones: bool) -> Tensor {
+pub fn rows_into(
+    buf: &mut Option<Tensor>,
+    src: &Tensor,
+    cols: i64,
+    ones: bool,
+    stats: StatsDtype,
+) -> Tensor {
     let _guard = tch::no_grad_guard();
     let src = src.detach().reshape([-1, cols]); // (m, cols)
     let m = src.size()[0];
     let width = cols + i64::from(ones);
-    let fits = buf.as_ref().is_some_and(|b| b.size() == [m, width]);
+    let kind = match stats {
+        StatsDtype::Model if m > width => src.kind(),
+        _ => Kind::Double,
+    };
+    let fits = buf
+        .as_ref()
+        .is_some_and(|b| b.size() == [m, width] && b.kind() == kind);
     if !fits {
-        let fresh = Tensor::empty([m, width], (Kind::Double, src.device()));
+        let fresh = Tensor::empty([m, width], (kind, src.device()));
         if ones {
             let _ = fresh.narrow(1, cols, 1).fill_(1.0);
         }

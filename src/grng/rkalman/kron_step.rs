@@ -163,13 +163,15 @@ impl RKalmanKron {
         &mut self.rows
     }
 
-    /// Per-layer errors `(rows, d_out)` f64 of the summed loss on labels sampled from the model.
+    /// Per-layer errors `(rows, d_out)` of the summed loss on labels sampled from the model (f64,
+    /// or the model's kind, see [`rows_into`]).
     fn sampled_errors(&mut self, logits: &Tensor, caps: &[&Captured]) -> Result<Vec<Tensor>> {
         let n = logits.size2()?.0;
         let yhat = sample_labels(logits, &mut self.rng)?;
         let sampled_sum = mean_ce(logits, &yhat) * n as f64;
         let outs: Vec<&Tensor> = caps.iter().map(|c| &c.output).collect();
         let grads = Tensor::f_run_backward(&[sampled_sum], &outs, true, false)?;
+        let stats = self.cfg.stats_dtype;
         Ok(grads
             .iter()
             .zip(&outs)
@@ -181,17 +183,19 @@ impl RKalmanKron {
                 } else {
                     s.zeros_like()
                 };
-                rows_into(&mut buf.e, &e, d_out, false)
+                rows_into(&mut buf.e, &e, d_out, false, stats)
             })
             .collect())
     }
 
-    /// Per-layer rows `(rows, d_in [+1])` f64 of A's observation.
+    /// Per-layer rows `(rows, d_in [+1])` of A's observation (f64, or the model's kind, see
+    /// [`rows_into`]).
     fn input_rows(&mut self, caps: &[&Captured]) -> Vec<Tensor> {
         self.row_buffers();
+        let stats = self.cfg.stats_dtype;
         let layers = self.layers.as_deref().unwrap_or_default();
         (layers.iter().zip(caps).zip(&mut self.rows))
-            .map(|((l, c), buf)| l.a_rows(&c.input, &mut buf.a))
+            .map(|((l, c), buf)| l.a_rows(&c.input, &mut buf.a, stats))
             .collect()
     }
 

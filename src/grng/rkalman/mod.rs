@@ -3,7 +3,8 @@
 //! with gradient regularization as extra precision ρ‖g‖²·I, and no inversion of a d×d Fisher.
 //!
 //! Reading order:
-//! 1. [`config`]: `RKalmanConfig` (η, ρ, β, σ0², τ, gr_mode, obs, cov, kl_clip, seed).
+//! 1. [`config`]: `RKalmanConfig` (η, ρ, β, σ0², τ, gr_mode, obs, cov, kl_clip, t_stat,
+//!    stats_dtype, seed).
 //! 2. [`dense`]: the filter math on tensors (predict, implicit GR, Woodbury update, mean step).
 //! 3. [`scores`]: per-example score / Jacobian rows from the captured linear layers, and
 //!    [`grads`]: ∇L and the double-backprop ∇L_G.
@@ -27,7 +28,7 @@ pub mod scores;
 pub mod state;
 pub mod step;
 
-pub use config::{CovForm, Fallback, GrMode, ObsMode, RKalmanConfig};
+pub use config::{CovForm, Fallback, GrMode, ObsMode, RKalmanConfig, StatsDtype};
 pub use kron_step::RKalmanKron;
 pub use step::{RKalman, MAX_DENSE_PARAMS, NAME};
 

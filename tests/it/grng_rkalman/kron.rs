@@ -3,7 +3,7 @@
 use super::step::{data, step_on, Mlp};
 use super::{copy_weights, randn};
 use lab::grng::rkalman::kron::{gram, rows_into, track_inverse, track_inverse_direct};
-use lab::grng::rkalman::{build, CovForm, RKalmanConfig, RKalmanKron};
+use lab::grng::rkalman::{build, CovForm, RKalmanConfig, RKalmanKron, StatsDtype};
 use lab::optim::stepper::Stepper;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -67,7 +67,7 @@ fn panel_gram_and_row_buffers_match_the_plain_forms() {
     let mut buf = None;
     for (m, seed) in [(6, 1.0), (6, 2.0), (4, 3.0)] {
         let src = (randn(&mut rng, &[m, 2, 3]) * seed).to_kind(Kind::Float);
-        let rows = rows_into(&mut buf, &src, 3, true);
+        let rows = rows_into(&mut buf, &src, 3, true, StatsDtype::F64);
         let ones = Tensor::ones([2 * m, 1], (Kind::Double, Device::Cpu));
         let want = Tensor::cat(&[src.to_kind(Kind::Double).reshape([-1, 3]), ones], 1);
         assert!(rows.equal(&want), "rows {m}");
@@ -77,8 +77,20 @@ fn panel_gram_and_row_buffers_match_the_plain_forms() {
         &Tensor::ones([2, 2], (Kind::Float, Device::Cpu)),
         2,
         false,
+        StatsDtype::F64,
     );
     assert_eq!(plain.size(), [2, 2]);
+    // `model`: rows that outnumber their columns keep the source's kind (the buffer follows
+    // the kind); the others are f64 for their Woodbury system.
+    let mut buf = None;
+    for (m, kind) in [(2, Kind::Float), (1, Kind::Double), (2, Kind::Float)] {
+        let src = randn(&mut rng, &[m, 3, 3]).to_kind(Kind::Float);
+        let rows = rows_into(&mut buf, &src, 3, true, StatsDtype::Model);
+        assert_eq!(rows.kind(), kind, "{m} x 3 rows of 4 columns");
+        let ones = Tensor::ones([3 * m, 1], (Kind::Float, Device::Cpu));
+        let want = Tensor::cat(&[src.reshape([-1, 3]), ones], 1).to_kind(kind);
+        assert!(rows.equal(&want), "rows {m}");
+    }
 }
 
 fn kron_config(rho: f64) -> RKalmanConfig {
@@ -210,6 +222,54 @@ fn kron_t_stat_takes_statistics_every_t_stat_steps_and_steps_in_between() {
     let err = rel_err(&opt.layers()[0].p_a, &Tensor::linalg_inv(&a));
     assert!(err < 1e-8, "P_A off by {err} (relative)");
     assert_eq!(opt.steps_done(), 11);
+}
+
+/// `stats_dtype` on an f32 model: with more rows than columns, `model` makes P_A's Gram in f32
+/// and `f64` in f64. Both track the f64 inverse of the EMA factor (to f32 rounding, and 1e-8),
+/// P_A stays f64, and the two runs differ, so the key is in force. With fewer rows than
+/// columns the rows are f64 either way and the runs are bitwise equal.
+#[test]
+fn kron_stats_dtype_sets_the_kind_of_the_batch_gram() {
+    for (n, same) in [(32, false), (3, true)] {
+        let (x, y) = data(n, 4, 29);
+        let x = x.to_kind(Kind::Float);
+        let ones = Tensor::ones([n, 1], (Kind::Double, Device::Cpu));
+        let rows = Tensor::cat(&[x.to_kind(Kind::Double), ones], 1);
+        let mut p_a = Vec::new();
+        for stats in [StatsDtype::Model, StatsDtype::F64] {
+            let mut model = Mlp::new(&[4, 6, 3], 30, false, false);
+            model.vs.set_kind(Kind::Float);
+            let cfg = RKalmanConfig {
+                stats_dtype: stats,
+                ..kron_config(0.1)
+            };
+            let mut opt = RKalmanKron::new(&model.vs, &cfg).unwrap();
+            let mut a = Tensor::eye(5, (Kind::Double, Device::Cpu)); // σ0 = 1
+            for k in 0..20 {
+                let r = step_on(&mut opt, &model, &x, &y).unwrap();
+                assert!(!r.nonfinite_skipped, "{stats:?} step {k}");
+                a = a * cfg.beta + rows.tr().matmul(&rows) * ((1.0 - cfg.beta) / n as f64);
+            }
+            let p = opt.layers()[0].p_a.copy();
+            assert_eq!(p.kind(), Kind::Double);
+            let err = rel_err(&p, &Tensor::linalg_inv(&a));
+            let tol = if stats == StatsDtype::F64 || same {
+                1e-8
+            } else {
+                1e-5
+            };
+            assert!(err < tol, "{n} rows, {stats:?}: P_A off by {err}");
+            p_a.push(p);
+        }
+        assert_eq!(p_a[0].equal(&p_a[1]), same, "{n} rows");
+    }
+    let c: RKalmanConfig = serde_yaml_ng::from_str("stats_dtype: f64\n").unwrap();
+    assert_eq!(c.stats_dtype, StatsDtype::F64);
+    assert_eq!(RKalmanConfig::default().stats_dtype, StatsDtype::Model);
+    let err = serde_yaml_ng::from_str::<RKalmanConfig>("stats_dtype: f16\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("f16") && err.contains("model"), "{err}");
 }
 
 /// `t_stat` 0 is refused, and `t_stat` > 1 with the dense filter, each naming the key.
