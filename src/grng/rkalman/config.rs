@@ -48,7 +48,8 @@ pub enum ObsMode {
 #[serde(rename_all = "snake_case")]
 pub enum StatsDtype {
     /// The model's kind: an f32 model's Gram is an f32 product of its own f32 rows, then cast
-    /// (as K-FAC implementations compute their factors' batch statistics).
+    /// (as K-FAC implementations compute their factors' batch statistics); half-precision rows
+    /// are widened to f32, f64 rows stay f64.
     Model,
     /// Rows cast to f64 and an f64 Gram.
     F64,

@@ -221,8 +221,9 @@ impl KronLayer {
 /// `src` `(…, cols)` as rows `(m, cols)` in `buf`, followed by a column of ones when `ones`:
 /// the buffer is reused from step to step (allocated, with its ones column, only when the
 /// shape or kind changes), so a large step does not allocate and fault in fresh pages for its
-/// rows. The rows are f64, or of `src`'s kind when `stats` is `Model` and they outnumber their
-/// columns ([`track_inverse`] then uses only their Gram, computed in that kind).
+/// rows. The rows are f64, or f32 when `stats` is `Model`, `src` is f32 (or of a half
+/// precision) and the rows outnumber their columns ([`track_inverse`] then uses only their
+/// Gram, computed in f32).
 /// The returned tensor shares `buf`'s storage: it is valid until the next call on `buf`.
 pub fn rows_into(
     buf: &mut Option<Tensor>,
@@ -235,8 +236,10 @@ pub fn rows_into(
     let src = src.detach().reshape([-1, cols]); // (m, cols)
     let m = src.size()[0];
     let width = cols + i64::from(ones);
-    let kind = match stats {
-        StatsDtype::Model if m > width => src.kind(),
+    let kind = match (stats, src.kind()) {
+        (StatsDtype::Model, Kind::Float) if m > width => Kind::Float,
+        // Half precision is no kind for a Gram of thousands of rows (spec §7): f32 at least.
+        (StatsDtype::Model, Kind::Half | Kind::BFloat16) if m > width => Kind::Float,
         _ => Kind::Double,
     };
     let fits = buf

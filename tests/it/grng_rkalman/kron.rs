@@ -91,6 +91,10 @@ fn panel_gram_and_row_buffers_match_the_plain_forms() {
         let want = Tensor::cat(&[src.reshape([-1, 3]), ones], 1).to_kind(kind);
         assert!(rows.equal(&want), "rows {m}");
     }
+    let half = randn(&mut rng, &[4, 3]).to_kind(Kind::BFloat16);
+    let rows = rows_into(&mut None, &half, 3, false, StatsDtype::Model);
+    assert_eq!(rows.kind(), Kind::Float, "half-precision rows are widened");
+    assert!(rows.equal(&half.to_kind(Kind::Float)));
 }
 
 fn kron_config(rho: f64) -> RKalmanConfig {
