@@ -23,11 +23,17 @@ pub fn track_inverse(p: &Tensor, x: &Tensor, beta: f64) -> Result<Option<Tensor>
         return Ok(Some(p.shallow_clone()));
     }
     let (m, k) = x.size2()?;
-    if m > k {
+    if takes_gram(m, k) {
         return track_inverse_direct(p, x, beta);
     }
     let c = beta * m as f64 / (1.0 - beta);
     Ok(measurement_update(p, &x.to_kind(p.kind()), None, c)?.map(|q| q / beta))
+}
+
+/// Whether [`track_inverse`] updates from the Gram of `m` rows of `k` columns (more rows than
+/// columns: the k×k path) rather than from the rows themselves (the m×m Woodbury system).
+pub fn takes_gram(m: i64, k: i64) -> bool {
+    m > k
 }
 
 /// The update of [`track_inverse`] as `(1/β)(I + P xᵀx/c)⁻¹ P` (one k×k LU solve; cheaper
@@ -222,8 +228,7 @@ impl KronLayer {
 /// the buffer is reused from step to step (allocated, with its ones column, only when the
 /// shape or kind changes), so a large step does not allocate and fault in fresh pages for its
 /// rows. The rows are f64, or f32 when `stats` is `Model`, `src` is f32 (or of a half
-/// precision) and the rows outnumber their columns ([`track_inverse`] then uses only their
-/// Gram, computed in f32).
+/// precision) and [`track_inverse`] uses only their Gram ([`takes_gram`]), computed in f32.
 /// The returned tensor shares `buf`'s storage: it is valid until the next call on `buf`.
 pub fn rows_into(
     buf: &mut Option<Tensor>,
@@ -236,10 +241,11 @@ pub fn rows_into(
     let src = src.detach().reshape([-1, cols]); // (m, cols)
     let m = src.size()[0];
     let width = cols + i64::from(ones);
+    // Half precision is no kind for a Gram of thousands of rows (spec §7): f32 at least.
     let kind = match (stats, src.kind()) {
-        (StatsDtype::Model, Kind::Float) if m > width => Kind::Float,
-        // Half precision is no kind for a Gram of thousands of rows (spec §7): f32 at least.
-        (StatsDtype::Model, Kind::Half | Kind::BFloat16) if m > width => Kind::Float,
+        (StatsDtype::Model, Kind::Float | Kind::Half | Kind::BFloat16) if takes_gram(m, width) => {
+            Kind::Float
+        }
         _ => Kind::Double,
     };
     let fits = buf
