@@ -205,3 +205,24 @@ pub fn grng_smoke(dir: &Path, out: &str, sets: &[&str]) -> Output {
     }
     lab(dir, &args)
 }
+
+/// `a.zip(b)` after asserting that both sides have the same length, so a comparison over the
+/// pairs cannot pass silently because one side came back shorter.
+#[track_caller]
+pub fn zip_eq<A, B>(a: A, b: B) -> std::iter::Zip<A::IntoIter, B::IntoIter>
+where
+    A: IntoIterator,
+    B: IntoIterator,
+    A::IntoIter: ExactSizeIterator,
+    B::IntoIter: ExactSizeIterator,
+{
+    let (a, b) = (a.into_iter(), b.into_iter());
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "zipped lengths differ: {} vs {}",
+        a.len(),
+        b.len()
+    );
+    a.zip(b)
+}

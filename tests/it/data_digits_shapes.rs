@@ -1,5 +1,6 @@
 //! grng's image data (spec §6.1): scikit-learn's digits fixture and its fixed stratified split,
 //! the synthetic shapes; and the grng models' logits and captured layers (§6.2, §6.12).
+use crate::common::zip_eq;
 use lab::data::digits::{self, Images};
 use lab::data::shapes::{self, ShapesSpec};
 use lab::grng::config::Activation;
@@ -41,7 +42,7 @@ fn digits_split_is_1437_360_stratified_and_fixed() {
     // Each class's test share is its share of 360, rounded (floor or ceil).
     let counts = d.class_counts();
     let test_counts = d.subset(&test).class_counts();
-    for (k, (&n, &t)) in counts.iter().zip(&test_counts).enumerate() {
+    for (k, (&n, &t)) in zip_eq(&counts, &test_counts).enumerate() {
         let exact = n as f64 * 360.0 / 1797.0;
         assert!((t as f64 - exact).abs() < 1.0, "class {k}: {t} of {n}");
     }
@@ -104,11 +105,7 @@ fn shapes_are_deterministic_balanced_and_flip_the_asked_fraction() {
     }
     .class_counts();
     assert_eq!(clean_counts, [100; 4]);
-    let flipped = a
-        .images
-        .y
-        .iter()
-        .zip(&a.clean)
+    let flipped = zip_eq(&a.images.y, &a.clean)
         .filter(|(y, c)| y != c)
         .count();
     assert_eq!(flipped, 40, "round(0.1 · 400) labels changed");

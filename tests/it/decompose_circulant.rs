@@ -1,5 +1,6 @@
 //! Circulant subspaces (spec §1.3, §3.6): the Fourier-diagonal solver against exact answers and
 //! the generic solvers, nondegeneracy, and bad input.
+use crate::common::zip_eq;
 use crate::decompose_common::*;
 use lab::decompose::circulant;
 use lab::decompose::config::{Method, SubspaceSpec};
@@ -108,7 +109,7 @@ fn nondegeneracy_of_explicit_columns() {
     let a = circulant_a(n, 11);
     let eye: Vec<f64> = (0..n).map(|k| f64::from(k == 0)).collect();
     let z1: Vec<f64> = (0..n).map(|k| f64::from(k == 1 || k == n - 1)).collect();
-    let i_minus_z1: Vec<f64> = eye.iter().zip(&z1).map(|(e, z)| e - z).collect();
+    let i_minus_z1: Vec<f64> = zip_eq(&eye, &z1).map(|(e, z)| e - z).collect();
     // I − Z₁ alone is indefinite: nondegenerate, solvable.
     let out = run(
         &a,

@@ -1,5 +1,6 @@
 //! Helpers shared by the decompose integration tests.
 
+use crate::common::zip_eq;
 use lab::decompose::config::{DecomposeConfig, Method, SolverConfig};
 use lab::decompose::solve::{self, Outcome};
 use lab::decompose::structures::Subspace;
@@ -141,7 +142,7 @@ pub fn in_span(c: &Array2<f64>, ds: &[Array2<f64>]) -> f64 {
     let rhs = Array1::from_shape_fn(m, |k| (&ds[k] * c).sum());
     let coef = g.inv().expect("independent").dot(&rhs);
     let mut p = Array2::<f64>::zeros(c.dim());
-    for (d, x) in ds.iter().zip(&coef) {
+    for (d, x) in zip_eq(ds, &coef) {
         p = p + d * *x;
     }
     fro(&(c - &p)) / fro(c).max(1.0)

@@ -97,8 +97,8 @@ fn the_smoke_study_writes_every_step_plot_with_its_data() {
                 })
                 .collect();
             assert_eq!(mine.len(), 3, "{name} {arch} {cond}");
-            for (a, b) in mine.iter().zip(&theirs) {
-                for (x, y) in a.iter().zip(b) {
+            for (a, b) in zip_eq(&mine, &theirs) {
+                for (x, y) in zip_eq(a, b) {
                     let (x, y): (f64, f64) = (x.parse().unwrap(), y.parse().unwrap());
                     assert!(
                         (x - y).abs() <= 1e-12 * y.abs().max(1.0),

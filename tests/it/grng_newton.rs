@@ -2,6 +2,7 @@
 //! refreshes against eigen inverses and dense `(M + δI)⁻¹`, §6.7 tests 10–12 with Newton
 //! inverses, the lazy-step guard, the refresh report and bitwise resume. Models: `optim_kfac`.
 use super::optim_kfac::{assert_resume_bitwise, batch, groups, plain, Mlp};
+use crate::common::zip_eq;
 use lab::optim::curvature::NewtonOptions;
 use lab::optim::kfac::newton::{EigenForm, LAZY_ORDER};
 use lab::optim::kfac::{
@@ -39,10 +40,8 @@ fn assert_same_trajectory(a: KfacConfig, b: KfacConfig, steps: u64, tol: f64) {
     for k in 0..steps {
         s_a.step(&mut batch(&m_a, k, 8, D, C)).unwrap();
         s_b.step(&mut batch(&m_b, k, 8, D, C)).unwrap();
-        for ((n, va), (_, vb)) in m_a.values().iter().zip(m_b.values()) {
-            let diff = va
-                .iter()
-                .zip(&vb)
+        for ((n, va), (_, vb)) in zip_eq(&m_a.values(), m_b.values()) {
+            let diff = zip_eq(va, &vb)
                 .map(|(x, y)| (x - y).abs())
                 .fold(0.0, f64::max);
             assert!(diff <= tol, "step {k}, {n}: {diff}");
@@ -133,7 +132,7 @@ fn ring_lazy_steps_track_the_exact_damped_inverse_to_first_order() {
         assert!(r.newton_iters.is_none(), "step {k} is not a refresh");
         let factors = s.layer_factors();
         for ((inv, (_, a, g)), (xa0, xg0, da0, dg0)) in
-            s.layer_inverses().into_iter().zip(&factors).zip(&before)
+            zip_eq(zip_eq(s.layer_inverses(), &factors), &before)
         {
             let n = newton_of(inv);
             for (x, x0, m, d, d0) in [
@@ -160,7 +159,7 @@ fn ring_lazy_steps_track_the_exact_damped_inverse_to_first_order() {
     }
     assert!(moved > 10, "only {moved} lazy updates were checked");
     // The drift stays small over 11 lazy steps (first-order updates reached 25% here).
-    for (inv, (_, a, _)) in s.layer_inverses().into_iter().zip(s.layer_factors()) {
+    for (inv, (_, a, _)) in zip_eq(s.layer_inverses(), s.layer_factors()) {
         let n = newton_of(inv);
         let err = rel(&n.xa(), &exact_inverse(&a, n.delta_a));
         assert!(err < 0.05, "X_A drifted by {err}");
@@ -457,10 +456,8 @@ fn a_newton_state_of_the_dense_form_still_loads() {
         s.step(&mut batch(&m, k, 8, D, C)).unwrap();
         resumed.step(&mut batch(&twin, k, 8, D, C)).unwrap();
     }
-    for ((n, a), (_, b)) in m.values().iter().zip(twin.values()) {
-        let diff = a
-            .iter()
-            .zip(&b)
+    for ((n, a), (_, b)) in zip_eq(&m.values(), twin.values()) {
+        let diff = zip_eq(a, &b)
             .map(|(x, y)| (x - y).abs())
             .fold(0.0, f64::max);
         assert!(diff < 1e-9, "{n}: {diff}");

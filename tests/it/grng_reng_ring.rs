@@ -1,6 +1,7 @@
 //! RENG and RING, the gradient-regularized K-FAC variants (grng spec §2.2, §2.3), against
 //! §6.7 tests 10, 11, 13 and the resume test of §6.11. Models and helpers: `optim_kfac`.
 use super::optim_kfac::{assert_resume_bitwise, batch, delta, groups, plain, Mlp};
+use crate::common::zip_eq;
 use lab::optim::kfac::{GrNorm, InverseMethod, Kfac, KfacConfig};
 use lab::optim::stepper::{mean_ce, Objective, Stepper};
 use tch::{Kind, Tensor};
@@ -20,10 +21,8 @@ fn assert_same_trajectory(a: KfacConfig, b: KfacConfig, steps: u64, tol: f64) {
     for k in 0..steps {
         s_a.step(&mut batch(&m_a, k, 8, D, C)).unwrap();
         s_b.step(&mut batch(&m_b, k, 8, D, C)).unwrap();
-        for ((n, va), (_, vb)) in m_a.values().iter().zip(m_b.values()) {
-            let diff = va
-                .iter()
-                .zip(&vb)
+        for ((n, va), (_, vb)) in zip_eq(&m_a.values(), m_b.values()) {
+            let diff = zip_eq(va, &vb)
                 .map(|(x, y)| (x - y).abs())
                 .fold(0.0, f64::max);
             assert!(diff <= tol, "step {k}, {n}: {diff}");
@@ -105,7 +104,7 @@ fn ring_with_huge_rho_steps_along_the_gradient_scaled_by_one_over_delta() {
                 let t = &g.iter().find(|(n, _)| n == name).unwrap().1;
                 gv.extend(Vec::<f64>::try_from(t.flatten(0, -1)).unwrap());
             }
-            let dot: f64 = u.iter().zip(&gv).map(|(a, b)| a * b).sum();
+            let dot: f64 = zip_eq(&u, &gv).map(|(a, b)| a * b).sum();
             let (nu, ng) = (norm(&u), norm(&gv));
             assert!(
                 dot / (nu * ng) > 0.999,
@@ -154,9 +153,7 @@ fn reng_direction_is_the_preconditioned_gr_gradient_with_fd_hessian() {
     let g_plus = gradient(&probe, 4);
     shift(-2.0);
     let g_minus = gradient(&probe, 4);
-    let v: Vec<(String, Tensor)> = g
-        .iter()
-        .zip(g_plus.iter().zip(&g_minus))
+    let v: Vec<(String, Tensor)> = zip_eq(&g, zip_eq(&g_plus, &g_minus))
         .map(|((n, g0), ((_, gp), (_, gm)))| (n.clone(), g0 + (gp - gm) * (rho / (2.0 * eps))))
         .collect();
     let cfg = KfacConfig {

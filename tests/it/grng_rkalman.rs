@@ -5,6 +5,7 @@ mod fallback;
 mod kron;
 mod step;
 
+use crate::common::zip_eq;
 use lab::grng::rkalman::dense::{
     implicit_gr, mean_direction, measurement_update, norm_upper_bound, predict, prior,
 };
@@ -231,7 +232,7 @@ fn ollivier_equivalence_on_logistic_regression() {
     for beta in [1.0, 0.9] {
         let ong = online_natural_gradient(&x, &y, &batches, beta, 1.5);
         let rk = rkalman_logistic(&x, &y, &batches, beta, 1.5);
-        for (k, (a, b)) in ong.iter().zip(&rk).enumerate() {
+        for (k, (a, b)) in zip_eq(&ong, &rk).enumerate() {
             let err = max_abs(a, b);
             assert!(
                 err < 1e-8,

@@ -99,6 +99,8 @@ mod optim_curvature;
 mod optim_gradreg;
 mod optim_kfac;
 mod optim_kfac_dtype;
+mod optim_kfac_hand;
+mod optim_kfac_klclip;
 mod optim_kfac_update;
 mod optim_loss;
 mod optim_sgd;

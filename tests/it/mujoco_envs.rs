@@ -2,7 +2,7 @@
 //! statistics, termination and truncation flags, unstable simulations, checkpoints, bad ids
 //! and bad model files, a short Hopper run of the binary (link and rpath), and an unstable
 //! run's log.
-use crate::common::{code, col, json, lab, read, read_csv, stderr};
+use crate::common::{code, col, json, lab, read, read_csv, stderr, zip_eq};
 use lab::rl::mujoco::{
     half_cheetah::HalfCheetah, hopper::Hopper, pusher::Pusher, MujocoEnv, Task, DEFAULT_MODEL_DIR,
     TASK_IDS,
@@ -35,7 +35,7 @@ fn reset_noise<T: Task>(n: usize) -> (MujocoEnv<T>, Vec<Vec<f64>>) {
     let rows = (0..n)
         .map(|_| {
             env.reset(None, &mut obs);
-            env.state().iter().zip(&init).map(|(s, i)| s - i).collect()
+            zip_eq(env.state(), &init).map(|(s, i)| s - i).collect()
         })
         .collect();
     (env, rows)

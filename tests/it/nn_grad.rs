@@ -1,6 +1,7 @@
 //! Gradients of the GPT in f64 with explicit attention: autograd against central finite
 //! differences, and double backward (the gradient of ‖∇loss‖², which gradient-norm penalties
 //! need) against finite differences of ‖∇loss‖² along a direction.
+use crate::common::zip_eq;
 use crate::nn_common::*;
 use lab::nn::{self, Attention, Dtype, LanguageModel, Variant};
 use tch::{Kind, Tensor};
@@ -82,15 +83,13 @@ fn check_double_backward(cfg: &lab::nn::ModelConfig) {
     let penalty = grad_norm_sq(m.as_ref(), &ids, &tensors);
     let hvp = Tensor::run_backward(&[&penalty], &tensors, false, false);
     let dirs: Vec<Tensor> = tensors.iter().map(|t| t.randn_like()).collect();
-    let analytic: f64 = hvp
-        .iter()
-        .zip(&dirs)
+    let analytic: f64 = zip_eq(&hvp, &dirs)
         .map(|(g, d)| (g * d).sum(Kind::Double).double_value(&[]))
         .sum();
     let originals: Vec<Tensor> = tensors.iter().map(|t| t.detach().copy()).collect();
     let shift = |eps: f64| {
         tch::no_grad(|| {
-            for ((t, o), d) in tensors.iter().zip(&originals).zip(&dirs) {
+            for ((t, o), d) in zip_eq(zip_eq(&tensors, &originals), &dirs) {
                 t.shallow_clone().copy_(&(o + d * eps));
             }
         })

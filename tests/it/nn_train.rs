@@ -1,4 +1,5 @@
 //! The training loop (`nn::train`), resuming from checkpoints, seeded sampling and FLOPs.
+use crate::common::zip_eq;
 use crate::nn_common::{all_small, model, nano, V};
 use lab::data::batch::random_batch;
 use lab::nn::train::{evaluate, train_step, Batch, StepPlan};
@@ -92,10 +93,10 @@ fn gradient_accumulation_equals_one_big_batch() {
     let cfg = nano(Attention::Explicit, Dtype::F64);
     let (a, b) = (model(&cfg, 5), model(&cfg, 6));
     tch::no_grad(|| {
-        for ((_, mut pb), (_, pa)) in nn::named_parameters(b.as_ref())
-            .into_iter()
-            .zip(nn::named_parameters(a.as_ref()))
-        {
+        for ((_, mut pb), (_, pa)) in zip_eq(
+            nn::named_parameters(b.as_ref()),
+            nn::named_parameters(a.as_ref()),
+        ) {
             pb.copy_(&pa);
         }
     });
@@ -174,10 +175,10 @@ fn save_load_continue_equals_an_uninterrupted_run() {
     let mut rng_b = resumed.rng;
     let losses_b = run(b.as_ref(), &mut opt_b, &mut rng_b, 4);
     assert_eq!(&losses_a[3..], &losses_b[..], "losses after resuming");
-    for ((name, pa), (_, pb)) in nn::named_parameters(a.as_ref())
-        .iter()
-        .zip(&nn::named_parameters(b.as_ref()))
-    {
+    for ((name, pa), (_, pb)) in zip_eq(
+        &nn::named_parameters(a.as_ref()),
+        &nn::named_parameters(b.as_ref()),
+    ) {
         assert!(pa.equal(pb), "{name} differs after resuming");
     }
     assert_eq!(rng_a.get_word_pos(), rng_b.get_word_pos());

@@ -2,6 +2,7 @@
 //! SeedSequence words, PCG64 state and raw outputs, `random()`, `uniform()` and
 //! `standard_normal()` draws must all be bit-identical, and a saved state must continue the
 //! stream exactly where NumPy's does.
+use crate::common::zip_eq;
 use lab::rl::np_random::{NpRng, Pcg64, SeedSequence};
 use lab::rl::NpRngState;
 
@@ -30,7 +31,7 @@ fn columns(name: &str) -> (Vec<String>, Vec<Vec<f64>>) {
     for (i, line) in lines.enumerate() {
         let fields: Vec<&str> = line.split(',').collect();
         assert_eq!(num::<usize>(fields[0]), i, "{name}: row order");
-        for (c, f) in cols.iter_mut().zip(&fields[1..]) {
+        for (c, f) in zip_eq(&mut cols, &fields[1..]) {
             c.push(num(f));
         }
     }
@@ -91,7 +92,7 @@ fn seed_sequence_and_pcg64_match_numpy() {
 fn random_draws_are_numpys() {
     let (header, cols) = columns("random.csv");
     assert_eq!(header.len(), 4);
-    for (h, col) in header.iter().zip(&cols) {
+    for (h, col) in zip_eq(&header, &cols) {
         let mut rng = NpRng::from_seed(num(&field(h, "seed")));
         for (i, &want) in col.iter().enumerate() {
             assert_eq!(rng.random(), want, "{h}: draw {i}");
@@ -104,11 +105,11 @@ fn random_draws_are_numpys() {
 fn uniform_draws_are_numpys() {
     let (header, cols) = columns("uniform.csv");
     assert_eq!(header.len(), 4);
-    for (h, col) in header.iter().zip(&cols) {
+    for (h, col) in zip_eq(&header, &cols) {
         let mut rng = NpRng::from_seed(num(&field(h, "seed")));
         let (low, high): (f64, f64) = (num(&field(h, "low")), num(&field(h, "high")));
         let got = rng.uniform_n(low, high, col.len());
-        for (i, (g, w)) in got.iter().zip(col).enumerate() {
+        for (i, (g, w)) in zip_eq(&got, col).enumerate() {
             assert_eq!(g, w, "{h}: draw {i}");
             assert!(low <= *g && *g < high, "{h}: draw {i} outside [low, high)");
         }
@@ -121,7 +122,7 @@ fn uniform_draws_are_numpys() {
 fn standard_normal_draws_are_numpys() {
     let (header, cols) = columns("normal.csv");
     assert_eq!(header.len(), 3);
-    for (h, col) in header.iter().zip(&cols) {
+    for (h, col) in zip_eq(&header, &cols) {
         let mut rng = NpRng::from_seed(num(&field(h, "seed")));
         for (i, &want) in col.iter().enumerate() {
             assert_eq!(rng.standard_normal(), want, "{h}: draw {i}");

@@ -140,9 +140,7 @@ fn dense_factors(
             errors[sizes.len() - 1].push(score[off..].iter().map(|x| -x).collect());
         }
     }
-    inputs
-        .iter()
-        .zip(&errors)
+    zip_eq(&inputs, &errors)
         .filter(|(a, _)| !a.is_empty())
         .map(|(a, e)| (outer_mean(a), outer_mean(e)))
         .collect()
@@ -353,14 +351,11 @@ fn first_step_is_the_clipped_natural_gradient() {
                 .step(&mut actor, &s, &mut ChaCha8Rng::seed_from_u64(6))
                 .expect("step");
             let nu = st.step_size / set.actor_lr;
-            let delta: Vec<f64> = actor
-                .params
-                .iter()
-                .zip(&native.params)
+            let delta: Vec<f64> = zip_eq(&actor.params, &native.params)
                 .map(|(a, b)| a - b)
                 .collect();
             let want: Vec<f64> = v.iter().map(|x| -set.actor_lr * 0.1 * nu * x).collect();
-            let err: Vec<f64> = delta.iter().zip(&want).map(|(a, b)| a - b).collect();
+            let err: Vec<f64> = zip_eq(&delta, &want).map(|(a, b)| a - b).collect();
             assert!(norm(&err) <= 1e-12 * norm(&want), "{space:?} {kl_clip}");
             assert!((st.g_dot_d.expect("vg") - vg).abs() <= 1e-12 * vg);
             let bound = (nu * set.actor_lr).powi(2) * vg;

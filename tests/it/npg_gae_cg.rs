@@ -1,4 +1,5 @@
 //! GAE with termination and truncation (spec §6.7) and CG against a dense solve.
+use crate::common::zip_eq;
 use lab::npg::cg::conjugate_gradient;
 use lab::npg::rank1::norm;
 use lab::rl::gae::{gae, Rollout};
@@ -103,7 +104,7 @@ fn cg_solves_a_random_spd_system() {
     let res = conjugate_gradient(apply, &b, 20, 1e-20);
     let exact = a.solve(&Array1::from(b.clone())).expect("solve");
     assert_eq!(res.x.len(), n);
-    let diff: Vec<f64> = res.x.iter().zip(exact.iter()).map(|(x, y)| x - y).collect();
+    let diff: Vec<f64> = zip_eq(&res.x, &exact).map(|(x, y)| x - y).collect();
     let err = norm(&diff) / exact.dot(&exact).sqrt();
     assert!(res.iters <= 20);
     assert!(

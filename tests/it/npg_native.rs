@@ -2,6 +2,7 @@
 //! finite differences, and every quantity the algorithms use against the torch backend at the
 //! same parameters (log-probs, objective gradients, scores, KL, Fisher products, the exact
 //! Fisher, critic loss and gradient, sampled actions).
+use crate::common::zip_eq;
 use lab::npg::backend::{Policy, ValueFn};
 use lab::npg::optim_actor::Objective;
 use lab::npg::policy::{Actor, Critic, FlatMlp, NativeActor, NativeCritic, Samples};
@@ -47,7 +48,7 @@ fn flat_mlp_backward_and_jvp_match_finite_differences() {
     let v = uniform(&mut rng, p.len());
     let jv = mlp.jvp(&p, &cache, &v);
     let shifted = |s: f64| {
-        let q: Vec<f64> = p.iter().zip(&v).map(|(a, b)| a + s * h * b).collect();
+        let q: Vec<f64> = zip_eq(&p, &v).map(|(a, b)| a + s * h * b).collect();
         mlp.output(&q, x.view())
     };
     let fd_jv = (shifted(1.0) - shifted(-1.0)) / (2.0 * h);
@@ -260,10 +261,7 @@ fn native_smac_direction_matches_the_dense_solve() {
     let before = native.params.clone();
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     actor_step(&mut native, &s, &mut upd, &mut rng, None).expect("step");
-    let step: Vec<f64> = native
-        .params
-        .iter()
-        .zip(&before)
+    let step: Vec<f64> = zip_eq(&native.params, &before)
         .map(|(a, b)| a - b)
         .collect();
     let want: Vec<f64> = dense.iter().map(|d| 1e-3 * d).collect();

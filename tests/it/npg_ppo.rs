@@ -1,6 +1,7 @@
 //! PPO's clipped surrogate (spec §3.6): the gradient vanishes exactly where the clip is
 //! active (ratio beyond 1±ε on the side the advantage favours), and the clip fraction counts
 //! |ρ − 1| > ε. Also RMSprop's and Adam's first steps.
+use crate::common::zip_eq;
 use lab::npg::optim_actor::{objective, Objective};
 use lab::npg::policy::{Adam, RmsProp};
 use tch::Tensor;
@@ -16,7 +17,7 @@ fn clipped_objective_values_gradients_and_clipfrac() {
     let grad = Tensor::run_backward(&[obj], &[&ratio], false, false);
     let g = Vec::<f64>::try_from(&grad[0]).expect("grad");
     let want = [0.0, 0.2, -0.2, 0.0, 0.4];
-    for (a, b) in g.iter().zip(want) {
+    for (a, b) in zip_eq(&g, want) {
         assert!((a - b).abs() < 1e-12, "{g:?}");
     }
     let (plain, none) = objective(Objective::Surrogate, &ratio.detach(), &adv);

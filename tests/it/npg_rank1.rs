@@ -1,5 +1,6 @@
 //! Spec §6.6: the O(n) rank-1 Sherman–Morrison direction against dense linear algebra,
 //! its identities (§1.4), robustness, and the step rules (§1.5).
+use crate::common::zip_eq;
 use lab::npg::rank1::{apply_rank1_fisher, dot, norm, sherman_morrison_direction};
 use lab::npg::step::{clip_update, step_size, StepRule};
 use ndarray::{Array1, Array2};
@@ -96,9 +97,9 @@ fn scaled_gradient_cases() {
 fn correction_lies_in_the_span_of_u() {
     for (u, g, lambda) in cases() {
         let r = sherman_morrison_direction(&g, &u, lambda);
-        let corr: Vec<f64> = r.d.iter().zip(&g).map(|(d, g)| d - g / lambda).collect();
+        let corr: Vec<f64> = zip_eq(&r.d, &g).map(|(d, g)| d - g / lambda).collect();
         let along = dot(&corr, &u) / dot(&u, &u);
-        let orth: Vec<f64> = corr.iter().zip(&u).map(|(c, u)| c - along * u).collect();
+        let orth: Vec<f64> = zip_eq(&corr, &u).map(|(c, u)| c - along * u).collect();
         assert!(
             norm(&orth) <= 1e-10 * norm(&g) / lambda,
             "orthogonal part {}",
@@ -173,12 +174,10 @@ fn robust_for_extreme_conditioning() {
         let mut g_perp = g.clone();
         for _ in 0..2 {
             let p = dot(&g_perp, &u) / uu;
-            g_perp.iter_mut().zip(&u).for_each(|(x, ui)| *x -= p * ui);
+            zip_eq(&mut g_perp, &u).for_each(|(x, ui)| *x -= p * ui);
         }
         let along = dot(&u, &g) / (uu * (lambda + uu));
-        let d_ref: Vec<f64> = g_perp
-            .iter()
-            .zip(&u)
+        let d_ref: Vec<f64> = zip_eq(&g_perp, &u)
             .map(|(gp, ui)| gp / lambda + along * ui)
             .collect();
         let err = rel_err(&r.d, &d_ref);

@@ -1,5 +1,6 @@
 //! Spec §2.1–2.2 toy theory checks on a 3-armed softmax bandit, r = (1, 0.8, 0):
 //! T-FAST (exact gradients) and T-SAMPLE (sampled gradients, sample complexity).
+use crate::common::zip_eq;
 use lab::npg::rank1::{dot, sherman_morrison_direction};
 use ndarray::{Array1, Array2};
 use ndarray_linalg::Solve;
@@ -22,7 +23,7 @@ fn value(pi: &[f64]) -> f64 {
 /// Exact `∂J/∂θ_j = π_j (r_j − J)`.
 fn exact_grad(pi: &[f64]) -> Vec<f64> {
     let j = value(pi);
-    pi.iter().zip(REWARDS).map(|(p, r)| p * (r - j)).collect()
+    zip_eq(pi, REWARDS).map(|(p, r)| p * (r - j)).collect()
 }
 
 fn sample_arm(pi: &[f64], rng: &mut ChaCha8Rng) -> usize {
@@ -75,7 +76,7 @@ fn t_fast(method: Method, lambda: f64, eta: f64) -> usize {
                 sherman_morrison_direction(&g, &u, lambda).d
             }
         };
-        theta.iter_mut().zip(&step).for_each(|(t, s)| *t += eta * s);
+        zip_eq(&mut theta, &step).for_each(|(t, s)| *t += eta * s);
     }
     panic!("no convergence");
 }
@@ -143,9 +144,7 @@ fn t_sample(smac: bool, seed: u64) -> [usize; 3] {
         let mut g = vec![0.0; 3];
         for &a in &arms {
             let s = score(&pi, a);
-            g.iter_mut()
-                .zip(&s)
-                .for_each(|(gi, si)| *gi += (REWARDS[a] - baseline) * si / n as f64);
+            zip_eq(&mut g, &s).for_each(|(gi, si)| *gi += (REWARDS[a] - baseline) * si / n as f64);
         }
         let step = if smac {
             let u = score(&pi, arms[rng.gen_range(0..n)]);
@@ -153,7 +152,7 @@ fn t_sample(smac: bool, seed: u64) -> [usize; 3] {
         } else {
             g
         };
-        theta.iter_mut().zip(&step).for_each(|(t, s)| *t += eta * s);
+        zip_eq(&mut theta, &step).for_each(|(t, s)| *t += eta * s);
     }
     panic!("seed {seed} did not reach every ε");
 }
@@ -168,7 +167,7 @@ fn slope(medians: &[f64; 3]) -> f64 {
     let xs: Vec<f64> = EPSILONS.iter().map(|e| (1.0 / e).ln()).collect();
     let ys: Vec<f64> = medians.iter().map(|m| m.ln()).collect();
     let (mx, my) = (xs.iter().sum::<f64>() / 3.0, ys.iter().sum::<f64>() / 3.0);
-    let cov: f64 = xs.iter().zip(&ys).map(|(x, y)| (x - mx) * (y - my)).sum();
+    let cov: f64 = zip_eq(&xs, &ys).map(|(x, y)| (x - mx) * (y - my)).sum();
     cov / xs.iter().map(|x| (x - mx).powi(2)).sum::<f64>()
 }
 

@@ -1,6 +1,7 @@
 //! `npg-cg` / `trpo` pieces (spec §3.4–3.5, §6.7): the Fisher-vector product equals a
 //! finite-difference Hessian-vector product of the mean KL; TRPO steps respect the KL bound;
 //! the normalised NPG step has predicted KL δ.
+use crate::common::zip_eq;
 use lab::npg::policy::Actor;
 use lab::npg::rank1::{dot, norm};
 use lab::npg::trust_region::{trust_region_step, Fvp, TrustRegion};
@@ -51,23 +52,17 @@ fn check_fvp(actor: &Actor, obs: &Tensor) {
     fvp.apply(&v, &mut hv);
     let h = 1e-5;
     let grad_at = |sign: f64| {
-        let p: Vec<f64> = theta
-            .iter()
-            .zip(&v)
-            .map(|(t, x)| t + sign * h * x)
-            .collect();
+        let p: Vec<f64> = zip_eq(&theta, &v).map(|(t, x)| t + sign * h * x).collect();
         actor.params.set_flat(&p).expect("set");
         actor.params.grad(&actor.mean_kl(&snapshot, obs))
     };
     let (up, down) = (grad_at(1.0), grad_at(-1.0));
     actor.params.set_flat(&theta).expect("restore");
-    let fd: Vec<f64> = up
-        .iter()
-        .zip(&down)
+    let fd: Vec<f64> = zip_eq(&up, &down)
         .map(|(a, b)| (a - b) / (2.0 * h))
         .collect();
     assert_eq!((up.len(), hv.len()), (theta.len(), theta.len()));
-    let diff: Vec<f64> = hv.iter().zip(&fd).map(|(a, b)| a - b).collect();
+    let diff: Vec<f64> = zip_eq(&hv, &fd).map(|(a, b)| a - b).collect();
     let rel = norm(&diff) / norm(&fd);
     assert!(
         rel <= 1e-5,
@@ -164,11 +159,7 @@ fn npg_step_has_predicted_kl_delta() {
     let before = a.params.flat();
     let b = minibatch(&obs, &actions, &old_logp, &adv);
     let stats = trust_region_step(&mut a, &region(None), &b).expect("step");
-    let delta: Vec<f64> = a
-        .params
-        .flat()
-        .iter()
-        .zip(&before)
+    let delta: Vec<f64> = zip_eq(&a.params.flat(), &before)
         .map(|(x, y)| x - y)
         .collect();
     // The damped Fisher at θ_old (an FVP's graph does not survive in-place updates).

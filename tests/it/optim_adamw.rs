@@ -1,4 +1,5 @@
 //! AdamW against hand-computed steps and a recorded `torch.optim.AdamW` trajectory (f64).
+use crate::common::zip_eq;
 use lab::optim::{AdamW, AdamWConfig, GroupOverride, LrSchedule, Optimizer};
 use serde_json::Value;
 use tch::nn::VarStore;
@@ -126,7 +127,7 @@ fn matches_torch_adamw_trajectory_with_groups_schedule_and_clipping() {
         ..AdamWConfig::default()
     };
     let mut opt = AdamW::new(&vs, &c).unwrap();
-    for (ours, theirs) in opt.groups().iter().zip(r["groups"].as_array().unwrap()) {
+    for (ours, theirs) in zip_eq(opt.groups(), r["groups"].as_array().unwrap()) {
         let names: Vec<&str> = ours.params.iter().map(|(n, _)| n.as_str()).collect();
         let want: Vec<&str> = theirs["params"]
             .as_array()
@@ -288,7 +289,7 @@ fn group_overrides_set_lr_multipliers_and_flags_and_mixed_dtypes_are_refused() {
 fn reference_step(params: &[(String, Tensor)], state: &mut [(Tensor, Tensor)], t: i32, lr: f64) {
     let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8);
     tch::no_grad(|| {
-        for ((name, p), (m, v)) in params.iter().zip(state.iter_mut()) {
+        for ((name, p), (m, v)) in zip_eq(params, state.iter_mut()) {
             let mut p = p.shallow_clone();
             let g = p.grad();
             if p.dim() >= 2 && !name.contains("emb") {

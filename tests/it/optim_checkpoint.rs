@@ -1,6 +1,7 @@
 //! Checkpoint directories: round trip of weights, optimizer, RNG position, tokenizer and step;
 //! refusal to overwrite; load errors that name the file and the parameter.
 use super::optim_adamw::{set_grads, store, values};
+use crate::common::zip_eq;
 use lab::nn::checkpoint::{self, Extra};
 use lab::optim::{AdamW, AdamWConfig, Optimizer};
 use rand::{Rng, SeedableRng};
@@ -70,7 +71,7 @@ fn round_trip_restores_everything_and_refuses_to_overwrite() {
     }
     let (a, b) = (opt.state_dict().unwrap(), opt2.state_dict().unwrap());
     assert_eq!(a.header, b.header);
-    for ((ka, ta), (kb, tb)) in a.tensors.iter().zip(&b.tensors) {
+    for ((ka, ta), (kb, tb)) in zip_eq(&a.tensors, &b.tensors) {
         assert_eq!(
             (ka, Vec::<f64>::try_from(ta.flatten(0, -1)).unwrap()),
             (kb, Vec::<f64>::try_from(tb.flatten(0, -1)).unwrap())

@@ -1,6 +1,7 @@
 //! Double backprop for the gradient-regularized loss (grng spec §6.5 test 1, §7): ∇L + ρH∇L on a
 //! 2-layer tanh MLP against central finite differences (f64), and the start-up probe on a model
 //! whose fused attention kernel has no double backward.
+use crate::common::zip_eq;
 use crate::nn_common::{model, nano, V};
 use lab::nn::{named_parameters, Attention, Dtype, Input};
 use lab::optim::gradreg::{gr_gradient, probe_double_backward};
@@ -72,11 +73,11 @@ fn grad_at(p: &Problem, theta: &[f64]) -> Vec<f64> {
 }
 
 fn axpy(a: f64, x: &[f64], y: &[f64]) -> Vec<f64> {
-    x.iter().zip(y).map(|(x, y)| a * x + y).collect()
+    zip_eq(x, y).map(|(x, y)| a * x + y).collect()
 }
 
 fn rel_err(a: &[f64], b: &[f64]) -> f64 {
-    let diff: f64 = a.iter().zip(b).map(|(a, b)| (a - b).powi(2)).sum();
+    let diff: f64 = zip_eq(a, b).map(|(a, b)| (a - b).powi(2)).sum();
     let scale: f64 = b.iter().map(|b| b * b).sum();
     (diff / scale).sqrt()
 }
@@ -93,13 +94,11 @@ fn double_backprop_matches_central_differences() {
     let ps = params(&p.theta);
     let gr = gr_gradient(&loss(&p, &ps), &ps, rho).unwrap();
     let grads = flat(&gr.grads);
-    let hg: Vec<f64> = grads.iter().zip(&g).map(|(r, g)| (r - g) / rho).collect(); // H g
-                                                                                   // (∇L(θ + εg) − ∇L(θ − εg)) / 2ε = H g.
+    let hg: Vec<f64> = zip_eq(&grads, &g).map(|(r, g)| (r - g) / rho).collect(); // H g
+                                                                                 // (∇L(θ + εg) − ∇L(θ − εg)) / 2ε = H g.
     let plus = grad_at(&p, &axpy(FD_EPS, &g, &p.theta));
     let minus = grad_at(&p, &axpy(-FD_EPS, &g, &p.theta));
-    let hg_fd: Vec<f64> = plus
-        .iter()
-        .zip(&minus)
+    let hg_fd: Vec<f64> = zip_eq(&plus, &minus)
         .map(|(a, b)| (a - b) / (2.0 * FD_EPS))
         .collect();
     assert!(rel_err(&hg, &hg_fd) < 1e-6, "Hv: {}", rel_err(&hg, &hg_fd));
@@ -128,7 +127,7 @@ fn double_backprop_matches_central_differences() {
     assert!((gr.grad_norm / l2(&g) - 1.0).abs() < 1e-12);
     assert!((gr.grad_norm_reg / l2(&grads) - 1.0).abs() < 1e-12);
     assert!((gr.penalty / (0.5 * rho * l2(&g).powi(2)) - 1.0).abs() < 1e-12);
-    for (r, s) in gr.grads.iter().zip(SHAPES) {
+    for (r, s) in zip_eq(&gr.grads, SHAPES) {
         assert_eq!(r.size(), s);
         assert!(!r.requires_grad(), "the returned gradients are detached");
     }

@@ -2,11 +2,10 @@
 //! factors vs per-example Fisher/gradients, least squares in one step, the KL-clip identity, a
 //! hand-computed 3→2 update, conv-as-unfold scaling, non-finite skips, bitwise resume.
 //! Tiny f64 models built from `nn::layers::Linear`; shared with `grng_reng_ring`.
+use crate::common::zip_eq;
 use lab::nn::layers::Linear;
 use lab::nn::{Captured, Tape};
-use lab::optim::kfac::{
-    kfac_groups, DampingScheme, FisherKind, InverseMethod, Inverses, Kfac, KfacConfig,
-};
+use lab::optim::kfac::{kfac_groups, DampingScheme, InverseMethod, Inverses, Kfac, KfacConfig};
 use lab::optim::stepper::{mean_ce, sample_labels, Objective, Stepper};
 use lab::optim::{ParamGroup, StateDict};
 use rand::{Rng, SeedableRng};
@@ -14,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use tch::nn::{Init, VarStore};
 use tch::{Device, Kind, Reduction, Tensor};
 
-const F64: (Kind, Device) = (Kind::Double, Device::Cpu);
+pub const F64: (Kind, Device) = (Kind::Double, Device::Cpu);
 
 /// `logits = l2(tanh(l1(x)) ⊙ scale)`; `scale` (1-D) is not a K-FAC parameter (fallback).
 /// With `hidden == 0` the model is one linear layer `l1` (softmax regression).
@@ -159,9 +158,7 @@ pub fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
 /// θ_after − θ_before of the named parameter.
 pub fn delta(before: &[(String, Vec<f64>)], after: &[(String, Vec<f64>)], name: &str) -> Vec<f64> {
     let find = |v: &[(String, Vec<f64>)]| v.iter().find(|(n, _)| n == name).unwrap().1.clone();
-    find(after)
-        .iter()
-        .zip(find(before))
+    zip_eq(find(after), find(before))
         .map(|(a, b)| a - b)
         .collect()
 }
@@ -367,181 +364,6 @@ fn one_step_with_exact_gaussian_fisher_lands_on_least_squares() {
     }
 }
 
-fn spd(n: i64, seed: u64) -> Tensor {
-    let m = Tensor::from_slice(&normals((n * n) as usize, seed)).view([n, n]);
-    m.matmul(&m.transpose(0, 1)) + Tensor::eye(n, F64) * 0.1
-}
-
-#[test]
-fn kl_clip_sum_is_the_quadratic_form_of_the_damped_kronecker_fisher() {
-    let (a, g) = (spd(4, 11), spd(3, 12));
-    let v = Tensor::from_slice(&normals(12, 13)).view([3, 4]);
-    let inv = Inverses::compute(InverseMethod::Eigen, &a, &g).unwrap();
-    let delta: f64 = 0.05;
-    let pi = inv.pi();
-    let (da, dg) = (pi * delta.sqrt(), delta.sqrt() / pi);
-    let factored = (&g + Tensor::eye(3, F64) * dg).kron(&(&a + Tensor::eye(4, F64) * da));
-    let exact = g.kron(&a) + Tensor::eye(12, F64) * delta;
-    for (scheme, f) in [
-        (DampingScheme::Factored, factored),
-        (DampingScheme::ExactEigen, exact),
-    ] {
-        let u = inv.precondition(&v, delta, scheme).flatten(0, -1);
-        let vv = v.flatten(0, -1);
-        let ug = u.dot(&vv).double_value(&[]);
-        let g_finv_g = vv.dot(&f.inverse().mv(&vv)).double_value(&[]);
-        let u_f_u = u.dot(&f.mv(&u)).double_value(&[]);
-        assert!((ug - g_finv_g).abs() < 1e-10 * ug.abs(), "{scheme:?}");
-        assert!((ug - u_f_u).abs() < 1e-10 * ug.abs(), "{scheme:?}");
-    }
-}
-
-#[test]
-fn kl_clip_scales_the_direction_by_nu() {
-    let (d, h, c) = (4, 5, 3);
-    let m_free = Mlp::new(d, h, c, 6);
-    let m_clip = m_free.twin(d, h, c);
-    let cfg = KfacConfig {
-        lr: 0.3,
-        ..plain(KfacConfig::kfac())
-    };
-    let clip = KfacConfig {
-        kl_clip: Some(1e-4),
-        ..cfg.clone()
-    };
-    let before = m_free.values();
-    let mut s_free = Kfac::new(groups(&m_free, d, c, 0.0), cfg).unwrap();
-    s_free.step(&mut batch(&m_free, 5, 8, d, c)).unwrap();
-    // Σ⟨U, g⟩ over K-FAC parameters from the unclipped update U = −Δθ/η and g at θ0.
-    let g_model = m_clip.twin(d, h, c);
-    let mut b = batch(&g_model, 5, 8, d, c);
-    let (logits, _) = b.forward(false).unwrap();
-    mean_ce(&logits, &b.y).backward();
-    let vars = g_model.vs.variables();
-    let names = ["l1.bias", "l1.weight", "l2.bias", "l2.weight"];
-    let mut ug = 0.0;
-    for name in names {
-        let g = Vec::<f64>::try_from(vars[name].grad().flatten(0, -1)).unwrap();
-        let u = delta(&before, &m_free.values(), name);
-        ug += u.iter().zip(&g).map(|(u, g)| -u / 0.3 * g).sum::<f64>();
-    }
-    let mut s_clip = Kfac::new(groups(&m_clip, d, c, 0.0), clip).unwrap();
-    let r = s_clip.step(&mut batch(&m_clip, 5, 8, d, c)).unwrap();
-    let nu = (1e-4 / (0.09 * ug)).sqrt().min(1.0);
-    assert!(nu < 0.5, "the test wants an active clip, ν = {nu}");
-    let got = r.kl_clip_scale.unwrap();
-    assert!((got - nu).abs() < 1e-10 * nu, "{got} vs {nu}");
-    for name in names {
-        let (free, clipped) = (
-            delta(&before, &m_free.values(), name),
-            delta(&before, &m_clip.values(), name),
-        );
-        for (f, c) in free.iter().zip(&clipped) {
-            assert!((f * nu - c).abs() < 1e-12, "{name}");
-        }
-    }
-}
-
-/// Inverse of a small dense matrix by Gauss–Jordan with partial pivoting (test oracle).
-fn inverse(m: &[Vec<f64>]) -> Vec<Vec<f64>> {
-    let n = m.len();
-    let mut a: Vec<Vec<f64>> = m
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let mut row = r.clone();
-            row.extend((0..n).map(|j| if i == j { 1.0 } else { 0.0 }));
-            row
-        })
-        .collect();
-    for col in 0..n {
-        let p = (col..n)
-            .max_by(|&x, &y| a[x][col].abs().total_cmp(&a[y][col].abs()))
-            .unwrap();
-        a.swap(col, p);
-        let piv = a[col][col];
-        a[col].iter_mut().for_each(|v| *v /= piv);
-        for r in 0..n {
-            if r != col {
-                let f = a[r][col];
-                let pivot_row = a[col].clone();
-                a[r].iter_mut()
-                    .zip(&pivot_row)
-                    .for_each(|(v, p)| *v -= f * p);
-            }
-        }
-    }
-    a.into_iter().map(|r| r[n..].to_vec()).collect()
-}
-
-fn matmul(a: &[Vec<f64>], b: &[Vec<f64>]) -> Vec<Vec<f64>> {
-    a.iter()
-        .map(|r| {
-            (0..b[0].len())
-                .map(|j| r.iter().zip(b).map(|(x, br)| x * br[j]).sum())
-                .collect()
-        })
-        .collect()
-}
-
-#[test]
-fn hand_computed_three_to_two_update() {
-    // §6.9 test 21: W (2×3) + b, two examples, empirical Fisher, β 0.95, λ 1e-2 factored.
-    let m = Mlp::new(3, 0, 2, 8);
-    let (lr, lambda, beta) = (0.5, 1e-2, 0.95);
-    let cfg = KfacConfig {
-        lr,
-        damping: lambda,
-        fisher: FisherKind::Empirical,
-        ..plain(KfacConfig::kfac())
-    };
-    let xs = [[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]];
-    let ys = [1usize, 0];
-    let vals = m.values();
-    let (b0, w0) = (&vals[0].1, &vals[1].1); // l1.bias, l1.weight (row-major 2×3)
-    let (mut grad, mut aa, mut gg) = (
-        vec![vec![0.0; 4]; 2],
-        vec![vec![0.0; 4]; 4],
-        vec![vec![0.0; 2]; 2],
-    );
-    for (x, &y) in xs.iter().zip(&ys) {
-        let a = [x[0], x[1], x[2], 1.0];
-        let s: Vec<f64> = (0..2)
-            .map(|o| (0..3).map(|i| w0[o * 3 + i] * x[i]).sum::<f64>() + b0[o])
-            .collect();
-        let z: f64 = s.iter().map(|v| v.exp()).sum();
-        let e: Vec<f64> = (0..2)
-            .map(|o| s[o].exp() / z - if o == y { 1.0 } else { 0.0 })
-            .collect();
-        for o in 0..2 {
-            (0..4).for_each(|i| grad[o][i] += e[o] * a[i] / 2.0);
-            (0..2).for_each(|p| gg[o][p] += (1.0 - beta) * e[o] * e[p] / 2.0);
-        }
-        for i in 0..4 {
-            (0..4).for_each(|j| aa[i][j] += (1.0 - beta) * a[i] * a[j] / 2.0);
-        }
-    }
-    (0..4).for_each(|i| aa[i][i] += beta);
-    (0..2).for_each(|i| gg[i][i] += beta);
-    let pi = (((0..4).map(|i| aa[i][i]).sum::<f64>() / 4.0)
-        / ((0..2).map(|i| gg[i][i]).sum::<f64>() / 2.0))
-        .sqrt();
-    (0..4).for_each(|i| aa[i][i] += pi * lambda.sqrt());
-    (0..2).for_each(|i| gg[i][i] += lambda.sqrt() / pi);
-    let u = matmul(&matmul(&inverse(&gg), &grad), &inverse(&aa)); // (2, 4)
-    let mut s = Kfac::new(groups(&m, 3, 2, 0.0), cfg).unwrap();
-    let x = Tensor::from_slice(&xs.concat()).view([2, 3]);
-    let y = Tensor::from_slice(&[1i64, 0]);
-    s.step(&mut Batch { model: &m, x, y }).unwrap();
-    let after = m.values();
-    for o in 0..2 {
-        assert!((after[0].1[o] - (b0[o] - lr * u[o][3])).abs() < 1e-10);
-        for i in 0..3 {
-            assert!((after[1].1[o * 3 + i] - (w0[o * 3 + i] - lr * u[o][i])).abs() < 1e-10);
-        }
-    }
-}
-
 #[test]
 fn fallback_adamw_moves_other_parameters_by_its_first_step() {
     let (d, h, c) = (4, 5, 3);
@@ -560,7 +382,7 @@ fn fallback_adamw_moves_other_parameters_by_its_first_step() {
     s.step(&mut batch(&m, 1, 8, d, c)).unwrap();
     assert_eq!(s.layer_plans().len(), 2);
     // AdamW's first step: −lr·g/(|g| + ε) with lr = 0.2·0.1.
-    for (dv, g) in delta(&before, &m.values(), "scale").iter().zip(&g) {
+    for (dv, g) in zip_eq(&delta(&before, &m.values(), "scale"), &g) {
         assert!((dv + 0.02 * g / (g.abs() + 1e-8)).abs() < 1e-9);
     }
 }

@@ -1,6 +1,7 @@
 //! SGD (and AdamW) against libtorch's own optimizers (`tch::nn::Sgd` / `tch::nn::AdamW`, which
 //! wrap `torch::optim`) for 100 steps on a small MLP in f64; save → load → continue is bitwise
 //! equal to an uninterrupted run; bad config keys are refused by name (grng spec §6.9 test 19).
+use crate::common::zip_eq;
 use lab::nn::Captured;
 use lab::optim::{
     AdamW, AdamWConfig, FirstOrder, Objective, Optimizer, Sgd, SgdConfig, StateDict, Stepper,
@@ -70,9 +71,9 @@ pub fn params(vs: &VarStore) -> Params {
 }
 
 fn max_diff(a: &Params, b: &Params) -> f64 {
-    let pairs = a.iter().zip(b).flat_map(|((na, va), (nb, vb))| {
+    let pairs = zip_eq(a, b).flat_map(|((na, va), (nb, vb))| {
         assert_eq!(na, nb);
-        va.iter().zip(vb).map(|(x, y)| (x - y).abs())
+        zip_eq(va, vb).map(|(x, y)| (x - y).abs())
     });
     pairs.fold(0.0, f64::max)
 }

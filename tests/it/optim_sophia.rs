@@ -2,6 +2,7 @@
 //! h = 0, the Gauss–Newton–Bartlett estimate against the dense Gauss–Newton diagonal, h ≥ 0,
 //! and a bitwise-equal resume (RNG included).
 use super::optim_sgd::{batch, mlp, params, Batch, Params};
+use crate::common::zip_eq;
 use lab::nn::Captured;
 use lab::optim::{Objective, Sophia, SophiaConfig, StateDict, Stepper};
 use std::collections::BTreeMap;
@@ -53,9 +54,9 @@ fn every_coordinate_moves_at_most_lr_beyond_the_decay_and_h_stays_nonnegative() 
         for _ in 0..30 {
             let before = params(&vs);
             opt.step(&mut obj).unwrap();
-            for ((name, old), (_, new)) in before.iter().zip(params(&vs)) {
+            for ((name, old), (_, new)) in zip_eq(&before, params(&vs)) {
                 let (lr, wd) = groups[name];
-                for (o, n) in old.iter().zip(&new) {
+                for (o, n) in zip_eq(old, &new) {
                     let moved = (n - o * (1.0 - lr * wd)).abs();
                     assert!(
                         moved <= lr * (1.0 + 1e-9),
@@ -109,18 +110,16 @@ fn with_h_zero_the_step_is_exactly_minus_lr_sign_m() {
         let before = params(&vs);
         opt.step(&mut obj).unwrap();
         let s = state(&opt);
-        for ((name, old), (_, new)) in before.iter().zip(params(&vs)) {
+        for ((name, old), (_, new)) in zip_eq(&before, params(&vs)) {
             let m = &s[&format!("exp_avg/{name}")];
             assert!(s[&format!("hessian/{name}")].iter().all(|&h| h == 0.0));
-            let want: Vec<f64> = old
-                .iter()
-                .zip(m)
+            let want: Vec<f64> = zip_eq(old, m)
                 .map(|(o, m)| o - 0.003 * m.signum())
                 .collect();
             assert_eq!(new, want, "{name} at step {step}");
             if step == 0 {
                 let gs = &g.iter().find(|(n, _)| n == name).unwrap().1;
-                for (m, g) in m.iter().zip(gs) {
+                for (m, g) in zip_eq(m, gs) {
                     assert!(
                         (m - (1.0 - 0.965) * g).abs() <= 1e-15,
                         "{name}: m {m}, g {g}"
@@ -177,12 +176,8 @@ fn the_gnb_estimate_averages_to_the_gauss_newton_diagonal() {
     for _ in 0..draws {
         opt.step(&mut obj).unwrap();
         let s = state(&opt);
-        hw.iter_mut()
-            .zip(&s["hessian/w"])
-            .for_each(|(a, h)| *a += h / draws as f64);
-        hb.iter_mut()
-            .zip(&s["hessian/b"])
-            .for_each(|(a, h)| *a += h / draws as f64);
+        zip_eq(&mut hw, &s["hessian/w"]).for_each(|(a, h)| *a += h / draws as f64);
+        zip_eq(&mut hb, &s["hessian/b"]).for_each(|(a, h)| *a += h / draws as f64);
     }
     // Dense reference: J = ∂z/∂(vec W, b) is (3, 15); G = Jᵀ(diag p − ppᵀ)J.
     let p = obj
@@ -198,7 +193,7 @@ fn the_gnb_estimate_averages_to_the_gauss_newton_diagonal() {
     let g = j.tr().matmul(&m).matmul(&j).diagonal(0, 0, 1);
     let want = Vec::<f64>::try_from(g).unwrap();
     let got: Vec<f64> = hw.iter().chain(&hb).copied().collect();
-    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+    for (i, (g, w)) in zip_eq(&got, &want).enumerate() {
         assert!(
             (g - w).abs() <= 0.05 * w,
             "coordinate {i}: average {g}, Gauss–Newton {w}"

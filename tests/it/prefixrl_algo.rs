@@ -1,5 +1,6 @@
 //! prefixrl::algo against the spec's numbers (§7.10 items 1, 2, 3, 7, 8, 12), closed forms,
 //! brute-force enumeration and autograd.
+use crate::common::zip_eq;
 use lab::nn::{self, ModelConfig, Variant};
 use lab::prefixrl::algo::*;
 use tch::{Kind, Tensor};
@@ -68,7 +69,7 @@ fn advantages_reproduce_the_spec_table() {
     // All groups in one call give the same as one at a time (no cross-group leakage).
     let groups: Vec<Vec<f64>> = rows.iter().map(|r| r.0.clone()).collect();
     let all = advantages(&groups, AdvantageKind::Grpo, 1e-6);
-    for (a, (_, wants)) in all.iter().zip(&rows) {
+    for (a, (_, wants)) in zip_eq(&all, &rows) {
         close(a, &wants[0], 1e-5);
     }
 }

@@ -2,7 +2,7 @@
 //! and padding is invisible, only completion tokens get gradient (closed form
 //! `∂L/∂z = −A/Z (e_y − p)`), the KV-cache sampler's log-probs equal a full recompute, SFT
 //! learns and ignores context targets, sampling is deterministic for a seed.
-use crate::common::torch_lock;
+use crate::common::{torch_lock, zip_eq};
 use lab::nn::{self, LanguageModel, ModelConfig};
 use lab::optim::Optimizer;
 use lab::prefixrl::policy::*;
@@ -242,7 +242,7 @@ fn prefix_targets_do_not_enter_the_loss() {
 
     // The standard loss with prompt ⊕ prefix as the prompt, one unpadded row at a time.
     let (mut sum, mut tokens) = (0.0, 0.0);
-    for ((ctx, g), a) in rows.iter().zip(adv) {
+    for ((ctx, g), a) in zip_eq(&rows, adv) {
         let seq: Vec<i64> = ctx.iter().chain(g).copied().collect();
         let ids = Tensor::from_slice(&seq[..seq.len() - 1]).view([1, -1]);
         let logits = tch::no_grad(|| m.forward(&nn::Input::new(&ids), false)).unwrap();
@@ -307,7 +307,7 @@ fn kv_cache_logprobs_equal_a_full_recompute() {
     cold.temperature = 0.5;
     let c = sample(m.as_ref(), &contexts, &cold, &mut rng(13)).unwrap();
     let lp = model_logprobs_of_completions(m.as_ref(), &c.training_rows(), PAD, 64).unwrap();
-    for (full, sampled) in lp.iter().zip(&c.model_logprobs) {
+    for (full, sampled) in zip_eq(&lp, &c.model_logprobs) {
         assert_eq!(full.len(), sampled.len());
         for (x, y) in full.iter().zip(sampled) {
             assert!((x - y).abs() < 1e-5);
@@ -430,7 +430,7 @@ fn sft_masks_the_context() {
     let a = whole.step(m.as_ref(), &rows, 0).unwrap();
     let c = split.step(other.as_ref(), &rows, 0).unwrap();
     assert!((a.loss - c.loss).abs() < 1e-6 && (a.grad_norm - c.grad_norm).abs() < 1e-5);
-    for (x, y) in params(m.as_ref()).iter().zip(params(other.as_ref())) {
+    for (x, y) in zip_eq(&params(m.as_ref()), params(other.as_ref())) {
         assert!(max_abs(x, &y) < 1e-5);
     }
 }

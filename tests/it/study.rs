@@ -186,7 +186,7 @@ fn resume_after_a_kill_runs_only_the_missing_runs() {
         runs.len() - done.len()
     );
     assert!(text(&out).contains(&expect), "{expect}\n{}", text(&out));
-    for (run, meta) in done.iter().zip(&before) {
+    for (run, meta) in zip_eq(&done, &before) {
         let now = std::fs::read_to_string(run.join("meta.json")).unwrap();
         assert_eq!(&now, meta, "completed run {} was run again", run.display());
     }

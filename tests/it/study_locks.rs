@@ -96,7 +96,7 @@ fn a_run_being_written_refuses_a_second_writer() {
     signal(pid, "CONT");
     writer.kill().unwrap();
     writer.wait().unwrap();
-    for (args, out) in tries.iter().zip(&outs) {
+    for (args, out) in zip_eq(&tries, &outs) {
         let why = format!("{args:?}: {}", text(out));
         assert_eq!(code(out), 2, "{why}");
         let err = stderr(out);

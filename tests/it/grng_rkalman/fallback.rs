@@ -2,6 +2,7 @@
 //! weight are preconditioned, everything else (LayerNorms, embeddings, the tied head's
 //! weight) takes the fallback AdamW / SGD; a resumed run continues bit for bit.
 use super::copy_weights;
+use crate::common::zip_eq;
 use lab::grng::models::{CharLm, Classifier};
 use lab::grng::rkalman::{CovForm, Fallback, RKalmanConfig, RKalmanKron};
 use lab::grng::train::Batch;
@@ -89,7 +90,7 @@ fn char_gpt_norms_and_embeddings_move_by_the_fallback() {
             "every parameter is a layer's or the fallback's"
         );
         let after = snapshot(&lm);
-        for ((name, a), (_, b)) in before.iter().zip(&after) {
+        for ((name, a), (_, b)) in zip_eq(&before, &after) {
             let moved = (a - b).abs().max().double_value(&[]) > 0.0;
             assert!(moved, "{fallback:?}: `{name}` did not move");
         }
@@ -119,7 +120,7 @@ fn char_gpt_resume_with_fallback_is_bitwise_equal() {
     opt_b.load_state_dict(&state).unwrap();
     assert_eq!(opt_b.steps_done(), 2);
     run(&b, &mut opt_b, 2);
-    for ((n, wa), (_, wb)) in snapshot(&a).iter().zip(&snapshot(&b)) {
+    for ((n, wa), (_, wb)) in zip_eq(&snapshot(&a), &snapshot(&b)) {
         assert!(wa.equal(wb), "`{n}` differs after resume");
     }
     let mut opt_sgd = RKalmanKron::new(b.var_store(), &config(Fallback::SgdMomentum)).unwrap();
