@@ -37,9 +37,10 @@ use crate::plot::defaults::DefaultPlot;
 use crate::run::Run;
 use anyhow::Result;
 
-const fn curve(y: &'static str) -> DefaultPlot {
+/// `y` per task against `x`: `step`, or `wall_s` (the run's seconds at each evaluation).
+const fn curve(x: &'static str, y: &'static str) -> DefaultPlot {
     DefaultPlot {
-        x: "step",
+        x,
         y,
         logy: false,
         split: &["task"],
@@ -54,7 +55,11 @@ impl Experiment for GrngConfig {
     const DEFAULT_YAML: &'static str = include_str!("../../configs/grng/default.yaml");
     const KINDS_YAML: &'static str = include_str!("../../configs/grng/kinds.yaml");
     const SET_EXAMPLE: &'static str = "task=cnn-digits";
-    const PLOTS: &'static [DefaultPlot] = &[curve("test_acc"), curve("train_loss")];
+    const PLOTS: &'static [DefaultPlot] = &[
+        curve("step", "test_acc"),
+        curve("wall_s", "test_acc"),
+        curve("step", "train_loss"),
+    ];
     const RESUME_KEY: Option<&'static str> = Some("resume_from");
     const REPORT: Option<crate::report::ReportHook> = Some(sweep::report);
 

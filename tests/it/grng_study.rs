@@ -53,6 +53,33 @@ fn every_optimizer_trains_the_smoke_task_with_finite_logged_values() {
         let cell = &rows[0][col(&h, "damping_eff")];
         assert_eq!(!cell.is_empty(), filled, "{kind}: damping_eff `{cell}`");
     }
+    // `lab report` draws test accuracy against steps and against wall time (issue 13, item 4).
+    let study = dir.path().join("all");
+    let o = lab(dir.path(), &["report", study.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let report = read(&study.join("report.md"));
+    for (stem, x) in [
+        ("test_acc_vs_step", "step"),
+        ("test_acc_vs_wall_s", "wall_s"),
+        ("train_loss_vs_step", "step"),
+    ] {
+        assert!(report.contains(&format!("(plots/{stem}.png)")), "{report}");
+        let svg = read(&study.join(format!("plots/{stem}.svg")));
+        let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
+        let texts: Vec<&str> = doc
+            .descendants()
+            .filter_map(|n| n.text())
+            .map(str::trim)
+            .collect();
+        assert!(texts.contains(&x), "{stem}: no x label `{x}` in {texts:?}");
+        for kind in KINDS {
+            let label = format!("optimizer.kind={kind}");
+            assert!(
+                texts.iter().any(|t| t.contains(&label)),
+                "{stem}: no curve of {kind}"
+            );
+        }
+    }
 }
 
 #[test]
