@@ -59,17 +59,8 @@ impl OptimizerConfig {
     /// Range problems as `key: why` (key relative to the `optimizer` section).
     pub fn problems(&self) -> Vec<String> {
         let strip = |e: anyhow::Error| {
-            let msg = e.to_string();
-            // "sgd: `lr` must be ≥ 0" → "lr: must be ≥ 0"
-            if let Some((key, why)) = msg.split_once(": `").and_then(|(_, r)| r.split_once("` ")) {
-                return format!("{key}: {why}");
-            }
-            // "optimizer lr must be ≥ 0" → "lr: must be ≥ 0"
-            let rest = msg.strip_prefix("optimizer ").unwrap_or(&msg).to_string();
-            match rest.split_once(' ') {
-                Some((key, why)) if !key.is_empty() => format!("{key}: {why}"),
-                _ => rest,
-            }
+            let (key, why) = key_and_why(&e.to_string());
+            format!("{key}: {why}")
         };
         let seeded = match self {
             OptimizerConfig::Kfac(c) | OptimizerConfig::Reng(c) | OptimizerConfig::Ring(c) => {
@@ -164,5 +155,105 @@ impl OptimizerConfig {
                 Box::new(Kfac::new(groups, cfg)?)
             }
         })
+    }
+}
+
+/// The config key an optimizer's `validate` message names, and the rest of the message, for
+/// `lab grng`'s checker (which then says where that key was set). The messages come in the
+/// forms "sgd: `lr` must be ≥ 0", "optimizer `rho` must be ...", "optimizer lr must be ...",
+/// "rkalman: `obs: jacobian` exists for ..." (a key with its value) and "optimizer group `g`:
+/// ..." (the `groups` list); a message naming no key is reported against `optimizer` itself.
+fn key_and_why(msg: &str) -> (String, String) {
+    let is_key =
+        |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let mut rest = msg;
+    if let Some((who, r)) = rest.split_once(": ") {
+        if is_key(who) && !r.is_empty() {
+            rest = r; // "sgd: ..." → "..."
+        }
+    }
+    let prefixed = rest.starts_with("optimizer ");
+    rest = rest.strip_prefix("optimizer ").unwrap_or(rest);
+    if let Some(quoted) = rest.strip_prefix('`') {
+        if let Some((inner, why)) = quoted.split_once('`') {
+            let why = why.trim_start();
+            return match inner.split_once(": ") {
+                // "`obs: jacobian` exists for ..." is about the key `obs`, set to that value.
+                Some((key, _)) if is_key(key) => (key.to_string(), format!("`{inner}` {why}")),
+                _ if is_key(inner) => (inner.to_string(), why.to_string()),
+                _ => ("optimizer".into(), msg.to_string()),
+            };
+        }
+    }
+    if rest.starts_with("group ") {
+        return ("groups".into(), rest.to_string());
+    }
+    match rest.split_once(' ') {
+        // "optimizer lr must be ..." (an unquoted key only after the "optimizer " prefix)
+        Some((key, why)) if prefixed && is_key(key) => (key.to_string(), why.to_string()),
+        _ => ("optimizer".into(), msg.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_and_why;
+
+    fn kw(msg: &str) -> (String, String) {
+        key_and_why(msg)
+    }
+
+    #[test]
+    fn every_message_form_names_its_key() {
+        let cases = [
+            ("sgd: `lr` must be ≥ 0, got -1", "lr", "must be ≥ 0, got -1"),
+            (
+                "optimizer `rho` must be a finite number ≥ 0, got -1",
+                "rho",
+                "must be a finite number ≥ 0, got -1",
+            ),
+            (
+                "optimizer lr must be ≥ 0, got -1",
+                "lr",
+                "must be ≥ 0, got -1",
+            ),
+            ("optimizer `t_inv` must be ≥ 1", "t_inv", "must be ≥ 1"),
+            (
+                "rkalman: `obs: jacobian` exists for `cov: dense` only",
+                "obs",
+                "`obs: jacobian` exists for `cov: dense` only",
+            ),
+            (
+                "sgd: `nesterov: true` needs `momentum` > 0 and `dampening` 0 (as in PyTorch)",
+                "nesterov",
+                "`nesterov: true` needs `momentum` > 0 and `dampening` 0 (as in PyTorch)",
+            ),
+            (
+                "optimizer `inverse: newton` needs `damping_scheme: factored`",
+                "inverse",
+                "`inverse: newton` needs `damping_scheme: factored`",
+            ),
+            (
+                "optimizer group `norms`: lr_mult must be ≥ 0",
+                "groups",
+                "group `norms`: lr_mult must be ≥ 0",
+            ),
+            (
+                "adamw: `weight_decay` must be ≥ 0, got -1",
+                "weight_decay",
+                "must be ≥ 0, got -1",
+            ),
+        ];
+        for (msg, key, why) in cases {
+            assert_eq!(kw(msg), (key.to_string(), why.to_string()), "{msg}");
+        }
+    }
+
+    #[test]
+    fn a_message_without_a_key_is_kept_whole() {
+        let msg = "something odd happened";
+        assert_eq!(kw(msg), ("optimizer".to_string(), msg.to_string()));
+        let msg = "optimizer `a b` is odd";
+        assert_eq!(kw(msg), ("optimizer".to_string(), msg.to_string()));
     }
 }

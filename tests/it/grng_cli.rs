@@ -306,6 +306,51 @@ fn bad_keys_tasks_and_values_exit_2_naming_them() {
     }
 }
 
+/// A bad optimizer value is reported against its own key and the `--set` that gave it, for
+/// every kind and message form (not against the kind's default in kinds.yaml).
+#[test]
+fn a_bad_optimizer_value_names_its_key_and_the_set_that_gave_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("reng", "rho=-1"),
+        ("kfac", "t_inv=0"),
+        ("kfac", "t_stat=0"),
+        ("ring", "stat_decay=1.5"),
+        ("ring", "inverse=newton"),
+        ("sgd", "nesterov=true"),
+        ("rkalman", "obs=jacobian"),
+        ("sophia", "k=0"),
+        ("adamw", "eps=0"),
+    ];
+    for (kind, set) in cases {
+        let mut args = vec!["grng", "--quiet", "--out", "r", "--set"];
+        let kind_set = format!("optimizer.kind={kind}");
+        let value_set = format!("optimizer.{set}");
+        args.extend([kind_set.as_str(), "--set", value_set.as_str()]);
+        // The second half of a relation: exact_eigen damping with Newton inverses, and
+        // Nesterov without momentum.
+        if set.starts_with("inverse") {
+            args.extend(["--set", "optimizer.damping_scheme=exact_eigen"]);
+        }
+        if set.starts_with("nesterov") {
+            args.extend(["--set", "optimizer.momentum=0"]);
+        }
+        let o = lab(dir.path(), &args);
+        assert_eq!(code(&o), 2, "{kind} {set}: {}", text(&o));
+        let key = set.split('=').next().unwrap();
+        let want = format!("`optimizer.{key}` (from --set optimizer.{set})");
+        assert!(
+            stderr(&o).contains(&want),
+            "{kind} {set}: want {want}: {}",
+            stderr(&o)
+        );
+        assert!(
+            !dir.path().join("r").exists(),
+            "{kind} {set}: nothing written"
+        );
+    }
+}
+
 #[test]
 fn help_lists_grng_and_print_config_shows_its_keys() {
     let dir = tempfile::tempdir().unwrap();

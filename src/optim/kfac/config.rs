@@ -232,8 +232,11 @@ impl KfacConfig {
                 self.stat_decay
             );
         }
-        if self.t_stat == 0 || self.t_inv == 0 {
-            bail!("optimizer `t_stat` and `t_inv` must be ≥ 1");
+        if self.t_stat == 0 {
+            bail!("optimizer `t_stat` must be ≥ 1 (1 = statistics every step)");
+        }
+        if self.t_inv == 0 {
+            bail!("optimizer `t_inv` must be ≥ 1 (1 = inverses every step)");
         }
         if let Some(k) = self.kl_clip {
             if !(k.is_finite() && k > 0.0) {
