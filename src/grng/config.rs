@@ -39,6 +39,11 @@ pub enum TaskId {
     CnnShapes,
     /// CIFAR-10 from the user's binary batches (`data.cifar_dir`), a CNN at 3×32×32.
     CnnCifar10,
+    /// MNIST (or Fashion-MNIST) from the user's idx files (`data.mnist_dir`), an MLP on 784
+    /// pixels.
+    MlpMnist,
+    /// The same files as 1×28×28 images, a CNN.
+    CnnMnist,
     CharlmFortunes,
     /// CI size: 512/128 synthetic shapes, MLP 256→32→4.
     ShapesSmoke,
@@ -56,6 +61,8 @@ impl TaskId {
             TaskId::CnnDigits => "cnn-digits",
             TaskId::CnnShapes => "cnn-shapes",
             TaskId::CnnCifar10 => "cnn-cifar10",
+            TaskId::MlpMnist => "mlp-mnist",
+            TaskId::CnnMnist => "cnn-mnist",
             TaskId::CharlmFortunes => "charlm-fortunes",
             TaskId::ShapesSmoke => "shapes-smoke",
             TaskId::CharlmGrammar => "charlm-grammar",
@@ -139,6 +146,9 @@ pub struct DataSection {
     /// Directory of CIFAR-10's binary batches, `data_batch_1.bin` … `test_batch.bin`
     /// (task cnn-cifar10; null: that task says it needs one).
     pub cifar_dir: Option<PathBuf>,
+    /// Directory of MNIST's four uncompressed idx files, `train-images-idx3-ubyte` …
+    /// `t10k-labels-idx1-ubyte` (tasks mlp-mnist, cnn-mnist; null: those tasks say they need one).
+    pub mnist_dir: Option<PathBuf>,
     /// Debian `fortunes` directory (charlm-fortunes).
     pub fortunes_dir: PathBuf,
     /// Characters of grammar text (charlm-grammar).

@@ -4,8 +4,9 @@
 //! Reading order:
 //! 1. `config.rs`: every key (spec §2.8, §6.2, §6.4); `optimizers.rs`: the kind-tagged
 //!    `optimizer:` section and the registry that turns it into an `optim::Stepper`.
-//! 2. `tasks.rs`: the §6.2 tasks (data, budget) and `models.rs` (logreg, MLPs, CNNs with
-//!    conv-as-unfold, the char GPT), all returning logits `(N, C)` and capturing linear maps.
+//! 2. `tasks.rs`: the §6.2 tasks (data, budget), `files.rs` (the tasks on the user's CIFAR-10
+//!    and MNIST files) and `models.rs` (logreg, MLPs, CNNs with conv-as-unfold, the char GPT),
+//!    all returning logits `(N, C)` and capturing linear maps.
 //! 3. `train.rs`: the run loop (schedule, one `Stepper::step` per batch, Δθ, per-epoch
 //!    evaluation), with `source.rs` (batches, probe set, eval sets), `diag.rs` (§5.3 Pearson
 //!    measures, evaluation, peak RSS) and `columns.rs` (the §6.3 CSV headers);
@@ -19,6 +20,7 @@ pub mod checkpoint;
 pub mod columns;
 pub mod config;
 pub mod diag;
+pub mod files;
 pub mod models;
 pub mod optimizers;
 pub mod rkalman;

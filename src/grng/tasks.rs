@@ -3,8 +3,8 @@
 //! train seed 0, test seed 1, test labels clean), so seeds differ only in initialisation and
 //! batch order. `null` config keys take the values below.
 use super::config::{GrngConfig, TaskId};
+use super::files;
 use super::models::{CharLm, Classifier, Cnn, Mlp, Pooling};
-use crate::data::cifar;
 use crate::data::digits::{self, Images};
 use crate::data::grammar::GrammarConfig;
 use crate::data::shapes::{self, ShapesSpec};
@@ -55,6 +55,7 @@ fn defaults(id: TaskId) -> Option<(usize, u64, usize, f64)> {
         TaskId::MlpDigits | TaskId::CnnDigits => (64, 40, 512, 0.95),
         TaskId::CnnShapes => (64, 20, 512, 0.85),
         TaskId::CnnCifar10 => (128, 30, 512, 0.7),
+        TaskId::MlpMnist | TaskId::CnnMnist => (128, 5, 512, 0.97),
         TaskId::ShapesSmoke => (32, 2, 128, 0.6),
         TaskId::CharlmFortunes => (32, 1500, 32, 2.5),
         TaskId::CharlmGrammar => (16, 200, 16, 1.5),
@@ -96,6 +97,12 @@ pub fn build(cfg: &GrngConfig, device: Device) -> Result<(Task, TaskData)> {
                 Pooling::MaxEach,
                 device,
             );
+            ("cnn", Box::new(cnn))
+        }
+        TaskId::MlpMnist => ("mlp", Box::new(Mlp::new(&[784, 256, 128, 10], act, device))),
+        TaskId::CnnMnist => {
+            // 28 → 14 → 7 after each pool: 32·7·7 = 1568 features.
+            let cnn = Cnn::new(28, &[1, 16, 32], &[1568, 128, 10], Pooling::MaxEach, device);
             ("cnn", Box::new(cnn))
         }
         TaskId::CharlmFortunes | TaskId::CharlmGrammar => {
@@ -175,45 +182,11 @@ fn load_data(cfg: &GrngConfig) -> Result<TaskData> {
             }
         }
         TaskId::CnnShapes => shapes(8000, 2000, 0.1),
-        TaskId::CnnCifar10 => cifar10(cfg)?,
+        TaskId::CnnCifar10 => files::cifar10(cfg)?,
+        TaskId::MlpMnist | TaskId::CnnMnist => files::mnist(cfg)?,
         TaskId::ShapesSmoke => shapes(512, 128, 0.0),
         TaskId::CharlmFortunes | TaskId::CharlmGrammar => text_splits(cfg)?,
         TaskId::TwolayerToy => return Err(not_a_network()),
-    })
-}
-
-/// CIFAR-10's train and test batches from `data.cifar_dir` (`data::cifar`), flattened to
-/// `(N, 3·32·32)` rows; a missing key, folder or file is a usage error saying what is needed.
-fn cifar10(cfg: &GrngConfig) -> Result<TaskData> {
-    let Some(dir) = &cfg.data.cifar_dir else {
-        return Err(usage(
-            "task cnn-cifar10 needs data.cifar_dir: the folder extracted from \
-             cifar-10-binary.tar.gz (data_batch_1.bin ... data_batch_5.bin, test_batch.bin); \
-             nothing is downloaded",
-        ));
-    };
-    let (train, test) = (cifar::train_files(dir), cifar::test_files(dir));
-    if let Some(missing) = train.iter().chain(&test).find(|f| !f.is_file()) {
-        return Err(usage(format!(
-            "data.cifar_dir: {} is missing (the folder must hold data_batch_1.bin ... \
-             data_batch_5.bin and test_batch.bin from cifar-10-binary.tar.gz)",
-            missing.display()
-        )));
-    }
-    let flat = |set: crate::data::idx::ImageSet| -> Result<Images> {
-        let n = set.len();
-        let x = Vec::<f32>::try_from(set.images.reshape([-1]))?;
-        let y = Vec::<i64>::try_from(&set.labels)?;
-        Ok(Images {
-            d: x.len() / n.max(1),
-            x,
-            y,
-            classes: set.classes as usize,
-        })
-    };
-    Ok(TaskData::Images {
-        train: flat(cifar::load(&train).map_err(|e| usage(format!("data.cifar_dir: {e:#}")))?)?,
-        test: flat(cifar::load(&test).map_err(|e| usage(format!("data.cifar_dir: {e:#}")))?)?,
     })
 }
 

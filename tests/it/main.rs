@@ -54,6 +54,7 @@ mod full_disk;
 mod grng_assert;
 mod grng_cifar;
 mod grng_cli;
+mod grng_mnist;
 mod grng_newton;
 mod grng_reng_ring;
 mod grng_resume;

@@ -1,0 +1,106 @@
+//! Tasks on data files the user already has (nothing is downloaded): CIFAR-10's binary batches
+//! (`data.cifar_dir`, task cnn-cifar10) and MNIST's idx files (`data.mnist_dir`, tasks mlp-mnist
+//! and cnn-mnist; Fashion-MNIST has the same names and format). A missing key, folder or file,
+//! or a file of the wrong shape, is a usage error (exit 2) saying what is needed.
+use super::config::GrngConfig;
+use super::tasks::TaskData;
+use crate::data::cifar;
+use crate::data::digits::Images;
+use crate::data::idx::{self, ImageSet};
+use crate::error::usage;
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+/// MNIST's files in `data.mnist_dir`, as distributed but gunzipped: train images and labels,
+/// then test images and labels.
+pub const MNIST_FILES: [&str; 4] = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+];
+
+/// CIFAR-10's train and test batches from `data.cifar_dir` (`data::cifar`), flattened to
+/// `(N, 3·32·32)` rows.
+pub fn cifar10(cfg: &GrngConfig) -> Result<TaskData> {
+    let Some(dir) = &cfg.data.cifar_dir else {
+        return Err(usage(
+            "task cnn-cifar10 needs data.cifar_dir: the folder extracted from \
+             cifar-10-binary.tar.gz (data_batch_1.bin ... data_batch_5.bin, test_batch.bin); \
+             nothing is downloaded",
+        ));
+    };
+    let (train, test) = (cifar::train_files(dir), cifar::test_files(dir));
+    if let Some(missing) = train.iter().chain(&test).find(|f| !f.is_file()) {
+        return Err(usage(format!(
+            "data.cifar_dir: {} is missing (the folder must hold data_batch_1.bin ... \
+             data_batch_5.bin and test_batch.bin from cifar-10-binary.tar.gz)",
+            missing.display()
+        )));
+    }
+    let load =
+        |files: &[PathBuf]| cifar::load(files).map_err(|e| usage(format!("data.cifar_dir: {e:#}")));
+    Ok(TaskData::Images {
+        train: flat(load(&train)?)?,
+        test: flat(load(&test)?)?,
+    })
+}
+
+/// MNIST's 60k/10k split from the idx files in `data.mnist_dir` (`data::idx`), flattened to
+/// `(N, 28·28)` rows (the models of mlp-mnist and cnn-mnist are built for 28×28 images).
+pub fn mnist(cfg: &GrngConfig) -> Result<TaskData> {
+    let task = cfg.task.name();
+    let Some(dir) = &cfg.data.mnist_dir else {
+        return Err(usage(format!(
+            "task {task} needs data.mnist_dir: a folder holding MNIST's (or Fashion-MNIST's) \
+             {}, uncompressed (gunzip the .gz files); nothing is downloaded",
+            MNIST_FILES.join(", ")
+        )));
+    };
+    let paths: Vec<PathBuf> = MNIST_FILES.iter().map(|f| dir.join(f)).collect();
+    if let Some(missing) = paths.iter().find(|f| !f.is_file()) {
+        let mut gz = missing.as_os_str().to_owned();
+        gz.push(".gz");
+        let gz = PathBuf::from(gz);
+        let hint = match gz.is_file() {
+            true => format!(" (found {}: gunzip -k it)", gz.display()),
+            false => String::new(),
+        };
+        return Err(usage(format!(
+            "data.mnist_dir: {} is missing{hint}; the folder must hold {}",
+            missing.display(),
+            MNIST_FILES.join(", ")
+        )));
+    }
+    let load = |images: &Path, labels: &Path| -> Result<ImageSet> {
+        let set = idx::load(images, labels).map_err(|e| usage(format!("data.mnist_dir: {e:#}")))?;
+        let size = set.images.size();
+        if size[2..] != [28, 28] {
+            return Err(usage(format!(
+                "data.mnist_dir: {} holds {}×{} images; tasks mlp-mnist and cnn-mnist are built \
+                 for MNIST's 28×28",
+                images.display(),
+                size[2],
+                size[3]
+            )));
+        }
+        Ok(set)
+    };
+    Ok(TaskData::Images {
+        train: flat(load(&paths[0], &paths[1])?)?,
+        test: flat(load(&paths[2], &paths[3])?)?,
+    })
+}
+
+/// `(N, C, H, W)` images → the row-major `(N, C·H·W)` rows the image tasks train on.
+fn flat(set: ImageSet) -> Result<Images> {
+    let n = set.len();
+    let x = Vec::<f32>::try_from(set.images.reshape([-1]))?;
+    let y = Vec::<i64>::try_from(&set.labels)?;
+    Ok(Images {
+        d: x.len() / n.max(1),
+        x,
+        y,
+        classes: set.classes as usize,
+    })
+}
