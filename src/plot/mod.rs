@@ -26,6 +26,15 @@ pub fn command(args: &PlotArgs, plots_for: crate::report::PlotsFor) -> Result<()
     if args.y.is_empty() {
         return Err(usage("lab plot: give at least one --y COLUMN"));
     }
+    if let Some(file) = &args.output {
+        let ext = file.extension().and_then(|e| e.to_str());
+        if !matches!(ext, Some("png" | "svg")) {
+            return Err(usage(format!(
+                "lab plot -o {}: the plot file must end in .png or .svg",
+                file.display()
+            )));
+        }
+    }
     let collection = runs::collect(&args.path)?;
     for note in &collection.notes {
         eprintln!("note: {note}");

@@ -166,7 +166,7 @@ fn bad_paths_and_columns_exit_2() {
         ),
         (
             vec!["plot", s, "--x", "iter", "--y", "decrement", "-o", "x.jpg"],
-            ".png or .svg",
+            "lab plot -o x.jpg: the plot file must end in .png or .svg",
         ),
         (
             vec!["compare", s, run.to_str().unwrap()],
