@@ -1,0 +1,162 @@
+//! `lab prefixrl` stages (spec §2.2, §2.3, §7.4, §7.5) beyond the shared pipeline of
+//! `prefixrl_stages`: determinism for a seed (and another seed's other problems), user traces
+//! kept and errors naming a bad traces line, an external task refusing gen-data, and
+//! `stage: all` adopting earlier runs.
+use super::prefixrl_stages::{ok_stage, pipeline, set, stage, stage_with};
+use crate::common::*;
+use lab::prefixrl::jsonl;
+use lab::prefixrl::stages::load::{self, Split};
+use std::path::Path;
+
+#[test]
+fn same_seed_same_files_and_another_seed_other_problems() {
+    let p = pipeline();
+    let r = &p.root;
+    let again = ok_stage(r, "gd2", &["stage=gen-data".into()]);
+    let files = [
+        "problems.jsonl",
+        "pretrain.jsonl",
+        "heldout.jsonl",
+        "ood.jsonl",
+        "easy.jsonl",
+    ];
+    for f in files {
+        assert_eq!(read(&again.join(f)), read(&p.data.join(f)), "{f}");
+    }
+    let other = ok_stage(r, "gd3", &["stage=gen-data".into(), "seed=7".into()]);
+    assert_ne!(
+        read(&other.join("problems.jsonl")),
+        read(&p.data.join("problems.jsonl"))
+    );
+    let co = ok_stage(
+        r,
+        "co2",
+        &[
+            "stage=collect".into(),
+            set("inputs.data", &p.data),
+            set("inputs.base", &p.base),
+        ],
+    );
+    assert_eq!(
+        read(&co.join("traces.jsonl")),
+        read(&p.traces.join("traces.jsonl"))
+    );
+    assert_eq!(
+        read(&co.join("collect.csv")),
+        read(&p.traces.join("collect.csv"))
+    );
+    let mp = ok_stage(
+        r,
+        "mp2",
+        &["stage=make-prefixes".into(), set("inputs.traces", &co)],
+    );
+    assert_eq!(
+        read(&mp.join("prefixes.jsonl")),
+        read(&p.prefixes.join("prefixes.jsonl"))
+    );
+}
+
+#[test]
+fn user_traces_are_kept_and_a_bad_line_is_named() {
+    let p = pipeline();
+    let r = &p.root;
+    let pool = load::read_split(&p.data, Split::Pool).unwrap();
+    let line = |id: &str, trace: &str| {
+        let t = serde_json::json!({"problem_id": id, "trace": trace, "source": "mine",
+            "attempts": 3, "gen_tokens": 40, "flops": 1e6, "reward": 1.0});
+        t.to_string()
+    };
+    let good = [
+        line(&pool[1].id, pool[1].oracle.as_deref().unwrap()),
+        line(&pool[0].id, pool[0].oracle.as_deref().unwrap()),
+    ];
+    let file = r.join("mine.jsonl");
+    std::fs::write(&file, good.join("\n") + "\n").unwrap();
+    let sets = |out_file: &Path| {
+        vec![
+            "stage=collect".to_string(),
+            set("inputs.data", &p.data),
+            format!("traces.source=jsonl:{}", out_file.display()),
+            "traces.allow_oracle_fallback=false".into(),
+        ]
+    };
+    let co = ok_stage(r, "co-user", &sets(&file));
+    let kept = jsonl::read_traces(&co.join("traces.jsonl")).unwrap();
+    let ids: Vec<&str> = kept.iter().map(|t| t.problem_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [pool[0].id.as_str(), pool[1].id.as_str()],
+        "pool order"
+    );
+    assert!(kept.iter().all(|t| t.source == "mine" && t.flops == 1e6));
+    assert_eq!(
+        json(&co.join("summary.json"))["collect"]["probe_filter"],
+        "skipped: no base model"
+    );
+    // A problem that is not in the pool, on line 2.
+    let bad = r.join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        format!("{}\n{}\n", good[0], line("nowhere-1", "1+2=3;")),
+    )
+    .unwrap();
+    let (rc, err) = stage(r, "co-bad", &sets(&bad));
+    assert_eq!(rc, 2, "{err}");
+    assert!(
+        err.contains(&format!("{}:2", bad.display())) && err.contains("nowhere-1"),
+        "{err}"
+    );
+    // A wrong trace of a pool problem, on line 1.
+    std::fs::write(&bad, line(&pool[0].id, "1+2=3;") + "\n").unwrap();
+    let (rc, err) = stage(r, "co-bad", &sets(&bad));
+    assert_eq!(rc, 2, "{err}");
+    assert!(
+        err.contains(&format!("{}:1", bad.display())) && err.contains("checker"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_external_task_cannot_generate_data() {
+    let root = tempfile::tempdir().unwrap();
+    let (rc, err) = stage(
+        root.path(),
+        "x",
+        &[
+            "stage=gen-data".into(),
+            "task.kind=external".into(),
+            "task.command=[cat]".into(),
+        ],
+    );
+    assert_eq!(rc, 2, "{err}");
+    assert!(
+        err.contains("does not generate problems") && err.contains("exact-answer"),
+        "{err}"
+    );
+}
+
+/// `all` adopts the data and base runs (skipping gen-data and pretrain), runs calibrate,
+/// collect and make-prefixes in its own directory, then trains and evaluates there.
+#[test]
+fn stage_all_adopts_earlier_runs_and_runs_the_rest() {
+    let p = pipeline();
+    let sets = [
+        "stage=all".into(),
+        set("inputs.data", &p.data),
+        set("inputs.base", &p.base),
+    ];
+    let (rc, err) = stage_with(&p.root, "all", &sets, false);
+    assert_eq!(rc, 0, "{err}");
+    for said in [
+        "skipping gen-data",
+        "skipping pretrain",
+        "calibrate:",
+        "collect: pool 12",
+        "make-prefixes: 24 prefixes",
+    ] {
+        assert!(err.contains(said), "{said}: {err}");
+    }
+    for file in ["traces.jsonl", "prefixes.jsonl", "metrics.csv", "eval.csv"] {
+        assert!(p.root.join("all").join(file).is_file(), "{file}");
+    }
+}
