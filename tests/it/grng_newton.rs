@@ -2,7 +2,7 @@
 //! refreshes against eigen inverses and dense `(M + δI)⁻¹`, §6.7 tests 10–12 with Newton
 //! inverses, the lazy-step guard and the refresh report. Models: `optim_kfac`; config and
 //! bitwise resume: `grng_newton_state`.
-use super::optim_kfac::{batch, groups, plain, Mlp};
+use super::optim_kfac::{assert_same_trajectory, batch, groups, plain, small_schedule, Mlp};
 use crate::common::zip_eq;
 use lab::optim::curvature::NewtonOptions;
 use lab::optim::kfac::newton::{EigenForm, LAZY_ORDER};
@@ -13,39 +13,12 @@ use tch::{Device, Kind, Tensor};
 pub const D: i64 = 4;
 pub const H: i64 = 5;
 pub const C: i64 = 3;
+/// The twin models of `assert_same_trajectory`: (d_in, hidden, classes, seed).
+const TWINS: (i64, i64, i64, u64) = (D, H, C, 31);
 const F64: (Kind, Device) = (Kind::Double, Device::Cpu);
 
 pub fn with(inverse: InverseMethod, cfg: KfacConfig) -> KfacConfig {
     KfacConfig { inverse, ..cfg }
-}
-
-/// t_stat 2, t_inv 3 with momentum, decay and KL clip on.
-fn small_schedule(cfg: KfacConfig) -> KfacConfig {
-    KfacConfig {
-        t_stat: 2,
-        t_inv: 3,
-        wd_after_steps: Some(2),
-        lr: 0.1,
-        ..cfg
-    }
-}
-
-/// Twin models stepped by `a` and `b`: parameters agree to `tol` after every step.
-fn assert_same_trajectory(a: KfacConfig, b: KfacConfig, steps: u64, tol: f64) {
-    let m_a = Mlp::new(D, H, C, 31);
-    let m_b = m_a.twin(D, H, C);
-    let mut s_a = Kfac::new(groups(&m_a, D, C, a.weight_decay), a).unwrap();
-    let mut s_b = Kfac::new(groups(&m_b, D, C, b.weight_decay), b).unwrap();
-    for k in 0..steps {
-        s_a.step(&mut batch(&m_a, k, 8, D, C)).unwrap();
-        s_b.step(&mut batch(&m_b, k, 8, D, C)).unwrap();
-        for ((n, va), (_, vb)) in zip_eq(&m_a.values(), m_b.values()) {
-            let diff = zip_eq(va, &vb)
-                .map(|(x, y)| (x - y).abs())
-                .fold(0.0, f64::max);
-            assert!(diff <= tol, "step {k}, {n}: {diff}");
-        }
-    }
 }
 
 #[test]
@@ -56,7 +29,7 @@ fn newton_and_eigen_inverses_give_the_same_kfac_update() {
         small_schedule(KfacConfig::kfac()),
     ] {
         let eigen = with(InverseMethod::Eigen, cfg.clone());
-        assert_same_trajectory(eigen, with(InverseMethod::Newton, cfg), 8, 1e-8);
+        assert_same_trajectory(eigen, with(InverseMethod::Newton, cfg), TWINS, 8, 1e-8);
     }
 }
 
@@ -69,7 +42,7 @@ fn reng_with_rho_zero_is_kfac_with_newton_inverses() {
     });
     let kfac = small_schedule(with(InverseMethod::Newton, KfacConfig::kfac()));
     assert_eq!(reng.inverse, InverseMethod::Newton);
-    assert_same_trajectory(kfac, reng, 8, 1e-10);
+    assert_same_trajectory(kfac, reng, TWINS, 8, 1e-10);
 }
 
 #[test]
@@ -83,7 +56,7 @@ fn ring_with_rho_zero_is_kfac_with_the_floor_damping_and_newton_inverses() {
         damping: ring.damping,
         ..with(InverseMethod::Newton, KfacConfig::kfac())
     });
-    assert_same_trajectory(kfac, ring, 8, 1e-10);
+    assert_same_trajectory(kfac, ring, TWINS, 8, 1e-10);
 }
 
 /// `(M + δI)⁻¹` by LAPACK.

@@ -3,8 +3,7 @@
 //! steps, a state of the other inverse method refused, the older dense form still loading.
 //! Models: `optim_kfac`; the refreshes and lazy steps themselves: `grng_newton`.
 use super::grng_newton::{with, C, D, H};
-use super::optim_kfac::{assert_resume_bitwise, batch, groups, plain, Mlp};
-use crate::common::zip_eq;
+use super::optim_kfac::{assert_resume_bitwise, batch, groups, param_diffs, plain, Mlp};
 use lab::optim::kfac::{DampingScheme, InverseMethod, Kfac, KfacConfig};
 use lab::optim::stepper::Stepper;
 
@@ -141,10 +140,7 @@ fn a_newton_state_of_the_dense_form_still_loads() {
         s.step(&mut batch(&m, k, 8, D, C)).unwrap();
         resumed.step(&mut batch(&twin, k, 8, D, C)).unwrap();
     }
-    for ((n, a), (_, b)) in zip_eq(&m.values(), twin.values()) {
-        let diff = zip_eq(a, &b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f64::max);
+    for (n, diff) in param_diffs(&m, &twin) {
         assert!(diff < 1e-9, "{n}: {diff}");
     }
 }

@@ -1,6 +1,8 @@
 //! RENG and RING, the gradient-regularized K-FAC variants (grng spec §2.2, §2.3), against
 //! §6.7 tests 10, 11, 13 and the resume test of §6.11. Models and helpers: `optim_kfac`.
-use super::optim_kfac::{assert_resume_bitwise, batch, delta, groups, plain, Mlp};
+use super::optim_kfac::{
+    assert_resume_bitwise, assert_same_trajectory, batch, delta, groups, plain, small_schedule, Mlp,
+};
 use crate::common::zip_eq;
 use lab::optim::kfac::{GrNorm, InverseMethod, Kfac, KfacConfig};
 use lab::optim::stepper::{mean_ce, Objective, Stepper};
@@ -9,36 +11,9 @@ use tch::{Kind, Tensor};
 const D: i64 = 4;
 const H: i64 = 5;
 const C: i64 = 3;
+/// The twin models of `assert_same_trajectory`: (d_in, hidden, classes, seed).
+const TWINS: (i64, i64, i64, u64) = (D, H, C, 21);
 const KFAC_PARAMS: [&str; 4] = ["l1.bias", "l1.weight", "l2.bias", "l2.weight"];
-
-/// Run `a` and `b` on twin models for `steps` steps; the parameters must agree to `tol` after
-/// every step.
-fn assert_same_trajectory(a: KfacConfig, b: KfacConfig, steps: u64, tol: f64) {
-    let m_a = Mlp::new(D, H, C, 21);
-    let m_b = m_a.twin(D, H, C);
-    let mut s_a = Kfac::new(groups(&m_a, D, C, a.weight_decay), a).unwrap();
-    let mut s_b = Kfac::new(groups(&m_b, D, C, b.weight_decay), b).unwrap();
-    for k in 0..steps {
-        s_a.step(&mut batch(&m_a, k, 8, D, C)).unwrap();
-        s_b.step(&mut batch(&m_b, k, 8, D, C)).unwrap();
-        for ((n, va), (_, vb)) in zip_eq(&m_a.values(), m_b.values()) {
-            let diff = zip_eq(va, &vb)
-                .map(|(x, y)| (x - y).abs())
-                .fold(0.0, f64::max);
-            assert!(diff <= tol, "step {k}, {n}: {diff}");
-        }
-    }
-}
-
-fn small_schedule(cfg: KfacConfig) -> KfacConfig {
-    KfacConfig {
-        t_stat: 2,
-        t_inv: 3,
-        wd_after_steps: Some(2),
-        lr: 0.1,
-        ..cfg
-    }
-}
 
 #[test]
 fn reng_with_rho_zero_is_kfac_step_for_step() {
@@ -48,7 +23,7 @@ fn reng_with_rho_zero_is_kfac_step_for_step() {
         inverse: InverseMethod::Eigen,
         ..KfacConfig::reng()
     });
-    assert_same_trajectory(small_schedule(KfacConfig::kfac()), reng, 8, 1e-12);
+    assert_same_trajectory(small_schedule(KfacConfig::kfac()), reng, TWINS, 8, 1e-12);
 }
 
 #[test]
@@ -62,7 +37,7 @@ fn ring_with_rho_zero_is_kfac_with_the_floor_damping() {
         damping: ring.damping,
         ..KfacConfig::kfac()
     });
-    assert_same_trajectory(kfac, ring, 8, 1e-12);
+    assert_same_trajectory(kfac, ring, TWINS, 8, 1e-12);
 }
 
 /// The gradient of the mean cross-entropy of batch `k` at the model's parameters, by name.

@@ -155,6 +155,52 @@ pub fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
     (a - b).abs().max().double_value(&[])
 }
 
+/// Statistics every 2 steps, inverses every 3, weight decay from step 2: a schedule whose
+/// reuse between refreshes shows within a few steps.
+pub fn small_schedule(cfg: KfacConfig) -> KfacConfig {
+    KfacConfig {
+        t_stat: 2,
+        t_inv: 3,
+        wd_after_steps: Some(2),
+        lr: 0.1,
+        ..cfg
+    }
+}
+
+/// Each parameter's name and largest |difference| between two models of the same shape.
+pub fn param_diffs(a: &Mlp, b: &Mlp) -> Vec<(String, f64)> {
+    zip_eq(a.values(), b.values())
+        .map(|((n, va), (_, vb))| {
+            let diff = zip_eq(&va, &vb)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f64::max);
+            (n, diff)
+        })
+        .collect()
+}
+
+/// Twin `(d, h, c)` models from `seed` stepped by `a` and `b` on the same batches: their
+/// parameters agree to `tol` after every one of `steps` steps.
+pub fn assert_same_trajectory(
+    a: KfacConfig,
+    b: KfacConfig,
+    (d, h, c, seed): (i64, i64, i64, u64),
+    steps: u64,
+    tol: f64,
+) {
+    let m_a = Mlp::new(d, h, c, seed);
+    let m_b = m_a.twin(d, h, c);
+    let mut s_a = Kfac::new(groups(&m_a, d, c, a.weight_decay), a).unwrap();
+    let mut s_b = Kfac::new(groups(&m_b, d, c, b.weight_decay), b).unwrap();
+    for k in 0..steps {
+        s_a.step(&mut batch(&m_a, k, 8, d, c)).unwrap();
+        s_b.step(&mut batch(&m_b, k, 8, d, c)).unwrap();
+        for (n, diff) in param_diffs(&m_a, &m_b) {
+            assert!(diff <= tol, "step {k}, {n}: {diff}");
+        }
+    }
+}
+
 /// θ_after − θ_before of the named parameter.
 pub fn delta(before: &[(String, Vec<f64>)], after: &[(String, Vec<f64>)], name: &str) -> Vec<f64> {
     let find = |v: &[(String, Vec<f64>)]| v.iter().find(|(n, _)| n == name).unwrap().1.clone();
