@@ -27,13 +27,8 @@ pub fn command(args: &PlotArgs, plots_for: crate::report::PlotsFor) -> Result<()
         return Err(usage("lab plot: give at least one --y COLUMN"));
     }
     if let Some(file) = &args.output {
-        let ext = file.extension().and_then(|e| e.to_str());
-        if !matches!(ext, Some("png" | "svg")) {
-            return Err(usage(format!(
-                "lab plot -o {}: the plot file must end in .png or .svg",
-                file.display()
-            )));
-        }
+        // Before any run is read, and naming the file as given (a split adds `_<part>`).
+        render::format_of(file).map_err(|e| usage(format!("lab plot -o {e}")))?;
     }
     let collection = runs::collect(&args.path)?;
     for note in &collection.notes {

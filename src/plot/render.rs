@@ -54,24 +54,41 @@ pub fn save_grid(figs: &[Figure], columns: usize, path: &Path) -> Result<()> {
     let columns = columns.clamp(1, figs.len().max(1));
     let rows = figs.len().div_ceil(columns).max(1);
     let size = (SIZE.0 * columns as u32, SIZE.1 * rows as u32);
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let format = format_of(path)?;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
     let failed = |e| anyhow!("drawing {}: {e}", path.display());
-    match ext.to_ascii_lowercase().as_str() {
-        "png" => {
+    match format {
+        Format::Png => {
             let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
             let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
             draw_panels(root, figs, columns).map_err(failed)?;
             write_atomic(path, &encode_png(&rgb, size)?)
         }
-        "svg" => {
+        Format::Svg => {
             let mut svg = String::new();
             let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
             draw_panels(root, figs, columns).map_err(failed)?;
             write_atomic(path, svg.as_bytes())
         }
+    }
+}
+
+/// A picture format `lab` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Png,
+    Svg,
+}
+
+/// The format a plot file's extension names (`.png` or `.svg`, in any case); a usage error
+/// naming the file otherwise.
+pub fn format_of(path: &Path) -> Result<Format> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    match ext.to_ascii_lowercase().as_str() {
+        "png" => Ok(Format::Png),
+        "svg" => Ok(Format::Svg),
         _ => Err(usage(format!(
             "{}: the plot file must end in .png or .svg",
             path.display()

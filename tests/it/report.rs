@@ -116,6 +116,23 @@ fn plot_draws_several_columns_to_a_chosen_file() {
     );
     assert!(out.status.success(), "{}", text(&out));
     assert_png(&one_run.join("plots/decrement_vs_iter.png"));
+    // The extension picks the format in any case.
+    let upper = tmp.path().join("out/UPPER.PNG");
+    let args = [
+        "plot",
+        study.to_str().unwrap(),
+        "--x",
+        "iter",
+        "--y",
+        "decrement",
+        "-o",
+    ];
+    let out = lab(
+        tmp.path(),
+        &[&args[..], &[upper.to_str().unwrap()]].concat(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_png(&upper);
 }
 
 #[test]
