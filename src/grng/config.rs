@@ -161,9 +161,8 @@ pub struct DataSection {
 
 impl Validate for GrngConfig {
     fn validate(&self, c: &mut Checker) {
-        for p in self.optimizer.problems() {
-            let (key, why) = p.split_once(": ").unwrap_or(("optimizer", p.as_str()));
-            c.check(&format!("optimizer.{key}"), false, why.to_string());
+        for (key, why) in self.optimizer.problems() {
+            c.check(&format!("optimizer.{key}"), false, why);
         }
         let t = &self.train;
         if let Some(e) = t.epochs {

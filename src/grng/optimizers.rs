@@ -56,12 +56,8 @@ impl OptimizerConfig {
         }
     }
 
-    /// Range problems as `key: why` (key relative to the `optimizer` section).
-    pub fn problems(&self) -> Vec<String> {
-        let strip = |e: anyhow::Error| {
-            let (key, why) = key_and_why(&e.to_string());
-            format!("{key}: {why}")
-        };
+    /// Range problems as `(key, why)` (key relative to the `optimizer` section).
+    pub fn problems(&self) -> Vec<(String, String)> {
         let seeded = match self {
             OptimizerConfig::Kfac(c) | OptimizerConfig::Reng(c) | OptimizerConfig::Ring(c) => {
                 c.seed
@@ -70,34 +66,39 @@ impl OptimizerConfig {
             OptimizerConfig::Rkalman(c) => c.seed,
             _ => 0,
         };
-        let mut out: Vec<String> = Vec::new();
+        let mut out = Vec::new();
         if let Some(c) = self.kfac_family() {
             let want = self.kfac_mode();
             if c.gr != want {
-                out.push(format!(
-                    "gr: kind {} means gr {:?}; choose the kind (kfac | reng | ring) instead of `gr`",
-                    self.name(),
-                    want
+                out.push((
+                    "gr".to_string(),
+                    format!(
+                        "kind {} means gr {:?}; choose the kind (kfac | reng | ring) instead of `gr`",
+                        self.name(),
+                        want
+                    ),
                 ));
             }
         }
         if seeded != 0 {
-            out.push("seed: the label-sampling RNG follows the run's top-level `seed`; remove `optimizer.seed`".into());
+            out.push((
+                "seed".to_string(),
+                "the label-sampling RNG follows the run's top-level `seed`; remove `optimizer.seed`"
+                    .to_string(),
+            ));
         }
-        out.extend(match self {
-            OptimizerConfig::Adamw(c) => c
-                .validate()
-                .err()
-                .map(strip)
-                .into_iter()
-                .collect::<Vec<_>>(),
-            OptimizerConfig::Sgd(c) => c.validate().err().map(strip).into_iter().collect(),
-            OptimizerConfig::Sophia(c) => c.validate().err().map(strip).into_iter().collect(),
+        let valid = match self {
+            OptimizerConfig::Adamw(c) => c.validate(),
+            OptimizerConfig::Sgd(c) => c.validate(),
+            OptimizerConfig::Sophia(c) => c.validate(),
             OptimizerConfig::Kfac(c) | OptimizerConfig::Reng(c) | OptimizerConfig::Ring(c) => {
-                c.validate().err().map(strip).into_iter().collect()
+                c.validate()
             }
-            OptimizerConfig::Rkalman(c) => c.validate().err().map(strip).into_iter().collect(),
-        });
+            OptimizerConfig::Rkalman(c) => c.validate(),
+        };
+        if let Err(e) = valid {
+            out.push(key_and_why(&e.to_string()));
+        }
         out
     }
 
@@ -199,10 +200,6 @@ fn key_and_why(msg: &str) -> (String, String) {
 mod tests {
     use super::key_and_why;
 
-    fn kw(msg: &str) -> (String, String) {
-        key_and_why(msg)
-    }
-
     #[test]
     fn every_message_form_names_its_key() {
         let cases = [
@@ -245,15 +242,19 @@ mod tests {
             ),
         ];
         for (msg, key, why) in cases {
-            assert_eq!(kw(msg), (key.to_string(), why.to_string()), "{msg}");
+            assert_eq!(
+                key_and_why(msg),
+                (key.to_string(), why.to_string()),
+                "{msg}"
+            );
         }
     }
 
     #[test]
     fn a_message_without_a_key_is_kept_whole() {
         let msg = "something odd happened";
-        assert_eq!(kw(msg), ("optimizer".to_string(), msg.to_string()));
+        assert_eq!(key_and_why(msg), ("optimizer".to_string(), msg.to_string()));
         let msg = "optimizer `a b` is odd";
-        assert_eq!(kw(msg), ("optimizer".to_string(), msg.to_string()));
+        assert_eq!(key_and_why(msg), ("optimizer".to_string(), msg.to_string()));
     }
 }
