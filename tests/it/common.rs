@@ -199,7 +199,18 @@ pub fn grng_smoke_config() -> String {
 /// `lab grng --quiet --config <smoke.yaml> --out <out>` in `dir`, each of `sets` as a `--set`.
 pub fn grng_smoke(dir: &Path, out: &str, sets: &[&str]) -> Output {
     let cfg = grng_smoke_config();
-    let mut args = vec!["grng", "--quiet", "--config", &cfg, "--out", out];
+    grng_with(dir, &["--config", &cfg], out, sets)
+}
+
+/// `lab grng --quiet --out <out>` in `dir` on the built-in defaults, each of `sets` as a `--set`.
+pub fn grng(dir: &Path, out: &str, sets: &[&str]) -> Output {
+    grng_with(dir, &[], out, sets)
+}
+
+fn grng_with(dir: &Path, first: &[&str], out: &str, sets: &[&str]) -> Output {
+    let mut args = vec!["grng", "--quiet"];
+    args.extend(first);
+    args.extend(["--out", out]);
     for s in sets {
         args.extend(["--set", s]);
     }

@@ -23,13 +23,8 @@ fn cifar_task_trains_on_binary_files_and_names_what_is_missing() {
     }
     write_batch(&data.join("test_batch.bin"), 6, 0);
     let cifar_dir = format!("data.cifar_dir={}", data.display());
-    let run = |out: &str, extra: &[&str]| {
-        let mut args = vec!["grng", "--quiet", "--out", out, "--set", "task=cnn-cifar10"];
-        for s in extra {
-            args.extend(["--set", s]);
-        }
-        lab(dir.path(), &args)
-    };
+    let run =
+        |out: &str, extra: &[&str]| grng(dir.path(), out, &[&["task=cnn-cifar10"], extra].concat());
     let o = run(
         "ok",
         &[

@@ -289,11 +289,7 @@ fn bad_keys_tasks_and_values_exit_2_naming_them() {
         } else {
             &sets[..]
         };
-        let mut args = vec!["grng", "--quiet", "--out", "r"];
-        for s in sets {
-            args.extend(["--set", s]);
-        }
-        let o = lab(dir.path(), &args);
+        let o = grng(dir.path(), "r", sets);
         assert_eq!(code(&o), 2, "{set}: {}", text(&o));
         for w in *words {
             assert!(
@@ -323,19 +319,18 @@ fn a_bad_optimizer_value_names_its_key_and_the_set_that_gave_it() {
         ("adamw", "eps=0"),
     ];
     for (kind, set) in cases {
-        let mut args = vec!["grng", "--quiet", "--out", "r", "--set"];
         let kind_set = format!("optimizer.kind={kind}");
         let value_set = format!("optimizer.{set}");
-        args.extend([kind_set.as_str(), "--set", value_set.as_str()]);
+        let mut sets = vec![kind_set.as_str(), value_set.as_str()];
         // The second half of a relation: exact_eigen damping with Newton inverses, and
         // Nesterov without momentum.
         if set.starts_with("inverse") {
-            args.extend(["--set", "optimizer.damping_scheme=exact_eigen"]);
+            sets.push("optimizer.damping_scheme=exact_eigen");
         }
         if set.starts_with("nesterov") {
-            args.extend(["--set", "optimizer.momentum=0"]);
+            sets.push("optimizer.momentum=0");
         }
-        let o = lab(dir.path(), &args);
+        let o = grng(dir.path(), "r", &sets);
         assert_eq!(code(&o), 2, "{kind} {set}: {}", text(&o));
         let key = set.split('=').next().unwrap();
         let want = format!("`optimizer.{key}` (from --set optimizer.{set})");

@@ -37,11 +37,7 @@ fn write_set(dir: &Path, prefix: &str, n: u32, side: u32) {
 
 fn run(dir: &Path, out: &str, task: &str, extra: &[&str]) -> std::process::Output {
     let task = format!("task={task}");
-    let mut args = vec!["grng", "--quiet", "--out", out, "--set", &task];
-    for s in extra {
-        args.extend(["--set", s]);
-    }
-    lab(dir, &args)
+    grng(dir, out, &[&[task.as_str()], extra].concat())
 }
 
 #[test]
