@@ -56,6 +56,12 @@ pub trait Experiment: DeserializeOwned + Serialize + Validate {
     fn torch_computes(&self) -> bool {
         Self::USES_TORCH
     }
+    /// Check the input files the config names (they exist and hold what the config says)
+    /// without running, so that what every run would fail on is refused before a run or
+    /// study folder is made. Errors are usage errors (exit 2) naming the key. Default: none.
+    fn check_inputs(&self) -> Result<()> {
+        Ok(())
+    }
     /// Run the experiment, writing metrics into `run`.
     fn execute(&self, run: &mut Run, ctx: &mut Ctx) -> Result<()>;
 }
@@ -125,6 +131,7 @@ pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
         print!("{resolved}");
         return Ok(());
     }
+    cfg.check_inputs()?;
     let (dev, threads, torch_threads, blas) = prepare_compute(args, &cfg)?;
     let mut run = Run::create(E::NAME, args, &resolved, cfg.seed())?;
     run.set_device(&device::name(dev), threads, torch_threads, blas)?;
@@ -175,7 +182,8 @@ fn prepare_compute<E: Experiment>(
     Ok((dev, threads, torch_threads, device::blas()?))
 }
 
-/// Plan the study described by `block` over `loaded`, typing and validating every cell.
+/// Plan the study described by `block` over `loaded`, typing and validating every cell, and
+/// (unless only printing the config) checking each cell's input files.
 fn plan_study<E: Experiment>(
     args: &RunArgs,
     loaded: &config::Loaded,
@@ -185,6 +193,9 @@ fn plan_study<E: Experiment>(
     let check = |cell: &config::Loaded| {
         let cfg = cell.typed::<E>()?;
         cell.validate(&cfg)?;
+        if !args.print_config {
+            cfg.check_inputs()?;
+        }
         Ok(cfg.memory_need())
     };
     study::plan(E::NAME, args, loaded, block, &default_seed, &check)

@@ -89,6 +89,26 @@ impl CorpusConfig {
             CorpusConfig::File { path, sha256 } => whole(read_text(path, sha256.as_deref())?),
         })
     }
+
+    /// Check a corpus read from files, without tokenizing it: the kjv file (with its sha256),
+    /// the fortunes folder's file list, or the `file` (readable, UTF-8, its sha256 if given, not
+    /// empty). Generated sources have nothing to check. Errors are usage errors starting with
+    /// `at`, the section's key path (e.g. `data.corpus`).
+    pub fn check_inputs(&self, at: &str) -> Result<()> {
+        let checked = match self {
+            CorpusConfig::Kjv { path } => kjv::load(path).map(drop),
+            CorpusConfig::Fortunes { dir } => fortunes::files(dir).map(drop),
+            CorpusConfig::File { path, sha256 } => match read_text(path, sha256.as_deref()) {
+                Ok(text) if text.is_empty() => Err(usage(format!(
+                    "corpus file {} is empty: there is no text to train or score on",
+                    path.display()
+                ))),
+                other => other.map(drop),
+            },
+            CorpusConfig::Markov(_) | CorpusConfig::Grammar(_) => Ok(()),
+        };
+        checked.map_err(|e| usage(format!("{at}: {e:#}")))
+    }
 }
 
 impl Validate for CorpusConfig {
@@ -116,13 +136,14 @@ impl CorpusConfig {
 }
 
 /// Read a UTF-8 text file, checking its sha256 (hex, any case) when one is given. Errors name
-/// the path: missing file, invalid UTF-8 (with the byte offset), digest mismatch (both digests).
+/// the path: missing file, unreadable (a folder, no permission), invalid UTF-8 (with the byte
+/// offset), digest mismatch (both digests). All are usage errors: the user names the file.
 pub fn read_text(path: &Path, sha256: Option<&str>) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             usage(format!("corpus file {} not found", path.display()))
         } else {
-            anyhow::Error::new(e).context(format!("reading corpus file {}", path.display()))
+            usage(format!("cannot read corpus file {}: {e}", path.display()))
         }
     })?;
     if let Some(want) = sha256 {

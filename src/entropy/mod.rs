@@ -77,6 +77,10 @@ impl Experiment for EntropyConfig {
         self.seed
     }
 
+    fn check_inputs(&self) -> anyhow::Result<()> {
+        self.data.corpus.check_inputs("data.corpus")
+    }
+
     fn torch_threads(&self) -> Option<usize> {
         self.torch_threads
     }

@@ -3,9 +3,10 @@
 //! and cnn-mnist; Fashion-MNIST has the same names and format). A missing key, folder or file,
 //! or a file of the wrong shape, is a usage error (exit 2) saying what is needed.
 use super::config::GrngConfig;
+use super::config::TaskId;
 use super::tasks::TaskData;
 use crate::data::cifar;
-use crate::data::digits::Images;
+use crate::data::digits::{self, Images};
 use crate::data::idx::{self, ImageSet};
 use crate::error::usage;
 use anyhow::Result;
@@ -23,6 +24,17 @@ pub const MNIST_FILES: [&str; 4] = [
 /// CIFAR-10's train and test batches from `data.cifar_dir` (`data::cifar`), flattened to
 /// `(N, 3·32·32)` rows.
 pub fn cifar10(cfg: &GrngConfig) -> Result<TaskData> {
+    let (train, test) = cifar10_files(cfg)?;
+    let load =
+        |files: &[PathBuf]| cifar::load(files).map_err(|e| usage(format!("data.cifar_dir: {e:#}")));
+    Ok(TaskData::Images {
+        train: flat(load(&train)?)?,
+        test: flat(load(&test)?)?,
+    })
+}
+
+/// The train and test batch files of `data.cifar_dir`, all present.
+fn cifar10_files(cfg: &GrngConfig) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     let Some(dir) = &cfg.data.cifar_dir else {
         return Err(usage(
             "task cnn-cifar10 needs data.cifar_dir: the folder extracted from \
@@ -38,17 +50,35 @@ pub fn cifar10(cfg: &GrngConfig) -> Result<TaskData> {
             missing.display()
         )));
     }
-    let load =
-        |files: &[PathBuf]| cifar::load(files).map_err(|e| usage(format!("data.cifar_dir: {e:#}")));
-    Ok(TaskData::Images {
-        train: flat(load(&train)?)?,
-        test: flat(load(&test)?)?,
-    })
+    Ok((train, test))
 }
 
 /// MNIST's 60k/10k split from the idx files in `data.mnist_dir` (`data::idx`), flattened to
 /// `(N, 28·28)` rows (the models of mlp-mnist and cnn-mnist are built for 28×28 images).
 pub fn mnist(cfg: &GrngConfig) -> Result<TaskData> {
+    let paths = mnist_files(cfg)?;
+    let load = |images: &Path, labels: &Path| -> Result<ImageSet> {
+        let set = idx::load(images, labels).map_err(|e| usage(format!("data.mnist_dir: {e:#}")))?;
+        let size = set.images.size();
+        if size[2..] != [28, 28] {
+            return Err(usage(format!(
+                "data.mnist_dir: {} holds {}×{} images; tasks mlp-mnist and cnn-mnist are built \
+                 for MNIST's 28×28",
+                images.display(),
+                size[2],
+                size[3]
+            )));
+        }
+        Ok(set)
+    };
+    Ok(TaskData::Images {
+        train: flat(load(&paths[0], &paths[1])?)?,
+        test: flat(load(&paths[2], &paths[3])?)?,
+    })
+}
+
+/// The four [`MNIST_FILES`] in `data.mnist_dir`, all present (a gzipped one gets a hint).
+fn mnist_files(cfg: &GrngConfig) -> Result<Vec<PathBuf>> {
     let task = cfg.task.name();
     let Some(dir) = &cfg.data.mnist_dir else {
         return Err(usage(format!(
@@ -72,24 +102,30 @@ pub fn mnist(cfg: &GrngConfig) -> Result<TaskData> {
             MNIST_FILES.join(", ")
         )));
     }
-    let load = |images: &Path, labels: &Path| -> Result<ImageSet> {
-        let set = idx::load(images, labels).map_err(|e| usage(format!("data.mnist_dir: {e:#}")))?;
-        let size = set.images.size();
-        if size[2..] != [28, 28] {
-            return Err(usage(format!(
-                "data.mnist_dir: {} holds {}×{} images; tasks mlp-mnist and cnn-mnist are built \
-                 for MNIST's 28×28",
-                images.display(),
-                size[2],
-                size[3]
-            )));
+    Ok(paths)
+}
+
+/// The files the task reads, checked without loading the big ones (the launcher calls this for
+/// every run and study cell before any folder is made): CIFAR-10's and MNIST's files are
+/// present, a `data.digits_file` parses, the fortunes folder has files. Usage errors naming the
+/// key.
+pub fn check_inputs(cfg: &GrngConfig) -> Result<()> {
+    match cfg.task {
+        TaskId::CnnCifar10 => cifar10_files(cfg).map(drop),
+        TaskId::MlpMnist | TaskId::CnnMnist => mnist_files(cfg).map(drop),
+        TaskId::LogregDigits | TaskId::MlpDigits | TaskId::CnnDigits => {
+            match &cfg.data.digits_file {
+                Some(path) => digits::load(path)
+                    .map(drop)
+                    .map_err(|e| usage(format!("data.digits_file: {e:#}"))),
+                None => Ok(()),
+            }
         }
-        Ok(set)
-    };
-    Ok(TaskData::Images {
-        train: flat(load(&paths[0], &paths[1])?)?,
-        test: flat(load(&paths[2], &paths[3])?)?,
-    })
+        TaskId::CharlmFortunes => super::tasks::corpus(cfg).check_inputs("data.fortunes_dir"),
+        TaskId::CnnShapes | TaskId::ShapesSmoke | TaskId::CharlmGrammar | TaskId::TwolayerToy => {
+            Ok(())
+        }
+    }
 }
 
 /// `(N, C, H, W)` images → the row-major `(N, C·H·W)` rows the image tasks train on.

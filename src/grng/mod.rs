@@ -73,6 +73,10 @@ impl Experiment for GrngConfig {
         self.torch_threads
     }
 
+    fn check_inputs(&self) -> anyhow::Result<()> {
+        files::check_inputs(self)
+    }
+
     fn execute(&self, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
         if self.task == config::TaskId::TwolayerToy {
             return toy::task::execute(&self.toy, self.seed, run);

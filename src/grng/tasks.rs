@@ -190,7 +190,7 @@ fn load_data(cfg: &GrngConfig) -> Result<TaskData> {
     })
 }
 
-fn corpus(cfg: &GrngConfig) -> CorpusConfig {
+pub(super) fn corpus(cfg: &GrngConfig) -> CorpusConfig {
     match cfg.task {
         TaskId::CharlmFortunes => CorpusConfig::Fortunes {
             dir: cfg.data.fortunes_dir.clone(),

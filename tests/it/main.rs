@@ -69,6 +69,7 @@ mod grng_toy;
 mod grng_toy_teacher;
 mod gym_reset_seed;
 mod input_errors;
+mod input_preflight;
 mod interrupt;
 mod layers;
 mod mujoco_envs;

@@ -1,0 +1,102 @@
+//! Input files a config names are checked before any run or study folder is made
+//! (`Experiment::check_inputs`): a study whose every run would fail on the same missing, empty
+//! or unreadable file is refused up front with exit 2, naming the study cell and the key, and
+//! writes nothing. `--print-config` still prints such a config.
+use crate::common::{code, lab, stderr, stdout, text};
+use std::path::Path;
+
+/// `lab <args> --out out` in `dir`: exit 2, stderr holds every one of `needles`, and `out` was
+/// not made.
+fn refused(dir: &Path, args: &[&str], needles: &[&str]) {
+    let o = lab(dir, &[args, &["--out", "out"]].concat());
+    assert_eq!(code(&o), 2, "{args:?}: {}", text(&o));
+    for n in needles {
+        assert!(
+            stderr(&o).contains(n),
+            "{args:?}: no `{n}` in {}",
+            stderr(&o)
+        );
+    }
+    assert!(!dir.join("out").exists(), "{args:?} made its folder");
+}
+
+#[test]
+fn an_entropy_study_on_a_bad_corpus_file_is_refused_before_it_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("empty.txt"), "").unwrap();
+    std::fs::write(dir.join("bad.txt"), b"ab\xffcd").unwrap();
+    std::fs::create_dir(dir.join("folder")).unwrap();
+    let smoke = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/entropy-probe/smoke.yaml");
+    let smoke = smoke.to_str().unwrap();
+    let cell = "study cell `model.preset=bigram,condition=plain`: data.corpus: ";
+    for (path, why) in [
+        ("nosuch.txt", "corpus file nosuch.txt not found"),
+        ("empty.txt", "corpus file empty.txt is empty"),
+        ("bad.txt", "is not UTF-8: invalid byte at offset 2"),
+        ("folder", "cannot read corpus file folder"),
+    ] {
+        let set = format!("data.corpus.path={path}");
+        let args = [
+            "entropy-probe",
+            "--config",
+            smoke,
+            "--set",
+            "data.corpus.kind=file",
+            "--set",
+            &set,
+        ];
+        refused(dir, &args, &[cell, why]);
+        if path == "nosuch.txt" {
+            let o = lab(dir, &[&args[..], &["--print-config"]].concat());
+            assert_eq!(code(&o), 0, "{}", text(&o));
+            assert!(stdout(&o).contains("path: nosuch.txt"), "{}", stdout(&o));
+        }
+    }
+    // A wrong digest, and a single run (no study): the same check, before its folder.
+    let sha = format!("data.corpus.sha256={}", "0".repeat(64));
+    let args = [
+        "entropy-probe",
+        "--set",
+        "data.corpus.kind=file",
+        "--set",
+        "data.corpus.path=bad.txt",
+        "--set",
+        &sha,
+    ];
+    refused(
+        dir,
+        &args,
+        &["data.corpus: corpus file bad.txt: sha256 is "],
+    );
+}
+
+#[test]
+fn a_grng_study_without_its_data_files_is_refused_before_it_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir(dir.join("mnist")).unwrap();
+    let mnist = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/grng/mnist.yaml");
+    let args = [
+        "grng",
+        "--config",
+        mnist.to_str().unwrap(),
+        "--set",
+        "data.mnist_dir=mnist",
+    ];
+    let missing = "data.mnist_dir: mnist/train-images-idx3-ubyte is missing";
+    refused(dir, &args, &["study cell `task=mlp-mnist,", missing]);
+
+    let fortunes = ["grng", "--set", "task=charlm-fortunes"];
+    let nowhere = [&fortunes[..], &["--set", "data.fortunes_dir=nowhere"]].concat();
+    refused(
+        dir,
+        &nowhere,
+        &["data.fortunes_dir: fortunes directory nowhere"],
+    );
+    std::fs::write(dir.join("digits.csv"), "not,a,digits,file\n").unwrap();
+    let digits = ["grng", "--set", "data.digits_file=digits.csv"];
+    refused(dir, &digits, &["data.digits_file: "]);
+    let cifar = ["grng", "--set", "task=cnn-cifar10"];
+    refused(dir, &cifar, &["task cnn-cifar10 needs data.cifar_dir"]);
+}
