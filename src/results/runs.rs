@@ -88,6 +88,12 @@ impl Collection {
 
 /// Read every run under `root` (a study dir, a dir of runs, or one run dir).
 pub fn collect(root: &Path) -> Result<Collection> {
+    if root.exists() && !root.is_dir() {
+        return Err(usage(format!(
+            "{}: not a directory (give a run or study directory, not a file in it)",
+            root.display()
+        )));
+    }
     if !root.is_dir() {
         return Err(usage(format!("{}: no such directory", root.display())));
     }

@@ -175,8 +175,13 @@ fn bad_paths_and_columns_exit_2() {
     let (tmp, study) = small_study();
     let s = study.to_str().unwrap();
     let run = study.join("subspace.density=0.2/seed-0");
+    let meta = run.join("meta.json");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["report", "no/such/dir"], "no such directory"),
+        (
+            vec!["report", meta.to_str().unwrap()],
+            "meta.json: not a directory",
+        ),
         (
             vec!["plot", s, "--x", "iter", "--y", "nope"],
             "`nope` is not a column",
