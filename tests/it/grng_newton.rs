@@ -2,8 +2,8 @@
 //! refreshes against eigen inverses and dense `(M + δI)⁻¹`, §6.7 tests 10–12 with Newton
 //! inverses, the lazy-step guard and the refresh report. Models: `optim_kfac`; config and
 //! bitwise resume: `grng_newton_state`.
-use super::optim_kfac::{assert_same_trajectory, batch, groups, plain, small_schedule, Mlp};
 use crate::common::zip_eq;
+use crate::kfac_fixture::{assert_same_trajectory, batch, groups, plain, small_schedule, Mlp};
 use lab::optim::curvature::NewtonOptions;
 use lab::optim::kfac::newton::{EigenForm, LAZY_ORDER};
 use lab::optim::kfac::{InverseMethod, Inverses, Kfac, KfacConfig, NewtonInv, NewtonStats};

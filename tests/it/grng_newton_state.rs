@@ -3,7 +3,7 @@
 //! steps, a state of the other inverse method refused, the older dense form still loading.
 //! Models: `optim_kfac`; the refreshes and lazy steps themselves: `grng_newton`.
 use super::grng_newton::{with, C, D, H};
-use super::optim_kfac::{assert_resume_bitwise, batch, groups, param_diffs, plain, Mlp};
+use crate::kfac_fixture::{assert_resume_bitwise, batch, groups, param_diffs, plain, Mlp};
 use lab::optim::kfac::{DampingScheme, InverseMethod, Kfac, KfacConfig};
 use lab::optim::stepper::Stepper;
 

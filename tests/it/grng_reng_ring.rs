@@ -1,9 +1,9 @@
 //! RENG and RING, the gradient-regularized K-FAC variants (grng spec §2.2, §2.3), against
 //! §6.7 tests 10, 11, 13 and the resume test of §6.11. Models and helpers: `optim_kfac`.
-use super::optim_kfac::{
+use crate::common::zip_eq;
+use crate::kfac_fixture::{
     assert_resume_bitwise, assert_same_trajectory, batch, delta, groups, plain, small_schedule, Mlp,
 };
-use crate::common::zip_eq;
 use lab::optim::kfac::{GrNorm, InverseMethod, Kfac, KfacConfig};
 use lab::optim::stepper::{mean_ce, Objective, Stepper};
 use tch::{Kind, Tensor};

@@ -71,6 +71,7 @@ mod gym_reset_seed;
 mod input_errors;
 mod input_preflight;
 mod interrupt;
+mod kfac_fixture;
 mod layers;
 mod mujoco_envs;
 mod mujoco_golden;

@@ -2,7 +2,7 @@
 //! parameters' kind (`model`, default) or in f64, on f64 inverses either way; and RING's route
 //! through the Newton inverses' eigenbases equals forming X.
 use super::grng_newton::{rel, spd};
-use super::optim_kfac::{batch, groups_of, Mlp};
+use crate::kfac_fixture::{batch, groups_of, Mlp};
 use lab::optim::curvature::NewtonOptions;
 use lab::optim::kfac::{Kfac, KfacConfig, NewtonInv, NewtonStats, PrecondDtype};
 use lab::optim::stepper::{Objective, Stepper};
@@ -40,7 +40,7 @@ fn variants() -> [KfacConfig; 4] {
 }
 
 /// An [`Mlp`] batch in the model's kind.
-struct Cast<'a>(super::optim_kfac::Batch<'a>, Kind);
+struct Cast<'a>(crate::kfac_fixture::Batch<'a>, Kind);
 
 impl Objective for Cast<'_> {
     fn forward(&mut self, capture: bool) -> anyhow::Result<(Tensor, Vec<Captured>)> {

@@ -1,7 +1,7 @@
 //! K-FAC's §6.9 test 21: one step of a 3→2 softmax regression computed by hand (factors,
 //! π-split damping, dense inverses) equals `Kfac::step`. Model and batch: `optim_kfac`.
-use super::optim_kfac::{groups, plain, Batch, Mlp};
 use crate::common::zip_eq;
+use crate::kfac_fixture::{groups, plain, Batch, Mlp};
 use lab::optim::kfac::{FisherKind, Kfac, KfacConfig};
 use lab::optim::stepper::Stepper;
 use tch::Tensor;
