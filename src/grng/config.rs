@@ -162,7 +162,7 @@ pub struct DataSection {
 impl Validate for GrngConfig {
     fn validate(&self, c: &mut Checker) {
         for (key, why) in self.optimizer.problems() {
-            c.check(&format!("optimizer.{key}"), false, why);
+            c.check(&key, false, why);
         }
         let t = &self.train;
         if let Some(e) = t.epochs {

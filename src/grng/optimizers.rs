@@ -56,7 +56,7 @@ impl OptimizerConfig {
         }
     }
 
-    /// Range problems as `(key, why)` (key relative to the `optimizer` section).
+    /// Range problems as `(key, why)`, the key a path (`optimizer.lr`, or `optimizer` itself).
     pub fn problems(&self) -> Vec<(String, String)> {
         let seeded = match self {
             OptimizerConfig::Kfac(c) | OptimizerConfig::Reng(c) | OptimizerConfig::Ring(c) => {
@@ -71,7 +71,7 @@ impl OptimizerConfig {
             let want = self.kfac_mode();
             if c.gr != want {
                 out.push((
-                    "gr".to_string(),
+                    "optimizer.gr".to_string(),
                     format!(
                         "kind {} means gr {:?}; choose the kind (kfac | reng | ring) instead of `gr`",
                         self.name(),
@@ -82,7 +82,7 @@ impl OptimizerConfig {
         }
         if seeded != 0 {
             out.push((
-                "seed".to_string(),
+                "optimizer.seed".to_string(),
                 "the label-sampling RNG follows the run's top-level `seed`; remove `optimizer.seed`"
                     .to_string(),
             ));
@@ -163,10 +163,12 @@ impl OptimizerConfig {
 /// `lab grng`'s checker (which then says where that key was set). The messages come in the
 /// forms "sgd: `lr` must be ≥ 0", "optimizer `rho` must be ...", "optimizer lr must be ...",
 /// "rkalman: `obs: jacobian` exists for ..." (a key with its value) and "optimizer group `g`:
-/// ..." (the `groups` list); a message naming no key is reported against `optimizer` itself.
+/// ..." (the `groups` list). The key comes back as its path, `optimizer.<key>`; a message naming
+/// no key is reported against `optimizer` itself.
 fn key_and_why(msg: &str) -> (String, String) {
     let is_key =
         |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let under = |key: &str| format!("optimizer.{key}");
     let mut rest = msg;
     if let Some((who, r)) = rest.split_once(": ") {
         if is_key(who) && !r.is_empty() {
@@ -180,18 +182,18 @@ fn key_and_why(msg: &str) -> (String, String) {
             let why = why.trim_start();
             return match inner.split_once(": ") {
                 // "`obs: jacobian` exists for ..." is about the key `obs`, set to that value.
-                Some((key, _)) if is_key(key) => (key.to_string(), format!("`{inner}` {why}")),
-                _ if is_key(inner) => (inner.to_string(), why.to_string()),
+                Some((key, _)) if is_key(key) => (under(key), format!("`{inner}` {why}")),
+                _ if is_key(inner) => (under(inner), why.to_string()),
                 _ => ("optimizer".into(), msg.to_string()),
             };
         }
     }
     if rest.starts_with("group ") {
-        return ("groups".into(), rest.to_string());
+        return (under("groups"), rest.to_string());
     }
     match rest.split_once(' ') {
         // "optimizer lr must be ..." (an unquoted key only after the "optimizer " prefix)
-        Some((key, why)) if prefixed && is_key(key) => (key.to_string(), why.to_string()),
+        Some((key, why)) if prefixed && is_key(key) => (under(key), why.to_string()),
         _ => ("optimizer".into(), msg.to_string()),
     }
 }
@@ -244,7 +246,7 @@ mod tests {
         for (msg, key, why) in cases {
             assert_eq!(
                 key_and_why(msg),
-                (key.to_string(), why.to_string()),
+                (format!("optimizer.{key}"), why.to_string()),
                 "{msg}"
             );
         }
