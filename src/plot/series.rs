@@ -96,7 +96,14 @@ pub fn read_points(run: &Path, x: &str, y: &str, positive: bool) -> Result<Optio
     }
     let mut reader =
         csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
-    let headers = reader.headers()?.clone();
+    // A malformed row is the file's problem, not a failed run: a usage error naming its line.
+    let malformed = |e: csv::Error| {
+        usage(format!(
+            "{} is not a well-formed CSV table: {e}; fix or remove that line",
+            path.display()
+        ))
+    };
+    let headers = reader.headers().map_err(malformed)?.clone();
     let index = |col: &str| {
         headers.iter().position(|h| h == col).ok_or_else(|| {
             let names: Vec<&str> = headers.iter().collect();
@@ -111,7 +118,7 @@ pub fn read_points(run: &Path, x: &str, y: &str, positive: bool) -> Result<Optio
     let mut points = Vec::new();
     let mut nonpositive = 0;
     for record in reader.records() {
-        let record = record.with_context(|| format!("reading {}", path.display()))?;
+        let record = record.map_err(malformed)?;
         let parse = |i: usize| record.get(i).and_then(|s| s.trim().parse::<f64>().ok());
         if let (Some(px), Some(py)) = (parse(ix), parse(iy)) {
             if !(px.is_finite() && py.is_finite()) {

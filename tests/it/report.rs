@@ -212,4 +212,27 @@ fn bad_paths_and_columns_exit_2() {
     let out = lab(tmp.path(), &["report", empty.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("no lab runs found"), "{}", text(&out));
+
+    // A metrics.csv with a row of the wrong width (edited, or cut short): exit 2 naming its line.
+    let metrics = run.join("metrics.csv");
+    let rows = std::fs::read_to_string(&metrics).unwrap().lines().count();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&metrics)
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"1,2\n").unwrap();
+    let args = [
+        "plot",
+        run.to_str().unwrap(),
+        "--x",
+        "iter",
+        "--y",
+        "decrement",
+    ];
+    let out = lab(tmp.path(), &args);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let line = format!("(line: {}, ", rows + 1);
+    for want in ["metrics.csv is not a well-formed CSV table", line.as_str()] {
+        assert!(text(&out).contains(want), "want {want}: {}", text(&out));
+    }
 }
