@@ -2,8 +2,7 @@
 //! (`data.cifar_dir`, task cnn-cifar10) and MNIST's idx files (`data.mnist_dir`, tasks mlp-mnist
 //! and cnn-mnist; Fashion-MNIST has the same names and format). A missing key, folder or file,
 //! or a file of the wrong shape, is a usage error (exit 2) saying what is needed.
-use super::config::GrngConfig;
-use super::config::TaskId;
+use super::config::{GrngConfig, TaskId};
 use super::tasks::TaskData;
 use crate::data::cifar;
 use crate::data::digits::{self, Images};
