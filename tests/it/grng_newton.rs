@@ -1,6 +1,6 @@
 //! `inverse: newton` of the K-FAC family (grng spec §1.4, §1.5, §2.3 step 3): Newton–Schulz
 //! refreshes against eigen inverses and dense `(M + δI)⁻¹`, §6.7 tests 10–12 with Newton
-//! inverses, the lazy-step guard and the refresh report. Models: `optim_kfac`; config and
+//! inverses, the lazy-step guard and the refresh report. Models: `kfac_fixture`; config and
 //! bitwise resume: `grng_newton_state`.
 use crate::common::zip_eq;
 use crate::kfac_fixture::{assert_same_trajectory, batch, groups, plain, small_schedule, Mlp};

@@ -1,7 +1,7 @@
 //! `inverse: newton` of the K-FAC family (grng spec §1.4, §1.5, §2.3 step 3): its config
 //! (defaults, errors, configs/grng/kinds.yaml) and its state: bitwise resume also off refresh
 //! steps, a state of the other inverse method refused, the older dense form still loading.
-//! Models: `optim_kfac`; the refreshes and lazy steps themselves: `grng_newton`.
+//! Models: `kfac_fixture`; the refreshes and lazy steps themselves: `grng_newton`.
 use super::grng_newton::{with, C, D, H};
 use crate::kfac_fixture::{assert_resume_bitwise, batch, groups, param_diffs, plain, Mlp};
 use lab::optim::kfac::{DampingScheme, InverseMethod, Kfac, KfacConfig};

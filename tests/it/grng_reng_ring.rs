@@ -1,8 +1,9 @@
 //! RENG and RING, the gradient-regularized K-FAC variants (grng spec §2.2, §2.3), against
-//! §6.7 tests 10, 11, 13 and the resume test of §6.11. Models and helpers: `optim_kfac`.
+//! §6.7 tests 10, 11, 13 (their resume test of §6.11 is in `grng_newton_state`, with K-FAC's
+//! newton form). Models and helpers: `kfac_fixture`.
 use crate::common::zip_eq;
 use crate::kfac_fixture::{
-    assert_resume_bitwise, assert_same_trajectory, batch, delta, groups, plain, small_schedule, Mlp,
+    assert_same_trajectory, batch, delta, groups, plain, small_schedule, Mlp,
 };
 use lab::optim::kfac::{GrNorm, InverseMethod, Kfac, KfacConfig};
 use lab::optim::stepper::{mean_ce, Objective, Stepper};
@@ -164,19 +165,5 @@ fn reng_direction_is_the_preconditioned_gr_gradient_with_fd_hessian() {
         let got = -Tensor::cat(&[d_w, d_b], 1);
         let rel = (&got - &want).norm().double_value(&[]) / want.norm().double_value(&[]);
         assert!(rel < 1e-5, "{layer}: relative error {rel}");
-    }
-}
-
-#[test]
-fn reng_and_ring_resume_bitwise_also_off_refresh_steps() {
-    for cfg in [KfacConfig::reng(), KfacConfig::ring()] {
-        let cfg = KfacConfig {
-            t_stat: 3,
-            t_inv: 7,
-            wd_after_steps: Some(10),
-            lr: 0.1,
-            ..cfg
-        };
-        assert_resume_bitwise(&cfg, 30, 50);
     }
 }

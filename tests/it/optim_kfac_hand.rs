@@ -1,5 +1,5 @@
 //! K-FAC's §6.9 test 21: one step of a 3→2 softmax regression computed by hand (factors,
-//! π-split damping, dense inverses) equals `Kfac::step`. Model and batch: `optim_kfac`.
+//! π-split damping, dense inverses) equals `Kfac::step`. Model and batch: `kfac_fixture`.
 use crate::common::zip_eq;
 use crate::kfac_fixture::{groups, plain, Batch, Mlp};
 use lab::optim::kfac::{FisherKind, Kfac, KfacConfig};

@@ -1,5 +1,5 @@
 //! K-FAC's KL clip (grng spec §2.2 step 5): Σ⟨U, g⟩ is the quadratic form of the damped
-//! Kronecker Fisher, and an active clip scales the whole step by ν. Models: `optim_kfac`.
+//! Kronecker Fisher, and an active clip scales the whole step by ν. Models: `kfac_fixture`.
 use crate::kfac_fixture::{batch, delta, groups, normals, plain, Mlp, F64};
 use lab::optim::kfac::{DampingScheme, InverseMethod, Inverses, Kfac, KfacConfig};
 use lab::optim::stepper::{mean_ce, Objective, Stepper};

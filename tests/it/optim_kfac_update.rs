@@ -1,6 +1,6 @@
 //! The K-FAC family's update on one flat buffer of the layers' parameters (`update::FlatUpdate`)
 //! against the per-parameter form it replaces when the layers' parameters share their group
-//! settings. Models and batches: `optim_kfac`.
+//! settings. Models and batches: `kfac_fixture`.
 use crate::kfac_fixture::{batch, groups, Mlp};
 use lab::optim::kfac::{Kfac, KfacConfig};
 use lab::optim::stepper::Stepper;
