@@ -17,7 +17,7 @@ pub use crate::progress::Progress;
 pub use atomic::{write_atomic, write_atomic_with, write_json};
 pub use metrics::{fmt_num, is_timing_column, Metrics, Row, TIMING_SUFFIXES};
 use owner::read_meta;
-pub use owner::{set_aside, this_host, writer_alive};
+pub use owner::{move_aside, set_aside, this_host, writer_alive};
 
 /// True once SIGINT or SIGTERM was received (see [`crate::signals`]).
 pub fn interrupted() -> bool {

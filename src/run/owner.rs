@@ -36,6 +36,20 @@ pub fn set_aside(dir: &Path) -> Result<Option<PathBuf>> {
             )));
         }
     }
+    let aside = move_aside(dir)?;
+    if let Some(aside) = &aside {
+        eprintln!(
+            "--force: the old {} is now {}",
+            dir.display(),
+            aside.display()
+        );
+    }
+    Ok(aside)
+}
+
+/// Remove `dir` if it is empty, else rename it to `<dir>.replaced-<time>` (never deleting
+/// anything in it) and return the new path. The caller has made sure no lab process writes it.
+pub fn move_aside(dir: &Path) -> Result<Option<PathBuf>> {
     if fs::remove_dir(dir).is_ok() {
         return Ok(None); // it was empty
     }
@@ -50,11 +64,6 @@ pub fn set_aside(dir: &Path) -> Result<Option<PathBuf>> {
         aside = dir.with_file_name(format!("{base}-{k}"));
     }
     fs::rename(dir, &aside).with_context(|| format!("moving {} aside", dir.display()))?;
-    eprintln!(
-        "--force: the old {} is now {}",
-        dir.display(),
-        aside.display()
-    );
     Ok(Some(aside))
 }
 

@@ -112,6 +112,21 @@ pub fn refuse_if_written(run_dir: &Path) -> Result<()> {
     )))
 }
 
+/// Move what an earlier, unfinished attempt left in `run_dir` to `<run_dir>.replaced-<time>`
+/// (or remove it if empty), saying where it went, so a new attempt starts in an empty folder.
+pub fn set_aside_attempt(run_dir: &Path) -> Result<()> {
+    let aside = crate::run::move_aside(run_dir)
+        .with_context(|| format!("could not clear {} for a new attempt", run_dir.display()))?;
+    if let Some(aside) = aside {
+        eprintln!(
+            "study: the earlier attempt in {} is kept as {}",
+            run_dir.display(),
+            aside.display()
+        );
+    }
+    Ok(())
+}
+
 /// The part of every child's command line that does not depend on the run.
 fn base_command(sub: &str, args: &RunArgs, workers: usize) -> Result<Command> {
     let exe = std::env::current_exe().context("locating the lab executable")?;
@@ -239,13 +254,14 @@ fn say_wait(wait: &Wait<Job>, quiet: bool) {
 /// the run's error (from its meta.json, else the end of its stderr); a file the study cannot
 /// write (output.log, the meta.json it completes) fails the run, naming the file.
 fn run_child(base: &Command, job: &Job) -> Ended {
-    // What is left of an earlier, unfinished attempt (this path belongs to the study).
+    // What is left of an earlier, unfinished attempt: set aside, never deleted (the user may
+    // have put notes or analyses in it).
     if job.dir.exists() {
         if let Some(pid) = lock::holder(&job.dir, RUN_LOCK) {
             return Ended::Failed(format!("still being written by lab process {pid}"));
         }
-        if let Err(e) = std::fs::remove_dir_all(&job.dir) {
-            return Ended::Failed(format!("could not clear {}: {e}", job.dir.display()));
+        if let Err(e) = set_aside_attempt(&job.dir) {
+            return Ended::Failed(format!("{e:#}"));
         }
     }
     let child = match child_command(base, job).spawn() {

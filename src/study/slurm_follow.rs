@@ -159,19 +159,14 @@ impl Follower {
             .collect()
     }
 
-    /// Remove what an unfinished earlier attempt of task `i` left (never a completed run).
+    /// Set aside what an unfinished earlier attempt of task `i` left (never a completed run).
     pub fn clear_run(&mut self, i: usize) -> Result<()> {
         let run_dir = &self.tasks[i].run_dir;
         if self.states[i].is_completed() || !run_dir.exists() {
             return Ok(());
         }
         super::runner::refuse_if_written(run_dir)?;
-        std::fs::remove_dir_all(run_dir).map_err(|e| {
-            anyhow::anyhow!(
-                "could not clear {} for a new attempt: {e}",
-                run_dir.display()
-            )
-        })?;
+        super::runner::set_aside_attempt(run_dir)?;
         self.states[i] = TaskState::NotSubmitted;
         Ok(())
     }

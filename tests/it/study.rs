@@ -141,6 +141,33 @@ fn failing_runs_are_reported_and_the_others_complete() {
     assert_eq!(failed_lines, 2, "{report}");
     assert_eq!(table_cell(&report, "solver.max_iter=1", "runs"), "0/2");
     assert_eq!(table_cell(&report, "solver.max_iter=100", "runs"), "2/2");
+
+    // `--resume` runs the failed runs again, and keeps (never deletes) what was in their folders.
+    let failed = study.join("solver.max_iter=1/seed-0");
+    std::fs::write(failed.join("notes.txt"), "mine").unwrap();
+    let again = lab(
+        tmp.path(),
+        &["decompose", "--config", "caps.yaml", "--resume"],
+    );
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+    assert!(
+        text(&again).contains("2 already completed, 2 to run"),
+        "{}",
+        text(&again)
+    );
+    let kept: Vec<_> = std::fs::read_dir(study.join("solver.max_iter=1"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("seed-0.replaced-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{}", text(&again));
+    assert_eq!(
+        std::fs::read_to_string(kept[0].join("notes.txt")).unwrap(),
+        "mine"
+    );
+    assert!(text(&again).contains("is kept as"), "{}", text(&again));
+    assert_eq!(status(&failed), "failed");
+    assert!(!failed.join("notes.txt").exists());
 }
 
 #[test]
