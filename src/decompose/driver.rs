@@ -96,10 +96,13 @@ pub struct Gradient<L> {
     pub local: L,
 }
 
-/// A search direction and the CG iterations spent on it.
+/// A search direction, the CG iterations spent on it and λ² = dᵀHd, the squared Hessian norm
+/// of the direction actually taken (the Newton decrement when d is the Newton step). Build it
+/// with [`descent`], which makes λ² = −gᵀd too.
 pub struct Search {
     pub d: Array1<f64>,
     pub cg_iters: usize,
+    pub lambda2: f64,
 }
 
 /// Where the driver starts: a feasible x with f(x), its by-product and the solver's clock.
@@ -160,11 +163,12 @@ pub fn run<O: NewtonOracle>(
             Search {
                 d: Array1::zeros(0),
                 cg_iters: 0,
+                lambda2: 0.0,
             }
         } else {
             oracle.direction(&x, &local, &g, g_rel)?
         };
-        let lambda2 = (-g.dot(&search.d)).max(0.0);
+        let lambda2 = search.lambda2;
         let grad_max = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         let done = converged(it, x.is_empty(), lambda2, f, residual, opts)
             || floor.stalled(residual, lambda2);
@@ -331,15 +335,19 @@ pub fn backtrack<T>(
 
 /// The exact Newton step: H d = −g by Cholesky (H ≻ 0 for the reduced problems).
 pub fn exact_step(hess: &Array2<f64>, g: &Array1<f64>) -> Result<Search> {
-    Ok(Search {
-        d: hess.solvec(&(-g))?,
-        cg_iters: 0,
-    })
+    Ok(descent(g, hess.solvec(&(-g))?, |v| hess.dot(v), 0))
 }
 
 /// Inexact Newton direction by (Jacobi-preconditioned) CG on H d = −g with the forcing term
-/// of `g_rel` (§3.6); −g when CG ends far from converged, and −g whenever the result is not a
-/// descent direction.
+/// of `g_rel` (§3.6), scaled by [`descent`]. When CG stops at its cap before the forcing
+/// tolerance, its last iterate is still taken (truncated Newton): CG from 0 minimises the
+/// quadratic model over a Krylov space that starts with the preconditioned −g, so the iterate
+/// does at least as well on the model as a steepest-descent step. The reference's fallback
+/// d = −g once the relative residual exceeds 1e-2 (§3.6 [R]) stalled on ill-conditioned duals,
+/// where floating-point CG needs several times m iterations (cond(H) ≈ cond(A)² ≥ 1e6: dual
+/// Newton-CG at n = 10, κ(A) = 1e3 needed 110–330 CG iterations against a cap of m = 51 and
+/// ran 100 Newton steps of −g without converging). −g remains for an iterate that does not
+/// descend.
 pub fn cg_direction(
     hess_vec: impl Fn(&Array1<f64>) -> Array1<f64>,
     precond: Option<&Array1<f64>>,
@@ -348,17 +356,38 @@ pub fn cg_direction(
     opts: &SolverConfig,
 ) -> Search {
     let o = CgOptions::from_config(opts, g.len(), g_rel);
-    let r = cg::solve(hess_vec, &(-g), precond, &o);
-    let d = if !r.converged && r.rel_residual > 1e-2 {
-        -g
-    } else {
-        r.x
-    };
-    descent(g, d, r.iters)
+    let r = cg::solve(&hess_vec, &(-g), precond, &o);
+    descent(g, r.x, hess_vec, r.iters)
 }
 
-/// `d` if it descends along −g, else −g.
-pub fn descent(g: &Array1<f64>, d: Array1<f64>, cg_iters: usize) -> Search {
+/// `d` if it descends along −g, else −g; scaled to the minimiser t* = −gᵀd / dᵀHd of the
+/// quadratic model along it, so that λ² = −gᵀd = dᵀHd = ‖d‖²_x. The damped step 1/(1 + λ) of
+/// [`backtrack`] stays in the Dikin ellipsoid (hence in the domain) only when λ is this Hessian
+/// norm. An exact Newton step or a CG iterate already has −gᵀd = dᵀHd (the factor is 1 up to
+/// rounding); the fallback −g does not: −gᵀd = ‖g‖² can be far below ‖g‖²_x, and its
+/// "damped" step then left the PD cone (dual Newton-CG at κ(A) ≥ 1e3). One Hessian-vector
+/// product per Newton step. Where dᵀHd is not positive (H not numerically PD along d), `d` is
+/// kept and λ² = −gᵀd, with no feasibility guarantee for the damped step.
+pub fn descent(
+    g: &Array1<f64>,
+    d: Array1<f64>,
+    hess_vec: impl Fn(&Array1<f64>) -> Array1<f64>,
+    cg_iters: usize,
+) -> Search {
     let d = if g.dot(&d) >= 0.0 { -g } else { d };
-    Search { d, cg_iters }
+    let slope = (-g.dot(&d)).max(0.0);
+    let curvature = d.dot(&hess_vec(&d));
+    if !(curvature > 0.0 && curvature.is_finite()) {
+        return Search {
+            d,
+            cg_iters,
+            lambda2: slope,
+        };
+    }
+    let t = slope / curvature;
+    Search {
+        d: d * t,
+        cg_iters,
+        lambda2: slope * t,
+    }
 }

@@ -248,13 +248,19 @@ pub fn ln_det(x: &Array2<f64>) -> Option<f64> {
 ///
 /// One Cholesky factor of B serves three of them: its success proves B ≻ 0, its diagonal gives
 /// log det B, and B⁻¹ (for the reconstruction error) comes from it by a triangular inverse.
+/// That factor is of B with its rows and columns in reverse order ([`reversed`]): the dual
+/// solvers build C = A − B⁻¹ from a factor of B in natural order, and the same factor here
+/// would reproduce that B⁻¹ bit for bit, so the residual A − (B⁻¹ + C) would be the rounding
+/// of one subtraction whatever B⁻¹'s own error (a near-degenerate L with cond(B) = 3e6 passed
+/// at 9e-11 while the written pair was 5e-6 off A). Factored in another order, B⁻¹ carries
+/// rounding of its own for every method, as the primal ones' B = (A − C)⁻¹ always did.
 /// λ_min(B) is 1/λ_max(B⁻¹) by Lanczos on that B⁻¹ ([`certify::min_eig`]); the gap reuses
 /// log det B when P_L(B) is exactly zero, and the solver's log det(A − C) where it has one.
 pub fn summarize(a: &Array2<f64>, sub: &structures::Subspace, out: &Outcome) -> Result<Summary> {
     let n = a.nrows();
-    let b_factor = out.b.factorizec(UPLO::Lower)?;
+    let b_factor = reversed(&out.b).factorizec(UPLO::Lower)?;
     let ln_det_b = 2.0 * b_factor.factor.diag().mapv(f64::ln).sum();
-    let b_inv = newton::chol_inverse(&b_factor)?;
+    let b_inv = reversed(&newton::chol_inverse(&b_factor)?);
     drop(b_factor);
     let recon = newton::frobenius(&(a - &(&b_inv + &out.c)));
     let trace_ab: f64 = (a * &out.b).sum();
@@ -303,6 +309,11 @@ pub fn summarize(a: &Array2<f64>, sub: &structures::Subspace, out: &Outcome) -> 
         memory_estimate_mb: 0.0,
         peak_rss_mb: None,
     })
+}
+
+/// X with its rows and columns in reverse order, J X J (J the exchange matrix).
+fn reversed(x: &Array2<f64>) -> Array2<f64> {
+    x.slice(ndarray::s![..;-1, ..;-1]).to_owned()
 }
 
 fn clone_report(r: &nondegen::Report) -> nondegen::Report {

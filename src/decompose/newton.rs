@@ -170,7 +170,10 @@ impl NewtonOracle for Dense<'_, '_> {
     ) -> Result<Search> {
         let kernel = self.p.kernel();
         Ok(match self.dir {
-            Direction::Explicit => descent(g, newton_direction(&kernel.hessian(w), g), 0),
+            Direction::Explicit => {
+                let h = kernel.hessian(w);
+                descent(g, newton_direction(&h, g), |v| h.dot(v), 0)
+            }
             Direction::Cg => {
                 let precond = self.opts.cg_jacobi.then(|| kernel.hessian_diag(w));
                 let hv = |v: &Array1<f64>| kernel.hess_vec(w, v);

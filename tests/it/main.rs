@@ -27,6 +27,7 @@ mod decompose_cli;
 #[allow(dead_code)]
 mod decompose_common;
 mod decompose_driver;
+mod decompose_dual;
 mod decompose_exact;
 mod decompose_finance;
 mod decompose_memory;
