@@ -120,8 +120,11 @@ pub fn load(path: &Path) -> Result<String> {
             resolved.display()
         )));
     }
-    super::corpus::read_text(&resolved, Some(EXPECTED_SHA256))
-        .map_err(|e| usage(format!("{e}; produce it again with `make data-kjv`")))
+    super::corpus::read_text(&resolved, Some(EXPECTED_SHA256)).map_err(|e| {
+        usage(format!(
+            "{e}; remove it and produce it again with `make data-kjv`"
+        ))
+    })
 }
 
 /// Run `bible` on the whole range with an empty standard input and return its output.
@@ -168,16 +171,28 @@ pub fn differences(text: &str) -> Vec<String> {
 }
 
 /// `lab corpus prepare kjv`: dump, normalise, check, write atomically. Returns what was done.
+/// An existing `out` is never overwritten: the prepared corpus is left as it is, anything else
+/// (a user's file, a folder, another text) is a usage error.
 pub fn prepare(out: &Path) -> Result<String> {
-    if out.is_file() {
-        if let Ok(text) = std::fs::read_to_string(out) {
-            if differences(&text).is_empty() {
-                return Ok(format!(
-                    "{}: already prepared (sha256 matches)",
-                    out.display()
-                ));
-            }
+    if out.is_dir() {
+        return Err(usage(format!(
+            "lab corpus prepare kjv: --out {} is a directory; give the path of the file to write",
+            out.display()
+        )));
+    }
+    if out.exists() || out.is_symlink() {
+        let text = std::fs::read_to_string(out).unwrap_or_default();
+        if differences(&text).is_empty() {
+            return Ok(format!(
+                "{}: already prepared (sha256 matches)",
+                out.display()
+            ));
         }
+        return Err(usage(format!(
+            "lab corpus prepare kjv: {} exists and is not the kjv corpus (its sha256 differs); \
+             refusing to overwrite it: move it away or give another --out",
+            out.display()
+        )));
     }
     let text = normalise(&dump()?).context("normalising the `bible` dump")?;
     let diffs = differences(&text);

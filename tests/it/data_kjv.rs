@@ -60,6 +60,23 @@ fn corpus_info_prints_the_kjv_stats_and_prepare_sees_it_is_done() {
         "{}",
         stdout(&out)
     );
+    // Any other existing file is the user's: refused (exit 2) and left as it was.
+    std::fs::write(dir.path().join("notes.txt"), "my notes").unwrap();
+    let out = lab(
+        dir.path(),
+        &["corpus", "prepare", "kjv", "--out", "notes.txt"],
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("refusing to overwrite"),
+        "{}",
+        stderr(&out)
+    );
+    let kept = std::fs::read_to_string(dir.path().join("notes.txt")).unwrap();
+    assert_eq!(kept, "my notes");
+    let out = lab(dir.path(), &["corpus", "prepare", "kjv", "--out", "."]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("is a directory"), "{}", stderr(&out));
 }
 
 #[test]
