@@ -116,7 +116,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "auto")]
     pub device: String,
     /// Threads for libtorch and OpenBLAS (default: all cores)
-    #[arg(long)]
+    #[arg(long, value_parser = parse_threads)]
     pub threads: Option<usize>,
     /// Run directory (default results/<subcommand>/<name or timestamp-id>); for a study, its directory
     #[arg(long, value_name = "DIR")]
@@ -156,5 +156,14 @@ impl RunArgs {
     /// `--resume RUN_DIR`: continue one run.
     pub fn resume_run(&self) -> Option<&std::path::Path> {
         self.resume.as_ref().and_then(|r| r.as_deref())
+    }
+}
+
+/// `--threads N`: 1 ..= [`crate::device::MAX_THREADS`].
+fn parse_threads(s: &str) -> Result<usize, String> {
+    let max = crate::device::MAX_THREADS;
+    match s.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("expected a thread count from 1 to {max}")),
     }
 }

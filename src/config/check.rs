@@ -45,4 +45,15 @@ impl Checker {
     pub fn at_least(&mut self, key: &str, v: usize, min: usize) {
         self.check(key, v >= min, format!("must be >= {min}, got {v}"));
     }
+    /// A thread count, when set: 1 ..= [`crate::device::MAX_THREADS`].
+    pub fn threads(&mut self, key: &str, v: Option<usize>) {
+        if let Some(v) = v {
+            let max = crate::device::MAX_THREADS;
+            self.check(
+                key,
+                (1..=max).contains(&v),
+                format!("must be a thread count from 1 to {max}, got {v}"),
+            );
+        }
+    }
 }

@@ -62,11 +62,19 @@ pub fn name(device: Device) -> String {
     }
 }
 
+/// The most threads `--threads` or a `torch_threads` key may ask for (each OpenMP or BLAS
+/// thread takes a stack; far past the cores a run only slows down).
+pub const MAX_THREADS: usize = 1024;
+
 /// Set OpenBLAS's thread count, and libtorch's when it is loaded; default: all cores. Returns
 /// the count used.
 pub fn set_threads(requested: Option<usize>) -> Result<usize> {
     let n = match requested {
-        Some(0) => return Err(usage("--threads must be >= 1")),
+        Some(n) if !(1..=MAX_THREADS).contains(&n) => {
+            return Err(usage(format!(
+                "--threads must be from 1 to {MAX_THREADS}, got {n}"
+            )))
+        }
         Some(n) => n,
         None => std::thread::available_parallelism()
             .map(|n| n.get())

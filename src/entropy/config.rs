@@ -209,6 +209,7 @@ pub struct TextSection {
 
 impl Validate for EntropyConfig {
     fn validate(&self, c: &mut Checker) {
+        c.threads("torch_threads", self.torch_threads);
         self.data.corpus.validate_at(c, "data.corpus");
         self.data.split.validate_at(c, "data.split");
         self.data.tokenizer.validate_at(c, "data.tokenizer");

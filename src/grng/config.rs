@@ -185,9 +185,7 @@ impl Validate for GrngConfig {
         if let Some(v) = t.target {
             c.positive("train.target", v);
         }
-        if let Some(t) = self.torch_threads {
-            c.at_least("torch_threads", t, 1);
-        }
+        c.threads("torch_threads", self.torch_threads);
         if let Some(f) = self.assert.as_ref().and_then(|a| a.loss_decrease_frac) {
             c.check(
                 "assert.loss_decrease_frac",

@@ -116,9 +116,7 @@ impl Validate for NpgConfig {
         c.positive("obs_norm.clip", self.obs_norm.clip);
         c.positive("reward_norm.clip", self.reward_norm.clip);
         c.at_least("eval.episodes", self.eval.episodes, 1);
-        if let Some(t) = self.torch_threads {
-            c.at_least("torch_threads", t, 1);
-        }
+        c.threads("torch_threads", self.torch_threads);
         c.relation(
             "cos_to_exact_every",
             &["algo.kind"],

@@ -8,9 +8,7 @@ use crate::config::{Checker, Validate};
 
 impl Validate for PrefixrlConfig {
     fn validate(&self, c: &mut Checker) {
-        if let Some(t) = self.torch_threads {
-            c.at_least("torch_threads", t, 1);
-        }
+        c.threads("torch_threads", self.torch_threads);
         self.task.validate_at(c, "task");
         check_data(self, c);
         check_pretrain(self, c);

@@ -170,13 +170,32 @@ fn bad_device_and_threads_are_usage_errors() {
         "{}",
         stderr(&out)
     );
-    let out = lab(dir.path(), &["decompose", "--threads", "0"]);
-    assert_eq!(code(&out), 2);
-    assert!(
-        stderr(&out).contains("--threads must be >= 1"),
-        "{}",
-        stderr(&out)
-    );
+    for n in ["0", "100000", "x"] {
+        let out = lab(dir.path(), &["decompose", "--threads", n]);
+        assert_eq!(code(&out), 2, "{n}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("expected a thread count from 1 to 1024"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    // A config's torch_threads: checked like any key, before libtorch is asked for threads.
+    for (sub, n) in [
+        ("entropy-probe", "0"),
+        ("prefixrl", "4294967296"),
+        ("grng", "2000"),
+    ] {
+        let set = format!("torch_threads={n}");
+        let out = lab(dir.path(), &[sub, "--set", &set]);
+        assert_eq!(code(&out), 2, "{sub} {n}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("torch_threads") && err.contains("from 1 to 1024"),
+            "{sub}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    assert!(!dir.path().join("results").exists());
 }
 
 #[test]
