@@ -161,9 +161,11 @@ impl RunArgs {
 
 /// `--threads N`: 1 ..= [`crate::device::MAX_THREADS`].
 fn parse_threads(s: &str) -> Result<usize, String> {
-    let max = crate::device::MAX_THREADS;
     match s.parse::<usize>() {
-        Ok(n) if (1..=max).contains(&n) => Ok(n),
-        _ => Err(format!("expected a thread count from 1 to {max}")),
+        Ok(n) if crate::device::threads_ok(n) => Ok(n),
+        _ => Err(format!(
+            "expected a thread count from 1 to {}",
+            crate::device::MAX_THREADS
+        )),
     }
 }

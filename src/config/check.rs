@@ -51,7 +51,7 @@ impl Checker {
             let max = crate::device::MAX_THREADS;
             self.check(
                 key,
-                (1..=max).contains(&v),
+                crate::device::threads_ok(v),
                 format!("must be a thread count from 1 to {max}, got {v}"),
             );
         }

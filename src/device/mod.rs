@@ -66,11 +66,17 @@ pub fn name(device: Device) -> String {
 /// thread takes a stack; far past the cores a run only slows down).
 pub const MAX_THREADS: usize = 1024;
 
+/// Whether `n` is a thread count lab accepts (1 ..= [`MAX_THREADS`]): `--threads`, the
+/// `torch_threads` keys and [`set_threads`] all ask this.
+pub fn threads_ok(n: usize) -> bool {
+    (1..=MAX_THREADS).contains(&n)
+}
+
 /// Set OpenBLAS's thread count, and libtorch's when it is loaded; default: all cores. Returns
 /// the count used.
 pub fn set_threads(requested: Option<usize>) -> Result<usize> {
     let n = match requested {
-        Some(n) if !(1..=MAX_THREADS).contains(&n) => {
+        Some(n) if !threads_ok(n) => {
             return Err(usage(format!(
                 "--threads must be from 1 to {MAX_THREADS}, got {n}"
             )))
