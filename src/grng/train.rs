@@ -224,6 +224,12 @@ impl Trainer<'_> {
                 progress.set(self.step, &format!("epoch {epoch}"));
                 if !ok {
                     self.summary.diverged = true;
+                    eprintln!(
+                        "warning: the run diverged at step {} (a non-finite loss or update); \
+                         recorded as data (summary `diverged` = 1, spec §6.3) and the run \
+                         completes; `assert: {{finite: true}}` makes divergence a failure",
+                        self.step
+                    );
                     break 'epochs;
                 }
                 if self.checkpoint_point(run, &budget)? {

@@ -214,7 +214,14 @@ fn same_config_and_seed_give_identical_metrics_and_another_seed_does_not() {
 fn a_diverging_run_stops_honestly_and_keeps_its_rows() {
     let dir = tempfile::tempdir().unwrap();
     // assert=null: the smoke config's `finite` check would fail the run (grng_assert.rs).
-    let run = smoke_run(dir.path(), "big", &["optimizer.lr=1e30", "assert=null"]);
+    let o = grng_smoke(dir.path(), "big", &["optimizer.lr=1e30", "assert=null"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("warning: the run diverged at step") && err.contains("assert: {finite: true}"),
+        "{err}"
+    );
+    let run = dir.path().join("big");
     let (h, rows) = read_csv(&run.join("steps.csv"));
     assert!(rows.len() < 30, "stopped early after {} steps", rows.len());
     let last = rows.last().unwrap();
