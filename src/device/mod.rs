@@ -1,5 +1,6 @@
 //! Device, threads and the BLAS library, shared by every subcommand.
 pub mod blas;
+pub mod memory;
 
 use crate::error::usage;
 use crate::torch;

@@ -5,7 +5,7 @@ use super::batch::{explained_variance, normalise, samples, select};
 use super::checkpoint::{self, Checkpoint};
 use super::config::NpgConfig;
 use super::eval::evaluate;
-use super::exact::ExactNatural;
+use super::exact::{self, ExactNatural, FisherLimit};
 use super::iter_stats::{fill_update, UpdateStats};
 use super::log::{COLUMNS, EPISODE_COLUMNS};
 use super::method::{actor_method, ActorMethod};
@@ -110,8 +110,11 @@ impl<A: Policy, C: ValueFn<Batch = A::Batch>> Learner<A, C> {
         match (&self.method, diagnose) {
             (ActorMethod::Minibatch(u), true) => match u.pre {
                 Preconditioner::Rank1 { damping, .. } => {
-                    let max = cfg.cos_to_exact_max_params;
-                    ExactNatural::of(&self.actor, full, damping, max).map(Some)
+                    let limit = FisherLimit {
+                        key: "cos_to_exact_max_params",
+                        max_params: cfg.cos_to_exact_max_params,
+                    };
+                    ExactNatural::of(&self.actor, full, damping, limit).map(Some)
                 }
                 Preconditioner::Identity | Preconditioner::Exact { .. } => Ok(None),
             },
@@ -164,6 +167,7 @@ impl<A: Policy, C: ValueFn<Batch = A::Batch>> Trainer<A, C> {
         )?;
         let obs_dim = venv.obs_dim();
         let (actor, critic) = nets(obs_dim, venv.action_space());
+        exact::preflight(cfg, actor.numel(), venv.action_space())?;
         let learner = Learner {
             method: actor_method(cfg, &actor)?,
             adam: Adam::new(critic.numel(), cfg.critic.lr),

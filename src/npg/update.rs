@@ -2,7 +2,7 @@
 //! step. `g` and `u` are taken at the same θ, before the step (§1.3).
 use super::backend::{Policy, ValueFn};
 use super::config::ScoreSample;
-use super::exact::ExactNatural;
+use super::exact::{ExactNatural, FisherLimit};
 use super::optim_actor::Objective;
 use super::policy::optim::clip_grad_norm;
 use super::policy::Adam;
@@ -129,7 +129,11 @@ pub fn actor_step<P: Policy>(
             damping,
             max_params,
         } => {
-            let d = ExactNatural::of(&*actor, mb, *damping, *max_params)?.direction(&g)?;
+            let limit = FisherLimit {
+                key: "algo.max_params",
+                max_params: *max_params,
+            };
+            let d = ExactNatural::of(&*actor, mb, *damping, limit)?.direction(&g)?;
             let g_dot_d = dot(&g, &d);
             let d_norm = norm(&d);
             (stats.d_norm, stats.g_dot_d) = (Some(d_norm), Some(g_dot_d));

@@ -238,6 +238,53 @@ fn bad_values_exit_2() {
     }
 }
 
+/// The exact Fisher is checked before the first rollout: a continuous action space, an actor
+/// above the key in force, and a Fisher larger than memory (a 2.3M-parameter actor's F is
+/// 42 TB) are usage errors naming the key, with no run folder left (it aborted on allocation).
+#[test]
+fn exact_fisher_runs_are_checked_before_training() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let exact = format!(
+        "{}/configs/npg-rank1/npg-exact.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let cases = [
+        (
+            vec!["--set", "env.id=Pendulum-v1"],
+            "algo.kind = npg-exact needs a discrete action space",
+        ),
+        (
+            vec!["--set", "hidden=[64,64]"],
+            "the actor has 4610 parameters, more than algo.max_params = 3000",
+        ),
+        (
+            vec![
+                "--set",
+                "hidden=[1500,1500]",
+                "--set",
+                "algo.max_params=100000000",
+            ],
+            "algo.kind = npg-exact: the exact Fisher of the 2262002-parameter actor",
+        ),
+    ];
+    let smoke = smoke();
+    let cos = (
+        vec!["--set", "cos_to_exact_every=1", "--set", "hidden=[64,64]"],
+        "cos_to_exact_every: the actor has 4610 parameters, more than cos_to_exact_max_params",
+    );
+    let configs = [&exact, &exact, &exact, &smoke];
+    for (i, (sets, message)) in cases.into_iter().chain([cos]).enumerate() {
+        let out = format!("r{i}");
+        let mut args = vec!["--config", configs[i]];
+        args.extend(sets);
+        args.extend(["--set", "total_steps=512", "--out", &out]);
+        let o = npg(dir.path(), &args);
+        assert_eq!(code(&o), 2, "{args:?}: {}", text(&o));
+        assert!(stderr(&o).contains(message), "want {message}: {}", text(&o));
+        assert!(!dir.path().join(&out).exists(), "{args:?} left {out}");
+    }
+}
+
 /// `backend: torch` still runs deterministically, and its first iteration equals the native
 /// backend's to rounding (same init, same RNG streams; spec §1.12).
 #[test]

@@ -1,7 +1,7 @@
 //! Spec §3.8 diagnostic: the exact Fisher over a batch equals the closed form for a linear
 //! softmax policy, `(1/N) Σᵢ (diag(pᵢ) − pᵢpᵢᵀ) ⊗ xᵢxᵢᵀ` with `x = (φ, 1)`, and the exact
 //! natural direction solves `(F + λI)x = g`.
-use lab::npg::exact::{exact_fisher, ExactNatural};
+use lab::npg::exact::{exact_fisher, ExactNatural, FisherLimit};
 use lab::npg::policy::Actor;
 use lab::rl::Space;
 use rand::{Rng, SeedableRng};
@@ -9,6 +9,13 @@ use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 
 const K: usize = 3;
+
+fn limit(max_params: usize) -> FisherLimit {
+    FisherLimit {
+        key: "cos_to_exact_max_params",
+        max_params,
+    }
+}
 const A: usize = 3;
 
 #[test]
@@ -59,7 +66,7 @@ fn exact_fisher_of_a_linear_softmax_policy() {
     }
     // The exact natural direction solves (F + λI)x = g.
     let lambda = 0.1;
-    let ex = ExactNatural::new(&actor, &obs, lambda, 100).expect("exact");
+    let ex = ExactNatural::new(&actor, &obs, lambda, limit(100)).expect("exact");
     let g: Vec<f64> = (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect();
     let x = ex.direction(&g).expect("solve");
     for r in 0..n {
@@ -67,11 +74,14 @@ fn exact_fisher_of_a_linear_softmax_policy() {
         assert!((fx - g[r]).abs() < 1e-10);
     }
     assert!((ex.cosine(&g, &x).expect("cos") - 1.0).abs() < 1e-12);
-    let err = ExactNatural::new(&actor, &obs, lambda, n - 1)
+    let err = ExactNatural::new(&actor, &obs, lambda, limit(n - 1))
         .err()
         .expect("size cap");
     assert!(
-        format!("{err}").contains(&format!("the actor has {n} parameters, more than")),
+        format!("{err}").contains(&format!(
+            "the actor has {n} parameters, more than cos_to_exact_max_params = {}",
+            n - 1
+        )),
         "{err}"
     );
 }
