@@ -15,7 +15,7 @@ fn check_step_rule(
     c.positive("algo.actor_lr", actor_lr);
     c.positive("algo.max_update_norm", max_update_norm);
     match rule {
-        StepRule::Fixed => {}
+        StepRule::Fixed {} => {}
         StepRule::Npg {
             max_kl,
             actor_lr_max,
@@ -35,7 +35,7 @@ fn check_step_rule(
             c.in_open_unit(&format!("{key}.ls_shrink"), *ls_shrink);
             c.at_least(&format!("{key}.ls_max_iter"), *ls_max_iter, 1);
         }
-        StepRule::Adam => {}
+        StepRule::Adam {} => {}
     }
 }
 

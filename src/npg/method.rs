@@ -183,7 +183,7 @@ fn actor_update(cfg: &NpgConfig, n_params: usize) -> Result<ActorUpdate> {
         }
     };
     Ok(ActorUpdate {
-        adam: (rule == StepRule::Adam).then(|| Adam::new(n_params, actor_lr)),
+        adam: (rule == StepRule::Adam {}).then(|| Adam::new(n_params, actor_lr)),
         pre,
         rule,
         actor_lr,

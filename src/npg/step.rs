@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum StepRule {
-    /// `θ ← θ + α d` (default).
-    Fixed,
+    /// `θ ← θ + α d` (default). (Fieldless variants are written `{}` so that
+    /// `deny_unknown_fields` also refuses a stray key under them; serde ignores it on a unit
+    /// variant of an internally tagged enum.)
+    Fixed {},
     /// `θ ← θ + min(α_max, √(2δ / gᵀd)) d`.
     Npg { max_kl: f64, actor_lr_max: f64 },
     /// ACKTR-style `ν = min(1, √(δ_c / (α² gᵀd)))`, `θ ← θ + να d`.
@@ -22,13 +24,13 @@ pub enum StepRule {
         ls_max_iter: usize,
     },
     /// Feed `−d` to Adam as the loss gradient ([D] ablation).
-    Adam,
+    Adam {},
 }
 
 /// The scalar step along `d` (for `linesearch`, the first candidate); `None` for Adam.
 pub fn step_size(rule: &StepRule, actor_lr: f64, g_dot_d: f64) -> Option<f64> {
     match rule {
-        StepRule::Fixed => Some(actor_lr),
+        StepRule::Fixed {} => Some(actor_lr),
         StepRule::Npg {
             max_kl,
             actor_lr_max,
@@ -57,7 +59,7 @@ pub fn step_size(rule: &StepRule, actor_lr: f64, g_dot_d: f64) -> Option<f64> {
             actor_lr,
             g_dot_d,
         ),
-        StepRule::Adam => None,
+        StepRule::Adam {} => None,
     }
 }
 

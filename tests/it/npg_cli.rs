@@ -230,6 +230,25 @@ fn bad_values_exit_2() {
             vec!["--set", "env.id=Hopper-v9", "--out", "r3"],
             "`env.id` (from --set env.id=Hopper-v9): unknown environment",
         ),
+        // A fieldless step rule (fixed, adam) refuses a stray key like the others do.
+        (
+            vec![
+                "--set",
+                "algo.step_rule={kind: fixed, max_kl: 0.01}",
+                "--out",
+                "r4",
+            ],
+            "unknown key `algo.step_rule.max_kl`",
+        ),
+        (
+            vec![
+                "--set",
+                "algo.step_rule={kind: adam, foo: 1}",
+                "--out",
+                "r5",
+            ],
+            "unknown key `algo.step_rule.foo`",
+        ),
     ];
     for (args, message) in cases {
         let o = npg(dir.path(), &args);

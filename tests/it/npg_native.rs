@@ -252,7 +252,7 @@ fn native_smac_direction_matches_the_dense_solve() {
             damping: lambda,
             score: ScoreSample::Random,
         },
-        rule: StepRule::Fixed,
+        rule: StepRule::Fixed {},
         actor_lr: 1e-3,
         max_update_norm: 1e9,
         ent_coef: 0.0,

@@ -207,7 +207,7 @@ fn step_rules_respect_their_kl_budgets() {
         let step = step_size(&kl_clip, alpha, g_dot_d).expect("closed form");
         assert!(step <= alpha * (1.0 + 1e-15), "ν ≤ 1");
         assert!(0.5 * step * step * g_dot_d <= 0.001 / 2.0 * (1.0 + 1e-12));
-        assert_eq!(step_size(&StepRule::Fixed, alpha, g_dot_d), Some(alpha));
+        assert_eq!(step_size(&StepRule::Fixed {}, alpha, g_dot_d), Some(alpha));
     }
     let mut delta = vec![3.0, 4.0];
     assert!(clip_update(&mut delta, 1.0));
