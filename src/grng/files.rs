@@ -58,6 +58,13 @@ pub fn mnist(cfg: &GrngConfig) -> Result<TaskData> {
     let paths = mnist_files(cfg)?;
     let load = |images: &Path, labels: &Path| -> Result<ImageSet> {
         let set = idx::load(images, labels).map_err(|e| usage(format!("data.mnist_dir: {e:#}")))?;
+        if set.is_empty() {
+            return Err(usage(format!(
+                "data.mnist_dir: {} holds no images (its header says 0 records); a run needs at \
+                 least one to train or test on",
+                images.display()
+            )));
+        }
         let size = set.images.size();
         if size[2..] != [28, 28] {
             return Err(usage(format!(
@@ -114,9 +121,17 @@ pub fn check_inputs(cfg: &GrngConfig) -> Result<()> {
         TaskId::MlpMnist | TaskId::CnnMnist => mnist_files(cfg).map(drop),
         TaskId::LogregDigits | TaskId::MlpDigits | TaskId::CnnDigits => {
             match &cfg.data.digits_file {
-                Some(path) => digits::load(path)
-                    .map(drop)
-                    .map_err(|e| usage(format!("data.digits_file: {e:#}"))),
+                Some(path) => match digits::load(path) {
+                    // The 80/20 split needs a test image and a training image.
+                    Ok(all) if all.len() < 2 => Err(usage(format!(
+                        "data.digits_file: {} has {} image(s); the train/test split needs at \
+                         least 2",
+                        path.display(),
+                        all.len()
+                    ))),
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(usage(format!("data.digits_file: {e:#}"))),
+                },
                 None => Ok(()),
             }
         }

@@ -92,7 +92,18 @@ fn mnist_tasks_train_on_idx_files_and_name_what_is_missing() {
     let o = run(tmp.path(), "small-images", "mlp-mnist", &[&key]);
     assert_eq!(code(&o), 2, "{}", text(&o));
     assert!(stderr(&o).contains("holds 8×8 images"), "{}", stderr(&o));
-    for out in ["no-key", "gz", "small-images"] {
+    // A set with no records (header N = 0), train or test, names the file (0 train images
+    // completed with 0 steps; 0 test images ended in a NaN accuracy).
+    for (prefix, out) in [("train", "no-train"), ("t10k", "no-test")] {
+        write_set(&data, "t10k", 50, 28);
+        write_set(&data, "train", 200, 28);
+        write_set(&data, prefix, 0, 28);
+        let o = run(tmp.path(), out, "mlp-mnist", &[&key]);
+        assert_eq!(code(&o), 2, "{out}: {}", text(&o));
+        let want = format!("{prefix}-images-idx3-ubyte holds no images");
+        assert!(stderr(&o).contains(&want), "{want}: {}", stderr(&o));
+    }
+    for out in ["no-key", "gz", "small-images", "no-train", "no-test"] {
         assert!(!tmp.path().join(out).exists(), "{out}: nothing written");
     }
 }

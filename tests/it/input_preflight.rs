@@ -97,6 +97,15 @@ fn a_grng_study_without_its_data_files_is_refused_before_it_starts() {
     std::fs::write(dir.join("digits.csv"), "not,a,digits,file\n").unwrap();
     let digits = ["grng", "--set", "data.digits_file=digits.csv"];
     refused(dir, &digits, &["data.digits_file: "]);
+    // One image cannot be split into train and test (it failed at run time, naming no file).
+    let row = format!("{}3\n", "0,".repeat(64));
+    std::fs::write(dir.join("one.csv"), row).unwrap();
+    let one = ["grng", "--set", "data.digits_file=one.csv"];
+    refused(
+        dir,
+        &one,
+        &["data.digits_file: one.csv has 1 image(s); the train/test split needs at least 2"],
+    );
     let cifar = ["grng", "--set", "task=cnn-cifar10"];
     refused(dir, &cifar, &["task cnn-cifar10 needs data.cifar_dir"]);
 }
