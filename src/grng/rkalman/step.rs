@@ -61,11 +61,11 @@ impl RKalman {
             bail!("rkalman: the model has no trainable parameters");
         }
         if layout.d > MAX_DENSE_PARAMS {
-            bail!(
-                "rkalman: `cov: dense` keeps a d×d covariance and is for models with at most \
-                 {MAX_DENSE_PARAMS} parameters; this one has {} (use `cov: kron`)",
+            return Err(crate::error::usage(format!(
+                "optimizer.cov: `cov: dense` keeps a d×d covariance and is for models with at \
+                 most {MAX_DENSE_PARAMS} parameters; this task's model has {} (use `cov: kron`)",
                 layout.d
-            );
+            )));
         }
         let device = layout.params[0].device();
         Ok(RKalman {
