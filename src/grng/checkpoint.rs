@@ -18,7 +18,6 @@ use super::summary::{RunDiag, Summary};
 use crate::error::usage;
 use crate::optim::stepper::RngState;
 use crate::optim::StateDict;
-use crate::run::Metrics;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -210,42 +209,6 @@ pub fn restore_model(vs: &VarStore, saved: &[(String, Tensor)]) -> Result<()> {
             );
         }
         var.copy_(&t.to_kind(var.kind()).to_device(var.device()));
-    }
-    Ok(())
-}
-
-/// Copy into `out` the rows of the old run's `file` whose `column` is at most `last`
-/// (steps.csv by `step`, epochs.csv and metrics.csv by `epoch`). The header must be the same.
-pub fn copy_rows(
-    old_run: &Path,
-    file: &str,
-    column: &str,
-    last: f64,
-    out: &mut Metrics,
-) -> Result<()> {
-    let path = old_run.join(file);
-    let mut reader =
-        csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
-    let header: Vec<String> = reader.headers()?.iter().map(String::from).collect();
-    if header != out.new_row().columns() {
-        bail!(
-            "{} has other columns than this build writes; cannot continue it",
-            path.display()
-        );
-    }
-    let Some(at) = header.iter().position(|h| h == column) else {
-        bail!("{} has no `{column}` column", path.display());
-    };
-    for row in reader.records() {
-        let row = row.with_context(|| format!("reading {}", path.display()))?;
-        let value: f64 = row
-            .get(at)
-            .unwrap_or("")
-            .parse()
-            .with_context(|| format!("{}: `{column}` is not a number", path.display()))?;
-        if value <= last {
-            out.cells(&row.iter().map(String::from).collect::<Vec<_>>())?;
-        }
     }
     Ok(())
 }

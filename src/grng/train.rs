@@ -19,7 +19,7 @@ use crate::experiment::Ctx;
 use crate::nn::{Captured, Tape};
 use crate::optim::stepper::RngState;
 use crate::optim::{Objective, Stepper};
-use crate::run::{Metrics, Run};
+use crate::run::{carry_rows, Metrics, Run, Upto};
 use anyhow::Result;
 use std::path::Path;
 use std::time::Instant;
@@ -314,10 +314,25 @@ impl Trainer<'_> {
             run_id: self.ids.run_id.clone(),
             ..t.summary
         };
-        let last_epoch = (t.epoch - 1) as f64;
-        checkpoint::copy_rows(dir, "steps.csv", "step", t.step as f64, &mut csvs.steps)?;
-        checkpoint::copy_rows(dir, "epochs.csv", "epoch", last_epoch, &mut csvs.epochs)?;
-        checkpoint::copy_rows(dir, "metrics.csv", "epoch", last_epoch, &mut csvs.metrics)?;
+        let last_epoch = Upto::Numbered(t.epoch - 1);
+        carry_rows(
+            &dir.join("steps.csv"),
+            "step",
+            Upto::Numbered(t.step),
+            &mut csvs.steps,
+        )?;
+        carry_rows(
+            &dir.join("epochs.csv"),
+            "epoch",
+            last_epoch,
+            &mut csvs.epochs,
+        )?;
+        carry_rows(
+            &dir.join("metrics.csv"),
+            "epoch",
+            last_epoch,
+            &mut csvs.metrics,
+        )?;
         Ok((t.epoch, t.epoch_start_step))
     }
 

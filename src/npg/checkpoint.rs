@@ -9,8 +9,8 @@ use super::summary::Tracker;
 use crate::error::usage;
 use crate::rl::normalize::{ObsNormalizer, RewardScaler};
 use crate::rl::{RngState, VecEnvState};
-use crate::run::{write_atomic, Metrics};
-use anyhow::{Context, Result};
+use crate::run::{carry_rows, write_atomic, Metrics, Upto};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -96,7 +96,8 @@ pub fn load(dir: &Path, cfg: &NpgConfig) -> Result<Checkpoint> {
     Ok(c)
 }
 
-/// Copy the old run's metrics rows up to `iter` and episodes up to `env_steps`.
+/// Copy the old run's metrics rows up to `iter` (each iteration once) and its episodes up to
+/// `env_steps`.
 pub fn copy_rows(
     dir: &Path,
     iter: usize,
@@ -104,25 +105,10 @@ pub fn copy_rows(
     metrics: &mut Metrics,
     episodes: &mut Metrics,
 ) -> Result<()> {
-    let mut m =
-        csv::Reader::from_path(dir.join("metrics.csv")).context("reading old metrics.csv")?;
-    for row in m.records().take(iter) {
-        metrics.cells(&row?.iter().map(String::from).collect::<Vec<_>>())?;
-    }
-    let mut e =
-        csv::Reader::from_path(dir.join("episodes.csv")).context("reading old episodes.csv")?;
-    for row in e.records() {
-        let row = row?;
-        let steps: f64 = row
-            .get(0)
-            .unwrap_or("")
-            .parse()
-            .context("episodes.csv env_steps")?;
-        if steps <= env_steps as f64 {
-            episodes.cells(&row.iter().map(String::from).collect::<Vec<_>>())?;
-        }
-    }
-    Ok(())
+    let upto = Upto::Numbered(iter as u64);
+    carry_rows(&dir.join("metrics.csv"), "iter", upto, metrics)?;
+    let upto = Upto::AtMost(env_steps as f64);
+    carry_rows(&dir.join("episodes.csv"), "env_steps", upto, episodes)
 }
 
 #[cfg(test)]

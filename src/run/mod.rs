@@ -9,12 +9,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 mod atomic;
+mod carry;
 pub mod lock;
 mod metrics;
 mod owner;
 
 pub use crate::progress::Progress;
 pub use atomic::{write_atomic, write_atomic_with, write_json};
+pub use carry::{carry_rows, Upto};
 pub use metrics::{fmt_num, is_timing_column, Metrics, Row, TIMING_SUFFIXES};
 use owner::read_meta;
 pub use owner::{move_aside, set_aside, this_host, writer_alive};

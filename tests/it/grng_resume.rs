@@ -220,3 +220,47 @@ fn resuming_without_a_checkpoint_or_with_another_optimizer_exits_2() {
         stderr(&o)
     );
 }
+
+/// A resumed run copies the old rows up to the checkpoint: a steps.csv or epochs.csv that lost
+/// a row before it (damaged, edited) would leave a silent gap, so it is refused naming the file
+/// and line, writing nothing.
+#[test]
+fn resuming_from_csvs_with_missing_rows_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let stopped = grng(d, "stopped", &["train.stop_after=20".into()], &[]);
+    let arg = stopped.to_str().unwrap().to_string();
+    let cases = [
+        (
+            "steps.csv",
+            5,
+            "steps.csv: line 6: `step` is 6 where 5 was due",
+        ),
+        (
+            "epochs.csv",
+            1,
+            "epochs.csv: ends at `epoch` 0 but the checkpoint is at 1",
+        ),
+    ];
+    for (i, (file, drop_row, want)) in cases.into_iter().enumerate() {
+        let path = stopped.join(file);
+        let whole = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = whole.lines().collect();
+        assert!(lines.len() > drop_row, "{file} has row {drop_row}");
+        let kept: Vec<&str> = lines
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| *k != drop_row)
+            .map(|(_, l)| *l)
+            .collect();
+        std::fs::write(&path, kept.join("\n") + "\n").unwrap();
+        let out = format!("r{i}");
+        let o = lab(d, &["grng", "--quiet", "--resume", &arg, "--out", &out]);
+        assert_eq!(code(&o), 2, "{file}: {}", text(&o));
+        assert!(stderr(&o).contains(want), "want {want}: {}", stderr(&o));
+        assert!(!d.join(&out).exists(), "{file}: nothing written");
+        std::fs::write(&path, whole).unwrap();
+    }
+    let o = lab(d, &["grng", "--quiet", "--resume", &arg, "--out", "whole"]);
+    assert_eq!(code(&o), 0, "the repaired files resume: {}", text(&o));
+}

@@ -173,6 +173,25 @@ fn resume_gives_the_same_metrics_as_an_uninterrupted_run() {
     }
     assert_eq!(untimed(&a), full_rows);
     assert_eq!(untimed(&b), half_rows);
+    // A metrics.csv that lost a row before the checkpoint would leave a gap: refused.
+    let metrics = b.join("metrics.csv");
+    let whole = read(&metrics);
+    let gap: Vec<&str> = whole
+        .lines()
+        .enumerate()
+        .filter(|(k, _)| *k != 2)
+        .map(|(_, l)| l)
+        .collect();
+    std::fs::write(&metrics, gap.join("\n") + "\n").expect("write");
+    let out = cont.path().join("gap");
+    let o = npg(
+        cont.path(),
+        &["--set", &resume, "--out", out.to_str().expect("utf-8")],
+    );
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    let want = "metrics.csv: line 3: `iter` is 3 where 2 was due";
+    assert!(stderr(&o).contains(want), "want {want}: {}", text(&o));
+    assert!(!out.exists(), "nothing written");
 }
 
 fn write_config(dir: &Path, text: &str) -> String {
