@@ -61,7 +61,7 @@ fn update_costs<P: Policy>(actor: &mut P, hidden: usize) -> [f64; 3] {
     let mb = actor.batch(&samples(&*actor, &mut rng));
     let upd = |pre| ActorUpdate {
         pre,
-        rule: StepRule::Fixed,
+        rule: StepRule::Fixed {},
         actor_lr: 1e-6,
         max_update_norm: 1.0,
         ent_coef: 0.0,
