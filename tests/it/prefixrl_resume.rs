@@ -1,7 +1,7 @@
 //! `lab prefixrl --resume` (spec §8 "resuming with a different hash is refused"): a resumed
 //! run whose config differs from the old run's config.yaml (by `--set`, `--seed` or an edited
 //! `--config`) is refused with exit 2 naming every key that differs, before a run directory is
-//! made; `rl.steps` may change.
+//! made; `rl.steps` may change. A damaged checkpoint is a usage error naming its file.
 use super::prefixrl_train::{train, train_config, train_output};
 use crate::common::{code, stderr};
 
@@ -41,4 +41,33 @@ fn resume_refuses_a_changed_config_naming_the_keys() {
         Some(&train_config(&root)),
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+/// A damaged last checkpoint (a truncated weights file, an optimizer header `{}`) is a usage
+/// error naming the file and saying what to do, and leaves no run directory.
+#[test]
+fn resume_from_a_damaged_checkpoint_names_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let first = train(&tmp.path().join("first"), &[], None);
+    let last = first.join("checkpoints").join("step-00000002");
+    let root = tmp.path().join("again");
+    let resume = |damaged: &str| {
+        let o = train_output(&root, &["rl.steps=4"], Some(&first), None);
+        let err = stderr(&o);
+        assert_eq!(code(&o), 2, "{damaged}: {err}");
+        assert!(err.contains(&last.display().to_string()), "{err}");
+        assert!(
+            err.contains(damaged) && err.contains("move that directory"),
+            "{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(!root.join("run").exists(), "no run directory is left");
+    };
+    let weights = last.join("model.safetensors");
+    let bytes = std::fs::read(&weights).unwrap();
+    std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
+    resume("model.safetensors");
+    std::fs::write(&weights, &bytes).unwrap();
+    std::fs::write(last.join("optimizer.json"), "{}").unwrap();
+    resume("optimizer.json");
 }
