@@ -200,7 +200,9 @@ pub const ARTIFACTS: [Artifact; 4] = [
 
 /// `stage: all`, before any stage: copy into the run directory each artifact an `inputs.*` key
 /// names (a completed prefixrl run that must hold it) and each one the `inputs.resume` run holds
-/// (any status: it is being continued), so the stages that made them are skipped.
+/// (any status: it is being continued), so the stages that made them are skipped. The stage's
+/// own record comes along ([`take_record`]), and from the resumed run calibrate's output too:
+/// a continued run keeps what its skipped stages wrote.
 pub fn adopt(inputs: &InputsSection, run: &Run) -> Result<()> {
     if let Some(dir) = &inputs.resume {
         check_run("inputs.resume", dir, false)?;
@@ -219,9 +221,50 @@ pub fn adopt(inputs: &InputsSection, run: &Run) -> Result<()> {
                     copy_tree(&beside, &run.path(file))?;
                 }
             }
+            let source = from.parent().unwrap_or(Path::new("."));
+            take_record(source, art.producer(), run)?;
+        }
+    }
+    if let Some(dir) = &inputs.resume {
+        let calibration = dir.join(CALIBRATION);
+        if calibration.is_file() {
+            copy_tree(&calibration, &run.path(CALIBRATION))?;
+            take_record(dir, Stage::Calibrate, run)?;
         }
     }
     Ok(())
+}
+
+/// Calibrate's output (read by no later stage).
+pub const CALIBRATION: &str = "calibration.csv";
+
+/// The CSV a stage writes beside its output (pretrain.csv, collect.csv), if any.
+pub fn stage_csv(stage: Stage) -> Option<&'static str> {
+    match stage {
+        Stage::Pretrain => Some("pretrain.csv"),
+        Stage::Collect => Some("collect.csv"),
+        _ => None,
+    }
+}
+
+/// Copy what `stage` recorded in run directory `source` besides its output into `run`: its CSV
+/// ([`stage_csv`]) and its summary.json section (`gen_data`, `pretrain`, …).
+fn take_record(source: &Path, stage: Stage, run: &Run) -> Result<()> {
+    if let Some(csv) = stage_csv(stage) {
+        let from = source.join(csv);
+        if from.is_file() {
+            copy_tree(&from, &run.path(csv))?;
+        }
+    }
+    let key = stage.name().replace('-', "_");
+    let section = std::fs::read_to_string(source.join("summary.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get(&key).cloned());
+    match section {
+        Some(section) => super::stages::load::update_summary(run, &key, section),
+        None => Ok(()),
+    }
 }
 
 /// Copy a file, or a directory recursively.

@@ -1,7 +1,7 @@
 //! `lab prefixrl` stages (spec §2.2, §2.3, §7.4, §7.5) beyond the shared pipeline of
 //! `prefixrl_stages`: determinism for a seed (and another seed's other problems), user traces
 //! kept and errors naming a bad traces line, an external task refusing gen-data, and
-//! `stage: all` adopting earlier runs.
+//! `stage: all` adopting earlier runs or continuing one.
 use super::prefixrl_stages::{ok_stage, pipeline, set, stage, stage_with};
 use crate::common::*;
 use lab::prefixrl::jsonl;
@@ -159,4 +159,95 @@ fn stage_all_adopts_earlier_runs_and_runs_the_rest() {
     for file in ["traces.jsonl", "prefixes.jsonl", "metrics.csv", "eval.csv"] {
         assert!(p.root.join("all").join(file).is_file(), "{file}");
     }
+}
+
+/// Copy run directory `from` to `to` but for the `left_out` names (the lock is never copied).
+fn copy_run(from: &Path, to: &Path, left_out: &[&str]) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if left_out.contains(&name.as_str()) || name == "run.lock" {
+            continue;
+        }
+        if entry.path().is_dir() {
+            copy_run(&entry.path(), &to.join(&name), &[]);
+        } else {
+            std::fs::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+/// A `stage: all` run stopped before make-prefixes (what such a run leaves: the earlier
+/// stages' files and summary sections, status `interrupted`) is continued by `--resume`: the
+/// finished stages are not run again, their CSVs and summary sections are kept, and training
+/// gives the rows of the uninterrupted run.
+#[test]
+fn stage_all_resumed_before_train_keeps_the_earlier_stages_and_trains() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let full = ok_stage(r, "full", &["stage=all".into()]);
+    let summary = json(&full.join("summary.json"));
+    for section in [
+        "gen_data",
+        "pretrain",
+        "calibrate",
+        "collect",
+        "make_prefixes",
+    ] {
+        assert!(summary[section].is_object(), "{section}: {summary}");
+    }
+    let stopped = r.join("stopped");
+    let later = [
+        "prefixes.jsonl",
+        "metrics.csv",
+        "eval.csv",
+        "checkpoints",
+        "rollouts.jsonl",
+    ];
+    copy_run(&full, &stopped, &later);
+    let mut kept = summary.clone();
+    for key in summary.as_object().unwrap().keys() {
+        if !["gen_data", "pretrain", "calibrate", "collect"].contains(&key.as_str()) {
+            kept.as_object_mut().unwrap().remove(key);
+        }
+    }
+    std::fs::write(stopped.join("summary.json"), kept.to_string()).unwrap();
+    let mut meta = json(&stopped.join("meta.json"));
+    meta["status"] = "interrupted".into();
+    std::fs::write(stopped.join("meta.json"), meta.to_string()).unwrap();
+
+    let o = lab(r, &["prefixrl", "--out", "resumed", "--resume", "stopped"]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 0, "{err}");
+    for skipped in ["gen-data", "pretrain", "calibrate", "collect"] {
+        assert!(
+            err.contains(&format!("skipping {skipped}")),
+            "{skipped}: {err}"
+        );
+    }
+    assert!(!err.contains("skipping make-prefixes"), "{err}");
+    let resumed = r.join("resumed");
+    for file in [
+        "pretrain.csv",
+        "collect.csv",
+        "calibration.csv",
+        "prefixes.jsonl",
+    ] {
+        assert_eq!(read(&resumed.join(file)), read(&full.join(file)), "{file}");
+    }
+    let again = json(&resumed.join("summary.json"));
+    for section in ["gen_data", "pretrain", "calibrate", "collect"] {
+        assert_eq!(again[section], summary[section], "{section}");
+    }
+    assert!(
+        again["make_prefixes"].is_object() && again["method"].is_string(),
+        "{again}"
+    );
+    let drop = ["run", "wall_s"];
+    assert_eq!(
+        csv_without(&resumed.join("metrics.csv"), &drop),
+        csv_without(&full.join("metrics.csv"), &drop),
+        "the rows of the uninterrupted run"
+    );
 }

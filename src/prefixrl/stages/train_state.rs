@@ -71,6 +71,12 @@ pub fn save(
     )
 }
 
+/// Whether run `dir` holds a train checkpoint (`checkpoints/step-*`).
+pub fn has_checkpoint(dir: &Path) -> bool {
+    let root = dir.join(CHECKPOINTS);
+    root.is_dir() && checkpoint::list(&root).is_ok_and(|l| !l.is_empty())
+}
+
 /// Load the last checkpoint of run `dir` (`inputs.resume`) into `model` and `opt`; returns
 /// its step and totals. Errors name the key.
 pub fn resume(
