@@ -1,8 +1,9 @@
 //! The run directories a stage reads (`inputs.data`, `inputs.base`, `inputs.traces`,
 //! `inputs.prefixes`), checked like `--resume`: the directory exists, its meta.json says a
-//! completed `lab prefixrl` run, and it holds the artifact. Errors name the key and the stage to
-//! run first. Under `stage: all` every artifact lives in the run's own directory and a stage
-//! whose artifact is there already is skipped.
+//! completed `lab prefixrl` run, and it holds the artifact. `inputs.data` may also name a
+//! directory of the user's own problem files without meta.json ([`own_problems`]). Errors name
+//! the key and the stage to run first. Under `stage: all` every artifact lives in the run's own
+//! directory and a stage whose artifact is there already is skipped.
 use super::config::{InputsSection, PrefixMode, PrefixrlConfig, Stage, TraceSource};
 use crate::error::usage;
 use crate::run::Run;
@@ -113,7 +114,9 @@ pub fn resolve(inputs: &InputsSection, art: Artifact) -> Result<PathBuf> {
     let dir = art
         .configured(inputs)
         .ok_or_else(|| usage(format!("{} is not set: {}", art.key(), art.what_to_run())))?;
-    check_run(art.key(), dir, true)?;
+    if !(art == Artifact::Problems && own_problems(dir)) {
+        check_run(art.key(), dir, true)?;
+    }
     let path = dir.join(art.file());
     if !path.exists() {
         return Err(usage(format!(
@@ -127,6 +130,15 @@ pub fn resolve(inputs: &InputsSection, art: Artifact) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Whether `dir` is a directory of problem files the user wrote (§8 "bring your own problems",
+/// the only source for task kind `external`): no meta.json, but a problems.jsonl. The layout
+/// (docs/prefixrl.md): `problems.jsonl`, the hard pool (collect, calibrate, train);
+/// `pretrain.jsonl`, oracle-solved problems (pretrain); `heldout.jsonl` and `ood.jsonl`
+/// (train's evaluations, eval); `easy.jsonl`, optional (easy_pass1); §7.2 problem lines each.
+pub fn own_problems(dir: &Path) -> bool {
+    dir.is_dir() && !dir.join("meta.json").exists() && dir.join(Artifact::Problems.file()).is_file()
+}
+
 /// Check that `dir` (named by config key `key`) is a `lab prefixrl` run directory; with
 /// `completed`, also that it finished.
 pub fn check_run(key: &str, dir: &Path, completed: bool) -> Result<()> {
@@ -138,8 +150,14 @@ pub fn check_run(key: &str, dir: &Path, completed: bool) -> Result<()> {
         )));
     }
     let text = std::fs::read_to_string(&meta_path).map_err(|e| {
+        let own = if key == Artifact::Problems.key() {
+            " nor a directory of your own problem files (it has no problems.jsonl; \
+             docs/prefixrl.md, \"Your own task\")"
+        } else {
+            ""
+        };
         usage(format!(
-            "{key}: {} is not a lab run directory (cannot read {}: {e})",
+            "{key}: {} is not a lab run directory (cannot read {}: {e}){own}",
             dir.display(),
             meta_path.display()
         ))

@@ -1,7 +1,7 @@
 //! `lab prefixrl` stages (spec §2.2, §2.3, §7.4, §7.5) beyond the shared pipeline of
 //! `prefixrl_stages`: determinism for a seed (and another seed's other problems), user traces
-//! kept and errors naming a bad traces line, an external task refusing gen-data, and
-//! `stage: all` adopting earlier runs or continuing one.
+//! kept and errors naming a bad traces line, an external task refusing gen-data but running
+//! on the user's own problem files, and `stage: all` adopting earlier runs or continuing one.
 use super::prefixrl_stages::{ok_stage, pipeline, set, stage, stage_with};
 use crate::common::*;
 use lab::prefixrl::jsonl;
@@ -131,6 +131,69 @@ fn an_external_task_cannot_generate_data() {
     assert_eq!(rc, 2, "{err}");
     assert!(
         err.contains("does not generate problems") && err.contains("exact-answer"),
+        "{err}"
+    );
+}
+
+/// The checker of the external-task test: every reply is `{"reward": R}`.
+fn checker(reward: u32) -> String {
+    format!(
+        r#"task.command=["sh", "-c", "while read -r l; do echo '{{\"reward\": {reward}}}'; done"]"#
+    )
+}
+
+/// Task kind `external` (§8) runs on a directory of the user's own problem files (no
+/// meta.json) named by `inputs.data`: pretrain on its pretrain.jsonl, then collect oracle
+/// traces scored by the user's checker process (a checker that says 0 refuses them).
+#[test]
+fn an_external_task_runs_on_your_own_problem_files() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let mine = r.join("mine");
+    std::fs::create_dir_all(&mine).unwrap();
+    let lines = |prefix: &str, n: u32| -> String {
+        (0..n)
+            .map(|i| {
+                let (a, b) = (i % 7 + 1, i % 5 + 2);
+                serde_json::json!({"id": format!("{prefix}{i}"), "task": "external",
+                    "difficulty": 1, "prompt": format!("{a}+{b}="), "oracle": (a + b).to_string()})
+                .to_string()
+                    + "\n"
+            })
+            .collect()
+    };
+    std::fs::write(mine.join("problems.jsonl"), lines("p", 4)).unwrap();
+    std::fs::write(mine.join("pretrain.jsonl"), lines("t", 20)).unwrap();
+    let sets = |stage: &str, reward: u32| {
+        vec![
+            format!("stage={stage}"),
+            "task.kind=external".into(),
+            checker(reward),
+            set("inputs.data", &mine),
+        ]
+    };
+    let pt = ok_stage(r, "pt", &sets("pretrain", 1));
+    assert!(pt.join("base").join("model.yaml").is_file());
+    let mut co = sets("collect", 1);
+    co.push("traces.source=oracle".into());
+    let co = ok_stage(r, "co", &co);
+    let traces = jsonl::read_traces(&co.join("traces.jsonl")).unwrap();
+    let ids: Vec<&str> = traces.iter().map(|t| t.problem_id.as_str()).collect();
+    assert_eq!(ids, ["p0", "p1", "p2", "p3"]);
+    let mut zero = sets("collect", 0);
+    zero.push("traces.source=oracle".into());
+    let (rc, err) = stage(r, "co0", &zero);
+    assert_eq!(rc, 2, "{err}");
+    assert!(err.contains("fails the checker"), "{err}");
+    // A directory with neither meta.json nor problems.jsonl is named as neither.
+    let empty = r.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let mut bad = sets("pretrain", 1);
+    bad[3] = set("inputs.data", &empty);
+    let (rc, err) = stage(r, "pt0", &bad);
+    assert_eq!(rc, 2, "{err}");
+    assert!(
+        err.contains("inputs.data") && err.contains("problems.jsonl"),
         "{err}"
     );
 }
