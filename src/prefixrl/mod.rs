@@ -8,7 +8,8 @@
 //!    `config_values.rs` and the range checks in `config_check.rs`.
 //! 2. `stages/mod.rs`: the dispatch on `stage:` (§7.7), one file per stage; `inputs.rs`: the run
 //!    directories of earlier stages a stage reads (checked like `--resume`); `preflight.rs`:
-//!    what is refused before a run directory exists (a `--resume` with a changed config).
+//!    what is refused before a run directory exists (a `--resume` with a changed config,
+//!    model keys that differ from the base model the stage loads).
 //! 3. `columns.rs`: the CSV headers of §7.9 (metrics.csv, eval.csv, compare.csv) and of
 //!    toy.csv and calibration.csv.
 //! 4. `task/`: the tasks (Countdown §7.1, path, exact-answer, external checker) and their
@@ -66,7 +67,8 @@ impl Experiment for PrefixrlConfig {
         self.torch_threads
     }
 
-    /// `--resume` with a changed config is refused before a run directory is made.
+    /// `--resume` with a changed config, and model keys that a base model overrides, are
+    /// refused before a run directory is made.
     fn check_inputs(&self) -> Result<()> {
         preflight::check(self)
     }

@@ -150,7 +150,7 @@ pub fn train_config(root: &Path) -> PathBuf {
     let cfg = root.join("train.yaml");
     let i = inputs.display();
     let yaml = format!(
-        "stage: train\ntorch_threads: 1\nmodel: {{preset: smoke}}\ntrain: {{n_problems: 6}}\n\
+        "stage: train\ntorch_threads: 1\ntrain: {{n_problems: 6}}\n\
          data: {{n_heldout: 3, n_ood: 2}}\n\
          rl: {{method: prefixrl, alpha: 0.5, steps: 2, batch_problems: 3, n: 2, max_new_tokens: 12}}\n\
          sft: {{epochs: 1, batch: 4}}\n\
