@@ -1,8 +1,9 @@
 //! The run directories a stage reads (`inputs.data`, `inputs.base`, `inputs.traces`,
 //! `inputs.prefixes`), checked like `--resume`: the directory exists, its meta.json says a
-//! completed `lab prefixrl` run, and it holds the artifact. Errors name the key and the stage to
-//! run first. Under `stage: all` every artifact lives in the run's own directory and a stage
-//! whose artifact is there already is skipped.
+//! completed `lab prefixrl` run, and it holds the artifact. `inputs.data` may also name a
+//! directory of the user's own problem files without meta.json ([`own_problems`]). Errors name
+//! the key and the stage to run first. Under `stage: all` every artifact lives in the run's own
+//! directory and a stage whose artifact is there already is skipped.
 use super::config::{InputsSection, PrefixMode, PrefixrlConfig, Stage, TraceSource};
 use crate::error::usage;
 use crate::run::Run;
@@ -113,7 +114,9 @@ pub fn resolve(inputs: &InputsSection, art: Artifact) -> Result<PathBuf> {
     let dir = art
         .configured(inputs)
         .ok_or_else(|| usage(format!("{} is not set: {}", art.key(), art.what_to_run())))?;
-    check_run(art.key(), dir, true)?;
+    if !(art == Artifact::Problems && own_problems(dir)) {
+        check_run(art.key(), dir, true)?;
+    }
     let path = dir.join(art.file());
     if !path.exists() {
         return Err(usage(format!(
@@ -127,6 +130,15 @@ pub fn resolve(inputs: &InputsSection, art: Artifact) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Whether `dir` is a directory of problem files the user wrote (§8 "bring your own problems",
+/// the only source for task kind `external`): no meta.json, but a problems.jsonl. The layout
+/// (docs/prefixrl.md): `problems.jsonl`, the hard pool (collect, calibrate, train);
+/// `pretrain.jsonl`, oracle-solved problems (pretrain); `heldout.jsonl` and `ood.jsonl`
+/// (train's evaluations, eval); `easy.jsonl`, optional (easy_pass1); §7.2 problem lines each.
+pub fn own_problems(dir: &Path) -> bool {
+    dir.is_dir() && !dir.join("meta.json").exists() && dir.join(Artifact::Problems.file()).is_file()
+}
+
 /// Check that `dir` (named by config key `key`) is a `lab prefixrl` run directory; with
 /// `completed`, also that it finished.
 pub fn check_run(key: &str, dir: &Path, completed: bool) -> Result<()> {
@@ -138,8 +150,14 @@ pub fn check_run(key: &str, dir: &Path, completed: bool) -> Result<()> {
         )));
     }
     let text = std::fs::read_to_string(&meta_path).map_err(|e| {
+        let own = if key == Artifact::Problems.key() {
+            " nor a directory of your own problem files (it has no problems.jsonl; \
+             docs/prefixrl.md, \"Your own task\")"
+        } else {
+            ""
+        };
         usage(format!(
-            "{key}: {} is not a lab run directory (cannot read {}: {e})",
+            "{key}: {} is not a lab run directory (cannot read {}: {e}){own}",
             dir.display(),
             meta_path.display()
         ))
@@ -200,7 +218,9 @@ pub const ARTIFACTS: [Artifact; 4] = [
 
 /// `stage: all`, before any stage: copy into the run directory each artifact an `inputs.*` key
 /// names (a completed prefixrl run that must hold it) and each one the `inputs.resume` run holds
-/// (any status: it is being continued), so the stages that made them are skipped.
+/// (any status: it is being continued), so the stages that made them are skipped. The stage's
+/// own record comes along ([`take_record`]), and from the resumed run calibrate's output too:
+/// a continued run keeps what its skipped stages wrote.
 pub fn adopt(inputs: &InputsSection, run: &Run) -> Result<()> {
     if let Some(dir) = &inputs.resume {
         check_run("inputs.resume", dir, false)?;
@@ -219,9 +239,50 @@ pub fn adopt(inputs: &InputsSection, run: &Run) -> Result<()> {
                     copy_tree(&beside, &run.path(file))?;
                 }
             }
+            let source = from.parent().unwrap_or(Path::new("."));
+            take_record(source, art.producer(), run)?;
+        }
+    }
+    if let Some(dir) = &inputs.resume {
+        let calibration = dir.join(CALIBRATION);
+        if calibration.is_file() {
+            copy_tree(&calibration, &run.path(CALIBRATION))?;
+            take_record(dir, Stage::Calibrate, run)?;
         }
     }
     Ok(())
+}
+
+/// Calibrate's output (read by no later stage).
+pub const CALIBRATION: &str = "calibration.csv";
+
+/// The CSV a stage writes beside its output (pretrain.csv, collect.csv), if any.
+pub fn stage_csv(stage: Stage) -> Option<&'static str> {
+    match stage {
+        Stage::Pretrain => Some("pretrain.csv"),
+        Stage::Collect => Some("collect.csv"),
+        _ => None,
+    }
+}
+
+/// Copy what `stage` recorded in run directory `source` besides its output into `run`: its CSV
+/// ([`stage_csv`]) and its summary.json section (`gen_data`, `pretrain`, …).
+fn take_record(source: &Path, stage: Stage, run: &Run) -> Result<()> {
+    if let Some(csv) = stage_csv(stage) {
+        let from = source.join(csv);
+        if from.is_file() {
+            copy_tree(&from, &run.path(csv))?;
+        }
+    }
+    let key = stage.name().replace('-', "_");
+    let section = std::fs::read_to_string(source.join("summary.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get(&key).cloned());
+    match section {
+        Some(section) => super::stages::load::update_summary(run, &key, section),
+        None => Ok(()),
+    }
 }
 
 /// Copy a file, or a directory recursively.

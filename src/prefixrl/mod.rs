@@ -7,7 +7,9 @@
 //!    §7.3 model presets in `config_model.rs`, the one-string values with a payload in
 //!    `config_values.rs` and the range checks in `config_check.rs`.
 //! 2. `stages/mod.rs`: the dispatch on `stage:` (§7.7), one file per stage; `inputs.rs`: the run
-//!    directories of earlier stages a stage reads (checked like `--resume`).
+//!    directories of earlier stages a stage reads (checked like `--resume`); `preflight.rs`:
+//!    what is refused before a run directory exists (a `--resume` with a changed config,
+//!    model keys that differ from the base model the stage loads).
 //! 3. `columns.rs`: the CSV headers of §7.9 (metrics.csv, eval.csv, compare.csv) and of
 //!    toy.csv and calibration.csv.
 //! 4. `task/`: the tasks (Countdown §7.1, path, exact-answer, external checker) and their
@@ -27,6 +29,7 @@ mod config_values;
 pub mod inputs;
 pub mod jsonl;
 pub mod policy;
+pub mod preflight;
 pub mod stages;
 pub mod task;
 pub mod toy;
@@ -62,6 +65,12 @@ impl Experiment for PrefixrlConfig {
 
     fn torch_threads(&self) -> Option<usize> {
         self.torch_threads
+    }
+
+    /// `--resume` with a changed config, and model keys that a base model overrides, are
+    /// refused before a run directory is made.
+    fn check_inputs(&self) -> Result<()> {
+        preflight::check(self)
     }
 
     fn execute(&self, run: &mut Run, ctx: &mut Ctx) -> Result<()> {

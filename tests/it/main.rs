@@ -123,6 +123,8 @@ mod prefixrl_interrupt;
 mod prefixrl_jsonl;
 mod prefixrl_policy;
 mod prefixrl_policy_train;
+mod prefixrl_preflight;
+mod prefixrl_resume;
 mod prefixrl_stages;
 mod prefixrl_stages_runs;
 mod prefixrl_task;

@@ -143,14 +143,14 @@ fn write_inputs(dir: &Path) {
     std::fs::write(dir.join("meta.json"), meta.to_string()).unwrap();
 }
 
-/// Run the train stage into `<root>/run` with `sets` on top of a tiny config.
-fn train(root: &Path, sets: &[&str], resume: Option<&Path>) -> PathBuf {
+/// The tiny train config of these tests, written to `<root>/train.yaml`.
+pub fn train_config(root: &Path) -> PathBuf {
     let inputs = pipeline();
     std::fs::create_dir_all(root).unwrap();
     let cfg = root.join("train.yaml");
     let i = inputs.display();
     let yaml = format!(
-        "stage: train\ntorch_threads: 1\nmodel: {{preset: smoke}}\ntrain: {{n_problems: 6}}\n\
+        "stage: train\ntorch_threads: 1\ntrain: {{n_problems: 6}}\n\
          data: {{n_heldout: 3, n_ood: 2}}\n\
          rl: {{method: prefixrl, alpha: 0.5, steps: 2, batch_problems: 3, n: 2, max_new_tokens: 12}}\n\
          sft: {{epochs: 1, batch: 4}}\n\
@@ -159,19 +159,40 @@ fn train(root: &Path, sets: &[&str], resume: Option<&Path>) -> PathBuf {
          inputs: {{data: {i}, base: {i}, traces: {i}, prefixes: {i}}}\n"
     );
     std::fs::write(&cfg, yaml).unwrap();
+    cfg
+}
+
+/// `lab prefixrl` on the train config (or, with `resume`, `--resume` alone, unless `config`
+/// names a config file) into `<root>/run` with `sets`: its output.
+pub fn train_output(
+    root: &Path,
+    sets: &[&str],
+    resume: Option<&Path>,
+    config: Option<&Path>,
+) -> std::process::Output {
+    let cfg = train_config(root);
     let out = root.join("run");
     let mut args = vec!["prefixrl", "--quiet", "--out", out.to_str().unwrap()];
+    let config = config.unwrap_or(&cfg);
     match resume {
         Some(dir) => args.extend(["--resume", dir.to_str().unwrap()]),
-        None => args.extend(["--config", cfg.to_str().unwrap()]),
+        None => args.extend(["--config", config.to_str().unwrap()]),
+    }
+    if resume.is_some() && config != cfg {
+        args.extend(["--config", config.to_str().unwrap()]);
     }
     let set_args: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
     for s in &set_args {
         args.extend(["--set", s.as_str()]);
     }
-    let o = lab(root, &args);
-    assert_eq!(code(&o), 0, "lab {args:?}: {}", stderr(&o));
-    out
+    lab(root, &args)
+}
+
+/// Run the train stage into `<root>/run` with `sets` on top of a tiny config; must succeed.
+pub fn train(root: &Path, sets: &[&str], resume: Option<&Path>) -> PathBuf {
+    let o = train_output(root, sets, resume, None);
+    assert_eq!(code(&o), 0, "lab prefixrl {sets:?}: {}", stderr(&o));
+    root.join("run")
 }
 
 fn num(cell: &str) -> f64 {

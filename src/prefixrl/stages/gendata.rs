@@ -5,8 +5,8 @@
 //! `heldout` (data.n_heldout, same level, prompts disjoint from the pool), `ood` (data.n_ood,
 //! level hard_level + 1) and `easy` (100 easy problems for easy_pass1). A file-backed task
 //! (exact-answer) shuffles its fixed pool once and deals it out instead, each problem to at
-//! most one split. A task that cannot generate (external) is refused: its problems must come
-//! from a file.
+//! most one split. A task that cannot generate (external) is refused: its problems come from
+//! a directory of the user's files named by `inputs.data` ([`crate::prefixrl::inputs::own_problems`]).
 use super::load::{self, Split};
 use crate::error::usage;
 use crate::experiment::Ctx;
@@ -27,11 +27,11 @@ const REDRAWS: usize = 1000;
 pub fn run(cfg: &PrefixrlConfig, run: &mut Run, _ctx: &mut Ctx) -> Result<()> {
     if matches!(cfg.task, TaskConfig::External(_)) {
         return Err(usage(
-            "task kind `external` does not generate problems, so gen-data cannot run: give \
-             the problems another way, e.g. kind `exact-answer` with task.file (a JSONL of \
-             {id, prompt, answer[, difficulty, solution]}), or write the gen-data files \
-             (problems.jsonl, pretrain.jsonl, heldout.jsonl, ood.jsonl, easy.jsonl; §7.2) \
-             into a run directory yourself",
+            "task kind `external` does not generate problems, so gen-data cannot run: write \
+             your problems (§7.2 lines) into a directory as problems.jsonl (the hard pool), \
+             pretrain.jsonl (oracle-solved, for pretrain), heldout.jsonl and ood.jsonl (for the \
+             evaluations) and optionally easy.jsonl, and set inputs.data to that directory \
+             (docs/prefixrl.md, \"Your own task\"); or use kind `exact-answer` with task.file",
         ));
     }
     let task = task::build(&cfg.task)?;

@@ -269,13 +269,22 @@ pub fn input_dir(cfg: &PrefixrlConfig, run: &Run, art: Artifact) -> Result<PathB
 
 /// Set `summary.json[key] = value`, keeping what earlier stages of the run wrote there.
 pub fn update_summary(run: &Run, key: &str, value: serde_json::Value) -> Result<()> {
+    let mut one = serde_json::Map::new();
+    one.insert(key.to_string(), value);
+    merge_summary(run, one)
+}
+
+/// Set each of `fields` in summary.json, keeping the other keys earlier stages wrote there.
+pub fn merge_summary(run: &Run, fields: serde_json::Map<String, serde_json::Value>) -> Result<()> {
     let path = run.path("summary.json");
     let mut summary = std::fs::read_to_string(&path)
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .filter(|v| v.is_object())
         .unwrap_or_else(|| serde_json::json!({}));
-    summary[key] = value;
+    for (key, value) in fields {
+        summary[key] = value;
+    }
     run.write_summary(&summary)
 }
 

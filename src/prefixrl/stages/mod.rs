@@ -1,7 +1,9 @@
 //! Stage dispatch (§7.7): a single stage first checks the runs it reads (`inputs.*`, see
 //! [`super::inputs`]) and then runs; `all` adopts the artifacts `inputs.*` and `inputs.resume`
 //! name, then runs the pipeline in order, skipping each stage whose output is already in the
-//! run directory. Each stage lives in its own file (`gendata.rs`, `pretrain.rs`, …) as
+//! run directory. A continued `all` run (`--resume`) so picks up at the first stage the old run
+//! did not finish, keeping the skipped stages' CSVs and summary sections; its train stage
+//! continues from the old run's last checkpoint, or starts at step 0 when there is none. Each stage lives in its own file (`gendata.rs`, `pretrain.rs`, …) as
 //! `pub fn run(cfg, run, ctx) -> Result<()>`.
 pub mod calibrate;
 pub mod collect;
@@ -54,7 +56,7 @@ pub fn output(stage: Stage) -> Option<&'static str> {
         Stage::Pretrain => Some(Artifact::Base.file()),
         Stage::Collect => Some(Artifact::Traces.file()),
         Stage::MakePrefixes => Some(Artifact::Prefixes.file()),
-        Stage::Calibrate => Some("calibration.csv"),
+        Stage::Calibrate => Some(inputs::CALIBRATION),
         // train and eval continue from their own checkpoints and CSVs instead.
         Stage::Train | Stage::Eval | Stage::Toy | Stage::All => None,
     }

@@ -23,7 +23,7 @@ use crate::error::usage;
 use crate::experiment::Ctx;
 use crate::nn::checkpoint::{seed_torch_for_step, step_seed};
 use crate::prefixrl::algo::FlopsModel;
-use crate::prefixrl::config::{ChargeOffline, Method, PrefixrlConfig};
+use crate::prefixrl::config::{ChargeOffline, Method, PrefixrlConfig, Stage};
 use crate::prefixrl::inputs::{self, Artifact};
 use crate::prefixrl::policy::policy_optimizer;
 use crate::prefixrl::{columns, jsonl, task};
@@ -75,7 +75,14 @@ pub fn run(cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
     let eval_csv = run.csv("eval.csv", &eval_cols)?;
     let mut evaluator = Evaluator::new(cfg, run, ctx.device, eval_csv)?;
     let mut sft = None;
-    let (start, mut totals, mut opt) = match &cfg.inputs.resume {
+    // Under `stage: all` a continued run that stopped before training had any checkpoint
+    // trains from step 0 (the rows are a function of the seed and the step).
+    let old_run = cfg
+        .inputs
+        .resume
+        .as_deref()
+        .filter(|old| cfg.stage != Stage::All || train_state::has_checkpoint(old));
+    let (start, mut totals, mut opt) = match old_run {
         Some(old) => {
             let mut opt = policy_optimizer(model.as_ref(), cfg.rl.lr, Some(cfg.rl.grad_clip))?;
             let (step, totals) = train_state::resume(old, model.as_ref(), &mut opt, cfg.rl.steps)?;
@@ -257,5 +264,11 @@ fn write_summary(
             fails.join(" ")
         );
     }
-    run.write_summary(&s)
+    match s {
+        // Keep the sections the earlier stages of the run wrote (gen_data, pretrain, …).
+        serde_json::Value::Object(fields) if cfg.stage == Stage::All => {
+            super::load::merge_summary(run, fields)
+        }
+        _ => run.write_summary(&s),
+    }
 }

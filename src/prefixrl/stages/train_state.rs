@@ -71,6 +71,12 @@ pub fn save(
     )
 }
 
+/// Whether run `dir` holds a train checkpoint (`checkpoints/step-*`).
+pub fn has_checkpoint(dir: &Path) -> bool {
+    let root = dir.join(CHECKPOINTS);
+    root.is_dir() && checkpoint::list(&root).is_ok_and(|l| !l.is_empty())
+}
+
 /// Load the last checkpoint of run `dir` (`inputs.resume`) into `model` and `opt`; returns
 /// its step and totals. Errors name the key.
 pub fn resume(
@@ -91,8 +97,17 @@ pub fn resume(
             dir.display()
         )));
     };
-    let r = checkpoint::load(&last, model.var_store(), opt)
-        .with_context(|| format!("inputs.resume: loading {}", last.display()))?;
+    let damaged = |e: anyhow::Error| {
+        usage(format!(
+            "inputs.resume: the checkpoint {} cannot be loaded: {e:#}. It is damaged (a crash or \
+             a full disk while it was written?) or not of this run's model: move that directory \
+             out of {} to resume from the checkpoint before it, or start a new run without \
+             --resume",
+            last.display(),
+            root.display()
+        ))
+    };
+    let r = checkpoint::load(&last, model.var_store(), opt).map_err(damaged)?;
     if r.step >= steps {
         return Err(usage(format!(
             "inputs.resume: {} is at step {}, nothing is left of rl.steps = {steps}; raise rl.steps",
@@ -100,8 +115,12 @@ pub fn resume(
             r.step
         )));
     }
-    let totals: Totals = serde_json::from_value(r.metadata)
-        .with_context(|| format!("inputs.resume: {} totals", last.display()))?;
+    let totals: Totals = serde_json::from_value(r.metadata).map_err(|e| {
+        damaged(anyhow::Error::new(e).context(format!(
+            "{}: `metadata` is not the train totals",
+            last.join(checkpoint::META_FILE).display()
+        )))
+    })?;
     Ok((r.step, totals))
 }
 
