@@ -218,6 +218,22 @@ impl Validate for GrngConfig {
             "the toy's data follow the top-level `seed`; remove `toy.seed`".to_string(),
         );
         if self.task == TaskId::TwolayerToy {
+            // The toy is one short f64 computation of its own (`toy:`): it keeps no checkpoint
+            // and writes toy.csv, not the CSVs these keys act on.
+            let unused = [
+                ("assert", self.assert.is_some()),
+                ("train.stop_after", self.train.stop_after.is_some()),
+                ("resume_from", self.resume_from.is_some()),
+            ];
+            for (key, set) in unused {
+                c.check(
+                    key,
+                    !set,
+                    "does not apply to task twolayer-toy (one f64 run of the `toy:` section, \
+                     no checkpoints, no steps.csv); remove it"
+                        .to_string(),
+                );
+            }
             if let Err(e) = self.toy.validate() {
                 // "twolayer-toy: `n` must be ≥ 1, got 0" → key toy.n
                 let msg = e.to_string();

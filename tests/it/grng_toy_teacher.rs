@@ -88,3 +88,29 @@ fn ngd_fits_teacher_targets_and_the_cli_takes_the_key() {
     assert_eq!(code(&o), 2, "{}", text(&o));
     assert!(stderr(&o).contains("teachr"), "{}", stderr(&o));
 }
+
+/// The toy keeps no checkpoints and writes no steps.csv: `assert`, `train.stop_after` and
+/// `resume_from` have nothing to act on and are refused naming the key (they were ignored).
+#[test]
+fn keys_the_toy_cannot_honour_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, set) in [
+        "assert={finite: true}",
+        "train.stop_after=3",
+        "resume_from=somewhere",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let out = format!("r{i}");
+        let o = grng(dir.path(), &out, &["task=twolayer-toy", set]);
+        assert_eq!(code(&o), 2, "{set}: {}", text(&o));
+        let key = set.split('=').next().unwrap();
+        let want = format!("`{key}`");
+        assert!(stderr(&o).contains(&want), "{set}: {}", stderr(&o));
+        assert!(stderr(&o).contains("does not apply to task twolayer-toy"));
+        assert!(!dir.path().join(&out).exists());
+    }
+    let o = grng(dir.path(), "ok", &["task=twolayer-toy", "toy.steps=3"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+}
