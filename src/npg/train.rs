@@ -355,7 +355,16 @@ where
     let mut first = 1;
     if let Some(dir) = &cfg.resume_from {
         let ckpt = checkpoint::load(dir, cfg)?;
-        trainer.restore(&ckpt)?;
+        // A checkpoint that does not fit (another `hidden`, `num_envs`, normalisation) comes
+        // from a run with another config: a usage error, the new folder removed.
+        trainer.restore(&ckpt).map_err(|e| {
+            crate::error::usage(format!(
+                "resume_from: the checkpoint of {} does not fit this config: {e:#}; continue a \
+                 run with its own config (`lab npg-rank1 --resume RUN_DIR` reads its \
+                 config.yaml; `total_steps` may be raised)",
+                dir.display()
+            ))
+        })?;
         checkpoint::copy_rows(
             dir,
             ckpt.iter,
