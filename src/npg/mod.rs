@@ -84,6 +84,21 @@ impl Experiment for NpgConfig {
         self.backend == backend::Backend::Torch
     }
 
+    /// A MuJoCo task's model file is loaded once before any folder is made: a missing or
+    /// broken one is a usage error naming `env.model_dir` (or `make mujoco` for the default).
+    fn check_inputs(&self) -> Result<()> {
+        if !crate::rl::mujoco::is_mujoco(&self.env.id) {
+            return Ok(());
+        }
+        let key = match &self.env.model_dir {
+            Some(_) => "env.model_dir",
+            None => "env.id",
+        };
+        crate::rl::make_raw_with(&self.env.id, &self.env.options())
+            .map(drop)
+            .map_err(|e| crate::error::usage(format!("{key}: {e:#}")))
+    }
+
     fn execute(&self, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
         train::train(self, run, ctx)
     }

@@ -225,6 +225,31 @@ fn unknown_ids_list_every_env_and_bad_model_files_are_named() {
     let err = make_raw_with("Hopper-v5", &opts).err().expect("bad file");
     let msg = format!("{err}");
     assert!(msg.contains("hopper.xml") && msg.contains("cube"), "{msg}");
+    // A run on that folder stops before its own folder exists, naming the key (exit 1 with
+    // an incomplete folder before).
+    std::fs::remove_file(dir.path().join("hopper.xml")).expect("rm");
+    let model_dir = format!("env.model_dir={}", dir.path().display());
+    let out = dir.path().join("run");
+    let args = [
+        "npg-rank1",
+        "--set",
+        "env.id=Hopper-v5",
+        "--set",
+        &model_dir,
+        "--quiet",
+    ];
+    let o = lab(
+        dir.path(),
+        &[&args[..], &["--out", out.to_str().expect("utf-8")]].concat(),
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("env.model_dir: MuJoCo model file")
+            && stderr(&o).contains("hopper.xml does not exist"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists(), "nothing written");
 }
 
 /// A short Hopper run of the binary: the MuJoCo library loads through the rpath, the

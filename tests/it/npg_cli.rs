@@ -192,6 +192,24 @@ fn resume_gives_the_same_metrics_as_an_uninterrupted_run() {
     let want = "metrics.csv: line 3: `iter` is 3 where 2 was due";
     assert!(stderr(&o).contains(want), "want {want}: {}", text(&o));
     assert!(!out.exists(), "nothing written");
+    std::fs::write(&metrics, whole).expect("write");
+    // A checkpoint of another network size or env count is a usage error (it failed exit 1).
+    for (i, set) in ["hidden=[16]", "num_envs=2"].into_iter().enumerate() {
+        let out = cont.path().join(format!("misfit-{i}"));
+        let args = [
+            "--set",
+            &resume,
+            "--set",
+            set,
+            "--out",
+            out.to_str().expect("utf-8"),
+        ];
+        let o = npg(cont.path(), &args);
+        assert_eq!(code(&o), 2, "{set}: {}", text(&o));
+        let want = "does not fit this config";
+        assert!(stderr(&o).contains(want), "{set}: {}", text(&o));
+        assert!(!out.exists(), "{set}: nothing written");
+    }
 }
 
 fn write_config(dir: &Path, text: &str) -> String {
