@@ -182,10 +182,17 @@ pub fn load(run_dir: &Path, optimizer: &str, task: &str, total_steps: u64) -> Re
             trainer.step
         )));
     }
+    // A damaged file is the user's input, like a bad trainer.json: exit 2 naming it.
+    let damaged = |e: anyhow::Error| {
+        usage(format!(
+            "resume_from: {e:#}; the checkpoint is damaged, start the run again without --resume"
+        ))
+    };
     let model_file = dir.join("model.safetensors");
     let model = Tensor::read_safetensors(&model_file)
-        .with_context(|| format!("reading {}", model_file.display()))?;
-    let optimizer = StateDict::load(&dir, "optimizer")?;
+        .with_context(|| format!("reading {}", model_file.display()))
+        .map_err(damaged)?;
+    let optimizer = StateDict::load(&dir, "optimizer").map_err(damaged)?;
     Ok(Checkpoint {
         trainer,
         model,

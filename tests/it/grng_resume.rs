@@ -225,7 +225,7 @@ fn resuming_without_a_checkpoint_or_with_another_optimizer_exits_2() {
 /// a row before it (damaged, edited) would leave a silent gap, so it is refused naming the file
 /// and line, writing nothing.
 #[test]
-fn resuming_from_csvs_with_missing_rows_exits_2() {
+fn resuming_from_damaged_csvs_or_checkpoint_files_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let stopped = grng(d, "stopped", &["train.stop_after=20".into()], &[]);
@@ -258,6 +258,30 @@ fn resuming_from_csvs_with_missing_rows_exits_2() {
         let o = lab(d, &["grng", "--quiet", "--resume", &arg, "--out", &out]);
         assert_eq!(code(&o), 2, "{file}: {}", text(&o));
         assert!(stderr(&o).contains(want), "want {want}: {}", stderr(&o));
+        assert!(!d.join(&out).exists(), "{file}: nothing written");
+        std::fs::write(&path, whole).unwrap();
+    }
+    // Damaged checkpoint files are the user's input too: exit 2 naming the file.
+    let ckpt = stopped.join("checkpoint");
+    for (i, (file, bytes)) in [
+        ("model.safetensors", &b"\x08\x00\x00"[..]),
+        ("optimizer.json", &b"{}"[..]),
+        ("optimizer.safetensors", &b""[..]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let path = ckpt.join(file);
+        let whole = std::fs::read(&path).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        let out = format!("damaged{i}");
+        let o = lab(d, &["grng", "--quiet", "--resume", &arg, "--out", &out]);
+        assert_eq!(code(&o), 2, "{file}: {}", text(&o));
+        assert!(
+            stderr(&o).contains(file) && stderr(&o).contains("the checkpoint is damaged"),
+            "{file}: {}",
+            stderr(&o)
+        );
         assert!(!d.join(&out).exists(), "{file}: nothing written");
         std::fs::write(&path, whole).unwrap();
     }
