@@ -270,7 +270,7 @@ impl Validate for DecomposeConfig {
                 "needs at least one",
             );
             c.positive("mode.risk_aversion", f.risk_aversion);
-            c.check("mode.alpha", f.alpha.is_finite(), "must be finite");
+            c.check("mode.alpha", alpha_ok(f.alpha), alpha_range(f.alpha));
         }
         if let SubspaceSpec::RandomPattern { density } = &self.subspace {
             c.check(
@@ -341,11 +341,7 @@ fn validate_matrix(m: &MatrixSpec, c: &mut Checker) {
                 *hurst > 0.0 && *hurst < 1.0,
                 format!("must be in (0, 1), got {hurst}"),
             );
-            c.check(
-                "matrix.alpha",
-                alpha.is_finite(),
-                format!("must be finite, got {alpha}"),
-            );
+            c.check("matrix.alpha", alpha_ok(*alpha), alpha_range(*alpha));
         }
         MatrixSpec::BlockExchangeable {
             sizes, diagonal, ..
@@ -365,6 +361,16 @@ fn validate_matrix(m: &MatrixSpec, c: &mut Checker) {
             format!("no such file {}", path.display()),
         ),
     }
+}
+
+/// The fBM weight α of spec §5.4 (S = W + α·B^H): finite and non-zero. α = 0 makes each price
+/// increment X_l equal its Brownian increment Y_l, so Σ is singular (Λ = Σ⁻¹ does not exist).
+fn alpha_ok(alpha: f64) -> bool {
+    alpha.is_finite() && alpha != 0.0
+}
+
+fn alpha_range(alpha: f64) -> String {
+    format!("must be finite and non-zero (the fBM weight of spec 5.4; 0 makes the covariance singular), got {alpha}")
 }
 
 /// Exactly one source of pairs, and its file exists (its entries are checked when L is built).

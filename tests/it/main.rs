@@ -30,6 +30,7 @@ mod decompose_driver;
 mod decompose_dual;
 mod decompose_exact;
 mod decompose_finance;
+mod decompose_inputs;
 mod decompose_memory;
 mod decompose_oracle;
 mod decompose_pattern_files;
