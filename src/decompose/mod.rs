@@ -24,6 +24,7 @@ pub mod banded;
 pub mod block;
 pub mod certify;
 pub mod cg;
+mod checks;
 pub mod circulant;
 pub mod closed;
 pub mod config;

@@ -32,12 +32,7 @@ fn finance_alpha_zero_is_a_usage_error_naming_the_key() {
     assert!(!dir.path().join("run").exists(), "nothing written");
     let (code, text) = decompose(
         dir.path(),
-        &[
-            "--set",
-            "matrix.kind=mixed-fbm",
-            "--set",
-            "matrix.alpha=0",
-        ],
+        &["--set", "matrix.kind=mixed-fbm", "--set", "matrix.alpha=0"],
     );
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("`matrix.alpha`"), "{text}");
@@ -56,4 +51,61 @@ fn finance_alpha_zero_is_a_usage_error_naming_the_key() {
         ],
     );
     assert_eq!(code, 0, "{text}");
+}
+
+/// `cross_excluded` lists pairs of different blocks whose cross entries leave L: a block
+/// paired with itself, an index past the last block or a pair given twice is a mistake, said
+/// with the key and why instead of being ignored.
+#[test]
+fn block_pattern_exclusions_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let block = |extra: &[&str]| {
+        let mut args = vec![
+            "--set",
+            "matrix.kind=block-exchangeable",
+            "--set",
+            "matrix.sizes=[3, 3]",
+            "--set",
+            "matrix.diagonal=[1.0, 1.2]",
+            "--set",
+            "matrix.within=0.1",
+            "--set",
+            "matrix.cross=0.05",
+            "--set",
+            "subspace.kind=block-pattern",
+            "--set",
+            "subspace.sizes=[3, 3]",
+        ];
+        args.extend_from_slice(extra);
+        decompose(dir.path(), &args)
+    };
+    let cases = [
+        (
+            "subspace.cross_excluded=[[0, 0]]",
+            "pairs block 0 with itself",
+        ),
+        (
+            "subspace.cross_excluded=[[0, 2]]",
+            "block index 2 is out of range: there are 2 blocks",
+        ),
+        (
+            "subspace.cross_excluded=[[0, 1], [1, 0]]",
+            "entry 1 = [1, 0] is listed twice",
+        ),
+        ("subspace.within_excluded=[1, 1]", "block 1 is listed twice"),
+        (
+            "subspace.within_excluded=[7]",
+            "block index 7 is out of range",
+        ),
+    ];
+    for (set, want) in cases {
+        let (code, text) = block(&["--set", set]);
+        assert_eq!(code, 2, "{set}: {text}");
+        let key = set.split('=').next().unwrap();
+        assert!(text.contains(&format!("`{key}`")), "{set}: {text}");
+        assert!(text.contains(want), "{set}: expected `{want}` in: {text}");
+        assert!(!dir.path().join("run").exists(), "{set}: nothing written");
+    }
+    let (code, text) = block(&["--set", "subspace.cross_excluded=[[1, 0]]"]);
+    assert_eq!(code, 0, "a valid exclusion runs: {text}");
 }
