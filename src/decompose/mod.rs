@@ -186,6 +186,7 @@ impl Experiment for DecomposeConfig {
         summary.input_asymmetry = asymmetry;
         summary.cond_a = Some(cond);
         summary.warnings.extend(warning);
+        summary.warnings.extend(sub.dependence_warning());
         summary
             .warnings
             .extend(near_degenerate(&summary.nondegeneracy));

@@ -109,3 +109,33 @@ fn block_pattern_exclusions_are_checked() {
     let (code, text) = block(&["--set", "subspace.cross_excluded=[[1, 0]]"]);
     assert_eq!(code, 0, "a valid exclusion runs: {text}");
 }
+
+/// A linearly dependent spanning set is warned about once per run (the basis is built for the
+/// solve and again for the summary), and the warning is in summary.json. Warnings are not
+/// progress: `--quiet` keeps them (README, "Progress goes to stderr").
+#[test]
+fn the_linear_dependence_warning_is_given_once_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, text) = decompose(
+        dir.path(),
+        &[
+            "--set",
+            "matrix.n=3",
+            "--set",
+            "subspace.kind=random-trace-free",
+            "--set",
+            "subspace.dim=7",
+            "--set",
+            "solver.method=newton",
+        ],
+    );
+    assert_eq!(code, 0, "{text}");
+    let said = text.matches("is linearly dependent").count();
+    assert_eq!(said, 1, "one warning: {text}");
+    let summary = json(&dir.path().join("run/summary.json"));
+    let warnings = summary["warnings"].to_string();
+    assert!(
+        warnings.contains("linearly dependent; dropped 2"),
+        "{warnings}"
+    );
+}
