@@ -287,3 +287,21 @@ fn a_bad_study_cell_is_blamed_on_its_axis_or_case() {
         "{err}"
     );
 }
+
+/// A misspelt section that only a `--set` wrote (`solvr.max_iter=3`) is blamed on that `--set`,
+/// with or without a config file, not on the embedded default or the file.
+#[test]
+fn an_unknown_section_made_by_a_set_is_blamed_on_the_set() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("c.yaml"), "seed: 1\nsolver: {max_iter: 5}\n").unwrap();
+    for first in [&[][..], &["--config", "c.yaml"][..]] {
+        let args = [first, &["--set", "solvr.max_iter=3"]].concat();
+        let (rc, err) = dry(dir.path(), "decompose", &args);
+        assert_eq!(rc, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("unknown key `solvr` (from --set solvr.max_iter=3); did you mean `solver`?"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("c.yaml") && !err.contains("default.yaml"), "{err}");
+    }
+}
