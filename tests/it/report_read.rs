@@ -184,6 +184,25 @@ fn damaged_summaries_make_their_runs_broken_not_the_report() {
             .lines()
             .find(|l| l.starts_with(&format!("- `{run}` (broken): ")))
             .unwrap_or_else(|| panic!("{run} listed as broken: {md}"));
-        assert!(line.contains("summary.json") && line.contains(why), "{line}");
+        assert!(
+            line.contains("summary.json") && line.contains(why),
+            "{line}"
+        );
     }
+}
+
+/// `lab report RUN` of one failed run names that run in the failed list (by its folder's
+/// name), not as an empty ``.
+#[test]
+fn one_failed_run_is_listed_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("solo");
+    fake_run(&run, "seed: 0\n", r#"{"x": 1.0}"#);
+    let meta = r#"{"status": "failed", "subcommand": "decompose", "error": "boom"}"#;
+    std::fs::write(run.join("meta.json"), meta).unwrap();
+    let out = lab(tmp.path(), &["report", "solo"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let md = read(&run.join("report.md"));
+    assert!(md.contains("- `solo` (failed): boom"), "{md}");
+    assert!(!md.contains("``"), "{md}");
 }
