@@ -139,3 +139,4 @@ mod study_jobs_memory;
 mod study_locks;
 mod study_slurm;
 mod study_slurm_calls;
+mod study_status;
