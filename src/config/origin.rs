@@ -11,7 +11,7 @@ impl Loaded {
         if let Some((_, how)) = self.layers.cell.iter().rev().find(|(k, _)| covers(k)) {
             return format!("({how})");
         }
-        if let Some(s) = self.set_of(&clean) {
+        if let Some(s) = self.set_of(&clean).or_else(|| self.set_creating(&clean)) {
             return format!("(from --set {s})");
         }
         if let Some(src) = &self.user {
@@ -38,6 +38,24 @@ impl Loaded {
                 let k = strip_indices(k.trim());
                 path == k || path.starts_with(&format!("{k}."))
             })
+        })
+    }
+
+    /// The last `--set` below `path` when neither the default nor the user's file has
+    /// `path`: that `--set` created it (`--set solvr.max_iter=3` makes the unknown `solvr`).
+    fn set_creating(&self, path: &str) -> Option<&String> {
+        let has = |src: &super::Source| {
+            serde_yaml_ng::from_str::<Value>(&src.text)
+                .ok()
+                .is_some_and(|v| lookup(&v, path).is_some())
+        };
+        if has(&self.default) || self.user.as_ref().is_some_and(has) {
+            return None;
+        }
+        let below = format!("{path}.");
+        self.sets.iter().rev().find(|s| {
+            s.split_once('=')
+                .is_some_and(|(k, _)| strip_indices(k.trim()).starts_with(&below))
         })
     }
 

@@ -1,4 +1,5 @@
 //! Typed config of `lab decompose` (defaults in configs/decompose/default.yaml).
+use super::checks;
 use crate::config::{Checker, Validate};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -256,7 +257,7 @@ impl DecomposeConfig {
 
 impl Validate for DecomposeConfig {
     fn validate(&self, c: &mut Checker) {
-        validate_matrix(&self.matrix, c);
+        checks::matrix(&self.matrix, c);
         if let Mode::Finance(f) = &self.mode {
             c.at_least("mode.periods", f.periods, 2);
             c.check(
@@ -270,7 +271,11 @@ impl Validate for DecomposeConfig {
                 "needs at least one",
             );
             c.positive("mode.risk_aversion", f.risk_aversion);
-            c.check("mode.alpha", f.alpha.is_finite(), "must be finite");
+            c.check(
+                "mode.alpha",
+                checks::alpha_ok(f.alpha),
+                checks::alpha_range(f.alpha),
+            );
         }
         if let SubspaceSpec::RandomPattern { density } = &self.subspace {
             c.check(
@@ -280,7 +285,15 @@ impl Validate for DecomposeConfig {
             );
         }
         if let SubspaceSpec::Pattern(p) | SubspaceSpec::ComplementPattern(p) = &self.subspace {
-            validate_pattern(p, c);
+            checks::pattern(p, c);
+        }
+        if let SubspaceSpec::BlockPattern {
+            sizes,
+            within_excluded,
+            cross_excluded,
+        } = &self.subspace
+        {
+            checks::block_pattern(sizes, within_excluded, cross_excluded, c);
         }
         let s = &self.solver;
         c.at_least("solver.max_iter", s.max_iter, 1);
@@ -311,82 +324,6 @@ impl Validate for DecomposeConfig {
             if let Some((key, msg)) = super::memory::refusal(self) {
                 c.check(key, false, msg);
             }
-        }
-    }
-}
-
-fn validate_matrix(m: &MatrixSpec, c: &mut Checker) {
-    match m {
-        MatrixSpec::RandomSpd { n, condition } => {
-            c.at_least("matrix.n", *n, 1);
-            c.check(
-                "matrix.condition",
-                condition.is_finite() && *condition >= 1.0,
-                format!("must be >= 1, got {condition}"),
-            );
-        }
-        MatrixSpec::Wishart { n, scale, .. } => {
-            c.at_least("matrix.n", *n, 1);
-            c.positive("matrix.scale", *scale);
-        }
-        MatrixSpec::Banded { n, .. } => c.at_least("matrix.n", *n, 1),
-        MatrixSpec::MixedFbm {
-            periods,
-            hurst,
-            alpha,
-        } => {
-            c.at_least("matrix.periods", *periods, 1);
-            c.check(
-                "matrix.hurst",
-                *hurst > 0.0 && *hurst < 1.0,
-                format!("must be in (0, 1), got {hurst}"),
-            );
-            c.check(
-                "matrix.alpha",
-                alpha.is_finite(),
-                format!("must be finite, got {alpha}"),
-            );
-        }
-        MatrixSpec::BlockExchangeable {
-            sizes, diagonal, ..
-        } => c.relation(
-            "matrix.diagonal",
-            &["matrix.sizes"],
-            sizes.len() == diagonal.len() && !sizes.is_empty(),
-            format!(
-                "needs one value per block: {} sizes, {} diagonal values",
-                sizes.len(),
-                diagonal.len()
-            ),
-        ),
-        MatrixSpec::File { path } => c.check(
-            "matrix.path",
-            path.exists(),
-            format!("no such file {}", path.display()),
-        ),
-    }
-}
-
-/// Exactly one source of pairs, and its file exists (its entries are checked when L is built).
-fn validate_pattern(p: &PatternSpec, c: &mut Checker) {
-    let given = [
-        p.pairs.is_some(),
-        p.pairs_file.is_some(),
-        p.mask_file.is_some(),
-    ];
-    let count = given.iter().filter(|g| **g).count();
-    c.relation(
-        "subspace.pairs",
-        &["subspace.pairs_file", "subspace.mask_file"],
-        count == 1,
-        format!("give exactly one of `pairs`, `pairs_file` and `mask_file` ({count} given)"),
-    );
-    for (key, file) in [
-        ("subspace.pairs_file", &p.pairs_file),
-        ("subspace.mask_file", &p.mask_file),
-    ] {
-        if let Some(f) = file {
-            c.check(key, f.exists(), format!("no such file {}", f.display()));
         }
     }
 }

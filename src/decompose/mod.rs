@@ -24,6 +24,7 @@ pub mod banded;
 pub mod block;
 pub mod certify;
 pub mod cg;
+mod checks;
 pub mod circulant;
 pub mod closed;
 pub mod config;
@@ -185,6 +186,7 @@ impl Experiment for DecomposeConfig {
         summary.input_asymmetry = asymmetry;
         summary.cond_a = Some(cond);
         summary.warnings.extend(warning);
+        summary.warnings.extend(sub.dependence_warning());
         summary
             .warnings
             .extend(near_degenerate(&summary.nondegeneracy));

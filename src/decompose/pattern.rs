@@ -8,6 +8,7 @@ use anyhow::Result;
 use ndarray::Array2;
 use ndarray_npy::{ReadNpyError, ReadNpyExt, ReadableElement};
 use std::collections::{HashMap, HashSet};
+use std::num::IntErrorKind;
 use std::path::Path;
 
 /// Unordered off-diagonal pairs (i < j).
@@ -36,16 +37,18 @@ pub fn count(spec: &PatternSpec, n: usize) -> usize {
 
 /// YAML `pairs` (an empty list is allowed: L = {0}, or Ω = every off-diagonal pair).
 pub fn from_yaml(pairs: &[[usize; 2]], n: usize) -> Result<PairSet> {
-    let rows: Vec<(usize, [i64; 2])> = pairs
+    let rows: Vec<(usize, [i128; 2])> = pairs
         .iter()
         .enumerate()
-        .map(|(k, &[a, b])| (k, [clamp(a), clamp(b)]))
+        .map(|(k, &[a, b])| (k, [wide(a), wide(b)]))
         .collect();
     pair_set(&rows, n, &|k| format!("subspace pair {k}"))
 }
 
-fn clamp(v: usize) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
+/// Indices are read as i128, which holds every value of every integer dtype (u64 and i64
+/// alike), so a message quotes the index as written.
+fn wide(v: usize) -> i128 {
+    v as i128
 }
 
 fn row_label(path: &Path) -> impl Fn(usize) -> String + '_ {
@@ -77,13 +80,13 @@ fn non_empty(path: &Path, set: PairSet) -> Result<PairSet> {
 
 /// Checked set of unordered off-diagonal pairs; `label(k)` names row k in messages.
 fn pair_set(
-    rows: &[(usize, [i64; 2])],
+    rows: &[(usize, [i128; 2])],
     n: usize,
     label: &dyn Fn(usize) -> String,
 ) -> Result<PairSet> {
     let mut first: HashMap<(usize, usize), usize> = HashMap::with_capacity(rows.len());
     for &(k, [a, b]) in rows {
-        let in_range = |v: i64| usize::try_from(v).ok().filter(|&v| v < n);
+        let in_range = |v: i128| usize::try_from(v).ok().filter(|&v| v < n);
         let (Some(i), Some(j)) = (in_range(a), in_range(b)) else {
             return Err(usage(format!(
                 "{} = [{a}, {b}] is out of range for n = {n} (indices are 0-based, 0..={})",
@@ -112,11 +115,11 @@ fn pair_set(
 
 /// The rows of a pairs file, numbered as its messages name them (`.npy` row k from 0, `.csv`
 /// line k from 1).
-fn read_pairs(path: &Path) -> Result<Vec<(usize, [i64; 2])>> {
+fn read_pairs(path: &Path) -> Result<Vec<(usize, [i128; 2])>> {
     if is_csv(path) {
         return read_pairs_csv(path);
     }
-    let arr = read_ints(path, "a pairs file of shape (m, 2)")?;
+    let arr = read_ints(path, "a pairs file of shape (m, 2)", |v| v)?;
     if arr.ncols() != 2 {
         return Err(usage(format!(
             "{}: a pairs file needs shape (m, 2), got ({}, {})",
@@ -133,7 +136,7 @@ fn read_pairs(path: &Path) -> Result<Vec<(usize, [i64; 2])>> {
         .collect())
 }
 
-fn read_pairs_csv(path: &Path) -> Result<Vec<(usize, [i64; 2])>> {
+fn read_pairs_csv(path: &Path) -> Result<Vec<(usize, [i128; 2])>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         usage(format!(
             "{}: cannot read the pairs file: {e}",
@@ -153,11 +156,15 @@ fn read_pairs_csv(path: &Path) -> Result<Vec<(usize, [i64; 2])>> {
                 fields.len()
             )));
         }
-        let mut pair = [0i64; 2];
+        let mut pair = [0i128; 2];
         for (c, f) in fields.iter().enumerate() {
-            pair[c] = f.parse().map_err(|_| {
+            pair[c] = f.parse().map_err(|e: std::num::ParseIntError| {
+                let why = match e.kind() {
+                    IntErrorKind::PosOverflow | IntErrorKind::NegOverflow => "is out of range",
+                    _ => "is not an integer index",
+                };
                 usage(format!(
-                    "{}: line {k}, column {}: `{f}` is not an integer index",
+                    "{}: line {k}, column {}: `{f}` {why}",
                     path.display(),
                     c + 1
                 ))
@@ -168,8 +175,9 @@ fn read_pairs_csv(path: &Path) -> Result<Vec<(usize, [i64; 2])>> {
     Ok(rows)
 }
 
-/// A 2-D `.npy` of any integer dtype (or bool, as 0/1) as i64.
-fn read_ints(path: &Path, what: &str) -> Result<Array2<i64>> {
+/// A 2-D `.npy` of any integer dtype (or bool, as 0/1), each value through `to` (from i128,
+/// which holds them all).
+fn read_ints<T>(path: &Path, what: &str, to: fn(i128) -> T) -> Result<Array2<T>> {
     let bytes = std::fs::read(path)
         .map_err(|e| usage(format!("{}: cannot read {what}: {e}", path.display())))?;
     let bad = |e: ReadNpyError| {
@@ -187,13 +195,13 @@ fn read_ints(path: &Path, what: &str) -> Result<Array2<i64>> {
             match try_read::<$t>(&bytes) {
                 Err(ReadNpyError::WrongDescriptor(_)) => {}
                 Err(e) => return Err(bad(e)),
-                Ok(a) => return Ok(a.mapv(|v| i64::try_from(v).unwrap_or(i64::MAX))),
+                Ok(a) => return Ok(a.mapv(|v| to(i128::from(v)))),
             }
         )*};
     }
     try_types!(i64, i32, i16, i8, u64, u32, u16, u8);
     match try_read::<bool>(&bytes) {
-        Ok(a) => Ok(a.mapv(i64::from)),
+        Ok(a) => Ok(a.mapv(|v| to(i128::from(v)))),
         Err(e) => Err(bad(e)),
     }
 }
@@ -205,12 +213,21 @@ fn try_read<T: ReadableElement>(bytes: &[u8]) -> Result<Array2<T>, ReadNpyError>
 /// Pairs i < j of a symmetric 0/1 mask with a zero diagonal.
 fn from_mask(path: &Path, n: usize) -> Result<PairSet> {
     let p = path.display();
-    let mask = read_ints(path, "a boolean or 0/1 mask of shape (n, n)")?;
+    // i64 keeps an n×n mask at 8 bytes an entry; a value past i64 reads as i64::MAX, which
+    // is refused as neither 0 nor 1 all the same.
+    let mask = read_ints(path, "a boolean or 0/1 mask of shape (n, n)", |v| {
+        i64::try_from(v).unwrap_or(i64::MAX)
+    })?;
     if mask.dim() != (n, n) {
         let (r, c) = mask.dim();
         return Err(usage(format!("{p}: the mask is {r}x{c} but A is {n}x{n}")));
     }
     if let Some(((i, j), v)) = mask.indexed_iter().find(|(_, &v)| v != 0 && v != 1) {
+        let v = if *v == i64::MAX {
+            format!(">= {v}")
+        } else {
+            v.to_string()
+        };
         return Err(usage(format!(
             "{p}: entry ({i}, {j}) = {v}; a mask holds 0/1 or bool"
         )));

@@ -12,6 +12,7 @@ use anyhow::Result;
 use ndarray::{Array1, Array2};
 use ndarray_linalg::UPLO;
 use rand::Rng;
+use std::cell::OnceCell;
 use std::collections::HashSet;
 
 /// Largest number of basis elements built for an iterative solver.
@@ -52,6 +53,9 @@ pub struct Subspace {
     pub group: Option<BlockGroup>,
     /// First columns of independent circulant elements spanning L (§3.6).
     pub circulant: Option<Vec<Array1<f64>>>,
+    /// The warning that a spanning set was linearly dependent, once it was given: a basis may
+    /// be built more than once in a run (the solve, then the summary's projection).
+    dependence: OnceCell<String>,
 }
 
 pub fn build(spec: &SubspaceSpec, n: usize, strict: bool, rng: &mut impl Rng) -> Result<Subspace> {
@@ -63,6 +67,7 @@ pub fn build(spec: &SubspaceSpec, n: usize, strict: bool, rng: &mut impl Rng) ->
         strict,
         group: None,
         circulant: None,
+        dependence: OnceCell::new(),
     };
     Ok(match spec {
         S::Pattern(p) => {
@@ -106,6 +111,7 @@ pub fn build(spec: &SubspaceSpec, n: usize, strict: bool, rng: &mut impl Rng) ->
             strict,
             group: None,
             circulant: None,
+            dependence: OnceCell::new(),
         },
         S::RandomTraceFree { dim } => Subspace {
             n,
@@ -114,6 +120,7 @@ pub fn build(spec: &SubspaceSpec, n: usize, strict: bool, rng: &mut impl Rng) ->
             strict,
             group: None,
             circulant: None,
+            dependence: OnceCell::new(),
         },
         S::BasisFile { path } => Subspace {
             n,
@@ -122,6 +129,7 @@ pub fn build(spec: &SubspaceSpec, n: usize, strict: bool, rng: &mut impl Rng) ->
             strict,
             group: None,
             circulant: None,
+            dependence: OnceCell::new(),
         },
         S::PerpBasisFile { path } => Subspace::from_perp(n, read_basis(path, n)?, strict),
         S::BlockPattern {
@@ -156,6 +164,7 @@ impl Subspace {
             strict,
             group: None,
             circulant: None,
+            dependence: OnceCell::new(),
         }
     }
 
@@ -170,6 +179,7 @@ impl Subspace {
             strict,
             group: None,
             circulant: None,
+            dependence: OnceCell::new(),
         })
     }
 
@@ -183,6 +193,7 @@ impl Subspace {
             strict,
             group: None,
             circulant: None,
+            dependence: OnceCell::new(),
         }
     }
 
@@ -270,16 +281,23 @@ impl Subspace {
 
     fn finish(&self, elems: Vec<SymSparse>, what: &str) -> Result<Basis> {
         let basis = Basis::new(self.n, elems, self.strict)?;
-        if !basis.dropped.is_empty() {
-            eprintln!(
-                "warning: the spanning set of {what} is linearly dependent; dropped {} element(s) \
-                 {:?}, dimension used {}",
+        if !basis.dropped.is_empty() && self.dependence.get().is_none() {
+            let w = format!(
+                "the spanning set of {what} is linearly dependent; dropped {} element(s) {:?}, \
+                 dimension used {}",
                 basis.dropped.len(),
                 &basis.dropped[..basis.dropped.len().min(10)],
                 basis.len()
             );
+            eprintln!("warning: {w}");
+            let _ = self.dependence.set(w);
         }
         Ok(basis)
+    }
+
+    /// The linear-dependence warning, if a basis built so far dropped elements.
+    pub fn dependence_warning(&self) -> Option<String> {
+        self.dependence.get().cloned()
     }
 }
 

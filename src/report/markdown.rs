@@ -200,9 +200,15 @@ fn plot_section(md: &mut String, plots: &[PlotOutcome], dir: &Path) {
     }
 }
 
+/// `path` relative to `base`; `base` itself (a report of one run) by its folder's name.
 fn rel(path: &Path, base: &Path) -> String {
-    path.strip_prefix(base)
-        .unwrap_or(path)
-        .display()
-        .to_string()
+    match path.strip_prefix(base) {
+        Ok(r) if r.as_os_str().is_empty() => base
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| base.display().to_string()),
+        Ok(r) => r.display().to_string(),
+        Err(_) => path.display().to_string(),
+    }
 }

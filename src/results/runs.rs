@@ -218,20 +218,59 @@ pub fn read_run(dir: &Path) -> Result<RunInfo> {
         }
     };
     let text = |k: &str| meta.get(k).and_then(Value::as_str).map(str::to_string);
-    let summary = read_yaml_like(&dir.join("summary.json"))?
-        .map(|v| numeric_entries(&v))
-        .unwrap_or_default();
     let mut status = text("status").unwrap_or_else(|| "unknown".into());
     if status == "running" && writer_is_dead(&meta) {
         status = "dead".into();
     }
+    let mut error = text("error");
+    let summary = match read_summary(dir) {
+        Ok(summary) => summary,
+        // A completed run without its numbers is broken; any other run keeps its status,
+        // its error saying what is wrong with the summary too.
+        Err(why) => {
+            if status == "completed" {
+                status = "broken".into();
+            }
+            error = Some(match error {
+                Some(e) => format!("{e}; {why}"),
+                None => why,
+            });
+            Vec::new()
+        }
+    };
     Ok(RunInfo {
         dir: dir.to_path_buf(),
         status,
-        error: text("error"),
+        error,
         subcommand: text("subcommand"),
         summary,
     })
+}
+
+/// The numbers of a run's summary.json (none when it has none), or why they cannot be read:
+/// every run's summary is a JSON object, so anything else is a damaged file.
+fn read_summary(dir: &Path) -> std::result::Result<Vec<(String, f64)>, String> {
+    let path = dir.join("summary.json");
+    let value = match read_yaml_like(&path) {
+        Ok(None) => return Ok(Vec::new()),
+        Ok(Some(v)) => v,
+        Err(e) => return Err(format!("{e:#}")),
+    };
+    if !value.is_mapping() {
+        let what = match &value {
+            Value::Sequence(_) => "an array",
+            Value::Number(_) => "a number",
+            Value::String(_) => "a string",
+            Value::Bool(_) => "a boolean",
+            Value::Null => "nothing (an empty file or null)",
+            _ => "not an object",
+        };
+        return Err(format!(
+            "{}: not a summary: a JSON object of results was expected, the file holds {what}",
+            path.display()
+        ));
+    }
+    Ok(numeric_entries(&value))
 }
 
 /// A `running` run whose writing process is gone (killed, out of memory, machine rebooted):

@@ -277,6 +277,7 @@ fn run_dir(sub: &str, args: &RunArgs) -> Result<(PathBuf, Option<PathBuf>, Vec<P
         }
         replaced = set_aside(&dir)?;
     }
+    no_file_above(&dir, "run", args.out.is_some())?;
     let created = missing_ancestors(&dir);
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
@@ -284,6 +285,21 @@ fn run_dir(sub: &str, args: &RunArgs) -> Result<(PathBuf, Option<PathBuf>, Vec<P
     // create_dir (not _all) fails if another process created the same dir meanwhile.
     fs::create_dir(&dir).with_context(|| format!("creating run directory {}", dir.display()))?;
     Ok((dir, replaced, created))
+}
+
+/// A usage error when a folder above `dir` is a file (`--out notes.txt/run`): creating `dir`
+/// would fail with the system's bare "File exists" or "Not a directory". `what` is `run` or
+/// `study`; `from_out` says whether `dir` came from `--out`.
+pub fn no_file_above(dir: &Path, what: &str, from_out: bool) -> Result<()> {
+    let Some(file) = dir.ancestors().skip(1).find(|a| a.exists() && !a.is_dir()) else {
+        return Ok(());
+    };
+    let given = if from_out { "--out " } else { "" };
+    Err(usage(format!(
+        "cannot create the {what} directory {given}{}: {} is a file, not a directory",
+        dir.display(),
+        file.display()
+    )))
 }
 
 /// The ancestors of `dir` that do not exist yet, nearest first.

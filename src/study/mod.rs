@@ -201,6 +201,7 @@ fn prepare_dir(dir: &Path, args: &RunArgs, record: &StudyRecord, configs: &[Stri
         }
         crate::run::set_aside(dir)?;
     }
+    crate::run::no_file_above(dir, "study", args.out.is_some())?;
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     crate::run::write_json(&dir.join(RECORD_FILE), record)?;
     for (cell, yaml) in record.cells.iter().zip(configs) {

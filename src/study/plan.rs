@@ -113,9 +113,8 @@ fn axis(key: String, values: &Value) -> Result<Axis> {
         })?;
     let values = list
         .iter()
-        .map(serde_json::to_value)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| usage(format!("`study.grid.{key}`: {e}")))?;
+        .map(|v| recorded(v, &format!("`study.grid.{key}`")))
+        .collect::<Result<Vec<_>>>()?;
     Ok(Axis {
         key,
         values,
@@ -154,12 +153,34 @@ pub fn case_axes(cases: &Mapping) -> Result<Vec<Axis>> {
             let what = format!("`study.cases.{label}.{name}`");
             let merge = case_mapping(case).map_err(|why| usage(format!("{what}: {why}")))?;
             axis.values.push(serde_json::Value::String(name));
-            axis.merges
-                .push(serde_json::to_value(merge).map_err(|e| usage(format!("{what}: {e}")))?);
+            axis.merges.push(recorded(&merge, &what)?);
         }
         out.push(axis);
     }
     Ok(out)
+}
+
+/// A grid value or case as study.json records it. JSON has no NaN or infinity (serde_json
+/// would write null, which the cell's config would then get), so those are refused.
+fn recorded(v: &Value, what: &str) -> Result<serde_json::Value> {
+    if let Some(x) = non_finite(v) {
+        return Err(usage(format!(
+            "{what}: {x} is not a value a study can record (study.json is JSON, which has no \
+             NaN or infinity); give finite numbers"
+        )));
+    }
+    serde_json::to_value(v).map_err(|e| usage(format!("{what}: {e}")))
+}
+
+/// The first NaN or infinite number in `v`, looking inside lists and mappings.
+fn non_finite(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64().filter(|x| !x.is_finite()),
+        Value::Sequence(s) => s.iter().find_map(non_finite),
+        Value::Mapping(m) => m.values().find_map(non_finite),
+        Value::Tagged(t) => non_finite(&t.value),
+        _ => None,
+    }
 }
 
 fn case_name(v: &Value) -> Option<String> {

@@ -76,11 +76,13 @@ impl Follower {
             }
             let Some(job) = self.latest[i].clone() else {
                 // Never submitted: a local run may still write it.
-                let running = poll::meta(run_dir).is_some_and(|(s, _)| s == "running");
-                self.states[i] = if running {
-                    TaskState::Running
-                } else {
-                    TaskState::NotSubmitted
+                self.states[i] = match poll::read_meta(run_dir) {
+                    Ok(Some((s, _))) if s == "running" => TaskState::Running,
+                    Ok(Some((s, _))) => {
+                        TaskState::Unreadable(format!("meta.json has the unknown status `{s}`"))
+                    }
+                    Ok(None) => TaskState::NotSubmitted,
+                    Err(why) => TaskState::Unreadable(why),
                 };
                 continue;
             };
@@ -203,17 +205,24 @@ impl Follower {
         Ok(self.outcome(interrupted))
     }
 
+    /// Every run in one of the counts; the rarer states only when some run is in them.
     fn counts(&self) -> String {
         let count = |label: &str| self.states.iter().filter(|s| s.label() == label).count();
-        format!(
-            "{} completed, {} running, {} pending, {} failed, {} interrupted (of {} runs)",
+        let mut line = format!(
+            "{} completed, {} running, {} pending, {} failed, {} interrupted",
             count("completed"),
             count("running"),
             count("pending"),
             count("failed"),
             count("interrupted"),
-            self.states.len()
-        )
+        );
+        for label in ["unreadable", "not-submitted"] {
+            let n = count(label);
+            if n > 0 {
+                line.push_str(&format!(", {n} {}", label.replace('-', " ")));
+            }
+        }
+        line + &format!(" (of {} runs)", self.states.len())
     }
 
     fn outcome(&self, interrupted: bool) -> Outcome {

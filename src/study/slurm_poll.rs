@@ -22,6 +22,8 @@ pub enum TaskState {
     Failed(String),
     /// Stopped by a signal (scancel, time limit, Ctrl-C): the message says how.
     Interrupted(String),
+    /// Its `meta.json` cannot be read or makes no sense: the message says why.
+    Unreadable(String),
 }
 
 impl TaskState {
@@ -49,12 +51,16 @@ impl TaskState {
             TaskState::Completed => "completed",
             TaskState::Failed(_) => "failed",
             TaskState::Interrupted(_) => "interrupted",
+            TaskState::Unreadable(_) => "unreadable",
         }
     }
 
     pub fn detail(&self) -> &str {
         match self {
-            TaskState::Pending(s) | TaskState::Failed(s) | TaskState::Interrupted(s) => s,
+            TaskState::Pending(s)
+            | TaskState::Failed(s)
+            | TaskState::Interrupted(s)
+            | TaskState::Unreadable(s) => s,
             _ => "",
         }
     }
@@ -209,14 +215,29 @@ pub fn copy_log(run_dir: &Path, log: &Path) -> Result<()> {
 
 /// A run's `meta.json` status and error, if it has a readable one.
 pub fn meta(run_dir: &Path) -> Option<(String, Option<String>)> {
-    let text = std::fs::read_to_string(run_dir.join("meta.json")).ok()?;
-    let meta: serde_json::Value = serde_json::from_str(&text).ok()?;
-    let status = meta.get("status")?.as_str()?.to_string();
+    read_meta(run_dir).ok().flatten()
+}
+
+/// A run's `meta.json` status and error: `None` without a meta.json, an error saying why when
+/// it cannot be read, is not JSON or has no `status` text.
+pub fn read_meta(run_dir: &Path) -> Result<Option<(String, Option<String>)>, String> {
+    let path = run_dir.join("meta.json");
+    let text = match std::fs::read_to_string(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("meta.json cannot be read: {e}")),
+        Ok(text) => text,
+    };
+    let meta: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("meta.json is not valid JSON: {e}"))?;
+    let status = meta
+        .get("status")
+        .and_then(|s| s.as_str())
+        .ok_or("meta.json has no `status` text")?;
     let error = meta
         .get("error")
         .and_then(|e| e.as_str())
         .map(str::to_string);
-    Some((status, error))
+    Ok(Some((status.to_string(), error)))
 }
 
 /// The final state a run's own `meta.json` gives, if it gives one.

@@ -169,3 +169,33 @@ fn tiny_and_huge_metrics_are_written_in_scientific_form() {
         );
     }
 }
+
+/// `--out` below an existing file (`notes.txt/sub`, a run or a study) is the user's mistake:
+/// exit 2 naming the file in the way, not exit 1 with the system's bare "File exists".
+#[test]
+fn out_below_a_file_names_the_file_in_the_way() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("notes.txt"), "keep").unwrap();
+    fs::write(
+        dir.path().join("st.yaml"),
+        study_yaml("st", "{matrix.n: [8]}", "[0]"),
+    )
+    .unwrap();
+    for (first, out) in [
+        (vec!["decompose"], "notes.txt/sub"),
+        (vec!["decompose"], "notes.txt/a/b"),
+        (vec!["decompose", "--config", "st.yaml"], "notes.txt/st"),
+    ] {
+        let args = [first, vec!["--quiet", "--out", out]].concat();
+        let o = lab(dir.path(), &args);
+        assert_eq!(code(&o), 2, "{out}: {}", text(&o));
+        assert!(
+            stderr(&o).contains(&format!(
+                "--out {out}: notes.txt is a file, not a directory"
+            )),
+            "{out}: {}",
+            text(&o)
+        );
+        assert_eq!(read(&dir.path().join("notes.txt")), "keep");
+    }
+}

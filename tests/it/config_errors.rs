@@ -287,3 +287,56 @@ fn a_bad_study_cell_is_blamed_on_its_axis_or_case() {
         "{err}"
     );
 }
+
+/// A misspelt section that only a `--set` wrote (`solvr.max_iter=3`) is blamed on that `--set`,
+/// with or without a config file, not on the embedded default or the file.
+#[test]
+fn an_unknown_section_made_by_a_set_is_blamed_on_the_set() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("c.yaml"),
+        "seed: 1\nsolver: {max_iter: 5}\n",
+    )
+    .unwrap();
+    for first in [&[][..], &["--config", "c.yaml"][..]] {
+        let args = [first, &["--set", "solvr.max_iter=3"]].concat();
+        let (rc, err) = dry(dir.path(), "decompose", &args);
+        assert_eq!(rc, 2, "{args:?}: {err}");
+        assert!(
+            err.contains(
+                "unknown key `solvr` (from --set solvr.max_iter=3); did you mean `solver`?"
+            ),
+            "{args:?}: {err}"
+        );
+        assert!(
+            !err.contains("c.yaml") && !err.contains("default.yaml"),
+            "{err}"
+        );
+    }
+}
+
+/// NaN or infinity as a grid value or in a case is refused, naming the axis: study.json (JSON)
+/// cannot hold it, and it became `null` for the cell (shown as "= null").
+#[test]
+fn a_non_finite_grid_value_is_refused_not_turned_into_null() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = "study:\n  grid:\n    matrix.condition: [10.0, .nan]\n";
+    fs::write(dir.path().join("g.yaml"), grid).unwrap();
+    let case = "study:\n  cases:\n    m:\n      big: {matrix.condition: -.inf}\n";
+    fs::write(dir.path().join("c.yaml"), case).unwrap();
+    for (file, want) in [
+        (
+            "g.yaml",
+            "`study.grid.matrix.condition`: NaN is not a value a study can record",
+        ),
+        (
+            "c.yaml",
+            "`study.cases.m.big`: -inf is not a value a study can record",
+        ),
+    ] {
+        let (rc, err) = dry(dir.path(), "decompose", &["--config", file]);
+        assert_eq!(rc, 2, "{file}: {err}");
+        assert!(err.contains(want), "{file}: {err}");
+        assert!(!err.contains("null"), "{file}: {err}");
+    }
+}

@@ -205,3 +205,46 @@ fn bad_pattern_files_exit_2_naming_file_and_entry() {
     assert!(out.contains("(0 given)"), "{out}");
     assert!(!d.join("run").exists());
 }
+
+/// An index as large as u64::MAX is quoted as written (18446744073709551615), from a u64
+/// `.npy`, a `.csv` or the YAML, not as i64::MAX or as "not an integer".
+#[test]
+fn huge_indices_are_quoted_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let max = u64::MAX;
+    ndarray_npy::write_npy(d.join("big.npy"), &arr2(&[[0u64, 1], [max, 1]])).unwrap();
+    std::fs::write(d.join("big.csv"), format!("{max},1\n")).unwrap();
+    std::fs::write(d.join("huge.csv"), format!("1,{max}{max}\n")).unwrap();
+    let mut mask = mask_of(&PAIRS).mapv(u64::from);
+    mask[[2, 5]] = max;
+    ndarray_npy::write_npy(d.join("mbig.npy"), &mask).unwrap();
+    let cases = [
+        (
+            "subspace.pairs_file=big.npy".to_string(),
+            format!("big.npy: row 1 = [{max}, 1] is out of range for n = 12"),
+        ),
+        (
+            "subspace.pairs_file=big.csv".to_string(),
+            format!("big.csv: line 1 = [{max}, 1] is out of range for n = 12"),
+        ),
+        (
+            "subspace.pairs_file=huge.csv".to_string(),
+            format!("huge.csv: line 1, column 2: `{max}{max}` is out of range"),
+        ),
+        (
+            format!("subspace.pairs=[[{max}, 1]]"),
+            format!("subspace pair 0 = [{max}, 1] is out of range for n = 12"),
+        ),
+        (
+            "subspace.mask_file=mbig.npy".to_string(),
+            "mbig.npy: entry (2, 5) = >= 9223372036854775807; a mask holds 0/1".to_string(),
+        ),
+    ];
+    for (set, want) in cases {
+        let (rc, out) = run(d, "pattern", std::slice::from_ref(&set));
+        assert_eq!(rc, 2, "{set}: {out}");
+        assert!(out.contains(&want), "{set}: expected `{want}` in: {out}");
+        assert!(!out.contains("9223372036854775807]"), "{set}: {out}");
+    }
+}

@@ -153,3 +153,56 @@ fn finance_summaries_are_read_by_report_and_compare() {
         "{stdout}"
     );
 }
+
+/// A completed run whose summary.json is not a JSON object (`[]`, `3`) or is cut short is
+/// broken: listed with the reason, left out of the statistics, and the other runs are still
+/// reported (exit 0, as for failed runs).
+#[test]
+fn damaged_summaries_make_their_runs_broken_not_the_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("runs");
+    let config = "seed: 0\nmatrix: {n: 8}\n";
+    fake_run(&root.join("good"), config, r#"{"x": 1.0}"#);
+    fake_run(&root.join("list"), config, "[]");
+    fake_run(&root.join("number"), config, "3");
+    fake_run(&root.join("cut"), config, r#"{"x": 2.0, "y"#);
+    let out = lab(tmp.path(), &["report", root.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let md = read(&root.join("report.md"));
+    assert!(
+        md.contains("- runs: 1 completed, 3 failed or unfinished"),
+        "{md}"
+    );
+    assert_eq!(table_cell(&md, "runs", "runs"), "1/4");
+    assert_eq!(table_cell(&md, "runs", "x"), "1 ± –");
+    for (run, why) in [
+        ("list", "the file holds an array"),
+        ("number", "the file holds a number"),
+        ("cut", "unreadable JSON"),
+    ] {
+        let line = md
+            .lines()
+            .find(|l| l.starts_with(&format!("- `{run}` (broken): ")))
+            .unwrap_or_else(|| panic!("{run} listed as broken: {md}"));
+        assert!(
+            line.contains("summary.json") && line.contains(why),
+            "{line}"
+        );
+    }
+}
+
+/// `lab report RUN` of one failed run names that run in the failed list (by its folder's
+/// name), not as an empty ``.
+#[test]
+fn one_failed_run_is_listed_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("solo");
+    fake_run(&run, "seed: 0\n", r#"{"x": 1.0}"#);
+    let meta = r#"{"status": "failed", "subcommand": "decompose", "error": "boom"}"#;
+    std::fs::write(run.join("meta.json"), meta).unwrap();
+    let out = lab(tmp.path(), &["report", "solo"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let md = read(&run.join("report.md"));
+    assert!(md.contains("- `solo` (failed): boom"), "{md}");
+    assert!(!md.contains("``"), "{md}");
+}

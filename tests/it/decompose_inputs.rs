@@ -1,0 +1,141 @@
+//! `lab decompose` inputs that are the user's mistakes: exit 2 naming the key and why, before
+//! any run directory exists (spec §7.4).
+use crate::common::*;
+use std::path::Path;
+
+/// `lab decompose --quiet --out run ARGS` in `dir`: the exit code and the output.
+fn decompose(dir: &Path, args: &[&str]) -> (i32, String) {
+    let all = [&["decompose", "--quiet", "--out", "run"], args].concat();
+    let out = lab(dir, &all);
+    (code(&out), text(&out))
+}
+
+/// α = 0 makes the market's covariance singular (X_l = Y_l): a config error naming
+/// `mode.alpha` and its range, not a LAPACK failure (exit 1) in the middle of the run.
+#[test]
+fn finance_alpha_zero_is_a_usage_error_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, text) = decompose(
+        dir.path(),
+        &[
+            "--set",
+            "mode.kind=finance",
+            "--set",
+            "mode.periods=4",
+            "--set",
+            "mode.alpha=0",
+        ],
+    );
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("`mode.alpha`"), "{text}");
+    assert!(text.contains("non-zero"), "the valid range: {text}");
+    assert!(!dir.path().join("run").exists(), "nothing written");
+    let (code, text) = decompose(
+        dir.path(),
+        &["--set", "matrix.kind=mixed-fbm", "--set", "matrix.alpha=0"],
+    );
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("`matrix.alpha`"), "{text}");
+    // Any other finite α is a market (α enters only as α²).
+    let (code, text) = decompose(
+        dir.path(),
+        &[
+            "--set",
+            "mode.kind=finance",
+            "--set",
+            "mode.periods=4",
+            "--set",
+            "mode.alpha=-2",
+            "--set",
+            "mode.structures=[sum, full]",
+        ],
+    );
+    assert_eq!(code, 0, "{text}");
+}
+
+/// `cross_excluded` lists pairs of different blocks whose cross entries leave L: a block
+/// paired with itself, an index past the last block or a pair given twice is a mistake, said
+/// with the key and why instead of being ignored.
+#[test]
+fn block_pattern_exclusions_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let block = |extra: &[&str]| {
+        let mut args = vec![
+            "--set",
+            "matrix.kind=block-exchangeable",
+            "--set",
+            "matrix.sizes=[3, 3]",
+            "--set",
+            "matrix.diagonal=[1.0, 1.2]",
+            "--set",
+            "matrix.within=0.1",
+            "--set",
+            "matrix.cross=0.05",
+            "--set",
+            "subspace.kind=block-pattern",
+            "--set",
+            "subspace.sizes=[3, 3]",
+        ];
+        args.extend_from_slice(extra);
+        decompose(dir.path(), &args)
+    };
+    let cases = [
+        (
+            "subspace.cross_excluded=[[0, 0]]",
+            "pairs block 0 with itself",
+        ),
+        (
+            "subspace.cross_excluded=[[0, 2]]",
+            "block index 2 is out of range: there are 2 blocks",
+        ),
+        (
+            "subspace.cross_excluded=[[0, 1], [1, 0]]",
+            "entry 1 = [1, 0] is listed twice",
+        ),
+        ("subspace.within_excluded=[1, 1]", "block 1 is listed twice"),
+        (
+            "subspace.within_excluded=[7]",
+            "block index 7 is out of range",
+        ),
+    ];
+    for (set, want) in cases {
+        let (code, text) = block(&["--set", set]);
+        assert_eq!(code, 2, "{set}: {text}");
+        let key = set.split('=').next().unwrap();
+        assert!(text.contains(&format!("`{key}`")), "{set}: {text}");
+        assert!(text.contains(want), "{set}: expected `{want}` in: {text}");
+        assert!(!dir.path().join("run").exists(), "{set}: nothing written");
+    }
+    let (code, text) = block(&["--set", "subspace.cross_excluded=[[1, 0]]"]);
+    assert_eq!(code, 0, "a valid exclusion runs: {text}");
+}
+
+/// A linearly dependent spanning set is warned about once per run (the basis is built for the
+/// solve and again for the summary), and the warning is in summary.json. Warnings are not
+/// progress: `--quiet` keeps them (README, "Progress goes to stderr").
+#[test]
+fn the_linear_dependence_warning_is_given_once_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, text) = decompose(
+        dir.path(),
+        &[
+            "--set",
+            "matrix.n=3",
+            "--set",
+            "subspace.kind=random-trace-free",
+            "--set",
+            "subspace.dim=7",
+            "--set",
+            "solver.method=newton",
+        ],
+    );
+    assert_eq!(code, 0, "{text}");
+    let said = text.matches("is linearly dependent").count();
+    assert_eq!(said, 1, "one warning: {text}");
+    let summary = json(&dir.path().join("run/summary.json"));
+    let warnings = summary["warnings"].to_string();
+    assert!(
+        warnings.contains("linearly dependent; dropped 2"),
+        "{warnings}"
+    );
+}
