@@ -126,8 +126,10 @@ pub enum SubspaceSpec {
     Pattern(PatternSpec),
     /// The off-diagonal support allowed for B (0-based pairs); Ω is every other off-diagonal pair.
     ComplementPattern(PatternSpec),
-    /// L = zero-diagonal matrices (L^⊥ = diagonal).
-    Offdiag,
+    /// L = zero-diagonal matrices (L^⊥ = diagonal). (Fieldless kinds are written `{}` so that
+    /// `deny_unknown_fields` refuses a stray key under them too; serde ignores one on a unit
+    /// variant of an internally tagged enum.)
+    Offdiag {},
     /// L = matrices vanishing on |i − j| ≤ bandwidth (L^⊥ = banded).
     BandComplement { bandwidth: usize },
     /// L = the off-diagonal band 1 ≤ |i − j| ≤ bandwidth.
@@ -135,7 +137,7 @@ pub enum SubspaceSpec {
     /// L = entries outside the diagonal blocks of the partition (L^⊥ = block-diagonal).
     BlockOffdiag { sizes: Vec<usize> },
     /// L = {tr C = 0} (L^⊥ = span{I}).
-    TraceZero,
+    TraceZero {},
     /// `dim` random dense trace-free symmetric matrices (then I ∈ L^⊥).
     RandomTraceFree { dim: usize },
     /// Explicit basis D₁..D_m of L: a float64 `.npy` of shape (m, n, n).

@@ -114,11 +114,11 @@ fn dims(spec: &SubspaceSpec, n: usize) -> Dims {
             }
         }
         SubspaceSpec::ComplementPattern(p) => coords(pairs - super::pattern::count(p, n) as f64),
-        SubspaceSpec::Offdiag | SubspaceSpec::BlockOffdiag { .. } => closed(pairs),
+        SubspaceSpec::Offdiag {} | SubspaceSpec::BlockOffdiag { .. } => closed(pairs),
         SubspaceSpec::BandComplement { bandwidth } => {
             closed(band_pairs(n, n.saturating_sub(1)) - band_pairs(n, *bandwidth))
         }
-        SubspaceSpec::TraceZero => closed(total - 1.0),
+        SubspaceSpec::TraceZero {} => closed(total - 1.0),
         SubspaceSpec::BandOffdiag { bandwidth } => coords(band_pairs(n, *bandwidth)),
         SubspaceSpec::RandomTraceFree { dim } => dense(*dim as f64),
         SubspaceSpec::BasisFile { path } => dense(npy_count(path, n)),
@@ -229,7 +229,7 @@ fn resolve(cfg: &DecomposeConfig, n: usize, d: &Dims, budget: f64) -> Method {
 pub fn estimate(cfg: &DecomposeConfig, budget: f64) -> Estimate {
     if let Mode::Finance(f) = &cfg.mode {
         let n = 2 * f.periods;
-        let d = dims(&SubspaceSpec::Offdiag, n);
+        let d = dims(&SubspaceSpec::Offdiag {}, n);
         let bytes = bytes(Method::Newton, n, &Dims { m: 0.0, ..d });
         return Estimate {
             n,

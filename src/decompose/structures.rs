@@ -84,7 +84,7 @@ pub fn build(spec: &SubspaceSpec, n: usize, strict: bool, rng: &mut impl Rng) ->
                 .collect();
             coords(Box::new(move |i, j| set.contains(&(i, j))), None)
         }
-        S::Offdiag => coords(Box::new(|_, _| true), Some(Closed::Diagonal)),
+        S::Offdiag {} => coords(Box::new(|_, _| true), Some(Closed::Diagonal)),
         &S::BandComplement { bandwidth: b } => {
             coords(Box::new(move |i, j| j - i > b), Some(Closed::Band(b)))
         }
@@ -104,7 +104,7 @@ pub fn build(spec: &SubspaceSpec, n: usize, strict: bool, rng: &mut impl Rng) ->
             let closed = Some(Closed::Blocks(sizes.clone()));
             coords(Box::new(move |i, j| block[i] != block[j]), closed)
         }
-        S::TraceZero => Subspace {
+        S::TraceZero {} => Subspace {
             n,
             repr: Repr::TraceZero,
             closed: Some(Closed::Span(Array2::eye(n))),

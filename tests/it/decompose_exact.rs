@@ -82,7 +82,7 @@ fn trace_zero_and_zero_diagonal_closed_forms() {
     let a = array![[4.0, 1.0, 1.0], [1.0, 3.0, 1.0], [1.0, 1.0, 2.0]];
     let mut r = rng(0);
     for method in [Method::ClosedForm, Method::Newton, Method::DualNewton] {
-        let tz = structures::build(&SubspaceSpec::TraceZero, 3, true, &mut r).unwrap();
+        let tz = structures::build(&SubspaceSpec::TraceZero {}, 3, true, &mut r).unwrap();
         let out = run(&a, &tz, method).unwrap();
         assert_close(&out.b, &(Array2::eye(3) / 3.0), 1e-10, "trace-zero B = I/3");
         assert_close(
@@ -91,7 +91,7 @@ fn trace_zero_and_zero_diagonal_closed_forms() {
             1e-10,
             "C = A - 3I",
         );
-        let od = structures::build(&SubspaceSpec::Offdiag, 3, true, &mut r).unwrap();
+        let od = structures::build(&SubspaceSpec::Offdiag {}, 3, true, &mut r).unwrap();
         let out = run(&a, &od, method).unwrap();
         let want = Array2::from_diag(&array![0.25, 1.0 / 3.0, 0.5]);
         assert_close(&out.b, &want, 1e-10, "zero-diagonal B = diag(1/A_ii)");
@@ -102,7 +102,7 @@ fn trace_zero_and_zero_diagonal_closed_forms() {
 #[test]
 fn closed_forms_match_newton() {
     let specs = vec![
-        (7, SubspaceSpec::Offdiag),
+        (7, SubspaceSpec::Offdiag {}),
         (
             7,
             SubspaceSpec::BlockOffdiag {
@@ -111,7 +111,7 @@ fn closed_forms_match_newton() {
         ),
         (9, SubspaceSpec::BandComplement { bandwidth: 1 }),
         (12, SubspaceSpec::BandComplement { bandwidth: 2 }),
-        (8, SubspaceSpec::TraceZero),
+        (8, SubspaceSpec::TraceZero {}),
     ];
     for (seed, (n, spec)) in specs.into_iter().enumerate() {
         let mut r = rng(seed as u64);

@@ -139,3 +139,17 @@ fn the_linear_dependence_warning_is_given_once_and_recorded() {
         "{warnings}"
     );
 }
+
+/// The fieldless subspace kinds refuse a stray key like every other kind (serde dropped it:
+/// `{kind: offdiag, bandwidth: 2}` ran as offdiag, silently).
+#[test]
+fn fieldless_subspace_kinds_refuse_stray_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    for kind in ["offdiag", "trace-zero"] {
+        let set = format!("subspace={{kind: {kind}, bandwidth: 2}}");
+        let (code, text) = decompose(dir.path(), &["--set", &set]);
+        assert_eq!(code, 2, "{kind}: {text}");
+        assert!(text.contains("subspace.bandwidth"), "{kind}: {text}");
+        assert!(!dir.path().join("run").exists(), "{kind}: nothing written");
+    }
+}
