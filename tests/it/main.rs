@@ -121,6 +121,7 @@ mod prefixrl_compare;
 mod prefixrl_eval;
 mod prefixrl_interrupt;
 mod prefixrl_jsonl;
+mod prefixrl_offline;
 mod prefixrl_policy;
 mod prefixrl_policy_train;
 mod prefixrl_preflight;

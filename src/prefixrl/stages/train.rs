@@ -28,7 +28,7 @@ use crate::prefixrl::inputs::{self, Artifact};
 use crate::prefixrl::policy::policy_optimizer;
 use crate::prefixrl::{columns, jsonl, task};
 use crate::run::Run;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::{Path, PathBuf};
@@ -204,25 +204,54 @@ fn charged(cfg: &PrefixrlConfig) -> bool {
 }
 
 /// The offline charge before any SFT: the FLOPs of every trace in traces.jsonl (rejection
-/// sampling) plus, for prefix methods, the calibration FLOPs make-prefixes recorded in its
-/// summary.json (`flops_calibration`, mode calibrated), when this method is charged.
+/// sampling) plus, for prefix methods, the calibration FLOPs when this method is charged.
 fn offline_flops(cfg: &PrefixrlConfig, run: &Run, traces: &Path) -> Result<f64> {
     if !charged(cfg) {
         return Ok(0.0);
     }
     let mut total: f64 = jsonl::read_traces(traces)?.iter().map(|t| t.flops).sum();
     if cfg.rl.method.uses_prefixes() {
-        let summary = dir_of(&inputs::path(cfg, run, Artifact::Prefixes)?).join("summary.json");
-        if let Ok(text) = std::fs::read_to_string(&summary) {
-            let v: serde_json::Value = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not JSON", summary.display()))?;
-            total += v
-                .get("flops_calibration")
-                .and_then(|f| f.as_f64())
-                .unwrap_or(0.0);
-        }
+        total += calibration_flops(cfg, run)?;
     }
     Ok(total)
+}
+
+/// The calibration FLOPs make-prefixes recorded in the `make_prefixes` section of the
+/// summary.json beside prefixes.jsonl (`flops_calibration`, a number in mode calibrated, null
+/// otherwise; under `stage: all` the run's own summary.json, which holds every stage's
+/// section). A prefixes run without that record is refused rather than charged nothing.
+fn calibration_flops(cfg: &PrefixrlConfig, run: &Run) -> Result<f64> {
+    let summary = dir_of(&inputs::path(cfg, run, Artifact::Prefixes)?).join("summary.json");
+    let key = match cfg.stage {
+        Stage::All => String::new(),
+        _ => format!("{}: ", Artifact::Prefixes.key()),
+    };
+    let missing = |why: &str| {
+        usage(format!(
+            "{key}{} {why}, so the calibration FLOPs of its prefixes cannot be charged to \
+             flops_offline (§5.1); run make-prefixes again to write it",
+            summary.display()
+        ))
+    };
+    let text =
+        std::fs::read_to_string(&summary).map_err(|e| missing(&format!("cannot be read ({e})")))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| missing(&format!("is not JSON ({e})")))?;
+    let section = v
+        .get("make_prefixes")
+        .filter(|s| s.is_object())
+        .ok_or_else(|| missing("has no `make_prefixes` section"))?;
+    match section.get("flops_calibration") {
+        Some(f) if f.is_number() => Ok(f.as_f64().unwrap_or(0.0)),
+        Some(serde_json::Value::Null) | None
+            if section.get("mode").and_then(|m| m.as_str()) != Some("calibrated") =>
+        {
+            Ok(0.0)
+        }
+        _ => Err(missing(
+            "has no number at make_prefixes.flops_calibration (mode calibrated)",
+        )),
+    }
 }
 
 /// summary.json: the method, the totals and the checker's failure counts (also printed).
