@@ -116,6 +116,7 @@ mod optim_state;
 mod plot_look;
 mod prefixrl_algo;
 mod prefixrl_algo_metrics;
+mod prefixrl_all_resume;
 mod prefixrl_cli;
 mod prefixrl_compare;
 mod prefixrl_eval;

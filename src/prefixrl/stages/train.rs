@@ -85,11 +85,25 @@ pub fn run(cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
     let (start, mut totals, mut opt) = match old_run {
         Some(old) => {
             let mut opt = policy_optimizer(model.as_ref(), cfg.rl.lr, Some(cfg.rl.grad_clip))?;
-            let (step, totals) = train_state::resume(old, model.as_ref(), &mut opt, cfg.rl.steps)?;
+            // Under `stage: all` a run whose training finished (stopped in eval) keeps its
+            // rows and its last checkpoint, which the eval stage then evaluates.
+            let all = cfg.stage == Stage::All;
+            let (step, totals) =
+                train_state::resume(old, model.as_ref(), &mut opt, cfg.rl.steps, all)?;
             train_state::copy_rows(old, "metrics.csv", step, &mut metrics)?;
             train_state::copy_rows(old, "eval.csv", step, evaluator.csv())?;
             train_state::copy_rollouts(old, &run.dir, step)?;
             evaluator.restore_cache(totals.eval_base_agree.map(|[v]| v));
+            if step == cfg.rl.steps {
+                train_state::copy_last_checkpoint(old, run)?;
+                if !run.quiet {
+                    eprintln!(
+                        "train: {} finished all {step} steps; its rows and last checkpoint are kept",
+                        old.display()
+                    );
+                }
+            }
+            sft = old_sft(old);
             (step, totals, opt)
         }
         None => {
@@ -184,6 +198,14 @@ pub fn run(cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
     }
     progress.finish("done");
     write_summary(cfg, run, &method_name, start, &totals, sft)
+}
+
+/// The `sft` record of the run being continued (its SFT stage ran there, and its FLOPs are
+/// in the checkpoint's totals), if it wrote one.
+fn old_sft(old: &Path) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(old.join("summary.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("sft").filter(|s| !s.is_null()).cloned()
 }
 
 fn mean_reward(b: &train_rollout::Batch) -> f64 {
