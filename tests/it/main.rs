@@ -46,6 +46,7 @@ mod entropy_probe_dir;
 mod entropy_text;
 mod entropy_textfile;
 mod entropy_theory;
+mod entropy_tiny_corpus;
 mod entropy_torchscript;
 mod entropy_train;
 mod entropy_verdict;
