@@ -27,6 +27,7 @@ pub mod config;
 pub mod controller;
 pub mod ctrl_probe;
 pub mod eval;
+pub mod fit;
 pub mod measure;
 pub mod metrics;
 pub mod ngram;
@@ -78,7 +79,8 @@ impl Experiment for EntropyConfig {
     }
 
     fn check_inputs(&self) -> anyhow::Result<()> {
-        self.data.corpus.check_inputs("data.corpus")
+        self.data.corpus.check_inputs("data.corpus")?;
+        fit::precheck(self)
     }
 
     fn torch_threads(&self) -> Option<usize> {

@@ -20,8 +20,11 @@ impl Data {
     pub fn new(d: &DataSection, tokenizer: Tokenizer, splits: Splits) -> Result<Data> {
         if splits.val.len() < 2 {
             return Err(usage(format!(
-                "the val split has {} tokens; it needs at least 2 (check data.split.train_frac)",
-                splits.val.len()
+                "{}: the val split has {} tokens; it needs at least 2 (check \
+                 data.split.train_frac, {})",
+                super::fit::corpus_name(&d.corpus),
+                splits.val.len(),
+                d.split.train_frac
             )));
         }
         let true_rate = match (&d.corpus, tokenizer.kind()) {

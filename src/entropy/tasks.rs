@@ -1,6 +1,7 @@
 //! The model-free tasks: `text` scores a file of samples against the configured corpus
 //! (every §4 metric that needs no model, §7.1) and `theory` computes the §2.6 tables.
 use super::config::{EntropyConfig, When};
+use super::fit;
 use super::metrics::MetricOptions;
 use super::setup;
 use super::textfile::{self, TextOptions};
@@ -27,6 +28,7 @@ pub fn text(cfg: &EntropyConfig, run: &mut Run) -> Result<()> {
             mauve_seed: cfg.seed,
         },
     };
+    fit::text_reference(cfg, &corpus.text)?;
     let report = textfile::analyse(&samples, &corpus.text, &opts)?;
     report.write_csv(&run.path("metrics.csv"))?;
     run.write_summary(&serde_json::json!({
@@ -41,11 +43,8 @@ pub fn text(cfg: &EntropyConfig, run: &mut Run) -> Result<()> {
 /// and §2.5 toys when `theory.toys`. The tables use the whole training split unless
 /// `theory.whole_split` is false (then `data.split.train_tokens` caps it as in training).
 pub fn theory(cfg: &EntropyConfig, run: &mut Run) -> Result<()> {
-    let mut data_cfg = cfg.data.clone();
-    if cfg.theory.whole_split {
-        data_cfg.split.train_tokens = None;
-    }
-    let data = setup::load(&data_cfg)?;
+    let data = setup::load(&fit::task_data(cfg))?;
+    fit::check(cfg, &data)?;
     let rows = theory::theory_rows(
         cfg.data.corpus.kind(),
         &data.splits.train,

@@ -12,6 +12,7 @@
 //!   higher than the one before.
 use super::ngram::NGram;
 use super::toys::{bimodal_target, entropy, fit_gaussian, random_targets, rise_count, Direction};
+use crate::error::usage;
 use crate::plot::render::Figure;
 use crate::plot::series::{Curve, Style};
 use anyhow::{bail, Context, Result};
@@ -56,12 +57,12 @@ pub fn theory_rows(
     ks.iter()
         .map(|&k| {
             if train.len() <= k || val.len() <= k {
-                bail!(
+                return Err(usage(format!(
                     "theory {name}: order {k} needs more than {k} train and val tokens, got {} \
-                     and {}",
+                     and {} (lower theory.orders or use a longer corpus)",
                     train.len(),
                     val.len()
-                );
+                )));
             }
             let m = NGram::fit(train, k, vocab).with_context(|| format!("theory {name}"))?;
             let v = m

@@ -45,7 +45,7 @@ pub struct Trainer<'a> {
 
 pub fn run(cfg: &EntropyConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
     let data = setup::load(&cfg.data)?;
-    data.splits.check_windows(cfg.train.seq_len)?;
+    super::fit::check(cfg, &data)?;
     let plan = Plan::resolve(cfg);
     let model = nn::build(&cfg.model, data.vocab() as i64, ctx.device)?;
     let opt = AdamW::new(

@@ -225,7 +225,7 @@ fn stage_all_adopts_earlier_runs_and_runs_the_rest() {
 }
 
 /// Copy run directory `from` to `to` but for the `left_out` names (the lock is never copied).
-fn copy_run(from: &Path, to: &Path, left_out: &[&str]) {
+pub fn copy_run(from: &Path, to: &Path, left_out: &[&str]) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();

@@ -74,7 +74,7 @@ fn alpha_zero_never_prefixes_and_alpha_one_always_does() {
 
 /// The earlier stages' outputs, written once: a directory holding problems.jsonl (and the
 /// other splits), traces.jsonl, prefixes.jsonl and base/, marked as a completed prefixrl run.
-fn pipeline() -> &'static Path {
+pub fn pipeline() -> &'static Path {
     static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     &DIR.get_or_init(|| {
         let tmp = tempfile::tempdir().unwrap();
@@ -141,6 +141,10 @@ fn write_inputs(dir: &Path) {
     save_base(dir, model.as_ref(), &codec).unwrap();
     let meta = serde_json::json!({"subcommand": "prefixrl", "status": "completed"});
     std::fs::write(dir.join("meta.json"), meta.to_string()).unwrap();
+    // make-prefixes' record (mode uniform: no calibration FLOPs), read by train.
+    let summary =
+        serde_json::json!({"make_prefixes": {"mode": "uniform", "flops_calibration": null}});
+    std::fs::write(dir.join("summary.json"), summary.to_string()).unwrap();
 }
 
 /// The tiny train config of these tests, written to `<root>/train.yaml`.

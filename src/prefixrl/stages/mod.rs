@@ -3,8 +3,10 @@
 //! name, then runs the pipeline in order, skipping each stage whose output is already in the
 //! run directory. A continued `all` run (`--resume`) so picks up at the first stage the old run
 //! did not finish, keeping the skipped stages' CSVs and summary sections; its train stage
-//! continues from the old run's last checkpoint, or starts at step 0 when there is none. Each stage lives in its own file (`gendata.rs`, `pretrain.rs`, …) as
-//! `pub fn run(cfg, run, ctx) -> Result<()>`.
+//! continues from the old run's last checkpoint, or starts at step 0 when there is none; when
+//! that checkpoint is at `rl.steps` (the old run stopped in eval) it keeps the train rows and
+//! copies the checkpoint over, and the eval stage evaluates it. Each stage lives in its own
+//! file (`gendata.rs`, `pretrain.rs`, …) as `pub fn run(cfg, run, ctx) -> Result<()>`.
 pub mod calibrate;
 pub mod collect;
 pub mod collect_sample;

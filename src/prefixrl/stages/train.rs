@@ -28,7 +28,7 @@ use crate::prefixrl::inputs::{self, Artifact};
 use crate::prefixrl::policy::policy_optimizer;
 use crate::prefixrl::{columns, jsonl, task};
 use crate::run::Run;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::{Path, PathBuf};
@@ -85,11 +85,25 @@ pub fn run(cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
     let (start, mut totals, mut opt) = match old_run {
         Some(old) => {
             let mut opt = policy_optimizer(model.as_ref(), cfg.rl.lr, Some(cfg.rl.grad_clip))?;
-            let (step, totals) = train_state::resume(old, model.as_ref(), &mut opt, cfg.rl.steps)?;
+            // Under `stage: all` a run whose training finished (stopped in eval) keeps its
+            // rows and its last checkpoint, which the eval stage then evaluates.
+            let all = cfg.stage == Stage::All;
+            let (step, totals) =
+                train_state::resume(old, model.as_ref(), &mut opt, cfg.rl.steps, all)?;
             train_state::copy_rows(old, "metrics.csv", step, &mut metrics)?;
             train_state::copy_rows(old, "eval.csv", step, evaluator.csv())?;
             train_state::copy_rollouts(old, &run.dir, step)?;
             evaluator.restore_cache(totals.eval_base_agree.map(|[v]| v));
+            if step == cfg.rl.steps {
+                train_state::copy_last_checkpoint(old, run)?;
+                if !run.quiet {
+                    eprintln!(
+                        "train: {} finished all {step} steps; its rows and last checkpoint are kept",
+                        old.display()
+                    );
+                }
+            }
+            sft = old_sft(old);
             (step, totals, opt)
         }
         None => {
@@ -186,6 +200,14 @@ pub fn run(cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
     write_summary(cfg, run, &method_name, start, &totals, sft)
 }
 
+/// The `sft` record of the run being continued (its SFT stage ran there, and its FLOPs are
+/// in the checkpoint's totals), if it wrote one.
+fn old_sft(old: &Path) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(old.join("summary.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("sft").filter(|s| !s.is_null()).cloned()
+}
+
 fn mean_reward(b: &train_rollout::Batch) -> f64 {
     let on: Vec<f64> = (0..b.rows.len())
         .filter(|&r| !b.off_policy[r])
@@ -204,25 +226,54 @@ fn charged(cfg: &PrefixrlConfig) -> bool {
 }
 
 /// The offline charge before any SFT: the FLOPs of every trace in traces.jsonl (rejection
-/// sampling) plus, for prefix methods, the calibration FLOPs make-prefixes recorded in its
-/// summary.json (`flops_calibration`, mode calibrated), when this method is charged.
+/// sampling) plus, for prefix methods, the calibration FLOPs when this method is charged.
 fn offline_flops(cfg: &PrefixrlConfig, run: &Run, traces: &Path) -> Result<f64> {
     if !charged(cfg) {
         return Ok(0.0);
     }
     let mut total: f64 = jsonl::read_traces(traces)?.iter().map(|t| t.flops).sum();
     if cfg.rl.method.uses_prefixes() {
-        let summary = dir_of(&inputs::path(cfg, run, Artifact::Prefixes)?).join("summary.json");
-        if let Ok(text) = std::fs::read_to_string(&summary) {
-            let v: serde_json::Value = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not JSON", summary.display()))?;
-            total += v
-                .get("flops_calibration")
-                .and_then(|f| f.as_f64())
-                .unwrap_or(0.0);
-        }
+        total += calibration_flops(cfg, run)?;
     }
     Ok(total)
+}
+
+/// The calibration FLOPs make-prefixes recorded in the `make_prefixes` section of the
+/// summary.json beside prefixes.jsonl (`flops_calibration`, a number in mode calibrated, null
+/// otherwise; under `stage: all` the run's own summary.json, which holds every stage's
+/// section). A prefixes run without that record is refused rather than charged nothing.
+fn calibration_flops(cfg: &PrefixrlConfig, run: &Run) -> Result<f64> {
+    let summary = dir_of(&inputs::path(cfg, run, Artifact::Prefixes)?).join("summary.json");
+    let key = match cfg.stage {
+        Stage::All => String::new(),
+        _ => format!("{}: ", Artifact::Prefixes.key()),
+    };
+    let missing = |why: &str| {
+        usage(format!(
+            "{key}{} {why}, so the calibration FLOPs of its prefixes cannot be charged to \
+             flops_offline (§5.1); run make-prefixes again to write it",
+            summary.display()
+        ))
+    };
+    let text =
+        std::fs::read_to_string(&summary).map_err(|e| missing(&format!("cannot be read ({e})")))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| missing(&format!("is not JSON ({e})")))?;
+    let section = v
+        .get("make_prefixes")
+        .filter(|s| s.is_object())
+        .ok_or_else(|| missing("has no `make_prefixes` section"))?;
+    match section.get("flops_calibration") {
+        Some(f) if f.is_number() => Ok(f.as_f64().unwrap_or(0.0)),
+        Some(serde_json::Value::Null) | None
+            if section.get("mode").and_then(|m| m.as_str()) != Some("calibrated") =>
+        {
+            Ok(0.0)
+        }
+        _ => Err(missing(
+            "has no number at make_prefixes.flops_calibration (mode calibrated)",
+        )),
+    }
 }
 
 /// summary.json: the method, the totals and the checker's failure counts (also printed).

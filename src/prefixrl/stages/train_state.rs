@@ -78,12 +78,15 @@ pub fn has_checkpoint(dir: &Path) -> bool {
 }
 
 /// Load the last checkpoint of run `dir` (`inputs.resume`) into `model` and `opt`; returns
-/// its step and totals. Errors name the key.
+/// its step and totals. A checkpoint at step `steps` is accepted only with `finished_ok` (a
+/// `stage: all` run whose training finished: the later stages still run); one past it, or
+/// at it without `finished_ok`, leaves nothing to do. Errors name the key.
 pub fn resume(
     dir: &Path,
     model: &dyn LanguageModel,
     opt: &mut AdamW,
     steps: u64,
+    finished_ok: bool,
 ) -> Result<(u64, Totals)> {
     let root = dir.join(CHECKPOINTS);
     let last = if root.is_dir() {
@@ -108,7 +111,7 @@ pub fn resume(
         ))
     };
     let r = checkpoint::load(&last, model.var_store(), opt).map_err(damaged)?;
-    if r.step >= steps {
+    if r.step > steps || (r.step == steps && !finished_ok) {
         return Err(usage(format!(
             "inputs.resume: {} is at step {}, nothing is left of rl.steps = {steps}; raise rl.steps",
             last.display(),
@@ -122,6 +125,39 @@ pub fn resume(
         )))
     })?;
     Ok((r.step, totals))
+}
+
+/// Copy the last checkpoint of run `old` into `run`'s checkpoints/ (a `stage: all` run
+/// resumed after its training finished: the eval stage evaluates the run's own last
+/// checkpoint).
+pub fn copy_last_checkpoint(old: &Path, run: &Run) -> Result<()> {
+    let Some(last) = checkpoint::list(&old.join(CHECKPOINTS))?.pop() else {
+        return Ok(());
+    };
+    let name = last
+        .file_name()
+        .context("a checkpoint directory without a name")?;
+    let to = run.path(CHECKPOINTS).join(name);
+    std::fs::create_dir_all(&to).with_context(|| format!("creating {}", to.display()))?;
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(&last).with_context(|| format!("reading {}", last.display()))? {
+        let from = entry?.path();
+        if !from.is_file() {
+            anyhow::bail!(
+                "inputs.resume: {} is not a file of a checkpoint",
+                from.display()
+            );
+        }
+        files.push(from);
+    }
+    // The meta file last: a checkpoint is listed once it has one, so a copy cut short is not.
+    files.sort_by_key(|f| f.file_name() == Some(checkpoint::META_FILE.as_ref()));
+    for from in files {
+        let dest = to.join(from.file_name().unwrap_or_default());
+        std::fs::copy(&from, &dest)
+            .with_context(|| format!("copying {} to {}", from.display(), dest.display()))?;
+    }
+    Ok(())
 }
 
 /// Copy the rows of `<old>/<file>` whose `step` is at most `upto` into `out` (same header).
