@@ -4,6 +4,7 @@ pub mod axis;
 pub mod defaults;
 pub mod legend;
 pub mod marker;
+pub mod output;
 pub mod render;
 pub mod series;
 

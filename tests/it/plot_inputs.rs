@@ -17,6 +17,8 @@ fn fake_run(dir: &Path, subcommand: &str, metrics: &str) {
     std::fs::write(dir.join("metrics.csv"), metrics).unwrap();
 }
 
+const GOOD: &str = "step,loss\n1,0.5\n2,0.4\n3,0.2\n";
+
 fn plot(cwd: &Path, run: &str, extra: &[&str]) -> std::process::Output {
     let mut args = vec!["plot", run, "--x", "step", "--y", "loss"];
     args.extend_from_slice(extra);
@@ -69,4 +71,21 @@ fn plot_notes_non_finite_and_repeated_x_rows_it_leaves_out() {
             "{note} in the figure"
         );
     }
+}
+
+#[test]
+fn plot_into_a_path_whose_folder_is_a_file_is_a_usage_error_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    fake_run(&tmp.path().join("r"), "decompose", GOOD);
+    std::fs::write(tmp.path().join("notes"), "mine").unwrap();
+    let out = plot(tmp.path(), "r", &["-o", "notes/sub/f.png"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    let want = "cannot write notes/sub/f.png: notes is a file, not a directory";
+    assert!(stderr(&out).contains(want), "{}", text(&out));
+
+    std::fs::write(tmp.path().join("r/plots"), "mine too").unwrap();
+    let out = plot(tmp.path(), "r", &[]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(stderr(&out).contains("r/plots is a file"), "{}", text(&out));
+    assert_eq!(read(&tmp.path().join("r/plots")), "mine too");
 }
