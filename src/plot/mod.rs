@@ -39,7 +39,15 @@ pub fn command(args: &PlotArgs, plots_for: crate::report::PlotsFor) -> Result<()
         .iter()
         .flat_map(|p| p.split.iter().copied())
         .collect();
-    for (part, cells) in split_cells(&collection, &split) {
+    let groups = split_cells(&collection, &split);
+    if args.output.is_some() {
+        for (part, _) in &groups {
+            for file in plot_files(args, part.as_deref()) {
+                output::check_free(&file, args.force)?;
+            }
+        }
+    }
+    for (part, cells) in groups {
         let sub = Collection {
             root: collection.root.clone(),
             study: collection.study.clone(),
@@ -51,6 +59,9 @@ pub fn command(args: &PlotArgs, plots_for: crate::report::PlotsFor) -> Result<()
             fig.title = format!("{} [{p}]", fig.title);
         }
         for f in plot_files(args, part.as_deref()) {
+            if args.output.is_some() {
+                output::set_aside(&f)?;
+            }
             render::save(&fig, &f)?;
             warn_left_out(&fig, &f.display().to_string());
             println!("plot: {}", f.display());

@@ -74,6 +74,42 @@ fn plot_notes_non_finite_and_repeated_x_rows_it_leaves_out() {
 }
 
 #[test]
+fn plot_output_never_replaces_a_users_file_without_force_which_moves_it_aside() {
+    let tmp = tempfile::tempdir().unwrap();
+    fake_run(&tmp.path().join("r"), "decompose", GOOD);
+    let mine = tmp.path().join("fig.png");
+    std::fs::write(&mine, "my own figure").unwrap();
+    let out = plot(tmp.path(), "r", &["-o", "fig.png"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(
+        stderr(&out).contains("fig.png: the file already exists"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(read(&mine), "my own figure");
+
+    let out = plot(tmp.path(), "r", &["-o", "fig.png", "--force"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(std::fs::read(&mine).unwrap().starts_with(b"\x89PNG"));
+    let aside: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("fig.png.replaced-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{}", text(&out));
+    assert_eq!(read(&aside[0]), "my own figure");
+
+    std::fs::create_dir(tmp.path().join("dir.svg")).unwrap();
+    let out = plot(tmp.path(), "r", &["-o", "dir.svg", "--force"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(
+        stderr(&out).contains("dir.svg: that is a directory"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
 fn plot_into_a_path_whose_folder_is_a_file_is_a_usage_error_naming_it() {
     let tmp = tempfile::tempdir().unwrap();
     fake_run(&tmp.path().join("r"), "decompose", GOOD);
