@@ -125,3 +125,48 @@ fn plot_into_a_path_whose_folder_is_a_file_is_a_usage_error_naming_it() {
     assert!(stderr(&out).contains("r/plots is a file"), "{}", text(&out));
     assert_eq!(read(&tmp.path().join("r/plots")), "mine too");
 }
+
+#[test]
+fn compare_refuses_the_same_run_twice_and_names_a_missing_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    fake_run(&tmp.path().join("a"), "decompose", GOOD);
+    fake_run(&tmp.path().join("b"), "decompose", GOOD);
+    let out = lab(tmp.path(), &["compare", "a", "b", "./a/"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(
+        stderr(&out).contains("a and ./a/ are the same run"),
+        "{}",
+        text(&out)
+    );
+    let out = lab(tmp.path(), &["compare", "a", "nowhere"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(
+        stderr(&out).contains("nowhere: no such directory"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn compare_of_two_subcommands_says_which_run_is_which() {
+    let tmp = tempfile::tempdir().unwrap();
+    fake_run(&tmp.path().join("a"), "decompose", GOOD);
+    fake_run(&tmp.path().join("b"), "grng", GOOD);
+    let out = lab(tmp.path(), &["compare", "a", "b"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let table = stdout(&out);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("subcommand"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>());
+    assert_eq!(
+        row,
+        Some(vec!["subcommand", "decompose", "grng"]),
+        "{}",
+        text(&out)
+    );
+    // Runs of one subcommand keep the table as it was.
+    fake_run(&tmp.path().join("c"), "decompose", GOOD);
+    let out = lab(tmp.path(), &["compare", "a", "c"]);
+    assert!(!stdout(&out).contains("subcommand"), "{}", text(&out));
+}
