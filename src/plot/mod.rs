@@ -218,6 +218,8 @@ fn split_cells(collection: &Collection, keys: &[&str]) -> Vec<(Option<String>, V
     groups
 }
 
+/// `<ys>_vs_<x>` as a file name: letters and digits of any script stay (so columns `λ` and `μ`
+/// do not both become `_` and overwrite each other's plot), anything else becomes `_`.
 fn file_stem(x: &str, ys: &[String]) -> String {
     let raw = if ys.is_empty() {
         x.to_string()
@@ -226,7 +228,7 @@ fn file_stem(x: &str, ys: &[String]) -> String {
     };
     raw.chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() || "._+-".contains(c) {
+            if c.is_alphanumeric() || "._+-".contains(c) {
                 c
             } else {
                 '_'

@@ -170,3 +170,23 @@ fn compare_of_two_subcommands_says_which_run_is_which() {
     let out = lab(tmp.path(), &["compare", "a", "c"]);
     assert!(!stdout(&out).contains("subcommand"), "{}", text(&out));
 }
+
+#[test]
+fn plot_files_of_columns_with_non_latin_names_do_not_overwrite_each_other() {
+    let tmp = tempfile::tempdir().unwrap();
+    fake_run(
+        &tmp.path().join("r"),
+        "decompose",
+        "step,λ,μ\n1,0.5,2\n2,0.4,3\n",
+    );
+    for y in ["λ", "μ"] {
+        let out = lab(tmp.path(), &["plot", "r", "--x", "step", "--y", y]);
+        assert!(out.status.success(), "{}", text(&out));
+        let svg = tmp.path().join(format!("r/plots/{y}_vs_step.svg"));
+        assert!(
+            read(&svg).contains(&format!("{y} vs step")),
+            "{}",
+            text(&out)
+        );
+    }
+}
