@@ -27,6 +27,17 @@ pub fn command(args: &PlotArgs, plots_for: crate::report::PlotsFor) -> Result<()
     if args.y.is_empty() {
         return Err(usage("lab plot: give at least one --y COLUMN"));
     }
+    if let Some((i, y)) = args
+        .y
+        .iter()
+        .enumerate()
+        .find(|(i, y)| args.y[..*i].contains(y))
+    {
+        return Err(usage(format!(
+            "lab plot: --y {y} is given twice (--y number {}); give each column once",
+            i + 1
+        )));
+    }
     if let Some(file) = &args.output {
         // Before any run is read, and naming the file as given (a split adds `_<part>`).
         render::format_of(file).map_err(|e| usage(format!("lab plot -o {e}")))?;

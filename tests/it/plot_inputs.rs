@@ -190,3 +190,17 @@ fn plot_files_of_columns_with_non_latin_names_do_not_overwrite_each_other() {
         );
     }
 }
+
+#[test]
+fn plot_refuses_the_same_y_column_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    fake_run(&tmp.path().join("r"), "decompose", GOOD);
+    let out = plot(tmp.path(), "r", &["--y", "loss"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(
+        stderr(&out).contains("--y loss is given twice"),
+        "{}",
+        text(&out)
+    );
+    assert!(!tmp.path().join("r/plots").exists(), "nothing drawn");
+}
