@@ -254,16 +254,21 @@ pub fn figure(collection: &Collection, x: &str, ys: &[String], logy: bool) -> Re
     let mut curves = Vec::new();
     let many_cells = collection.cells.len() > 1;
     let (mut nonpositive, mut nonfinite, mut duplicate_x) = (0, 0, 0);
+    let mut no_metrics: Vec<PathBuf> = Vec::new();
     for cell in &collection.cells {
         let (runs, note) = runs_to_plot(cell);
         for y in ys {
             let mut points = Vec::new();
             for run in &runs {
-                if let Some(p) = series::read_points(run, x, y, logy)? {
-                    nonpositive += p.nonpositive;
-                    nonfinite += p.nonfinite;
-                    duplicate_x += p.duplicate_x;
-                    points.push(p.points);
+                match series::read_points(run, x, y, logy)? {
+                    Some(p) => {
+                        nonpositive += p.nonpositive;
+                        nonfinite += p.nonfinite;
+                        duplicate_x += p.duplicate_x;
+                        points.push(p.points);
+                    }
+                    None if !no_metrics.contains(run) => no_metrics.push(run.clone()),
+                    None => {}
                 }
             }
             let label = curve_label(&cell.name, y, many_cells, ys.len() > 1, &points, note);
@@ -303,6 +308,15 @@ pub fn figure(collection: &Collection, x: &str, ys: &[String], logy: bool) -> Re
         let n = points(duplicate_x);
         notes.push(format!(
             "{n} left out whose `{x}` repeats an earlier row's (the first row is drawn)"
+        ));
+    }
+    if let Some(first) = no_metrics.first() {
+        let n = no_metrics.len();
+        notes.push(format!(
+            "{n} run{} without metrics.csv left out ({}{})",
+            if n == 1 { "" } else { "s" },
+            first.display(),
+            if n > 1 { ", ..." } else { "" }
         ));
     }
     Ok(Figure {

@@ -204,3 +204,19 @@ fn plot_refuses_the_same_y_column_twice() {
     );
     assert!(!tmp.path().join("r/plots").exists(), "nothing drawn");
 }
+
+#[test]
+fn plot_notes_a_run_without_metrics_csv_instead_of_dropping_it_silently() {
+    let tmp = tempfile::tempdir().unwrap();
+    fake_run(&tmp.path().join("c/a"), "decompose", GOOD);
+    fake_run(&tmp.path().join("c/b"), "decompose", GOOD);
+    std::fs::remove_file(tmp.path().join("c/b/metrics.csv")).unwrap();
+    let out = plot(tmp.path(), "c", &["-o", "f.svg"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let note = "1 run without metrics.csv left out (c/b)";
+    assert!(stderr(&out).contains(note), "{}", text(&out));
+    assert!(
+        read(&tmp.path().join("f.svg")).contains(note),
+        "in the figure"
+    );
+}
