@@ -91,6 +91,10 @@ pub struct PlotArgs {
     /// Output file, .png or .svg (default: RUN_OR_STUDY/plots/<y>_vs_<x>.png and .svg)
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Replace an existing -o FILE: the old one is moved aside to FILE.replaced-<time>, never
+    /// deleted (without --force an existing -o FILE is an error)
+    #[arg(long, requires = "output")]
+    pub force: bool,
 }
 
 #[derive(Args, Debug, Clone)]

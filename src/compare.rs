@@ -14,13 +14,32 @@ pub fn command(dirs: &[PathBuf]) -> Result<()> {
     }
     let mut runs = Vec::new();
     let mut configs = Vec::new();
+    let mut seen: Vec<(PathBuf, &PathBuf)> = Vec::new();
     for dir in dirs {
+        if !dir.is_dir() {
+            let what = if dir.exists() {
+                "not a directory (give a run directory, not a file in it)"
+            } else {
+                "no such directory"
+            };
+            return Err(usage(format!("{}: {what}", dir.display())));
+        }
         if !dir.join("meta.json").is_file() {
             return Err(usage(format!(
                 "{}: not a lab run directory (no meta.json)",
                 dir.display()
             )));
         }
+        // `a`, `./a/` and a link to it are one run: two columns of it would compare nothing.
+        let real = dir.canonicalize().unwrap_or_else(|_| dir.clone());
+        if let Some((_, first)) = seen.iter().find(|(r, _)| *r == real) {
+            return Err(usage(format!(
+                "lab compare: {} and {} are the same run; give each run once",
+                first.display(),
+                dir.display()
+            )));
+        }
+        seen.push((real, dir));
         runs.push(read_run(dir)?);
         configs.push(flat_config(dir)?);
     }
@@ -39,6 +58,18 @@ pub fn render(runs: &[RunInfo], configs: &[FlatConfig]) -> String {
             .chain(runs.iter().map(|r| r.status.clone()))
             .collect(),
     );
+    // Runs of different subcommands share few metrics and config keys: say whose they are.
+    let subcommands: Vec<String> = runs
+        .iter()
+        .map(|r| r.subcommand.clone().unwrap_or_else(|| "?".into()))
+        .collect();
+    if subcommands.iter().any(|s| *s != subcommands[0]) {
+        rows.push(
+            std::iter::once("subcommand".to_string())
+                .chain(subcommands)
+                .collect(),
+        );
+    }
     for m in metric_names(runs) {
         let mut row = vec![m.clone()];
         row.extend(runs.iter().map(|r| r.metric(&m).map_or("–".into(), sig)));

@@ -4,6 +4,7 @@ pub mod axis;
 pub mod defaults;
 pub mod legend;
 pub mod marker;
+pub mod output;
 pub mod render;
 pub mod series;
 
@@ -26,6 +27,17 @@ pub fn command(args: &PlotArgs, plots_for: crate::report::PlotsFor) -> Result<()
     if args.y.is_empty() {
         return Err(usage("lab plot: give at least one --y COLUMN"));
     }
+    if let Some((i, y)) = args
+        .y
+        .iter()
+        .enumerate()
+        .find(|(i, y)| args.y[..*i].contains(y))
+    {
+        return Err(usage(format!(
+            "lab plot: --y {y} is given twice (--y number {}); give each column once",
+            i + 1
+        )));
+    }
     if let Some(file) = &args.output {
         // Before any run is read, and naming the file as given (a split adds `_<part>`).
         render::format_of(file).map_err(|e| usage(format!("lab plot -o {e}")))?;
@@ -38,7 +50,15 @@ pub fn command(args: &PlotArgs, plots_for: crate::report::PlotsFor) -> Result<()
         .iter()
         .flat_map(|p| p.split.iter().copied())
         .collect();
-    for (part, cells) in split_cells(&collection, &split) {
+    let groups = split_cells(&collection, &split);
+    if args.output.is_some() {
+        for (part, _) in &groups {
+            for file in plot_files(args, part.as_deref()) {
+                output::check_free(&file, args.force)?;
+            }
+        }
+    }
+    for (part, cells) in groups {
         let sub = Collection {
             root: collection.root.clone(),
             study: collection.study.clone(),
@@ -50,6 +70,9 @@ pub fn command(args: &PlotArgs, plots_for: crate::report::PlotsFor) -> Result<()
             fig.title = format!("{} [{p}]", fig.title);
         }
         for f in plot_files(args, part.as_deref()) {
+            if args.output.is_some() {
+                output::set_aside(&f)?;
+            }
             render::save(&fig, &f)?;
             warn_left_out(&fig, &f.display().to_string());
             println!("plot: {}", f.display());
@@ -206,6 +229,8 @@ fn split_cells(collection: &Collection, keys: &[&str]) -> Vec<(Option<String>, V
     groups
 }
 
+/// `<ys>_vs_<x>` as a file name: letters and digits of any script stay (so columns `λ` and `μ`
+/// do not both become `_` and overwrite each other's plot), anything else becomes `_`.
 fn file_stem(x: &str, ys: &[String]) -> String {
     let raw = if ys.is_empty() {
         x.to_string()
@@ -214,7 +239,7 @@ fn file_stem(x: &str, ys: &[String]) -> String {
     };
     raw.chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() || "._+-".contains(c) {
+            if c.is_alphanumeric() || "._+-".contains(c) {
                 c
             } else {
                 '_'
@@ -228,15 +253,22 @@ fn file_stem(x: &str, ys: &[String]) -> String {
 pub fn figure(collection: &Collection, x: &str, ys: &[String], logy: bool) -> Result<Figure> {
     let mut curves = Vec::new();
     let many_cells = collection.cells.len() > 1;
-    let mut nonpositive = 0;
+    let (mut nonpositive, mut nonfinite, mut duplicate_x) = (0, 0, 0);
+    let mut no_metrics: Vec<PathBuf> = Vec::new();
     for cell in &collection.cells {
         let (runs, note) = runs_to_plot(cell);
         for y in ys {
             let mut points = Vec::new();
             for run in &runs {
-                if let Some(p) = series::read_points(run, x, y, logy)? {
-                    nonpositive += p.nonpositive;
-                    points.push(p.points);
+                match series::read_points(run, x, y, logy)? {
+                    Some(p) => {
+                        nonpositive += p.nonpositive;
+                        nonfinite += p.nonfinite;
+                        duplicate_x += p.duplicate_x;
+                        points.push(p.points);
+                    }
+                    None if !no_metrics.contains(run) => no_metrics.push(run.clone()),
+                    None => {}
                 }
             }
             let label = curve_label(&cell.name, y, many_cells, ys.len() > 1, &points, note);
@@ -263,10 +295,28 @@ pub fn figure(collection: &Collection, x: &str, ys: &[String], logy: bool) -> Re
         }
         notes.push(band);
     }
+    let points = |n: usize| format!("{n} point{}", if n == 1 { "" } else { "s" });
     if nonpositive > 0 {
+        let n = points(nonpositive);
+        notes.push(format!("log y axis: {n} with y <= 0 left out"));
+    }
+    if nonfinite > 0 {
+        let n = points(nonfinite);
+        notes.push(format!("{n} with NaN or infinite `{x}` or y left out"));
+    }
+    if duplicate_x > 0 {
+        let n = points(duplicate_x);
         notes.push(format!(
-            "log y axis: {nonpositive} point{} with y <= 0 left out",
-            if nonpositive == 1 { "" } else { "s" }
+            "{n} left out whose `{x}` repeats an earlier row's (the first row is drawn)"
+        ));
+    }
+    if let Some(first) = no_metrics.first() {
+        let n = no_metrics.len();
+        notes.push(format!(
+            "{n} run{} without metrics.csv left out ({}{})",
+            if n == 1 { "" } else { "s" },
+            first.display(),
+            if n > 1 { ", ..." } else { "" }
         ));
     }
     Ok(Figure {

@@ -55,9 +55,7 @@ pub fn save_grid(figs: &[Figure], columns: usize, path: &Path) -> Result<()> {
     let rows = figs.len().div_ceil(columns).max(1);
     let size = (SIZE.0 * columns as u32, SIZE.1 * rows as u32);
     let format = format_of(path)?;
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
+    super::output::make_parent(path)?;
     let failed = |e| anyhow!("drawing {}: {e}", path.display());
     match format {
         Format::Png => {

@@ -80,15 +80,19 @@ impl Curve {
     }
 }
 
-/// A run's points and how many rows `positive` left out (finite y <= 0, for a log axis).
+/// A run's points and how many rows were left out: y <= 0 for a log axis (`positive`), x or y
+/// NaN or infinite, or x equal to an earlier row's x (the earlier row is drawn).
 pub struct Points {
     pub points: Vec<(f64, f64)>,
     pub nonpositive: usize,
+    pub nonfinite: usize,
+    pub duplicate_x: usize,
 }
 
-/// (x, y) points of columns `x` and `y` of a run's metrics.csv, sorted by x; rows where either
-/// is not a finite number (or y <= 0 when `positive`, counted) are skipped. None without
-/// metrics.csv.
+/// (x, y) points of columns `x` and `y` of a run's metrics.csv, sorted by x. Rows with an empty
+/// x or y cell (not logged that row) are skipped; rows left out for another reason are counted
+/// in [`Points`]; a cell that is not a number is a usage error naming the file, line and
+/// column. None without metrics.csv.
 pub fn read_points(run: &Path, x: &str, y: &str, positive: bool) -> Result<Option<Points>> {
     let path = run.join("metrics.csv");
     if !path.exists() {
@@ -104,6 +108,12 @@ pub fn read_points(run: &Path, x: &str, y: &str, positive: bool) -> Result<Optio
         ))
     };
     let headers = reader.headers().map_err(malformed)?.clone();
+    if headers.is_empty() {
+        return Err(usage(format!(
+            "{} is empty (no header line); a run writes its columns first",
+            path.display()
+        )));
+    }
     let index = |col: &str| {
         headers.iter().position(|h| h == col).ok_or_else(|| {
             let names: Vec<&str> = headers.iter().collect();
@@ -116,26 +126,42 @@ pub fn read_points(run: &Path, x: &str, y: &str, positive: bool) -> Result<Optio
     };
     let (ix, iy) = (index(x)?, index(y)?);
     let mut points = Vec::new();
-    let mut nonpositive = 0;
+    let (mut nonpositive, mut nonfinite) = (0, 0);
     for record in reader.records() {
         let record = record.map_err(malformed)?;
-        let parse = |i: usize| record.get(i).and_then(|s| s.trim().parse::<f64>().ok());
-        if let (Some(px), Some(py)) = (parse(ix), parse(iy)) {
-            if !(px.is_finite() && py.is_finite()) {
-                continue;
+        let line = record.position().map_or(0, |p| p.line());
+        let parse = |i: usize, col: &str| -> Result<Option<f64>> {
+            let cell = record.get(i).unwrap_or("").trim();
+            if cell.is_empty() {
+                return Ok(None);
             }
-            if positive && py <= 0.0 {
-                nonpositive += 1;
-            } else {
-                points.push((px, py));
-            }
+            cell.parse::<f64>().map(Some).map_err(|_| {
+                usage(format!(
+                    "{} line {line}: `{col}` is {cell:?}, not a number; fix or remove that line",
+                    path.display()
+                ))
+            })
+        };
+        let (Some(px), Some(py)) = (parse(ix, x)?, parse(iy, y)?) else {
+            continue;
+        };
+        if !(px.is_finite() && py.is_finite()) {
+            nonfinite += 1;
+        } else if positive && py <= 0.0 {
+            nonpositive += 1;
+        } else {
+            points.push((px, py));
         }
     }
+    // Stable: of rows with the same x, the first one written stays.
     points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let before = points.len();
     points.dedup_by(|later, earlier| later.0 == earlier.0);
     Ok(Some(Points {
+        duplicate_x: before - points.len(),
         points,
         nonpositive,
+        nonfinite,
     }))
 }
 

@@ -115,6 +115,7 @@ mod optim_loss;
 mod optim_sgd;
 mod optim_sophia;
 mod optim_state;
+mod plot_inputs;
 mod plot_look;
 mod prefixrl_algo;
 mod prefixrl_algo_metrics;
