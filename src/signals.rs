@@ -8,6 +8,9 @@
 //! thread of the dying study.
 //! A study forwards these signals to its child runs (registered with [`Children::add`]), which
 //! run in their own process group so that a terminal's Ctrl-C reaches them once, not twice.
+//! SIGXFSZ (a write past the shell's or Slurm's file-size limit, `ulimit -f`) is ignored, so
+//! the write fails with "File too large" and the run ends `failed` naming the file, as on a
+//! full disk, instead of being killed with a core dump and a `meta.json` stuck at `running`.
 use std::sync::atomic::{AtomicI32, Ordering};
 
 /// The first signal received (0: none).
@@ -25,6 +28,8 @@ pub fn install() {
             libc::sigaction(sig, &action, std::ptr::null_mut());
         }
     }
+    // SAFETY: SIG_IGN for a signal whose only default is to end the process.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
 }
 
 extern "C" fn on_signal(sig: libc::c_int) {

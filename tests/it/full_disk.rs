@@ -1,9 +1,10 @@
 //! Real write failures (issue 16, "A full disk"): a file-size limit (RLIMIT_FSIZE, the write
-//! fails with EFBIG as it would with ENOSPC) or a temp file that is a link to /dev/full (ENOSPC).
+//! fails with EFBIG as it would with ENOSPC), set before `lab` starts or (prlimit) on a running
+//! study.
 //! A failed write exits non-zero, names the file, marks the run `failed`, and leaves no
 //! half-written file under an output's final name; "done" is never printed. A study that
 //! cannot write a run's output.log or complete its meta.json fails that run, naming the file.
-use super::common::{code, json, lab, read_csv, stderr, stdout, wait_until, LAB};
+use super::common::{code, json, lab, read_csv, stderr, stdout, temp_files, wait_until, LAB};
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -29,8 +30,13 @@ fn decompose_limited_from(dir: &Path, config: &str, limit: u64, sets: &[&str]) -
     for s in sets {
         args.extend(["--set", s]);
     }
+    lab_limited(dir, &args, limit)
+}
+
+/// `lab args` in `dir`, no file may grow past `limit` bytes.
+fn lab_limited(dir: &Path, args: &[&str], limit: u64) -> Output {
     let mut cmd = Command::new(LAB);
-    cmd.args(&args).current_dir(dir);
+    cmd.args(args).current_dir(dir);
     // SAFETY: setrlimit and signal are async-signal-safe; nothing else runs in the child.
     unsafe {
         cmd.pre_exec(move || {
@@ -63,10 +69,7 @@ fn assert_failed_naming(o: &Output, dir: &Path, file: &str) {
     assert_eq!(meta["status"], "failed", "{meta}");
     let why = meta["error"].as_str().unwrap_or_default();
     assert!(why.starts_with(&named), "meta.json names {file}: {why}");
-    assert!(
-        !dir.join(format!("run/{file}.tmp")).exists(),
-        "temp file left"
-    );
+    assert_eq!(temp_files(&dir.join("run")), Vec::<String>::new());
 }
 
 #[test]
@@ -153,20 +156,23 @@ fn runs_dir() -> tempfile::TempDir {
 fn a_report_table_on_a_full_disk_is_not_left_half_written() {
     let dir = runs_dir();
     let runs = dir.path().join("runs");
-    std::os::unix::fs::symlink("/dev/full", runs.join("summary.csv.tmp")).unwrap();
-    let o = lab(dir.path(), &["report", "runs"]);
+    // The table of one run is a few hundred bytes; 64 do not hold it.
+    let o = lab_limited(dir.path(), &["report", "runs"], 64);
     let err = stderr(&o);
     assert_eq!(code(&o), 1, "{err}");
     assert!(
-        err.contains("writing runs/summary.csv: No space left on device"),
+        err.contains("writing runs/summary.csv: File too large"),
         "{err}"
     );
     assert!(!runs.join("summary.csv").exists(), "half-written table");
-    assert!(!runs.join("summary.csv.tmp").exists(), "temp link left");
+    assert_eq!(temp_files(&runs), Vec::<String>::new(), "temp file left");
     assert!(
         !runs.join("report.md").exists(),
         "a report without its table"
     );
+    let o = lab(dir.path(), &["report", "runs"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(std::fs::metadata(runs.join("summary.csv")).unwrap().len() > 64);
 }
 
 #[test]
@@ -189,7 +195,6 @@ fn an_output_that_links_to_a_full_device_is_replaced_not_written_through() {
 fn a_plot_on_a_full_disk_names_its_file_and_leaves_none() {
     let dir = runs_dir();
     let plot = dir.path().join("p.png");
-    std::os::unix::fs::symlink("/dev/full", dir.path().join("p.png.tmp")).unwrap();
     let args = [
         "plot",
         "runs",
@@ -200,18 +205,19 @@ fn a_plot_on_a_full_disk_names_its_file_and_leaves_none() {
         "-o",
         "p.png",
     ];
-    let o = lab(dir.path(), &args);
+    let o = lab_limited(dir.path(), &args, 512);
     let err = stderr(&o);
     assert_eq!(code(&o), 1, "{err}");
-    assert!(
-        err.contains("writing p.png: No space left on device"),
-        "{err}"
-    );
-    assert!(!plot.exists() && !dir.path().join("p.png.tmp").exists());
+    assert!(err.contains("writing p.png: File too large"), "{err}");
+    assert!(!plot.exists());
+    assert_eq!(temp_files(dir.path()), Vec::<String>::new());
     let o = lab(dir.path(), &args);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let bytes = std::fs::read(&plot).unwrap();
-    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+    assert!(
+        bytes.len() > 512 && bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "a PNG"
+    );
 }
 
 /// A one-run decompose study whose run reads its matrix from the FIFO `a.npy`: returned once
@@ -297,14 +303,30 @@ fn a_study_that_cannot_save_a_runs_log_fails_that_run_naming_the_file() {
         run.join("summary.json").exists(),
         "the run's results are kept"
     );
-    assert!(!run.join("output.log.tmp").exists(), "temp file left");
+    assert_eq!(temp_files(&run), Vec::<String>::new(), "temp file left");
 }
 
 #[test]
 fn a_study_that_cannot_complete_a_dead_runs_meta_fails_it_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let (study, run, pid, fifo) = study_reading_a_fifo(dir.path());
-    std::os::unix::fs::symlink("/dev/full", run.join("meta.json.tmp")).unwrap();
+    // From now on the study (not its run, started already) may not write a file as big as the
+    // run's meta.json: the completed one (status, end, error) is bigger, its log is smaller.
+    let size = std::fs::metadata(run.join("meta.json")).unwrap().len();
+    let lim = libc::rlimit {
+        rlim_cur: size,
+        rlim_max: size,
+    };
+    // SAFETY: prlimit(2) on the study this test started, with a valid rlimit.
+    let set = unsafe {
+        libc::prlimit(
+            study.id() as i32,
+            libc::RLIMIT_FSIZE,
+            &lim,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(set, 0, "{}", std::io::Error::last_os_error());
     // SAFETY: kill(2) on the run this test started (it waits for its matrix).
     assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
     let o = study.wait_with_output().unwrap();
@@ -314,9 +336,10 @@ fn a_study_that_cannot_complete_a_dead_runs_meta_fails_it_naming_the_file() {
     let meta = "results/decompose/logs/solver.max_iter=100/seed-0/meta.json";
     assert!(
         err.contains(&format!(
-            "killed by signal 9); writing {meta}: No space left on device"
+            "killed by signal 9); writing {meta}: File too large"
         )),
         "{err}"
     );
     assert!(run.join("output.log").is_file(), "the log is still saved");
+    assert_eq!(temp_files(&run), Vec::<String>::new(), "temp file left");
 }

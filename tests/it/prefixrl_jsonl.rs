@@ -48,7 +48,7 @@ fn records_round_trip() {
     let path = dir.path().join("problems.jsonl");
     write_jsonl(&path, &problems).expect("write");
     assert_eq!(read_problems(&path).expect("read"), problems);
-    assert!(!dir.path().join("problems.jsonl.tmp").exists());
+    assert_eq!(super::common::temp_files(dir.path()), Vec::<String>::new());
 
     let mut t2 = trace("cd3-0", "oracle");
     t2.behaviour_logprobs = None;
