@@ -14,10 +14,7 @@ use ndarray::{Array1, Array2};
 /// Cov(Z) for Z = (X₁, Y₁, …, X_N, Y_N) (§5.4), α in the standard parametrization.
 pub fn covariance(periods: usize, hurst: f64, alpha_std: f64) -> Array2<f64> {
     let dt = 1.0 / periods as f64;
-    let rho = |k: f64| {
-        let h2 = 2.0 * hurst;
-        0.5 * ((k + 1.0).abs().powf(h2) + (k - 1.0).abs().powf(h2) - 2.0 * k.abs().powf(h2))
-    };
+    let rho = |k: f64| fgn_correlation(k, hurst);
     let frac = alpha_std * alpha_std * dt.powf(2.0 * hurst);
     Array2::from_shape_fn((2 * periods, 2 * periods), |(p, q)| {
         let (l, j) = (p / 2, q / 2);
@@ -35,6 +32,63 @@ pub fn alpha_std(cfg: &FinanceConfig, hurst: f64) -> f64 {
         super::config::AlphaConvention::Code => cfg.alpha * 2f64.powf(-hurst),
         super::config::AlphaConvention::Standard => cfg.alpha,
     }
+}
+
+/// Below this ratio of Σ's fractional to its Brownian part (α²Δt^{2H}·λ_min(R) / Δt) the
+/// fractional part is lost to double precision next to Δt and Σ is numerically singular:
+/// α_code = 1e-5 (ratio ≈ 3e-12 at the spec's N = 125, H = 0.7) solves, 1e-6 (3e-14) does not.
+const MIN_FRACTIONAL_RATIO: f64 = 1e-12;
+
+/// Refuse (usage error naming `mode.alpha`) an α so small that Σ = Cov(X, Y) of §5.4 is
+/// numerically singular at some H of the config.
+pub fn check_alpha(cfg: &FinanceConfig) -> Result<()> {
+    for &h in &cfg.hurst {
+        // α_std = α·2^{-H} (code convention) or α.
+        let scale = alpha_std(cfg, h) / cfg.alpha;
+        check_fractional_part("mode.alpha", cfg.alpha, scale, cfg.periods, h)?;
+    }
+    Ok(())
+}
+
+/// Refuse (usage error naming `key`) an α (α_std = scale·α) so small that the §5.4 covariance
+/// Σ of `periods` periods at Hurst index `hurst` is numerically singular. X = S + Y with S the
+/// fBM increments (covariance α_std²Δt^{2H}·R, R their correlation) and Y the Brownian ones
+/// (Δt·I), so Σ's smallest eigenvalue is within a constant of min(Δt, α_std²Δt^{2H}·λ_min(R)).
+pub fn check_fractional_part(
+    key: &str,
+    alpha: f64,
+    scale: f64,
+    periods: usize,
+    hurst: f64,
+) -> Result<()> {
+    use ndarray_linalg::{EigValsh, UPLO};
+    let dt = 1.0 / periods as f64;
+    let lambda_min = fgn_correlation_matrix(periods, hurst)
+        .eigvalsh(UPLO::Lower)
+        .map_or(0.0, |e| e.iter().copied().fold(f64::INFINITY, f64::min));
+    let per_unit_alpha = scale * scale * dt.powf(2.0 * hurst) * lambda_min / dt;
+    let ratio = alpha * alpha * per_unit_alpha;
+    if ratio.is_nan() || ratio < MIN_FRACTIONAL_RATIO {
+        let need = (MIN_FRACTIONAL_RATIO / per_unit_alpha).sqrt();
+        return Err(crate::error::usage(format!(
+            "{key} = {alpha:?}: at hurst {hurst} the fractional part of the covariance (spec \
+             5.4) is {ratio:.1e} of the Brownian part, below double precision's reach \
+             ({MIN_FRACTIONAL_RATIO:.0e}), so the covariance is numerically singular; use \
+             |alpha| of at least {need:.1e}"
+        )));
+    }
+    Ok(())
+}
+
+/// Correlation of two fractional Gaussian noise increments `k` periods apart.
+fn fgn_correlation(k: f64, hurst: f64) -> f64 {
+    let h2 = 2.0 * hurst;
+    0.5 * ((k + 1.0).abs().powf(h2) + (k - 1.0).abs().powf(h2) - 2.0 * k.abs().powf(h2))
+}
+
+/// R: the correlation matrix of `n` consecutive fractional Gaussian noise increments.
+fn fgn_correlation_matrix(n: usize, hurst: f64) -> Array2<f64> {
+    Array2::from_shape_fn((n, n), |(l, j)| fgn_correlation(l as f64 - j as f64, hurst))
 }
 
 /// One solved information structure.

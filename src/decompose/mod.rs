@@ -128,6 +128,21 @@ impl Experiment for DecomposeConfig {
         memory::need(self)
     }
 
+    fn check_inputs(&self) -> Result<()> {
+        match (&self.mode, &self.matrix) {
+            (config::Mode::Finance(f), _) => finance::check_alpha(f),
+            (
+                _,
+                &config::MatrixSpec::MixedFbm {
+                    periods,
+                    hurst,
+                    alpha,
+                },
+            ) => finance::check_fractional_part("matrix.alpha", alpha, 1.0, periods, hurst),
+            _ => Ok(()),
+        }
+    }
+
     fn execute(&self, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
         if let config::Mode::Finance(f) = &self.mode {
             let mut metrics = run.csv("metrics.csv", driver::COLUMNS)?;

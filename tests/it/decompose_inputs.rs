@@ -53,6 +53,44 @@ fn finance_alpha_zero_is_a_usage_error_naming_the_key() {
     assert_eq!(code, 0, "{text}");
 }
 
+/// An α so small that the fBM covariance is singular in double precision (its fractional part
+/// under 1e-12 of the Brownian one) is refused naming the key and the smallest α that works,
+/// in finance mode and for the mixed-fbm matrix, instead of a LAPACK failure mid-run; an α just
+/// above that bound solves.
+#[test]
+fn an_alpha_too_small_for_double_precision_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let finance = [
+        "--set",
+        "mode.kind=finance",
+        "--set",
+        "mode.structures=[sum, full]",
+    ];
+    for (key, sets) in [
+        ("mode.alpha", &finance[..]),
+        ("matrix.alpha", &["--set", "matrix.kind=mixed-fbm"][..]),
+    ] {
+        for alpha in ["1e-8", "-1e-300"] {
+            let set = format!("{key}={alpha}");
+            let (code, text) = decompose(dir.path(), &[sets, &["--set", &set]].concat());
+            assert_eq!(code, 2, "{text}");
+            assert!(
+                text.contains(&format!("{key} = {alpha}: at hurst"))
+                    && text.contains("numerically singular")
+                    && text.contains("use |alpha| of at least"),
+                "{text}"
+            );
+            assert!(!dir.path().join("run").exists(), "nothing written");
+        }
+    }
+    // The finance default (N = 125, H = 0.7, code convention) needs |α| ≥ 5.6e-6.
+    let (code, text) = decompose(
+        dir.path(),
+        &[&finance[..], &["--set", "mode.alpha=1e-5"]].concat(),
+    );
+    assert_eq!(code, 0, "{text}");
+}
+
 /// `cross_excluded` lists pairs of different blocks whose cross entries leave L: a block
 /// paired with itself, an index past the last block or a pair given twice is a mistake, said
 /// with the key and why instead of being ignored.
