@@ -206,7 +206,14 @@ fn find_runs(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<()> {
 /// cannot be parsed (a run killed while writing it) makes the run `unreadable`, not an error.
 pub fn read_run(dir: &Path) -> Result<RunInfo> {
     let meta = match read_yaml_like(&dir.join("meta.json")) {
-        Ok(Some(meta)) => meta,
+        Ok(Some(meta)) if meta.is_mapping() => meta,
+        // Valid JSON but not a run's record (a list, a string): as unreadable as a torn file.
+        Ok(Some(_)) => {
+            let mut info = RunInfo::unreadable(dir);
+            let path = dir.join("meta.json");
+            info.error = Some(format!("{}: not a JSON object", path.display()));
+            return Ok(info);
+        }
         Ok(None) => {
             let msg = format!("{}: not a lab run (no meta.json)", dir.display());
             return Err(usage(msg));

@@ -362,6 +362,7 @@ fn settle_meta(job: &Job, status: &str, error: &str, replace: bool) -> Result<()
     let mut meta: serde_json::Value = old
         .as_deref()
         .and_then(|t| serde_json::from_str(t).ok())
+        .filter(serde_json::Value::is_object) // a list or string there is as unreadable as a torn file
         .unwrap_or_else(|| serde_json::json!({ "seed": job.seed }));
     let current = meta
         .get("status")

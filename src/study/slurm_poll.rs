@@ -185,7 +185,8 @@ pub fn settle(run_dir: &Path, seed: u64, state: &TaskState, log: &Path) -> Resul
     let path = run_dir.join("meta.json");
     let old: Option<serde_json::Value> = std::fs::read_to_string(&path)
         .ok()
-        .and_then(|t| serde_json::from_str(&t).ok());
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .filter(serde_json::Value::is_object); // a list or string is as unreadable as a torn file
     let current = old
         .as_ref()
         .and_then(|m| m.get("status")?.as_str().map(str::to_string));
@@ -311,5 +312,21 @@ mod tests {
             "failed",
             "final status kept"
         );
+    }
+
+    /// A meta.json that is valid JSON but not an object (a list) is settled like a torn one,
+    /// not a panic indexing into the list.
+    #[test]
+    fn a_meta_json_that_is_not_an_object_is_settled() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (run, log) = (tmp.path().join("cell/seed-0"), tmp.path().join("3.log"));
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(run.join("meta.json"), "[1, 2]").unwrap();
+        let state = ended("slurm job 7_3: FAILED 1:0", "FAILED", &log);
+        settle(&run, 4, &state, &log).unwrap();
+        let meta: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run.join("meta.json")).unwrap()).unwrap();
+        assert_eq!(meta["status"], "failed", "{meta}");
+        assert_eq!(meta["seed"], 4, "{meta}");
     }
 }

@@ -206,3 +206,36 @@ fn one_failed_run_is_listed_by_name() {
     assert!(md.contains("- `solo` (failed): boom"), "{md}");
     assert!(!md.contains("``"), "{md}");
 }
+
+/// A meta.json that is valid JSON but not an object (a list, a string) is `unreadable` with
+/// the reason, in `lab compare` and in `lab report`, not a run of `unknown` status.
+#[test]
+fn a_meta_json_that_is_not_an_object_is_unreadable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("runs");
+    fake_run(&root.join("good"), "seed: 0\n", r#"{"x": 1.0}"#);
+    fake_run(&root.join("list"), "seed: 1\n", r#"{"x": 2.0}"#);
+    std::fs::write(root.join("list/meta.json"), "[1, 2]").unwrap();
+    let out = lab(tmp.path(), &["compare", "runs/good", "runs/list"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let status = stdout(&out)
+        .lines()
+        .find(|l| l.starts_with("status"))
+        .map(str::to_string)
+        .unwrap_or_default();
+    let words: Vec<&str> = status.split_whitespace().collect();
+    assert_eq!(
+        words,
+        ["status", "completed", "unreadable"],
+        "{}",
+        stdout(&out)
+    );
+    let out = lab(tmp.path(), &["report", "runs"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let md = read(&root.join("report.md"));
+    let line = md
+        .lines()
+        .find(|l| l.starts_with("- `list` (unreadable): "))
+        .unwrap_or_else(|| panic!("list listed as unreadable: {md}"));
+    assert!(line.contains("meta.json: not a JSON object"), "{line}");
+}
