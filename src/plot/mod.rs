@@ -70,10 +70,13 @@ pub fn command(args: &PlotArgs, plots_for: crate::report::PlotsFor) -> Result<()
             fig.title = format!("{} [{p}]", fig.title);
         }
         for f in plot_files(args, part.as_deref()) {
-            if args.output.is_some() {
-                output::set_aside(&f)?;
-            }
-            render::save(&fig, &f)?;
+            let aside = match args.output {
+                Some(_) => output::keep_aside(&f)?,
+                None => None,
+            };
+            let saved = render::save(&fig, &f);
+            output::settle_aside(&f, aside, saved.is_ok());
+            saved?;
             warn_left_out(&fig, &f.display().to_string());
             println!("plot: {}", f.display());
         }

@@ -2,7 +2,7 @@
 //! user's own file unless `--force`, which moves it aside instead of deleting it.
 use crate::error::usage;
 use anyhow::{Context, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Create the folder `path` goes in. A file where a folder has to be (`-o notes.txt/fig.png`,
 /// a file named `plots` in a run) is a usage error naming it.
@@ -52,18 +52,32 @@ pub fn check_free(file: &Path, force: bool) -> Result<()> {
     Ok(())
 }
 
-/// With `--force`, move an existing `-o FILE` aside (never deleting it) just before the new
-/// plot is written in its place, and say where it went.
-pub fn set_aside(file: &Path) -> Result<()> {
+/// With `--force`, keep the old `-o FILE` as `FILE.replaced-<time>` (a hard link, or a copy
+/// where links are not possible) while it stays in place, so that a plot that then fails to
+/// be written leaves the old file where it was. Returns the kept name ([`settle_aside`] says
+/// where it went or takes it back).
+pub fn keep_aside(file: &Path) -> Result<Option<PathBuf>> {
     if std::fs::symlink_metadata(file).is_err() {
-        return Ok(());
+        return Ok(None);
     }
-    if let Some(aside) = crate::run::move_aside(file)? {
+    let aside = crate::run::aside_name(file);
+    std::fs::hard_link(file, &aside)
+        .or_else(|_| std::fs::copy(file, &aside).map(|_| ()))
+        .with_context(|| format!("keeping the old {} as {}", file.display(), aside.display()))?;
+    Ok(Some(aside))
+}
+
+/// After the plot was written in place of `file` (`written`), say where the old one is; if it
+/// was not, the old file is still at `file`, so its kept copy goes.
+pub fn settle_aside(file: &Path, aside: Option<PathBuf>, written: bool) {
+    let Some(aside) = aside else { return };
+    if written {
         eprintln!(
             "--force: the old {} is now {}",
             file.display(),
             aside.display()
         );
+    } else {
+        let _ = std::fs::remove_file(&aside);
     }
-    Ok(())
 }

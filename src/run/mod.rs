@@ -19,7 +19,7 @@ pub use atomic::{write_atomic, write_atomic_with, write_json};
 pub use carry::{carry_rows, Upto};
 pub use metrics::{fmt_num, is_timing_column, Metrics, Row, TIMING_SUFFIXES};
 use owner::read_meta;
-pub use owner::{move_aside, set_aside, this_host, writer_alive};
+pub use owner::{aside_name, move_aside, set_aside, this_host, writer_alive};
 
 /// True once SIGINT or SIGTERM was received (see [`crate::signals`]).
 pub fn interrupted() -> bool {

@@ -53,18 +53,24 @@ pub fn move_aside(dir: &Path) -> Result<Option<PathBuf>> {
     if fs::remove_dir(dir).is_ok() {
         return Ok(None); // it was empty
     }
-    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
-    let base = format!("{}.replaced-{stamp}", name.unwrap_or_default());
-    let mut aside = dir.with_file_name(&base);
-    for k in 2.. {
-        if !aside.exists() {
-            break;
-        }
-        aside = dir.with_file_name(format!("{base}-{k}"));
-    }
+    let aside = aside_name(dir);
     fs::rename(dir, &aside).with_context(|| format!("moving {} aside", dir.display()))?;
     Ok(Some(aside))
+}
+
+/// A free name beside `path` for its old version: `<name>.replaced-<time>`, `-2`, `-3`, ...
+pub fn aside_name(path: &Path) -> PathBuf {
+    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let base = format!("{}.replaced-{stamp}", name.unwrap_or_default());
+    let mut aside = path.with_file_name(&base);
+    for k in 2.. {
+        if aside.symlink_metadata().is_err() {
+            break;
+        }
+        aside = path.with_file_name(format!("{base}-{k}"));
+    }
+    aside
 }
 
 /// This machine's host name (empty if it cannot be read).

@@ -343,3 +343,43 @@ fn a_study_that_cannot_complete_a_dead_runs_meta_fails_it_naming_the_file() {
     assert!(run.join("output.log").is_file(), "the log is still saved");
     assert_eq!(temp_files(&run), Vec::<String>::new(), "temp file left");
 }
+
+/// `lab plot -o FILE --force` whose plot cannot be written leaves the user's FILE where it was
+/// (no `.replaced-` copy left behind); once it can, FILE is the plot and the old one is kept.
+#[test]
+fn a_forced_plot_that_cannot_be_written_leaves_the_old_file_in_place() {
+    let dir = runs_dir();
+    let mine = dir.path().join("p.png");
+    std::fs::write(&mine, "my own figure").unwrap();
+    let args = [
+        "plot",
+        "runs",
+        "--x",
+        "iter",
+        "--y",
+        "decrement",
+        "-o",
+        "p.png",
+        "--force",
+    ];
+    let replaced = || -> Vec<PathBuf> {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().contains("p.png.replaced-"))
+            .collect()
+    };
+    let o = lab_limited(dir.path(), &args, 512);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 1, "{err}");
+    assert!(err.contains("writing p.png: File too large"), "{err}");
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), "my own figure");
+    assert_eq!(replaced(), Vec::<PathBuf>::new());
+    assert_eq!(temp_files(dir.path()), Vec::<String>::new());
+    let o = lab(dir.path(), &args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(std::fs::read(&mine).unwrap().starts_with(b"\x89PNG"));
+    let kept = replaced();
+    assert_eq!(kept.len(), 1, "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&kept[0]).unwrap(), "my own figure");
+}
