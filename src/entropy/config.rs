@@ -373,6 +373,20 @@ fn validate_eval(e: &EvalSection, c: &mut Checker) {
             e.temperatures
         ),
     );
+    let twice = e
+        .temperatures
+        .iter()
+        .enumerate()
+        .find(|(i, t)| e.temperatures[..*i].contains(t));
+    c.check(
+        "eval.temperatures",
+        twice.is_none(),
+        format!(
+            "lists {} twice (each temperature adds the columns fr_entropy_T{{t}} and \
+             distinct_4_T{{t}}, which would repeat)",
+            twice.map_or(0.0, |(_, t)| *t)
+        ),
+    );
     c.check(
         "eval.top_p",
         e.top_p == 0.0 || (e.top_p > 0.0 && e.top_p <= 1.0),

@@ -1,0 +1,45 @@
+//! Hostile input to `lab entropy-probe`: values that used to abort the process (allocation
+//! failure), write a malformed metrics.csv, be silently ignored, or give a row scored from a
+//! damaged summary.json are exit-2 usage errors naming the key or file, with no folder left;
+//! a study's set-aside attempt does not break a probe of the study; theory.csv matches the
+//! closed form of a deterministic corpus.
+use crate::common::*;
+use crate::entropy_train::{lab_single, run_single};
+use std::path::Path;
+
+/// `sets` on the one-run smoke config: exit 2, each of `needles` in stderr, no panic or abort,
+/// no `out` folder.
+fn refused(dir: &Path, sets: &[&str], needles: &[&str]) {
+    let o = lab_single(dir, sets, Some("out"));
+    let err = stderr(&o);
+    assert_eq!(code(&o), 2, "{sets:?}: {}", text(&o));
+    for n in needles {
+        assert!(err.contains(n), "{sets:?}: no `{n}` in {err}");
+    }
+    assert!(
+        !err.contains("panicked") && !err.contains("memory allocation"),
+        "{err}"
+    );
+    assert!(!dir.join("out").exists(), "{sets:?} left its folder");
+}
+
+#[test]
+fn entropy_duplicate_temperatures_are_refused_instead_of_repeating_columns() {
+    let tmp = tempfile::tempdir().unwrap();
+    refused(
+        tmp.path(),
+        &["eval.temperatures=[0.7, 1.5, 0.7]"],
+        &["eval.temperatures", "lists 0.7 twice"],
+    );
+    // Distinct temperatures give one pair of columns each.
+    let run = run_single(tmp.path(), &["eval.temperatures=[0.7, 1.5]"], "ok");
+    let (header, _) = read_csv(&run.join("metrics.csv"));
+    let mut sorted = header.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), header.len(), "repeated column in {header:?}");
+    assert!(
+        header.contains(&"fr_entropy_T1.5".to_string()),
+        "{header:?}"
+    );
+}
