@@ -267,8 +267,35 @@ impl Validate for EntropyConfig {
 }
 
 impl EntropyConfig {
-    /// Windows, prompts and generations must fit the model's context.
+    /// Windows, prompts and generations must fit the model's context; a training run's
+    /// teacher-forced scoring reads whole windows of it.
     fn model_fit(&self, c: &mut Checker) {
+        if self.task == Task::Train {
+            let (window, key) = match self.model.block_size() {
+                Some(b) => (b as usize, "model.block_size"),
+                None => (self.train.seq_len, "train.seq_len"),
+            };
+            let e = &self.eval;
+            for (k, n) in [
+                ("eval.val_tokens", e.val_tokens),
+                ("eval.train_probe_tokens", e.train_probe_tokens),
+            ] {
+                c.relation(
+                    k,
+                    &[key],
+                    n == 0 || n >= window,
+                    format!(
+                        "is {n}, fewer than one teacher-forced scoring window of {key} = \
+                         {window} tokens{}",
+                        if k == "eval.val_tokens" {
+                            " (0 = the whole val split)"
+                        } else {
+                            ""
+                        }
+                    ),
+                );
+            }
+        }
         let Some(block) = self.model.block_size() else {
             return;
         };

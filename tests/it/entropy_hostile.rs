@@ -43,3 +43,28 @@ fn entropy_duplicate_temperatures_are_refused_instead_of_repeating_columns() {
         "{header:?}"
     );
 }
+
+#[test]
+fn entropy_scoring_token_counts_below_one_window_name_their_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The smoke model is gpt-nano: teacher-forced windows of its block size.
+    for key in ["eval.val_tokens", "eval.train_probe_tokens"] {
+        let set = format!("{key}=2");
+        refused(
+            tmp.path(),
+            &[&set],
+            &[key, "is 2, fewer than one teacher-forced scoring window"],
+        );
+    }
+    // An RNN scores windows of train.seq_len (32 in the smoke config).
+    refused(
+        tmp.path(),
+        &["model.preset=bigram", "eval.val_tokens=31"],
+        &["eval.val_tokens", "train.seq_len = 32"],
+    );
+    run_single(
+        tmp.path(),
+        &["model.preset=bigram", "eval.val_tokens=32"],
+        "fits",
+    );
+}
