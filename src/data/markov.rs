@@ -97,6 +97,17 @@ impl MarkovConfig {
         );
         c.positive(&format!("{at}.alpha"), self.alpha);
         c.at_least(&format!("{at}.train_len"), self.train_len, 1);
+        let max = super::MAX_GENERATED_CHARS;
+        c.check(
+            &format!("{at}.train_len"),
+            self.train_len
+                .checked_add(self.val_len)
+                .is_some_and(|n| n <= max),
+            format!(
+                "train_len + val_len must be at most {max} symbols, got {} + {}",
+                self.train_len, self.val_len
+            ),
+        );
     }
 }
 

@@ -217,6 +217,7 @@ impl Validate for EntropyConfig {
             c.check("model", false, e.to_string());
         }
         validate_train(&self.train, c);
+        self.validate_sizes(c);
         validate_overrides(&self.overrides, c);
         validate_eval(&self.eval, c);
         self.alert.validate(c);
@@ -266,7 +267,56 @@ impl Validate for EntropyConfig {
     }
 }
 
+/// Most tokens one training batch, one evaluation's (or the controller probe's) generations,
+/// or one call of a TorchScript module may span: 2^28, far beyond any sensible config; a count
+/// past it is a usage error naming the key instead of an allocation failure that aborts.
+pub const MAX_TOKENS: usize = 1 << 28;
+
 impl EntropyConfig {
+    /// Counts times lengths within [`MAX_TOKENS`] (module doc of the constant).
+    fn validate_sizes(&self, c: &mut Checker) {
+        let (t, e, p) = (&self.train, &self.eval, &self.controller.probe);
+        let k = &self.checkpoint;
+        let batch_len = t.seq_len.saturating_add(1);
+        let mut sizes = vec![
+            ("train.batch", "train.seq_len + 1", t.batch, batch_len),
+            (
+                "eval.samples",
+                "eval.prompt_len + eval.sample_len",
+                e.samples,
+                e.prompt_len.saturating_add(e.sample_len),
+            ),
+            (
+                "eval.final_samples",
+                "eval.prompt_len + eval.final_len",
+                e.final_samples,
+                e.prompt_len.saturating_add(e.final_len),
+            ),
+            (
+                "controller.probe.prompts",
+                "controller.probe.prompt_len + controller.probe.len",
+                p.prompts,
+                p.prompt_len.saturating_add(p.len),
+            ),
+        ];
+        if let Some(b) = self.overrides.batch {
+            sizes.push(("overrides.batch", "train.seq_len + 1", b, batch_len));
+        }
+        if let Some(b) = k.fixed_batch {
+            sizes.push(("checkpoint.fixed_batch", "checkpoint.context", b, k.context));
+        }
+        for (key, per, n, len) in sizes {
+            c.check(
+                key,
+                n.checked_mul(len).is_some_and(|x| x <= MAX_TOKENS),
+                format!(
+                    "is {n}: {n} x ({per} = {len}) tokens is more than the {MAX_TOKENS} lab \
+                     allows at once"
+                ),
+            );
+        }
+    }
+
     /// Windows, prompts and generations must fit the model's context; a training run's
     /// teacher-forced scoring reads whole windows of it.
     fn model_fit(&self, c: &mut Checker) {

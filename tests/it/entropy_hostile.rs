@@ -68,3 +68,42 @@ fn entropy_scoring_token_counts_below_one_window_name_their_key() {
         "fits",
     );
 }
+
+#[test]
+fn entropy_huge_counts_are_usage_errors_not_aborts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let at_once = "tokens is more than the 268435456 lab allows at once";
+    let cases: [(&str, &str, &str); 7] = [
+        (
+            "eval.final_samples=1000000000000",
+            "eval.final_samples",
+            at_once,
+        ),
+        ("eval.samples=1000000000000", "eval.samples", at_once),
+        ("train.batch=100000000", "train.batch", at_once),
+        ("overrides.batch=100000000", "overrides.batch", at_once),
+        (
+            "controller.probe.prompts=100000000000000000",
+            "controller.probe.prompts",
+            at_once,
+        ),
+        (
+            "data.corpus.train_len=100000000000000",
+            "data.corpus.train_len",
+            "at most",
+        ),
+        (
+            "data.corpus.val_len=18446744073709551615",
+            "train_len + val_len",
+            "at most",
+        ),
+    ];
+    for (set, key, why) in cases {
+        refused(tmp.path(), &[set], &[key, why]);
+    }
+    refused(
+        tmp.path(),
+        &["data.corpus={kind: grammar, len: 100000000000000}"],
+        &["data.corpus.len", "must be at most 1073741824 characters"],
+    );
+}
