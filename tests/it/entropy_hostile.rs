@@ -107,3 +107,27 @@ fn entropy_huge_counts_are_usage_errors_not_aborts() {
         &["data.corpus.len", "must be at most 1073741824 characters"],
     );
 }
+
+#[test]
+fn entropy_a_markov_alpha_too_small_is_a_usage_error_naming_alpha() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Rows that are not distributions in floating point.
+    refused(
+        tmp.path(),
+        &["data.corpus.alpha=1e-300"],
+        &["data.corpus (markov)", "`alpha` = 1e-300 is too small"],
+    );
+    // A nearly deterministic chain whose stationary distribution does not converge.
+    refused(
+        tmp.path(),
+        &[
+            "data.corpus={kind: markov, vocab: 8, order: 2, alpha: 0.002, train_len: 20000, \
+             val_len: 2000, seed: 3}",
+        ],
+        &[
+            "data.corpus (markov)",
+            "raise `alpha`",
+            "entropy rate is unknown",
+        ],
+    );
+}
