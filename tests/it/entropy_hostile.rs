@@ -131,3 +131,37 @@ fn entropy_a_markov_alpha_too_small_is_a_usage_error_naming_alpha() {
         ],
     );
 }
+
+#[test]
+fn entropy_keys_of_another_task_are_refused_not_ignored() {
+    let tmp = tempfile::tempdir().unwrap();
+    refused(
+        tmp.path(),
+        &["checkpoint.path=somewhere"],
+        &[
+            "checkpoint.path",
+            "only read by task probe, but task is train",
+        ],
+    );
+    refused(
+        tmp.path(),
+        &["text.samples=samples.txt"],
+        &["text.samples", "only read by task text, but task is train"],
+    );
+    refused(
+        tmp.path(),
+        &["task=theory", "checkpoint.fixed_batch=4"],
+        &["checkpoint.fixed_batch", "task is theory"],
+    );
+    // The TorchScript keys on a probe of a lab run.
+    let run = run_single(tmp.path(), &["model.preset=bigram"], "run");
+    let path = format!("checkpoint.path={}", run.display());
+    refused(
+        tmp.path(),
+        &["task=probe", &path, "checkpoint.fixed_width=true"],
+        &[
+            "checkpoint.fixed_width",
+            "only read for a TorchScript module",
+        ],
+    );
+}
