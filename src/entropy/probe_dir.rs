@@ -6,7 +6,7 @@
 use super::columns;
 use super::config::{EntropyConfig, Task};
 use super::measure::Evaluator;
-use super::probe::{load_model, protocol, read_json, score, trained_config};
+use super::probe::{load_model, protocol, read_summary, score, trained_config};
 use super::setup::{self, Data};
 use crate::error::usage;
 use crate::experiment::Ctx;
@@ -48,7 +48,7 @@ pub fn run(cfg: &EntropyConfig, dir: &Path, run: &mut Run, ctx: &Ctx) -> Result<
             unreachable!("data was loaded above")
         };
         let model = load_model(path, trained, d, ctx)?;
-        let summary = read_json(&path.join("summary.json"))?;
+        let summary = read_summary(&path.join("summary.json"))?;
         let (scored, proto) = protocol(cfg, trained, d)?;
         let ev = match eval.as_mut() {
             Some(ev) => {

@@ -165,3 +165,48 @@ fn entropy_keys_of_another_task_are_refused_not_ignored() {
         ],
     );
 }
+
+#[test]
+fn entropy_probe_of_a_damaged_summary_names_the_file_and_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let run = run_single(dir, &["model.preset=bigram"], "run");
+    let summary = run.join("summary.json");
+    let good = read(&summary);
+    let path = format!("checkpoint.path={}", run.display());
+    let damage = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut v: serde_json::Value = serde_json::from_str(&good).unwrap();
+        edit(&mut v);
+        std::fs::write(&summary, v.to_string()).unwrap();
+    };
+    damage(&|v| {
+        v.as_object_mut().unwrap().remove("step");
+    });
+    refused(
+        dir,
+        &["task=probe", &path],
+        &["summary.json: `step` must be a whole number"],
+    );
+    damage(&|v| v["final_eval_index"] = serde_json::json!("two"));
+    refused(
+        dir,
+        &["task=probe", &path],
+        &["`final_eval_index` must be", "\"two\""],
+    );
+    damage(&|v| v["best_val_loss"] = serde_json::json!("low"));
+    refused(
+        dir,
+        &["task=probe", &path],
+        &["`best_val_loss` must be a finite number"],
+    );
+    std::fs::write(&summary, "{}").unwrap();
+    refused(
+        dir,
+        &["task=probe", &path],
+        &["`step` must be", "got nothing"],
+    );
+    // The file as written probes.
+    std::fs::write(&summary, &good).unwrap();
+    let o = lab_single(dir, &["task=probe", &path], Some("probed"));
+    assert_eq!(code(&o), 0, "{}", text(&o));
+}
