@@ -210,3 +210,37 @@ fn entropy_probe_of_a_damaged_summary_names_the_file_and_key() {
     let o = lab_single(dir, &["task=probe", &path], Some("probed"));
     assert_eq!(code(&o), 0, "{}", text(&o));
 }
+
+#[test]
+fn entropy_probe_of_a_study_skips_attempts_set_aside_for_their_replacement() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let study = dir.join("study");
+    let run = run_single(dir, &["model.preset=bigram"], "study/cell/seed-0");
+    // What a study's --resume leaves of an interrupted attempt: no weights, no summary.
+    let aside = study.join("cell/seed-0.replaced-20260101-000000");
+    std::fs::create_dir_all(&aside).unwrap();
+    for f in ["config.yaml", "meta.json", "metrics.csv"] {
+        std::fs::copy(run.join(f), aside.join(f)).unwrap();
+    }
+    let path = format!("checkpoint.path={}", study.display());
+    let o = lab_single(dir, &["task=probe", &path], Some("probed"));
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(
+        stderr(&o).contains("seed-0.replaced-20260101-000000"),
+        "{}",
+        text(&o)
+    );
+    let (_, rows) = read_csv(&dir.join("probed/metrics.csv"));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0][0], "cell/seed-0");
+    // A lone attempt with nothing beside it is still a run, and still an error.
+    std::fs::remove_dir_all(study.join("cell/seed-0")).unwrap();
+    let o = lab_single(dir, &["task=probe", &path], Some("probed2"));
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(
+        stderr(&o).contains("model.safetensors does not exist"),
+        "{}",
+        text(&o)
+    );
+}
