@@ -244,3 +244,36 @@ fn entropy_probe_of_a_study_skips_attempts_set_aside_for_their_replacement() {
         text(&o)
     );
 }
+
+#[test]
+fn entropy_theory_of_a_deterministic_corpus_matches_the_closed_form() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // "abab...": H_0 = ln 2, and every context of order >= 1 has one continuation: H_k = 0.
+    std::fs::write(dir.join("abab.txt"), "ab".repeat(5000)).unwrap();
+    let o = lab(
+        dir,
+        &[
+            "entropy-probe",
+            "--quiet",
+            "--out",
+            "th",
+            "--set",
+            "task=theory",
+            "--set",
+            "data.corpus={kind: file, path: abab.txt}",
+            "--set",
+            "theory.orders=[0, 1, 2]",
+            "--set",
+            "theory.toys=false",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let (header, rows) = read_csv(&dir.join("th/theory.csv"));
+    let h = col(&header, "h_k_train");
+    let h0: f64 = rows[0][h].parse().unwrap();
+    assert!((h0 - 2f64.ln()).abs() < 1e-12, "{h0}");
+    for r in &rows[1..] {
+        assert_eq!(r[h], "0", "an exact zero, not -0: {r:?}");
+    }
+}
