@@ -277,3 +277,25 @@ fn entropy_theory_of_a_deterministic_corpus_matches_the_closed_form() {
         assert_eq!(r[h], "0", "an exact zero, not -0: {r:?}");
     }
 }
+
+#[test]
+fn entropy_text_task_refuses_samples_that_are_all_empty() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let reference: String = "abcdefg ".chars().cycle().take(2000).collect();
+    std::fs::write(dir.join("ref.txt"), reference).unwrap();
+    std::fs::write(dir.join("s.jsonl"), "{\"text\": \"\"}\n{\"text\": \"\"}\n").unwrap();
+    let sets = [
+        "task=text",
+        "text.samples=s.jsonl",
+        "data.corpus={kind: file, path: ref.txt}",
+    ];
+    refused(dir, &sets, &["s.jsonl: every sample's \"text\" is empty"]);
+    std::fs::write(
+        dir.join("s.jsonl"),
+        "{\"text\": \"\"}\n{\"text\": \"abc\"}\n",
+    )
+    .unwrap();
+    let o = lab_single(dir, &sets, Some("ok"));
+    assert_eq!(code(&o), 0, "{}", text(&o));
+}
