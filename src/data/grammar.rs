@@ -49,6 +49,12 @@ impl GrammarConfig {
     /// Range checks, with key paths under `at` (the section's path in the whole config).
     pub fn validate_at(&self, c: &mut Checker, at: &str) {
         c.at_least(&format!("{at}.len"), self.len, 1);
+        let max = super::MAX_GENERATED_CHARS;
+        c.check(
+            &format!("{at}.len"),
+            self.len <= max,
+            format!("must be at most {max} characters, got {}", self.len),
+        );
     }
 }
 

@@ -11,6 +11,7 @@
 //! distribution of the context chain, found by power iteration from the uniform distribution
 //! until the L1 change is below 1e-13 (at most 10,000 iterations; otherwise an error).
 use crate::config::{Checker, Validate};
+use crate::error::usage;
 use anyhow::{bail, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -97,6 +98,17 @@ impl MarkovConfig {
         );
         c.positive(&format!("{at}.alpha"), self.alpha);
         c.at_least(&format!("{at}.train_len"), self.train_len, 1);
+        let max = super::MAX_GENERATED_CHARS;
+        c.check(
+            &format!("{at}.train_len"),
+            self.train_len
+                .checked_add(self.val_len)
+                .is_some_and(|n| n <= max),
+            format!(
+                "train_len + val_len must be at most {max} symbols, got {} + {}",
+                self.train_len, self.val_len
+            ),
+        );
     }
 }
 
@@ -125,7 +137,7 @@ impl MarkovSource {
         let mut checker = Checker::default();
         cfg.validate(&mut checker);
         if let Some((key, why)) = checker.problems.first() {
-            bail!("markov corpus: `{key}` {why}");
+            return Err(usage(format!("markov corpus: `{key}` {why}")));
         }
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         let dirichlet = Dirichlet::new(&vec![cfg.alpha; cfg.vocab])?;
@@ -135,11 +147,11 @@ impl MarkovSource {
             let row: Vec<f64> = dirichlet.sample(&mut rng);
             let sum: f64 = row.iter().sum();
             if !row.iter().all(|p| p.is_finite()) || (sum - 1.0).abs() > 1e-9 {
-                bail!(
-                    "markov corpus: the Dirichlet({}) row of context {c} is not a distribution \
-                     (alpha too small for floating point?)",
+                return Err(usage(format!(
+                    "markov corpus: `alpha` = {:e} is too small: the Dirichlet row of context \
+                     {c} is not a distribution in floating point; raise alpha",
                     cfg.alpha
-                );
+                )));
             }
             probs.extend(row);
         }
@@ -227,10 +239,12 @@ impl MarkovSource {
                 return Ok(pi);
             }
         }
-        bail!(
+        Err(usage(format!(
             "markov source: the stationary distribution did not converge to L1 change < \
-             {STATIONARY_TOL:e} in {STATIONARY_MAX_ITERS} power iterations (periodic chain?)"
-        )
+             {STATIONARY_TOL:e} in {STATIONARY_MAX_ITERS} power iterations (a periodic or \
+             nearly deterministic chain: for a generated corpus, raise `alpha`), so its entropy \
+             rate is unknown"
+        )))
     }
 
     /// True entropy rate in nats per symbol (E13).

@@ -20,6 +20,11 @@ pub mod shapes;
 pub mod split;
 pub mod tokenizer;
 
+/// Most characters a generated corpus (`markov`: `train_len + val_len`; `grammar`: `len`) may
+/// ask for: 1 GiB of text (8 GiB once tokenized), far beyond any config of this crate; a
+/// larger number is a usage error instead of an allocation failure that aborts the process.
+pub const MAX_GENERATED_CHARS: usize = 1 << 30;
+
 pub use batch::{random_batch, window_offsets, EvalBatches};
 pub use corpus::{Corpus, CorpusConfig, TextStats};
 pub use split::{SplitConfig, Splits};

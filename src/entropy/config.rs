@@ -217,6 +217,7 @@ impl Validate for EntropyConfig {
             c.check("model", false, e.to_string());
         }
         validate_train(&self.train, c);
+        self.validate_sizes(c);
         validate_overrides(&self.overrides, c);
         validate_eval(&self.eval, c);
         self.alert.validate(c);
@@ -241,6 +242,7 @@ impl Validate for EntropyConfig {
             let (key, why) = p.split_once(": ").unwrap_or(("controller", p.as_str()));
             c.check(key, false, why.to_string());
         }
+        self.unused_task_keys(c);
         match self.task {
             Task::Text => c.check(
                 "text.samples",
@@ -266,9 +268,136 @@ impl Validate for EntropyConfig {
     }
 }
 
+/// Most tokens one training batch, one evaluation's (or the controller probe's) generations,
+/// or one call of a TorchScript module may span: 2^28, far beyond any sensible config; a count
+/// past it is a usage error naming the key instead of an allocation failure that aborts.
+pub const MAX_TOKENS: usize = 1 << 28;
+
 impl EntropyConfig {
-    /// Windows, prompts and generations must fit the model's context.
+    /// Keys only another task reads (their defaults are null or off), so setting one under
+    /// this task is refused instead of ignored: `checkpoint.*` outside `probe` (the TorchScript
+    /// keys outside a TorchScript probe), `text.samples` outside `text`.
+    fn unused_task_keys(&self, c: &mut Checker) {
+        let k = &self.checkpoint;
+        let task = format!("{:?}", self.task).to_lowercase();
+        let for_probe = format!("is only read by task probe, but task is {task}");
+        let for_ts = "is only read for a TorchScript module (checkpoint.torchscript)";
+        let probe = self.task == Task::Probe;
+        let ts = probe && k.torchscript.is_some();
+        let set = |c: &mut Checker, key: &str, is_set: bool, ok: bool, other: &str, why: &str| {
+            c.relation(key, &[other], !is_set || ok, why.to_string());
+        };
+        set(
+            c,
+            "checkpoint.path",
+            k.path.is_some(),
+            probe,
+            "task",
+            &for_probe,
+        );
+        let ts_set = k.torchscript.is_some();
+        set(
+            c,
+            "checkpoint.torchscript",
+            ts_set,
+            probe,
+            "task",
+            &for_probe,
+        );
+        let (other, why) = if probe {
+            ("checkpoint.torchscript", for_ts)
+        } else {
+            ("task", for_probe.as_str())
+        };
+        set(c, "checkpoint.vocab", k.vocab.is_some(), ts, other, why);
+        set(c, "checkpoint.fixed_width", k.fixed_width, ts, other, why);
+        let fixed_batch = k.fixed_batch.is_some();
+        set(c, "checkpoint.fixed_batch", fixed_batch, ts, other, why);
+        let text_why = format!("is only read by task text, but task is {task}");
+        let samples = self.text.samples.is_some();
+        set(
+            c,
+            "text.samples",
+            samples,
+            self.task == Task::Text,
+            "task",
+            &text_why,
+        );
+    }
+
+    /// Counts times lengths within [`MAX_TOKENS`] (module doc of the constant).
+    fn validate_sizes(&self, c: &mut Checker) {
+        let (t, e, p) = (&self.train, &self.eval, &self.controller.probe);
+        let k = &self.checkpoint;
+        let batch_len = t.seq_len.saturating_add(1);
+        let mut sizes = vec![
+            ("train.batch", "train.seq_len + 1", t.batch, batch_len),
+            (
+                "eval.samples",
+                "eval.prompt_len + eval.sample_len",
+                e.samples,
+                e.prompt_len.saturating_add(e.sample_len),
+            ),
+            (
+                "eval.final_samples",
+                "eval.prompt_len + eval.final_len",
+                e.final_samples,
+                e.prompt_len.saturating_add(e.final_len),
+            ),
+            (
+                "controller.probe.prompts",
+                "controller.probe.prompt_len + controller.probe.len",
+                p.prompts,
+                p.prompt_len.saturating_add(p.len),
+            ),
+        ];
+        if let Some(b) = self.overrides.batch {
+            sizes.push(("overrides.batch", "train.seq_len + 1", b, batch_len));
+        }
+        if let Some(b) = k.fixed_batch {
+            sizes.push(("checkpoint.fixed_batch", "checkpoint.context", b, k.context));
+        }
+        for (key, per, n, len) in sizes {
+            c.check(
+                key,
+                n.checked_mul(len).is_some_and(|x| x <= MAX_TOKENS),
+                format!(
+                    "is {n}: {n} x ({per} = {len}) tokens is more than the {MAX_TOKENS} lab \
+                     allows at once"
+                ),
+            );
+        }
+    }
+
+    /// Windows, prompts and generations must fit the model's context; a training run's
+    /// teacher-forced scoring reads whole windows of it.
     fn model_fit(&self, c: &mut Checker) {
+        if self.task == Task::Train {
+            let (window, key) = match self.model.block_size() {
+                Some(b) => (b as usize, "model.block_size"),
+                None => (self.train.seq_len, "train.seq_len"),
+            };
+            let e = &self.eval;
+            for (k, n) in [
+                ("eval.val_tokens", e.val_tokens),
+                ("eval.train_probe_tokens", e.train_probe_tokens),
+            ] {
+                c.relation(
+                    k,
+                    &[key],
+                    n == 0 || n >= window,
+                    format!(
+                        "is {n}, fewer than one teacher-forced scoring window of {key} = \
+                         {window} tokens{}",
+                        if k == "eval.val_tokens" {
+                            " (0 = the whole val split)"
+                        } else {
+                            ""
+                        }
+                    ),
+                );
+            }
+        }
         let Some(block) = self.model.block_size() else {
             return;
         };
@@ -371,6 +500,20 @@ fn validate_eval(e: &EvalSection, c: &mut Checker) {
         format!(
             "each must be > 0 (greedy is always run), got {:?}",
             e.temperatures
+        ),
+    );
+    let twice = e
+        .temperatures
+        .iter()
+        .enumerate()
+        .find(|(i, t)| e.temperatures[..*i].contains(t));
+    c.check(
+        "eval.temperatures",
+        twice.is_none(),
+        format!(
+            "lists {} twice (each temperature adds the columns fr_entropy_T{{t}} and \
+             distinct_4_T{{t}}, which would repeat)",
+            twice.map_or(0.0, |(_, t)| *t)
         ),
     );
     c.check(

@@ -44,6 +44,18 @@ impl Protocol {
                 val.len()
             )));
         }
+        for (key, n) in [
+            ("eval.val_tokens", e.val_tokens),
+            ("eval.train_probe_tokens", e.train_probe_tokens),
+        ] {
+            if n != 0 && n < window {
+                return Err(usage(format!(
+                    "{key} is {n}, fewer than one teacher-forced scoring window of {window} \
+                     tokens (the model's block size; train.seq_len for an RNN; \
+                     checkpoint.context for a TorchScript module); set it to at least {window}"
+                )));
+            }
+        }
         let mut rng = ChaCha8Rng::seed_from_u64(e.prompt_seed);
         let last = val.len() - need;
         let (mut prompts, mut real) = (Vec::new(), Vec::new());

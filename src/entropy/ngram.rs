@@ -99,7 +99,13 @@ impl NGram {
                 n as f64 * (n as f64 / nc).ln()
             })
             .sum();
-        -sum / self.positions as f64
+        // Every context followed by one symbol only gives sum = 0: report 0, not -0.
+        let h = -sum / self.positions as f64;
+        if h == 0.0 {
+            0.0
+        } else {
+            h
+        }
     }
 
     /// `n(c)` and `n(c, x)` for a packed context.

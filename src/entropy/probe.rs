@@ -35,7 +35,7 @@ pub fn run(cfg: &EntropyConfig, run: &mut Run, ctx: &Ctx) -> Result<()> {
     let trained = trained_config(dir)?;
     let data = setup::load(&trained.data)?;
     let model = load_model(dir, &trained, &data, ctx)?;
-    let summary = read_json(&dir.join("summary.json"))?;
+    let summary = read_summary(&dir.join("summary.json"))?;
     let (scored, proto) = protocol(cfg, &trained, &data)?;
     let mut eval = Evaluator::new(proto, &data, run, &cfg.eval)?;
     let row = score(&mut eval, &scored, &*model, &data, &summary)?;
@@ -179,6 +179,51 @@ fn overlay(base: &mut Value, top: Value) {
         }
         (b, t) => *b = t,
     }
+}
+
+/// A train run's `summary.json` with the keys a probe repeats its final evaluation from:
+/// `step` and `final_eval_index` (whole numbers), `best_val_loss` and `best_val_step`
+/// (numbers, or both null), `arch` and `condition` (strings). A damaged file is a usage error
+/// naming it and the key, not a row silently scored at step 0 with another sampling stream.
+pub(super) fn read_summary(path: &Path) -> Result<Value> {
+    let v = read_json(path)?;
+    let bad = |key: &str, what: &str| {
+        usage(format!(
+            "{}: `{key}` must be {what}, got {} (a damaged or foreign summary.json)",
+            path.display(),
+            v.get(key).map_or("nothing".to_string(), Value::to_string)
+        ))
+    };
+    for key in ["step", "final_eval_index"] {
+        let whole = v[key].as_u64().is_some()
+            || v[key]
+                .as_f64()
+                .is_some_and(|x| x >= 0.0 && x.fract() == 0.0 && x < 2f64.powi(53));
+        if !whole {
+            return Err(bad(key, "a whole number >= 0"));
+        }
+    }
+    let (loss, at) = (&v["best_val_loss"], &v["best_val_step"]);
+    if !(loss.is_null() && at.is_null()) {
+        if !loss.as_f64().is_some_and(f64::is_finite) {
+            return Err(bad(
+                "best_val_loss",
+                "a finite number (or null with best_val_step)",
+            ));
+        }
+        if !at.as_f64().is_some_and(|x| x >= 0.0) {
+            return Err(bad(
+                "best_val_step",
+                "a number >= 0 (or null with best_val_loss)",
+            ));
+        }
+    }
+    for key in ["arch", "condition"] {
+        if !v[key].is_string() {
+            return Err(bad(key, "a string"));
+        }
+    }
+    Ok(v)
 }
 
 pub(super) fn read_json(path: &Path) -> Result<Value> {

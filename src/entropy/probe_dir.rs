@@ -6,7 +6,7 @@
 use super::columns;
 use super::config::{EntropyConfig, Task};
 use super::measure::Evaluator;
-use super::probe::{load_model, protocol, read_json, score, trained_config};
+use super::probe::{load_model, protocol, read_summary, score, trained_config};
 use super::setup::{self, Data};
 use crate::error::usage;
 use crate::experiment::Ctx;
@@ -48,7 +48,7 @@ pub fn run(cfg: &EntropyConfig, dir: &Path, run: &mut Run, ctx: &Ctx) -> Result<
             unreachable!("data was loaded above")
         };
         let model = load_model(path, trained, d, ctx)?;
-        let summary = read_json(&path.join("summary.json"))?;
+        let summary = read_summary(&path.join("summary.json"))?;
         let (scored, proto) = protocol(cfg, trained, d)?;
         let ev = match eval.as_mut() {
             Some(ev) => {
@@ -73,7 +73,8 @@ pub fn run(cfg: &EntropyConfig, dir: &Path, run: &mut Run, ctx: &Ctx) -> Result<
 
 /// Every `task: train` run directory under `dir` (a directory with a `config.yaml` is a run
 /// and is not searched further), sorted by path. Runs of other tasks (an earlier probe written
-/// inside the study) are skipped; a train run without weights or summary is an error.
+/// inside the study) and attempts set aside for the run that replaced them are skipped; a train
+/// run without weights or summary is an error.
 fn train_runs(dir: &Path) -> Result<Vec<(PathBuf, EntropyConfig)>> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -92,12 +93,29 @@ fn train_runs(dir: &Path) -> Result<Vec<(PathBuf, EntropyConfig)>> {
             let entry = entry?;
             let hidden = entry.file_name().to_string_lossy().starts_with('.');
             if !hidden && entry.file_type()?.is_dir() {
+                if let Some(by) = replaced_by(&entry.path()) {
+                    eprintln!(
+                        "probe: skipping {}, an earlier attempt set aside for {}",
+                        entry.path().display(),
+                        by.display()
+                    );
+                    continue;
+                }
                 stack.push(entry.path());
             }
         }
     }
     found.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(found)
+}
+
+/// The run that replaced `dir`, when `dir` is an earlier attempt a study's `--resume` or a
+/// run's `--force` set aside as `<run>.replaced-<time>[-k]` and `<run>` exists beside it.
+fn replaced_by(dir: &Path) -> Option<PathBuf> {
+    let name = dir.file_name()?.to_str()?;
+    let (run, _) = name.rsplit_once(".replaced-")?;
+    let run = dir.with_file_name(run);
+    run.is_dir().then_some(run)
 }
 
 /// A run config of another task than train (or of another subcommand).

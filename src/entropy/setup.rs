@@ -4,7 +4,7 @@
 use super::config::DataSection;
 use crate::data::{CorpusConfig, Splits, Tokenizer};
 use crate::error::usage;
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 pub struct Data {
     pub tokenizer: Tokenizer,
@@ -29,7 +29,9 @@ impl Data {
         }
         let true_rate = match (&d.corpus, tokenizer.kind()) {
             (CorpusConfig::Markov(m), "char") => {
-                Some(crate::data::markov::MarkovSource::new(m)?.entropy_rate()?)
+                let source = crate::data::markov::MarkovSource::new(m);
+                let rate = source.and_then(|s| s.entropy_rate());
+                Some(rate.with_context(|| super::fit::corpus_name(&d.corpus))?)
             }
             _ => None,
         };
@@ -46,7 +48,10 @@ impl Data {
 }
 
 pub fn load(d: &DataSection) -> Result<Data> {
-    let corpus = d.corpus.load()?;
+    let corpus = d
+        .corpus
+        .load()
+        .with_context(|| super::fit::corpus_name(&d.corpus))?;
     if corpus.text.is_empty() {
         return Err(usage(format!(
             "data.corpus ({}) is empty: there is no text to train or score on",

@@ -51,6 +51,11 @@ pub fn read_samples(path: &Path) -> Result<Vec<String>> {
     if out.is_empty() {
         return Err(usage(format!("{shown}: no samples (every line is blank)")));
     }
+    if out.iter().all(String::is_empty) {
+        return Err(usage(format!(
+            "{shown}: every sample's \"text\" is empty: there is nothing to score"
+        )));
+    }
     Ok(out)
 }
 

@@ -40,6 +40,7 @@ mod entropy_alert;
 mod entropy_controller;
 mod entropy_controller_config;
 mod entropy_controller_toys;
+mod entropy_hostile;
 mod entropy_metrics;
 mod entropy_ngram;
 mod entropy_plots;
