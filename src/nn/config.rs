@@ -213,7 +213,40 @@ impl ModelConfig {
             }
             ModelKind::Bigram => {}
         }
+        let params = self.approx_params();
+        if params > MAX_PARAMS {
+            return Err(usage(format!(
+                "model: about {params:.2e} parameters without the vocabulary's rows (d_model {}, \
+                 n_layer {}, d_ff {}, block_size {}, embedding {}, hidden {}), over the {MAX_PARAMS:.1e} \
+                 this small-model core takes (their fp32 weights, gradients and AdamW moments alone \
+                 would need {:.0} GiB); make the model smaller",
+                self.d_model,
+                self.n_layer,
+                self.d_ff,
+                self.block_size,
+                self.embedding,
+                self.hidden,
+                params * 16.0 / (1u64 << 30) as f64
+            )));
+        }
         Ok(())
+    }
+
+    /// Parameters of the model without its vocabulary-sized embedding and head rows (in f64,
+    /// so absurd sizes cannot overflow): what [`validate`](Self::validate) bounds.
+    fn approx_params(&self) -> f64 {
+        let f = |v: i64| v as f64;
+        match self.kind {
+            ModelKind::Gpt => {
+                let (d, ff) = (f(self.d_model), f(self.d_ff));
+                f(self.n_layer) * (4.0 * d * d + 2.0 * d * ff) + f(self.block_size) * d
+            }
+            ModelKind::Gru | ModelKind::Lstm => {
+                let (e, h) = (f(self.embedding), f(self.hidden));
+                4.0 * (e * h + h * h + 2.0 * h)
+            }
+            ModelKind::Bigram => 0.0,
+        }
     }
 
     /// The context length a GPT can see; `None` for models without one.
@@ -221,6 +254,11 @@ impl ModelConfig {
         (self.kind == ModelKind::Gpt).then_some(self.block_size)
     }
 }
+
+/// The most parameters (vocabulary rows aside) a model of this core may have: 2^30, 16 GiB of
+/// fp32 weights, gradients and AdamW moments. Larger sizes are typing mistakes here (the presets
+/// have 16k to 0.8M); without this bound they end in a failed allocation or an OOM kill.
+const MAX_PARAMS: f64 = (1u64 << 30) as f64;
 
 /// The YAML form: every key optional, `preset` first, then overrides.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

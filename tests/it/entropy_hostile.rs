@@ -299,3 +299,40 @@ fn entropy_text_task_refuses_samples_that_are_all_empty() {
     let o = lab_single(dir, &sets, Some("ok"));
     assert_eq!(code(&o), 0, "{}", text(&o));
 }
+
+/// A model far beyond this core's sizes (d_model 1e8 would need petabytes) is a usage error
+/// naming its keys, not an allocation abort or an OOM kill with a folder left; in prefixrl too.
+#[test]
+fn entropy_and_prefixrl_refuse_a_model_too_large_for_the_core() {
+    let dir = tempfile::tempdir().unwrap();
+    refused(
+        dir.path(),
+        &["model.d_model=100000000"],
+        &["parameters", "d_model 100000000", "make the model smaller"],
+    );
+    refused(
+        dir.path(),
+        &["model.preset=lstm", "model.hidden=1000000"],
+        &["parameters", "hidden 1000000", "make the model smaller"],
+    );
+    let smoke = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/prefixrl/smoke.yaml");
+    let o = lab(
+        dir.path(),
+        &[
+            "prefixrl",
+            "--config",
+            smoke,
+            "--set",
+            "model.n_layer=10000000",
+            "--out",
+            "p",
+        ],
+    );
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(
+        stderr(&o).contains("make the model smaller"),
+        "{}",
+        text(&o)
+    );
+    assert!(!dir.path().join("p").exists());
+}
