@@ -215,17 +215,17 @@ impl ModelConfig {
         }
         let params = self.approx_params();
         if params > MAX_PARAMS {
+            let sizes = match self.kind {
+                ModelKind::Gpt => format!(
+                    "d_model {}, n_layer {}, d_ff {}, block_size {}",
+                    self.d_model, self.n_layer, self.d_ff, self.block_size
+                ),
+                _ => format!("embedding {}, hidden {}", self.embedding, self.hidden),
+            };
             return Err(usage(format!(
-                "model: about {params:.2e} parameters without the vocabulary's rows (d_model {}, \
-                 n_layer {}, d_ff {}, block_size {}, embedding {}, hidden {}), over the {MAX_PARAMS:.1e} \
-                 this small-model core takes (their fp32 weights, gradients and AdamW moments alone \
-                 would need {:.0} GiB); make the model smaller",
-                self.d_model,
-                self.n_layer,
-                self.d_ff,
-                self.block_size,
-                self.embedding,
-                self.hidden,
+                "model: about {params:.2e} parameters without the vocabulary's rows ({sizes}), \
+                 over the {MAX_PARAMS:.1e} this small-model core takes (their fp32 weights, \
+                 gradients and AdamW moments alone would need {:.0} GiB); make the model smaller",
                 params * 16.0 / (1u64 << 30) as f64
             )));
         }
