@@ -1,0 +1,78 @@
+//! `lab npg-rank1` under hostile input: values that overflow, keys an env ignores, networks
+//! and batches no memory holds, and resuming MuJoCo runs (whose threshold is +∞).
+use crate::common::*;
+use std::path::Path;
+use std::process::Output;
+
+/// `lab npg-rank1 ARGS --quiet --threads 1` in `dir`.
+fn npg(dir: &Path, args: &[&str]) -> Output {
+    let all = [&["npg-rank1"], args, &["--quiet", "--threads", "1"]].concat();
+    lab(dir, &all)
+}
+
+fn smoke() -> String {
+    format!(
+        "{}/configs/npg-rank1/smoke.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// Each case exits 2 with its message and leaves no run folder.
+fn refused(cases: &[(Vec<&str>, &str)]) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let smoke = smoke();
+    for (i, (sets, message)) in cases.iter().enumerate() {
+        let out = format!("r{i}");
+        let mut args = vec!["--config", smoke.as_str()];
+        args.extend(sets.iter().copied());
+        args.extend(["--out", &out]);
+        let o = npg(dir.path(), &args);
+        assert_eq!(code(&o), 2, "{args:?}: {}", text(&o));
+        assert!(stderr(&o).contains(message), "want {message}: {}", text(&o));
+        assert!(!dir.path().join(&out).exists(), "{args:?} left {out}");
+    }
+}
+
+/// Values that wrapped around in 64 bits, a NaN threshold, and `env.model_dir` on a
+/// classic-control env (silently ignored before) are usage errors naming the key.
+#[test]
+fn npg_overflowing_and_ignored_values_are_refused() {
+    refused(&[
+        // 10^12 × 10^12 wrapped to a small batch size, so `minibatches` passed its check
+        // and the run began building 10^12 envs.
+        (
+            vec![
+                "--set",
+                "num_envs=1000000000000",
+                "--set",
+                "rollout_len=1000000000000",
+            ],
+            "`num_envs` (from --set num_envs=1000000000000): num_envs × rollout_len = \
+             1000000000000 × 1000000000000 does not fit in 64 bits",
+        ),
+        // seed + offset + k wrapped onto the training envs' seeds.
+        (
+            vec!["--set", "eval.seed_offset=18446744073709551615"],
+            "`eval.seed_offset` (from --set eval.seed_offset=18446744073709551615): evaluation \
+             seeds",
+        ),
+        (
+            vec!["--set", "threshold=.nan"],
+            "`threshold` (from --set threshold=.nan): must be a number",
+        ),
+        (
+            vec!["--set", "env.model_dir=/tmp"],
+            "`env.model_dir` (from --set env.model_dir=/tmp): is for the MuJoCo tasks' model \
+             files; `CartPole-v1` is a classic-control env",
+        ),
+        // npg-cg and trpo make one CG step on the plain surrogate: both keys were ignored.
+        (
+            vec!["--set", "algo.kind=trpo", "--set", "epochs=4"],
+            "`epochs` (from --set epochs=4): must be 1 for algo.kind = trpo",
+        ),
+        (
+            vec!["--set", "algo.kind=npg-cg", "--set", "ent_coef=0.01"],
+            "`ent_coef` (from --set ent_coef=0.01): must be 0 for algo.kind = npg-cg",
+        ),
+    ]);
+}
