@@ -76,3 +76,33 @@ fn npg_overflowing_and_ignored_values_are_refused() {
         ),
     ]);
 }
+
+/// Networks and batches beyond any machine's memory are refused before the run folder:
+/// `hidden: [100000, 100000]` panicked in libtorch's allocator (exit 101, meta.json left
+/// "running"), a huge `num_envs` built envs until the process was killed.
+#[test]
+fn npg_runs_larger_than_memory_are_refused_before_the_run() {
+    if lab::device::memory::available().is_none() {
+        eprintln!("skipped: no /proc/meminfo");
+        return;
+    }
+    refused(&[
+        (
+            vec!["--set", "hidden=[1000000,1000000]"],
+            "of memory but only",
+        ),
+        (
+            vec!["--set", "critic.hidden=[1000000,1000000]"],
+            "parameters (`critic.hidden`) ≥",
+        ),
+        (
+            vec!["--set", "num_envs=1000000000000"],
+            "batch: num_envs × rollout_len = 1000000000000 × 128 transitions ≥",
+        ),
+        // 10^6 × 10^6 Kronecker factor of the hidden layer, 8 TB (the weights are 40 MB).
+        (
+            vec!["--set", "algo.kind=acktr", "--set", "hidden=[1000000]"],
+            "ACKTR's Kronecker factors of the actor's layers (`hidden`) ≥",
+        ),
+    ]);
+}
