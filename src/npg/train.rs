@@ -292,6 +292,15 @@ impl<A: Policy, C: ValueFn<Batch = A::Batch>> Trainer<A, C> {
     }
 
     pub(crate) fn restore(&mut self, c: &Checkpoint) -> Result<()> {
+        // `steps_to_threshold` so far was counted against the checkpoint's threshold: a
+        // changed one would be silently replaced by it (or disagree with it).
+        let (saved, asked) = (c.tracker.threshold, self.tracker.threshold);
+        if saved != asked {
+            return Err(anyhow!(
+                "threshold: the checkpoint counted steps_to_threshold against {saved}, this \
+                 config asks for {asked}"
+            ));
+        }
         let l = &mut self.learner;
         l.actor.set_flat(&c.actor)?;
         l.critic.set_flat(&c.critic)?;

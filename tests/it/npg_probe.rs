@@ -1,7 +1,7 @@
 //! `lab npg-rank1` under hostile input: values that overflow, keys an env ignores, networks
 //! and batches no memory holds, and resuming MuJoCo runs (whose threshold is +∞).
 use crate::common::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 /// `lab npg-rank1 ARGS --quiet --threads 1` in `dir`.
@@ -105,4 +105,127 @@ fn npg_runs_larger_than_memory_are_refused_before_the_run() {
             "ACKTR's Kronecker factors of the actor's layers (`hidden`) ≥",
         ),
     ]);
+}
+
+/// Run `lab npg-rank1` on Hopper-v5 into `dir/name` with a tiny budget.
+fn hopper(dir: &Path, name: &str, extra: &[&str]) -> (Output, PathBuf) {
+    let out = dir.join(name);
+    let mut args = vec![
+        "--set",
+        "env.id=Hopper-v5",
+        "--set",
+        "num_envs=1",
+        "--set",
+        "rollout_len=128",
+        "--set",
+        "env.max_episode_steps=60",
+        "--set",
+        "eval.episodes=1",
+        "--set",
+        "eval.every=2",
+        "--set",
+        "checkpoint_every=2",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ];
+    args.extend(extra);
+    (npg(dir, &args), out)
+}
+
+/// A MuJoCo run resumes: its threshold (+∞, no "solved" return) was written as `null` into
+/// checkpoint.json, which could not be read back ("invalid type: null, expected f64"), so
+/// no MuJoCo run could be continued. The continued run equals the uninterrupted one.
+#[test]
+fn npg_mujoco_runs_resume_from_their_checkpoint() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (o, full) = hopper(dir.path(), "full", &["--set", "total_steps=768"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let (o, half) = hopper(dir.path(), "half", &["--set", "total_steps=256"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let saved = json(&half.join("checkpoint.json"));
+    assert_eq!(saved["tracker"]["threshold"], "inf", "{}", saved["tracker"]);
+    let resume = format!("resume_from={}", half.display());
+    let (o, cont) = hopper(
+        dir.path(),
+        "cont",
+        &["--set", "total_steps=768", "--set", &resume],
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let timing = ["wall_s", "steps_per_s", "rollout_ms", "update_ms"];
+    let rows = csv_without(&full.join("metrics.csv"), &timing);
+    assert_eq!(rows.len(), 1 + 6, "header and 6 iterations");
+    assert_eq!(rows, csv_without(&cont.join("metrics.csv"), &timing));
+    assert_eq!(
+        read(&full.join("episodes.csv")),
+        read(&cont.join("episodes.csv"))
+    );
+    // A checkpoint written before the fix (threshold null) reads as +∞ too.
+    let old = dir.path().join("old");
+    std::fs::create_dir(&old).expect("mkdir");
+    for f in ["config.yaml", "metrics.csv", "episodes.csv"] {
+        std::fs::copy(half.join(f), old.join(f)).expect("copy");
+    }
+    let mut ckpt = saved.clone();
+    ckpt["tracker"]["threshold"] = serde_json::Value::Null;
+    std::fs::write(old.join("checkpoint.json"), ckpt.to_string()).expect("write");
+    let resume = format!("resume_from={}", old.display());
+    let (o, again) = hopper(
+        dir.path(),
+        "again",
+        &["--set", "total_steps=768", "--set", &resume],
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(rows, csv_without(&again.join("metrics.csv"), &timing));
+}
+
+/// Resuming with another `threshold` is refused: the checkpoint's threshold silently
+/// replaced the config's (and `steps_to_threshold` so far was counted against it).
+#[test]
+fn npg_resume_with_another_threshold_is_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let half = dir.path().join("half");
+    let smoke = smoke();
+    let half_s = half.to_str().expect("utf-8");
+    let o = npg(
+        dir.path(),
+        &[
+            "--config",
+            &smoke,
+            "--set",
+            "total_steps=1024",
+            "--out",
+            half_s,
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let resume = format!("resume_from={half_s}");
+    let o = npg(
+        dir.path(),
+        &[
+            "--config",
+            &smoke,
+            "--set",
+            &resume,
+            "--set",
+            "threshold=100",
+            "--out",
+            "cont",
+        ],
+    );
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(
+        stderr(&o).contains(
+            "threshold: the checkpoint counted steps_to_threshold against 475, this config asks \
+             for 100"
+        ),
+        "{}",
+        text(&o)
+    );
+    assert!(!dir.path().join("cont").exists(), "no run folder left");
+    // The run's own threshold continues.
+    let o = npg(
+        dir.path(),
+        &["--config", &smoke, "--set", &resume, "--out", "cont2"],
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
 }
