@@ -390,8 +390,11 @@ where
         let mut row = metrics.new_row();
         trainer.iteration(cfg, iter, &mut row, &mut episodes, start)?;
         metrics.write(&row)?;
-        if iter == iters || (cfg.checkpoint_every > 0 && iter.is_multiple_of(cfg.checkpoint_every))
-        {
+        // Also on Ctrl-C / SIGTERM: the run stops after this row, and `--resume` continues
+        // from it (an interrupt before the first periodic checkpoint left nothing to resume,
+        // and a later one had its rows since that checkpoint computed again).
+        let periodic = cfg.checkpoint_every > 0 && iter.is_multiple_of(cfg.checkpoint_every);
+        if iter == iters || periodic || crate::run::interrupted() {
             checkpoint::save(&run.path(checkpoint::FILE), &trainer.save(cfg, iter))?;
         }
         progress.set(iter as u64, &trainer.tracker.progress_text());

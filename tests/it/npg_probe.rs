@@ -229,3 +229,88 @@ fn npg_resume_with_another_threshold_is_refused() {
     );
     assert_eq!(code(&o), 0, "{}", text(&o));
 }
+
+/// Ctrl-C / SIGTERM saves a checkpoint at the row the run stops after, so `--resume`
+/// continues from there: with `checkpoint_every: 0` (only at the end) an interrupted run
+/// had no checkpoint at all ("cannot read checkpoint.json"), and with a periodic one its rows
+/// since that checkpoint were computed again. The continued run equals an uninterrupted one.
+#[test]
+fn npg_interrupted_run_resumes_from_the_row_it_stopped_after() {
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+    let dir = tempfile::tempdir().expect("tmp");
+    let smoke = smoke();
+    let common = [
+        "npg-rank1",
+        "--config",
+        &smoke,
+        "--set",
+        "eval.every=0",
+        "--set",
+        "checkpoint_every=0",
+        "--quiet",
+        "--threads",
+        "1",
+    ];
+    let run = dir.path().join("int");
+    let mut child = Command::new(LAB)
+        .args(common)
+        .args(["--set", "total_steps=100000000", "--out"])
+        .arg(&run)
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn lab");
+    let metrics = run.join("metrics.csv");
+    wait_until("two metrics rows", Duration::from_secs(120), || {
+        let rows = std::fs::read_to_string(&metrics)
+            .map(|t| t.lines().count().saturating_sub(1))
+            .unwrap_or(0);
+        try_status(&run).as_deref() == Some("running") && rows >= 2
+    });
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(143));
+    assert_eq!(json(&run.join("meta.json"))["status"], "interrupted");
+    let (_, rows) = read_csv(&metrics);
+    let n = rows.len();
+    let ckpt = run.join("checkpoint.json");
+    assert!(ckpt.exists(), "an interrupted run leaves a checkpoint");
+    assert_eq!(json(&ckpt)["iter"], n, "at the last row written");
+    // Continue two more iterations; the same budget uninterrupted gives the same rows.
+    let total = format!("total_steps={}", (n + 2) * 512);
+    let cont = dir.path().join("cont");
+    let o = lab(
+        dir.path(),
+        &[
+            &common[..],
+            &["--resume", run.to_str().expect("utf-8"), "--set", &total],
+            &["--out", cont.to_str().expect("utf-8")],
+        ]
+        .concat(),
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let full = dir.path().join("full");
+    let o = lab(
+        dir.path(),
+        &[
+            &common[..],
+            &["--set", &total, "--out", full.to_str().expect("utf-8")],
+        ]
+        .concat(),
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let timing = ["wall_s", "steps_per_s", "rollout_ms", "update_ms"];
+    let want = csv_without(&full.join("metrics.csv"), &timing);
+    assert_eq!(want.len(), 1 + n + 2);
+    assert_eq!(want, csv_without(&cont.join("metrics.csv"), &timing));
+    assert_eq!(
+        read(&full.join("episodes.csv")),
+        read(&cont.join("episodes.csv"))
+    );
+}
