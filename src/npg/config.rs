@@ -211,8 +211,9 @@ pub struct EvalConfig {
 }
 
 impl NpgConfig {
+    /// `num_envs × rollout_len` (saturating: validation refuses a product past 64 bits).
     pub fn batch_size(&self) -> usize {
-        self.num_envs * self.rollout_len
+        self.num_envs.saturating_mul(self.rollout_len)
     }
     pub fn iterations(&self) -> usize {
         self.total_steps.div_ceil(self.batch_size())

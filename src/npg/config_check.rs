@@ -70,7 +70,17 @@ impl Validate for NpgConfig {
         c.at_least("num_envs", self.num_envs, 1);
         c.at_least("rollout_len", self.rollout_len, 1);
         c.at_least("minibatches", self.minibatches, 1);
-        if self.batch_size() > 0 {
+        let fits = self.num_envs.checked_mul(self.rollout_len).is_some();
+        c.relation(
+            "num_envs",
+            &["rollout_len"],
+            fits,
+            format!(
+                "num_envs × rollout_len = {} × {} does not fit in 64 bits",
+                self.num_envs, self.rollout_len
+            ),
+        );
+        if fits && self.batch_size() > 0 {
             c.relation(
                 "minibatches",
                 &["num_envs", "rollout_len"],
@@ -116,6 +126,41 @@ impl Validate for NpgConfig {
         c.positive("obs_norm.clip", self.obs_norm.clip);
         c.positive("reward_norm.clip", self.reward_norm.clip);
         c.at_least("eval.episodes", self.eval.episodes, 1);
+        // Evaluation episode k is seeded `seed + eval.seed_offset + k`; a sum past 2^64 would
+        // wrap onto other seeds (the training envs' among them).
+        let last_eval_seed = self
+            .seed
+            .checked_add(self.eval.seed_offset)
+            .and_then(|s| s.checked_add(self.eval.episodes as u64));
+        c.relation(
+            "eval.seed_offset",
+            &["seed", "eval.episodes"],
+            last_eval_seed.is_some(),
+            format!(
+                "evaluation seeds seed + eval.seed_offset + k (k < eval.episodes) must fit in \
+                 64 bits: {} + {} + {} overflows",
+                self.seed, self.eval.seed_offset, self.eval.episodes
+            ),
+        );
+        if let Some(t) = self.threshold {
+            c.check(
+                "threshold",
+                !t.is_nan(),
+                "must be a number (or null), got NaN",
+            );
+        }
+        if self.env.model_dir.is_some() {
+            c.relation(
+                "env.model_dir",
+                &["env.id"],
+                crate::rl::mujoco::is_mujoco(&self.env.id),
+                format!(
+                    "is for the MuJoCo tasks' model files; `{}` is a classic-control env and \
+                     would ignore it (set it to null)",
+                    self.env.id
+                ),
+            );
+        }
         c.threads("torch_threads", self.torch_threads);
         c.relation(
             "cos_to_exact_every",
@@ -123,6 +168,32 @@ impl Validate for NpgConfig {
             self.cos_to_exact_every == 0 || matches!(self.algo, Algo::Smac { .. }),
             "the exact-Fisher diagnostic compares against SMAC's direction: needs algo.kind = smac",
         );
+        if let Algo::NpgCg { .. } | Algo::Trpo { .. } = self.algo {
+            // The trust-region step is one full-batch CG solve on the plain surrogate (§3.4,
+            // §3.5): both keys were silently ignored.
+            c.relation(
+                "epochs",
+                &["algo.kind"],
+                self.epochs == 1,
+                format!(
+                    "must be 1 for algo.kind = {}: it makes one trust-region actor step per \
+                     batch (the critic's passes are critic.epochs), got {}",
+                    self.algo.name(),
+                    self.epochs
+                ),
+            );
+            c.relation(
+                "ent_coef",
+                &["algo.kind"],
+                self.ent_coef == 0.0,
+                format!(
+                    "must be 0 for algo.kind = {}: its surrogate has no entropy bonus \
+                     (spec §3.4), got {}",
+                    self.algo.name(),
+                    self.ent_coef
+                ),
+            );
+        }
         validate_algo(&self.algo, c);
     }
 }

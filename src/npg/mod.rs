@@ -37,6 +37,7 @@ pub mod eval;
 pub mod exact;
 pub mod iter_stats;
 pub mod log;
+mod memory;
 pub mod method;
 pub mod optim_actor;
 pub mod policy;
@@ -84,19 +85,17 @@ impl Experiment for NpgConfig {
         self.backend == backend::Backend::Torch
     }
 
-    /// A MuJoCo task's model file is loaded once before any folder is made: a missing or
-    /// broken one is a usage error naming `env.model_dir` (or `make mujoco` for the default).
+    /// The environment is built once before any folder is made: a MuJoCo task's missing or
+    /// broken model file is a usage error naming `env.model_dir` (or `make mujoco` for the
+    /// default); then the networks and batch must fit in memory ([`memory::preflight`]).
     fn check_inputs(&self) -> Result<()> {
-        if !crate::rl::mujoco::is_mujoco(&self.env.id) {
-            return Ok(());
-        }
         let key = match &self.env.model_dir {
             Some(_) => "env.model_dir",
             None => "env.id",
         };
-        crate::rl::make_raw_with(&self.env.id, &self.env.options())
-            .map(drop)
-            .map_err(|e| crate::error::usage(format!("{key}: {e:#}")))
+        let env = crate::rl::make_raw_with(&self.env.id, &self.env.options())
+            .map_err(|e| crate::error::usage(format!("{key}: {e:#}")))?;
+        memory::preflight(self, env.obs_dim(), &env.action_space())
     }
 
     fn execute(&self, run: &mut Run, ctx: &mut Ctx) -> Result<()> {

@@ -33,12 +33,53 @@ pub fn default_threshold(env: &str) -> f64 {
     }
 }
 
+/// A threshold in JSON: a number when finite, `"inf"` / `"-inf"` otherwise; `null` (what
+/// checkpoints written before this encoding hold for +∞) reads as +∞.
+mod threshold_json {
+    use serde::{de::Error, Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Number(f64),
+        Text(String),
+    }
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        match *v {
+            v if v.is_finite() => Repr::Number(v),
+            v if v > 0.0 => Repr::Text("inf".into()),
+            v if v < 0.0 => Repr::Text("-inf".into()),
+            _ => Repr::Text("nan".into()),
+        }
+        .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        match Option::<Repr>::deserialize(d)? {
+            None => Ok(f64::INFINITY),
+            Some(Repr::Number(v)) => Ok(v),
+            Some(Repr::Text(t)) => match t.as_str() {
+                "inf" => Ok(f64::INFINITY),
+                "-inf" => Ok(f64::NEG_INFINITY),
+                other => Err(D::Error::custom(format!(
+                    "threshold: expected a number, \"inf\" or \"-inf\", got \"{other}\""
+                ))),
+            },
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Tracker {
     pub env_steps: usize,
     window: VecDeque<f64>,
     evals: Vec<(f64, f64)>,
-    threshold: f64,
+    /// Non-finite for the MuJoCo tasks (never solved): kept as `"inf"` in checkpoint.json,
+    /// since JSON numbers cannot hold it (serde_json wrote `null`, which could not be read
+    /// back, so no MuJoCo run could be resumed).
+    #[serde(with = "threshold_json")]
+    pub(crate) threshold: f64,
     steps_to_threshold: Option<usize>,
     update_ms: Vec<f64>,
 }

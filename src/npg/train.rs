@@ -292,6 +292,15 @@ impl<A: Policy, C: ValueFn<Batch = A::Batch>> Trainer<A, C> {
     }
 
     pub(crate) fn restore(&mut self, c: &Checkpoint) -> Result<()> {
+        // `steps_to_threshold` so far was counted against the checkpoint's threshold: a
+        // changed one would be silently replaced by it (or disagree with it).
+        let (saved, asked) = (c.tracker.threshold, self.tracker.threshold);
+        if saved != asked {
+            return Err(anyhow!(
+                "threshold: the checkpoint counted steps_to_threshold against {saved}, this \
+                 config asks for {asked}"
+            ));
+        }
         let l = &mut self.learner;
         l.actor.set_flat(&c.actor)?;
         l.critic.set_flat(&c.critic)?;
@@ -381,8 +390,11 @@ where
         let mut row = metrics.new_row();
         trainer.iteration(cfg, iter, &mut row, &mut episodes, start)?;
         metrics.write(&row)?;
-        if iter == iters || (cfg.checkpoint_every > 0 && iter.is_multiple_of(cfg.checkpoint_every))
-        {
+        // Also on Ctrl-C / SIGTERM: the run stops after this row, and `--resume` continues
+        // from it (an interrupt before the first periodic checkpoint left nothing to resume,
+        // and a later one had its rows since that checkpoint computed again).
+        let periodic = cfg.checkpoint_every > 0 && iter.is_multiple_of(cfg.checkpoint_every);
+        if iter == iters || periodic || crate::run::interrupted() {
             checkpoint::save(&run.path(checkpoint::FILE), &trainer.save(cfg, iter))?;
         }
         progress.set(iter as u64, &trainer.tracker.progress_text());

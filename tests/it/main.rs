@@ -99,6 +99,7 @@ mod npg_gae_cg;
 mod npg_native;
 mod npg_nn;
 mod npg_ppo;
+mod npg_probe;
 mod npg_rank1;
 mod npg_rollout;
 mod npg_toys;
