@@ -122,26 +122,11 @@ pub fn save(dir: &Path, vs: &VarStore, opt: &dyn Optimizer, extra: &Extra) -> Re
             dir.display()
         );
     }
-    let name = dir
-        .file_name()
-        .context("checkpoint path has no directory name")?;
     let parent = dir.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     // A fresh folder of our own (create_dir fails on an existing name), so nothing of the
     // user's that happens to share the temp name is written into or removed.
-    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let mut n = 0;
-    let tmp = loop {
-        let tmp = parent.join(format!(
-            ".{}.tmp-{}-{n}",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        match std::fs::create_dir(&tmp) {
-            Ok(()) => break tmp,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
-            Err(e) => return Err(e).with_context(|| format!("creating {}", tmp.display())),
-        }
-    };
+    let tmp = crate::run::reserve_temp_with(dir, |t| std::fs::create_dir(t))?;
     let written = write_files(&tmp, vs, opt, extra).and_then(|()| {
         if dir.exists() {
             bail!(

@@ -39,6 +39,21 @@ pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&Path) -> Result<()>) ->
 /// had: the name is taken with O_EXCL, so a user's file that happens to be called like the
 /// temp file is never written over, renamed or removed.
 fn reserve_temp(path: &Path) -> Result<PathBuf> {
+    reserve_temp_with(path, |tmp| {
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(tmp)
+            .map(|_| ())
+    })
+}
+
+/// Take the first free temp name beside `path` (`.<name>.tmp-<pid>-<n>`) with `create`, which
+/// must fail with `AlreadyExists` on a name that is taken (`create_new`, `fs::create_dir`).
+pub fn reserve_temp_with(
+    path: &Path,
+    create: impl Fn(&Path) -> std::io::Result<()>,
+) -> Result<PathBuf> {
     let name = path
         .file_name()
         .with_context(|| format!("{} names no file", path.display()))?;
@@ -48,17 +63,13 @@ fn reserve_temp(path: &Path) -> Result<PathBuf> {
         tmp_name.push(name);
         tmp_name.push(format!(".tmp-{}-{n}", std::process::id()));
         let tmp = dir.join(tmp_name);
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-        {
-            Ok(_) => return Ok(tmp),
+        match create(&tmp) {
+            Ok(()) => return Ok(tmp),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e).with_context(|| format!("creating {}", tmp.display())),
         }
     }
-    anyhow::bail!("no free temp file name beside {}", path.display())
+    anyhow::bail!("no free temp name beside {}", path.display())
 }
 
 /// fsync a written file: its data reaches the disk before it is renamed into place (without

@@ -15,7 +15,7 @@ mod metrics;
 mod owner;
 
 pub use crate::progress::Progress;
-pub use atomic::{write_atomic, write_atomic_with, write_json};
+pub use atomic::{reserve_temp_with, write_atomic, write_atomic_with, write_json};
 pub use carry::{carry_rows, Upto};
 pub use metrics::{fmt_num, is_timing_column, Metrics, Row, TIMING_SUFFIXES};
 use owner::read_meta;

@@ -191,20 +191,23 @@ fn an_output_that_links_to_a_full_device_is_replaced_not_written_through() {
     assert!(!rows.is_empty());
 }
 
+/// `lab plot` of the runs in `runs/` (decompose's decrement by iteration) to `p.png`.
+const PLOT_TO_P_PNG: [&str; 8] = [
+    "plot",
+    "runs",
+    "--x",
+    "iter",
+    "--y",
+    "decrement",
+    "-o",
+    "p.png",
+];
+
 #[test]
 fn a_plot_on_a_full_disk_names_its_file_and_leaves_none() {
     let dir = runs_dir();
     let plot = dir.path().join("p.png");
-    let args = [
-        "plot",
-        "runs",
-        "--x",
-        "iter",
-        "--y",
-        "decrement",
-        "-o",
-        "p.png",
-    ];
+    let args = PLOT_TO_P_PNG;
     let o = lab_limited(dir.path(), &args, 512);
     let err = stderr(&o);
     assert_eq!(code(&o), 1, "{err}");
@@ -351,17 +354,7 @@ fn a_forced_plot_that_cannot_be_written_leaves_the_old_file_in_place() {
     let dir = runs_dir();
     let mine = dir.path().join("p.png");
     std::fs::write(&mine, "my own figure").unwrap();
-    let args = [
-        "plot",
-        "runs",
-        "--x",
-        "iter",
-        "--y",
-        "decrement",
-        "-o",
-        "p.png",
-        "--force",
-    ];
+    let args = [&PLOT_TO_P_PNG[..], &["--force"]].concat();
     let replaced = || -> Vec<PathBuf> {
         std::fs::read_dir(dir.path())
             .unwrap()
