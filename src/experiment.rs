@@ -9,6 +9,7 @@ use crate::run::Run;
 use crate::{report, study, torch};
 use anyhow::Result;
 use serde::{de::DeserializeOwned, Serialize};
+use std::path::Path;
 
 /// What `tch` and the RNGs need to know about where and how a run executes.
 pub struct Ctx {
@@ -121,6 +122,7 @@ pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
                 E::NAME
             ))
         })?;
+        refuse_resuming_into_itself::<E>(args, dir)?;
         let value = serde_yaml_ng::Value::from(dir.display().to_string());
         config::set_path(&mut loaded.value, key, value).map_err(usage)?;
     }
@@ -139,7 +141,8 @@ pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
         device: dev,
         rng: device::seed_all(cfg.seed()),
     };
-    let outcome = cfg.execute(&mut run, &mut ctx);
+    // A panic (a bug, or a libtorch error tch turns into one) still ends the run honestly.
+    let outcome = crate::error::catch_panic(|| cfg.execute(&mut run, &mut ctx));
     if let Err(e) = &outcome {
         if crate::error::exit_code(e) == 2 {
             // Bad input data found by the run (a matrix that is not SPD, a wrong dtype, a
@@ -159,6 +162,37 @@ pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
         _ => eprintln!("results (incomplete): {}", dir.display()),
     }
     outcome.and(finished)
+}
+
+/// `--resume RUN_DIR` writes a new run directory and carries RUN_DIR's rows over, so `--out`
+/// (or `--name`) naming RUN_DIR itself is refused: with `--force` it would first move away
+/// the very run it reads.
+fn refuse_resuming_into_itself<E: Experiment>(args: &RunArgs, resumed: &Path) -> Result<()> {
+    let target = match (&args.out, &args.name) {
+        (Some(out), _) => out.clone(),
+        (None, Some(name)) => Path::new("results").join(E::NAME).join(name),
+        (None, None) => return Ok(()),
+    };
+    let same = match (
+        std::fs::canonicalize(&target),
+        std::fs::canonicalize(resumed),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same {
+        let flag = if args.out.is_some() {
+            "--out"
+        } else {
+            "--name"
+        };
+        return Err(usage(format!(
+            "{flag} names the run being resumed ({}): --resume RUN_DIR continues it into a new \
+             run directory, carrying its rows over; pick another {flag}, or leave it out",
+            resumed.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Load libtorch if the experiment uses it, pick the device and set the thread counts: the

@@ -11,7 +11,12 @@
 //! SIGXFSZ (a write past the shell's or Slurm's file-size limit, `ulimit -f`) is ignored, so
 //! the write fails with "File too large" and the run ends `failed` naming the file, as on a
 //! full disk, instead of being killed with a core dump and a `meta.json` stuck at `running`.
+//! A process that dies early — a second signal, or a fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+//! SIGABRT) — first writes its run's [`last_words`]: a `meta.json` saying how it ended.
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::OnceLock;
+
+pub mod last_words;
 
 /// The first signal received (0: none).
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
@@ -30,6 +35,57 @@ pub fn install() {
     }
     // SAFETY: SIG_IGN for a signal whose only default is to end the process.
     unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+    install_fault_handlers();
+}
+
+/// The fault handlers' predecessors (Rust's own SIGSEGV/SIGBUS handler reports a stack
+/// overflow), in [`last_words::FAULTS`] order.
+static PREVIOUS: OnceLock<[libc::sigaction; last_words::FAULTS.len()]> = OnceLock::new();
+
+fn install_fault_handlers() {
+    // SAFETY: sigaction with a zeroed struct fills in the current action.
+    let mut previous: [libc::sigaction; last_words::FAULTS.len()] = unsafe { std::mem::zeroed() };
+    for (sig, old) in last_words::FAULTS.iter().zip(&mut previous) {
+        // SAFETY: reads the current action into `old`.
+        unsafe { libc::sigaction(*sig, std::ptr::null(), old) };
+    }
+    if PREVIOUS.set(previous).is_err() {
+        return; // installed already
+    }
+    for sig in last_words::FAULTS {
+        // SAFETY: installs an async-signal-safe handler (see `on_fault`); on the alternate
+        // stack where the thread has one (Rust's threads do), so a stack overflow reaches it.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_fault as *const () as usize;
+            action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(sig, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+/// A fault: the run's last words, then the signal's earlier handling. A real fault (the
+/// kernel's, si_code > 0) goes back to the previous handler and returns, so the faulting
+/// instruction runs again under it; a sent one (kill, raise, abort) is raised again under the
+/// default action, which ends the process with that signal.
+extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+    last_words::speak(sig);
+    // SAFETY: `info` is the kernel's siginfo for this delivery; sigaction(2) and raise(3) are
+    // async-signal-safe; PREVIOUS was set before this handler was installed.
+    unsafe {
+        let sent = info.is_null() || (*info).si_code <= 0;
+        let index = last_words::FAULTS.iter().position(|&s| s == sig);
+        match (sent, PREVIOUS.get(), index) {
+            (false, Some(previous), Some(k)) => {
+                libc::sigaction(sig, &previous[k], std::ptr::null_mut());
+            }
+            _ => {
+                libc::signal(sig, libc::SIG_DFL);
+                libc::raise(sig);
+            }
+        }
+    }
 }
 
 extern "C" fn on_signal(sig: libc::c_int) {
@@ -41,6 +97,7 @@ extern "C" fn on_signal(sig: libc::c_int) {
             return; // a repeated parent-death signal, not a user's second signal
         }
         forward(sig, true);
+        last_words::speak(sig);
         // SAFETY: _exit is async-signal-safe and skips atexit handlers.
         unsafe { libc::_exit(128 + RECEIVED.load(Ordering::SeqCst)) };
     }

@@ -172,6 +172,7 @@ impl Run {
     /// (`... done in`) is printed only after meta.json is written; if it cannot be (a full
     /// disk), the run failed: that is tried once more, printed, and returned.
     pub fn finish(mut self, outcome: &Result<()>) -> Result<()> {
+        crate::signals::last_words::clear();
         self.meta.end_time = Some(now());
         self.meta.duration_s = Some(self.started.elapsed().as_secs_f64());
         self.meta.status = match outcome {
@@ -195,6 +196,7 @@ impl Run {
     /// directories it created, and put back the old run `--force` moved aside: a usage error
     /// (exit 2) found by the run leaves nothing.
     pub fn discard(self) -> Result<()> {
+        crate::signals::last_words::clear();
         fs::remove_dir_all(&self.dir)
             .with_context(|| format!("removing run directory {}", self.dir.display()))?;
         if let Some(old) = &self.replaced {
@@ -225,8 +227,35 @@ impl Run {
         eprintln!("{sub} {status} in {total:.1}s ({msg} in {phase_s:.1}s)");
     }
 
+    /// Write meta.json, and prepare what it says if the process dies before [`Run::finish`].
     fn write_meta(&self) -> Result<()> {
-        write_json(&self.path("meta.json"), &self.meta)
+        let path = self.path("meta.json");
+        write_json(&path, &self.meta)?;
+        crate::signals::last_words::prepare(&path, |sig| self.last_words(sig));
+        Ok(())
+    }
+
+    /// meta.json for a process ended by `sig` before [`Run::finish`] (see
+    /// [`crate::signals::last_words`]): interrupted by a second Ctrl-C / SIGTERM, failed by a
+    /// fault. The end time stays unset: a signal handler cannot read the clock's time zone.
+    fn last_words(&self, sig: i32) -> Vec<u8> {
+        use crate::signals::last_words::{signal_name, ABORTS};
+        let mut meta = self.meta.clone();
+        let name = signal_name(sig);
+        if ABORTS.contains(&sig) {
+            meta.status = "interrupted".into();
+            meta.error = Some(format!(
+                "aborted by a second signal ({name}) before the row in progress was finished"
+            ));
+        } else {
+            meta.status = "failed".into();
+            meta.error = Some(format!(
+                "crashed with {name} (a fault in lab or a library it calls, or a stack \
+                 overflow; please report it with this run's config.yaml)"
+            ));
+        }
+        let text = serde_json::to_string_pretty(&meta).unwrap_or_default();
+        (text + "\n").into_bytes()
     }
 }
 

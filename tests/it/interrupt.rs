@@ -1,5 +1,6 @@
 //! SIGINT (Ctrl-C) and SIGTERM: the run stops after its current row, keeps its files, says
-//! `interrupted`, exits 130 or 143; a second signal ends the process at once.
+//! `interrupted`, exits 130 or 143; a second signal ends the process at once, and a fault
+//! (SIGSEGV, SIGABRT) ends it by that signal, each after writing a meta.json that says so.
 use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -97,7 +98,7 @@ fn sigterm_is_handled_like_ctrl_c_and_exits_143() {
 #[test]
 fn a_second_signal_ends_the_process_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, _run, _) = start_long_run(dir.path());
+    let (mut child, run, seen) = start_long_run(dir.path());
     send(&child, "INT");
     send(&child, "INT");
     let sent = Instant::now();
@@ -112,6 +113,69 @@ fn a_second_signal_ends_the_process_at_once() {
         "took {:?} to end after the second signal",
         sent.elapsed()
     );
+    // Its meta.json says so (the first signal's own ending, if the row in progress finished
+    // before the second arrived), never `running`.
+    let meta = json(&run.join("meta.json"));
+    assert_eq!(meta["status"], "interrupted", "{meta}");
+    let error = meta["error"].as_str().unwrap_or_default();
+    assert!(
+        error == "interrupted by Ctrl-C"
+            || error
+                == "aborted by a second signal (SIGINT) before the row in progress was finished",
+        "{meta}"
+    );
+    assert_eq!(meta["pid"], child.id(), "{meta}");
+    check_rows_and_temp_files(&run, seen);
+}
+
+/// The metrics rows are whole and in order, at least the `seen` ones; no temp file is left.
+fn check_rows_and_temp_files(run: &Path, seen: usize) {
+    let (_, rows) = read_csv(&run.join("metrics.csv"));
+    assert!(
+        rows.len() >= seen,
+        "rows written before the signal are kept"
+    );
+    for (k, row) in rows.iter().enumerate() {
+        assert_eq!(row[0], (k + 1).to_string(), "rows are whole and in order");
+    }
+    let temps: Vec<String> = std::fs::read_dir(run)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert!(temps.is_empty(), "{temps:?}");
+}
+
+/// A run killed by a fault signal (sent here; a real fault takes the same handler) dies of
+/// that signal, after writing a `failed` meta.json that names it.
+fn a_fault_leaves_a_failed_meta(signal: &str, number: i32) {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (child, run, seen) = start_long_run(dir.path());
+    send(&child, signal);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.signal(), Some(number), "{}", stderr(&out));
+    let meta = json(&run.join("meta.json"));
+    assert_eq!(meta["status"], "failed", "{meta}");
+    let error = meta["error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with(&format!("crashed with SIG{signal} (a fault in lab")),
+        "{meta}"
+    );
+    assert!(meta["start_time"].is_string(), "the rest is kept: {meta}");
+    check_rows_and_temp_files(&run, seen);
+    assert_eq!(lab::results::runs::read_run(&run).unwrap().status, "failed");
+}
+
+#[test]
+fn a_segfault_leaves_a_failed_meta_json_naming_it() {
+    a_fault_leaves_a_failed_meta("SEGV", libc::SIGSEGV);
+}
+
+#[test]
+fn an_abort_leaves_a_failed_meta_json_naming_it() {
+    a_fault_leaves_a_failed_meta("ABRT", libc::SIGABRT);
 }
 
 #[test]

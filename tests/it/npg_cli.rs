@@ -141,6 +141,19 @@ fn resume_gives_the_same_metrics_as_an_uninterrupted_run() {
     let o = npg(again.path(), &args);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(untimed(&a), untimed(&d));
+    // `--out` naming the resumed run itself is refused, with or without --force, and the run
+    // stays as it was (--force would otherwise move it aside before reading it).
+    let half_rows = untimed(&b);
+    for force in [false, true] {
+        let mut args = vec!["--resume", b_dir, "--out", b_dir];
+        args.extend(force.then_some("--force"));
+        let o = npg(again.path(), &args);
+        assert_eq!(code(&o), 2, "{}", text(&o));
+        let want = format!("--out names the run being resumed ({b_dir})");
+        assert!(stderr(&o).contains(&want), "{}", text(&o));
+    }
+    assert_eq!(untimed(&b), half_rows);
+    assert_eq!(json(&b.join("meta.json"))["status"], "completed");
     let o = lab(again.path(), &["decompose", "--resume", b_dir]);
     assert_eq!(code(&o), 2, "{}", text(&o));
     assert!(
