@@ -70,8 +70,8 @@ pub fn command() -> clap::Command {
             ")"
         ))
         .after_help(
-            "Exit codes: 0 done, 1 run failed, 2 usage or config error, 130 interrupted (Ctrl-C), \
-             143 terminated (SIGTERM).",
+            "Exit codes: 0 done, 1 run failed, 2 usage or config error, 101 a bug in lab (a \
+             panic), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).",
         )
         .subcommand_required(true)
         .arg_required_else_help(true);

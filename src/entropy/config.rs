@@ -242,7 +242,7 @@ impl Validate for EntropyConfig {
             let (key, why) = p.split_once(": ").unwrap_or(("controller", p.as_str()));
             c.check(key, false, why.to_string());
         }
-        self.unused_task_keys(c);
+        super::unread::check(self, c);
         match self.task {
             Task::Text => c.check(
                 "text.samples",
@@ -274,57 +274,6 @@ impl Validate for EntropyConfig {
 pub const MAX_TOKENS: usize = 1 << 28;
 
 impl EntropyConfig {
-    /// Keys only another task reads (their defaults are null or off), so setting one under
-    /// this task is refused instead of ignored: `checkpoint.*` outside `probe` (the TorchScript
-    /// keys outside a TorchScript probe), `text.samples` outside `text`.
-    fn unused_task_keys(&self, c: &mut Checker) {
-        let k = &self.checkpoint;
-        let task = format!("{:?}", self.task).to_lowercase();
-        let for_probe = format!("is only read by task probe, but task is {task}");
-        let for_ts = "is only read for a TorchScript module (checkpoint.torchscript)";
-        let probe = self.task == Task::Probe;
-        let ts = probe && k.torchscript.is_some();
-        let set = |c: &mut Checker, key: &str, is_set: bool, ok: bool, other: &str, why: &str| {
-            c.relation(key, &[other], !is_set || ok, why.to_string());
-        };
-        set(
-            c,
-            "checkpoint.path",
-            k.path.is_some(),
-            probe,
-            "task",
-            &for_probe,
-        );
-        let ts_set = k.torchscript.is_some();
-        set(
-            c,
-            "checkpoint.torchscript",
-            ts_set,
-            probe,
-            "task",
-            &for_probe,
-        );
-        let (other, why) = if probe {
-            ("checkpoint.torchscript", for_ts)
-        } else {
-            ("task", for_probe.as_str())
-        };
-        set(c, "checkpoint.vocab", k.vocab.is_some(), ts, other, why);
-        set(c, "checkpoint.fixed_width", k.fixed_width, ts, other, why);
-        let fixed_batch = k.fixed_batch.is_some();
-        set(c, "checkpoint.fixed_batch", fixed_batch, ts, other, why);
-        let text_why = format!("is only read by task text, but task is {task}");
-        let samples = self.text.samples.is_some();
-        set(
-            c,
-            "text.samples",
-            samples,
-            self.task == Task::Text,
-            "task",
-            &text_why,
-        );
-    }
-
     /// Counts times lengths within [`MAX_TOKENS`] (module doc of the constant).
     fn validate_sizes(&self, c: &mut Checker) {
         let (t, e, p) = (&self.train, &self.eval, &self.controller.probe);

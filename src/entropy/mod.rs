@@ -19,6 +19,7 @@
 //!    `textfile.rs`: the `text` task as a library.
 //! 7. `theory.rs`: the §2.6 tables per corpus with H7's pass/fail (`task: theory`), and
 //!    `toys.rs`: §2.4 (gradient descent on softmax logits) and §2.5 (forward vs reverse KL).
+//!    `unread.rs`: keys the task in force does not read, refused.
 //! 8. `verdict/`: the hypotheses' verdicts from a sweep's runs (§1, §4.7), `lab report`'s hook.
 pub mod alert;
 pub mod columns;
@@ -42,6 +43,7 @@ pub mod theory;
 pub mod torchscript;
 pub mod toys;
 pub mod train;
+mod unread;
 pub mod verdict;
 
 pub use config::EntropyConfig;

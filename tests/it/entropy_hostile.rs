@@ -153,17 +153,67 @@ fn entropy_keys_of_another_task_are_refused_not_ignored() {
         &["task=theory", "checkpoint.fixed_batch=4"],
         &["checkpoint.fixed_batch", "task is theory"],
     );
+    // Keys with a real default: refused once changed from it.
+    refused(
+        tmp.path(),
+        &["theory.delta=0.2"],
+        &[
+            "theory.delta",
+            "only read by task theory, but task is train",
+        ],
+    );
+    refused(
+        tmp.path(),
+        &["task=text", "text.samples=s.txt", "theory.orders=[1, 2]"],
+        &[
+            "theory.orders",
+            "only read by task theory, but task is text",
+        ],
+    );
+    refused(
+        tmp.path(),
+        &["checkpoint.context=64"],
+        &[
+            "checkpoint.context",
+            "only read by task probe, but task is train",
+        ],
+    );
     // The TorchScript keys on a probe of a lab run.
     let run = run_single(tmp.path(), &["model.preset=bigram"], "run");
     let path = format!("checkpoint.path={}", run.display());
-    refused(
-        tmp.path(),
-        &["task=probe", &path, "checkpoint.fixed_width=true"],
-        &[
-            "checkpoint.fixed_width",
-            "only read for a TorchScript module",
-        ],
-    );
+    for key in ["checkpoint.fixed_width=true", "checkpoint.context=64"] {
+        let name = key.split('=').next().unwrap();
+        refused(
+            tmp.path(),
+            &["task=probe", &path, key],
+            &[name, "only read for a TorchScript module"],
+        );
+    }
+}
+
+/// A config copied whole from `--print-config` (every key at its default, the unread sections
+/// included) is accepted under any task; only a changed unread key is refused.
+#[test]
+fn entropy_a_copied_default_config_is_not_refused_for_its_unread_sections() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let out = lab(dir, &["entropy-probe", "--print-config"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    std::fs::write(dir.join("full.yaml"), &out.stdout).unwrap();
+    let check = |sets: &[&str]| {
+        let mut args = vec!["entropy-probe", "--config", "full.yaml", "--print-config"];
+        for s in sets {
+            args.extend(["--set", s]);
+        }
+        lab(dir, &args)
+    };
+    for task in ["train", "theory"] {
+        let o = check(&[&format!("task={task}"), "theory.delta=0.05"]);
+        assert_eq!(code(&o), 0, "{task}: {}", text(&o));
+    }
+    let o = check(&["task=train", "theory.toys=false"]);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(stderr(&o).contains("`theory.toys`"), "{}", text(&o));
 }
 
 #[test]
