@@ -57,3 +57,29 @@ impl Checker {
         }
     }
 }
+
+/// `section.key` for each top-level key of the section `now` whose value differs from the
+/// same section of a default config (`None`: no default to compare with, so every key). In a
+/// kind-tagged section whose `kind` differs, only `section.kind`: its other keys belong to
+/// the kind. For refusing keys that the config in force does not read only when a user
+/// changed them, so that a config copied whole from `--print-config` still loads.
+pub fn changed_keys<T: serde::Serialize>(
+    section: &str,
+    now: &T,
+    default: Option<&T>,
+) -> Vec<String> {
+    let as_map = |t: &T| match serde_yaml_ng::to_value(t) {
+        Ok(serde_yaml_ng::Value::Mapping(m)) => m,
+        _ => Default::default(),
+    };
+    let now = as_map(now);
+    let default = default.map(as_map).unwrap_or_default();
+    let kind = serde_yaml_ng::Value::from("kind");
+    if now.contains_key(&kind) && now.get(&kind) != default.get(&kind) {
+        return vec![format!("{section}.kind")];
+    }
+    now.iter()
+        .filter(|(k, v)| default.get(*k) != Some(*v))
+        .filter_map(|(k, _)| k.as_str().map(|k| format!("{section}.{k}")))
+        .collect()
+}

@@ -261,6 +261,22 @@ impl Validate for DecomposeConfig {
     fn validate(&self, c: &mut Checker) {
         checks::matrix(&self.matrix, c);
         if let Mode::Finance(f) = &self.mode {
+            // Finance builds its own matrices and subspaces: a changed matrix or subspace
+            // key would be ignored.
+            let default = DecomposeConfig::embedded_default();
+            let changed =
+                crate::config::changed_keys("matrix", &self.matrix, Some(&default.matrix))
+                    .into_iter()
+                    .chain(crate::config::changed_keys(
+                        "subspace",
+                        &self.subspace,
+                        Some(&default.subspace),
+                    ));
+            for key in changed {
+                let why = "is not read in mode finance (it builds its own matrices and \
+                           subspaces, spec §5)";
+                c.relation(&key, &["mode.kind"], false, why);
+            }
             c.at_least("mode.periods", f.periods, 2);
             c.check(
                 "mode.hurst",

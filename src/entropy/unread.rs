@@ -6,9 +6,8 @@
 //! * Keys with a real default (`theory.*`, `checkpoint.context`): refused when changed from
 //!   the embedded default, so a config copied whole from `--print-config` still runs.
 use super::config::{EntropyConfig, Task, TheorySection};
-use crate::config::Checker;
+use crate::config::{changed_keys, Checker};
 use crate::experiment::Experiment;
-use serde::Serialize;
 use serde_yaml_ng::Value;
 
 /// Add a problem for every key of `cfg` that its task does not read (module doc).
@@ -90,7 +89,7 @@ pub(super) fn check(cfg: &EntropyConfig, c: &mut Checker) {
     );
     if cfg.task != Task::Theory {
         let why = format!("is only read by task theory, but task is {task}");
-        for key in changed_keys("theory", &cfg.theory, &default_theory()) {
+        for key in changed_keys("theory", &cfg.theory, default_theory().as_ref()) {
             c.relation(&key, &["task"], false, why.clone());
         }
     }
@@ -100,19 +99,4 @@ pub(super) fn check(cfg: &EntropyConfig, c: &mut Checker) {
 fn default_theory() -> Option<TheorySection> {
     let all: Value = serde_yaml_ng::from_str(EntropyConfig::DEFAULT_YAML).ok()?;
     serde_yaml_ng::from_value(all.get("theory")?.clone()).ok()
-}
-
-/// `section.key` for each top-level key of `now` whose value differs from `default`'s (every
-/// key when there is no default to compare with).
-fn changed_keys<T: Serialize>(section: &str, now: &T, default: &Option<T>) -> Vec<String> {
-    let as_map = |t: &T| match serde_yaml_ng::to_value(t) {
-        Ok(Value::Mapping(m)) => m,
-        _ => Default::default(),
-    };
-    let now = as_map(now);
-    let default = default.as_ref().map(as_map).unwrap_or_default();
-    now.iter()
-        .filter(|(k, v)| default.get(*k) != Some(*v))
-        .filter_map(|(k, _)| k.as_str().map(|k| format!("{section}.{k}")))
-        .collect()
 }

@@ -147,6 +147,37 @@ fn a_relation_between_keys_names_where_each_came_from() {
     }
 }
 
+/// decompose's finance mode builds its own matrices: a matrix or subspace key changed from
+/// its default is refused, not ignored; left at the default (a copied config) it loads.
+#[test]
+fn keys_finance_mode_does_not_read_are_refused_when_changed() {
+    let finance = ["--set", "mode.kind=finance"];
+    let with = |extra: &'static str| [finance[0], finance[1], "--set", extra];
+    assert_blames(
+        "decompose",
+        &with("matrix.n=5"),
+        "matrix.n",
+        "(from --set matrix.n=5): is not read in mode finance",
+    );
+    assert_blames(
+        "decompose",
+        &with("subspace.density=0.3"),
+        "subspace.density",
+        "`mode.kind` (from --set mode.kind=finance)",
+    );
+    assert_blames(
+        "decompose",
+        &with("matrix.kind=wishart"),
+        "matrix.kind",
+        "is not read in mode finance",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (rc, err) = dry(dir.path(), "decompose", &with("matrix.n=60"));
+    assert_eq!(rc, 0, "the default value: {err}");
+    let (rc, err) = dry(dir.path(), "decompose", &["--set", "matrix.n=5"]);
+    assert_eq!(rc, 0, "read in mode plain: {err}");
+}
+
 /// The kinds a `kind` key accepts, read from the error for an unknown one.
 fn kinds_of(sub: &str, sets: &[String], key: &str) -> Vec<String> {
     let mut args: Vec<String> = sets.to_vec();
