@@ -182,11 +182,13 @@ impl Run {
         };
         self.meta.error = outcome.as_ref().err().map(|e| format!("{e:#}"));
         self.meta.mujoco = crate::rl::mujoco::used_version().map(String::from);
-        let written = self.write_meta();
+        // The final meta.json prepares no last words: what happens after it (a crash while
+        // printing, a late Ctrl-C) does not change how the run ended.
+        let written = write_json(&self.path("meta.json"), &self.meta);
         if let Err(e) = &written {
             self.meta.status = "failed".into();
             self.meta.error.get_or_insert_with(|| format!("{e:#}"));
-            let _ = self.write_meta();
+            let _ = write_json(&self.path("meta.json"), &self.meta);
         }
         self.print_end();
         written
@@ -339,4 +341,61 @@ fn missing_ancestors(dir: &Path) -> Vec<PathBuf> {
         .take_while(|a| !a.exists())
         .map(Path::to_path_buf)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signals::last_words;
+
+    fn status(dir: &Path) -> serde_json::Value {
+        let text = fs::read_to_string(dir.join("meta.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// The last words (what a second signal or a fault writes) say how a live run ended, and
+    /// once the run wrote its final meta.json they no longer change it.
+    #[test]
+    fn last_words_describe_a_live_run_and_never_overwrite_a_finished_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let args = |name: &str| RunArgs {
+            out: Some(tmp.path().join(name)),
+            quiet: true,
+            ..RunArgs::default()
+        };
+        let run = Run::create("test", &args("crashed"), "seed: 0\n", 0).unwrap();
+        last_words::speak(libc::SIGSEGV);
+        let meta = status(&run.dir);
+        assert_eq!(meta["status"], "failed", "{meta}");
+        assert!(meta["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("crashed with SIGSEGV"));
+        assert_eq!(meta["start_time"], run.meta.start_time.as_str());
+        last_words::speak(libc::SIGTERM); // spoken once per process: nothing more is written
+        assert_eq!(status(&run.dir)["status"], "failed");
+
+        let run = Run::create("test", &args("aborted"), "seed: 0\n", 0).unwrap();
+        let dir = run.dir.clone();
+        last_words::speak(libc::SIGTERM);
+        let meta = status(&dir);
+        assert_eq!(meta["status"], "interrupted", "{meta}");
+        assert!(meta["error"]
+            .as_str()
+            .unwrap()
+            .contains("second signal (SIGTERM)"));
+
+        let run = Run::create("test", &args("done"), "seed: 0\n", 0).unwrap();
+        let dir = run.dir.clone();
+        run.finish(&Ok(())).unwrap();
+        last_words::speak(libc::SIGSEGV);
+        assert_eq!(status(&dir)["status"], "completed");
+        let leftovers: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .filter(|n| n.to_string_lossy().contains(".tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
 }
