@@ -302,6 +302,9 @@ pub fn refuse_if_queued(dir: &Path, record: &StudyRecord) -> Result<()> {
 /// `lab status DIR [--cancel]`: where each run of the study is (its `meta.json`, and for a
 /// Slurm study the scheduler's state), or cancel the study's queued and running jobs.
 pub fn command(dir: &Path, cancel: bool) -> Result<()> {
+    if !dir.is_dir() {
+        return Err(usage(format!("{}: no such directory", dir.display())));
+    }
     let record = StudyRecord::read(dir)?.ok_or_else(|| {
         usage(format!(
             "{} is not a study directory (no study.json)",

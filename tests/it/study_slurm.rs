@@ -401,4 +401,11 @@ fn slurm_mistakes_exit_2_naming_the_key() {
     let not_a_study = lab(dir, &["status", "."]);
     assert_eq!(not_a_study.status.code(), Some(2), "{}", text(&not_a_study));
     assert!(text(&not_a_study).contains("not a study directory"));
+    let missing = lab(dir, &["status", "no-such-study"]);
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
+    assert!(
+        text(&missing).contains("no-such-study: no such directory"),
+        "{}",
+        text(&missing)
+    );
 }
