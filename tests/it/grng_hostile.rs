@@ -1,0 +1,73 @@
+//! Hostile input to `lab grng`: sizes that used to abort the process (allocation failure) or
+//! wrap to an empty budget, a target accuracy that can never be reached, an idx header whose
+//! dimensions overflow, a fortunes file that is not UTF-8, a checkpoint whose trainer.json is
+//! not an object or has impossible counters, and resuming under another seed are exit-2 usage
+//! errors naming the key or file, with no run folder left.
+use crate::common::*;
+use std::path::Path;
+
+/// `sets` on configs/grng/smoke.yaml (`smoke`) or the defaults: exit 2, each of `needles` in
+/// stderr, no panic or abort, no `out` folder.
+fn refused(dir: &Path, smoke: bool, sets: &[&str], needles: &[&str]) {
+    let o = match smoke {
+        true => grng_smoke(dir, "out", sets),
+        false => grng(dir, "out", sets),
+    };
+    let err = stderr(&o);
+    assert_eq!(code(&o), 2, "{sets:?}: {}", text(&o));
+    for n in needles {
+        assert!(err.contains(n), "{sets:?}: no `{n}` in {err}");
+    }
+    assert!(
+        !err.contains("panicked") && !err.contains("memory allocation"),
+        "{err}"
+    );
+    assert!(!dir.join("out").exists(), "{sets:?} left its folder");
+}
+
+/// An idx file with `dims` in its header (magic 0x0800 + dims.len()) and `data` after it.
+fn idx(path: &Path, dims: &[u32], data: &[u8]) {
+    let magic = 0x800 + dims.len() as u32;
+    let mut bytes: Vec<u8> = std::iter::once(magic)
+        .chain(dims.iter().copied())
+        .flat_map(|v| v.to_be_bytes())
+        .collect();
+    bytes.extend_from_slice(data);
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn grng_an_idx_header_whose_size_overflows_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("mnist");
+    std::fs::create_dir(&data).unwrap();
+    // 2^16 x 2^24 x 2^24 bytes wrapped to 0 in 64 bits, which the empty file "matched".
+    let n = 1u32 << 16;
+    idx(
+        &data.join("train-images-idx3-ubyte"),
+        &[n, 1 << 24, 1 << 24],
+        &[],
+    );
+    idx(
+        &data.join("train-labels-idx1-ubyte"),
+        &[n],
+        &vec![0; n as usize],
+    );
+    idx(
+        &data.join("t10k-images-idx3-ubyte"),
+        &[1, 28, 28],
+        &[0; 784],
+    );
+    idx(&data.join("t10k-labels-idx1-ubyte"), &[1], &[0]);
+    let dir = format!("data.mnist_dir={}", data.display());
+    refused(
+        tmp.path(),
+        false,
+        &["task=mlp-mnist", &dir],
+        &[
+            "data.mnist_dir",
+            "train-images-idx3-ubyte",
+            "multiply to more bytes",
+        ],
+    );
+}
