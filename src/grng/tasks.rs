@@ -119,7 +119,8 @@ pub fn build(cfg: &GrngConfig, device: Device) -> Result<(Task, TaskData)> {
         TaskData::Images { train, .. } => {
             let epochs = cfg.train.epochs.unwrap_or(budget_units);
             let per_epoch = train.len().div_ceil(batch) as u64;
-            let all = epochs * per_epoch;
+            // Saturating: a huge `train.epochs` must not wrap to a budget of 0 steps.
+            let all = epochs.saturating_mul(per_epoch);
             (epochs, cfg.train.steps.map_or(all, |cap| cap.min(all)))
         }
         TaskData::Text { .. } => {

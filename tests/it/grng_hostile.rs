@@ -25,6 +25,21 @@ fn refused(dir: &Path, smoke: bool, sets: &[&str], needles: &[&str]) {
     assert!(!dir.join("out").exists(), "{sets:?} left its folder");
 }
 
+#[test]
+fn grng_a_huge_epoch_count_does_not_wrap_to_an_empty_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    // shapes-smoke has 16 batches per epoch: 2^60 epochs x 16 wrapped to a budget of 0 steps,
+    // a run that "completed" without training.
+    let o = grng_smoke(
+        tmp.path(),
+        "out",
+        &["train.epochs=1152921504606846976", "train.steps=3"],
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let (_, rows) = read_csv(&tmp.path().join("out/steps.csv"));
+    assert_eq!(rows.len(), 3, "the train.steps cap, not 0 steps");
+}
+
 /// An idx file with `dims` in its header (magic 0x0800 + dims.len()) and `data` after it.
 fn idx(path: &Path, dims: &[u32], data: &[u8]) {
     let magic = 0x800 + dims.len() as u32;
