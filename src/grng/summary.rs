@@ -1,6 +1,7 @@
 //! The per-epoch evaluation (one row of epochs.csv and of metrics.csv) and the run's summary
 //! (summary.csv, summary.json), as methods of the trainer of [`super::train`].
 use super::columns;
+use super::config::EVAL_CHUNK;
 use super::diag;
 use super::sharpness;
 use super::tasks::Budget;
@@ -78,8 +79,9 @@ impl Trainer<'_> {
         let [csv, metrics] = csvs;
         let model = &*self.task.model;
         let [(x_tr, y_tr), (x_te, y_te)] = self.source.eval_sets();
-        let (train_loss, train_acc) = diag::evaluate(model, x_tr, y_tr, 256)?;
-        let (test_loss, test_acc) = diag::evaluate(model, x_te, y_te, 256)?;
+        const EVAL: i64 = EVAL_CHUNK as i64;
+        let (train_loss, train_acc) = diag::evaluate(model, x_tr, y_tr, EVAL)?;
+        let (test_loss, test_acc) = diag::evaluate(model, x_te, y_te, EVAL)?;
         let sharp = match self.cfg.train.sharpness_top_eig {
             true => sharpness::top_eig(model, &self.probe.0, &self.probe.1, sharpness::ITERS)?,
             false => None,

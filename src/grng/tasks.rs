@@ -49,7 +49,7 @@ pub struct Task {
 
 /// Per-task defaults: (batch, epochs or LM steps, probe size, target); None for the toy, which
 /// trains no network here (`toy::task`).
-fn defaults(id: TaskId) -> Option<(usize, u64, usize, f64)> {
+pub(super) fn defaults(id: TaskId) -> Option<(usize, u64, usize, f64)> {
     Some(match id {
         TaskId::LogregDigits => (64, 50, 512, 0.95),
         TaskId::MlpDigits | TaskId::CnnDigits => (64, 40, 512, 0.95),

@@ -26,6 +26,59 @@ fn refused(dir: &Path, smoke: bool, sets: &[&str], needles: &[&str]) {
 }
 
 #[test]
+fn grng_huge_sizes_are_usage_errors_not_aborts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lm = "task=charlm-grammar";
+    let entries = "activation entries at once";
+    let cases: [(&[&str], &[&str]); 6] = [
+        (&[lm, "train.batch=100000000000"], &["train.batch", entries]),
+        (
+            &[lm, "train.probe_size=100000000000"],
+            &["train.probe_size", entries],
+        ),
+        (
+            &[
+                lm,
+                "train.batch=1",
+                "train.probe_size=1",
+                "data.seq_len=5000",
+            ],
+            &["data.seq_len", "(one evaluation chunk)", entries],
+        ),
+        (
+            &[lm, "data.grammar_len=100000000000000"],
+            &["data.grammar_len", "must be at most 1073741824 characters"],
+        ),
+        (
+            &["data.shapes_train=100000000000000"],
+            &["data.shapes_train", "must be at most 1048576 images"],
+        ),
+        (
+            &["data.shapes_test=100000000000000"],
+            &["data.shapes_test", "must be at most 1048576 images"],
+        ),
+    ];
+    for (sets, needles) in cases {
+        refused(tmp.path(), true, sets, needles);
+    }
+    let toy = "task=twolayer-toy";
+    let sizes = "within the toy's sizes";
+    refused(tmp.path(), false, &[toy, "toy.n=100000"], &["toy.n", sizes]);
+    refused(
+        tmp.path(),
+        false,
+        &[toy, "toy.width=100000000000"],
+        &["toy.width", sizes, "n 16 x width 100000000000 x d 8"],
+    );
+    refused(
+        tmp.path(),
+        false,
+        &[toy, "toy.targets=teacher", "toy.teacher_width=100000000000"],
+        &["toy.teacher_width", sizes],
+    );
+}
+
+#[test]
 fn grng_a_huge_epoch_count_does_not_wrap_to_an_empty_run() {
     let tmp = tempfile::tempdir().unwrap();
     // shapes-smoke has 16 batches per epoch: 2^60 epochs x 16 wrapped to a budget of 0 steps,
