@@ -184,6 +184,17 @@ impl Validate for GrngConfig {
         }
         if let Some(v) = t.target {
             c.positive("train.target", v);
+            let image = !self.task.is_lm() && self.task != TaskId::TwolayerToy;
+            c.relation(
+                "train.target",
+                &["task"],
+                !image || v <= 1.0,
+                format!(
+                    "is a test accuracy for task {}, a fraction in (0, 1], got {v} (a percentage \
+                     would never be reached)",
+                    self.task.name()
+                ),
+            );
         }
         c.threads("torch_threads", self.torch_threads);
         if let Some(f) = self.assert.as_ref().and_then(|a| a.loss_decrease_frac) {

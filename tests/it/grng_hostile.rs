@@ -93,6 +93,17 @@ fn grng_a_huge_epoch_count_does_not_wrap_to_an_empty_run() {
     assert_eq!(rows.len(), 3, "the train.steps cap, not 0 steps");
 }
 
+#[test]
+fn grng_a_target_accuracy_above_one_is_refused_naming_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    refused(
+        tmp.path(),
+        true,
+        &["train.target=95"],
+        &["train.target", "a fraction in (0, 1], got 95"],
+    );
+}
+
 /// An idx file with `dims` in its header (magic 0x0800 + dims.len()) and `data` after it.
 fn idx(path: &Path, dims: &[u32], data: &[u8]) {
     let magic = 0x800 + dims.len() as u32;
