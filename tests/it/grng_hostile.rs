@@ -150,3 +150,22 @@ fn grng_an_idx_header_whose_size_overflows_is_a_usage_error() {
         ],
     );
 }
+
+#[test]
+fn grng_a_fortunes_file_that_is_not_utf8_is_refused_naming_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("fortunes");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("a"), "plenty of text\n%\n".repeat(50)).unwrap();
+    std::fs::write(dir.join("b"), b"abc\xff\xfedef\n").unwrap();
+    let set = format!("data.fortunes_dir={}", dir.display());
+    refused(
+        tmp.path(),
+        true,
+        &["task=charlm-fortunes", &set],
+        &[
+            "data.fortunes_dir",
+            "b is not UTF-8: invalid byte at offset 3",
+        ],
+    );
+}
