@@ -295,7 +295,7 @@ impl Trainer<'_> {
     /// the old run's rows up to it; returns (epoch, steps done when that epoch started).
     fn resume(&mut self, dir: &Path, csvs: &mut Csvs, ctx: &mut Ctx) -> Result<(u64, u64)> {
         let (opt, task) = (self.ids.optimizer, self.ids.task);
-        let ck = checkpoint::load(dir, opt, task, self.task.budget.steps)?;
+        let ck = checkpoint::load(dir, opt, task, self.cfg.seed, self.task.budget.steps)?;
         let bad = |e: anyhow::Error| usage(format!("resume_from: {}: {e:#}", dir.display()));
         checkpoint::restore_model(self.task.model.var_store(), &ck.model).map_err(bad)?;
         self.stepper.load_state_dict(&ck.optimizer).map_err(bad)?;

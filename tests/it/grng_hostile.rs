@@ -151,6 +151,55 @@ fn grng_an_idx_header_whose_size_overflows_is_a_usage_error() {
     );
 }
 
+/// `lab grng --resume stopped` with its checkpoint's trainer.json replaced by `edit` of it (put
+/// back after): exit 2, no `out` folder; returns stderr.
+fn resume_with(dir: &Path, stopped: &Path, out: &str, edit: impl Fn(&str) -> String) -> String {
+    let path = stopped.join("checkpoint/trainer.json");
+    let whole = read(&path);
+    std::fs::write(&path, edit(&whole)).unwrap();
+    let arg = stopped.to_str().unwrap();
+    let o = lab(dir, &["grng", "--quiet", "--resume", arg, "--out", out]);
+    std::fs::write(&path, whole).unwrap();
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(!dir.join(out).exists(), "{out}: nothing written");
+    stderr(&o)
+}
+
+#[test]
+fn grng_resume_refuses_a_damaged_trainer_json_or_another_seed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let o = grng_smoke(d, "stopped", &["train.stop_after=2"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let stopped = d.join("stopped");
+    let err = resume_with(d, &stopped, "r1", |_| "[1, 2]".into());
+    assert!(err.contains("not a JSON object"), "{err}");
+    let counters = "do not fit (epochs count from 1";
+    for (from, to) in [
+        ("\"epoch\": 1,", "\"epoch\": 0,"),
+        ("\"epoch_start_step\": 0,", "\"epoch_start_step\": 7,"),
+    ] {
+        let err = resume_with(d, &stopped, "r2", |t| {
+            assert!(t.contains(from), "{from} in {t}");
+            t.replace(from, to)
+        });
+        assert!(
+            err.contains("trainer.json is damaged") && err.contains(counters),
+            "{err}"
+        );
+    }
+    // Another seed would label the old seed's weights and rows as its own.
+    let arg = stopped.to_str().unwrap();
+    let args = [
+        "grng", "--quiet", "--resume", arg, "--out", "r3", "--set", "seed=5",
+    ];
+    let o = lab(d, &args);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    let want = "checkpoint is of seed 0, config asks for seed 5";
+    assert!(stderr(&o).contains(want), "{}", stderr(&o));
+    assert!(!d.join("r3").exists(), "nothing written");
+}
+
 #[test]
 fn grng_a_fortunes_file_that_is_not_utf8_is_refused_naming_the_key() {
     let tmp = tempfile::tempdir().unwrap();
