@@ -218,3 +218,31 @@ fn grng_a_fortunes_file_that_is_not_utf8_is_refused_naming_the_key() {
         ],
     );
 }
+
+#[test]
+fn grng_a_non_finite_evaluation_loss_is_divergence_not_a_failed_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    // One finite SGD step of lr 1e38 leaves weights whose evaluation loss overflows: the run
+    // used to stop with exit 1 ("non-finite value (inf) in column `train_loss`"), no summary.
+    let sets = ["optimizer.kind=sgd", "optimizer.lr=1e38", "train.steps=1"];
+    let o = grng_smoke(tmp.path(), "out", &[&sets[..], &["assert=null"]].concat());
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(
+        stderr(&o).contains("diverged at step 1 (a non-finite evaluation loss)"),
+        "{}",
+        stderr(&o)
+    );
+    let summary = json(&tmp.path().join("out/summary.json"));
+    assert_eq!(summary["diverged"], true, "{summary}");
+    assert!(summary["final_test_loss"].is_null(), "{summary}");
+    let (h, rows) = read_csv(&tmp.path().join("out/epochs.csv"));
+    assert_eq!(rows[0][col(&h, "train_loss")], "", "an empty cell, not inf");
+    // The smoke config's `assert: {finite: true}` makes it a failure naming the check.
+    let o = grng_smoke(tmp.path(), "asserted", &sets);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert!(
+        stderr(&o).contains("assert.finite failed"),
+        "{}",
+        stderr(&o)
+    );
+}
