@@ -1,8 +1,9 @@
 //! Hostile input to `lab grng`: sizes that used to abort the process (allocation failure) or
 //! wrap to an empty budget, a target accuracy that can never be reached, an idx header whose
-//! dimensions overflow, a fortunes file that is not UTF-8, a checkpoint whose trainer.json is
-//! not an object or has impossible counters, and resuming under another seed are exit-2 usage
-//! errors naming the key or file, with no run folder left.
+//! dimensions overflow, a digits file that is a device or a gzip bomb, a fortunes file that is
+//! not UTF-8, a checkpoint whose trainer.json is not an object or has impossible counters, and
+//! resuming under another seed are exit-2 usage errors naming the key or file, with no run
+//! folder left; a non-finite evaluation loss is recorded as divergence, like a step's.
 use crate::common::*;
 use std::path::Path;
 
@@ -244,5 +245,38 @@ fn grng_a_non_finite_evaluation_loss_is_divergence_not_a_failed_run() {
         stderr(&o).contains("assert.finite failed"),
         "{}",
         stderr(&o)
+    );
+}
+
+#[test]
+fn grng_a_digits_file_that_is_a_device_or_a_gzip_bomb_is_refused() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    // /dev/zero was read until memory ran out, a FIFO blocked the read forever.
+    refused(
+        tmp.path(),
+        false,
+        &["data.digits_file=/dev/null"],
+        &["data.digits_file", "/dev/null: not a regular file"],
+    );
+    // 64 MiB + 1 zeros in some 64 kB of gzip.
+    let path = tmp.path().join("bomb.csv.gz");
+    let file = std::fs::File::create(&path).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+    let chunk = vec![b'0'; 1 << 20];
+    for _ in 0..64 {
+        gz.write_all(&chunk).unwrap();
+    }
+    gz.write_all(b"0").unwrap();
+    gz.finish().unwrap();
+    let set = format!("data.digits_file={}", path.display());
+    refused(
+        tmp.path(),
+        false,
+        &[&set],
+        &[
+            "data.digits_file",
+            "decompresses to more than the 67108864 bytes",
+        ],
     );
 }
