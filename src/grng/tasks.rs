@@ -203,8 +203,9 @@ pub(super) fn corpus(cfg: &GrngConfig) -> CorpusConfig {
     }
 }
 
-/// Char tokens split 90/5/5 in contiguous blocks (spec §6.1).
-fn text_splits(cfg: &GrngConfig) -> Result<TaskData> {
+/// Char tokens split 90/5/5 in contiguous blocks (spec §6.1); a usage error when a split is
+/// shorter than one window of `data.seq_len` + 1 chars.
+pub(super) fn text_splits(cfg: &GrngConfig) -> Result<TaskData> {
     let corpus = corpus(cfg).load()?;
     let tok = Tokenizer::build(&TokenizerConfig::Char { specials: vec![] }, &corpus.text)?;
     let split = SplitConfig {

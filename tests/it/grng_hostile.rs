@@ -1,9 +1,10 @@
 //! Hostile input to `lab grng`: sizes that used to abort the process (allocation failure) or
 //! wrap to an empty budget, a target accuracy that can never be reached, an idx header whose
 //! dimensions overflow, a digits file that is a device or a gzip bomb, a fortunes file that is
-//! not UTF-8, a checkpoint whose trainer.json is not an object or has impossible counters, and
-//! resuming under another seed are exit-2 usage errors naming the key or file, with no run
-//! folder left; a non-finite evaluation loss is recorded as divergence, like a step's.
+//! not UTF-8 or a fortunes text too short to split (refused before a study starts), a
+//! checkpoint whose trainer.json is not an object or has impossible counters, and resuming
+//! under another seed are exit-2 usage errors naming the key or file, with no run folder left;
+//! a non-finite evaluation loss is recorded as divergence, like a step's.
 use crate::common::*;
 use std::path::Path;
 
@@ -278,5 +279,38 @@ fn grng_a_digits_file_that_is_a_device_or_a_gzip_bomb_is_refused() {
             "data.digits_file",
             "decompresses to more than the 67108864 bytes",
         ],
+    );
+}
+
+#[test]
+fn grng_a_study_on_fortunes_too_short_to_split_is_refused_before_it_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("fortunes");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("a"), "a short fortune\n%\n").unwrap();
+    let yaml = format!(
+        "torch_threads: 1\ntask: charlm-fortunes\ntrain: {{steps: 2}}\n\
+         data: {{fortunes_dir: {}}}\nstudy: {{name: s, seeds: [0, 1]}}\n",
+        dir.display()
+    );
+    let cfg = tmp.path().join("study.yaml");
+    std::fs::write(&cfg, yaml).unwrap();
+    let o = lab(
+        tmp.path(),
+        &[
+            "grng",
+            "--quiet",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            "out",
+        ],
+    );
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    let want = "the text of task charlm-fortunes is too short";
+    assert!(stderr(&o).contains(want), "{}", stderr(&o));
+    assert!(
+        !tmp.path().join("out").exists(),
+        "the study made its folder"
     );
 }
