@@ -92,8 +92,8 @@ impl CorpusConfig {
 
     /// Check a corpus read from files, without tokenizing it: the kjv file (with its sha256),
     /// the fortunes folder's files (listed and read as UTF-8), or the `file` (readable, UTF-8,
-    /// its sha256 if given, not empty). Generated sources have nothing to check. Errors are usage errors starting with
-    /// `at`, the section's key path (e.g. `data.corpus`).
+    /// its sha256 if given, not empty). Generated sources have nothing to check. Errors are
+    /// usage errors starting with `at`, the section's key path (e.g. `data.corpus`).
     pub fn check_inputs(&self, at: &str) -> Result<()> {
         let checked = match self {
             CorpusConfig::Kjv { path } => kjv::load(path).map(drop),
