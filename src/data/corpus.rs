@@ -91,13 +91,14 @@ impl CorpusConfig {
     }
 
     /// Check a corpus read from files, without tokenizing it: the kjv file (with its sha256),
-    /// the fortunes folder's file list, or the `file` (readable, UTF-8, its sha256 if given, not
-    /// empty). Generated sources have nothing to check. Errors are usage errors starting with
-    /// `at`, the section's key path (e.g. `data.corpus`).
+    /// the fortunes folder's files (listed and read as UTF-8), or the `file` (readable, UTF-8,
+    /// its sha256 if given, not empty). Generated sources have nothing to check. Errors are
+    /// usage errors starting with `at`, the section's key path (e.g. `data.corpus`).
     pub fn check_inputs(&self, at: &str) -> Result<()> {
         let checked = match self {
             CorpusConfig::Kjv { path } => kjv::load(path).map(drop),
-            CorpusConfig::Fortunes { dir } => fortunes::files(dir).map(drop),
+            // Read whole: a file that is not UTF-8 is refused naming the key before a run starts.
+            CorpusConfig::Fortunes { dir } => fortunes::load(dir).map(drop),
             CorpusConfig::File { path, sha256 } => match read_text(path, sha256.as_deref()) {
                 Ok(text) if text.is_empty() => Err(usage(format!(
                     "corpus file {} is empty: there is no text to train or score on",

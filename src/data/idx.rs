@@ -112,8 +112,15 @@ fn read_idx(path: &Path, ndims: u8, what: &str) -> Result<(Vec<usize>, Vec<u8>)>
         .chunks_exact(4)
         .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
         .collect();
+    // Checked: a crafted header (e.g. 2^16 × 2^24 × 2^24) would wrap to a size the file
+    // matches, and the tensor view of its bytes would then fail.
+    let Some(want) = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)) else {
+        bail!(
+            "{name}: the header's dimensions {dims:?} (from byte offset 4) multiply to more \
+             bytes than any file holds (the file is damaged or not an {what} file)"
+        );
+    };
     let record: usize = dims[1..].iter().product();
-    let want = dims[0] * record;
     let have = bytes.len() - header;
     if have < want {
         bail!(

@@ -144,9 +144,15 @@ fn find(run_dir: &Path) -> Result<PathBuf> {
     )))
 }
 
-/// Read the checkpoint of `run_dir` and check it is for `optimizer` on `task` with steps left
-/// (a checkpoint at the last step resumes to the final evaluation only).
-pub fn load(run_dir: &Path, optimizer: &str, task: &str, total_steps: u64) -> Result<Checkpoint> {
+/// Read the checkpoint of `run_dir` and check it is for `optimizer` on `task` from `seed` with
+/// steps left (a checkpoint at the last step resumes to the final evaluation only).
+pub fn load(
+    run_dir: &Path,
+    optimizer: &str,
+    task: &str,
+    seed: u64,
+    total_steps: u64,
+) -> Result<Checkpoint> {
     let dir = find(run_dir)?;
     let path = dir.join("trainer.json");
     let text = fs::read_to_string(&path)
@@ -157,6 +163,12 @@ pub fn load(run_dir: &Path, optimizer: &str, task: &str, total_steps: u64) -> Re
             path.display()
         ))
     })?;
+    if !value.is_object() {
+        return Err(usage(format!(
+            "resume_from: {} is not a checkpoint: not a JSON object",
+            path.display()
+        )));
+    }
     let format = value.get("format").and_then(|f| f.as_u64()).unwrap_or(0);
     if format != u64::from(FORMAT) {
         return Err(usage(format!(
@@ -176,9 +188,28 @@ pub fn load(run_dir: &Path, optimizer: &str, task: &str, total_steps: u64) -> Re
             trainer.optimizer, trainer.task
         )));
     }
+    if trainer.summary.seed != seed {
+        // The weights, batches and sampled labels so far came from the old seed: continuing
+        // under another would label them (and the carried rows) wrongly.
+        return Err(usage(format!(
+            "resume_from: checkpoint is of seed {}, config asks for seed {seed}; a run \
+             continues with the seed it started from",
+            trainer.summary.seed
+        )));
+    }
     if trainer.step > total_steps {
         return Err(usage(format!(
             "resume_from: checkpoint is at step {}, past the {total_steps} steps of this config",
+            trainer.step
+        )));
+    }
+    if trainer.epoch == 0 || trainer.epoch_start_step > trainer.step {
+        return Err(usage(format!(
+            "resume_from: {} is damaged: its counters epoch {}, epoch_start_step {}, step {} \
+             do not fit (epochs count from 1 and start at or before the checkpoint's step)",
+            path.display(),
+            trainer.epoch,
+            trainer.epoch_start_step,
             trainer.step
         )));
     }

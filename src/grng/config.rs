@@ -184,6 +184,17 @@ impl Validate for GrngConfig {
         }
         if let Some(v) = t.target {
             c.positive("train.target", v);
+            let image = !self.task.is_lm() && self.task != TaskId::TwolayerToy;
+            c.relation(
+                "train.target",
+                &["task"],
+                !image || v <= 1.0,
+                format!(
+                    "is a test accuracy for task {}, a fraction in (0, 1], got {v} (a percentage \
+                     would never be reached)",
+                    self.task.name()
+                ),
+            );
         }
         c.threads("torch_threads", self.torch_threads);
         if let Some(f) = self.assert.as_ref().and_then(|a| a.loss_decrease_frac) {
@@ -246,5 +257,76 @@ impl Validate for GrngConfig {
         }
         c.at_least("data.grammar_len", d.grammar_len, 1000);
         c.at_least("data.seq_len", d.seq_len, 2);
+        self.validate_sizes(c);
+    }
+}
+
+/// Most synthetic shapes images per split: 2^20 (256 f32 pixels each, 1 GiB), over a hundred
+/// times the task's 8000; a larger count is a typing mistake that would end in a failed
+/// allocation.
+pub const MAX_SHAPES: usize = 1 << 20;
+
+/// Most entries of one activation tensor of the char GPT: 2^30 (4 GiB in f32). A batch of `B`
+/// windows of `T` chars holds `B·4·T²` attention weights (4 heads) and `B·T·1024` of its widest
+/// per-token features at once.
+pub const MAX_LM_ACTIVATION: f64 = (1u64 << 30) as f64;
+
+/// Rows (LM: windows) the per-epoch evaluation forwards at once.
+pub const EVAL_CHUNK: usize = 256;
+
+impl GrngConfig {
+    /// Sizes that would end in a failed allocation instead of a run: generated data, and the
+    /// windows the char LM forwards at once (training batch, probe set, 256-window evaluation
+    /// chunks) for `data.seq_len`.
+    fn validate_sizes(&self, c: &mut Checker) {
+        let d = &self.data;
+        for (key, n) in [
+            ("data.shapes_train", d.shapes_train),
+            ("data.shapes_test", d.shapes_test),
+        ] {
+            let n = n.unwrap_or(0);
+            c.check(
+                key,
+                n <= MAX_SHAPES,
+                format!("must be at most {MAX_SHAPES} images, got {n}"),
+            );
+        }
+        let max = crate::data::MAX_GENERATED_CHARS;
+        c.check(
+            "data.grammar_len",
+            d.grammar_len <= max,
+            format!("must be at most {max} characters, got {}", d.grammar_len),
+        );
+        let Some((batch, _, probe, _)) = super::tasks::defaults(self.task) else {
+            return;
+        };
+        if !self.task.is_lm() {
+            return;
+        }
+        let t = d.seq_len as f64;
+        let need = |b: usize| b as f64 * t * (4.0 * t).max(1024.0);
+        let why = |b: usize, what: &str| {
+            format!(
+                "{b} windows of data.seq_len {} chars {what}need about {:.2e} activation entries \
+                 at once (4 heads x seq_len^2 attention weights per window), more than the \
+                 {MAX_LM_ACTIVATION:.2e} lab allows; lower it or data.seq_len",
+                d.seq_len,
+                need(b)
+            )
+        };
+        let rows = [
+            ("train.batch", self.train.batch.unwrap_or(batch)),
+            ("train.probe_size", self.train.probe_size.unwrap_or(probe)),
+        ];
+        for (key, b) in rows {
+            let ok = need(b) <= MAX_LM_ACTIVATION;
+            c.relation(key, &["data.seq_len"], ok, why(b, ""));
+        }
+        let ok = need(EVAL_CHUNK) <= MAX_LM_ACTIVATION;
+        c.check(
+            "data.seq_len",
+            ok,
+            why(EVAL_CHUNK, "(one evaluation chunk) "),
+        );
     }
 }

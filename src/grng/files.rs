@@ -113,8 +113,8 @@ fn mnist_files(cfg: &GrngConfig) -> Result<Vec<PathBuf>> {
 
 /// The files the task reads, checked without loading the big ones (the launcher calls this for
 /// every run and study cell before any folder is made): CIFAR-10's and MNIST's files are
-/// present, a `data.digits_file` parses, the fortunes folder has files. Usage errors naming the
-/// key.
+/// present, a `data.digits_file` parses, the fortunes folder has files, all UTF-8, whose text
+/// splits into windows of `data.seq_len`. Usage errors naming the key.
 pub fn check_inputs(cfg: &GrngConfig) -> Result<()> {
     match cfg.task {
         TaskId::CnnCifar10 => cifar10_files(cfg).map(drop),
@@ -135,7 +135,11 @@ pub fn check_inputs(cfg: &GrngConfig) -> Result<()> {
                 None => Ok(()),
             }
         }
-        TaskId::CharlmFortunes => super::tasks::corpus(cfg).check_inputs("data.fortunes_dir"),
+        TaskId::CharlmFortunes => {
+            super::tasks::corpus(cfg).check_inputs("data.fortunes_dir")?;
+            // The user's text must also be long enough to split into windows (a few MB: cheap).
+            super::tasks::text_splits(cfg).map(drop)
+        }
         TaskId::CnnShapes | TaskId::ShapesSmoke | TaskId::CharlmGrammar | TaskId::TwolayerToy => {
             Ok(())
         }

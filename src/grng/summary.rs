@@ -1,6 +1,7 @@
 //! The per-epoch evaluation (one row of epochs.csv and of metrics.csv) and the run's summary
 //! (summary.csv, summary.json), as methods of the trainer of [`super::train`].
 use super::columns;
+use super::config::EVAL_CHUNK;
 use super::diag;
 use super::sharpness;
 use super::tasks::Budget;
@@ -68,28 +69,32 @@ pub struct RunDiag {
 }
 
 impl Trainer<'_> {
-    /// Evaluate; one row of epochs.csv and of metrics.csv; the summary's running values.
+    /// Evaluate; one row of epochs.csv and of metrics.csv; the summary's running values. False
+    /// when a loss came out non-finite.
     pub(super) fn end_epoch(
         &mut self,
         epoch: u64,
         csvs: [&mut Metrics; 2],
         budget: &Budget,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let [csv, metrics] = csvs;
         let model = &*self.task.model;
         let [(x_tr, y_tr), (x_te, y_te)] = self.source.eval_sets();
-        let (train_loss, train_acc) = diag::evaluate(model, x_tr, y_tr, 256)?;
-        let (test_loss, test_acc) = diag::evaluate(model, x_te, y_te, 256)?;
+        const EVAL: i64 = EVAL_CHUNK as i64;
+        let (train_loss, train_acc) = diag::evaluate(model, x_tr, y_tr, EVAL)?;
+        let (test_loss, test_acc) = diag::evaluate(model, x_te, y_te, EVAL)?;
         let sharp = match self.cfg.train.sharpness_top_eig {
             true => sharpness::top_eig(model, &self.probe.0, &self.probe.1, sharpness::ITERS)?,
             false => None,
         };
         let wall = self.elapsed_s();
         let lm = self.task.id.is_lm();
+        let finite = train_loss.is_finite() && test_loss.is_finite();
+        let keep = |v: f64| Some(v).filter(|v| v.is_finite());
         let bpc = test_loss / std::f64::consts::LN_2;
         let mut row = self.ids.row(csv);
         row.num("epoch", epoch as f64)
-            .num("train_loss", train_loss)
+            .opt("train_loss", keep(train_loss))
             .num("train_acc", train_acc)
             .opt("avg_grad_norm", mean(&self.epoch_grad))
             .opt("avg_pearson_update_grad", mean(&self.epoch_pug))
@@ -98,8 +103,12 @@ impl Trainer<'_> {
             .num("wall_time_s", wall)
             .num("steps", self.step as f64);
         match lm {
-            true => row.num("val_loss", test_loss).num("val_bpc", bpc),
-            false => row.num("test_loss", test_loss).num("test_acc", test_acc),
+            true => row
+                .opt("val_loss", keep(test_loss))
+                .opt("val_bpc", keep(bpc)),
+            false => row
+                .opt("test_loss", keep(test_loss))
+                .num("test_acc", test_acc),
         };
         csv.write(&row)?;
         let mut m = metrics.new_row();
@@ -113,9 +122,9 @@ impl Trainer<'_> {
         ] {
             m.text(name, row.get(name));
         }
-        m.num("test_loss", test_loss)
+        m.opt("test_loss", keep(test_loss))
             .num("test_acc", test_acc)
-            .opt("val_bpc", lm.then_some(bpc))
+            .opt("val_bpc", keep(bpc).filter(|_| lm))
             .num("wall_s", wall);
         metrics.write(&m)?;
         self.run_diag.grad.add(&self.epoch_grad);
@@ -124,13 +133,16 @@ impl Trainer<'_> {
         self.epoch_grad.clear();
         self.epoch_pug.clear();
         self.epoch_pc.clear();
+        // A non-finite loss leaves its cells empty (the caller marks the run diverged).
         let s = &mut self.summary;
         s.final_test_acc = Some(test_acc);
-        s.final_test_loss = Some(test_loss);
+        s.final_test_loss = keep(test_loss);
         s.best_test_acc = Some(s.best_test_acc.map_or(test_acc, |b| b.max(test_acc)));
         if lm {
-            s.final_val_bpc = Some(bpc);
-            s.best_val_bpc = Some(s.best_val_bpc.map_or(bpc, |b| b.min(bpc)));
+            s.final_val_bpc = keep(bpc);
+            if let Some(bpc) = keep(bpc) {
+                s.best_val_bpc = Some(s.best_val_bpc.map_or(bpc, |b| b.min(bpc)));
+            }
         }
         let reached = if lm {
             bpc <= budget.target
@@ -141,7 +153,7 @@ impl Trainer<'_> {
             s.steps_to_target = Some(self.step);
             s.time_to_target_s = Some(wall);
         }
-        Ok(())
+        Ok(finite)
     }
 
     /// summary.csv and summary.json.

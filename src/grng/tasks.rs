@@ -49,7 +49,7 @@ pub struct Task {
 
 /// Per-task defaults: (batch, epochs or LM steps, probe size, target); None for the toy, which
 /// trains no network here (`toy::task`).
-fn defaults(id: TaskId) -> Option<(usize, u64, usize, f64)> {
+pub(super) fn defaults(id: TaskId) -> Option<(usize, u64, usize, f64)> {
     Some(match id {
         TaskId::LogregDigits => (64, 50, 512, 0.95),
         TaskId::MlpDigits | TaskId::CnnDigits => (64, 40, 512, 0.95),
@@ -119,7 +119,8 @@ pub fn build(cfg: &GrngConfig, device: Device) -> Result<(Task, TaskData)> {
         TaskData::Images { train, .. } => {
             let epochs = cfg.train.epochs.unwrap_or(budget_units);
             let per_epoch = train.len().div_ceil(batch) as u64;
-            let all = epochs * per_epoch;
+            // Saturating: a huge `train.epochs` must not wrap to a budget of 0 steps.
+            let all = epochs.saturating_mul(per_epoch);
             (epochs, cfg.train.steps.map_or(all, |cap| cap.min(all)))
         }
         TaskData::Text { .. } => {
@@ -202,8 +203,9 @@ pub(super) fn corpus(cfg: &GrngConfig) -> CorpusConfig {
     }
 }
 
-/// Char tokens split 90/5/5 in contiguous blocks (spec §6.1).
-fn text_splits(cfg: &GrngConfig) -> Result<TaskData> {
+/// Char tokens split 90/5/5 in contiguous blocks (spec §6.1); a usage error when a split is
+/// shorter than one window of `data.seq_len` + 1 chars.
+pub(super) fn text_splits(cfg: &GrngConfig) -> Result<TaskData> {
     let corpus = corpus(cfg).load()?;
     let tok = Tokenizer::build(&TokenizerConfig::Char { specials: vec![] }, &corpus.text)?;
     let split = SplitConfig {

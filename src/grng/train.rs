@@ -2,9 +2,9 @@
 //! the batch, `stepper.step`, Δθ from flat parameter snapshots (update_norm), and every
 //! `diag_every` steps the §5.3 Pearson measures (−Δθ vs the probe-set gradient at θ_k; Δθ_k vs
 //! Δθ_{k−1}). Per epoch: loss and accuracy on train and test (LM: val loss and bits per char).
-//! A non-finite loss or update ends the run honestly: its row keeps the finite cells, the
-//! summary says `diverged = 1`, and the run still completes. Checkpoints and `resume_from`:
-//! [`super::checkpoint`]; evaluation and summary: [`super::summary`].
+//! A non-finite loss or update, or evaluation loss, ends the run honestly: its row keeps the
+//! finite cells, the summary says `diverged = 1`, and the run still completes. Checkpoints and
+//! `resume_from`: [`super::checkpoint`]; evaluation and summary: [`super::summary`].
 use super::asserts;
 use super::checkpoint::{self, TrainerState};
 use super::columns;
@@ -223,13 +223,7 @@ impl Trainer<'_> {
                 let ok = self.step(epoch, x, y, &mut csvs.steps)?;
                 progress.set(self.step, &format!("epoch {epoch}"));
                 if !ok {
-                    self.summary.diverged = true;
-                    eprintln!(
-                        "warning: the run diverged at step {} (a non-finite loss or update); \
-                         recorded as data (summary `diverged` = 1, spec §6.3) and the run \
-                         completes; `assert: {{finite: true}}` makes divergence a failure",
-                        self.step
-                    );
+                    self.diverged("a non-finite loss or update");
                     break 'epochs;
                 }
                 if self.checkpoint_point(run, &budget)? {
@@ -244,7 +238,10 @@ impl Trainer<'_> {
                     return Ok(());
                 }
             }
-            self.end_epoch(epoch, [&mut csvs.epochs, &mut csvs.metrics], &budget)?;
+            if !self.end_epoch(epoch, [&mut csvs.epochs, &mut csvs.metrics], &budget)? {
+                self.diverged("a non-finite evaluation loss");
+                break;
+            }
         }
         let diverged = self.summary.diverged;
         progress.finish(if diverged { "diverged" } else { "done" });
@@ -253,6 +250,17 @@ impl Trainer<'_> {
             Some(a) => asserts::check(a, &run.dir, lm),
             None => Ok(()),
         }
+    }
+
+    /// Record divergence (`what` happened after the current step) as data and say so.
+    fn diverged(&mut self, what: &str) {
+        self.summary.diverged = true;
+        eprintln!(
+            "warning: the run diverged at step {} ({what}); recorded as data (summary \
+             `diverged` = 1, spec §6.3) and the run completes; `assert: {{finite: true}}` makes \
+             divergence a failure",
+            self.step
+        );
     }
 
     /// After a step: save a checkpoint when one is due (every `checkpoint_every` steps, the
@@ -295,7 +303,7 @@ impl Trainer<'_> {
     /// the old run's rows up to it; returns (epoch, steps done when that epoch started).
     fn resume(&mut self, dir: &Path, csvs: &mut Csvs, ctx: &mut Ctx) -> Result<(u64, u64)> {
         let (opt, task) = (self.ids.optimizer, self.ids.task);
-        let ck = checkpoint::load(dir, opt, task, self.task.budget.steps)?;
+        let ck = checkpoint::load(dir, opt, task, self.cfg.seed, self.task.budget.steps)?;
         let bad = |e: anyhow::Error| usage(format!("resume_from: {}: {e:#}", dir.display()));
         checkpoint::restore_model(self.task.model.var_store(), &ck.model).map_err(bad)?;
         self.stepper.load_state_dict(&ck.optimizer).map_err(bad)?;

@@ -60,6 +60,7 @@ mod full_disk;
 mod grng_assert;
 mod grng_cifar;
 mod grng_cli;
+mod grng_hostile;
 mod grng_mnist;
 mod grng_newton;
 mod grng_newton_state;

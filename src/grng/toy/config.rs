@@ -81,7 +81,36 @@ impl Default for ToyConfig {
     }
 }
 
+/// The toy's size limits, as the refusal states them: the Jacobian is n × width·d f64 entries
+/// (2 GiB at 2^28) and every step eigendecomposes the n × n matrix JJᵀ.
+const SIZES: &str = "n at most 4096, n·width·d and teacher_width·d at most 2^28";
+const MAX_N: usize = 4096;
+const MAX_ENTRIES: usize = 1 << 28;
+
 impl ToyConfig {
+    /// The first size past [`SIZES`]: (key, what it is), so a typo is refused instead of
+    /// ending in a failed allocation.
+    fn too_big(&self) -> Option<(&'static str, String)> {
+        let entries = |a: usize, b: usize, c: usize| {
+            a.checked_mul(b)
+                .and_then(|x| x.checked_mul(c))
+                .is_some_and(|x| x <= MAX_ENTRIES)
+        };
+        if self.n > MAX_N {
+            return Some(("n", self.n.to_string()));
+        }
+        if !entries(self.n, self.width, self.d) {
+            let got = format!("n {} x width {} x d {}", self.n, self.width, self.d);
+            return Some(("width", got));
+        }
+        let teacher = self.targets == Targets::Teacher;
+        if teacher && !entries(1, self.teacher_width, self.d) {
+            let got = format!("teacher_width {} x d {}", self.teacher_width, self.d);
+            return Some(("teacher_width", got));
+        }
+        None
+    }
+
     /// Check every key; the error names the offending one (a usage error: exit code 2).
     pub fn validate(&self) -> Result<()> {
         let bad = |key: &str, want: &str, got: String| {
@@ -104,6 +133,9 @@ impl ToyConfig {
         }
         if self.targets == Targets::Teacher && self.teacher_width == 0 {
             return bad("teacher_width", "≥ 1", "0".into());
+        }
+        if let Some((key, got)) = self.too_big() {
+            return bad(key, &format!("within the toy's sizes ({SIZES})"), got);
         }
         if self.steps == 0 {
             return bad("steps", "≥ 1", self.steps.to_string());

@@ -206,7 +206,9 @@ impl KfacConfig {
 
     /// The step from which weight decay applies.
     pub fn wd_start(&self) -> u64 {
-        self.wd_after_steps.unwrap_or(20 * self.t_stat)
+        // Saturating: t_stat = 2^62 wrapped 20·t_stat to 0, decay from the first step.
+        self.wd_after_steps
+            .unwrap_or(self.t_stat.saturating_mul(20))
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -289,5 +291,14 @@ mod tests {
         assert_eq!(KfacConfig::variant("reng").unwrap(), KfacConfig::reng());
         assert!(KfacConfig::variant("adam").is_err());
         assert_eq!(KfacConfig::kfac().wd_start(), 200);
+    }
+
+    #[test]
+    fn a_huge_t_stat_does_not_wrap_the_weight_decay_start_to_zero() {
+        let rare = KfacConfig {
+            t_stat: 1 << 62,
+            ..KfacConfig::kfac()
+        };
+        assert_eq!(rare.wd_start(), u64::MAX);
     }
 }
