@@ -10,6 +10,7 @@ pub mod entropy;
 pub mod error;
 pub mod experiment;
 pub mod grng;
+pub mod input;
 pub mod nn;
 pub mod npg;
 pub mod optim;

@@ -60,7 +60,7 @@ pub fn load_with_kinds(
     let mut value = parse(&default)?;
     let user = match file {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
+            let text = crate::input::read_to_string(path)
                 .map_err(|e| usage(format!("cannot read config file {}: {e}", path.display())))?;
             Some(Source {
                 name: path.display().to_string(),

@@ -137,9 +137,27 @@ impl CorpusConfig {
 }
 
 /// Read a UTF-8 text file, checking its sha256 (hex, any case) when one is given. Errors name
-/// the path: missing file, unreadable (a folder, no permission), invalid UTF-8 (with the byte
-/// offset), digest mismatch (both digests). All are usage errors: the user names the file.
+/// the path: missing file, not a regular file (a folder, a FIFO that would block, a device
+/// that never ends), over [`super::MAX_GENERATED_CHARS`] bytes, unreadable (no permission),
+/// invalid UTF-8 (with the byte offset), digest mismatch (both digests). All are usage errors: the user names the file.
 pub fn read_text(path: &Path, sha256: Option<&str>) -> Result<String> {
+    // A FIFO would block the read and a device (/dev/zero) never end it.
+    if let Ok(meta) = std::fs::metadata(path) {
+        let max = super::MAX_GENERATED_CHARS as u64;
+        if !meta.is_file() {
+            return Err(usage(format!(
+                "cannot read corpus file {}: not a regular file (a folder, a FIFO or a device)",
+                path.display()
+            )));
+        }
+        if meta.len() > max {
+            return Err(usage(format!(
+                "corpus file {}: {} bytes, over the {max} a corpus may have",
+                path.display(),
+                meta.len()
+            )));
+        }
+    }
     let bytes = std::fs::read(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             usage(format!("corpus file {} not found", path.display()))

@@ -50,7 +50,7 @@ impl ImageSet {
 
 /// Read a whole file; a gzip file is refused with what to do instead.
 pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = crate::input::read(path).with_context(|| format!("reading {}", path.display()))?;
     if bytes.starts_with(&[0x1f, 0x8b]) {
         bail!(
             "{} is gzip-compressed (bytes 1f 8b at byte offset 0); decompress it first \

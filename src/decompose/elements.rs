@@ -26,6 +26,7 @@ pub fn random_trace_free(n: usize, dim: usize, rng: &mut impl Rng) -> Vec<SymSpa
 
 /// A (m, n, n) float64 `.npy` of symmetric matrices.
 pub fn read_basis(path: &Path, n: usize) -> Result<Vec<SymSparse>> {
+    crate::input::check(path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
     let arr: Array3<f64> = ndarray_npy::read_npy(path).map_err(|e| {
         usage(format!(
             "{}: not a 3-D float64 .npy basis file of shape (m, n, n): {e}",

@@ -140,6 +140,7 @@ pub fn symmetrize(a: &Array2<f64>) -> Array2<f64> {
 }
 
 fn read(path: &Path) -> Result<Array2<f64>> {
+    crate::input::check(path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     match ext {
         "npy" => ndarray_npy::read_npy(path).map_err(|e| {

@@ -57,6 +57,9 @@ fn file_n(path: &Path) -> usize {
         return ((len - 128.0).max(0.0) / 8.0).sqrt() as usize;
     }
     use std::io::BufRead;
+    if crate::input::check(path).is_err() {
+        return 0; // opening a FIFO would block; the read itself names the problem
+    }
     let mut first = String::new();
     let read = std::fs::File::open(path)
         .map(std::io::BufReader::new)

@@ -137,7 +137,7 @@ fn read_pairs(path: &Path) -> Result<Vec<(usize, [i128; 2])>> {
 }
 
 fn read_pairs_csv(path: &Path) -> Result<Vec<(usize, [i128; 2])>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::input::read_to_string(path).map_err(|e| {
         usage(format!(
             "{}: cannot read the pairs file: {e}",
             path.display()
@@ -178,7 +178,7 @@ fn read_pairs_csv(path: &Path) -> Result<Vec<(usize, [i128; 2])>> {
 /// A 2-D `.npy` of any integer dtype (or bool, as 0/1), each value through `to` (from i128,
 /// which holds them all).
 fn read_ints<T>(path: &Path, what: &str, to: fn(i128) -> T) -> Result<Array2<T>> {
-    let bytes = std::fs::read(path)
+    let bytes = crate::input::read(path)
         .map_err(|e| usage(format!("{}: cannot read {what}: {e}", path.display())))?;
     let bad = |e: ReadNpyError| {
         let why = match e {

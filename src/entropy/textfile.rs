@@ -26,7 +26,8 @@ use std::path::Path;
 /// Samples of a text file (module doc). Errors are usage errors naming the file and line.
 pub fn read_samples(path: &Path) -> Result<Vec<String>> {
     let shown = path.display();
-    let bytes = std::fs::read(path).map_err(|e| usage(format!("{shown}: cannot read: {e}")))?;
+    let bytes =
+        crate::input::read(path).map_err(|e| usage(format!("{shown}: cannot read: {e}")))?;
     let text = std::str::from_utf8(&bytes).map_err(|e| {
         let at = e.valid_up_to();
         let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;

@@ -42,7 +42,7 @@ pub struct PrefixRecord {
 
 /// Every non-blank line of `path` parsed as a `T`, with its 1-based line number.
 pub fn read_lines<T: DeserializeOwned>(path: &Path) -> Result<Vec<(usize, T)>> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::input::read_to_string(path)
         .map_err(|e| usage(format!("reading {}: {e}", path.display())))?;
     let mut rows = Vec::new();
     for (i, line) in text.lines().enumerate() {

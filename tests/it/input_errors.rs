@@ -123,3 +123,42 @@ fn resuming_a_run_without_a_checkpoint_writes_nothing() {
         "a bad --resume target left a run directory"
     );
 }
+
+/// A FIFO would block a read forever and /dev/zero never end one (memory fills): a named input
+/// that is neither a regular file nor a folder is an exit-2 error naming it, before any run
+/// directory exists.
+#[test]
+fn inputs_that_are_not_regular_files_are_refused_instead_of_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for fifo in ["m.csv", "m.npy", "config.yaml", "samples.txt"] {
+        let made = std::process::Command::new("mkfifo")
+            .arg(d.join(fifo))
+            .status()
+            .unwrap();
+        assert!(made.success());
+    }
+    std::os::unix::fs::symlink("/dev/zero", d.join("zero.npy")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", d.join("zero.csv")).unwrap();
+    let check = |out: std::process::Output, what: &str| {
+        assert_eq!(code(&out), 2, "{what}: {}", stderr(&out));
+        let want = format!("{what}: not a regular file");
+        assert!(stderr(&out).contains(&want), "{want}: {}", stderr(&out));
+        assert!(!d.join("run").exists(), "{what} left a run directory");
+    };
+    for file in ["m.csv", "m.npy", "zero.npy", "zero.csv"] {
+        check(decompose_file(d, file, &[]), file);
+    }
+    let out = lab(d, &["decompose", "--config", "config.yaml", "--out", "run"]);
+    check(out, "cannot read config file config.yaml");
+    let samples = [
+        "entropy-probe",
+        "--out",
+        "run",
+        "--set",
+        "task=text",
+        "--set",
+        "text.samples=samples.txt",
+    ];
+    check(lab(d, &samples), "samples.txt: cannot read");
+}

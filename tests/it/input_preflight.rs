@@ -27,6 +27,11 @@ fn an_entropy_study_on_a_bad_corpus_file_is_refused_before_it_starts() {
     std::fs::write(dir.join("empty.txt"), "").unwrap();
     std::fs::write(dir.join("bad.txt"), b"ab\xffcd").unwrap();
     std::fs::create_dir(dir.join("folder")).unwrap();
+    let fifo = std::process::Command::new("mkfifo")
+        .arg(dir.join("fifo"))
+        .status()
+        .unwrap();
+    assert!(fifo.success());
     let smoke = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/entropy-probe/smoke.yaml");
     let smoke = smoke.to_str().unwrap();
     let cell = "study cell `model.preset=bigram,condition=plain`: data.corpus: ";
@@ -35,6 +40,9 @@ fn an_entropy_study_on_a_bad_corpus_file_is_refused_before_it_starts() {
         ("empty.txt", "corpus file empty.txt is empty"),
         ("bad.txt", "is not UTF-8: invalid byte at offset 2"),
         ("folder", "cannot read corpus file folder"),
+        // A FIFO would block the read forever, /dev/zero fill memory.
+        ("fifo", "cannot read corpus file fifo: not a regular file"),
+        ("/dev/zero", "/dev/zero: not a regular file"),
     ] {
         let set = format!("data.corpus.path={path}");
         let args = [

@@ -268,7 +268,7 @@ impl Tokenizer {
 
     /// Read a tokenizer saved with [`Tokenizer::save`]; errors name the path.
     pub fn load(path: &Path) -> Result<Tokenizer> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::input::read_to_string(path)
             .with_context(|| format!("reading tokenizer {}", path.display()))?;
         Tokenizer::from_json(&text).with_context(|| format!("tokenizer {}", path.display()))
     }

@@ -27,7 +27,7 @@ pub struct Vocabulary {
 
 pub fn load(path: &Path) -> Result<Vocabulary> {
     let bad = |why: String| usage(format!("checkpoint.vocab: {}: {why}", path.display()));
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::input::read_to_string(path).map_err(|e| {
         bad(format!(
             "{e}; give a JSON list of the module's token strings (id order) or a \
              HuggingFace tokenizer.json"
