@@ -161,4 +161,20 @@ fn inputs_that_are_not_regular_files_are_refused_instead_of_hanging() {
         "text.samples=samples.txt",
     ];
     check(lab(d, &samples), "samples.txt: cannot read");
+    fs::write(d.join("vocab.json"), r#"["a", "b"]"#).unwrap();
+    let probe = [
+        "entropy-probe",
+        "--out",
+        "run",
+        "--set",
+        "task=probe",
+        "--set",
+        "checkpoint.torchscript=/dev/zero",
+        "--set",
+        "checkpoint.vocab=vocab.json",
+    ];
+    let out = lab(d, &probe);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let want = "checkpoint.torchscript: /dev/zero is not a regular file";
+    assert!(stderr(&out).contains(want), "{}", stderr(&out));
 }

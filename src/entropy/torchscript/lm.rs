@@ -56,8 +56,12 @@ impl TorchScriptLm {
         to_module: Option<Vec<i64>>,
     ) -> Result<TorchScriptLm> {
         if !path.is_file() {
+            let what = match path.exists() {
+                true => "is not a regular file",
+                false => "does not exist",
+            };
             return Err(usage(format!(
-                "checkpoint.torchscript: {} does not exist (export your model with \
+                "checkpoint.torchscript: {} {what} (export your model with \
                  torch.jit.trace(model, ids).save(PATH))",
                 path.display()
             )));
