@@ -1,31 +1,33 @@
 //! Reading a file the user named (a config, a matrix, a corpus, a samples or traces file):
-//! drop-in replacements for `std::fs::read` and `read_to_string` that first refuse what is
-//! neither a regular file nor a folder. A FIFO would block the read forever and a device such
-//! as /dev/zero never end it (filling memory); a folder keeps the system's own "Is a
-//! directory" error, as before. The error is an `io::Error`, so each caller words it with the
-//! key or file it names, as it does for a missing file.
+//! drop-in replacements for `std::fs::read` and `read_to_string` that first refuse a device or
+//! a socket. A device such as /dev/zero never ends a read (it fills memory) and one such as a
+//! terminal waits for input no one gives. A FIFO is read as a stream, as the shell's process
+//! substitution (`--config <(make-config)`) hands one over; a folder keeps the system's own
+//! "Is a directory" error. The error is an `io::Error`, so each caller words it with the key or
+//! file it names, as it does for a missing file.
 use std::io;
 use std::path::Path;
 
-/// An error unless `path` is a regular file or a folder (symbolic links followed).
+/// An error when `path` is a device or a socket (symbolic links followed).
 pub fn check(path: &Path) -> io::Result<()> {
-    let meta = std::fs::metadata(path)?;
-    if meta.is_file() || meta.is_dir() {
-        return Ok(());
+    use std::os::unix::fs::FileTypeExt;
+    let kind = std::fs::metadata(path)?.file_type();
+    if kind.is_char_device() || kind.is_block_device() || kind.is_socket() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a device or a socket)",
+        ));
     }
-    Err(io::Error::new(
-        io::ErrorKind::InvalidInput,
-        "not a regular file (a FIFO, a socket or a device)",
-    ))
+    Ok(())
 }
 
-/// [`std::fs::read`] of a regular file (see [`check`]).
+/// [`std::fs::read`], refusing a device or a socket (see [`check`]).
 pub fn read(path: &Path) -> io::Result<Vec<u8>> {
     check(path)?;
     std::fs::read(path)
 }
 
-/// [`std::fs::read_to_string`] of a regular file (see [`check`]).
+/// [`std::fs::read_to_string`], refusing a device or a socket (see [`check`]).
 pub fn read_to_string(path: &Path) -> io::Result<String> {
     check(path)?;
     std::fs::read_to_string(path)
@@ -36,7 +38,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn devices_are_refused_files_read_and_folders_keep_their_error() {
+    fn devices_are_refused_files_and_fifos_read_and_folders_keep_their_error() {
         let err = read(Path::new("/dev/zero")).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         assert!(err.to_string().contains("not a regular file"), "{err}");
@@ -44,6 +46,13 @@ mod tests {
         let file = tmp.path().join("a.txt");
         std::fs::write(&file, "text").unwrap();
         assert_eq!(read_to_string(&file).unwrap(), "text");
+        let fifo = tmp.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        assert!(check(&fifo).is_ok(), "a FIFO is read as a stream");
         let folder = read(tmp.path()).unwrap_err();
         assert_ne!(folder.kind(), io::ErrorKind::InvalidInput, "{folder}");
         let missing = read(&tmp.path().join("none")).unwrap_err();

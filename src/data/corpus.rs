@@ -141,7 +141,8 @@ impl CorpusConfig {
 /// that never ends), over [`super::MAX_GENERATED_CHARS`] bytes, unreadable (no permission),
 /// invalid UTF-8 (with the byte offset), digest mismatch (both digests). All are usage errors: the user names the file.
 pub fn read_text(path: &Path, sha256: Option<&str>) -> Result<String> {
-    // A FIFO would block the read and a device (/dev/zero) never end it.
+    // A device (/dev/zero) never ends the read, and a FIFO would be empty for the run after
+    // the preflight's read (the file is read by both).
     if let Ok(meta) = std::fs::metadata(path) {
         let max = super::MAX_GENERATED_CHARS as u64;
         if !meta.is_file() {

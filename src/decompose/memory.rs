@@ -57,8 +57,10 @@ fn file_n(path: &Path) -> usize {
         return ((len - 128.0).max(0.0) / 8.0).sqrt() as usize;
     }
     use std::io::BufRead;
-    if crate::input::check(path).is_err() {
-        return 0; // opening a FIFO would block; the read itself names the problem
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        // A FIFO's first line is the matrix's: reading it here would take it from the run
+        // (and the open would wait for the writer). The run's own read names any problem.
+        return 0;
     }
     let mut first = String::new();
     let read = std::fs::File::open(path)
