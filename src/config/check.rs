@@ -1,5 +1,7 @@
 //! Range checks of typed configs: each problem names its key path (and the other keys a
 //! constraint between keys involves), so the error can say where each value came from.
+use serde_yaml_ng::Value;
+use std::collections::BTreeMap;
 
 /// Implemented by each subcommand's config to check value ranges.
 pub trait Validate {
@@ -82,4 +84,47 @@ pub fn changed_keys<T: serde::Serialize>(
         .filter(|(k, v)| default.get(*k) != Some(*v))
         .filter_map(|(k, _)| k.as_str().map(|k| format!("{section}.{k}")))
         .collect()
+}
+
+/// The leaf keys (dotted paths) whose values differ between `old` and `new`, with both values
+/// written as JSON (`absent` for a key one side lacks).
+pub fn differences(old: &Value, new: &Value) -> Vec<(String, String, String)> {
+    let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
+    leaves("", old, &mut a);
+    leaves("", new, &mut b);
+    let show = |v: Option<&Value>| {
+        v.map_or_else(
+            || "absent".to_string(),
+            |v| serde_json::to_string(v).unwrap_or_else(|_| format!("{v:?}")),
+        )
+    };
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| (k.clone(), show(a.get(k)), show(b.get(k))))
+        .collect()
+}
+
+fn leaves(at: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
+    match v {
+        Value::Mapping(m) if !m.is_empty() => {
+            for (k, v) in m {
+                let k = match k {
+                    Value::String(s) => s.clone(),
+                    other => serde_json::to_string(other).unwrap_or_default(),
+                };
+                let path = if at.is_empty() {
+                    k
+                } else {
+                    format!("{at}.{k}")
+                };
+                leaves(&path, v, out);
+            }
+        }
+        _ => {
+            out.insert(at.to_string(), v.clone());
+        }
+    }
 }

@@ -5,7 +5,7 @@ mod diagnose;
 mod kinds;
 mod origin;
 
-pub use check::{changed_keys, Checker, Validate};
+pub use check::{changed_keys, differences, Checker, Validate};
 pub use kinds::Kinds;
 pub use origin::{locate, lookup};
 

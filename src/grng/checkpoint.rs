@@ -14,7 +14,9 @@
 //!
 //! A new checkpoint is written to `checkpoint.new/` and swapped in by two renames (the old one
 //! goes to `checkpoint.old/` in between), so a crash leaves one whole checkpoint.
+use super::config::GrngConfig;
 use super::summary::{RunDiag, Summary};
+use super::train::identity_config;
 use crate::error::usage;
 use crate::optim::stepper::RngState;
 use crate::optim::StateDict;
@@ -229,6 +231,35 @@ pub fn load(
         model,
         optimizer,
     })
+}
+
+/// The usage error for resuming `dir` under a config whose identity (its `run_id`) is not
+/// the old run's: the carried rows would then mix two configs under two ids. Names each key
+/// that differs from `dir/config.yaml` (both sides without the keys `run_id` leaves out).
+pub fn config_changed(dir: &Path, cfg: &GrngConfig) -> anyhow::Error {
+    let path = dir.join("config.yaml");
+    let old = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| serde_yaml_ng::from_str::<GrngConfig>(&text).ok());
+    let value = |c: &GrngConfig| serde_yaml_ng::to_value(identity_config(c)).unwrap_or_default();
+    let keys = old.map_or_else(Vec::new, |old| {
+        crate::config::differences(&value(&old), &value(cfg))
+    });
+    let what: Vec<String> = keys
+        .iter()
+        .map(|(key, was, now)| format!("{key}: {was} there, {now} now"))
+        .collect();
+    let what = match what.is_empty() {
+        true => "its run_id differs".to_string(),
+        false => what.join("; "),
+    };
+    usage(format!(
+        "resume_from: the config differs from the one of the run it continues ({}): {what}. \
+         A resumed run continues that run's rows under its run_id, so only resume_from and \
+         train.stop_after may change; drop the other changes (--set/--config), or start a new \
+         run without --resume",
+        path.display()
+    ))
 }
 
 /// Copy the saved variables into the model's, by name; a missing name or another shape is an

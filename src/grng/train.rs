@@ -120,10 +120,15 @@ struct Csvs {
 /// that only say how this process runs (`resume_from`, `train.stop_after`) are left out, so a
 /// resumed run keeps the id of an uninterrupted one.
 fn identity(cfg: &GrngConfig) -> Result<String> {
+    Ok(serde_json::to_string(&identity_config(cfg))?)
+}
+
+/// `cfg` without the keys [`identity`] leaves out.
+pub(super) fn identity_config(cfg: &GrngConfig) -> GrngConfig {
     let mut c = cfg.clone();
     c.resume_from = None;
     c.train.stop_after = None;
-    Ok(serde_json::to_string(&c)?)
+    c
 }
 
 pub fn run(cfg: &GrngConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
@@ -304,6 +309,9 @@ impl Trainer<'_> {
     fn resume(&mut self, dir: &Path, csvs: &mut Csvs, ctx: &mut Ctx) -> Result<(u64, u64)> {
         let (opt, task) = (self.ids.optimizer, self.ids.task);
         let ck = checkpoint::load(dir, opt, task, self.cfg.seed, self.task.budget.steps)?;
+        if ck.trainer.summary.run_id != self.ids.run_id {
+            return Err(checkpoint::config_changed(dir, self.cfg));
+        }
         let bad = |e: anyhow::Error| usage(format!("resume_from: {}: {e:#}", dir.display()));
         checkpoint::restore_model(self.task.model.var_store(), &ck.model).map_err(bad)?;
         self.stepper.load_state_dict(&ck.optimizer).map_err(bad)?;

@@ -10,12 +10,12 @@
 use super::config::{PrefixrlConfig, Stage, TraceSource};
 use super::inputs::{self, Artifact};
 use super::stages::load::{BASE_DIR, MODEL_FILE};
+use crate::config::differences;
 use crate::error::usage;
 use crate::experiment::Experiment;
 use crate::nn::ModelConfig;
 use anyhow::Result;
 use serde_yaml_ng::Value;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Keys a resumed run may set differently from the run it continues: `rl.steps` (to train
@@ -150,47 +150,4 @@ fn model_value(m: &ModelConfig) -> Result<Value> {
 
 fn to_value<T: serde::Serialize>(v: &T) -> Result<Value> {
     Ok(serde_yaml_ng::to_value(v)?)
-}
-
-/// The leaf keys (dotted paths) whose values differ between `old` and `new`, with both values
-/// written as JSON (`absent` for a key one side lacks).
-pub fn differences(old: &Value, new: &Value) -> Vec<(String, String, String)> {
-    let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
-    leaves("", old, &mut a);
-    leaves("", new, &mut b);
-    let show = |v: Option<&Value>| {
-        v.map_or_else(
-            || "absent".to_string(),
-            |v| serde_json::to_string(v).unwrap_or_else(|_| format!("{v:?}")),
-        )
-    };
-    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    keys.into_iter()
-        .filter(|k| a.get(*k) != b.get(*k))
-        .map(|k| (k.clone(), show(a.get(k)), show(b.get(k))))
-        .collect()
-}
-
-fn leaves(at: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
-    match v {
-        Value::Mapping(m) if !m.is_empty() => {
-            for (k, v) in m {
-                let k = match k {
-                    Value::String(s) => s.clone(),
-                    other => serde_json::to_string(other).unwrap_or_default(),
-                };
-                let path = if at.is_empty() {
-                    k
-                } else {
-                    format!("{at}.{k}")
-                };
-                leaves(&path, v, out);
-            }
-        }
-        _ => {
-            out.insert(at.to_string(), v.clone());
-        }
-    }
 }

@@ -219,6 +219,30 @@ fn resuming_without_a_checkpoint_or_with_another_optimizer_exits_2() {
         "{}",
         stderr(&o)
     );
+    // Another learning rate would continue the rows under another run_id: refused, naming
+    // the key and both values; nothing written.
+    let args = [
+        "grng",
+        "--quiet",
+        "--resume",
+        &arg,
+        "--out",
+        "r3",
+        "--set",
+        "optimizer.lr=0.123",
+    ];
+    let o = lab(d, &args);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("the config differs from the one of the run it continues"),
+        "{err}"
+    );
+    assert!(
+        err.contains("optimizer.lr: ") && err.contains("0.123 now"),
+        "{err}"
+    );
+    assert!(!d.join("r3").exists(), "nothing written");
 }
 
 /// A resumed run copies the old rows up to the checkpoint: a steps.csv or epochs.csv that lost
