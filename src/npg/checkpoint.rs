@@ -86,6 +86,7 @@ pub fn load(dir: &Path, cfg: &NpgConfig) -> Result<Checkpoint> {
             cfg.env.id
         )));
     }
+    check_same_config(dir, cfg)?;
     if c.iter >= cfg.iterations() {
         return Err(usage(format!(
             "resume_from: checkpoint is at iteration {}, nothing left of {} iterations",
@@ -94,6 +95,46 @@ pub fn load(dir: &Path, cfg: &NpgConfig) -> Result<Checkpoint> {
         )));
     }
     Ok(c)
+}
+
+/// Keys a resumed run may set differently from the run it continues: `total_steps` (to train
+/// further) and keys that change no row (checkpoint period, threads). `threshold` is checked
+/// against the checkpoint's own (`Trainer::restore`, with the value it counted against).
+pub const MAY_CHANGE: [&str; 5] = [
+    "resume_from",
+    "total_steps",
+    "checkpoint_every",
+    "torch_threads",
+    "threshold",
+];
+
+/// The run's `config.yaml` must equal `cfg` but for [`MAY_CHANGE`]: the continued CSVs would
+/// otherwise mix two configs. An unreadable or foreign config.yaml is left to the checkpoint.
+fn check_same_config(dir: &Path, cfg: &NpgConfig) -> Result<()> {
+    let path = dir.join("config.yaml");
+    let Some(old) = crate::input::read_to_string(&path)
+        .ok()
+        .and_then(|text| serde_yaml_ng::from_str::<NpgConfig>(&text).ok())
+    else {
+        return Ok(());
+    };
+    let value = |c: &NpgConfig| serde_yaml_ng::to_value(c).unwrap_or_default();
+    let diffs: Vec<String> = crate::config::differences(&value(&old), &value(cfg))
+        .into_iter()
+        .filter(|(key, _, _)| !MAY_CHANGE.contains(&key.as_str()))
+        .map(|(key, was, now)| format!("{key}: {was} there, {now} now"))
+        .collect();
+    if diffs.is_empty() {
+        return Ok(());
+    }
+    Err(usage(format!(
+        "resume_from: the config differs from the one of the run it continues ({}): {}. A \
+         resumed run continues that run's rows, so only {} may change; drop the other changes \
+         (--set/--seed/--config), or start a new run without --resume",
+        path.display(),
+        diffs.join("; "),
+        MAY_CHANGE[1..4].join(", ")
+    )))
 }
 
 /// Copy the old run's metrics rows up to `iter` (each iteration once) and its episodes up to

@@ -154,6 +154,19 @@ fn resume_gives_the_same_metrics_as_an_uninterrupted_run() {
     }
     assert_eq!(untimed(&b), half_rows);
     assert_eq!(json(&b.join("meta.json"))["status"], "completed");
+    // A changed key other than the budget would mix two configs in the continued rows.
+    let o = npg(
+        again.path(),
+        &["--resume", b_dir, "--set", "gamma=0.5", "--out", "changed"],
+    );
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("the config differs from the one of the run it continues"),
+        "{err}"
+    );
+    assert!(err.contains("gamma: 0.99 there, 0.5 now"), "{err}");
+    assert!(!again.path().join("changed").exists(), "nothing written");
     let o = lab(again.path(), &["decompose", "--resume", b_dir]);
     assert_eq!(code(&o), 2, "{}", text(&o));
     assert!(
@@ -197,19 +210,34 @@ fn resume_gives_the_same_metrics_as_an_uninterrupted_run() {
         .collect();
     std::fs::write(&metrics, gap.join("\n") + "\n").expect("write");
     let out = cont.path().join("gap");
+    let smoke_cfg = smoke();
     let o = npg(
         cont.path(),
-        &["--set", &resume, "--out", out.to_str().expect("utf-8")],
+        &[
+            "--config",
+            &smoke_cfg,
+            "--set",
+            &resume,
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
     );
     assert_eq!(code(&o), 2, "{}", text(&o));
     let want = "metrics.csv: line 3: `iter` is 3 where 2 was due";
     assert!(stderr(&o).contains(want), "want {want}: {}", text(&o));
     assert!(!out.exists(), "nothing written");
     std::fs::write(&metrics, whole).expect("write");
-    // A checkpoint of another network size or env count is a usage error (it failed exit 1).
-    for (i, set) in ["hidden=[16]", "num_envs=2"].into_iter().enumerate() {
+    // Another network size or env count than the checkpoint's is a usage error naming the key
+    // (it failed exit 1).
+    let cases = [
+        ("hidden=[16]", "hidden: [64,64] there, [16] now"),
+        ("num_envs=2", "num_envs: 4 there, 2 now"),
+    ];
+    for (i, (set, want)) in cases.into_iter().enumerate() {
         let out = cont.path().join(format!("misfit-{i}"));
         let args = [
+            "--config",
+            &smoke_cfg,
             "--set",
             &resume,
             "--set",
@@ -219,7 +247,6 @@ fn resume_gives_the_same_metrics_as_an_uninterrupted_run() {
         ];
         let o = npg(cont.path(), &args);
         assert_eq!(code(&o), 2, "{set}: {}", text(&o));
-        let want = "does not fit this config";
         assert!(stderr(&o).contains(want), "{set}: {}", text(&o));
         assert!(!out.exists(), "{set}: nothing written");
     }
