@@ -4,6 +4,7 @@ mod check;
 mod diagnose;
 mod kinds;
 mod origin;
+pub mod resume;
 
 pub use check::{changed_keys, differences, Checker, Validate};
 pub use kinds::Kinds;

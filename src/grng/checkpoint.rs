@@ -238,28 +238,16 @@ pub fn load(
 /// that differs from `dir/config.yaml` (both sides without the keys `run_id` leaves out).
 pub fn config_changed(dir: &Path, cfg: &GrngConfig) -> anyhow::Error {
     let path = dir.join("config.yaml");
-    let old = std::fs::read_to_string(&path)
+    let old = crate::input::read_to_string(&path)
         .ok()
         .and_then(|text| serde_yaml_ng::from_str::<GrngConfig>(&text).ok());
-    let value = |c: &GrngConfig| serde_yaml_ng::to_value(identity_config(c)).unwrap_or_default();
-    let keys = old.map_or_else(Vec::new, |old| {
-        crate::config::differences(&value(&old), &value(cfg))
+    let mut diffs = old.map_or_else(Vec::new, |old| {
+        crate::config::resume::changes(&identity_config(&old), &identity_config(cfg), &[])
     });
-    let what: Vec<String> = keys
-        .iter()
-        .map(|(key, was, now)| format!("{key}: {was} there, {now} now"))
-        .collect();
-    let what = match what.is_empty() {
-        true => "its run_id differs".to_string(),
-        false => what.join("; "),
-    };
-    usage(format!(
-        "resume_from: the config differs from the one of the run it continues ({}): {what}. \
-         A resumed run continues that run's rows under its run_id, so only resume_from and \
-         train.stop_after may change; drop the other changes (--set/--config), or start a new \
-         run without --resume",
-        path.display()
-    ))
+    if diffs.is_empty() {
+        diffs.push("its run_id differs".into());
+    }
+    crate::config::resume::refused("resume_from", &path, &diffs, &["train.stop_after"])
 }
 
 /// Copy the saved variables into the model's, by name; a missing name or another shape is an

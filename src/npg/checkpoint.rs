@@ -118,23 +118,16 @@ fn check_same_config(dir: &Path, cfg: &NpgConfig) -> Result<()> {
     else {
         return Ok(());
     };
-    let value = |c: &NpgConfig| serde_yaml_ng::to_value(c).unwrap_or_default();
-    let diffs: Vec<String> = crate::config::differences(&value(&old), &value(cfg))
-        .into_iter()
-        .filter(|(key, _, _)| !MAY_CHANGE.contains(&key.as_str()))
-        .map(|(key, was, now)| format!("{key}: {was} there, {now} now"))
-        .collect();
+    let diffs = crate::config::resume::changes(&old, cfg, &MAY_CHANGE);
     if diffs.is_empty() {
         return Ok(());
     }
-    Err(usage(format!(
-        "resume_from: the config differs from the one of the run it continues ({}): {}. A \
-         resumed run continues that run's rows, so only {} may change; drop the other changes \
-         (--set/--seed/--config), or start a new run without --resume",
-        path.display(),
-        diffs.join("; "),
-        MAY_CHANGE[1..4].join(", ")
-    )))
+    Err(crate::config::resume::refused(
+        "resume_from",
+        &path,
+        &diffs,
+        &MAY_CHANGE[1..4],
+    ))
 }
 
 /// Copy the old run's metrics rows up to `iter` (each iteration once) and its episodes up to

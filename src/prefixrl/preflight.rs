@@ -54,22 +54,16 @@ pub fn check_resume(cfg: &PrefixrlConfig) -> Result<()> {
             path.display()
         ))
     })?;
-    let diffs: Vec<String> = differences(&to_value(&old)?, &to_value(cfg)?)
-        .into_iter()
-        .filter(|(key, _, _)| !MAY_CHANGE.contains(&key.as_str()))
-        .map(|(key, was, now)| format!("{key}: {was} there, {now} now"))
-        .collect();
+    let diffs = crate::config::resume::changes(&old, cfg, &MAY_CHANGE);
     if diffs.is_empty() {
         return Ok(());
     }
-    Err(usage(format!(
-        "inputs.resume: the config differs from the one of the run it continues ({}): {}. A \
-         resumed run continues that run's rows, so only {} may change; drop the other changes \
-         (--set/--seed/--config), or start a new run without --resume",
-        path.display(),
-        diffs.join("; "),
-        MAY_CHANGE[1..].join(", ")
-    )))
+    Err(crate::config::resume::refused(
+        "inputs.resume",
+        &path,
+        &diffs,
+        &MAY_CHANGE[1..],
+    ))
 }
 
 /// The run directory whose `base/` the stages of `cfg` load, if any (under `stage: all`: the
