@@ -248,3 +248,18 @@ where
     );
     a.zip(b)
 }
+
+/// A hostile input's run `o` (given `what`, for messages): exit 2, each of `needles` in stderr,
+/// no panic or allocation abort, and no `out` folder left.
+pub fn assert_refused(o: &Output, what: &str, needles: &[&str], out: &Path) {
+    let err = stderr(o);
+    assert_eq!(code(o), 2, "{what}: {}", text(o));
+    for n in needles {
+        assert!(err.contains(n), "{what}: no `{n}` in {err}");
+    }
+    assert!(
+        !err.contains("panicked") && !err.contains("memory allocation"),
+        "{err}"
+    );
+    assert!(!out.exists(), "{what} left its folder");
+}

@@ -11,16 +11,7 @@ use std::path::Path;
 /// no `out` folder.
 fn refused(dir: &Path, sets: &[&str], needles: &[&str]) {
     let o = lab_single(dir, sets, Some("out"));
-    let err = stderr(&o);
-    assert_eq!(code(&o), 2, "{sets:?}: {}", text(&o));
-    for n in needles {
-        assert!(err.contains(n), "{sets:?}: no `{n}` in {err}");
-    }
-    assert!(
-        !err.contains("panicked") && !err.contains("memory allocation"),
-        "{err}"
-    );
-    assert!(!dir.join("out").exists(), "{sets:?} left its folder");
+    assert_refused(&o, &format!("{sets:?}"), needles, &dir.join("out"));
 }
 
 #[test]

@@ -15,16 +15,7 @@ fn refused(dir: &Path, smoke: bool, sets: &[&str], needles: &[&str]) {
         true => grng_smoke(dir, "out", sets),
         false => grng(dir, "out", sets),
     };
-    let err = stderr(&o);
-    assert_eq!(code(&o), 2, "{sets:?}: {}", text(&o));
-    for n in needles {
-        assert!(err.contains(n), "{sets:?}: no `{n}` in {err}");
-    }
-    assert!(
-        !err.contains("panicked") && !err.contains("memory allocation"),
-        "{err}"
-    );
-    assert!(!dir.join("out").exists(), "{sets:?} left its folder");
+    assert_refused(&o, &format!("{sets:?}"), needles, &dir.join("out"));
 }
 
 #[test]
