@@ -122,9 +122,13 @@ pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
                 E::NAME
             ))
         })?;
-        refuse_resuming_into_itself::<E>(args, dir)?;
         let value = serde_yaml_ng::Value::from(dir.display().to_string());
         config::set_path(&mut loaded.value, key, value).map_err(usage)?;
+    }
+    // The flag, the key set with --set or a config file's key: the same run to continue.
+    let resumed = E::RESUME_KEY.and_then(|key| config::lookup(&loaded.value, key));
+    if let Some(serde_yaml_ng::Value::String(dir)) = resumed {
+        refuse_resuming_into_itself::<E>(args, Path::new(dir))?;
     }
     let cfg: E = loaded.typed()?;
     loaded.validate(&cfg)?;
@@ -164,9 +168,9 @@ pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
     outcome.and(finished)
 }
 
-/// `--resume RUN_DIR` writes a new run directory and carries RUN_DIR's rows over, so `--out`
-/// (or `--name`) naming RUN_DIR itself is refused: with `--force` it would first move away
-/// the very run it reads.
+/// `--resume RUN_DIR` (or the config's resume key naming RUN_DIR) writes a new run directory
+/// and carries RUN_DIR's rows over, so `--out` (or `--name`) naming RUN_DIR itself is
+/// refused: with `--force` it would first move away the very run it reads.
 fn refuse_resuming_into_itself<E: Experiment>(args: &RunArgs, resumed: &Path) -> Result<()> {
     let target = match (&args.out, &args.name) {
         (Some(out), _) => out.clone(),

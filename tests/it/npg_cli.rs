@@ -152,6 +152,17 @@ fn resume_gives_the_same_metrics_as_an_uninterrupted_run() {
         let want = format!("--out names the run being resumed ({b_dir})");
         assert!(stderr(&o).contains(&want), "{}", text(&o));
     }
+    // The same through the key (`--set resume_from=…` over the run's own config).
+    let (b_config, key) = (b.join("config.yaml"), format!("resume_from={b_dir}"));
+    let b_config = b_config.to_str().expect("utf-8");
+    for force in [false, true] {
+        let mut args = vec!["--config", b_config, "--set", &key, "--out", b_dir];
+        args.extend(force.then_some("--force"));
+        let o = npg(again.path(), &args);
+        assert_eq!(code(&o), 2, "{}", text(&o));
+        let want = format!("--out names the run being resumed ({b_dir})");
+        assert!(stderr(&o).contains(&want), "{}", text(&o));
+    }
     assert_eq!(untimed(&b), half_rows);
     assert_eq!(json(&b.join("meta.json"))["status"], "completed");
     // A changed key other than the budget would mix two configs in the continued rows.
