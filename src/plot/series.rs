@@ -1,7 +1,7 @@
 //! Curves from metrics.csv files: each run's (x, y) points, put on a common x grid by linear
 //! interpolation, then mean and standard error across the runs of a cell at every grid point.
 use crate::error::usage;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::path::Path;
 
 /// Largest grid that is the union of the runs' x values; above it, an even grid of `EVEN_GRID`.
@@ -98,8 +98,9 @@ pub fn read_points(run: &Path, x: &str, y: &str, positive: bool) -> Result<Optio
     if !path.exists() {
         return Ok(None);
     }
-    let mut reader =
-        csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
+    let file = crate::input::open_result(&path)
+        .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+    let mut reader = csv::Reader::from_reader(file);
     // A malformed row is the file's problem, not a failed run: a usage error naming its line.
     let malformed = |e: csv::Error| {
         usage(format!(

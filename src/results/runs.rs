@@ -186,7 +186,8 @@ fn cell_label(root: &Path, run: &Path) -> String {
 }
 
 fn find_runs(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<()> {
-    if dir.join("meta.json").is_file() {
+    // Any meta.json, so one that is not a file (a FIFO) is a run listed as unreadable.
+    if dir.join("meta.json").exists() {
         out.push(dir.to_path_buf());
         return Ok(());
     }
@@ -295,7 +296,7 @@ fn read_yaml_like(path: &Path) -> Result<Option<Value>> {
         return Ok(None);
     }
     let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        crate::input::read_result(path).with_context(|| format!("reading {}", path.display()))?;
     let value = serde_yaml_ng::from_str(&text)
         .map_err(|e| usage(format!("{}: unreadable JSON: {e}", path.display())))?;
     Ok(Some(value))

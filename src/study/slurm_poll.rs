@@ -223,7 +223,7 @@ pub fn meta(run_dir: &Path) -> Option<(String, Option<String>)> {
 /// it cannot be read, is not JSON or has no `status` text.
 pub fn read_meta(run_dir: &Path) -> Result<Option<(String, Option<String>)>, String> {
     let path = run_dir.join("meta.json");
-    let text = match std::fs::read_to_string(&path) {
+    let text = match crate::input::read_result(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("meta.json cannot be read: {e}")),
         Ok(text) => text,

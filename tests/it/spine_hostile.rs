@@ -1,0 +1,131 @@
+//! The reading tools (`report`, `plot`, `compare`, `status`) on hostile results folders: a FIFO,
+//! a device or a folder where a run's file should be, column names with spaces or given twice,
+//! a column only some runs have, runs of two subcommands or without a readable config.yaml,
+//! a study record whose cell names leave the study; and `--set study=null`.
+use crate::common::*;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A completed run written by hand: `config` as its config.yaml, `metrics` as its metrics.csv.
+fn fake_run(dir: &Path, subcommand: &str, config: &str, metrics: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    let meta = format!(r#"{{"status": "completed", "subcommand": "{subcommand}"}}"#);
+    std::fs::write(dir.join("meta.json"), meta).unwrap();
+    std::fs::write(dir.join("config.yaml"), config).unwrap();
+    std::fs::write(dir.join("summary.json"), r#"{"loss": 0.2}"#).unwrap();
+    std::fs::write(dir.join("metrics.csv"), metrics).unwrap();
+}
+
+const GOOD: &str = "step,loss\n1,0.5\n2,0.4\n3,0.2\n";
+
+/// `lab args` in `cwd`, killed (and the test failed) if it has not ended after 20 s: a reader
+/// blocked on a FIFO ignores the first SIGTERM, so a plain run of it would hang the suite.
+fn lab_within(cwd: &Path, args: &[&str]) -> Output {
+    let mut child = Command::new(LAB)
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the lab binary runs");
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(20) {
+            child.kill().unwrap();
+            let _ = child.wait();
+            panic!("lab {args:?} hung");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn mkfifo(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    let made = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(made.success());
+}
+
+/// `o` ended with exit 2 and says `needle`, without a panic or an allocation abort.
+fn assert_usage(o: &Output, what: &str, needle: &str) {
+    assert_eq!(code(o), 2, "{what}: {}", text(o));
+    let err = stderr(o);
+    assert!(err.contains(needle), "{what}: no `{needle}` in {err}");
+    assert!(!err.contains("panicked") && !err.contains("memory allocation"));
+}
+
+#[test]
+fn a_fifo_device_or_folder_in_place_of_a_run_file_is_refused_not_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("r");
+    fake_run(&run, "decompose", "seed: 0\n", GOOD);
+    let plot = ["plot", "r", "--x", "step", "--y", "loss"];
+    mkfifo(&run.join("metrics.csv"));
+    let o = lab_within(tmp.path(), &plot);
+    assert_usage(&o, "FIFO", "r/metrics.csv: not a regular file (a FIFO)");
+    std::fs::remove_file(run.join("metrics.csv")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", run.join("metrics.csv")).unwrap();
+    let o = lab_within(tmp.path(), &plot);
+    assert_usage(&o, "/dev/zero", "not a regular file (a device)");
+    std::fs::remove_file(run.join("metrics.csv")).unwrap();
+    std::fs::create_dir(run.join("metrics.csv")).unwrap();
+    let o = lab_within(tmp.path(), &plot);
+    assert_usage(&o, "folder", "not a regular file (a directory)");
+
+    // summary.json a FIFO: the run is broken, the report says why and ends.
+    mkfifo(&run.join("summary.json"));
+    let o = lab_within(tmp.path(), &["report", "r"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let md = read(&run.join("report.md"));
+    assert!(md.contains("(broken): reading r/summary.json: not a regular file (a FIFO)"));
+
+    // config.yaml a FIFO: compare says so, as a usage error.
+    let other = tmp.path().join("o");
+    fake_run(&other, "decompose", "seed: 1\n", GOOD);
+    mkfifo(&run.join("config.yaml"));
+    let o = lab_within(tmp.path(), &["compare", "r", "o"]);
+    assert_usage(
+        &o,
+        "config FIFO",
+        "r/config.yaml: not a regular file (a FIFO)",
+    );
+}
+
+#[test]
+fn status_and_report_list_a_study_run_whose_meta_json_is_a_fifo_as_unreadable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let yaml = study_yaml("s", "{matrix.n: [8]}", "[0, 1]");
+    std::fs::write(tmp.path().join("s.yaml"), yaml).unwrap();
+    let o = lab(tmp.path(), &["decompose", "--config", "s.yaml", "--quiet"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let study = tmp.path().join("results/decompose/s");
+    mkfifo(&study.join("matrix.n=8/seed-1/meta.json"));
+    let dir = study.to_str().unwrap();
+    let o = lab_within(tmp.path(), &["status", dir]);
+    let out = stdout(&o);
+    assert!(out.contains("not a regular file (a FIFO)"), "{}", text(&o));
+    assert!(out.contains("1 completed"), "{out}");
+    let o = lab_within(tmp.path(), &["report", dir]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(read(&study.join("report.md")).contains("not a regular file (a FIFO)"));
+}
+
+#[test]
+fn a_study_record_whose_cells_leave_the_study_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let outside = tmp.path().join("outside/seed-0");
+    fake_run(&outside, "decompose", "seed: 0\n", GOOD);
+    let study = tmp.path().join("study");
+    std::fs::create_dir_all(&study).unwrap();
+    let record = r#"{"subcommand": "decompose", "name": "s", "seeds": [0], "grid": [],
+        "cells": [{"name": "../outside", "settings": []}]}"#;
+    std::fs::write(study.join("study.json"), record).unwrap();
+    for tool in ["report", "status"] {
+        let o = lab(tmp.path(), &[tool, "study"]);
+        let want = "cell name \"../outside\" is not a folder name inside the study";
+        assert_usage(&o, tool, want);
+    }
+    assert!(!study.join("report.md").exists());
+}
