@@ -113,6 +113,42 @@ fn status_and_report_list_a_study_run_whose_meta_json_is_a_fifo_as_unreadable() 
 }
 
 #[test]
+fn column_names_match_with_spaces_trimmed_and_a_name_given_twice_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    fake_run(
+        &tmp.path().join("r"),
+        "decompose",
+        "seed: 0\n",
+        "step , loss\n1,0.5\n2,0.4\n",
+    );
+    for y in ["loss", " loss "] {
+        let o = lab(tmp.path(), &["plot", "r", "--x", "step", "--y", y]);
+        assert_eq!(code(&o), 0, "--y {y:?}: {}", text(&o));
+        assert!(
+            stdout(&o).contains("r/plots/loss_vs_step.png"),
+            "{}",
+            text(&o)
+        );
+    }
+    let twice = "step,loss, loss\n1,0.5,9\n2,0.4,8\n";
+    std::fs::write(tmp.path().join("r/metrics.csv"), twice).unwrap();
+    let o = lab(tmp.path(), &["plot", "r", "--x", "step", "--y", "loss"]);
+    assert_usage(
+        &o,
+        "twice",
+        "r/metrics.csv: the header names columns 2, 3 all `loss`",
+    );
+    let nan = "step,loss\n1,NaN\n2,inf\n";
+    std::fs::write(tmp.path().join("r/metrics.csv"), nan).unwrap();
+    let o = lab(tmp.path(), &["plot", "r", "--x", "step", "--y", "loss"]);
+    assert_usage(
+        &o,
+        "all NaN",
+        "(2 points with NaN or infinite `step` or y left out)",
+    );
+}
+
+#[test]
 fn a_study_record_whose_cells_leave_the_study_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let outside = tmp.path().join("outside/seed-0");
