@@ -72,6 +72,24 @@ impl Collection {
             .find_map(|r| r.subcommand.clone())
     }
 
+    /// Each subcommand of the runs (unknown ones left out) with its number of runs, in
+    /// first-seen order; more than one for a folder that mixes them.
+    pub fn subcommand_counts(&self) -> Vec<(String, usize)> {
+        let mut out: Vec<(String, usize)> = Vec::new();
+        for sub in self
+            .cells
+            .iter()
+            .flat_map(|c| &c.runs)
+            .flat_map(|r| &r.subcommand)
+        {
+            match out.iter_mut().find(|(s, _)| s == sub) {
+                Some((_, n)) => *n += 1,
+                None => out.push((sub.clone(), 1)),
+            }
+        }
+        out
+    }
+
     /// Summary metric names in first-seen order over all runs.
     pub fn metric_names(&self) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();

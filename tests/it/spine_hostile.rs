@@ -149,6 +149,62 @@ fn column_names_match_with_spaces_trimmed_and_a_name_given_twice_is_refused() {
 }
 
 #[test]
+fn runs_without_a_column_are_left_out_with_a_note_and_mixed_subcommands_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs");
+    fake_run(&runs.join("a"), "decompose", "seed: 0\nn: 1\n", GOOD);
+    let other = "step,reward\n1,3\n2,4\n";
+    fake_run(&runs.join("b"), "npg-rank1", "seed: 0\nenv: x\n", other);
+    let o = lab(tmp.path(), &["plot", "runs", "--x", "step", "--y", "loss"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let note = "1 run without a `loss` column left out (runs/b)";
+    assert!(stderr(&o).contains(note), "{}", text(&o));
+    let svg = read(&runs.join("plots/loss_vs_step.svg"));
+    assert!(svg.contains("without a"), "the note is on the figure");
+    // A column no run has is still an error naming the columns there are.
+    let o = lab(tmp.path(), &["plot", "runs", "--x", "step", "--y", "lost"]);
+    assert_usage(
+        &o,
+        "typo",
+        "`lost` is not a column of runs/a/metrics.csv; columns: step",
+    );
+
+    let o = lab(tmp.path(), &["report", "runs"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let md = read(&runs.join("report.md"));
+    let both = "- subcommands: `lab decompose` (1 run), `lab npg-rank1` (1 run)";
+    assert!(md.contains(both), "{md}");
+    assert!(md.contains("`runs [subcommand=decompose, "), "{md}");
+}
+
+#[test]
+fn runs_without_a_readable_config_are_not_averaged_with_others() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs");
+    for (seed, loss) in [(0, 1.0), (1, 3.0), (2, 100.0)] {
+        let dir = runs.join(format!("seed-{seed}"));
+        fake_run(&dir, "decompose", &format!("seed: {seed}\nn: 4\n"), GOOD);
+        std::fs::write(dir.join("summary.json"), format!(r#"{{"loss": {loss}}}"#)).unwrap();
+    }
+    std::fs::remove_file(runs.join("seed-1/config.yaml")).unwrap();
+    std::fs::write(runs.join("seed-2/config.yaml"), "n: [4\n").unwrap();
+    let o = lab(tmp.path(), &["report", "runs"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let md = read(&runs.join("report.md"));
+    for (cell, loss) in [
+        ("runs", "1"),
+        ("runs [seed-1: config unknown]", "3"),
+        ("runs [seed-2: config unknown]", "100"),
+    ] {
+        assert_eq!(table_cell(&md, cell, "loss"), format!("{loss} ± –"), "{md}");
+    }
+    assert!(md.contains("run `seed-1` cannot be matched to the others (no config.yaml)"));
+    assert!(md.contains(
+        "run `seed-2` cannot be matched to the others (runs/seed-2/config.yaml: invalid YAML"
+    ));
+}
+
+#[test]
 fn a_study_record_whose_cells_leave_the_study_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let outside = tmp.path().join("outside/seed-0");
