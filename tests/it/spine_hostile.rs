@@ -221,3 +221,40 @@ fn a_study_record_whose_cells_leave_the_study_is_refused() {
     }
     assert!(!study.join("report.md").exists());
 }
+
+#[test]
+fn report_never_replaces_a_summary_csv_or_report_md_it_did_not_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("runs/r");
+    fake_run(&run, "grng", "seed: 0\n", GOOD);
+    // A grng run's own table, which `lab report RUN` used to overwrite with the report's.
+    let own = "run_id,optimizer,seed\nab12,adamw,0\n";
+    std::fs::write(run.join("summary.csv"), own).unwrap();
+    let o = lab(tmp.path(), &["report", "runs/r"]);
+    assert_usage(
+        &o,
+        "run's table",
+        "runs/r/summary.csv: not written by `lab report`",
+    );
+    assert_eq!(read(&run.join("summary.csv")), own);
+    assert!(!run.join("report.md").exists(), "nothing written");
+    // The folder that holds the run reports it, its table untouched.
+    let o = lab(tmp.path(), &["report", "runs"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(read(&run.join("summary.csv")), own);
+    // The user's notes named report.md are kept too; a report's own files are replaced.
+    std::fs::write(tmp.path().join("runs/report.md"), "my notes\n").unwrap();
+    let o = lab(tmp.path(), &["report", "runs"]);
+    assert_usage(&o, "notes", "runs/report.md: not written by `lab report`");
+    assert_eq!(read(&tmp.path().join("runs/report.md")), "my notes\n");
+    std::fs::remove_file(tmp.path().join("runs/report.md")).unwrap();
+    for _ in 0..2 {
+        let o = lab(tmp.path(), &["report", "runs"]);
+        assert_eq!(
+            code(&o),
+            0,
+            "a second report replaces the first: {}",
+            text(&o)
+        );
+    }
+}
