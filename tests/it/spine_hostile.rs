@@ -223,6 +223,20 @@ fn a_study_record_whose_cells_leave_the_study_is_refused() {
 }
 
 #[test]
+fn set_study_null_runs_a_config_file_with_a_study_block_as_one_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let yaml = study_yaml("s", "{matrix.n: [8, 10]}", "[0, 1]");
+    std::fs::write(tmp.path().join("s.yaml"), yaml).unwrap();
+    let args = ["decompose", "--config", "s.yaml", "--quiet", "--out", "one"];
+    let o = lab(tmp.path(), &[&args[..], &["--set", "study=null"]].concat());
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let one = tmp.path().join("one");
+    assert_eq!(status(&one), "completed");
+    assert!(!one.join("study.json").exists(), "a plain run, not a study");
+    assert!(!read(&one.join("config.yaml")).contains("study"));
+}
+
+#[test]
 fn report_never_replaces_a_summary_csv_or_report_md_it_did_not_write() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("runs/r");
