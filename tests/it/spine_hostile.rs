@@ -272,3 +272,28 @@ fn report_never_replaces_a_summary_csv_or_report_md_it_did_not_write() {
         );
     }
 }
+
+#[test]
+fn status_says_a_running_run_whose_process_is_gone_is_dead() {
+    let tmp = tempfile::tempdir().unwrap();
+    let yaml = study_yaml("s", "{matrix.n: [8]}", "[0, 1]");
+    std::fs::write(tmp.path().join("s.yaml"), yaml).unwrap();
+    let o = lab(tmp.path(), &["decompose", "--config", "s.yaml", "--quiet"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let study = tmp.path().join("results/decompose/s");
+    // Killed by SIGKILL: meta.json keeps saying `running`, for a pid no lab process has.
+    let meta_path = study.join("matrix.n=8/seed-0/meta.json");
+    let mut meta = json(&meta_path);
+    meta["status"] = "running".into();
+    meta["pid"] = 4_000_000.into();
+    std::fs::write(&meta_path, meta.to_string()).unwrap();
+    let o = lab(tmp.path(), &["status", study.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let out = stdout(&o);
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("matrix.n=8/seed-0"))
+        .unwrap();
+    assert!(row.contains("failed") && row.contains("dead:"), "{out}");
+    assert!(out.contains("0 running, 0 pending, 1 failed"), "{out}");
+}
