@@ -297,3 +297,23 @@ fn status_says_a_running_run_whose_process_is_gone_is_dead() {
     assert!(row.contains("failed") && row.contains("dead:"), "{out}");
     assert!(out.contains("0 running, 0 pending, 1 failed"), "{out}");
 }
+
+#[test]
+fn runs_deeper_than_the_search_are_not_dropped_silently() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("top");
+    fake_run(&root.join("near"), "decompose", "seed: 0\n", GOOD);
+    fake_run(&root.join("a/b/c/d/e/far"), "decompose", "seed: 0\n", GOOD);
+    let o = lab(tmp.path(), &["report", "top"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let note = "folders more than 4 levels below top were not searched for runs (top/a/b/c/d/e)";
+    assert!(stderr(&o).contains(note), "{}", text(&o));
+    assert!(read(&root.join("report.md")).contains(note));
+    std::fs::remove_dir_all(root.join("near")).unwrap();
+    let o = lab(tmp.path(), &["report", "top"]);
+    assert_usage(
+        &o,
+        "only deep runs",
+        "no lab runs found (no meta.json below it); folders more",
+    );
+}
