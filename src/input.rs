@@ -21,6 +21,43 @@ pub fn check(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// An error unless `path` is a regular file (symbolic links followed), for the files lab itself
+/// writes into a run or study folder (`meta.json`, `metrics.csv`, `config.yaml`, ...), which
+/// the reading tools open: a FIFO there would block the reader forever (a first SIGTERM only
+/// asks a run to finish its row), a device such as /dev/zero would fill memory and a folder
+/// would only give the system's bare "Is a directory".
+pub fn check_regular(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = std::fs::metadata(path)?.file_type();
+    let what = if kind.is_file() {
+        return Ok(());
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "a device"
+    };
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("not a regular file ({what})"),
+    ))
+}
+
+/// [`std::fs::read_to_string`] of a file lab wrote in a results folder (see [`check_regular`]).
+pub fn read_result(path: &Path) -> io::Result<String> {
+    check_regular(path)?;
+    std::fs::read_to_string(path)
+}
+
+/// [`std::fs::File::open`] of a file lab wrote in a results folder (see [`check_regular`]).
+pub fn open_result(path: &Path) -> io::Result<std::fs::File> {
+    check_regular(path)?;
+    std::fs::File::open(path)
+}
+
 /// [`std::fs::read`], refusing a device or a socket (see [`check`]).
 pub fn read(path: &Path) -> io::Result<Vec<u8>> {
     check(path)?;
@@ -57,5 +94,25 @@ mod tests {
         assert_ne!(folder.kind(), io::ErrorKind::InvalidInput, "{folder}");
         let missing = read(&tmp.path().join("none")).unwrap_err();
         assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn results_files_must_be_regular_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fifo = tmp.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        for (path, what) in [
+            (fifo.as_path(), "a FIFO"),
+            (Path::new("/dev/zero"), "a device"),
+            (tmp.path(), "a directory"),
+        ] {
+            let err = read_result(path).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+            assert!(err.to_string().contains(what), "{err}");
+        }
+        let file = tmp.path().join("meta.json");
+        std::fs::write(&file, "{}").unwrap();
+        assert_eq!(read_result(&file).unwrap(), "{}");
     }
 }

@@ -2,6 +2,7 @@
 //! (and y column), the mean across seeds with a shaded standard-error band, as PNG and SVG.
 pub mod axis;
 pub mod defaults;
+mod figure;
 pub mod legend;
 pub mod marker;
 pub mod output;
@@ -13,6 +14,9 @@ use crate::error::usage;
 use crate::results::runs::{self, CellRuns, Collection};
 use anyhow::Result;
 use render::Figure;
+
+pub use figure::figure;
+use figure::warn_left_out;
 use std::path::{Path, PathBuf};
 
 /// A plot `report` tried to draw: its title and the files written, or why it was not drawn.
@@ -24,6 +28,11 @@ pub struct PlotOutcome {
 /// `lab plot`: in a study with an axis its subcommand's default plots split by (an
 /// environment, say), one figure per value of that axis, as `lab report` draws them.
 pub fn command(args: &PlotArgs, plots_for: crate::report::PlotsFor) -> Result<()> {
+    // Column names match with surrounding spaces trimmed (metrics.csv headers are trimmed too).
+    let mut args = args.clone();
+    args.x = args.x.trim().to_string();
+    args.y = args.y.iter().map(|y| y.trim().to_string()).collect();
+    let args = &args;
     if args.y.is_empty() {
         return Err(usage("lab plot: give at least one --y COLUMN"));
     }
@@ -249,146 +258,4 @@ fn file_stem(x: &str, ys: &[String]) -> String {
             }
         })
         .collect()
-}
-
-/// Build the figure: for each cell and y column, the mean curve over the cell's runs. Its
-/// notes say what the band is and how many points a log axis left out.
-pub fn figure(collection: &Collection, x: &str, ys: &[String], logy: bool) -> Result<Figure> {
-    let mut curves = Vec::new();
-    let many_cells = collection.cells.len() > 1;
-    let (mut nonpositive, mut nonfinite, mut duplicate_x) = (0, 0, 0);
-    let mut no_metrics: Vec<PathBuf> = Vec::new();
-    for cell in &collection.cells {
-        let (runs, note) = runs_to_plot(cell);
-        for y in ys {
-            let mut points = Vec::new();
-            for run in &runs {
-                match series::read_points(run, x, y, logy)? {
-                    Some(p) => {
-                        nonpositive += p.nonpositive;
-                        nonfinite += p.nonfinite;
-                        duplicate_x += p.duplicate_x;
-                        points.push(p.points);
-                    }
-                    None if !no_metrics.contains(run) => no_metrics.push(run.clone()),
-                    None => {}
-                }
-            }
-            let label = curve_label(&cell.name, y, many_cells, ys.len() > 1, &points, note);
-            curves.extend(series::aggregate(&label, &points));
-        }
-    }
-    if curves.is_empty() {
-        return Err(usage(format!(
-            "nothing to plot in {}: no run has numeric `{x}` and `{}` values{}",
-            collection.root.display(),
-            ys.join("`/`"),
-            if logy { " (> 0 for --logy)" } else { "" }
-        )));
-    }
-    let mut notes = Vec::new();
-    if curves.iter().any(|c| c.runs.iter().any(|&n| n > 1)) {
-        let mut band =
-            "Line: mean across runs; band: ± s.e. (standard error of that mean)".to_string();
-        if curves
-            .iter()
-            .any(|c| c.runs.windows(2).any(|w| w[1] < w[0]))
-        {
-            band.push_str("; n=k: from there on only k runs reach that x");
-        }
-        notes.push(band);
-    }
-    let points = |n: usize| format!("{n} point{}", if n == 1 { "" } else { "s" });
-    if nonpositive > 0 {
-        let n = points(nonpositive);
-        notes.push(format!("log y axis: {n} with y <= 0 left out"));
-    }
-    if nonfinite > 0 {
-        let n = points(nonfinite);
-        notes.push(format!("{n} with NaN or infinite `{x}` or y left out"));
-    }
-    if duplicate_x > 0 {
-        let n = points(duplicate_x);
-        notes.push(format!(
-            "{n} left out whose `{x}` repeats an earlier row's (the first row is drawn)"
-        ));
-    }
-    if let Some(first) = no_metrics.first() {
-        let n = no_metrics.len();
-        notes.push(format!(
-            "{n} run{} without metrics.csv left out ({}{})",
-            if n == 1 { "" } else { "s" },
-            first.display(),
-            if n > 1 { ", ..." } else { "" }
-        ));
-    }
-    Ok(Figure {
-        title: title(collection, x, ys),
-        x_label: x.to_string(),
-        y_label: ys.join(", "),
-        logx: false,
-        logy,
-        curves,
-        notes,
-    })
-}
-
-/// Say on stderr what the figure's notes say about left-out data.
-fn warn_left_out(fig: &Figure, file: &str) {
-    for note in fig.notes.iter().filter(|n| n.contains("left out")) {
-        eprintln!("note: {file}: {note}");
-    }
-}
-
-/// Completed runs; a cell without any is drawn from its unfinished runs, marked as such.
-fn runs_to_plot(cell: &CellRuns) -> (Vec<PathBuf>, &'static str) {
-    let done: Vec<PathBuf> = cell
-        .runs
-        .iter()
-        .filter(|r| r.completed())
-        .map(|r| r.dir.clone())
-        .collect();
-    if done.is_empty() {
-        (
-            cell.runs.iter().map(|r| r.dir.clone()).collect(),
-            " (failed)",
-        )
-    } else {
-        (done, "")
-    }
-}
-
-fn curve_label(
-    cell: &str,
-    y: &str,
-    many_cells: bool,
-    many_ys: bool,
-    runs: &[Vec<(f64, f64)>],
-    note: &str,
-) -> String {
-    let base = match (many_cells, many_ys) {
-        (true, true) => format!("{cell}: {y}"),
-        (true, false) => cell.to_string(),
-        (false, _) => y.to_string(),
-    };
-    let n = runs.iter().filter(|r| !r.is_empty()).count();
-    let seeds = if n == 1 {
-        "1 run".to_string()
-    } else {
-        format!("{n} runs")
-    };
-    format!("{base}{note} ({seeds})")
-}
-
-fn title(collection: &Collection, x: &str, ys: &[String]) -> String {
-    let what = match &collection.study {
-        Some(s) => format!("{} study {}", s.subcommand, s.name),
-        None => collection
-            .root
-            .canonicalize()
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| collection.root.display().to_string()),
-    };
-    format!("{} vs {x} — {what}", ys.join(", "))
 }

@@ -1,7 +1,7 @@
 //! Curves from metrics.csv files: each run's (x, y) points, put on a common x grid by linear
 //! interpolation, then mean and standard error across the runs of a cell at every grid point.
 use crate::error::usage;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::path::Path;
 
 /// Largest grid that is the union of the runs' x values; above it, an even grid of `EVEN_GRID`.
@@ -89,42 +89,38 @@ pub struct Points {
     pub duplicate_x: usize,
 }
 
-/// (x, y) points of columns `x` and `y` of a run's metrics.csv, sorted by x. Rows with an empty
-/// x or y cell (not logged that row) are skipped; rows left out for another reason are counted
-/// in [`Points`]; a cell that is not a number is a usage error naming the file, line and
-/// column. None without metrics.csv.
-pub fn read_points(run: &Path, x: &str, y: &str, positive: bool) -> Result<Option<Points>> {
+/// What a run's metrics.csv gave for one pair of columns.
+pub enum Read {
+    Points(Points),
+    /// The run has no metrics.csv.
+    NoFile,
+    /// Its metrics.csv has no such `column`; `why` names it, the file and the file's columns.
+    NoColumn {
+        column: String,
+        why: String,
+    },
+}
+
+/// The most characters of a file's text (its columns, a cell) an error message repeats.
+const SHOWN_CHARS: usize = 2000;
+
+/// (x, y) points of columns `x` and `y` of a run's metrics.csv, sorted by x. Column names match
+/// with surrounding spaces trimmed, as cells are. Rows with an empty x or y cell (not logged
+/// that row) are skipped; rows left out for another reason are counted in [`Points`]; a cell
+/// that is not a number, a column name the header gives twice, or a metrics.csv that is not a
+/// regular file is a usage error naming the file (and line and column).
+pub fn read_points(run: &Path, x: &str, y: &str, positive: bool) -> Result<Read> {
     let path = run.join("metrics.csv");
     if !path.exists() {
-        return Ok(None);
+        return Ok(Read::NoFile);
     }
-    let mut reader =
-        csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
-    // A malformed row is the file's problem, not a failed run: a usage error naming its line.
-    let malformed = |e: csv::Error| {
-        usage(format!(
-            "{} is not a well-formed CSV table: {e}; fix or remove that line",
-            path.display()
-        ))
+    let (mut reader, headers) = open_table(&path)?;
+    let malformed = |e: csv::Error| malformed(&path, e);
+    let (ix, iy) = match (column(&headers, x, &path)?, column(&headers, y, &path)?) {
+        (Some(ix), Some(iy)) => (ix, iy),
+        (None, _) => return Ok(no_column(&headers, x, &path)),
+        (_, None) => return Ok(no_column(&headers, y, &path)),
     };
-    let headers = reader.headers().map_err(malformed)?.clone();
-    if headers.is_empty() {
-        return Err(usage(format!(
-            "{} is empty (no header line); a run writes its columns first",
-            path.display()
-        )));
-    }
-    let index = |col: &str| {
-        headers.iter().position(|h| h == col).ok_or_else(|| {
-            let names: Vec<&str> = headers.iter().collect();
-            usage(format!(
-                "`{col}` is not a column of {}; columns: {}",
-                path.display(),
-                names.join(", ")
-            ))
-        })
-    };
-    let (ix, iy) = (index(x)?, index(y)?);
     let mut points = Vec::new();
     let (mut nonpositive, mut nonfinite) = (0, 0);
     for record in reader.records() {
@@ -137,8 +133,9 @@ pub fn read_points(run: &Path, x: &str, y: &str, positive: bool) -> Result<Optio
             }
             cell.parse::<f64>().map(Some).map_err(|_| {
                 usage(format!(
-                    "{} line {line}: `{col}` is {cell:?}, not a number; fix or remove that line",
-                    path.display()
+                    "{} line {line}: `{col}` is {:?}, not a number; fix or remove that line",
+                    path.display(),
+                    clip(cell)
                 ))
             })
         };
@@ -157,12 +154,77 @@ pub fn read_points(run: &Path, x: &str, y: &str, positive: bool) -> Result<Optio
     points.sort_by(|a, b| a.0.total_cmp(&b.0));
     let before = points.len();
     points.dedup_by(|later, earlier| later.0 == earlier.0);
-    Ok(Some(Points {
+    Ok(Read::Points(Points {
         duplicate_x: before - points.len(),
         points,
         nonpositive,
         nonfinite,
     }))
+}
+
+/// A metrics.csv opened, with its column names trimmed; an error for a file that is not a
+/// regular file or has no header.
+fn open_table(path: &Path) -> Result<(csv::Reader<std::fs::File>, Vec<String>)> {
+    let file = crate::input::open_result(path)
+        .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+    let mut reader = csv::Reader::from_reader(file);
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| malformed(path, e))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    if headers.is_empty() {
+        return Err(usage(format!(
+            "{} is empty (no header line); a run writes its columns first",
+            path.display()
+        )));
+    }
+    Ok((reader, headers))
+}
+
+/// A malformed row is the file's problem, not a failed run: a usage error naming its line.
+fn malformed(path: &Path, e: csv::Error) -> anyhow::Error {
+    usage(format!(
+        "{} is not a well-formed CSV table: {e}; fix or remove that line",
+        path.display()
+    ))
+}
+
+/// The index of column `col` (names trimmed); a name the header gives twice is an error, as
+/// either column could be meant.
+fn column(headers: &[String], col: &str, path: &Path) -> Result<Option<usize>> {
+    let col = col.trim();
+    let at: Vec<usize> = (0..headers.len()).filter(|&i| headers[i] == col).collect();
+    if let [_, _, ..] = at.as_slice() {
+        let numbers: Vec<String> = at.iter().map(|i| (i + 1).to_string()).collect();
+        return Err(usage(format!(
+            "{}: the header names columns {} all `{col}` (spaces around names are ignored), so \
+             which one to read is unclear; rename all but one",
+            path.display(),
+            numbers.join(", ")
+        )));
+    }
+    Ok(at.first().copied())
+}
+
+fn no_column(headers: &[String], col: &str, path: &Path) -> Read {
+    let column = clip(col.trim());
+    let why = format!(
+        "`{column}` is not a column of {}; columns: {}",
+        path.display(),
+        clip(&headers.join(", "))
+    );
+    Read::NoColumn { column, why }
+}
+
+/// `text` cut to about [`SHOWN_CHARS`] characters, so that a file's one huge line does not
+/// become a message as large.
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(SHOWN_CHARS) {
+        None => text.to_string(),
+        Some((end, _)) => format!("{}... ({} characters)", &text[..end], text.chars().count()),
+    }
 }
 
 /// Mean and standard error of `runs` on a common x grid; None if no run has a point.

@@ -37,9 +37,7 @@ fn header(md: &mut String, c: &Collection) {
         None => format!("Runs in `{}`", c.root.display()),
     };
     let _ = writeln!(md, "# {title}\n");
-    if let Some(sub) = c.subcommand() {
-        let _ = writeln!(md, "- subcommand: `lab {sub}`");
-    }
+    subcommand_line(md, c);
     if let Some(s) = &c.study {
         for axis in &s.grid {
             let values: Vec<String> = axis
@@ -64,6 +62,28 @@ fn header(md: &mut String, c: &Collection) {
     );
     for note in &c.notes {
         let _ = writeln!(md, "**Note:** {note}.\n");
+    }
+}
+
+/// The runs' subcommand, or each subcommand of a folder that mixes them with its run count.
+fn subcommand_line(md: &mut String, c: &Collection) {
+    let subs = c.subcommand_counts();
+    match (c.subcommand(), subs.as_slice()) {
+        (Some(sub), [_, _, ..]) if c.study.is_none() => {
+            let each: Vec<String> = subs
+                .iter()
+                .map(|(s, n)| format!("`lab {s}` ({n} run{})", if *n == 1 { "" } else { "s" }))
+                .collect();
+            let _ = writeln!(
+                md,
+                "- subcommands: {} (default plots and report section: `lab {sub}`'s)",
+                each.join(", ")
+            );
+        }
+        (Some(sub), _) => {
+            let _ = writeln!(md, "- subcommand: `lab {sub}`");
+        }
+        (None, _) => {}
     }
 }
 

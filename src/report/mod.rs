@@ -3,6 +3,7 @@
 //! written to `DIR/report.md` and `DIR/summary.csv`, plus whatever section and files the
 //! subcommand's own report hook adds.
 pub mod markdown;
+mod own;
 
 use crate::plot::defaults::DefaultPlot;
 use crate::results::runs::{self, CellRuns, Collection};
@@ -77,8 +78,11 @@ pub fn command(dir: &Path, plots_for: PlotsFor, hook_for: HookFor) -> Result<()>
 
 /// Read the runs under `dir` and write report.md, summary.csv, the default plots of the runs'
 /// subcommand and what its report hook adds. A failing hook leaves a note, not a failed report.
+/// A report.md or summary.csv there that no report wrote (a grng run's own summary.csv) is
+/// refused before anything is written.
 pub fn write(dir: &Path, plots_for: PlotsFor, hook_for: HookFor) -> Result<ReportPaths> {
     let collection = runs::collect(dir)?;
+    own::check(dir)?;
     for note in &collection.notes {
         eprintln!("note: {note}");
     }

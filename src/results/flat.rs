@@ -1,7 +1,7 @@
 //! A run's resolved config.yaml as flat `a.b.c` → value text pairs: what `compare` lists and
 //! what `report`/`plot` group runs by outside a study.
 use crate::error::usage;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde_yaml_ng::Value;
 use std::path::Path;
 
@@ -15,8 +15,8 @@ pub fn flat_config(dir: &Path) -> Result<FlatConfig> {
     if !path.exists() {
         return Ok(Vec::new());
     }
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let text = crate::input::read_result(&path)
+        .map_err(|e| usage(format!("reading {}: {e}", path.display())))?;
     let value: Value = serde_yaml_ng::from_str(&text)
         .map_err(|e| usage(format!("{}: invalid YAML: {e}", path.display())))?;
     let mut out = Vec::new();

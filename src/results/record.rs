@@ -3,7 +3,6 @@
 use crate::error::usage;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use std::fs;
 use std::path::{Path, PathBuf};
 
 /// `study.json`: what a study consists of, so `report`, `plot` and `--resume` know its cells.
@@ -26,9 +25,19 @@ impl StudyRecord {
         if !path.exists() {
             return Ok(None);
         }
-        let text = fs::read_to_string(&path)?;
-        let record = serde_json::from_str(&text)
+        let text = crate::input::read_result(&path)
+            .map_err(|e| usage(format!("reading {}: {e}", path.display())))?;
+        let record: StudyRecord = serde_json::from_str(&text)
             .map_err(|e| usage(format!("{}: not a lab study record: {e}", path.display())))?;
+        // Cells are folders inside the study (plan makes their names safe): a name that is a
+        // path (`../x`, `/abs`, `a/b`) would send report, status and --resume out of it.
+        if let Some(cell) = record.cells.iter().find(|c| !is_folder_name(&c.name)) {
+            return Err(usage(format!(
+                "{}: not a lab study record: cell name {:?} is not a folder name inside the study",
+                path.display(),
+                cell.name
+            )));
+        }
         Ok(Some(record))
     }
 
@@ -36,6 +45,15 @@ impl StudyRecord {
     pub fn run_dir(cell: &str, seed: u64) -> PathBuf {
         Path::new(cell).join(format!("seed-{seed}"))
     }
+}
+
+/// One plain path component: not empty, `.` or `..`, and without a `/`.
+fn is_folder_name(name: &str) -> bool {
+    let mut parts = Path::new(name).components();
+    matches!(
+        (parts.next(), parts.next()),
+        (Some(std::path::Component::Normal(_)), None)
+    ) && !name.contains('/')
 }
 
 /// One grid axis: a config key path and the values it takes. For a case axis the key is a
@@ -70,5 +88,18 @@ pub fn value_text(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cell_names_are_single_folder_names() {
+        for good in ["default", "matrix.n=8", "env=CartPole-v1,algo=ppo"] {
+            assert!(super::is_folder_name(good), "{good}");
+        }
+        for bad in ["", ".", "..", "../x", "/etc", "a/b", "a/"] {
+            assert!(!super::is_folder_name(bad), "{bad}");
+        }
     }
 }

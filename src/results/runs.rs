@@ -72,6 +72,24 @@ impl Collection {
             .find_map(|r| r.subcommand.clone())
     }
 
+    /// Each subcommand of the runs (unknown ones left out) with its number of runs, in
+    /// first-seen order; more than one for a folder that mixes them.
+    pub fn subcommand_counts(&self) -> Vec<(String, usize)> {
+        let mut out: Vec<(String, usize)> = Vec::new();
+        for sub in self
+            .cells
+            .iter()
+            .flat_map(|c| &c.runs)
+            .flat_map(|r| &r.subcommand)
+        {
+            match out.iter_mut().find(|(s, _)| s == sub) {
+                Some((_, n)) => *n += 1,
+                None => out.push((sub.clone(), 1)),
+            }
+        }
+        out
+    }
+
     /// Summary metric names in first-seen order over all runs.
     pub fn metric_names(&self) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();
@@ -101,14 +119,18 @@ pub fn collect(root: &Path) -> Result<Collection> {
     let mut notes = Vec::new();
     let cells = match &study {
         Some(record) => study_cells(root, record)?,
-        None => by_config::split(discovered_cells(root)?, &mut notes),
+        None => {
+            let cells = discovered_cells(root, &mut notes)?;
+            by_config::split(cells, &mut notes)
+        }
     };
     if cells
         .iter()
         .all(|c| c.runs.is_empty() && c.missing.is_empty())
     {
+        let why = notes.iter().map(|n| format!("; {n}")).collect::<String>();
         return Err(usage(format!(
-            "{}: no lab runs found (no meta.json below it)",
+            "{}: no lab runs found (no meta.json below it){why}",
             root.display()
         )));
     }
@@ -146,11 +168,26 @@ fn study_cells(root: &Path, record: &StudyRecord) -> Result<Vec<CellRuns>> {
     Ok(cells)
 }
 
-/// Outside a study: every dir with a meta.json (up to 4 levels down) is a run; runs with the
-/// same parent form a cell named after that parent (the root itself may be a single run).
-fn discovered_cells(root: &Path) -> Result<Vec<CellRuns>> {
+/// How far below the folder given to report/plot runs are looked for (a study's runs are 2
+/// levels below the study, 4 below `results/`).
+const SEARCH_DEPTH: usize = 4;
+
+/// Outside a study: every dir with a meta.json (up to [`SEARCH_DEPTH`] levels down) is a run;
+/// runs with the same parent form a cell named after that parent (the root itself may be a
+/// single run). A note says where folders went deeper than the search.
+fn discovered_cells(root: &Path, notes: &mut Vec<String>) -> Result<Vec<CellRuns>> {
     let mut dirs = Vec::new();
-    find_runs(root, 0, &mut dirs)?;
+    let mut deeper = Vec::new();
+    find_runs(root, 0, &mut dirs, &mut deeper)?;
+    if let Some(first) = deeper.first() {
+        notes.push(format!(
+            "folders more than {SEARCH_DEPTH} levels below {} were not searched for runs ({}{}); \
+             report a folder closer to them",
+            root.display(),
+            first.display(),
+            if deeper.len() > 1 { ", ..." } else { "" }
+        ));
+    }
     dirs.sort();
     let mut cells: Vec<CellRuns> = Vec::new();
     for dir in dirs {
@@ -185,18 +222,27 @@ fn cell_label(root: &Path, run: &Path) -> String {
     }
 }
 
-fn find_runs(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<()> {
-    if dir.join("meta.json").is_file() {
+/// Run dirs below `dir` into `out`; folders left unsearched at the depth limit into `deeper`.
+fn find_runs(
+    dir: &Path,
+    depth: usize,
+    out: &mut Vec<PathBuf>,
+    deeper: &mut Vec<PathBuf>,
+) -> Result<()> {
+    // Any meta.json, so one that is not a file (a FIFO) is a run listed as unreadable.
+    if dir.join("meta.json").exists() {
         out.push(dir.to_path_buf());
-        return Ok(());
-    }
-    if depth >= 4 {
         return Ok(());
     }
     let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
     for entry in entries.flatten() {
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            find_runs(&entry.path(), depth + 1, out)?;
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        if depth >= SEARCH_DEPTH {
+            deeper.push(entry.path());
+        } else {
+            find_runs(&entry.path(), depth + 1, out, deeper)?;
         }
     }
     Ok(())
@@ -295,7 +341,7 @@ fn read_yaml_like(path: &Path) -> Result<Option<Value>> {
         return Ok(None);
     }
     let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        crate::input::read_result(path).with_context(|| format!("reading {}", path.display()))?;
     let value = serde_yaml_ng::from_str(&text)
         .map_err(|e| usage(format!("{}: unreadable JSON: {e}", path.display())))?;
     Ok(Some(value))

@@ -40,14 +40,14 @@ pub fn take_block(config: &mut Value) -> Result<Option<StudyBlock>> {
     let Some(map) = config.as_mapping_mut() else {
         return Ok(None);
     };
-    let Some(raw) = map.remove("study") else {
+    // `study: null` (`--set study=null`, or a bare `study:` line) is no study: what YAML's
+    // null means, and the one way to run a config file's study settings as a single run.
+    // `study: {}` is a study of one cell.
+    let Some(raw) = map.remove("study").filter(|raw| !raw.is_null()) else {
         return Ok(None);
     };
-    let block: StudyBlock = if raw.is_null() {
-        StudyBlock::default()
-    } else {
-        serde_yaml_ng::from_value(raw).map_err(|e| usage(format!("`study:` block: {e}")))?
-    };
+    let block: StudyBlock =
+        serde_yaml_ng::from_value(raw).map_err(|e| usage(format!("`study:` block: {e}")))?;
     Ok(Some(block))
 }
 
@@ -355,6 +355,10 @@ mod tests {
         assert!(v.get("study").is_none());
         let mut bad: Value = serde_yaml_ng::from_str("study: {sedes: [0]}").unwrap();
         assert!(take_block(&mut bad).is_err());
+        // `study: null` (`--set study=null`) is no study, and leaves no key behind.
+        let mut none: Value = serde_yaml_ng::from_str("seed: 1\nstudy: null").unwrap();
+        assert!(take_block(&mut none).unwrap().is_none());
+        assert!(none.get("study").is_none());
     }
 
     #[test]

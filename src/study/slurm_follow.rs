@@ -77,7 +77,15 @@ impl Follower {
             let Some(job) = self.latest[i].clone() else {
                 // Never submitted: a local run may still write it.
                 self.states[i] = match poll::read_meta(run_dir) {
-                    Ok(Some((s, _))) if s == "running" => TaskState::Running,
+                    Ok(Some((s, _))) if s == "running" => match poll::writer_gone(run_dir) {
+                        // Killed without a chance to say so: `running` forever, as report
+                        // and --resume know (they read it as `dead`).
+                        Some(pid) => TaskState::Failed(format!(
+                            "dead: meta.json says running, but its process {pid} is gone \
+                             (killed?); --resume runs it again"
+                        )),
+                        None => TaskState::Running,
+                    },
                     Ok(Some((s, _))) => {
                         TaskState::Unreadable(format!("meta.json has the unknown status `{s}`"))
                     }

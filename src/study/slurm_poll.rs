@@ -223,7 +223,7 @@ pub fn meta(run_dir: &Path) -> Option<(String, Option<String>)> {
 /// it cannot be read, is not JSON or has no `status` text.
 pub fn read_meta(run_dir: &Path) -> Result<Option<(String, Option<String>)>, String> {
     let path = run_dir.join("meta.json");
-    let text = match std::fs::read_to_string(&path) {
+    let text = match crate::input::read_result(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("meta.json cannot be read: {e}")),
         Ok(text) => text,
@@ -239,6 +239,16 @@ pub fn read_meta(run_dir: &Path) -> Result<Option<(String, Option<String>)>, Str
         .and_then(|e| e.as_str())
         .map(str::to_string);
     Ok(Some((status.to_string(), error)))
+}
+
+/// For a run whose `meta.json` says `running`: the pid of its writer when that process is gone
+/// from this host (killed by SIGKILL or the out-of-memory killer), so the run will never end.
+pub fn writer_gone(run_dir: &Path) -> Option<u64> {
+    let text = crate::input::read_result(&run_dir.join("meta.json")).ok()?;
+    let meta: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let pid = meta.get("pid").and_then(serde_json::Value::as_u64);
+    let host = meta.get("host").and_then(serde_json::Value::as_str);
+    (crate::run::writer_alive(host, pid) == Some(false)).then_some(pid?)
 }
 
 /// The final state a run's own `meta.json` gives, if it gives one.

@@ -142,6 +142,7 @@ mod progress_end;
 mod report;
 mod report_read;
 mod rl_vec_seed;
+mod spine_hostile;
 mod startup;
 mod study;
 mod study_jobs_memory;
