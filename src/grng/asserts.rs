@@ -32,8 +32,9 @@ const WINDOW: usize = 5;
 
 /// A CSV's header and rows.
 fn read(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+    let file = crate::input::open_result(path);
     let mut r =
-        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+        csv::Reader::from_reader(file.with_context(|| format!("reading {}", path.display()))?);
     let header = r.headers()?.iter().map(String::from).collect();
     let mut rows = Vec::new();
     for row in r.records() {

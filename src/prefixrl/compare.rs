@@ -30,8 +30,9 @@ pub struct Table {
 
 impl Table {
     pub fn read(path: &Path) -> Result<Table> {
-        let mut r = csv::Reader::from_path(path)
+        let file = crate::input::open_result(path)
             .map_err(|e| usage(format!("reading {}: {e}", path.display())))?;
+        let mut r = csv::Reader::from_reader(file);
         let header = r.headers()?.iter().map(str::to_string).collect();
         let mut rows = Vec::new();
         for (i, rec) in r.records().enumerate() {

@@ -22,7 +22,8 @@ pub enum Upto {
 pub fn carry_rows(path: &Path, column: &str, upto: Upto, out: &mut Metrics) -> Result<()> {
     let name = path.display();
     let bad = |what: String| usage(format!("resume_from: {name}: {what}"));
-    let mut reader = csv::Reader::from_path(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let file = crate::input::open_result(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let mut reader = csv::Reader::from_reader(file);
     let header: Vec<String> = reader
         .headers()
         .map_err(|e| bad(format!("cannot read the header: {e}")))?

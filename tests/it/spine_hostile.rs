@@ -317,3 +317,24 @@ fn runs_deeper_than_the_search_are_not_dropped_silently() {
         "no lab runs found (no meta.json below it); folders more",
     );
 }
+
+#[test]
+fn resuming_a_run_whose_metrics_csv_is_a_fifo_is_refused_not_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/npg-rank1/smoke.yaml");
+    let args = ["npg-rank1", "--config", config, "--quiet", "--out", "a"];
+    let o = lab_within(tmp.path(), &args);
+    assert!(o.status.success(), "{}", text(&o));
+    mkfifo(&tmp.path().join("a/metrics.csv"));
+    let resume = ["npg-rank1", "--resume", "a", "--set", "total_steps=8192"];
+    let o = lab_within(
+        tmp.path(),
+        &[&resume[..], &["--quiet", "--out", "b"]].concat(),
+    );
+    assert_usage(
+        &o,
+        "resume",
+        "a/metrics.csv: cannot read: not a regular file (a FIFO)",
+    );
+    assert!(!tmp.path().join("b").exists(), "no run folder");
+}

@@ -166,8 +166,9 @@ pub fn copy_rows(old: &Path, file: &str, upto: u64, out: &mut Metrics) -> Result
     if !path.exists() {
         return Ok(());
     }
-    let mut rd = csv::Reader::from_path(&path)
+    let file = crate::input::open_result(&path)
         .with_context(|| format!("inputs.resume: reading {}", path.display()))?;
+    let mut rd = csv::Reader::from_reader(file);
     let header: Vec<String> = rd.headers()?.iter().map(String::from).collect();
     let step_col = header.iter().position(|h| h == "step").ok_or_else(|| {
         usage(format!(
