@@ -21,6 +21,7 @@ impl Validate for PrefixrlConfig {
         check_eval(self, c);
         check_inputs(self, c);
         check_toy(self, c);
+        super::config_sizes::check(self, c);
     }
 }
 
@@ -151,7 +152,7 @@ fn check_rl(cfg: &PrefixrlConfig, c: &mut Checker) {
     c.positive("rl.temperature", r.temperature);
     c.at_least("rl.max_new_tokens", r.max_new_tokens, 1);
     c.positive("rl.grad_clip", r.grad_clip);
-    let rows = r.batch_problems * r.n;
+    let rows = r.batch_problems.saturating_mul(r.n);
     c.relation(
         "rl.micro_batches",
         &["rl.batch_problems", "rl.n"],
