@@ -136,6 +136,17 @@ fn check_rl(cfg: &PrefixrlConfig, c: &mut Checker) {
     );
     c.check("rl.steps", r.steps >= 1, "must be >= 1");
     c.at_least("rl.batch_problems", r.batch_problems, 1);
+    // A step draws B distinct problems of the training set, which has at most n_problems.
+    c.relation(
+        "rl.batch_problems",
+        &["train.n_problems"],
+        r.batch_problems <= cfg.train.n_problems,
+        format!(
+            "must be <= train.n_problems = {} (a step draws that many distinct training \
+             problems), got {}",
+            cfg.train.n_problems, r.batch_problems
+        ),
+    );
     c.positive("rl.lr", r.lr);
     c.check(
         "rl.adv_eps",

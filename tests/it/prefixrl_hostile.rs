@@ -1,7 +1,8 @@
 //! Hostile input to `lab prefixrl`: sizes that used to abort the process (a failed allocation
-//! or a capacity overflow panic) or get it killed for memory, and task levels the task cannot
-//! generate (a hang at 1000 numbers, an abort at 2^32, a late error naming no key), are exit-2
-//! usage errors naming the key before a run folder exists.
+//! or a capacity overflow panic) or get it killed for memory, task levels the task cannot
+//! generate (a hang at 1000 numbers, an abort at 2^32, a late error naming no key), and a batch
+//! larger than the training set (refused only after every earlier stage of `stage: all` ran)
+//! are exit-2 usage errors naming the key before a run folder exists.
 use crate::common::*;
 use std::path::{Path, PathBuf};
 
@@ -109,5 +110,16 @@ fn prefixrl_levels_the_task_cannot_generate_are_refused_up_front() {
             "eval.n_ood=0",
         ],
         &["data.hard_level", "task.nodes - 1 = 11 hops"],
+    );
+}
+
+#[test]
+fn prefixrl_a_batch_larger_than_the_training_set_is_refused_before_any_stage() {
+    // Used to run gen-data, pretrain, calibrate, collect and make-prefixes first.
+    let tmp = tempfile::tempdir().unwrap();
+    refused(
+        tmp.path(),
+        &["rl.batch_problems=13"],
+        &["rl.batch_problems", "must be <= train.n_problems = 12"],
     );
 }
