@@ -1,10 +1,13 @@
 //! Hostile input to `lab prefixrl`: sizes that used to abort the process (a failed allocation
 //! or a capacity overflow panic) or get it killed for memory, task levels the task cannot
-//! generate (a hang at 1000 numbers, an abort at 2^32, a late error naming no key), and a batch
+//! generate (a hang at 1000 numbers, an abort at 2^32, a late error naming no key), a batch
 //! larger than the training set (refused only after every earlier stage of `stage: all` ran)
-//! are exit-2 usage errors naming the key before a run folder exists.
+//! are exit-2 usage errors naming the key before a run folder exists; a huge `rl.ppo_epochs`
+//! or `sft.epochs` no longer holds a run past SIGTERM.
 use crate::common::*;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 fn smoke() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/prefixrl/smoke.yaml")
@@ -122,4 +125,64 @@ fn prefixrl_a_batch_larger_than_the_training_set_is_refused_before_any_stage() {
         &["rl.batch_problems=13"],
         &["rl.batch_problems", "must be <= train.n_problems = 12"],
     );
+}
+
+/// A child that a failing test does not leave running.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `stage: all` on smoke.yaml with `sets`, sent SIGTERM once training started: it must stop
+/// (exit 143, `interrupted`) without a metrics row for the step it was in.
+fn sigterm_during_training(sets: &[&str]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = args("run", sets);
+    let mut child = KillOnDrop(
+        Command::new(LAB)
+            .args(&a)
+            .current_dir(tmp.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let run = tmp.path().join("run");
+    wait_until("training to start", Duration::from_secs(300), || {
+        run.join("metrics.csv").exists()
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let mut status = None;
+    wait_until(
+        "the run to stop after SIGTERM",
+        Duration::from_secs(60),
+        || {
+            status = child.0.try_wait().unwrap();
+            status.is_some()
+        },
+    );
+    assert_eq!(status.and_then(|s| s.code()), Some(143), "{sets:?}");
+    let meta = json(&run.join("meta.json"));
+    assert_eq!(meta["status"], "interrupted", "{meta}");
+    let (_, rows) = read_csv(&run.join("metrics.csv"));
+    assert!(rows.is_empty(), "{sets:?}: no row for the dropped step");
+}
+
+#[test]
+fn prefixrl_sigterm_stops_a_step_of_many_ppo_epochs() {
+    sigterm_during_training(&["rl.ppo_epochs=100000000"]);
+}
+
+#[test]
+fn prefixrl_sigterm_stops_many_sft_epochs() {
+    sigterm_during_training(&["rl.method=sft-rl", "sft.epochs=100000000"]);
 }
