@@ -2,8 +2,9 @@
 //! or a capacity overflow panic) or get it killed for memory, task levels the task cannot
 //! generate (a hang at 1000 numbers, an abort at 2^32, a late error naming no key), a batch
 //! larger than the training set (refused only after every earlier stage of `stage: all` ran)
-//! are exit-2 usage errors naming the key before a run folder exists; a huge `rl.ppo_epochs`
-//! or `sft.epochs` no longer holds a run past SIGTERM.
+//! are exit-2 usage errors naming the key before a run folder exists, as is an `rl.alpha` set
+//! (in a study: in a cell) beside a method that does not read it; a huge `rl.ppo_epochs` or
+//! `sft.epochs` no longer holds a run past SIGTERM.
 use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -125,6 +126,41 @@ fn prefixrl_a_batch_larger_than_the_training_set_is_refused_before_any_stage() {
         &["rl.batch_problems=13"],
         &["rl.batch_problems", "must be <= train.n_problems = 12"],
     );
+}
+
+#[test]
+fn prefixrl_alpha_is_refused_only_in_study_cells_whose_method_does_not_read_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let study = |cells: &str| {
+        let cfg = dir.join("study.yaml");
+        let yaml = format!("study:\n  name: s\n  seeds: [0]\n  cases:\n    run:\n{cells}");
+        std::fs::write(&cfg, yaml).unwrap();
+        let cfg = cfg.to_str().unwrap().to_string();
+        let out = dir.join("out");
+        let args = ["prefixrl", "--config", &cfg, "--out", out.to_str().unwrap()];
+        (
+            lab(dir, &args),
+            lab(dir, &[&args[..3], &["--print-config"]].concat()),
+        )
+    };
+    // rl trains on unprefixed problems: its alpha 0.2 was silently a copy of the alpha-0 run.
+    let (o, _) = study(
+        "      A: {rl.method: rl, rl.alpha: 0.2}\n      B: {rl.method: prefixrl, rl.alpha: 0.3}\n",
+    );
+    let needles = [
+        "run=A",
+        "rl.alpha",
+        "read only by rl.method prefixrl and hint",
+    ];
+    assert_refused(&o, "alpha beside rl", &needles, &dir.join("out"));
+    assert!(!stderr(&o).contains("run=B"), "{}", stderr(&o));
+    // The same grid without the unread alpha (or with alpha 0) loads: paper.yaml's pattern.
+    let (_, dry) = study(
+        "      A: {rl.method: rl}\n      C: {rl.method: luffy, rl.alpha: 0}\n      \
+         B: {rl.method: prefixrl, rl.alpha: 0.3}\n",
+    );
+    assert_eq!(code(&dry), 0, "{}", stderr(&dry));
 }
 
 /// A child that a failing test does not leave running.
