@@ -163,6 +163,43 @@ fn prefixrl_alpha_is_refused_only_in_study_cells_whose_method_does_not_read_it()
     assert_eq!(code(&dry), 0, "{}", stderr(&dry));
 }
 
+#[test]
+fn prefixrl_a_prefix_outside_the_vocabulary_names_its_file_and_record() {
+    // Used to say only "char tokenizer: 'z' ... is not in the vocabulary".
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("prefixes");
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixture = super::prefixrl_train::pipeline();
+    std::fs::copy(fixture.join("meta.json"), dir.join("meta.json")).unwrap();
+    let text = read(&fixture.join("prefixes.jsonl"));
+    let mut lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    lines[0]["prefix"] = "zzz".into();
+    let (id, n) = (
+        lines[0]["problem_id"].clone(),
+        lines[0]["prefix_id"].clone(),
+    );
+    let edited: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(dir.join("prefixes.jsonl"), edited).unwrap();
+    let root = tmp.path().join("train");
+    let sets = [
+        format!("inputs.prefixes={}", dir.display()),
+        "rl.charge_offline=none".to_string(),
+    ];
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let o = super::prefixrl_train::train_output(&root, &sets, None, None);
+    let record = format!("prefixes.jsonl: prefix {n} of `{}`", id.as_str().unwrap());
+    let needles = [record.as_str(), "not in the vocabulary"];
+    assert_refused(
+        &o,
+        "a prefix outside the vocabulary",
+        &needles,
+        &root.join("run"),
+    );
+}
+
 /// A child that a failing test does not leave running.
 struct KillOnDrop(std::process::Child);
 
