@@ -200,6 +200,24 @@ fn prefixrl_a_prefix_outside_the_vocabulary_names_its_file_and_record() {
     );
 }
 
+#[test]
+fn prefixrl_eval_of_a_damaged_checkpoint_is_refused_before_its_run_folder() {
+    // Used to make the run folder, then fail with exit 1.
+    let tmp = tempfile::tempdir().unwrap();
+    let ck = tmp.path().join("ck");
+    std::fs::create_dir_all(&ck).unwrap();
+    std::fs::write(ck.join("checkpoint.json"), "{\"step\": 3, \"trunc").unwrap();
+    let sets = [
+        "stage=eval".to_string(),
+        format!("eval.checkpoint={}", ck.display()),
+    ];
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let needles = ["eval.checkpoint", "cannot be read", "checkpoint.json"];
+    let root = tmp.path().join("eval");
+    let o = super::prefixrl_train::train_output(&root, &sets, None, None);
+    assert_refused(&o, "a damaged checkpoint", &needles, &root.join("run"));
+}
+
 /// A child that a failing test does not leave running.
 struct KillOnDrop(std::process::Child);
 
