@@ -1,7 +1,8 @@
 //! Range checks of [`PrefixrlConfig`]: each problem names its key. Method-specific rules:
 //! `sft-rl` needs `sft.epochs >= 1`; `rl.alpha` is read only by `prefixrl` and `hint` (other
-//! methods train on unprefixed problems whatever it says, so a study can switch `rl.method`
-//! without touching it); a single stage needs the `inputs.*` keys of the runs it reads.
+//! methods train on unprefixed problems, so there it must stay at its default or 0: a study
+//! can switch `rl.method` without touching it, but a cell that sets it beside another method
+//! is refused); a single stage needs the `inputs.*` keys of the runs it reads.
 use super::config::{IsClip, Method, PrefixMode, PrefixrlConfig, Stage};
 use super::inputs;
 use crate::config::{Checker, Validate};
@@ -21,6 +22,7 @@ impl Validate for PrefixrlConfig {
         check_eval(self, c);
         check_inputs(self, c);
         check_toy(self, c);
+        super::config_sizes::check(self, c);
     }
 }
 
@@ -133,8 +135,20 @@ fn check_rl(cfg: &PrefixrlConfig, c: &mut Checker) {
         (0.0..=1.0).contains(&r.alpha),
         format!("must be in [0, 1], got {}", r.alpha),
     );
+    check_alpha_read(cfg, c);
     c.check("rl.steps", r.steps >= 1, "must be >= 1");
     c.at_least("rl.batch_problems", r.batch_problems, 1);
+    // A step draws B distinct problems of the training set, which has at most n_problems.
+    c.relation(
+        "rl.batch_problems",
+        &["train.n_problems"],
+        r.batch_problems <= cfg.train.n_problems,
+        format!(
+            "must be <= train.n_problems = {} (a step draws that many distinct training \
+             problems), got {}",
+            cfg.train.n_problems, r.batch_problems
+        ),
+    );
     c.positive("rl.lr", r.lr);
     c.check(
         "rl.adv_eps",
@@ -151,7 +165,7 @@ fn check_rl(cfg: &PrefixrlConfig, c: &mut Checker) {
     c.positive("rl.temperature", r.temperature);
     c.at_least("rl.max_new_tokens", r.max_new_tokens, 1);
     c.positive("rl.grad_clip", r.grad_clip);
-    let rows = r.batch_problems * r.n;
+    let rows = r.batch_problems.saturating_mul(r.n);
     c.relation(
         "rl.micro_batches",
         &["rl.batch_problems", "rl.n"],
@@ -174,6 +188,44 @@ fn check_rl(cfg: &PrefixrlConfig, c: &mut Checker) {
         c.positive("offpolicy.is_clip", m);
     }
     c.positive("offpolicy.luffy_gamma", cfg.offpolicy.luffy_gamma);
+}
+
+/// `rl.alpha` is read only by `prefixrl` and `hint`: under another method no batch slot is
+/// prefixed, as with alpha 0. A value other than 0 or the embedded default is refused there
+/// (a study cell that sets it beside such a method was a silent copy of the alpha-0 run), so
+/// a study that switches `rl.method` without touching it, or a config copied whole from
+/// `--print-config`, still loads.
+fn check_alpha_read(cfg: &PrefixrlConfig, c: &mut Checker) {
+    let r = &cfg.rl;
+    if r.method.uses_prefixes() || r.alpha == 0.0 {
+        return;
+    }
+    let Some(default) = default_alpha() else {
+        return;
+    };
+    let method = serde_yaml_ng::to_value(r.method)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    c.relation(
+        "rl.alpha",
+        &["rl.method"],
+        r.alpha == default,
+        format!(
+            "is read only by rl.method prefixrl and hint, but rl.method is {method}, which \
+             prefixes no batch slot (as alpha 0): leave it at its default {default} or 0, or \
+             set it only where rl.method is prefixrl or hint (in a study, in those cells), \
+             got {}",
+            r.alpha
+        ),
+    );
+}
+
+/// `rl.alpha` of the embedded default config.
+fn default_alpha() -> Option<f64> {
+    use crate::experiment::Experiment;
+    let all: serde_yaml_ng::Value = serde_yaml_ng::from_str(PrefixrlConfig::DEFAULT_YAML).ok()?;
+    all.get("rl")?.get("alpha")?.as_f64()
 }
 
 fn check_eval(cfg: &PrefixrlConfig, c: &mut Checker) {

@@ -5,7 +5,8 @@
 //! Reading order:
 //! 1. `config.rs`: every key (spec §7.8; documented in configs/prefixrl/default.yaml), with the
 //!    §7.3 model presets in `config_model.rs`, the one-string values with a payload in
-//!    `config_values.rs` and the range checks in `config_check.rs`.
+//!    `config_values.rs`, the range checks in `config_check.rs` and the size bounds in
+//!    `config_sizes.rs`.
 //! 2. `stages/mod.rs`: the dispatch on `stage:` (§7.7), one file per stage; `inputs.rs`: the run
 //!    directories of earlier stages a stage reads (checked like `--resume`); `preflight.rs`:
 //!    what is refused before a run directory exists (a `--resume` with a changed config,
@@ -25,6 +26,7 @@ pub mod compare;
 pub mod config;
 mod config_check;
 pub mod config_model;
+pub mod config_sizes;
 mod config_values;
 pub mod inputs;
 pub mod jsonl;

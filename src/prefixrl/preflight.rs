@@ -7,6 +7,8 @@
 //! - the base model: stages after pretrain build the model from `base/model.yaml`, so `model.*`
 //!   keys that the user changed from the default and that differ from the base's are refused
 //!   (exit 2 naming them) instead of being silently ignored.
+//! - `eval.checkpoint` of stage eval: it must name a weights file or a readable checkpoint
+//!   (a damaged checkpoint.json failed the run with exit 1 after its directory was made).
 use super::config::{PrefixrlConfig, Stage, TraceSource};
 use super::inputs::{self, Artifact};
 use super::stages::load::{BASE_DIR, MODEL_FILE};
@@ -29,10 +31,14 @@ pub const MAY_CHANGE: [&str; 5] = [
     "rl.micro_batches",
 ];
 
-/// Both checks of the module doc.
+/// The checks of the module doc.
 pub fn check(cfg: &PrefixrlConfig) -> Result<()> {
     check_resume(cfg)?;
-    check_base_model(cfg)
+    check_base_model(cfg)?;
+    match (&cfg.eval.checkpoint, cfg.stage) {
+        (Some(path), Stage::Eval) => super::stages::eval::from_path(path).map(|_| ()),
+        _ => Ok(()),
+    }
 }
 
 /// `inputs.resume`: the run's config.yaml must equal `cfg` but for [`MAY_CHANGE`].

@@ -126,6 +126,7 @@ mod prefixrl_all_resume;
 mod prefixrl_cli;
 mod prefixrl_compare;
 mod prefixrl_eval;
+mod prefixrl_hostile;
 mod prefixrl_interrupt;
 mod prefixrl_jsonl;
 mod prefixrl_offline;

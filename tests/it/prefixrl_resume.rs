@@ -12,7 +12,7 @@ fn resume_refuses_a_changed_config_naming_the_keys() {
     let root = tmp.path().join("changed");
     let o = train_output(
         &root,
-        &["rl.steps=4", "rl.lr=0.5", "rl.method=rl", "seed=3"],
+        &["rl.steps=4", "rl.lr=0.5", "rl.method=hint", "seed=3"],
         Some(&first),
         None,
     );

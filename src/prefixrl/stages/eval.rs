@@ -49,9 +49,19 @@ pub fn target(cfg: &PrefixrlConfig, run: &Run) -> Result<Target> {
     }
 }
 
-/// A weights file, a checkpoint directory, a train run directory or a pretrain run directory.
+/// A weights file, a checkpoint directory, a train run directory or a pretrain run directory;
+/// one that cannot be read is a usage error naming `eval.checkpoint`.
 pub fn from_path(path: &Path) -> Result<Target> {
     let key = "eval.checkpoint";
+    let from_dir = |dir: &Path| {
+        from_dir(dir).map_err(|e| {
+            usage(format!(
+                "{key}: the checkpoint {} cannot be read: {e:#}; it is damaged or not a lab \
+                 prefixrl checkpoint: name another checkpoint directory",
+                dir.display()
+            ))
+        })
+    };
     if path.is_file() {
         return Ok(Target {
             weights: Some(path.to_path_buf()),

@@ -7,9 +7,10 @@ use super::train_data::{form_groups, row_advantages, GroupKey, Slot, TrainData};
 use crate::nn::LanguageModel;
 use crate::prefixrl::algo::{FlopsModel, GroupStats};
 use crate::prefixrl::config::{Method, PrefixrlConfig};
+use crate::prefixrl::jsonl::PrefixRecord;
 use crate::prefixrl::policy::{sample, Context, SampleOptions};
 use crate::prefixrl::task::Task;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 
@@ -36,14 +37,30 @@ impl Env {
     ) -> Result<Env> {
         let mut prompts = Vec::with_capacity(data.problems.len());
         let mut traces = Vec::with_capacity(data.problems.len());
+        // A hand-made file's text outside the vocabulary is named by file and record.
         for (p, t) in &data.problems {
-            prompts.push(codec.prompt(p)?);
-            traces.push(codec.completion(&t.trace)?);
+            let id = &p.id;
+            prompts.push(
+                codec
+                    .prompt(p)
+                    .with_context(|| format!("problems.jsonl: the prompt of `{id}`"))?,
+            );
+            traces.push(
+                codec
+                    .completion(&t.trace)
+                    .with_context(|| format!("traces.jsonl: the trace of `{id}`"))?,
+            );
         }
+        let prefix = |v: &PrefixRecord| {
+            codec.text(&v.prefix).with_context(|| {
+                let (id, n) = (&v.problem_id, v.prefix_id);
+                format!("prefixes.jsonl: prefix {n} of `{id}`")
+            })
+        };
         let prefixes = data
             .variants
             .iter()
-            .map(|vs| vs.iter().map(|v| codec.text(&v.prefix)).collect())
+            .map(|vs| vs.iter().map(prefix).collect())
             .collect::<Result<Vec<Vec<Vec<i64>>>>>()?;
         Ok(Env {
             task,

@@ -56,6 +56,10 @@ pub fn run(model: &dyn LanguageModel, env: &Env, cfg: &PrefixrlConfig) -> Result
         let mut rng = ChaCha8Rng::seed_from_u64(step_seed(cfg.seed ^ SFT_SALT, epoch) as u64);
         order.shuffle(&mut rng);
         for chunk in order.chunks(cfg.sft.batch.max(1)) {
+            // A signal ends the run between SFT steps (before RL: no row, no checkpoint).
+            if crate::run::interrupted() {
+                return Err(crate::error::Interrupted.into());
+            }
             let batch: Vec<(Vec<i64>, Vec<i64>)> = chunk.iter().map(|&i| rows[i].clone()).collect();
             let rep = trainer.step(model, &batch, out.steps)?;
             out.flops += batch

@@ -80,6 +80,11 @@ pub fn update(
         .map(|(c, g)| flops.training((c.len() + g.len()) as u64))
         .sum();
     for epoch in 0..cfg.rl.ppo_epochs {
+        // A signal ends the run between epochs (the step is dropped: no row, no checkpoint),
+        // so a large rl.ppo_epochs cannot hold a run past SIGTERM.
+        if epoch > 0 && crate::run::interrupted() {
+            return Err(crate::error::Interrupted.into());
+        }
         let mut sums = EpochSums::default();
         let mut before = (want_parts && epoch == 0).then(|| flat_grads(model));
         for range in &chunks {
