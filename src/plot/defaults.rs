@@ -1,6 +1,10 @@
 //! What a default plot is: each subcommand declares its list as `Experiment::PLOTS`, and
 //! `lab report` draws them (none declared: a report without plots).
 
+/// The default plots each subcommand declares, by subcommand name (from the subcommand list);
+/// `lab plot` and `lab report` take it, so that neither names a paper.
+pub type PlotsFor<'a> = &'a dyn Fn(&str) -> &'static [DefaultPlot];
+
 /// One default plot: columns of metrics.csv.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DefaultPlot {

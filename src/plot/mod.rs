@@ -27,7 +27,7 @@ pub struct PlotOutcome {
 
 /// `lab plot`: in a study with an axis its subcommand's default plots split by (an
 /// environment, say), one figure per value of that axis, as `lab report` draws them.
-pub fn command(args: &PlotArgs, plots_for: crate::report::PlotsFor) -> Result<()> {
+pub fn command(args: &PlotArgs, plots_for: defaults::PlotsFor) -> Result<()> {
     // Column names match with surrounding spaces trimmed (metrics.csv headers are trimmed too).
     let mut args = args.clone();
     args.x = args.x.trim().to_string();

@@ -5,7 +5,6 @@
 pub mod markdown;
 mod own;
 
-use crate::plot::defaults::DefaultPlot;
 use crate::results::runs::{self, CellRuns, Collection};
 use crate::results::stats::{self, Stats};
 use anyhow::Result;
@@ -56,8 +55,7 @@ pub fn cell_stats(cell: &CellRuns, metrics: &[String]) -> Vec<MetricStats> {
         .collect()
 }
 
-/// The default plots each subcommand declares, by subcommand name (from the subcommand list).
-pub type PlotsFor<'a> = &'a dyn Fn(&str) -> &'static [DefaultPlot];
+pub use crate::plot::defaults::PlotsFor;
 
 /// The report hook each subcommand declares, by subcommand name (from the subcommand list).
 pub type HookFor<'a> = &'a dyn Fn(&str) -> Option<ReportHook>;
