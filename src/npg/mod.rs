@@ -31,6 +31,7 @@ pub mod backend_torch;
 pub mod batch;
 pub mod cg;
 pub mod checkpoint;
+mod checkpoint_fit;
 pub mod config;
 mod config_check;
 pub mod eval;

@@ -98,6 +98,35 @@ impl Tracker {
         }
     }
 
+    /// An error when the counters of a checkpoint's tracker, saved at iteration `iter` of
+    /// `per_iter` env steps each, cannot be those of a run: `env_steps` other than
+    /// iter × per_iter (the run would end early, or never), more than 100 returns in the
+    /// moving window, another number of update times than iterations, or more evaluations.
+    pub fn check_counts(&self, iter: usize, per_iter: usize) -> anyhow::Result<()> {
+        let steps = iter.checked_mul(per_iter);
+        anyhow::ensure!(
+            steps == Some(self.env_steps),
+            "tracker.env_steps is {}, but {iter} iterations of {per_iter} env steps make {}",
+            self.env_steps,
+            steps.map_or("more than a usize".to_string(), |s| s.to_string())
+        );
+        anyhow::ensure!(
+            self.window.len() <= 100
+                && self.update_ms.len() == iter
+                && self.evals.len() <= iter + 1,
+            "tracker: {} returns in the 100-episode window, {} update times and {} evaluations \
+             do not fit iteration {iter}",
+            self.window.len(),
+            self.update_ms.len(),
+            self.evals.len()
+        );
+        anyhow::ensure!(
+            self.steps_to_threshold.is_none_or(|s| s <= self.env_steps),
+            "tracker.steps_to_threshold is beyond tracker.env_steps"
+        );
+        Ok(())
+    }
+
     fn ma100(&self) -> Option<f64> {
         (!self.window.is_empty())
             .then(|| self.window.iter().sum::<f64>() / self.window.len() as f64)

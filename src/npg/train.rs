@@ -365,12 +365,15 @@ where
     if let Some(dir) = &cfg.resume_from {
         let ckpt = checkpoint::load(dir, cfg)?;
         // A checkpoint that does not fit (another `hidden`, `num_envs`, normalisation) comes
-        // from a run with another config: a usage error, the new folder removed.
-        trainer.restore(&ckpt).map_err(|e| {
+        // from a run with another config, or was damaged: a usage error, the new folder removed.
+        let fresh = trainer.save(cfg, ckpt.iter);
+        let fits = super::checkpoint_fit::check(&ckpt, &fresh, cfg.batch_size());
+        fits.and_then(|()| trainer.restore(&ckpt)).map_err(|e| {
             crate::error::usage(format!(
                 "resume_from: the checkpoint of {} does not fit this config: {e:#}; continue a \
                  run with its own config (`lab npg-rank1 --resume RUN_DIR` reads its \
-                 config.yaml; `total_steps` may be raised)",
+                 config.yaml; `total_steps` may be raised), or start it again if this \
+                 checkpoint.json was damaged",
                 dir.display()
             ))
         })?;

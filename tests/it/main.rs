@@ -102,6 +102,7 @@ mod npg_nn;
 mod npg_ppo;
 mod npg_probe;
 mod npg_rank1;
+mod npg_resume;
 mod npg_rollout;
 mod npg_toys;
 mod npg_trust_region;
