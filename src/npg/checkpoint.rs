@@ -9,7 +9,7 @@ use super::summary::Tracker;
 use crate::error::usage;
 use crate::rl::normalize::{ObsNormalizer, RewardScaler};
 use crate::rl::{RngState, VecEnvState};
-use crate::run::{carry_rows, write_atomic, Metrics, Upto};
+use crate::run::{carry_rows, carry_rows_blanking, write_atomic, Metrics, Upto};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -130,18 +130,24 @@ fn check_same_config(dir: &Path, cfg: &NpgConfig) -> Result<()> {
     ))
 }
 
-/// Copy the old run's metrics rows up to `iter` (each iteration once) and its episodes up to
-/// `env_steps`.
+/// The evaluation columns of metrics.csv.
+const EVAL_COLUMNS: [&str; 3] = ["eval_return_mean", "eval_return_std", "eval_len_mean"];
+
+/// Copy the checkpoint's run's metrics rows up to its iteration (each iteration once) and its
+/// episodes up to its env steps. The evaluation a run made only because it ended (not on the
+/// `eval.every` schedule) is left out of its last row: the continued run is the uninterrupted
+/// one, which made none there.
 pub fn copy_rows(
     dir: &Path,
-    iter: usize,
-    env_steps: usize,
+    c: &Checkpoint,
     metrics: &mut Metrics,
     episodes: &mut Metrics,
 ) -> Result<()> {
-    let upto = Upto::Numbered(iter as u64);
-    carry_rows(&dir.join("metrics.csv"), "iter", upto, metrics)?;
-    let upto = Upto::AtMost(env_steps as f64);
+    let upto = Upto::Numbered(c.iter as u64);
+    let blank = c.tracker.ends_with_final_only_eval();
+    let blank = blank.then_some((c.iter as u64, &EVAL_COLUMNS[..]));
+    carry_rows_blanking(&dir.join("metrics.csv"), "iter", upto, blank, metrics)?;
+    let upto = Upto::AtMost(c.tracker.env_steps as f64);
     carry_rows(&dir.join("episodes.csv"), "env_steps", upto, episodes)
 }
 

@@ -82,6 +82,9 @@ pub struct Tracker {
     pub(crate) threshold: f64,
     steps_to_threshold: Option<usize>,
     update_ms: Vec<f64>,
+    /// The last of `evals` was made only because the run ended there (see [`Tracker::eval`]).
+    #[serde(default)]
+    final_only_eval: bool,
 }
 
 impl Tracker {
@@ -95,6 +98,7 @@ impl Tracker {
                 .unwrap_or_else(|| default_threshold(&cfg.env.id)),
             steps_to_threshold: None,
             update_ms: Vec::new(),
+            final_only_eval: false,
         }
     }
 
@@ -167,8 +171,24 @@ impl Tracker {
         row.opt("ep_return_ma100", self.ma100());
     }
 
-    pub fn eval(&mut self, mean: f64, std: f64) {
+    /// Record an evaluation; `final_only` when only the run's end called for it (not
+    /// `eval.every`).
+    pub fn eval(&mut self, mean: f64, std: f64, final_only: bool) {
         self.evals.push((mean, std));
+        self.final_only_eval = final_only;
+    }
+
+    /// Whether the last evaluation was made only because the run ended there.
+    pub fn ends_with_final_only_eval(&self) -> bool {
+        self.final_only_eval
+    }
+
+    /// Drop the last evaluation if only the run's end called for it: a run continued past
+    /// that end evaluates where an uninterrupted one does.
+    pub fn drop_final_only_eval(&mut self) {
+        if std::mem::take(&mut self.final_only_eval) {
+            self.evals.pop();
+        }
     }
 
     pub fn progress_text(&self) -> String {

@@ -249,14 +249,18 @@ impl<A: Policy, C: ValueFn<Batch = A::Batch>> Trainer<A, C> {
             .num("rollout_ms", rollout_ms)
             .num("update_ms", update_ms);
         self.tracker.episodes(row, &finished, update_ms);
-        if iter == iters || (cfg.eval.every > 0 && iter.is_multiple_of(cfg.eval.every)) {
-            let (m, sd, len) = evaluate(
-                cfg,
-                &self.learner.actor,
-                &self.collector.obs_norm,
-                &mut self.eval_rng,
-            )?;
-            self.tracker.eval(m, sd);
+        let scheduled = cfg.eval.every > 0 && iter.is_multiple_of(cfg.eval.every);
+        if iter == iters || scheduled {
+            // The run's last evaluation off the schedule draws from a copy of the stream, so a
+            // run continued past this end evaluates as an uninterrupted one (it drops this one).
+            let mut copy = self.eval_rng.clone();
+            let rng = if scheduled {
+                &mut self.eval_rng
+            } else {
+                &mut copy
+            };
+            let (m, sd, len) = evaluate(cfg, &self.learner.actor, &self.collector.obs_norm, rng)?;
+            self.tracker.eval(m, sd, !scheduled);
             row.num("eval_return_mean", m)
                 .num("eval_return_std", sd)
                 .num("eval_len_mean", len);
@@ -323,6 +327,7 @@ impl<A: Policy, C: ValueFn<Batch = A::Batch>> Trainer<A, C> {
         l.shuffle_rng = c.rngs[2].restore()?;
         l.score_rng = c.rngs[3].restore()?;
         self.tracker = c.tracker.clone();
+        self.tracker.drop_final_only_eval();
         Ok(())
     }
 }
@@ -377,13 +382,7 @@ where
                 dir.display()
             ))
         })?;
-        checkpoint::copy_rows(
-            dir,
-            ckpt.iter,
-            ckpt.tracker.env_steps,
-            &mut metrics,
-            &mut episodes,
-        )?;
+        checkpoint::copy_rows(dir, &ckpt, &mut metrics, &mut episodes)?;
         first = ckpt.iter + 1;
     }
     let iters = cfg.iterations();

@@ -20,6 +20,18 @@ pub enum Upto {
 /// Copy the rows of `path` that `upto` keeps into `out` (module doc); errors name the
 /// `resume_from` key and the file.
 pub fn carry_rows(path: &Path, column: &str, upto: Upto, out: &mut Metrics) -> Result<()> {
+    carry_rows_blanking(path, column, upto, None, out)
+}
+
+/// [`carry_rows`], with the cells of the columns `blank.1` emptied in the row whose `column`
+/// is `blank.0` (a value the continued run would not have written there).
+pub fn carry_rows_blanking(
+    path: &Path,
+    column: &str,
+    upto: Upto,
+    blank: Option<(u64, &[&str])>,
+    out: &mut Metrics,
+) -> Result<()> {
     let name = path.display();
     let bad = |what: String| usage(format!("resume_from: {name}: {what}"));
     let file = crate::input::open_result(path).map_err(|e| bad(format!("cannot read: {e}")))?;
@@ -62,7 +74,16 @@ pub fn carry_rows(path: &Path, column: &str, upto: Upto, out: &mut Metrics) -> R
             Upto::Numbered(_) => false,
         };
         if keep {
-            out.cells(&row.iter().map(String::from).collect::<Vec<_>>())?;
+            let mut cells: Vec<String> = row.iter().map(String::from).collect();
+            // The reader refuses a row of another length than the header's.
+            if let Some((_, columns)) = blank.filter(|(at, _)| *at as f64 == value) {
+                for (cell, h) in cells.iter_mut().zip(&header) {
+                    if columns.contains(&h.as_str()) {
+                        cell.clear();
+                    }
+                }
+            }
+            out.cells(&cells)?;
         }
     }
     if let Upto::Numbered(last) = upto {

@@ -16,7 +16,7 @@ mod owner;
 
 pub use crate::progress::Progress;
 pub use atomic::{reserve_temp_with, write_atomic, write_atomic_with, write_json};
-pub use carry::{carry_rows, Upto};
+pub use carry::{carry_rows, carry_rows_blanking, Upto};
 pub use metrics::{fmt_num, is_timing_column, Metrics, Row, TIMING_SUFFIXES};
 use owner::read_meta;
 pub use owner::{aside_name, move_aside, set_aside, this_host, writer_alive};

@@ -1,5 +1,6 @@
 //! `lab npg-rank1 --resume` for every algorithm (each keeps its own optimiser or curvature
-//! state in the checkpoint), and checkpoints damaged by hand: an array of the wrong length or
+//! state in the checkpoint), continuing a finished run past its end (its off-schedule final
+//! evaluation is not carried over), and checkpoints damaged by hand: an array of the wrong length or
 //! counters no run can have are refused naming the part (they made the run panic on an index,
 //! exit 101, or end at once and call itself completed).
 use crate::common::*;
@@ -42,6 +43,7 @@ fn every_algorithm_resumes_to_the_rows_of_an_uninterrupted_run() {
         vec!["algo.kind=acktr"],
         vec!["algo.step_rule.kind=adam"],
         vec!["env.id=Pendulum-v1"],
+        vec!["eval.mode=sample"],
     ];
     for (i, sets) in kinds.iter().enumerate() {
         let mut args: Vec<&str> = sets.iter().flat_map(|s| ["--set", *s]).collect();
@@ -49,15 +51,15 @@ fn every_algorithm_resumes_to_the_rows_of_an_uninterrupted_run() {
         let o = npg(
             tmp.path(),
             &full,
-            &[&args[..], &["--set", "total_steps=4096"]].concat(),
+            &[&args[..], &["--set", "total_steps=2048"]].concat(),
         );
         assert!(o.status.success(), "{sets:?}: {}", text(&o));
-        // The first part ends on an evaluation (smoke: every 4 iterations of 512 steps), where
-        // an uninterrupted run evaluates too (docs/npg-rank1.md).
-        args.extend(["--set", "total_steps=2048"]);
+        // The first part ends at iteration 2, off the evaluation schedule (smoke: every 4
+        // iterations of 512 steps): its evaluation there is not carried over.
+        args.extend(["--set", "total_steps=1024"]);
         let o = npg(tmp.path(), &half, &args);
         assert!(o.status.success(), "{sets:?}: {}", text(&o));
-        let resume = ["--resume", &half, "--set", "total_steps=4096", "--quiet"];
+        let resume = ["--resume", &half, "--set", "total_steps=2048", "--quiet"];
         let o = lab(
             tmp.path(),
             &[&["npg-rank1"], &resume[..], &["--out", &cont]].concat(),
@@ -67,8 +69,25 @@ fn every_algorithm_resumes_to_the_rows_of_an_uninterrupted_run() {
             untimed(&tmp.path().join(&full)),
             untimed(&tmp.path().join(&cont)),
         );
-        assert_eq!(a.len(), 1 + 8, "{sets:?}: header and 8 rows");
+        assert_eq!(a.len(), 1 + 4, "{sets:?}: header and 4 rows");
         assert_eq!(a, c, "{sets:?}: the resumed run's rows");
+        let first = tmp.path().join(&half).join("metrics.csv");
+        let evals = csv_keep(&first, |c| c == "eval_return_mean"); // header, iterations 1, 2
+        assert_eq!(evals.len(), 3, "{sets:?}");
+        assert_ne!(
+            evals[2],
+            [""],
+            "{sets:?}: the first part evaluated at its end"
+        );
+        let summary = |d: &str| json(&tmp.path().join(d).join("summary.json"));
+        for key in [
+            "final_eval_mean",
+            "best_eval_mean",
+            "eval_auc",
+            "final_ma100",
+        ] {
+            assert_eq!(summary(&full)[key], summary(&cont)[key], "{sets:?}: {key}");
+        }
     }
 }
 
