@@ -165,9 +165,14 @@ fn a_slurm_study_runs_the_same_runs_as_the_local_executor() {
             let rows = untimed(&b);
             assert!(rows.len() >= 3, "header and Newton rows: {rows:?}");
             assert_eq!(rows, untimed(&a), "{rel}: slurm and local metrics differ");
-            assert!(
-                read(&b.join("output.log")).contains("results:"),
-                "{rel}: task log kept"
+            // The study ends when every meta.json is final; each task prints its last line
+            // ("results: …") to its log just after writing meta.json, so wait for that line.
+            let log = b.join("output.log");
+            let done = || std::fs::read_to_string(&log).is_ok_and(|t| t.contains("results:"));
+            wait_until(
+                &format!("{rel}: task log kept"),
+                Duration::from_secs(30),
+                done,
             );
         }
     }
