@@ -85,6 +85,12 @@ pub fn csv_keep(path: &Path, keep: impl Fn(&str) -> bool) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// A run's metrics.csv without its timing columns (`lab::run::is_timing_column`), header first:
+/// what must be equal between two runs of one config and seed.
+pub fn untimed(run: &Path) -> Vec<Vec<String>> {
+    csv_keep(&run.join("metrics.csv"), |h| !lab::run::is_timing_column(h))
+}
+
 /// A CSV as rows (header first) with the named columns removed (e.g. timing columns).
 pub fn csv_without(path: &Path, drop: &[&str]) -> Vec<Vec<String>> {
     csv_keep(path, |h| !drop.contains(&h))
@@ -134,6 +140,34 @@ pub fn wait_until(what: &str, deadline: Duration, mut ready: impl FnMut() -> boo
             "gave up after {deadline:?} waiting for {what}"
         );
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A child that a failing test does not leave running.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl KillOnDrop {
+    /// Send the child SIGTERM (once) and wait, at most 60 s, for it to end (`what` names it
+    /// in the failure); its exit status.
+    pub fn terminate(&mut self, what: &str) -> std::process::ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let mut status = None;
+        wait_until(what, Duration::from_secs(60), || {
+            status = self.0.try_wait().unwrap();
+            status.is_some()
+        });
+        status.unwrap()
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 

@@ -24,13 +24,6 @@ fn run(dir: &Path, extra: &[&str]) -> PathBuf {
     out
 }
 
-fn untimed(run: &Path) -> Vec<Vec<String>> {
-    csv_without(
-        &run.join("metrics.csv"),
-        &["wall_s", "steps_per_s", "rollout_ms", "update_ms"],
-    )
-}
-
 /// 30 iterations of 4 × 128 steps on CartPole-v1 (seed 0): the training return grows severalfold
 /// over the first iterations', the same seed gives the same metrics, and a run resumed from
 /// its checkpoint (K-FAC factors, inverses, momentum) continues exactly.

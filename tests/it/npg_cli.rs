@@ -34,16 +34,6 @@ fn smoke() -> String {
     )
 }
 
-/// A run's metrics.csv without its timing columns, header first.
-fn untimed(run: &Path) -> Vec<Vec<String>> {
-    let timing: Vec<&str> = COLUMNS
-        .iter()
-        .copied()
-        .filter(|c| is_timing_column(c))
-        .collect();
-    csv_without(&run.join("metrics.csv"), &timing)
-}
-
 #[test]
 fn smoke_run_has_the_spec_schema_and_is_deterministic() {
     let dir = tempfile::tempdir().expect("tmp");

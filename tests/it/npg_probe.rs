@@ -253,15 +253,17 @@ fn npg_interrupted_run_resumes_from_the_row_it_stopped_after() {
         "1",
     ];
     let run = dir.path().join("int");
-    let mut child = Command::new(LAB)
-        .args(common)
-        .args(["--set", "total_steps=100000000", "--out"])
-        .arg(&run)
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn lab");
+    let mut child = KillOnDrop(
+        Command::new(LAB)
+            .args(common)
+            .args(["--set", "total_steps=100000000", "--out"])
+            .arg(&run)
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn lab"),
+    );
     let metrics = run.join("metrics.csv");
     wait_until("two metrics rows", Duration::from_secs(120), || {
         let rows = std::fs::read_to_string(&metrics)
@@ -269,12 +271,7 @@ fn npg_interrupted_run_resumes_from_the_row_it_stopped_after() {
             .unwrap_or(0);
         try_status(&run).as_deref() == Some("running") && rows >= 2
     });
-    let sent = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(sent.success());
-    let status = child.wait().expect("wait");
+    let status = child.terminate("the run to stop after SIGTERM");
     assert_eq!(status.code(), Some(143));
     assert_eq!(json(&run.join("meta.json"))["status"], "interrupted");
     let (_, rows) = read_csv(&metrics);

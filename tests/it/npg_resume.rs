@@ -4,8 +4,6 @@
 //! counters no run can have are refused naming the part (they made the run panic on an index,
 //! exit 101, or end at once and call itself completed).
 use crate::common::*;
-use lab::npg::log::COLUMNS;
-use lab::run::is_timing_column;
 use std::path::Path;
 
 const SMOKE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/npg-rank1/smoke.yaml");
@@ -14,15 +12,6 @@ const SMOKE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/npg-rank1/smok
 fn npg(dir: &Path, out: &str, args: &[&str]) -> std::process::Output {
     let base = ["npg-rank1", "--config", SMOKE, "--quiet", "--threads", "1"];
     lab(dir, &[&base[..], args, &["--out", out]].concat())
-}
-
-fn untimed(run: &Path) -> Vec<Vec<String>> {
-    let timing: Vec<&str> = COLUMNS
-        .iter()
-        .copied()
-        .filter(|c| is_timing_column(c))
-        .collect();
-    csv_without(&run.join("metrics.csv"), &timing)
 }
 
 #[test]

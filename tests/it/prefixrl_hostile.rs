@@ -218,16 +218,6 @@ fn prefixrl_eval_of_a_damaged_checkpoint_is_refused_before_its_run_folder() {
     assert_refused(&o, "a damaged checkpoint", &needles, &root.join("run"));
 }
 
-/// A child that a failing test does not leave running.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `stage: all` on smoke.yaml with `sets`, sent SIGTERM once training started: it must stop
 /// (exit 143, `interrupted`) without a metrics row for the step it was in.
 fn sigterm_during_training(sets: &[&str]) {
@@ -247,21 +237,8 @@ fn sigterm_during_training(sets: &[&str]) {
         run.join("metrics.csv").exists()
     });
     std::thread::sleep(Duration::from_millis(500));
-    let sent = Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let mut status = None;
-    wait_until(
-        "the run to stop after SIGTERM",
-        Duration::from_secs(60),
-        || {
-            status = child.0.try_wait().unwrap();
-            status.is_some()
-        },
-    );
-    assert_eq!(status.and_then(|s| s.code()), Some(143), "{sets:?}");
+    let status = child.terminate("the run to stop after SIGTERM");
+    assert_eq!(status.code(), Some(143), "{sets:?}");
     let meta = json(&run.join("meta.json"));
     assert_eq!(meta["status"], "interrupted", "{meta}");
     let (_, rows) = read_csv(&run.join("metrics.csv"));

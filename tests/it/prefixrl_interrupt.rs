@@ -22,16 +22,6 @@ fn args(cfg: &str, out: &str, sets: &[&str]) -> Vec<String> {
     v
 }
 
-/// A child that a failing test does not leave running.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn sigterm_stops_collect_between_sampling_chunks() {
     let tmp = tempfile::tempdir().unwrap();
@@ -70,21 +60,8 @@ fn sigterm_stops_collect_between_sampling_chunks() {
     wait_until("collect running", Duration::from_secs(120), || {
         try_status(&run).as_deref() == Some("running")
     });
-    let sent = Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let mut status = None;
-    wait_until(
-        "collect to stop after SIGTERM",
-        Duration::from_secs(60),
-        || {
-            status = child.0.try_wait().unwrap();
-            status.is_some()
-        },
-    );
-    assert_eq!(status.and_then(|s| s.code()), Some(143));
+    let status = child.terminate("collect to stop after SIGTERM");
+    assert_eq!(status.code(), Some(143));
     let meta = json(&run.join("meta.json"));
     assert_eq!(meta["status"], "interrupted", "{meta}");
     assert!(!run.join("traces.jsonl").exists(), "no partial traces file");

@@ -17,6 +17,15 @@ fn fake_run(dir: &Path, subcommand: &str, config: &str, metrics: &str) {
     std::fs::write(dir.join("metrics.csv"), metrics).unwrap();
 }
 
+/// A completed decompose study `s` (matrix.n 8, seeds 0 and 1) made in `dir`; its folder.
+fn two_seed_study(dir: &Path) -> std::path::PathBuf {
+    let yaml = study_yaml("s", "{matrix.n: [8]}", "[0, 1]");
+    std::fs::write(dir.join("s.yaml"), yaml).unwrap();
+    let o = lab(dir, &["decompose", "--config", "s.yaml", "--quiet"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    dir.join("results/decompose/s")
+}
+
 const GOOD: &str = "step,loss\n1,0.5\n2,0.4\n3,0.2\n";
 
 /// `lab args` in `cwd`, killed (and the test failed) if it has not ended after 20 s: a reader
@@ -96,11 +105,7 @@ fn a_fifo_device_or_folder_in_place_of_a_run_file_is_refused_not_read() {
 #[test]
 fn status_and_report_list_a_study_run_whose_meta_json_is_a_fifo_as_unreadable() {
     let tmp = tempfile::tempdir().unwrap();
-    let yaml = study_yaml("s", "{matrix.n: [8]}", "[0, 1]");
-    std::fs::write(tmp.path().join("s.yaml"), yaml).unwrap();
-    let o = lab(tmp.path(), &["decompose", "--config", "s.yaml", "--quiet"]);
-    assert_eq!(code(&o), 0, "{}", text(&o));
-    let study = tmp.path().join("results/decompose/s");
+    let study = two_seed_study(tmp.path());
     mkfifo(&study.join("matrix.n=8/seed-1/meta.json"));
     let dir = study.to_str().unwrap();
     let o = lab_within(tmp.path(), &["status", dir]);
@@ -276,11 +281,7 @@ fn report_never_replaces_a_summary_csv_or_report_md_it_did_not_write() {
 #[test]
 fn status_says_a_running_run_whose_process_is_gone_is_dead() {
     let tmp = tempfile::tempdir().unwrap();
-    let yaml = study_yaml("s", "{matrix.n: [8]}", "[0, 1]");
-    std::fs::write(tmp.path().join("s.yaml"), yaml).unwrap();
-    let o = lab(tmp.path(), &["decompose", "--config", "s.yaml", "--quiet"]);
-    assert_eq!(code(&o), 0, "{}", text(&o));
-    let study = tmp.path().join("results/decompose/s");
+    let study = two_seed_study(tmp.path());
     // Killed by SIGKILL: meta.json keeps saying `running`, for a pid no lab process has.
     let meta_path = study.join("matrix.n=8/seed-0/meta.json");
     let mut meta = json(&meta_path);

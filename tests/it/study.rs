@@ -77,11 +77,6 @@ fn assert_same_as_a_direct_run(dir: &Path, study: &Path, run: &Path) {
     ];
     let out = lab(dir, &args);
     assert!(out.status.success(), "{}", text(&out));
-    let untimed = |run: &Path| {
-        csv_keep(&run.join("metrics.csv"), |h| {
-            !h.ends_with("_s") && !h.ends_with("_ms")
-        })
-    };
     let direct = untimed(&dir.join("direct"));
     assert!(direct.len() >= 3, "header and Newton rows: {direct:?}");
     assert_eq!(untimed(run), direct);

@@ -124,12 +124,6 @@ pub fn slurm_study(name: &str, grid: &str, seeds: &str, slurm: &str) -> String {
     )
 }
 
-fn untimed(run: &Path) -> Vec<Vec<String>> {
-    csv_keep(&run.join("metrics.csv"), |h| {
-        !h.ends_with("_s") && !h.ends_with("_ms")
-    })
-}
-
 #[test]
 fn a_slurm_study_runs_the_same_runs_as_the_local_executor() {
     let Some(conf) = cluster("a_slurm_study_runs_the_same_runs_as_the_local_executor") else {
