@@ -30,3 +30,18 @@ pub fn refused(key: &str, path: &Path, changes: &[String], allowed: &[&str]) -> 
         allowed.join(", ")
     ))
 }
+
+/// Ok when `old` and `new` differ only in `may_change` ([`changes`]), else [`refused`].
+pub fn check<T: Serialize>(
+    key: &str,
+    path: &Path,
+    (old, new): (&T, &T),
+    may_change: &[&str],
+    allowed: &[&str],
+) -> anyhow::Result<()> {
+    let diffs = changes(old, new, may_change);
+    if diffs.is_empty() {
+        return Ok(());
+    }
+    Err(refused(key, path, &diffs, allowed))
+}

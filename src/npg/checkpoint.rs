@@ -118,16 +118,8 @@ fn check_same_config(dir: &Path, cfg: &NpgConfig) -> Result<()> {
     else {
         return Ok(());
     };
-    let diffs = crate::config::resume::changes(&old, cfg, &MAY_CHANGE);
-    if diffs.is_empty() {
-        return Ok(());
-    }
-    Err(crate::config::resume::refused(
-        "resume_from",
-        &path,
-        &diffs,
-        &MAY_CHANGE[1..4],
-    ))
+    let allowed = &MAY_CHANGE[1..4];
+    crate::config::resume::check("resume_from", &path, (&old, cfg), &MAY_CHANGE, allowed)
 }
 
 /// The evaluation columns of metrics.csv.

@@ -253,10 +253,11 @@ impl<A: Policy, C: ValueFn<Batch = A::Batch>> Trainer<A, C> {
         if iter == iters || scheduled {
             // The run's last evaluation off the schedule draws from a copy of the stream, so a
             // run continued past this end evaluates as an uninterrupted one (it drops this one).
-            let mut copy = self.eval_rng.clone();
+            let mut copy;
             let rng = if scheduled {
                 &mut self.eval_rng
             } else {
+                copy = self.eval_rng.clone();
                 &mut copy
             };
             let (m, sd, len) = evaluate(cfg, &self.learner.actor, &self.collector.obs_norm, rng)?;

@@ -60,16 +60,8 @@ pub fn check_resume(cfg: &PrefixrlConfig) -> Result<()> {
             path.display()
         ))
     })?;
-    let diffs = crate::config::resume::changes(&old, cfg, &MAY_CHANGE);
-    if diffs.is_empty() {
-        return Ok(());
-    }
-    Err(crate::config::resume::refused(
-        "inputs.resume",
-        &path,
-        &diffs,
-        &MAY_CHANGE[1..],
-    ))
+    let allowed = &MAY_CHANGE[1..];
+    crate::config::resume::check("inputs.resume", &path, (&old, cfg), &MAY_CHANGE, allowed)
 }
 
 /// The run directory whose `base/` the stages of `cfg` load, if any (under `stage: all`: the
