@@ -26,6 +26,7 @@ impl DirLock {
     /// Take `dir/name`; `Ok(Err(pid))` when another process holds it (pid 0: unknown).
     pub fn try_take(dir: &Path, name: &str) -> Result<std::result::Result<DirLock, u32>> {
         let path = dir.join(name);
+        not_a_lock_file(&path)?;
         loop {
             let file = OpenOptions::new()
                 .read(true)
@@ -64,7 +65,12 @@ impl Drop for DirLock {
 
 /// The pid of the live process holding `dir/name`, if one does (0 if it wrote none yet).
 pub fn holder(dir: &Path, name: &str) -> Option<u32> {
-    let file = File::open(dir.join(name)).ok()?;
+    let path = dir.join(name);
+    // lab makes only regular lock files; opening a FIFO put there would block.
+    if !fs::metadata(&path).ok()?.is_file() {
+        return None;
+    }
+    let file = File::open(path).ok()?;
     if flock(&file, libc::LOCK_SH) {
         return None; // nobody holds it (our shared lock goes with `file`)
     }
@@ -84,13 +90,25 @@ pub fn wait_released(dir: &Path, name: &str, limit: Duration) -> Option<u32> {
     }
 }
 
+/// Refuse a lock path that exists as something other than a regular file (a FIFO, a folder,
+/// a device): lab never makes one, and opening or truncating it would block or fail obscurely.
+fn not_a_lock_file(path: &Path) -> Result<()> {
+    match fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => Err(crate::error::usage(format!(
+            "{} is not a regular file, so it cannot be lab's lock file; remove or rename it",
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// The pid written in the lock file, else the one in the directory's meta.json.
 fn holder_pid(dir: &Path, name: &str) -> Option<u32> {
-    let text = fs::read_to_string(dir.join(name)).unwrap_or_default();
+    let text = crate::input::read_result(&dir.join(name)).unwrap_or_default();
     if let Ok(pid) = text.trim().parse() {
         return Some(pid);
     }
-    let meta = fs::read_to_string(dir.join("meta.json")).ok()?;
+    let meta = crate::input::read_result(&dir.join("meta.json")).ok()?;
     let meta: serde_json::Value = serde_json::from_str(&meta).ok()?;
     meta.get("pid")?
         .as_u64()

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 pub(super) fn read_meta(dir: &Path) -> Option<serde_json::Value> {
-    let text = fs::read_to_string(dir.join("meta.json")).ok()?;
+    let text = crate::input::read_result(&dir.join("meta.json")).ok()?;
     serde_json::from_str(&text).ok()
 }
 

@@ -234,7 +234,7 @@ fn check_same_study(
     }
     for (cell, yaml) in new.cells.iter().zip(configs) {
         let written =
-            fs::read_to_string(dir.join(&cell.name).join(CELL_CONFIG)).unwrap_or_default();
+            crate::input::read_result(&dir.join(&cell.name).join(CELL_CONFIG)).unwrap_or_default();
         if written != *yaml {
             return Err(changed(&format!("config (cell `{}`)", cell.name)));
         }

@@ -49,7 +49,7 @@ pub struct Outcome {
 
 /// Meta status of a run dir, if it has a readable meta.json.
 pub fn run_status(dir: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(dir.join("meta.json")).ok()?;
+    let text = crate::input::read_result(&dir.join("meta.json")).ok()?;
     let meta: serde_json::Value = serde_json::from_str(&text).ok()?;
     meta.get("status")?.as_str().map(str::to_string)
 }

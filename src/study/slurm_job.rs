@@ -86,7 +86,7 @@ pub fn tasks(root: &Path, record: &StudyRecord) -> Vec<Task> {
 /// Every earlier submission of the study in `dir` (none: an empty list).
 pub fn read_submissions(dir: &Path) -> Result<Vec<Submission>> {
     let path = dir.join(SLURM_DIR).join(SUBMISSIONS);
-    match std::fs::read_to_string(&path) {
+    match crate::input::read_result(&path) {
         Ok(text) => serde_json::from_str(&text)
             .with_context(|| format!("{}: not a list of submissions", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),

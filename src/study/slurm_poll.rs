@@ -166,7 +166,7 @@ pub fn from_queue(q: &Queued) -> Option<TaskState> {
 /// scheduler stopped on purpose (cancel, time limit, preemption), else `failed`. `how` is the
 /// scheduler's word for it (`slurm job 12_3: CANCELLED`), `log` the task's output file.
 pub fn ended(how: &str, scheduler_state: &str, log: &Path) -> TaskState {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let text = crate::input::read_result(log).unwrap_or_default();
     let said = if text.trim().is_empty() {
         "the job ended before the run finished".to_string()
     } else {
@@ -183,7 +183,7 @@ pub fn ended(how: &str, scheduler_state: &str, log: &Path) -> TaskState {
 /// never replaced) and its task's log as `output.log`.
 pub fn settle(run_dir: &Path, seed: u64, state: &TaskState, log: &Path) -> Result<()> {
     let path = run_dir.join("meta.json");
-    let old: Option<serde_json::Value> = std::fs::read_to_string(&path)
+    let old: Option<serde_json::Value> = crate::input::read_result(&path)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .filter(serde_json::Value::is_object); // a list or string is as unreadable as a torn file

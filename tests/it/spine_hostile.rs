@@ -339,3 +339,36 @@ fn resuming_a_run_whose_metrics_csv_is_a_fifo_is_refused_not_read() {
     );
     assert!(!tmp.path().join("b").exists(), "no run folder");
 }
+
+/// lab makes its lock files (`run.lock`, `study.lock`) as regular files. A FIFO in that place
+/// blocked `--force` and `lab status` in open(2) (past the first SIGTERM); now it is no lock:
+/// `status` and `--force` go on, and taking it (a study's `--resume`) is refused naming it.
+#[test]
+fn a_fifo_in_place_of_a_lock_file_blocks_nothing_and_is_never_taken() {
+    let tmp = tempfile::tempdir().unwrap();
+    let study = two_seed_study(tmp.path());
+    let run = study.join("matrix.n=8/seed-0");
+    mkfifo(&run.join("run.lock"));
+    let o = lab_within(tmp.path(), &["status", study.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(stdout(&o).contains("2 completed"), "{}", stdout(&o));
+    mkfifo(&study.join("study.lock"));
+    let o = lab_within(tmp.path(), &["decompose", "--config", "s.yaml", "--resume"]);
+    assert_usage(&o, "study.lock", "study.lock is not a regular file");
+    let args = [
+        "decompose",
+        "--quiet",
+        "--set",
+        "matrix.n=4",
+        "--force",
+        "--out",
+    ];
+    let o = lab_within(tmp.path(), &[&args[..], &[run.to_str().unwrap()]].concat());
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let aside: Vec<_> = std::fs::read_dir(run.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("seed-0.replaced-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "the old run moved aside: {aside:?}");
+}
