@@ -71,8 +71,10 @@ fn config(task: &str, label: &str) -> Result<GrngConfig> {
         format!("task={task}"),
         format!("optimizer.kind={kind}"),
         format!("train.batch={BATCH}"),
-        format!("data.seq_len={SEQ_LEN}"),
     ];
+    if task.starts_with("charlm") {
+        sets.push(format!("data.seq_len={SEQ_LEN}")); // read by the char-LM tasks only
+    }
     sets.extend(keys.map(|kv| format!("optimizer.{kv}")));
     config::load_with_kinds(default, kinds, None, &sets)?.typed()
 }

@@ -255,6 +255,7 @@ impl Validate for GrngConfig {
                 c.check(&format!("toy.{key}"), false, why.to_string());
             }
         }
+        super::unread::check(self, c);
         c.at_least("data.grammar_len", d.grammar_len, 1000);
         c.at_least("data.seq_len", d.seq_len, 2);
         self.validate_sizes(c);

@@ -2,8 +2,9 @@
 //! AdamW, K-FAC and Sophia on small vision and char-LM tasks (spec `grng.md`, issue 13).
 //!
 //! Reading order:
-//! 1. `config.rs`: every key (spec §2.8, §6.2, §6.4); `optimizers.rs`: the kind-tagged
-//!    `optimizer:` section and the registry that turns it into an `optim::Stepper`.
+//! 1. `config.rs`: every key (spec §2.8, §6.2, §6.4), with `unread.rs` (keys the task does not
+//!    read, refused); `optimizers.rs`: the kind-tagged `optimizer:` section and the registry
+//!    that turns it into an `optim::Stepper`.
 //! 2. `tasks.rs`: the §6.2 tasks (data, budget), `files.rs` (the tasks on the user's CIFAR-10
 //!    and MNIST files) and `models.rs` (logreg, MLPs, CNNs with conv-as-unfold, the char GPT),
 //!    all returning logits `(N, C)` and capturing linear maps.
@@ -31,6 +32,7 @@ pub mod sweep;
 pub mod tasks;
 pub mod toy;
 pub mod train;
+mod unread;
 
 pub use config::GrngConfig;
 

@@ -2,9 +2,10 @@
 //! wrap to an empty budget, a target accuracy that can never be reached, an idx header whose
 //! dimensions overflow, a digits file that is a device or a gzip bomb, a fortunes file that is
 //! not UTF-8 or a fortunes text too short to split (refused before a study starts), a
-//! checkpoint whose trainer.json is not an object or has impossible counters, and resuming
-//! under another seed are exit-2 usage errors naming the key or file, with no run folder left;
-//! a non-finite evaluation loss is recorded as divergence, like a step's.
+//! checkpoint whose trainer.json is not an object or has impossible counters, resuming under
+//! another seed, and keys the task does not read are exit-2 usage errors naming the key or
+//! file, with no run folder left; a non-finite evaluation loss is recorded as divergence, like
+//! a step's.
 use crate::common::*;
 use std::path::Path;
 
@@ -304,4 +305,47 @@ fn grng_a_study_on_fortunes_too_short_to_split_is_refused_before_it_starts() {
         !tmp.path().join("out").exists(),
         "the study made its folder"
     );
+}
+
+/// A key the task does not read is refused, not ignored: data of another task, epochs for a
+/// language model (it counts steps), the MLPs' activation for a CNN, toy keys outside the toy
+/// and network keys inside it. Null takes the task's own value and is never refused.
+#[test]
+fn grng_keys_the_task_does_not_read_are_refused_naming_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (lm, toy) = ("task=charlm-grammar", "task=twolayer-toy");
+    let lm_only = "tasks charlm-fortunes, charlm-grammar, but task is mlp-digits";
+    let cases: [(&[&str], &[&str]); 8] = [
+        (&["data.seq_len=128"], &["`data.seq_len`", lm_only]),
+        (&["train.eval_every=5"], &["`train.eval_every`", lm_only]),
+        (
+            &["data.cifar_dir=c"],
+            &["`data.cifar_dir`", "task cnn-cifar10,"],
+        ),
+        (
+            &[lm, "train.epochs=3"],
+            &["`train.epochs`", "budget is train.steps"],
+        ),
+        (
+            &["task=cnn-digits", "model.activation=relu"],
+            &["`model.activation`", "task is cnn-digits"],
+        ),
+        (&["toy.n=4"], &["`toy.n`", "only read by task twolayer-toy"]),
+        (
+            &[toy, "optimizer.lr=0.1"],
+            &["`optimizer.lr`", "not read by task twolayer-toy"],
+        ),
+        (
+            &[toy, "train.batch=8"],
+            &["`train.batch`", "not read by task twolayer-toy"],
+        ),
+    ];
+    for (sets, needles) in cases {
+        refused(d, false, sets, needles);
+    }
+    let o = grng(d, "lm", &[lm, "train.epochs=null", "train.steps=2"]);
+    assert_eq!(code(&o), 0, "null is the task's own value: {}", text(&o));
+    let o = grng(d, "toy", &[toy, "toy.steps=2", "toy.width=16"]);
+    assert_eq!(code(&o), 0, "the toy's own keys: {}", text(&o));
 }
