@@ -3,6 +3,7 @@
 use super::config::{Algo, NpgConfig};
 use super::step::StepRule;
 use crate::config::{Checker, Validate};
+use crate::experiment::Experiment;
 use crate::rl::ENV_IDS;
 
 fn check_step_rule(
@@ -194,7 +195,35 @@ impl Validate for NpgConfig {
                 ),
             );
         }
+        check_norm_clips(self, c);
         validate_algo(&self.algo, c);
+    }
+}
+
+/// A normaliser's `clip` changed from its default while that normaliser is off for the env:
+/// it would be ignored, so it is refused naming the switch.
+fn check_norm_clips(cfg: &NpgConfig, c: &mut Checker) {
+    let default: Option<NpgConfig> = serde_yaml_ng::from_str(NpgConfig::DEFAULT_YAML).ok();
+    let Some(default) = default else {
+        return; // the embedded default always parses (tests/it/configs_valid.rs)
+    };
+    for (name, norm, default) in [
+        ("obs_norm", &cfg.obs_norm, &default.obs_norm),
+        ("reward_norm", &cfg.reward_norm, &default.reward_norm),
+    ] {
+        let why = match norm.enabled {
+            Some(_) => format!("{name}.enabled is false"),
+            None => format!(
+                "{name}.enabled is null: off for the classic-control env {}",
+                cfg.env.id
+            ),
+        };
+        c.relation(
+            &format!("{name}.clip"),
+            &[&format!("{name}.enabled"), "env.id"],
+            norm.on_for(&cfg.env.id) || norm.clip == default.clip,
+            format!("is read only while the normaliser runs, and {why}; set {name}.enabled: true or remove the clip"),
+        );
     }
 }
 

@@ -34,7 +34,8 @@ fn refused(cases: &[(Vec<&str>, &str)]) {
 }
 
 /// Values that wrapped around in 64 bits, a NaN threshold, and `env.model_dir` on a
-/// classic-control env (silently ignored before) are usage errors naming the key.
+/// classic-control env or a normaliser's clip with the normaliser off (silently ignored
+/// before) are usage errors naming the key.
 #[test]
 fn npg_overflowing_and_ignored_values_are_refused() {
     refused(&[
@@ -74,7 +75,36 @@ fn npg_overflowing_and_ignored_values_are_refused() {
             vec!["--set", "algo.kind=npg-cg", "--set", "ent_coef=0.01"],
             "`ent_coef` (from --set ent_coef=0.01): must be 0 for algo.kind = npg-cg",
         ),
+        // A normaliser's clip while that normaliser is off (classic control's default).
+        (
+            vec!["--set", "obs_norm.clip=5"],
+            "`obs_norm.clip` (from --set obs_norm.clip=5): is read only while the normaliser \
+             runs, and obs_norm.enabled is null: off for the classic-control env CartPole-v1",
+        ),
+        (
+            vec![
+                "--set",
+                "reward_norm.enabled=false",
+                "--set",
+                "reward_norm.clip=5",
+            ],
+            "`reward_norm.clip` (from --set reward_norm.clip=5): is read only while the \
+             normaliser runs, and reward_norm.enabled is false",
+        ),
     ]);
+}
+
+/// The same clip with its normaliser on runs.
+#[test]
+fn npg_a_normaliser_clip_runs_when_the_normaliser_is_on() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let smoke = smoke();
+    let sets = ["--set", "obs_norm.enabled=true", "--set", "obs_norm.clip=5"];
+    let o = npg(
+        dir.path(),
+        &[&["--config", smoke.as_str()], &sets[..]].concat(),
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
 }
 
 /// Networks and batches beyond any machine's memory are refused before the run folder:
