@@ -67,9 +67,7 @@ impl Drop for DirLock {
 pub fn holder(dir: &Path, name: &str) -> Option<u32> {
     let path = dir.join(name);
     // lab makes only regular lock files; opening a FIFO put there would block.
-    if !fs::metadata(&path).ok()?.is_file() {
-        return None;
-    }
+    crate::input::check_regular(&path).ok()?;
     let file = File::open(path).ok()?;
     if flock(&file, libc::LOCK_SH) {
         return None; // nobody holds it (our shared lock goes with `file`)
@@ -93,11 +91,13 @@ pub fn wait_released(dir: &Path, name: &str, limit: Duration) -> Option<u32> {
 /// Refuse a lock path that exists as something other than a regular file (a FIFO, a folder,
 /// a device): lab never makes one, and opening or truncating it would block or fail obscurely.
 fn not_a_lock_file(path: &Path) -> Result<()> {
-    match fs::metadata(path) {
-        Ok(meta) if !meta.is_file() => Err(crate::error::usage(format!(
-            "{} is not a regular file, so it cannot be lab's lock file; remove or rename it",
-            path.display()
-        ))),
+    match crate::input::check_regular(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            Err(crate::error::usage(format!(
+                "{}: {e}, so it cannot be lab's lock file; remove or rename it",
+                path.display()
+            )))
+        }
         _ => Ok(()),
     }
 }

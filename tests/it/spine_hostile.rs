@@ -354,7 +354,7 @@ fn a_fifo_in_place_of_a_lock_file_blocks_nothing_and_is_never_taken() {
     assert!(stdout(&o).contains("2 completed"), "{}", stdout(&o));
     mkfifo(&study.join("study.lock"));
     let o = lab_within(tmp.path(), &["decompose", "--config", "s.yaml", "--resume"]);
-    assert_usage(&o, "study.lock", "study.lock is not a regular file");
+    assert_usage(&o, "study.lock", "study.lock: not a regular file (a FIFO)");
     let args = [
         "decompose",
         "--quiet",
