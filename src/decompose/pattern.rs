@@ -180,6 +180,7 @@ fn read_pairs_csv(path: &Path) -> Result<Vec<(usize, [i128; 2])>> {
 fn read_ints<T>(path: &Path, what: &str, to: fn(i128) -> T) -> Result<Array2<T>> {
     let bytes = crate::input::read(path)
         .map_err(|e| usage(format!("{}: cannot read {what}: {e}", path.display())))?;
+    super::npy::check(path, what, &bytes)?;
     let bad = |e: ReadNpyError| {
         let why = match e {
             ReadNpyError::WrongDescriptor(d) => {
