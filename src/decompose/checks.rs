@@ -46,6 +46,13 @@ pub fn matrix(m: &MatrixSpec, c: &mut Checker) {
                 ),
             );
             sum_fits("matrix.sizes", sizes, c);
+            // As `block-pattern` requires: a block of size 0 and its diagonal value were
+            // silently dropped.
+            c.check(
+                "matrix.sizes",
+                !sizes.contains(&0),
+                format!("each block needs size >= 1, got {sizes:?}"),
+            );
         }
         MatrixSpec::File { path } => c.check(
             "matrix.path",

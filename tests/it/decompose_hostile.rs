@@ -181,6 +181,14 @@ fn sizes_and_periods_that_overflow_exit_2_naming_the_key() {
         let blame = format!("invalid value for `{key}` (from --set {last})");
         assert_refused(&decompose(d, &args), key, &[&blame, why], &d.join("run"));
     }
+    // A block of size 0 (and its diagonal value) was silently dropped from A.
+    let empty = ["matrix.sizes=[0, 3]", "subspace.kind=offdiag"];
+    let mut args = Vec::new();
+    for s in exchangeable.iter().chain(&empty) {
+        args.extend(["--set", s]);
+    }
+    let needles = ["`matrix.sizes`", "each block needs size >= 1, got [0, 3]"];
+    assert_refused(&decompose(d, &args), "size 0", &needles, &d.join("run"));
 }
 
 /// `lab decompose --quiet --out OUT --set S...` in `dir` must succeed; its B and C.

@@ -238,3 +238,30 @@ fn an_optimal_start_and_n_1_give_the_closed_forms() {
         );
     }
 }
+
+/// A pairs CSV saved with a UTF-8 BOM was refused as "line 1, column 1: `0` is not an integer
+/// index", the BOM invisible in the message (the matrix CSV reader skipped it). It reads as
+/// the YAML pairs now, CRLF endings included.
+#[test]
+fn a_pairs_csv_with_a_bom_reads_as_the_yaml_pairs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("a.csv"), "4,1,1,1\n1,4,1,1\n1,1,4,1\n1,1,1,4\n").unwrap();
+    std::fs::write(d.join("p.csv"), "\u{feff}0,1\r\n2,3\r\n").unwrap();
+    let base = [
+        "matrix.kind=file",
+        "matrix.path=a.csv",
+        "subspace.kind=pattern",
+    ];
+    let yaml = b_and_c(
+        d,
+        "yaml",
+        &[&base[..], &["subspace.pairs=[[0, 1], [2, 3]]"]].concat(),
+    );
+    let csv = b_and_c(
+        d,
+        "csv",
+        &[&base[..], &["subspace.pairs_file=p.csv"]].concat(),
+    );
+    assert_eq!(yaml, csv);
+}
