@@ -65,7 +65,15 @@ pub fn read_basis(path: &Path, n: usize) -> Result<Vec<SymSparse>> {
                     "basis element {k} is not symmetric: max |D - D^T| = {asym:.3e}"
                 )));
             }
-            Ok(sparse_of(&((&d + &d.t()) * 0.5)))
+            // Only the span counts: an element far from unit size is brought to max |entry| 1,
+            // since its Gram entries (squares) under- or overflowed, and a nonzero element of
+            // size 1e-300 was dropped as linearly dependent (L = {0} for span{it}).
+            let unit = if scale > 0.0 && !(1e-100..=1e100).contains(&scale) {
+                scale
+            } else {
+                1.0
+            };
+            Ok(sparse_of(&((&d + &d.t()) * (0.5 / unit))))
         })
         .collect()
 }

@@ -265,3 +265,37 @@ fn a_pairs_csv_with_a_bom_reads_as_the_yaml_pairs() {
     );
     assert_eq!(yaml, csv);
 }
+
+/// Basis elements far from unit size: the Gram entries of the dependence check (squares)
+/// underflowed, so span{1e-300·D} was dropped as dependent (L = {0}, a warning) and a perp
+/// basis of it left L^⊥ = {0} ("nondegeneracy violated"). Only the span counts: 1e-300·D and
+/// 1e300·D give D's answer.
+#[test]
+fn basis_elements_far_from_unit_size_span_what_they_span() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("a.csv"), "2,1\n1,2\n").unwrap();
+    let off = |s: f64| ndarray::arr3(&[[[0.0, s], [s, 0.0]]]);
+    let diag = |s: f64| ndarray::arr3(&[[[s, 0.0], [0.0, s]]]);
+    for (kind, elem) in [
+        ("basis-file", &off as &dyn Fn(f64) -> _),
+        ("perp-basis-file", &diag),
+    ] {
+        let mut answers = Vec::new();
+        for s in [1.0, 1e-300, 1e300] {
+            ndarray_npy::write_npy(d.join("e.npy"), &elem(s)).unwrap();
+            let sets = [
+                "matrix.kind=file",
+                "matrix.path=a.csv",
+                "subspace.path=e.npy",
+            ];
+            let k = format!("subspace.kind={kind}");
+            let out = format!("{kind}-{s:e}");
+            answers.push(b_and_c(d, &out, &[&sets[..], &[k.as_str()]].concat()));
+        }
+        let want = Array2::from_diag(&ndarray::arr1(&[0.5, 0.5]));
+        for (b, _) in &answers {
+            assert!((b - &want).mapv(f64::abs).sum() < 1e-12, "{kind}: B = {b}");
+        }
+    }
+}
