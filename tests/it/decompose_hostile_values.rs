@@ -269,7 +269,7 @@ fn a_pairs_csv_with_a_bom_reads_as_the_yaml_pairs() {
 /// Basis elements far from unit size: the Gram entries of the dependence check (squares)
 /// underflowed, so span{1e-300·D} was dropped as dependent (L = {0}, a warning) and a perp
 /// basis of it left L^⊥ = {0} ("nondegeneracy violated"). Only the span counts: 1e-300·D and
-/// 1e300·D give D's answer.
+/// 1e300·D give D's answer; circulant columns likewise (1e300 failed the line search).
 #[test]
 fn basis_elements_far_from_unit_size_span_what_they_span() {
     let dir = tempfile::tempdir().unwrap();
@@ -297,5 +297,26 @@ fn basis_elements_far_from_unit_size_span_what_they_span() {
         for (b, _) in &answers {
             assert!((b - &want).mapv(f64::abs).sum() < 1e-12, "{kind}: B = {b}");
         }
+    }
+    // Circulant columns the same: span{Z_1} of a 4x4 A, given at three sizes.
+    std::fs::write(d.join("a4.csv"), "4,1,0,1\n1,4,1,0\n0,1,4,1\n1,0,1,4\n").unwrap();
+    let mut answers = Vec::new();
+    for s in ["1", "1e-300", "1e300"] {
+        let col = format!("subspace.columns=[[0, {s}, 0, {s}]]");
+        let sets = [
+            "matrix.kind=file",
+            "matrix.path=a4.csv",
+            "subspace.kind=circulant",
+            &col,
+        ];
+        answers.push(b_and_c(d, &format!("circulant-{s}"), &sets));
+    }
+    let (b1, c1) = &answers[0];
+    assert!(
+        c1.mapv(f64::abs).sum() > 0.1,
+        "C = {c1} lies in span{{Z_1}}"
+    );
+    for (b, _) in &answers[1..] {
+        assert!((b - b1).mapv(f64::abs).sum() < 1e-12, "B = {b}, want {b1}");
     }
 }
