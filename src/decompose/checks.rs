@@ -1,7 +1,7 @@
 //! Range checks of the decompose config's sections (see [`super::config`]'s `Validate`): each
 //! problem names its key, so the error says where the value came from.
-use super::config::{MatrixSpec, PatternSpec};
-use crate::config::Checker;
+use super::config::{DecomposeConfig, MatrixSpec, Method, PatternSpec};
+use crate::config::{changed_keys, Checker};
 
 pub fn matrix(m: &MatrixSpec, c: &mut Checker) {
     match m {
@@ -24,6 +24,7 @@ pub fn matrix(m: &MatrixSpec, c: &mut Checker) {
             alpha,
         } => {
             c.at_least("matrix.periods", *periods, 1);
+            twice_fits("matrix.periods", *periods, c);
             c.check(
                 "matrix.hurst",
                 *hurst > 0.0 && *hurst < 1.0,
@@ -33,21 +34,98 @@ pub fn matrix(m: &MatrixSpec, c: &mut Checker) {
         }
         MatrixSpec::BlockExchangeable {
             sizes, diagonal, ..
-        } => c.relation(
-            "matrix.diagonal",
-            &["matrix.sizes"],
-            sizes.len() == diagonal.len() && !sizes.is_empty(),
-            format!(
-                "needs one value per block: {} sizes, {} diagonal values",
-                sizes.len(),
-                diagonal.len()
-            ),
-        ),
+        } => {
+            c.relation(
+                "matrix.diagonal",
+                &["matrix.sizes"],
+                sizes.len() == diagonal.len() && !sizes.is_empty(),
+                format!(
+                    "needs one value per block: {} sizes, {} diagonal values",
+                    sizes.len(),
+                    diagonal.len()
+                ),
+            );
+            sum_fits("matrix.sizes", sizes, c);
+            // As `block-pattern` requires: a block of size 0 and its diagonal value were
+            // silently dropped.
+            c.check(
+                "matrix.sizes",
+                !sizes.contains(&0),
+                format!("each block needs size >= 1, got {sizes:?}"),
+            );
+        }
         MatrixSpec::File { path } => c.check(
             "matrix.path",
             path.exists(),
             format!("no such file {}", path.display()),
         ),
+    }
+}
+
+/// Block sizes whose sum is a number: the sum wrapped around before, so sizes
+/// [2^64 − 1, 5] summed to 4, passed as n = 4 and panicked on a capacity overflow (exit 101).
+pub fn sum_fits(key: &str, sizes: &[usize], c: &mut Checker) {
+    let sum = sizes.iter().try_fold(0usize, |s, &x| s.checked_add(x));
+    c.check(
+        key,
+        sum.is_some(),
+        format!("the sizes {sizes:?} add up to more than {}", usize::MAX),
+    );
+}
+
+/// `periods` whose 2·periods observations are a number (it wrapped to 0 before: a panic).
+pub fn twice_fits(key: &str, periods: usize, c: &mut Checker) {
+    c.check(
+        key,
+        periods.checked_mul(2).is_some(),
+        format!(
+            "{periods} periods make 2 x {periods} observations, past the largest size {}",
+            usize::MAX
+        ),
+    );
+}
+
+/// `random-trace-free`: at most n(n+1)/2 − 1 elements, the dimension of the trace-free
+/// symmetric matrices (n = 0: A's size is not known before it is read). More cannot be
+/// independent, and the dependence check's Gram matrix is dim×dim: dim = 10⁵ at n = 4 ran
+/// for minutes in gigabytes before this.
+pub fn trace_free_dim(dim: usize, n: usize, c: &mut Checker) {
+    let most = n.saturating_mul(n.saturating_add(1)) / 2 - usize::from(n > 0);
+    c.check(
+        "subspace.dim",
+        n == 0 || dim <= most,
+        format!(
+            "must be at most n(n+1)/2 - 1 = {most}, the dimension of the trace-free symmetric \
+             {n}x{n} matrices (more cannot be linearly independent; `kind: trace-zero` is all \
+             of them), got {dim}"
+        ),
+    );
+}
+
+/// Finance mode solves its Markovian structure by primal Newton with the explicit Hessian and
+/// the others in closed form, and writes no B or C: another `solver.method`, the CG and basis
+/// keys of `solver` and `output.*` were ignored; now refused when changed from the default.
+pub fn finance_unread(cfg: &DecomposeConfig, default: &DecomposeConfig, c: &mut Checker) {
+    let why = "is not read in mode finance (its Markovian structure is solved by primal \
+               Newton, `solver.method: newton`, the others in closed form; it writes no B or C)";
+    if !matches!(cfg.solver.method, Method::Auto | Method::Newton) {
+        c.relation("solver.method", &["mode.kind"], false, why);
+    }
+    const UNREAD: [&str; 7] = [
+        "solver.max_full_hessian",
+        "solver.cg_max_iter",
+        "solver.cg_forcing",
+        "solver.cg_tol",
+        "solver.cg_jacobi",
+        "solver.strict_basis",
+        "solver.dual_start_scale",
+    ];
+    let solver = changed_keys("solver", &cfg.solver, Some(&default.solver))
+        .into_iter()
+        .filter(|k| UNREAD.contains(&k.as_str()));
+    let output = changed_keys("output", &cfg.output, Some(&default.output));
+    for key in solver.chain(output) {
+        c.relation(&key, &["mode.kind"], false, why);
     }
 }
 
@@ -90,6 +168,7 @@ pub fn pattern(p: &PatternSpec, c: &mut Checker) {
 /// within-block entries, which `within_excluded` drops).
 pub fn block_pattern(sizes: &[usize], within: &[usize], cross: &[[usize; 2]], c: &mut Checker) {
     let r = sizes.len();
+    sum_fits("subspace.sizes", sizes, c);
     c.check(
         "subspace.sizes",
         !sizes.is_empty() && !sizes.contains(&0),

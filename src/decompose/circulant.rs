@@ -60,7 +60,15 @@ pub fn columns(n: usize, lags: &[usize], explicit: &[Vec<f64>]) -> Result<Vec<Ar
                 col[n - k]
             )));
         }
-        out.push(Array1::from(col.clone()));
+        // Only the span counts: a column far from unit size is brought to max |entry| 1 (its
+        // squares under- or overflowed: 1e-300 was dropped as dependent, 1e300 failed the
+        // line search), as basis-file elements are.
+        let unit = if scale > 0.0 && !(1e-100..=1e100).contains(&scale) {
+            scale
+        } else {
+            1.0
+        };
+        out.push(Array1::from(col.clone()) / unit);
     }
     Ok(out)
 }

@@ -277,7 +277,9 @@ impl Validate for DecomposeConfig {
                            subspaces, spec §5)";
                 c.relation(&key, &["mode.kind"], false, why);
             }
+            checks::finance_unread(self, &default, c);
             c.at_least("mode.periods", f.periods, 2);
+            checks::twice_fits("mode.periods", f.periods, c);
             c.check(
                 "mode.hurst",
                 !f.hurst.is_empty() && f.hurst.iter().all(|h| *h > 0.0 && *h < 1.0),
@@ -301,6 +303,13 @@ impl Validate for DecomposeConfig {
                 (0.0..=1.0).contains(density),
                 format!("must be in [0, 1], got {density}"),
             );
+        }
+        match &self.subspace {
+            SubspaceSpec::BlockOffdiag { sizes } => checks::sum_fits("subspace.sizes", sizes, c),
+            SubspaceSpec::RandomTraceFree { dim } => {
+                checks::trace_free_dim(*dim, super::memory::matrix_n(&self.matrix), c)
+            }
+            _ => {}
         }
         if let SubspaceSpec::Pattern(p) | SubspaceSpec::ComplementPattern(p) = &self.subspace {
             checks::pattern(p, c);

@@ -4,6 +4,7 @@ use crate::error::usage;
 use anyhow::Result;
 use ndarray::{Array2, Array3, Axis};
 use ndarray_linalg::SVDInto;
+use ndarray_npy::ReadNpyExt;
 use rand::Rng;
 use rand_distr::StandardNormal;
 use std::path::Path;
@@ -26,17 +27,26 @@ pub fn random_trace_free(n: usize, dim: usize, rng: &mut impl Rng) -> Vec<SymSpa
 
 /// A (m, n, n) float64 `.npy` of symmetric matrices.
 pub fn read_basis(path: &Path, n: usize) -> Result<Vec<SymSparse>> {
-    crate::input::check(path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
-    let arr: Array3<f64> = ndarray_npy::read_npy(path).map_err(|e| {
-        usage(format!(
-            "{}: not a 3-D float64 .npy basis file of shape (m, n, n): {e}",
-            path.display()
-        ))
-    })?;
+    let what = "a 3-D float64 .npy basis file of shape (m, n, n)";
+    let bytes = super::npy::read(path, what)?;
+    let arr = Array3::<f64>::read_npy(&bytes[..])
+        .map_err(|e| usage(format!("{}: not {what}: {e}", path.display())))?;
+    drop(bytes);
     let (m, r, c) = arr.dim();
     if r != n || c != n {
         return Err(usage(format!(
             "{}: basis matrices are {r}x{c} but A is {n}x{n}",
+            path.display()
+        )));
+    }
+    // More matrices than the symmetric n×n matrices have dimensions cannot be independent, and
+    // the dependence check's Gram matrix is m×m: 10⁵ copies of a 2×2 matrix (a 3 MB file)
+    // took 13 GB and minutes before this.
+    let dim = n * (n + 1) / 2;
+    if m > dim {
+        return Err(usage(format!(
+            "{}: holds {m} matrices, more than the n(n+1)/2 = {dim} dimensions of the \
+             symmetric {n}x{n} matrices, so at most {dim} of them are linearly independent",
             path.display()
         )));
     }
@@ -55,7 +65,15 @@ pub fn read_basis(path: &Path, n: usize) -> Result<Vec<SymSparse>> {
                     "basis element {k} is not symmetric: max |D - D^T| = {asym:.3e}"
                 )));
             }
-            Ok(sparse_of(&((&d + &d.t()) * 0.5)))
+            // Only the span counts: an element far from unit size is brought to max |entry| 1,
+            // since its Gram entries (squares) under- or overflowed, and a nonzero element of
+            // size 1e-300 was dropped as linearly dependent (L = {0} for span{it}).
+            let unit = if scale > 0.0 && !(1e-100..=1e100).contains(&scale) {
+                scale
+            } else {
+                1.0
+            };
+            Ok(sparse_of(&((&d + &d.t()) * (0.5 / unit))))
         })
         .collect()
 }

@@ -4,12 +4,20 @@ use crate::error::usage;
 use anyhow::{Context, Result};
 use ndarray::{Array1, Array2};
 use ndarray_linalg::{Cholesky, EigValsh, QR, UPLO};
+use ndarray_npy::ReadNpyExt;
 use rand::Rng;
 use rand_distr::StandardNormal;
 use std::path::Path;
 
 /// Tolerance for |A − Aᵀ| relative to max |A|.
 const SYMMETRY_TOL: f64 = 1e-10;
+
+/// The range of max |A_ij| that is accepted. The solvers and certificates square entries of A
+/// and of B ≈ A⁻¹ (‖A‖_F², Hessian entries BᵢⱼBₖₗ): at 1e160 or 1e-155 that over- or
+/// underflowed (NaN residuals, a line search that never succeeds, a LAPACK error, exit 1),
+/// for a problem that scaling makes trivial.
+const SCALE_MAX: f64 = 1e100;
+const SCALE_MIN: f64 = 1e-100;
 
 /// cond(A) above this draws a warning (spec §7.4).
 pub const COND_WARN: f64 = 1e12;
@@ -104,7 +112,8 @@ pub fn wishart(n: usize, scale: f64, shift: f64, rng: &mut impl Rng) -> Array2<f
 pub fn banded(n: usize, b: usize, shift: f64, rng: &mut impl Rng) -> Array2<f64> {
     let mut a = Array2::zeros((n, n));
     for i in 0..n {
-        for j in i..n.min(i + b + 1) {
+        // Saturating: i + b + 1 wrapped at b = 2^64 − 1, and A came out as shift·I.
+        for j in i..n.min(i.saturating_add(b).saturating_add(1)) {
             let v: f64 = rng.sample(StandardNormal);
             a[[i, j]] = v;
             a[[j, i]] = v;
@@ -143,12 +152,12 @@ fn read(path: &Path) -> Result<Array2<f64>> {
     crate::input::check(path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     match ext {
-        "npy" => ndarray_npy::read_npy(path).map_err(|e| {
-            usage(format!(
-                "{}: not a 2-D float64 .npy file: {e}",
-                path.display()
-            ))
-        }),
+        "npy" => {
+            let what = "a 2-D float64 .npy file";
+            let bytes = super::npy::read(path, what)?;
+            Array2::<f64>::read_npy(&bytes[..])
+                .map_err(|e| usage(format!("{}: not {what}: {e}", path.display())))
+        }
         "csv" => read_csv(path),
         _ => Err(usage(format!(
             "{}: expected a .npy or .csv file",
@@ -157,31 +166,43 @@ fn read(path: &Path) -> Result<Array2<f64>> {
     }
 }
 
+/// A header-less CSV of numbers, one row of A a line (blank lines skipped, a UTF-8 BOM and
+/// CRLF endings allowed); messages name the line as the file numbers it.
 fn read_csv(path: &Path) -> Result<Array2<f64>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_path(path)
-        .map_err(|e| usage(format!("{}: {e}", path.display())))?;
-    let mut rows: Vec<Vec<f64>> = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| usage(format!("{}: {e}", path.display())))?;
-        let row = record
-            .iter()
-            .map(|s| s.trim().parse::<f64>())
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| usage(format!("{} line {}: {e}", path.display(), i + 1)))?;
-        rows.push(row);
+    use std::io::BufRead;
+    let p = path.display();
+    let file = std::fs::File::open(path).map_err(|e| usage(format!("{p}: {e}")))?;
+    let mut rows: Vec<(usize, Vec<f64>)> = Vec::new();
+    for (k, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|e| usage(format!("{p} line {}: {e}", k + 1)))?;
+        let line = line.trim_start_matches('\u{feff}').trim();
+        if line.is_empty() {
+            continue;
+        }
+        let value = |(c, s): (usize, &str)| {
+            s.trim().parse::<f64>().map_err(|e| {
+                let s = s.trim();
+                usage(format!("{p} line {}, column {}: `{s}`: {e}", k + 1, c + 1))
+            })
+        };
+        let row = line
+            .split(',')
+            .enumerate()
+            .map(value)
+            .collect::<Result<_>>()?;
+        rows.push((k + 1, row));
+    }
+    if rows.is_empty() {
+        return Err(usage(format!("{p}: the file holds no rows (A is empty)")));
     }
     let n = rows.len();
-    if let Some((i, r)) = rows.iter().enumerate().find(|(_, r)| r.len() != n) {
+    if let Some((line, r)) = rows.iter().find(|(_, r)| r.len() != n) {
         return Err(usage(format!(
-            "{}: A must be square, but line {} has {} values for {n} lines",
-            path.display(),
-            i + 1,
+            "{p}: A must be square, but line {line} has {} values for {n} lines",
             r.len()
         )));
     }
-    Ok(Array2::from_shape_fn((n, n), |(i, j)| rows[i][j]))
+    Ok(Array2::from_shape_fn((n, n), |(i, j)| rows[i].1[j]))
 }
 
 /// Square, finite, symmetric to a tolerance, and Cholesky-factorizable.
@@ -197,6 +218,15 @@ pub fn check_spd(a: &Array2<f64>) -> Result<Conditioning> {
         return Err(usage(format!("A[{i},{j}] = {v} is not finite")));
     }
     let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if !(SCALE_MIN..=SCALE_MAX).contains(&scale) {
+        return Err(usage(format!(
+            "max |A_ij| = {scale:.3e} is outside [{SCALE_MIN:.0e}, {SCALE_MAX:.0e}]: squares of \
+             the entries of A and of B (about 1/A) leave double precision there, which failed \
+             runs with NaN or LAPACK errors; the decomposition scales (tA = (B/t)^-1 + tC, \
+             spec section 1.4), so divide A by about {:.0e} and scale B and C back",
+            10f64.powf(scale.log10().round())
+        )));
+    }
     let asym = (a - &a.t()).iter().fold(0.0f64, |m, v| m.max(v.abs()));
     if asym > SYMMETRY_TOL * scale {
         return Err(usage(format!(

@@ -45,8 +45,10 @@ pub fn matrix_n(spec: &MatrixSpec) -> usize {
         MatrixSpec::RandomSpd { n, .. }
         | MatrixSpec::Wishart { n, .. }
         | MatrixSpec::Banded { n, .. } => *n,
-        MatrixSpec::BlockExchangeable { sizes, .. } => sizes.iter().sum(),
-        MatrixSpec::MixedFbm { periods, .. } => 2 * periods,
+        MatrixSpec::BlockExchangeable { sizes, .. } => {
+            sizes.iter().fold(0, |s: usize, &x| s.saturating_add(x))
+        }
+        MatrixSpec::MixedFbm { periods, .. } => periods.saturating_mul(2),
         MatrixSpec::File { path } => file_n(path),
     }
 }
@@ -233,7 +235,7 @@ fn resolve(cfg: &DecomposeConfig, n: usize, d: &Dims, budget: f64) -> Method {
 /// are 2·periods square, counted as dense n×n).
 pub fn estimate(cfg: &DecomposeConfig, budget: f64) -> Estimate {
     if let Mode::Finance(f) = &cfg.mode {
-        let n = 2 * f.periods;
+        let n = f.periods.saturating_mul(2);
         let d = dims(&SubspaceSpec::Offdiag {}, n);
         let bytes = bytes(Method::Newton, n, &Dims { m: 0.0, ..d });
         return Estimate {

@@ -36,6 +36,7 @@ pub mod matrix;
 pub mod memory;
 pub mod newton;
 pub mod nondegen;
+pub mod npy;
 pub mod pattern;
 pub mod solve;
 pub mod structures;

@@ -143,6 +143,9 @@ fn read_pairs_csv(path: &Path) -> Result<Vec<(usize, [i128; 2])>> {
             path.display()
         ))
     })?;
+    // A UTF-8 BOM (as some editors save) was read into the first index and refused with an
+    // invisible character in the message; the matrix CSV reader skips it too.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut rows = Vec::new();
     for (k, line) in text.lines().enumerate().map(|(k, l)| (k + 1, l.trim())) {
         if line.is_empty() {
@@ -180,6 +183,7 @@ fn read_pairs_csv(path: &Path) -> Result<Vec<(usize, [i128; 2])>> {
 fn read_ints<T>(path: &Path, what: &str, to: fn(i128) -> T) -> Result<Array2<T>> {
     let bytes = crate::input::read(path)
         .map_err(|e| usage(format!("{}: cannot read {what}: {e}", path.display())))?;
+    super::npy::check(path, what, &bytes)?;
     let bad = |e: ReadNpyError| {
         let why = match e {
             ReadNpyError::WrongDescriptor(d) => {

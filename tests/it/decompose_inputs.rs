@@ -154,15 +154,28 @@ fn block_pattern_exclusions_are_checked() {
 #[test]
 fn the_linear_dependence_warning_is_given_once_and_recorded() {
     let dir = tempfile::tempdir().unwrap();
+    // Four elements of rank 2 (D, 2D, E, D + E); `random-trace-free` with dim above
+    // n(n+1)/2 - 1 was the dependent set here, and is refused now (decompose_hostile).
+    let pair = |i: usize, j: usize| {
+        let mut d = ndarray::Array2::<f64>::zeros((3, 3));
+        d[[i, j]] = 1.0;
+        d[[j, i]] = 1.0;
+        d
+    };
+    let (d, e) = (pair(0, 1), pair(1, 2));
+    let elems = [d.clone(), &d * 2.0, e.clone(), &d + &e];
+    let views: Vec<_> = elems.iter().map(|x| x.view()).collect();
+    let basis = ndarray::stack(ndarray::Axis(0), &views).unwrap();
+    ndarray_npy::write_npy(dir.path().join("basis.npy"), &basis).unwrap();
     let (code, text) = decompose(
         dir.path(),
         &[
             "--set",
             "matrix.n=3",
             "--set",
-            "subspace.kind=random-trace-free",
+            "subspace.kind=basis-file",
             "--set",
-            "subspace.dim=7",
+            "subspace.path=basis.npy",
             "--set",
             "solver.method=newton",
         ],

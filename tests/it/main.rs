@@ -30,6 +30,8 @@ mod decompose_driver;
 mod decompose_dual;
 mod decompose_exact;
 mod decompose_finance;
+mod decompose_hostile;
+mod decompose_hostile_values;
 mod decompose_inputs;
 mod decompose_memory;
 mod decompose_oracle;
