@@ -290,7 +290,14 @@ impl Validate for DecomposeConfig {
                 !f.structures.is_empty(),
                 "needs at least one",
             );
-            c.positive("mode.risk_aversion", f.risk_aversion);
+            c.check(
+                "mode.risk_aversion",
+                (1e-100..=1e100).contains(&f.risk_aversion),
+                format!(
+                    "must be in [1e-100, 1e100] (the certainty equivalent divides by it), got {:e}",
+                    f.risk_aversion
+                ),
+            );
             c.check(
                 "mode.alpha",
                 checks::alpha_ok(f.alpha),

@@ -39,15 +39,46 @@ pub fn alpha_std(cfg: &FinanceConfig, hurst: f64) -> f64 {
 /// α_code = 1e-5 (ratio ≈ 3e-12 at the spec's N = 125, H = 0.7) solves, 1e-6 (3e-14) does not.
 const MIN_FRACTIONAL_RATIO: f64 = 1e-12;
 
+/// Above this ratio the Brownian part is lost next to the fractional one (see [`check_alpha`]):
+/// at N = 8, H = 0.7, α = 7e5 (ratio ≈ 5e10) solves and 1e6 (1e11) does not (Newton stalls).
+const MAX_FRACTIONAL_RATIO: f64 = 1e10;
+
 /// Refuse (usage error naming `mode.alpha`) an α so small that Σ = Cov(X, Y) of §5.4 is
-/// numerically singular at some H of the config.
+/// numerically singular at some H of the config, or so large that the Brownian part is lost
+/// next to the fractional one: Cov(X, Y) then has condition ≈ the parts' ratio (the market is
+/// numerically pure fBM), and from α ≈ 1e100 its squares overflow (NaN mid-run, exit 1).
 pub fn check_alpha(cfg: &FinanceConfig) -> Result<()> {
     for &h in &cfg.hurst {
         // α_std = α·2^{-H} (code convention) or α.
         let scale = alpha_std(cfg, h) / cfg.alpha;
         check_fractional_part("mode.alpha", cfg.alpha, scale, cfg.periods, h)?;
+        let per_unit_alpha = fractional_per_unit_alpha(scale, cfg.periods, h);
+        let ratio = cfg.alpha * cfg.alpha * per_unit_alpha;
+        if ratio.is_nan() || ratio > MAX_FRACTIONAL_RATIO {
+            let most = (MAX_FRACTIONAL_RATIO / per_unit_alpha).sqrt();
+            return Err(crate::error::usage(format!(
+                "mode.alpha = {:?}: at hurst {h} the Brownian part of the covariance (spec 5.4) \
+                 is {:.1e} of the fractional part, below what the solver resolves \
+                 ({:.0e}), so the market is numerically pure fBM and Cov(X, Y) numerically \
+                 singular; use |alpha| of at most {most:.1e}",
+                cfg.alpha,
+                1.0 / ratio,
+                1.0 / MAX_FRACTIONAL_RATIO
+            )));
+        }
     }
     Ok(())
+}
+
+/// Σ's fractional part over its Brownian part per unit α²: α_std²Δt^{2H}·λ_min(R) / Δt with
+/// α_std = scale·α (see [`check_fractional_part`]).
+fn fractional_per_unit_alpha(scale: f64, periods: usize, hurst: f64) -> f64 {
+    use ndarray_linalg::{EigValsh, UPLO};
+    let dt = 1.0 / periods as f64;
+    let lambda_min = fgn_correlation_matrix(periods, hurst)
+        .eigvalsh(UPLO::Lower)
+        .map_or(0.0, |e| e.iter().copied().fold(f64::INFINITY, f64::min));
+    scale * scale * dt.powf(2.0 * hurst) * lambda_min / dt
 }
 
 /// Refuse (usage error naming `key`) an α (α_std = scale·α) so small that the §5.4 covariance
@@ -61,12 +92,7 @@ pub fn check_fractional_part(
     periods: usize,
     hurst: f64,
 ) -> Result<()> {
-    use ndarray_linalg::{EigValsh, UPLO};
-    let dt = 1.0 / periods as f64;
-    let lambda_min = fgn_correlation_matrix(periods, hurst)
-        .eigvalsh(UPLO::Lower)
-        .map_or(0.0, |e| e.iter().copied().fold(f64::INFINITY, f64::min));
-    let per_unit_alpha = scale * scale * dt.powf(2.0 * hurst) * lambda_min / dt;
+    let per_unit_alpha = fractional_per_unit_alpha(scale, periods, hurst);
     let ratio = alpha * alpha * per_unit_alpha;
     if ratio.is_nan() || ratio < MIN_FRACTIONAL_RATIO {
         let need = (MIN_FRACTIONAL_RATIO / per_unit_alpha).sqrt();

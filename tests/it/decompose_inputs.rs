@@ -91,6 +91,40 @@ fn an_alpha_too_small_for_double_precision_is_a_usage_error() {
     assert_eq!(code, 0, "{text}");
 }
 
+/// The other end in finance mode: with the Brownian part lost next to the fractional one,
+/// Newton stalled (α = 1e6 at N = 8, exit 1) and from α ≈ 1e100 the squares overflowed; a
+/// risk aversion of 1e-320 made the certainty equivalent infinite mid-run. Both are refused
+/// naming the key; α = 3e5 still solves.
+#[test]
+fn an_alpha_too_large_or_a_vanishing_risk_aversion_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let finance = ["--set", "mode.kind=finance", "--set", "mode.periods=8"];
+    for alpha in ["1e6", "-1e60", "1e200"] {
+        let set = format!("mode.alpha={alpha}");
+        let (code, text) = decompose(dir.path(), &[&finance[..], &["--set", &set]].concat());
+        assert_eq!(code, 2, "{text}");
+        assert!(
+            text.contains("mode.alpha = ")
+                && text.contains("the market is numerically pure fBM")
+                && text.contains("use |alpha| of at most 3.2e5"),
+            "{text}"
+        );
+        assert!(!dir.path().join("run").exists(), "nothing written");
+    }
+    let set = "mode.risk_aversion=1e-320";
+    let (code, text) = decompose(dir.path(), &[&finance[..], &["--set", set]].concat());
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("`mode.risk_aversion`") && text.contains("[1e-100, 1e100]"),
+        "{text}"
+    );
+    let (code, text) = decompose(
+        dir.path(),
+        &[&finance[..], &["--set", "mode.alpha=3e5"]].concat(),
+    );
+    assert_eq!(code, 0, "{text}");
+}
+
 /// `cross_excluded` lists pairs of different blocks whose cross entries leave L: a block
 /// paired with itself, an index past the last block or a pair given twice is a mistake, said
 /// with the key and why instead of being ignored.
