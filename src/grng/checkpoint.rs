@@ -266,6 +266,24 @@ pub fn load(
             trainer.step
         )));
     }
+    // One `epoch_grad` value per step of the epoch in progress, the Pearson measures on some of
+    // them: other lengths skewed the epoch's averages (or, with a wrong epoch_start_step,
+    // skipped other batches of the epoch) silently.
+    let in_epoch = trainer.step - trainer.epoch_start_step;
+    let per_step = trainer.epoch_grad.len();
+    if per_step as u64 != in_epoch || trainer.epoch_pug.len().max(trainer.epoch_pc.len()) > per_step
+    {
+        return Err(usage(format!(
+            "resume_from: {} is damaged: `epoch_grad` holds {per_step} values (epoch_pug {}, \
+             epoch_pc {}) where its counters give {in_epoch} steps of the epoch in progress \
+             (step {} - epoch_start_step {}); start the run again without --resume",
+            path.display(),
+            trainer.epoch_pug.len(),
+            trainer.epoch_pc.len(),
+            trainer.step,
+            trainer.epoch_start_step
+        )));
+    }
     // A damaged file is the user's input, like a bad trainer.json: exit 2 naming it.
     let damaged = |e: anyhow::Error| {
         usage(format!(

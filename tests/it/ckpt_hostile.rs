@@ -87,7 +87,7 @@ fn grng_resume_refuses_checkpoint_tensors_and_state_that_do_not_fit() {
             (lab(d, &args), d.join(out))
         }
     };
-    let cases: [(&str, Edit, &[&str]); 12] = [
+    let cases: [(&str, Edit, &[&str]); 13] = [
         // A short Δθ panicked at the first consecutive-update Pearson measure (exit 101).
         (
             M,
@@ -166,6 +166,15 @@ fn grng_resume_refuses_checkpoint_tensors_and_state_that_do_not_fit() {
             Edit::J(|v| v["groups"][0]["weight_decay"] = 5.0.into()),
             &[J, "group `decay`: `weight_decay` is 5 there"],
         ),
+        // Skipped the epoch's batches from the wrong one on: another run, silently.
+        (
+            "trainer.json",
+            Edit::J(|v| v["epoch_start_step"] = 1.into()),
+            &[
+                "trainer.json is damaged: `epoch_grad` holds 2 values",
+                "its counters give 1 steps",
+            ],
+        ),
     ];
     assert_each_refused(&d.join("adamw/checkpoint"), &cases, resume("adamw"));
     let kfac = ["optimizer.kind=kfac", "train.stop_after=2", "assert=null"];
@@ -242,6 +251,34 @@ fn prefixrl_resume_refuses_checkpoint_state_that_does_not_fit() {
         (o, root.join("run"))
     };
     assert_each_refused(&first.join("checkpoints/step-00000002"), &cases, resume);
+    // metrics.csv without the rows up to the checkpoint: the continued run's rows skipped the
+    // missing steps (exit 0).
+    let metrics = first.join("metrics.csv");
+    let whole = read(&metrics);
+    let lines: Vec<&str> = whole.lines().collect();
+    assert_eq!(lines.len(), 3, "a header and steps 1, 2: {whole}");
+    for (i, (text, needle)) in [
+        (
+            format!("{}\n{}\n", lines[0], lines[2]),
+            "step 2 where step 1 was due",
+        ),
+        (
+            format!("{}\n{}\n", lines[0], lines[1]),
+            "its rows end at step 1",
+        ),
+        (String::new(), "metrics.csv: is missing"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        match text.is_empty() {
+            true => std::fs::remove_file(&metrics).unwrap(),
+            false => std::fs::write(&metrics, text).unwrap(),
+        }
+        let (o, out) = resume(&format!("rows{i}"));
+        assert_refused(&o, needle, &["inputs.resume", needle], &out);
+    }
+    std::fs::write(&metrics, whole).unwrap();
     let (o, _) = resume("whole");
     assert_eq!(code(&o), 0, "the repaired files resume: {}", text(&o));
 }
@@ -251,16 +288,8 @@ fn prefixrl_a_base_model_with_nan_weights_is_refused_before_the_run_folder() {
     // The train stage loaded it after making the run folder: exit 1 and a failed run.
     let tmp = tempfile::tempdir().unwrap();
     let base = tmp.path().join("base-run");
-    std::fs::create_dir_all(base.join("base")).unwrap();
-    let pipeline = crate::prefixrl_train::pipeline();
-    for f in [
-        "meta.json",
-        "base/model.yaml",
-        "base/tokenizer.json",
-        "base/weights.safetensors",
-    ] {
-        std::fs::copy(pipeline.join(f), base.join(f)).unwrap();
-    }
+    std::fs::create_dir_all(&base).unwrap();
+    copy_dir(crate::prefixrl_train::pipeline(), &base);
     let weights = base.join("base/weights.safetensors");
     damage(
         &weights,
@@ -275,6 +304,56 @@ fn prefixrl_a_base_model_with_nan_weights_is_refused_before_the_run_folder() {
         "`ln_f.weight` holds NaN",
     ];
     assert_refused(&o, "NaN base weights", &needles, &root.join("run"));
+}
+
+#[test]
+fn prefixrl_a_damaged_stage_record_of_an_adopted_run_is_refused() {
+    // A summary.json that is not an object dropped the adopted stages' sections silently, a
+    // stage CSV of other columns was copied as it was.
+    let tmp = tempfile::tempdir().unwrap();
+    let inputs = tmp.path().join("inputs");
+    std::fs::create_dir_all(&inputs).unwrap();
+    let pipeline = crate::prefixrl_train::pipeline();
+    copy_dir(pipeline, &inputs);
+    let sets: Vec<String> = ["data", "base", "traces", "prefixes"]
+        .iter()
+        .map(|k| format!("inputs.{k}={}", inputs.display()))
+        .chain(["stage=all".to_string()])
+        .collect();
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let summary = inputs.join("summary.json");
+    let whole = read(&summary);
+    for (i, (file, text, needle)) in [
+        ("summary.json", "[1]", "summary.json: not a JSON object"),
+        (
+            "pretrain.csv",
+            "garbage\n",
+            "pretrain.csv: its header is not the columns",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        std::fs::write(&summary, &whole).unwrap();
+        std::fs::write(inputs.join(file), text).unwrap();
+        let root = tmp.path().join(format!("all{i}"));
+        let o = crate::prefixrl_train::train_output(&root, &sets, None, None);
+        assert_refused(&o, file, &[needle], &root.join("run"));
+    }
+}
+
+/// Copy the files of `from` into `to`, recursively.
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let dest = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+            copy_dir(&path, &dest);
+        } else {
+            std::fs::copy(&path, &dest).unwrap();
+        }
+    }
 }
 
 #[test]
