@@ -74,7 +74,9 @@ pub(super) fn load_model(
     let model = nn::build(&trained.model, data.vocab() as i64, ctx.device)?;
     nn::checkpoint::load_weights(&weights, model.var_store()).map_err(|e| {
         usage(format!(
-            "{e:#} (a checkpoint of another architecture or vocabulary?)"
+            "{e:#}; the weights do not fit the model of {}: a checkpoint of another \
+             architecture or vocabulary, or a damaged file? Train the run again",
+            dir.join("config.yaml").display()
         ))
     })?;
     Ok(model)

@@ -19,7 +19,7 @@ use super::summary::{RunDiag, Summary};
 use super::train::identity_config;
 use crate::error::usage;
 use crate::optim::stepper::RngState;
-use crate::optim::StateDict;
+use crate::optim::{StateDict, StateHeader, Stepper};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -64,16 +64,67 @@ pub struct TrainerState {
 
 /// What a checkpoint restores: the trainer state, the model and optimizer tensors.
 pub struct Checkpoint {
+    /// The checkpoint folder (named in errors).
+    pub dir: PathBuf,
     pub trainer: TrainerState,
     pub model: Vec<(String, Tensor)>,
     pub optimizer: StateDict,
 }
 
 impl Checkpoint {
-    /// Δθ of the step before the checkpoint (the next §5.3 consecutive Pearson measure).
-    pub fn prev_delta(&self) -> Option<Tensor> {
-        let t = self.model.iter().find(|(k, _)| k == PREV_DELTA)?;
-        Some(t.1.shallow_clone())
+    /// Δθ of the step before the checkpoint (the next §5.3 consecutive Pearson measure): a
+    /// finite f64 vector of the model's `n` parameters. Every checkpoint follows a step, so
+    /// it is never missing (a missing one blanked the next measure, a short one panicked).
+    pub fn prev_delta(&self, n: i64) -> Result<Tensor> {
+        let file = self.dir.join("model.safetensors");
+        let Some((_, t)) = self.model.iter().find(|(k, _)| k == PREV_DELTA) else {
+            bail!(
+                "{}: lacks `{PREV_DELTA}`, the update of the step before the checkpoint",
+                file.display()
+            );
+        };
+        if t.size() != [n] || t.kind() != tch::Kind::Double {
+            bail!(
+                "{}: `{PREV_DELTA}` is {:?} {:?}, this model's update is Double [{n}]",
+                file.display(),
+                t.kind(),
+                t.size()
+            );
+        }
+        if let Some(why) = crate::optim::state::not_finite_float(t) {
+            bail!("{}: `{PREV_DELTA}` {why}", file.display());
+        }
+        Ok(t.shallow_clone())
+    }
+
+    /// Restore the model and `stepper` after checking everything they get (the model's
+    /// variables, the optimizer state's step, settings, keys, shapes, dtypes and values);
+    /// returns the previous update of [`Checkpoint::prev_delta`].
+    pub fn restore(&self, vs: &VarStore, stepper: &mut dyn Stepper, n: i64) -> Result<Tensor> {
+        let delta = self.prev_delta(n)?;
+        self.check_optimizer(&stepper.state_dict()?.header)?;
+        restore_model(vs, self)?;
+        let files = self.dir.join("optimizer.{json,safetensors}");
+        stepper
+            .load_state_dict(&self.optimizer)
+            .with_context(|| format!("{}", files.display()))?;
+        Ok(delta)
+    }
+
+    /// The optimizer state must be at the trainer's step and have the settings of `fresh`,
+    /// the optimizer this run's config builds ([`StateDict::check_settings`]).
+    pub fn check_optimizer(&self, fresh: &StateHeader) -> Result<()> {
+        let header = self.dir.join("optimizer.json");
+        let (opt, trainer) = (self.optimizer.header.step, self.trainer.step);
+        if opt != trainer {
+            bail!(
+                "{} is at step {opt}, trainer.json at step {trainer}: the files are of \
+                 different checkpoints",
+                header.display()
+            );
+        }
+        let settings = self.optimizer.check_settings(fresh);
+        settings.with_context(|| format!("{}", header.display()))
     }
 }
 
@@ -215,6 +266,24 @@ pub fn load(
             trainer.step
         )));
     }
+    // One `epoch_grad` value per step of the epoch in progress, the Pearson measures on some of
+    // them: other lengths skewed the epoch's averages (or, with a wrong epoch_start_step,
+    // skipped other batches of the epoch) silently.
+    let in_epoch = trainer.step - trainer.epoch_start_step;
+    let per_step = trainer.epoch_grad.len();
+    if per_step as u64 != in_epoch || trainer.epoch_pug.len().max(trainer.epoch_pc.len()) > per_step
+    {
+        return Err(usage(format!(
+            "resume_from: {} is damaged: `epoch_grad` holds {per_step} values (epoch_pug {}, \
+             epoch_pc {}) where its counters give {in_epoch} steps of the epoch in progress \
+             (step {} - epoch_start_step {}); start the run again without --resume",
+            path.display(),
+            trainer.epoch_pug.len(),
+            trainer.epoch_pc.len(),
+            trainer.step,
+            trainer.epoch_start_step
+        )));
+    }
     // A damaged file is the user's input, like a bad trainer.json: exit 2 naming it.
     let damaged = |e: anyhow::Error| {
         usage(format!(
@@ -227,6 +296,7 @@ pub fn load(
         .map_err(damaged)?;
     let optimizer = StateDict::load(&dir, "optimizer").map_err(damaged)?;
     Ok(Checkpoint {
+        dir,
         trainer,
         model,
         optimizer,
@@ -250,22 +320,15 @@ pub fn config_changed(dir: &Path, cfg: &GrngConfig) -> anyhow::Error {
     crate::config::resume::refused("resume_from", &path, &diffs, &["train.stop_after"])
 }
 
-/// Copy the saved variables into the model's, by name; a missing name or another shape is an
-/// error naming the variable.
-pub fn restore_model(vs: &VarStore, saved: &[(String, Tensor)]) -> Result<()> {
-    let _guard = tch::no_grad_guard();
-    for (name, mut var) in vs.variables() {
-        let Some((_, t)) = saved.iter().find(|(k, _)| *k == name) else {
-            bail!("checkpoint has no variable `{name}` (another model?)");
-        };
-        if t.size() != var.size() {
-            bail!(
-                "checkpoint variable `{name}` has shape {:?}, the model's is {:?}",
-                t.size(),
-                var.size()
-            );
-        }
-        var.copy_(&t.to_kind(var.kind()).to_device(var.device()));
-    }
-    Ok(())
+/// Copy the saved variables into the model's, by name: exactly the model's variables (and
+/// the trainer's own `trainer/` vectors), each of its shape and dtype, finite
+/// ([`crate::nn::checkpoint::fit_weights`]); errors name the file and the variable.
+pub fn restore_model(vs: &VarStore, ck: &Checkpoint) -> Result<()> {
+    let weights = ck
+        .model
+        .iter()
+        .filter(|(k, _)| !k.starts_with("trainer/"))
+        .map(|(k, t)| (k.clone(), t.shallow_clone()))
+        .collect();
+    crate::nn::checkpoint::fit_weights(&ck.dir.join("model.safetensors"), &weights, vs)
 }

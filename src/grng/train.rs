@@ -312,11 +312,19 @@ impl Trainer<'_> {
         if ck.trainer.summary.run_id != self.ids.run_id {
             return Err(checkpoint::config_changed(dir, self.cfg));
         }
-        let bad = |e: anyhow::Error| usage(format!("resume_from: {}: {e:#}", dir.display()));
-        checkpoint::restore_model(self.task.model.var_store(), &ck.model).map_err(bad)?;
-        self.stepper.load_state_dict(&ck.optimizer).map_err(bad)?;
-        let device = self.probe.0.device();
-        self.prev_delta = ck.prev_delta().map(|d| d.to_device(device));
+        let bad = |e: anyhow::Error| {
+            usage(format!(
+                "resume_from: {e:#}; the checkpoint of {} does not fit this run (damaged or \
+                 edited?): start the run again without --resume",
+                dir.display()
+            ))
+        };
+        let (vs, n) = (
+            self.task.model.var_store(),
+            diag::flat(&self.params).numel(),
+        );
+        let delta = ck.restore(vs, &mut *self.stepper, n as i64).map_err(bad)?;
+        self.prev_delta = Some(delta.to_device(self.probe.0.device()));
         let t = ck.trainer;
         ctx.rng = t.epoch_rng.restore().map_err(bad)?;
         self.step = t.step;

@@ -5,7 +5,9 @@
 //! (format, step, the run's ChaCha8 RNG as seed + stream + word position, the tokenizer as an
 //! opaque JSON string, free-form metadata). [`save`] writes into a hidden sibling temp directory
 //! and renames it; it refuses an existing `<dir>` (name checkpoints by step, [`dir_name`]).
-//! [`load`] checks every name, shape and dtype and names the file and parameter that differ.
+//! [`load`] checks every name, shape and dtype and that the values are finite, that the
+//! optimizer state's settings are those of the optimizer it loads into and its step is the
+//! checkpoint's, and names the file and parameter or key that differ.
 //!
 //! Bit-exact resume needs every random stream to be a function of the step: the Rust RNG is
 //! restored here; torch's generator is not saved, so reseed it before each step with
@@ -191,6 +193,19 @@ pub fn load(dir: &Path, vs: &VarStore, opt: &mut dyn Optimizer) -> Result<Resume
     let meta = read_meta(dir)?;
     load_weights(&dir.join(MODEL_FILE), vs)?;
     let state = StateDict::load(dir, OPTIMIZER_STEM)?;
+    let header = dir.join(format!("{OPTIMIZER_STEM}.json"));
+    if state.header.step != meta.step {
+        bail!(
+            "{} is at step {}, {} at step {}: the two files are of different checkpoints",
+            header.display(),
+            state.header.step,
+            dir.join(META_FILE).display(),
+            meta.step
+        );
+    }
+    state
+        .check_settings(&opt.state_dict()?.header)
+        .with_context(|| format!("{}", header.display()))?;
     opt.load_state_dict(&state)
         .with_context(|| format!("loading {}", dir.join(OPTIMIZER_STEM).display()))?;
     Ok(Resumed {
@@ -202,12 +217,19 @@ pub fn load(dir: &Path, vs: &VarStore, opt: &mut dyn Optimizer) -> Result<Resume
 }
 
 /// Copy weights from a safetensors file into `vs` in place; names, shapes and dtypes must
-/// match exactly (errors name the file and the parameter).
+/// match exactly and every value be finite (errors name the file and the parameter).
 pub fn load_weights(path: &Path, vs: &VarStore) -> Result<()> {
     let file: BTreeMap<String, Tensor> = Tensor::read_safetensors(path)
         .with_context(|| format!("reading {}", path.display()))?
         .into_iter()
         .collect();
+    fit_weights(path, &file, vs)
+}
+
+/// [`load_weights`] of tensors read from `path` (named in errors): every variable of `vs` and
+/// nothing else, each of its shape and dtype, with finite values (no checkpoint is written
+/// after a step whose update was not finite; NaN weights only make every later number NaN).
+pub fn fit_weights(path: &Path, file: &BTreeMap<String, Tensor>, vs: &VarStore) -> Result<()> {
     let vars = vs.variables();
     let at = |what: String| format!("{}: {what}", path.display());
     if let Some(extra) = file.keys().find(|k| !vars.contains_key(*k)) {
@@ -217,11 +239,11 @@ pub fn load_weights(path: &Path, vs: &VarStore) -> Result<()> {
     }
     let mut names: Vec<&String> = vars.keys().collect();
     names.sort();
-    for name in names {
-        let Some(src) = file.get(name) else {
+    for name in &names {
+        let Some(src) = file.get(*name) else {
             bail!(at(format!("lacks parameter `{name}`")));
         };
-        let mut dst = vars[name].shallow_clone();
+        let dst = &vars[*name];
         if src.size() != dst.size() || src.kind() != dst.kind() {
             bail!(at(format!(
                 "parameter `{name}` is {:?} {:?} there, {:?} {:?} in the model",
@@ -231,7 +253,15 @@ pub fn load_weights(path: &Path, vs: &VarStore) -> Result<()> {
                 dst.size()
             )));
         }
-        let src = src.to_device(dst.device());
+        if let Some(why) = crate::optim::state::not_finite_float(src) {
+            bail!(at(format!(
+                "parameter `{name}` {why}: the file is damaged or its run diverged"
+            )));
+        }
+    }
+    for name in names {
+        let mut dst = vars[name].shallow_clone();
+        let src = file[name].to_device(dst.device());
         tch::no_grad(|| dst.f_copy_(&src))?;
     }
     Ok(())

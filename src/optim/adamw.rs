@@ -19,7 +19,8 @@ use super::config::AdamWConfig;
 use super::flat::Flat;
 use super::groups::{param_groups, ParamGroup};
 use super::state::{
-    check_shape, copy_checked, key, GroupState, StateDict, StateHeader, FORMAT_VERSION,
+    check_nonnegative, check_shape, copy_checked, key, GroupState, StateDict, StateHeader,
+    FORMAT_VERSION,
 };
 use super::{Optimizer, StepInfo};
 use anyhow::{bail, Context, Result};
@@ -282,6 +283,9 @@ impl Optimizer for AdamW {
                     let k = key(slot, name);
                     let (dst, src) = (b.flat.view(buf, i), saved[k.as_str()]);
                     check_shape(&dst, src, &k)?;
+                    if slot == "exp_avg_sq" {
+                        check_nonnegative(src, &k)?;
+                    }
                     copies.push((dst, src, k));
                 }
             }

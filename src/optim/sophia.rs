@@ -21,7 +21,9 @@ use super::config::{check_decays_and_groups, group_rule, GroupOverride};
 use super::flat::Flat;
 use super::groups::{default_no_decay_patterns, param_groups, GroupRule, ParamGroup};
 use super::sgd::{check_group_names, group_states, restore_groups};
-use super::state::{check_shape, copy_checked, key, StateDict, StateHeader, FORMAT_VERSION};
+use super::state::{
+    check_nonnegative, check_shape, copy_checked, key, StateDict, StateHeader, FORMAT_VERSION,
+};
 use super::stepper::{grad_norm, mean_ce, sample_labels, RngState};
 use super::{Objective, StepReport, Stepper};
 use anyhow::{bail, Context, Result};
@@ -342,6 +344,9 @@ impl Stepper for Sophia {
                     let k = key(slot, name);
                     let (dst, src) = (b.flat.view(buf, i), saved[k.as_str()]);
                     check_shape(&dst, src, &k)?;
+                    if slot == "hessian" {
+                        check_nonnegative(src, &k)?;
+                    }
                     copies.push((dst, src, k));
                 }
             }

@@ -5,12 +5,19 @@
 //! - a header with a newer `format` or another optimizer's name is refused;
 //! - a missing or unexpected key is an error that lists the names (a renamed parameter shows up
 //!   as one of each); an optimizer may document a default instead for slots added later;
-//! - a shape mismatch is an error naming the parameter; dtypes are converted to the parameter's.
+//! - a shape mismatch is an error naming the parameter, and so is another dtype than the
+//!   buffer's (a file this build wrote has the buffer's own);
+//! - [`StateDict::load`] refuses a tensor that is not floating point or holds NaN or ±inf (no
+//!   checkpoint is written after a step whose update was not finite), naming file and key;
+//! - [`StateDict::check_settings`] refuses settings in the header (group weight decay, `hyper`'s
+//!   betas, ...) other than those of the optimizer the run's config builds: loading takes them
+//!   from the file, so an edited or foreign file would silently override the config.
 //!
 //! Header fields added in later formats must have serde defaults, so older files still load.
 use super::groups::GroupFlags;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use tch::Tensor;
@@ -122,7 +129,69 @@ impl StateDict {
             .with_context(|| format!("{} is not an optimizer state header", js.display()))?;
         let tensors =
             Tensor::read_safetensors(&st).with_context(|| format!("reading {}", st.display()))?;
+        for (k, t) in &tensors {
+            if let Some(why) = not_finite_float(t) {
+                bail!(
+                    "{}: `{k}` {why}; the file is damaged or not an optimizer state this \
+                     build wrote",
+                    st.display()
+                );
+            }
+        }
         Ok(StateDict { header, tensors })
+    }
+
+    /// This saved state's settings must be `fresh`'s (the header of the optimizer the run's
+    /// config builds, before any step): each group's parameters, learning-rate multiplier,
+    /// weight decay and flags, and every value of `hyper` but the state that changes as a run
+    /// goes ([`STATE_KEYS`]) and the parts `fresh` has not made yet (null before the first
+    /// step). Loading takes these settings from the file, so without this check a file
+    /// written under other settings or edited by hand would silently override the config.
+    pub fn check_settings(&self, fresh: &StateHeader) -> Result<()> {
+        let saved = &self.header.groups;
+        for g in &fresh.groups {
+            let Some(s) = saved.iter().find(|s| s.name == g.name) else {
+                bail!("has no parameter group `{}`, which this run has", g.name);
+            };
+            let at = |what: &str, there: String, here: String| {
+                format!(
+                    "group `{}`: `{what}` is {there} there, this run's config gives {here}",
+                    g.name
+                )
+            };
+            if s.params != g.params {
+                bail!(at(
+                    "params",
+                    format!("{:?}", s.params),
+                    format!("{:?}", g.params)
+                ));
+            }
+            for (what, there, here) in [
+                ("lr_mult", s.lr_mult, g.lr_mult),
+                ("weight_decay", s.weight_decay, g.weight_decay),
+            ] {
+                if there != here {
+                    bail!(at(what, there.to_string(), here.to_string()));
+                }
+            }
+            if s.flags != g.flags {
+                bail!(at(
+                    "flags",
+                    format!("{:?}", s.flags),
+                    format!("{:?}", g.flags)
+                ));
+            }
+        }
+        if let Some(s) = saved
+            .iter()
+            .find(|s| !fresh.groups.iter().any(|g| g.name == s.name))
+        {
+            bail!("has a parameter group `{}`, which this run has not", s.name);
+        }
+        match hyper_differs(&self.header.hyper, &fresh.hyper, "hyper") {
+            Some(why) => bail!(why),
+            None => Ok(()),
+        }
     }
 
     /// Refuse a newer format or another optimizer's state.
@@ -162,7 +231,54 @@ impl StateDict {
     }
 }
 
-/// Shapes of a saved tensor and its destination must agree (the error names the key).
+/// Keys of a header's `hyper` that hold state a run carries on, not settings: the current
+/// learning rate (schedules move it), RNGs, counters, K-FAC's damping boost and inverse flags.
+pub const STATE_KEYS: [&str; 5] = ["lr", "rng", "step", "damping_boost", "inverses"];
+
+/// Where `saved` differs from `fresh` (see [`StateDict::check_settings`]); numbers compare as
+/// f64, keys only `saved` has are left to the optimizer's own parsing.
+fn hyper_differs(saved: &Value, fresh: &Value, at: &str) -> Option<String> {
+    match (saved, fresh) {
+        (_, Value::Null) => None,
+        (Value::Object(s), Value::Object(f)) => f
+            .iter()
+            .filter(|(k, _)| !STATE_KEYS.contains(&k.as_str()))
+            .find_map(|(k, fv)| {
+                let sv = s.get(k).unwrap_or(&Value::Null);
+                hyper_differs(sv, fv, &format!("{at}.{k}"))
+            }),
+        (Value::Array(s), Value::Array(f)) if s.len() == f.len() => s
+            .iter()
+            .zip(f)
+            .enumerate()
+            .find_map(|(i, (s, f))| hyper_differs(s, f, &format!("{at}[{i}]"))),
+        (Value::Number(s), Value::Number(f)) if s.as_f64() == f.as_f64() => None,
+        (s, f) if s == f => None,
+        _ => Some(format!(
+            "`{at}` is {saved} there, this run's config gives {fresh}"
+        )),
+    }
+}
+
+/// Why `t` cannot be saved optimizer state or weights: not floating point, or NaN/±inf in it.
+pub fn not_finite_float(t: &Tensor) -> Option<String> {
+    if !t.is_floating_point() {
+        return Some(format!("holds {:?} values, not floating point", t.kind()));
+    }
+    let finite = t.isfinite().all().int64_value(&[]) != 0;
+    (!finite).then(|| "holds NaN or infinite values".to_string())
+}
+
+/// A saved second moment (AdamW's `exp_avg_sq`, Sophia's `hessian`: averages of squares)
+/// must have no negative entry: one would make AdamW's step NaN and Sophia's unbounded.
+pub fn check_nonnegative(src: &Tensor, key: &str) -> Result<()> {
+    if src.lt(0.0).any().int64_value(&[]) != 0 {
+        bail!("optimizer state `{key}` has negative entries; it is an average of squares");
+    }
+    Ok(())
+}
+
+/// Shape and dtype of a saved tensor and its destination must agree (the error names the key).
 pub fn check_shape(dst: &Tensor, src: &Tensor, key: &str) -> Result<()> {
     if dst.size() != src.size() {
         bail!(
@@ -171,13 +287,20 @@ pub fn check_shape(dst: &Tensor, src: &Tensor, key: &str) -> Result<()> {
             dst.size()
         );
     }
+    if src.kind() != dst.kind() {
+        bail!(
+            "optimizer state `{key}` is {:?}, the buffer it restores is {:?}",
+            src.kind(),
+            dst.kind()
+        );
+    }
     Ok(())
 }
 
-/// Copy a saved tensor into `dst` (converted to its dtype/device); shapes must agree.
+/// Copy a saved tensor into `dst` (moved to its device); shapes and dtypes must agree.
 pub fn copy_checked(dst: &Tensor, src: &Tensor, key: &str) -> Result<()> {
     check_shape(dst, src, key)?;
-    let src = src.to_device(dst.device()).to_kind(dst.kind());
+    let src = src.to_device(dst.device());
     let mut dst = dst.shallow_clone();
     tch::no_grad(|| dst.f_copy_(&src))?;
     Ok(())

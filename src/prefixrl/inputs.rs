@@ -267,21 +267,52 @@ pub fn stage_csv(stage: Stage) -> Option<&'static str> {
 
 /// Copy what `stage` recorded in run directory `source` besides its output into `run`: its CSV
 /// ([`stage_csv`]) and its summary.json section (`gen_data`, `pretrain`, …).
+/// A damaged record is refused (exit 2 naming the file): a CSV with another header than the
+/// stage writes, a summary.json that is not a JSON object (its sections were dropped silently).
 fn take_record(source: &Path, stage: Stage, run: &Run) -> Result<()> {
+    let damaged = |path: &Path, what: &str| {
+        usage(format!(
+            "{}: {what}; the run's record of stage {} is damaged: repair or remove the file, \
+             or run that stage again",
+            path.display(),
+            stage.name()
+        ))
+    };
     if let Some(csv) = stage_csv(stage) {
         let from = source.join(csv);
         if from.is_file() {
+            let text = std::fs::read_to_string(&from).unwrap_or_default();
+            let header = text.lines().next().unwrap_or("");
+            if header != stage_columns(stage).join(",") {
+                return Err(damaged(
+                    &from,
+                    "its header is not the columns the stage writes",
+                ));
+            }
             copy_tree(&from, &run.path(csv))?;
         }
     }
     let key = stage.name().replace('-', "_");
-    let section = std::fs::read_to_string(source.join("summary.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v.get(&key).cloned());
-    match section {
-        Some(section) => super::stages::load::update_summary(run, &key, section),
+    let path = source.join("summary.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(());
+    };
+    let summary = serde_json::from_str::<serde_json::Value>(&text).ok();
+    let Some(summary) = summary.filter(|v| v.is_object()) else {
+        return Err(damaged(&path, "not a JSON object"));
+    };
+    match summary.get(&key) {
+        Some(section) => super::stages::load::update_summary(run, &key, section.clone()),
         None => Ok(()),
+    }
+}
+
+/// The columns of [`stage_csv`]'s file.
+fn stage_columns(stage: Stage) -> &'static [&'static str] {
+    match stage {
+        Stage::Pretrain => super::stages::pretrain::COLUMNS,
+        Stage::Collect => super::stages::collect::COLUMNS,
+        _ => &[],
     }
 }
 

@@ -9,9 +9,12 @@
 //!   (exit 2 naming them) instead of being silently ignored.
 //! - `eval.checkpoint` of stage eval: it must name a weights file or a readable checkpoint
 //!   (a damaged checkpoint.json failed the run with exit 1 after its directory was made).
+//! - the base model's weights, where the stages load another run's `base/`: they must load
+//!   (names, shapes, dtypes, finite values); a damaged file failed the stage that loaded it with
+//!   exit 1 and left a failed run directory.
 use super::config::{PrefixrlConfig, Stage, TraceSource};
 use super::inputs::{self, Artifact};
-use super::stages::load::{BASE_DIR, MODEL_FILE};
+use super::stages::load::{load_base, BASE_DIR, MODEL_FILE, WEIGHTS_FILE};
 use crate::config::differences;
 use crate::error::usage;
 use crate::experiment::Experiment;
@@ -35,6 +38,7 @@ pub const MAY_CHANGE: [&str; 5] = [
 pub fn check(cfg: &PrefixrlConfig) -> Result<()> {
     check_resume(cfg)?;
     check_base_model(cfg)?;
+    check_base_weights(cfg)?;
     match (&cfg.eval.checkpoint, cfg.stage) {
         (Some(path), Stage::Eval) => super::stages::eval::from_path(path).map(|_| ()),
         _ => Ok(()),
@@ -131,6 +135,30 @@ pub fn check_base_model(cfg: &PrefixrlConfig) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The weights of the base model the stages of `cfg` load from another run (where that run
+/// has them: a missing file is reported by the stage) must fit the model of its model.yaml.
+fn check_base_weights(cfg: &PrefixrlConfig) -> Result<()> {
+    let Some(dir) = base_run(cfg) else {
+        return Ok(());
+    };
+    if !dir.join(BASE_DIR).join(WEIGHTS_FILE).is_file() {
+        return Ok(());
+    }
+    let key = match cfg.inputs.base {
+        Some(_) => Artifact::Base.key(),
+        None => "inputs.resume",
+    };
+    crate::torch::load()?;
+    match load_base(&dir, tch::Device::Cpu) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(usage(format!(
+            "{key}: the base model in {} cannot be loaded: {e:#}; its files are damaged or \
+             edited: point {key} at an intact run or pretrain a new base model",
+            dir.join(BASE_DIR).display()
+        ))),
+    }
 }
 
 /// A model config as YAML, without `vocab_size` (the tokenizer sets it).

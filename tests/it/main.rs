@@ -4,6 +4,7 @@
 // harness threads (which get 16 MiB stacks).
 lab::prepare_test_process!();
 mod blas_core;
+mod ckpt_hostile;
 mod cli;
 mod cli_docs;
 mod cli_runs;

@@ -101,6 +101,13 @@ impl Kfac {
                 self.cfg.fallback
             );
         }
+        if saved.damping_boost.is_nan() || saved.damping_boost < 1.0 {
+            // 1 at the start, ×10 at each step skipped for a non-finite update.
+            bail!(
+                "optimizer state `hyper.damping_boost` is {}, it is at least 1",
+                saved.damping_boost
+            );
+        }
         let (own, fallback) = state.split_nested(FALLBACK);
         let rng = saved.rng.restore()?;
         let Some(plans) = saved.layers else {

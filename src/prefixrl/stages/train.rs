@@ -90,8 +90,8 @@ pub fn run(cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
             let all = cfg.stage == Stage::All;
             let (step, totals) =
                 train_state::resume(old, model.as_ref(), &mut opt, cfg.rl.steps, all)?;
-            train_state::copy_rows(old, "metrics.csv", step, &mut metrics)?;
-            train_state::copy_rows(old, "eval.csv", step, evaluator.csv())?;
+            train_state::copy_rows(old, "metrics.csv", step, true, &mut metrics)?;
+            train_state::copy_rows(old, "eval.csv", step, false, evaluator.csv())?;
             train_state::copy_rollouts(old, &run.dir, step)?;
             evaluator.restore_cache(totals.eval_base_agree.map(|[v]| v));
             if step == cfg.rl.steps {

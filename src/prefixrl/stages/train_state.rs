@@ -161,10 +161,29 @@ pub fn copy_last_checkpoint(old: &Path, run: &Run) -> Result<()> {
 }
 
 /// Copy the rows of `<old>/<file>` whose `step` is at most `upto` into `out` (same header).
-pub fn copy_rows(old: &Path, file: &str, upto: u64, out: &mut Metrics) -> Result<()> {
+/// With `every_step` (metrics.csv: one row per step) those rows must be steps 1..=upto, each
+/// once and in order: a file cut short or missing rows made a continued run whose rows skip
+/// steps, silently. Errors name the key and the file.
+pub fn copy_rows(
+    old: &Path,
+    file: &str,
+    upto: u64,
+    every_step: bool,
+    out: &mut Metrics,
+) -> Result<()> {
     let path = old.join(file);
+    let bad = |what: String| {
+        usage(format!(
+            "inputs.resume: {}: {what}; the rows up to the checkpoint (step {upto}) must all be \
+             there to continue the run: start a new run without --resume",
+            path.display()
+        ))
+    };
     if !path.exists() {
-        return Ok(());
+        return match every_step && upto > 0 {
+            true => Err(bad("is missing".into())),
+            false => Ok(()),
+        };
     }
     let file = crate::input::open_result(&path)
         .with_context(|| format!("inputs.resume: reading {}", path.display()))?;
@@ -182,6 +201,7 @@ pub fn copy_rows(old: &Path, file: &str, upto: u64, out: &mut Metrics) -> Result
             path.display()
         )));
     }
+    let mut next = 1u64;
     for rec in rd.records() {
         let rec = rec.with_context(|| format!("inputs.resume: reading {}", path.display()))?;
         let step: u64 = rec.get(step_col).unwrap_or("").parse().map_err(|_| {
@@ -191,8 +211,15 @@ pub fn copy_rows(old: &Path, file: &str, upto: u64, out: &mut Metrics) -> Result
             ))
         })?;
         if step <= upto {
+            if every_step && step != next {
+                return Err(bad(format!("step {step} where step {next} was due")));
+            }
+            next += 1;
             out.cells(&rec.iter().map(String::from).collect::<Vec<_>>())?;
         }
+    }
+    if every_step && next <= upto {
+        return Err(bad(format!("its rows end at step {}", next - 1)));
     }
     Ok(())
 }
