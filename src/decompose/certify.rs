@@ -1,8 +1,9 @@
 //! The final certificates decide whether a run converged (issue 17): a run whose answer fails
 //! one of them is not `converged`, whatever the stopping rule said. Each is scale-free and is
-//! compared with τ = max(`BASE`, `COND_SLACK`·n·ε·cond(A)): 1e-8 for well-conditioned A, looser
-//! where A (and so B) is so ill-conditioned that forming B⁻¹ alone loses that much
-//! (docs/decompose.md, "Certificates").
+//! compared with τ = min(`MAX`, max(`BASE`, `COND_SLACK`·n·ε·cond(A))): 1e-8 for
+//! well-conditioned A, looser where A (and so B) is so ill-conditioned that forming B⁻¹ alone
+//! loses that much, but never past 1 %: from cond(A) ≈ 1e14 the slack passes 1 and a
+//! certificate held to it would prove nothing (docs/decompose.md, "Certificates").
 use super::{ln_det, Summary};
 use anyhow::Result;
 use ndarray::{Array1, Array2};
@@ -12,11 +13,14 @@ use ndarray_linalg::{EigValsh, Eigh, UPLO};
 pub const BASE: f64 = 1e-8;
 /// Forming B⁻¹ from B loses about n·ε·cond(B) relative; this factor leaves room above that.
 pub const COND_SLACK: f64 = 10.0;
+/// The loosest tolerance: an answer off by more than 1 % relative is not certified.
+pub const MAX: f64 = 1e-2;
 
 /// The tolerance the certificates of `s` are held to (cond(A) from the summary, 1 if unknown).
 pub fn tolerance(s: &Summary) -> f64 {
     let cond = s.cond_a.as_ref().map_or(1.0, |c| c.estimate);
     BASE.max(COND_SLACK * s.n as f64 * f64::EPSILON * cond)
+        .min(MAX)
 }
 
 /// Why the duality gap could not be computed although the answer may be right: the dual point

@@ -218,7 +218,8 @@ fn hilbert_csv(n: usize) -> String {
         .collect()
 }
 
-/// §7.4: Hilbert matrices, cond(H₈) = 1.5258e10 (no warning) and cond(H₁₀) = 1.6025e13 (warning).
+/// §7.4: Hilbert matrices, cond(H₈) = 1.5258e10 (no warning) and cond(H₁₀) = 1.6025e13 (warning);
+/// both are certified, H₁₀ within the 1 % cap of the certificate tolerance.
 #[test]
 fn ill_conditioned_a_warns_on_stderr_and_in_the_summary() {
     for (n, cond, warns) in [(8, 1.5258e10, false), (10, 1.6025e13, true)] {
@@ -247,6 +248,16 @@ fn ill_conditioned_a_warns_on_stderr_and_in_the_summary() {
             .iter()
             .any(|w| w.as_str().is_some_and(|w| w.contains("ill-conditioned")));
         assert_eq!(ill, warns, "{summary}");
+        // τ_cert = min(1e-2, max(1e-8, 10·n·ε·cond)): H₈ 2.7e-4; H₁₀'s 0.36 capped at 1 %.
+        let tau = summary["certificate_tolerance"]
+            .as_f64()
+            .expect("tolerance");
+        let want = (10.0 * n as f64 * f64::EPSILON * got).clamp(1e-8, 1e-2);
+        assert!(
+            (tau / want - 1.0).abs() < 1e-9,
+            "n = {n}: τ {tau:e}, want {want:e}"
+        );
+        assert_eq!(summary["converged"], true, "n = {n}: {summary}");
     }
 }
 
