@@ -150,8 +150,9 @@ pub fn symmetrize(a: &Array2<f64>) -> Array2<f64> {
 
 fn read(path: &Path) -> Result<Array2<f64>> {
     crate::input::check(path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    // `.CSV` as well as `.csv`, as the pattern files' reader takes them.
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    match ext {
+    match ext.to_ascii_lowercase().as_str() {
         "npy" => {
             let what = "a 2-D float64 .npy file";
             let bytes = super::npy::read(path, what)?;

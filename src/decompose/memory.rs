@@ -55,7 +55,10 @@ pub fn matrix_n(spec: &MatrixSpec) -> usize {
 
 fn file_n(path: &Path) -> usize {
     let len = std::fs::metadata(path).map_or(0, |m| m.len()) as f64;
-    if path.extension().is_some_and(|e| e == "npy") {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy"))
+    {
         return ((len - 128.0).max(0.0) / 8.0).sqrt() as usize;
     }
     use std::io::BufRead;

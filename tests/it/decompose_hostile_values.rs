@@ -145,12 +145,12 @@ fn clean_refusals_stay_clean() {
     let d = dir.path();
     std::fs::create_dir(d.join("dir.npy")).unwrap();
     std::fs::write(d.join("a.csv"), "2,0,0,0\n0,2,0,0\n0,0,2,0\n0,0,0,2\n").unwrap();
-    std::fs::write(d.join("A.CSV"), "2\n").unwrap();
+    std::fs::write(d.join("A.CSV"), "2,0,0,0\n0,2,0,0\n0,0,2,0\n0,0,0,2\n").unwrap();
     std::fs::write(d.join("latin1.csv"), b"\xff\xfe2,0\n0,2\n").unwrap();
     let file = |path: &'static str, sub: &'static str| -> Vec<&'static str> {
         vec!["matrix.kind=file", path, sub]
     };
-    let cases: [(Vec<&str>, &str); 9] = [
+    let cases: [(Vec<&str>, &str); 8] = [
         (vec!["solver.tol_residual=.nan"], "must be > 0, got NaN"),
         (
             vec!["solver.divergence_factor=.nan"],
@@ -161,10 +161,6 @@ fn clean_refusals_stay_clean() {
         (
             file("matrix.path=dir.npy", "subspace.kind=offdiag"),
             "dir.npy: Is a directory",
-        ),
-        (
-            file("matrix.path=A.CSV", "subspace.kind=offdiag"),
-            "expected a .npy or .csv",
         ),
         (
             file("matrix.path=latin1.csv", "subspace.kind=offdiag"),
@@ -194,6 +190,22 @@ fn clean_refusals_stay_clean() {
         }
         assert_refused(&decompose(d, &args), want, &[want], &d.join("run"));
     }
+    // Upper-case extensions read as lower-case ones (they were refused, while pattern files
+    // took `.CSV`); another extension is still refused.
+    let args = ["--set", "matrix.kind=file", "--set", "matrix.path=A.CSV"];
+    let o = decompose(
+        d,
+        &[&args[..], &["--set", "subspace.kind=offdiag"]].concat(),
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    std::fs::remove_dir_all(d.join("run")).unwrap();
+    std::fs::rename(d.join("A.CSV"), d.join("a.txt")).unwrap();
+    let args = ["--set", "matrix.kind=file", "--set", "matrix.path=a.txt"];
+    let o = decompose(
+        d,
+        &[&args[..], &["--set", "subspace.kind=offdiag"]].concat(),
+    );
+    assert_refused(&o, "a.txt", &["expected a .npy or .csv"], &d.join("run"));
 }
 
 /// Closed forms at the edges. A diagonal A is optimal at the start for any pattern Ω (the
