@@ -3,6 +3,7 @@
 //! overflow and bandwidths past n; each was an abort, a hang, a panic or a silent wrong answer
 //! before (exit 134, minutes in gigabytes, exit 101, A = shift·I).
 use crate::common::*;
+use crate::input_errors::raw_npy;
 use ndarray::Array2;
 use std::path::Path;
 
@@ -12,20 +13,6 @@ const MAX: u64 = u64::MAX;
 pub fn decompose(dir: &Path, args: &[&str]) -> std::process::Output {
     let all = [&["decompose", "--quiet", "--force", "--out", "run"], args].concat();
     lab(dir, &all)
-}
-
-/// A `.npy` whose header declares `shape` of `descr` values, followed by `data`.
-fn raw_npy(path: &Path, descr: &str, shape: &str, data: &[u8]) {
-    let mut h = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    while !(10 + h.len() + 1).is_multiple_of(64) {
-        h.push(' ');
-    }
-    h.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((h.len() as u16).to_le_bytes());
-    bytes.extend(h.as_bytes());
-    bytes.extend(data);
-    std::fs::write(path, bytes).unwrap();
 }
 
 /// f64 values as little-endian bytes.

@@ -5,12 +5,10 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-/// A float `.npy` of `descr` ('<f8', '<f4', '<i8') holding `values` row-major in `shape`.
-pub fn npy(path: &Path, descr: &str, shape: (usize, usize), values: &[f64]) {
-    let mut h = format!(
-        "{{'descr': '{descr}', 'fortran_order': False, 'shape': ({}, {}), }}",
-        shape.0, shape.1
-    );
+/// A `.npy` whose header declares `shape` (as numpy writes it, e.g. `(2, 2)`) of `descr`
+/// values, followed by `data` as given (which may hold more or less than the header says).
+pub fn raw_npy(path: &Path, descr: &str, shape: &str, data: &[u8]) {
+    let mut h = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
     while !(10 + h.len() + 1).is_multiple_of(64) {
         h.push(' ');
     }
@@ -18,14 +16,21 @@ pub fn npy(path: &Path, descr: &str, shape: (usize, usize), values: &[f64]) {
     let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
     bytes.extend((h.len() as u16).to_le_bytes());
     bytes.extend(h.as_bytes());
+    bytes.extend(data);
+    fs::write(path, bytes).unwrap();
+}
+
+/// A float `.npy` of `descr` ('<f8', '<f4', '<i8') holding `values` row-major in `shape`.
+pub fn npy(path: &Path, descr: &str, shape: (usize, usize), values: &[f64]) {
+    let mut data = Vec::new();
     for v in values {
         match descr {
-            "<f4" => bytes.extend((*v as f32).to_le_bytes()),
-            "<i8" => bytes.extend((*v as i64).to_le_bytes()),
-            _ => bytes.extend(v.to_le_bytes()),
+            "<f4" => data.extend((*v as f32).to_le_bytes()),
+            "<i8" => data.extend((*v as i64).to_le_bytes()),
+            _ => data.extend(v.to_le_bytes()),
         }
     }
-    fs::write(path, bytes).unwrap();
+    raw_npy(path, descr, &format!("({}, {})", shape.0, shape.1), &data);
 }
 
 fn decompose_file(dir: &Path, file: &str, extra: &[&str]) -> std::process::Output {
