@@ -23,6 +23,8 @@ use std::time::Instant;
 
 /// The final weights of a run with `eval.save_checkpoint` (what `task: probe` loads).
 pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// What the weights were trained with, written beside them (`probe::trained_with`).
+pub const TRAINED_WITH_FILE: &str = "trained_with.json";
 
 /// Teacher-forced scoring windows: a GPT's block size, else the training `seq_len`.
 pub fn scoring_window(cfg: &EntropyConfig) -> usize {

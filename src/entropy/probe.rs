@@ -6,7 +6,9 @@
 //! (`probe_dir.rs`).
 use super::config::{EntropyConfig, EvalSection, Task};
 use super::eval::Protocol;
-use super::measure::{scoring_window, summary_of, Evaluator, Scene, WEIGHTS_FILE};
+use super::measure::{
+    scoring_window, summary_of, Evaluator, Scene, TRAINED_WITH_FILE, WEIGHTS_FILE,
+};
 use super::setup::{self, Data};
 use crate::config::Checker;
 use crate::data::Tokenizer;
@@ -127,7 +129,8 @@ pub(super) fn score(
     eval.score(&scene, step, true)
 }
 
-/// The resolved config a training run saved beside its results. Keys added to lab after the
+/// The resolved config a training run saved beside its results, refused when it no longer
+/// says what the weights were trained with ([`check_trained_with`]). Keys added to lab after the
 /// run was made take today's defaults (the run's file is laid over the embedded default.yaml;
 /// sections with a `kind` or `preset` are taken whole from the run).
 pub(super) fn trained_config(dir: &Path) -> Result<EntropyConfig> {
@@ -159,7 +162,59 @@ pub(super) fn trained_config(dir: &Path) -> Result<EntropyConfig> {
             cfg.task
         )));
     }
+    check_trained_with(dir, &cfg)?;
     Ok(cfg)
+}
+
+/// What a train run's weights and final evaluation were made from: its seed, data and model
+/// sections and `train.seq_len` (the scoring window of an RNN). Written beside the weights as
+/// `trained_with.json`, so that a probe sees a config.yaml edited since, also an edit that keeps
+/// every parameter's shape (`model.n_head`, `model.dropout`, the split of the corpus).
+pub(super) fn trained_with(cfg: &EntropyConfig) -> Result<Value> {
+    Ok(json!({
+        "seed": cfg.seed,
+        "data": serde_json::to_value(&cfg.data)?,
+        "model": serde_json::to_value(&cfg.model)?,
+        "train": { "seq_len": cfg.train.seq_len },
+    }))
+}
+
+/// Refuse a run whose config.yaml no longer says what its `trained_with.json` records. Keys one
+/// side lacks are not compared (a key added to lab since takes its default on the config side);
+/// runs made before the record have no file and are taken as their config.yaml says.
+fn check_trained_with(dir: &Path, trained: &EntropyConfig) -> Result<()> {
+    let path = dir.join(TRAINED_WITH_FILE);
+    if std::fs::symlink_metadata(&path).is_err() {
+        return Ok(());
+    }
+    let text =
+        crate::input::read_result(&path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    let recorded: Value = serde_json::from_str(&text)
+        .ok()
+        .filter(Value::is_object)
+        .ok_or_else(|| {
+            usage(format!(
+                "{}: not a map of settings (damaged?)",
+                path.display()
+            ))
+        })?;
+    let yaml = |v: &Value| serde_yaml_ng::to_value(v).map_err(anyhow::Error::from);
+    let now = trained_with(trained)?;
+    let changed: Vec<String> = crate::config::differences(&yaml(&recorded)?, &yaml(&now)?)
+        .into_iter()
+        .filter(|(_, then, now)| then != "absent" && now != "absent")
+        .map(|(key, then, now)| format!("`{key}` is {now} there, the run was trained with {then}"))
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    Err(usage(format!(
+        "{} no longer describes the run that made these weights ({} records what it was \
+         trained with): {}. Restore the file, or train a new run with the new setting",
+        dir.join("config.yaml").display(),
+        path.display(),
+        changed.join("; ")
+    )))
 }
 
 /// Lay `top` over `base`: maps merge key by key, except maps naming a `kind` or `preset`,

@@ -118,6 +118,8 @@ pub fn run(cfg: &EntropyConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
         t.with_eval_weights(|t| {
             nn::checkpoint::save_weights(&run.path(measure::WEIGHTS_FILE), t.model.var_store())
         })?;
+        let record = super::probe::trained_with(cfg)?;
+        crate::run::write_json(&run.path(measure::TRAINED_WITH_FILE), &record)?;
     }
     eval.finish(&t, run)
 }

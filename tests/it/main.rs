@@ -48,6 +48,7 @@ mod entropy_metrics;
 mod entropy_ngram;
 mod entropy_plots;
 mod entropy_probe_dir;
+mod entropy_probe_edits;
 mod entropy_text;
 mod entropy_textfile;
 mod entropy_theory;

@@ -1,0 +1,90 @@
+//! A probe of a train run whose config.yaml was edited after training, keeping every
+//! parameter's shape: the weights fit, so only the run's `trained_with.json`, written beside
+//! them, can tell. Each edit is exit 2 naming the key with both values, for a run and for a directory
+//! of runs; an unedited run and a run without the record (made before it) probe.
+use crate::common::*;
+use crate::entropy_train::{lab_single, run_single};
+use serde_yaml_ng::Value;
+use std::path::Path;
+
+/// `config.yaml` of `run` with `key` (dotted) set to `value` (YAML).
+fn edit_config(run: &Path, original: &str, key: &str, value: &str) {
+    let mut v: Value = serde_yaml_ng::from_str(original).unwrap();
+    let mut slot = &mut v;
+    for part in key.split('.') {
+        slot = slot
+            .get_mut(part)
+            .unwrap_or_else(|| panic!("config.yaml has no `{key}`"));
+    }
+    *slot = serde_yaml_ng::from_str(value).unwrap();
+    let text = serde_yaml_ng::to_string(&v).unwrap();
+    std::fs::write(run.join("config.yaml"), text).unwrap();
+}
+
+fn probe(dir: &Path, path: &Path, out: &str) -> std::process::Output {
+    let set = format!("checkpoint.path={}", path.display());
+    lab_single(dir, &["task=probe", &set], Some(out))
+}
+
+#[test]
+fn entropy_probe_refuses_a_config_edited_since_training_naming_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let runs = dir.join("runs");
+    std::fs::create_dir(&runs).unwrap();
+    let run = run_single(dir, &[], "runs/gpt");
+    let original = read(&run.join("config.yaml"));
+    let record = run.join("trained_with.json");
+    assert!(read(&record).contains("\"n_head\": 2"), "{}", read(&record));
+    // (key, value after the edit, the value it was trained with, as the message writes them)
+    let edits = [
+        ("model.n_head", "4", "2"),
+        ("model.dropout", "0.25", "0.0"),
+        ("seed", "7", "0"),
+        ("data.corpus.alpha", "0.5", "0.1"),
+    ];
+    for (key, now, then) in edits {
+        edit_config(&run, &original, key, now);
+        let want = format!("`{key}` is {now} there, the run was trained with {then}");
+        for (target, out) in [(&run, "one"), (&runs, "all")] {
+            let o = probe(dir, target, out);
+            let needles = [
+                want.as_str(),
+                "config.yaml no longer describes",
+                "trained_with.json",
+            ];
+            assert_refused(&o, &format!("{key} {out}"), &needles, &dir.join(out));
+        }
+    }
+    // Unedited, the run probes; so does a run made before the record, edited or not.
+    std::fs::write(run.join("config.yaml"), &original).unwrap();
+    let o = probe(dir, &run, "unedited");
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let kept = read(&record);
+    std::fs::remove_file(&record).unwrap();
+    edit_config(&run, &original, "model.dropout", "0.25");
+    let o = probe(dir, &run, "older");
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    // A damaged record is named.
+    std::fs::write(&record, kept.replace('{', "[")).unwrap();
+    let o = probe(dir, &run, "damaged");
+    let needles = ["trained_with.json: not a map of settings"];
+    assert_refused(&o, "damaged", &needles, &dir.join("damaged"));
+}
+
+#[test]
+fn entropy_probe_of_a_run_without_weights_says_how_to_keep_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let run = run_single(
+        dir,
+        &["model.preset=bigram", "eval.save_checkpoint=false"],
+        "run",
+    );
+    let o = probe(dir, &run, "out");
+    let needles = [
+        "model.safetensors does not exist",
+        "eval.save_checkpoint: true",
+    ];
+    assert_refused(&o, "no weights", &needles, &dir.join("out"));
+}
