@@ -65,7 +65,7 @@ pub fn build(spec: &MatrixSpec, rng: &mut impl Rng) -> Result<(Array2<f64>, f64,
             periods,
             hurst,
             alpha,
-        } => super::finance::covariance(periods, hurst, alpha),
+        } => super::market::covariance(periods, hurst, alpha),
         MatrixSpec::File { path } => read(path)?,
     };
     let cond = check_spd(&a)?;

@@ -32,6 +32,7 @@ pub mod driver;
 pub mod dualnum;
 pub mod elements;
 pub mod finance;
+pub mod market;
 pub mod matrix;
 pub mod memory;
 pub mod newton;
@@ -132,7 +133,7 @@ impl Experiment for DecomposeConfig {
 
     fn check_inputs(&self) -> Result<()> {
         match (&self.mode, &self.matrix) {
-            (config::Mode::Finance(f), _) => finance::check_alpha(f),
+            (config::Mode::Finance(f), _) => market::check_alpha(f),
             (
                 _,
                 &config::MatrixSpec::MixedFbm {
@@ -140,7 +141,7 @@ impl Experiment for DecomposeConfig {
                     hurst,
                     alpha,
                 },
-            ) => finance::check_fractional_part("matrix.alpha", alpha, 1.0, periods, hurst),
+            ) => market::check_fractional_part("matrix.alpha", alpha, 1.0, periods, hurst),
             _ => Ok(()),
         }
     }

@@ -100,6 +100,27 @@ pub enum Schedule {
     Multistep,
 }
 
+impl Schedule {
+    /// The learning rate of update `step` (0-based) of `total` (§3.1: MultiStep ×0.1 at 50 %
+    /// and 75 %).
+    pub fn lr_at(self, base: f64, step: u64, total: u64) -> f64 {
+        let p = step as f64 / total.max(1) as f64;
+        match self {
+            Schedule::Constant => base,
+            Schedule::Cosine => base * 0.5 * (1.0 + (std::f64::consts::PI * p).cos()),
+            Schedule::Multistep => {
+                base * if p >= 0.75 {
+                    0.01
+                } else if p >= 0.5 {
+                    0.1
+                } else {
+                    1.0
+                }
+            }
+        }
+    }
+}
+
 #[derive(Deserialize, Serialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct TrainSection {

@@ -8,7 +8,7 @@
 use super::asserts;
 use super::checkpoint::{self, TrainerState};
 use super::columns;
-use super::config::{GrngConfig, Schedule};
+use super::config::GrngConfig;
 use super::diag;
 use super::models::Classifier;
 use super::source::Source;
@@ -41,24 +41,6 @@ impl Objective for Batch<'_> {
     }
     fn targets(&self) -> &Tensor {
         &self.y
-    }
-}
-
-/// The learning rate of update `step` (0-based) of `total` (§3.1: MultiStep ×0.1 at 50 %/75 %).
-pub fn lr_at(schedule: Schedule, base: f64, step: u64, total: u64) -> f64 {
-    let p = step as f64 / total.max(1) as f64;
-    match schedule {
-        Schedule::Constant => base,
-        Schedule::Cosine => base * 0.5 * (1.0 + (std::f64::consts::PI * p).cos()),
-        Schedule::Multistep => {
-            base * if p >= 0.75 {
-                0.01
-            } else if p >= 0.5 {
-                0.1
-            } else {
-                1.0
-            }
-        }
     }
 }
 
@@ -363,12 +345,10 @@ impl Trainer<'_> {
     /// One optimizer step and its steps.csv row; false when the loss or update is not finite.
     fn step(&mut self, epoch: u64, x: Tensor, y: Tensor, csv: &mut Metrics) -> Result<bool> {
         let cfg = self.cfg;
-        let lr = lr_at(
-            cfg.train.schedule,
-            cfg.optimizer.lr(),
-            self.step,
-            self.task.budget.steps,
-        );
+        let lr = cfg
+            .train
+            .schedule
+            .lr_at(cfg.optimizer.lr(), self.step, self.task.budget.steps);
         self.stepper.set_lr(lr);
         self.step += 1;
         let diag_step = self.step.is_multiple_of(cfg.train.diag_every);

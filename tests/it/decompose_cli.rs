@@ -348,7 +348,7 @@ fn mixed_fbm_generator_gives_the_spec_covariance() {
     let run = dir.path().join("run");
     let b: Array2<f64> = ndarray_npy::read_npy(run.join("B.npy")).unwrap();
     let c: Array2<f64> = ndarray_npy::read_npy(run.join("C.npy")).unwrap();
-    let a = lab::decompose::finance::covariance(5, 0.7, 1.5);
+    let a = lab::decompose::market::covariance(5, 0.7, 1.5);
     assert_eq!(b.dim(), (10, 10));
     let rebuilt = b.inv().unwrap() + &c;
     let err = (&rebuilt - &a).iter().fold(0.0f64, |m, v| m.max(v.abs()));

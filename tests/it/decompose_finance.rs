@@ -1,6 +1,7 @@
 //! Finance mode against the reference values of spec §5.4 (N = 125, α_code = 5).
 use lab::decompose::config::{DecomposeConfig, InfoStructure};
-use lab::decompose::finance::{covariance, solve};
+use lab::decompose::finance::solve;
+use lab::decompose::market::covariance;
 
 #[test]
 fn mixed_fbm_reproduces_the_reference_table() {

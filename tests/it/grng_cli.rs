@@ -377,16 +377,15 @@ fn help_lists_grng_and_print_config_shows_its_keys() {
 fn schedules_and_pearson_match_their_definitions() {
     use lab::grng::config::Schedule;
     use lab::grng::diag::pearson;
-    use lab::grng::train::lr_at;
     // MultiStep (§3.1): ×0.1 from 50 % of the steps, ×0.01 from 75 %.
     let multi: Vec<f64> = [0, 49, 50, 74, 75, 99]
         .iter()
-        .map(|&s| lr_at(Schedule::Multistep, 1.0, s, 100))
+        .map(|&s| Schedule::Multistep.lr_at(1.0, s, 100))
         .collect();
     assert_eq!(multi, [1.0, 1.0, 0.1, 0.1, 0.01, 0.01]);
-    assert_eq!(lr_at(Schedule::Constant, 0.3, 77, 100), 0.3);
-    assert_eq!(lr_at(Schedule::Cosine, 2.0, 0, 100), 2.0);
-    assert!((lr_at(Schedule::Cosine, 2.0, 50, 100) - 1.0).abs() < 1e-12);
+    assert_eq!(Schedule::Constant.lr_at(0.3, 77, 100), 0.3);
+    assert_eq!(Schedule::Cosine.lr_at(2.0, 0, 100), 2.0);
+    assert!((Schedule::Cosine.lr_at(2.0, 50, 100) - 1.0).abs() < 1e-12);
     // Pearson (§5.3) is invariant to shift and positive scale, flips sign with the vector.
     let _g = torch_lock();
     let u = tch::Tensor::from_slice(&[1.0f64, 4.0, 2.0, 8.0, 5.0]);
