@@ -1,7 +1,7 @@
 //! Per-kind defaults: a section tagged `kind: K` takes the keys it leaves out from the
 //! subcommand's `configs/<sub>/kinds.yaml` (section path → kind → keys), so switching a
 //! section to another kind (`--set algo.kind=ppo`) gives that kind's documented defaults.
-use super::origin::locate_keys;
+use super::origin::{locate_keys, lookup};
 use serde_yaml_ng::{Mapping, Value};
 
 /// The parsed kinds table and its text (for line numbers in messages).
@@ -60,4 +60,49 @@ impl Kinds {
             }
         }
     }
+}
+
+/// What `set` (one `--set`, of `all` given) drops from the user's `file` (named `file_name`) when
+/// it switches a section to another kind (`value` is the config before it): the keys the file
+/// wrote in that section, which belonged to the old kind, less those the `--set`s give again.
+/// A note for stderr, so that a switched section does not lose a file's `lr` in silence.
+pub fn dropped_file_keys(
+    value: &Value,
+    file: &Value,
+    file_name: &str,
+    set: &str,
+    all: &[String],
+) -> Option<String> {
+    let (path, raw) = set.split_once('=')?;
+    let section = path.trim().strip_suffix(".kind")?;
+    let new: Value = serde_yaml_ng::from_str(raw).ok()?;
+    let old = lookup(value, section)?.get("kind")?;
+    if *old == new {
+        return None;
+    }
+    let given_again = |key: &str| {
+        let full = super::join(section, key);
+        all.iter().filter_map(|s| s.split_once('=')).any(|(p, _)| {
+            let p = p.trim();
+            p == full || p.starts_with(&format!("{full}."))
+        })
+    };
+    let keys: Vec<String> = lookup(file, section)?
+        .as_mapping()?
+        .keys()
+        .filter_map(Value::as_str)
+        .filter(|k| *k != "kind" && !given_again(k))
+        .map(|k| format!("`{k}`"))
+        .collect();
+    if keys.is_empty() {
+        return None;
+    }
+    let old = serde_yaml_ng::to_string(old).unwrap_or_default();
+    Some(format!(
+        "--set {set} switches `{section}` from kind {} to another kind, so the keys {file_name} \
+         gives it ({}) are dropped with the old kind and the new kind's defaults apply; to keep \
+         one, give it again: --set {section}.KEY=VALUE",
+        old.trim(),
+        keys.join(", ")
+    ))
 }

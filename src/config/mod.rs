@@ -70,17 +70,18 @@ pub fn load_with_kinds(
         }
         None => None,
     };
+    let mut file_value = Value::Null;
     if let Some(src) = &user {
-        let over = parse(src)?;
-        if !over.is_null() && !over.is_mapping() {
+        file_value = parse(src)?;
+        if !file_value.is_null() && !file_value.is_mapping() {
             return Err(usage(format!(
                 "{}: the top level must be a mapping of keys",
                 src.name
             )));
         }
         // An empty or comment-only file is YAML null: it changes nothing (all defaults).
-        if !over.is_null() {
-            merge(&mut value, over);
+        if !file_value.is_null() {
+            merge(&mut value, file_value.clone());
         }
     }
     let mut ordered = sets.to_vec();
@@ -91,6 +92,12 @@ pub fn load_with_kinds(
         _ => (1, 0),
     });
     for s in &ordered {
+        if let Some(src) = &user {
+            let dropped = kinds::dropped_file_keys(&value, &file_value, &src.name, s, &ordered);
+            if let Some(note) = dropped {
+                eprintln!("note: {note}");
+            }
+        }
         apply_set(&mut value, s)?;
     }
     kinds.fill(&mut value);

@@ -11,6 +11,7 @@ mod cli_runs;
 #[allow(dead_code)]
 mod common;
 mod config_errors;
+mod config_kind_switch;
 mod configs_valid;
 mod data_batches;
 mod data_common;
