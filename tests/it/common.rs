@@ -143,6 +143,24 @@ pub fn wait_until(what: &str, deadline: Duration, mut ready: impl FnMut() -> boo
     }
 }
 
+/// CPU seconds (user + system) process `pid` has used so far, from /proc/PID/stat; 0 once it
+/// is gone. Evidence that a child is busy in a long step, where a wall-clock sleep is none.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command's closing parenthesis: state is field 3, utime 14, stime 15.
+    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // SAFETY: sysconf only reads a system constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (ticks(11) + ticks(12)) / hz.max(1.0)
+}
+
 /// A child that a failing test does not leave running.
 pub struct KillOnDrop(pub std::process::Child);
 

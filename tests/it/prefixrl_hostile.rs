@@ -218,8 +218,10 @@ fn prefixrl_eval_of_a_damaged_checkpoint_is_refused_before_its_run_folder() {
     assert_refused(&o, "a damaged checkpoint", &needles, &root.join("run"));
 }
 
-/// `stage: all` on smoke.yaml with `sets`, sent SIGTERM once training started: it must stop
-/// (exit 143, `interrupted`) without a metrics row for the step it was in.
+/// `stage: all` on smoke.yaml with `sets`, sent SIGTERM once it is inside its first, endless
+/// step: it must stop (exit 143, `interrupted`) without a metrics row for that step. "Inside"
+/// is 2 CPU seconds used after metrics.csv appeared (the whole smoke run takes about one), so a
+/// signal that came before the step began cannot pass the test.
 fn sigterm_during_training(sets: &[&str]) {
     let tmp = tempfile::tempdir().unwrap();
     let a = args("run", sets);
@@ -236,7 +238,20 @@ fn sigterm_during_training(sets: &[&str]) {
     wait_until("training to start", Duration::from_secs(300), || {
         run.join("metrics.csv").exists()
     });
-    std::thread::sleep(Duration::from_millis(500));
+    let pid = child.0.id();
+    let at_start = cpu_seconds(pid);
+    wait_until(
+        "2 CPU seconds in the first step",
+        Duration::from_secs(300),
+        || {
+            let ended = child.0.try_wait().unwrap();
+            assert!(
+                ended.is_none(),
+                "{sets:?}: the run ended before SIGTERM: {ended:?}"
+            );
+            cpu_seconds(pid) >= at_start + 2.0
+        },
+    );
     let status = child.terminate("the run to stop after SIGTERM");
     assert_eq!(status.code(), Some(143), "{sets:?}");
     let meta = json(&run.join("meta.json"));
