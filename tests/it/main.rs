@@ -5,6 +5,7 @@
 lab::prepare_test_process!();
 mod blas_core;
 mod ckpt_hostile;
+mod ckpt_hostile_optim;
 mod cli;
 mod cli_docs;
 mod cli_runs;
