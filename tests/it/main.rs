@@ -100,6 +100,7 @@ mod npg_acktr;
 mod npg_acktr_cli;
 mod npg_cli;
 mod npg_exact;
+mod npg_hostile;
 mod npg_fisher;
 mod npg_gae_cg;
 mod npg_native;
