@@ -37,7 +37,11 @@ pub fn check(saved: &Checkpoint, fresh: &Checkpoint, cfg: &NpgConfig) -> Result<
     let iter = saved.iter as u64;
     let steps = [
         ("critic_adam.step", &s["critic_adam"], cfg.critic.epochs),
-        ("actor_optimiser.Adam.step", &s["actor_optimiser"]["Adam"], cfg.epochs),
+        (
+            "actor_optimiser.Adam.step",
+            &s["actor_optimiser"]["Adam"],
+            cfg.epochs,
+        ),
     ];
     for (key, adam, passes) in steps {
         let Some(step) = adam.get("step").and_then(Value::as_u64) else {
@@ -93,20 +97,25 @@ mod tests {
 
     #[test]
     fn settings_must_match_and_squares_be_nonnegative() {
-        let fresh = json!({"lr": 0.001, "step": 0, "v": [0.0, 0.0], "rms": {"var": [1.0], "count": 1e-4}});
-        let ok = json!({"lr": 0.001, "step": 9, "v": [0.5, 0.0], "rms": {"var": [2.0], "count": 7.0}});
+        let fresh =
+            json!({"lr": 0.001, "step": 0, "v": [0.0, 0.0], "rms": {"var": [1.0], "count": 1e-4}});
+        let ok =
+            json!({"lr": 0.001, "step": 9, "v": [0.5, 0.0], "rms": {"var": [2.0], "count": 7.0}});
         assert_eq!(walk(&ok, &fresh, "p", false), None);
-        let lr = json!({"lr": 5.0, "step": 9, "v": [0.5, 0.0], "rms": {"var": [2.0], "count": 7.0}});
+        let lr =
+            json!({"lr": 5.0, "step": 9, "v": [0.5, 0.0], "rms": {"var": [2.0], "count": 7.0}});
         assert_eq!(
             walk(&lr, &fresh, "p", false).unwrap(),
             "`p.lr` is 5.0 there, this run's config gives 0.001"
         );
-        let v = json!({"lr": 0.001, "step": 9, "v": [0.5, -1.0], "rms": {"var": [2.0], "count": 7.0}});
+        let v =
+            json!({"lr": 0.001, "step": 9, "v": [0.5, -1.0], "rms": {"var": [2.0], "count": 7.0}});
         assert_eq!(
             walk(&v, &fresh, "p", false).unwrap(),
             "`p.v[1]` is -1.0, but it is an average of squares (≥ 0)"
         );
-        let count = json!({"lr": 0.001, "step": 9, "v": [0.5, 0.0], "rms": {"var": [2.0], "count": 0.0}});
+        let count =
+            json!({"lr": 0.001, "step": 9, "v": [0.5, 0.0], "rms": {"var": [2.0], "count": 0.0}});
         assert_eq!(
             walk(&count, &fresh, "p", false).unwrap(),
             "`p.rms.count` is 0.0, but it counts samples (> 0)"

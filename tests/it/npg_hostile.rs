@@ -67,7 +67,11 @@ fn npg_resume_refuses_edited_optimiser_and_normaliser_state() {
         "--set",
         "reward_norm.enabled=true",
     ];
-    let o = npg(d, "half", &[&on[..], &["--set", "total_steps=2048"]].concat());
+    let o = npg(
+        d,
+        "half",
+        &[&on[..], &["--set", "total_steps=2048"]].concat(),
+    );
     assert_eq!(code(&o), 0, "{}", text(&o));
     let path = d.join("half/checkpoint.json");
     let good = json(&path);
@@ -130,7 +134,12 @@ fn npg_resume_refuses_edited_optimiser_and_normaliser_state() {
         std::fs::write(&path, serde_json::to_vec(&bad).unwrap()).unwrap();
         let out = format!("c{i}");
         let o = lab(d, &[&resume[..], &["--quiet", "--out", &out]].concat());
-        assert_refused(&o, what, &["does not fit this config", needle], &d.join(&out));
+        assert_refused(
+            &o,
+            what,
+            &["does not fit this config", needle],
+            &d.join(&out),
+        );
     }
     // checkpoint.json a FIFO: the resume blocked reading it.
     mkfifo(&path);

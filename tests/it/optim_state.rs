@@ -158,7 +158,10 @@ fn renamed_or_reshaped_parameters_and_foreign_headers_are_refused_by_name() {
     let mut older = opt.state_dict().unwrap();
     older.header.format = 0;
     let e = error_of(&older);
-    assert!(e.contains("optimizer state has format 0, this build reads format 1"), "{e}");
+    assert!(
+        e.contains("optimizer state has format 0, this build reads format 1"),
+        "{e}"
+    );
     let mut other = opt.state_dict().unwrap();
     other.header.optimizer = "sgd".into();
     assert!(error_of(&other).contains("sgd"));
