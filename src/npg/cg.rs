@@ -1,6 +1,9 @@
 //! Conjugate gradient for `F s = g` with a matrix-free product (spec §3.4, step 3),
 //! as in Spinning Up / SB3-contrib: start from 0, stop after `max_iters` or when the
-//! squared residual drops below `residual_tol`.
+//! squared residual drops below `residual_tol`, and also when the curvature step
+//! `α = rᵀr / pᵀAp` is not finite: once the residual is exactly 0 (the system solved, e.g. with
+//! `cg_residual_tol: 0` and more iterations than parameters, or a zero gradient) the next
+//! iteration divided 0 by 0 and made the step, and every actor parameter, NaN.
 use super::rank1::dot;
 
 #[derive(Clone, Debug)]
@@ -28,6 +31,9 @@ pub fn conjugate_gradient(
     while iters < max_iters && r_dot >= residual_tol {
         apply(&p, &mut ap);
         let alpha = r_dot / dot(&p, &ap);
+        if !alpha.is_finite() {
+            break; // 0/0 on an exact solution, or pᵀAp underflowed: `x` is the answer
+        }
         for i in 0..n {
             x[i] += alpha * p[i];
             r[i] -= alpha * ap[i];

@@ -74,7 +74,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Checkpoint> {
 /// Read `<dir>/checkpoint.json` and check it belongs to this config's algorithm and env.
 pub fn load(dir: &Path, cfg: &NpgConfig) -> Result<Checkpoint> {
     let path = dir.join(FILE);
-    let text = std::fs::read_to_string(&path)
+    // A FIFO in its place blocked the resume forever, a device filled memory.
+    let text = crate::input::read_result(&path)
         .map_err(|e| usage(format!("resume_from: cannot read {}: {e}", path.display())))?;
     let c = parse(&text, &path)?;
     if c.algo != cfg.algo.name() || c.env != cfg.env.id {

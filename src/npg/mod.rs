@@ -32,6 +32,7 @@ pub mod batch;
 pub mod cg;
 pub mod checkpoint;
 mod checkpoint_fit;
+mod checkpoint_state;
 pub mod config;
 mod config_check;
 pub mod eval;

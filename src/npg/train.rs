@@ -373,7 +373,8 @@ where
         // A checkpoint that does not fit (another `hidden`, `num_envs`, normalisation) comes
         // from a run with another config, or was damaged: a usage error, the new folder removed.
         let fresh = trainer.save(cfg, ckpt.iter);
-        let fits = super::checkpoint_fit::check(&ckpt, &fresh, cfg.batch_size());
+        let fits = super::checkpoint_fit::check(&ckpt, &fresh, cfg.batch_size())
+            .and_then(|()| super::checkpoint_state::check(&ckpt, &fresh, cfg));
         fits.and_then(|()| trainer.restore(&ckpt)).map_err(|e| {
             crate::error::usage(format!(
                 "resume_from: the checkpoint of {} does not fit this config: {e:#}; continue a \

@@ -112,6 +112,11 @@ pub fn trust_region_step<P: Policy>(
             (stats.step_size, stats.update_norm) = (step, step * stats.d_norm);
             return Ok(stats);
         }
+        if step == 0.0 {
+            // θ_old itself (a zero gradient, or the step underflowed): no later try differs,
+            // and `ls_max_iter` tries of it ran one forward pass each (a huge one hung).
+            break;
+        }
     }
     actor.set_flat(&theta_old)?;
     Ok(stats)

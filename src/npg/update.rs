@@ -197,6 +197,9 @@ fn line_search<P: Policy>(
         if actor.mean_kl(&snapshot, mb) < max_kl && actor.surrogate(mb) > before {
             return Ok(s);
         }
+        if s == 0.0 {
+            break; // θ itself: no later try differs (see `trust_region_step`)
+        }
     }
     actor.set_flat(&theta)?;
     Ok(0.0)

@@ -2,7 +2,8 @@
 //!
 //! Tensor keys are `<slot>/<parameter name>` (`exp_avg/h.0.mlp.weight`): state is matched to
 //! parameters by *name*, never by position. On load:
-//! - a header with a newer `format` or another optimizer's name is refused;
+//! - a header whose `format` is not one this build knows ([`FORMATS`]: newer, or 0, which no
+//!   build ever wrote) or with another optimizer's name is refused, naming the file;
 //! - a missing or unexpected key is an error that lists the names (a renamed parameter shows up
 //!   as one of each); an optimizer may document a default instead for slots added later;
 //! - a shape mismatch is an error naming the parameter, and so is another dtype than the
@@ -24,6 +25,32 @@ use tch::Tensor;
 
 /// Version written by this build; files with a larger number are refused.
 pub const FORMAT_VERSION: u32 = 1;
+
+/// The versions this build reads: from 1 (the first format there was) to [`FORMAT_VERSION`].
+/// A `format: 0` is no state any build wrote (an edited or foreign file), so it is refused
+/// like a newer one rather than read as the current format.
+pub const FORMATS: std::ops::RangeInclusive<u32> = 1..=FORMAT_VERSION;
+
+/// Why `format` is not readable ([`FORMATS`]), or None.
+fn unknown_format(format: u32) -> Option<String> {
+    if FORMATS.contains(&format) {
+        return None;
+    }
+    let (lo, hi) = (FORMATS.start(), FORMATS.end());
+    let known = if lo == hi {
+        format!("format {hi}")
+    } else {
+        format!("formats {lo} to {hi}")
+    };
+    let which = if format > *hi {
+        "newer than this build; use the build that wrote it"
+    } else {
+        "older than any format lab wrote; the file was edited or is not lab's"
+    };
+    Some(format!(
+        "optimizer state has format {format}, this build reads {known} ({which})"
+    ))
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupState {
@@ -123,10 +150,14 @@ impl StateDict {
     /// Read what [`StateDict::save`] wrote (tensors on the CPU; `load_state_dict` moves them).
     pub fn load(dir: &Path, stem: &str) -> Result<StateDict> {
         let (st, js) = paths(dir, stem);
+        // A FIFO in its place blocked the resume forever, a device filled memory.
         let text =
-            std::fs::read_to_string(&js).with_context(|| format!("reading {}", js.display()))?;
+            crate::input::read_result(&js).with_context(|| format!("reading {}", js.display()))?;
         let header: StateHeader = serde_json::from_str(&text)
             .with_context(|| format!("{} is not an optimizer state header", js.display()))?;
+        if let Some(why) = unknown_format(header.format) {
+            bail!("{}: {why}", js.display());
+        }
         let tensors =
             Tensor::read_safetensors(&st).with_context(|| format!("reading {}", st.display()))?;
         for (k, t) in &tensors {
@@ -194,14 +225,11 @@ impl StateDict {
         }
     }
 
-    /// Refuse a newer format or another optimizer's state.
+    /// Refuse a format this build does not read ([`FORMATS`]) or another optimizer's state.
     pub fn check_header(&self, optimizer: &str) -> Result<()> {
         let h = &self.header;
-        if h.format > FORMAT_VERSION {
-            bail!(
-                "optimizer state has format {}, this build reads up to {FORMAT_VERSION}",
-                h.format
-            );
+        if let Some(why) = unknown_format(h.format) {
+            bail!(why);
         }
         if h.optimizer != optimizer {
             bail!(

@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use tch::{Kind, Tensor};
 
-type Tensors = Vec<(String, Tensor)>;
+pub(crate) type Tensors = Vec<(String, Tensor)>;
 
 /// One damage to a checkpoint file: its tensors or its JSON.
 #[derive(Clone, Copy)]
-enum Edit {
+pub(crate) enum Edit {
     T(fn(&mut Tensors)),
     J(fn(&mut Value)),
 }
@@ -41,7 +41,7 @@ fn damage(path: &Path, edit: Edit) -> Vec<u8> {
 }
 
 /// The tensor `name` of `t` replaced by `f` of it.
-fn map(t: &mut Tensors, name: &str, f: impl Fn(&Tensor) -> Tensor) {
+pub(crate) fn map(t: &mut Tensors, name: &str, f: impl Fn(&Tensor) -> Tensor) {
     let slot = t.iter_mut().find(|(k, _)| k == name);
     let (_, v) = slot.unwrap_or_else(|| panic!("no tensor `{name}`"));
     *v = f(v);
@@ -57,7 +57,7 @@ fn poke(t: &Tensor, value: f64) -> Tensor {
 /// For each (file under `ckpt`, edit, needles): `resume(out)` (its output and the folder it
 /// writes) after the edit must exit 2 with every needle in stderr and no output folder; the
 /// file is put back after.
-fn assert_each_refused(
+pub(crate) fn assert_each_refused(
     ckpt: &Path,
     cases: &[(&str, Edit, &[&str])],
     resume: impl Fn(&str) -> (Output, PathBuf),
@@ -72,8 +72,8 @@ fn assert_each_refused(
 }
 
 const M: &str = "model.safetensors";
-const O: &str = "optimizer.safetensors";
-const J: &str = "optimizer.json";
+pub(crate) const O: &str = "optimizer.safetensors";
+pub(crate) const J: &str = "optimizer.json";
 
 #[test]
 fn grng_resume_refuses_checkpoint_tensors_and_state_that_do_not_fit() {

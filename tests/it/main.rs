@@ -5,6 +5,7 @@
 lab::prepare_test_process!();
 mod blas_core;
 mod ckpt_hostile;
+mod ckpt_hostile_optim;
 mod cli;
 mod cli_docs;
 mod cli_runs;
@@ -102,6 +103,7 @@ mod npg_cli;
 mod npg_exact;
 mod npg_fisher;
 mod npg_gae_cg;
+mod npg_hostile;
 mod npg_native;
 mod npg_nn;
 mod npg_ppo;

@@ -130,3 +130,22 @@ fn cg_stops_early_on_the_residual_and_caps_iterations() {
     assert_eq!(capped.iters, 2);
     assert!(capped.residual_sq > 0.0);
 }
+
+/// With `residual_tol: 0` and more iterations than unknowns the residual reaches exactly 0;
+/// the next iteration divided 0 by 0 and returned NaN (npg-cg / trpo with
+/// `cg_residual_tol: 0`, `cg_iters: 100` stopped on a NaN row). A zero right-hand side too.
+#[test]
+fn cg_stops_on_an_exact_solution_instead_of_dividing_zero_by_zero() {
+    let diag = [2.0, 4.0];
+    let scale = |v: &[f64], out: &mut [f64]| {
+        for i in 0..2 {
+            out[i] = diag[i] * v[i];
+        }
+    };
+    let res = conjugate_gradient(scale, &[1.0, 1.0], 100, 0.0);
+    assert_eq!(res.x, [0.5, 0.25], "{res:?}");
+    assert_eq!(res.residual_sq, 0.0);
+    assert!(res.iters <= 3, "{res:?}");
+    let zero = conjugate_gradient(scale, &[0.0, 0.0], 100, 0.0);
+    assert_eq!(zero.x, [0.0, 0.0], "{zero:?}");
+}

@@ -231,3 +231,19 @@ fn smac_linesearch_respects_the_kl_bound() {
         "{accepted} accepted, {rejected} rejected"
     );
 }
+
+/// Zero advantages: g = 0, so the step is 0 and every try of the line search is θ_old, which
+/// never beats itself. All `ls_max_iter` tries ran (one forward pass each): a huge
+/// `ls_max_iter` hung the run. The search now ends after the first zero step.
+#[test]
+fn trpo_line_search_ends_once_its_step_is_zero() {
+    let _torch = crate::common::torch_lock();
+    let mut a = actor(&Space::Discrete(3), 5);
+    let (obs, actions, old_logp, adv) = random_problem(&a, 5);
+    let before = a.params.flat();
+    let b = minibatch(&obs, &actions, &old_logp, &adv.zeros_like());
+    let stats = trust_region_step(&mut a, &region(Some((0.8, usize::MAX))), &b).expect("step");
+    assert_eq!(stats.g_norm, 0.0, "{stats:?}");
+    assert_eq!((stats.ls_steps, stats.ls_accepted), (Some(1), Some(false)));
+    assert_eq!(a.params.flat(), before, "θ_old restored");
+}

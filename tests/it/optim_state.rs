@@ -154,6 +154,14 @@ fn renamed_or_reshaped_parameters_and_foreign_headers_are_refused_by_name() {
     let mut newer = opt.state_dict().unwrap();
     newer.header.format = lab::optim::FORMAT_VERSION + 1;
     assert!(error_of(&newer).contains("format"));
+    // No build wrote format 0: it was read as the current format.
+    let mut older = opt.state_dict().unwrap();
+    older.header.format = 0;
+    let e = error_of(&older);
+    assert!(
+        e.contains("optimizer state has format 0, this build reads format 1"),
+        "{e}"
+    );
     let mut other = opt.state_dict().unwrap();
     other.header.optimizer = "sgd".into();
     assert!(error_of(&other).contains("sgd"));

@@ -22,7 +22,7 @@ use crate::optim::Optimizer;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -193,6 +193,14 @@ impl Kfac {
                         bail!(
                             "optimizer state `{k}` has shape {:?}, expected {want:?}",
                             src.size()
+                        )
+                    }
+                    // Every inverse slot is written in f64 (as the factors): another dtype
+                    // was cast silently, a Float file losing half the digits it claims.
+                    Some(src) if src.kind() != Kind::Double => {
+                        bail!(
+                            "optimizer state `{k}` is {:?}, the buffer it restores is Double",
+                            src.kind()
                         )
                     }
                     _ => {}
