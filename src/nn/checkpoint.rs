@@ -174,16 +174,14 @@ fn write_files(tmp: &Path, vs: &VarStore, opt: &dyn Optimizer, extra: &Extra) ->
 /// Read `checkpoint.json` alone (format checked).
 pub fn read_meta(dir: &Path) -> Result<Meta> {
     let path = dir.join(META_FILE);
+    // A FIFO in its place would block the resume forever (input::read_result refuses it).
     let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        crate::input::read_result(&path).with_context(|| format!("reading {}", path.display()))?;
     let meta: Meta = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a checkpoint description", path.display()))?;
-    if meta.format > FORMAT_VERSION {
-        bail!(
-            "{} has format {}, this build reads up to {FORMAT_VERSION}",
-            path.display(),
-            meta.format
-        );
+    let unknown = crate::optim::state::unknown_version("checkpoint", meta.format, FORMAT_VERSION);
+    if let Some(why) = unknown {
+        bail!("{}: {why}", path.display());
     }
     Ok(meta)
 }
@@ -272,7 +270,9 @@ pub fn list(root: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(root).with_context(|| format!("reading {}", root.display()))? {
         let path = entry?.path();
-        if path.join(META_FILE).is_file() {
+        // Any `checkpoint.json`, also one that is not a regular file: reading it then says
+        // so, where skipping it silently resumed from an earlier checkpoint or from none.
+        if path.join(META_FILE).exists() {
             out.push(path);
         }
     }

@@ -2,7 +2,7 @@
 //!
 //! Tensor keys are `<slot>/<parameter name>` (`exp_avg/h.0.mlp.weight`): state is matched to
 //! parameters by *name*, never by position. On load:
-//! - a header whose `format` is not one this build knows ([`FORMATS`]: newer, or 0, which no
+//! - a header whose `format` is not one this build knows ([`unknown_version`]: newer, or 0, which no
 //!   build ever wrote) or with another optimizer's name is refused, naming the file;
 //! - a missing or unexpected key is an error that lists the names (a renamed parameter shows up
 //!   as one of each); an optimizer may document a default instead for slots added later;
@@ -26,29 +26,30 @@ use tch::Tensor;
 /// Version written by this build; files with a larger number are refused.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// The versions this build reads: from 1 (the first format there was) to [`FORMAT_VERSION`].
-/// A `format: 0` is no state any build wrote (an edited or foreign file), so it is refused
-/// like a newer one rather than read as the current format.
-pub const FORMATS: std::ops::RangeInclusive<u32> = 1..=FORMAT_VERSION;
-
-/// Why `format` is not readable ([`FORMATS`]), or None.
+/// Why `format` is not readable (1..=[`FORMAT_VERSION`]), or None.
 fn unknown_format(format: u32) -> Option<String> {
-    if FORMATS.contains(&format) {
+    unknown_version("optimizer state", format, FORMAT_VERSION)
+}
+
+/// Why version `format` of a file of `what` is not one of 1..=`newest` (the versions a build
+/// that writes `newest` reads), or None. 0 is no version any build wrote: an edited or foreign
+/// file, refused like a newer one rather than read as the current format.
+pub fn unknown_version(what: &str, format: u32, newest: u32) -> Option<String> {
+    if (1..=newest).contains(&format) {
         return None;
     }
-    let (lo, hi) = (FORMATS.start(), FORMATS.end());
-    let known = if lo == hi {
-        format!("format {hi}")
+    let known = if newest == 1 {
+        "format 1".to_string()
     } else {
-        format!("formats {lo} to {hi}")
+        format!("formats 1 to {newest}")
     };
-    let which = if format > *hi {
+    let which = if format > newest {
         "newer than this build; use the build that wrote it"
     } else {
         "older than any format lab wrote; the file was edited or is not lab's"
     };
     Some(format!(
-        "optimizer state has format {format}, this build reads {known} ({which})"
+        "{what} has format {format}, this build reads {known} ({which})"
     ))
 }
 
@@ -225,7 +226,7 @@ impl StateDict {
         }
     }
 
-    /// Refuse a format this build does not read ([`FORMATS`]) or another optimizer's state.
+    /// Refuse a format this build does not read ([`unknown_version`]) or another optimizer's state.
     pub fn check_header(&self, optimizer: &str) -> Result<()> {
         let h = &self.header;
         if let Some(why) = unknown_format(h.format) {

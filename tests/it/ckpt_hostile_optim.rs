@@ -63,3 +63,46 @@ fn grng_resume_refuses_kfac_inverses_of_another_dtype_and_an_unknown_state_forma
     let (o, _) = resume("whole");
     assert_eq!(code(&o), 0, "the repaired files resume: {}", text(&o));
 }
+
+/// The model checkpoint's own `checkpoint.json` (prefixrl's, from `nn::checkpoint`): format 0
+/// or a newer one is refused naming the file, as the optimizer header is, and a FIFO in its
+/// place is not read (the resume would block on it).
+#[test]
+fn prefixrl_resume_refuses_an_unknown_checkpoint_format_and_a_fifo() {
+    use crate::prefixrl_train::{train, train_output};
+    let tmp = tempfile::tempdir().unwrap();
+    let first = train(&tmp.path().join("first"), &[], None);
+    const C: &str = "checkpoint.json";
+    let cases: [(&str, Edit, &[&str]); 2] = [
+        (
+            C,
+            Edit::J(|v| v["format"] = 0.into()),
+            &[
+                C,
+                "checkpoint has format 0, this build reads format 1",
+                "older than any",
+            ],
+        ),
+        (
+            C,
+            Edit::J(|v| v["format"] = 9.into()),
+            &[C, "checkpoint has format 9", "newer than this build"],
+        ),
+    ];
+    let resume = |out: &str| {
+        let root = tmp.path().join(out);
+        let o = train_output(&root, &["rl.steps=3"], Some(&first), None);
+        (o, root.join("run"))
+    };
+    let ckpt = first.join("checkpoints/step-00000002");
+    assert_each_refused(&ckpt, &cases, resume);
+    let js = ckpt.join(C);
+    let whole = std::fs::read(&js).unwrap();
+    mkfifo(&js);
+    let (o, out) = resume("fifo");
+    assert_refused(&o, "FIFO", &[C, "not a regular file (a FIFO)"], &out);
+    std::fs::remove_file(&js).unwrap();
+    std::fs::write(&js, whole).unwrap();
+    let (o, _) = resume("whole");
+    assert_eq!(code(&o), 0, "the repaired file resumes: {}", text(&o));
+}
