@@ -30,7 +30,7 @@ const GOOD: &str = "step,loss\n1,0.5\n2,0.4\n3,0.2\n";
 
 /// `lab args` in `cwd`, killed (and the test failed) if it has not ended after 20 s: a reader
 /// blocked on a FIFO ignores the first SIGTERM, so a plain run of it would hang the suite.
-fn lab_within(cwd: &Path, args: &[&str]) -> Output {
+pub fn lab_within(cwd: &Path, args: &[&str]) -> Output {
     let mut child = Command::new(LAB)
         .args(args)
         .current_dir(cwd)
