@@ -350,6 +350,16 @@ pub(super) fn validate_probe(k: &CheckpointSection, e: &EvalSection, c: &mut Che
     if let Some(n) = k.fixed_batch {
         c.at_least("checkpoint.fixed_batch", n, 1);
     }
+    let max = super::config::MAX_TOKENS;
+    c.check(
+        "checkpoint.context",
+        !k.fixed_width || k.context <= max,
+        format!(
+            "is {}: with checkpoint.fixed_width every call of the module spans that many \
+             positions per row, more than the {max} tokens lab allows at once",
+            k.context
+        ),
+    );
     c.relation(
         "eval.prompt_len",
         &["checkpoint.context"],

@@ -59,6 +59,7 @@ pub fn figure(collection: &Collection, x: &str, ys: &[String], logy: bool) -> Re
 struct LeftOut {
     nonpositive: usize,
     nonfinite: usize,
+    too_large: usize,
     duplicate_x: usize,
     /// Whether any run had both columns.
     any_columns: bool,
@@ -75,6 +76,7 @@ impl LeftOut {
                 self.any_columns = true;
                 self.nonpositive += p.nonpositive;
                 self.nonfinite += p.nonfinite;
+                self.too_large += p.too_large;
                 self.duplicate_x += p.duplicate_x;
                 return Some(p.points);
             }
@@ -100,6 +102,13 @@ impl LeftOut {
         if self.nonfinite > 0 {
             let n = points(self.nonfinite);
             notes.push(format!("{n} with NaN or infinite `{x}` or y left out"));
+        }
+        if self.too_large > 0 {
+            let n = points(self.too_large);
+            let max = series::DRAWABLE;
+            notes.push(format!(
+                "{n} with `{x}` or y beyond ±{max:e} left out (too large to draw)"
+            ));
         }
         if self.duplicate_x > 0 {
             let n = points(self.duplicate_x);

@@ -80,12 +80,19 @@ impl Curve {
     }
 }
 
+/// The largest |x| or |y| drawn: beyond it an axis's span, margins or a mean of runs overflow
+/// to infinity (where the chart library's tick search never ends), so such rows are left out
+/// and counted like NaN ones.
+pub const DRAWABLE: f64 = 1e300;
+
 /// A run's points and how many rows were left out: y <= 0 for a log axis (`positive`), x or y
-/// NaN or infinite, or x equal to an earlier row's x (the earlier row is drawn).
+/// NaN or infinite, x or y beyond ±[`DRAWABLE`], or x equal to an earlier row's x (the earlier
+/// row is drawn).
 pub struct Points {
     pub points: Vec<(f64, f64)>,
     pub nonpositive: usize,
     pub nonfinite: usize,
+    pub too_large: usize,
     pub duplicate_x: usize,
 }
 
@@ -122,7 +129,7 @@ pub fn read_points(run: &Path, x: &str, y: &str, positive: bool) -> Result<Read>
         (_, None) => return Ok(no_column(&headers, y, &path)),
     };
     let mut points = Vec::new();
-    let (mut nonpositive, mut nonfinite) = (0, 0);
+    let (mut nonpositive, mut nonfinite, mut too_large) = (0, 0, 0);
     for record in reader.records() {
         let record = record.map_err(malformed)?;
         let line = record.position().map_or(0, |p| p.line());
@@ -144,6 +151,8 @@ pub fn read_points(run: &Path, x: &str, y: &str, positive: bool) -> Result<Read>
         };
         if !(px.is_finite() && py.is_finite()) {
             nonfinite += 1;
+        } else if px.abs() > DRAWABLE || py.abs() > DRAWABLE {
+            too_large += 1;
         } else if positive && py <= 0.0 {
             nonpositive += 1;
         } else {
@@ -159,6 +168,7 @@ pub fn read_points(run: &Path, x: &str, y: &str, positive: bool) -> Result<Read>
         points,
         nonpositive,
         nonfinite,
+        too_large,
     }))
 }
 

@@ -311,7 +311,11 @@ pub fn refuse_if_queued(dir: &Path, record: &StudyRecord) -> Result<()> {
 /// Slurm study the scheduler's state), or cancel the study's queued and running jobs.
 pub fn command(dir: &Path, cancel: bool) -> Result<()> {
     if !dir.is_dir() {
-        return Err(usage(format!("{}: no such directory", dir.display())));
+        let why = match dir.exists() {
+            true => "not a directory (give a study directory, not a file in it)",
+            false => "no such directory",
+        };
+        return Err(usage(format!("{}: {why}", dir.display())));
     }
     let record = StudyRecord::read(dir)?.ok_or_else(|| {
         usage(format!(

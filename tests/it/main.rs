@@ -56,6 +56,7 @@ mod entropy_textfile;
 mod entropy_theory;
 mod entropy_tiny_corpus;
 mod entropy_torchscript;
+mod entropy_torchscript_hostile;
 mod entropy_train;
 mod entropy_verdict;
 mod entropy_verdict_plots;

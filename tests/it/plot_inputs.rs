@@ -220,3 +220,30 @@ fn plot_notes_a_run_without_metrics_csv_instead_of_dropping_it_silently() {
         "in the figure"
     );
 }
+
+/// Values near f64::MAX overflowed the axis span or its margin to infinity, and the chart's tick
+/// search then never ended: such rows are left out with a note, as NaN ones are.
+#[test]
+fn plot_leaves_out_values_too_large_to_draw_instead_of_hanging() {
+    let tmp = tempfile::tempdir().unwrap();
+    let metrics = "step,loss\n1,0.5\n2,1.7e308\n3,-1e308\n4,0.2\n1e308,0.1\n";
+    fake_run(&tmp.path().join("r"), "decompose", metrics);
+    let out =
+        crate::spine_hostile::lab_within(tmp.path(), &["plot", "r", "--x", "step", "--y", "loss"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let note = "3 points with `step` or y beyond ±1e300 left out (too large to draw)";
+    assert!(stderr(&out).contains(note), "{}", text(&out));
+    assert!(tmp.path().join("r/plots/loss_vs_step.svg").exists());
+    // Only such rows: nothing to plot, and the note says why.
+    fake_run(
+        &tmp.path().join("big"),
+        "decompose",
+        "step,loss\n1,1.7e308\n2,1.7e308\n",
+    );
+    let out = crate::spine_hostile::lab_within(
+        tmp.path(),
+        &["plot", "big", "--x", "step", "--y", "loss"],
+    );
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(stderr(&out).contains("too large to draw"), "{}", text(&out));
+}

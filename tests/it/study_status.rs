@@ -43,3 +43,25 @@ fn status_shows_an_unreadable_meta_json_and_counts_it() {
         "{shown}"
     );
 }
+
+/// A file given as the study was reported as "no such directory", which sends the user looking
+/// for a typo in a path that exists.
+#[test]
+fn status_of_a_file_says_it_is_not_a_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("results"), "a file").unwrap();
+    let o = lab(tmp.path(), &["status", "results"]);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(
+        stderr(&o).contains("results: not a directory"),
+        "{}",
+        text(&o)
+    );
+    let o = lab(tmp.path(), &["status", "missing"]);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(
+        stderr(&o).contains("missing: no such directory"),
+        "{}",
+        text(&o)
+    );
+}

@@ -98,7 +98,7 @@ impl TorchScriptLm {
         } else {
             self.context.min(3)
         };
-        let ids = Tensor::zeros([2, t], (Kind::Int64, self.vs.device()));
+        let ids = self.zeros(2, t)?;
         let size = self.call(&ids)?.size();
         if size != [2, t, self.vocab] {
             let what = if size.len() == 3 && size[..2] == [2, t] {
@@ -148,7 +148,7 @@ impl TorchScriptLm {
         let (b, w) = ids.size2()?;
         let input = match self.fixed_width && w < self.context {
             true => {
-                let pad = Tensor::zeros([b, self.context - w], (Kind::Int64, ids.device()));
+                let pad = self.zeros(b, self.context - w)?;
                 Tensor::cat(&[ids.shallow_clone(), pad], 1) // (B, context)
             }
             false => ids.shallow_clone(),
@@ -161,9 +161,10 @@ impl TorchScriptLm {
                 "checkpoint.torchscript: {} failed on ids of shape [{b}, {}]: {}{hint}",
                 self.path.display(),
                 input.size()[1],
-                first_line(&e.to_string())
+                gist(&e.to_string())
             ))
         })?;
+        self.check_tensor(&out, &input)?;
         if out.dim() != 3 || out.size()[..2] != [b, input.size()[1]] {
             return Err(usage(format!(
                 "checkpoint.torchscript: {} gives {:?} for ids of shape {:?}; expected \
@@ -173,11 +174,80 @@ impl TorchScriptLm {
                 input.size()
             )));
         }
-        Ok(out.narrow(1, 0, w).to_kind(Kind::Float)) // (B, W, V')
+        Ok(out.f_narrow(1, 0, w)?.f_to_kind(Kind::Float)?) // (B, W, V')
     }
 
-    /// Logits `(B, T, |V|)` in lab's id order for lab ids `(B, T)`, T <= context.
-    fn logits(&self, tokens: &Tensor) -> Result<Tensor> {
+    /// `(rows, len)` ids 0 on the device; a size beyond memory is the context's fault.
+    fn zeros(&self, rows: i64, len: i64) -> Result<Tensor> {
+        Tensor::f_zeros([rows, len], (Kind::Int64, self.vs.device())).map_err(|e| {
+            usage(format!(
+                "checkpoint.context = {}: cannot allocate ids of shape [{rows}, {len}] ({}); \
+                 give the context the module was made for",
+                self.context,
+                first_line(&e.to_string())
+            ))
+        })
+    }
+
+    /// The module's output must be a dense float tensor on the probe's device: an int, bool
+    /// or complex tensor is not logits (a cast would score it silently), and a sparse or
+    /// meta tensor cannot be read.
+    fn check_tensor(&self, out: &Tensor, input: &Tensor) -> Result<()> {
+        let dense = !out.is_sparse() && !out.is_mkldnn();
+        let device = self.vs.device();
+        let why = match out.f_kind() {
+            _ if !dense => "a sparse tensor".to_string(),
+            _ if out.device() != device => {
+                format!("a tensor not on {device:?}, the probe's device")
+            }
+            Ok(Kind::Half | Kind::BFloat16 | Kind::Float | Kind::Double) => return Ok(()),
+            Ok(kind) => format!("a tensor of dtype {kind:?}"),
+            Err(e) => format!(
+                "a tensor of a dtype lab cannot read ({})",
+                first_line(&e.to_string())
+            ),
+        };
+        Err(usage(format!(
+            "checkpoint.torchscript: {} gives {why} for ids of shape {:?}; the module must \
+             return dense float logits (float32, float16, bfloat16 or float64) on the device \
+             it runs on",
+            self.path.display(),
+            input.size()
+        )))
+    }
+
+    /// Logits the metrics can use: no NaN or +inf anywhere and, per position, some token
+    /// that is not -inf (-inf alone rules a token out, as a mask does).
+    fn check_finite(&self, logits: &Tensor, ids: &[i64]) -> Result<()> {
+        let (what, bad) = match logits.f_isnan()?.f_logical_or(&logits.f_isposinf()?)? {
+            bad if bad.f_any()?.f_int64_value(&[])? != 0 => ("NaN or +inf", bad),
+            _ => (
+                "-inf for every token",
+                logits.f_amax([-1], false)?.f_isneginf()?,
+            ),
+        };
+        if bad.f_any()?.f_int64_value(&[])? == 0 {
+            return Ok(());
+        }
+        let at: Vec<i64> = Vec::try_from(bad.f_nonzero()?.f_select(0, 0)?)?;
+        let index = match (logits.dim(), at.len()) {
+            (3, 3) => "[row, position, module id]",
+            (3, _) => "[row, position]",
+            (_, 2) => "[row, module id] at the last position",
+            _ => "[row] at the last position",
+        };
+        Err(usage(format!(
+            "checkpoint.torchscript: {} gives {what} (first at {index} = {at:?}) for ids of \
+             shape {ids:?}; the probe needs finite logits, -inf only for ruled-out tokens: fix \
+             or re-export the module",
+            self.path.display()
+        )))
+    }
+
+    /// Logits `(B, T, |V|)` in lab's id order for lab ids `(B, T)`, T <= context; with
+    /// `last` those of the last position only, `(B, |V|)`. Checked finite (module ids in an
+    /// error) where they are used.
+    fn logits(&self, tokens: &Tensor, last: bool) -> Result<Tensor> {
         let (b, t) = tokens.size2()?;
         let ids = match &self.to_module {
             Some(m) => m.index_select(0, &tokens.view([-1])).view([b, t]),
@@ -193,8 +263,13 @@ impl TorchScriptLm {
                 self.vocab
             )));
         }
+        let out = match last {
+            true => out.select(1, -1), // (B, V')
+            false => out,
+        };
+        self.check_finite(&out, &[b, t])?;
         Ok(match &self.to_module {
-            Some(m) => out.index_select(2, m), // lab column j = module column to_module[j]
+            Some(m) => out.index_select(-1, m), // lab column j = module column to_module[j]
             None => out,
         })
     }
@@ -209,6 +284,19 @@ impl TorchScriptLm {
 
 fn first_line(s: &str) -> &str {
     s.lines().find(|l| !l.trim().is_empty()).unwrap_or(s)
+}
+
+/// A libtorch error in a line: its first; for an exception raised inside the module (after
+/// the interpreter's traceback) also its last, the exception itself.
+fn gist(s: &str) -> String {
+    let s = s.split("\nException raised from").next().unwrap_or(s);
+    let first = first_line(s);
+    match s.lines().rev().find(|l| !l.trim().is_empty()) {
+        Some(last) if s.contains("Traceback") && last != first => {
+            format!("{} ... {}", first.trim(), last.trim())
+        }
+        _ => first.trim().to_string(),
+    }
 }
 
 impl LanguageModel for TorchScriptLm {
@@ -243,7 +331,7 @@ impl LanguageModel for TorchScriptLm {
                 self.context
             )));
         }
-        self.logits(input.tokens)
+        self.logits(input.tokens, false)
     }
 
     fn prefill(
@@ -259,7 +347,7 @@ impl LanguageModel for TorchScriptLm {
             ));
         }
         let t = tokens.size()[1];
-        let logits = self.logits(&self.crop(tokens))?.select(1, -1); // (B, V)
+        let logits = self.logits(&self.crop(tokens), true)?; // (B, V)
         *self
             .history
             .lock()
@@ -282,7 +370,7 @@ impl LanguageModel for TorchScriptLm {
             return Err(usage("step before prefill"));
         };
         let ids = Tensor::cat(&[prev, tokens.view([-1, 1])], 1); // (B, T + 1)
-        let logits = self.logits(&self.crop(&ids))?.select(1, -1); // (B, V)
+        let logits = self.logits(&self.crop(&ids), true)?; // (B, V)
         *guard = Some(ids);
         cache.len += 1;
         Ok(logits)

@@ -4,8 +4,8 @@
 //!
 //! Reading order: `vocab.rs` (the vocabulary file → lab's tokenizer and the id map), `lm.rs`
 //! (the module behind the `LanguageModel` trait: no KV cache, the whole prefix each step),
-//! then `run` below. Everything is loaded and checked (module, vocabulary, logits shape,
-//! corpus coverage) before the first file is written.
+//! then `run` below. Everything is loaded and checked (vocabulary, corpus coverage, windows,
+//! module, logits shape) before the first file is written.
 pub mod lm;
 pub mod vocab;
 
@@ -34,8 +34,9 @@ pub fn run(cfg: &EntropyConfig, module: &Path, run: &mut Run, ctx: &Ctx) -> Resu
         fixed_width: c.fixed_width,
         fixed_batch: c.fixed_batch.map(|n| n as i64),
     };
-    let model = TorchScriptLm::load(module, ctx.device, shape, vocab.to_module)?;
     let data = load_data(cfg, vocab.tokenizer, vocab_path)?;
+    // Before the module runs: a checkpoint.context longer than the scored text is refused
+    // here, not by a module call (with fixed_width) at that length.
     let proto = Protocol::new(
         &cfg.eval,
         &data.splits.train,
@@ -43,6 +44,7 @@ pub fn run(cfg: &EntropyConfig, module: &Path, run: &mut Run, ctx: &Ctx) -> Resu
         data.vocab(),
         c.context,
     )?;
+    let model = TorchScriptLm::load(module, ctx.device, shape, vocab.to_module)?;
     let mut eval = Evaluator::new(proto, &data, run, &cfg.eval)?;
     let scene = Scene {
         cfg,
