@@ -276,7 +276,7 @@ pub fn read_run(dir: &Path) -> Result<RunInfo> {
         status = "dead".into();
     }
     let mut error = text("error");
-    let summary = match read_summary(dir) {
+    let summary = match read_summary(dir, status == "completed") {
         Ok(summary) => summary,
         // A completed run without its numbers is broken; any other run keeps its status,
         // its error saying what is wrong with the summary too.
@@ -300,11 +300,19 @@ pub fn read_run(dir: &Path) -> Result<RunInfo> {
     })
 }
 
-/// The numbers of a run's summary.json (none when it has none), or why they cannot be read:
-/// every run's summary is a JSON object, so anything else is a damaged file.
-fn read_summary(dir: &Path) -> std::result::Result<Vec<(String, f64)>, String> {
+/// The numbers of a run's summary.json (none when an unfinished run has none), or why they
+/// cannot be read: every run's summary is a JSON object, so anything else is a damaged file,
+/// and every `completed` run wrote one.
+fn read_summary(dir: &Path, completed: bool) -> std::result::Result<Vec<(String, f64)>, String> {
     let path = dir.join("summary.json");
     let value = match read_yaml_like(&path) {
+        // Every run that completes writes one: a completed run without it lost its numbers.
+        Ok(None) if completed => {
+            return Err(format!(
+                "{}: missing, though the run completed (deleted or moved?)",
+                path.display()
+            ))
+        }
         Ok(None) => return Ok(Vec::new()),
         Ok(Some(v)) => v,
         Err(e) => return Err(format!("{e:#}")),

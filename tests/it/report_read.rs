@@ -154,8 +154,8 @@ fn finance_summaries_are_read_by_report_and_compare() {
     );
 }
 
-/// A completed run whose summary.json is not a JSON object (`[]`, `3`) or is cut short is
-/// broken: listed with the reason, left out of the statistics, and the other runs are still
+/// A completed run whose summary.json is not a JSON object (`[]`, `3`), is cut short or is
+/// missing is broken: listed with the reason, left out of the statistics, and the other runs are still
 /// reported (exit 0, as for failed runs).
 #[test]
 fn damaged_summaries_make_their_runs_broken_not_the_report() {
@@ -166,19 +166,23 @@ fn damaged_summaries_make_their_runs_broken_not_the_report() {
     fake_run(&root.join("list"), config, "[]");
     fake_run(&root.join("number"), config, "3");
     fake_run(&root.join("cut"), config, r#"{"x": 2.0, "y"#);
+    // Deleted: a completed run without numbers used to count as completed, with none.
+    fake_run(&root.join("gone"), config, r#"{"x": 3.0}"#);
+    std::fs::remove_file(root.join("gone/summary.json")).unwrap();
     let out = lab(tmp.path(), &["report", root.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
     let md = read(&root.join("report.md"));
     assert!(
-        md.contains("- runs: 1 completed, 3 failed or unfinished"),
+        md.contains("- runs: 1 completed, 4 failed or unfinished"),
         "{md}"
     );
-    assert_eq!(table_cell(&md, "runs", "runs"), "1/4");
+    assert_eq!(table_cell(&md, "runs", "runs"), "1/5");
     assert_eq!(table_cell(&md, "runs", "x"), "1 ± –");
     for (run, why) in [
         ("list", "the file holds an array"),
         ("number", "the file holds a number"),
         ("cut", "unreadable JSON"),
+        ("gone", "missing, though the run completed"),
     ] {
         let line = md
             .lines()
