@@ -47,6 +47,23 @@ pub struct Shape {
     pub fixed_batch: Option<i64>,
 }
 
+/// `checkpoint.torchscript` must be a regular file: checked before anything else is read, so
+/// that `/dev/zero` or a missing path is named first (and never opened).
+pub fn check_file(path: &Path) -> Result<()> {
+    if !path.is_file() {
+        let what = match path.exists() {
+            true => "is not a regular file",
+            false => "does not exist",
+        };
+        return Err(usage(format!(
+            "checkpoint.torchscript: {} {what} (export your model with \
+             torch.jit.trace(model, ids).save(PATH))",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 impl TorchScriptLm {
     /// Load `path` on `device`; `to_module` maps lab ids to the module's (a permutation).
     pub fn load(
@@ -55,17 +72,7 @@ impl TorchScriptLm {
         shape: Shape,
         to_module: Option<Vec<i64>>,
     ) -> Result<TorchScriptLm> {
-        if !path.is_file() {
-            let what = match path.exists() {
-                true => "is not a regular file",
-                false => "does not exist",
-            };
-            return Err(usage(format!(
-                "checkpoint.torchscript: {} {what} (export your model with \
-                 torch.jit.trace(model, ids).save(PATH))",
-                path.display()
-            )));
-        }
+        check_file(path)?;
         let mut module = CModule::load_on_device(path, device).map_err(|e| {
             usage(format!(
                 "checkpoint.torchscript: {} is not a TorchScript file ({}); save one with \

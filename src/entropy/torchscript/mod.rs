@@ -27,6 +27,7 @@ pub fn run(cfg: &EntropyConfig, module: &Path, run: &mut Run, ctx: &Ctx) -> Resu
     let vocab_path = c.vocab.as_deref().ok_or_else(|| {
         usage("checkpoint.torchscript needs checkpoint.vocab (a JSON list or tokenizer.json)")
     })?;
+    lm::check_file(module)?;
     let vocab = vocab::load(vocab_path)?;
     let shape = Shape {
         vocab: vocab.tokenizer.vocab_size() as i64,
