@@ -44,6 +44,7 @@ pub mod torchscript;
 pub mod toys;
 pub mod train;
 mod unread;
+mod validate;
 pub mod verdict;
 
 pub use config::EntropyConfig;

@@ -350,7 +350,7 @@ pub(super) fn validate_probe(k: &CheckpointSection, e: &EvalSection, c: &mut Che
     if let Some(n) = k.fixed_batch {
         c.at_least("checkpoint.fixed_batch", n, 1);
     }
-    let max = super::config::MAX_TOKENS;
+    let max = super::validate::MAX_TOKENS;
     c.check(
         "checkpoint.context",
         !k.fixed_width || k.context <= max,
