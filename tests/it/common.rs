@@ -143,12 +143,21 @@ pub fn wait_until(what: &str, deadline: Duration, mut ready: impl FnMut() -> boo
     }
 }
 
+/// /proc/PID/stat after the command's closing parenthesis (field 3, the state, on); None once
+/// the process is gone.
+pub fn proc_stat(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(
+        stat.rsplit_once(") ")
+            .map_or(String::new(), |(_, rest)| rest.to_string()),
+    )
+}
+
 /// CPU seconds (user + system) process `pid` has used so far, from /proc/PID/stat; 0 once it
 /// is gone. Evidence that a child is busy in a long step, where a wall-clock sleep is none.
 pub fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command's closing parenthesis: state is field 3, utime 14, stime 15.
-    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+    // Fields after the command: state is field 3, utime 14, stime 15.
+    let rest = proc_stat(pid).unwrap_or_default();
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| {
         fields

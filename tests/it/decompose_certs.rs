@@ -131,11 +131,7 @@ fn certificates(s: &serde_json::Value) -> Vec<(&'static str, f64)> {
     let n = s["n"].as_f64().expect("n");
     let gap = s["duality_gap"].as_f64().map_or(f64::NAN, |g| g.abs() / n);
     // Where B − P_L(B) moves B by at least λ_min(B) the gap is a warning, not a certificate.
-    let gap_held = !s["warnings"].as_array().expect("warnings").iter().any(|w| {
-        w.as_str().is_some_and(|w| {
-            w.starts_with("duality gap") && w.contains("other certificates decide")
-        })
-    });
+    let gap_held = !crate::decompose_common::gap_not_held(s);
     ["reconstruction_error", "proj_l_b_rel", "trace_ab_error"]
         .iter()
         .map(|k| (*k, s[*k].as_f64().unwrap_or(f64::NAN)))

@@ -166,3 +166,17 @@ pub fn pair_matrix(n: usize, i: usize, j: usize) -> Array2<f64> {
     d[[j, i]] = 1.0;
     d
 }
+
+/// Whether a run's summary warns that its duality gap was not held to the tolerance (B − P_L(B)
+/// moves B by at least λ_min(B), `certify::gap_not_decisive`): the other certificates decide.
+pub fn gap_not_held(summary: &serde_json::Value) -> bool {
+    summary["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .any(|w| {
+            w.as_str().is_some_and(|w| {
+                w.starts_with("duality gap") && w.contains("other certificates decide")
+            })
+        })
+}

@@ -45,6 +45,15 @@ fn probe(dir: &Path, module: &Path, extra: &[&str], out: &str) -> std::process::
     lab_single(dir, &sets, Some(out))
 }
 
+/// A probe of `module` (its output folder named after it) is exit 2 naming the option and the
+/// module, with each of `needles` in stderr, and leaves no folder.
+fn refused(dir: &Path, module: &Path, needles: &[&str]) {
+    let name = module.file_stem().unwrap().to_str().unwrap();
+    let o = probe(dir, module, &[], name);
+    let all = [&["checkpoint.torchscript", name][..], needles].concat();
+    assert_refused(&o, name, &all, &dir.join(name));
+}
+
 #[test]
 fn non_finite_logits_are_refused_naming_the_module_not_written_as_a_row() {
     let tmp = tempfile::tempdir().unwrap();
@@ -66,10 +75,7 @@ fn non_finite_logits_are_refused_naming_the_module_not_written_as_a_row() {
         (&none, "-inf for every token"),
         (&some, "NaN or +inf"),
     ] {
-        let name = module.file_stem().unwrap().to_str().unwrap();
-        let o = probe(d, module, &[], name);
-        let needles = ["checkpoint.torchscript", name, what, "finite logits"];
-        assert_refused(&o, name, &needles, &d.join(name));
+        refused(d, module, &[what, "finite logits"]);
     }
 }
 
@@ -87,10 +93,7 @@ fn logits_that_are_not_dense_floats_are_refused_and_half_and_double_are_read() {
         (&boolean, "dtype Bool"),
         (&sparse, "a sparse tensor"),
     ] {
-        let name = module.file_stem().unwrap().to_str().unwrap();
-        let o = probe(d, module, &[], name);
-        let needles = ["checkpoint.torchscript", name, what, "dense float logits"];
-        assert_refused(&o, name, &needles, &d.join(name));
+        refused(d, module, &[what, "dense float logits"]);
     }
     let mut rows = Vec::new();
     for (name, kind) in [

@@ -38,12 +38,7 @@ fn wait_for_writer(run: &Path, not: u32) -> u32 {
 
 /// Whether process `pid` is gone (no such process, or a zombie nobody reaped yet).
 fn gone(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, s)| s.starts_with('Z')),
-    }
+    proc_stat(pid).is_none_or(|s| s.starts_with('Z'))
 }
 
 fn signal(pid: u32, sig: &str) {
