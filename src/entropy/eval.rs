@@ -3,6 +3,7 @@
 //! the two kinds of measurement on a model: teacher-forced scoring of a token stream and
 //! free-running generation.
 use super::config::EvalSection;
+use super::metrics::distinct_n;
 use super::ngram::Interpolated;
 use crate::error::usage;
 use crate::nn::{generate_long, loss::entropy_of_logits, Decoding, Input, LanguageModel};
@@ -176,4 +177,20 @@ pub fn sampling_rng(seed: u64, index: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(1 + index);
     rng
+}
+
+/// `eval.top_p`: the model's entropy along, and the distinct-4 of, nucleus samples.
+pub fn nucleus_run(
+    model: &dyn LanguageModel,
+    prompts: &[Vec<u32>],
+    len: usize,
+    top_p: f64,
+    rng: &mut ChaCha8Rng,
+) -> Result<(f64, Option<f64>)> {
+    let decoding = Decoding {
+        top_p: Some(top_p),
+        ..Decoding::default()
+    };
+    let run = free_run(model, prompts, len, &decoding, rng)?;
+    Ok((run.entropy, distinct_n(&run.samples, 4)))
 }

@@ -2,7 +2,7 @@
 //! `summary.json` (§4.7).
 use super::columns;
 use super::config::{EntropyConfig, EvalSection, When};
-use super::eval::{free_run, sampling_rng, teacher_forced, Protocol};
+use super::eval::{free_run, nucleus_run, sampling_rng, teacher_forced, Protocol};
 use super::metrics::{
     distinct_n, hits_at_1, ref_nll, rep_metrics, sample_metrics, word_metrics, MetricOptions,
     SampleMetrics, TrainIndex, WordMetrics,
@@ -15,7 +15,6 @@ use crate::nn::{self, Decoding, LanguageModel};
 use crate::run::Run;
 use crate::run::{Metrics, Row};
 use anyhow::{Context, Result};
-use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Map, Value};
 use std::io::Write;
 use std::path::PathBuf;
@@ -125,7 +124,7 @@ impl Evaluator {
             .num("tokens_seen", tokens_seen as f64)
             .num("lr_eff", lr_eff)
             .opt("train_loss", window.train_loss());
-        let values = window.values(param_norm(&*t.model));
+        let values = window.values(nn::parameter_norm(&*t.model));
         for (name, v) in stability::COLUMNS.iter().zip(values) {
             row.opt(name, v);
         }
@@ -382,28 +381,4 @@ pub fn summary_of(row: &Row) -> Map<String, Value> {
             (name.clone(), v.map_or(Value::Null, Value::from))
         })
         .collect()
-}
-
-/// `eval.top_p`: the model's entropy along, and the distinct-4 of, nucleus samples.
-fn nucleus_run(
-    model: &dyn LanguageModel,
-    prompts: &[Vec<u32>],
-    len: usize,
-    top_p: f64,
-    rng: &mut ChaCha8Rng,
-) -> Result<(f64, Option<f64>)> {
-    let decoding = Decoding {
-        top_p: Some(top_p),
-        ..Decoding::default()
-    };
-    let run = free_run(model, prompts, len, &decoding, rng)?;
-    Ok((run.entropy, distinct_n(&run.samples, 4)))
-}
-
-fn param_norm(model: &dyn LanguageModel) -> f64 {
-    nn::named_parameters(model)
-        .iter()
-        .map(|(_, p)| p.norm().double_value(&[]).powi(2))
-        .sum::<f64>()
-        .sqrt()
 }

@@ -81,3 +81,12 @@ pub fn num_parameters(model: &dyn LanguageModel) -> i64 {
         .map(|(_, t)| t.numel() as i64)
         .sum()
 }
+
+/// ‖θ‖₂ over every parameter of `model`.
+pub fn parameter_norm(model: &dyn LanguageModel) -> f64 {
+    named_parameters(model)
+        .iter()
+        .map(|(_, p)| p.norm().double_value(&[]).powi(2))
+        .sum::<f64>()
+        .sqrt()
+}

@@ -9,7 +9,7 @@
 //!    [`method::actor_method`] maps the algorithm to its actor update; `run_loop` then calls
 //!    `Trainer::iteration` once per iteration.
 //! 3. Rollout: [`rollout::Collector::collect`] steps the envs with the current policy.
-//! 4. Advantage: `Learner::update` runs [`crate::rl::gae`], turns the batch into
+//! 4. Advantage: `Learner::update` (`learner.rs`) runs [`crate::rl::gae`], turns the batch into
 //!    [`batch::samples`] and shuffles minibatches ([`batch::select`]).
 //! 5. The actor update of each algorithm:
 //!    - `smac` (and `pg`, `npg-exact`): [`update::actor_step`] per minibatch: gradient `g`,
@@ -38,6 +38,7 @@ mod config_check;
 pub mod eval;
 pub mod exact;
 pub mod iter_stats;
+mod learner;
 pub mod log;
 mod memory;
 pub mod method;

@@ -63,6 +63,47 @@ fn nice_step(raw: f64) -> f64 {
         .unwrap_or(10.0 * base)
 }
 
+/// x in axis units: log10 on a log axis, where x <= 0 has no place.
+pub fn x_axis(x: f64, log: bool) -> Option<f64> {
+    if !log {
+        Some(x)
+    } else {
+        (x > 0.0).then(|| x.log10())
+    }
+}
+
+/// log10 of `v`, never below `floor` (nor for v <= 0).
+pub fn log_or(v: f64, floor: f64) -> f64 {
+    if v > 0.0 {
+        v.log10().max(floor)
+    } else {
+        floor
+    }
+}
+
+/// The finite values' smallest and largest (∞, −∞ when there is none).
+pub fn min_max(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        })
+}
+
+/// Add a 5% margin and make empty or flat spans drawable.
+pub fn widen((lo, hi): (f64, f64)) -> (f64, f64) {
+    if !lo.is_finite() || !hi.is_finite() {
+        return (0.0, 1.0);
+    }
+    let span = hi - lo;
+    let pad = if span > 0.0 {
+        0.05 * span
+    } else {
+        0.5 * lo.abs().max(1.0)
+    };
+    (lo - pad, hi + pad)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
 //! Draw a [`Figure`] with plotters to PNG or SVG: mean lines, shaded standard-error bands (or
 //! dots, for a scatter), legend, axis labels and title. Text uses the DejaVu Sans font shipped in src/plot/fonts.
-use super::axis;
+use super::axis::{self, log_or, min_max, widen, x_axis};
 use super::legend::{Entry, Strip};
 use super::marker;
 use super::series::Curve;
@@ -272,23 +272,6 @@ fn line<'a>(curve: &'a Curve, fig: &Figure, floor: f64) -> Line<'a> {
     }
 }
 
-/// x in axis units: log10 on a log axis, where x <= 0 has no place.
-fn x_axis(x: f64, log: bool) -> Option<f64> {
-    if !log {
-        Some(x)
-    } else {
-        (x > 0.0).then(|| x.log10())
-    }
-}
-
-fn log_or(v: f64, floor: f64) -> f64 {
-    if v > 0.0 {
-        v.log10().max(floor)
-    } else {
-        floor
-    }
-}
-
 fn x_range(fig: &Figure) -> (f64, f64) {
     let xs = fig.curves.iter().flat_map(|c| c.x.iter().copied());
     widen(min_max(xs.filter_map(|x| x_axis(x, fig.logx))))
@@ -308,28 +291,6 @@ fn y_range(fig: &Figure) -> (f64, f64) {
         return widen(min_max(values.filter(|v| *v > 0.0).map(f64::log10)));
     }
     widen(min_max(values))
-}
-
-fn min_max(values: impl Iterator<Item = f64>) -> (f64, f64) {
-    values
-        .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-            (lo.min(v), hi.max(v))
-        })
-}
-
-/// Add a 5% margin and make empty or flat spans drawable.
-fn widen((lo, hi): (f64, f64)) -> (f64, f64) {
-    if !lo.is_finite() || !hi.is_finite() {
-        return (0.0, 1.0);
-    }
-    let span = hi - lo;
-    let pad = if span > 0.0 {
-        0.05 * span
-    } else {
-        0.5 * lo.abs().max(1.0)
-    };
-    (lo - pad, hi + pad)
 }
 
 #[cfg(test)]
