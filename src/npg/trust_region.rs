@@ -99,7 +99,7 @@ pub fn trust_region_step<P: Policy>(
     let surr_old = actor.surrogate(b);
     stats.ls_accepted = Some(false);
     for j in 0..max_tries {
-        let step = beta * shrink.powi(j as i32);
+        let step = beta * shrink.powi(exponent(j));
         let candidate: Vec<f64> = theta_old
             .iter()
             .zip(&cg.x)
@@ -120,4 +120,26 @@ pub fn trust_region_step<P: Policy>(
     }
     actor.set_flat(&theta_old)?;
     Ok(stats)
+}
+
+/// The line search's `j` as `powi`'s exponent: past `i32::MAX` (an `ls_max_iter` above 2³¹ with
+/// a shrink factor so close to 1 that the step never underflows) it stays at `i32::MAX` instead
+/// of wrapping to a negative power, which would try steps longer than the first.
+pub(super) fn exponent(j: usize) -> i32 {
+    i32::try_from(j).unwrap_or(i32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn line_search_exponents_past_i32_never_lengthen_the_step() {
+        assert_eq!(super::exponent(3), 3);
+        let shrink = 1.0 - f64::EPSILON;
+        for j in [1usize << 31, usize::MAX] {
+            assert_eq!(super::exponent(j), i32::MAX);
+            assert!(shrink.powi(super::exponent(j)) < 1.0, "j = {j}");
+        }
+        // What `j as i32` gave: a negative power, a step longer than the first.
+        assert!(shrink.powi((1usize << 31) as i32) > 1.0);
+    }
 }

@@ -191,7 +191,7 @@ fn line_search<P: Policy>(
     let snapshot = actor.snapshot(mb);
     let (theta, before) = (actor.flat(), actor.surrogate(mb));
     for j in 0..tries {
-        let s = step * shrink.powi(j as i32);
+        let s = step * shrink.powi(super::trust_region::exponent(j));
         let candidate: Vec<f64> = theta.iter().zip(d).map(|(t, x)| t + s * x).collect();
         actor.set_flat(&candidate)?;
         if actor.mean_kl(&snapshot, mb) < max_kl && actor.surrogate(mb) > before {
