@@ -147,3 +147,29 @@ fn a_fixed_width_context_too_long_to_allocate_is_a_usage_error() {
         assert_refused(&o, context, &needles, &d.join(&out));
     }
 }
+
+#[test]
+fn a_word_vocabulary_that_makes_the_corpus_one_token_is_named_with_the_split_it_left() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let module = traced(d, "two", |x| {
+        x.to_kind(Kind::Float).unsqueeze(-1).repeat([1, 1, 2])
+    });
+    let (corpus, vocab) = (d.join("nospace.txt"), d.join("words.json"));
+    std::fs::write(&corpus, "abababababab").unwrap();
+    std::fs::write(&vocab, r#"["abababababab", "<unk>"]"#).unwrap();
+    let sets = [
+        "task=probe".to_string(),
+        format!("checkpoint.torchscript={}", module.display()),
+        format!("checkpoint.vocab={}", vocab.display()),
+        format!("data.corpus={{kind: file, path: {}}}", corpus.display()),
+    ];
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let o = lab_single(d, &sets, Some("one"));
+    let needles = [
+        "checkpoint.vocab",
+        "words.json, a word vocabulary, 1 tokens in all",
+        "the val split has",
+    ];
+    assert_refused(&o, "one-token corpus", &needles, &d.join("one"));
+}

@@ -17,7 +17,7 @@ use crate::data::Tokenizer;
 use crate::error::usage;
 use crate::experiment::Ctx;
 use crate::run::Run;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use lm::{Shape, TorchScriptLm};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -82,5 +82,13 @@ fn load_data(cfg: &EntropyConfig, tokenizer: Tokenizer, vocab_path: &Path) -> Re
             d.corpus.kind()
         ))
     })?;
-    Data::new(d, tokenizer, splits)
+    // A word vocabulary on a corpus without spaces makes the whole corpus one token: say which
+    // vocabulary the split was made with.
+    let read_as = format!(
+        "data.corpus as tokenized by checkpoint.vocab ({}, a {} vocabulary, {} tokens in all)",
+        vocab_path.display(),
+        tokenizer.kind(),
+        splits.train_available + splits.val.len() + splits.test.len()
+    );
+    Data::new(d, tokenizer, splits).context(read_as)
 }
