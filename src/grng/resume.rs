@@ -46,19 +46,18 @@ impl Trainer<'_> {
         self.prev_delta = Some(delta.to_device(self.probe.0.device()));
         let path = ck.dir.join("trainer.json");
         let epochs = self.check_schedule(&ck.trainer, &path, ctx.rng.clone())?;
-        check_step_values(&dir.join("steps.csv"), &path, &ck.trainer, &epochs)?;
         let t = ck.trainer;
         ctx.rng = t.epoch_rng.restore().map_err(bad)?;
         self.step = t.step;
-        self.epoch_grad = t.epoch_grad;
-        self.epoch_pug = t.epoch_pug;
-        self.epoch_pc = t.epoch_pc;
+        self.epoch_grad = t.epoch_grad.clone();
+        self.epoch_pug = t.epoch_pug.clone();
+        self.epoch_pc = t.epoch_pc.clone();
         self.run_diag = t.run_diag;
-        self.step_ms = t.step_ms;
+        self.step_ms = t.step_ms.clone();
         self.elapsed_before = t.elapsed_s;
         self.summary = Summary {
             run_id: self.ids.run_id.clone(),
-            ..t.summary
+            ..t.summary.clone()
         };
         let last_epoch = Upto::Numbered(t.epoch - 1);
         carry_rows(
@@ -79,6 +78,9 @@ impl Trainer<'_> {
             last_epoch,
             &mut csvs.metrics,
         )?;
+        // After the carried rows: their structure is checked there.
+        check_step_values(&dir.join("steps.csv"), &path, &t, &epochs)?;
+        self.check_summary(&dir.join("metrics.csv"), &path, &t)?;
         Ok((t.epoch, t.epoch_start_step))
     }
 
@@ -159,7 +161,7 @@ fn check_step_values(
         ))
     };
     let cols = ["grad_norm", "pearson_update_grad", "pearson_consecutive"];
-    let rows = read_step_columns(steps, &cols)?;
+    let rows = read_columns(steps, "step", &cols)?;
     let keys = ["epoch_grad", "epoch_pug", "epoch_pc"];
     let saved = [&t.epoch_grad, &t.epoch_pug, &t.epoch_pc];
     let diags = [&t.run_diag.grad, &t.run_diag.pug, &t.run_diag.pc];
@@ -206,9 +208,98 @@ fn check_step_values(
     Ok(())
 }
 
-/// Per row of steps.csv: the step and the cells of `cols` (None where empty). Its structure
-/// was checked when its rows were carried.
-fn read_step_columns(path: &Path, cols: &[&str; 3]) -> Result<Vec<(u64, [Option<f64>; 3])>> {
+impl Trainer<'_> {
+    /// trainer.json's running summary against this run and the stopped run's metrics.csv
+    /// (`metrics`): the identifying fields are this run's, the run has not diverged (a
+    /// diverged run saves no checkpoint), and the final/best test accuracy, loss, bits per
+    /// char and the step the target was reached at are those of its evaluations before epoch
+    /// `t.epoch`. Timing fields (seconds, step times, peak RSS) are not compared: they differ
+    /// between any two runs. An edited one was carried into summary.csv/summary.json.
+    fn check_summary(&self, metrics: &Path, path: &Path, t: &TrainerState) -> Result<()> {
+        let s = &t.summary;
+        let refuse = |key: &str, saved: String, want: String| {
+            usage(format!(
+                "resume_from: {} is damaged or edited: `summary.{key}` is {saved}, this run \
+                 gives {want}; start the run again without --resume",
+                path.display()
+            ))
+        };
+        let ids = &self.ids;
+        let texts = [
+            ("optimizer", &s.optimizer, ids.optimizer),
+            ("task", &s.task, ids.task),
+            ("model", &s.model, ids.model),
+        ];
+        for (key, saved, want) in texts {
+            if saved != want {
+                return Err(refuse(key, format!("`{saved}`"), format!("`{want}`")));
+            }
+        }
+        let target = self.task.budget.target;
+        if s.target.to_bits() != target.to_bits() {
+            return Err(refuse("target", s.target.to_string(), target.to_string()));
+        }
+        if s.diverged {
+            let why = "false (a diverged run saves no checkpoint)".to_string();
+            return Err(refuse("diverged", "true".into(), why));
+        }
+        let cols = ["step", "test_loss", "test_acc", "val_bpc"];
+        let rows = read_columns(metrics, "epoch", &cols)?;
+        let lm = self.task.id.is_lm();
+        let mut want = Summary::default();
+        for (_, c) in rows.iter().filter(|(e, _)| *e < t.epoch) {
+            let (step, loss, acc, bpc) = (c[0], c[1], c[2], c[3]);
+            want.final_test_acc = acc;
+            want.final_test_loss = loss;
+            want.best_test_acc = match (want.best_test_acc, acc) {
+                (Some(b), Some(a)) => Some(b.max(a)),
+                (b, a) => a.or(b),
+            };
+            if lm {
+                want.final_val_bpc = bpc;
+                if let Some(v) = bpc {
+                    want.best_val_bpc = Some(want.best_val_bpc.map_or(v, |b| b.min(v)));
+                }
+            }
+            let reached = match lm {
+                true => bpc.is_some_and(|v| v <= target),
+                false => acc.is_some_and(|a| a >= target),
+            };
+            if reached && want.steps_to_target.is_none() {
+                want.steps_to_target = step.map(|v| v as u64);
+            }
+        }
+        let show = |v: Option<f64>| v.map_or("null".to_string(), |v| v.to_string());
+        let bits = |v: Option<f64>| v.map(f64::to_bits);
+        let numbers = [
+            ("final_test_acc", s.final_test_acc, want.final_test_acc),
+            ("best_test_acc", s.best_test_acc, want.best_test_acc),
+            ("final_test_loss", s.final_test_loss, want.final_test_loss),
+            ("final_val_bpc", s.final_val_bpc, want.final_val_bpc),
+            ("best_val_bpc", s.best_val_bpc, want.best_val_bpc),
+        ];
+        for (key, saved, want) in numbers {
+            if bits(saved) != bits(want) {
+                let want = format!("{} (metrics.csv before epoch {})", show(want), t.epoch);
+                return Err(refuse(key, show(saved), want));
+            }
+        }
+        if s.steps_to_target != want.steps_to_target {
+            let f = |v: Option<u64>| v.map_or("null".to_string(), |v| v.to_string());
+            let why = format!(
+                "{} (metrics.csv before epoch {})",
+                f(want.steps_to_target),
+                t.epoch
+            );
+            return Err(refuse("steps_to_target", f(s.steps_to_target), why));
+        }
+        Ok(())
+    }
+}
+
+/// Per row of the CSV at `path`: its `key` column (a count: step or epoch) and the cells of
+/// `cols` (None where empty). Its structure is checked again when its rows are carried.
+fn read_columns(path: &Path, key: &str, cols: &[&str]) -> Result<Vec<(u64, Vec<Option<f64>>)>> {
     let name = path.display();
     let bad = |what: String| usage(format!("resume_from: {name}: {what}"));
     let file = crate::input::open_result(path).map_err(|e| bad(format!("cannot read: {e}")))?;
@@ -220,8 +311,8 @@ fn read_step_columns(path: &Path, cols: &[&str; 3]) -> Result<Vec<(u64, [Option<
             .position(|h| h == c)
             .ok_or_else(|| bad(format!("has no `{c}` column")))
     };
-    let step_at = at("step")?;
-    let idx = [at(cols[0])?, at(cols[1])?, at(cols[2])?];
+    let key_at = at(key)?;
+    let idx = cols.iter().map(|c| at(c)).collect::<Result<Vec<usize>>>()?;
     let mut out = Vec::new();
     for (i, row) in reader.records().enumerate() {
         let line = i + 2;
@@ -238,11 +329,12 @@ fn read_step_columns(path: &Path, cols: &[&str; 3]) -> Result<Vec<(u64, [Option<
                 }),
             }
         };
-        let step = num(step_at)?.unwrap_or(f64::NAN);
-        if !(step >= 0.0 && step.fract() == 0.0) {
-            return Err(bad(format!("line {line}: `step` is not a step number")));
+        let k = num(key_at)?.unwrap_or(f64::NAN);
+        if !(k >= 0.0 && k.fract() == 0.0) {
+            return Err(bad(format!("line {line}: `{key}` is not a count")));
         }
-        out.push((step as u64, [num(idx[0])?, num(idx[1])?, num(idx[2])?]));
+        let cells = idx.iter().map(|&j| num(j)).collect::<Result<Vec<_>>>()?;
+        out.push((k as u64, cells));
     }
     Ok(out)
 }

@@ -47,7 +47,7 @@ pub(super) struct Ids {
     pub(super) run_id: String,
     pub(super) optimizer: &'static str,
     pub(super) task: &'static str,
-    model: &'static str,
+    pub(super) model: &'static str,
     seed: u64,
 }
 

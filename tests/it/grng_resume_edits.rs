@@ -4,7 +4,8 @@
 //! uninterrupted one, so each is refused (exit 2, no output folder) naming the file and the
 //! key. Before, every case here resumed (exit 0): an edited `epoch_rng` drew other batches, an
 //! `epoch_start_step` moved together with `epoch_grad` skipped other batches of the epoch,
-//! and edited per-step values skewed the epoch averages and the summary.
+//! edited per-step values skewed the epoch averages, and an edited running summary (best or
+//! final accuracy, the step the target was reached, `diverged`) went into summary.csv.
 use crate::ckpt_hostile::{assert_each_refused, Edit};
 use crate::common::*;
 
@@ -97,6 +98,36 @@ fn grng_resume_refuses_edited_epoch_counters_rng_and_per_step_values() {
         ),
     ];
     assert_each_refused(&d.join("stopped/checkpoint"), &cases, resume);
+    // The running summary is carried into summary.csv/json: each field must be what the
+    // stopped run's metrics.csv (one evaluation, epoch 1) and this run give.
+    let summary: [(&str, Edit, &[&str]); 5] = [
+        (
+            T,
+            Edit::J(|v| v["summary"]["best_test_acc"] = 0.999.into()),
+            &[T, "`summary.best_test_acc` is 0.999, this run gives 0."],
+        ),
+        (
+            T,
+            Edit::J(|v| v["summary"]["steps_to_target"] = 3.into()),
+            &[T, "`summary.steps_to_target` is 3, this run gives null"],
+        ),
+        (
+            T,
+            Edit::J(|v| v["summary"]["diverged"] = true.into()),
+            &[T, "`summary.diverged` is true"],
+        ),
+        (
+            T,
+            Edit::J(|v| v["summary"]["target"] = 0.5.into()),
+            &[T, "`summary.target` is 0.5, this run gives"],
+        ),
+        (
+            T,
+            Edit::J(|v| v["summary"]["model"] = "cnn".into()),
+            &[T, "`summary.model` is `cnn`, this run gives `mlp`"],
+        ),
+    ];
+    assert_each_refused(&d.join("stopped/checkpoint"), &summary, resume);
     let (o, _) = resume("whole");
     assert_eq!(code(&o), 0, "the repaired checkpoint resumes: {}", text(&o));
 }
