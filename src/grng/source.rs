@@ -13,6 +13,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Tensor};
 
+/// What [`Source::replay`] gives: each epoch's (steps done before it, its steps), and the
+/// data RNG at the start of the last one.
+pub type Replayed = (Vec<(u64, u64)>, ChaCha8Rng);
+
 pub enum Source {
     Images {
         x_train: Tensor,
@@ -160,7 +164,7 @@ impl Source {
         per_period: u64,
         epoch: u64,
         mut rng: ChaCha8Rng,
-    ) -> Result<Option<(Vec<(u64, u64)>, ChaCha8Rng)>> {
+    ) -> Result<Option<Replayed>> {
         let mut epochs = Vec::new();
         let mut start = 0u64;
         for e in 1..=epoch {
