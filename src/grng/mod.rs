@@ -24,6 +24,7 @@ pub mod diag;
 pub mod files;
 pub mod models;
 pub mod optimizers;
+mod resume;
 pub mod rkalman;
 pub mod sharpness;
 pub mod source;

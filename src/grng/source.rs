@@ -6,13 +6,16 @@
 //! never depends on the run's seed: images of a seed-0 permutation, or windows at evenly
 //! spaced offsets.
 use super::tasks::{Budget, TaskData};
-use crate::data::batch::windows_at;
-use crate::data::random_batch;
+use crate::data::batch::{window_offsets, windows_at};
 use anyhow::Result;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Tensor};
+
+/// What [`Source::replay`] gives: each epoch's (steps done before it, its steps), and the
+/// data RNG at the start of the last one.
+pub type Replayed = (Vec<(u64, u64)>, ChaCha8Rng);
 
 pub enum Source {
     Images {
@@ -102,37 +105,85 @@ impl Source {
     }
 
     /// The training batches of one epoch (images), or of one evaluation period of `steps`
-    /// steps (text), drawn with `rng`.
+    /// steps (text), drawn with `rng` ([`Source::plan`]).
     pub fn epoch_batches(
         &self,
         budget: &Budget,
         steps: u64,
         rng: &mut ChaCha8Rng,
     ) -> Result<Vec<(Tensor, Tensor)>> {
-        match self {
+        let plan = self.plan(budget, steps, rng)?;
+        Ok(match self {
             Source::Images {
                 x_train, y_train, ..
-            } => {
-                let n = y_train.size()[0];
-                let mut perm: Vec<i64> = (0..n).collect();
+            } => plan
+                .iter()
+                .map(|c| {
+                    let idx = Tensor::from_slice(c).to_device(y_train.device());
+                    (x_train.index_select(0, &idx), y_train.index_select(0, &idx))
+                })
+                .collect(),
+            Source::Text { train, seq_len, .. } => plan
+                .iter()
+                .map(|offsets| {
+                    let offsets: Vec<usize> = offsets.iter().map(|&o| o as usize).collect();
+                    let (x, y) = windows_at(train, &offsets, *seq_len, self.device());
+                    (x, y.reshape([-1]))
+                })
+                .collect(),
+        })
+    }
+
+    /// What [`Source::epoch_batches`] draws from `rng`, without the tensors: per batch, the
+    /// training images' indices (a fresh permutation cut into batches of `batch`, at most
+    /// `steps` of them) or the text windows' offsets (`data::window_offsets`).
+    pub fn plan(&self, budget: &Budget, steps: u64, rng: &mut ChaCha8Rng) -> Result<Vec<Vec<i64>>> {
+        match self {
+            Source::Images { y_train, .. } => {
+                let mut perm: Vec<i64> = (0..y_train.size()[0]).collect();
                 perm.shuffle(rng);
-                let device = y_train.device();
-                Ok(perm
-                    .chunks(budget.batch)
-                    .take(steps as usize)
-                    .map(|c| {
-                        let idx = Tensor::from_slice(c).to_device(device);
-                        (x_train.index_select(0, &idx), y_train.index_select(0, &idx))
-                    })
-                    .collect())
+                let batches = perm.chunks(budget.batch.max(1)).take(steps as usize);
+                Ok(batches.map(<[i64]>::to_vec).collect())
             }
             Source::Text { train, seq_len, .. } => (0..steps)
                 .map(|_| {
-                    let (x, y) = random_batch(train, budget.batch, *seq_len, rng, self.device())?;
-                    Ok((x, y.reshape([-1])))
+                    let offsets = window_offsets(train.len(), budget.batch, *seq_len, rng)?;
+                    Ok(offsets.iter().map(|&o| o as i64).collect())
                 })
                 .collect(),
         }
+    }
+
+    /// The schedule of an uninterrupted run from `rng` (its data RNG before the first epoch)
+    /// up to epoch `epoch` (from 1; LM: evaluation period), epochs of at most `per_period`
+    /// steps: each epoch's (steps done before it, its steps), and the RNG at the start of
+    /// `epoch`; None when the budget ends before it.
+    pub fn replay(
+        &self,
+        budget: &Budget,
+        per_period: u64,
+        epoch: u64,
+        mut rng: ChaCha8Rng,
+    ) -> Result<Option<Replayed>> {
+        let mut epochs = Vec::new();
+        let mut start = 0u64;
+        for e in 1..=epoch {
+            let left = budget.steps.saturating_sub(start);
+            if left == 0 {
+                return Ok(None);
+            }
+            let at = rng.clone();
+            let count = self.plan(budget, left.min(per_period), &mut rng)?.len() as u64;
+            if count == 0 {
+                return Ok(None);
+            }
+            epochs.push((start, count));
+            if e == epoch {
+                return Ok(Some((epochs, at)));
+            }
+            start += count;
+        }
+        Ok(None)
     }
 
     /// (train, test) evaluation sets: the whole image sets, or the text windows.

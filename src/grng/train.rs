@@ -14,14 +14,12 @@ use super::models::Classifier;
 use super::source::Source;
 use super::summary::{fill_report, RunDiag, Summary};
 use super::tasks::{self, Budget, Task};
-use crate::error::usage;
 use crate::experiment::Ctx;
 use crate::nn::{Captured, Tape};
 use crate::optim::stepper::RngState;
 use crate::optim::{Objective, Stepper};
-use crate::run::{carry_rows, Metrics, Run, Upto};
+use crate::run::{Metrics, Run};
 use anyhow::Result;
-use std::path::Path;
 use std::time::Instant;
 use tch::Tensor;
 
@@ -46,10 +44,10 @@ impl Objective for Batch<'_> {
 
 /// The identifying cells every row starts with.
 pub(super) struct Ids {
-    run_id: String,
-    optimizer: &'static str,
-    task: &'static str,
-    model: &'static str,
+    pub(super) run_id: String,
+    pub(super) optimizer: &'static str,
+    pub(super) task: &'static str,
+    pub(super) model: &'static str,
     seed: u64,
 }
 
@@ -70,10 +68,10 @@ pub(super) struct Trainer<'a> {
     pub(super) cfg: &'a GrngConfig,
     pub(super) task: Task,
     pub(super) source: Source,
-    stepper: Box<dyn Stepper>,
-    params: Vec<Tensor>,
+    pub(super) stepper: Box<dyn Stepper>,
+    pub(super) params: Vec<Tensor>,
     pub(super) probe: (Tensor, Tensor),
-    prev_delta: Option<Tensor>,
+    pub(super) prev_delta: Option<Tensor>,
     pub(super) ids: Ids,
     pub(super) step: u64,
     /// Per-step values of the epoch in progress: grad norms and both Pearson measures.
@@ -86,16 +84,16 @@ pub(super) struct Trainer<'a> {
     pub(super) summary: Summary,
     started: Instant,
     /// Seconds of training before this process (a resumed run).
-    elapsed_before: f64,
+    pub(super) elapsed_before: f64,
     /// The epoch in progress, the steps done when it started and the data RNG then.
     epoch_mark: (u64, u64, RngState),
 }
 
 /// The run's CSVs, open for appending rows.
-struct Csvs {
-    steps: Metrics,
-    epochs: Metrics,
-    metrics: Metrics,
+pub(super) struct Csvs {
+    pub(super) steps: Metrics,
+    pub(super) epochs: Metrics,
+    pub(super) metrics: Metrics,
 }
 
 /// The config that identifies a run (its `run_id` hash and summary `config_json`): the keys
@@ -176,6 +174,14 @@ impl Trainer<'_> {
         self.elapsed_before + self.started.elapsed().as_secs_f64()
     }
 
+    /// Most steps of one epoch: an LM task's evaluation period, an image task's whole pass.
+    pub(super) fn per_period(&self) -> u64 {
+        match self.task.id.is_lm() {
+            true => self.cfg.train.eval_every,
+            false => u64::MAX,
+        }
+    }
+
     /// The epochs from the first (or the checkpoint's) to the budget, then the summary.
     /// `resumed`: the checkpoint's (epoch, steps done when that epoch started).
     fn train(
@@ -188,11 +194,7 @@ impl Trainer<'_> {
     ) -> Result<()> {
         let budget: Budget = self.task.budget.clone();
         let lm = self.task.id.is_lm();
-        let per_period = if lm {
-            self.cfg.train.eval_every
-        } else {
-            u64::MAX
-        };
+        let per_period = self.per_period();
         let mut progress = run.progress(budget.steps, "train");
         let first_epoch = resumed.map_or(1, |r| r.0);
         'epochs: for epoch in first_epoch..=budget.epochs {
@@ -284,62 +286,6 @@ impl Trainer<'_> {
         let vs = self.task.model.var_store();
         let opt = self.stepper.state_dict()?;
         checkpoint::save(&run.dir, &state, vs, self.prev_delta.as_ref(), &opt)
-    }
-
-    /// Restore the model, optimizer, data RNG and counters from `dir`'s checkpoint and copy
-    /// the old run's rows up to it; returns (epoch, steps done when that epoch started).
-    fn resume(&mut self, dir: &Path, csvs: &mut Csvs, ctx: &mut Ctx) -> Result<(u64, u64)> {
-        let (opt, task) = (self.ids.optimizer, self.ids.task);
-        let ck = checkpoint::load(dir, opt, task, self.cfg.seed, self.task.budget.steps)?;
-        if ck.trainer.summary.run_id != self.ids.run_id {
-            return Err(checkpoint::config_changed(dir, self.cfg));
-        }
-        let bad = |e: anyhow::Error| {
-            usage(format!(
-                "resume_from: {e:#}; the checkpoint of {} does not fit this run (damaged or \
-                 edited?): start the run again without --resume",
-                dir.display()
-            ))
-        };
-        let (vs, n) = (
-            self.task.model.var_store(),
-            diag::flat(&self.params).numel(),
-        );
-        let delta = ck.restore(vs, &mut *self.stepper, n as i64).map_err(bad)?;
-        self.prev_delta = Some(delta.to_device(self.probe.0.device()));
-        let t = ck.trainer;
-        ctx.rng = t.epoch_rng.restore().map_err(bad)?;
-        self.step = t.step;
-        self.epoch_grad = t.epoch_grad;
-        self.epoch_pug = t.epoch_pug;
-        self.epoch_pc = t.epoch_pc;
-        self.run_diag = t.run_diag;
-        self.step_ms = t.step_ms;
-        self.elapsed_before = t.elapsed_s;
-        self.summary = Summary {
-            run_id: self.ids.run_id.clone(),
-            ..t.summary
-        };
-        let last_epoch = Upto::Numbered(t.epoch - 1);
-        carry_rows(
-            &dir.join("steps.csv"),
-            "step",
-            Upto::Numbered(t.step),
-            &mut csvs.steps,
-        )?;
-        carry_rows(
-            &dir.join("epochs.csv"),
-            "epoch",
-            last_epoch,
-            &mut csvs.epochs,
-        )?;
-        carry_rows(
-            &dir.join("metrics.csv"),
-            "epoch",
-            last_epoch,
-            &mut csvs.metrics,
-        )?;
-        Ok((t.epoch, t.epoch_start_step))
     }
 
     /// One optimizer step and its steps.csv row; false when the loss or update is not finite.

@@ -73,6 +73,7 @@ mod grng_newton;
 mod grng_newton_state;
 mod grng_reng_ring;
 mod grng_resume;
+mod grng_resume_edits;
 mod grng_rkalman;
 mod grng_sharpness;
 mod grng_study;
