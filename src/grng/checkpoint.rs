@@ -52,7 +52,7 @@ pub struct TrainerState {
     pub epoch_pug: Vec<f64>,
     pub epoch_pc: Vec<f64>,
     /// The run-level means over the epochs evaluated so far (absent in checkpoints written
-    /// before they existed: then they cover the epochs after the resume only).
+    /// before they existed: a resume then sums them from steps.csv).
     #[serde(default)]
     pub run_diag: RunDiag,
     /// Step times so far (the summary's mean_step_ms).

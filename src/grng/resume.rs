@@ -7,7 +7,7 @@
 //! naming the file and the key.
 use super::checkpoint::{self, TrainerState};
 use super::diag;
-use super::summary::{RunningMean, Summary};
+use super::summary::{RunDiag, RunningMean, Summary};
 use super::train::{Csvs, Trainer};
 use crate::error::usage;
 use crate::experiment::Ctx;
@@ -52,7 +52,6 @@ impl Trainer<'_> {
         self.epoch_grad = t.epoch_grad.clone();
         self.epoch_pug = t.epoch_pug.clone();
         self.epoch_pc = t.epoch_pc.clone();
-        self.run_diag = t.run_diag;
         self.step_ms = t.step_ms.clone();
         self.elapsed_before = t.elapsed_s;
         self.summary = Summary {
@@ -79,7 +78,7 @@ impl Trainer<'_> {
             &mut csvs.metrics,
         )?;
         // After the carried rows: their structure is checked there.
-        check_step_values(&dir.join("steps.csv"), &path, &t, &epochs)?;
+        self.run_diag = check_step_values(&dir.join("steps.csv"), &path, &t, &epochs)?;
         self.check_summary(&dir.join("metrics.csv"), &path, &t)?;
         Ok((t.epoch, t.epoch_start_step))
     }
@@ -147,13 +146,15 @@ impl Trainer<'_> {
 /// `epoch_pug` and `epoch_pc` those of steps.csv (`steps`) in the epoch in progress
 /// (grad_norm, and the non-empty pearson_update_grad and pearson_consecutive cells), and
 /// `run_diag` their sums over the epochs before it (`epochs`: each epoch's first step − 1 and
-/// its steps). An edited value changed the epoch averages and the summary silently.
+/// its steps). An edited value changed the epoch averages and the summary silently. Returns
+/// the run's `run_diag`: trainer.json's, or steps.csv's sums where the checkpoint predates the
+/// key (so a run resumed from such a checkpoint saves, and is checked against, the whole run's).
 fn check_step_values(
     steps: &Path,
     path: &Path,
     t: &TrainerState,
     epochs: &[(u64, u64)],
-) -> Result<()> {
+) -> Result<RunDiag> {
     let bad = |what: String| {
         usage(format!(
             "resume_from: {} is damaged or edited: {what}; start the run again without --resume",
@@ -165,6 +166,7 @@ fn check_step_values(
     let keys = ["epoch_grad", "epoch_pug", "epoch_pc"];
     let saved = [&t.epoch_grad, &t.epoch_pug, &t.epoch_pc];
     let diags = [&t.run_diag.grad, &t.run_diag.pug, &t.run_diag.pc];
+    let mut found = [RunningMean::default(); 3];
     for (c, ((key, saved), diag)) in keys.iter().zip(saved).zip(diags).enumerate() {
         let in_epoch = |from: u64, to: u64| -> Vec<(u64, f64)> {
             let range = rows.iter().filter(|(s, _)| *s > from && *s <= to);
@@ -204,8 +206,10 @@ fn check_step_values(
                 diag.sum, diag.n, cols[c], t.epoch, want.sum, want.n
             )));
         }
+        found[c] = want;
     }
-    Ok(())
+    let [grad, pug, pc] = found;
+    Ok(RunDiag { grad, pug, pc })
 }
 
 impl Trainer<'_> {

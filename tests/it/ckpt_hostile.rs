@@ -343,7 +343,7 @@ fn prefixrl_a_damaged_stage_record_of_an_adopted_run_is_refused() {
 }
 
 /// Copy the files of `from` into `to`, recursively.
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).unwrap() {
         let path = entry.unwrap().path();
         let dest = to.join(path.file_name().unwrap());

@@ -6,7 +6,7 @@
 //! `epoch_start_step` moved together with `epoch_grad` skipped other batches of the epoch,
 //! edited per-step values skewed the epoch averages, and an edited running summary (best or
 //! final accuracy, the step the target was reached, `diverged`) went into summary.csv.
-use crate::ckpt_hostile::{assert_each_refused, Edit};
+use crate::ckpt_hostile::{assert_each_refused, copy_dir, Edit};
 use crate::common::*;
 
 const T: &str = "trainer.json";
@@ -128,8 +128,34 @@ fn grng_resume_refuses_edited_epoch_counters_rng_and_per_step_values() {
         ),
     ];
     assert_each_refused(&d.join("stopped/checkpoint"), &summary, resume);
-    let (o, _) = resume("whole");
+    let (o, whole) = resume("whole");
     assert_eq!(code(&o), 0, "the repaired checkpoint resumes: {}", text(&o));
+    // A checkpoint from before `run_diag` existed: the resume sums it from steps.csv, so the
+    // run-level means are the whole run's (before, those of the epochs after the resume).
+    let old = d.join("old");
+    std::fs::create_dir(&old).unwrap();
+    copy_dir(&d.join("stopped"), &old);
+    let trainer = old.join("checkpoint").join(T);
+    let mut v = json(&trainer);
+    v.as_object_mut().unwrap().remove("run_diag").unwrap();
+    std::fs::write(&trainer, v.to_string()).unwrap();
+    let o = lab(
+        d,
+        &["grng", "--quiet", "--resume", "old", "--out", "from_old"],
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let (a, b) = (
+        json(&whole.join("summary.json")),
+        json(&d.join("from_old/summary.json")),
+    );
+    for key in [
+        "avg_grad_norm",
+        "avg_pearson_update_grad",
+        "avg_pearson_consecutive",
+    ] {
+        assert!(a[key].is_f64(), "{key}: {a}");
+        assert_eq!(a[key], b[key], "{key}");
+    }
 }
 
 #[test]
