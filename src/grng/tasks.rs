@@ -128,6 +128,9 @@ pub fn build(cfg: &GrngConfig, device: Device) -> Result<(Task, TaskData)> {
             (steps.div_ceil(cfg.train.eval_every), steps)
         }
     };
+    if let TaskData::Images { train, .. } = &data {
+        explicit_sizes_fit(cfg, train.len())?;
+    }
     let budget = Budget {
         batch,
         epochs,
@@ -142,6 +145,24 @@ pub fn build(cfg: &GrngConfig, device: Device) -> Result<(Task, TaskData)> {
         budget,
     };
     Ok((task, data))
+}
+
+/// An image task's `train.batch` or `train.probe_size` above its training set would silently
+/// become the whole set: refused when the config sets it (a task's defaults are capped).
+fn explicit_sizes_fit(cfg: &GrngConfig, n_train: usize) -> Result<()> {
+    for (key, size) in [
+        ("train.batch", cfg.train.batch),
+        ("train.probe_size", cfg.train.probe_size),
+    ] {
+        if let Some(size) = size.filter(|&s| s > n_train) {
+            return Err(usage(format!(
+                "{key} is {size}, but task {} has {n_train} training examples: set it to at \
+                 most {n_train} (or leave it out for the task's default)",
+                cfg.task.name()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn load_data(cfg: &GrngConfig) -> Result<TaskData> {

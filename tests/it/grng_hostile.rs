@@ -3,9 +3,9 @@
 //! dimensions overflow, a digits file that is a device or a gzip bomb, a fortunes file that is
 //! not UTF-8 or a fortunes text too short to split (refused before a study starts), a
 //! checkpoint whose trainer.json is not an object or has impossible counters, resuming under
-//! another seed, and keys the task does not read are exit-2 usage errors naming the key or
-//! file, with no run folder left; a non-finite evaluation loss is recorded as divergence, like
-//! a step's.
+//! another seed, a batch or probe set larger than the training set, and keys the task does not
+//! read are exit-2 usage errors naming the key or file, with no run folder left; a non-finite
+//! evaluation loss is recorded as divergence, like a step's.
 use crate::common::*;
 use std::path::Path;
 
@@ -96,6 +96,21 @@ fn grng_a_target_accuracy_above_one_is_refused_naming_the_key() {
         &["train.target=95"],
         &["train.target", "a fraction in (0, 1], got 95"],
     );
+}
+
+#[test]
+fn grng_a_batch_or_probe_set_larger_than_the_training_set_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    // shapes-smoke has 512 training images; before, 513 silently became the whole set.
+    for key in ["train.batch", "train.probe_size"] {
+        let set = format!("{key}=513");
+        let needles =
+            [set.replace('=', " is ").as_str(), "512 training examples"].map(String::from);
+        let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
+        refused(tmp.path(), true, &[&set], &needles);
+    }
+    let o = grng_smoke(tmp.path(), "fits", &["train.batch=512", "train.steps=2"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
 }
 
 /// An idx file with `dims` in its header (magic 0x0800 + dims.len()) and `data` after it.
