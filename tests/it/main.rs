@@ -136,6 +136,7 @@ mod prefixrl_cli;
 mod prefixrl_compare;
 mod prefixrl_eval;
 mod prefixrl_hostile;
+mod prefixrl_hostile_files;
 mod prefixrl_interrupt;
 mod prefixrl_jsonl;
 mod prefixrl_offline;
