@@ -92,7 +92,9 @@ pub fn run(cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
             let all = cfg.stage == Stage::All;
             let (step, totals) =
                 train_state::resume(old, model.as_ref(), &mut opt, cfg.rl.steps, all)?;
-            train_state::copy_rows(old, "metrics.csv", step, true, &mut metrics)?;
+            let last = train_state::copy_rows(old, "metrics.csv", step, true, &mut metrics)?;
+            let columns = metrics.new_row().columns().to_vec();
+            train_state::check_totals(old, step, &totals, &columns, last.as_deref())?;
             train_state::copy_rows(old, "eval.csv", step, false, evaluator.csv())?;
             train_state::copy_rollouts(old, &run.dir, step)?;
             evaluator.restore_cache(totals.eval_base_agree.map(|[v]| v));
