@@ -144,6 +144,7 @@ mod prefixrl_policy;
 mod prefixrl_policy_train;
 mod prefixrl_preflight;
 mod prefixrl_resume;
+mod prefixrl_resume_edits;
 mod prefixrl_stages;
 mod prefixrl_stages_runs;
 mod prefixrl_task;
