@@ -110,6 +110,17 @@ fn check_prefix(cfg: &PrefixrlConfig, c: &mut Checker) {
         p.fractions.iter().all(|f| 0.0 < *f && *f < 1.0),
         format!("each must be in (0, 1), got {:?}", p.fractions),
     );
+    // A repeated fraction made a second, identical prefixed problem of every trace.
+    let repeated = (1..p.fractions.len()).find(|&i| p.fractions[..i].contains(&p.fractions[i]));
+    c.check(
+        "prefix.fractions",
+        repeated.is_none(),
+        format!(
+            "lists {} twice: each fraction is one cut, got {:?}",
+            repeated.map_or(0.0, |i| p.fractions[i]),
+            p.fractions
+        ),
+    );
     if p.mode == PrefixMode::Fixed {
         c.check(
             "prefix.fractions",
@@ -294,6 +305,19 @@ fn check_toy(cfg: &PrefixrlConfig, c: &mut Checker) {
         "toy.tests",
         !cfg.toy.tests.is_empty(),
         "must name `all` or some of T1..T6",
+    );
+    // A repeated test ran twice and wrote its rows twice into toy.csv.
+    let tests = &cfg.toy.tests;
+    let repeated = (1..tests.len()).find(|&i| {
+        let all = tests[i].eq_ignore_ascii_case("all");
+        tests[..i]
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(&tests[i]) || all || t.eq_ignore_ascii_case("all"))
+    });
+    c.check(
+        "toy.tests",
+        repeated.is_none(),
+        format!("names a test twice (`all` is every test), got {tests:?}"),
     );
     for t in &cfg.toy.tests {
         let known =

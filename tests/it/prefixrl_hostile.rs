@@ -129,6 +129,26 @@ fn prefixrl_a_batch_larger_than_the_training_set_is_refused_before_any_stage() {
 }
 
 #[test]
+fn prefixrl_repeated_list_entries_are_refused_naming_the_key() {
+    // Used to run: mode fixed made a second, identical prefix of every trace; the toy test
+    // ran twice and wrote its rows twice.
+    let tmp = tempfile::tempdir().unwrap();
+    refused(
+        tmp.path(),
+        &["prefix.mode=fixed", "prefix.fractions=[0.5, 0.7, 0.5]"],
+        &["prefix.fractions", "lists 0.5 twice"],
+    );
+    for tests in ["[T3, T3]", "[t3, T3]", "[all, T1]"] {
+        let set = format!("toy.tests={tests}");
+        refused(
+            tmp.path(),
+            &["stage=toy", &set],
+            &["toy.tests", "names a test twice"],
+        );
+    }
+}
+
+#[test]
 fn prefixrl_alpha_is_refused_only_in_study_cells_whose_method_does_not_read_it() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();

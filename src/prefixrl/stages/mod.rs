@@ -22,6 +22,7 @@ pub mod pretrain;
 pub mod train;
 pub mod train_data;
 pub mod train_eval;
+mod train_fit;
 pub mod train_log;
 pub mod train_rollout;
 pub mod train_sft;

@@ -14,6 +14,7 @@
 use super::load::{self, Split};
 use super::train_data::{draw_slots, TrainData};
 use super::train_eval::{self, Evaluator};
+use super::train_fit;
 use super::train_log::{self, RowId};
 use super::train_rollout::{self, Env};
 use super::train_sft;
@@ -68,6 +69,7 @@ pub fn run(cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
     let flops = FlopsModel::new(&policy.config, policy.codec.vocab())?;
     let mut env = Env::new(task::build(&cfg.task)?, policy.codec, data, flops)?;
     let model = policy.model;
+    train_fit::check(&env, cfg, model.block_size())?;
 
     let mut metrics = run.csv("metrics.csv", columns::METRICS)?;
     let eval_header = train_eval::header(cfg);
@@ -90,7 +92,9 @@ pub fn run(cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
             let all = cfg.stage == Stage::All;
             let (step, totals) =
                 train_state::resume(old, model.as_ref(), &mut opt, cfg.rl.steps, all)?;
-            train_state::copy_rows(old, "metrics.csv", step, true, &mut metrics)?;
+            let last = train_state::copy_rows(old, "metrics.csv", step, true, &mut metrics)?;
+            let columns = metrics.new_row().columns().to_vec();
+            train_state::check_totals(old, step, &totals, &columns, last.as_deref())?;
             train_state::copy_rows(old, "eval.csv", step, false, evaluator.csv())?;
             train_state::copy_rollouts(old, &run.dir, step)?;
             evaluator.restore_cache(totals.eval_base_agree.map(|[v]| v));

@@ -163,14 +163,14 @@ pub fn copy_last_checkpoint(old: &Path, run: &Run) -> Result<()> {
 /// Copy the rows of `<old>/<file>` whose `step` is at most `upto` into `out` (same header).
 /// With `every_step` (metrics.csv: one row per step) those rows must be steps 1..=upto, each
 /// once and in order: a file cut short or missing rows made a continued run whose rows skip
-/// steps, silently. Errors name the key and the file.
+/// steps, silently. Errors name the key and the file. Returns the last row copied.
 pub fn copy_rows(
     old: &Path,
     file: &str,
     upto: u64,
     every_step: bool,
     out: &mut Metrics,
-) -> Result<()> {
+) -> Result<Option<Vec<String>>> {
     let path = old.join(file);
     let bad = |what: String| {
         usage(format!(
@@ -182,7 +182,7 @@ pub fn copy_rows(
     if !path.exists() {
         return match every_step && upto > 0 {
             true => Err(bad("is missing".into())),
-            false => Ok(()),
+            false => Ok(None),
         };
     }
     let file = crate::input::open_result(&path)
@@ -202,6 +202,7 @@ pub fn copy_rows(
         )));
     }
     let mut next = 1u64;
+    let mut last = None;
     for rec in rd.records() {
         let rec = rec.with_context(|| format!("inputs.resume: reading {}", path.display()))?;
         let step: u64 = rec.get(step_col).unwrap_or("").parse().map_err(|_| {
@@ -215,27 +216,95 @@ pub fn copy_rows(
                 return Err(bad(format!("step {step} where step {next} was due")));
             }
             next += 1;
-            out.cells(&rec.iter().map(String::from).collect::<Vec<_>>())?;
+            let cells: Vec<String> = rec.iter().map(String::from).collect();
+            out.cells(&cells)?;
+            last = Some(cells);
         }
     }
     if every_step && next <= upto {
         return Err(bad(format!("its rows end at step {}", next - 1)));
     }
+    Ok(last)
+}
+
+/// The totals of the checkpoint at `step` must be those of the metrics.csv row of `step` that
+/// [`copy_rows`] copied into `metrics` (both are written from the same numbers): a checkpoint
+/// whose checkpoint.json was edited (negative FLOPs, another step in both of its files) or
+/// swapped in from another run continued the FLOPs axis and the wall time from numbers that
+/// are not the run's, silently. Errors name the key, the file and the column.
+pub fn check_totals(
+    old: &Path,
+    step: u64,
+    totals: &Totals,
+    columns: &[String],
+    row: Option<&[String]>,
+) -> Result<()> {
+    let Some(row) = row else {
+        return Ok(());
+    };
+    let expect = [
+        ("wall_s", totals.wall_s),
+        ("flops_offline", totals.flops_offline),
+        ("flops_sample", totals.flops_sample),
+        ("flops_train", totals.flops_train),
+        ("flops_eval_cum", totals.flops_eval),
+        ("flops_diag_cum", totals.flops_diag),
+    ];
+    for (name, value) in expect {
+        let Some(i) = columns.iter().position(|c| c == name) else {
+            continue;
+        };
+        let cell = row.get(i).map(String::as_str).unwrap_or("");
+        let value = crate::run::fmt_num(value);
+        if cell != value {
+            let root = old.join(CHECKPOINTS);
+            let last = checkpoint::list(&root).ok().and_then(|mut l| l.pop());
+            return Err(usage(format!(
+                "inputs.resume: the checkpoint {} (step {step}) says {name} = {value}, but the \
+                 row of step {step} in {} says `{cell}`: the checkpoint is not the one this run \
+                 wrote at that step (edited, or copied from another run); move that directory \
+                 out of {} to resume from the one before, or start a new run without --resume",
+                last.unwrap_or_else(|| root.clone()).display(),
+                old.join("metrics.csv").display(),
+                root.display()
+            )));
+        }
+    }
     Ok(())
 }
 
-/// Copy the lines of `<old>/rollouts.jsonl` whose `step` is at most `upto`.
+/// Copy the lines of `<old>/rollouts.jsonl` whose `step` is at most `upto`. A last line
+/// without its newline that is not JSON is the append a killed run left unfinished (after its
+/// last checkpoint: a step is checkpointed once its lines are written) and is dropped; any
+/// other line that is not JSON, or a file that is not UTF-8, is refused naming the file and
+/// line (it used to fail the resumed run with exit 1 naming no line).
 pub fn copy_rollouts(old: &Path, new: &Path, upto: u64) -> Result<()> {
     let path = old.join(super::train_log::ROLLOUTS);
     if !path.exists() {
         return Ok(());
     }
-    let text = std::fs::read_to_string(&path)
+    let bad = |line: usize, why: String| {
+        usage(format!(
+            "inputs.resume: {}:{line}: {why}; fix or remove that line (or the file) to resume",
+            path.display()
+        ))
+    };
+    let bytes = std::fs::read(&path)
         .with_context(|| format!("inputs.resume: reading {}", path.display()))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        bad(line, "not UTF-8 text".into())
+    })?;
+    let unfinished = !text.is_empty() && !text.ends_with('\n');
+    let count = text.lines().count();
     let mut kept = String::new();
-    for line in text.lines() {
-        let v: serde_json::Value = serde_json::from_str(line)
-            .with_context(|| format!("inputs.resume: {} is not JSON lines", path.display()))?;
+    for (i, line) in text.lines().enumerate() {
+        let v: serde_json::Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(_) if unfinished && i + 1 == count => break,
+            Err(e) => return Err(bad(i + 1, format!("not a JSON object ({e})"))),
+        };
         if v.get("step")
             .and_then(|s| s.as_u64())
             .is_some_and(|s| s <= upto)

@@ -1,0 +1,108 @@
+//! Hostile input files of the train stage (edited copies of the shared pipeline fixture of
+//! prefixrl_train): a record the base model cannot take is refused before the first step, exit 2
+//! naming the file and record, no run folder. It used to fail the step that first drew it: a
+//! prefix too long for the block with a message naming no file (and, drawn late, a usage
+//! error that discarded the run's rows written so far); a trace too long for the block, or
+//! with behaviour log-probs of the wrong length, under an off-policy method with exit 1 in
+//! the middle of training.
+use crate::common::*;
+use std::path::{Path, PathBuf};
+
+/// A copy of the fixture's `file` (and its meta.json, summary.json) in `<root>/<name>/`, with
+/// `edit` applied to its JSON lines.
+fn edited(root: &Path, name: &str, file: &str, edit: impl Fn(&mut [serde_json::Value])) -> PathBuf {
+    let fixture = super::prefixrl_train::pipeline();
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["meta.json", "summary.json"] {
+        std::fs::copy(fixture.join(f), dir.join(f)).unwrap();
+    }
+    let mut lines: Vec<serde_json::Value> = read(&fixture.join(file))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    edit(&mut lines);
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(dir.join(file), text).unwrap();
+    dir
+}
+
+/// The train stage of prefixrl_train's config with `sets`: refused as [`assert_refused`] says.
+fn refused(root: &Path, sets: &[String], needles: &[&str]) {
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let o = super::prefixrl_train::train_output(root, &sets, None, None);
+    assert_refused(&o, &format!("{sets:?}"), needles, &root.join("run"));
+}
+
+#[test]
+fn prefixrl_a_prefix_too_long_for_the_block_is_named_before_the_first_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The last prefix of the training set (the fixture's first 6 problems, 2 cuts each).
+    let dir = edited(tmp.path(), "prefixes", "prefixes.jsonl", |l| {
+        let p = &mut l[11];
+        p["prefix"] = p["prefix"].as_str().unwrap().repeat(20).into();
+    });
+    let last: serde_json::Value =
+        serde_json::from_str(read(&dir.join("prefixes.jsonl")).lines().nth(11).unwrap()).unwrap();
+    let record = format!(
+        "prefixes.jsonl: prefix {} of `{}`",
+        last["prefix_id"],
+        last["problem_id"].as_str().unwrap()
+    );
+    let sets = [
+        format!("inputs.prefixes={}", dir.display()),
+        "rl.charge_offline=none".to_string(),
+        "rl.alpha=1".to_string(),
+    ];
+    let needles = [
+        record.as_str(),
+        "leave no room to generate",
+        "block_size is 96",
+    ];
+    refused(&tmp.path().join("train"), &sets, &needles);
+}
+
+#[test]
+fn prefixrl_an_off_policy_trace_the_model_cannot_take_is_named_before_the_first_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = super::prefixrl_train::pipeline();
+    let traces = read(&fixture.join("traces.jsonl"));
+    let all: Vec<serde_json::Value> = traces
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // The fixture's training set is its first 6 traces; the 5th is past the panel.
+    let id = all[4]["problem_id"].as_str().unwrap().to_string();
+    let record = format!("traces.jsonl: the trace of `{id}`");
+    let off_policy = |dir: &Path, method: &str| {
+        vec![
+            format!("inputs.traces={}", dir.display()),
+            format!("rl.method={method}"),
+            "rl.alpha=0".to_string(),
+        ]
+    };
+    // Behaviour log-probs of another length: exit 1 at the step that drew the trace.
+    let short = edited(tmp.path(), "short", "traces.jsonl", |l| {
+        l[4]["behaviour_logprobs"] = serde_json::json!([-0.5, -0.5]);
+    });
+    let needles = [record.as_str(), "has 2 behaviour_logprobs for"];
+    for method in ["offpolicy-is", "luffy"] {
+        let root = tmp.path().join(format!("short-{method}"));
+        refused(&root, &off_policy(&short, method), &needles);
+    }
+    // Longer than the block: `position ids must be in [0, 96)`, exit 1, naming no file.
+    let long = edited(tmp.path(), "long", "traces.jsonl", |l| {
+        l[4]["trace"] = l[4]["trace"].as_str().unwrap().repeat(10).into();
+    });
+    let needles = [record.as_str(), "trains on the trace", "block_size is 96"];
+    for method in ["offpolicy-is", "sft-rl"] {
+        let root = tmp.path().join(format!("long-{method}"));
+        refused(&root, &off_policy(&long, method), &needles);
+    }
+    // The methods that never train on it still run on the same files.
+    let root = tmp.path().join("rl");
+    let sets = off_policy(&long, "rl");
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let o = super::prefixrl_train::train_output(&root, &sets, None, None);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+}
