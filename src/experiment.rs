@@ -148,9 +148,10 @@ pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
     // A panic (a bug, or a libtorch error tch turns into one) still ends the run honestly.
     let outcome = crate::error::catch_panic(|| cfg.execute(&mut run, &mut ctx));
     if let Err(e) = &outcome {
-        if crate::error::exit_code(e) == 2 {
+        if crate::error::exit_code(e) == 2 && run.fresh_rows() == 0 {
             // Bad input data found by the run (a matrix that is not SPD, a wrong dtype, a
             // run to resume without a checkpoint): a usage error, so nothing stays written.
+            // Once rows of its own are written, the folder stays, marked failed with the error.
             run.discard()?;
             return outcome;
         }

@@ -83,7 +83,7 @@ pub fn carry_rows_blanking(
                     }
                 }
             }
-            out.cells(&cells)?;
+            out.carried(&cells)?;
         }
     }
     if let Upto::Numbered(last) = upto {

@@ -4,6 +4,8 @@ use anyhow::{Context, Result};
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// A CSV file with a fixed header, one flushed row per call. The step is the `iter`, `step` or
 /// `env_steps` column if there is one, else the first column.
@@ -15,6 +17,9 @@ pub struct Metrics {
     len: u64,
     columns: Vec<String>,
     step_column: usize,
+    /// Counts the rows of the run's own work written (not those a resume carried over);
+    /// shared by the run's CSVs ([`crate::run::Run::fresh_rows`]).
+    fresh: Arc<AtomicU64>,
 }
 
 impl Metrics {
@@ -30,9 +35,16 @@ impl Metrics {
             len: 0,
             columns: columns.iter().map(|c| c.to_string()).collect(),
             step_column,
+            fresh: Arc::default(),
         };
         metrics.append(columns)?;
         Ok(metrics)
+    }
+
+    /// Count this file's fresh rows into `counter`.
+    pub fn counting_into(mut self, counter: Arc<AtomicU64>) -> Metrics {
+        self.fresh = counter;
+        self
     }
 
     /// Write one CSV record with a single write. If it fails (a full disk), the file is cut
@@ -74,6 +86,15 @@ impl Metrics {
     /// NaN/inf number is written, then reported as an error naming the column and the step, so
     /// the run stops with every earlier row kept.
     pub fn cells(&mut self, cells: &[String]) -> Result<()> {
+        self.put(cells, true)
+    }
+
+    /// [`Metrics::cells`] for a row a resume copies from the run it continues.
+    pub fn carried(&mut self, cells: &[String]) -> Result<()> {
+        self.put(cells, false)
+    }
+
+    fn put(&mut self, cells: &[String], fresh: bool) -> Result<()> {
         anyhow::ensure!(
             cells.len() == self.columns.len(),
             "internal: {} values for {} columns",
@@ -81,6 +102,9 @@ impl Metrics {
             self.columns.len()
         );
         self.append(cells)?;
+        if fresh {
+            self.fresh.fetch_add(1, Ordering::Relaxed);
+        }
         let non_finite = |c: &String| matches!(c.as_str(), "NaN" | "inf" | "-inf");
         if let Some(i) = cells.iter().position(non_finite) {
             anyhow::bail!(

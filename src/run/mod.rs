@@ -71,6 +71,8 @@ pub struct Run {
     created: Vec<PathBuf>,
     /// `run.lock`, held while this process writes the directory.
     _lock: lock::DirLock,
+    /// Rows of the run's own work written to its CSVs ([`Run::fresh_rows`]).
+    fresh_rows: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Run {
@@ -114,6 +116,7 @@ impl Run {
             created,
             progress_end: Default::default(),
             _lock,
+            fresh_rows: Default::default(),
         };
         run.write_meta()?;
         Ok(run)
@@ -148,7 +151,13 @@ impl Run {
 
     /// Open a CSV in the run dir with the given columns; rows are flushed as written.
     pub fn csv(&self, file: &str, columns: &[&str]) -> Result<Metrics> {
-        Metrics::create(&self.path(file), columns)
+        Ok(Metrics::create(&self.path(file), columns)?.counting_into(self.fresh_rows.clone()))
+    }
+
+    /// How many rows of its own work (not rows a resume carried over) the run's CSVs hold: a
+    /// run that has any is kept when it fails, whatever the error.
+    pub fn fresh_rows(&self) -> u64 {
+        self.fresh_rows.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn write_summary<T: Serialize>(&self, summary: &T) -> Result<()> {
@@ -344,58 +353,4 @@ fn missing_ancestors(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::signals::last_words;
-
-    fn status(dir: &Path) -> serde_json::Value {
-        let text = fs::read_to_string(dir.join("meta.json")).unwrap();
-        serde_json::from_str(&text).unwrap()
-    }
-
-    /// The last words (what a second signal or a fault writes) say how a live run ended, and
-    /// once the run wrote its final meta.json they no longer change it.
-    #[test]
-    fn last_words_describe_a_live_run_and_never_overwrite_a_finished_one() {
-        let tmp = tempfile::tempdir().unwrap();
-        let args = |name: &str| RunArgs {
-            out: Some(tmp.path().join(name)),
-            quiet: true,
-            ..RunArgs::default()
-        };
-        let run = Run::create("test", &args("crashed"), "seed: 0\n", 0).unwrap();
-        last_words::speak(libc::SIGSEGV);
-        let meta = status(&run.dir);
-        assert_eq!(meta["status"], "failed", "{meta}");
-        assert!(meta["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("crashed with SIGSEGV"));
-        assert_eq!(meta["start_time"], run.meta.start_time.as_str());
-        last_words::speak(libc::SIGTERM); // spoken once per process: nothing more is written
-        assert_eq!(status(&run.dir)["status"], "failed");
-
-        let run = Run::create("test", &args("aborted"), "seed: 0\n", 0).unwrap();
-        let dir = run.dir.clone();
-        last_words::speak(libc::SIGTERM);
-        let meta = status(&dir);
-        assert_eq!(meta["status"], "interrupted", "{meta}");
-        assert!(meta["error"]
-            .as_str()
-            .unwrap()
-            .contains("second signal (SIGTERM)"));
-
-        let run = Run::create("test", &args("done"), "seed: 0\n", 0).unwrap();
-        let dir = run.dir.clone();
-        run.finish(&Ok(())).unwrap();
-        last_words::speak(libc::SIGSEGV);
-        assert_eq!(status(&dir)["status"], "completed");
-        let leftovers: Vec<_> = fs::read_dir(&dir)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .filter(|n| n.to_string_lossy().contains(".tmp-"))
-            .collect();
-        assert!(leftovers.is_empty(), "{leftovers:?}");
-    }
-}
+mod tests;

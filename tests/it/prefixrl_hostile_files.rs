@@ -4,7 +4,8 @@
 //! prefix too long for the block with a message naming no file (and, drawn late, a usage
 //! error that discarded the run's rows written so far); a trace too long for the block, or
 //! with behaviour log-probs of the wrong length, under an off-policy method with exit 1 in
-//! the middle of training.
+//! the middle of training. A held-out prompt too long for the block is likewise named before
+//! the first step (it used to fail the first evaluation naming no file).
 use crate::common::*;
 use std::path::{Path, PathBuf};
 
@@ -105,4 +106,32 @@ fn prefixrl_an_off_policy_trace_the_model_cannot_take_is_named_before_the_first_
     let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
     let o = super::prefixrl_train::train_output(&root, &sets, None, None);
     assert_eq!(code(&o), 0, "{}", text(&o));
+}
+
+#[test]
+fn prefixrl_an_evaluation_prompt_too_long_for_the_block_is_named_before_the_first_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Before, the first evaluation found it: "a context of 441 tokens leaves no room to
+    // generate", naming no file.
+    let data = edited(tmp.path(), "data", "heldout.jsonl", |l| {
+        let p = &mut l[0];
+        p["prompt"] = p["prompt"].as_str().unwrap().repeat(40).into();
+    });
+    let fixture = super::prefixrl_train::pipeline();
+    for entry in std::fs::read_dir(fixture).unwrap() {
+        let path = entry.unwrap().path();
+        let dest = data.join(path.file_name().unwrap());
+        if path.is_file() && !dest.exists() {
+            std::fs::copy(&path, &dest).unwrap();
+        }
+    }
+    let first: serde_json::Value =
+        serde_json::from_str(read(&data.join("heldout.jsonl")).lines().next().unwrap()).unwrap();
+    let record = format!(
+        "heldout.jsonl: the prompt of `{}`",
+        first["id"].as_str().unwrap()
+    );
+    let sets = [format!("inputs.data={}", data.display())];
+    let needles = [record.as_str(), "no room to generate", "block_size = 96"];
+    refused(&tmp.path().join("train"), &sets, &needles);
 }

@@ -13,7 +13,7 @@
 //! directories).
 use super::evaluate_parts::{self as parts, successes};
 pub use super::evaluate_row::EvalRow;
-use super::load::{self, Codec};
+use super::load::{self, Codec, Split};
 use crate::nn::checkpoint::step_seed;
 use crate::nn::{LanguageModel, ModelConfig};
 use crate::prefixrl::algo::FlopsModel;
@@ -84,6 +84,13 @@ impl EvalCtx {
         } = data;
         heldout.truncate(cfg.n_heldout);
         ood.truncate(cfg.n_ood);
+        let block = base.as_ref().and_then(|m| m.block_size());
+        let sets = [
+            (Split::Heldout, &heldout),
+            (Split::Ood, &ood),
+            (Split::Easy, &easy),
+        ];
+        super::evaluate_load::check_prompts(&codec, block, &sets)?;
         let ids: std::collections::HashSet<&str> =
             train.iter().map(|(p, _)| p.id.as_str()).collect();
         let prefixes = prefixes

@@ -81,3 +81,31 @@ fn read_optional(dir: &Path, split: Split) -> Result<Vec<task::Problem>> {
         Ok(Vec::new())
     }
 }
+
+/// Every evaluation prompt must leave room to generate in a model of `block` positions (None:
+/// no limit; [`load::room`]): checked when the evaluation sets are loaded, so a problem too
+/// long is named with its file before the first step instead of failing an evaluation.
+pub(super) fn check_prompts(
+    codec: &load::Codec,
+    block: Option<i64>,
+    sets: &[(Split, &Vec<task::Problem>)],
+) -> Result<()> {
+    let Some(block) = block else {
+        return Ok(());
+    };
+    for (split, problems) in sets {
+        for p in problems.iter() {
+            let len = codec.prompt(p)?.len();
+            if len as i64 > block {
+                return Err(crate::error::usage(format!(
+                    "{}: the prompt of `{}` is {len} tokens (with <bos>), leaving no room to \
+                     generate in the base model's model.block_size = {block}: shorten it or \
+                     pretrain a base with a larger model.block_size",
+                    split.file(),
+                    p.id
+                )));
+            }
+        }
+    }
+    Ok(())
+}

@@ -217,7 +217,7 @@ pub fn copy_rows(
             }
             next += 1;
             let cells: Vec<String> = rec.iter().map(String::from).collect();
-            out.cells(&cells)?;
+            out.carried(&cells)?;
             last = Some(cells);
         }
     }
