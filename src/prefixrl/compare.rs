@@ -95,10 +95,20 @@ impl RunData {
             .col("flops_offline")
             .and_then(|c| c.into_iter().flatten().last())
             .unwrap_or(0.0);
-        let config: Option<serde_yaml_ng::Value> = std::fs::read_to_string(dir.join("config.yaml"))
-            .ok()
-            .and_then(|t| serde_yaml_ng::from_str(&t).ok());
-        let get = |a: &str, b: &str| config.as_ref().and_then(|c| c.get(a)?.get(b).cloned());
+        // Every run writes its config.yaml: without it, runs that differ in rl.n, rl.alpha or
+        // traces.source would be labelled, and averaged, as one.
+        let config_path = dir.join("config.yaml");
+        let config: serde_yaml_ng::Value = crate::input::read_result(&config_path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_yaml_ng::from_str(&t).map_err(|e| e.to_string()))
+            .map_err(|e| {
+                usage(format!(
+                    "{}: {e}; its rl.n, rl.alpha and traces.source tell it apart from other runs \
+                     of its method: restore the file or leave the run out",
+                    config_path.display()
+                ))
+            })?;
+        let get = |a: &str, b: &str| config.get(a)?.get(b).cloned();
         let method = eval
             .first_text("method")
             .with_context(|| format!("{}: eval.csv has no rows", dir.display()))?;

@@ -331,3 +331,25 @@ fn reward_vs_flops_plot_has_one_curve_per_method_label_averaged_over_seeds() {
     );
     assert!(md.contains("reward_vs_flops.png"), "{md}");
 }
+
+#[test]
+fn a_run_without_a_readable_config_yaml_is_named_not_merged_with_other_settings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dirs = runs(tmp.path());
+    let config = dirs[2].join("config.yaml");
+    for (what, damage) in [("gone", None), ("not YAML", Some("rl: [1,\n"))] {
+        match damage {
+            None => std::fs::remove_file(&config).unwrap(),
+            Some(text) => std::fs::write(&config, text).unwrap(),
+        }
+        // Before, its rl.n / rl.alpha / traces.source were taken as unknown, so its label (and
+        // its average) could merge with runs of other settings.
+        let e = compare(&dirs, "sft-rl", Some(0.15), ChargeOffline::Users).unwrap_err();
+        let err = format!("{e:#}");
+        assert!(
+            err.contains("c/config.yaml") && err.contains("rl.n"),
+            "{what}: {err}"
+        );
+        assert_eq!(lab::error::exit_code(&e), 2, "{what}: a usage error");
+    }
+}
