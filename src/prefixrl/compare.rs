@@ -9,6 +9,7 @@
 //! Reading order: this file (reading runs, [`compare`]), `compare/accept.rs` (§7.11),
 //! `compare/report.rs` (the report hook and compare.csv), `compare/plot.rs` (reward vs FLOPs).
 mod accept;
+mod curves;
 pub mod plot;
 mod report;
 

@@ -18,6 +18,7 @@
 pub mod config;
 pub mod factors;
 pub mod gradient;
+mod layout;
 pub mod newton;
 pub mod precondition;
 pub mod state;
