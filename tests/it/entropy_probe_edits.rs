@@ -88,3 +88,35 @@ fn entropy_probe_of_a_run_without_weights_says_how_to_keep_them() {
     ];
     assert_refused(&o, "no weights", &needles, &dir.join("out"));
 }
+
+/// A probe of a directory of runs that meets a damaged run after scoring another keeps that
+/// row: the run folder stays, `failed` with the error, still exit 2 (before, the usage error
+/// deleted the folder with the rows already written).
+#[test]
+fn a_usage_error_after_a_scored_run_keeps_its_row_in_a_failed_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir(dir.join("runs")).unwrap();
+    run_single(dir, &[], "runs/a");
+    let b = run_single(dir, &[], "runs/b");
+    let mut summary = json(&b.join("summary.json"));
+    summary["step"] = (-1).into();
+    std::fs::write(b.join("summary.json"), summary.to_string()).unwrap();
+    let o = probe(dir, &dir.join("runs"), "all");
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(
+        stderr(&o).contains("`step` must be a whole number"),
+        "{}",
+        text(&o)
+    );
+    let out = dir.join("all");
+    let meta = json(&out.join("meta.json"));
+    assert_eq!(meta["status"], "failed", "{meta}");
+    assert!(
+        meta["error"].as_str().unwrap().contains("summary.json"),
+        "{meta}"
+    );
+    let (header, rows) = read_csv(&out.join("metrics.csv"));
+    assert_eq!(rows.len(), 1, "run a's row: {rows:?}");
+    assert_eq!(rows[0][col(&header, "checkpoint")], "a");
+}
