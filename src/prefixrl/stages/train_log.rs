@@ -36,13 +36,10 @@ pub fn fill(row: &mut Row, id: &RowId, b: &Batch, u: &UpdateReport, t: &Totals, 
         .text("method", id.method)
         .num("seed", id.seed as f64)
         .num("step", id.step as f64)
-        .num("wall_s", t.wall_s)
-        .num("flops_offline", t.flops_offline)
-        .num("flops_sample", t.flops_sample)
-        .num("flops_train", t.flops_train)
-        .num("flops_total", t.flops_total())
-        .num("flops_eval_cum", t.flops_eval)
-        .num("flops_diag_cum", t.flops_diag);
+        .num("flops_total", t.flops_total());
+    for (name, value) in t.columns() {
+        row.num(name, value);
+    }
     let on: Vec<usize> = (0..b.rows.len()).filter(|&r| !b.off_policy[r]).collect();
     let (pre, unpre): (Vec<usize>, Vec<usize>) = on.iter().partition(|&&r| b.prefixed(r));
     let gen: u64 = on.iter().map(|&r| b.rows[r].1.len() as u64).sum();

@@ -40,6 +40,19 @@ pub struct Totals {
 }
 
 impl Totals {
+    /// The metrics.csv columns the totals are written to, with their values (the row of a
+    /// step and its checkpoint hold the same numbers; [`check_totals`]).
+    pub fn columns(&self) -> [(&'static str, f64); 6] {
+        [
+            ("wall_s", self.wall_s),
+            ("flops_offline", self.flops_offline),
+            ("flops_sample", self.flops_sample),
+            ("flops_train", self.flops_train),
+            ("flops_eval_cum", self.flops_eval),
+            ("flops_diag_cum", self.flops_diag),
+        ]
+    }
+
     /// The x-axis of §5.1: offline + Σ (sample + train).
     pub fn flops_total(&self) -> f64 {
         self.flops_offline + self.flops_sample + self.flops_train
@@ -242,15 +255,7 @@ pub fn check_totals(
     let Some(row) = row else {
         return Ok(());
     };
-    let expect = [
-        ("wall_s", totals.wall_s),
-        ("flops_offline", totals.flops_offline),
-        ("flops_sample", totals.flops_sample),
-        ("flops_train", totals.flops_train),
-        ("flops_eval_cum", totals.flops_eval),
-        ("flops_diag_cum", totals.flops_diag),
-    ];
-    for (name, value) in expect {
+    for (name, value) in totals.columns() {
         let Some(i) = columns.iter().position(|c| c == name) else {
             continue;
         };
