@@ -7,7 +7,7 @@
 //! naming the file and the key.
 use super::checkpoint::{self, TrainerState};
 use super::diag;
-use super::summary::{RunDiag, RunningMean, Summary};
+use super::summary::{Evaluated, RunDiag, RunningMean, Summary};
 use super::train::{Csvs, Trainer};
 use crate::error::usage;
 use crate::experiment::Ctx;
@@ -253,25 +253,17 @@ impl Trainer<'_> {
         let mut want = Summary::default();
         for (_, c) in rows.iter().filter(|(e, _)| *e < t.epoch) {
             let (step, loss, acc, bpc) = (c[0], c[1], c[2], c[3]);
-            want.final_test_acc = acc;
-            want.final_test_loss = loss;
-            want.best_test_acc = match (want.best_test_acc, acc) {
-                (Some(b), Some(a)) => Some(b.max(a)),
-                (b, a) => a.or(b),
-            };
-            if lm {
-                want.final_val_bpc = bpc;
-                if let Some(v) = bpc {
-                    want.best_val_bpc = Some(want.best_val_bpc.map_or(v, |b| b.min(v)));
-                }
-            }
-            let reached = match lm {
-                true => bpc.is_some_and(|v| v <= target),
-                false => acc.is_some_and(|a| a >= target),
-            };
-            if reached && want.steps_to_target.is_none() {
-                want.steps_to_target = step.map(|v| v as u64);
-            }
+            let step = step.map(|v| v as u64);
+            want.record(
+                &Evaluated {
+                    step,
+                    acc,
+                    loss,
+                    bpc,
+                },
+                lm,
+                target,
+            );
         }
         let show = |v: Option<f64>| v.map_or("null".to_string(), |v| v.to_string());
         let bits = |v: Option<f64>| v.map(f64::to_bits);

@@ -41,6 +41,45 @@ pub struct Summary {
     pub avg_pearson_consecutive: Option<f64>,
 }
 
+/// One evaluation as the summary's running values read it: the test accuracy, and the test
+/// loss and (LM tasks) validation bits per char where finite.
+pub struct Evaluated {
+    /// The step it followed (None: a metrics.csv row without one, read by `--resume`).
+    pub step: Option<u64>,
+    pub acc: Option<f64>,
+    pub loss: Option<f64>,
+    pub bpc: Option<f64>,
+}
+
+impl Summary {
+    /// The running values after evaluation `e` (final and best accuracy, loss and bits per
+    /// char; the step `target` was first reached at). True when this evaluation reached it
+    /// first. The training loop and `--resume`'s check of trainer.json both use it.
+    pub fn record(&mut self, e: &Evaluated, lm: bool, target: f64) -> bool {
+        self.final_test_acc = e.acc;
+        self.final_test_loss = e.loss;
+        self.best_test_acc = match (self.best_test_acc, e.acc) {
+            (Some(b), Some(a)) => Some(b.max(a)),
+            (b, a) => a.or(b),
+        };
+        if lm {
+            self.final_val_bpc = e.bpc;
+            if let Some(v) = e.bpc {
+                self.best_val_bpc = Some(self.best_val_bpc.map_or(v, |b| b.min(v)));
+            }
+        }
+        let reached = match lm {
+            true => e.bpc.is_some_and(|v| v <= target),
+            false => e.acc.is_some_and(|a| a >= target),
+        };
+        let first = reached && self.steps_to_target.is_none();
+        if first {
+            self.steps_to_target = e.step;
+        }
+        first
+    }
+}
+
 /// A running mean (sum and count) that survives a checkpoint.
 #[derive(Serialize, Deserialize, Debug, Default, Clone, Copy)]
 pub struct RunningMean {
@@ -134,24 +173,14 @@ impl Trainer<'_> {
         self.epoch_pug.clear();
         self.epoch_pc.clear();
         // A non-finite loss leaves its cells empty (the caller marks the run diverged).
-        let s = &mut self.summary;
-        s.final_test_acc = Some(test_acc);
-        s.final_test_loss = keep(test_loss);
-        s.best_test_acc = Some(s.best_test_acc.map_or(test_acc, |b| b.max(test_acc)));
-        if lm {
-            s.final_val_bpc = keep(bpc);
-            if let Some(bpc) = keep(bpc) {
-                s.best_val_bpc = Some(s.best_val_bpc.map_or(bpc, |b| b.min(bpc)));
-            }
-        }
-        let reached = if lm {
-            bpc <= budget.target
-        } else {
-            test_acc >= budget.target
+        let e = Evaluated {
+            step: Some(self.step),
+            acc: Some(test_acc),
+            loss: keep(test_loss),
+            bpc: keep(bpc),
         };
-        if reached && s.steps_to_target.is_none() {
-            s.steps_to_target = Some(self.step);
-            s.time_to_target_s = Some(wall);
+        if self.summary.record(&e, lm, budget.target) {
+            self.summary.time_to_target_s = Some(wall);
         }
         Ok(finite)
     }
