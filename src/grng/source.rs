@@ -2,7 +2,9 @@
 //!
 //! Images: each epoch a fresh permutation of the training set from the run's RNG, cut into
 //! batches of `batch` (the last one smaller). Text: `batch` random windows of `seq_len + 1`
-//! chars per step (`data::random_batch`), targets flattened to `(B·T,)`. The probe set (§5.3)
+//! chars per step (offsets from `data::window_offsets`, as `data::random_batch` draws them),
+//! targets flattened to `(B·T,)`. [`Source::plan`] is that drawing without the tensors, so
+//! `--resume` can replay a run's schedule ([`Source::replay`]). The probe set (§5.3)
 //! never depends on the run's seed: images of a seed-0 permutation, or windows at evenly
 //! spaced offsets.
 use super::tasks::{Budget, TaskData};
