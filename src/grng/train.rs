@@ -113,6 +113,7 @@ pub(super) fn identity_config(cfg: &GrngConfig) -> GrngConfig {
 
 pub fn run(cfg: &GrngConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
     let (task, data) = tasks::build(cfg, ctx.device)?;
+    check_stop_after(cfg, task.budget.steps, 0)?;
     let source = Source::new(data, cfg.data.seq_len, cfg.data.eval_tokens, ctx.device);
     let probe = source.probe(task.budget.probe_size);
     let sample = probe.0.narrow(0, 0, probe.0.size()[0].min(2));
@@ -166,6 +167,31 @@ pub fn run(cfg: &GrngConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
         None => None,
     };
     t.train(run, ctx, csvs, resumed, &resolved)
+}
+
+/// `train.stop_after` must fall after the steps already done (`done`, a checkpoint's) and
+/// before the run's last step, `total`: elsewhere it would never stop the run.
+pub(super) fn check_stop_after(cfg: &GrngConfig, total: u64, done: u64) -> Result<()> {
+    let Some(stop) = cfg.train.stop_after else {
+        return Ok(());
+    };
+    if stop >= total {
+        return Err(crate::error::usage(format!(
+            "train.stop_after: {stop} is not before the run's last step {total} (train.steps, or \
+             the task's epochs × batches), so it would never stop the run early; remove it or \
+             set it below {total}"
+        )));
+    }
+    if stop <= done {
+        return Err(crate::error::usage(format!(
+            "train.stop_after: {stop} is not after the checkpoint's step {done} (it counts the \
+             run's steps in all, not this process's), so it would never stop the run; remove it \
+             or set it between {} and {}",
+            done + 1,
+            total - 1
+        )));
+    }
+    Ok(())
 }
 
 impl Trainer<'_> {

@@ -364,3 +364,30 @@ fn grng_keys_the_task_does_not_read_are_refused_naming_the_key() {
     let o = grng(d, "toy", &[toy, "toy.steps=2", "toy.width=16"]);
     assert_eq!(code(&o), 0, "the toy's own keys: {}", text(&o));
 }
+
+/// `train.stop_after` at or past the run's last step, or (resuming) at or before the checkpoint's
+/// step, would never stop the run: refused naming the key and the step, nothing written. Before,
+/// the first ran to the end as if the key were absent.
+#[test]
+fn grng_a_stop_after_that_could_never_stop_the_run_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    for (out, stop) in [("past", "train.stop_after=31"), ("last", "train.stop_after=30")] {
+        let o = grng_smoke(d, out, &[stop]);
+        assert_eq!(code(&o), 2, "{}", text(&o));
+        let err = stderr(&o);
+        assert!(err.contains("train.stop_after") && err.contains("last step 30"), "{err}");
+        assert!(!d.join(out).exists(), "{out}: nothing written");
+    }
+    let o = grng_smoke(d, "stopped", &["train.stop_after=10"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let arg = d.join("stopped");
+    let args = ["grng", "--quiet", "--resume", arg.to_str().unwrap(), "--out", "r"];
+    let o = lab(d, &[&args[..], &["--set", "train.stop_after=10"]].concat());
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    let err = stderr(&o);
+    assert!(err.contains("train.stop_after") && err.contains("checkpoint's step 10"), "{err}");
+    assert!(!d.join("r").exists(), "nothing written");
+    let o = lab(d, &[&args[..], &["--set", "train.stop_after=20"]].concat());
+    assert_eq!(code(&o), 0, "a stop after the checkpoint still works: {}", text(&o));
+}
