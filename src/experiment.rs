@@ -249,8 +249,14 @@ fn launch_study<E: Experiment>(
     let planned = plan_study::<E>(args, &loaded, block)?;
     let outcome = study::execute(&planned, args)?;
     match report::write(&planned.dir, &|_| E::PLOTS, &|_| E::REPORT) {
-        Ok(paths) if !args.quiet => println!("report: {}", paths.markdown.display()),
-        Ok(_) => {}
+        Ok(paths) => {
+            if let Some(e) = &paths.hook_failed {
+                eprintln!("warning: {e:#}");
+            }
+            if !args.quiet {
+                println!("report: {}", paths.markdown.display());
+            }
+        }
         Err(e) => eprintln!("warning: could not write the study report: {e:#}"),
     }
     study::conclude(&planned.dir, &outcome)

@@ -62,11 +62,20 @@ pub fn report(c: &Collection, dir: &Path) -> Result<ReportExtra> {
             continue;
         };
         let cfg = run_config(&run.dir)?;
-        let task = text_at(&cfg, "task").unwrap_or_default().to_string();
-        let optimizer = cfg.get("optimizer").cloned().unwrap_or(Value::Null);
-        let Some(kind) = text_at(&optimizer, "kind").map(String::from) else {
-            continue; // the toy has no optimizer section
+        let path = run.dir.join("config.yaml");
+        let wrong = |key: &str| {
+            anyhow::anyhow!(
+                "{}: `{key}` is missing or not text; a grng run's resolved config names it",
+                path.display()
+            )
         };
+        let task = text_at(&cfg, "task").ok_or_else(|| wrong("task"))?.to_string();
+        if task == "twolayer-toy" {
+            continue; // the toy's method is `toy.method`; its `optimizer:` section is unused
+        }
+        let optimizer = cfg.get("optimizer").cloned().unwrap_or(Value::Null);
+        let kind = text_at(&optimizer, "kind").ok_or_else(|| wrong("optimizer.kind"))?;
+        let kind = kind.to_string();
         let lm = task.starts_with("charlm");
         let score = match lm {
             true => mean_metric(cell, "final_val_bpc").map(|(v, n)| (-v, n)),

@@ -17,6 +17,8 @@ pub struct ReportPaths {
     pub plots: Vec<PathBuf>,
     /// Files the subcommand's report hook wrote.
     pub extra: Vec<PathBuf>,
+    /// Why the subcommand's report hook failed (the report notes it), if it did.
+    pub hook_failed: Option<anyhow::Error>,
 }
 
 /// What a subcommand adds to its report: a markdown section (placed after the header) and the
@@ -60,7 +62,9 @@ pub use crate::plot::defaults::PlotsFor;
 /// The report hook each subcommand declares, by subcommand name (from the subcommand list).
 pub type HookFor<'a> = &'a dyn Fn(&str) -> Option<ReportHook>;
 
-/// `lab report DIR`.
+/// `lab report DIR`. A failed report hook fails the command (exit 1, or 2 for a usage error)
+/// after the rest of the report is written, so no script goes on with the hook's files of an
+/// earlier report.
 pub fn command(dir: &Path, plots_for: PlotsFor, hook_for: HookFor) -> Result<()> {
     let paths = write(dir, plots_for, hook_for)?;
     println!("report: {}", paths.markdown.display());
@@ -71,7 +75,13 @@ pub fn command(dir: &Path, plots_for: PlotsFor, hook_for: HookFor) -> Result<()>
     for p in &paths.extra {
         println!("file:   {}", p.display());
     }
-    Ok(())
+    match paths.hook_failed {
+        Some(e) => Err(e.context(format!(
+            "{} was written with a note in place of this part",
+            paths.markdown.display()
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Read the runs under `dir` and write report.md, summary.csv, the default plots of the runs'
@@ -90,7 +100,7 @@ pub fn write(dir: &Path, plots_for: PlotsFor, hook_for: HookFor) -> Result<Repor
     let subcommand = collection.subcommand().unwrap_or_default();
     let specs = plots_for(&subcommand);
     let plots = crate::plot::default_plots(&collection, specs, &dir.join("plots"));
-    let extra = run_hook(hook_for(&subcommand), &subcommand, &collection, dir);
+    let (extra, hook_failed) = run_hook(hook_for(&subcommand), &subcommand, &collection, dir);
     let md = markdown::render(&collection, &metrics, &plots, dir, &extra.markdown);
     let markdown = dir.join("report.md");
     crate::run::write_atomic(&markdown, md.as_bytes())?;
@@ -100,27 +110,36 @@ pub fn write(dir: &Path, plots_for: PlotsFor, hook_for: HookFor) -> Result<Repor
         csv,
         plots: plots.collect(),
         extra: extra.files,
+        hook_failed,
     })
 }
 
-/// The subcommand's report hook, if it has one; a failure becomes a note in the report.
-fn run_hook(hook: Option<ReportHook>, subcommand: &str, c: &Collection, dir: &Path) -> ReportExtra {
+/// The subcommand's report hook, if it has one; a failure becomes a note in the report and is
+/// handed back with the error.
+fn run_hook(
+    hook: Option<ReportHook>,
+    subcommand: &str,
+    c: &Collection,
+    dir: &Path,
+) -> (ReportExtra, Option<anyhow::Error>) {
+    let empty = || ReportExtra {
+        markdown: String::new(),
+        files: Vec::new(),
+    };
     match hook.map(|hook| hook(c, dir)) {
-        None => ReportExtra {
-            markdown: String::new(),
-            files: Vec::new(),
-        },
-        Some(Ok(extra)) => extra,
+        None => (empty(), None),
+        Some(Ok(extra)) => (extra, None),
         Some(Err(e)) => {
-            eprintln!("warning: the `lab {subcommand}` part of the report failed: {e:#}");
             let why = format!("{e:#}").replace('\n', " ");
-            ReportExtra {
+            let note = ReportExtra {
                 markdown: format!(
                     "**Note:** the `lab {subcommand}` part of this report could not be written: \
                      {why}.\n\n"
                 ),
                 files: Vec::new(),
-            }
+            };
+            let e = e.context(format!("the `lab {subcommand}` part of the report failed"));
+            (note, Some(e))
         }
     }
 }

@@ -285,11 +285,17 @@ fn no_effect_is_inconclusive_and_a_broken_run_is_reported() {
         assert_eq!(verdict_of_or_h5(&rows, id), "inconclusive", "{id}");
     }
     assert!(md.contains("no rank correlation from 30 run(s)"), "{md}");
-    // A config.yaml that is not YAML: the report still appears, saying what went wrong.
+    // A config.yaml that is not YAML: the report still appears, saying what went wrong, and
+    // the command fails (the verdicts are missing from it).
     let bad = root.join("model.kind=gpt,condition=plain/seed-0/config.yaml");
     std::fs::write(&bad, "seed: [\n").unwrap();
     let out = lab(&root, &["report", root.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert_ne!(code(&out), 0, "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("`lab entropy-probe` part of the report failed") && err.contains("with a note"),
+        "{err}"
+    );
     let md = read(&root.join("report.md"));
     assert!(
         md.contains("part of this report could not be written") && md.contains("invalid YAML"),

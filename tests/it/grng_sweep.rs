@@ -153,3 +153,44 @@ fn the_report_picks_each_optimizers_best_mean_and_writes_a_valid_tuned_grid() {
     let extra = lab::grng::sweep::report(&c2, other.path()).unwrap();
     assert!(extra.markdown.is_empty() && extra.files.is_empty());
 }
+
+/// A run whose config.yaml lacks a text `optimizer.kind` or `task`, or is missing, fails the
+/// section naming the file (before, its cell was left out of the sweep without a word); a
+/// study of the two-layer toy (its `optimizer:` section unused) is not a sweep.
+#[test]
+fn the_sweep_names_a_config_without_an_optimizer_kind_and_skips_toy_studies() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sgd = "{kind: sgd, lr: 0.1}";
+    let collection = |cells| Collection {
+        root: d.to_path_buf(),
+        study: None,
+        cells,
+        notes: Vec::new(),
+    };
+    let t = "mlp-digits";
+    for (name, task, optimizer, key) in [("x", t, "5", "optimizer.kind"), ("y", "7", sgd, "task")] {
+        let c = collection(vec![
+            cell("a", vec![run(d, &format!("{name}1"), t, sgd, 0.8, "completed")]),
+            cell("b", vec![run(d, &format!("{name}2"), task, optimizer, 0.9, "completed")]),
+        ]);
+        let err = format!("{:#}", lab::grng::sweep::report(&c, d).err().expect("refused"));
+        assert!(err.contains(&format!("{name}2/config.yaml")) && err.contains(key), "{err}");
+    }
+    let gone = run(d, "z2", t, sgd, 0.9, "completed");
+    std::fs::remove_file(gone.dir.join("config.yaml")).unwrap();
+    let c = collection(vec![
+        cell("a", vec![run(d, "z1", t, sgd, 0.8, "completed")]),
+        cell("b", vec![gone]),
+    ]);
+    let err = format!("{:#}", lab::grng::sweep::report(&c, d).err().expect("refused"));
+    assert!(err.contains("z2/config.yaml"), "{err}");
+
+    let toy = "twolayer-toy";
+    let c = collection(vec![
+        cell("ngd", vec![run(d, "t1", toy, "{kind: adamw}", 0.0, "completed")]),
+        cell("gd", vec![run(d, "t2", toy, "{kind: adamw}", 0.0, "completed")]),
+    ]);
+    let extra = lab::grng::sweep::report(&c, d).unwrap();
+    assert!(extra.markdown.is_empty() && extra.files.is_empty(), "{}", extra.markdown);
+}
