@@ -320,6 +320,13 @@ pub fn config_changed(dir: &Path, cfg: &GrngConfig) -> anyhow::Error {
     crate::config::resume::refused("resume_from", &path, &diffs, &["train.stop_after"])
 }
 
+/// `train.stop_after` of the run in `dir` (its config.yaml), if it has one.
+pub fn stop_after_of(dir: &Path) -> Option<u64> {
+    let text = crate::input::read_to_string(&dir.join("config.yaml")).ok()?;
+    let old: GrngConfig = serde_yaml_ng::from_str(&text).ok()?;
+    old.train.stop_after
+}
+
 /// Copy the saved variables into the model's, by name: exactly the model's variables (and
 /// the trainer's own `trainer/` vectors), each of its shape and dtype, finite
 /// ([`crate::nn::checkpoint::fit_weights`]); errors name the file and the variable.

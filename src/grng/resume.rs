@@ -47,7 +47,8 @@ impl Trainer<'_> {
         let path = ck.dir.join("trainer.json");
         let epochs = self.check_schedule(&ck.trainer, &path, ctx.rng.clone())?;
         let t = ck.trainer;
-        super::train::check_stop_after(self.cfg, self.task.budget.steps, t.step)?;
+        let inherited = checkpoint::stop_after_of(dir);
+        super::train::check_stop_after(self.cfg, self.task.budget.steps, t.step, inherited)?;
         ctx.rng = t.epoch_rng.restore().map_err(bad)?;
         self.step = t.step;
         self.epoch_grad = t.epoch_grad.clone();

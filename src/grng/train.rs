@@ -113,7 +113,7 @@ pub(super) fn identity_config(cfg: &GrngConfig) -> GrngConfig {
 
 pub fn run(cfg: &GrngConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
     let (task, data) = tasks::build(cfg, ctx.device)?;
-    check_stop_after(cfg, task.budget.steps, 0)?;
+    check_stop_after(cfg, task.budget.steps, 0, None)?;
     let source = Source::new(data, cfg.data.seq_len, cfg.data.eval_tokens, ctx.device);
     let probe = source.probe(task.budget.probe_size);
     let sample = probe.0.narrow(0, 0, probe.0.size()[0].min(2));
@@ -170,8 +170,15 @@ pub fn run(cfg: &GrngConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
 }
 
 /// `train.stop_after` must fall after the steps already done (`done`, a checkpoint's) and
-/// before the run's last step, `total`: elsewhere it would never stop the run.
-pub(super) fn check_stop_after(cfg: &GrngConfig, total: u64, done: u64) -> Result<()> {
+/// before the run's last step, `total`: elsewhere it would never stop the run. On a resume,
+/// `inherited` is the resumed run's own `stop_after` (its config.yaml, which a resume reads):
+/// that one, at or before `done`, is the stop that ended it, not a request.
+pub(super) fn check_stop_after(
+    cfg: &GrngConfig,
+    total: u64,
+    done: u64,
+    inherited: Option<u64>,
+) -> Result<()> {
     let Some(stop) = cfg.train.stop_after else {
         return Ok(());
     };
@@ -182,7 +189,7 @@ pub(super) fn check_stop_after(cfg: &GrngConfig, total: u64, done: u64) -> Resul
              set it below {total}"
         )));
     }
-    if stop <= done {
+    if stop <= done && inherited != Some(stop) {
         return Err(crate::error::usage(format!(
             "train.stop_after: {stop} is not after the checkpoint's step {done} (it counts the \
              run's steps in all, not this process's), so it would never stop the run; remove it \

@@ -366,7 +366,7 @@ fn grng_keys_the_task_does_not_read_are_refused_naming_the_key() {
 }
 
 /// `train.stop_after` at or past the run's last step, or (resuming) at or before the checkpoint's
-/// step, would never stop the run: refused naming the key and the step, nothing written. Before,
+/// step and not the resumed run's own, would never stop the run: refused naming the key and the step, nothing written. Before,
 /// the first ran to the end as if the key were absent.
 #[test]
 fn grng_a_stop_after_that_could_never_stop_the_run_is_refused() {
@@ -383,11 +383,14 @@ fn grng_a_stop_after_that_could_never_stop_the_run_is_refused() {
     assert_eq!(code(&o), 0, "{}", text(&o));
     let arg = d.join("stopped");
     let args = ["grng", "--quiet", "--resume", arg.to_str().unwrap(), "--out", "r"];
-    let o = lab(d, &[&args[..], &["--set", "train.stop_after=10"]].concat());
+    let o = lab(d, &[&args[..], &["--set", "train.stop_after=5"]].concat());
     assert_eq!(code(&o), 2, "{}", text(&o));
     let err = stderr(&o);
-    assert!(err.contains("train.stop_after") && err.contains("checkpoint's step 10"), "{err}");
+    assert!(err.contains("train.stop_after: 5") && err.contains("checkpoint's step 10"), "{err}");
     assert!(!d.join("r").exists(), "nothing written");
+    // The resumed run's own stop (10, in its config.yaml) is the one that ended it.
+    let o = lab(d, &["grng", "--quiet", "--resume", arg.to_str().unwrap(), "--out", "r2"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
     let o = lab(d, &[&args[..], &["--set", "train.stop_after=20"]].concat());
     assert_eq!(code(&o), 0, "a stop after the checkpoint still works: {}", text(&o));
 }
