@@ -245,7 +245,8 @@ fn set_study_null_runs_a_config_file_with_a_study_block_as_one_run() {
 fn report_never_replaces_a_summary_csv_or_report_md_it_did_not_write() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("runs/r");
-    fake_run(&run, "grng", "seed: 0\n", GOOD);
+    let config = "seed: 0\ntask: mlp-digits\noptimizer: {kind: sgd}\n";
+    fake_run(&run, "grng", config, GOOD);
     // A grng run's own table, which `lab report RUN` used to overwrite with the report's.
     let own = "run_id,optimizer,seed\nab12,adamw,0\n";
     std::fs::write(run.join("summary.csv"), own).unwrap();
