@@ -135,3 +135,31 @@ fn prefixrl_an_evaluation_prompt_too_long_for_the_block_is_named_before_the_firs
     let needles = [record.as_str(), "no room to generate", "block_size = 96"];
     refused(&tmp.path().join("train"), &sets, &needles);
 }
+
+/// A held-out file with fewer problems than `eval.n_heldout`, or a training set with fewer
+/// than `eval.panel`, is refused before the first step naming the key, the file and both
+/// counts (before, the smaller set was evaluated in their place without a word).
+#[test]
+fn prefixrl_evaluation_sets_smaller_than_the_config_asks_are_refused_before_the_first_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let panel = ["eval.panel=7".to_string()];
+    let needles = ["eval.panel: 7 problems asked for", "has 6"];
+    refused(&tmp.path().join("panel"), &panel, &needles);
+
+    let fixture = super::prefixrl_train::pipeline();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    for entry in std::fs::read_dir(fixture).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, data.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let heldout = read(&data.join("heldout.jsonl"));
+    let lines: Vec<&str> = heldout.lines().collect();
+    assert!(lines.len() >= 3, "the fixture has the 3 held-out problems its config asks for");
+    std::fs::write(data.join("heldout.jsonl"), format!("{}\n{}\n", lines[0], lines[1])).unwrap();
+    let sets = [format!("inputs.data={}", data.display())];
+    let needles = ["eval.n_heldout: 3 problems asked for", "heldout.jsonl has 2"];
+    refused(&tmp.path().join("heldout"), &sets, &needles);
+}

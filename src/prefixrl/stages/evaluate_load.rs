@@ -42,6 +42,7 @@ impl EvalCtx {
         if let Some(path) = optional(cfg, run, Artifact::Prefixes)? {
             data.prefixes = jsonl::read_prefixes(&path)?;
         }
+        check_sizes(cfg, &data_dir, &data)?;
         let max_new = i64::try_from(cfg.rl.max_new_tokens).unwrap_or(i64::MAX);
         EvalCtx::new(
             task,
@@ -53,6 +54,38 @@ impl EvalCtx {
             max_new,
         )
     }
+}
+
+/// The held-out and OOD files must hold the problems `eval.n_heldout` / `eval.n_ood` ask for,
+/// and the training set (when traces are at hand) the `eval.panel` problems: a smaller set
+/// would be evaluated in their place without a word, and its rates compared with runs of the
+/// full sizes.
+fn check_sizes(cfg: &PrefixrlConfig, data_dir: &Path, data: &EvalData) -> Result<()> {
+    let e = &cfg.eval;
+    let sets = [
+        ("eval.n_heldout", e.n_heldout, data.heldout.len(), Split::Heldout.file()),
+        ("eval.n_ood", e.n_ood, data.ood.len(), Split::Ood.file()),
+    ];
+    for (key, asked, have, file) in sets {
+        if have < asked {
+            return Err(crate::error::usage(format!(
+                "{key}: {asked} problems asked for, but {} has {have}: lower {key} to at most \
+                 {have}, or generate more (data.{} of the gen-data run)",
+                data_dir.join(file).display(),
+                key.trim_start_matches("eval.")
+            )));
+        }
+    }
+    let (asked, have) = (e.panel, data.train.len());
+    if have > 0 && have < asked {
+        return Err(crate::error::usage(format!(
+            "eval.panel: {asked} problems asked for, but the training set (the first \
+             train.n_problems = {} problems of the traces) has {have}: lower eval.panel to at \
+             most {have}",
+            cfg.train.n_problems
+        )));
+    }
+    Ok(())
 }
 
 /// The directory holding an artifact (its run directory).
