@@ -22,7 +22,10 @@ use crate::error::usage;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
-/// A CSV file of numbers (an empty or non-numeric cell reads as `None`).
+/// The text columns of eval.csv and metrics.csv; every other cell is a number or empty.
+const TEXT_COLUMNS: [&str; 2] = ["run", "method"];
+
+/// A CSV file of numbers (an empty cell reads as `None`) beside the [`TEXT_COLUMNS`].
 #[derive(Debug, Clone, Default)]
 pub struct Table {
     pub header: Vec<String>,
@@ -30,14 +33,29 @@ pub struct Table {
 }
 
 impl Table {
+    /// Read `path`; a cell outside the text columns that is neither empty nor a number is
+    /// refused naming file:line and column (read as empty, it would drop out of the curves).
     pub fn read(path: &Path) -> Result<Table> {
         let file = crate::input::open_result(path)
             .map_err(|e| usage(format!("reading {}: {e}", path.display())))?;
         let mut r = csv::Reader::from_reader(file);
-        let header = r.headers()?.iter().map(str::to_string).collect();
+        let header: Vec<String> = r.headers()?.iter().map(str::to_string).collect();
         let mut rows = Vec::new();
         for (i, rec) in r.records().enumerate() {
-            let rec = rec.map_err(|e| usage(format!("{}:{}: {e}", path.display(), i + 2)))?;
+            let line = i + 2;
+            let rec = rec.map_err(|e| usage(format!("{}:{line}: {e}", path.display())))?;
+            let bad = rec.iter().zip(&header).find(|(cell, name)| {
+                !cell.is_empty()
+                    && !TEXT_COLUMNS.contains(&name.as_str())
+                    && cell.parse::<f64>().is_err()
+            });
+            if let Some((cell, name)) = bad {
+                return Err(usage(format!(
+                    "{}:{line}: column `{name}` holds `{cell}`, not a number (damaged or \
+                     edited?): restore the file or leave the run out",
+                    path.display()
+                )));
+            }
             rows.push(rec.iter().map(str::to_string).collect());
         }
         Ok(Table { header, rows })

@@ -353,3 +353,30 @@ fn a_run_without_a_readable_config_yaml_is_named_not_merged_with_other_settings(
         assert_eq!(lab::error::exit_code(&e), 2, "{what}: a usage error");
     }
 }
+
+/// A cell of eval.csv or metrics.csv that is neither empty nor a number is refused naming the
+/// file, line and column (before, it read as empty and that evaluation dropped out of the
+/// curves and the final means without a word).
+#[test]
+fn a_non_numeric_cell_is_named_with_its_file_line_and_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dirs = runs(tmp.path());
+    for (file, column) in [("eval.csv", "train_unpref_pass1"), ("metrics.csv", "flops_offline")] {
+        let path = dirs[2].join(file);
+        let whole = crate::common::read(&path);
+        let mut lines: Vec<String> = whole.lines().map(str::to_string).collect();
+        let header: Vec<&str> = lines[0].split(',').collect();
+        let i = header.iter().position(|h| *h == column).expect(column);
+        let mut cells: Vec<String> = lines[2].split(',').map(str::to_string).collect();
+        cells[i] = "0.6x".into();
+        lines[2] = cells.join(",");
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let e = compare(&dirs, "sft-rl", Some(0.15), ChargeOffline::Users).unwrap_err();
+        let err = format!("{e:#}");
+        let at = format!("c/{file}:3: column `{column}` holds `0.6x`");
+        assert!(err.contains(&at), "{file}: {err}");
+        assert_eq!(lab::error::exit_code(&e), 2, "{file}: a usage error");
+        std::fs::write(&path, whole).unwrap();
+    }
+    assert!(compare(&dirs, "sft-rl", Some(0.15), ChargeOffline::Users).is_ok());
+}
