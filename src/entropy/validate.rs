@@ -29,6 +29,35 @@ impl Validate for EntropyConfig {
             plan.eval_weights == EvalWeights::Live || plan.weight_ema.is_some(),
             "is ema, but no weight EMA is kept (set overrides.weight_ema, e.g. 0.999)",
         );
+        if self.task == Task::Train && plan.controller_on {
+            // The controller measures at the multiples of `every` and acts only after warm-up:
+            // without such a step the run would be labelled by its condition (and paired as
+            // one in the verdicts) though nothing ever controlled it.
+            let (t, every) = (&self.train, self.controller.every);
+            let last = t.steps.checked_div(every).map_or(0, |n| n * every);
+            let mut why = vec!["train.steps", "train.warmup", "condition"];
+            if self.overrides.controller.is_some() {
+                why.push("overrides.controller");
+            }
+            c.relation(
+                "controller.every",
+                &why,
+                every == 0 || last > t.warmup,
+                format!(
+                    "is {every}, but with train.steps = {} and train.warmup = {} the controller \
+                     of this run never acts: it measures at the multiples of controller.every \
+                     and stays inactive during warm-up, so {}; lower controller.every or \
+                     train.warmup, or raise train.steps",
+                    t.steps,
+                    t.warmup,
+                    if last == 0 {
+                        "it never measures".to_string()
+                    } else {
+                        format!("its last measurement (step {last}) falls in the warm-up")
+                    }
+                ),
+            );
+        }
         c.check(
             "controller.probe.len",
             self.controller.statistic != super::controller::Statistic::SeqRep4
