@@ -69,7 +69,9 @@ pub fn report(c: &Collection, dir: &Path) -> Result<ReportExtra> {
                 path.display()
             )
         };
-        let task = text_at(&cfg, "task").ok_or_else(|| wrong("task"))?.to_string();
+        let task = text_at(&cfg, "task")
+            .ok_or_else(|| wrong("task"))?
+            .to_string();
         if task == "twolayer-toy" {
             continue; // the toy's method is `toy.method`; its `optimizer:` section is unused
         }

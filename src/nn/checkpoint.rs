@@ -5,6 +5,7 @@
 //! (format, step, the run's ChaCha8 RNG as seed + stream + word position, the tokenizer as an
 //! opaque JSON string, free-form metadata). [`save`] writes into a hidden sibling temp directory
 //! and renames it; it refuses an existing `<dir>` (name checkpoints by step, [`dir_name`]).
+//! `checkpoint.json` also records each other file's SHA-256, which [`load`] checks first.
 //! [`load`] checks every name, shape and dtype and that the values are finite, that the
 //! optimizer state's settings are those of the optimizer it loads into and its step is the
 //! checkpoint's, and names the file and parameter or key that differ.
@@ -79,6 +80,10 @@ pub struct Meta {
     pub tokenizer: String,
     #[serde(default)]
     pub metadata: serde_json::Value,
+    /// SHA-256 of each other file of the checkpoint, by name ([`verify_files`]); absent in
+    /// checkpoints written before it was recorded.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, String>,
 }
 
 /// What [`save`] writes besides weights and optimizer state.
@@ -167,8 +172,47 @@ fn write_files(tmp: &Path, vs: &VarStore, opt: &dyn Optimizer, extra: &Extra) ->
         rng: RngState::of(extra.rng),
         tokenizer: extra.tokenizer.to_string(),
         metadata: extra.metadata.clone(),
+        files: file_sums(tmp)?,
     };
     write_atomic(&tmp.join(META_FILE), &serde_json::to_vec_pretty(&meta)?)
+}
+
+/// SHA-256 of every file in the checkpoint folder `dir` (weights and optimizer state).
+fn file_sums(dir: &Path) -> Result<BTreeMap<String, String>> {
+    let mut sums = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if path.is_file() && name != META_FILE {
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            sums.insert(name.to_string(), crate::data::corpus::sha256_hex(&bytes));
+        }
+    }
+    Ok(sums)
+}
+
+/// Each file `meta` records (weights, optimizer state) must be in `dir` with that SHA-256:
+/// otherwise it was damaged, edited or swapped with another checkpoint's, and a resume from it
+/// would continue other weights under this checkpoint's step, RNG and rows.
+pub fn verify_files(dir: &Path, meta: &Meta) -> Result<()> {
+    for (name, want) in &meta.files {
+        let path = dir.join(name);
+        let bytes =
+            crate::input::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        if crate::data::corpus::sha256_hex(&bytes) != *want {
+            bail!(
+                "{}: its SHA-256 is not the one {} recorded when the checkpoint was written: the \
+                 file was damaged, edited or swapped with another checkpoint's",
+                path.display(),
+                META_FILE
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Read `checkpoint.json` alone (format checked).
@@ -189,6 +233,7 @@ pub fn read_meta(dir: &Path) -> Result<Meta> {
 /// Load a checkpoint into `vs` and `opt` (in place) and return step, RNG and the rest.
 pub fn load(dir: &Path, vs: &VarStore, opt: &mut dyn Optimizer) -> Result<Resumed> {
     let meta = read_meta(dir)?;
+    verify_files(dir, &meta)?;
     load_weights(&dir.join(MODEL_FILE), vs)?;
     let state = StateDict::load(dir, OPTIMIZER_STEM)?;
     let header = dir.join(format!("{OPTIMIZER_STEM}.json"));

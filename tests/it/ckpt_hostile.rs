@@ -250,7 +250,29 @@ fn prefixrl_resume_refuses_checkpoint_state_that_does_not_fit() {
         let o = train_output(&root, &["rl.steps=3"], Some(&first), None);
         (o, root.join("run"))
     };
-    assert_each_refused(&first.join("checkpoints/step-00000002"), &cases, resume);
+    let last = first.join("checkpoints/step-00000002");
+    // Finite values of the right names, shapes and dtypes pass every check of the contents:
+    // checkpoint.json's SHA-256 of each file names them (before, the run resumed with them).
+    let swapped: [(&str, Edit, &[&str]); 2] = [
+        (
+            M,
+            Edit::T(|t| map(t, "ln_f.weight", |v| poke(v, 0.5))),
+            &[M, "SHA-256", "swapped with another checkpoint's"],
+        ),
+        (
+            O,
+            Edit::T(|t| map(t, "exp_avg/ln_f.weight", |v| poke(v, 0.5))),
+            &[O, "SHA-256", "swapped with another checkpoint's"],
+        ),
+    ];
+    assert_each_refused(&last, &swapped, resume);
+    // As a checkpoint written before checkpoint.json recorded its files' SHA-256 (which now
+    // names any edited file first): the checks of each file's contents stand on their own.
+    let meta = last.join("checkpoint.json");
+    let mut v: serde_json::Value = serde_json::from_str(&read(&meta)).unwrap();
+    assert!(v.as_object_mut().unwrap().remove("files").is_some());
+    std::fs::write(&meta, v.to_string()).unwrap();
+    assert_each_refused(&last, &cases, resume);
     // metrics.csv without the rows up to the checkpoint: the continued run's rows skipped the
     // missing steps (exit 0).
     let metrics = first.join("metrics.csv");

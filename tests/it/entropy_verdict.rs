@@ -293,7 +293,8 @@ fn no_effect_is_inconclusive_and_a_broken_run_is_reported() {
     assert_ne!(code(&out), 0, "{}", text(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("`lab entropy-probe` part of the report failed") && err.contains("with a note"),
+        err.contains("`lab entropy-probe` part of the report failed")
+            && err.contains("with a note"),
         "{err}"
     );
     let md = read(&root.join("report.md"));

@@ -372,25 +372,56 @@ fn grng_keys_the_task_does_not_read_are_refused_naming_the_key() {
 fn grng_a_stop_after_that_could_never_stop_the_run_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    for (out, stop) in [("past", "train.stop_after=31"), ("last", "train.stop_after=30")] {
+    for (out, stop) in [
+        ("past", "train.stop_after=31"),
+        ("last", "train.stop_after=30"),
+    ] {
         let o = grng_smoke(d, out, &[stop]);
         assert_eq!(code(&o), 2, "{}", text(&o));
         let err = stderr(&o);
-        assert!(err.contains("train.stop_after") && err.contains("last step 30"), "{err}");
+        assert!(
+            err.contains("train.stop_after") && err.contains("last step 30"),
+            "{err}"
+        );
         assert!(!d.join(out).exists(), "{out}: nothing written");
     }
     let o = grng_smoke(d, "stopped", &["train.stop_after=10"]);
     assert_eq!(code(&o), 0, "{}", text(&o));
     let arg = d.join("stopped");
-    let args = ["grng", "--quiet", "--resume", arg.to_str().unwrap(), "--out", "r"];
+    let args = [
+        "grng",
+        "--quiet",
+        "--resume",
+        arg.to_str().unwrap(),
+        "--out",
+        "r",
+    ];
     let o = lab(d, &[&args[..], &["--set", "train.stop_after=5"]].concat());
     assert_eq!(code(&o), 2, "{}", text(&o));
     let err = stderr(&o);
-    assert!(err.contains("train.stop_after: 5") && err.contains("checkpoint's step 10"), "{err}");
+    assert!(
+        err.contains("train.stop_after: 5") && err.contains("checkpoint's step 10"),
+        "{err}"
+    );
     assert!(!d.join("r").exists(), "nothing written");
     // The resumed run's own stop (10, in its config.yaml) is the one that ended it.
-    let o = lab(d, &["grng", "--quiet", "--resume", arg.to_str().unwrap(), "--out", "r2"]);
+    let o = lab(
+        d,
+        &[
+            "grng",
+            "--quiet",
+            "--resume",
+            arg.to_str().unwrap(),
+            "--out",
+            "r2",
+        ],
+    );
     assert_eq!(code(&o), 0, "{}", text(&o));
     let o = lab(d, &[&args[..], &["--set", "train.stop_after=20"]].concat());
-    assert_eq!(code(&o), 0, "a stop after the checkpoint still works: {}", text(&o));
+    assert_eq!(
+        code(&o),
+        0,
+        "a stop after the checkpoint still works: {}",
+        text(&o)
+    );
 }

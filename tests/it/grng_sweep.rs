@@ -171,11 +171,30 @@ fn the_sweep_names_a_config_without_an_optimizer_kind_and_skips_toy_studies() {
     let t = "mlp-digits";
     for (name, task, optimizer, key) in [("x", t, "5", "optimizer.kind"), ("y", "7", sgd, "task")] {
         let c = collection(vec![
-            cell("a", vec![run(d, &format!("{name}1"), t, sgd, 0.8, "completed")]),
-            cell("b", vec![run(d, &format!("{name}2"), task, optimizer, 0.9, "completed")]),
+            cell(
+                "a",
+                vec![run(d, &format!("{name}1"), t, sgd, 0.8, "completed")],
+            ),
+            cell(
+                "b",
+                vec![run(
+                    d,
+                    &format!("{name}2"),
+                    task,
+                    optimizer,
+                    0.9,
+                    "completed",
+                )],
+            ),
         ]);
-        let err = format!("{:#}", lab::grng::sweep::report(&c, d).err().expect("refused"));
-        assert!(err.contains(&format!("{name}2/config.yaml")) && err.contains(key), "{err}");
+        let err = format!(
+            "{:#}",
+            lab::grng::sweep::report(&c, d).err().expect("refused")
+        );
+        assert!(
+            err.contains(&format!("{name}2/config.yaml")) && err.contains(key),
+            "{err}"
+        );
     }
     let gone = run(d, "z2", t, sgd, 0.9, "completed");
     std::fs::remove_file(gone.dir.join("config.yaml")).unwrap();
@@ -183,14 +202,27 @@ fn the_sweep_names_a_config_without_an_optimizer_kind_and_skips_toy_studies() {
         cell("a", vec![run(d, "z1", t, sgd, 0.8, "completed")]),
         cell("b", vec![gone]),
     ]);
-    let err = format!("{:#}", lab::grng::sweep::report(&c, d).err().expect("refused"));
+    let err = format!(
+        "{:#}",
+        lab::grng::sweep::report(&c, d).err().expect("refused")
+    );
     assert!(err.contains("z2/config.yaml"), "{err}");
 
     let toy = "twolayer-toy";
     let c = collection(vec![
-        cell("ngd", vec![run(d, "t1", toy, "{kind: adamw}", 0.0, "completed")]),
-        cell("gd", vec![run(d, "t2", toy, "{kind: adamw}", 0.0, "completed")]),
+        cell(
+            "ngd",
+            vec![run(d, "t1", toy, "{kind: adamw}", 0.0, "completed")],
+        ),
+        cell(
+            "gd",
+            vec![run(d, "t2", toy, "{kind: adamw}", 0.0, "completed")],
+        ),
     ]);
     let extra = lab::grng::sweep::report(&c, d).unwrap();
-    assert!(extra.markdown.is_empty() && extra.files.is_empty(), "{}", extra.markdown);
+    assert!(
+        extra.markdown.is_empty() && extra.files.is_empty(),
+        "{}",
+        extra.markdown
+    );
 }

@@ -361,7 +361,10 @@ fn a_run_without_a_readable_config_yaml_is_named_not_merged_with_other_settings(
 fn a_non_numeric_cell_is_named_with_its_file_line_and_column() {
     let tmp = tempfile::tempdir().unwrap();
     let dirs = runs(tmp.path());
-    for (file, column) in [("eval.csv", "train_unpref_pass1"), ("metrics.csv", "flops_offline")] {
+    for (file, column) in [
+        ("eval.csv", "train_unpref_pass1"),
+        ("metrics.csv", "flops_offline"),
+    ] {
         let path = dirs[2].join(file);
         let whole = crate::common::read(&path);
         let mut lines: Vec<String> = whole.lines().map(str::to_string).collect();

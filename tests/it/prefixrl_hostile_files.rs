@@ -157,9 +157,19 @@ fn prefixrl_evaluation_sets_smaller_than_the_config_asks_are_refused_before_the_
     }
     let heldout = read(&data.join("heldout.jsonl"));
     let lines: Vec<&str> = heldout.lines().collect();
-    assert!(lines.len() >= 3, "the fixture has the 3 held-out problems its config asks for");
-    std::fs::write(data.join("heldout.jsonl"), format!("{}\n{}\n", lines[0], lines[1])).unwrap();
+    assert!(
+        lines.len() >= 3,
+        "the fixture has the 3 held-out problems its config asks for"
+    );
+    std::fs::write(
+        data.join("heldout.jsonl"),
+        format!("{}\n{}\n", lines[0], lines[1]),
+    )
+    .unwrap();
     let sets = [format!("inputs.data={}", data.display())];
-    let needles = ["eval.n_heldout: 3 problems asked for", "heldout.jsonl has 2"];
+    let needles = [
+        "eval.n_heldout: 3 problems asked for",
+        "heldout.jsonl has 2",
+    ];
     refused(&tmp.path().join("heldout"), &sets, &needles);
 }

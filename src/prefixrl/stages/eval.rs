@@ -102,6 +102,7 @@ fn last_checkpoint(root: &Path) -> Result<Option<PathBuf>> {
 /// A checkpoint directory: its weights, step and recorded `flops_total`.
 fn from_dir(dir: &Path) -> Result<Target> {
     let meta = checkpoint::read_meta(dir)?;
+    checkpoint::verify_files(dir, &meta)?;
     let flops_total = meta.metadata.get("flops_total").and_then(|v| v.as_f64());
     Ok(Target {
         weights: Some(dir.join(checkpoint::MODEL_FILE)),

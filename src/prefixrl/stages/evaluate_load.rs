@@ -63,7 +63,12 @@ impl EvalCtx {
 fn check_sizes(cfg: &PrefixrlConfig, data_dir: &Path, data: &EvalData) -> Result<()> {
     let e = &cfg.eval;
     let sets = [
-        ("eval.n_heldout", e.n_heldout, data.heldout.len(), Split::Heldout.file()),
+        (
+            "eval.n_heldout",
+            e.n_heldout,
+            data.heldout.len(),
+            Split::Heldout.file(),
+        ),
         ("eval.n_ood", e.n_ood, data.ood.len(), Split::Ood.file()),
     ];
     for (key, asked, have, file) in sets {
