@@ -1,0 +1,50 @@
+//! `lab npg-rank1` under hostile input, round 3: MuJoCo model files (`env.model_dir`) a task
+//! cannot run on (a panic once the run had started, exit 101) and KL-clipped step sizes so
+//! large that `α²·gᵀd` overflowed (the step became 0: a run that never moved, exit 0).
+use crate::common::*;
+use std::path::Path;
+use std::process::Output;
+
+/// `lab npg-rank1 ARGS --quiet --threads 1` in `dir`.
+fn npg(dir: &Path, args: &[&str]) -> Output {
+    let all = [&["npg-rank1"], args, &["--quiet", "--threads", "1"]].concat();
+    lab(dir, &all)
+}
+
+fn config(name: &str) -> String {
+    format!(
+        "{}/configs/npg-rank1/{name}.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// A model file with no actuator (an empty action: "chunk size must be non-zero") or fewer
+/// coordinates than the task reads (Hopper's `qpos[2]`, Humanoid's `qfrc_actuator[6..]`:
+/// index out of bounds) panicked after the run folder was made. Refused before it now,
+/// naming the file, its counts and what the task needs.
+#[test]
+fn npg_a_mujoco_model_the_task_cannot_run_on_is_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let models = d.join("models");
+    std::fs::create_dir(&models).unwrap();
+    let free_body = r#"<mujoco><worldbody><body><joint type="free"/><geom size=".1"/></body>
+        </worldbody></mujoco>"#;
+    let one_slider = r#"<mujoco><worldbody><body><joint name="j" type="slide"/>
+        <geom size=".1" mass="1"/></body></worldbody>
+        <actuator><motor joint="j" ctrlrange="-1 1"/></actuator></mujoco>"#;
+    std::fs::write(models.join("hopper.xml"), free_body).unwrap();
+    std::fs::write(models.join("humanoid.xml"), one_slider).unwrap();
+    let smoke = config("smoke");
+    let cases = [
+        ("Hopper-v5", "hopper.xml has nq = 7, nv = 6 and 0 actuators"),
+        ("Humanoid-v5", "Humanoid-v5 needs nq >= 3, nv >= 6"),
+    ];
+    for (i, (id, want)) in cases.into_iter().enumerate() {
+        let out = format!("r{i}");
+        let env = format!("env.id={id}");
+        let args = ["--config", &smoke, "--set", &env, "--out", &out];
+        let o = npg(d, &[&args[..], &["--set", "env.model_dir=models"]].concat());
+        assert_refused(&o, id, &["env.model_dir", want], &d.join(&out));
+    }
+}
