@@ -48,3 +48,58 @@ fn npg_a_mujoco_model_the_task_cannot_run_on_is_refused() {
         assert_refused(&o, id, &["env.model_dir", want], &d.join(&out));
     }
 }
+
+/// The metrics cells of `column` as numbers, one per row.
+fn numbers(run: &Path, name: &str) -> Vec<f64> {
+    let (header, rows) = read_csv(&run.join("metrics.csv"));
+    let at = col(&header, name);
+    rows.iter().map(|r| r[at].parse().expect(name)).collect()
+}
+
+/// ν = min(1, √(κ / (α² gᵀd))) with α = 1e200 (SMAC's `kl-clip` rule) or 1e300 (ACKTR):
+/// α² overflowed to ∞, ν to 0, and every step was 0 (`update_norm` 0 in every row, exit 0).
+/// νη is the clipped step √(κ / gᵀd) now, finite and non-zero.
+#[test]
+fn npg_kl_clip_with_a_huge_step_size_still_steps() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let (smac, acktr) = (config("smoke"), config("acktr"));
+    let runs: [(&str, Vec<&str>); 2] = [
+        (
+            "smac",
+            vec![
+                "--config",
+                &smac,
+                "--set",
+                "algo.step_rule.kind=kl-clip",
+                "--set",
+                "algo.step_rule.kl_clip=0.001",
+                "--set",
+                "algo.actor_lr=1e200",
+                "--set",
+                "algo.max_update_norm=1e300",
+            ],
+        ),
+        (
+            "acktr",
+            vec![
+                "--config",
+                &acktr,
+                "--set",
+                "total_steps=1024",
+                "--set",
+                "algo.actor_lr=1e300",
+            ],
+        ),
+    ];
+    for (name, args) in runs {
+        let o = npg(d, &[&args[..], &["--out", name]].concat());
+        assert_eq!(code(&o), 0, "{name}: {}", text(&o));
+        let run = d.join(name);
+        for column in ["step_size", "update_norm"] {
+            for v in numbers(&run, column) {
+                assert!(v.is_finite() && v > 0.0, "{name}: {column} = {v}");
+            }
+        }
+    }
+}
