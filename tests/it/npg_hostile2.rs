@@ -103,3 +103,41 @@ fn npg_kl_clip_with_a_huge_step_size_still_steps() {
         }
     }
 }
+
+/// A checkpoint whose time-limit counter is at or past the episode cap (no run saves one: the
+/// step that reaches the cap truncates and the episode restarts at 0) was taken: the env's
+/// next episode ended at once, written to episodes.csv as truncated by the time limit at 31
+/// steps. Refused now, naming the env and the cap; the counter a run saved still resumes.
+#[test]
+fn npg_resume_refuses_an_elapsed_count_past_the_time_limit() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let smoke = config("smoke");
+    let args = [
+        "--config",
+        &smoke,
+        "--set",
+        "total_steps=1024",
+        "--out",
+        "a",
+    ];
+    let o = npg(d, &args);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let ckpt = d.join("a/checkpoint.json");
+    let saved = json(&ckpt);
+    for (elapsed, ok) in [(499, true), (500, false), (1_000_000_000, false)] {
+        let mut c = saved.clone();
+        c["venv"]["envs"][0]["elapsed"] = elapsed.into();
+        std::fs::write(&ckpt, serde_json::to_string(&c).unwrap()).unwrap();
+        let out = format!("b{elapsed}");
+        let args = ["--resume", "a", "--set", "total_steps=2048", "--out", &out];
+        let o = npg(d, &args);
+        if ok {
+            assert_eq!(code(&o), 0, "{elapsed}: {}", text(&o));
+            continue;
+        }
+        let want = format!("venv.envs[0]: {elapsed} steps elapsed in the episode, but");
+        let needles = [want.as_str(), "CartPole-v1 episodes end at step 500"];
+        assert_refused(&o, &out, &needles, &d.join(&out));
+    }
+}
