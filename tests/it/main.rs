@@ -34,6 +34,7 @@ mod decompose_dual;
 mod decompose_exact;
 mod decompose_finance;
 mod decompose_hostile;
+mod decompose_hostile2;
 mod decompose_hostile_values;
 mod decompose_inputs;
 mod decompose_memory;
