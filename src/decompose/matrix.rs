@@ -68,7 +68,13 @@ pub fn build(spec: &MatrixSpec, rng: &mut impl Rng) -> Result<(Array2<f64>, f64,
         } => super::market::covariance(periods, hurst, alpha),
         MatrixSpec::File { path } => read(path)?,
     };
-    let cond = check_spd(&a)?;
+    let cond = match spec {
+        // Which file: "A is not symmetric" alone did not say where A came from.
+        MatrixSpec::File { path } => {
+            check_spd(&a).with_context(|| format!("matrix.path {}", path.display()))?
+        }
+        _ => check_spd(&a)?,
+    };
     let removed = asymmetry(&a);
     Ok((symmetrize(&a), removed, cond))
 }

@@ -40,11 +40,7 @@ pub fn step_size(rule: &StepRule, actor_lr: f64, g_dot_d: f64) -> Option<f64> {
             *actor_lr_max
         }),
         StepRule::KlClip { kl_clip } => {
-            let nu = if g_dot_d > 0.0 {
-                1.0f64.min((kl_clip / (actor_lr * actor_lr * g_dot_d)).sqrt())
-            } else {
-                1.0
-            };
+            let nu = crate::optim::kfac::kl_clip_scale(Some(*kl_clip), actor_lr, g_dot_d);
             Some(nu * actor_lr)
         }
         StepRule::Linesearch {

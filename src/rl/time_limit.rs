@@ -63,7 +63,18 @@ impl Env for TimeLimit {
             ..self.inner.save()
         }
     }
+    /// A step count at or past the cap is no state a run saves (the step that reaches it
+    /// truncates, and the episode restarts at 0): with it the next episode ended at once,
+    /// written as truncated by the time limit at whatever length it had.
     fn load(&mut self, saved: &EnvState) -> Result<()> {
+        anyhow::ensure!(
+            saved.elapsed < self.max_episode_steps,
+            "{} steps elapsed in the episode, but {} episodes end at step {} \
+             (env.max_episode_steps)",
+            saved.elapsed,
+            self.inner.id(),
+            self.max_episode_steps
+        );
         self.elapsed = saved.elapsed;
         self.inner.load(saved)
     }

@@ -7,7 +7,7 @@
 //! env seeded `s` steps through the episodes Gymnasium's does (tests/it/rl_vec_seed.rs).
 use super::env::{Action, Env, EnvState, Space, Transition};
 use super::registry::{make, EnvOptions};
-use anyhow::{ensure, Result};
+use anyhow::{ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 
 /// A vector env's full state for checkpoints.
@@ -123,8 +123,8 @@ impl VecEnv {
             saved.envs.len(),
             self.envs.len()
         );
-        for (e, s) in self.envs.iter_mut().zip(&saved.envs) {
-            e.load(s)?;
+        for (i, (e, s)) in self.envs.iter_mut().zip(&saved.envs).enumerate() {
+            e.load(s).with_context(|| format!("venv.envs[{i}]"))?;
         }
         self.obs.clone_from(&saved.obs);
         self.ep_return.clone_from(&saved.ep_return);

@@ -273,10 +273,18 @@ impl Kfac {
 
 /// The KL-clip scale ν = min(1, sqrt(κ / (η² Σ⟨U, v⟩))) (grng §2.2.5; ACKTR, npg §3.7), so
 /// that (νη)²·Σ⟨U, v⟩ ≤ κ with equality when it clips; 1 when the sum is ≤ 0 or `kl_clip` is
-/// None (off).
+/// None (off). Where `η² Σ⟨U, v⟩` overflows (a huge learning rate) ν is `sqrt(κ / Σ⟨U, v⟩) / η`,
+/// so that νη stays the clipped step: the overflow made ν 0 and the run never moved.
 pub fn kl_clip_scale(kl_clip: Option<f64>, lr: f64, vu: f64) -> f64 {
     match kl_clip {
-        Some(kappa) if vu > 0.0 => (kappa / (lr * lr * vu)).sqrt().min(1.0),
+        Some(kappa) if vu > 0.0 => {
+            let scaled = lr * lr * vu;
+            let nu = match scaled.is_finite() {
+                true => (kappa / scaled).sqrt(),
+                false => (kappa / vu).sqrt() / lr,
+            };
+            nu.min(1.0)
+        }
         _ => 1.0,
     }
 }

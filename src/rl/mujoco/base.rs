@@ -16,6 +16,9 @@ pub trait Task: Send + Sized + 'static {
     /// Whether the observation or reward reads `cacc`, `cfrc_int` or `cfrc_ext` (the outputs of
     /// `mj_rnePostConstraint`, which is skipped otherwise: [`Sim::rne_post_constraint`]).
     const READS_CONSTRAINT_FORCES: bool = false;
+    /// The fewest position and velocity coordinates (nq, nv) the task's observation, reward
+    /// and reset index into; a model file with fewer (`env.model_dir`) is refused on loading.
+    const MIN_NQ_NV: (usize, usize) = (0, 0);
     /// Look up what the task needs from the loaded model (body ids).
     fn new(sim: &Sim) -> Result<Self>;
     fn obs_dim(&self, sim: &Sim) -> usize;
@@ -56,6 +59,7 @@ pub struct MujocoEnv<T: Task> {
 impl<T: Task> MujocoEnv<T> {
     pub fn new(model_dir: &Path, precision: Precision) -> Result<Self> {
         let mut sim = Sim::load(model_dir, T::MODEL_FILE, T::FRAME_SKIP)?;
+        check_fits::<T>(&sim, model_dir)?;
         sim.rne_post_constraint = T::READS_CONSTRAINT_FORCES;
         let task = T::new(&sim)?;
         super::mark_used();
@@ -126,6 +130,24 @@ impl<T: Task> MujocoEnv<T> {
             truncated: false,
         }
     }
+}
+
+/// A model file that the task cannot run on (no actuator to act with, fewer coordinates than
+/// its observation, reward and reset read) is an error naming the file and the counts; it
+/// panicked on an index or an empty action (exit 101) once the run had started.
+fn check_fits<T: Task>(sim: &Sim, model_dir: &Path) -> Result<()> {
+    let (nq, nv) = (sim.nq(), sim.nv());
+    let nu = sim.model().actuator_ctrlrange().len();
+    let (min_nq, min_nv) = T::MIN_NQ_NV;
+    if nu == 0 || nq < min_nq || nv < min_nv {
+        anyhow::bail!(
+            "MuJoCo model {} has nq = {nq}, nv = {nv} and {nu} actuators; {} needs nq >= \
+             {min_nq}, nv >= {min_nv} and at least one actuator",
+            model_dir.join(T::MODEL_FILE).display(),
+            T::ID
+        );
+    }
+    Ok(())
 }
 
 impl<T: Task> Env for MujocoEnv<T> {

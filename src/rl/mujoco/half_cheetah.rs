@@ -16,6 +16,7 @@ impl Task for HalfCheetah {
     const ID: &'static str = "HalfCheetah-v5";
     const MODEL_FILE: &'static str = "half_cheetah.xml";
     const FRAME_SKIP: usize = 5;
+    const MIN_NQ_NV: (usize, usize) = (1, 0);
     const RESET_NOISE: f64 = 0.1;
     fn new(_: &Sim) -> Result<Self> {
         Ok(HalfCheetah)

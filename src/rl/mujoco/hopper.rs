@@ -37,6 +37,7 @@ impl Task for Hopper {
     const ID: &'static str = "Hopper-v5";
     const MODEL_FILE: &'static str = "hopper.xml";
     const FRAME_SKIP: usize = 4;
+    const MIN_NQ_NV: (usize, usize) = (3, 0);
     const RESET_NOISE: f64 = 5e-3;
     fn new(_: &Sim) -> Result<Self> {
         Ok(Hopper)

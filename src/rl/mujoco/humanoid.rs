@@ -31,6 +31,7 @@ impl Task for Humanoid {
     const ID: &'static str = "Humanoid-v5";
     const MODEL_FILE: &'static str = "humanoid.xml";
     const FRAME_SKIP: usize = 5;
+    const MIN_NQ_NV: (usize, usize) = (3, 6);
     /// The observation and the contact cost read `cfrc_ext`.
     const READS_CONSTRAINT_FORCES: bool = true;
     const RESET_NOISE: f64 = 1e-2;

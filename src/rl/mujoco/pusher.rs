@@ -28,6 +28,7 @@ impl Task for Pusher {
     const ID: &'static str = "Pusher-v5";
     const MODEL_FILE: &'static str = "pusher_v5.xml";
     const FRAME_SKIP: usize = 5;
+    const MIN_NQ_NV: (usize, usize) = (7, 7);
     /// The velocity noise (the positions of object and goal are drawn as below).
     const RESET_NOISE: f64 = 5e-3;
     fn new(sim: &Sim) -> Result<Self> {

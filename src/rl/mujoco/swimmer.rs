@@ -15,6 +15,7 @@ impl Task for Swimmer {
     const ID: &'static str = "Swimmer-v5";
     const MODEL_FILE: &'static str = "swimmer.xml";
     const FRAME_SKIP: usize = 4;
+    const MIN_NQ_NV: (usize, usize) = (2, 0);
     const RESET_NOISE: f64 = 0.1;
     fn new(_: &Sim) -> Result<Self> {
         Ok(Swimmer)

@@ -17,6 +17,7 @@ impl Task for Walker2d {
     const ID: &'static str = "Walker2d-v5";
     const MODEL_FILE: &'static str = "walker2d_v5.xml";
     const FRAME_SKIP: usize = 4;
+    const MIN_NQ_NV: (usize, usize) = (3, 0);
     const RESET_NOISE: f64 = 5e-3;
     fn new(_: &Sim) -> Result<Self> {
         Ok(Walker2d)

@@ -1,0 +1,143 @@
+//! `lab npg-rank1` under hostile input, round 3: MuJoCo model files (`env.model_dir`) a task
+//! cannot run on (a panic once the run had started, exit 101) and KL-clipped step sizes so
+//! large that `α²·gᵀd` overflowed (the step became 0: a run that never moved, exit 0).
+use crate::common::*;
+use std::path::Path;
+use std::process::Output;
+
+/// `lab npg-rank1 ARGS --quiet --threads 1` in `dir`.
+fn npg(dir: &Path, args: &[&str]) -> Output {
+    let all = [&["npg-rank1"], args, &["--quiet", "--threads", "1"]].concat();
+    lab(dir, &all)
+}
+
+fn config(name: &str) -> String {
+    format!(
+        "{}/configs/npg-rank1/{name}.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// A model file with no actuator (an empty action: "chunk size must be non-zero") or fewer
+/// coordinates than the task reads (Hopper's `qpos[2]`, Humanoid's `qfrc_actuator[6..]`:
+/// index out of bounds) panicked after the run folder was made. Refused before it now,
+/// naming the file, its counts and what the task needs.
+#[test]
+fn npg_a_mujoco_model_the_task_cannot_run_on_is_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let models = d.join("models");
+    std::fs::create_dir(&models).unwrap();
+    let free_body = r#"<mujoco><worldbody><body><joint type="free"/><geom size=".1"/></body>
+        </worldbody></mujoco>"#;
+    let one_slider = r#"<mujoco><worldbody><body><joint name="j" type="slide"/>
+        <geom size=".1" mass="1"/></body></worldbody>
+        <actuator><motor joint="j" ctrlrange="-1 1"/></actuator></mujoco>"#;
+    std::fs::write(models.join("hopper.xml"), free_body).unwrap();
+    std::fs::write(models.join("humanoid.xml"), one_slider).unwrap();
+    let smoke = config("smoke");
+    let cases = [
+        ("Hopper-v5", "hopper.xml has nq = 7, nv = 6 and 0 actuators"),
+        ("Humanoid-v5", "Humanoid-v5 needs nq >= 3, nv >= 6"),
+    ];
+    for (i, (id, want)) in cases.into_iter().enumerate() {
+        let out = format!("r{i}");
+        let env = format!("env.id={id}");
+        let args = ["--config", &smoke, "--set", &env, "--out", &out];
+        let o = npg(d, &[&args[..], &["--set", "env.model_dir=models"]].concat());
+        assert_refused(&o, id, &["env.model_dir", want], &d.join(&out));
+    }
+}
+
+/// The metrics cells of `column` as numbers, one per row.
+fn numbers(run: &Path, name: &str) -> Vec<f64> {
+    let (header, rows) = read_csv(&run.join("metrics.csv"));
+    let at = col(&header, name);
+    rows.iter().map(|r| r[at].parse().expect(name)).collect()
+}
+
+/// ν = min(1, √(κ / (α² gᵀd))) with α = 1e200 (SMAC's `kl-clip` rule) or 1e300 (ACKTR):
+/// α² overflowed to ∞, ν to 0, and every step was 0 (`update_norm` 0 in every row, exit 0).
+/// νη is the clipped step √(κ / gᵀd) now, finite and non-zero.
+#[test]
+fn npg_kl_clip_with_a_huge_step_size_still_steps() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let (smac, acktr) = (config("smoke"), config("acktr"));
+    let runs: [(&str, Vec<&str>); 2] = [
+        (
+            "smac",
+            vec![
+                "--config",
+                &smac,
+                "--set",
+                "algo.step_rule.kind=kl-clip",
+                "--set",
+                "algo.step_rule.kl_clip=0.001",
+                "--set",
+                "algo.actor_lr=1e200",
+                "--set",
+                "algo.max_update_norm=1e300",
+            ],
+        ),
+        (
+            "acktr",
+            vec![
+                "--config",
+                &acktr,
+                "--set",
+                "total_steps=1024",
+                "--set",
+                "algo.actor_lr=1e300",
+            ],
+        ),
+    ];
+    for (name, args) in runs {
+        let o = npg(d, &[&args[..], &["--out", name]].concat());
+        assert_eq!(code(&o), 0, "{name}: {}", text(&o));
+        let run = d.join(name);
+        for column in ["step_size", "update_norm"] {
+            for v in numbers(&run, column) {
+                assert!(v.is_finite() && v > 0.0, "{name}: {column} = {v}");
+            }
+        }
+    }
+}
+
+/// A checkpoint whose time-limit counter is at or past the episode cap (no run saves one: the
+/// step that reaches the cap truncates and the episode restarts at 0) was taken: the env's
+/// next episode ended at once, written to episodes.csv as truncated by the time limit at 31
+/// steps. Refused now, naming the env and the cap; the counter a run saved still resumes.
+#[test]
+fn npg_resume_refuses_an_elapsed_count_past_the_time_limit() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let smoke = config("smoke");
+    let args = [
+        "--config",
+        &smoke,
+        "--set",
+        "total_steps=1024",
+        "--out",
+        "a",
+    ];
+    let o = npg(d, &args);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let ckpt = d.join("a/checkpoint.json");
+    let saved = json(&ckpt);
+    for (elapsed, ok) in [(499, true), (500, false), (1_000_000_000, false)] {
+        let mut c = saved.clone();
+        c["venv"]["envs"][0]["elapsed"] = elapsed.into();
+        std::fs::write(&ckpt, serde_json::to_string(&c).unwrap()).unwrap();
+        let out = format!("b{elapsed}");
+        let args = ["--resume", "a", "--set", "total_steps=2048", "--out", &out];
+        let o = npg(d, &args);
+        if ok {
+            assert_eq!(code(&o), 0, "{elapsed}: {}", text(&o));
+            continue;
+        }
+        let want = format!("venv.envs[0]: {elapsed} steps elapsed in the episode, but");
+        let needles = [want.as_str(), "CartPole-v1 episodes end at step 500"];
+        assert_refused(&o, &out, &needles, &d.join(&out));
+    }
+}
