@@ -1,0 +1,80 @@
+//! Hostile input to studies, second round: two `lab`s writing one study at once.
+use crate::common::*;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Whether some process holds an exclusive lock on `file` (as lab's `run.lock` is held).
+fn locked(file: &Path) -> bool {
+    let free = Command::new("flock")
+        .args(["-n", "-s"])
+        .arg(file)
+        .arg("true")
+        .status()
+        .unwrap();
+    !free.success()
+}
+
+/// `--force` over a study waits (a few seconds) for a run another process still writes. A
+/// `--resume` of the same study started meanwhile ran the study while `--force` then moved
+/// the folder aside under it: both exited 0, in one folder. `--force` now holds the study's
+/// lock while it waits, so the `--resume` refuses, naming it.
+#[test]
+fn a_resume_started_while_force_waits_for_a_dying_run_refuses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("busy.yaml"),
+        study_yaml("busy", "{matrix.n: [8]}", "[0]"),
+    )
+    .unwrap();
+    let out = lab(dir, &["decompose", "--config", "busy.yaml", "--quiet"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let study = dir.join("results/decompose/busy");
+    let run = study.join("matrix.n=8/seed-0");
+    // The run left unfinished, and a dying writer of it holding run.lock for a few seconds.
+    let meta = read(&run.join("meta.json")).replace("\"completed\"", "\"interrupted\"");
+    std::fs::write(run.join("meta.json"), meta).unwrap();
+    let lock = run.join("run.lock");
+    let mut dying = Command::new("flock")
+        .arg(&lock)
+        .args(["sleep", "4"])
+        .spawn()
+        .unwrap();
+    wait_until("the run.lock held", Duration::from_secs(10), || {
+        locked(&lock)
+    });
+    let force = Command::new(LAB)
+        .args(["decompose", "--config", "busy.yaml", "--force", "--quiet"])
+        .args(["--set", "matrix.condition=20"])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500)); // planned, waiting for the run
+    let resume = lab(dir, &["decompose", "--config", "busy.yaml", "--resume"]);
+    let force_pid = force.id();
+    let forced = force.wait_with_output().unwrap();
+    dying.wait().unwrap();
+    assert_eq!(code(&resume), 2, "{}", text(&resume));
+    let busy = format!("is being run by lab process {force_pid};");
+    assert!(stderr(&resume).contains(&busy), "{}", text(&resume));
+    assert_eq!(code(&forced), 0, "{}", text(&forced));
+    let config = read(&run.join("config.yaml"));
+    assert!(
+        config.contains("condition: 20"),
+        "the --force config ran: {config}"
+    );
+    let asides: Vec<_> = std::fs::read_dir(dir.join("results/decompose"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("busy.replaced-"))
+        .collect();
+    assert_eq!(asides.len(), 1, "the old study is kept aside: {asides:?}");
+    assert!(
+        !asides[0].join("study.lock").exists(),
+        "the lock held over the move leaves no file behind"
+    );
+    assert!(!study.join("study.lock").exists());
+}
