@@ -1,4 +1,5 @@
-//! Hostile input to studies, second round: two `lab`s writing one study at once.
+//! Hostile input to studies, second round: two `lab`s writing one study at once, and a
+//! completed run that lost its summary.json.
 use crate::common::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -77,4 +78,47 @@ fn a_resume_started_while_force_waits_for_a_dying_run_refuses() {
         "the lock held over the move leaves no file behind"
     );
     assert!(!study.join("study.lock").exists());
+}
+
+/// A completed run whose summary.json is gone is `broken` in the report; `lab status` called
+/// it completed and `--resume` skipped it and exited 0 ("0 failed") while the report it wrote
+/// said one run failed. Now status says so and `--resume` runs it again.
+#[test]
+fn a_completed_run_without_its_summary_is_not_done_for_status_or_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let yaml = study_yaml("lost", "{matrix.n: [8]}", "[0, 1]");
+    std::fs::write(dir.join("lost.yaml"), yaml).unwrap();
+    let out = lab(dir, &["decompose", "--config", "lost.yaml", "--quiet"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let study = dir.join("results/decompose/lost");
+    let run = study.join("matrix.n=8/seed-0");
+    std::fs::remove_file(run.join("summary.json")).unwrap();
+    let shown = lab(dir, &["status", "results/decompose/lost"]);
+    assert_eq!(code(&shown), 0, "{}", text(&shown));
+    let row = stdout(&shown)
+        .lines()
+        .find(|l| l.contains("seed-0"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        row.contains("failed") && row.contains("broken") && row.contains("summary.json"),
+        "{}",
+        text(&shown)
+    );
+    assert!(
+        stdout(&shown).contains("1 completed, 0 running, 0 pending, 1 failed"),
+        "{}",
+        text(&shown)
+    );
+    let resumed = lab(dir, &["decompose", "--config", "lost.yaml", "--resume"]);
+    assert_eq!(code(&resumed), 0, "{}", text(&resumed));
+    assert!(
+        stderr(&resumed).contains("1 already completed, 1 to run"),
+        "{}",
+        text(&resumed)
+    );
+    assert!(run.join("summary.json").is_file(), "the run ran again");
+    let report = read(&study.join("report.md"));
+    assert!(report.contains("- runs: 2 completed, 0 failed"), "{report}");
 }
