@@ -22,6 +22,10 @@ use plan::StudyBlock;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+/// The most runs (cells × seeds) one study may plan: each is a process and a folder, and the
+/// grid is listed in memory before anything runs.
+pub const MAX_RUNS: usize = 100_000;
+
 /// A planned study: where it goes, its record (study.json), each cell's config as YAML and
 /// each cell's estimated memory (when its subcommand gives one).
 pub struct Study {
@@ -62,6 +66,24 @@ pub fn plan(
     };
     let slurm = slurm::SlurmBlock::parse(block.slurm.as_ref(), args)?;
     let axes = plan::block_axes(&block)?;
+    // Checked before the cells are listed: a grid of a few long axes multiplies to more cells
+    // than memory holds, and listing them would abort the program.
+    match plan::run_count(&axes, seeds.len()) {
+        Some(n) if n <= MAX_RUNS => {}
+        n => {
+            let shown = n.map_or_else(|| "more than 10^19".into(), |n| n.to_string());
+            let sizes: Vec<String> = axes
+                .iter()
+                .map(|a| format!("{} ({})", a.key, a.values.len()))
+                .collect();
+            return Err(usage(format!(
+                "`study`: {shown} runs planned ({} seeds x {}), more than the {MAX_RUNS} one \
+                 study may hold; split it into several studies",
+                seeds.len(),
+                sizes.join(" x ")
+            )));
+        }
+    }
     let cells = plan::cells(&axes);
     let (configs, needs) = cell_configs(loaded, &cells, check)?;
     let name = plan::study_name(args.name.as_deref(), &block, args.config.as_deref())?;

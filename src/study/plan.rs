@@ -122,6 +122,12 @@ fn axis(key: String, values: &Value) -> Result<Axis> {
     })
 }
 
+/// The number of runs a study of `axes` × `seeds` plans, or None when it does not fit a usize.
+pub fn run_count(axes: &[Axis], seeds: usize) -> Option<usize> {
+    axes.iter()
+        .try_fold(seeds, |n, a| n.checked_mul(a.values.len()))
+}
+
 /// The `cases:` block as axes: `label: {name: case}` where a case is a mapping of key paths
 /// to values or the path of a YAML file (read now, relative to the working directory).
 pub fn case_axes(cases: &Mapping) -> Result<Vec<Axis>> {
@@ -337,6 +343,21 @@ mod tests {
         assert!(axes(&grid("x: 3")).is_err());
         assert!(axes(&grid("seed: [1, 2]")).is_err());
         assert!(axes(&grid("a..b: [1]")).is_err());
+    }
+
+    #[test]
+    fn run_count_multiplies_without_overflow() {
+        let axes = axes(&grid("x: [1, 2, 3]\ny: [1, 2]")).unwrap();
+        assert_eq!(run_count(&axes, 5), Some(30));
+        let wide = Axis {
+            key: "z".into(),
+            values: vec![serde_json::json!(0); 1 << 20],
+            merges: Vec::new(),
+        };
+        assert_eq!(
+            run_count(&[wide.clone(), wide.clone(), wide.clone(), wide], 1 << 4),
+            None
+        );
     }
 
     #[test]

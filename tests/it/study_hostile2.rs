@@ -1,5 +1,5 @@
-//! Hostile input to studies, second round: two `lab`s writing one study at once, and a
-//! completed run that lost its summary.json.
+//! Hostile input to studies, second round: two `lab`s writing one study at once, a completed
+//! run that lost its summary.json, and grids too large to list.
 use crate::common::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -121,4 +121,42 @@ fn a_completed_run_without_its_summary_is_not_done_for_status_or_resume() {
     assert!(run.join("summary.json").is_file(), "the run ran again");
     let report = read(&study.join("report.md"));
     assert!(report.contains("- runs: 2 completed, 0 failed"), "{report}");
+}
+
+/// Three axes of a thousand values are 10^9 runs: listing them ran out of memory and
+/// aborted. The count is checked first, naming each axis's size.
+#[test]
+fn a_grid_too_large_to_list_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let list = |from: usize| {
+        let v: Vec<String> = (from..from + 1000).map(|i| i.to_string()).collect();
+        format!("[{}]", v.join(", "))
+    };
+    let grid = format!(
+        "{{matrix.n: {}, matrix.condition: {}, solver.max_iter: {}}}",
+        list(8),
+        list(10),
+        list(50)
+    );
+    std::fs::write(dir.join("huge.yaml"), study_yaml("huge", &grid, "[0]")).unwrap();
+    // A memory limit so that a regression fails here instead of swapping the machine.
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v 4000000; exec timeout 60 {LAB} decompose --config huge.yaml"
+        ))
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    let err = stderr(&out);
+    for want in [
+        "1000000000 runs planned",
+        "matrix.n (1000) x matrix.condition (1000) x solver.max_iter (1000)",
+        "more than the 100000",
+    ] {
+        assert!(err.contains(want), "want {want}: {}", text(&out));
+    }
+    assert!(!dir.join("results").exists(), "nothing written");
 }
