@@ -115,11 +115,31 @@ fn axis(key: String, values: &Value) -> Result<Axis> {
         .iter()
         .map(|v| recorded(v, &format!("`study.grid.{key}`")))
         .collect::<Result<Vec<_>>>()?;
+    // Two equal values would be two cells of one config (`x=8` and `x=8-2`), whose seeds
+    // the report would show as two results instead of one.
+    if let Some(v) = (1..values.len())
+        .map(|i| &values[i])
+        .find(|v| values.iter().filter(|w| same_value(w, v)).count() > 1)
+    {
+        return Err(usage(format!(
+            "`study.grid.{key}`: {} is listed twice; each value is one cell (more seeds go \
+             in `study.seeds`)",
+            value_text(v)
+        )));
+    }
     Ok(Axis {
         key,
         values,
         merges: Vec::new(),
     })
+}
+
+/// Equal as config values: JSON-equal, or numbers of equal value (`8` and `8.0`).
+fn same_value(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 /// The number of runs a study of `axes` × `seeds` plans, or None when it does not fit a usize.
@@ -343,6 +363,21 @@ mod tests {
         assert!(axes(&grid("x: 3")).is_err());
         assert!(axes(&grid("seed: [1, 2]")).is_err());
         assert!(axes(&grid("a..b: [1]")).is_err());
+    }
+
+    #[test]
+    fn a_value_listed_twice_is_a_usage_error_naming_it() {
+        for text in ["x: [8, 12, 8]", "x: [8, 8.0]", "x: [a, b, a]"] {
+            let e = axes(&grid(text)).unwrap_err().to_string();
+            assert!(
+                e.contains("`study.grid.x`") && e.contains("twice"),
+                "{text}: {e}"
+            );
+        }
+        assert!(
+            axes(&grid("x: [8, 12, '8']")).is_ok(),
+            "a string is another value"
+        );
     }
 
     #[test]

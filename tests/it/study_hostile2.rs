@@ -1,5 +1,5 @@
 //! Hostile input to studies, second round: two `lab`s writing one study at once, a completed
-//! run that lost its summary.json, and grids too large to list.
+//! run that lost its summary.json, grids too large to list and a grid value given twice.
 use crate::common::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -158,5 +158,23 @@ fn a_grid_too_large_to_list_is_a_usage_error() {
     ] {
         assert!(err.contains(want), "want {want}: {}", text(&out));
     }
+    assert!(!dir.join("results").exists(), "nothing written");
+}
+
+/// A grid value given twice made two cells of one config (`matrix.n=8` and `matrix.n=8-2`),
+/// reported as two results. Like a seed given twice, it is a usage error naming the key.
+#[test]
+fn a_grid_value_listed_twice_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let yaml = study_yaml("dup", "{matrix.n: [8, 12, 8]}", "[0]");
+    std::fs::write(dir.join("dup.yaml"), yaml).unwrap();
+    let out = lab(dir, &["decompose", "--config", "dup.yaml"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(
+        stderr(&out).contains("`study.grid.matrix.n`: 8 is listed twice"),
+        "{}",
+        text(&out)
+    );
     assert!(!dir.join("results").exists(), "nothing written");
 }
