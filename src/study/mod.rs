@@ -216,7 +216,21 @@ fn prepare_dir(
         return Ok(held);
     }
     if dir.exists() {
-        if !args.force || old.is_none() {
+        if !dir.is_dir() {
+            return Err(usage(format!(
+                "study directory {}: a file is in the way (not a folder); lab never replaces \
+                 it, pick another --name/--out",
+                dir.display()
+            )));
+        }
+        if args.force && old.is_none() {
+            return Err(usage(format!(
+                "refusing to --force over {}: it is not a study directory (no {RECORD_FILE}); \
+                 pick another --name/--out",
+                dir.display()
+            )));
+        }
+        if !args.force {
             return Err(usage(format!(
                 "study directory {} already exists; --resume to finish it, --force to start over, \
                  or pick another --name/--out",

@@ -1,5 +1,6 @@
-//! Hostile input to studies, second round: two `lab`s writing one study at once, a completed
-//! run that lost its summary.json, grids too large to list and a grid value given twice.
+//! Hostile input to studies, second round: a `--resume` started while a `--force` waits for a
+//! dying run, a completed run that lost its summary.json, grids too large to list, a grid
+//! value given twice, and `--force` over something that is not a study.
 use crate::common::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -177,4 +178,48 @@ fn a_grid_value_listed_twice_is_a_usage_error() {
         text(&out)
     );
     assert!(!dir.join("results").exists(), "nothing written");
+}
+
+/// `--force` over a file or a folder that is no study was refused with "already exists; ...
+/// --force to start over": the advice the user had just followed. The refusal now says why,
+/// and the file and folder are left as they were.
+#[test]
+fn force_over_a_file_or_a_non_study_folder_says_why_it_refuses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("s.yaml"),
+        study_yaml("s", "{matrix.n: [8]}", "[0]"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("notes.txt"), "mine\n").unwrap();
+    std::fs::create_dir(dir.join("mine")).unwrap();
+    std::fs::write(dir.join("mine/data.csv"), "a\n1\n").unwrap();
+    let cases = [
+        ("notes.txt", "a file is in the way"),
+        (
+            "mine",
+            "refusing to --force over mine: it is not a study directory",
+        ),
+    ];
+    for (target, want) in cases {
+        for extra in [&[][..], &["--force"][..]] {
+            let mut args = vec!["decompose", "--config", "s.yaml", "--out", target];
+            args.extend(extra);
+            let out = lab(dir, &args);
+            let why = format!("{args:?}: {}", text(&out));
+            assert_eq!(code(&out), 2, "{why}");
+            let forced = !extra.is_empty();
+            if forced || target == "notes.txt" {
+                assert!(stderr(&out).contains(want), "{why}");
+            }
+            if forced {
+                assert!(!stderr(&out).contains("--force to start over"), "{why}");
+            }
+        }
+    }
+    assert_eq!(read(&dir.join("notes.txt")), "mine\n");
+    assert_eq!(read(&dir.join("mine/data.csv")), "a\n1\n");
+    let left: Vec<_> = std::fs::read_dir(dir.join("mine")).unwrap().collect();
+    assert_eq!(left.len(), 1, "nothing added to mine/");
 }
