@@ -127,7 +127,10 @@ fn mean_table(md: &mut String, c: &Collection, metrics: &[String], constants: &[
     for cell in &c.cells {
         let done = cell.runs.iter().filter(|r| r.completed()).count();
         let planned = cell.runs.len() + cell.missing.len();
-        let mut row = vec![format!("`{}`", cell.name), format!("{done}/{planned}")];
+        let mut row = vec![
+            format!("`{}`", table_text(&cell.name)),
+            format!("{done}/{planned}"),
+        ];
         for m in cell_stats(cell, metrics) {
             row.push(match m.stats {
                 None => "–".into(),
@@ -155,7 +158,7 @@ fn ci_table(md: &mut String, c: &Collection, metrics: &[String]) {
     table_head(md, "seeds", metrics);
     for cell in &c.cells {
         let done = cell.runs.iter().filter(|r| r.completed()).count();
-        let mut row = vec![format!("`{}`", cell.name), done.to_string()];
+        let mut row = vec![format!("`{}`", table_text(&cell.name)), done.to_string()];
         for m in cell_stats(cell, metrics) {
             row.push(match m.stats {
                 None => "–".into(),
@@ -169,9 +172,16 @@ fn ci_table(md: &mut String, c: &Collection, metrics: &[String]) {
 
 fn table_head(md: &mut String, second: &str, metrics: &[String]) {
     let mut head = vec!["cell".to_string(), second.to_string()];
-    head.extend(metrics.iter().cloned());
+    head.extend(metrics.iter().map(|m| table_text(m)));
     let _ = writeln!(md, "| {} |", head.join(" | "));
     let _ = writeln!(md, "|{}", "---|".repeat(head.len()));
+}
+
+/// Text for one table cell: a `|` (a folder or summary key may hold one) would end the cell
+/// early and shift every later number under the wrong column, and a line break would end the
+/// row; escaped, and replaced by a space.
+fn table_text(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
 /// Failed, unfinished and never-started runs, each with its error.
@@ -190,10 +200,12 @@ fn problems(md: &mut String, c: &Collection, dir: &Path) {
     for run in bad {
         let error = run.error.as_deref().unwrap_or("(no error recorded)");
         let error = error.replace('\n', " ");
-        let _ = writeln!(md, "- `{}` ({}): {}", rel(&run.dir, dir), run.status, error);
+        let name = rel(&run.dir, dir).replace(['\n', '\r'], " ");
+        let _ = writeln!(md, "- `{name}` ({}): {}", run.status, error);
     }
     for m in missing {
-        let _ = writeln!(md, "- `{}` (not started): no meta.json", rel(m, dir));
+        let name = rel(m, dir).replace(['\n', '\r'], " ");
+        let _ = writeln!(md, "- `{name}` (not started): no meta.json");
     }
     md.push('\n');
 }

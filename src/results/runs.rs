@@ -300,6 +300,13 @@ pub fn read_run(dir: &Path) -> Result<RunInfo> {
     })
 }
 
+/// Why a run whose meta.json says `completed` is not a whole result (its summary.json is
+/// missing or damaged, so `report` lists it `broken`); None when its summary reads. `--resume`
+/// and `lab status` ask this too, so none of them calls a run done that the report does not.
+pub fn broken_completed(dir: &Path) -> Option<String> {
+    read_summary(dir, true).err()
+}
+
 /// The numbers of a run's summary.json (none when an unfinished run has none), or why they
 /// cannot be read: every run's summary is a JSON object, so anything else is a damaged file,
 /// and every `completed` run wrote one.

@@ -56,6 +56,17 @@ impl DirLock {
     }
 }
 
+impl DirLock {
+    /// The locked directory was renamed to `dir` (a study moved aside by `--force` while
+    /// locked, so no second `lab` could start in it meanwhile): the file removed on drop is
+    /// the one there now.
+    pub fn moved_to(&mut self, dir: &Path) {
+        if let Some(name) = self.path.file_name() {
+            self.path = dir.join(name);
+        }
+    }
+}
+
 impl Drop for DirLock {
     fn drop(&mut self) {
         // Remove the path while still holding the lock; the lock goes with the file handle.

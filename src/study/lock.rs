@@ -31,6 +31,14 @@ impl StudyLock {
     }
 }
 
+impl StudyLock {
+    /// The study directory was renamed to `dir` while this lock was held (see
+    /// [`DirLock::moved_to`]).
+    pub fn moved_to(&mut self, dir: &Path) {
+        self._lock.moved_to(dir);
+    }
+}
+
 fn busy(dir: &Path, pid: u32) -> anyhow::Error {
     usage(format!(
         "the study in {} is being run by lab process {pid}; wait for it or stop it first",

@@ -22,6 +22,10 @@ use plan::StudyBlock;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+/// The most runs (cells × seeds) one study may plan: each is a process and a folder, and the
+/// grid is listed in memory before anything runs.
+pub const MAX_RUNS: usize = 100_000;
+
 /// A planned study: where it goes, its record (study.json), each cell's config as YAML and
 /// each cell's estimated memory (when its subcommand gives one).
 pub struct Study {
@@ -62,6 +66,24 @@ pub fn plan(
     };
     let slurm = slurm::SlurmBlock::parse(block.slurm.as_ref(), args)?;
     let axes = plan::block_axes(&block)?;
+    // Checked before the cells are listed: a grid of a few long axes multiplies to more cells
+    // than memory holds, and listing them would abort the program.
+    match plan::run_count(&axes, seeds.len()) {
+        Some(n) if n <= MAX_RUNS => {}
+        n => {
+            let shown = n.map_or_else(|| "more than 10^19".into(), |n| n.to_string());
+            let sizes: Vec<String> = axes
+                .iter()
+                .map(|a| format!("{} ({})", a.key, a.values.len()))
+                .collect();
+            return Err(usage(format!(
+                "`study`: {shown} runs planned ({} seeds x {}), more than the {MAX_RUNS} one \
+                 study may hold; split it into several studies",
+                seeds.len(),
+                sizes.join(" x ")
+            )));
+        }
+    }
     let cells = plan::cells(&axes);
     let (configs, needs) = cell_configs(loaded, &cells, check)?;
     let name = plan::study_name(args.name.as_deref(), &block, args.config.as_deref())?;
@@ -98,8 +120,7 @@ pub fn execute(study: &Study, args: &RunArgs) -> Result<runner::Outcome> {
             slurm_follow::refuse_if_queued(&study.dir, &old)?;
         }
     }
-    prepare_dir(&study.dir, args, &study.record, &study.configs)?;
-    let _lock = lock::StudyLock::take(&study.dir)?;
+    let _lock = prepare_dir(&study.dir, args, &study.record, &study.configs)?;
     match args.executor {
         Executor::Local => runner::execute(&study.dir, &study.record, &study.needs, args),
         Executor::Slurm => slurm::execute(&study.dir, &study.record, &study.slurm, args),
@@ -168,8 +189,16 @@ fn leaf_paths(v: &serde_yaml_ng::Value, at: &str) -> Vec<String> {
     }
 }
 
-/// Create the study dir (or check it matches on `--resume`) and write study.json and cell.yaml.
-fn prepare_dir(dir: &Path, args: &RunArgs, record: &StudyRecord, configs: &[String]) -> Result<()> {
+/// Create the study dir (or check it matches on `--resume`), take its lock and write
+/// study.json and cell.yaml. The lock is taken before anything is written: of two studies
+/// started into one folder at once, only the one that created it writes there (the other
+/// would otherwise overwrite the winner's cell.yaml, and the winner's runs run its config).
+fn prepare_dir(
+    dir: &Path,
+    args: &RunArgs,
+    record: &StudyRecord,
+    configs: &[String],
+) -> Result<lock::StudyLock> {
     let old = if dir.exists() {
         StudyRecord::read(dir)?
     } else {
@@ -182,16 +211,35 @@ fn prepare_dir(dir: &Path, args: &RunArgs, record: &StudyRecord, configs: &[Stri
                 dir.display()
             ))
         })?;
-        return check_same_study(dir, &old, record, configs);
+        let held = lock::StudyLock::take(dir)?;
+        check_same_study(dir, &old, record, configs)?;
+        return Ok(held);
     }
     if dir.exists() {
-        if !args.force || old.is_none() {
+        if !dir.is_dir() {
+            return Err(usage(format!(
+                "study directory {}: a file is in the way (not a folder); lab never replaces \
+                 it, pick another --name/--out",
+                dir.display()
+            )));
+        }
+        if args.force && old.is_none() {
+            return Err(usage(format!(
+                "refusing to --force over {}: it is not a study directory (no {RECORD_FILE}); \
+                 pick another --name/--out",
+                dir.display()
+            )));
+        }
+        if !args.force {
             return Err(usage(format!(
                 "study directory {} already exists; --resume to finish it, --force to start over, \
                  or pick another --name/--out",
                 dir.display()
             )));
         }
+        // Held until the old study is moved aside: a `--resume` started meanwhile (while a
+        // dying run is waited for) refuses instead of running in a folder about to move.
+        let mut old_lock = lock::StudyLock::take(dir)?;
         if let Some(old) = &old {
             for cell in &old.cells {
                 for &seed in &old.seeds {
@@ -199,17 +247,33 @@ fn prepare_dir(dir: &Path, args: &RunArgs, record: &StudyRecord, configs: &[Stri
                 }
             }
         }
-        crate::run::set_aside(dir)?;
+        if let Some(aside) = crate::run::set_aside(dir)? {
+            old_lock.moved_to(&aside);
+        }
     }
     crate::run::no_file_above(dir, "study", args.out.is_some())?;
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    // create_dir (not _all): fails if another `lab` created the folder since the check above.
+    match fs::create_dir(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(usage(format!(
+                "study directory {} was just created by another process (another `lab` \
+                 starting the same study?); --resume to finish it, or pick another --name/--out",
+                dir.display()
+            )))
+        }
+        created => created.with_context(|| format!("creating {}", dir.display()))?,
+    }
+    let held = lock::StudyLock::take(dir)?;
     crate::run::write_json(&dir.join(RECORD_FILE), record)?;
     for (cell, yaml) in record.cells.iter().zip(configs) {
         let cell_dir = dir.join(&cell.name);
         fs::create_dir_all(&cell_dir)?;
         crate::run::write_atomic(&cell_dir.join(CELL_CONFIG), yaml.as_bytes())?;
     }
-    Ok(())
+    Ok(held)
 }
 
 /// `--resume` only continues the same study: same subcommand, cells, seeds and cell configs.

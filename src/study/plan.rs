@@ -115,11 +115,37 @@ fn axis(key: String, values: &Value) -> Result<Axis> {
         .iter()
         .map(|v| recorded(v, &format!("`study.grid.{key}`")))
         .collect::<Result<Vec<_>>>()?;
+    // Two equal values would be two cells of one config (`x=8` and `x=8-2`), whose seeds
+    // the report would show as two results instead of one.
+    if let Some(v) = (1..values.len())
+        .map(|i| &values[i])
+        .find(|v| values.iter().filter(|w| same_value(w, v)).count() > 1)
+    {
+        return Err(usage(format!(
+            "`study.grid.{key}`: {} is listed twice; each value is one cell (more seeds go \
+             in `study.seeds`)",
+            value_text(v)
+        )));
+    }
     Ok(Axis {
         key,
         values,
         merges: Vec::new(),
     })
+}
+
+/// Equal as config values: JSON-equal, or numbers of equal value (`8` and `8.0`).
+fn same_value(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// The number of runs a study of `axes` × `seeds` plans, or None when it does not fit a usize.
+pub fn run_count(axes: &[Axis], seeds: usize) -> Option<usize> {
+    axes.iter()
+        .try_fold(seeds, |n, a| n.checked_mul(a.values.len()))
 }
 
 /// The `cases:` block as axes: `label: {name: case}` where a case is a mapping of key paths
@@ -337,6 +363,36 @@ mod tests {
         assert!(axes(&grid("x: 3")).is_err());
         assert!(axes(&grid("seed: [1, 2]")).is_err());
         assert!(axes(&grid("a..b: [1]")).is_err());
+    }
+
+    #[test]
+    fn a_value_listed_twice_is_a_usage_error_naming_it() {
+        for text in ["x: [8, 12, 8]", "x: [8, 8.0]", "x: [a, b, a]"] {
+            let e = axes(&grid(text)).unwrap_err().to_string();
+            assert!(
+                e.contains("`study.grid.x`") && e.contains("twice"),
+                "{text}: {e}"
+            );
+        }
+        assert!(
+            axes(&grid("x: [8, 12, '8']")).is_ok(),
+            "a string is another value"
+        );
+    }
+
+    #[test]
+    fn run_count_multiplies_without_overflow() {
+        let axes = axes(&grid("x: [1, 2, 3]\ny: [1, 2]")).unwrap();
+        assert_eq!(run_count(&axes, 5), Some(30));
+        let wide = Axis {
+            key: "z".into(),
+            values: vec![serde_json::json!(0); 1 << 20],
+            merges: Vec::new(),
+        };
+        assert_eq!(
+            run_count(&[wide.clone(), wide.clone(), wide.clone(), wide], 1 << 4),
+            None
+        );
     }
 
     #[test]

@@ -54,6 +54,13 @@ pub fn run_status(dir: &Path) -> Option<String> {
     meta.get("status")?.as_str().map(str::to_string)
 }
 
+/// Whether a run is done: its meta.json says `completed` and its summary.json reads (a
+/// completed run that lost its summary is `broken` in the report, and runs again).
+pub fn completed(dir: &Path) -> bool {
+    run_status(dir).as_deref() == Some("completed")
+        && crate::results::runs::broken_completed(dir).is_none()
+}
+
 /// Run every run of `record` under `dir` that is not already completed; `needs` holds each
 /// cell's estimated memory (in the order of `record.cells`).
 pub fn execute(
@@ -68,7 +75,7 @@ pub fn execute(
         for &seed in &record.seeds {
             outcome.planned += 1;
             let run_dir = dir.join(StudyRecord::run_dir(&cell.name, seed));
-            if args.resume_study() && run_status(&run_dir).as_deref() == Some("completed") {
+            if args.resume_study() && completed(&run_dir) {
                 outcome.finished += 1;
                 continue;
             }

@@ -256,7 +256,10 @@ pub fn from_meta(run_dir: &Path) -> Option<TaskState> {
     let (status, error) = meta(run_dir)?;
     let error = error.unwrap_or_default();
     match status.as_str() {
-        "completed" => Some(TaskState::Completed),
+        "completed" => Some(match crate::results::runs::broken_completed(run_dir) {
+            None => TaskState::Completed,
+            Some(why) => TaskState::Failed(format!("broken: {why}; --resume runs it again")),
+        }),
         "failed" => Some(TaskState::Failed(error)),
         "interrupted" if error.is_empty() => Some(TaskState::Interrupted(
             "interrupted by a signal (scancel, time limit or Ctrl-C)".into(),

@@ -161,6 +161,7 @@ mod rl_vec_seed;
 mod spine_hostile;
 mod startup;
 mod study;
+mod study_hostile2;
 mod study_jobs_memory;
 mod study_locks;
 mod study_slurm;

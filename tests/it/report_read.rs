@@ -243,3 +243,47 @@ fn a_meta_json_that_is_not_an_object_is_unreadable() {
         .unwrap_or_else(|| panic!("list listed as unreadable: {md}"));
     assert!(line.contains("meta.json: not a JSON object"), "{line}");
 }
+
+/// Unescaped `|` of a markdown table line (a `\|` is text inside a cell).
+fn separators(line: &str) -> usize {
+    let bytes = line.as_bytes();
+    (0..bytes.len())
+        .filter(|&i| bytes[i] == b'|' && (i == 0 || bytes[i - 1] != b'\\'))
+        .count()
+}
+
+/// Folders of runs named `a|b` or with a line break (and a summary key with a `|`) broke
+/// report.md's tables: the `|` ended the cell early, so every later number stood under the
+/// wrong metric, and the line break ended the row. Each row now has the header's columns.
+#[test]
+fn a_pipe_or_line_break_in_a_name_keeps_the_report_tables_in_columns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("runs");
+    for (i, name) in ["a|b", "two\nlines", "plain"].iter().enumerate() {
+        let summary = format!(r#"{{"x": {i}.5, "p|q": {i}.25}}"#);
+        fake_run(&root.join(name).join("r1"), "seed: 0\n", &summary);
+        fake_run(&root.join(name).join("r2"), "seed: 1\n", &summary);
+    }
+    let failed = r#"{"status": "failed", "subcommand": "decompose", "error": "boom"}"#;
+    std::fs::write(root.join("two\nlines/r2/meta.json"), failed).unwrap();
+    let out = lab(tmp.path(), &["report", "runs"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let md = read(&root.join("report.md"));
+    for section in ["## Summary metrics", "## 95% bootstrap"] {
+        let table: Vec<&str> = md
+            .split(section)
+            .nth(1)
+            .unwrap_or_else(|| panic!("{section}: {md}"))
+            .lines()
+            .skip_while(|l| !l.starts_with("| cell"))
+            .take_while(|l| !l.is_empty())
+            .collect();
+        assert_eq!(table.len(), 5, "header, rule and 3 rows: {md}");
+        assert!(table[0].contains("p\\|q"), "{md}");
+        for row in &table[2..] {
+            assert_eq!(separators(row), separators(table[0]), "{row}\n{md}");
+        }
+        assert!(table.iter().any(|r| r.starts_with("| `a\\|b` |")), "{md}");
+    }
+    assert!(md.contains("- `two lines/r2` (failed): boom"), "{md}");
+}

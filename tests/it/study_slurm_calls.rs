@@ -78,10 +78,12 @@ fn a_thousand_runs_cost_one_squeue_and_one_sacct_per_poll() {
     );
 }
 
-/// Completes tasks 0-989 (a final meta.json) and starts 990-999 (raw job ids 1990-1999).
+/// Completes tasks 0-989 (a final meta.json and the summary.json every completed run has) and
+/// starts 990-999 (raw job ids 1990-1999).
 const FAKE_SBATCH: &str = r#"s=results/decompose/big/slurm
 head -n 990 $s/tasks.tsv | cut -f3 | xargs -d '\n' mkdir -p
 head -n 990 $s/tasks.tsv | while IFS=$'\t' read -r seed config out; do
+  echo '{}' > "$out/summary.json"
   echo '{"status": "completed"}' > "$out/meta.json"
 done
 for i in $(seq 990 999); do echo "77 $((1000 + i))" > $s/ids/$i; done
