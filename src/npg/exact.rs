@@ -142,10 +142,21 @@ impl ExactNatural {
     ) -> Result<Self> {
         check(n, score_rows, limit, "the exact Fisher")?;
         let mut f = fisher()?;
+        let top = f.diag().iter().fold(0.0f64, |m, &x| m.max(x));
         f.diag_mut().iter_mut().for_each(|x| *x += damping);
-        let factor = f
-            .factorizec(UPLO::Lower)
-            .map_err(|e| anyhow!("Cholesky of the exact Fisher: {e}"))?;
+        let factor = f.factorizec(UPLO::Lower).map_err(|e| {
+            let why = match f.iter().all(|x| x.is_finite()) {
+                false => "it holds non-finite entries (the policy's scores overflowed)".to_string(),
+                true => format!(
+                    "the Fisher of {n} parameters from {score_rows} score rows has rank at most \
+                     {}, and algo.damping = {damping:e} does not make it positive definite in \
+                     f64 next to its largest diagonal entry {top:.3e}: raise algo.damping (at \
+                     least about 1e-10 × that entry)",
+                    n.min(score_rows)
+                ),
+            };
+            anyhow!("Cholesky of the exact Fisher + algo.damping·I failed ({e}): {why}")
+        })?;
         Ok(ExactNatural { factor })
     }
 

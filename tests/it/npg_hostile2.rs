@@ -141,3 +141,25 @@ fn npg_resume_refuses_an_elapsed_count_past_the_time_limit() {
         assert_refused(&o, &out, &needles, &d.join(&out));
     }
 }
+
+/// npg-exact with a damping too small to make the exact Fisher (fewer score rows than
+/// parameters: singular) positive definite fails naming `algo.damping`, the Fisher's rank
+/// bound and its scale (before: only LAPACK's "return_code = 99").
+#[test]
+fn npg_exact_with_a_vanishing_damping_names_the_key_to_raise() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = config("npg-exact");
+    let sets = ["--set", "algo.damping=1e-300", "--set", "total_steps=4000"];
+    let o = npg(
+        dir.path(),
+        &[&["--config", &cfg, "--out", "r"], &sets[..]].concat(),
+    );
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("Cholesky of the exact Fisher")
+            && err.contains("raise algo.damping")
+            && err.contains("rank at most"),
+        "{err}"
+    );
+}
