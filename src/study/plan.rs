@@ -46,8 +46,14 @@ pub fn take_block(config: &mut Value) -> Result<Option<StudyBlock>> {
     let Some(raw) = map.remove("study").filter(|raw| !raw.is_null()) else {
         return Ok(None);
     };
-    let block: StudyBlock =
-        serde_yaml_ng::from_value(raw).map_err(|e| usage(format!("`study:` block: {e}")))?;
+    let block: StudyBlock = serde_path_to_error::deserialize(raw).map_err(|e| {
+        let path = e.path().to_string();
+        let at = match path.as_str() {
+            "" | "." => "`study:` block".to_string(),
+            p => format!("`study.{}`", p.split('[').next().unwrap_or(p)),
+        };
+        usage(format!("{at}: {}", e.inner()))
+    })?;
     Ok(Some(block))
 }
 

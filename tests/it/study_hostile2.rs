@@ -223,3 +223,26 @@ fn force_over_a_file_or_a_non_study_folder_says_why_it_refuses() {
     let left: Vec<_> = std::fs::read_dir(dir.join("mine")).unwrap().collect();
     assert_eq!(left.len(), 1, "nothing added to mine/");
 }
+
+/// A bad value inside the `study:` block names its key (before: "`study:` block: invalid
+/// value: integer `-1`, expected u64", naming no key).
+#[test]
+fn a_bad_value_in_the_study_block_names_its_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for (seeds, want) in [
+        ("[0, -1]", "integer `-1`"),
+        ("[1.5]", "floating point `1.5`"),
+    ] {
+        let yaml = study_yaml("bad", "{matrix.n: [8]}", seeds);
+        std::fs::write(dir.join("bad.yaml"), yaml).unwrap();
+        let out = lab(dir, &["decompose", "--config", "bad.yaml"]);
+        assert_eq!(code(&out), 2, "{}", text(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("`study.seeds`: ") && err.contains(want),
+            "{err}"
+        );
+        assert!(!dir.join("results").exists(), "nothing written");
+    }
+}
