@@ -110,15 +110,21 @@ pub const MAY_CHANGE: [&str; 5] = [
 ];
 
 /// The run's `config.yaml` must equal `cfg` but for [`MAY_CHANGE`]: the continued CSVs would
-/// otherwise mix two configs. An unreadable or foreign config.yaml is left to the checkpoint.
+/// otherwise mix two configs. One that is missing, unreadable or not a config of this
+/// subcommand cannot be compared, so the resume is refused naming it.
 fn check_same_config(dir: &Path, cfg: &NpgConfig) -> Result<()> {
     let path = dir.join("config.yaml");
-    let Some(old) = crate::input::read_to_string(&path)
-        .ok()
-        .and_then(|text| serde_yaml_ng::from_str::<NpgConfig>(&text).ok())
-    else {
-        return Ok(());
-    };
+    let old = crate::input::read_to_string(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|text| serde_yaml_ng::from_str::<NpgConfig>(&text).map_err(|e| e.to_string()))
+        .map_err(|e| {
+            usage(format!(
+                "resume_from: {}: {e}; the continued run's config is compared with it (its rows \
+                 would otherwise carry on under another config): restore the file, or start a \
+                 new run without resume_from",
+                path.display()
+            ))
+        })?;
     let allowed = &MAY_CHANGE[1..4];
     crate::config::resume::check("resume_from", &path, (&old, cfg), &MAY_CHANGE, allowed)
 }

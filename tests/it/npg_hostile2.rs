@@ -163,3 +163,48 @@ fn npg_exact_with_a_vanishing_damping_names_the_key_to_raise() {
         "{err}"
     );
 }
+
+/// `resume_from` (the key, over a config file) of a run whose config.yaml is missing or not a
+/// config: nothing to compare the continued run's config with, so refused naming the file
+/// (before, the comparison was skipped and the rows could carry on under another config).
+#[test]
+fn npg_resume_from_a_run_without_a_readable_config_yaml_is_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let smoke = config("smoke");
+    let o = npg(
+        d,
+        &[
+            "--config",
+            &smoke,
+            "--set",
+            "total_steps=1024",
+            "--out",
+            "a",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let yaml = d.join("a/config.yaml");
+    let kept = std::fs::read_to_string(&yaml).unwrap();
+    for (i, damage) in [None, Some("gamma: [\n")].into_iter().enumerate() {
+        match damage {
+            None => std::fs::remove_file(&yaml).unwrap(),
+            Some(text) => std::fs::write(&yaml, text).unwrap(),
+        }
+        let out = format!("b{i}");
+        let sets = ["--set", "resume_from=a", "--set", "total_steps=2048"];
+        let o = npg(
+            d,
+            &[&["--config", &smoke, "--out", &out], &sets[..]].concat(),
+        );
+        let needles = ["resume_from", "a/config.yaml", "restore the file"];
+        assert_refused(&o, &out, &needles, &d.join(&out));
+    }
+    std::fs::write(&yaml, kept).unwrap();
+    let sets = ["--set", "resume_from=a", "--set", "total_steps=2048"];
+    let o = npg(
+        d,
+        &[&["--config", &smoke, "--out", "ok"], &sets[..]].concat(),
+    );
+    assert_eq!(code(&o), 0, "the restored file resumes: {}", text(&o));
+}
