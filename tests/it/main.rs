@@ -52,6 +52,7 @@ mod entropy_ngram;
 mod entropy_plots;
 mod entropy_probe_dir;
 mod entropy_probe_edits;
+mod entropy_probe_unread;
 mod entropy_text;
 mod entropy_textfile;
 mod entropy_theory;
