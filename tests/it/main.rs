@@ -61,6 +61,7 @@ mod entropy_torchscript;
 mod entropy_torchscript_hostile;
 mod entropy_train;
 mod entropy_verdict;
+mod entropy_verdict_damaged;
 mod entropy_verdict_plots;
 mod envs_golden;
 mod envs_gym;
