@@ -10,6 +10,7 @@
 //!    `stability.rs` the §2.7 window measures.
 //! 4. `probe.rs`: `task: probe`, the same evaluation on a saved run's weights.
 //!    `probe_dir.rs`: the same over every saved run under a directory (a study);
+//!    `probe_check.rs`: this config against the probed runs' own, before anything runs;
 //!    `torchscript/`: the same on a TorchScript module and its vocabulary file.
 //! 5. `ngram.rs`: the exact order-k count model, the closed-form stationary point the theory
 //!    (§2) is about and the reference of H7.
@@ -33,6 +34,7 @@ pub mod measure;
 pub mod metrics;
 pub mod ngram;
 pub mod probe;
+pub mod probe_check;
 pub mod probe_dir;
 pub mod setup;
 pub mod stability;
@@ -82,6 +84,10 @@ impl Experiment for EntropyConfig {
     }
 
     fn check_inputs(&self) -> anyhow::Result<()> {
+        if self.task == Task::Probe && self.checkpoint.torchscript.is_none() {
+            // A probe of a lab run scores on the run's data, not this config's.
+            return probe_check::precheck(self);
+        }
         self.data.corpus.check_inputs("data.corpus")?;
         fit::precheck(self)
     }

@@ -75,7 +75,7 @@ pub fn run(cfg: &EntropyConfig, dir: &Path, run: &mut Run, ctx: &Ctx) -> Result<
 /// and is not searched further), sorted by path. Runs of other tasks (an earlier probe written
 /// inside the study) and attempts set aside for the run that replaced them are skipped; a train
 /// run without weights or summary is an error.
-fn train_runs(dir: &Path) -> Result<Vec<(PathBuf, EntropyConfig)>> {
+pub(super) fn train_runs(dir: &Path) -> Result<Vec<(PathBuf, EntropyConfig)>> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

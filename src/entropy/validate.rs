@@ -18,8 +18,9 @@ impl Validate for EntropyConfig {
         validate_overrides(&self.overrides, c);
         validate_eval(&self.eval, c);
         self.alert.validate(c);
-        let torchscript = self.checkpoint.torchscript.is_some();
-        if self.task == Task::Train || (self.task == Task::Probe && !torchscript) {
+        // A probe's model is the probed run's (checked against it in `probe_check.rs`) or a
+        // TorchScript module (`checkpoint.context`), not this config's `model`.
+        if self.task == Task::Train {
             self.model_fit(c);
         }
         let plan = super::condition::Plan::resolve(self);
@@ -145,33 +146,32 @@ impl EntropyConfig {
     }
 
     /// Windows, prompts and generations must fit the model's context; a training run's
-    /// teacher-forced scoring reads whole windows of it.
+    /// teacher-forced scoring reads whole windows of it. Task train only: a probe's model is
+    /// the probed run's (`probe_check.rs`).
     fn model_fit(&self, c: &mut Checker) {
-        if self.task == Task::Train {
-            let (window, key) = match self.model.block_size() {
-                Some(b) => (b as usize, "model.block_size"),
-                None => (self.train.seq_len, "train.seq_len"),
-            };
-            let e = &self.eval;
-            for (k, n) in [
-                ("eval.val_tokens", e.val_tokens),
-                ("eval.train_probe_tokens", e.train_probe_tokens),
-            ] {
-                c.relation(
-                    k,
-                    &[key],
-                    n == 0 || n >= window,
-                    format!(
-                        "is {n}, fewer than one teacher-forced scoring window of {key} = \
-                         {window} tokens{}",
-                        if k == "eval.val_tokens" {
-                            " (0 = the whole val split)"
-                        } else {
-                            ""
-                        }
-                    ),
-                );
-            }
+        let (window, key) = match self.model.block_size() {
+            Some(b) => (b as usize, "model.block_size"),
+            None => (self.train.seq_len, "train.seq_len"),
+        };
+        let e = &self.eval;
+        for (k, n) in [
+            ("eval.val_tokens", e.val_tokens),
+            ("eval.train_probe_tokens", e.train_probe_tokens),
+        ] {
+            c.relation(
+                k,
+                &[key],
+                n == 0 || n >= window,
+                format!(
+                    "is {n}, fewer than one teacher-forced scoring window of {key} = \
+                     {window} tokens{}",
+                    if k == "eval.val_tokens" {
+                        " (0 = the whole val split)"
+                    } else {
+                        ""
+                    }
+                ),
+            );
         }
         let Some(block) = self.model.block_size() else {
             return;

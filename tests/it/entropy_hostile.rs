@@ -225,30 +225,34 @@ fn entropy_probe_of_a_damaged_summary_names_the_file_and_key() {
     });
     refused(
         dir,
-        &["task=probe", &path],
+        &["task=probe", &path, "model.preset=bigram"],
         &["summary.json: `step` must be a whole number"],
     );
     damage(&|v| v["final_eval_index"] = serde_json::json!("two"));
     refused(
         dir,
-        &["task=probe", &path],
+        &["task=probe", &path, "model.preset=bigram"],
         &["`final_eval_index` must be", "\"two\""],
     );
     damage(&|v| v["best_val_loss"] = serde_json::json!("low"));
     refused(
         dir,
-        &["task=probe", &path],
+        &["task=probe", &path, "model.preset=bigram"],
         &["`best_val_loss` must be a finite number"],
     );
     std::fs::write(&summary, "{}").unwrap();
     refused(
         dir,
-        &["task=probe", &path],
+        &["task=probe", &path, "model.preset=bigram"],
         &["`step` must be", "got nothing"],
     );
     // The file as written probes.
     std::fs::write(&summary, &good).unwrap();
-    let o = lab_single(dir, &["task=probe", &path], Some("probed"));
+    let o = lab_single(
+        dir,
+        &["task=probe", &path, "model.preset=bigram"],
+        Some("probed"),
+    );
     assert_eq!(code(&o), 0, "{}", text(&o));
 }
 
@@ -265,7 +269,11 @@ fn entropy_probe_of_a_study_skips_attempts_set_aside_for_their_replacement() {
         std::fs::copy(run.join(f), aside.join(f)).unwrap();
     }
     let path = format!("checkpoint.path={}", study.display());
-    let o = lab_single(dir, &["task=probe", &path], Some("probed"));
+    let o = lab_single(
+        dir,
+        &["task=probe", &path, "model.preset=bigram"],
+        Some("probed"),
+    );
     assert_eq!(code(&o), 0, "{}", text(&o));
     assert!(
         stderr(&o).contains("seed-0.replaced-20260101-000000"),
@@ -277,7 +285,11 @@ fn entropy_probe_of_a_study_skips_attempts_set_aside_for_their_replacement() {
     assert_eq!(rows[0][0], "cell/seed-0");
     // A lone attempt with nothing beside it is still a run, and still an error.
     std::fs::remove_dir_all(study.join("cell/seed-0")).unwrap();
-    let o = lab_single(dir, &["task=probe", &path], Some("probed2"));
+    let o = lab_single(
+        dir,
+        &["task=probe", &path, "model.preset=bigram"],
+        Some("probed2"),
+    );
     assert_eq!(code(&o), 2, "{}", text(&o));
     assert!(
         stderr(&o).contains("model.safetensors does not exist"),

@@ -1,6 +1,7 @@
 //! `task: probe` of a directory of runs (spec §7.5 item 1): a smoke study probed at once
 //! gives one row per run that repeats the run's final evaluation, and its samples.
 use crate::common::*;
+use crate::entropy_probe_unread::lab_sections;
 use crate::entropy_train::{lab_single, smoke_study};
 use lab::entropy::probe_dir::KEYS;
 
@@ -9,7 +10,9 @@ fn probe_of_a_study_directory_repeats_every_final_evaluation() {
     let dir = tempfile::tempdir().unwrap();
     let root = smoke_study(dir.path());
     let path = format!("checkpoint.path={}", root.display());
-    let o = lab_single(dir.path(), &["task=probe", &path], Some("probed"));
+    // The smoke evaluation, and no `model`: a probe takes each run's own (bigram, gpt-nano).
+    let sets = ["task=probe", path.as_str()];
+    let o = lab_sections(dir.path(), &["eval"], &sets, Some("probed"));
     assert_eq!(code(&o), 0, "{}", text(&o));
     let probed = dir.path().join("probed");
     let (header, rows) = read_csv(&probed.join("metrics.csv"));

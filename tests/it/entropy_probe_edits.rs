@@ -81,7 +81,9 @@ fn entropy_probe_of_a_run_without_weights_says_how_to_keep_them() {
         &["model.preset=bigram", "eval.save_checkpoint=false"],
         "run",
     );
-    let o = probe(dir, &run, "out");
+    let set = format!("checkpoint.path={}", run.display());
+    let sets = ["task=probe", &set, "model.preset=bigram"];
+    let o = lab_single(dir, &sets, Some("out"));
     let needles = [
         "model.safetensors does not exist",
         "eval.save_checkpoint: true",

@@ -5,7 +5,8 @@
 //! entropy columns, top-1 mass, greedy loop and distinct-4 have closed forms, and the greedy
 //! text checks lab's id mapping. A lab GPT traced to TorchScript gives the native probe's row.
 use crate::common::*;
-use crate::entropy_train::{lab_single, run_single};
+use crate::entropy_probe_unread::lab_sections;
+use crate::entropy_train::run_single;
 use std::path::{Path, PathBuf};
 
 const Z: [f64; 16] = [
@@ -28,7 +29,7 @@ fn ts_sets(module: &Path, vocab: &Path) -> Vec<String> {
 
 fn probe(dir: &Path, sets: &[String], out: &str) -> std::process::Output {
     let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
-    lab_single(dir, &sets, Some(out))
+    lab_sections(dir, &["data", "eval"], &sets, Some(out))
 }
 
 fn cell(header: &[String], row: &[String], name: &str) -> f64 {
@@ -181,8 +182,9 @@ fn bad_modules_and_vocabularies_exit_2_naming_the_file() {
         );
     }
     // A probe needs its vocabulary, and one kind of checkpoint.
-    let o = lab_single(
+    let o = lab_sections(
         d,
+        &["data", "eval"],
         &[
             "task=probe",
             &format!("checkpoint.torchscript={}", module.display()),

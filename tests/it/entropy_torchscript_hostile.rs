@@ -4,7 +4,7 @@
 //! never a panic, a NaN row or a silent cast. The modules are traced here with tch (ids (2, 5)
 //! int64 in), so the tests need no Python; float16 and float64 logits are accepted.
 use crate::common::*;
-use crate::entropy_train::lab_single;
+use crate::entropy_probe_unread::lab_sections;
 use std::path::{Path, PathBuf};
 use tch::{CModule, Device, Kind, Tensor};
 
@@ -42,7 +42,7 @@ fn probe(dir: &Path, module: &Path, extra: &[&str], out: &str) -> std::process::
     ];
     let mut sets: Vec<&str> = sets.iter().map(String::as_str).collect();
     sets.extend_from_slice(extra);
-    lab_single(dir, &sets, Some(out))
+    lab_sections(dir, &["data", "eval"], &sets, Some(out))
 }
 
 /// A probe of `module` (its output folder named after it) is exit 2 naming the option and the
@@ -165,7 +165,7 @@ fn a_word_vocabulary_that_makes_the_corpus_one_token_is_named_with_the_split_it_
         format!("data.corpus={{kind: file, path: {}}}", corpus.display()),
     ];
     let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
-    let o = lab_single(d, &sets, Some("one"));
+    let o = lab_sections(d, &["data", "eval"], &sets, Some("one"));
     let needles = [
         "checkpoint.vocab",
         "words.json, a word vocabulary, 1 tokens in all",

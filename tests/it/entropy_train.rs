@@ -21,7 +21,16 @@ pub fn single(dir: &Path) -> PathBuf {
 
 /// `lab entropy-probe --config single.yaml --set ...` in `dir`.
 pub fn lab_single(dir: &Path, sets: &[&str], out: Option<&str>) -> std::process::Output {
-    let cfg = single(dir);
+    lab_config(dir, &single(dir), sets, out)
+}
+
+/// `lab entropy-probe --config CFG --set ...` in `dir`.
+pub fn lab_config(
+    dir: &Path,
+    cfg: &Path,
+    sets: &[&str],
+    out: Option<&str>,
+) -> std::process::Output {
     let mut args = vec![
         "entropy-probe",
         "--quiet",
@@ -380,7 +389,11 @@ fn probe_refuses_weights_of_another_architecture() {
     )
     .unwrap();
     let path = format!("checkpoint.path={}", bigram.display());
-    let o = lab_single(dir.path(), &["task=probe", &path], Some("probed"));
+    let o = lab_single(
+        dir.path(),
+        &["task=probe", &path, "model.preset=bigram"],
+        Some("probed"),
+    );
     assert_eq!(code(&o), 2, "{}", text(&o));
     assert!(stderr(&o).contains("model.safetensors"), "{}", stderr(&o));
     assert!(!dir.path().join("probed").exists());
@@ -401,7 +414,11 @@ fn probe_reads_a_run_config_from_before_newer_keys() {
     assert!(kept.len() > 20);
     std::fs::write(&config, kept.join("\n")).unwrap();
     let path = format!("checkpoint.path={}", run.display());
-    let o = lab_single(dir.path(), &["task=probe", &path], Some("probed"));
+    let o = lab_single(
+        dir.path(),
+        &["task=probe", &path, "model.preset=gru"],
+        Some("probed"),
+    );
     assert_eq!(code(&o), 0, "{}", text(&o));
     let s = json(&dir.path().join("probed/summary.json"));
     assert_eq!(s["arch"], "gru");

@@ -373,3 +373,23 @@ fn a_fifo_in_place_of_a_lock_file_blocks_nothing_and_is_never_taken() {
         .collect();
     assert_eq!(aside.len(), 1, "the old run moved aside: {aside:?}");
 }
+
+/// A subcommand's report section that fails (here grng's, on a run whose config.yaml names no
+/// task) fails `lab report` after report.md is written with a note in its place; before, the
+/// command exited 0, so a script went on with that section's files from an earlier report.
+#[test]
+fn report_fails_when_the_subcommands_section_fails_after_writing_report_md() {
+    let tmp = tempfile::tempdir().unwrap();
+    fake_run(&tmp.path().join("runs/r"), "grng", "seed: 0\n", GOOD);
+    let o = lab(tmp.path(), &["report", "runs"]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("`lab grng` part of the report failed")
+            && err.contains("runs/r/config.yaml: `task` is missing")
+            && err.contains("report.md was written with a note"),
+        "{err}"
+    );
+    let md = read(&tmp.path().join("runs/report.md"));
+    assert!(md.contains("part of this report could not be written"), "{md}");
+}

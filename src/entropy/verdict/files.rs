@@ -44,7 +44,8 @@ pub fn report(c: &Collection, dir: &Path) -> Result<ReportExtra> {
     write_hypotheses_csv(&hypotheses, &analysis.rows)?;
     let theory = dir.join("theory.csv");
     let theory = theory.is_file().then_some(theory.as_path());
-    let provenance = provenance(c)?;
+    let dirs: Vec<&Path> = runs.iter().map(|r| r.dir.as_path()).collect();
+    let provenance = provenance(&dirs)?;
     let mut markdown = markdown::render(&analysis, &notes, theory, &provenance);
     let (plots, plot_md) = super::scatter::write(&records, dir)?;
     markdown.push_str(&format!(
@@ -62,19 +63,15 @@ pub fn report(c: &Collection, dir: &Path) -> Result<ReportExtra> {
     Ok(ReportExtra { markdown, files })
 }
 
-/// The git commits the completed runs were built from (meta.json) and one SHA-256 over their
-/// config.yaml files in collection order: which code and which exact configs the verdicts are on.
-pub fn provenance(c: &Collection) -> Result<String> {
+/// The git commits the analysed runs (`dirs`) were built from (meta.json) and one SHA-256 over
+/// their config.yaml files in collection order: which code and which exact configs the verdicts
+/// are on.
+pub fn provenance(dirs: &[&Path]) -> Result<String> {
     let mut commits: Vec<String> = Vec::new();
     let mut configs = Vec::new();
-    for run in c
-        .cells
-        .iter()
-        .flat_map(|cell| &cell.runs)
-        .filter(|r| r.completed())
-    {
-        let meta = std::fs::read_to_string(run.dir.join("meta.json"))
-            .with_context(|| format!("reading {}", run.dir.join("meta.json").display()))?;
+    for dir in dirs {
+        let meta = std::fs::read_to_string(dir.join("meta.json"))
+            .with_context(|| format!("reading {}", dir.join("meta.json").display()))?;
         let commit = serde_json::from_str::<serde_json::Value>(&meta)
             .ok()
             .and_then(|m| m.get("git_commit")?.as_str().map(str::to_string))
@@ -82,7 +79,7 @@ pub fn provenance(c: &Collection) -> Result<String> {
         if !commits.contains(&commit) {
             commits.push(commit);
         }
-        let path = run.dir.join("config.yaml");
+        let path = dir.join("config.yaml");
         configs
             .extend(std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?);
     }
@@ -115,7 +112,7 @@ pub fn study_runs(c: &Collection) -> Result<(Vec<StudyRun>, Vec<String>)> {
         ));
     }
     for run in runs.into_iter().filter(|r| r.completed()) {
-        match record(run)? {
+        match record(run) {
             Ok(r) => records.push(r),
             Err(why) => notes.push(format!("{}: left out: {why}", run.dir.display())),
         }
@@ -123,22 +120,32 @@ pub fn study_runs(c: &Collection) -> Result<(Vec<StudyRun>, Vec<String>)> {
     Ok((records, notes))
 }
 
-/// A run's record, or why it has none (a config without the keys).
-fn record(run: &RunInfo) -> Result<std::result::Result<StudyRun, String>> {
-    let config = flat_config(&run.dir)?;
+/// A run's record, or why it has none: a config.yaml missing, not YAML or without the keys, a
+/// metrics.csv (or, for a run whose controller acts, ctrl.csv and steps.csv) that cannot be
+/// read as CSV (ragged rows, not UTF-8). The reason names the file; one damaged run leaves the
+/// others' verdicts standing.
+fn record(run: &RunInfo) -> std::result::Result<StudyRun, String> {
+    let why = |e: anyhow::Error| format!("{e:#}");
+    let path = run.dir.join("config.yaml");
+    if !path.is_file() {
+        return Err(format!("{} is missing", path.display()));
+    }
+    let config = flat_config(&run.dir).map_err(why)?;
     let get = |k: &str| lookup(&config, k).map(str::to_string);
     let (Some(arch), Some(condition), Some(seed)) =
         (get(ARCH_KEY), get(CONDITION_KEY), get(SEED_KEY))
     else {
-        let why = format!("config.yaml lacks `{ARCH_KEY}`, `{CONDITION_KEY}` or `{SEED_KEY}`");
-        return Ok(Err(why));
+        return Err(format!(
+            "config.yaml lacks `{ARCH_KEY}`, `{CONDITION_KEY}` or `{SEED_KEY}`"
+        ));
     };
     let Ok(seed) = seed.parse::<u64>() else {
-        return Ok(Err(format!("`{SEED_KEY}: {seed}` is not a whole number")));
+        return Err(format!("`{SEED_KEY}: {seed}` is not a whole number"));
     };
     let csv = run.dir.join("metrics.csv");
-    let mut metrics = final_row(&csv)?;
-    if let Some(after) = super::trajectory::after_minimum(&super::trajectory::read(&csv)?) {
+    let mut metrics = final_row(&csv).map_err(why)?;
+    let trajectory = super::trajectory::read(&csv).map_err(why)?;
+    if let Some(after) = super::trajectory::after_minimum(&trajectory) {
         metrics.extend(super::trajectory::scalars(&after));
     }
     let scalars = run
@@ -156,17 +163,21 @@ fn record(run: &RunInfo) -> Result<std::result::Result<StudyRun, String>> {
             (_, None) => "drift".to_string(),
         }
     });
+    // The controller plot reads these files of the runs whose controller acts.
+    if controller_mode.is_some() {
+        super::plot_data::controller_table(&run.dir).map_err(why)?;
+    }
     let record = RunRecord {
         arch,
         condition,
         seed,
         metrics,
     };
-    Ok(Ok(StudyRun {
+    Ok(StudyRun {
         dir: run.dir.clone(),
         record,
         controller_mode,
-    }))
+    })
 }
 
 /// The last row of a metrics.csv as name → number; empty or non-numeric cells are absent, as
@@ -178,7 +189,10 @@ pub fn final_row(path: &Path) -> Result<BTreeMap<String, f64>> {
     }
     let mut reader =
         csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
-    let header = reader.headers()?.clone();
+    let header = reader
+        .headers()
+        .with_context(|| format!("reading {}", path.display()))?
+        .clone();
     let mut last = None;
     for rec in reader.records() {
         last = Some(rec.with_context(|| format!("reading {}", path.display()))?);

@@ -25,7 +25,10 @@ pub fn read_table(path: &Path, columns: &[&str]) -> Result<Table> {
     }
     let mut reader =
         csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
-    let header = reader.headers()?.clone();
+    let header = reader
+        .headers()
+        .with_context(|| format!("reading {}", path.display()))?
+        .clone();
     let index = |name: &str| header.iter().position(|h| h == name);
     let Some(step) = index("step") else {
         return Ok(Vec::new());

@@ -78,7 +78,10 @@ pub fn read(path: &Path) -> Result<Vec<(f64, f64, f64)>> {
     }
     let mut reader =
         csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
-    let header = reader.headers()?.clone();
+    let header = reader
+        .headers()
+        .with_context(|| format!("reading {}", path.display()))?
+        .clone();
     let index = |name: &str| header.iter().position(|h| h == name);
     let (Some(s), Some(v), Some(h)) = (index("step"), index("val_loss"), index("fr_entropy_t1"))
     else {

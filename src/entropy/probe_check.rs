@@ -1,0 +1,111 @@
+//! `task: probe` of a lab run (or of a directory of runs), checked against the probed runs'
+//! own configs before the run folder is made (`check_inputs`): the probe takes `seed`, `data`,
+//! `model`, `train`, `condition`, `overrides` and `controller` from each run, so
+//! - a key of those that this config changes from the default and that differs from the run's
+//!   value would be ignored: refused naming the key, with the run's value (`unread.rs`);
+//! - the evaluation must fit the run's model, not this config's: `eval.prompt_len` within the
+//!   run's `model.block_size`, `eval.val_tokens` and `eval.train_probe_tokens` at least one
+//!   scoring window (the block size; `train.seq_len` for an RNN).
+use super::config::EntropyConfig;
+use super::probe::trained_config;
+use super::probe_dir::train_runs;
+use crate::error::usage;
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+/// The checks of the module doc; nothing to check without `checkpoint.path` (validation
+/// refuses that) or with runs that cannot be read (the probe names what is wrong with them).
+pub fn precheck(cfg: &EntropyConfig) -> Result<()> {
+    let Some(path) = cfg.checkpoint.path.as_deref() else {
+        return Ok(());
+    };
+    let runs: Vec<(PathBuf, EntropyConfig)> = if path.is_dir() && !path.join("config.yaml").exists()
+    {
+        train_runs(path)?
+    } else if path.join("config.yaml").is_file() {
+        vec![(path.to_path_buf(), trained_config(path)?)]
+    } else {
+        return Ok(());
+    };
+    let many = runs.len() > 1;
+    let mut unread: Vec<String> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    let mut fits = Vec::new();
+    for (dir, trained) in &runs {
+        for (key, here, run) in super::unread::unlike_run(cfg, trained) {
+            if seen.contains(&key) {
+                continue;
+            }
+            let there = if many {
+                config_of(dir)
+            } else {
+                "the run".into()
+            };
+            unread.push(format!("`{key}` is {here} here, {run} in {there}"));
+            seen.push(key);
+        }
+        fits.extend(fit(cfg, dir, trained));
+    }
+    let mut problems = Vec::new();
+    if !unread.is_empty() {
+        let source = if many {
+            "each probed run's own config.yaml".to_string()
+        } else {
+            config_of(&runs[0].0)
+        };
+        problems.push(format!(
+            "a probe of a lab run takes seed, data, model, train, condition, overrides and \
+             controller from the run ({source}), so {} of this config would be ignored (the \
+             probed run's value is used): {}; remove {} (or set {} to the run's value)",
+            if unread.len() == 1 { "a key" } else { "keys" },
+            unread.join("; "),
+            if unread.len() == 1 { "it" } else { "them" },
+            if unread.len() == 1 { "it" } else { "each" },
+        ));
+    }
+    problems.extend(fits);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(usage(format!(
+        "task probe of {}: {}",
+        path.display(),
+        problems.join("; ")
+    )))
+}
+
+/// The evaluation of `cfg` against the model of the run in `dir` (module doc).
+fn fit(cfg: &EntropyConfig, dir: &Path, trained: &EntropyConfig) -> Vec<String> {
+    let e = &cfg.eval;
+    let mut out = Vec::new();
+    let (window, key) = match trained.model.block_size() {
+        Some(b) => (b as usize, "model.block_size"),
+        None => (trained.train.seq_len, "train.seq_len"),
+    };
+    let whose = format!("the probed run's {key} = {window} (in {})", config_of(dir));
+    if let Some(block) = trained.model.block_size() {
+        if e.prompt_len > block as usize {
+            out.push(format!(
+                "eval.prompt_len is {} but the probed run's model sees at most {window} tokens, \
+                 {whose}; lower eval.prompt_len",
+                e.prompt_len
+            ));
+        }
+    }
+    for (k, n) in [
+        ("eval.val_tokens", e.val_tokens),
+        ("eval.train_probe_tokens", e.train_probe_tokens),
+    ] {
+        if n != 0 && n < window {
+            out.push(format!(
+                "{k} is {n}, fewer than one teacher-forced scoring window of {whose}; set it to \
+                 at least {window}"
+            ));
+        }
+    }
+    out
+}
+
+fn config_of(dir: &Path) -> String {
+    dir.join("config.yaml").display().to_string()
+}
