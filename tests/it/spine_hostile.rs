@@ -391,5 +391,8 @@ fn report_fails_when_the_subcommands_section_fails_after_writing_report_md() {
         "{err}"
     );
     let md = read(&tmp.path().join("runs/report.md"));
-    assert!(md.contains("part of this report could not be written"), "{md}");
+    assert!(
+        md.contains("part of this report could not be written"),
+        "{md}"
+    );
 }
