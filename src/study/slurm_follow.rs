@@ -336,14 +336,20 @@ pub fn command(dir: &Path, cancel: bool) -> Result<()> {
         .max()
         .unwrap_or(3)
         .max(3);
-    println!("{:width$}  {:11}  detail", "run", "state");
+    let state_width = states
+        .iter()
+        .map(|s| s.label().len())
+        .max()
+        .unwrap_or(0)
+        .max(11);
+    println!("{:width$}  {:state_width$}  detail", "run", "state");
     for (i, (task, state)) in f.tasks.iter().zip(&states).enumerate() {
         let job = f.latest[i]
             .as_deref()
             .map_or_else(String::new, |j| format!("[slurm job {j}] "));
         let detail = format!("{job}{}", state.detail());
         println!(
-            "{:width$}  {:11}  {}",
+            "{:width$}  {:state_width$}  {}",
             task.name,
             state.label(),
             detail.trim_end()

@@ -246,3 +246,37 @@ fn a_bad_value_in_the_study_block_names_its_key() {
         assert!(!dir.join("results").exists(), "nothing written");
     }
 }
+
+/// `lab status` keeps its columns aligned when a run is `not-submitted` (13 characters, wider
+/// than the 11 the state column had): each row's detail starts where the header's does.
+#[test]
+fn status_columns_stay_aligned_with_a_not_submitted_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("s.yaml"),
+        study_yaml("s", "{matrix.n: [8, 10]}", "[0]"),
+    )
+    .unwrap();
+    let out = lab(
+        dir,
+        &["decompose", "--config", "s.yaml", "--quiet", "--out", "st"],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    std::fs::remove_dir_all(dir.join("st/matrix.n=10")).unwrap();
+    let out = lab(dir, &["status", "st"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = stdout.lines().collect();
+    let detail = lines[0].find("detail").expect("a header");
+    let row = lines
+        .iter()
+        .find(|l| l.contains("not-submitted"))
+        .expect("the removed run");
+    assert!(
+        row.len() <= detail || row[..detail].ends_with("  "),
+        "{stdout}"
+    );
+    let state = lines[0].find("state").unwrap();
+    assert_eq!(row.find("not-submitted"), Some(state), "{stdout}");
+}
