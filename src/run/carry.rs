@@ -56,9 +56,12 @@ pub fn carry_rows_blanking(
         let line = i + 2;
         let row = row.map_err(|e| bad(format!("line {line}: {e}")))?;
         let cell = row.get(at).unwrap_or("");
+        // A non-finite value would fail every `<=` and drop its row without a word.
         let value: f64 = cell
             .parse()
-            .map_err(|_| bad(format!("line {line}: `{column}` is `{cell}`, not a number")))?;
+            .ok()
+            .filter(|v: &f64| v.is_finite())
+            .ok_or_else(|| bad(format!("line {line}: `{column}` is `{cell}`, not a number")))?;
         let keep = match upto {
             Upto::AtMost(max) => value <= max,
             Upto::Numbered(last) if value <= last as f64 => {

@@ -208,3 +208,49 @@ fn npg_resume_from_a_run_without_a_readable_config_yaml_is_refused() {
     );
     assert_eq!(code(&o), 0, "the restored file resumes: {}", text(&o));
 }
+
+/// A resume copies the old run's episodes up to the checkpoint's env steps: a row whose
+/// `env_steps` is NaN or infinite is refused naming file and line (before, it failed the
+/// `<=` and was dropped without a word).
+#[test]
+fn npg_resume_refuses_a_non_finite_env_steps_cell_in_episodes_csv() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let smoke = config("smoke");
+    let o = npg(
+        d,
+        &[
+            "--config",
+            &smoke,
+            "--set",
+            "total_steps=1024",
+            "--out",
+            "a",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let path = d.join("a/episodes.csv");
+    let kept = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = kept.lines().collect();
+    assert!(lines.len() >= 2, "episodes.csv has rows: {kept}");
+    let at = lines[0]
+        .split(',')
+        .position(|h| h == "env_steps")
+        .expect("env_steps column");
+    for (i, bad) in ["NaN", "inf"].into_iter().enumerate() {
+        let mut cells: Vec<&str> = lines[1].split(',').collect();
+        cells[at] = bad;
+        let row = cells.join(",");
+        let text = [&[lines[0], row.as_str()][..], &lines[2..]]
+            .concat()
+            .join("\n")
+            + "\n";
+        std::fs::write(&path, text).unwrap();
+        let out = format!("b{i}");
+        let args = ["--resume", "a", "--set", "total_steps=2048", "--out", &out];
+        let o = npg(d, &args);
+        let want = format!("line 2: `env_steps` is `{bad}`, not a number");
+        assert_refused(&o, &out, &["episodes.csv", &want], &d.join(&out));
+    }
+    std::fs::write(&path, kept).unwrap();
+}
