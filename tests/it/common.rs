@@ -106,6 +106,22 @@ pub fn study_yaml(name: &str, grid: &str, seeds: &str) -> String {
     )
 }
 
+/// [`study_yaml`] written to `dir/<name>.yaml`; that file name.
+pub fn write_study(dir: &Path, name: &str, grid: &str, seeds: &str) -> String {
+    let file = format!("{name}.yaml");
+    std::fs::write(dir.join(&file), study_yaml(name, grid, seeds)).expect("a study config");
+    file
+}
+
+/// `lab decompose --config <name>.yaml EXTRA` in `dir` on [`write_study`]'s config.
+pub fn decompose_study(dir: &Path, name: &str, grid: &str, seeds: &str, extra: &[&str]) -> Output {
+    let file = write_study(dir, name, grid, seeds);
+    lab(
+        dir,
+        &[&["decompose", "--config", &file][..], extra].concat(),
+    )
+}
+
 pub fn text(out: &Output) -> String {
     format!(
         "stdout:\n{}\nstderr:\n{}",

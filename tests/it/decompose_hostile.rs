@@ -15,6 +15,17 @@ pub fn decompose(dir: &Path, args: &[&str]) -> std::process::Output {
     lab(dir, &all)
 }
 
+/// [`decompose`] of the matrix file `name` in `dir` (`matrix.kind: file`, an off-diagonal
+/// subspace).
+pub fn decompose_file(dir: &Path, name: &str) -> std::process::Output {
+    let path = format!("matrix.path={name}");
+    let args = ["--set", "matrix.kind=file", "--set", &path];
+    decompose(
+        dir,
+        &[&args[..], &["--set", "subspace.kind=offdiag"]].concat(),
+    )
+}
+
 /// f64 values as little-endian bytes.
 fn f64s(values: &[f64]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()

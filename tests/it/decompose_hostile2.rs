@@ -1,7 +1,7 @@
 //! `lab decompose` on hostile inputs, round 3: a matrix file that is read but is not an SPD
 //! matrix is refused naming the file (the message said only "A is not symmetric").
 use crate::common::*;
-use crate::decompose_hostile::decompose;
+use crate::decompose_hostile::decompose_file;
 
 /// NaN, asymmetric, indefinite and out-of-range matrices from `matrix.path`: exit 2, no run
 /// folder, and the message names the key and the file as well as what is wrong with A.
@@ -21,12 +21,7 @@ fn a_matrix_file_that_is_not_spd_is_refused_naming_the_file() {
     ];
     for (name, body, want) in cases {
         std::fs::write(d.join(name), body).unwrap();
-        let path = format!("matrix.path={name}");
-        let args = ["--set", "matrix.kind=file", "--set", &path];
-        let out = decompose(
-            d,
-            &[&args[..], &["--set", "subspace.kind=offdiag"]].concat(),
-        );
+        let out = decompose_file(d, name);
         let named = format!("matrix.path {name}");
         assert_refused(&out, name, &[&named, want], &d.join("run"));
     }

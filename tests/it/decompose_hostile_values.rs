@@ -3,7 +3,7 @@
 //! (ignored), CSV messages naming the wrong line; plus the clean refusals the probe found and
 //! closed forms at the edges (an optimal start, n = 1).
 use crate::common::*;
-use crate::decompose_hostile::{b_and_c, decompose};
+use crate::decompose_hostile::{b_and_c, decompose, decompose_file};
 use ndarray::Array2;
 use std::path::Path;
 
@@ -119,12 +119,7 @@ fn matrix_csv_errors_name_the_file_line_and_column() {
     ];
     for (name, body, want) in cases {
         std::fs::write(d.join(name), body).unwrap();
-        let path = format!("matrix.path={name}");
-        let args = ["--set", "matrix.kind=file", "--set", &path];
-        let out = decompose(
-            d,
-            &[&args[..], &["--set", "subspace.kind=offdiag"]].concat(),
-        );
+        let out = decompose_file(d, name);
         assert_refused(&out, name, &[want], &d.join("run"));
     }
     std::fs::write(d.join("ok.csv"), "\u{feff}2,0\r\n\r\n0,4\r\n").unwrap();

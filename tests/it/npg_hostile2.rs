@@ -11,6 +11,22 @@ fn npg(dir: &Path, args: &[&str]) -> Output {
     lab(dir, &all)
 }
 
+/// A finished smoke run of 1024 steps in `dir/a` (with its checkpoint); the smoke config's path.
+fn smoke_run_a(dir: &Path) -> String {
+    let smoke = config("smoke");
+    let args = [
+        "--config",
+        &smoke,
+        "--set",
+        "total_steps=1024",
+        "--out",
+        "a",
+    ];
+    let o = npg(dir, &args);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    smoke
+}
+
 fn config(name: &str) -> String {
     format!(
         "{}/configs/npg-rank1/{name}.yaml",
@@ -112,17 +128,7 @@ fn npg_kl_clip_with_a_huge_step_size_still_steps() {
 fn npg_resume_refuses_an_elapsed_count_past_the_time_limit() {
     let dir = tempfile::tempdir().expect("tmp");
     let d = dir.path();
-    let smoke = config("smoke");
-    let args = [
-        "--config",
-        &smoke,
-        "--set",
-        "total_steps=1024",
-        "--out",
-        "a",
-    ];
-    let o = npg(d, &args);
-    assert_eq!(code(&o), 0, "{}", text(&o));
+    smoke_run_a(d);
     let ckpt = d.join("a/checkpoint.json");
     let saved = json(&ckpt);
     for (elapsed, ok) in [(499, true), (500, false), (1_000_000_000, false)] {
@@ -171,19 +177,7 @@ fn npg_exact_with_a_vanishing_damping_names_the_key_to_raise() {
 fn npg_resume_from_a_run_without_a_readable_config_yaml_is_refused() {
     let dir = tempfile::tempdir().expect("tmp");
     let d = dir.path();
-    let smoke = config("smoke");
-    let o = npg(
-        d,
-        &[
-            "--config",
-            &smoke,
-            "--set",
-            "total_steps=1024",
-            "--out",
-            "a",
-        ],
-    );
-    assert_eq!(code(&o), 0, "{}", text(&o));
+    let smoke = smoke_run_a(d);
     let yaml = d.join("a/config.yaml");
     let kept = std::fs::read_to_string(&yaml).unwrap();
     for (i, damage) in [None, Some("gamma: [\n")].into_iter().enumerate() {
@@ -216,19 +210,7 @@ fn npg_resume_from_a_run_without_a_readable_config_yaml_is_refused() {
 fn npg_resume_refuses_a_non_finite_env_steps_cell_in_episodes_csv() {
     let dir = tempfile::tempdir().expect("tmp");
     let d = dir.path();
-    let smoke = config("smoke");
-    let o = npg(
-        d,
-        &[
-            "--config",
-            &smoke,
-            "--set",
-            "total_steps=1024",
-            "--out",
-            "a",
-        ],
-    );
-    assert_eq!(code(&o), 0, "{}", text(&o));
+    smoke_run_a(d);
     let path = d.join("a/episodes.csv");
     let kept = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<&str> = kept.lines().collect();

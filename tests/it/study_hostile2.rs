@@ -25,12 +25,7 @@ fn locked(file: &Path) -> bool {
 fn a_resume_started_while_force_waits_for_a_dying_run_refuses() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    std::fs::write(
-        dir.join("busy.yaml"),
-        study_yaml("busy", "{matrix.n: [8]}", "[0]"),
-    )
-    .unwrap();
-    let out = lab(dir, &["decompose", "--config", "busy.yaml", "--quiet"]);
+    let out = decompose_study(dir, "busy", "{matrix.n: [8]}", "[0]", &["--quiet"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let study = dir.join("results/decompose/busy");
     let run = study.join("matrix.n=8/seed-0");
@@ -88,9 +83,7 @@ fn a_resume_started_while_force_waits_for_a_dying_run_refuses() {
 fn a_completed_run_without_its_summary_is_not_done_for_status_or_resume() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let yaml = study_yaml("lost", "{matrix.n: [8]}", "[0, 1]");
-    std::fs::write(dir.join("lost.yaml"), yaml).unwrap();
-    let out = lab(dir, &["decompose", "--config", "lost.yaml", "--quiet"]);
+    let out = decompose_study(dir, "lost", "{matrix.n: [8]}", "[0, 1]", &["--quiet"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let study = dir.join("results/decompose/lost");
     let run = study.join("matrix.n=8/seed-0");
@@ -140,7 +133,7 @@ fn a_grid_too_large_to_list_is_a_usage_error() {
         list(10),
         list(50)
     );
-    std::fs::write(dir.join("huge.yaml"), study_yaml("huge", &grid, "[0]")).unwrap();
+    write_study(dir, "huge", &grid, "[0]");
     // A memory limit so that a regression fails here instead of swapping the machine.
     let out = Command::new("bash")
         .arg("-c")
@@ -168,9 +161,7 @@ fn a_grid_too_large_to_list_is_a_usage_error() {
 fn a_grid_value_listed_twice_is_a_usage_error() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let yaml = study_yaml("dup", "{matrix.n: [8, 12, 8]}", "[0]");
-    std::fs::write(dir.join("dup.yaml"), yaml).unwrap();
-    let out = lab(dir, &["decompose", "--config", "dup.yaml"]);
+    let out = decompose_study(dir, "dup", "{matrix.n: [8, 12, 8]}", "[0]", &[]);
     assert_eq!(code(&out), 2, "{}", text(&out));
     assert!(
         stderr(&out).contains("`study.grid.matrix.n`: 8 is listed twice"),
@@ -187,11 +178,7 @@ fn a_grid_value_listed_twice_is_a_usage_error() {
 fn force_over_a_file_or_a_non_study_folder_says_why_it_refuses() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    std::fs::write(
-        dir.join("s.yaml"),
-        study_yaml("s", "{matrix.n: [8]}", "[0]"),
-    )
-    .unwrap();
+    write_study(dir, "s", "{matrix.n: [8]}", "[0]");
     std::fs::write(dir.join("notes.txt"), "mine\n").unwrap();
     std::fs::create_dir(dir.join("mine")).unwrap();
     std::fs::write(dir.join("mine/data.csv"), "a\n1\n").unwrap();
@@ -234,9 +221,7 @@ fn a_bad_value_in_the_study_block_names_its_key() {
         ("[0, -1]", "integer `-1`"),
         ("[1.5]", "floating point `1.5`"),
     ] {
-        let yaml = study_yaml("bad", "{matrix.n: [8]}", seeds);
-        std::fs::write(dir.join("bad.yaml"), yaml).unwrap();
-        let out = lab(dir, &["decompose", "--config", "bad.yaml"]);
+        let out = decompose_study(dir, "bad", "{matrix.n: [8]}", seeds, &[]);
         assert_eq!(code(&out), 2, "{}", text(&out));
         let err = stderr(&out);
         assert!(
@@ -253,15 +238,8 @@ fn a_bad_value_in_the_study_block_names_its_key() {
 fn status_columns_stay_aligned_with_a_not_submitted_run() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    std::fs::write(
-        dir.join("s.yaml"),
-        study_yaml("s", "{matrix.n: [8, 10]}", "[0]"),
-    )
-    .unwrap();
-    let out = lab(
-        dir,
-        &["decompose", "--config", "s.yaml", "--quiet", "--out", "st"],
-    );
+    let quiet = ["--quiet", "--out", "st"];
+    let out = decompose_study(dir, "s", "{matrix.n: [8, 10]}", "[0]", &quiet);
     assert_eq!(code(&out), 0, "{}", text(&out));
     std::fs::remove_dir_all(dir.join("st/matrix.n=10")).unwrap();
     let out = lab(dir, &["status", "st"]);

@@ -63,12 +63,7 @@ fn spawn_lab(dir: &Path, args: &[&str]) -> Child {
 fn a_run_being_written_refuses_a_second_writer() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    std::fs::write(
-        dir.join("busy.yaml"),
-        study_yaml("busy", "{matrix.n: [8]}", "[0]"),
-    )
-    .unwrap();
-    let out = lab(dir, &["decompose", "--config", "busy.yaml", "--quiet"]);
+    let out = decompose_study(dir, "busy", "{matrix.n: [8]}", "[0]", &["--quiet"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let run: PathBuf = dir.join("results/decompose/busy/matrix.n=8/seed-0");
     // Another process writes the study's run (as an orphan of an earlier study would);
