@@ -78,10 +78,7 @@ pub fn precheck(cfg: &EntropyConfig) -> Result<()> {
 fn fit(cfg: &EntropyConfig, dir: &Path, trained: &EntropyConfig) -> Vec<String> {
     let e = &cfg.eval;
     let mut out = Vec::new();
-    let (window, key) = match trained.model.block_size() {
-        Some(b) => (b as usize, "model.block_size"),
-        None => (trained.train.seq_len, "train.seq_len"),
-    };
+    let (window, key) = trained.scoring_window();
     let whose = format!("the probed run's {key} = {window} (in {})", config_of(dir));
     if let Some(block) = trained.model.block_size() {
         if e.prompt_len > block as usize {

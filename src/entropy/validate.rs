@@ -145,14 +145,20 @@ impl EntropyConfig {
         }
     }
 
+    /// The tokens of one teacher-forced scoring window and the key that sets it: the model's
+    /// block size, or `train.seq_len` for a model without one (an RNN).
+    pub(super) fn scoring_window(&self) -> (usize, &'static str) {
+        match self.model.block_size() {
+            Some(b) => (b as usize, "model.block_size"),
+            None => (self.train.seq_len, "train.seq_len"),
+        }
+    }
+
     /// Windows, prompts and generations must fit the model's context; a training run's
     /// teacher-forced scoring reads whole windows of it. Task train only: a probe's model is
     /// the probed run's (`probe_check.rs`).
     fn model_fit(&self, c: &mut Checker) {
-        let (window, key) = match self.model.block_size() {
-            Some(b) => (b as usize, "model.block_size"),
-            None => (self.train.seq_len, "train.seq_len"),
-        };
+        let (window, key) = self.scoring_window();
         let e = &self.eval;
         for (k, n) in [
             ("eval.val_tokens", e.val_tokens),
