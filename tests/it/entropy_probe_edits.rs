@@ -1,7 +1,8 @@
-//! A probe of a train run whose config.yaml was edited after training, keeping every
-//! parameter's shape: the weights fit, so only the run's `trained_with.json`, written beside
+//! A probe of a train run whose files changed after training. An edited config.yaml that keeps
+//! every parameter's shape: the weights fit, so only the run's `trained_with.json`, written beside
 //! them, can tell. Each edit is exit 2 naming the key with both values, for a run and for a directory
-//! of runs; an unedited run and a run without the record (made before it) probe.
+//! of runs; an unedited run and a run without the record (made before it) probe. Weights of another
+//! architecture are refused naming the file; a config.yaml from before newer keys still probes.
 use crate::common::*;
 use crate::entropy_train::{lab_single, run_single};
 use serde_yaml_ng::Value;
@@ -121,4 +122,52 @@ fn a_usage_error_after_a_scored_run_keeps_its_row_in_a_failed_run() {
     let (header, rows) = read_csv(&out.join("metrics.csv"));
     assert_eq!(rows.len(), 1, "run a's row: {rows:?}");
     assert_eq!(rows[0][col(&header, "checkpoint")], "a");
+}
+
+/// A checkpoint whose weights do not fit the run's model (another architecture) is refused,
+/// naming the file, with nothing written.
+#[test]
+fn probe_refuses_weights_of_another_architecture() {
+    let dir = tempfile::tempdir().unwrap();
+    let gpt = run_single(dir.path(), &[], "gpt");
+    let bigram = run_single(dir.path(), &["model.preset=bigram"], "bigram");
+    std::fs::copy(
+        gpt.join("model.safetensors"),
+        bigram.join("model.safetensors"),
+    )
+    .unwrap();
+    let path = format!("checkpoint.path={}", bigram.display());
+    let o = lab_single(
+        dir.path(),
+        &["task=probe", &path, "model.preset=bigram"],
+        Some("probed"),
+    );
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(stderr(&o).contains("model.safetensors"), "{}", stderr(&o));
+    assert!(!dir.path().join("probed").exists());
+}
+
+/// A run saved by an older lab (its config.yaml lacks keys added since) can still be probed:
+/// the missing keys take today's defaults.
+#[test]
+fn probe_reads_a_run_config_from_before_newer_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_single(dir.path(), &["model.preset=gru"], "old");
+    let config = run.join("config.yaml");
+    let kept: Vec<String> = read(&config)
+        .lines()
+        .filter(|l| !l.contains("word_metrics") && !l.contains("temperatures"))
+        .map(String::from)
+        .collect();
+    assert!(kept.len() > 20);
+    std::fs::write(&config, kept.join("\n")).unwrap();
+    let path = format!("checkpoint.path={}", run.display());
+    let o = lab_single(
+        dir.path(),
+        &["task=probe", &path, "model.preset=gru"],
+        Some("probed"),
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let s = json(&dir.path().join("probed/summary.json"));
+    assert_eq!(s["arch"], "gru");
 }
