@@ -117,6 +117,7 @@ mod npg_ppo;
 mod npg_probe;
 mod npg_rank1;
 mod npg_resume;
+mod npg_resume_cli;
 mod npg_rollout;
 mod npg_toys;
 mod npg_trust_region;

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 /// `lab npg-rank1 ARGS --quiet --threads 1` in `dir`.
-fn npg(dir: &Path, args: &[&str]) -> Output {
+pub fn npg(dir: &Path, args: &[&str]) -> Output {
     let all = [&["npg-rank1"], args, &["--quiet", "--threads", "1"]].concat();
     lab(dir, &all)
 }
 
-fn run_to(dir: &Path, config: &str, extra: &[&str]) -> PathBuf {
+pub fn run_to(dir: &Path, config: &str, extra: &[&str]) -> PathBuf {
     let out = dir.join("run");
     let mut args = vec![
         "--config",
@@ -27,7 +27,7 @@ fn run_to(dir: &Path, config: &str, extra: &[&str]) -> PathBuf {
     out
 }
 
-fn smoke() -> String {
+pub fn smoke() -> String {
     format!(
         "{}/configs/npg-rank1/smoke.yaml",
         env!("CARGO_MANIFEST_DIR")
@@ -87,170 +87,6 @@ fn smoke_run_has_the_spec_schema_and_is_deterministic() {
     let (first_two, other_seed) = (untimed(&a)[1..3].to_vec(), untimed(&c));
     assert_eq!(other_seed.len(), 1 + 2, "header and 2 rows");
     assert_ne!(first_two, other_seed[1..]);
-}
-
-/// A run continued from its checkpoint ends with the same metrics as an uninterrupted run.
-#[test]
-fn resume_gives_the_same_metrics_as_an_uninterrupted_run() {
-    let (full, half, cont) = (
-        tempfile::tempdir().expect("tmp"),
-        tempfile::tempdir().expect("tmp"),
-        tempfile::tempdir().expect("tmp"),
-    );
-    let a = run_to(full.path(), &smoke(), &[]);
-    let b = run_to(half.path(), &smoke(), &["--set", "total_steps=2048"]);
-    let resume = format!("resume_from={}", b.display());
-    let c = run_to(cont.path(), &smoke(), &["--set", &resume]);
-    assert_eq!(
-        untimed(&b).len(),
-        1 + 4,
-        "the half run stops after 4 of 8 rows"
-    );
-    assert_eq!(untimed(&a).len(), 1 + 8);
-    assert_eq!(untimed(&a), untimed(&c));
-    let episodes = |d: &Path| read(&d.join("episodes.csv"));
-    assert!(episodes(&a).lines().count() > 1, "episodes were recorded");
-    assert_eq!(episodes(&a), episodes(&c));
-    let summary = |d: &Path| json(&d.join("summary.json"));
-    for key in ["final_eval_mean", "final_ma100"] {
-        assert!(summary(&a)[key].is_f64(), "{key}: {}", summary(&a));
-        assert_eq!(summary(&a)[key], summary(&c)[key], "{key}");
-    }
-    // `--resume RUN_DIR` does the same from the run's own config.yaml.
-    let again = tempfile::tempdir().expect("tmp");
-    let d = again.path().join("run");
-    let (b_dir, d_dir) = (b.to_str().expect("utf-8"), d.to_str().expect("utf-8"));
-    let args = [
-        "--resume",
-        b_dir,
-        "--set",
-        "total_steps=4096",
-        "--out",
-        d_dir,
-    ];
-    let o = npg(again.path(), &args);
-    assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(untimed(&a), untimed(&d));
-    // `--out` naming the resumed run itself is refused, with or without --force, and the run
-    // stays as it was (--force would otherwise move it aside before reading it).
-    let half_rows = untimed(&b);
-    for force in [false, true] {
-        let mut args = vec!["--resume", b_dir, "--out", b_dir];
-        args.extend(force.then_some("--force"));
-        let o = npg(again.path(), &args);
-        assert_eq!(code(&o), 2, "{}", text(&o));
-        let want = format!("--out names the run being resumed ({b_dir})");
-        assert!(stderr(&o).contains(&want), "{}", text(&o));
-    }
-    // The same through the key (`--set resume_from=…` over the run's own config).
-    let (b_config, key) = (b.join("config.yaml"), format!("resume_from={b_dir}"));
-    let b_config = b_config.to_str().expect("utf-8");
-    for force in [false, true] {
-        let mut args = vec!["--config", b_config, "--set", &key, "--out", b_dir];
-        args.extend(force.then_some("--force"));
-        let o = npg(again.path(), &args);
-        assert_eq!(code(&o), 2, "{}", text(&o));
-        let want = format!("--out names the run being resumed ({b_dir})");
-        assert!(stderr(&o).contains(&want), "{}", text(&o));
-    }
-    assert_eq!(untimed(&b), half_rows);
-    assert_eq!(json(&b.join("meta.json"))["status"], "completed");
-    // A changed key other than the budget would mix two configs in the continued rows.
-    let o = npg(
-        again.path(),
-        &["--resume", b_dir, "--set", "gamma=0.5", "--out", "changed"],
-    );
-    assert_eq!(code(&o), 2, "{}", text(&o));
-    let err = stderr(&o);
-    assert!(
-        err.contains("the config differs from the one of the run it continues"),
-        "{err}"
-    );
-    assert!(err.contains("gamma: 0.99 there, 0.5 now"), "{err}");
-    assert!(!again.path().join("changed").exists(), "nothing written");
-    let o = lab(again.path(), &["decompose", "--resume", b_dir]);
-    assert_eq!(code(&o), 2, "{}", text(&o));
-    assert!(
-        stderr(&o).contains("`lab decompose` runs keep no checkpoints"),
-        "{}",
-        text(&o)
-    );
-    // Resuming a finished run, or with another algorithm, is a usage error that leaves the
-    // checkpointed runs as they were.
-    let (full_rows, half_rows) = (untimed(&a), untimed(&b));
-    let finished = format!("resume_from={}", a.display());
-    let pg = format!("{}/configs/npg-rank1/pg.yaml", env!("CARGO_MANIFEST_DIR"));
-    let cases = [
-        (smoke(), &finished, "nothing left of 8 iterations"),
-        (
-            pg,
-            &resume,
-            "checkpoint is smac on CartPole-v1, config asks for pg",
-        ),
-    ];
-    for (k, (config, from, message)) in cases.iter().enumerate() {
-        let out = cont.path().join(format!("refused-{k}"));
-        let out = out.to_str().expect("utf-8");
-        let o = npg(
-            cont.path(),
-            &["--config", config, "--set", from, "--out", out],
-        );
-        assert_eq!(code(&o), 2, "{}", text(&o));
-        assert!(stderr(&o).contains(message), "want {message}: {}", text(&o));
-    }
-    assert_eq!(untimed(&a), full_rows);
-    assert_eq!(untimed(&b), half_rows);
-    // A metrics.csv that lost a row before the checkpoint would leave a gap: refused.
-    let metrics = b.join("metrics.csv");
-    let whole = read(&metrics);
-    let gap: Vec<&str> = whole
-        .lines()
-        .enumerate()
-        .filter(|(k, _)| *k != 2)
-        .map(|(_, l)| l)
-        .collect();
-    std::fs::write(&metrics, gap.join("\n") + "\n").expect("write");
-    let out = cont.path().join("gap");
-    let smoke_cfg = smoke();
-    let o = npg(
-        cont.path(),
-        &[
-            "--config",
-            &smoke_cfg,
-            "--set",
-            &resume,
-            "--out",
-            out.to_str().expect("utf-8"),
-        ],
-    );
-    assert_eq!(code(&o), 2, "{}", text(&o));
-    let want = "metrics.csv: line 3: `iter` is 3 where 2 was due";
-    assert!(stderr(&o).contains(want), "want {want}: {}", text(&o));
-    assert!(!out.exists(), "nothing written");
-    std::fs::write(&metrics, whole).expect("write");
-    // Another network size or env count than the checkpoint's is a usage error naming the key
-    // (it failed exit 1).
-    let cases = [
-        ("hidden=[16]", "hidden: [64,64] there, [16] now"),
-        ("num_envs=2", "num_envs: 4 there, 2 now"),
-    ];
-    for (i, (set, want)) in cases.into_iter().enumerate() {
-        let out = cont.path().join(format!("misfit-{i}"));
-        let args = [
-            "--config",
-            &smoke_cfg,
-            "--set",
-            &resume,
-            "--set",
-            set,
-            "--out",
-            out.to_str().expect("utf-8"),
-        ];
-        let o = npg(cont.path(), &args);
-        assert_eq!(code(&o), 2, "{set}: {}", text(&o));
-        assert!(stderr(&o).contains(want), "{set}: {}", text(&o));
-        assert!(!out.exists(), "{set}: nothing written");
-    }
 }
 
 fn write_config(dir: &Path, text: &str) -> String {
