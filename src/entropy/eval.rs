@@ -194,3 +194,52 @@ pub fn nucleus_run(
     let run = free_run(model, prompts, len, &decoding, rng)?;
     Ok((run.entropy, distinct_n(&run.samples, 4)))
 }
+
+/// Every free-running sample set one evaluation scores, drawn from one stream in this order.
+pub struct Draws {
+    /// At temperature 1 (the §4.1 samples).
+    pub t1: FreeRun,
+    /// Greedy, for the first `eval.greedy_samples` prompts (empty when 0).
+    pub greedy: FreeRun,
+    /// Per extra temperature t: (t, entropy along, distinct-4).
+    pub extra: Vec<(f64, f64, Option<f64>)>,
+    /// Nucleus sampling when `eval.top_p` > 0: (entropy along, distinct-4).
+    pub nucleus: Option<(f64, Option<f64>)>,
+}
+
+/// The draws of one evaluation: `len` tokens after each prompt, at T = 1, greedy, each of
+/// `e.temperatures` and with `e.top_p`, the last three on at most `e.samples` prompts.
+pub fn draw_all(
+    model: &dyn LanguageModel,
+    prompts: &[Vec<u32>],
+    len: usize,
+    e: &EvalSection,
+    rng: &mut ChaCha8Rng,
+) -> Result<Draws> {
+    let t1 = free_run(model, prompts, len, &Decoding::default(), rng)?;
+    let greedy_prompts = &prompts[..e.greedy_samples.min(prompts.len())];
+    let greedy = match greedy_prompts.is_empty() {
+        true => FreeRun::default(),
+        false => free_run(model, greedy_prompts, len, &Decoding::greedy(), rng)?,
+    };
+    let few = &prompts[..e.samples.min(prompts.len())];
+    let mut extra = Vec::new();
+    for &temperature in &e.temperatures {
+        let decoding = Decoding {
+            temperature,
+            ..Decoding::default()
+        };
+        let run = free_run(model, few, len, &decoding, rng)?;
+        extra.push((temperature, run.entropy, distinct_n(&run.samples, 4)));
+    }
+    let nucleus = match e.top_p > 0.0 {
+        true => Some(nucleus_run(model, few, len, e.top_p, rng)?),
+        false => None,
+    };
+    Ok(Draws {
+        t1,
+        greedy,
+        extra,
+        nucleus,
+    })
+}

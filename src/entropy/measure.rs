@@ -2,16 +2,16 @@
 //! `summary.json` (§4.7).
 use super::columns;
 use super::config::{EntropyConfig, EvalSection, When};
-use super::eval::{free_run, nucleus_run, sampling_rng, teacher_forced, Protocol};
+use super::eval::{draw_all, sampling_rng, teacher_forced, Draws, Protocol};
 use super::metrics::{
-    distinct_n, hits_at_1, ref_nll, rep_metrics, sample_metrics, word_metrics, MetricOptions,
-    SampleMetrics, TrainIndex, WordMetrics,
+    hits_at_1, ref_nll, rep_metrics, sample_metrics, word_metrics, MetricOptions, SampleMetrics,
+    TrainIndex, WordMetrics,
 };
 use super::setup::Data;
 use super::stability::{self, Window};
 use super::train::Trainer;
 use crate::data::Tokenizer;
-use crate::nn::{self, Decoding, LanguageModel};
+use crate::nn::{self, LanguageModel};
 use crate::run::Run;
 use crate::run::{Metrics, Row};
 use anyhow::{Context, Result};
@@ -185,54 +185,86 @@ impl Evaluator {
             false => (e.samples, e.sample_len),
         };
         let prompts = &self.proto.prompts[..n];
-        let real: Vec<Vec<u32>> = self.proto.real[..n]
-            .iter()
-            .map(|r| r[..len].to_vec())
-            .collect();
         let clock = Instant::now();
         let mut rng = sampling_rng(cfg.seed, self.evals);
-        let t1 = free_run(model, prompts, len, &Decoding::default(), &mut rng)?;
-        let greedy_prompts = &prompts[..e.greedy_samples.min(n)];
-        let greedy = match greedy_prompts.is_empty() {
-            true => Default::default(),
-            false => free_run(model, greedy_prompts, len, &Decoding::greedy(), &mut rng)?,
-        };
-        let mut extra = Vec::new();
-        for &t in &e.temperatures {
-            let decoding = Decoding {
-                temperature: t,
-                ..Decoding::default()
-            };
-            let run = free_run(
-                model,
-                &prompts[..e.samples.min(n)],
-                len,
-                &decoding,
-                &mut rng,
-            )?;
-            extra.push((t, run.entropy, distinct_n(&run.samples, 4)));
-        }
-        let nucleus = match e.top_p > 0.0 {
-            true => Some(nucleus_run(
-                model,
-                &prompts[..e.samples.min(n)],
-                len,
-                e.top_p,
-                &mut rng,
-            )?),
-            false => None,
-        };
+        let draws = draw_all(model, prompts, len, e, &mut rng)?;
         self.sampling_s += clock.elapsed().as_secs_f64();
         let val = teacher_forced(model, &self.proto.val, self.proto.window, 16)?;
         let fit = teacher_forced(model, &self.proto.train_probe, self.proto.window, 16)?;
         if self.best.is_none_or(|(b, _)| val.loss < b) {
             self.best = Some((val.loss, step));
         }
+        let mut row = self.metrics.new_row();
+        row.num("step", step as f64)
+            .num("wall_s", self.started.elapsed().as_secs_f64())
+            .num("train_fit_loss", fit.loss)
+            .num("val_loss", val.loss)
+            .num("val_ppl", val.loss.exp())
+            .num("tf_entropy_train", fit.entropy)
+            .num("tf_entropy_val", val.entropy)
+            .num("overconf_gap_val", val.loss - val.entropy);
+        self.sample_columns(&mut row, scene, prompts, &draws, len, final_eval);
+        let (rep16, _) = rep_metrics(&val.rows, 16);
+        let (rep64, wrep64) = rep_metrics(&val.rows, 64);
+        row.opt("rep_16", rep16)
+            .opt("rep_64", rep64)
+            .opt("wrep_64", wrep64)
+            .opt("hits_at_1", hits_at_1(&val.rows));
+        if e.word_metrics {
+            let texts = (draws.t1.samples.iter())
+                .map(|s| scene.tokenizer.decode(s))
+                .collect::<Result<Vec<String>>>()?;
+            let words = word_metrics(&texts);
+            for (name, v) in WordMetrics::COLUMNS.iter().zip(words.values()) {
+                row.opt(name, v);
+            }
+        }
+        for (t, entropy, distinct) in &draws.extra {
+            row.num(&format!("fr_entropy_T{t}"), *entropy)
+                .opt(&format!("distinct_4_T{t}"), *distinct);
+        }
+        let loop_greedy = row.get("loop_frac_greedy").parse::<f64>().ok();
+        let alert = (cfg.alert).flag(draws.t1.entropy, loop_greedy, self.h_ref());
+        row.opt("alert", alert);
+        if let Some((entropy, distinct)) = draws.nucleus {
+            row.num("fr_entropy_top_p", entropy)
+                .opt("distinct_4_top_p", distinct);
+        }
+        let (t1, greedy) = (&draws.t1.samples, &draws.greedy.samples);
+        self.write_samples(step, scene.tokenizer, prompts, t1, greedy)?;
+        self.eval_s += clock.elapsed().as_secs_f64();
+        Ok(row)
+    }
+
+    /// The columns of the T = 1 and greedy samples (§4.1–§4.3): the model's view along them, the
+    /// reference model's NLL of them, and the sample metrics against the real continuations.
+    fn sample_columns(
+        &self,
+        row: &mut Row,
+        scene: &Scene,
+        prompts: &[Vec<u32>],
+        draws: &Draws,
+        len: usize,
+        final_eval: bool,
+    ) {
+        let (e, t1, greedy) = (&scene.cfg.eval, &draws.t1, &draws.greedy);
+        let real: Vec<Vec<u32>> = (self.proto.real[..prompts.len()].iter())
+            .map(|r| r[..len].to_vec())
+            .collect();
         let ref_nll_t1 = ref_nll(&self.proto.reference, prompts, &t1.samples);
+        row.num("fr_entropy_t1", t1.entropy)
+            .num("fr_nll_t1", t1.nll)
+            .opt(
+                "fr_entropy_greedy",
+                (!greedy.samples.is_empty()).then_some(greedy.entropy),
+            )
+            .num("top1_mass_fr", t1.top1)
+            .opt("gen_ref_nll_t1", ref_nll_t1)
+            .opt("rev_kl_proxy", ref_nll_t1.map(|r| r - t1.nll));
         let opts = MetricOptions {
             self_bleu: e.self_bleu == When::Every || (final_eval && e.self_bleu == When::Final),
             mauve: e.mauve,
-            mauve_seed: cfg.seed,
+            mauve_seed: scene.cfg.seed,
         };
         let vocab = scene.tokenizer.vocab_size();
         let sm = sample_metrics(
@@ -243,60 +275,9 @@ impl Evaluator {
             vocab,
             &opts,
         );
-        let mut row = self.metrics.new_row();
-        row.num("step", step as f64)
-            .num("wall_s", self.started.elapsed().as_secs_f64())
-            .num("train_fit_loss", fit.loss)
-            .num("val_loss", val.loss)
-            .num("val_ppl", val.loss.exp())
-            .num("tf_entropy_train", fit.entropy)
-            .num("tf_entropy_val", val.entropy)
-            .num("overconf_gap_val", val.loss - val.entropy)
-            .num("fr_entropy_t1", t1.entropy)
-            .num("fr_nll_t1", t1.nll)
-            .opt(
-                "fr_entropy_greedy",
-                (!greedy.samples.is_empty()).then_some(greedy.entropy),
-            )
-            .num("top1_mass_fr", t1.top1)
-            .opt("gen_ref_nll_t1", ref_nll_t1)
-            .opt("rev_kl_proxy", ref_nll_t1.map(|r| r - t1.nll));
         for (name, v) in SampleMetrics::columns().iter().zip(sm.values()) {
             row.opt(name, v);
         }
-        let (rep16, _) = rep_metrics(&val.rows, 16);
-        let (rep64, wrep64) = rep_metrics(&val.rows, 64);
-        row.opt("rep_16", rep16)
-            .opt("rep_64", rep64)
-            .opt("wrep_64", wrep64)
-            .opt("hits_at_1", hits_at_1(&val.rows));
-        if e.word_metrics {
-            let texts = t1
-                .samples
-                .iter()
-                .map(|s| scene.tokenizer.decode(s))
-                .collect::<Result<Vec<String>>>()?;
-            let words = word_metrics(&texts);
-            for (name, v) in WordMetrics::COLUMNS.iter().zip(words.values()) {
-                row.opt(name, v);
-            }
-        }
-        for (t, entropy, distinct) in extra {
-            row.num(&format!("fr_entropy_T{t}"), entropy)
-                .opt(&format!("distinct_4_T{t}"), distinct);
-        }
-        let loop_greedy = row.get("loop_frac_greedy").parse::<f64>().ok();
-        row.opt(
-            "alert",
-            cfg.alert.flag(t1.entropy, loop_greedy, self.h_ref()),
-        );
-        if let Some((entropy, distinct)) = nucleus {
-            row.num("fr_entropy_top_p", entropy)
-                .opt("distinct_4_top_p", distinct);
-        }
-        self.write_samples(step, scene.tokenizer, prompts, &t1.samples, &greedy.samples)?;
-        self.eval_s += clock.elapsed().as_secs_f64();
-        Ok(row)
     }
 
     /// `samples/[<prefix>]eval_<step>.jsonl`: prompt, continuation, decoding and stream seed per sample.
