@@ -57,92 +57,9 @@ fn check_cg(c: &mut Checker, max_kl: f64, cg_iters: usize, cg_damping: f64, tol:
 
 impl Validate for NpgConfig {
     fn validate(&self, c: &mut Checker) {
-        let known = ENV_IDS.iter().any(|(id, _)| *id == self.env.id);
-        let ids: Vec<&str> = ENV_IDS.iter().map(|(id, _)| *id).collect();
-        c.check(
-            "env.id",
-            known,
-            format!("unknown environment; known: {}", ids.join(", ")),
-        );
-        if let Some(cap) = self.env.max_episode_steps {
-            c.at_least("env.max_episode_steps", cap, 1);
-        }
-        c.at_least("total_steps", self.total_steps, 1);
-        c.at_least("num_envs", self.num_envs, 1);
-        c.at_least("rollout_len", self.rollout_len, 1);
-        c.at_least("minibatches", self.minibatches, 1);
-        let fits = self.num_envs.checked_mul(self.rollout_len).is_some();
-        c.relation(
-            "num_envs",
-            &["rollout_len"],
-            fits,
-            format!(
-                "num_envs × rollout_len = {} × {} does not fit in 64 bits",
-                self.num_envs, self.rollout_len
-            ),
-        );
-        if fits && self.batch_size() > 0 {
-            c.relation(
-                "minibatches",
-                &["num_envs", "rollout_len"],
-                self.minibatches <= self.batch_size(),
-                format!(
-                    "cannot exceed num_envs × rollout_len = {} × {} = {}, got {}",
-                    self.num_envs,
-                    self.rollout_len,
-                    self.batch_size(),
-                    self.minibatches
-                ),
-            );
-        }
-        c.at_least("epochs", self.epochs, 1);
-        c.check(
-            "gamma",
-            (0.0..=1.0).contains(&self.gamma),
-            "must be in [0, 1]",
-        );
-        c.check(
-            "gae_lambda",
-            (0.0..=1.0).contains(&self.gae_lambda),
-            "must be in [0, 1]",
-        );
-        c.check(
-            "ent_coef",
-            self.ent_coef.is_finite() && self.ent_coef >= 0.0,
-            "must be >= 0",
-        );
-        c.check(
-            "hidden",
-            self.hidden.iter().all(|&h| h > 0),
-            "widths must be >= 1",
-        );
-        c.check(
-            "critic.hidden",
-            self.critic.hidden.iter().all(|&h| h > 0),
-            "widths must be >= 1",
-        );
-        c.positive("critic.lr", self.critic.lr);
-        c.at_least("critic.epochs", self.critic.epochs, 1);
-        c.positive("critic.max_grad_norm", self.critic.max_grad_norm);
-        c.positive("obs_norm.clip", self.obs_norm.clip);
-        c.positive("reward_norm.clip", self.reward_norm.clip);
-        c.at_least("eval.episodes", self.eval.episodes, 1);
-        // Evaluation episode k is seeded `seed + eval.seed_offset + k`; a sum past 2^64 would
-        // wrap onto other seeds (the training envs' among them).
-        let last_eval_seed = self
-            .seed
-            .checked_add(self.eval.seed_offset)
-            .and_then(|s| s.checked_add(self.eval.episodes as u64));
-        c.relation(
-            "eval.seed_offset",
-            &["seed", "eval.episodes"],
-            last_eval_seed.is_some(),
-            format!(
-                "evaluation seeds seed + eval.seed_offset + k (k < eval.episodes) must fit in \
-                 64 bits: {} + {} + {} overflows",
-                self.seed, self.eval.seed_offset, self.eval.episodes
-            ),
-        );
+        check_env_and_batch(self, c);
+        check_coefficients(self, c);
+        check_eval_seeds(self, c);
         if let Some(t) = self.threshold {
             c.check(
                 "threshold",
@@ -163,40 +80,142 @@ impl Validate for NpgConfig {
             );
         }
         c.threads("torch_threads", self.torch_threads);
-        c.relation(
-            "cos_to_exact_every",
-            &["algo.kind"],
-            self.cos_to_exact_every == 0 || matches!(self.algo, Algo::Smac { .. }),
-            "the exact-Fisher diagnostic compares against SMAC's direction: needs algo.kind = smac",
-        );
-        if let Algo::NpgCg { .. } | Algo::Trpo { .. } = self.algo {
-            // The trust-region step is one full-batch CG solve on the plain surrogate (§3.4,
-            // §3.5): both keys were silently ignored.
-            c.relation(
-                "epochs",
-                &["algo.kind"],
-                self.epochs == 1,
-                format!(
-                    "must be 1 for algo.kind = {}: it makes one trust-region actor step per \
-                     batch (the critic's passes are critic.epochs), got {}",
-                    self.algo.name(),
-                    self.epochs
-                ),
-            );
-            c.relation(
-                "ent_coef",
-                &["algo.kind"],
-                self.ent_coef == 0.0,
-                format!(
-                    "must be 0 for algo.kind = {}: its surrogate has no entropy bonus \
-                     (spec §3.4), got {}",
-                    self.algo.name(),
-                    self.ent_coef
-                ),
-            );
-        }
+        check_algo_relations(self, c);
         check_norm_clips(self, c);
         validate_algo(&self.algo, c);
+    }
+}
+
+/// `env.*` and the batch shape: num_envs × rollout_len must fit, and hold every minibatch.
+fn check_env_and_batch(cfg: &NpgConfig, c: &mut Checker) {
+    let known = ENV_IDS.iter().any(|(id, _)| *id == cfg.env.id);
+    let ids: Vec<&str> = ENV_IDS.iter().map(|(id, _)| *id).collect();
+    c.check(
+        "env.id",
+        known,
+        format!("unknown environment; known: {}", ids.join(", ")),
+    );
+    if let Some(cap) = cfg.env.max_episode_steps {
+        c.at_least("env.max_episode_steps", cap, 1);
+    }
+    c.at_least("total_steps", cfg.total_steps, 1);
+    c.at_least("num_envs", cfg.num_envs, 1);
+    c.at_least("rollout_len", cfg.rollout_len, 1);
+    c.at_least("minibatches", cfg.minibatches, 1);
+    let fits = cfg.num_envs.checked_mul(cfg.rollout_len).is_some();
+    c.relation(
+        "num_envs",
+        &["rollout_len"],
+        fits,
+        format!(
+            "num_envs × rollout_len = {} × {} does not fit in 64 bits",
+            cfg.num_envs, cfg.rollout_len
+        ),
+    );
+    if fits && cfg.batch_size() > 0 {
+        c.relation(
+            "minibatches",
+            &["num_envs", "rollout_len"],
+            cfg.minibatches <= cfg.batch_size(),
+            format!(
+                "cannot exceed num_envs × rollout_len = {} × {} = {}, got {}",
+                cfg.num_envs,
+                cfg.rollout_len,
+                cfg.batch_size(),
+                cfg.minibatches
+            ),
+        );
+    }
+}
+
+/// Epochs, discounts, coefficients, network widths, the critic and the normalisers' clips.
+fn check_coefficients(cfg: &NpgConfig, c: &mut Checker) {
+    c.at_least("epochs", cfg.epochs, 1);
+    c.check(
+        "gamma",
+        (0.0..=1.0).contains(&cfg.gamma),
+        "must be in [0, 1]",
+    );
+    c.check(
+        "gae_lambda",
+        (0.0..=1.0).contains(&cfg.gae_lambda),
+        "must be in [0, 1]",
+    );
+    c.check(
+        "ent_coef",
+        cfg.ent_coef.is_finite() && cfg.ent_coef >= 0.0,
+        "must be >= 0",
+    );
+    c.check(
+        "hidden",
+        cfg.hidden.iter().all(|&h| h > 0),
+        "widths must be >= 1",
+    );
+    c.check(
+        "critic.hidden",
+        cfg.critic.hidden.iter().all(|&h| h > 0),
+        "widths must be >= 1",
+    );
+    c.positive("critic.lr", cfg.critic.lr);
+    c.at_least("critic.epochs", cfg.critic.epochs, 1);
+    c.positive("critic.max_grad_norm", cfg.critic.max_grad_norm);
+    c.positive("obs_norm.clip", cfg.obs_norm.clip);
+    c.positive("reward_norm.clip", cfg.reward_norm.clip);
+}
+
+/// Evaluation episodes, whose seeds must fit in 64 bits.
+fn check_eval_seeds(cfg: &NpgConfig, c: &mut Checker) {
+    c.at_least("eval.episodes", cfg.eval.episodes, 1);
+    // Evaluation episode k is seeded `seed + eval.seed_offset + k`; a sum past 2^64 would
+    // wrap onto other seeds (the training envs' among them).
+    let last_eval_seed = (cfg.seed)
+        .checked_add(cfg.eval.seed_offset)
+        .and_then(|s| s.checked_add(cfg.eval.episodes as u64));
+    c.relation(
+        "eval.seed_offset",
+        &["seed", "eval.episodes"],
+        last_eval_seed.is_some(),
+        format!(
+            "evaluation seeds seed + eval.seed_offset + k (k < eval.episodes) must fit in \
+             64 bits: {} + {} + {} overflows",
+            cfg.seed, cfg.eval.seed_offset, cfg.eval.episodes
+        ),
+    );
+}
+
+/// Keys only some algorithms read: refused where `algo.kind` would ignore them.
+fn check_algo_relations(cfg: &NpgConfig, c: &mut Checker) {
+    c.relation(
+        "cos_to_exact_every",
+        &["algo.kind"],
+        cfg.cos_to_exact_every == 0 || matches!(cfg.algo, Algo::Smac { .. }),
+        "the exact-Fisher diagnostic compares against SMAC's direction: needs algo.kind = smac",
+    );
+    if let Algo::NpgCg { .. } | Algo::Trpo { .. } = cfg.algo {
+        // The trust-region step is one full-batch CG solve on the plain surrogate (§3.4,
+        // §3.5): both keys were silently ignored.
+        c.relation(
+            "epochs",
+            &["algo.kind"],
+            cfg.epochs == 1,
+            format!(
+                "must be 1 for algo.kind = {}: it makes one trust-region actor step per \
+                 batch (the critic's passes are critic.epochs), got {}",
+                cfg.algo.name(),
+                cfg.epochs
+            ),
+        );
+        c.relation(
+            "ent_coef",
+            &["algo.kind"],
+            cfg.ent_coef == 0.0,
+            format!(
+                "must be 0 for algo.kind = {}: its surrogate has no entropy bonus \
+                 (spec §3.4), got {}",
+                cfg.algo.name(),
+                cfg.ent_coef
+            ),
+        );
     }
 }
 
