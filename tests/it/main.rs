@@ -159,6 +159,7 @@ mod prefixrl_train;
 mod progress_end;
 mod report;
 mod report_read;
+mod report_values;
 mod rl_vec_seed;
 mod spine_hostile;
 mod startup;
