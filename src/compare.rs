@@ -43,6 +43,9 @@ pub fn command(dirs: &[PathBuf]) -> Result<()> {
         runs.push(read_run(dir)?);
         configs.push(flat_config(dir)?);
     }
+    for note in crate::results::summary::unusable_notes(&runs) {
+        eprintln!("note: {note}");
+    }
     print!("{}", render(&runs, &configs));
     Ok(())
 }

@@ -147,7 +147,75 @@ pub fn copy_rows(
     let blank = blank.then_some((c.iter as u64, &EVAL_COLUMNS[..]));
     carry_rows_blanking(&dir.join("metrics.csv"), "iter", upto, blank, metrics)?;
     let upto = Upto::AtMost(c.tracker.env_steps as f64);
-    carry_rows(&dir.join("episodes.csv"), "env_steps", upto, episodes)
+    carry_rows(&dir.join("episodes.csv"), "env_steps", upto, episodes)?;
+    check_rows(dir, c)
+}
+
+/// The checkpoint's tracker against the rows just carried (see [`Tracker::check_rows`]): an
+/// edited evaluation, window of returns or `steps_to_threshold` is refused naming the file.
+fn check_rows(dir: &Path, c: &Checkpoint) -> Result<()> {
+    let upto = c.iter as f64;
+    let evals: Vec<(f64, f64, f64)> =
+        numbers(&dir.join("metrics.csv"), "iter", upto, &EVAL_COLUMNS[..2])?
+            .into_iter()
+            .filter_map(|(iter, cells)| Some((iter, cells[0]?, cells[1]?)))
+            .collect();
+    let upto = c.tracker.env_steps as f64;
+    let episodes: Vec<(f64, f64)> =
+        numbers(&dir.join("episodes.csv"), "env_steps", upto, &["return"])?
+            .into_iter()
+            .filter_map(|(steps, cells)| Some((steps, cells[0]?)))
+            .collect();
+    c.tracker.check_rows(&evals, &episodes).map_err(|why| {
+        usage(format!(
+            "resume_from: {}: {why}; it disagrees with the rows it continues (edited or \
+             damaged): start the run again, or continue it from a checkpoint it wrote",
+            dir.join(FILE).display()
+        ))
+    })
+}
+
+/// Rows of a CSV (its `key` at most `upto`, as carried) as the key and the cells of `columns`,
+/// an empty cell as None; a cell that is not a number is refused naming file and line.
+fn numbers(
+    path: &Path,
+    key: &str,
+    upto: f64,
+    columns: &[&str],
+) -> Result<Vec<(f64, Vec<Option<f64>>)>> {
+    let bad = |what: String| usage(format!("resume_from: {}: {what}", path.display()));
+    let file = crate::input::open_result(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let mut reader = csv::Reader::from_reader(file);
+    let header = reader.headers().map_err(|e| bad(e.to_string()))?.clone();
+    let at = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| bad(format!("has no `{name}` column")))
+    };
+    let key_at = at(key)?;
+    let cols: Vec<usize> = columns.iter().map(|c| at(c)).collect::<Result<_>>()?;
+    let mut out = Vec::new();
+    for (i, row) in reader.records().enumerate() {
+        let line = i + 2;
+        let row = row.map_err(|e| bad(format!("line {line}: {e}")))?;
+        let value = |at: usize| -> Result<Option<f64>> {
+            match row.get(at).unwrap_or("") {
+                "" => Ok(None),
+                cell => cell.parse().map(Some).map_err(|_| {
+                    bad(format!(
+                        "line {line}: `{}` is `{cell}`, not a number",
+                        &header[at]
+                    ))
+                }),
+            }
+        };
+        let Some(k) = value(key_at)?.filter(|k| *k <= upto) else {
+            continue;
+        };
+        out.push((k, cols.iter().map(|&c| value(c)).collect::<Result<_>>()?));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

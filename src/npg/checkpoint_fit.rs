@@ -32,7 +32,8 @@ pub fn check(saved: &Checkpoint, fresh: &Checkpoint, per_iter: usize) -> Result<
     if let Some(why) = mismatch(&a, &b, "") {
         return Err(anyhow!("{why}"));
     }
-    saved.tracker.check_counts(saved.iter, per_iter)
+    saved.tracker.check_counts(saved.iter, per_iter)?;
+    saved.tracker.check_values()
 }
 
 /// Where `saved` and `fresh` differ in shape: an array's length, an object's keys, a part

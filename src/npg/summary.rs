@@ -131,6 +131,86 @@ impl Tracker {
         Ok(())
     }
 
+    /// An error naming the first value of a checkpoint's tracker no run records: a negative
+    /// update time (it entered `mean_update_ms`) or a negative evaluation spread.
+    pub fn check_values(&self) -> anyhow::Result<()> {
+        if let Some((i, ms)) = self.update_ms.iter().enumerate().find(|(_, m)| **m < 0.0) {
+            anyhow::bail!("`tracker.update_ms[{i}]` is {ms}, but it is a time (≥ 0 ms)");
+        }
+        if let Some((i, (_, sd))) = self.evals.iter().enumerate().find(|(_, e)| e.1 < 0.0) {
+            anyhow::bail!("`tracker.evals[{i}]` has the standard deviation {sd} (< 0)");
+        }
+        Ok(())
+    }
+
+    /// An error when the tracker disagrees with the rows its run wrote up to the checkpoint:
+    /// `evals` (iteration, mean, std of each evaluation in metrics.csv) and `episodes` (env
+    /// steps and return of each row of episodes.csv). The continued run's summary
+    /// (`best_eval_mean`, `eval_auc`, `final_ma100`, `steps_to_threshold`) comes from the
+    /// tracker, so an edited one would disagree with the rows it is carried beside.
+    pub fn check_rows(
+        &self,
+        evals: &[(f64, f64, f64)],
+        episodes: &[(f64, f64)],
+    ) -> Result<(), String> {
+        let same = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
+        if self.evals.len() != evals.len() {
+            return Err(format!(
+                "`tracker.evals` holds {} evaluations, metrics.csv has {} up to the checkpoint",
+                self.evals.len(),
+                evals.len()
+            ));
+        }
+        for (i, ((m, sd), (iter, rm, rsd))) in self.evals.iter().zip(evals).enumerate() {
+            if !same(*m, *rm) || !same(*sd, *rsd) {
+                return Err(format!(
+                    "`tracker.evals[{i}]` is mean {m}, std {sd}, but metrics.csv has mean {rm}, \
+                     std {rsd} at iter {iter}"
+                ));
+            }
+        }
+        let mut replay = Tracker {
+            window: VecDeque::with_capacity(100),
+            steps_to_threshold: None,
+            ..self.clone()
+        };
+        for &(steps, ret) in episodes {
+            if replay.window.len() == 100 {
+                replay.window.pop_front();
+            }
+            replay.window.push_back(ret);
+            if replay.steps_to_threshold.is_none()
+                && replay.ma100().is_some_and(|m| m >= self.threshold)
+            {
+                replay.steps_to_threshold = Some(steps as usize);
+            }
+        }
+        let window_same = replay.window.len() == self.window.len()
+            && replay
+                .window
+                .iter()
+                .zip(&self.window)
+                .all(|(a, b)| same(*a, *b));
+        if !window_same {
+            return Err(format!(
+                "`tracker.window` holds {} returns that are not the last {} of episodes.csv",
+                self.window.len(),
+                replay.window.len()
+            ));
+        }
+        if replay.steps_to_threshold != self.steps_to_threshold {
+            let text = |s: Option<usize>| s.map_or("null".to_string(), |s| s.to_string());
+            return Err(format!(
+                "`tracker.steps_to_threshold` is {}, but the episodes of episodes.csv make it {} \
+                 (the first env step where the 100-episode mean return reaches {})",
+                text(self.steps_to_threshold),
+                text(replay.steps_to_threshold),
+                self.threshold
+            ));
+        }
+        Ok(())
+    }
+
     fn ma100(&self) -> Option<f64> {
         (!self.window.is_empty())
             .then(|| self.window.iter().sum::<f64>() / self.window.len() as f64)

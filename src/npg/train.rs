@@ -264,11 +264,11 @@ where
             .and_then(|()| super::checkpoint_state::check(&ckpt, &fresh, cfg));
         fits.and_then(|()| trainer.restore(&ckpt)).map_err(|e| {
             crate::error::usage(format!(
-                "resume_from: the checkpoint of {} does not fit this config: {e:#}; continue a \
+                "resume_from: the checkpoint {} does not fit this config: {e:#}; continue a \
                  run with its own config (`lab npg-rank1 --resume RUN_DIR` reads its \
                  config.yaml; `total_steps` may be raised), or start it again if this \
                  checkpoint.json was damaged",
-                dir.display()
+                dir.join(checkpoint::FILE).display()
             ))
         })?;
         checkpoint::copy_rows(dir, &ckpt, &mut metrics, &mut episodes)?;

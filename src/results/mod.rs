@@ -8,3 +8,4 @@ pub mod paired;
 pub mod record;
 pub mod runs;
 pub mod stats;
+pub mod summary;

@@ -2,6 +2,7 @@
 //! gives its cells in grid order; any other dir groups run dirs (those with meta.json) by parent.
 use super::by_config;
 use super::record::{value_text, StudyRecord};
+use super::summary::{self, Entries};
 use crate::error::usage;
 use anyhow::{Context, Result};
 use serde_yaml_ng::Value;
@@ -14,8 +15,12 @@ pub struct RunInfo {
     pub status: String,
     pub error: Option<String>,
     pub subcommand: Option<String>,
-    /// Numeric (and boolean, as 0/1) entries of summary.json, in file order.
+    /// Finite numeric (and boolean, as 0/1) entries of summary.json, in file order.
     pub summary: Vec<(String, f64)>,
+    /// Entries of summary.json that are numbers but not finite (left out of `summary`).
+    pub non_finite: Vec<(String, f64)>,
+    /// Text entries of summary.json (a note names those where a number was expected).
+    pub texts: Vec<(String, String)>,
 }
 
 impl RunInfo {
@@ -26,6 +31,8 @@ impl RunInfo {
             error: None,
             subcommand: None,
             summary: Vec::new(),
+            non_finite: Vec::new(),
+            texts: Vec::new(),
         }
     }
     pub fn completed(&self) -> bool {
@@ -124,6 +131,7 @@ pub fn collect(root: &Path) -> Result<Collection> {
             by_config::split(cells, &mut notes)
         }
     };
+    notes.extend(summary::unusable_notes(cells.iter().flat_map(|c| &c.runs)));
     if cells
         .iter()
         .all(|c| c.runs.is_empty() && c.missing.is_empty())
@@ -288,7 +296,7 @@ pub fn read_run(dir: &Path) -> Result<RunInfo> {
                 Some(e) => format!("{e}; {why}"),
                 None => why,
             });
-            Vec::new()
+            Entries::default()
         }
     };
     Ok(RunInfo {
@@ -296,7 +304,9 @@ pub fn read_run(dir: &Path) -> Result<RunInfo> {
         status,
         error,
         subcommand: text("subcommand"),
-        summary,
+        summary: summary.numbers,
+        non_finite: summary.non_finite,
+        texts: summary.texts,
     })
 }
 
@@ -310,7 +320,7 @@ pub fn broken_completed(dir: &Path) -> Option<String> {
 /// The numbers of a run's summary.json (none when an unfinished run has none), or why they
 /// cannot be read: every run's summary is a JSON object, so anything else is a damaged file,
 /// and every `completed` run wrote one.
-fn read_summary(dir: &Path, completed: bool) -> std::result::Result<Vec<(String, f64)>, String> {
+fn read_summary(dir: &Path, completed: bool) -> std::result::Result<Entries, String> {
     let path = dir.join("summary.json");
     let value = match read_yaml_like(&path) {
         // Every run that completes writes one: a completed run without it lost its numbers.
@@ -320,7 +330,7 @@ fn read_summary(dir: &Path, completed: bool) -> std::result::Result<Vec<(String,
                 path.display()
             ))
         }
-        Ok(None) => return Ok(Vec::new()),
+        Ok(None) => return Ok(Entries::default()),
         Ok(Some(v)) => v,
         Err(e) => return Err(format!("{e:#}")),
     };
@@ -338,7 +348,7 @@ fn read_summary(dir: &Path, completed: bool) -> std::result::Result<Vec<(String,
             path.display()
         ));
     }
-    Ok(numeric_entries(&value))
+    Ok(summary::entries(&value))
 }
 
 /// A `running` run whose writing process is gone (killed, out of memory, machine rebooted):
@@ -360,44 +370,4 @@ fn read_yaml_like(path: &Path) -> Result<Option<Value>> {
     let value = serde_yaml_ng::from_str(&text)
         .map_err(|e| usage(format!("{}: unreadable JSON: {e}", path.display())))?;
     Ok(Some(value))
-}
-
-/// Numbers and booleans (as 0/1) of a summary, nested objects flattened to `a.b` names.
-fn numeric_entries(v: &Value) -> Vec<(String, f64)> {
-    let mut out = Vec::new();
-    flatten_numbers("", v, &mut out);
-    out
-}
-
-fn flatten_numbers(prefix: &str, v: &Value, out: &mut Vec<(String, f64)>) {
-    match v {
-        Value::Number(n) => out.extend(n.as_f64().map(|x| (prefix.to_string(), x))),
-        Value::Bool(b) => out.push((prefix.to_string(), f64::from(u8::from(*b)))),
-        Value::Mapping(map) => {
-            for (k, v) in map {
-                let Some(k) = k.as_str() else { continue };
-                let name = if prefix.is_empty() {
-                    k.to_string()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten_numbers(&name, v, out);
-            }
-        }
-        _ => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn summary_numbers_in_file_order_with_nested_names() {
-        let v = serde_yaml_ng::from_str(
-            r#"{"z": 1, "ok": true, "s": "x", "a": {"b": 2.5, "c": null}}"#,
-        )
-        .unwrap();
-        let got = super::numeric_entries(&v);
-        let want = [("z", 1.0), ("ok", 1.0), ("a.b", 2.5)].map(|(k, v)| (k.to_string(), v));
-        assert_eq!(got, want);
-    }
 }

@@ -19,6 +19,50 @@ pub struct VecEnvState {
     pub ep_len: Vec<usize>,
 }
 
+/// The largest magnitude a saved env state or observation may hold: MuJoCo's `mjMAXVAL`, past
+/// which it calls a simulation unstable and resets it; the classic-control states stay far
+/// below it (clipped velocities, terminated episodes).
+pub const MAX_STATE_VALUE: f64 = 1e10;
+
+impl VecEnvState {
+    /// An error naming the first value no run saves: a state or observation value that is not
+    /// finite or beyond [`MAX_STATE_VALUE`], or a non-finite episode return. An edited one was
+    /// carried on: its physics overflowed into NaN observations, or its return into the rows.
+    pub fn check_values(&self) -> Result<()> {
+        let bounded = |v: f64| v.is_finite() && v.abs() <= MAX_STATE_VALUE;
+        for (i, env) in self.envs.iter().enumerate() {
+            if let Some((j, v)) = env.state.iter().enumerate().find(|(_, v)| !bounded(**v)) {
+                anyhow::bail!(
+                    "`venv.envs[{i}].state[{j}]` is {}, but no env reaches a state value that \
+                     is not finite or beyond ±{MAX_STATE_VALUE:e}",
+                    crate::run::fmt_num(*v)
+                );
+            }
+        }
+        if let Some((j, v)) = self
+            .obs
+            .iter()
+            .enumerate()
+            .find(|(_, v)| !bounded(**v as f64))
+        {
+            anyhow::bail!(
+                "`venv.obs[{j}]` is {}, but no env observes a value that is not finite or \
+                 beyond ±{MAX_STATE_VALUE:e}",
+                crate::run::fmt_num(f64::from(*v))
+            );
+        }
+        if let Some((j, v)) = self
+            .ep_return
+            .iter()
+            .enumerate()
+            .find(|(_, v)| !v.is_finite())
+        {
+            anyhow::bail!("`venv.ep_return[{j}]` is {v}, but a return is a finite sum of rewards");
+        }
+        Ok(())
+    }
+}
+
 /// A training episode that finished during the last `step`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EpisodeEnd {
@@ -123,6 +167,7 @@ impl VecEnv {
             saved.envs.len(),
             self.envs.len()
         );
+        saved.check_values()?;
         for (i, (e, s)) in self.envs.iter_mut().zip(&saved.envs).enumerate() {
             e.load(s).with_context(|| format!("venv.envs[{i}]"))?;
         }

@@ -21,18 +21,26 @@ pub struct Follower {
     states: Vec<TaskState>,
     interval: Duration,
     quiet: bool,
+    /// The state of a run nothing started: `not-submitted` in a Slurm study (one with a
+    /// `slurm/` folder), `not-started` in a local one (no scheduler to submit it to).
+    unstarted: TaskState,
 }
 
 impl Follower {
     pub fn new(dir: &Path, tasks: Vec<Task>, interval: Duration, quiet: bool) -> Result<Follower> {
         let n = tasks.len();
+        let unstarted = match dir.join(slurm_job::SLURM_DIR).is_dir() {
+            true => TaskState::NotSubmitted,
+            false => TaskState::NotStarted,
+        };
         let mut f = Follower {
             dir: dir.canonicalize()?,
             tasks,
             latest: vec![None; n],
-            states: vec![TaskState::NotSubmitted; n],
+            states: vec![unstarted.clone(); n],
             interval,
             quiet,
+            unstarted,
         };
         for sub in slurm_job::read_submissions(dir)? {
             f.note_submission(&sub);
@@ -89,7 +97,7 @@ impl Follower {
                     Ok(Some((s, _))) => {
                         TaskState::Unreadable(format!("meta.json has the unknown status `{s}`"))
                     }
-                    Ok(None) => TaskState::NotSubmitted,
+                    Ok(None) => self.unstarted.clone(),
                     Err(why) => TaskState::Unreadable(why),
                 };
                 continue;
@@ -177,7 +185,7 @@ impl Follower {
         }
         super::runner::refuse_if_written(run_dir)?;
         super::runner::set_aside_attempt(run_dir)?;
-        self.states[i] = TaskState::NotSubmitted;
+        self.states[i] = self.unstarted.clone();
         Ok(())
     }
 
@@ -224,7 +232,7 @@ impl Follower {
             count("failed"),
             count("interrupted"),
         );
-        for label in ["unreadable", "not-submitted"] {
+        for label in ["unreadable", "not-submitted", "not-started"] {
             let n = count(label);
             if n > 0 {
                 line.push_str(&format!(", {n} {}", label.replace('-', " ")));

@@ -12,8 +12,10 @@ use std::process::Command;
 /// Where one run of the study is.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TaskState {
-    /// No submission includes it yet.
+    /// A Slurm study's run that no submission includes yet.
     NotSubmitted,
+    /// A local study's run that was never started (no `meta.json`).
+    NotStarted,
     /// Queued; the scheduler's reason (Priority, Resources, JobArrayTaskLimit, ...).
     Pending(String),
     Running,
@@ -46,6 +48,7 @@ impl TaskState {
     pub fn label(&self) -> &'static str {
         match self {
             TaskState::NotSubmitted => "not-submitted",
+            TaskState::NotStarted => "not-started",
             TaskState::Pending(_) => "pending",
             TaskState::Running => "running",
             TaskState::Completed => "completed",

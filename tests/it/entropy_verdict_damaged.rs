@@ -73,3 +73,37 @@ fn entropy_report_leaves_out_a_run_without_config_yaml() {
         &["config.yaml is missing"],
     );
 }
+
+/// Two runs of one (arch, condition, seed) (a run's config.yaml edited to another's seed): the
+/// analysis used one and sweep.csv listed both. The second is left out with a note naming
+/// both folders; sweep.csv has one row per (arch, condition, seed).
+#[test]
+fn entropy_report_leaves_out_a_repeated_arch_condition_seed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("sweep");
+    write_study(&root, &|s| 0.2 + 0.01 * s as f64, &calm_when_stabilised);
+    let cell = root.join("model.kind=gpt,condition=plain");
+    let config = "seed: 0\nmodel:\n  kind: gpt\ncondition: plain\n";
+    std::fs::write(cell.join("seed-1/config.yaml"), config).unwrap();
+    let (_, md) = report(&root);
+    let note = md
+        .lines()
+        .find(|l| l.contains(&format!("{}: left out: ", cell.join("seed-1").display())))
+        .unwrap_or_else(|| panic!("no note on the repeat: {md}"));
+    let first = cell.join("seed-0").display().to_string();
+    assert!(
+        note.contains("repeats arch `gpt`, condition `plain`, seed 0 of") && note.contains(&first),
+        "{note}"
+    );
+    let (header, rows) = read_csv(&root.join("sweep.csv"));
+    assert_eq!(rows.len(), 29, "the repeat is left out: {rows:?}");
+    let key = |r: &Vec<String>| ["arch", "condition", "seed"].map(|c| r[col(&header, c)].clone());
+    let mut keys: Vec<[String; 3]> = rows.iter().map(key).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(
+        keys.len(),
+        rows.len(),
+        "one row per (arch, condition, seed)"
+    );
+}

@@ -56,6 +56,8 @@ fn run(dir: &Path, name: &str, task: &str, optimizer: &str, acc: f64, status: &s
         error: None,
         subcommand: Some("grng".into()),
         summary: vec![("final_test_acc".into(), acc)],
+        non_finite: Vec::new(),
+        texts: Vec::new(),
     }
 }
 

@@ -6,13 +6,13 @@ use std::path::Path;
 use std::process::Output;
 
 /// `lab npg-rank1 ARGS --quiet --threads 1` in `dir`.
-fn npg(dir: &Path, args: &[&str]) -> Output {
+pub fn npg(dir: &Path, args: &[&str]) -> Output {
     let all = [&["npg-rank1"], args, &["--quiet", "--threads", "1"]].concat();
     lab(dir, &all)
 }
 
 /// A finished smoke run of 1024 steps in `dir/a` (with its checkpoint); the smoke config's path.
-fn smoke_run_a(dir: &Path) -> String {
+pub fn smoke_run_a(dir: &Path) -> String {
     let smoke = config("smoke");
     let args = [
         "--config",

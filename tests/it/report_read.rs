@@ -4,7 +4,7 @@ use crate::common::*;
 use std::path::Path;
 
 /// A finished run dir written by hand: meta.json, config.yaml and summary.json.
-fn fake_run(dir: &Path, config: &str, summary: &str) {
+pub fn fake_run(dir: &Path, config: &str, summary: &str) {
     std::fs::create_dir_all(dir).unwrap();
     let meta = r#"{"status": "completed", "subcommand": "decompose"}"#;
     std::fs::write(dir.join("meta.json"), meta).unwrap();

@@ -233,7 +233,9 @@ fn a_bad_value_in_the_study_block_names_its_key() {
 }
 
 /// `lab status` keeps its columns aligned when a run is `not-submitted` (13 characters, wider
-/// than the 11 the state column had): each row's detail starts where the header's does.
+/// than the 11 the state column had): each row's detail starts where the header's does. The
+/// label is a Slurm study's (one with a `slurm/` folder, as `--executor slurm` writes before
+/// it submits anything); a local study's unstarted run is `not-started`.
 #[test]
 fn status_columns_stay_aligned_with_a_not_submitted_run() {
     let tmp = tempfile::tempdir().unwrap();
@@ -242,6 +244,7 @@ fn status_columns_stay_aligned_with_a_not_submitted_run() {
     let out = decompose_study(dir, "s", "{matrix.n: [8, 10]}", "[0]", &quiet);
     assert_eq!(code(&out), 0, "{}", text(&out));
     std::fs::remove_dir_all(dir.join("st/matrix.n=10")).unwrap();
+    std::fs::create_dir(dir.join("st/slurm")).unwrap();
     let out = lab(dir, &["status", "st"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();

@@ -2,8 +2,9 @@
 //! and counts that add up to the number of runs.
 use crate::common::*;
 
-/// A run whose meta.json is damaged is `unreadable` with the reason, and counted; a run never
-/// started is `not-submitted`, and counted too.
+/// A run whose meta.json is damaged is `unreadable` with the reason, and counted; a run of
+/// this local study never started is `not-started` (it was `not-submitted`, a Slurm word for a
+/// study no scheduler was ever asked about), and counted too.
 #[test]
 fn status_shows_an_unreadable_meta_json_and_counts_it() {
     let tmp = tempfile::tempdir().unwrap();
@@ -34,11 +35,12 @@ fn status_shows_an_unreadable_meta_json_and_counts_it() {
         bad.contains("unreadable") && bad.contains("meta.json is not valid JSON"),
         "{shown}"
     );
-    assert!(row("2").contains("not-submitted"), "{shown}");
+    assert!(row("2").contains("not-started"), "{shown}");
+    assert!(!shown.contains("submitted"), "{shown}");
     assert!(
         shown.contains(
             "1 completed, 0 running, 0 pending, 0 failed, 0 interrupted, 1 unreadable, \
-             1 not submitted (of 3 runs)"
+             1 not started (of 3 runs)"
         ),
         "{shown}"
     );

@@ -113,11 +113,34 @@ pub fn study_runs(c: &Collection) -> Result<(Vec<StudyRun>, Vec<String>)> {
     }
     for run in runs.into_iter().filter(|r| r.completed()) {
         match record(run) {
-            Ok(r) => records.push(r),
+            Ok(r) => match first_of(&records, &r.record) {
+                // The pairing takes one run per (arch, condition, seed): a second one was
+                // ignored there without a word, yet written to sweep.csv as a second row.
+                Some(first) => notes.push(format!(
+                    "{}: left out: it repeats arch `{}`, condition `{}`, seed {} of {}, and \
+                     each (arch, condition, seed) enters the verdicts once; move one of the \
+                     two out of the folder",
+                    run.dir.display(),
+                    r.record.arch,
+                    r.record.condition,
+                    r.record.seed,
+                    first.display()
+                )),
+                None => records.push(r),
+            },
             Err(why) => notes.push(format!("{}: left out: {why}", run.dir.display())),
         }
     }
     Ok((records, notes))
+}
+
+/// The run already kept with `r`'s arch, condition and seed, if any.
+fn first_of<'a>(kept: &'a [StudyRun], r: &RunRecord) -> Option<&'a Path> {
+    kept.iter()
+        .find(|k| {
+            (&k.record.arch, &k.record.condition, k.record.seed) == (&r.arch, &r.condition, r.seed)
+        })
+        .map(|k| k.dir.as_path())
 }
 
 /// A run's record, or why it has none: a config.yaml missing, not YAML or without the keys, a

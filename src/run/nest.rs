@@ -1,0 +1,67 @@
+//! Runs and studies are never created inside another run's folder: `report`, `plot` and
+//! `compare` take a folder with meta.json for one run and look no further into it, so a run or
+//! study below one would never be listed, and `--force` over the outer run would move it away.
+use crate::error::usage;
+use anyhow::Result;
+use std::path::{Component, Path, PathBuf};
+
+/// A usage error when a folder above `dir` (the cwd's included, for a relative `dir`) is a
+/// lab run (has a meta.json). `what` is `run` or `study`; `from_out` says whether `dir` came
+/// from `--out`.
+pub fn no_run_above(dir: &Path, what: &str, from_out: bool) -> Result<()> {
+    let full = resolved(dir);
+    let Some(run) = full
+        .ancestors()
+        .skip(1)
+        .find(|a| a.join("meta.json").exists())
+    else {
+        return Ok(());
+    };
+    let given = if from_out { "--out " } else { "" };
+    Err(usage(format!(
+        "cannot create the {what} directory {given}{} inside the lab run {} (it has a \
+         meta.json): report, plot and a study's --resume take that folder for one run and would \
+         never see this {what}, and --force over that run would move it away; pick a folder \
+         outside it",
+        dir.display(),
+        run.display()
+    )))
+}
+
+/// `dir` as an absolute path: its deepest existing folder with links resolved, then the rest.
+fn resolved(dir: &Path) -> PathBuf {
+    let base = std::env::current_dir().unwrap_or_default().join(dir);
+    let mut rest = Vec::new();
+    let mut at = base.as_path();
+    loop {
+        if let Ok(real) = at.canonicalize() {
+            let mut out = real;
+            for part in rest.iter().rev() {
+                match part {
+                    Component::ParentDir => {
+                        out.pop();
+                    }
+                    Component::Normal(p) => out.push(p),
+                    _ => {}
+                }
+            }
+            return out;
+        }
+        let (Some(parent), Some(last)) = (at.parent(), at.components().next_back()) else {
+            return base;
+        };
+        rest.push(last);
+        at = parent;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_missing_tail_is_kept_after_the_existing_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().canonicalize().unwrap();
+        let got = super::resolved(&tmp.path().join("a/b/../c"));
+        assert_eq!(got, real.join("a/c"));
+    }
+}
