@@ -33,9 +33,8 @@ impl VecEnvState {
         for (i, env) in self.envs.iter().enumerate() {
             if let Some((j, v)) = env.state.iter().enumerate().find(|(_, v)| !bounded(**v)) {
                 anyhow::bail!(
-                    "`venv.envs[{i}].state[{j}]` is {}, but no env reaches a state value that \
-                     is not finite or beyond ±{MAX_STATE_VALUE:e}",
-                    crate::run::fmt_num(*v)
+                    "`venv.envs[{i}].state[{j}]` is {v:e}, but no env reaches a state value \
+                     that is not finite or beyond ±{MAX_STATE_VALUE:e}"
                 );
             }
         }
@@ -46,9 +45,8 @@ impl VecEnvState {
             .find(|(_, v)| !bounded(**v as f64))
         {
             anyhow::bail!(
-                "`venv.obs[{j}]` is {}, but no env observes a value that is not finite or \
-                 beyond ±{MAX_STATE_VALUE:e}",
-                crate::run::fmt_num(f64::from(*v))
+                "`venv.obs[{j}]` is {v:e}, but no env observes a value that is not finite or \
+                 beyond ±{MAX_STATE_VALUE:e}"
             );
         }
         if let Some((j, v)) = self
