@@ -1,19 +1,21 @@
 //! Runs and studies are never created inside another run's folder: `report`, `plot` and
 //! `compare` take a folder with meta.json for one run and look no further into it, so a run or
 //! study below one would never be listed, and `--force` over the outer run would move it away.
+use super::owner::read_meta;
 use crate::error::usage;
 use anyhow::Result;
 use std::path::{Component, Path, PathBuf};
 
 /// A usage error when a folder above `dir` (the cwd's included, for a relative `dir`) is a
-/// lab run (has a meta.json). `what` is `run` or `study`; `from_out` says whether `dir` came
+/// lab run (has a meta.json that lab wrote: JSON with `lab_version`; another tool's meta.json
+/// in a parent folder does not count). `what` is `run` or `study`; `from_out` says whether `dir` came
 /// from `--out`.
 pub fn no_run_above(dir: &Path, what: &str, from_out: bool) -> Result<()> {
     let full = resolved(dir);
     let Some(run) = full
         .ancestors()
         .skip(1)
-        .find(|a| a.join("meta.json").exists())
+        .find(|a| read_meta(a).is_some_and(|m| m.get("lab_version").is_some()))
     else {
         return Ok(());
     };

@@ -1,7 +1,7 @@
 //! A run or study created inside another run's folder (`--out` into a run, or `lab` started
 //! from inside one): `report`, `plot` and `compare` take a folder with meta.json for one run
 //! and never look inside it, so the nested one was written where nothing would list it. Refused
-//! now (exit 2, nothing written), saying why.
+//! now (exit 2, nothing written), saying why; a folder whose meta.json another tool wrote is no run.
 use crate::common::*;
 
 const CONFIG: &str = "matrix: {kind: random-spd, n: 8, condition: 10.0}\n\
@@ -23,8 +23,12 @@ fn runs_and_studies_inside_a_run_folder_are_refused() {
     };
     let o = run(dir, "a");
     assert_eq!(code(&o), 0, "{}", text(&o));
-    // A folder that is no run may hold runs.
+    // A folder that is no run may hold runs, also when another tool's meta.json lies there.
     let o = run(dir, "plain/b");
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    std::fs::create_dir(dir.join("other")).unwrap();
+    std::fs::write(dir.join("other/meta.json"), "{\"tool\": \"not lab\"}").unwrap();
+    let o = run(dir, "other/c");
     assert_eq!(code(&o), 0, "{}", text(&o));
     let real = dir.canonicalize().unwrap().join("a");
     let why = format!("inside the lab run {} (it has a meta.json)", real.display());
