@@ -55,8 +55,10 @@ fn flatten(prefix: &str, v: &Value, out: &mut Entries) {
 
 /// One note per run whose summary.json holds an entry that reads as no number although one was
 /// expected: a non-finite number, or text where other runs have a number under the same key
-/// or that spells a number (`"NaN"`, `"Infinity"`, `"0.5"`, as some JSON writers emit). Such
-/// an entry counts as not reported: the note names the file and the keys.
+/// or that spells a non-finite one (`"NaN"`, `"Infinity"`, as some JSON writers emit). Such
+/// an entry counts as not reported: the note names the file and the keys. Other text is a
+/// label, even where it happens to parse as a number (a hex id such as grng's `run_id` may be
+/// `"123456789012"` or `"12e456789012"`).
 pub fn unusable_notes<'a>(runs: impl IntoIterator<Item = &'a RunInfo> + Clone) -> Vec<String> {
     let numeric: std::collections::HashSet<&str> = runs
         .clone()
@@ -74,7 +76,7 @@ pub fn unusable_notes<'a>(runs: impl IntoIterator<Item = &'a RunInfo> + Clone) -
         bad.extend(
             run.texts
                 .iter()
-                .filter(|(k, s)| numeric.contains(k.as_str()) || s.trim().parse::<f64>().is_ok())
+                .filter(|(k, s)| numeric.contains(k.as_str()) || spells_non_finite(s))
                 .map(|(k, s)| match s.trim().parse::<f64>() {
                     // `1e999` (too large for a number, so read as text), `NaN`, `Infinity`.
                     Ok(v) if !v.is_finite() => format!("`{k}` is {}", s.trim()),
@@ -93,6 +95,13 @@ pub fn unusable_notes<'a>(runs: impl IntoIterator<Item = &'a RunInfo> + Clone) -
         ));
     }
     notes
+}
+
+/// `NaN`, `inf`, `-Infinity` and the like (any case, optional sign): how JSON writers that allow
+/// them spell non-finite numbers.
+fn spells_non_finite(text: &str) -> bool {
+    let t = text.trim().trim_start_matches(['+', '-']).to_ascii_lowercase();
+    matches!(t.as_str(), "nan" | "inf" | "infinity")
 }
 
 #[cfg(test)]
