@@ -332,4 +332,6 @@ fn dedup(records: &[RunRecord]) -> (Vec<RunRecord>, Vec<String>) {
 }
 
 #[cfg(test)]
+mod h2_tests;
+#[cfg(test)]
 mod tests;
