@@ -1,0 +1,71 @@
+//! Hostile optimizer settings for `lab grng`: keys that the optimizer kind (or its other
+//! settings) never reads, and parameter groups that take no parameter, are exit-2 usage errors
+//! naming the key, with no run folder left. Before, each trained as if the key were absent and
+//! exited 0.
+use crate::common::*;
+use std::path::Path;
+
+/// `sets` (plus a 2-step budget) on configs/grng/smoke.yaml: exit 2, each of `needles` in
+/// stderr, no `out` folder.
+fn refused(dir: &Path, sets: &[&str], needles: &[&str]) {
+    let all = [sets, &["train.steps=2", "assert=null"]].concat();
+    let o = grng_smoke(dir, "out", &all);
+    assert_refused(&o, &format!("{sets:?}"), needles, &dir.join("out"));
+}
+
+/// `sets` (plus a 2-step budget) on configs/grng/smoke.yaml run and exit 0.
+fn runs(dir: &Path, out: &str, sets: &[&str]) {
+    let all = [sets, &["train.steps=2", "assert=null"]].concat();
+    let o = grng_smoke(dir, out, &all);
+    assert_eq!(code(&o), 0, "{sets:?}: {}", text(&o));
+}
+
+#[test]
+fn grng_optimizer_keys_the_kind_does_not_read_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[&str]); 7] = [
+        // Plain K-FAC has no gradient regularization: rho 0.5 trained plain K-FAC.
+        (
+            "optimizer={kind: kfac, rho: 0.5}",
+            &["optimizer.rho", "kind kfac has no gradient regularization"],
+        ),
+        (
+            "optimizer={kind: reng, gr_norm: per_layer}",
+            &["optimizer.gr_norm", "only kind ring reads it"],
+        ),
+        (
+            "optimizer={kind: kfac, newton_cold: 80}",
+            &["optimizer.newton_cold", "inverse is eigen"],
+        ),
+        (
+            "optimizer={kind: ring, inverse: eigen, newton_warm: 9}",
+            &["optimizer.newton_warm", "set inverse: newton"],
+        ),
+        (
+            "optimizer={kind: rkalman, cov: dense, fallback_lr: 0.1}",
+            &["optimizer.fallback_lr", "cov: kron only"],
+        ),
+        (
+            "optimizer={kind: sgd, momentum: 0, dampening: 0.5}",
+            &["optimizer.dampening", "momentum is 0"],
+        ),
+        (
+            "optimizer={kind: adamw, groups: [{name: h, patterns: [fc2], flags: {kfac: true}}]}",
+            &["optimizer.groups", "group `h` sets flags.kfac"],
+        ),
+    ];
+    for (set, needles) in cases {
+        refused(tmp.path(), &[set], needles);
+    }
+    // The same keys where they are read still run.
+    runs(
+        tmp.path(),
+        "ring",
+        &["optimizer={kind: ring, gr_norm: per_layer, newton_warm: 9}"],
+    );
+    runs(
+        tmp.path(),
+        "sgd",
+        &["optimizer={kind: sgd, momentum: 0.5, dampening: 0.5}"],
+    );
+}
