@@ -69,3 +69,26 @@ fn grng_optimizer_keys_the_kind_does_not_read_are_refused() {
         &["optimizer={kind: sgd, momentum: 0.5, dampening: 0.5}"],
     );
 }
+
+#[test]
+fn grng_an_optimizer_group_that_takes_no_parameter_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A typo in a pattern, and a group shadowed by an earlier one (first match wins): the
+    // group was dropped and the run trained without its lr_mult.
+    for set in [
+        "optimizer={kind: adamw, groups: [{name: head, patterns: [fc_2], lr_mult: 0.1}]}",
+        "optimizer={kind: sgd, groups: [{name: a, patterns: [fc]}, {name: b, patterns: [fc2]}]}",
+        "optimizer={kind: sophia, groups: [{name: head, patterns: [head], lr_mult: 0.1}]}",
+    ] {
+        refused(
+            tmp.path(),
+            &[set],
+            &["optimizer.groups", "match no parameter", "\"fc2.weight\""],
+        );
+    }
+    runs(
+        tmp.path(),
+        "head",
+        &["optimizer={kind: adamw, groups: [{name: head, patterns: [fc2], lr_mult: 0.1}]}"],
+    );
+}
