@@ -92,3 +92,34 @@ fn grng_an_optimizer_group_that_takes_no_parameter_is_refused() {
         &["optimizer={kind: adamw, groups: [{name: head, patterns: [fc2], lr_mult: 0.1}]}"],
     );
 }
+
+/// A sweep study (one task, several cells per optimizer kind) that also varies a key outside
+/// `optimizer:`: `lab report` still ranks the cells, but writes no best-settings.yaml or
+/// paper-tuned.yaml, naming the key. Before, it wrote them from the winners' optimizer
+/// sections alone, so the "tuned" grid ran each optimizer at paper.yaml's value of the key
+/// (here: SGD's winner was a cosine cell, the tuned grid ran it with a constant schedule).
+#[test]
+fn grng_a_sweep_that_varies_keys_outside_the_optimizer_writes_no_tuned_grid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let study = "torch_threads: 1\ntask: shapes-smoke\noptimizer: {kind: sgd}\n\
+                 train: {steps: 4, batch: 32, diag_every: 2}\nstudy:\n  name: sw\n  \
+                 seeds: [0]\n  grid:\n    train.schedule: [constant, cosine]\n    \
+                 optimizer.kind: [sgd, adamw]\n";
+    std::fs::write(tmp.path().join("sw.yaml"), study).unwrap();
+    let o = lab(
+        tmp.path(),
+        &["grng", "--quiet", "--config", "sw.yaml", "--out", "sw"],
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let o = lab(tmp.path(), &["report", "sw"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let report = read(&tmp.path().join("sw/report.md"));
+    assert!(report.contains("## Best setting per optimizer"), "{report}");
+    assert!(
+        report.contains("The cells also differ in `train.schedule`"),
+        "{report}"
+    );
+    for file in ["best-settings.yaml", "paper-tuned.yaml"] {
+        assert!(!tmp.path().join("sw").join(file).exists(), "{file} written");
+    }
+}
