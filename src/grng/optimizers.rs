@@ -4,8 +4,8 @@
 //! ones (K-FAC, RENG, RING, Sophia, R-Kalman) are [`Stepper`]s themselves.
 use super::models::Classifier;
 use super::rkalman::{self, RKalmanConfig};
-use crate::nn::Tape;
 use crate::error::usage;
+use crate::nn::Tape;
 use crate::optim::groups::{first_unused_override, trainable, GroupRule};
 use crate::optim::kfac::{kfac_groups, GrMode, Kfac, KfacConfig};
 use crate::optim::{AdamW, AdamWConfig, FirstOrder, Sgd, SgdConfig, Sophia, SophiaConfig, Stepper};

@@ -150,7 +150,11 @@ pub fn report(c: &Collection, dir: &Path) -> Result<ReportExtra> {
              section does not carry: `best-settings.yaml` and `paper-tuned.yaml` are not \
              written, since the tuned grid would silently run every optimizer at paper.yaml's \
              values of those keys. Sweep only `optimizer.*` keys (cases or grid) to get them.\n\n",
-            varied.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+            varied
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         return Ok(ReportExtra {
             markdown: md,
@@ -183,7 +187,10 @@ fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
     match v.as_mapping() {
         Some(m) => {
             for (k, v) in m {
-                let k = k.as_str().map(String::from).unwrap_or_else(|| format!("{k:?}"));
+                let k = k
+                    .as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| format!("{k:?}"));
                 let key = match prefix {
                     "" => k,
                     p => format!("{p}.{k}"),

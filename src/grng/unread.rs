@@ -9,9 +9,9 @@
 use super::config::{GrngConfig, TaskId};
 use super::optimizers::OptimizerConfig;
 use super::rkalman::{CovForm, RKalmanConfig};
-use crate::optim::kfac::{GrNorm, InverseMethod, KfacConfig};
 use crate::config::{changed_keys, Checker};
 use crate::experiment::Experiment;
+use crate::optim::kfac::{GrNorm, InverseMethod, KfacConfig};
 use serde_yaml_ng::Value;
 use TaskId::*;
 
