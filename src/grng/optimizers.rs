@@ -4,8 +4,9 @@
 //! ones (K-FAC, RENG, RING, Sophia, R-Kalman) are [`Stepper`]s themselves.
 use super::models::Classifier;
 use super::rkalman::{self, RKalmanConfig};
+use crate::error::usage;
 use crate::nn::Tape;
-use crate::optim::groups::trainable;
+use crate::optim::groups::{first_unused_override, trainable, GroupRule};
 use crate::optim::kfac::{kfac_groups, GrMode, Kfac, KfacConfig};
 use crate::optim::{AdamW, AdamWConfig, FirstOrder, Sgd, SgdConfig, Sophia, SophiaConfig, Stepper};
 use anyhow::Result;
@@ -102,6 +103,16 @@ impl OptimizerConfig {
         out
     }
 
+    /// The parameter grouping of a kind with `groups` (AdamW, SGD, Sophia).
+    fn group_rule(&self) -> Option<GroupRule> {
+        match self {
+            OptimizerConfig::Adamw(c) => Some(c.rule()),
+            OptimizerConfig::Sgd(c) => Some(c.rule()),
+            OptimizerConfig::Sophia(c) => Some(c.rule()),
+            _ => None,
+        }
+    }
+
     /// The K-FAC family's config (kfac, reng, ring), if this is one.
     fn kfac_family(&self) -> Option<&KfacConfig> {
         match self {
@@ -132,6 +143,15 @@ impl OptimizerConfig {
         seed: u64,
     ) -> Result<Box<dyn Stepper>> {
         let vs = model.var_store();
+        if let Some(rule) = self.group_rule() {
+            let vars: Vec<(String, usize)> = trainable(vs)
+                .into_iter()
+                .map(|(n, t)| (n, t.dim()))
+                .collect();
+            if let Some(why) = first_unused_override(&vars, &rule) {
+                return Err(usage(format!("optimizer.groups: {why}")));
+            }
+        }
         Ok(match self {
             OptimizerConfig::Adamw(c) => Box::new(FirstOrder::new(AdamW::new(vs, c)?)),
             OptimizerConfig::Sgd(c) => Box::new(FirstOrder::new(Sgd::new(vs, c)?)),

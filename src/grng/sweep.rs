@@ -57,6 +57,9 @@ pub fn report(c: &Collection, dir: &Path) -> Result<ReportExtra> {
     };
     let mut tasks = Vec::new();
     let mut by_kind: BTreeMap<String, Vec<Scored>> = BTreeMap::new();
+    // Each cell's settings outside `optimizer:` (and the per-run keys), to find the keys the
+    // study varies that a winning optimizer section does not carry.
+    let mut others: Vec<BTreeMap<String, Value>> = Vec::new();
     for cell in &c.cells {
         let Some(run) = cell.runs.first() else {
             continue;
@@ -83,6 +86,10 @@ pub fn report(c: &Collection, dir: &Path) -> Result<ReportExtra> {
             true => mean_metric(cell, "final_val_bpc").map(|(v, n)| (-v, n)),
             false => mean_metric(cell, "final_test_acc"),
         };
+        let mut leaves = BTreeMap::new();
+        flatten("", &cfg, &mut leaves);
+        leaves.retain(|k, _| !PER_RUN.contains(&k.as_str()) && !k.starts_with("optimizer."));
+        others.push(leaves);
         if !tasks.contains(&task) {
             tasks.push(task);
         }
@@ -136,6 +143,24 @@ pub fn report(c: &Collection, dir: &Path) -> Result<ReportExtra> {
             None => md += &format!("| {kind} | {} | (no completed run) | | |\n", cells.len()),
         }
     }
+    let varied = varied_keys(&others);
+    if !varied.is_empty() {
+        md += &format!(
+            "\nThe cells also differ in {} (outside `optimizer:`), which a winning optimizer \
+             section does not carry: `best-settings.yaml` and `paper-tuned.yaml` are not \
+             written, since the tuned grid would silently run every optimizer at paper.yaml's \
+             values of those keys. Sweep only `optimizer.*` keys (cases or grid) to get them.\n\n",
+            varied
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return Ok(ReportExtra {
+            markdown: md,
+            files: Vec::new(),
+        });
+    }
     let best_path = dir.join("best-settings.yaml");
     let best = Value::Mapping(best);
     crate::run::write_atomic(&best_path, serde_yaml_ng::to_string(&best)?.as_bytes())?;
@@ -151,6 +176,42 @@ pub fn report(c: &Collection, dir: &Path) -> Result<ReportExtra> {
         markdown: md,
         files: vec![best_path, tuned_path],
     })
+}
+
+/// Keys of a run's config that say how that run was made, not what a setting is: the seed
+/// (the sweep's seeds are averaged), threads, and the resume keys.
+const PER_RUN: [&str; 4] = ["seed", "torch_threads", "resume_from", "train.stop_after"];
+
+/// `v`'s leaves as dotted keys under `prefix` (a sequence is one leaf).
+fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
+    match v.as_mapping() {
+        Some(m) => {
+            for (k, v) in m {
+                let k = k
+                    .as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| format!("{k:?}"));
+                let key = match prefix {
+                    "" => k,
+                    p => format!("{p}.{k}"),
+                };
+                flatten(&key, v, out);
+            }
+        }
+        None => {
+            out.insert(prefix.to_string(), v.clone());
+        }
+    }
+}
+
+/// The keys whose values are not the same in every cell of `cells` (a key missing from a cell
+/// counts as a value of its own).
+fn varied_keys(cells: &[BTreeMap<String, Value>]) -> Vec<String> {
+    let keys: std::collections::BTreeSet<&String> = cells.iter().flat_map(|c| c.keys()).collect();
+    keys.into_iter()
+        .filter(|k| cells.iter().any(|c| c.get(*k) != cells[0].get(*k)))
+        .cloned()
+        .collect()
 }
 
 /// configs/grng/paper.yaml with `study.cases.optimizer` = the winning sections (one case per

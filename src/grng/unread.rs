@@ -7,8 +7,11 @@
 //! takes the task's own value), so a config copied whole from `--print-config` still runs
 //! under any task, and `train: {epochs: null}` suits a study over image and text tasks.
 use super::config::{GrngConfig, TaskId};
+use super::optimizers::OptimizerConfig;
+use super::rkalman::{CovForm, RKalmanConfig};
 use crate::config::{changed_keys, Checker};
 use crate::experiment::Experiment;
+use crate::optim::kfac::{GrNorm, InverseMethod, KfacConfig};
 use serde_yaml_ng::Value;
 use TaskId::*;
 
@@ -80,6 +83,9 @@ pub(super) fn check(cfg: &GrngConfig, c: &mut Checker) {
             c.relation(&key, &["task"], false, why);
         }
     }
+    for (key, why) in optimizer_keys(&cfg.optimizer) {
+        c.check(&key, false, why);
+    }
     let why = format!(
         "is only read by task twolayer-toy, but task is {}; remove it",
         task.name()
@@ -109,4 +115,85 @@ fn set_keys<T: serde::Serialize>(section: &str, now: &T, default: &T) -> Vec<Str
 fn default_config() -> Option<GrngConfig> {
     let all: Value = serde_yaml_ng::from_str(GrngConfig::DEFAULT_YAML).ok()?;
     serde_yaml_ng::from_value(all).ok()
+}
+
+/// Optimizer keys that the kind, or its other settings, never read: each as (key, why). Before,
+/// `kind: kfac` with `rho: 0.5` trained plain K-FAC, `inverse: eigen` ignored the Newton
+/// iteration limits, `cov: dense` ignored the fallback of `cov: kron`, SGD without momentum
+/// ignored `dampening`, and a group's `flags: {kfac: true}` preconditioned nothing. A key
+/// counts as set when it differs from the kind's default (configs/grng/kinds.yaml).
+pub(super) fn optimizer_keys(opt: &OptimizerConfig) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut refuse = |key: &str, why: String| out.push((format!("optimizer.{key}"), why));
+    let kind = opt.name();
+    let groups = match opt {
+        OptimizerConfig::Adamw(c) => c.groups.as_slice(),
+        OptimizerConfig::Sgd(c) => c.groups.as_slice(),
+        OptimizerConfig::Sophia(c) => c.groups.as_slice(),
+        _ => &[],
+    };
+    if let Some(g) = groups.iter().find(|g| g.flags.kfac) {
+        let why = format!(
+            "group `{}` sets flags.kfac, which kind {kind} does not read (no kind of lab grng \
+             preconditions a group by flag: kinds kfac, reng and ring precondition every linear \
+             layer); remove the flag, or choose one of those kinds",
+            g.name
+        );
+        refuse("groups", why);
+    }
+    match opt {
+        OptimizerConfig::Sgd(c) if c.momentum == 0.0 && c.dampening != 0.0 => refuse(
+            "dampening",
+            format!(
+                "is {}, but momentum is 0: dampening weighs the gradient entering the momentum \
+                 buffer, which SGD without momentum does not keep; remove it or set momentum",
+                c.dampening
+            ),
+        ),
+        OptimizerConfig::Kfac(c) | OptimizerConfig::Reng(c) | OptimizerConfig::Ring(c) => {
+            let default = KfacConfig::kfac();
+            if kind == "kfac" && c.rho != 0.0 {
+                let why = format!(
+                    "is {}, but kind kfac has no gradient regularization (rho is read by kinds \
+                     reng and ring); remove it, or choose kind reng or ring",
+                    c.rho
+                );
+                refuse("rho", why);
+            }
+            if kind != "ring" && c.gr_norm != GrNorm::Global {
+                let why = "is per_layer, but only kind ring reads it (the norm in RING's \
+                           damping lambda0 + rho |g|^2); remove it, or choose kind ring"
+                    .to_string();
+                refuse("gr_norm", why);
+            }
+            let limits = [
+                ("newton_warm", c.newton_warm, default.newton_warm),
+                ("newton_cold", c.newton_cold, default.newton_cold),
+            ];
+            for (key, v, d) in limits {
+                if c.inverse == InverseMethod::Eigen && v != d {
+                    let why = format!(
+                        "is {v}, but inverse is eigen, which runs no Newton iterations; remove \
+                         it, or set inverse: newton"
+                    );
+                    refuse(key, why);
+                }
+            }
+        }
+        OptimizerConfig::Rkalman(c) if c.cov == CovForm::Dense => {
+            let default = RKalmanConfig::default();
+            let set = [
+                ("fallback", c.fallback != default.fallback),
+                ("fallback_lr", c.fallback_lr.is_some()),
+                ("stats_dtype", c.stats_dtype != default.stats_dtype),
+            ];
+            for (key, _) in set.into_iter().filter(|(_, set)| *set) {
+                let why = "exists for cov: kron only (the dense filter covers every parameter \
+                           and keeps no batch statistics); remove it, or set cov: kron";
+                refuse(key, why.to_string());
+            }
+        }
+        _ => {}
+    }
+    out
 }

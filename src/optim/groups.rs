@@ -6,7 +6,9 @@
 //! embeddings go to `no_decay` (weight decay 0) and everything else to `decay`.
 //! A name *matches* a pattern when it contains it as a substring; embeddings are recognised by
 //! the patterns in `no_decay_patterns` (default `wte`, `wpe`, `emb`), so name embedding tables
-//! accordingly (`wte.weight`, `pos_emb`, ...). Groups that end up empty are dropped.
+//! accordingly (`wte.weight`, `pos_emb`, ...). An empty `decay` or `no_decay` group is dropped;
+//! an override that takes no parameter (a pattern typo, or names an earlier override took) is
+//! an error naming the model's parameters, not a group that silently does nothing.
 use super::config::GroupOverride;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
@@ -142,8 +144,36 @@ pub fn groups_from(vars: Vec<(String, Tensor)>, rule: &GroupRule) -> Result<Vec<
             .params
             .push((name, t));
     }
+    if let Some(g) = groups[2..].iter().find(|g| g.params.is_empty()) {
+        let o = rule.overrides.iter().find(|o| o.name == g.name);
+        let patterns = o.map(|o| o.patterns.clone()).unwrap_or_default();
+        let names: Vec<&str> = groups
+            .iter()
+            .flat_map(|g| &g.params)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        bail!("{}", unused_override(&g.name, &patterns, &names));
+    }
     groups.retain(|g| !g.params.is_empty());
     Ok(groups)
+}
+
+/// The first override of `rule` that would take none of the parameters `vars` (name, dims):
+/// the message [`groups_from`] fails with, so a caller can refuse it before building.
+pub fn first_unused_override(vars: &[(String, usize)], rule: &GroupRule) -> Option<String> {
+    let names: Vec<&str> = vars.iter().map(|(n, _)| n.as_str()).collect();
+    rule.overrides
+        .iter()
+        .find(|o| !vars.iter().any(|(n, d)| rule.group_of(n, *d) == o.name))
+        .map(|o| unused_override(&o.name, &o.patterns, &names))
+}
+
+fn unused_override(group: &str, patterns: &[String], names: &[&str]) -> String {
+    format!(
+        "optimizer group `{group}`: its patterns {patterns:?} match no parameter (or only \
+         ones an earlier group took), so the group would do nothing; the model's parameters \
+         are {names:?}: fix the patterns or remove the group"
+    )
 }
 
 fn group(name: &str, weight_decay: f64, lr_mult: f64, flags: GroupFlags) -> ParamGroup {

@@ -72,6 +72,7 @@ mod grng_assert;
 mod grng_cifar;
 mod grng_cli;
 mod grng_hostile;
+mod grng_hostile3;
 mod grng_mnist;
 mod grng_newton;
 mod grng_newton_state;
