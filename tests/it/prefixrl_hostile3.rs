@@ -56,3 +56,32 @@ fn prefixrl_eval_keys_outside_stage_eval_are_refused_not_ignored() {
     let gen = ["stage=gen-data".to_string(), "eval.k_final=16".to_string()];
     refused(tmp.path(), &gen, &["eval.k_final", "gen-data"]);
 }
+
+/// A run and a copy of it that differs only in keys the method label leaves out (here: a
+/// `--resume` continuation with more steps, same seed) used to be averaged in compare.csv as
+/// two seeds of one setting; now compare (and so `lab report`) refuses naming both folders
+/// and the differing keys.
+#[test]
+fn prefixrl_compare_refuses_two_runs_of_one_label_and_seed() {
+    use lab::prefixrl::compare::compare;
+    use lab::prefixrl::config::ChargeOffline;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut dirs = super::prefixrl_compare::runs(tmp.path());
+    let twin = tmp.path().join("c-continued");
+    std::fs::create_dir_all(&twin).unwrap();
+    for f in ["eval.csv", "metrics.csv"] {
+        std::fs::copy(dirs[2].join(f), twin.join(f)).unwrap();
+    }
+    let config = read(&dirs[2].join("config.yaml")) + "inputs:\n  resume: c\n";
+    std::fs::write(twin.join("config.yaml"), config).unwrap();
+    dirs.push(twin);
+    let e = compare(&dirs, "sft-rl", None, ChargeOffline::Users).unwrap_err();
+    let err = format!("{e:#}");
+    for needle in ["c-continued", "`prefixrl` runs with seed 0", "inputs.resume"] {
+        assert!(err.contains(needle), "no `{needle}` in {err}");
+    }
+    assert_eq!(lab::error::exit_code(&e), 2, "a usage error: {err}");
+    // A second seed of the same setting is still averaged.
+    dirs.pop();
+    assert!(compare(&dirs, "sft-rl", None, ChargeOffline::Users).is_ok());
+}
