@@ -33,7 +33,11 @@ fn refused(dir: &Path, sets: &[String], needles: &[&str]) {
 fn prefixrl_stage_all_without_checkpoints_is_refused_not_evaluated_on_the_base_model() {
     let tmp = tempfile::tempdir().unwrap();
     let sets = ["ckpt_every=0".to_string()];
-    refused(tmp.path(), &sets, &["ckpt_every", "stage all", "last checkpoint"]);
+    refused(
+        tmp.path(),
+        &sets,
+        &["ckpt_every", "stage all", "last checkpoint"],
+    );
 }
 
 #[test]
@@ -51,8 +55,16 @@ fn prefixrl_eval_keys_outside_stage_eval_are_refused_not_ignored() {
         v
     };
     let ck = with("eval.checkpoint=some/run");
-    refused(tmp.path(), &ck, &["eval.checkpoint", "stage eval", "--resume"]);
-    refused(tmp.path(), &with("eval.k_final=16"), &["eval.k_final", "stage eval"]);
+    refused(
+        tmp.path(),
+        &ck,
+        &["eval.checkpoint", "stage eval", "--resume"],
+    );
+    refused(
+        tmp.path(),
+        &with("eval.k_final=16"),
+        &["eval.k_final", "stage eval"],
+    );
     let gen = ["stage=gen-data".to_string(), "eval.k_final=16".to_string()];
     refused(tmp.path(), &gen, &["eval.k_final", "gen-data"]);
 }
@@ -77,7 +89,11 @@ fn prefixrl_compare_refuses_two_runs_of_one_label_and_seed() {
     dirs.push(twin);
     let e = compare(&dirs, "sft-rl", None, ChargeOffline::Users).unwrap_err();
     let err = format!("{e:#}");
-    for needle in ["c-continued", "`prefixrl` runs with seed 0", "inputs.resume"] {
+    for needle in [
+        "c-continued",
+        "`prefixrl` runs with seed 0",
+        "inputs.resume",
+    ] {
         assert!(err.contains(needle), "no `{needle}` in {err}");
     }
     assert_eq!(lab::error::exit_code(&e), 2, "a usage error: {err}");
