@@ -12,6 +12,7 @@ mod accept;
 mod curves;
 pub mod plot;
 mod report;
+mod seeds;
 
 pub use accept::{acceptance, headline, Criterion};
 pub use report::{markdown, report, write_csv};
@@ -203,6 +204,7 @@ pub fn read_runs(dirs: &[PathBuf], charge: ChargeOffline) -> Result<Vec<RunData>
             .collect();
     }
     label(&mut runs);
+    seeds::refuse_same_seed(&runs)?;
     Ok(runs)
 }
 

@@ -20,6 +20,7 @@ impl Validate for PrefixrlConfig {
         check_prefix(self, c);
         check_rl(self, c);
         check_eval(self, c);
+        check_stage_keys(self, c);
         check_inputs(self, c);
         check_toy(self, c);
         super::config_sizes::check(self, c);
@@ -278,6 +279,47 @@ fn check_eval(cfg: &PrefixrlConfig, c: &mut Checker) {
     if let Some(k) = e.k_final {
         c.at_least("eval.k_final", k, 1);
     }
+}
+
+/// Keys that only some stages read. `stage: all` evaluates the run's last checkpoint, so it
+/// needs `ckpt_every >= 1` (with 0 the final numbers were silently the base model's, method
+/// `base` at step 0); `eval.checkpoint` and `eval.k_final` are read by stage eval (and all)
+/// only: elsewhere they were ignored without a word (a train run did not start from the
+/// checkpoint it named).
+fn check_stage_keys(cfg: &PrefixrlConfig, c: &mut Checker) {
+    let stage = cfg.stage.name();
+    if cfg.stage == Stage::All {
+        c.relation(
+            "ckpt_every",
+            &["stage"],
+            cfg.ckpt_every >= 1,
+            "must be >= 1 under stage all: its eval stage evaluates the run's last checkpoint \
+             (written at the last step), and with 0 there is none; set ckpt_every to rl.steps \
+             for just that one",
+        );
+    }
+    if matches!(cfg.stage, Stage::Eval | Stage::All) {
+        return;
+    }
+    c.relation(
+        "eval.checkpoint",
+        &["stage"],
+        cfg.eval.checkpoint.is_none(),
+        format!(
+            "is read only by stage eval (and all), but stage is {stage}, which would ignore it \
+             (training always starts from inputs.base's model; to continue a train run use \
+             --resume RUN_DIR): set it to null or run stage eval"
+        ),
+    );
+    c.relation(
+        "eval.k_final",
+        &["stage"],
+        cfg.eval.k_final.is_none(),
+        format!(
+            "is read only by stage eval (and all), but stage is {stage}, which would ignore it \
+             (evaluations during training draw eval.k_eval samples): set it to null"
+        ),
+    );
 }
 
 /// A single stage reads earlier runs: their keys must be set (that they hold what is needed is

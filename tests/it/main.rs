@@ -145,6 +145,7 @@ mod prefixrl_cli;
 mod prefixrl_compare;
 mod prefixrl_eval;
 mod prefixrl_hostile;
+mod prefixrl_hostile3;
 mod prefixrl_hostile_files;
 mod prefixrl_interrupt;
 mod prefixrl_jsonl;

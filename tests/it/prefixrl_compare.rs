@@ -52,7 +52,7 @@ fn write(root: &Path, f: &Fake) -> PathBuf {
     dir
 }
 
-fn runs(root: &Path) -> Vec<PathBuf> {
+pub(super) fn runs(root: &Path) -> Vec<PathBuf> {
     let fakes = [
         Fake {
             name: "a",

@@ -42,8 +42,23 @@ impl Target {
 pub fn target(cfg: &PrefixrlConfig, run: &Run) -> Result<Target> {
     match &cfg.eval.checkpoint {
         Some(path) => from_path(path),
-        None if cfg.stage == Stage::All && run.path("checkpoints").is_dir() => {
-            last_checkpoint(&run.path("checkpoints"))?.map_or(Ok(Target::base()), |d| from_dir(&d))
+        // The train stage of the same run wrote its last checkpoint (ckpt_every >= 1 is
+        // checked); evaluating the base model here instead would report its numbers as the
+        // trained model's final ones.
+        None if cfg.stage == Stage::All => {
+            let root = run.path("checkpoints");
+            let last = match root.is_dir() {
+                true => last_checkpoint(&root)?,
+                false => None,
+            };
+            let dir = last.ok_or_else(|| {
+                usage(format!(
+                    "{} holds no checkpoint of the train stage, so there is no trained model to \
+                     evaluate: set ckpt_every >= 1 and run again",
+                    root.display()
+                ))
+            })?;
+            from_dir(&dir)
         }
         None => Ok(Target::base()),
     }
