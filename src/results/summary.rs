@@ -100,7 +100,10 @@ pub fn unusable_notes<'a>(runs: impl IntoIterator<Item = &'a RunInfo> + Clone) -
 /// `NaN`, `inf`, `-Infinity` and the like (any case, optional sign): how JSON writers that allow
 /// them spell non-finite numbers.
 fn spells_non_finite(text: &str) -> bool {
-    let t = text.trim().trim_start_matches(['+', '-']).to_ascii_lowercase();
+    let t = text
+        .trim()
+        .trim_start_matches(['+', '-'])
+        .to_ascii_lowercase();
     matches!(t.as_str(), "nan" | "inf" | "infinity")
 }
 

@@ -9,9 +9,15 @@ fn non_finite_and_text_summary_values_are_named_in_a_note() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("runs");
     let runs = [
-        ("good", r#"{"x": 1.0, "y": 2.0, "label": "abc", "id": "123456789012"}"#),
+        (
+            "good",
+            r#"{"x": 1.0, "y": 2.0, "label": "abc", "id": "123456789012"}"#,
+        ),
         ("inf", r#"{"x": 1e999, "y": 3.0, "label": "abc"}"#),
-        ("nan", r#"{"x": "NaN", "y": 4.0, "id": "12e456789012", "z": "-Infinity"}"#),
+        (
+            "nan",
+            r#"{"x": "NaN", "y": 4.0, "id": "12e456789012", "z": "-Infinity"}"#,
+        ),
         ("text", r#"{"x": "0.5", "y": "oops", "label": "d"}"#),
         // JSON has no infinity, but the reader takes YAML's.
         ("yaml", r#"{"x": .inf, "y": 5.0}"#),
