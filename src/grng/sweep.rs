@@ -101,7 +101,10 @@ pub fn report(c: &Collection, dir: &Path) -> Result<ReportExtra> {
     }
     let is_sweep = tasks.len() == 1 && by_kind.values().any(|v| v.len() > 1);
     if !is_sweep {
-        return Ok(none());
+        return Ok(ReportExtra {
+            markdown: set_aside_earlier(dir)?,
+            ..none()
+        });
     }
     let lm = tasks[0].starts_with("charlm");
     let (metric, sign) = match lm {
@@ -156,6 +159,7 @@ pub fn report(c: &Collection, dir: &Path) -> Result<ReportExtra> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        md += &set_aside_earlier(dir)?;
         return Ok(ReportExtra {
             markdown: md,
             files: Vec::new(),
@@ -176,6 +180,29 @@ pub fn report(c: &Collection, dir: &Path) -> Result<ReportExtra> {
         markdown: md,
         files: vec![best_path, tuned_path],
     })
+}
+
+/// Where this report writes no tuned grid, an earlier report's `best-settings.yaml` and
+/// `paper-tuned.yaml` in `dir` would pass for this one's (scripts/grng-reproduce.sh runs the
+/// latter): each is moved aside (`<name>.replaced-<time>`, never deleted), and the returned note
+/// says where.
+fn set_aside_earlier(dir: &Path) -> Result<String> {
+    let mut note = String::new();
+    for name in ["best-settings.yaml", "paper-tuned.yaml"] {
+        let path = dir.join(name);
+        if path.symlink_metadata().is_err() {
+            continue;
+        }
+        let aside = crate::run::aside_name(&path);
+        std::fs::rename(&path, &aside)
+            .with_context(|| format!("moving an earlier report's {} aside", path.display()))?;
+        note += &format!(
+            "\n**Note:** an earlier report's `{name}` does not hold this report's result: moved to \
+             `{}`.\n",
+            aside.display()
+        );
+    }
+    Ok(note)
 }
 
 /// Keys of a run's config that say how that run was made, not what a setting is: the seed

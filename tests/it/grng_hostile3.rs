@@ -111,9 +111,24 @@ fn grng_a_sweep_that_varies_keys_outside_the_optimizer_writes_no_tuned_grid() {
         &["grng", "--quiet", "--config", "sw.yaml", "--out", "sw"],
     );
     assert_eq!(code(&o), 0, "{}", text(&o));
+    // An earlier report's tuned grid (here a stand-in) must not pass for this report's.
+    let earlier = tmp.path().join("sw/paper-tuned.yaml");
+    std::fs::write(&earlier, "# an earlier report's grid\n").unwrap();
     let o = lab(tmp.path(), &["report", "sw"]);
     assert_eq!(code(&o), 0, "{}", text(&o));
     let report = read(&tmp.path().join("sw/report.md"));
+    let moved: Vec<_> = std::fs::read_dir(tmp.path().join("sw"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("paper-tuned.yaml.replaced-"))
+        .collect();
+    assert_eq!(moved.len(), 1, "{moved:?}");
+    let kept = read(&tmp.path().join("sw").join(&moved[0]));
+    assert_eq!(kept, "# an earlier report's grid\n");
+    assert!(
+        report.contains("an earlier report's `paper-tuned.yaml` does not hold this report's result"),
+        "{report}"
+    );
     assert!(report.contains("## Best setting per optimizer"), "{report}");
     assert!(
         report.contains("The cells also differ in `train.schedule`"),
