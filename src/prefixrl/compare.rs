@@ -287,6 +287,8 @@ pub struct Comparison {
     pub target: Option<f64>,
     pub runs: Vec<RunData>,
     pub rows: Vec<CompareRow>,
+    /// Runs left out (continued by another run of the comparison).
+    pub notes: Vec<String>,
 }
 
 /// EMA span of `flops_to_target` (§5.2).
@@ -299,7 +301,8 @@ pub fn compare(
     target: Option<f64>,
     charge: ChargeOffline,
 ) -> Result<Comparison> {
-    let runs = read_runs(dirs, charge)?;
+    let (dirs, notes) = seeds::drop_continued(dirs);
+    let runs = read_runs(&dirs, charge)?;
     let base: Vec<&RunData> = runs.iter().filter(|r| r.label == baseline).collect();
     if base.is_empty() {
         let labels: Vec<&str> = runs.iter().map(|r| r.label.as_str()).collect();
@@ -351,6 +354,7 @@ pub fn compare(
         target,
         runs,
         rows,
+        notes,
     })
 }
 

@@ -69,31 +69,49 @@ fn prefixrl_eval_keys_outside_stage_eval_are_refused_not_ignored() {
     refused(tmp.path(), &gen, &["eval.k_final", "gen-data"]);
 }
 
-/// A run and a copy of it that differs only in keys the method label leaves out (here: a
-/// `--resume` continuation with more steps, same seed) used to be averaged in compare.csv as
-/// two seeds of one setting; now compare (and so `lab report`) refuses naming both folders
-/// and the differing keys.
+/// Two runs of one method label and seed used to be averaged in compare.csv as two seeds of one
+/// setting. A run another one continues (`inputs.resume`) is now left out with a note; a run
+/// that differs only in keys the label leaves out (here `rl.lr`) is refused by compare (and so
+/// `lab report`) naming both folders and the differing keys.
 #[test]
 fn prefixrl_compare_refuses_two_runs_of_one_label_and_seed() {
     use lab::prefixrl::compare::compare;
     use lab::prefixrl::config::ChargeOffline;
     let tmp = tempfile::tempdir().unwrap();
     let mut dirs = super::prefixrl_compare::runs(tmp.path());
+    // A continuation (`inputs.resume`, as `--resume RUN_DIR` sets it) carries the run's rows:
+    // the run it continues is left out with a note, not averaged with it.
     let twin = tmp.path().join("c-continued");
     std::fs::create_dir_all(&twin).unwrap();
     for f in ["eval.csv", "metrics.csv"] {
         std::fs::copy(dirs[2].join(f), twin.join(f)).unwrap();
     }
-    let config = read(&dirs[2].join("config.yaml")) + "inputs:\n  resume: c\n";
-    std::fs::write(twin.join("config.yaml"), config).unwrap();
-    dirs.push(twin);
+    let config = read(&dirs[2].join("config.yaml"));
+    std::fs::write(
+        twin.join("config.yaml"),
+        config.clone() + "inputs:\n  resume: c\n",
+    )
+    .unwrap();
+    dirs.push(twin.clone());
+    let c = compare(&dirs, "sft-rl", None, ChargeOffline::Users).unwrap();
+    let seeds0: Vec<&str> = (c.runs.iter())
+        .filter(|r| r.method == "prefixrl" && r.seed == "0")
+        .map(|r| r.dir.file_name().unwrap().to_str().unwrap())
+        .collect();
+    assert_eq!(seeds0, ["c-continued"]);
+    assert_eq!(c.notes.len(), 1, "{:?}", c.notes);
+    assert!(
+        c.notes[0].contains("c-continued continues it"),
+        "{:?}",
+        c.notes
+    );
+    // A copy, or a run that differs in a key the label leaves out, is refused naming both.
+    let other_lr = config.replacen("rl:\n", "rl:\n  lr: 0.5\n", 1);
+    assert_ne!(other_lr, config);
+    std::fs::write(twin.join("config.yaml"), other_lr).unwrap();
     let e = compare(&dirs, "sft-rl", None, ChargeOffline::Users).unwrap_err();
     let err = format!("{e:#}");
-    for needle in [
-        "c-continued",
-        "`prefixrl` runs with seed 0",
-        "inputs.resume",
-    ] {
+    for needle in ["c-continued", "`prefixrl` runs with seed 0", "rl.lr"] {
         assert!(err.contains(needle), "no `{needle}` in {err}");
     }
     assert_eq!(lab::error::exit_code(&e), 2, "a usage error: {err}");

@@ -51,7 +51,7 @@ pub fn report(c: &Collection, dir: &Path) -> Result<ReportExtra> {
             files: Vec::new(),
         });
     }
-    let runs = super::read_runs(&dirs, ChargeOffline::Users)?;
+    let runs = super::read_runs(&super::seeds::drop_continued(&dirs).0, ChargeOffline::Users)?;
     let labels: Vec<String> = runs.iter().map(|r| r.label.clone()).collect();
     let baseline = pick_baseline(&labels).unwrap_or_default();
     let charged = compare(&dirs, &baseline, None, ChargeOffline::Users)?;
@@ -62,8 +62,11 @@ pub fn report(c: &Collection, dir: &Path) -> Result<ReportExtra> {
     let (plots, plot_md) = super::plot::write(&charged, dir)?;
     let mut files = vec![with, without];
     files.extend(plots);
+    let notes: String = (charged.notes.iter())
+        .map(|n| format!("**Note:** {n}.\n\n"))
+        .collect();
     Ok(ReportExtra {
-        markdown: format!("{}{plot_md}\n", markdown(&charged)),
+        markdown: format!("{notes}{}{plot_md}\n", markdown(&charged)),
         files,
     })
 }

@@ -1,11 +1,51 @@
-//! The check that each (method label, seed) of a comparison is one run.
+//! The check that each (method label, seed) of a comparison is one run, after leaving out the
+//! runs another run of the comparison continues.
 use super::RunData;
 use crate::error::usage;
 use anyhow::Result;
+use std::path::{Path, PathBuf};
 
-/// Two runs with one label and one seed are not two seeds of one setting (a run and its
-/// `--resume` continuation, or runs that differ in a key the label leaves out, such as
-/// `rl.lr`): averaged, their mean and std mixed two settings, and a run's baseline of the same
+/// `dirs` without the runs another of them continues (its config's `inputs.resume`, which
+/// `--resume RUN_DIR` sets): the continuation carries their rows, so they would count one seed
+/// twice. Returns the kept runs and one note per run left out.
+pub(super) fn drop_continued(dirs: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
+    let resumed: Vec<(usize, PathBuf)> = (dirs.iter().enumerate())
+        .filter_map(|(i, d)| Some((i, resume_of(d)?)))
+        .collect();
+    let (mut kept, mut notes) = (Vec::new(), Vec::new());
+    for (j, dir) in dirs.iter().enumerate() {
+        match resumed.iter().find(|(i, r)| *i != j && names(r, dir)) {
+            Some((i, _)) => notes.push(format!(
+                "{} is left out: {} continues it (`inputs.resume`) and carries its rows",
+                dir.display(),
+                dirs[*i].display()
+            )),
+            None => kept.push(dir.clone()),
+        }
+    }
+    (kept, notes)
+}
+
+/// The run `dir` continues: its config.yaml's `inputs.resume`, when readable.
+fn resume_of(dir: &Path) -> Option<PathBuf> {
+    let text = crate::input::read_result(&dir.join("config.yaml")).ok()?;
+    let cfg: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).ok()?;
+    let resume = cfg.get("inputs")?.get("resume")?.as_str()?;
+    Some(PathBuf::from(resume))
+}
+
+/// Whether `named` (a path as the run was given it, relative to the directory lab ran in) is
+/// `dir`: the same folder where both resolve from here, else the same folder name (run folders
+/// are named uniquely).
+fn names(named: &Path, dir: &Path) -> bool {
+    match (named.canonicalize(), dir.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => named.file_name().is_some() && named.file_name() == dir.file_name(),
+    }
+}
+
+/// Two runs with one label and one seed are not two seeds of one setting (a copy, or runs that
+/// differ in a key the label leaves out, such as `rl.lr`; a continued run is left out before): averaged, their mean and std mixed two settings, and a run's baseline of the same
 /// seed was whichever came first. Refused naming both directories and the keys they differ in.
 pub(super) fn refuse_same_seed(runs: &[RunData]) -> Result<()> {
     for (i, a) in runs.iter().enumerate() {
