@@ -1,8 +1,9 @@
 //! The compute of rejection sampling (spec §2.2, §5.1): every attempt is charged, including
 //! all `traces.budget_r` attempts of a problem that never succeeds (oracle fallback or not);
 //! collect's summary records them (`flops_failed`, `flops_rejection`) and train's
-//! `flops_offline` charges them, also when resumed. Traces from `jsonl:` are charged their
-//! records' FLOPs only, and the train summary says so.
+//! `flops_offline` charges them, also when resumed. `fraction_with_trace` counts only the
+//! traces the model found. Traces from `jsonl:` are charged their records' FLOPs only, and
+//! the train summary says so.
 //!
 //! The fixture samples one token per attempt (`rl.max_new_tokens=1`): no attempt can solve a
 //! problem, so every pool problem passes the probe filter and costs exactly
@@ -98,6 +99,26 @@ fn collect_charges_every_attempt_of_the_problems_that_never_succeed() {
     assert!(traces
         .iter()
         .all(|t| t.source == "oracle" && t.flops == 0.0));
+}
+
+#[test]
+fn fraction_with_trace_leaves_out_oracle_fallbacks_and_warns() {
+    let (run, err) = one_token();
+    let s = &json(&run.join("summary.json"))["collect"];
+    assert_eq!(s["with_trace"], 0, "{s}");
+    assert_eq!(s["oracle_fallback"], 12, "{s}");
+    assert_eq!(s["fraction_with_trace"].as_f64(), Some(0.0), "{s}");
+    let warning = s["warning"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no warning: {s}"));
+    assert!(
+        warning.contains("only 0%") && warning.contains("12 oracle fallback"),
+        "{s}"
+    );
+    assert!(
+        err.contains("warning: only 0% of the filtered problems"),
+        "{err}"
+    );
 }
 
 /// train on the one-token traces: flops_offline = 0 (records) + flops_failed, exactly, on

@@ -239,7 +239,15 @@ fn collect_keeps_checked_traces_in_pool_order_with_their_costs() {
         s["oracle_fallback"], fallback,
         "smoke allows the oracle fallback, counted"
     );
-    assert_eq!(s["with_trace"], traces.len());
+    assert_eq!(
+        s["with_trace"],
+        traces.len() - fallback,
+        "fallbacks left out"
+    );
+    assert_eq!(
+        s["fraction_with_trace"].as_f64(),
+        Some((traces.len() - fallback) as f64 / passed as f64)
+    );
     // Every attempt is charged (§2.2): a found trace's row is its record; a filtered problem
     // without one (fallback) has all R attempts, summed into flops_failed in pool order.
     let mut failed = 0.0;

@@ -19,6 +19,7 @@
 //! `budget_r` attempts of each filtered problem that found no trace (oracle fallback or not).
 //! Train charges that sum. `flops_failed` is 0 for source `oracle` (nothing sampled) and null
 //! for `jsonl:` (what the file's producer spent on failures is not known).
+//! `fraction_with_trace` counts only the traces the source found, not oracle fallbacks.
 use super::collect_sample::{self, Found, Spent};
 use super::load::{self, Base, Codec, Split};
 use crate::error::usage;
@@ -306,7 +307,6 @@ fn summarize(
         fallback,
         flops_failed,
     } = *counts;
-    let with_trace = with_trace + fallback;
     let share = with_trace as f64 / hard.len().max(1) as f64;
     let flops = traces.iter().flatten().fold(0.0, |sum, t| sum + t.flops);
     let rejection = flops_failed.map(|f| flops + f);
@@ -324,7 +324,8 @@ fn summarize(
         "flops_failed": flops_failed,
         "flops_rejection": rejection,
         "warning": (share < MIN_TRACE_SHARE).then(|| format!(
-            "only {:.0}% of the filtered problems got a trace (< {:.0}%, §9): calibrate again",
+            "only {:.0}% of the filtered problems got a trace from the source ({fallback} oracle \
+             fallback not counted; < {:.0}%, §9): calibrate again",
             100.0 * share,
             100.0 * MIN_TRACE_SHARE
         )),
@@ -339,7 +340,7 @@ fn summarize(
             100.0 * share
         );
     }
-    if with_trace == 0 {
+    if with_trace + fallback == 0 {
         // Not a usage error: the run directory (collect.csv) stays for diagnosis.
         return Err(anyhow!(
             "no problem got a trace ({} of {} pool problems passed the probe filter): raise \
@@ -352,8 +353,9 @@ fn summarize(
     }
     if share < MIN_TRACE_SHARE && !run.quiet {
         eprintln!(
-            "warning: only {:.0}% of the filtered problems got a trace (< {:.0}%, §9): run \
-             calibrate and adjust data.hard_level or traces.budget_r",
+            "warning: only {:.0}% of the filtered problems got a trace from the source \
+             ({fallback} oracle fallback not counted; < {:.0}%, §9): run calibrate and adjust \
+             data.hard_level or traces.budget_r",
             100.0 * share,
             100.0 * MIN_TRACE_SHARE
         );
