@@ -3,7 +3,7 @@
 //! collect's summary records them (`flops_failed`, `flops_rejection`) and train's
 //! `flops_offline` charges them, also when resumed. `fraction_with_trace` counts only the
 //! traces the model found. Traces from `jsonl:` are charged their records' FLOPs only, and
-//! the train summary says so.
+//! the train summary says so. Also: `--force` with an input key naming `--out` says so.
 //!
 //! The fixture samples one token per attempt (`rl.max_new_tokens=1`): no attempt can solve a
 //! problem, so every pool problem passes the probe filter and costs exactly
@@ -227,4 +227,54 @@ fn jsonl_traces_are_charged_their_records_and_the_summary_says_so() {
             && note.contains("null"),
         "{note}"
     );
+}
+
+/// `--force` with an input key naming `--out` itself: the error says so (not "did not
+/// complete (status: running)") and the original run is put back.
+#[test]
+fn force_with_an_input_naming_the_output_folder_says_so() {
+    let p = pipeline();
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/prefixrl/smoke.yaml");
+    let out = p.root.join("co-self");
+    copy_dir(&p.traces, &out);
+    let traces = format!("inputs.traces={}", out.display());
+    let args = [
+        "prefixrl",
+        "--quiet",
+        "--config",
+        &cfg.display().to_string(),
+        "--out",
+        &out.display().to_string(),
+        "--force",
+        "--set",
+        "stage=make-prefixes",
+        "--set",
+        &traces,
+    ];
+    let o = lab(&p.root, &args);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 2, "{err}");
+    assert!(
+        err.contains("inputs.traces") && err.contains("this run's own output folder"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("did not complete") && !err.contains("panicked"),
+        "{err}"
+    );
+    assert_eq!(
+        read(&out.join("traces.jsonl")),
+        read(&p.traces.join("traces.jsonl"))
+    );
+    assert_eq!(json(&out.join("meta.json"))["status"], "completed");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
 }
