@@ -176,6 +176,16 @@ pub fn check_run(key: &str, dir: &Path, completed: bool) -> Result<()> {
             field("subcommand")
         )));
     }
+    let own = meta.get("pid").and_then(|p| p.as_u64()) == Some(u64::from(std::process::id()))
+        && field("host") == crate::run::this_host();
+    if own && field("status") == "running" {
+        // With --force the old run was moved aside and this is the new run's folder.
+        return Err(usage(format!(
+            "{key}: {} is this run's own output folder (--out/--name): a stage reads the \
+             output of another, earlier run; point {key} at that run, or pick another --out",
+            dir.display()
+        )));
+    }
     if completed && field("status") != "completed" {
         return Err(usage(format!(
             "{key}: {} did not complete (meta.json status: {}); run that stage again",

@@ -142,6 +142,7 @@ mod prefixrl_algo;
 mod prefixrl_algo_metrics;
 mod prefixrl_all_resume;
 mod prefixrl_cli;
+mod prefixrl_collect_flops;
 mod prefixrl_compare;
 mod prefixrl_eval;
 mod prefixrl_hostile;

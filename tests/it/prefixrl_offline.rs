@@ -47,6 +47,17 @@ fn calibration_flops_of_the_prefixes_run_are_charged_offline() {
     let summary = json(&root.join("run/summary.json"));
     let offline = summary["flops_offline"].as_f64().unwrap();
     assert!(close(offline, trace_flops + cal), "{summary}");
+    // The fixture's traces have no collect record beside them: their records only, said so.
+    let record = &summary["rejection_sampling"];
+    assert_eq!(record["charged"].as_f64(), Some(trace_flops), "{summary}");
+    assert!(record["flops_failed"].is_null(), "{summary}");
+    assert!(
+        record["note"]
+            .as_str()
+            .unwrap()
+            .contains("records' FLOPs only"),
+        "{summary}"
+    );
 
     // Not charged (rl.charge_offline none): neither the traces nor the calibration.
     let root = tmp.path().join("free");
@@ -92,7 +103,8 @@ fn a_prefixes_run_without_its_calibration_record_is_refused() {
 }
 
 /// The real stages: make-prefixes in mode calibrated records its FLOPs, and a train run on
-/// those prefixes starts with flops_offline = Σ trace FLOPs + that record.
+/// those prefixes starts with flops_offline = Σ trace FLOPs + the failed problems' FLOPs of
+/// collect's summary + that record.
 #[test]
 fn calibrated_make_prefixes_then_train_charges_the_recorded_flops() {
     let p = stages_pipeline();
@@ -132,10 +144,14 @@ fn calibrated_make_prefixes_then_train_charges_the_recorded_flops() {
         .iter()
         .map(|t| t.flops)
         .sum();
+    let failed = json(&p.traces.join("summary.json"))["collect"]["flops_failed"]
+        .as_f64()
+        .unwrap();
     let summary = json(&tr.join("summary.json"));
     let offline = summary["flops_offline"].as_f64().unwrap();
-    assert!(
-        close(offline, traces + cal),
-        "flops_offline {offline}, want traces {traces} + calibration {cal}"
+    assert_eq!(
+        offline,
+        traces + failed + cal,
+        "flops_offline {offline}, want traces {traces} + failed {failed} + calibration {cal}"
     );
 }

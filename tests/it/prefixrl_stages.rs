@@ -234,12 +234,44 @@ fn collect_keeps_checked_traces_in_pool_order_with_their_costs() {
         .filter(|r| r[col(&header, "passed_filter")] == "1")
         .count();
     assert_eq!(s["passed_filter"], passed);
-    assert_eq!(s["with_trace"], traces.len());
     let fallback = traces.iter().filter(|t| t.source == "oracle").count();
     assert_eq!(
         s["oracle_fallback"], fallback,
         "smoke allows the oracle fallback, counted"
     );
+    assert_eq!(
+        s["with_trace"],
+        traces.len() - fallback,
+        "fallbacks left out"
+    );
+    assert_eq!(
+        s["fraction_with_trace"].as_f64(),
+        Some((traces.len() - fallback) as f64 / passed as f64)
+    );
+    // Every attempt is charged (§2.2): a found trace's row is its record; a filtered problem
+    // without one (fallback) has all R attempts, summed into flops_failed in pool order.
+    let mut failed = 0.0;
+    for r in &rows {
+        let at = |name: &str| r[col(&header, name)].clone();
+        if at("passed_filter") != "1" {
+            continue;
+        }
+        let flops: f64 = at("flops").parse().unwrap();
+        match traces.iter().find(|t| t.problem_id == at("problem_id")) {
+            Some(t) if t.source != "oracle" => {
+                assert_eq!((at("attempts"), flops), (t.attempts.to_string(), t.flops))
+            }
+            _ => {
+                assert_eq!(at("attempts"), "8", "{r:?}");
+                assert!(flops > 0.0, "{r:?}");
+                failed += flops;
+            }
+        }
+    }
+    let kept: f64 = traces.iter().fold(0.0, |sum, t| sum + t.flops);
+    assert_eq!(s["flops_traces"].as_f64(), Some(kept));
+    assert_eq!(s["flops_failed"].as_f64(), Some(failed));
+    assert_eq!(s["flops_rejection"].as_f64(), Some(kept + failed));
     // The probe's FLOPs lie between k_probe samples of 1 token and of max_new tokens per problem.
     let fm = FlopsModel::new(&cfg.model, codec.vocab() as i64).unwrap();
     let (mut lo, mut hi) = (0.0, 0.0);
@@ -301,10 +333,11 @@ fn cut_and_snap_follow_the_rounding_rule() {
     assert_eq!(snap(4, &[13], 13), None);
 }
 
-/// §2.2: a problem pays for its attempts up to and including the first success, not for the
-/// rest of the batched block, and those are not even scored.
+/// §2.2: a problem pays for every attempt up to and including the first success, not for the
+/// rest of the batched block (those are not even scored), and for all of them when none
+/// succeeds (collect then adds them to `flops_failed`: `prefixrl_collect_flops`).
 #[test]
-fn rejection_charges_attempts_up_to_the_first_success() {
+fn rejection_charges_every_attempt_up_to_the_first_success() {
     let mut spent = Spent {
         attempts: 8,
         gen_tokens: 80,

@@ -13,7 +13,14 @@
 //!
 //! Writes traces.jsonl (pool order), collect.csv (one row per pool problem) and the summary;
 //! a pool with no trace at all is an error naming the knobs to turn.
-use super::collect_sample::{self, Found};
+//!
+//! Compute (§2.2, §5.1): every attempt is charged, so the summary's `flops_rejection` is the
+//! kept traces' FLOPs (`flops_traces`, the records' `flops`) plus `flops_failed`, all
+//! `budget_r` attempts of each filtered problem that found no trace (oracle fallback or not).
+//! Train charges that sum. `flops_failed` is 0 for source `oracle` (nothing sampled) and null
+//! for `jsonl:` (what the file's producer spent on failures is not known).
+//! `fraction_with_trace` counts only the traces the source found, not oracle fallbacks.
+use super::collect_sample::{self, Found, Spent};
 use super::load::{self, Base, Codec, Split};
 use crate::error::usage;
 use crate::experiment::Ctx;
@@ -25,7 +32,9 @@ use crate::run::Run;
 use anyhow::{anyhow, Result};
 use std::collections::HashMap;
 
-/// collect.csv's columns: one row per pool problem.
+/// collect.csv's columns: one row per pool problem. `attempts`, `gen_tokens`, `flops`: the
+/// problem's rejection sampling, every attempt, found or not (sources `base`, `model:`);
+/// otherwise its first trace record's.
 pub const COLUMNS: &[&str] = &[
     "problem_id",
     "probe_successes",
@@ -70,6 +79,8 @@ pub fn run(cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
     };
     let hard: Vec<usize> = (0..pool.len()).filter(|&i| passed[i]).collect();
     let mut traces: Vec<Vec<TraceRecord>> = vec![Vec::new(); pool.len()];
+    // What each sampled problem's attempts cost (sources base and model: only).
+    let mut cost: Vec<Option<Spent>> = vec![None; pool.len()];
     match &cfg.traces.source {
         TraceSource::Base | TraceSource::Model(_) => {
             let (sampler, tag) = match (&cfg.traces.source, &own, &other) {
@@ -79,10 +90,11 @@ pub fn run(cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
                 }
                 _ => return Err(anyhow!("internal: no model for traces.source")),
             };
-            let found =
+            let tried =
                 collect_sample::rejection(cfg, sampler, task.as_mut(), &pool, &hard, &mut rng)?;
-            for (i, f) in hard.iter().zip(found) {
-                traces[*i].extend(f.map(|f| sampled(&pool[*i], f, &tag)));
+            for (&i, a) in hard.iter().zip(tried) {
+                cost[i] = Some(a.spent);
+                traces[i].extend(a.found.map(|f| sampled(&pool[i], f, a.spent, &tag)));
             }
         }
         TraceSource::Oracle => {
@@ -99,6 +111,17 @@ pub fn run(cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
             }
         }
     }
+    let with_trace = hard.iter().filter(|&&i| !traces[i].is_empty()).count();
+    let flops_failed = match &cfg.traces.source {
+        TraceSource::Base | TraceSource::Model(_) => Some(
+            hard.iter()
+                .filter(|&&i| traces[i].is_empty())
+                .filter_map(|&i| cost[i].map(|c| c.flops))
+                .fold(0.0, |sum, f| sum + f),
+        ),
+        TraceSource::Oracle => Some(0.0),
+        TraceSource::Jsonl(_) => None,
+    };
     let mut fallback = 0;
     if cfg.traces.allow_oracle_fallback {
         let codec = sampling_codec(&own, &other, task.as_ref())?;
@@ -109,10 +132,23 @@ pub fn run(cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
             }
         }
     }
-    write_csv(run, &pool, probe.as_ref(), &passed, &traces)?;
+    write_csv(run, &pool, probe.as_ref(), &passed, &traces, &cost)?;
     let all: Vec<TraceRecord> = traces.iter().flatten().cloned().collect();
     jsonl::write_jsonl(&run.path(Artifact::Traces.file()), &all)?;
-    summarize(cfg, run, &pool, probe.as_ref(), &hard, &traces, fallback)
+    let counts = Counts {
+        with_trace,
+        fallback,
+        flops_failed,
+    };
+    summarize(cfg, run, &pool, probe.as_ref(), &hard, &traces, &counts)
+}
+
+/// What the summary counts besides the traces: the filtered problems whose source found a
+/// trace, the oracle fallbacks, and the FLOPs of the problems that found none (None: unknown).
+struct Counts {
+    with_trace: usize,
+    fallback: usize,
+    flops_failed: Option<f64>,
 }
 
 /// The base model of `inputs.base` (or the run's own under `stage: all`) when the config has
@@ -137,15 +173,15 @@ fn sampling_codec(own: &Option<Base>, other: &Option<Base>, task: &dyn Task) -> 
     }
 }
 
-/// A sampled trace's record.
-fn sampled(p: &Problem, f: Found, source: &str) -> TraceRecord {
+/// A sampled trace's record, with what its attempts cost (`spent`).
+fn sampled(p: &Problem, f: Found, spent: Spent, source: &str) -> TraceRecord {
     TraceRecord {
         problem_id: p.id.clone(),
         trace: f.trace,
         source: source.to_string(),
-        attempts: f.attempts,
-        gen_tokens: f.gen_tokens,
-        flops: f.flops,
+        attempts: spent.attempts,
+        gen_tokens: spent.gen_tokens,
+        flops: spent.flops,
         reward: 1.0,
         behaviour_logprobs: Some(f.logprobs),
     }
@@ -228,6 +264,7 @@ fn write_csv(
     probe: Option<&collect_sample::Probe>,
     passed: &[bool],
     traces: &[Vec<TraceRecord>],
+    cost: &[Option<Spent>],
 ) -> Result<()> {
     let mut csv = run.csv("collect.csv", COLUMNS)?;
     for (i, p) in pool.iter().enumerate() {
@@ -237,10 +274,19 @@ fn write_csv(
             .num("passed_filter", f64::from(u8::from(passed[i])))
             .num("traces", traces[i].len() as f64);
         if let Some(t) = traces[i].first() {
-            row.text("source", &t.source)
-                .num("attempts", t.attempts as f64)
-                .num("gen_tokens", t.gen_tokens as f64)
-                .num("flops", t.flops);
+            row.text("source", &t.source);
+        }
+        let spent = cost[i].or_else(|| {
+            traces[i].first().map(|t| Spent {
+                attempts: t.attempts,
+                gen_tokens: t.gen_tokens,
+                flops: t.flops,
+            })
+        });
+        if let Some(c) = spent {
+            row.num("attempts", c.attempts as f64)
+                .num("gen_tokens", c.gen_tokens as f64)
+                .num("flops", c.flops);
         }
         csv.write(&row)?;
     }
@@ -254,11 +300,16 @@ fn summarize(
     probe: Option<&collect_sample::Probe>,
     hard: &[usize],
     traces: &[Vec<TraceRecord>],
-    fallback: usize,
+    counts: &Counts,
 ) -> Result<()> {
-    let with_trace = hard.iter().filter(|&&i| !traces[i].is_empty()).count();
+    let Counts {
+        with_trace,
+        fallback,
+        flops_failed,
+    } = *counts;
     let share = with_trace as f64 / hard.len().max(1) as f64;
     let flops = traces.iter().flatten().fold(0.0, |sum, t| sum + t.flops);
+    let rejection = flops_failed.map(|f| flops + f);
     let summary = serde_json::json!({
         "source": String::from(cfg.traces.source.clone()),
         "pool": pool.len(),
@@ -270,22 +321,26 @@ fn summarize(
         "oracle_fallback": fallback,
         "flops_probe": probe.map(|p| p.flops),
         "flops_traces": flops,
+        "flops_failed": flops_failed,
+        "flops_rejection": rejection,
         "warning": (share < MIN_TRACE_SHARE).then(|| format!(
-            "only {:.0}% of the filtered problems got a trace (< {:.0}%, §9): calibrate again",
+            "only {:.0}% of the filtered problems got a trace from the source ({fallback} oracle \
+             fallback not counted; < {:.0}%, §9): calibrate again",
             100.0 * share,
             100.0 * MIN_TRACE_SHARE
         )),
     });
     load::update_summary(run, "collect", summary)?;
     if !run.quiet {
+        let failed = flops_failed.map_or("unknown (jsonl traces)".into(), |f| format!("{f:.3e}"));
         eprintln!(
-            "collect: pool {}, passed filter {}, with trace {with_trace} ({:.0}%; {fallback} oracle fallback), traces FLOPs {flops:.3e}",
+            "collect: pool {}, passed filter {}, with trace {with_trace} ({:.0}%; {fallback} oracle fallback), traces FLOPs {flops:.3e}, failed problems' FLOPs {failed}",
             pool.len(),
             hard.len(),
             100.0 * share
         );
     }
-    if with_trace == 0 {
+    if with_trace + fallback == 0 {
         // Not a usage error: the run directory (collect.csv) stays for diagnosis.
         return Err(anyhow!(
             "no problem got a trace ({} of {} pool problems passed the probe filter): raise \
@@ -298,8 +353,9 @@ fn summarize(
     }
     if share < MIN_TRACE_SHARE && !run.quiet {
         eprintln!(
-            "warning: only {:.0}% of the filtered problems got a trace (< {:.0}%, §9): run \
-             calibrate and adjust data.hard_level or traces.budget_r",
+            "warning: only {:.0}% of the filtered problems got a trace from the source \
+             ({fallback} oracle fallback not counted; < {:.0}%, §9): run calibrate and adjust \
+             data.hard_level or traces.budget_r",
             100.0 * share,
             100.0 * MIN_TRACE_SHARE
         );

@@ -3,10 +3,11 @@
 //! Rejection sampling runs in rounds: every unsolved problem draws a block of attempts (8, then
 //! 16, 32, … up to 256, never past `traces.budget_r` in all), all problems of a round in
 //! batched calls. A problem's charge is what the sequential procedure of §2.2 would have paid:
-//! the attempts up to and including its first success, each costing its sampling FLOPs
-//! (prompt plus generated tokens, §5.1); the attempts drawn after it in the same block are
-//! not charged. The kept trace's behaviour log-probs are the untempered model's per-token
-//! log-probs of the sampled completion, `<eos>` included (log π0 of §2.2).
+//! every attempt up to and including its first success, each costing its sampling FLOPs
+//! (prompt plus generated tokens, §5.1), and all `traces.budget_r` attempts of a problem that
+//! never succeeds; the attempts drawn after a success in the same block are not charged. The
+//! kept trace's behaviour log-probs are the untempered model's per-token log-probs of the
+//! sampled completion, `<eos>` included (log π0 of §2.2).
 use super::load::{self, Base};
 use crate::prefixrl::config::PrefixrlConfig;
 use crate::prefixrl::policy::Context;
@@ -20,14 +21,18 @@ pub struct Probe {
     pub flops: f64,
 }
 
-/// A problem's first correct sample and what finding it cost.
+/// A problem's first correct sample.
 pub struct Found {
     pub trace: String,
-    pub attempts: u64,
-    pub gen_tokens: u64,
-    pub flops: f64,
     /// One per completion token, `<eos>` included.
     pub logprobs: Vec<f64>,
+}
+
+/// A problem's rejection sampling: what its attempts cost (all of them, found or not) and the
+/// trace they found, if any.
+pub struct Attempted {
+    pub spent: Spent,
+    pub found: Option<Found>,
 }
 
 /// The first and the largest block of attempts per problem and round.
@@ -67,7 +72,8 @@ pub fn probe(
 }
 
 /// Rejection sampling of `base` on the problems `which` (indices into `pool`), budget
-/// `traces.budget_r` each: the found trace (or None) per entry of `which`.
+/// `traces.budget_r` each: per entry of `which`, what its attempts cost and the found trace (or
+/// None).
 pub fn rejection(
     cfg: &PrefixrlConfig,
     base: &Base,
@@ -75,7 +81,7 @@ pub fn rejection(
     pool: &[Problem],
     which: &[usize],
     rng: &mut ChaCha8Rng,
-) -> Result<Vec<Option<Found>>> {
+) -> Result<Vec<Attempted>> {
     let fm = load::flops_model(base)?;
     let budget = cfg.traces.budget_r;
     let mut spent: Vec<Spent> = vec![Spent::default(); which.len()];
@@ -99,12 +105,8 @@ pub fn rejection(
                 });
                 if let Some(j) = charge_until_success(&mut spent[a], rows)? {
                     let r = c * ro.n + j;
-                    let s = &spent[a];
                     found[a] = Some(Found {
                         trace: base.codec.decode(&ro.completions[r])?.0,
-                        attempts: s.attempts,
-                        gen_tokens: s.gen_tokens,
-                        flops: s.flops,
                         logprobs: ro.model_logprobs[r].clone(),
                     });
                 }
@@ -115,7 +117,11 @@ pub fn rejection(
         block = (block * 2).min(MAX_BLOCK);
         active.retain(|&a| found[a].is_none());
     }
-    Ok(found)
+    Ok(spent
+        .into_iter()
+        .zip(found)
+        .map(|(spent, found)| Attempted { spent, found })
+        .collect())
 }
 
 /// What a problem's attempts have cost so far.
@@ -127,8 +133,8 @@ pub struct Spent {
 }
 
 /// Charge `attempts` (generated tokens, FLOPs, success) in order up to and including the
-/// first success, as the sequential procedure of §2.2 would; the index of that success. The
-/// attempts after it are neither charged nor scored.
+/// first success, as the sequential procedure of §2.2 would (all of them when none succeeds);
+/// the index of that success. The attempts after it are neither charged nor scored.
 pub fn charge_until_success(
     spent: &mut Spent,
     attempts: impl IntoIterator<Item = Result<(u64, f64, bool)>>,

@@ -24,6 +24,7 @@ pub mod train_data;
 pub mod train_eval;
 mod train_fit;
 pub mod train_log;
+mod train_offline;
 pub mod train_rollout;
 pub mod train_sft;
 pub mod train_state;

@@ -2,11 +2,12 @@
 //! set D, prefixed or not, for `rl.steps` steps, writing metrics.csv (§7.9), eval.csv,
 //! checkpoints/ and, optionally, rollouts.jsonl.
 //!
-//! Reading order: this file (setup, the step loop, offline FLOPs, summary), then
+//! Reading order: this file (setup, the step loop, summary), then
 //! `train_data.rs` (D, slots and advantage groups), `train_rollout.rs` (sampling, scoring,
 //! off-policy rows), `train_update.rs` (losses by method, the optimizer steps),
 //! `train_log.rs` (metrics.csv and rollouts.jsonl), `train_state.rs` (checkpoints, resume),
-//! `train_sft.rs` (sft-rl's SFT stage) and `train_eval.rs` (the evaluator call).
+//! `train_sft.rs` (sft-rl's SFT stage), `train_offline.rs` (the offline FLOPs charge) and
+//! `train_eval.rs` (the evaluator call).
 //!
 //! Determinism: step `s` draws everything (problems, prefix coins, samples, torch's generator)
 //! from generators seeded by (seed, s), so the same config and seed give the same rows, and a
@@ -16,6 +17,7 @@ use super::train_data::{draw_slots, TrainData};
 use super::train_eval::{self, Evaluator};
 use super::train_fit;
 use super::train_log::{self, RowId};
+use super::train_offline;
 use super::train_rollout::{self, Env};
 use super::train_sft;
 use super::train_state::{self, Totals};
@@ -57,6 +59,8 @@ pub fn run(cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
         Vec::new()
     };
     let data = TrainData::new(problems, prefixes);
+    // Read on resume too (its number then comes from the checkpoint) for the summary's record.
+    let offline = train_offline::offline(cfg, run, &traces_path)?;
     if method.uses_prefixes() && cfg.rl.alpha > 0.0 && data.variants.iter().all(Vec::is_empty) {
         return Err(usage(format!(
             "method {method:?}: no problem of the training set has a prefix in prefixes.jsonl; \
@@ -112,7 +116,7 @@ pub fn run(cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
         }
         None => {
             let mut totals = Totals {
-                flops_offline: offline_flops(cfg, run, &traces_path)?,
+                flops_offline: offline.flops,
                 ..Totals::default()
             };
             if method == Method::SftRl {
@@ -201,7 +205,14 @@ pub fn run(cfg: &PrefixrlConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
         progress.set(step - start, &format!("reward {:.3}", mean_reward(&batch)));
     }
     progress.finish("done");
-    write_summary(cfg, run, &method_name, start, &totals, sft)
+    write_summary(
+        cfg,
+        run,
+        &method_name,
+        start,
+        &totals,
+        [sft, offline.record],
+    )
 }
 
 /// The `sft` record of the run being continued (its SFT stage ran there, and its FLOPs are
@@ -221,62 +232,11 @@ fn mean_reward(b: &train_rollout::Batch) -> f64 {
 }
 
 /// Whether this method's curve carries the offline FLOPs (§5.1, `rl.charge_offline`).
-fn charged(cfg: &PrefixrlConfig) -> bool {
+pub(super) fn charged(cfg: &PrefixrlConfig) -> bool {
     match cfg.rl.charge_offline {
         ChargeOffline::Users => cfg.rl.method.uses_traces(),
         ChargeOffline::All => true,
         ChargeOffline::None => false,
-    }
-}
-
-/// The offline charge before any SFT: the FLOPs of every trace in traces.jsonl (rejection
-/// sampling) plus, for prefix methods, the calibration FLOPs when this method is charged.
-fn offline_flops(cfg: &PrefixrlConfig, run: &Run, traces: &Path) -> Result<f64> {
-    if !charged(cfg) {
-        return Ok(0.0);
-    }
-    let mut total: f64 = jsonl::read_traces(traces)?.iter().map(|t| t.flops).sum();
-    if cfg.rl.method.uses_prefixes() {
-        total += calibration_flops(cfg, run)?;
-    }
-    Ok(total)
-}
-
-/// The calibration FLOPs make-prefixes recorded in the `make_prefixes` section of the
-/// summary.json beside prefixes.jsonl (`flops_calibration`, a number in mode calibrated, null
-/// otherwise; under `stage: all` the run's own summary.json, which holds every stage's
-/// section). A prefixes run without that record is refused rather than charged nothing.
-fn calibration_flops(cfg: &PrefixrlConfig, run: &Run) -> Result<f64> {
-    let summary = dir_of(&inputs::path(cfg, run, Artifact::Prefixes)?).join("summary.json");
-    let key = match cfg.stage {
-        Stage::All => String::new(),
-        _ => format!("{}: ", Artifact::Prefixes.key()),
-    };
-    let missing = |why: &str| {
-        usage(format!(
-            "{key}{} {why}, so the calibration FLOPs of its prefixes cannot be charged to \
-             flops_offline (§5.1); run make-prefixes again to write it",
-            summary.display()
-        ))
-    };
-    let text =
-        std::fs::read_to_string(&summary).map_err(|e| missing(&format!("cannot be read ({e})")))?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| missing(&format!("is not JSON ({e})")))?;
-    let section = v
-        .get("make_prefixes")
-        .filter(|s| s.is_object())
-        .ok_or_else(|| missing("has no `make_prefixes` section"))?;
-    match section.get("flops_calibration") {
-        Some(f) if f.is_number() => Ok(f.as_f64().unwrap_or(0.0)),
-        Some(serde_json::Value::Null) | None
-            if section.get("mode").and_then(|m| m.as_str()) != Some("calibrated") =>
-        {
-            Ok(0.0)
-        }
-        _ => Err(missing(
-            "has no number at make_prefixes.flops_calibration (mode calibrated)",
-        )),
     }
 }
 
@@ -287,7 +247,7 @@ fn write_summary(
     method: &str,
     start: u64,
     t: &Totals,
-    sft: Option<serde_json::Value>,
+    [sft, rejection]: [Option<serde_json::Value>; 2],
 ) -> Result<()> {
     let mut s = serde_json::json!({
         "stage": "train",
@@ -303,6 +263,7 @@ fn write_summary(
         "checker_errors": t.checker_errors,
         "offpolicy_rows_without_behaviour_logprobs": t.missing_behaviour,
         "sft": sft,
+        "rejection_sampling": rejection,
     });
     for (reason, n) in &t.checker_fail {
         s[format!("checker_fail_{reason}")] = (*n).into();
