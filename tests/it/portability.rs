@@ -1,0 +1,61 @@
+//! Portability and hostile input on the shared layer: YAML as other tools write it (a byte
+//! order mark, `<<:` merge keys, YAML 1.1 booleans, bytes that are not UTF-8), arguments that
+//! are not UTF-8, `--out` through a symbolic link that leads nowhere, and a stdout or stderr
+//! that cannot be written (a full disk, a reader that went away).
+use crate::common::{code, json, read, stderr, stdout, text, LAB};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// `lab args` in `dir` with stdout and stderr sent to `/dev/full` as chosen.
+fn lab_full(dir: &Path, args: &[&str], out_full: bool, err_full: bool) -> Output {
+    let full = || Stdio::from(std::fs::File::create("/dev/full").unwrap());
+    let mut cmd = Command::new(LAB);
+    cmd.args(args).current_dir(dir).stdin(Stdio::null());
+    cmd.stdout(if out_full { full() } else { Stdio::piped() });
+    cmd.stderr(if err_full { full() } else { Stdio::piped() });
+    cmd.output().unwrap()
+}
+
+#[test]
+fn a_full_stdout_is_an_error_after_the_work_and_a_full_stderr_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = lab_full(dir.path(), &["decompose", "--print-config"], true, false);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let err = stderr(&o);
+    assert!(err.contains("could not write to standard output"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let run = ["decompose", "--set", "matrix.n=6", "--out", "a"];
+    let o = lab_full(dir.path(), &run, true, false);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    assert_eq!(json(&dir.path().join("a/meta.json"))["status"], "completed");
+    let run = ["decompose", "--set", "matrix.n=6", "--out", "b"];
+    let o = lab_full(dir.path(), &run, false, true);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(stdout(&o), "results: b\n");
+    assert_eq!(json(&dir.path().join("b/meta.json"))["status"], "completed");
+    assert!(read(&dir.path().join("b/config.yaml")).contains("n: 6"));
+}
+
+#[test]
+fn a_reader_that_went_away_ends_lab_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["decompose", "--print-config"][..],
+        &["decompose", "--set", "matrix.n=6", "--quiet", "--out", "r"][..],
+    ] {
+        let mut child = Command::new(LAB)
+            .args(args)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // `| head -0`: the pipe's only reader is gone
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(code(&o), 0, "{args:?}: {}", text(&o));
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    }
+    assert_eq!(json(&dir.path().join("r/meta.json"))["status"], "completed");
+}
