@@ -93,7 +93,11 @@ impl Run {
             lab_version: env!("CARGO_PKG_VERSION").into(),
             git_commit: env!("LAB_GIT_COMMIT").into(),
             subcommand: sub.into(),
-            args: std::env::args().collect(),
+            // args_os: an argument that is not UTF-8 (a file name, Linux allows any bytes)
+            // made std::env::args() panic; it is recorded with U+FFFD in place of those bytes.
+            args: std::env::args_os()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
             seed,
             device: String::new(),
             threads: 0,

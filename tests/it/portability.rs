@@ -3,6 +3,8 @@
 //! are not UTF-8, `--out` through a symbolic link that leads nowhere, and a stdout or stderr
 //! that cannot be written (a full disk, a reader that went away).
 use crate::common::{code, json, read, stderr, stdout, text, LAB};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -14,6 +16,23 @@ fn lab_full(dir: &Path, args: &[&str], out_full: bool, err_full: bool) -> Output
     cmd.stdout(if out_full { full() } else { Stdio::piped() });
     cmd.stderr(if err_full { full() } else { Stdio::piped() });
     cmd.output().unwrap()
+}
+
+#[test]
+fn an_argument_that_is_not_utf8_is_recorded_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = OsStr::from_bytes(b"run-\xff");
+    let o = Command::new(LAB)
+        .args(["decompose", "--set", "matrix.n=6", "--quiet", "--out"])
+        .arg(out)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let meta = json(&dir.path().join(out).join("meta.json"));
+    assert_eq!(meta["status"], "completed");
+    let args = meta["args"].as_array().unwrap();
+    assert_eq!(args.last().unwrap(), "run-\u{fffd}", "{args:?}");
 }
 
 #[test]
