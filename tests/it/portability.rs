@@ -2,7 +2,7 @@
 //! order mark, `<<:` merge keys, YAML 1.1 booleans, bytes that are not UTF-8), arguments that
 //! are not UTF-8, `--out` through a symbolic link that leads nowhere, and a stdout or stderr
 //! that cannot be written (a full disk, a reader that went away).
-use crate::common::{code, json, read, stderr, stdout, text, LAB};
+use crate::common::{code, json, lab, read, stderr, stdout, text, LAB};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -33,6 +33,37 @@ fn an_argument_that_is_not_utf8_is_recorded_not_a_panic() {
     assert_eq!(meta["status"], "completed");
     let args = meta["args"].as_array().unwrap();
     assert_eq!(args.last().unwrap(), "run-\u{fffd}", "{args:?}");
+}
+
+#[test]
+fn out_through_a_symbolic_link_that_leads_nowhere_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("missing", dir.path().join("dangling")).unwrap();
+    std::os::unix::fs::symlink("loop", dir.path().join("loop")).unwrap();
+    std::fs::write(
+        dir.path().join("s.yaml"),
+        crate::common::study_yaml("s", "{}", "[0]"),
+    )
+    .unwrap();
+    for (out, link, config) in [
+        ("dangling", "dangling", None),
+        ("dangling/run", "dangling", None),
+        ("loop", "loop", None),
+        ("dangling", "dangling", Some("s.yaml")),
+    ] {
+        let mut args = vec!["decompose", "--set", "matrix.n=6", "--quiet", "--out", out];
+        if let Some(file) = config {
+            args.extend(["--config", file]);
+        }
+        let o = lab(dir.path(), &args);
+        assert_eq!(code(&o), 2, "{out}: {}", text(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("{link} is a symbolic link to")),
+            "{err}"
+        );
+    }
+    assert!(!dir.path().join("missing").exists());
 }
 
 #[test]
