@@ -5,10 +5,12 @@ mod diagnose;
 mod kinds;
 mod origin;
 pub mod resume;
+mod yaml;
 
 pub use check::{changed_keys, differences, Checker, Validate};
 pub use kinds::Kinds;
 pub use origin::{locate, lookup};
+pub use yaml::read_config;
 
 use crate::error::usage;
 use anyhow::Result;
@@ -61,8 +63,7 @@ pub fn load_with_kinds(
     let mut value = parse(&default)?;
     let user = match file {
         Some(path) => {
-            let text = crate::input::read_to_string(path)
-                .map_err(|e| usage(format!("cannot read config file {}: {e}", path.display())))?;
+            let text = read_config(path)?;
             Some(Source {
                 name: path.display().to_string(),
                 text,

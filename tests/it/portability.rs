@@ -8,6 +8,12 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+/// `lab decompose --config FILE --print-config` in `dir` with `yaml` written to FILE.
+fn print_config(dir: &Path, file: &str, yaml: &[u8]) -> Output {
+    std::fs::write(dir.join(file), yaml).unwrap();
+    lab(dir, &["decompose", "--config", file, "--print-config"])
+}
+
 /// `lab args` in `dir` with stdout and stderr sent to `/dev/full` as chosen.
 fn lab_full(dir: &Path, args: &[&str], out_full: bool, err_full: bool) -> Output {
     let full = || Stdio::from(std::fs::File::create("/dev/full").unwrap());
@@ -16,6 +22,19 @@ fn lab_full(dir: &Path, args: &[&str], out_full: bool, err_full: bool) -> Output
     cmd.stdout(if out_full { full() } else { Stdio::piped() });
     cmd.stderr(if err_full { full() } else { Stdio::piped() });
     cmd.output().unwrap()
+}
+
+#[test]
+fn a_byte_order_mark_leaves_the_first_line_blamed_on_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = print_config(
+        dir.path(),
+        "bom.yaml",
+        b"\xef\xbb\xbfseed: x\r\nmatrix:\r\n  n: 9\r\n",
+    );
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    let err = stderr(&o);
+    assert!(err.contains("`seed` in bom.yaml line 1"), "{err}");
 }
 
 #[test]
