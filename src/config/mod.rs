@@ -10,7 +10,7 @@ mod yaml;
 pub use check::{changed_keys, differences, Checker, Validate};
 pub use kinds::Kinds;
 pub use origin::{locate, lookup};
-pub use yaml::read_config;
+pub use yaml::{parse_yaml, read_config};
 
 use crate::error::usage;
 use anyhow::Result;
@@ -115,8 +115,7 @@ pub fn load_with_kinds(
 }
 
 fn parse(src: &Source) -> Result<Value> {
-    serde_yaml_ng::from_str(&src.text)
-        .map_err(|e| usage(format!("{}: invalid YAML: {e}", src.name)))
+    parse_yaml(&src.text).map_err(|e| usage(format!("{}: invalid YAML: {e}", src.name)))
 }
 
 /// Floats with an exact integer value (`1e6`, `200000.0`) become integers, so integer keys
@@ -170,7 +169,7 @@ pub fn apply_set(root: &mut Value, spec: &str) -> Result<()> {
     if path.is_empty() || path.split('.').any(str::is_empty) {
         return Err(usage(format!("--set `{spec}`: empty key in `{path}`")));
     }
-    let value: Value = serde_yaml_ng::from_str(raw)
+    let value = parse_yaml(raw)
         .map_err(|e| usage(format!("--set `{spec}`: value is not valid YAML: {e}")))?;
     set_path(root, path, value).map_err(|why| usage(format!("--set `{spec}`: {why}")))
 }

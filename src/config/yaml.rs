@@ -1,6 +1,8 @@
-//! Reading a config's YAML: the file's text, without a byte order mark.
+//! Reading a config's YAML: the file's text (without a byte order mark) and the parse, with
+//! YAML 1.1's `<<:` merge keys applied.
 use crate::error::usage;
 use anyhow::Result;
+use serde_yaml_ng::Value;
 use std::path::Path;
 
 /// The text of the config file `path`, without a UTF-8 byte order mark (which some Windows
@@ -12,4 +14,32 @@ pub fn read_config(path: &Path) -> Result<String> {
         Some(rest) => rest.to_string(),
         None => text,
     })
+}
+
+/// Parse a YAML text with its `<<:` merge keys applied (YAML 1.1's, which most YAML tools
+/// apply): `solver: {<<: *base, tol: 1e-9}` takes the keys of the mapping anchored `&base`
+/// that it does not set itself. Before, `<<` reached the typed config as an unknown key.
+pub fn parse_yaml(text: &str) -> std::result::Result<Value, serde_yaml_ng::Error> {
+    use serde::de::Error as _;
+    let mut value: Value = serde_yaml_ng::from_str(text)?;
+    // A merged mapping may bring a `<<` of its own (an anchor built on another): one pass
+    // per link of such a chain, each link's own keys winning over the next one's.
+    for _ in 0..64 {
+        if !has_merge_key(&value) {
+            break;
+        }
+        value
+            .apply_merge()
+            .map_err(|e| serde_yaml_ng::Error::custom(format!("a `<<:` merge key: {e}")))?;
+    }
+    Ok(value)
+}
+
+fn has_merge_key(v: &Value) -> bool {
+    match v {
+        Value::Mapping(m) => m.contains_key("<<") || m.values().any(has_merge_key),
+        Value::Sequence(items) => items.iter().any(has_merge_key),
+        Value::Tagged(t) => has_merge_key(&t.value),
+        _ => false,
+    }
 }

@@ -58,7 +58,7 @@ fn section(kind: Option<&str>, file: Option<&Path>, sets: &[String]) -> Result<L
     let mut value = Value::Mapping(Mapping::new());
     if let Some(path) = file {
         let text = crate::config::read_config(path)?;
-        let whole: Value = serde_yaml_ng::from_str(&text)
+        let whole = crate::config::parse_yaml(&text)
             .map_err(|e| usage(format!("{}: invalid YAML: {e}", path.display())))?;
         value = whole
             .get("corpus")

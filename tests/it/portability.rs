@@ -25,6 +25,28 @@ fn lab_full(dir: &Path, args: &[&str], out_full: bool, err_full: bool) -> Output
 }
 
 #[test]
+fn merge_keys_are_applied_and_a_value_they_bring_is_still_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    // A chain: the outer mapping's own key wins over the inner one's, the file's over both.
+    let chain = b"solver:\n  <<: {<<: {max_iter: 9, cg_max_iter: 50}, max_iter: 7}\n  \
+                  tol_residual: 1.0e-10\n";
+    let o = print_config(dir.path(), "m.yaml", chain);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["solver"]["max_iter"].as_i64(), Some(7), "{}", stdout(&o));
+    assert_eq!(v["solver"]["cg_max_iter"].as_i64(), Some(50));
+    assert_eq!(v["solver"]["tol_residual"].as_f64(), Some(1e-10));
+    assert!(v["solver"].get("<<").is_none());
+    let o = print_config(dir.path(), "bad.yaml", b"solver:\n  <<: {max_iter: 0}\n");
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    let err = stderr(&o);
+    assert!(err.contains("`solver.max_iter` in bad.yaml"), "{err}");
+    let o = print_config(dir.path(), "scalar.yaml", b"solver:\n  <<: 3\n");
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(stderr(&o).contains("scalar.yaml: invalid YAML: a `<<:` merge key"));
+}
+
+#[test]
 fn a_byte_order_mark_leaves_the_first_line_blamed_on_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let o = print_config(
