@@ -60,6 +60,20 @@ fn a_byte_order_mark_leaves_the_first_line_blamed_on_the_file() {
 }
 
 #[test]
+fn a_config_that_is_not_utf8_names_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = print_config(
+        dir.path(),
+        "latin1.yaml",
+        b"seed: 1\n\nmatrix:\n  n: 3 # \xe9\n",
+    );
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    let err = stderr(&o);
+    assert!(err.contains("latin1.yaml: not valid UTF-8 text"), "{err}");
+    assert!(err.contains("byte 0xE9 on line 4"), "{err}");
+}
+
+#[test]
 fn an_argument_that_is_not_utf8_is_recorded_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let out = OsStr::from_bytes(b"run-\xff");
