@@ -74,6 +74,17 @@ fn a_config_that_is_not_utf8_names_the_line() {
 }
 
 #[test]
+fn yaml11_booleans_say_what_to_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = lab(
+        dir.path(),
+        &["decompose", "--set", "output.csv=yes", "--print-config"],
+    );
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(stderr(&o).contains("write true or false"), "{}", stderr(&o));
+}
+
+#[test]
 fn an_argument_that_is_not_utf8_is_recorded_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let out = OsStr::from_bytes(b"run-\xff");
