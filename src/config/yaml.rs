@@ -19,9 +19,9 @@ pub fn read_config(path: &Path) -> Result<String> {
 /// Parse a YAML text with its `<<:` merge keys applied (YAML 1.1's, which most YAML tools
 /// apply): `solver: {<<: *base, tol: 1e-9}` takes the keys of the mapping anchored `&base`
 /// that it does not set itself. Before, `<<` reached the typed config as an unknown key.
-pub fn parse_yaml(text: &str) -> std::result::Result<Value, serde_yaml_ng::Error> {
-    use serde::de::Error as _;
-    let mut value: Value = serde_yaml_ng::from_str(text)?;
+/// The error is serde_yaml_ng's, with a hint where a tab indents the line it points at.
+pub fn parse_yaml(text: &str) -> std::result::Result<Value, String> {
+    let mut value: Value = serde_yaml_ng::from_str(text).map_err(|e| with_hint(text, &e))?;
     // A merged mapping may bring a `<<` of its own (an anchor built on another): one pass
     // per link of such a chain, each link's own keys winning over the next one's.
     for _ in 0..64 {
@@ -30,7 +30,7 @@ pub fn parse_yaml(text: &str) -> std::result::Result<Value, serde_yaml_ng::Error
         }
         value
             .apply_merge()
-            .map_err(|e| serde_yaml_ng::Error::custom(format!("a `<<:` merge key: {e}")))?;
+            .map_err(|e| format!("a `<<:` merge key: {e}"))?;
     }
     Ok(value)
 }
@@ -41,5 +41,19 @@ fn has_merge_key(v: &Value) -> bool {
         Value::Sequence(items) => items.iter().any(has_merge_key),
         Value::Tagged(t) => has_merge_key(&t.value),
         _ => false,
+    }
+}
+
+/// YAML forbids tabs in indentation and libyaml says only "found character that cannot start
+/// any token": where the line it names is indented with a tab, say so.
+fn with_hint(text: &str, e: &serde_yaml_ng::Error) -> String {
+    let line = e
+        .location()
+        .and_then(|at| text.lines().nth(at.line().checked_sub(1)?));
+    let tab = line.is_some_and(|l| l[..l.len() - l.trim_start().len()].contains('\t'));
+    if tab {
+        format!("{e}; that line is indented with a tab: YAML indents with spaces only")
+    } else {
+        e.to_string()
     }
 }

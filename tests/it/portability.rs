@@ -74,6 +74,17 @@ fn a_config_that_is_not_utf8_names_the_line() {
 }
 
 #[test]
+fn a_line_indented_with_a_tab_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = print_config(dir.path(), "tab.yaml", b"seed: 1\nmatrix:\n\tn: 7\n");
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    let err = stderr(&o);
+    assert!(err.contains("tab.yaml: invalid YAML"), "{err}");
+    assert!(err.contains("line 3"), "{err}");
+    assert!(err.contains("indented with a tab"), "{err}");
+}
+
+#[test]
 fn yaml11_booleans_say_what_to_write() {
     let dir = tempfile::tempdir().unwrap();
     let o = lab(
