@@ -126,7 +126,8 @@ fn grng_a_sweep_that_varies_keys_outside_the_optimizer_writes_no_tuned_grid() {
     let kept = read(&tmp.path().join("sw").join(&moved[0]));
     assert_eq!(kept, "# an earlier report's grid\n");
     assert!(
-        report.contains("an earlier report's `paper-tuned.yaml` does not hold this report's result"),
+        report
+            .contains("an earlier report's `paper-tuned.yaml` does not hold this report's result"),
         "{report}"
     );
     assert!(report.contains("## Best setting per optimizer"), "{report}");
