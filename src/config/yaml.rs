@@ -44,16 +44,53 @@ fn has_merge_key(v: &Value) -> bool {
     }
 }
 
-/// YAML forbids tabs in indentation and libyaml says only "found character that cannot start
-/// any token": where the line it names is indented with a tab, say so.
+/// serde_yaml_ng's message, with what it leaves out: YAML forbids tabs in indentation, where
+/// libyaml says only "found character that cannot start any token" (so a line indented with a
+/// tab is named as such), and a key written twice comes without its lines.
 fn with_hint(text: &str, e: &serde_yaml_ng::Error) -> String {
     let line = e
         .location()
         .and_then(|at| text.lines().nth(at.line().checked_sub(1)?));
     let tab = line.is_some_and(|l| l[..l.len() - l.trim_start().len()].contains('\t'));
     if tab {
-        format!("{e}; that line is indented with a tab: YAML indents with spaces only")
-    } else {
-        e.to_string()
+        return format!("{e}; that line is indented with a tab: YAML indents with spaces only");
     }
+    let msg = e.to_string();
+    match msg
+        .split_once("duplicate entry with key \"")
+        .map(|(_, rest)| rest)
+    {
+        Some(rest) => {
+            let key = rest.split('"').next().unwrap_or_default();
+            let lines = key_lines(text, key);
+            if lines.len() < 2 {
+                return msg;
+            }
+            let lines: Vec<String> = lines.iter().map(usize::to_string).collect();
+            format!(
+                "{msg}, a key a mapping may hold once (`{key}:` is on lines {})",
+                lines.join(", ")
+            )
+        }
+        None => msg,
+    }
+}
+
+/// The lines (1-based) where `key:` starts a block mapping entry: serde_yaml_ng names no line
+/// for a key written twice.
+fn key_lines(text: &str, key: &str) -> Vec<usize> {
+    let starts = [
+        format!("{key}:"),
+        format!("\"{key}\":"),
+        format!("'{key}':"),
+    ];
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            let entry = line.trim_start();
+            let entry = entry.strip_prefix("- ").unwrap_or(entry).trim_start();
+            starts.iter().any(|s| entry.starts_with(s.as_str()))
+        })
+        .map(|(i, _)| i + 1)
+        .collect()
 }

@@ -85,6 +85,17 @@ fn a_line_indented_with_a_tab_is_named_as_such() {
 }
 
 #[test]
+fn a_key_written_twice_names_its_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = b"seed: 1\nmatrix:\n  n: 7\n  condition: 5.0\n  n: 8\n";
+    let o = print_config(dir.path(), "dup.yaml", yaml);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    let err = stderr(&o);
+    assert!(err.contains("dup.yaml: invalid YAML"), "{err}");
+    assert!(err.contains("`n:` is on lines 3, 5"), "{err}");
+}
+
+#[test]
 fn yaml11_booleans_say_what_to_write() {
     let dir = tempfile::tempdir().unwrap();
     let o = lab(
