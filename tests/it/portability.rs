@@ -96,6 +96,33 @@ fn a_key_written_twice_names_its_lines() {
 }
 
 #[test]
+fn a_seed_given_twice_with_two_values_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["--seed", "9", "--set", "seed=5"][..],
+        &["--set", "seed=5", "--seed", "9"][..],
+    ] {
+        let o = lab(
+            dir.path(),
+            &[&["decompose", "--print-config"][..], args].concat(),
+        );
+        assert_eq!(code(&o), 2, "{args:?}: {}", text(&o));
+        assert!(stderr(&o).contains("--seed 9 and --set seed=5 disagree"));
+    }
+    let same = [
+        "decompose",
+        "--print-config",
+        "--seed",
+        "5",
+        "--set",
+        "seed=5",
+    ];
+    let o = lab(dir.path(), &same);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(stdout(&o).starts_with("seed: 5\n"), "{}", stdout(&o));
+}
+
+#[test]
 fn yaml11_booleans_say_what_to_write() {
     let dir = tempfile::tempdir().unwrap();
     let o = lab(
