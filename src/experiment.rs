@@ -83,6 +83,7 @@ pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
     };
     let mut sets = args.set.clone();
     if let Some(seed) = args.seed {
+        refuse_two_seeds(seed, &sets)?;
         sets.push(format!("seed={seed}"));
     }
     let resume_run = args.resume_run();
@@ -167,6 +168,22 @@ pub fn launch<E: Experiment>(args: &RunArgs) -> Result<()> {
         _ => eprintln!("results (incomplete): {}", dir.display()),
     }
     outcome.and(finished)
+}
+
+/// `--seed N` beside a `--set seed=M` with another value: which one was meant is unknown (before,
+/// `--seed` won silently, wherever it stood on the command line).
+fn refuse_two_seeds(seed: u64, sets: &[String]) -> Result<()> {
+    let other = sets.iter().find(|s| {
+        s.split_once('=').is_some_and(|(k, v)| {
+            k.trim() == "seed" && config::parse_yaml(v).ok().and_then(|v| v.as_u64()) != Some(seed)
+        })
+    });
+    match other {
+        Some(set) => Err(usage(format!(
+            "--seed {seed} and --set {set} disagree; give the seed once"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// `--resume RUN_DIR` (or the config's resume key naming RUN_DIR) writes a new run directory

@@ -64,10 +64,22 @@ pub fn read(path: &Path) -> io::Result<Vec<u8>> {
     std::fs::read(path)
 }
 
-/// [`std::fs::read_to_string`], refusing a device or a socket (see [`check`]).
+/// [`std::fs::read_to_string`], refusing a device or a socket (see [`check`]). Text that is not
+/// UTF-8 is refused naming the line of the first bad byte (std's error names no place).
 pub fn read_to_string(path: &Path) -> io::Result<String> {
     check(path)?;
-    std::fs::read_to_string(path)
+    String::from_utf8(std::fs::read(path)?).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "not valid UTF-8 text: byte 0x{:02X} on line {line}; save the file as UTF-8",
+                bytes[at]
+            ),
+        )
+    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,8 @@
 //! `lab` as a library: the binary (`main.rs`) only parses the command line and dispatches here;
 //! integration tests and benchmarks use the same modules directly.
+// First: its print macros replace std's in every module below (see console.rs).
+#[macro_use]
+pub mod console;
 pub mod cli;
 pub mod compare;
 pub mod config;

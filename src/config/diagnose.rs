@@ -159,5 +159,12 @@ pub fn plain_words(msg: &str) -> String {
         e if e.starts_with("enum ") => "one of the names listed in the docs".into(),
         e => e.to_string(),
     };
+    // YAML 1.1's yes/no/on/off booleans are text in YAML 1.2, which the parser follows.
+    let yaml11 = ["yes", "no", "on", "off", "y", "n"]
+        .iter()
+        .any(|w| what.eq_ignore_ascii_case(&format!("invalid type: string \"{w}\"")));
+    if yaml11 && expected == "a boolean" {
+        return format!("{what}, expected a boolean: write true or false (YAML 1.2 reads yes/no/on/off as text)");
+    }
     format!("{what}, expected {expected}")
 }

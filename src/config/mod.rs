@@ -5,10 +5,12 @@ mod diagnose;
 mod kinds;
 mod origin;
 pub mod resume;
+mod yaml;
 
 pub use check::{changed_keys, differences, Checker, Validate};
 pub use kinds::Kinds;
 pub use origin::{locate, lookup};
+pub use yaml::{parse_yaml, read_config};
 
 use crate::error::usage;
 use anyhow::Result;
@@ -61,8 +63,7 @@ pub fn load_with_kinds(
     let mut value = parse(&default)?;
     let user = match file {
         Some(path) => {
-            let text = crate::input::read_to_string(path)
-                .map_err(|e| usage(format!("cannot read config file {}: {e}", path.display())))?;
+            let text = read_config(path)?;
             Some(Source {
                 name: path.display().to_string(),
                 text,
@@ -114,8 +115,7 @@ pub fn load_with_kinds(
 }
 
 fn parse(src: &Source) -> Result<Value> {
-    serde_yaml_ng::from_str(&src.text)
-        .map_err(|e| usage(format!("{}: invalid YAML: {e}", src.name)))
+    parse_yaml(&src.text).map_err(|e| usage(format!("{}: invalid YAML: {e}", src.name)))
 }
 
 /// Floats with an exact integer value (`1e6`, `200000.0`) become integers, so integer keys
@@ -169,7 +169,7 @@ pub fn apply_set(root: &mut Value, spec: &str) -> Result<()> {
     if path.is_empty() || path.split('.').any(str::is_empty) {
         return Err(usage(format!("--set `{spec}`: empty key in `{path}`")));
     }
-    let value: Value = serde_yaml_ng::from_str(raw)
+    let value = parse_yaml(raw)
         .map_err(|e| usage(format!("--set `{spec}`: value is not valid YAML: {e}")))?;
     set_path(root, path, value).map_err(|why| usage(format!("--set `{spec}`: {why}")))
 }

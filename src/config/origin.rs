@@ -15,7 +15,7 @@ impl Loaded {
             return format!("(from --set {s})");
         }
         if let Some(src) = &self.user {
-            let written = serde_yaml_ng::from_str::<Value>(&src.text)
+            let written = super::parse_yaml(&src.text)
                 .ok()
                 .is_some_and(|v| lookup(&v, &clean).is_some());
             if let Some(line) = nearest_line(&src.text, &clean).filter(|_| written) {
@@ -45,7 +45,7 @@ impl Loaded {
     /// `path`: that `--set` created it (`--set solvr.max_iter=3` makes the unknown `solvr`).
     fn set_creating(&self, path: &str) -> Option<&String> {
         let has = |src: &super::Source| {
-            serde_yaml_ng::from_str::<Value>(&src.text)
+            super::parse_yaml(&src.text)
                 .ok()
                 .is_some_and(|v| lookup(&v, path).is_some())
         };

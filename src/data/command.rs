@@ -57,9 +57,8 @@ fn section(kind: Option<&str>, file: Option<&Path>, sets: &[String]) -> Result<L
     let mut user = None;
     let mut value = Value::Mapping(Mapping::new());
     if let Some(path) = file {
-        let text = crate::input::read_to_string(path)
-            .map_err(|e| usage(format!("cannot read config file {}: {e}", path.display())))?;
-        let whole: Value = serde_yaml_ng::from_str(&text)
+        let text = crate::config::read_config(path)?;
+        let whole = crate::config::parse_yaml(&text)
             .map_err(|e| usage(format!("{}: invalid YAML: {e}", path.display())))?;
         value = whole
             .get("corpus")

@@ -93,7 +93,11 @@ impl Run {
             lab_version: env!("CARGO_PKG_VERSION").into(),
             git_commit: env!("LAB_GIT_COMMIT").into(),
             subcommand: sub.into(),
-            args: std::env::args().collect(),
+            // args_os: an argument that is not UTF-8 (a file name, Linux allows any bytes)
+            // made std::env::args() panic; it is recorded with U+FFFD in place of those bytes.
+            args: std::env::args_os()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
             seed,
             device: String::new(),
             threads: 0,
@@ -330,14 +334,27 @@ fn run_dir(sub: &str, args: &RunArgs) -> Result<(PathBuf, Option<PathBuf>, Vec<P
     Ok((dir, replaced, created))
 }
 
-/// A usage error when a folder above `dir` is a file (`--out notes.txt/run`): creating `dir`
-/// would fail with the system's bare "File exists" or "Not a directory". `what` is `run` or
-/// `study`; `from_out` says whether `dir` came from `--out`.
+/// A usage error when a folder above `dir` is a file (`--out notes.txt/run`), or `dir` or a
+/// folder above it is a symbolic link that leads nowhere (its target missing, or a loop):
+/// creating `dir` would fail with the system's bare "File exists" or "Not a directory".
+/// `what` is `run` or `study`; `from_out` says whether `dir` came from `--out`.
 pub fn no_file_above(dir: &Path, what: &str, from_out: bool) -> Result<()> {
+    let given = if from_out { "--out " } else { "" };
+    let dangling = |a: &&Path| !a.exists() && a.symlink_metadata().is_ok();
+    if let Some(link) = dir.ancestors().find(dangling) {
+        let target = fs::read_link(link).unwrap_or_default();
+        return Err(usage(format!(
+            "cannot create the {what} directory {given}{}: {} is a symbolic link to {}, which \
+             leads nowhere (missing, or a loop of links); fix or remove the link, or pick \
+             another folder",
+            dir.display(),
+            link.display(),
+            target.display()
+        )));
+    }
     let Some(file) = dir.ancestors().skip(1).find(|a| a.exists() && !a.is_dir()) else {
         return Ok(());
     };
-    let given = if from_out { "--out " } else { "" };
     Err(usage(format!(
         "cannot create the {what} directory {given}{}: {} is a file, not a directory",
         dir.display(),

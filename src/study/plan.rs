@@ -227,9 +227,10 @@ fn case_name(v: &Value) -> Option<String> {
 /// One case as a nested mapping: dotted keys expanded, a file path read and parsed.
 fn case_mapping(case: &Value) -> std::result::Result<Value, String> {
     if let Some(path) = case.as_str() {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("reading {path}: {e}"))?;
-        let v: Value =
-            serde_yaml_ng::from_str(&text).map_err(|e| format!("{path}: invalid YAML: {e}"))?;
+        let text =
+            crate::config::read_config(std::path::Path::new(path)).map_err(|e| format!("{e:#}"))?;
+        let v =
+            crate::config::parse_yaml(&text).map_err(|e| format!("{path}: invalid YAML: {e}"))?;
         return match v {
             Value::Mapping(_) => Ok(v),
             _ => Err(format!("{path}: expected a mapping of config keys")),

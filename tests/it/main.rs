@@ -138,6 +138,7 @@ mod optim_sophia;
 mod optim_state;
 mod plot_inputs;
 mod plot_look;
+mod portability;
 mod prefixrl_algo;
 mod prefixrl_algo_metrics;
 mod prefixrl_all_resume;
