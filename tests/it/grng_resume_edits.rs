@@ -5,7 +5,9 @@
 //! key. Before, every case here resumed (exit 0): an edited `epoch_rng` drew other batches, an
 //! `epoch_start_step` moved together with `epoch_grad` skipped other batches of the epoch,
 //! edited per-step values skewed the epoch averages, and an edited running summary (best or
-//! final accuracy, the step the target was reached, `diverged`) went into summary.csv.
+//! final accuracy, the step the target was reached, `diverged`) went into summary.csv. Also a
+//! `train.stop_after` that could never stop the run (at or past its end, or at or before the
+//! resumed checkpoint's step).
 use crate::ckpt_hostile::{assert_each_refused, copy_dir, Edit};
 use crate::common::*;
 
@@ -219,4 +221,65 @@ fn grng_resume_refuses_an_edited_rng_of_an_lm_period() {
 /// A CSV without its timing columns (`lab::run::is_timing_column`), header first.
 fn untimed_csv(p: &std::path::Path) -> Vec<Vec<String>> {
     csv_keep(p, |h| !lab::run::is_timing_column(h))
+}
+
+/// `train.stop_after` at or past the run's last step, or (resuming) at or before the checkpoint's
+/// step and not the resumed run's own, would never stop the run: refused naming the key and the step, nothing written. Before,
+/// the first ran to the end as if the key were absent.
+#[test]
+fn grng_a_stop_after_that_could_never_stop_the_run_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    for (out, stop) in [
+        ("past", "train.stop_after=31"),
+        ("last", "train.stop_after=30"),
+    ] {
+        let o = grng_smoke(d, out, &[stop]);
+        assert_eq!(code(&o), 2, "{}", text(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("train.stop_after") && err.contains("last step 30"),
+            "{err}"
+        );
+        assert!(!d.join(out).exists(), "{out}: nothing written");
+    }
+    let o = grng_smoke(d, "stopped", &["train.stop_after=10"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let arg = d.join("stopped");
+    let args = [
+        "grng",
+        "--quiet",
+        "--resume",
+        arg.to_str().unwrap(),
+        "--out",
+        "r",
+    ];
+    let o = lab(d, &[&args[..], &["--set", "train.stop_after=5"]].concat());
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("train.stop_after: 5") && err.contains("checkpoint's step 10"),
+        "{err}"
+    );
+    assert!(!d.join("r").exists(), "nothing written");
+    // The resumed run's own stop (10, in its config.yaml) is the one that ended it.
+    let o = lab(
+        d,
+        &[
+            "grng",
+            "--quiet",
+            "--resume",
+            arg.to_str().unwrap(),
+            "--out",
+            "r2",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let o = lab(d, &[&args[..], &["--set", "train.stop_after=20"]].concat());
+    assert_eq!(
+        code(&o),
+        0,
+        "a stop after the checkpoint still works: {}",
+        text(&o)
+    );
 }
