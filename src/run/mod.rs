@@ -20,7 +20,7 @@ pub use atomic::{reserve_temp_with, write_atomic, write_atomic_with, write_json}
 pub use carry::{carry_rows, carry_rows_blanking, Upto};
 pub use metrics::{fmt_num, is_timing_column, Metrics, Row, TIMING_SUFFIXES};
 pub use nest::no_run_above;
-use owner::read_meta;
+use owner::is_lab_run;
 pub use owner::{aside_name, move_aside, set_aside, this_host, writer_alive};
 
 /// True once SIGINT or SIGTERM was received (see [`crate::signals`]).
@@ -312,7 +312,7 @@ fn run_dir(sub: &str, args: &RunArgs) -> Result<(PathBuf, Option<PathBuf>, Vec<P
                 dir.display()
             )));
         }
-        let is_run = read_meta(&dir).is_some_and(|m| m.get("lab_version").is_some());
+        let is_run = is_lab_run(&dir);
         let empty = fs::read_dir(&dir)
             .map(|mut d| d.next().is_none())
             .unwrap_or(false);

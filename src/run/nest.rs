@@ -1,7 +1,7 @@
 //! Runs and studies are never created inside another run's folder: `report`, `plot` and
 //! `compare` take a folder with meta.json for one run and look no further into it, so a run or
 //! study below one would never be listed, and `--force` over the outer run would move it away.
-use super::owner::read_meta;
+use super::owner::is_lab_run;
 use crate::error::usage;
 use anyhow::Result;
 use std::path::{Component, Path, PathBuf};
@@ -12,11 +12,7 @@ use std::path::{Component, Path, PathBuf};
 /// from `--out`.
 pub fn no_run_above(dir: &Path, what: &str, from_out: bool) -> Result<()> {
     let full = resolved(dir);
-    let Some(run) = full
-        .ancestors()
-        .skip(1)
-        .find(|a| read_meta(a).is_some_and(|m| m.get("lab_version").is_some()))
-    else {
+    let Some(run) = full.ancestors().skip(1).find(|a| is_lab_run(a)) else {
         return Ok(());
     };
     let given = if from_out { "--out " } else { "" };

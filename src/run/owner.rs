@@ -11,6 +11,12 @@ pub(super) fn read_meta(dir: &Path) -> Option<serde_json::Value> {
     serde_json::from_str(&text).ok()
 }
 
+/// Whether `dir` is a lab run: its meta.json is one lab wrote (JSON with `lab_version`);
+/// another tool's meta.json does not count.
+pub(super) fn is_lab_run(dir: &Path) -> bool {
+    read_meta(dir).is_some_and(|m| m.get("lab_version").is_some())
+}
+
 /// What `--force` does with an existing run or study directory: refuse one that a live lab
 /// process holds (its `run.lock`) or, for runs from before the lock, that meta.json says a live
 /// lab process on this host is writing; remove an empty one; move any other aside to

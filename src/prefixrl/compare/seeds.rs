@@ -28,10 +28,20 @@ pub(super) fn drop_continued(dirs: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
 
 /// The run `dir` continues: its config.yaml's `inputs.resume`, when readable.
 fn resume_of(dir: &Path) -> Option<PathBuf> {
-    let text = crate::input::read_result(&dir.join("config.yaml")).ok()?;
-    let cfg: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).ok()?;
-    let resume = cfg.get("inputs")?.get("resume")?.as_str()?;
+    let resume = config_of(dir)
+        .get("inputs")?
+        .get("resume")?
+        .as_str()?
+        .to_string();
     Some(PathBuf::from(resume))
+}
+
+/// `dir`'s config.yaml as YAML (null when it cannot be read or parsed).
+fn config_of(dir: &Path) -> serde_yaml_ng::Value {
+    crate::input::read_result(&dir.join("config.yaml"))
+        .ok()
+        .and_then(|t| serde_yaml_ng::from_str(&t).ok())
+        .unwrap_or(serde_yaml_ng::Value::Null)
 }
 
 /// Whether `named` (a path as the run was given it, relative to the directory lab ran in) is
@@ -55,13 +65,7 @@ pub(super) fn refuse_same_seed(runs: &[RunData]) -> Result<()> {
         else {
             continue;
         };
-        let read = |r: &RunData| -> serde_yaml_ng::Value {
-            crate::input::read_result(&r.dir.join("config.yaml"))
-                .ok()
-                .and_then(|t| serde_yaml_ng::from_str(&t).ok())
-                .unwrap_or(serde_yaml_ng::Value::Null)
-        };
-        let keys: Vec<String> = crate::config::differences(&read(b), &read(a))
+        let keys: Vec<String> = crate::config::differences(&config_of(&b.dir), &config_of(&a.dir))
             .into_iter()
             .map(|(k, was, now)| format!("{k} ({was} / {now})"))
             .collect();
