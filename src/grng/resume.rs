@@ -81,6 +81,7 @@ impl Trainer<'_> {
         )?;
         // After the carried rows: their structure is checked there.
         self.run_diag = check_step_values(&dir.join("steps.csv"), &path, &t, &epochs)?;
+        self.summary.skipped_steps = skipped_steps(&dir.join("steps.csv"), t.step)?;
         self.check_summary(&dir.join("metrics.csv"), &path, &t)?;
         Ok((t.epoch, t.epoch_start_step))
     }
@@ -142,6 +143,14 @@ impl Trainer<'_> {
         }
         Ok(epochs)
     }
+}
+
+/// The steps up to `step` that steps.csv (`steps`, already carried) marks `nonfinite_skipped`:
+/// counted from the rows, so checkpoints written before the summary counted them resume right.
+fn skipped_steps(steps: &Path, step: u64) -> Result<u64> {
+    let rows = read_columns(steps, "step", &["nonfinite_skipped"])?;
+    let skipped = rows.iter().filter(|(s, v)| *s <= step && v[0] == Some(1.0));
+    Ok(skipped.count() as u64)
 }
 
 /// The per-step values trainer.json (`path`) carries must be the stopped run's: `epoch_grad`,

@@ -39,6 +39,11 @@ pub struct Summary {
     pub avg_grad_norm: Option<f64>,
     pub avg_pearson_update_grad: Option<f64>,
     pub avg_pearson_consecutive: Option<f64>,
+    /// Steps the optimizer skipped, leaving the parameters unchanged (a curvature system was
+    /// singular, or a factor or update non-finite: spec §7, steps.csv `nonfinite_skipped`).
+    /// summary.json only; absent in summaries written before it existed.
+    #[serde(default)]
+    pub skipped_steps: u64,
 }
 
 /// One evaluation as the summary's running values read it: the test accuracy, and the test
@@ -196,6 +201,14 @@ impl Trainer<'_> {
         s.avg_grad_norm = self.run_diag.grad.mean();
         s.avg_pearson_update_grad = self.run_diag.pug.mean();
         s.avg_pearson_consecutive = self.run_diag.pc.mean();
+        if s.skipped_steps > 0 {
+            eprintln!(
+                "warning: the optimizer skipped {} of {} steps (parameters unchanged: a curvature \
+                 system was singular or a factor non-finite, spec §7); steps.csv \
+                 `nonfinite_skipped` marks them, summary.json `skipped_steps` counts them",
+                s.skipped_steps, s.steps
+            );
+        }
         let s = &self.summary;
         let mut csv = run.csv("summary.csv", columns::SUMMARY)?;
         let mut row = self.ids.row(&csv);

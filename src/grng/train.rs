@@ -358,6 +358,7 @@ impl Trainer<'_> {
         };
         self.prev_delta = Some(delta);
         let finite = report.loss.is_finite() && update_norm.is_finite();
+        self.summary.skipped_steps += u64::from(report.nonfinite_skipped);
         if finite {
             self.step_ms.push(step_ms);
             self.epoch_grad.push(report.grad_norm);

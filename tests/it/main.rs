@@ -81,6 +81,7 @@ mod grng_resume;
 mod grng_resume_edits;
 mod grng_rkalman;
 mod grng_sharpness;
+mod grng_skipped;
 mod grng_study;
 mod grng_sweep;
 mod grng_toy;
