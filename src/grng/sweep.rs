@@ -146,6 +146,7 @@ pub fn report(c: &Collection, dir: &Path) -> Result<ReportExtra> {
             None => md += &format!("| {kind} | {} | (no completed run) | | |\n", cells.len()),
         }
     }
+    md += &unequal_seeds_note(&by_kind);
     let varied = varied_keys(&others);
     if !varied.is_empty() {
         md += &format!(
@@ -180,6 +181,28 @@ pub fn report(c: &Collection, dir: &Path) -> Result<ReportExtra> {
         markdown: md,
         files: vec![best_path, tuned_path],
     })
+}
+
+/// A note naming the cells whose means are over fewer completed seeds than the most any cell
+/// has (a run still going, failed or never started): their means are noisier, and the pick
+/// may change once they complete. Empty when every cell has as many.
+fn unequal_seeds_note(by_kind: &BTreeMap<String, Vec<Scored>>) -> String {
+    let count = |s: &Scored| s.score.map_or(0, |(_, n)| n);
+    let cells = by_kind.values().flatten();
+    let most = cells.clone().map(count).max().unwrap_or(0);
+    let fewer: Vec<String> = cells
+        .filter(|s| count(s) < most)
+        .map(|s| format!("{} {}", s.cell, count(s)))
+        .collect();
+    if fewer.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\n**Note:** the means are over different numbers of completed seeds ({most} at most; \
+         fewer in {}): a mean over fewer seeds is noisier, and the best cell may change once \
+         the missing runs complete.\n",
+        fewer.join(", ")
+    )
 }
 
 /// Where this report writes no tuned grid, an earlier report's `best-settings.yaml` and

@@ -108,6 +108,10 @@ fn the_report_picks_each_optimizers_best_mean_and_writes_a_valid_tuned_grid() {
     assert!(md.contains("every optimizer tried 2 settings"), "{md}");
     assert!(md.contains("| sgd | 2 | sgd-b | 0.9000 | 2 |"), "{md}");
     assert!(md.contains("| kfac | 2 | kfac-a | 0.9300 | 1 |"), "{md}");
+    // Means over 1 and 2 seeds are ranked side by side: the report says so.
+    let note =
+        "different numbers of completed seeds (2 at most; fewer in kfac-a 1, kfac-b 1, sgd-a 1)";
+    assert!(md.contains(note), "{md}");
     let best: serde_yaml_ng::Value =
         serde_yaml_ng::from_str(&read(&d.join("best-settings.yaml"))).unwrap();
     assert_eq!(best["sgd"]["lr"].as_f64(), Some(0.15));
@@ -134,6 +138,23 @@ fn the_report_picks_each_optimizers_best_mean_and_writes_a_valid_tuned_grid() {
         ],
     );
     assert_eq!(code(&o), 0, "{}", text(&o));
+
+    // One completed seed in every cell: no note.
+    let c1 = Collection {
+        root: d.to_path_buf(),
+        study: None,
+        cells: vec![
+            cell("s1", vec![run(d, "9", t, &sgd(0.05), 0.8, "completed")]),
+            cell("s2", vec![run(d, "10", t, &sgd(0.1), 0.85, "completed")]),
+        ],
+        notes: Vec::new(),
+    };
+    let equal = tempfile::tempdir().unwrap();
+    let md = lab::grng::sweep::report(&c1, equal.path())
+        .unwrap()
+        .markdown;
+    assert!(md.contains("| sgd | 2 | s2 | 0.8500 | 1 |"), "{md}");
+    assert!(!md.contains("completed seeds ("), "{md}");
 
     // Not a sweep (two tasks): no section, no files.
     let c2 = Collection {
