@@ -6,6 +6,8 @@
 //! which never fills that folder).
 use crate::common::*;
 use crate::npg_hostile2::{npg, smoke_run_a};
+use serde_json::Value;
+use std::path::Path;
 
 /// `venv.ep_len` counts the steps since each env's reset, as its time limit's `elapsed`
 /// does: a length edited to 10¹⁵ ran on (exit 0) and the episode was written to episodes.csv
@@ -34,6 +36,81 @@ fn npg_resume_refuses_an_episode_length_other_than_the_time_limit_count() {
         let want =
             format!("`venv.ep_len[0]` is {len}, but `venv.envs[0].elapsed` counts {elapsed}");
         assert_refused(&o, &out, &["a/checkpoint.json", &want], &d.join(&out));
+    }
+    std::fs::write(&ckpt, serde_json::to_string(&saved).unwrap()).unwrap();
+    let o = npg(
+        d,
+        &["--resume", "a", "--set", "total_steps=2048", "--out", "ok"],
+    );
+    assert_eq!(code(&o), 0, "the checkpoint as saved resumes: {}", text(&o));
+}
+
+/// A finished ACKTR run of 1024 steps on CartPole in `dir/a` (2 iterations × 4 minibatches).
+fn acktr_run_a(dir: &Path) {
+    let acktr = format!(
+        "{}/configs/npg-rank1/acktr.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let args = [
+        "--config",
+        &acktr,
+        "--set",
+        "total_steps=1024",
+        "--out",
+        "a",
+    ];
+    let o = npg(dir, &args);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+}
+
+/// What a case edits in the checkpoint and what the refusal must say.
+type Edit<'a> = (&'a str, &'a dyn Fn(&mut Value), &'a str);
+
+/// ACKTR's factors are averages of outer products (symmetric, diagonal ≥ 0) and its counter
+/// makes one step per actor minibatch: a negated A, an off-diagonal entry raised 500-fold
+/// and a counter of 2⁶⁴ − 1 (which wrapped, moving the inverse refreshes) all resumed with
+/// exit 0. Refused now, naming the field.
+#[test]
+fn npg_acktr_resume_refuses_edited_factors_and_step_counter() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    acktr_run_a(d);
+    let ckpt = d.join("a/checkpoint.json");
+    let saved = json(&ckpt);
+    assert_eq!(
+        saved["acktr"]["steps"].as_u64(),
+        Some(8),
+        "{}",
+        saved["iter"]
+    );
+    let negate = |c: &mut Value| {
+        for x in c["acktr"]["factors"][0][0].as_array_mut().unwrap() {
+            *x = (-x.as_f64().unwrap()).into();
+        }
+    };
+    let raise = |c: &mut Value| {
+        let x = c["acktr"]["inv_from"][1][1][1].as_f64().unwrap();
+        c["acktr"]["inv_from"][1][1][1] = (x * 500.0 + 1.0).into();
+    };
+    let edits: [Edit; 3] = [
+        ("negated", &negate, "`acktr.factors[0] (A)` holds -"),
+        ("raised", &raise, "`acktr.inv_from[1] (G)` holds"),
+        (
+            "steps",
+            &|c| c["acktr"]["steps"] = u64::MAX.into(),
+            "`acktr.steps` is 18446744073709551615, but 2 iterations of 4 optimiser steps make 8",
+        ),
+    ];
+    for (what, edit, want) in edits {
+        let mut c = saved.clone();
+        edit(&mut c);
+        std::fs::write(&ckpt, serde_json::to_string(&c).unwrap()).unwrap();
+        let out = format!("b-{what}");
+        let o = npg(
+            d,
+            &["--resume", "a", "--set", "total_steps=2048", "--out", &out],
+        );
+        assert_refused(&o, what, &["a/checkpoint.json", want], &d.join(&out));
     }
     std::fs::write(&ckpt, serde_json::to_string(&saved).unwrap()).unwrap();
     let o = npg(
