@@ -119,3 +119,40 @@ fn npg_acktr_resume_refuses_edited_factors_and_step_counter() {
     );
     assert_eq!(code(&o), 0, "the checkpoint as saved resumes: {}", text(&o));
 }
+
+/// A study whose case file (or mapping) was edited is not the study that started: `--resume`
+/// refused it as started "with another grid or seed list", though neither had changed. It
+/// names the case and the key that changed now.
+#[test]
+fn npg_study_resume_after_an_edited_case_names_the_case_and_key() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let acktr = format!(
+        "{}/configs/npg-rank1/acktr.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let case = d.join("acktr.yaml");
+    std::fs::copy(&acktr, &case).unwrap();
+    let study = "total_steps: 512\neval: {every: 0, episodes: 1}\nstudy:\n  name: s\n  \
+                 cases:\n    algo:\n      smac: {algo.kind: smac, backend: torch}\n      \
+                 acktr: acktr.yaml\n";
+    std::fs::write(d.join("s.yaml"), study).unwrap();
+    let o = npg(d, &["--config", "s.yaml", "--out", "s"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let kept = read(&case);
+    std::fs::write(&case, kept.replace("kl_clip: 0.001", "kl_clip: 0.5")).unwrap();
+    let o = npg(d, &["--config", "s.yaml", "--resume", "--out", "s"]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    for needle in [
+        "case `algo: acktr`",
+        "algo.kl_clip: 0.001 → 0.5",
+        "restore the case",
+    ] {
+        assert!(err.contains(needle), "no `{needle}` in {err}");
+    }
+    assert!(!err.contains("grid or seed list"), "{err}");
+    std::fs::write(&case, kept).unwrap();
+    let o = npg(d, &["--config", "s.yaml", "--resume", "--out", "s"]);
+    assert_eq!(code(&o), 0, "the unedited study resumes: {}", text(&o));
+}
