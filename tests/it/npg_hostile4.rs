@@ -156,3 +156,26 @@ fn npg_study_resume_after_an_edited_case_names_the_case_and_key() {
     let o = npg(d, &["--config", "s.yaml", "--resume", "--out", "s"]);
     assert_eq!(code(&o), 0, "the unedited study resumes: {}", text(&o));
 }
+
+/// `env.model_dir` set to a folder without the task's model file was told to run `make
+/// mujoco` "to copy Gymnasium's models there", which copies them only to the default folder.
+/// The message names the folder, the file and the task, and says what to set.
+#[test]
+fn npg_a_model_dir_without_the_task_file_says_what_to_set() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    std::fs::create_dir(d.join("empty")).unwrap();
+    for (folder, state) in [("empty", "the folder exists"), ("absent", "no such folder")] {
+        let set = format!("env.model_dir={}", d.join(folder).display());
+        let args = ["--set", "env.id=Hopper-v5", "--set", &set, "--out", "r"];
+        let o = npg(d, &args);
+        let file = format!("{} has no hopper.xml", d.join(folder).display());
+        let needles = ["env.model_dir", &file, "Hopper-v5", state, "set it to null"];
+        assert_refused(&o, folder, &needles, &d.join("r"));
+        assert!(
+            !stderr(&o).contains("to copy Gymnasium's models there"),
+            "{}",
+            text(&o)
+        );
+    }
+}
