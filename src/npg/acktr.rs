@@ -297,13 +297,15 @@ impl Acktr {
         }
         for (i, l) in self.layers.iter_mut().enumerate() {
             let cols = l.plan.cols();
-            let rebuild = |p: &Option<(Vec<f64>, Vec<f64>)>| -> Result<Option<Factors>> {
+            let rebuild = |p: &Option<(Vec<f64>, Vec<f64>)>, what| -> Result<Option<Factors>> {
                 let Some((a, g)) = p else { return Ok(None) };
                 ensure!(
                     a.len() as i64 == cols * cols && g.len() as i64 == l.plan.d_out * l.plan.d_out,
                     "acktr checkpoint: factor sizes of layer `{}`",
                     l.plan.layer
                 );
+                check_factor(&format!("acktr.{what}[{i}] (A)"), a, cols as usize)?;
+                check_factor(&format!("acktr.{what}[{i}] (G)"), g, l.plan.d_out as usize)?;
                 Ok(Some(Factors {
                     a: Tensor::from_slice(a)
                         .view([cols, cols])
@@ -311,8 +313,8 @@ impl Acktr {
                     g: Tensor::from_slice(g).view([l.plan.d_out, l.plan.d_out]),
                 }))
             };
-            l.factors = rebuild(&st.factors[i])?;
-            l.inv_from = rebuild(&st.inv_from[i])?;
+            l.factors = rebuild(&st.factors[i], "factors")?;
+            l.inv_from = rebuild(&st.inv_from[i], "inv_from")?;
             l.inv = match &l.inv_from {
                 Some(f) => Some(Inverses::compute(InverseMethod::Eigen, &f.a, &f.g)?),
                 None => None,
@@ -322,6 +324,33 @@ impl Acktr {
         self.steps = st.steps;
         Ok(())
     }
+}
+
+/// A Kronecker factor `E[x xᵀ]` (row-major `n × n`) as every average of outer products is:
+/// symmetric, a diagonal ≥ 0 and each entry within √(aᵢᵢ aⱼⱼ) (Cauchy–Schwarz), up to
+/// rounding. An edited one (a negated A, an off-diagonal entry raised) was taken: the
+/// preconditioner was no longer positive definite and the run stepped on (exit 0).
+fn check_factor(what: &str, f: &[f64], n: usize) -> Result<()> {
+    let at = |i: usize, j: usize| f[i * n + j];
+    let scale = (0..n).map(|i| at(i, i).abs()).fold(0.0, f64::max);
+    let tol = 1e-9 * scale;
+    for i in 0..n {
+        let d = at(i, i);
+        ensure!(
+            d >= 0.0,
+            "`{what}` holds {d} at [{i}][{i}], but a factor E[x xᵀ] has a diagonal >= 0"
+        );
+        for j in 0..i {
+            let (x, y) = (at(i, j), at(j, i));
+            let bound = (d * at(j, j)).sqrt() * (1.0 + 1e-9) + tol;
+            ensure!(
+                (x - y).abs() <= tol && x.abs() <= bound,
+                "`{what}` holds {x} at [{i}][{j}] and {y} at [{j}][{i}], but a factor E[x xᵀ] \
+                 is symmetric with |[{i}][{j}]| <= √([{i}][{i}]·[{j}][{j}]) = {bound:e}"
+            );
+        }
+    }
+    Ok(())
 }
 
 impl Layer {

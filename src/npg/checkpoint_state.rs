@@ -2,8 +2,8 @@
 //! [`super::checkpoint_fit`] checked the shapes): the critic's and the actor's optimiser
 //! settings (learning rate, betas, eps, RMSprop's decay) and the normalisers' (clip, epsilon,
 //! γ) must be the config's, since restoring takes them from the file; second moments and
-//! variances must be averages of squares (≥ 0); the optimisers' step counters must be those of
-//! a run at the checkpoint's iteration. A checkpoint edited or damaged otherwise silently ran
+//! variances must be averages of squares (≥ 0); the optimisers' step counters (ACKTR's too)
+//! must be those of a run at the checkpoint's iteration. A checkpoint edited or damaged otherwise silently ran
 //! with another critic learning rate or beta (exit 0), or ran on into a NaN row from a
 //! negative second moment or a step count past 2³¹ (Adam's bias correction, `powi`).
 use super::checkpoint::Checkpoint;
@@ -35,16 +35,23 @@ pub fn check(saved: &Checkpoint, fresh: &Checkpoint, cfg: &NpgConfig) -> Result<
     let minibatches = n.div_ceil(n.div_ceil(cfg.minibatches.max(1)).max(1)) as u64;
     let per_iter = |passes: usize| minibatches * passes as u64;
     let iter = saved.iter as u64;
+    // ACKTR's counter (one K-FAC step per actor minibatch) picks the steps that refresh its
+    // statistics and inverses: an edited one (2⁶⁴ − 1) wrapped and changed that schedule.
     let steps = [
-        ("critic_adam.step", &s["critic_adam"], cfg.critic.epochs),
+        (
+            "critic_adam.step",
+            &s["critic_adam"]["step"],
+            cfg.critic.epochs,
+        ),
         (
             "actor_optimiser.Adam.step",
-            &s["actor_optimiser"]["Adam"],
+            &s["actor_optimiser"]["Adam"]["step"],
             cfg.epochs,
         ),
+        ("acktr.steps", &s["acktr"]["steps"], cfg.epochs),
     ];
-    for (key, adam, passes) in steps {
-        let Some(step) = adam.get("step").and_then(Value::as_u64) else {
+    for (key, step, passes) in steps {
+        let Some(step) = step.as_u64() else {
             continue;
         };
         let want = iter.checked_mul(per_iter(passes));

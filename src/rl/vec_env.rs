@@ -26,7 +26,8 @@ pub const MAX_STATE_VALUE: f64 = 1e10;
 
 impl VecEnvState {
     /// An error naming the first value no run saves: a state or observation value that is not
-    /// finite or beyond [`MAX_STATE_VALUE`], or a non-finite episode return. An edited one was
+    /// finite or beyond [`MAX_STATE_VALUE`], a non-finite episode return, or an episode length
+    /// other than the env's time-limit count (the envs are [`make`]'s, time-limited). An edited one was
     /// carried on: its physics overflowed into NaN observations, or its return into the rows.
     pub fn check_values(&self) -> Result<()> {
         let bounded = |v: f64| v.is_finite() && v.abs() <= MAX_STATE_VALUE;
@@ -56,6 +57,16 @@ impl VecEnvState {
             .find(|(_, v)| !v.is_finite())
         {
             anyhow::bail!("`venv.ep_return[{j}]` is {v}, but a return is a finite sum of rewards");
+        }
+        // The episode's length and its time limit's step count both count the steps since the
+        // env's last reset: an edited length was written to episodes.csv as is (1e15 steps).
+        for (j, (len, env)) in self.ep_len.iter().zip(&self.envs).enumerate() {
+            anyhow::ensure!(
+                *len == env.elapsed,
+                "`venv.ep_len[{j}]` is {len}, but `venv.envs[{j}].elapsed` counts {} steps \
+                 since that env's reset (both count the same steps)",
+                env.elapsed
+            );
         }
         Ok(())
     }

@@ -294,6 +294,13 @@ fn check_same_study(
     if old.subcommand != new.subcommand {
         return Err(changed("subcommand"));
     }
+    if let Some(why) = changed_case(old, new) {
+        return Err(usage(format!(
+            "--resume: the study in {}: {why}; restore the case to finish the study, or use \
+             --force to start over or another --name",
+            dir.display()
+        )));
+    }
     if old.cells != new.cells || old.seeds != new.seeds {
         return Err(changed("grid or seed list"));
     }
@@ -305,6 +312,58 @@ fn check_same_study(
         }
     }
     Ok(())
+}
+
+/// Where the same cells (names) of a case axis now merge other keys or values: a case file or
+/// mapping edited since the study started (reported before as "another grid or seed list").
+fn changed_case(old: &StudyRecord, new: &StudyRecord) -> Option<String> {
+    let names = |r: &StudyRecord| r.cells.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+    if old.seeds != new.seeds || names(old) != names(new) {
+        return None;
+    }
+    let pairs = old.cells.iter().zip(&new.cells);
+    let mut settings = pairs.flat_map(|(o, n)| o.settings.iter().zip(&n.settings));
+    let (was, now) = settings.find(|(o, n)| o.merge != n.merge)?;
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    flatten(was.merge.as_ref(), "", &mut before);
+    flatten(now.merge.as_ref(), "", &mut after);
+    let diff: Vec<String> = (before.iter().filter(|b| !after.contains(b)))
+        .map(|(k, v)| {
+            let to = after.iter().find(|(a, _)| a == k);
+            format!("{k}: {v} → {}", to.map_or("(unset)", |(_, v)| v.as_str()))
+        })
+        .chain(
+            (after
+                .iter()
+                .filter(|(k, _)| !before.iter().any(|(b, _)| b == k)))
+            .map(|(k, v)| format!("{k}: (unset) → {v}")),
+        )
+        .collect();
+    Some(format!(
+        "case `{}: {}` sets other values than when the study started ({}): its file or \
+         mapping was edited",
+        was.key,
+        crate::results::record::value_text(&was.value),
+        diff.join(", ")
+    ))
+}
+
+/// The leaves of a merge mapping as (dotted key, value text).
+fn flatten(v: Option<&serde_json::Value>, at: &str, out: &mut Vec<(String, String)>) {
+    match v {
+        Some(serde_json::Value::Object(m)) => {
+            for (k, v) in m {
+                let key = if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
+                flatten(Some(v), &key, out);
+            }
+        }
+        Some(leaf) => out.push((at.to_string(), leaf.to_string())),
+        None => {}
+    }
 }
 
 /// Print where the results are and turn failed or unfinished runs into the exit status

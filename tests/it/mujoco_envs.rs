@@ -214,7 +214,7 @@ fn unknown_ids_list_every_env_and_bad_model_files_are_named() {
         .expect("missing file");
     let msg = format!("{err}");
     assert!(
-        msg.contains("hopper.xml") && msg.contains("does not exist"),
+        msg.contains("has no hopper.xml") && msg.contains("set it to null"),
         "{msg}"
     );
     std::fs::write(
@@ -244,8 +244,7 @@ fn unknown_ids_list_every_env_and_bad_model_files_are_named() {
     );
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("env.model_dir: MuJoCo model file")
-            && stderr(&o).contains("hopper.xml does not exist"),
+        stderr(&o).contains("env.model_dir: ") && stderr(&o).contains("has no hopper.xml"),
         "{}",
         stderr(&o)
     );

@@ -133,7 +133,9 @@ fn npg_resume_refuses_an_elapsed_count_past_the_time_limit() {
     let saved = json(&ckpt);
     for (elapsed, ok) in [(499, true), (500, false), (1_000_000_000, false)] {
         let mut c = saved.clone();
+        // The episode's length counts the same steps (npg_hostile4.rs): edited with it.
         c["venv"]["envs"][0]["elapsed"] = elapsed.into();
+        c["venv"]["ep_len"][0] = elapsed.into();
         std::fs::write(&ckpt, serde_json::to_string(&c).unwrap()).unwrap();
         let out = format!("b{elapsed}");
         let args = ["--resume", "a", "--set", "total_steps=2048", "--out", &out];

@@ -66,19 +66,37 @@ pub fn make(
     precision: Precision,
 ) -> Option<Result<Box<dyn Env>>> {
     let default = default_model_dir();
+    let given = model_dir.is_some();
     let dir = model_dir.unwrap_or(&default);
-    fn boxed<T: Task>(dir: &Path, precision: Precision) -> Result<Box<dyn Env>> {
-        Ok(Box::new(MujocoEnv::<T>::new(dir, precision)?))
-    }
     Some(match id {
-        "Hopper-v5" => boxed::<hopper::Hopper>(dir, precision),
-        "Walker2d-v5" => boxed::<walker2d::Walker2d>(dir, precision),
-        "HalfCheetah-v5" => boxed::<half_cheetah::HalfCheetah>(dir, precision),
-        "Swimmer-v5" => boxed::<swimmer::Swimmer>(dir, precision),
-        "Humanoid-v5" => boxed::<humanoid::Humanoid>(dir, precision),
-        "Pusher-v5" => boxed::<pusher::Pusher>(dir, precision),
+        "Hopper-v5" => boxed::<hopper::Hopper>(dir, given, precision),
+        "Walker2d-v5" => boxed::<walker2d::Walker2d>(dir, given, precision),
+        "HalfCheetah-v5" => boxed::<half_cheetah::HalfCheetah>(dir, given, precision),
+        "Swimmer-v5" => boxed::<swimmer::Swimmer>(dir, given, precision),
+        "Humanoid-v5" => boxed::<humanoid::Humanoid>(dir, given, precision),
+        "Pusher-v5" => boxed::<pusher::Pusher>(dir, given, precision),
         _ => return None,
     })
+}
+
+/// Task `T` from `dir`. A directory the user `given` without the task's model file is named
+/// as such (`make mujoco` fills only the default one, whose missing file says to run it).
+fn boxed<T: Task>(dir: &Path, given: bool, precision: Precision) -> Result<Box<dyn Env>> {
+    let file = dir.join(T::MODEL_FILE);
+    if given && !file.is_file() {
+        anyhow::bail!(
+            "{} has no {} ({} reads it; {}): point it at a folder of Gymnasium's MuJoCo model \
+             files, or set it to null for the ones `make mujoco` copies to {MODEL_DIR}",
+            dir.display(),
+            T::MODEL_FILE,
+            T::ID,
+            match dir.is_dir() {
+                true => "the folder exists",
+                false => "no such folder",
+            }
+        );
+    }
+    Ok(Box::new(MujocoEnv::<T>::new(dir, precision)?))
 }
 
 /// The linked MuJoCo library's version (`mj_versionString`), e.g. `3.17.0`.
