@@ -62,6 +62,29 @@ impl Kinds {
     }
 }
 
+/// The keys that say what a section is: its `kind`, and an nn model's `preset` (which picks a
+/// kind and its sizes). A run's resolved config.yaml names the kind; the defaults name a preset.
+pub const TAGS: [&str; 2] = ["kind", "preset"];
+
+/// Whether `over`, laid over the section `base`, makes it something else: `over` gives a tag
+/// with another value than `base`'s, or gives one tag where `base` names only the other
+/// (`kind: gru` over `preset: gpt-tiny`, `preset: gpt-small` over a run's `kind: gpt` and
+/// sizes). `base`'s keys then belong to what it was, not to what `over` names.
+pub fn retags(base: &Mapping, over: &Mapping) -> bool {
+    TAGS.iter().any(|t| match (over.get(*t), base.get(*t)) {
+        (None, _) => false,
+        (Some(new), Some(old)) => new != old,
+        (Some(_), None) => TAGS.iter().any(|o| base.contains_key(*o)),
+    })
+}
+
+/// `{tag: value}`: the section a `--set PATH.tag=value` lays over it.
+pub fn tag_map(tag: &str, value: &Value) -> Mapping {
+    let mut m = Mapping::new();
+    m.insert(Value::from(tag), value.clone());
+    m
+}
+
 /// What `set` (one `--set`, of `all` given) drops from the user's `file` (named `file_name`) when
 /// it switches a section to another kind (`value` is the config before it): the keys the file
 /// wrote in that section, which belonged to the old kind, less those the `--set`s give again.
@@ -74,12 +97,23 @@ pub fn dropped_file_keys(
     all: &[String],
 ) -> Option<String> {
     let (path, raw) = set.split_once('=')?;
-    let section = path.trim().strip_suffix(".kind")?;
+    let (section, tag) = TAGS
+        .iter()
+        .find_map(|t| Some((path.trim().strip_suffix(&format!(".{t}"))?, *t)))?;
     let new: Value = serde_yaml_ng::from_str(raw).ok()?;
-    let old = lookup(value, section)?.get("kind")?;
-    if *old == new {
+    let before = lookup(value, section)?.as_mapping()?;
+    if !retags(before, &tag_map(tag, &new)) {
         return None;
     }
+    let old = TAGS
+        .iter()
+        .find_map(|t| Some((*t, before.get(*t)?)))
+        .map(|(t, v)| {
+            format!(
+                "{t} {}",
+                serde_yaml_ng::to_string(v).unwrap_or_default().trim()
+            )
+        })?;
     let given_again = |key: &str| {
         let full = super::join(section, key);
         all.iter().filter_map(|s| s.split_once('=')).any(|(p, _)| {
@@ -91,18 +125,17 @@ pub fn dropped_file_keys(
         .as_mapping()?
         .keys()
         .filter_map(Value::as_str)
-        .filter(|k| *k != "kind" && !given_again(k))
+        .filter(|k| !TAGS.contains(k) && !given_again(k))
         .map(|k| format!("`{k}`"))
         .collect();
     if keys.is_empty() {
         return None;
     }
-    let old = serde_yaml_ng::to_string(old).unwrap_or_default();
     Some(format!(
-        "--set {set} switches `{section}` from kind {} to another kind, so the keys {file_name} \
-         gives it ({}) are dropped with the old kind and the new kind's defaults apply; to keep \
+        "--set {set} switches `{section}` from {old} to another {tag}, so the keys {file_name} \
+         gives it ({}) are dropped with the old {} and the new {tag}'s defaults apply; to keep \
          one, give it again: --set {section}.KEY=VALUE",
-        old.trim(),
-        keys.join(", ")
+        keys.join(", "),
+        old.split(' ').next().unwrap_or(tag)
     ))
 }

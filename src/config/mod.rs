@@ -87,7 +87,11 @@ pub fn load_with_kinds(
     }
     let mut ordered = sets.to_vec();
     ordered.sort_by_key(|s| match s.split_once('=') {
-        Some((k, _)) if k.trim() == "kind" || k.trim().ends_with(".kind") => {
+        Some((k, _))
+            if kinds::TAGS
+                .iter()
+                .any(|t| k.trim() == *t || k.trim().ends_with(&format!(".{t}"))) =>
+        {
             (0, k.matches('.').count())
         }
         _ => (1, 0),
@@ -136,14 +140,13 @@ fn integral_floats_to_integers(v: &mut Value) {
     }
 }
 
-/// Deep merge: mappings merge key by key, anything else replaces. A mapping whose `kind`
-/// differs from the default's replaces it whole (its other keys belong to another kind).
+/// Deep merge: mappings merge key by key, anything else replaces. A mapping that names another
+/// `kind` or `preset` than the default's replaces it whole (its other keys belong to another
+/// kind; [`kinds::retags`]).
 pub fn merge(base: &mut Value, over: Value) {
     match (base, over) {
         (Value::Mapping(b), Value::Mapping(o)) => {
-            let kind = Value::from("kind");
-            let kinds_differ = matches!((b.get(&kind), o.get(&kind)), (Some(x), Some(y)) if x != y);
-            if kinds_differ {
+            if kinds::retags(b, &o) {
                 *b = o;
                 return;
             }
@@ -194,8 +197,9 @@ pub fn set_path(root: &mut Value, path: &str, value: Value) -> std::result::Resu
         }
         let k = Value::from(*key);
         if i + 1 == keys.len() {
-            // Switching a section to another `kind` drops the keys that belonged to the old one.
-            if *key == "kind" && map.get(&k).is_some_and(|old| *old != value) {
+            // Switching a section to another `kind` (or model `preset`) drops the keys that
+            // belonged to the old one.
+            if kinds::TAGS.contains(key) && kinds::retags(map, &kinds::tag_map(key, &value)) {
                 map.clear();
             }
             map.insert(k, value);

@@ -5,6 +5,7 @@
 //! for a corpus file small enough to load twice, which a corpus too short always is.
 use super::condition::Plan;
 use super::config::{DataSection, EntropyConfig, Task};
+use super::controller::{Mode, Statistic, Target};
 use super::setup::{self, Data};
 use crate::data::CorpusConfig;
 use crate::error::usage;
@@ -131,8 +132,38 @@ pub fn check(cfg: &EntropyConfig, data: &Data) -> Result<()> {
                 let what = "controller.probe.prompt_len + controller.probe.len + 1";
                 return Err(short("train", train, need, what));
             }
+            hold_target(cfg, data)?;
         }
         Task::Text | Task::Probe => {}
     }
     Ok(())
+}
+
+/// A hold set-point outside the range of the statistic it holds (an entropy in [0, ln |V|],
+/// `seq_rep_4` and `top1_mass` in [0, 1]) can never be met: the controller's output sits at a
+/// bound from the first measurement on, and the run is paired as a controlled one though
+/// nothing steered it to the set-point. Refused for a run whose controller acts.
+fn hold_target(cfg: &EntropyConfig, data: &Data) -> Result<()> {
+    let plan = Plan::resolve(cfg);
+    let c = &plan.controller;
+    let (true, Mode::Hold, Target::Value(r)) = (plan.controller_on, c.mode, c.target) else {
+        return Ok(());
+    };
+    let v = data.vocab();
+    let (stat, hi, bound) = match c.statistic {
+        Statistic::FrEntropy => ("fr_entropy", (v as f64).ln(), format!("ln |V| = ln {v}")),
+        Statistic::TfEntropy => ("tf_entropy", (v as f64).ln(), format!("ln |V| = ln {v}")),
+        Statistic::SeqRep4 => ("seq_rep_4", 1.0, "1".to_string()),
+        Statistic::Top1Mass => ("top1_mass", 1.0, "1".to_string()),
+    };
+    if (0.0..=hi).contains(&r) {
+        return Ok(());
+    }
+    Err(usage(format!(
+        "controller.target is {r}, but controller.statistic `{stat}` lies in [0, {bound} = \
+         {hi:.4}] on {}: a hold set-point outside that range can never be met, so the \
+         controller would sit at a bound of its output and the run be paired as a controlled \
+         one though nothing steered it; choose a target in that range",
+        corpus_name(&cfg.data.corpus)
+    )))
 }

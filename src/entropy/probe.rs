@@ -73,6 +73,7 @@ pub(super) fn load_model(
             tok_path.display()
         )));
     }
+    super::probe_check::check_tokens(dir, trained, data)?;
     let model = nn::build(&trained.model, data.vocab() as i64, ctx.device)?;
     nn::checkpoint::load_weights(&weights, model.var_store()).map_err(|e| {
         usage(format!(

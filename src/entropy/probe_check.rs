@@ -7,8 +7,11 @@
 //!   run's `model.block_size`, `eval.val_tokens` and `eval.train_probe_tokens` at least one
 //!   scoring window (the block size; `train.seq_len` for an RNN).
 use super::config::EntropyConfig;
+use super::measure::TRAINED_WITH_FILE;
 use super::probe::trained_config;
 use super::probe_dir::train_runs;
+use super::setup::Data;
+use crate::data::CorpusConfig;
 use crate::error::usage;
 use anyhow::Result;
 use std::path::{Path, PathBuf};
@@ -105,4 +108,55 @@ fn fit(cfg: &EntropyConfig, dir: &Path, trained: &EntropyConfig) -> Vec<String> 
 
 fn config_of(dir: &Path) -> String {
     dir.join("config.yaml").display().to_string()
+}
+
+/// The SHA-256 of the token ids a run was trained and scored on: the lengths of its train and
+/// val splits, then their ids (u32, little-endian). `trained_with.json` records it as
+/// `tokens_sha256`, so that a probe sees a corpus edited or replaced since training even when
+/// its symbols (the tokenizer) stayed the same.
+pub(super) fn tokens_digest(data: &Data) -> String {
+    let s = &data.splits;
+    let mut bytes = Vec::with_capacity(16 + 4 * (s.train.len() + s.val.len()));
+    for part in [&s.train, &s.val] {
+        bytes.extend((part.len() as u64).to_le_bytes());
+    }
+    for id in s.train.iter().chain(&s.val) {
+        bytes.extend(id.to_le_bytes());
+    }
+    crate::data::corpus::sha256_hex(&bytes)
+}
+
+/// Refuse to probe run `dir` on other tokens than it was trained on ([`tokens_digest`]): the
+/// row would not repeat the run's evaluation, and its h_ref (the run's best validation loss)
+/// would belong to other text. Runs made before the record are not checked.
+pub(super) fn check_tokens(dir: &Path, trained: &EntropyConfig, data: &Data) -> Result<()> {
+    let path = dir.join(TRAINED_WITH_FILE);
+    let recorded = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("tokens_sha256")?.as_str().map(str::to_string));
+    let Some(recorded) = recorded else {
+        return Ok(());
+    };
+    if recorded == tokens_digest(data) {
+        return Ok(());
+    }
+    let corpus = &trained.data.corpus;
+    let hint = match corpus {
+        CorpusConfig::File { path, .. } if path.is_relative() => format!(
+            " (its relative path {} is read from the current directory: is it the one the run \
+             was trained in?)",
+            path.display()
+        ),
+        _ => String::new(),
+    };
+    Err(usage(format!(
+        "{}: the run was trained on other text than {} gives now{hint}: the SHA-256 of the \
+         train and val tokens differs from the one {} records, so the corpus was edited or \
+         replaced since training. Restore the text the run was trained on (data.corpus.sha256 \
+         pins a file), or train a new run on the new text",
+        dir.display(),
+        super::fit::corpus_name(corpus),
+        path.display()
+    )))
 }

@@ -118,7 +118,8 @@ pub fn run(cfg: &EntropyConfig, run: &mut Run, ctx: &mut Ctx) -> Result<()> {
         t.with_eval_weights(|t| {
             nn::checkpoint::save_weights(&run.path(measure::WEIGHTS_FILE), t.model.var_store())
         })?;
-        let record = super::probe::trained_with(cfg)?;
+        let mut record = super::probe::trained_with(cfg)?;
+        record["tokens_sha256"] = super::probe_check::tokens_digest(&t.data).into();
         crate::run::write_json(&run.path(measure::TRAINED_WITH_FILE), &record)?;
     }
     eval.finish(&t, run)

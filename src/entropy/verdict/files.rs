@@ -3,7 +3,7 @@
 use super::plot_data::StudyRun;
 use super::{analyse, markdown, Row, RunRecord};
 use crate::report::ReportExtra;
-use crate::results::flat::{flat_config, lookup};
+use crate::results::flat::{differing_keys, flat_config, lookup, FlatConfig};
 use crate::results::runs::{Collection, RunInfo};
 use crate::run::fmt_num;
 use anyhow::{Context, Result};
@@ -111,27 +111,84 @@ pub fn study_runs(c: &Collection) -> Result<(Vec<StudyRun>, Vec<String>)> {
             "{unfinished} run(s) did not complete and are left out of the verdicts"
         ));
     }
+    let mut read = Vec::new();
     for run in runs.into_iter().filter(|r| r.completed()) {
         match record(run) {
-            Ok(r) => match first_of(&records, &r.record) {
-                // The pairing takes one run per (arch, condition, seed): a second one was
-                // ignored there without a word, yet written to sweep.csv as a second row.
-                Some(first) => notes.push(format!(
-                    "{}: left out: it repeats arch `{}`, condition `{}`, seed {} of {}, and \
-                     each (arch, condition, seed) enters the verdicts once; move one of the \
-                     two out of the folder",
-                    run.dir.display(),
-                    r.record.arch,
-                    r.record.condition,
-                    r.record.seed,
-                    first.display()
-                )),
-                None => records.push(r),
-            },
+            Ok(r) => read.push((data_keys(&run.dir), r)),
             Err(why) => notes.push(format!("{}: left out: {why}", run.dir.display())),
         }
     }
+    for r in same_data(read, &mut notes) {
+        match first_of(&records, &r.record) {
+            // The pairing takes one run per (arch, condition, seed): a second one was
+            // ignored there without a word, yet written to sweep.csv as a second row.
+            Some(first) => notes.push(format!(
+                "{}: left out: it repeats arch `{}`, condition `{}`, seed {} of {}, and \
+                 each (arch, condition, seed) enters the verdicts once; move one of the \
+                 two out of the folder",
+                r.dir.display(),
+                r.record.arch,
+                r.record.condition,
+                r.record.seed,
+                first.display()
+            )),
+            None => records.push(r),
+        }
+    }
     Ok((records, notes))
+}
+
+/// The `data.*` keys of a run's config.yaml (corpus, split, tokenizer).
+fn data_keys(dir: &Path) -> FlatConfig {
+    let config = flat_config(dir).unwrap_or_default();
+    config
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("data."))
+        .collect()
+}
+
+/// The runs on the data most of them share (the first such in folder order). A difference
+/// between runs on two corpora (or splits, or tokenizers) is not a condition's effect, so the
+/// runs on other data are left out of the pairing, each with a note naming the keys.
+fn same_data(runs: Vec<(FlatConfig, StudyRun)>, notes: &mut Vec<String>) -> Vec<StudyRun> {
+    let count = |d: &FlatConfig| runs.iter().filter(|(e, _)| e == d).count();
+    let Some((main, n)) = runs
+        .iter()
+        .map(|(d, _)| (d.clone(), count(d)))
+        .reduce(|best, next| if next.1 > best.1 { next } else { best })
+    else {
+        return Vec::new();
+    };
+    let mut kept = Vec::new();
+    for (data, run) in runs {
+        if data == main {
+            kept.push(run);
+            continue;
+        }
+        let keys = differing_keys(&[&main, &data]);
+        let shown: Vec<String> = keys
+            .iter()
+            .take(3)
+            .map(|k| {
+                let at = |c: &FlatConfig| lookup(c, k).unwrap_or("(absent)").to_string();
+                format!("`{k}` is {} here, {} in those", at(&data), at(&main))
+            })
+            .collect();
+        let more = keys.len().saturating_sub(3);
+        notes.push(format!(
+            "{}: left out: trained on other data than the {n} run(s) analysed ({}{}); runs \
+             on different data are not paired: report each data config's runs in a folder \
+             of their own",
+            run.dir.display(),
+            shown.join("; "),
+            if more > 0 {
+                format!("; +{more} more")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    kept
 }
 
 /// The run already kept with `r`'s arch, condition and seed, if any.
@@ -216,6 +273,7 @@ pub fn final_row(path: &Path) -> Result<BTreeMap<String, f64>> {
         .headers()
         .with_context(|| format!("reading {}", path.display()))?
         .clone();
+    super::trajectory::unique_columns(&header, path)?;
     let mut last = None;
     for rec in reader.records() {
         last = Some(rec.with_context(|| format!("reading {}", path.display()))?);

@@ -29,6 +29,7 @@ pub fn read_table(path: &Path, columns: &[&str]) -> Result<Table> {
         .headers()
         .with_context(|| format!("reading {}", path.display()))?
         .clone();
+    super::trajectory::unique_columns(&header, path)?;
     let index = |name: &str| header.iter().position(|h| h == name);
     let Some(step) = index("step") else {
         return Ok(Vec::new());

@@ -82,6 +82,7 @@ pub fn read(path: &Path) -> Result<Vec<(f64, f64, f64)>> {
         .headers()
         .with_context(|| format!("reading {}", path.display()))?
         .clone();
+    unique_columns(&header, path)?;
     let index = |name: &str| header.iter().position(|h| h == name);
     let (Some(s), Some(v), Some(h)) = (index("step"), index("val_loss"), index("fr_entropy_t1"))
     else {
@@ -102,6 +103,23 @@ pub fn read(path: &Path) -> Result<Vec<(f64, f64, f64)>> {
         }
     }
     Ok(rows)
+}
+
+/// Refuse a CSV header that names a column twice: which of the two holds the metric is
+/// unknown (the final row and the trajectory would each take another one), so the run is left
+/// out with a note naming the file and the column.
+pub fn unique_columns(header: &csv::StringRecord, path: &Path) -> Result<()> {
+    for (i, name) in header.iter().enumerate() {
+        if let Some(j) = header.iter().skip(i + 1).position(|h| h == name) {
+            anyhow::bail!(
+                "{}: the header names column `{name}` twice (columns {} and {}); remove one",
+                path.display(),
+                i + 1,
+                i + j + 2
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The numbers of [`after_minimum`] under the names above (change and slope only if reached).
