@@ -96,6 +96,14 @@ fn the_medium_preset_and_an_override_of_its_width() {
         (cfg.model.d_model, cfg.model.d_ff, cfg.model.n_layer),
         (32, 128, 4)
     );
+    // A model section that names its kind but no preset starts from `small` (kinds.yaml), not
+    // from nn's gpt defaults (gpt-tiny: 2 layers, block 64, tied head, fused attention).
+    let (rc, out, err) = dry(dir.path(), &["model={kind: gpt, d_model: 96}"]);
+    assert_eq!(rc, 0, "{err}");
+    let cfg: PrefixrlConfig = serde_yaml_ng::from_str(&out).unwrap();
+    let m = &cfg.model;
+    assert_eq!((m.d_model, m.n_layer, m.block_size), (96, 4, 96), "{out}");
+    assert!(!m.tied_head, "{out}");
 }
 
 #[test]
