@@ -230,3 +230,24 @@ pub fn block_pattern(sizes: &[usize], within: &[usize], cross: &[[usize; 2]], c:
         }
     }
 }
+
+/// A finance list (`mode.hurst`, `mode.structures`) names each case once: a repeat was solved
+/// twice and written as two finance.csv rows, but its summary.json entry `H=<h> <structure>`
+/// (and `strategy_<structure>.csv`) kept only the later one, while `cases` counted both.
+pub fn no_repeats<T: PartialEq + std::fmt::Debug>(key: &str, list: &[T], c: &mut Checker) {
+    let repeat = (1..list.len()).find_map(|k| {
+        let first = list[..k].iter().position(|v| *v == list[k])?;
+        Some((first, k))
+    });
+    if let Some((first, k)) = repeat {
+        c.check(
+            key,
+            false,
+            format!(
+                "entry {k} ({}) repeats entry {first}: each value is one case of the run (one \
+                 summary.json entry), so list it once",
+                format!("{:?}", list[k]).to_lowercase()
+            ),
+        );
+    }
+}

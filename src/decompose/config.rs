@@ -290,6 +290,8 @@ impl Validate for DecomposeConfig {
                 !f.structures.is_empty(),
                 "needs at least one",
             );
+            checks::no_repeats("mode.hurst", &f.hurst, c);
+            checks::no_repeats("mode.structures", &f.structures, c);
             c.check(
                 "mode.risk_aversion",
                 (1e-100..=1e100).contains(&f.risk_aversion),

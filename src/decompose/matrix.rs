@@ -73,10 +73,44 @@ pub fn build(spec: &MatrixSpec, rng: &mut impl Rng) -> Result<(Array2<f64>, f64,
         MatrixSpec::File { path } => {
             check_spd(&a).with_context(|| format!("matrix.path {}", path.display()))?
         }
-        _ => check_spd(&a)?,
+        // A generated A the user cannot edit: name the keys that made it and what to change.
+        _ => check_spd(&a).map_err(|e| generated_error(spec, e))?,
     };
     let removed = asymmetry(&a);
     Ok((symmetrize(&a), removed, cond))
+}
+
+/// A generated A that failed [`check_spd`]: the keys that made it, the failure, and what to
+/// change (the message named neither, and the user cannot edit a generated A).
+fn generated_error(spec: &MatrixSpec, e: anyhow::Error) -> anyhow::Error {
+    let (what, advice) = match spec {
+        MatrixSpec::RandomSpd { condition, .. } => (
+            format!("matrix.kind random-spd, matrix.condition = {condition:e}"),
+            "Q diag(lambda) Q^T rounds lambda_min by about n*eps*condition, so a condition \
+             above about 1e15 is not positive definite in double precision: lower \
+             matrix.condition",
+        ),
+        MatrixSpec::Wishart { shift, .. } => (
+            format!("matrix.kind wishart, matrix.shift = {shift}"),
+            "G G^T / scale + shift*I is positive definite for shift > 0: raise matrix.shift",
+        ),
+        MatrixSpec::Banded { shift, .. } => (
+            format!("matrix.kind banded, matrix.shift = {shift}"),
+            "the diagonal shift must exceed minus the smallest eigenvalue of the standard \
+             normal band: raise matrix.shift",
+        ),
+        MatrixSpec::BlockExchangeable { .. } => (
+            "matrix.kind block-exchangeable".to_string(),
+            "choose matrix.diagonal, matrix.within and matrix.cross so that A is positive \
+             definite (e.g. each diagonal value above (its block size - 1)*|within| + (n - \
+             its block size)*|cross|)",
+        ),
+        MatrixSpec::MixedFbm { .. } | MatrixSpec::File { .. } => (
+            "matrix.kind mixed-fbm".to_string(),
+            "change matrix.alpha or matrix.hurst",
+        ),
+    };
+    usage(format!("{what}: {e:#}; {advice}"))
 }
 
 /// max |A − Aᵀ| / max |A|: the asymmetry below tolerance that `build` removed silently (§7.4).
@@ -189,7 +223,19 @@ fn read_csv(path: &Path) -> Result<Array2<f64>> {
         let value = |(c, s): (usize, &str)| {
             s.trim().parse::<f64>().map_err(|e| {
                 let s = s.trim();
-                usage(format!("{p} line {}, column {}: `{s}`: {e}", k + 1, c + 1))
+                // `1;2` or `1 2` said only "invalid float literal".
+                let hint = if s.contains([';', '\t', ' ']) {
+                    "; values must be separated by commas, not semicolons, tabs or spaces"
+                } else if rows.is_empty() && s.chars().any(char::is_alphabetic) {
+                    "; the file is read without a header: remove the header line"
+                } else {
+                    ""
+                };
+                usage(format!(
+                    "{p} line {}, column {}: `{s}`: {e}{hint}",
+                    k + 1,
+                    c + 1
+                ))
             })
         };
         let row = line
@@ -234,11 +280,23 @@ pub fn check_spd(a: &Array2<f64>) -> Result<Conditioning> {
             10f64.powf(scale.log10().round())
         )));
     }
-    let asym = (a - &a.t()).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let ((i, j), asym) = (a - &a.t())
+        .indexed_iter()
+        .fold(((0, 0), 0.0f64), |m, (ij, v)| {
+            if v.abs() > m.1 {
+                (ij, v.abs())
+            } else {
+                m
+            }
+        });
     if asym > SYMMETRY_TOL * scale {
+        // Where, and what to do: a file holding one triangle is the common cause.
         return Err(usage(format!(
-            "A is not symmetric: max |A - A^T| = {asym:.3e} (tolerance {:.1e} x max|A|)",
-            SYMMETRY_TOL
+            "A is not symmetric: max |A - A^T| = {asym:.3e} (tolerance {SYMMETRY_TOL:.1e} x \
+             max|A|), at A[{i},{j}] = {:e} against A[{j},{i}] = {:e} (0-based); store both \
+             triangles of A, or save (A + A^T)/2 if the difference is rounding",
+            a[[i, j]],
+            a[[j, i]]
         )));
     }
     let factor = match a.cholesky(UPLO::Lower) {
@@ -272,13 +330,31 @@ pub fn condition(a: &Array2<f64>, chol_diag: &Array1<f64>) -> Result<Conditionin
     })
 }
 
+/// The Cholesky failure, with λ_min(A); a λ_min > 0 (A positive definite in exact arithmetic,
+/// e.g. random-spd at condition 1e20 gave λ_min = +6.5e3) is put against λ_max, since "not
+/// positive definite" beside a positive λ_min read as a contradiction.
 fn not_pd(a: &Array2<f64>, e: impl std::fmt::Display) -> anyhow::Error {
-    let min_eig = symmetrize(a)
+    let (min_eig, max_eig) = symmetrize(a)
         .eigvalsh(UPLO::Lower)
-        .map(|e| e.iter().cloned().fold(f64::INFINITY, f64::min))
-        .unwrap_or(f64::NAN);
+        .map(|e| {
+            e.iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
+                    (l.min(v), h.max(v))
+                })
+        })
+        .unwrap_or((f64::NAN, f64::NAN));
+    let rounding = if min_eig > 0.0 {
+        format!(
+            " = {:.1e} x lambda_max: positive, but below what double precision resolves \
+             (about n*eps = {:.1e}), so A is singular to working precision",
+            min_eig / max_eig,
+            a.nrows() as f64 * f64::EPSILON
+        )
+    } else {
+        String::new()
+    };
     usage(format!(
         "A is not positive definite: Cholesky failed ({e}; LAPACK's code is the 1-based \
-         failing pivot column); lambda_min(A) = {min_eig:.6e}"
+         failing pivot column); lambda_min(A) = {min_eig:.6e}{rounding}"
     ))
 }

@@ -117,29 +117,39 @@ pub fn check(l: &Basis, a_inv: Option<&Array2<f64>>, opts: &SolverConfig) -> Res
 
 /// Stage 4: minimize −log det(I − C) over L. Under (ND) the minimizer gives B* = (I − C)⁻¹ ∈ L^⊥,
 /// B* ≻ 0; otherwise the iterates diverge along a PSD direction of L (§1.5 stages 4–5).
+/// The explicit Hessian goes first; when it reaches the iteration cap, Newton-CG is tried:
+/// along a low-rank PSD direction P = Σ xₖDₖ not aligned with the basis, vᵀHv ~ ‖C‖⁻² is a
+/// cancellation of O(1) Hessian entries, so the explicit solve stalled at ‖C‖ ≈ 1e7 (short of
+/// the 1e8·‖A‖_F divergence test) and a degenerate L ran to "not converged" (exit 1), where
+/// the matrix-free CG keeps growing ‖C‖ and exhibits P.
 fn exact_stage(l: &Basis, opts: &SolverConfig) -> Result<Certificate> {
     let eye = Array2::eye(l.n);
     let p = Problem::primal(&eye, l);
     let mut o = opts.clone();
     o.max_iter = o.max_iter.max(200);
-    match newton::solve(&p, None, Direction::Explicit, &o, &mut |_| Ok(())) {
-        Ok(sol) if sol.converged => {
-            let b = l.project_out(&sol.w)?;
-            if let Some(margin) = certified_margin(&b) {
-                return Ok(Certificate::Nondegenerate {
-                    b0: b,
-                    stage: "phase-I solve",
-                    margin,
+    for dir in [Direction::Explicit, Direction::Cg] {
+        match newton::solve(&p, None, dir, &o, &mut |_| Ok(())) {
+            Ok(sol) if sol.converged => {
+                let b = l.project_out(&sol.w)?;
+                return Ok(match certified_margin(&b) {
+                    Some(margin) => Certificate::Nondegenerate {
+                        b0: b,
+                        stage: "phase-I solve",
+                        margin,
+                    },
+                    None => Certificate::Unknown,
                 });
             }
-            Ok(Certificate::Unknown)
+            Ok(_) => continue,
+            Err(e) => {
+                return match e.downcast::<Diverged>() {
+                    Ok(d) => Ok(degenerate_from(d.direction, "phase-I divergence")),
+                    Err(e) => Err(e),
+                }
+            }
         }
-        Ok(_) => Ok(Certificate::Unknown),
-        Err(e) => match e.downcast::<Diverged>() {
-            Ok(d) => Ok(degenerate_from(d.direction, "phase-I divergence")),
-            Err(e) => Err(e),
-        },
     }
+    Ok(Certificate::Unknown)
 }
 
 /// A degeneracy certificate from a divergence direction (−C/‖C‖, PSD in the limit).

@@ -35,6 +35,7 @@ mod decompose_exact;
 mod decompose_finance;
 mod decompose_hostile;
 mod decompose_hostile2;
+mod decompose_hostile3;
 mod decompose_hostile_values;
 mod decompose_inputs;
 mod decompose_memory;
