@@ -53,17 +53,6 @@ fn resolved(dir: &Path) -> PathBuf {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn a_missing_tail_is_kept_after_the_existing_folder() {
-        let tmp = tempfile::tempdir().unwrap();
-        let real = tmp.path().canonicalize().unwrap();
-        let got = super::resolved(&tmp.path().join("a/b/../c"));
-        assert_eq!(got, real.join("a/c"));
-    }
-}
-
 /// The most bytes one file name may have (Linux's NAME_MAX, that of ext4, xfs, btrfs, tmpfs).
 pub const NAME_MAX: usize = 255;
 
@@ -85,4 +74,15 @@ pub fn name_fits(dir: &Path, what: &str, from_out: bool) -> Result<()> {
          {NAME_MAX} a file name may have; pick a shorter {given}",
         dir.display()
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_missing_tail_is_kept_after_the_existing_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().canonicalize().unwrap();
+        let got = super::resolved(&tmp.path().join("a/b/../c"));
+        assert_eq!(got, real.join("a/c"));
+    }
 }
