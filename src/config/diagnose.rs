@@ -159,6 +159,14 @@ pub fn plain_words(msg: &str) -> String {
         e if e.starts_with("enum ") => "one of the names listed in the docs".into(),
         e => e.to_string(),
     };
+    if expected.contains("number") {
+        let text = ["invalid type: string \"", "invalid value: string \""]
+            .iter()
+            .find_map(|p| what.strip_prefix(p)?.strip_suffix('"'));
+        if let Some(hint) = text.and_then(super::numbers::text_number_hint) {
+            return format!("expected {expected}, but {hint}");
+        }
+    }
     // YAML 1.1's yes/no/on/off booleans are text in YAML 1.2, which the parser follows.
     let yaml11 = ["yes", "no", "on", "off", "y", "n"]
         .iter()

@@ -3,6 +3,7 @@
 mod check;
 mod diagnose;
 mod kinds;
+mod numbers;
 mod origin;
 pub mod resume;
 mod yaml;

@@ -56,6 +56,9 @@ fn with_hint(text: &str, e: &serde_yaml_ng::Error) -> String {
         return format!("{e}; that line is indented with a tab: YAML indents with spaces only");
     }
     let msg = e.to_string();
+    if let Some(plain) = super::numbers::wide_integer_hint(&msg) {
+        return plain;
+    }
     match msg
         .split_once("duplicate entry with key \"")
         .map(|(_, rest)| rest)

@@ -176,8 +176,10 @@ pub struct DataSection {
     pub grammar_len: usize,
     /// Context length of LM tasks (the GPT's block size).
     pub seq_len: usize,
-    /// Validation tokens scored per LM evaluation (0 = the whole val split).
-    pub eval_tokens: usize,
+    /// Tokens of each split scored per LM evaluation, in whole windows of `seq_len` (null:
+    /// [`super::source::EVAL_TOKENS`] or the whole val split if it is shorter; 0: the whole
+    /// val split). More than the val split holds is refused ([`super::files::check_inputs`]).
+    pub eval_tokens: Option<usize>,
 }
 
 impl Validate for GrngConfig {

@@ -138,12 +138,38 @@ pub fn check_inputs(cfg: &GrngConfig) -> Result<()> {
         TaskId::CharlmFortunes => {
             super::tasks::corpus(cfg).check_inputs("data.fortunes_dir")?;
             // The user's text must also be long enough to split into windows (a few MB: cheap).
-            super::tasks::text_splits(cfg).map(drop)
+            check_eval_tokens(cfg, &super::tasks::text_splits(cfg)?)
+        }
+        // Generated text: made here only when data.eval_tokens asks for a number of tokens.
+        TaskId::CharlmGrammar if cfg.data.eval_tokens.is_some_and(|n| n > 0) => {
+            check_eval_tokens(cfg, &super::tasks::text_splits(cfg)?)
         }
         TaskId::CnnShapes | TaskId::ShapesSmoke | TaskId::CharlmGrammar | TaskId::TwolayerToy => {
             Ok(())
         }
     }
+}
+
+/// `data.eval_tokens` within what the val split holds in whole windows: before, a larger
+/// number was cut to the split's length in silence, so a run scored fewer tokens than its
+/// config said (the train split, 18 times longer, scored the full count).
+fn check_eval_tokens(cfg: &GrngConfig, data: &TaskData) -> Result<()> {
+    let (TaskData::Text { val, .. }, Some(asked)) = (data, cfg.data.eval_tokens) else {
+        return Ok(());
+    };
+    let seq_len = cfg.data.seq_len;
+    let most = super::source::eval_capacity(val.len(), seq_len);
+    if asked <= most {
+        return Ok(());
+    }
+    Err(usage(format!(
+        "data.eval_tokens: {asked} is more than the val split of task {} holds: at most {most} \
+         ({} windows of data.seq_len {seq_len} in its {} chars); write {most} or less, or 0 \
+         for the whole split",
+        cfg.task.name(),
+        most / seq_len,
+        val.len()
+    )))
 }
 
 /// `(N, C, H, W)` images → the row-major `(N, C·H·W)` rows the image tasks train on.

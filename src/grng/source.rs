@@ -41,23 +41,40 @@ fn windows(tokens: &[u32], offsets: &[usize], seq_len: usize, device: Device) ->
     (x, y.reshape([-1]))
 }
 
-/// Consecutive windows from the start of `tokens`, at most `max_tokens` targets (0 = all).
+/// The tokens each split scores per LM evaluation when `data.eval_tokens` is null (fewer
+/// where the val split is shorter).
+pub const EVAL_TOKENS: usize = 16384;
+
+/// The targets `tokens` holds in whole windows of `seq_len`: the most an evaluation can score.
+pub fn eval_capacity(tokens: usize, seq_len: usize) -> usize {
+    tokens.saturating_sub(1) / seq_len * seq_len
+}
+
+/// Consecutive windows from the start of `tokens`, `max_tokens` targets rounded down to whole
+/// windows (at least one; 0 = all; null = [`EVAL_TOKENS`]). A number over what the val split
+/// holds was refused before the run (`files::check_inputs`); the train split is longer.
 fn eval_windows(
     tokens: &[u32],
     seq_len: usize,
-    max_tokens: usize,
+    max_tokens: Option<usize>,
     device: Device,
 ) -> (Tensor, Tensor) {
     let mut count = (tokens.len() - 1) / seq_len;
-    if max_tokens > 0 {
-        count = count.min((max_tokens / seq_len).max(1));
+    match max_tokens.unwrap_or(EVAL_TOKENS) {
+        0 => {}
+        max => count = count.min((max / seq_len).max(1)),
     }
     let offsets: Vec<usize> = (0..count).map(|i| i * seq_len).collect();
     windows(tokens, &offsets, seq_len, device)
 }
 
 impl Source {
-    pub fn new(data: TaskData, seq_len: usize, eval_tokens: usize, device: Device) -> Source {
+    pub fn new(
+        data: TaskData,
+        seq_len: usize,
+        eval_tokens: Option<usize>,
+        device: Device,
+    ) -> Source {
         match data {
             TaskData::Images { train, test } => {
                 let (x_train, y_train) = train.tensors(device);

@@ -19,7 +19,7 @@ pub use crate::progress::Progress;
 pub use atomic::{reserve_temp_with, write_atomic, write_atomic_with, write_json};
 pub use carry::{carry_rows, carry_rows_blanking, Upto};
 pub use metrics::{fmt_num, is_timing_column, Metrics, Row, TIMING_SUFFIXES};
-pub use nest::no_run_above;
+pub use nest::{name_fits, no_run_above};
 use owner::is_lab_run;
 pub use owner::{aside_name, move_aside, set_aside, this_host, writer_alive};
 
@@ -303,6 +303,7 @@ fn run_dir(sub: &str, args: &RunArgs) -> Result<(PathBuf, Option<PathBuf>, Vec<P
                 .join(format!("{stamp}-{:06x}", id & 0xff_ffff))
         }
     };
+    nest::name_fits(&dir, "run", args.out.is_some())?;
     no_run_above(&dir, "run", args.out.is_some())?;
     let mut replaced = None;
     if dir.exists() {

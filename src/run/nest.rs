@@ -53,6 +53,29 @@ fn resolved(dir: &Path) -> PathBuf {
     }
 }
 
+/// The most bytes one file name may have (Linux's NAME_MAX, that of ext4, xfs, btrfs, tmpfs).
+pub const NAME_MAX: usize = 255;
+
+/// A usage error when a folder name in `dir` is longer than [`NAME_MAX`] bytes: creating it
+/// failed with the system's bare "File name too long (os error 36)", exit 1, after the folders
+/// above it were made. `what` is `run` or `study`; `from_out` says whether `dir` came from
+/// `--out` (else from `--name`).
+pub fn name_fits(dir: &Path, what: &str, from_out: bool) -> Result<()> {
+    let long = dir.components().find_map(|c| match c {
+        Component::Normal(name) if name.len() > NAME_MAX => Some(name.len()),
+        _ => None,
+    });
+    let Some(len) = long else {
+        return Ok(());
+    };
+    let given = if from_out { "--out" } else { "--name" };
+    Err(usage(format!(
+        "cannot create the {what} directory {}: a folder name in it is {len} bytes, over the \
+         {NAME_MAX} a file name may have; pick a shorter {given}",
+        dir.display()
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

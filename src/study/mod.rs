@@ -199,6 +199,7 @@ fn prepare_dir(
     record: &StudyRecord,
     configs: &[String],
 ) -> Result<lock::StudyLock> {
+    crate::run::name_fits(dir, "study", args.out.is_some())?;
     crate::run::no_run_above(dir, "study", args.out.is_some())?;
     let old = if dir.exists() {
         StudyRecord::read(dir)?

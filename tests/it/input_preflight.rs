@@ -1,7 +1,8 @@
 //! Input files a config names are checked before any run or study folder is made
 //! (`Experiment::check_inputs`): a study whose every run would fail on the same missing, empty
 //! or unreadable file is refused up front with exit 2, naming the study cell and the key, and
-//! writes nothing. `--print-config` still prints such a config.
+//! writes nothing. `--print-config` still prints such a config. So is a grng `data.eval_tokens`
+//! over what the task's val split holds.
 use crate::common::{code, lab, stderr, stdout, text};
 use std::path::Path;
 
@@ -116,4 +117,46 @@ fn a_grng_study_without_its_data_files_is_refused_before_it_starts() {
     );
     let cifar = ["grng", "--set", "task=cnn-cifar10"];
     refused(dir, &cifar, &["task cnn-cifar10 needs data.cifar_dir"]);
+}
+
+/// `data.eval_tokens` over what the char LM's val split holds (20000 chars of grammar: a
+/// 1000-char val split, 62 windows of 16) is refused before the run, naming the largest
+/// allowed; before, the run scored 992 tokens in silence. 992 itself runs.
+#[test]
+fn grng_eval_tokens_over_the_val_split_is_refused_before_it_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let lm = |tokens: &str| {
+        [
+            "grng",
+            "--quiet",
+            "--set",
+            "task=charlm-grammar",
+            "--set",
+            "data.grammar_len=20000",
+            "--set",
+            "data.seq_len=16",
+            "--set",
+            "train.steps=2",
+            "--set",
+            "train.batch=4",
+            "--set",
+            &format!("data.eval_tokens={tokens}"),
+        ]
+        .map(String::from)
+    };
+    let over = lm("993");
+    let over: Vec<&str> = over.iter().map(String::as_str).collect();
+    refused(
+        dir,
+        &over,
+        &[
+            "data.eval_tokens: 993 is more than the val split of task charlm-grammar holds: at \
+           most 992 (62 windows of data.seq_len 16 in its 1000 chars)",
+        ],
+    );
+    let most = lm("992");
+    let most: Vec<&str> = most.iter().map(String::as_str).collect();
+    let o = lab(dir, &[&most[..], &["--out", "most"]].concat());
+    assert_eq!(code(&o), 0, "{}", text(&o));
 }

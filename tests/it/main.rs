@@ -94,6 +94,7 @@ mod input_preflight;
 mod interrupt;
 mod kfac_fixture;
 mod layers;
+mod leftovers;
 mod mujoco_envs;
 mod mujoco_golden;
 mod mujoco_rne_skip;

@@ -133,6 +133,45 @@ fn yaml11_booleans_say_what_to_write() {
     assert!(stderr(&o).contains("write true or false"), "{}", stderr(&o));
 }
 
+/// Number-like scalars that YAML 1.2 reads as text (or cannot hold) name the key, its line
+/// and what to write; before, they said only "invalid type: string". A leading zero (YAML
+/// 1.1's octal) is refused, never read as 8 or as 10.
+#[test]
+fn yaml11_numbers_say_what_to_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "condition: 1e400",
+            "matrix.condition",
+            "1e400 is out of range of a 64-bit float",
+        ),
+        ("condition: 010", "matrix.condition", "write 10, or 0o10"),
+        ("n: 1_000", "matrix.n", "write 1000"),
+        ("n: \"12\"", "matrix.n", "write it without quotes"),
+    ];
+    for (entry, key, words) in cases {
+        let yaml = format!("matrix:\n  kind: random-spd\n  {entry}\n");
+        let o = print_config(dir.path(), "n.yaml", yaml.as_bytes());
+        assert_eq!(code(&o), 2, "{entry}: {}", text(&o));
+        let err = stderr(&o);
+        assert!(err.contains(&format!("`{key}` in n.yaml line 3")), "{err}");
+        assert!(err.contains(words), "{entry}: {err}");
+    }
+    let o = lab(
+        dir.path(),
+        &[
+            "decompose",
+            "--set",
+            "solver.max_iter=99999999999999999999",
+            "--print-config",
+        ],
+    );
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    let err = stderr(&o);
+    assert!(err.contains("solver.max_iter"), "{err}");
+    assert!(err.contains("out of range of a 64-bit integer"), "{err}");
+}
+
 #[test]
 fn an_argument_that_is_not_utf8_is_recorded_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
