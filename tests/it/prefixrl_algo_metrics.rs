@@ -5,8 +5,23 @@
 use super::prefixrl_algo::close;
 use lab::nn::{self, ModelConfig, Variant};
 use lab::prefixrl::algo::*;
+use lab::prefixrl::stages::evaluate_parts::{pass_at, successes};
 
 // ---- §7.10 item 7: pass@k ----
+
+#[test]
+fn pass_at_averages_the_unbiased_estimator_over_problems() {
+    let v = pass_at(&[0, 2, 8], 8, 1).unwrap().unwrap();
+    assert!((v - (0.0 + 0.25 + 1.0) / 3.0).abs() < 1e-12);
+    let v = pass_at(&[1, 0], 4, 2).unwrap().unwrap();
+    assert!(
+        (v - 0.5 * 0.5).abs() < 1e-12,
+        "1 − C(3,2)/C(4,2) = 1/2, mean 1/4"
+    );
+    assert_eq!(pass_at(&[1], 4, 8).unwrap(), None, "k > samples");
+    assert_eq!(pass_at(&[], 4, 1).unwrap(), None, "no problems");
+    assert_eq!(successes(&[1.0, 0.0, 1.0, 1.0, 0.0, 0.0], 3), vec![2, 1]);
+}
 
 #[test]
 fn pass_at_k_reproduces_the_spec_and_brute_force() {
