@@ -114,8 +114,20 @@ fn mnist_files(cfg: &GrngConfig) -> Result<Vec<PathBuf>> {
 /// The files the task reads, checked without loading the big ones (the launcher calls this for
 /// every run and study cell before any folder is made): CIFAR-10's and MNIST's files are
 /// present, a `data.digits_file` parses, the fortunes folder has files, all UTF-8, whose text
-/// splits into windows of `data.seq_len`. Usage errors naming the key.
+/// splits into windows of `data.seq_len`; each `optimizer.groups` entry takes a parameter of
+/// the task's model. Usage errors naming the key.
 pub fn check_inputs(cfg: &GrngConfig) -> Result<()> {
+    check_files(cfg)?;
+    // An optimizer group that takes no parameter of the task's model: refused here, so a
+    // study stops before its first cell rather than when the bad cell starts.
+    if cfg.task != TaskId::TwolayerToy {
+        cfg.optimizer
+            .check_groups(|| super::tasks::param_names(cfg))?;
+    }
+    Ok(())
+}
+
+fn check_files(cfg: &GrngConfig) -> Result<()> {
     match cfg.task {
         TaskId::CnnCifar10 => cifar10_files(cfg).map(drop),
         TaskId::MlpMnist | TaskId::CnnMnist => mnist_files(cfg).map(drop),

@@ -132,6 +132,21 @@ impl OptimizerConfig {
         }
     }
 
+    /// `optimizer.groups` against the model's trainable parameters that `vars` lists (name,
+    /// rank): a group that takes none of them is a usage error naming it and the parameters.
+    /// `vars` is called only when the kind has groups to check. Run by [`Self::build`], and
+    /// before any run or study folder is made by `files::check_inputs` (on the task's model
+    /// built without its data).
+    pub fn check_groups(&self, vars: impl FnOnce() -> Result<Vec<(String, usize)>>) -> Result<()> {
+        let Some(rule) = self.group_rule().filter(|r| !r.overrides.is_empty()) else {
+            return Ok(());
+        };
+        match first_unused_override(&vars()?, &rule) {
+            Some(why) => Err(usage(format!("optimizer.groups: {why}"))),
+            None => Ok(()),
+        }
+    }
+
     /// The optimizer over every trainable variable of `model`. `sample` (a few inputs) is run
     /// once with capture on so the K-FAC family knows which parameters belong to linear
     /// layers. `seed` seeds the RNG of optimizers that sample labels from the model (true
@@ -143,15 +158,12 @@ impl OptimizerConfig {
         seed: u64,
     ) -> Result<Box<dyn Stepper>> {
         let vs = model.var_store();
-        if let Some(rule) = self.group_rule() {
-            let vars: Vec<(String, usize)> = trainable(vs)
+        self.check_groups(|| {
+            Ok(trainable(vs)
                 .into_iter()
                 .map(|(n, t)| (n, t.dim()))
-                .collect();
-            if let Some(why) = first_unused_override(&vars, &rule) {
-                return Err(usage(format!("optimizer.groups: {why}")));
-            }
-        }
+                .collect())
+        })?;
         Ok(match self {
             OptimizerConfig::Adamw(c) => Box::new(FirstOrder::new(AdamW::new(vs, c)?)),
             OptimizerConfig::Sgd(c) => Box::new(FirstOrder::new(Sgd::new(vs, c)?)),

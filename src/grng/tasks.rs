@@ -10,7 +10,8 @@ use crate::data::grammar::GrammarConfig;
 use crate::data::shapes::{self, ShapesSpec};
 use crate::data::{CorpusConfig, SplitConfig, Tokenizer, TokenizerConfig};
 use crate::error::usage;
-use anyhow::{bail, Result};
+use crate::optim::groups::trainable;
+use anyhow::Result;
 use tch::Device;
 
 /// What a task trains on.
@@ -75,45 +76,11 @@ pub fn build(cfg: &GrngConfig, device: Device) -> Result<(Task, TaskData)> {
     let id = cfg.task;
     let (batch, budget_units, probe, target) = defaults(id).ok_or_else(not_a_network)?;
     let data = load_data(cfg)?;
-    let act = cfg.model.activation;
-    let (model_name, model): (&'static str, Box<dyn Classifier>) = match id {
-        TaskId::LogregDigits => ("logreg", Box::new(Mlp::new(&[64, 10], act, device))),
-        TaskId::MlpDigits => ("mlp", Box::new(Mlp::new(&[64, 128, 64, 10], act, device))),
-        TaskId::ShapesSmoke => ("mlp", Box::new(Mlp::new(&[256, 32, 4], act, device))),
-        TaskId::CnnDigits => {
-            let cnn = Cnn::new(8, &[1, 16, 32], &[32, 10], Pooling::GlobalAvg, device);
-            ("cnn", Box::new(cnn))
-        }
-        TaskId::CnnShapes => {
-            let cnn = Cnn::new(16, &[1, 16, 32], &[512, 64, 4], Pooling::MaxEach, device);
-            ("cnn", Box::new(cnn))
-        }
-        TaskId::CnnCifar10 => {
-            // 32 → 16 → 8 → 4 after each pool: 64·4·4 = 1024 features.
-            let cnn = Cnn::new(
-                32,
-                &[3, 32, 64, 64],
-                &[1024, 128, 10],
-                Pooling::MaxEach,
-                device,
-            );
-            ("cnn", Box::new(cnn))
-        }
-        TaskId::MlpMnist => ("mlp", Box::new(Mlp::new(&[784, 256, 128, 10], act, device))),
-        TaskId::CnnMnist => {
-            // 28 → 14 → 7 after each pool: 32·7·7 = 1568 features.
-            let cnn = Cnn::new(28, &[1, 16, 32], &[1568, 128, 10], Pooling::MaxEach, device);
-            ("cnn", Box::new(cnn))
-        }
-        TaskId::CharlmFortunes | TaskId::CharlmGrammar => {
-            let TaskData::Text { vocab, .. } = &data else {
-                bail!("internal: task {} loaded no text", id.name());
-            };
-            let lm = CharLm::new(*vocab, cfg.data.seq_len as i64, device)?;
-            ("charlm", Box::new(lm))
-        }
-        TaskId::TwolayerToy => return Err(not_a_network()),
+    let vocab = match &data {
+        TaskData::Text { vocab, .. } => *vocab,
+        TaskData::Images { .. } => 0,
     };
+    let (model_name, model) = model(cfg, vocab, device)?;
     let batch = cfg.train.batch.unwrap_or(batch);
     let (epochs, steps) = match &data {
         TaskData::Images { train, .. } => {
@@ -145,6 +112,64 @@ pub fn build(cfg: &GrngConfig, device: Device) -> Result<(Task, TaskData)> {
         budget,
     };
     Ok((task, data))
+}
+
+/// The model of `cfg`'s task, freshly initialised (torch's global generator), and its family
+/// name; `vocab` is the text tasks' vocabulary size (the image tasks ignore it).
+fn model(
+    cfg: &GrngConfig,
+    vocab: i64,
+    device: Device,
+) -> Result<(&'static str, Box<dyn Classifier>)> {
+    let act = cfg.model.activation;
+    let built: (&'static str, Box<dyn Classifier>) = match cfg.task {
+        TaskId::LogregDigits => ("logreg", Box::new(Mlp::new(&[64, 10], act, device))),
+        TaskId::MlpDigits => ("mlp", Box::new(Mlp::new(&[64, 128, 64, 10], act, device))),
+        TaskId::ShapesSmoke => ("mlp", Box::new(Mlp::new(&[256, 32, 4], act, device))),
+        TaskId::CnnDigits => {
+            let cnn = Cnn::new(8, &[1, 16, 32], &[32, 10], Pooling::GlobalAvg, device);
+            ("cnn", Box::new(cnn))
+        }
+        TaskId::CnnShapes => {
+            let cnn = Cnn::new(16, &[1, 16, 32], &[512, 64, 4], Pooling::MaxEach, device);
+            ("cnn", Box::new(cnn))
+        }
+        TaskId::CnnCifar10 => {
+            // 32 → 16 → 8 → 4 after each pool: 64·4·4 = 1024 features.
+            let cnn = Cnn::new(
+                32,
+                &[3, 32, 64, 64],
+                &[1024, 128, 10],
+                Pooling::MaxEach,
+                device,
+            );
+            ("cnn", Box::new(cnn))
+        }
+        TaskId::MlpMnist => ("mlp", Box::new(Mlp::new(&[784, 256, 128, 10], act, device))),
+        TaskId::CnnMnist => {
+            // 28 → 14 → 7 after each pool: 32·7·7 = 1568 features.
+            let cnn = Cnn::new(28, &[1, 16, 32], &[1568, 128, 10], Pooling::MaxEach, device);
+            ("cnn", Box::new(cnn))
+        }
+        TaskId::CharlmFortunes | TaskId::CharlmGrammar => {
+            let lm = CharLm::new(vocab, cfg.data.seq_len as i64, device)?;
+            ("charlm", Box::new(lm))
+        }
+        TaskId::TwolayerToy => return Err(not_a_network()),
+    };
+    Ok(built)
+}
+
+/// The trainable parameters (name, rank) of `cfg`'s model, built on the CPU without loading
+/// the task's data: the text tasks' vocabulary size names no parameter (the head is tied to
+/// `wte.weight`), so a stand-in size does. For `files::check_inputs`.
+pub(super) fn param_names(cfg: &GrngConfig) -> Result<Vec<(String, usize)>> {
+    crate::torch::load()?;
+    let (_, model) = model(cfg, 2, Device::Cpu)?;
+    Ok(trainable(model.var_store())
+        .into_iter()
+        .map(|(n, t)| (n, t.dim()))
+        .collect())
 }
 
 /// An image task's `train.batch` or `train.probe_size` above its training set would silently

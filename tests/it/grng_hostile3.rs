@@ -93,6 +93,33 @@ fn grng_an_optimizer_group_that_takes_no_parameter_is_refused() {
     );
 }
 
+/// A study whose second cell has a group that takes no parameter (logreg-digits has only
+/// `fc1`) stops before any cell runs, naming the cell and the group, and leaves no study
+/// folder. Before, the check ran when the bad cell's run started: the first cell trained and
+/// wrote its metrics, then the study failed.
+#[test]
+fn grng_a_study_cell_with_an_unused_group_stops_the_study_before_it_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let study = "torch_threads: 1\ntask: shapes-smoke\noptimizer: {kind: adamw, groups: \
+                 [{name: head, patterns: [fc2], lr_mult: 0.1}]}\n\
+                 train: {steps: 4, batch: 32, diag_every: 2}\nstudy:\n  name: g\n  \
+                 seeds: [0]\n  grid:\n    task: [shapes-smoke, logreg-digits]\n";
+    std::fs::write(tmp.path().join("g.yaml"), study).unwrap();
+    let o = lab(
+        tmp.path(),
+        &["grng", "--quiet", "--config", "g.yaml", "--out", "g"],
+    );
+    let needles = [
+        "study cell",
+        "logreg-digits",
+        "optimizer.groups",
+        "group `head`",
+        "match no parameter",
+        "\"fc1.weight\"",
+    ];
+    assert_refused(&o, "study", &needles, &tmp.path().join("g"));
+}
+
 /// A sweep study (one task, several cells per optimizer kind) that also varies a key outside
 /// `optimizer:`: `lab report` still ranks the cells, but writes no best-settings.yaml or
 /// paper-tuned.yaml, naming the key. Before, it wrote them from the winners' optimizer
