@@ -325,21 +325,22 @@ fn changed_case(old: &StudyRecord, new: &StudyRecord) -> Option<String> {
     let pairs = old.cells.iter().zip(&new.cells);
     let mut settings = pairs.flat_map(|(o, n)| o.settings.iter().zip(&n.settings));
     let (was, now) = settings.find(|(o, n)| o.merge != n.merge)?;
-    let (mut before, mut after) = (Vec::new(), Vec::new());
-    flatten(was.merge.as_ref(), "", &mut before);
-    flatten(now.merge.as_ref(), "", &mut after);
-    let diff: Vec<String> = (before.iter().filter(|b| !after.contains(b)))
-        .map(|(k, v)| {
-            let to = after.iter().find(|(a, _)| a == k);
-            format!("{k}: {v} → {}", to.map_or("(unset)", |(_, v)| v.as_str()))
-        })
-        .chain(
-            (after
-                .iter()
-                .filter(|(k, _)| !before.iter().any(|(b, _)| b == k)))
-            .map(|(k, v)| format!("{k}: (unset) → {v}")),
-        )
-        .collect();
+    let yaml = |v: Option<&serde_json::Value>| serde_yaml_ng::to_value(v).unwrap_or_default();
+    let diff: Vec<String> =
+        crate::config::differences(&yaml(was.merge.as_ref()), &yaml(now.merge.as_ref()))
+            .into_iter()
+            .filter(|(k, ..)| !k.is_empty()) // an absent or empty merge has no keys
+            .map(|(k, then, now)| {
+                let shown = |v: String| {
+                    if v == "absent" {
+                        "(unset)".to_string()
+                    } else {
+                        v
+                    }
+                };
+                format!("{k}: {} → {}", shown(then), shown(now))
+            })
+            .collect();
     Some(format!(
         "case `{}: {}` sets other values than when the study started ({}): its file or \
          mapping was edited",
@@ -347,24 +348,6 @@ fn changed_case(old: &StudyRecord, new: &StudyRecord) -> Option<String> {
         crate::results::record::value_text(&was.value),
         diff.join(", ")
     ))
-}
-
-/// The leaves of a merge mapping as (dotted key, value text).
-fn flatten(v: Option<&serde_json::Value>, at: &str, out: &mut Vec<(String, String)>) {
-    match v {
-        Some(serde_json::Value::Object(m)) => {
-            for (k, v) in m {
-                let key = if at.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{at}.{k}")
-                };
-                flatten(Some(v), &key, out);
-            }
-        }
-        Some(leaf) => out.push((at.to_string(), leaf.to_string())),
-        None => {}
-    }
 }
 
 /// Print where the results are and turn failed or unfinished runs into the exit status
