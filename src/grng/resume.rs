@@ -80,8 +80,14 @@ impl Trainer<'_> {
             &mut csvs.metrics,
         )?;
         // After the carried rows: their structure is checked there.
-        self.run_diag = check_step_values(&dir.join("steps.csv"), &path, &t, &epochs)?;
-        self.summary.skipped_steps = skipped_steps(&dir.join("steps.csv"), t.step)?;
+        let rows = read_columns(&dir.join("steps.csv"), "step", &STEP_COLUMNS)?;
+        self.run_diag = check_step_values(&rows, &path, &t, &epochs)?;
+        // Counted from the rows, so checkpoints written before the summary counted them resume
+        // right.
+        self.summary.skipped_steps = rows
+            .iter()
+            .filter(|(s, v)| *s <= t.step && v[3] == Some(1.0))
+            .count() as u64;
         self.check_summary(&dir.join("metrics.csv"), &path, &t)?;
         Ok((t.epoch, t.epoch_start_step))
     }
@@ -145,23 +151,24 @@ impl Trainer<'_> {
     }
 }
 
-/// The steps up to `step` that steps.csv (`steps`, already carried) marks `nonfinite_skipped`:
-/// counted from the rows, so checkpoints written before the summary counted them resume right.
-fn skipped_steps(steps: &Path, step: u64) -> Result<u64> {
-    let rows = read_columns(steps, "step", &["nonfinite_skipped"])?;
-    let skipped = rows.iter().filter(|(s, v)| *s <= step && v[0] == Some(1.0));
-    Ok(skipped.count() as u64)
-}
+/// The steps.csv columns a resume reads: the three [`check_step_values`] checks, then
+/// `nonfinite_skipped` (the summary's `skipped_steps`).
+const STEP_COLUMNS: [&str; 4] = [
+    "grad_norm",
+    "pearson_update_grad",
+    "pearson_consecutive",
+    "nonfinite_skipped",
+];
 
 /// The per-step values trainer.json (`path`) carries must be the stopped run's: `epoch_grad`,
-/// `epoch_pug` and `epoch_pc` those of steps.csv (`steps`) in the epoch in progress
+/// `epoch_pug` and `epoch_pc` those of steps.csv (its `rows`) in the epoch in progress
 /// (grad_norm, and the non-empty pearson_update_grad and pearson_consecutive cells), and
 /// `run_diag` their sums over the epochs before it (`epochs`: each epoch's first step − 1 and
 /// its steps). An edited value changed the epoch averages and the summary silently. Returns
 /// the run's `run_diag`: trainer.json's, or steps.csv's sums where the checkpoint predates the
 /// key (so a run resumed from such a checkpoint saves, and is checked against, the whole run's).
 fn check_step_values(
-    steps: &Path,
+    rows: &[(u64, Vec<Option<f64>>)],
     path: &Path,
     t: &TrainerState,
     epochs: &[(u64, u64)],
@@ -172,8 +179,7 @@ fn check_step_values(
             path.display()
         ))
     };
-    let cols = ["grad_norm", "pearson_update_grad", "pearson_consecutive"];
-    let rows = read_columns(steps, "step", &cols)?;
+    let cols = &STEP_COLUMNS[..3];
     let keys = ["epoch_grad", "epoch_pug", "epoch_pc"];
     let saved = [&t.epoch_grad, &t.epoch_pug, &t.epoch_pc];
     let diags = [&t.run_diag.grad, &t.run_diag.pug, &t.run_diag.pc];
