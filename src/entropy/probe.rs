@@ -185,20 +185,9 @@ pub(super) fn trained_with(cfg: &EntropyConfig) -> Result<Value> {
 /// runs made before the record have no file and are taken as their config.yaml says.
 fn check_trained_with(dir: &Path, trained: &EntropyConfig) -> Result<()> {
     let path = dir.join(TRAINED_WITH_FILE);
-    if std::fs::symlink_metadata(&path).is_err() {
+    let Some(recorded) = recorded_trained_with(dir)? else {
         return Ok(());
-    }
-    let text =
-        crate::input::read_result(&path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
-    let recorded: Value = serde_json::from_str(&text)
-        .ok()
-        .filter(Value::is_object)
-        .ok_or_else(|| {
-            usage(format!(
-                "{}: not a map of settings (damaged?)",
-                path.display()
-            ))
-        })?;
+    };
     let yaml = |v: &Value| serde_yaml_ng::to_value(v).map_err(anyhow::Error::from);
     let now = trained_with(trained)?;
     let changed: Vec<String> = crate::config::differences(&yaml(&recorded)?, &yaml(&now)?)
@@ -216,6 +205,27 @@ fn check_trained_with(dir: &Path, trained: &EntropyConfig) -> Result<()> {
         path.display(),
         changed.join("; ")
     )))
+}
+
+/// The run's `trained_with.json` (None for runs made before the record): a usage error naming
+/// the file when it cannot be read or is not a map of settings.
+pub(super) fn recorded_trained_with(dir: &Path) -> Result<Option<Value>> {
+    let path = dir.join(TRAINED_WITH_FILE);
+    if std::fs::symlink_metadata(&path).is_err() {
+        return Ok(None);
+    }
+    let text =
+        crate::input::read_result(&path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    let recorded = serde_json::from_str(&text)
+        .ok()
+        .filter(Value::is_object)
+        .ok_or_else(|| {
+            usage(format!(
+                "{}: not a map of settings (damaged?)",
+                path.display()
+            ))
+        })?;
+    Ok(Some(recorded))
 }
 
 /// Lay `top` over `base`: maps merge key by key, except maps naming a `kind` or `preset`,

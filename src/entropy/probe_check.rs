@@ -131,11 +131,11 @@ pub(super) fn tokens_digest(data: &Data) -> String {
 /// would belong to other text. Runs made before the record are not checked.
 pub(super) fn check_tokens(dir: &Path, trained: &EntropyConfig, data: &Data) -> Result<()> {
     let path = dir.join(TRAINED_WITH_FILE);
-    let recorded = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v.get("tokens_sha256")?.as_str().map(str::to_string));
-    let Some(recorded) = recorded else {
+    let record = super::probe::recorded_trained_with(dir)?;
+    let Some(recorded) = record
+        .as_ref()
+        .and_then(|v| v.get("tokens_sha256")?.as_str())
+    else {
         return Ok(());
     };
     if recorded == tokens_digest(data) {
