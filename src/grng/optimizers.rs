@@ -6,7 +6,7 @@ use super::models::Classifier;
 use super::rkalman::{self, RKalmanConfig};
 use crate::error::usage;
 use crate::nn::Tape;
-use crate::optim::groups::{first_unused_override, trainable, GroupRule};
+use crate::optim::groups::{first_unused_override, trainable, trainable_dims, GroupRule};
 use crate::optim::kfac::{kfac_groups, GrMode, Kfac, KfacConfig};
 use crate::optim::{AdamW, AdamWConfig, FirstOrder, Sgd, SgdConfig, Sophia, SophiaConfig, Stepper};
 use anyhow::Result;
@@ -158,12 +158,7 @@ impl OptimizerConfig {
         seed: u64,
     ) -> Result<Box<dyn Stepper>> {
         let vs = model.var_store();
-        self.check_groups(|| {
-            Ok(trainable(vs)
-                .into_iter()
-                .map(|(n, t)| (n, t.dim()))
-                .collect())
-        })?;
+        self.check_groups(|| Ok(trainable_dims(vs)))?;
         Ok(match self {
             OptimizerConfig::Adamw(c) => Box::new(FirstOrder::new(AdamW::new(vs, c)?)),
             OptimizerConfig::Sgd(c) => Box::new(FirstOrder::new(Sgd::new(vs, c)?)),

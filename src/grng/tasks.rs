@@ -10,7 +10,7 @@ use crate::data::grammar::GrammarConfig;
 use crate::data::shapes::{self, ShapesSpec};
 use crate::data::{CorpusConfig, SplitConfig, Tokenizer, TokenizerConfig};
 use crate::error::usage;
-use crate::optim::groups::trainable;
+use crate::optim::groups::trainable_dims;
 use anyhow::Result;
 use tch::Device;
 
@@ -166,10 +166,7 @@ fn model(
 pub(super) fn param_names(cfg: &GrngConfig) -> Result<Vec<(String, usize)>> {
     crate::torch::load()?;
     let (_, model) = model(cfg, 2, Device::Cpu)?;
-    Ok(trainable(model.var_store())
-        .into_iter()
-        .map(|(n, t)| (n, t.dim()))
-        .collect())
+    Ok(trainable_dims(model.var_store()))
 }
 
 /// An image task's `train.batch` or `train.probe_size` above its training set would silently

@@ -95,6 +95,13 @@ pub fn trainable(vs: &VarStore) -> Vec<(String, Tensor)> {
     vars
 }
 
+/// The names and ranks of the trainable variables of `vs` ([`trainable`]), what
+/// [`first_unused_override`] reads.
+pub fn trainable_dims(vs: &VarStore) -> Vec<(String, usize)> {
+    let vars = trainable(vs).into_iter();
+    vars.map(|(n, t)| (n, t.dim())).collect()
+}
+
 /// Groups from the trainable variables of `vs` (in order: `decay`, `no_decay`, then overrides).
 pub fn param_groups(vs: &VarStore, rule: &GroupRule) -> Result<Vec<ParamGroup>> {
     groups_from(trainable(vs), rule)
@@ -119,6 +126,7 @@ pub fn set_group_lr(lrs: &mut [f64], group: usize, lr: f64) -> Result<()> {
 
 /// Groups from an explicit list of named tensors (names must be unique).
 pub fn groups_from(vars: Vec<(String, Tensor)>, rule: &GroupRule) -> Result<Vec<ParamGroup>> {
+    let dims: Vec<(String, usize)> = vars.iter().map(|(n, t)| (n.clone(), t.dim())).collect();
     let mut groups = vec![
         group("decay", rule.weight_decay, 1.0, GroupFlags::default()),
         group("no_decay", 0.0, 1.0, GroupFlags::default()),
@@ -144,15 +152,8 @@ pub fn groups_from(vars: Vec<(String, Tensor)>, rule: &GroupRule) -> Result<Vec<
             .params
             .push((name, t));
     }
-    if let Some(g) = groups[2..].iter().find(|g| g.params.is_empty()) {
-        let o = rule.overrides.iter().find(|o| o.name == g.name);
-        let patterns = o.map(|o| o.patterns.clone()).unwrap_or_default();
-        let names: Vec<&str> = groups
-            .iter()
-            .flat_map(|g| &g.params)
-            .map(|(n, _)| n.as_str())
-            .collect();
-        bail!("{}", unused_override(&g.name, &patterns, &names));
+    if let Some(why) = first_unused_override(&dims, rule) {
+        bail!("{why}");
     }
     groups.retain(|g| !g.params.is_empty());
     Ok(groups)
