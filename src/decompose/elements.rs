@@ -50,19 +50,36 @@ pub fn read_basis(path: &Path, n: usize) -> Result<Vec<SymSparse>> {
             path.display()
         )));
     }
+    let p = path.display();
+    // An empty file, or one of zeros (a wrong file, or values lost on the way), spanned
+    // nothing: basis-file ran as L = {0} (B = A^-1) under a "linearly dependent" warning, or
+    // none at all for m = 0, and perp-basis-file printed a PSD "basis element 0" of an L the
+    // user never listed. Refused like an empty pattern file.
+    if m == 0 || arr.iter().all(|v| *v == 0.0) {
+        let what = if m == 0 {
+            "holds no matrices"
+        } else {
+            "holds only zero matrices"
+        };
+        return Err(usage(format!(
+            "{p}: {what}, so it spans nothing; check the file (for L = {{0}} on purpose use \
+             `subspace.kind: pattern` with `pairs: []`)"
+        )));
+    }
     (0..m)
         .map(|k| {
             let d = arr.index_axis(Axis(0), k).to_owned();
             if let Some(((i, j), v)) = d.indexed_iter().find(|(_, v)| !v.is_finite()) {
                 return Err(usage(format!(
-                    "basis element {k}: non-finite entry at ({i}, {j}) = {v}"
+                    "{p}: basis element {k} (0-based): non-finite entry at ({i}, {j}) = {v}"
                 )));
             }
             let scale = d.iter().fold(0.0f64, |s, v| s.max(v.abs()));
             let asym = (&d - &d.t()).iter().fold(0.0f64, |s, v| s.max(v.abs()));
             if asym > 1e-12 * scale {
                 return Err(usage(format!(
-                    "basis element {k} is not symmetric: max |D - D^T| = {asym:.3e}"
+                    "{p}: basis element {k} (0-based) is not symmetric: max |D - D^T| = \
+                     {asym:.3e}; store both triangles of each matrix"
                 )));
             }
             // Only the span counts: an element far from unit size is brought to max |entry| 1,

@@ -3,47 +3,14 @@ use super::config::MatrixSpec;
 use crate::error::usage;
 use anyhow::{Context, Result};
 use ndarray::{Array1, Array2};
-use ndarray_linalg::{Cholesky, EigValsh, QR, UPLO};
+use ndarray_linalg::QR;
 use ndarray_npy::ReadNpyExt;
 use rand::Rng;
 use rand_distr::StandardNormal;
 use std::path::Path;
 
-/// Tolerance for |A − Aᵀ| relative to max |A|.
-const SYMMETRY_TOL: f64 = 1e-10;
-
-/// The range of max |A_ij| that is accepted. The solvers and certificates square entries of A
-/// and of B ≈ A⁻¹ (‖A‖_F², Hessian entries BᵢⱼBₖₗ): at 1e160 or 1e-155 that over- or
-/// underflowed (NaN residuals, a line search that never succeeds, a LAPACK error, exit 1),
-/// for a problem that scaling makes trivial.
-const SCALE_MAX: f64 = 1e100;
-const SCALE_MIN: f64 = 1e-100;
-
-/// cond(A) above this draws a warning (spec §7.4).
-pub const COND_WARN: f64 = 1e12;
-
-/// Largest n for which cond(A) comes from the eigenvalues; above, from the Cholesky diagonal.
-pub const COND_EXACT_MAX_N: usize = 500;
-
-/// An estimate of cond(A) = λ_max/λ_min and how it was obtained.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Conditioning {
-    pub estimate: f64,
-    pub method: &'static str,
-}
-
-impl Conditioning {
-    /// The warning of §7.4 when the estimate exceeds [`COND_WARN`].
-    pub fn warning(&self) -> Option<String> {
-        (self.estimate > COND_WARN).then(|| {
-            format!(
-                "cond(A) ~ {:.3e} > {COND_WARN:.0e} ({}): A is ill-conditioned, expect B and C \
-                 to lose about log10(cond) digits",
-                self.estimate, self.method
-            )
-        })
-    }
-}
+use super::spd::check_spd_with;
+pub use super::spd::{check_spd, condition, Conditioning, COND_EXACT_MAX_N, COND_WARN};
 
 /// A, symmetrized, the relative asymmetry that was removed and cond(A) (summary.json).
 pub fn build(spec: &MatrixSpec, rng: &mut impl Rng) -> Result<(Array2<f64>, f64, Conditioning)> {
@@ -73,8 +40,10 @@ pub fn build(spec: &MatrixSpec, rng: &mut impl Rng) -> Result<(Array2<f64>, f64,
         MatrixSpec::File { path } => {
             check_spd(&a).with_context(|| format!("matrix.path {}", path.display()))?
         }
-        // A generated A the user cannot edit: name the keys that made it and what to change.
-        _ => check_spd(&a).map_err(|e| generated_error(spec, e))?,
+        // A generated A the user cannot edit: name the keys that made it and what to change
+        // (not "divide A", which the user cannot do: random-spd at condition 1e200 was told
+        // both to divide A by 1e200 and to lower matrix.condition).
+        _ => check_spd_with(&a, false).map_err(|e| generated_error(spec, e))?,
     };
     let removed = asymmetry(&a);
     Ok((symmetrize(&a), removed, cond))
@@ -256,105 +225,4 @@ fn read_csv(path: &Path) -> Result<Array2<f64>> {
         )));
     }
     Ok(Array2::from_shape_fn((n, n), |(i, j)| rows[i].1[j]))
-}
-
-/// Square, finite, symmetric to a tolerance, and Cholesky-factorizable.
-pub fn check_spd(a: &Array2<f64>) -> Result<Conditioning> {
-    let (r, c) = a.dim();
-    if r != c {
-        return Err(usage(format!("A must be square, got {r}x{c}")));
-    }
-    if r == 0 {
-        return Err(usage("A is empty"));
-    }
-    if let Some(((i, j), v)) = a.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        return Err(usage(format!("A[{i},{j}] = {v} is not finite")));
-    }
-    let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    if !(SCALE_MIN..=SCALE_MAX).contains(&scale) {
-        return Err(usage(format!(
-            "max |A_ij| = {scale:.3e} is outside [{SCALE_MIN:.0e}, {SCALE_MAX:.0e}]: squares of \
-             the entries of A and of B (about 1/A) leave double precision there, which failed \
-             runs with NaN or LAPACK errors; the decomposition scales (tA = (B/t)^-1 + tC, \
-             spec section 1.4), so divide A by about {:.0e} and scale B and C back",
-            10f64.powf(scale.log10().round())
-        )));
-    }
-    let ((i, j), asym) = (a - &a.t())
-        .indexed_iter()
-        .fold(((0, 0), 0.0f64), |m, (ij, v)| {
-            if v.abs() > m.1 {
-                (ij, v.abs())
-            } else {
-                m
-            }
-        });
-    if asym > SYMMETRY_TOL * scale {
-        // Where, and what to do: a file holding one triangle is the common cause.
-        return Err(usage(format!(
-            "A is not symmetric: max |A - A^T| = {asym:.3e} (tolerance {SYMMETRY_TOL:.1e} x \
-             max|A|), at A[{i},{j}] = {:e} against A[{j},{i}] = {:e} (0-based); store both \
-             triangles of A, or save (A + A^T)/2 if the difference is rounding",
-            a[[i, j]],
-            a[[j, i]]
-        )));
-    }
-    let factor = match a.cholesky(UPLO::Lower) {
-        Ok(f) => f,
-        Err(e) => return Err(not_pd(a, e)),
-    };
-    condition(a, &factor.diag().to_owned())
-}
-
-/// cond(A) from the eigenvalues for n ≤ [`COND_EXACT_MAX_N`] (O(n³)), else the lower
-/// bound (max Lᵢᵢ / min Lᵢᵢ)² from the Cholesky factor A = LLᵀ (free; Lᵢᵢ² lies in
-/// [λ_min, λ_max] since Lᵢᵢ² is a Schur complement of a principal submatrix).
-pub fn condition(a: &Array2<f64>, chol_diag: &Array1<f64>) -> Result<Conditioning> {
-    if a.nrows() <= COND_EXACT_MAX_N {
-        let e = symmetrize(a).eigvalsh(UPLO::Lower)?;
-        let (lo, hi) = e
-            .iter()
-            .fold((f64::INFINITY, 0.0f64), |(l, h), &v| (l.min(v), h.max(v)));
-        let estimate = if lo > 0.0 { hi / lo } else { f64::INFINITY };
-        return Ok(Conditioning {
-            estimate,
-            method: "from the eigenvalues",
-        });
-    }
-    let (lo, hi) = chol_diag
-        .iter()
-        .fold((f64::INFINITY, 0.0f64), |(l, h), &v| (l.min(v), h.max(v)));
-    Ok(Conditioning {
-        estimate: (hi / lo).powi(2),
-        method: "lower bound (max/min Cholesky diagonal)^2",
-    })
-}
-
-/// The Cholesky failure, with λ_min(A); a λ_min > 0 (A positive definite in exact arithmetic,
-/// e.g. random-spd at condition 1e20 gave λ_min = +6.5e3) is put against λ_max, since "not
-/// positive definite" beside a positive λ_min read as a contradiction.
-fn not_pd(a: &Array2<f64>, e: impl std::fmt::Display) -> anyhow::Error {
-    let (min_eig, max_eig) = symmetrize(a)
-        .eigvalsh(UPLO::Lower)
-        .map(|e| {
-            e.iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
-                    (l.min(v), h.max(v))
-                })
-        })
-        .unwrap_or((f64::NAN, f64::NAN));
-    let rounding = if min_eig > 0.0 {
-        format!(
-            " = {:.1e} x lambda_max: positive, but below what double precision resolves \
-             (about n*eps = {:.1e}), so A is singular to working precision",
-            min_eig / max_eig,
-            a.nrows() as f64 * f64::EPSILON
-        )
-    } else {
-        String::new()
-    };
-    usage(format!(
-        "A is not positive definite: Cholesky failed ({e}; LAPACK's code is the 1-based \
-         failing pivot column); lambda_min(A) = {min_eig:.6e}{rounding}"
-    ))
 }

@@ -27,6 +27,7 @@ pub mod cg;
 mod checks;
 pub mod circulant;
 pub mod closed;
+pub mod components;
 pub mod config;
 pub mod driver;
 pub mod dualnum;
@@ -40,6 +41,7 @@ pub mod nondegen;
 pub mod npy;
 pub mod pattern;
 pub mod solve;
+pub mod spd;
 pub mod structures;
 pub mod subspace;
 

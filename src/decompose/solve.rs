@@ -165,6 +165,7 @@ fn circulant_path(
         .map(|k| cols[k].clone())
         .collect();
     let r = circulant::solve(&a_col, &kept, opts, log).map_err(divergence_is_degeneracy)?;
+    let cert = settle_after_stall(&basis, r.report.converged, cert, opts)?;
     let mut out = reduced_outcome(r, Method::Circulant);
     out.nondegeneracy = cert.report();
     out.check_s = check_s;
@@ -185,6 +186,22 @@ fn divergence_is_degeneracy(e: anyhow::Error) -> anyhow::Error {
     }
 }
 
+/// A primal solve that stopped short while (ND) was still undecided: decide it now, so that a
+/// degenerate L is refused naming its PSD element (exit 2) instead of ending "not converged".
+fn settle_after_stall(
+    basis: &Basis,
+    converged: bool,
+    cert: Certificate,
+    opts: &SolverConfig,
+) -> Result<Certificate> {
+    if converged || !matches!(cert, Certificate::Unknown) {
+        return Ok(cert);
+    }
+    let settled = nondegen::after_stall(basis, opts)?;
+    reject_degenerate(&settled)?;
+    Ok(settled)
+}
+
 fn primal(
     a: &Array2<f64>,
     sub: &Subspace,
@@ -197,7 +214,7 @@ fn primal(
     let a_inv = (a.nrows() <= 500)
         .then(|| newton::symmetric_inverse(a))
         .transpose()?;
-    let cert = nondegen::check(&basis, a_inv.as_ref(), opts)?;
+    let cert = unlisted(nondegen::check(&basis, a_inv.as_ref(), opts)?, sub);
     reject_degenerate(&cert)?;
     let check_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
@@ -210,6 +227,9 @@ fn primal(
         None => newton::solve(&p, None, dir, opts, log),
     };
     let sol = result.map_err(divergence_is_degeneracy)?;
+    let t_check = Instant::now();
+    let cert = settle_after_stall(&basis, sol.converged, cert, opts)?;
+    let check_s = check_s + t_check.elapsed().as_secs_f64();
     // Φ(x) = −ln det(A − C(x)) at the returned x, from the factor of A + (−C) = A − C.
     let ln_det_a_minus_c = banded.is_none().then_some(-sol.objective);
     let c = basis.combine(&sol.x);
@@ -284,13 +304,33 @@ fn dual_start(
             return Ok((y, cert));
         }
     }
-    let cert = nondegen::check(&sub.basis()?, None, opts)?;
+    let cert = unlisted(nondegen::check(&sub.basis()?, None, opts)?, sub);
     reject_degenerate(&cert)?;
     match cert {
         Certificate::Nondegenerate { ref b0, .. } => Ok((coeffs(b0)?, cert)),
         _ => Err(usage(
             "no positive definite element of L^perp found: no feasible dual start",
         )),
+    }
+}
+
+/// A degenerate certificate that names "basis element k" of a basis the user did not list
+/// (the complement computed from a perp-basis-file) names the PSD matrix only: the message
+/// pointed at an element 0 that is in no file.
+fn unlisted(cert: Certificate, sub: &Subspace) -> Certificate {
+    match cert {
+        Certificate::Degenerate {
+            psd,
+            stage,
+            min_eig,
+            element: Some(_),
+        } if !sub.lists_basis() => Certificate::Degenerate {
+            psd,
+            stage,
+            min_eig,
+            element: None,
+        },
+        other => other,
     }
 }
 

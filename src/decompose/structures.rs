@@ -212,6 +212,12 @@ impl Subspace {
         (m, total - m)
     }
 
+    /// Whether [`Subspace::basis`] is the list of elements the user gave (a basis file or
+    /// circulant columns), so that "basis element k" names something the user can find.
+    pub fn lists_basis(&self) -> bool {
+        matches!(self.repr, Repr::Explicit(_))
+    }
+
     /// Whether a basis of L^⊥ is at hand without an SVD (spec §2.4: "if available").
     pub fn perp_is_cheap(&self) -> bool {
         !matches!(self.repr, Repr::Explicit(_))
