@@ -36,6 +36,7 @@ mod decompose_finance;
 mod decompose_hostile;
 mod decompose_hostile2;
 mod decompose_hostile3;
+mod decompose_hostile4;
 mod decompose_hostile_values;
 mod decompose_inputs;
 mod decompose_memory;
