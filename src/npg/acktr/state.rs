@@ -106,7 +106,10 @@ fn check_momentum(b: &[f64], s: &AcktrSettings) -> Result<()> {
 /// preconditioner was no longer positive definite and the run stepped on (exit 0).
 fn check_factor(what: &str, f: &[f64], n: usize) -> Result<()> {
     let at = |i: usize, j: usize| f[i * n + j];
-    if let Some(k) = f.iter().position(|x| !x.is_finite() || x.abs() > MAX_FACTOR) {
+    if let Some(k) = f
+        .iter()
+        .position(|x| !x.is_finite() || x.abs() > MAX_FACTOR)
+    {
         bail!(
             "`{what}` holds {:e} at [{}][{}], beyond ±{MAX_FACTOR:e}: a run skips such statistics \
              (the Kronecker product's eigenvalues would overflow)",
