@@ -20,11 +20,13 @@ use super::rank1::{dot, norm};
 use super::update::ActorStats;
 use crate::optim::kfac::factors::{batch_factors, Factors};
 use crate::optim::kfac::{kl_clip_scale, DampingScheme, InverseMethod, Inverses, LayerPlan};
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use ndarray::Array2;
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
-use tch::{Kind, Tensor};
+use tch::Tensor;
+
+mod state;
+pub use state::AcktrState;
 
 /// The `algo:` keys of `kind: acktr` (defaults in configs/npg-rank1/acktr.yaml).
 #[derive(Clone, Debug)]
@@ -80,15 +82,6 @@ pub struct Acktr {
     layers: Vec<Layer>,
     momentum: Vec<f64>,
     steps: u64,
-}
-
-/// Serialisable [`Acktr`] state for checkpoints: factors as row-major f64.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct AcktrState {
-    pub steps: u64,
-    pub momentum: Vec<f64>,
-    pub factors: Vec<Option<(Vec<f64>, Vec<f64>)>>,
-    pub inv_from: Vec<Option<(Vec<f64>, Vec<f64>)>>,
 }
 
 fn tensor(a: &Array2<f64>) -> Tensor {
@@ -149,7 +142,7 @@ impl Acktr {
 
     /// EMA of each layer's factors with this batch's `A = E[[a;1][a;1]ᵀ]`, `G = E[e eᵀ]` (the
     /// first batch initialises them, as the reference). Returns false, changing nothing, when a
-    /// new factor is not finite.
+    /// new factor is not finite or has an entry beyond ±[`MAX_FACTOR`].
     pub fn update_factors(&mut self, stats: &FisherStats) -> Result<bool> {
         ensure!(
             stats.layers.len() == self.layers.len(),
@@ -166,7 +159,7 @@ impl Acktr {
                 Some(old) => old.ema(&batch, beta),
                 None => batch,
             };
-            if !f.is_finite() {
+            if !usable(&f) {
                 return Ok(false);
             }
             new.push(f);
@@ -247,110 +240,60 @@ impl Acktr {
             g_norm: norm(&g),
             ..ActorStats::default()
         };
-        if self.steps.is_multiple_of(s.stats_every as u64) {
-            self.update_factors(&actor.fisher_stats(mb, rng)?)?;
+        // Skipped (θ, momentum and factors unchanged, the counter advanced, damping kept):
+        // non-finite statistics, a non-finite step, or no statistics yet to precondition with.
+        let skip = |mut stats: ActorStats| {
+            stats.skipped = true;
+            Ok(stats)
+        };
+        let first = self.layers[0].factors.is_none();
+        let (stats_due, inverse_due) = (
+            self.steps.is_multiple_of(s.stats_every as u64) || first,
+            self.steps.is_multiple_of(s.inverse_every as u64),
+        );
+        if stats_due && !self.update_factors(&actor.fisher_stats(mb, rng)?)? {
+            self.steps += 1;
+            return skip(stats);
         }
-        if self.steps.is_multiple_of(s.inverse_every as u64) || self.layers[0].inv.is_none() {
+        if inverse_due || self.layers[0].inv.is_none() {
             self.refresh_inverses()?;
         }
         self.steps += 1;
         let v = self.precondition(&loss_grad)?;
-        let vg = dot(&v, &loss_grad);
-        if !(vg.is_finite() && v.iter().all(|x| x.is_finite())) {
-            return Ok(stats); // skipped: no update
+        let (vg, v_norm) = (dot(&v, &loss_grad), norm(&v));
+        if !(vg.is_finite() && v_norm.is_finite()) {
+            return skip(stats);
         }
         // ν = min(1, √(κ / (η² vᵀ∇L))) (§3.7), then b ← μb + νv, θ ← θ − η(1 − μ)b.
         let nu = kl_clip_scale(Some(s.kl_clip), s.actor_lr, vg);
         let lr = s.actor_lr * (1.0 - s.momentum);
-        let mut delta = vec![0.0; v.len()];
-        for ((b, d), x) in self.momentum.iter_mut().zip(&mut delta).zip(&v) {
-            *b = s.momentum * *b + nu * x;
-            *d = -lr * *b;
+        let b: Vec<f64> = (self.momentum.iter().zip(&v))
+            .map(|(b, x)| s.momentum * b + nu * x)
+            .collect();
+        let delta: Vec<f64> = b.iter().map(|b| -lr * b).collect();
+        if !norm(&delta).is_finite() {
+            return skip(stats);
         }
+        self.momentum = b;
         actor.add_flat(&delta)?;
-        stats.d_norm = Some(norm(&v));
+        stats.d_norm = Some(v_norm);
         stats.g_dot_d = Some(vg);
         stats.step_size = nu * s.actor_lr;
         stats.update_norm = norm(&delta);
         stats.clipped = nu < 1.0;
         Ok(stats)
     }
-
-    pub fn save(&self) -> AcktrState {
-        let pair = |f: &Option<Factors>| f.as_ref().map(|f| (to_vec(&f.a), to_vec(&f.g)));
-        AcktrState {
-            steps: self.steps,
-            momentum: self.momentum.clone(),
-            factors: self.layers.iter().map(|l| pair(&l.factors)).collect(),
-            inv_from: self.layers.iter().map(|l| pair(&l.inv_from)).collect(),
-        }
-    }
-
-    /// Restore [`Acktr::save`]'s state; inverses are recomputed from the factors they came from.
-    pub fn load(&mut self, st: &AcktrState) -> Result<()> {
-        let n = self.layers.len();
-        if st.momentum.len() != self.momentum.len()
-            || st.factors.len() != n
-            || st.inv_from.len() != n
-        {
-            bail!("acktr checkpoint does not match this actor's layers");
-        }
-        for (i, l) in self.layers.iter_mut().enumerate() {
-            let cols = l.plan.cols();
-            let rebuild = |p: &Option<(Vec<f64>, Vec<f64>)>, what| -> Result<Option<Factors>> {
-                let Some((a, g)) = p else { return Ok(None) };
-                ensure!(
-                    a.len() as i64 == cols * cols && g.len() as i64 == l.plan.d_out * l.plan.d_out,
-                    "acktr checkpoint: factor sizes of layer `{}`",
-                    l.plan.layer
-                );
-                check_factor(&format!("acktr.{what}[{i}] (A)"), a, cols as usize)?;
-                check_factor(&format!("acktr.{what}[{i}] (G)"), g, l.plan.d_out as usize)?;
-                Ok(Some(Factors {
-                    a: Tensor::from_slice(a)
-                        .view([cols, cols])
-                        .to_kind(Kind::Double),
-                    g: Tensor::from_slice(g).view([l.plan.d_out, l.plan.d_out]),
-                }))
-            };
-            l.factors = rebuild(&st.factors[i], "factors")?;
-            l.inv_from = rebuild(&st.inv_from[i], "inv_from")?;
-            l.inv = match &l.inv_from {
-                Some(f) => Some(Inverses::compute(InverseMethod::Eigen, &f.a, &f.g)?),
-                None => None,
-            };
-        }
-        self.momentum.clone_from(&st.momentum);
-        self.steps = st.steps;
-        Ok(())
-    }
 }
 
-/// A Kronecker factor `E[x xᵀ]` (row-major `n × n`) as every average of outer products is:
-/// symmetric, a diagonal ≥ 0 and each entry within √(aᵢᵢ aⱼⱼ) (Cauchy–Schwarz), up to
-/// rounding. An edited one (a negated A, an off-diagonal entry raised) was taken: the
-/// preconditioner was no longer positive definite and the run stepped on (exit 0).
-fn check_factor(what: &str, f: &[f64], n: usize) -> Result<()> {
-    let at = |i: usize, j: usize| f[i * n + j];
-    let scale = (0..n).map(|i| at(i, i).abs()).fold(0.0, f64::max);
-    let tol = 1e-9 * scale;
-    for i in 0..n {
-        let d = at(i, i);
-        ensure!(
-            d >= 0.0,
-            "`{what}` holds {d} at [{i}][{i}], but a factor E[x xᵀ] has a diagonal >= 0"
-        );
-        for j in 0..i {
-            let (x, y) = (at(i, j), at(j, i));
-            let bound = (d * at(j, j)).sqrt() * (1.0 + 1e-9) + tol;
-            ensure!(
-                (x - y).abs() <= tol && x.abs() <= bound,
-                "`{what}` holds {x} at [{i}][{j}] and {y} at [{j}][{i}], but a factor E[x xᵀ] \
-                 is symmetric with |[{i}][{j}]| <= √([{i}][{i}]·[{j}][{j}]) = {bound:e}"
-            );
-        }
-    }
-    Ok(())
+/// The largest magnitude a factor entry may have: the eigenvalues of `G ⊗ A` are products of
+/// the two factors' (each at most `n·MAX_FACTOR`), which stay finite under it. A run's new
+/// factors beyond it are skipped as non-finite ones are; a checkpoint's are refused.
+pub const MAX_FACTOR: f64 = 1e100;
+
+/// Whether a factor pair may enter the EMA: finite, every entry within ±[`MAX_FACTOR`].
+fn usable(f: &Factors) -> bool {
+    let within = |t: &Tensor| t.abs().max().double_value(&[]) <= MAX_FACTOR;
+    f.is_finite() && within(&f.a) && within(&f.g)
 }
 
 impl Layer {

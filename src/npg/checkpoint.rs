@@ -2,7 +2,7 @@
 //! RNG states, episode statistics. `resume_from` continues a run from its last checkpoint;
 //! on CPU the continued run's metrics equal those of an uninterrupted run.
 use super::acktr::AcktrState;
-use super::config::NpgConfig;
+use super::config::{Algo, NpgConfig};
 use super::optim_actor::Optimiser;
 use super::policy::Adam;
 use super::summary::Tracker;
@@ -135,20 +135,55 @@ const EVAL_COLUMNS: [&str; 3] = ["eval_return_mean", "eval_return_std", "eval_le
 /// Copy the checkpoint's run's metrics rows up to its iteration (each iteration once) and its
 /// episodes up to its env steps. The evaluation a run made only because it ended (not on the
 /// `eval.every` schedule) is left out of its last row: the continued run is the uninterrupted
-/// one, which made none there.
+/// one, which made none there. Returns the carried rows' skipped ACKTR updates.
 pub fn copy_rows(
     dir: &Path,
     c: &Checkpoint,
+    cfg: &NpgConfig,
     metrics: &mut Metrics,
     episodes: &mut Metrics,
-) -> Result<()> {
+) -> Result<u64> {
     let upto = Upto::Numbered(c.iter as u64);
     let blank = c.tracker.ends_with_final_only_eval();
     let blank = blank.then_some((c.iter as u64, &EVAL_COLUMNS[..]));
     carry_rows_blanking(&dir.join("metrics.csv"), "iter", upto, blank, metrics)?;
     let upto = Upto::AtMost(c.tracker.env_steps as f64);
     carry_rows(&dir.join("episodes.csv"), "env_steps", upto, episodes)?;
-    check_rows(dir, c)
+    check_rows(dir, c)?;
+    skipped_before(dir, c, cfg)
+}
+
+/// The sum of metrics.csv's `skipped_updates` up to the checkpoint: for ACKTR each an integer
+/// from 0 to its actor steps per iteration, for the others empty. An edited cell would carry
+/// on into summary.json's count, so it is refused naming the file and iteration.
+fn skipped_before(dir: &Path, c: &Checkpoint, cfg: &NpgConfig) -> Result<u64> {
+    let path = dir.join("metrics.csv");
+    let acktr = matches!(cfg.algo, Algo::Acktr { .. });
+    let per_iter = super::checkpoint_state::minibatches(cfg) * cfg.epochs as u64;
+    let mut sum = 0;
+    for (iter, cells) in numbers(&path, "iter", c.iter as f64, &["skipped_updates"])? {
+        let ok = match cells[0] {
+            Some(n) if acktr && n.fract() == 0.0 && (0.0..=per_iter as f64).contains(&n) => {
+                sum += n as u64;
+                true
+            }
+            None => !acktr,
+            Some(_) => false,
+        };
+        if !ok {
+            let cell = cells[0].map_or("empty".to_string(), |n| n.to_string());
+            let want = match acktr {
+                true => format!("ACKTR's count of skipped actor updates (0 to {per_iter})"),
+                false => format!("empty for `{}`, which skips none", cfg.algo.name()),
+            };
+            return Err(usage(format!(
+                "resume_from: {}: `skipped_updates` is {cell} at iter {iter}, but it is {want}; \
+                 restore the file, or start the run again",
+                path.display()
+            )));
+        }
+    }
+    Ok(sum)
 }
 
 /// The checkpoint's tracker against the rows just carried (see [`Tracker::check_rows`]): an

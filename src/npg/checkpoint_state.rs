@@ -31,8 +31,7 @@ pub fn check(saved: &Checkpoint, fresh: &Checkpoint, cfg: &NpgConfig) -> Result<
     }
     // One Adam step per minibatch of each pass: the critic's `critic.epochs` passes, the
     // actor's (`ppo`, the `adam` step rule) `epochs`.
-    let n = cfg.batch_size();
-    let minibatches = n.div_ceil(n.div_ceil(cfg.minibatches.max(1)).max(1)) as u64;
+    let minibatches = minibatches(cfg);
     let per_iter = |passes: usize| minibatches * passes as u64;
     let iter = saved.iter as u64;
     // ACKTR's counter (one K-FAC step per actor minibatch) picks the steps that refresh its
@@ -64,6 +63,12 @@ pub fn check(saved: &Checkpoint, fresh: &Checkpoint, cfg: &NpgConfig) -> Result<
         }
     }
     Ok(())
+}
+
+/// Minibatches per pass over an iteration's batch (as the learner chunks it).
+pub fn minibatches(cfg: &NpgConfig) -> u64 {
+    let n = cfg.batch_size();
+    n.div_ceil(n.div_ceil(cfg.minibatches.max(1)).max(1)) as u64
 }
 
 /// The first setting of `saved` other than `fresh`'s or the first negative average of

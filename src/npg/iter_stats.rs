@@ -15,6 +15,8 @@ pub struct UpdateStats {
     pub actor: Vec<ActorStats>,
     pub optim: Vec<OptimStats>,
     pub trust: Option<TrustRegionStats>,
+    /// ACKTR: its minibatch steps this iteration that left θ unchanged (non-finite).
+    pub skipped: Option<u64>,
 }
 
 fn mean_of(stats: &[ActorStats], f: impl Fn(&ActorStats) -> Option<f64>) -> Option<f64> {
@@ -70,4 +72,5 @@ pub fn fill_update(row: &mut Row, s: &UpdateStats, lr: Option<f64>) {
         row.opt("clipfrac", mean(&|x| x.clipfrac));
     }
     row.opt("lr", lr);
+    row.opt("skipped_updates", s.skipped.map(|n| n as f64));
 }

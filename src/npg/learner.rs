@@ -118,7 +118,11 @@ impl<A: Policy, C: ValueFn<Batch = A::Batch>> Learner<A, C> {
                     .push(actor_step(actor, mb, upd, &mut self.score_rng, ex)?);
             }
             ActorMethod::Optimiser(opt) => stats.optim.push(opt.step(actor, mb)?),
-            ActorMethod::Acktr(k) => stats.actor.push(k.step(actor, mb, &mut self.score_rng)?),
+            ActorMethod::Acktr(k) => {
+                let step = k.step(actor, mb, &mut self.score_rng)?;
+                *stats.skipped.get_or_insert(0) += u64::from(step.skipped);
+                stats.actor.push(step);
+            }
             ActorMethod::TrustRegion(_) => {}
         }
         Ok(())

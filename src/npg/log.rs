@@ -45,6 +45,7 @@ pub const COLUMNS: &[&str] = &[
     "ls_accepted",
     "clipfrac",
     "lr",
+    "skipped_updates",
 ];
 
 pub const EPISODE_COLUMNS: &[&str] = &[

@@ -19,6 +19,9 @@ pub struct Summary {
     pub total_wall_s: f64,
     pub mean_update_ms: f64,
     pub env_steps: usize,
+    /// ACKTR's actor updates skipped (θ unchanged: non-finite statistics or step); metrics.csv
+    /// `skipped_updates` per iteration. 0 for the other algorithms, which skip none.
+    pub skipped_updates: u64,
 }
 
 /// Reward thresholds of §5.3 (CartPole, Acrobot, Pendulum) and Gymnasium's for MountainCar.
@@ -85,6 +88,10 @@ pub struct Tracker {
     /// The last of `evals` was made only because the run ended there (see [`Tracker::eval`]).
     #[serde(default)]
     final_only_eval: bool,
+    /// [`Summary::skipped_updates`] so far; not in checkpoint.json: a resumed run sums the
+    /// carried rows' `skipped_updates` (`checkpoint::copy_rows`).
+    #[serde(skip)]
+    pub(crate) skipped_updates: u64,
 }
 
 impl Tracker {
@@ -99,6 +106,7 @@ impl Tracker {
             steps_to_threshold: None,
             update_ms: Vec::new(),
             final_only_eval: false,
+            skipped_updates: 0,
         }
     }
 
@@ -292,6 +300,7 @@ impl Tracker {
             total_wall_s,
             mean_update_ms: self.update_ms.iter().sum::<f64>() / self.update_ms.len().max(1) as f64,
             env_steps: self.env_steps,
+            skipped_updates: self.skipped_updates,
         }
     }
 }

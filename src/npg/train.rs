@@ -153,6 +153,7 @@ impl<A: Policy, C: ValueFn<Batch = A::Batch>> Trainer<A, C> {
                 .num("eval_return_std", sd)
                 .num("eval_len_mean", len);
         }
+        self.tracker.skipped_updates += stats.skipped.unwrap_or(0);
         fill_update(row, &stats, self.learner.method.lr());
         Ok(())
     }
@@ -271,7 +272,8 @@ where
                 dir.join(checkpoint::FILE).display()
             ))
         })?;
-        checkpoint::copy_rows(dir, &ckpt, &mut metrics, &mut episodes)?;
+        trainer.tracker.skipped_updates =
+            checkpoint::copy_rows(dir, &ckpt, cfg, &mut metrics, &mut episodes)?;
         first = ckpt.iter + 1;
     }
     let iters = cfg.iterations();
@@ -292,6 +294,16 @@ where
         run.check_interrupt()?;
     }
     progress.finish(&format!("{iters} iterations"));
-    run.write_summary(&trainer.tracker.summary(start.elapsed().as_secs_f64()))
-        .map_err(|e| anyhow!("writing summary.json: {e}"))
+    let summary = trainer.tracker.summary(start.elapsed().as_secs_f64());
+    run.write_summary(&summary)
+        .map_err(|e| anyhow!("writing summary.json: {e}"))?;
+    if let (ActorMethod::Acktr(k), n @ 1..) = (&trainer.learner.method, summary.skipped_updates) {
+        eprintln!(
+            "warning: ACKTR skipped {n} of {} actor updates (θ unchanged: the K-FAC statistics \
+             or step were not finite; the damping is not raised); metrics.csv \
+             `skipped_updates` counts them per iteration, summary.json `skipped_updates` in all",
+            k.steps()
+        );
+    }
+    Ok(())
 }

@@ -61,6 +61,8 @@ pub struct ActorStats {
     pub step_size: f64,
     pub update_norm: f64,
     pub clipped: bool,
+    /// ACKTR left θ unchanged: its statistics or step were not finite (see `Acktr::step`).
+    pub skipped: bool,
 }
 
 /// The score `u` chosen by `score_sample` (§1.3 table).

@@ -120,6 +120,7 @@ mod npg_hostile;
 mod npg_hostile2;
 mod npg_hostile3;
 mod npg_hostile4;
+mod npg_hostile5;
 mod npg_native;
 mod npg_nn;
 mod npg_ppo;

@@ -46,7 +46,7 @@ fn npg_resume_refuses_an_episode_length_other_than_the_time_limit_count() {
 }
 
 /// A finished ACKTR run of 1024 steps on CartPole in `dir/a` (2 iterations × 4 minibatches).
-fn acktr_run_a(dir: &Path) {
+pub fn acktr_run_a(dir: &Path) {
     let acktr = format!(
         "{}/configs/npg-rank1/acktr.yaml",
         env!("CARGO_MANIFEST_DIR")
