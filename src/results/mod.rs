@@ -8,4 +8,5 @@ pub mod paired;
 pub mod record;
 pub mod runs;
 pub mod stats;
+mod strays;
 pub mod summary;
