@@ -2,6 +2,7 @@
 //! directories grouped into cells, statistics across seeds and number formatting. It knows no
 //! subcommand and imports nothing above `run`.
 pub mod by_config;
+pub mod columns;
 pub mod flat;
 pub mod format;
 pub mod paired;
