@@ -304,6 +304,7 @@ impl Loaded {
             .iter()
             .enumerate()
             .map(|(i, (k, m))| {
+                let m = check::compact_numbers(m);
                 let mut line = format!("invalid value for `{k}` {}: {m}", self.origin(k));
                 for other in c.related.get(&i).into_iter().flatten() {
                     line.push_str(&format!("; `{other}` {}", self.origin(other)));

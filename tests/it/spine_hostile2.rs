@@ -73,6 +73,15 @@ fn a_nonzero_number_too_small_for_a_float_is_refused_where_zeros_and_subnormals_
     let out = stdout(&o);
     assert!(out.contains("tol_residual: 1e-310"), "{out}");
     assert!(out.contains("seed: 0\n"), "{out}");
+    // A range check's message names a tiny or huge value as written, not in 300 digits.
+    for (set, got) in [
+        ("matrix.condition=1e-300", "got 1e-300"),
+        ("solver.tol_residual=-1e-310", "got -1e-310"),
+    ] {
+        let o = lab(tmp.path(), &["decompose", "--set", set, "--print-config"]);
+        assert_usage(&o, &[got]);
+        assert!(!stderr(&o).contains("00000000000000000000"), "{}", text(&o));
+    }
 }
 
 #[test]
