@@ -227,3 +227,20 @@ fn resume_refuses_an_input_file_edited_since_the_study_started() {
     );
     assert!(!last.exists());
 }
+
+#[test]
+fn a_grid_axis_inside_the_study_block_is_refused_for_what_it_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = decompose_study(tmp.path(), "s", "{study.name: [a, b]}", "[0]", &[]);
+    assert_usage(
+        &o,
+        &["`study.grid.study.name`: the study block itself cannot be a grid axis"],
+    );
+    assert!(
+        !stderr(&o).contains("study.seeds` for seeds"),
+        "{}",
+        text(&o)
+    );
+    let o = decompose_study(tmp.path(), "s", "{seed: [1, 2]}", "[0]", &[]);
+    assert_usage(&o, &["use `study.seeds` for seeds"]);
+}
