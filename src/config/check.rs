@@ -128,3 +128,52 @@ fn leaves(at: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
         }
     }
 }
+
+/// `msg` with each number Rust printed in full decimal that runs longer than 24 characters
+/// (`{v}` of 1e-310 is `0.000…0001`, of 1e300 a 301-digit integer) written as `1e-310`, so a
+/// range check's "got {v}" stays readable. Shorter numbers, and whole numbers of up to 20
+/// digits (every 64-bit integer), are left as they are.
+pub fn compact_numbers(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    while let Some(digit) = rest.find(|c: char| c.is_ascii_digit()) {
+        let start = match rest[..digit].ends_with('-') {
+            true => digit - 1,
+            false => digit,
+        };
+        let end = rest[digit..]
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .map_or(rest.len(), |n| digit + n);
+        let token = &rest[start..end];
+        out.push_str(&rest[..start]);
+        match token.parse::<f64>() {
+            Ok(x) if token.len() > 24 && x.is_finite() => out.push_str(&format!("{x:e}")),
+            _ => out.push_str(token),
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn long_decimal_numbers_are_written_with_an_exponent() {
+        let tiny = format!("must be > 0, got {}", -1e-310);
+        assert_eq!(super::compact_numbers(&tiny), "must be > 0, got -1e-310");
+        let huge = format!("at most 10, got {}; see a.b2", 1e300);
+        assert_eq!(
+            super::compact_numbers(&huge),
+            "at most 10, got 1e300; see a.b2"
+        );
+        for kept in [
+            "got 18446744073709551615",
+            "got 0.5 and 1e-3",
+            "x-1.25",
+            "v1.2.3",
+        ] {
+            assert_eq!(super::compact_numbers(kept), kept);
+        }
+    }
+}

@@ -6,6 +6,7 @@ mod kinds;
 mod numbers;
 mod origin;
 pub mod resume;
+mod underflow;
 mod yaml;
 
 pub use check::{changed_keys, differences, Checker, Validate};
@@ -120,7 +121,11 @@ pub fn load_with_kinds(
 }
 
 fn parse(src: &Source) -> Result<Value> {
-    parse_yaml(&src.text).map_err(|e| usage(format!("{}: invalid YAML: {e}", src.name)))
+    parse_yaml(&src.text).map_err(|e| match e.strip_prefix("line ") {
+        // A number too small for a float is valid YAML: its message starts with the line.
+        Some(_) => usage(format!("{} {e}", src.name)),
+        None => usage(format!("{}: invalid YAML: {e}", src.name)),
+    })
 }
 
 /// Floats with an exact integer value (`1e6`, `200000.0`) become integers, so integer keys
@@ -173,8 +178,10 @@ pub fn apply_set(root: &mut Value, spec: &str) -> Result<()> {
     if path.is_empty() || path.split('.').any(str::is_empty) {
         return Err(usage(format!("--set `{spec}`: empty key in `{path}`")));
     }
-    let value = parse_yaml(raw)
-        .map_err(|e| usage(format!("--set `{spec}`: value is not valid YAML: {e}")))?;
+    let value = parse_yaml(raw).map_err(|e| match e.strip_prefix("line 1: ") {
+        Some(tiny) => usage(format!("--set `{spec}`: {tiny}")),
+        None => usage(format!("--set `{spec}`: value is not valid YAML: {e}")),
+    })?;
     set_path(root, path, value).map_err(|why| usage(format!("--set `{spec}`: {why}")))
 }
 
@@ -297,6 +304,7 @@ impl Loaded {
             .iter()
             .enumerate()
             .map(|(i, (k, m))| {
+                let m = check::compact_numbers(m);
                 let mut line = format!("invalid value for `{k}` {}: {m}", self.origin(k));
                 for other in c.related.get(&i).into_iter().flatten() {
                     line.push_str(&format!("; `{other}` {}", self.origin(other)));

@@ -19,9 +19,13 @@ pub fn read_config(path: &Path) -> Result<String> {
 /// Parse a YAML text with its `<<:` merge keys applied (YAML 1.1's, which most YAML tools
 /// apply): `solver: {<<: *base, tol: 1e-9}` takes the keys of the mapping anchored `&base`
 /// that it does not set itself. Before, `<<` reached the typed config as an unknown key.
-/// The error is serde_yaml_ng's, with a hint where a tab indents the line it points at.
+/// The error is serde_yaml_ng's, with a hint where a tab indents the line it points at, or
+/// names a nonzero number too small for a 64-bit float (`1e-400`, which reads as 0).
 pub fn parse_yaml(text: &str) -> std::result::Result<Value, String> {
     let mut value: Value = serde_yaml_ng::from_str(text).map_err(|e| with_hint(text, &e))?;
+    if let Some(tiny) = super::underflow::find(text, &value) {
+        return Err(tiny.to_string());
+    }
     // A merged mapping may bring a `<<` of its own (an anchor built on another): one pass
     // per link of such a chain, each link's own keys winning over the next one's.
     for _ in 0..64 {

@@ -89,8 +89,9 @@ pub fn command(dir: &Path, plots_for: PlotsFor, hook_for: HookFor) -> Result<()>
 /// A report.md or summary.csv there that no report wrote (a grng run's own summary.csv) is
 /// refused before anything is written.
 pub fn write(dir: &Path, plots_for: PlotsFor, hook_for: HookFor) -> Result<ReportPaths> {
-    let collection = runs::collect(dir)?;
+    let mut collection = runs::collect(dir)?;
     own::check(dir)?;
+    let plottable = without_doubled_columns(&mut collection);
     for note in &collection.notes {
         eprintln!("note: {note}");
     }
@@ -99,7 +100,7 @@ pub fn write(dir: &Path, plots_for: PlotsFor, hook_for: HookFor) -> Result<Repor
     write_csv(&csv, &collection, &metrics)?;
     let subcommand = collection.subcommand().unwrap_or_default();
     let specs = plots_for(&subcommand);
-    let plots = crate::plot::default_plots(&collection, specs, &dir.join("plots"));
+    let plots = crate::plot::default_plots(&plottable, specs, &dir.join("plots"));
     let (extra, hook_failed) = run_hook(hook_for(&subcommand), &subcommand, &collection, dir);
     let md = markdown::render(&collection, &metrics, &plots, dir, &extra.markdown);
     let markdown = dir.join("report.md");
@@ -112,6 +113,31 @@ pub fn write(dir: &Path, plots_for: PlotsFor, hook_for: HookFor) -> Result<Repor
         extra: extra.files,
         hook_failed,
     })
+}
+
+/// The runs to draw the default plots from: those whose metrics.csv names no column twice.
+/// Such a file made the whole plot fail for every run before (or, where the doubled column
+/// was not drawn, passed unnoticed); now its run is left out of the plots (its summary.json
+/// numbers stay in the tables) with a note in `c` naming the file and both columns.
+fn without_doubled_columns(c: &mut Collection) -> Collection {
+    let mut cells = c.cells.clone();
+    for cell in &mut cells {
+        cell.runs.retain(|run| {
+            let why = crate::results::columns::doubled_in_file(&run.dir.join("metrics.csv"));
+            if let Some(why) = &why {
+                c.notes.push(format!(
+                    "{why}; that run is left out of the plots (its summary.json numbers are kept)"
+                ));
+            }
+            why.is_none()
+        });
+    }
+    Collection {
+        root: c.root.clone(),
+        study: c.study.clone(),
+        cells,
+        notes: Vec::new(),
+    }
 }
 
 /// The subcommand's report hook, if it has one; a failure becomes a note in the report and is

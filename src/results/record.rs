@@ -13,6 +13,20 @@ pub struct StudyRecord {
     pub seeds: Vec<u64>,
     pub grid: Vec<Axis>,
     pub cells: Vec<Cell>,
+    /// The files the cells' configs name, fingerprinted when the study was planned, so that
+    /// `--resume` refuses files edited since (absent in records from before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<InputFile>,
+}
+
+/// An input file of a study: the path as the configs write it, its sha256, the config keys
+/// that name it and the cells whose configs do.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct InputFile {
+    pub path: String,
+    pub sha256: String,
+    pub keys: Vec<String>,
+    pub cells: Vec<String>,
 }
 
 pub const RECORD_FILE: &str = "study.json";

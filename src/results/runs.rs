@@ -125,7 +125,10 @@ pub fn collect(root: &Path) -> Result<Collection> {
     let study = StudyRecord::read(root)?;
     let mut notes = Vec::new();
     let cells = match &study {
-        Some(record) => study_cells(root, record)?,
+        Some(record) => {
+            notes.extend(super::strays::note(root, record));
+            study_cells(root, record)?
+        }
         None => {
             let cells = discovered_cells(root, &mut notes)?;
             by_config::split(cells, &mut notes)

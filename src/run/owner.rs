@@ -65,18 +65,30 @@ pub fn move_aside(dir: &Path) -> Result<Option<PathBuf>> {
 }
 
 /// A free name beside `path` for its old version: `<name>.replaced-<time>`, `-2`, `-3`, ...
+/// A name near the 255-byte limit is shortened (at a character boundary) so that the new
+/// name fits: renaming to a longer one failed with "File name too long" after the new run's
+/// checks had passed.
 pub fn aside_name(path: &Path) -> PathBuf {
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let base = format!("{}.replaced-{stamp}", name.unwrap_or_default());
-    let mut aside = path.with_file_name(&base);
-    for k in 2.. {
-        if aside.symlink_metadata().is_err() {
-            break;
+    let name = name.unwrap_or_default();
+    let named = |k: usize| {
+        let tail = match k {
+            1 => format!(".replaced-{stamp}"),
+            k => format!(".replaced-{stamp}-{k}"),
+        };
+        let mut keep = super::nest::NAME_MAX
+            .saturating_sub(tail.len())
+            .min(name.len());
+        while !name.is_char_boundary(keep) {
+            keep -= 1;
         }
-        aside = path.with_file_name(format!("{base}-{k}"));
-    }
-    aside
+        path.with_file_name(format!("{}{tail}", &name[..keep]))
+    };
+    (1..)
+        .map(named)
+        .find(|aside| aside.symlink_metadata().is_err())
+        .expect("some numbered name is free")
 }
 
 /// This machine's host name (empty if it cannot be read).

@@ -3,6 +3,7 @@
 //! plan in `study.json` and resumes with `--resume`. The launcher (`experiment`) types each
 //! cell's config and writes the closing report; this module knows no subcommand.
 //! `--executor slurm` runs the same runs as one Slurm job array instead (see [`slurm`]).
+mod inputs;
 mod lock;
 pub mod memory;
 pub mod plan;
@@ -96,6 +97,10 @@ pub fn plan(
         name,
         seeds,
         grid: axes,
+        inputs: match args.print_config {
+            true => Vec::new(),
+            false => inputs::fingerprint(&cells, &configs),
+        },
         cells,
     };
     Ok(Study {
@@ -312,7 +317,7 @@ fn check_same_study(
             return Err(changed(&format!("config (cell `{}`)", cell.name)));
         }
     }
-    Ok(())
+    inputs::check_unchanged(dir, &old.inputs, &new.inputs)
 }
 
 /// Where the same cells (names) of a case axis now merge other keys or values: a case file or

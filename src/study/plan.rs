@@ -94,7 +94,13 @@ fn collect_axes(prefix: &str, grid: &Mapping, out: &mut Vec<Axis>) -> Result<()>
         if key.is_empty() || key.split('.').any(str::is_empty) {
             return Err(usage(format!("`study.grid`: bad key path `{key}`")));
         }
-        if key == "seed" || key == "study" || key.starts_with("study.") {
+        if key == "study" || key.starts_with("study.") {
+            return Err(usage(format!(
+                "`study.grid.{key}`: the study block itself cannot be a grid axis (one study \
+                 has one name, seed list and grid; write several studies instead)"
+            )));
+        }
+        if key == "seed" {
             return Err(usage(format!(
                 "`study.grid.{key}`: cannot be a grid axis (use `study.seeds` for seeds)"
             )));

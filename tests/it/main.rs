@@ -177,6 +177,7 @@ mod report_read;
 mod report_values;
 mod rl_vec_seed;
 mod spine_hostile;
+mod spine_hostile2;
 mod spine_nested;
 mod startup;
 mod study;
