@@ -136,3 +136,41 @@ fn entropy_h7_on_a_constant_corpus_or_one_order_is_not_testable() {
         "{s}"
     );
 }
+
+/// A temperature of 1e-310 divides the logits into ±inf: the sampled ids were garbage (NaN
+/// probabilities into the inverse CDF) and the run wrote them as `fr_entropy_T0.000…1` (a
+/// 300-digit column name) with exit 0; the controller's probe did the same. Each is now an exit-2
+/// error naming the key, with no run folder; 0.001 and the probe's greedy 0 are accepted.
+#[test]
+fn entropy_a_vanishing_temperature_is_refused_not_sampled_as_garbage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for set in [
+        "eval.temperatures=[1.0e-310]",
+        "eval.temperatures=[0.5, 1.0e-4]",
+        "controller.probe.temperature=1.0e-310",
+    ] {
+        let o = crate::entropy_train::lab_single(dir, &[set], Some("out"));
+        let key = set.split('=').next().unwrap();
+        assert_refused(&o, set, &[key, "at least 0.001"], &dir.join("out"));
+    }
+    let single = crate::entropy_train::single(dir);
+    for set in [
+        "eval.temperatures=[0.001]",
+        "controller.probe.temperature=0",
+    ] {
+        let cfg = single.to_str().unwrap();
+        let o = lab(
+            dir,
+            &[
+                "entropy-probe",
+                "--config",
+                cfg,
+                "--set",
+                set,
+                "--print-config",
+            ],
+        );
+        assert_eq!(code(&o), 0, "{set}: {}", text(&o));
+    }
+}
