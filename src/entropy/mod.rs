@@ -18,7 +18,8 @@
 //!    diversity, repetition, loops, copying, coverage, self-BLEU, MAUVE-ngram), and
 //!    `SampleMetrics`, every sample column at once (`text.rs` re-exports it under its old name);
 //!    `textfile.rs`: the `text` task as a library.
-//! 7. `theory.rs`: the §2.6 tables per corpus with H7's pass/fail (`task: theory`), and
+//! 7. `theory.rs`: the §2.6 tables per corpus with H7's pass/fail (`task: theory`; the checks
+//!    and when a corpus cannot test H7 are in `h7.rs`), and
 //!    `toys.rs`: §2.4 (gradient descent on softmax logits) and §2.5 (forward vs reverse KL).
 //!    `unread.rs`: keys the task in force does not read, refused.
 //! 8. `verdict/`: the hypotheses' verdicts from a sweep's runs (§1, §4.7), `lab report`'s hook.
@@ -30,6 +31,7 @@ pub mod controller;
 pub mod ctrl_probe;
 pub mod eval;
 pub mod fit;
+pub mod h7;
 pub mod measure;
 pub mod metrics;
 pub mod ngram;

@@ -56,24 +56,44 @@ pub fn theory(cfg: &EntropyConfig, run: &mut Run) -> Result<()> {
     )?;
     theory::write_theory(&run.path(""), &rows, cfg.theory.toys)?;
     let checks = theory::h7_checks(&rows);
-    let pass = checks.iter().all(|c| c.pass());
     for c in &checks {
-        eprintln!(
-            "H7 {} on {}: H_k decreasing in k: {}; below the true rate from k = {}; \
-             val CE lowest at k = {} and rising after: {}",
-            if c.pass() { "pass" } else { "FAIL" },
-            c.corpus,
-            c.decreasing,
-            c.below_from.map_or("-".to_string(), |k| k.to_string()),
-            c.val_min_k,
-            c.val_rises
-        );
+        match &c.not_testable {
+            Some(why) => eprintln!("H7 not testable on {}: {why}", c.corpus),
+            None => eprintln!(
+                "H7 {} on {}: H_k decreasing in k: {}; below the true rate from k = {}; \
+                 val CE lowest at k = {} and rising after: {}",
+                c.outcome().as_str(),
+                c.corpus,
+                c.decreasing,
+                c.below_from.map_or("-".to_string(), |k| k.to_string()),
+                c.val_min_k,
+                c.val_rises
+            ),
+        }
     }
+    let (h7, h7_pass, reason) = h7_summary(&checks);
     run.write_summary(&serde_json::json!({
         "corpus": cfg.data.corpus.kind(),
         "train_tokens": data.splits.train.len(),
         "val_tokens": data.splits.val.len(),
         "true_rate": data.true_rate,
-        "h7_pass": pass,
+        "h7": h7,
+        "h7_pass": h7_pass,
+        "h7_not_testable": reason,
     }))
+}
+
+/// `summary.json`'s H7 fields: the outcome (`pass`, `fail`, `not testable`), whether it passed
+/// (null when no corpus could test it: not a failure), and why it could not be tested.
+fn h7_summary(checks: &[theory::H7Check]) -> (&'static str, Option<bool>, Option<String>) {
+    use theory::H7Outcome::{Fail, Pass};
+    let outcomes: Vec<_> = checks.iter().map(|c| c.outcome()).collect();
+    let reason = checks.iter().find_map(|c| c.not_testable.clone());
+    if outcomes.contains(&Fail) {
+        ("fail", Some(false), reason)
+    } else if outcomes.contains(&Pass) {
+        ("pass", Some(true), reason)
+    } else {
+        ("not testable", None, reason)
+    }
 }

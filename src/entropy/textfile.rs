@@ -213,9 +213,10 @@ impl TextReport {
             .collect()
     }
 
-    /// The row, in the order of [`TextReport::columns`]; empty strings for None.
+    /// The row, in the order of [`TextReport::columns`]: numbers as `metrics.csv` prints them
+    /// (never `-0`), empty strings for None.
     pub fn row(&self) -> Vec<String> {
-        let cell = |v: Option<f64>| v.map_or(String::new(), |x| x.to_string());
+        let cell = |v: Option<f64>| v.map_or(String::new(), crate::run::fmt_num);
         let counts = [
             self.samples,
             self.sample_chars,

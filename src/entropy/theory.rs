@@ -10,11 +10,13 @@
 //!   order on a Markov source) through the largest k, and at least one row gets there;
 //! - val CE rises past its minimum: the minimum is not at the largest k, and every later row is
 //!   higher than the one before.
+pub use super::h7::{h7_checks, H7Check, H7Outcome};
 use super::ngram::NGram;
 use super::toys::{bimodal_target, entropy, fit_gaussian, random_targets, rise_count, Direction};
 use crate::error::usage;
 use crate::plot::render::Figure;
 use crate::plot::series::{Curve, Style};
+use crate::run::fmt_num;
 use anyhow::{bail, Context, Result};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -83,28 +85,8 @@ pub fn theory_rows(
         .collect()
 }
 
-/// H7's checks on one corpus (module doc).
-#[derive(Clone, Debug, PartialEq)]
-pub struct H7Check {
-    pub corpus: String,
-    pub decreasing: bool,
-    /// The first k with `H_k < h` (None: no true rate, or never below).
-    pub below_from: Option<usize>,
-    /// `None` without a true rate.
-    pub below_rate: Option<bool>,
-    /// The k of the smallest val CE.
-    pub val_min_k: usize,
-    pub val_rises: bool,
-}
-
-impl H7Check {
-    pub fn pass(&self) -> bool {
-        self.decreasing && self.below_rate != Some(false) && self.val_rises
-    }
-}
-
 /// The corpora of `rows` in order of first appearance, each with its rows sorted by k.
-fn by_corpus(rows: &[TheoryRow]) -> Vec<(String, Vec<&TheoryRow>)> {
+pub(crate) fn by_corpus(rows: &[TheoryRow]) -> Vec<(String, Vec<&TheoryRow>)> {
     let mut out: Vec<(String, Vec<&TheoryRow>)> = Vec::new();
     for r in rows {
         match out.iter_mut().find(|(c, _)| *c == r.corpus) {
@@ -116,37 +98,6 @@ fn by_corpus(rows: &[TheoryRow]) -> Vec<(String, Vec<&TheoryRow>)> {
         v.sort_by_key(|r| r.k);
     }
     out
-}
-
-/// H7 per corpus of `rows`.
-pub fn h7_checks(rows: &[TheoryRow]) -> Vec<H7Check> {
-    by_corpus(rows)
-        .into_iter()
-        .map(|(corpus, rs)| check_corpus(corpus, &rs))
-        .collect()
-}
-
-fn check_corpus(corpus: String, rs: &[&TheoryRow]) -> H7Check {
-    let decreasing = rs.windows(2).all(|w| {
-        let slack = (w[1].k - w[0].k) as f64 * w[1].position_slack;
-        w[1].h_k_train <= w[0].h_k_train + slack
-    });
-    let rate = rs.first().and_then(|r| r.true_rate);
-    let first_below = rate.and_then(|h| rs.iter().position(|r| r.h_k_train < h));
-    let below_rate =
-        rate.map(|h| first_below.is_some_and(|i| rs[i..].iter().all(|r| r.h_k_train < h)));
-    let imin = (0..rs.len())
-        .min_by(|&a, &b| rs[a].val_ce.total_cmp(&rs[b].val_ce))
-        .unwrap_or(0);
-    let val_rises = imin + 1 < rs.len() && rs[imin..].windows(2).all(|w| w[1].val_ce > w[0].val_ce);
-    H7Check {
-        corpus,
-        decreasing,
-        below_from: first_below.map(|i| rs[i].k),
-        below_rate,
-        val_min_k: rs.get(imin).map_or(0, |r| r.k),
-        val_rises,
-    }
 }
 
 /// Write `theory.csv` (one line per row), `theory.md` (a table and H7 per corpus; with
@@ -235,15 +186,16 @@ fn write_csv(path: &Path, rows: &[TheoryRow]) -> Result<()> {
         "true_rate",
     ])?;
     for r in rows {
-        let rate = r.true_rate.map(|h| h.to_string()).unwrap_or_default();
+        // Numbers as metrics.csv prints them (read back exactly; never `-0`).
+        let rate = r.true_rate.map(fmt_num).unwrap_or_default();
         w.write_record([
             r.corpus.clone(),
             r.k.to_string(),
             r.contexts.to_string(),
-            r.h_k_train.to_string(),
-            r.val_ce.to_string(),
-            r.unseen_frac.to_string(),
-            r.delta.to_string(),
+            fmt_num(r.h_k_train),
+            fmt_num(r.val_ce),
+            fmt_num(r.unseen_frac),
+            fmt_num(r.delta),
             rate,
         ])?;
     }
@@ -252,12 +204,7 @@ fn write_csv(path: &Path, rows: &[TheoryRow]) -> Result<()> {
 
 /// Four decimals, without a minus sign on values that round to zero.
 fn f4(x: f64) -> String {
-    let s = format!("{x:.4}");
-    if s == "-0.0000" {
-        "0.0000".into()
-    } else {
-        s
-    }
+    crate::results::format::fixed(x, 4)
 }
 
 fn yes(ok: bool) -> &'static str {
@@ -298,11 +245,15 @@ pub fn markdown_tables(rows: &[TheoryRow]) -> String {
             (Some(ok), Some(k)) => format!("{} (from k = {k})", yes(ok)),
             (Some(_), None) => "FAIL (never below)".to_string(),
         };
+        if let Some(why) = &check.not_testable {
+            let _ = write!(md, "\nH7 not testable on this corpus: {why}.\n");
+            continue;
+        }
         let _ = write!(
             md,
             "\nH7 {}: H_k falls with k: {}; below the true rate past the true order: {below}; \
              val CE rises past its minimum (k = {}): {}.\n",
-            yes(check.pass()),
+            check.outcome().as_str(),
             yes(check.decreasing),
             check.val_min_k,
             yes(check.val_rises)

@@ -2,6 +2,7 @@
 //! types and defaults are in `config.rs`): every key's bounds, counts within [`MAX_TOKENS`],
 //! the model against its block size, and the keys each task needs.
 use super::config::{EntropyConfig, EvalSection, EvalWeights, Overrides, Task, TrainSection};
+use super::controller::MIN_TEMPERATURE;
 use crate::config::{Checker, Validate};
 
 impl Validate for EntropyConfig {
@@ -277,9 +278,13 @@ fn validate_eval(e: &EvalSection, c: &mut Checker) {
     c.at_least("eval.train_probe_tokens", e.train_probe_tokens, 2);
     c.check(
         "eval.temperatures",
-        e.temperatures.iter().all(|t| t.is_finite() && *t > 0.0),
+        e.temperatures
+            .iter()
+            .all(|t| t.is_finite() && *t >= MIN_TEMPERATURE),
         format!(
-            "each must be > 0 (greedy is always run), got {:?}",
+            "each must be at least {MIN_TEMPERATURE} (greedy, T -> 0, is always run; below \
+             that sampling is greedy in all but name, and near 1e-305 the tempered logits \
+             overflow and the sampled tokens are garbage), got {:?}",
             e.temperatures
         ),
     );

@@ -21,9 +21,32 @@ pub fn sig(v: f64) -> String {
     }
 }
 
+/// `decimals` fixed decimals, without a minus sign on a value that rounds to zero (`-0.0004` at
+/// three decimals is `0.000`, not `-0.000`); `–` for NaN.
+pub fn fixed(v: f64, decimals: usize) -> String {
+    if !v.is_finite() {
+        return "–".into();
+    }
+    let text = format!("{v:.decimals$}");
+    match text.strip_prefix('-') {
+        Some(rest) if rest.bytes().all(|b| b == b'0' || b == b'.') => rest.to_string(),
+        _ => text,
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::sig;
+    use super::{fixed, sig};
+
+    #[test]
+    fn fixed_decimals_never_show_minus_zero() {
+        assert_eq!(fixed(-0.0004, 3), "0.000");
+        assert_eq!(fixed(-0.0, 4), "0.0000");
+        assert_eq!(fixed(-0.0, 0), "0");
+        assert_eq!(fixed(-0.0006, 3), "-0.001");
+        assert_eq!(fixed(0.25, 3), "0.250");
+        assert_eq!(fixed(f64::NAN, 3), "–");
+    }
 
     #[test]
     fn significant_digits() {

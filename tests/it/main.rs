@@ -51,6 +51,7 @@ mod entropy_controller_toys;
 mod entropy_hostile;
 mod entropy_hostile2;
 mod entropy_hostile3;
+mod entropy_hostile4;
 mod entropy_metrics;
 mod entropy_ngram;
 mod entropy_plots;

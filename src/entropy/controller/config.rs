@@ -78,6 +78,11 @@ impl<'de> Deserialize<'de> for Target {
     }
 }
 
+/// The smallest sampling temperature other than 0 (greedy) that lab accepts. Below it sampling
+/// is the greedy decoder in all but name, and far below it (about 1e-305 for logits near 1) the
+/// tempered logits overflow to ±inf and the sampled ids are garbage.
+pub const MIN_TEMPERATURE: f64 = 1e-3;
+
 /// The probe: fixed prompts from the training split, continued from a fixed-seed RNG stream
 /// that is reseeded identically at every measurement (§3.5).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -217,8 +222,13 @@ impl ControllerConfig {
         c.at_least(&key("probe.len"), p.len, 1);
         c.check(
             &key("probe.temperature"),
-            p.temperature.is_finite() && p.temperature >= 0.0,
-            format!("must be >= 0 (0 = greedy), got {}", p.temperature),
+            p.temperature == 0.0 || (p.temperature.is_finite() && p.temperature >= MIN_TEMPERATURE),
+            format!(
+                "must be 0 (greedy) or at least {MIN_TEMPERATURE}, got {}: below that the \
+                 sampler is greedy decoding in all but name, and near 1e-305 the tempered \
+                 logits overflow and the sampled tokens are garbage",
+                p.temperature
+            ),
         );
         c.check(
             &key("filter_beta"),

@@ -29,6 +29,7 @@ pub mod toy;
 
 pub use config::{
     Actuator, ControllerConfig, Gains, Mode, ProbeConfig, RefWord, Statistic, Target,
+    MIN_TEMPERATURE,
 };
 
 /// What one measurement logged (§4.6 `ctrl_*` columns). The control fields are `None` when the

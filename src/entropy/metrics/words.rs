@@ -68,7 +68,8 @@ pub fn zipf_w(words: &[Vec<u32>]) -> Option<f64> {
     );
     let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
     let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    Some(-sxy / sxx)
+    // Equal counts give a slope of 0, and `-0.0` would print as "-0".
+    Some(0.0 - sxy / sxx)
 }
 
 /// The word-level columns of decoded samples.

@@ -5,6 +5,7 @@ use super::extra::{ENTROPY, JITTER};
 use super::RunRecord;
 use crate::plot::render::{self, Figure};
 use crate::plot::series::{Curve, Marker, Style};
+use crate::results::format::fixed;
 use crate::results::paired::spearman;
 use crate::run::fmt_num;
 use anyhow::{Context, Result};
@@ -82,7 +83,7 @@ pub fn figure(pts: &[(&RunRecord, f64, f64)]) -> Figure {
         }
     }
     let (x, y): (Vec<f64>, Vec<f64>) = pts.iter().map(|(_, x, y)| (*x, *y)).unzip();
-    let rho = spearman(&x, &y).map_or("undefined".into(), |r| format!("{r:.3}"));
+    let rho = spearman(&x, &y).map_or("undefined".into(), |r| fixed(r, 3));
     Figure {
         title: format!(
             "{JITTER} vs final {ENTROPY}: Spearman ρ = {rho} (n = {})",
