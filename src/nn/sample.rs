@@ -81,7 +81,10 @@ impl Decoding {
         let mut z = if self.temperature == 1.0 {
             logits.shallow_clone()
         } else {
-            logits / self.temperature
+            // The row's largest logit first goes to 0, so that a tiny temperature sends the
+            // others to −∞ instead of overflowing every logit to ±∞ (whose softmax is NaN).
+            let top = logits.amax(-1, true); // (B, 1)
+            (logits - top) / self.temperature
         }; // (B, V)
         let v = z.size()[1];
         if let Some(k) = self.top_k.filter(|k| *k < v) {

@@ -97,7 +97,11 @@ fn problems_name_each_bad_key() {
     check(p, "probe.prompt_len", &[">= 1"]);
     let mut p = d();
     p.probe.temperature = -1.0;
-    check(p, "probe.temperature", &["0 (greedy) or at least 0.001", "got -1"]);
+    check(
+        p,
+        "probe.temperature",
+        &["0 (greedy) or at least 0.001", "got -1"],
+    );
     check(
         ControllerConfig {
             filter_beta: 1.0,

@@ -68,6 +68,29 @@ fn temperature_to_zero_is_greedy() {
     assert!(g.tokens.equal(&c.tokens));
 }
 
+/// A temperature so small that logits / T overflows (1e-310 is subnormal) still samples the
+/// argmax with log-probability 0, as T → 0 should; dividing first made every logit ±∞ and the
+/// probabilities NaN, so the tokens were garbage.
+#[test]
+fn a_vanishing_temperature_samples_the_argmax_not_garbage() {
+    let z = Tensor::from_slice(&[1.0, 3.0, -2.0, 0.5, 2.0, -1.0]).view([2, 3]);
+    for t in [1e-310, 1e-30] {
+        let d = Decoding {
+            temperature: t,
+            top_k: None,
+            top_p: Some(0.9),
+        };
+        let c = d.choose(&z, &mut rng(5));
+        assert_eq!(
+            Vec::<i64>::try_from(&c.tokens).unwrap(),
+            vec![1, 1],
+            "T = {t}"
+        );
+        let lp = Vec::<f64>::try_from(&c.sample_logprobs).unwrap();
+        assert_eq!(lp, vec![0.0, 0.0], "T = {t}");
+    }
+}
+
 #[test]
 fn inverse_cdf_follows_the_probabilities_and_skips_zeros() {
     let probs = Tensor::from_slice(&[0.1, 0.0, 0.2, 0.3, 0.4, 0.0])

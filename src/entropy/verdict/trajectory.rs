@@ -107,17 +107,14 @@ pub fn read(path: &Path) -> Result<Vec<(f64, f64, f64)>> {
 
 /// Refuse a CSV header that names a column twice: which of the two holds the metric is
 /// unknown (the final row and the trajectory would each take another one), so the run is left
-/// out with a note naming the file and the column.
+/// out with a note naming the file and the column (the shared rule of `lab report`).
 pub fn unique_columns(header: &csv::StringRecord, path: &Path) -> Result<()> {
-    for (i, name) in header.iter().enumerate() {
-        if let Some(j) = header.iter().skip(i + 1).position(|h| h == name) {
-            anyhow::bail!(
-                "{}: the header names column `{name}` twice (columns {} and {}); remove one",
-                path.display(),
-                i + 1,
-                i + j + 2
-            );
-        }
+    let names: Vec<String> = header.iter().map(String::from).collect();
+    if let Some((name, i, j)) = crate::results::columns::doubled(&names) {
+        anyhow::bail!(
+            "{}: the header names column `{name}` twice (columns {i} and {j}); remove one",
+            path.display()
+        );
     }
     Ok(())
 }
