@@ -76,6 +76,7 @@ mod grng_cli;
 mod grng_cli_errors;
 mod grng_hostile;
 mod grng_hostile3;
+mod grng_hostile4;
 mod grng_mnist;
 mod grng_newton;
 mod grng_newton_state;
