@@ -155,6 +155,7 @@ mod prefixrl_compare;
 mod prefixrl_eval;
 mod prefixrl_hostile;
 mod prefixrl_hostile3;
+mod prefixrl_hostile4;
 mod prefixrl_hostile_files;
 mod prefixrl_interrupt;
 mod prefixrl_jsonl;
