@@ -88,6 +88,10 @@ impl Trainer<'_> {
             .iter()
             .filter(|(s, v)| *s <= t.step && v[3] == Some(1.0))
             .count() as u64;
+        self.summary.unchanged_steps = rows
+            .iter()
+            .filter(|(s, v)| *s <= t.step && v[3] == Some(0.0) && v[4] == Some(0.0))
+            .count() as u64;
         self.check_summary(&dir.join("metrics.csv"), &path, &t)?;
         Ok((t.epoch, t.epoch_start_step))
     }
@@ -152,12 +156,13 @@ impl Trainer<'_> {
 }
 
 /// The steps.csv columns a resume reads: the three [`check_step_values`] checks, then
-/// `nonfinite_skipped` (the summary's `skipped_steps`).
-const STEP_COLUMNS: [&str; 4] = [
+/// `nonfinite_skipped` and `update_norm` (the summary's `skipped_steps` and `unchanged_steps`).
+const STEP_COLUMNS: [&str; 5] = [
     "grad_norm",
     "pearson_update_grad",
     "pearson_consecutive",
     "nonfinite_skipped",
+    "update_norm",
 ];
 
 /// The per-step values trainer.json (`path`) carries must be the stopped run's: `epoch_grad`,

@@ -44,6 +44,11 @@ pub struct Summary {
     /// summary.json only; absent in summaries written before it existed.
     #[serde(default)]
     pub skipped_steps: u64,
+    /// Steps the optimizer took (not skipped) whose update left every parameter unchanged
+    /// (update_norm 0: too small for the parameters' precision, as an R-Kalman update becomes
+    /// once its covariances wind up). summary.json only; absent in older summaries.
+    #[serde(default)]
+    pub unchanged_steps: u64,
 }
 
 /// One evaluation as the summary's running values read it: the test accuracy, and the test
@@ -201,14 +206,7 @@ impl Trainer<'_> {
         s.avg_grad_norm = self.run_diag.grad.mean();
         s.avg_pearson_update_grad = self.run_diag.pug.mean();
         s.avg_pearson_consecutive = self.run_diag.pc.mean();
-        if s.skipped_steps > 0 {
-            eprintln!(
-                "warning: the optimizer skipped {} of {} steps (parameters unchanged: a curvature \
-                 system was singular or a factor non-finite, spec §7); steps.csv \
-                 `nonfinite_skipped` marks them, summary.json `skipped_steps` counts them",
-                s.skipped_steps, s.steps
-            );
-        }
+        warn_idle_steps(s);
         let s = &self.summary;
         let mut csv = run.csv("summary.csv", columns::SUMMARY)?;
         let mut row = self.ids.row(&csv);
@@ -224,6 +222,29 @@ impl Trainer<'_> {
             .text("config_json", resolved);
         csv.write(&row)?;
         run.write_summary(s)
+    }
+}
+
+/// A warning naming the steps that left the parameters unchanged: skipped by the optimizer, or
+/// taken with an update too small to change any parameter.
+fn warn_idle_steps(s: &Summary) {
+    if s.skipped_steps > 0 {
+        eprintln!(
+            "warning: the optimizer skipped {} of {} steps (parameters unchanged: a curvature \
+             system was singular or a factor non-finite, spec §7); steps.csv \
+             `nonfinite_skipped` marks them, summary.json `skipped_steps` counts them",
+            s.skipped_steps, s.steps
+        );
+    }
+    if s.unchanged_steps > 0 {
+        eprintln!(
+            "warning: on {} more of {} steps the update changed no parameter (steps.csv \
+             `update_norm` 0: an lr of 0, or updates too small for the parameters' precision, \
+             as R-Kalman's become once its covariances wind up); summary.json \
+             `unchanged_steps` counts them: the final numbers are those of a model that did not \
+             train on those steps",
+            s.unchanged_steps, s.steps
+        );
     }
 }
 

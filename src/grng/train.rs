@@ -359,6 +359,8 @@ impl Trainer<'_> {
         self.prev_delta = Some(delta);
         let finite = report.loss.is_finite() && update_norm.is_finite();
         self.summary.skipped_steps += u64::from(report.nonfinite_skipped);
+        let unchanged = update_norm == 0.0 && !report.nonfinite_skipped;
+        self.summary.unchanged_steps += u64::from(unchanged);
         if finite {
             self.step_ms.push(step_ms);
             self.epoch_grad.push(report.grad_norm);

@@ -1,8 +1,7 @@
 //! Range checks of [`PrefixrlConfig`]: each problem names its key. Method-specific rules:
-//! `sft-rl` needs `sft.epochs >= 1`; `rl.alpha` is read only by `prefixrl` and `hint` (other
-//! methods train on unprefixed problems, so there it must stay at its default or 0: a study
-//! can switch `rl.method` without touching it, but a cell that sets it beside another method
-//! is refused); a single stage needs the `inputs.*` keys of the runs it reads.
+//! `sft-rl` needs `sft.epochs >= 1`; keys only some methods read (`rl.alpha`, `sft.*`,
+//! `offpolicy.*`) are checked in [`super::config_method`]; a single stage needs the `inputs.*`
+//! keys of the runs it reads.
 use super::config::{IsClip, Method, PrefixMode, PrefixrlConfig, Stage};
 use super::inputs;
 use crate::config::{Checker, Validate};
@@ -147,7 +146,7 @@ fn check_rl(cfg: &PrefixrlConfig, c: &mut Checker) {
         (0.0..=1.0).contains(&r.alpha),
         format!("must be in [0, 1], got {}", r.alpha),
     );
-    check_alpha_read(cfg, c);
+    super::config_method::check(cfg, c);
     c.check("rl.steps", r.steps >= 1, "must be >= 1");
     c.at_least("rl.batch_problems", r.batch_problems, 1);
     // A step draws B distinct problems of the training set, which has at most n_problems.
@@ -200,44 +199,6 @@ fn check_rl(cfg: &PrefixrlConfig, c: &mut Checker) {
         c.positive("offpolicy.is_clip", m);
     }
     c.positive("offpolicy.luffy_gamma", cfg.offpolicy.luffy_gamma);
-}
-
-/// `rl.alpha` is read only by `prefixrl` and `hint`: under another method no batch slot is
-/// prefixed, as with alpha 0. A value other than 0 or the embedded default is refused there
-/// (a study cell that sets it beside such a method was a silent copy of the alpha-0 run), so
-/// a study that switches `rl.method` without touching it, or a config copied whole from
-/// `--print-config`, still loads.
-fn check_alpha_read(cfg: &PrefixrlConfig, c: &mut Checker) {
-    let r = &cfg.rl;
-    if r.method.uses_prefixes() || r.alpha == 0.0 {
-        return;
-    }
-    let Some(default) = default_alpha() else {
-        return;
-    };
-    let method = serde_yaml_ng::to_value(r.method)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
-    c.relation(
-        "rl.alpha",
-        &["rl.method"],
-        r.alpha == default,
-        format!(
-            "is read only by rl.method prefixrl and hint, but rl.method is {method}, which \
-             prefixes no batch slot (as alpha 0): leave it at its default {default} or 0, or \
-             set it only where rl.method is prefixrl or hint (in a study, in those cells), \
-             got {}",
-            r.alpha
-        ),
-    );
-}
-
-/// `rl.alpha` of the embedded default config.
-fn default_alpha() -> Option<f64> {
-    use crate::experiment::Experiment;
-    let all: serde_yaml_ng::Value = serde_yaml_ng::from_str(PrefixrlConfig::DEFAULT_YAML).ok()?;
-    all.get("rl")?.get("alpha")?.as_f64()
 }
 
 fn check_eval(cfg: &PrefixrlConfig, c: &mut Checker) {

@@ -25,6 +25,7 @@ pub mod columns;
 pub mod compare;
 pub mod config;
 mod config_check;
+mod config_method;
 pub mod config_model;
 pub mod config_sizes;
 mod config_values;
