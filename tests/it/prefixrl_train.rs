@@ -157,7 +157,6 @@ pub fn train_config(root: &Path) -> PathBuf {
         "stage: train\ntorch_threads: 1\ntrain: {{n_problems: 6}}\n\
          data: {{n_heldout: 3, n_ood: 2}}\n\
          rl: {{method: prefixrl, alpha: 0.5, steps: 2, batch_problems: 3, n: 2, max_new_tokens: 12}}\n\
-         sft: {{epochs: 1, batch: 4}}\n\
          eval: {{every: 1, k_eval: 2, pass_k: [1, 2], n_heldout: 3, n_ood: 2, panel: 2}}\n\
          ckpt_every: 1\nrollouts_every: 1\n\
          inputs: {{data: {i}, base: {i}, traces: {i}, prefixes: {i}}}\n"
@@ -185,7 +184,12 @@ pub fn train_output(
     if resume.is_some() && config != cfg {
         args.extend(["--config", config.to_str().unwrap()]);
     }
-    let set_args: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    // sft-rl's first stage kept short; only there, as other methods refuse `sft.*` keys.
+    let sft: &[&str] = match sets.contains(&"rl.method=sft-rl") && resume.is_none() {
+        true => &["sft.epochs=1", "sft.batch=4"],
+        false => &[],
+    };
+    let set_args: Vec<String> = sft.iter().chain(sets).map(|s| s.to_string()).collect();
     for s in &set_args {
         args.extend(["--set", s.as_str()]);
     }
