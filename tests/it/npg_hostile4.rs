@@ -64,7 +64,7 @@ pub fn acktr_run_a(dir: &Path) {
 }
 
 /// What a case edits in the checkpoint and what the refusal must say.
-type Edit<'a> = (&'a str, &'a dyn Fn(&mut Value), &'a str);
+pub type Edit<'a> = (&'a str, &'a dyn Fn(&mut Value), &'a str);
 
 /// ACKTR's factors are averages of outer products (symmetric, diagonal ≥ 0) and its counter
 /// makes one step per actor minibatch: a negated A, an off-diagonal entry raised 500-fold
@@ -101,6 +101,13 @@ fn npg_acktr_resume_refuses_edited_factors_and_step_counter() {
             "`acktr.steps` is 18446744073709551615, but 2 iterations of 4 optimiser steps make 8",
         ),
     ];
+    refuse_each_edit(d, &saved, &edits);
+}
+
+/// Each edit of run `a`'s checkpoint (`saved` as written) makes `--resume a` exit 2 naming
+/// the file and the edit's text, with no folder made; the checkpoint as saved then resumes.
+pub fn refuse_each_edit(d: &Path, saved: &Value, edits: &[Edit]) {
+    let ckpt = d.join("a/checkpoint.json");
     for (what, edit, want) in edits {
         let mut c = saved.clone();
         edit(&mut c);
@@ -112,7 +119,7 @@ fn npg_acktr_resume_refuses_edited_factors_and_step_counter() {
         );
         assert_refused(&o, what, &["a/checkpoint.json", want], &d.join(&out));
     }
-    std::fs::write(&ckpt, serde_json::to_string(&saved).unwrap()).unwrap();
+    std::fs::write(&ckpt, serde_json::to_string(saved).unwrap()).unwrap();
     let o = npg(
         d,
         &["--resume", "a", "--set", "total_steps=2048", "--out", "ok"],

@@ -4,7 +4,7 @@
 //! layers", any size moved θ as far as it liked) and K-FAC factor entries of any size.
 use crate::common::*;
 use crate::npg_hostile2::npg;
-use crate::npg_hostile4::acktr_run_a;
+use crate::npg_hostile4::{acktr_run_a, refuse_each_edit, Edit};
 use serde_json::Value;
 use std::path::Path;
 
@@ -79,9 +79,6 @@ fn npg_acktr_skipped_updates_are_counted_and_named() {
     assert!(!stderr(&o).contains("skipped"), "{}", text(&o));
 }
 
-/// What a case edits in the checkpoint and what the refusal must say.
-type Edit<'a> = (&'a str, &'a dyn Fn(&mut Value), &'a str);
-
 /// ACKTR's momentum is a sum of KL-clipped steps, so its norm is at most
 /// √(κ/λ)/(η(1 − μ)) (12.6 with the reference values); a K-FAC factor entry beyond ±1e100 is
 /// one a run skips, and A's last diagonal entry is the mean of 1·1 over the constant input.
@@ -121,23 +118,7 @@ fn npg_acktr_resume_refuses_edited_momentum_and_factor_entries() {
             "`acktr.inv_from[0] (A)` holds 4 at its last diagonal entry",
         ),
     ];
-    for (what, edit, want) in edits {
-        let mut c = saved.clone();
-        edit(&mut c);
-        std::fs::write(&ckpt, serde_json::to_string(&c).unwrap()).unwrap();
-        let out = format!("b-{what}");
-        let o = npg(
-            d,
-            &["--resume", "a", "--set", "total_steps=2048", "--out", &out],
-        );
-        assert_refused(&o, what, &["a/checkpoint.json", want], &d.join(&out));
-    }
-    std::fs::write(&ckpt, serde_json::to_string(&saved).unwrap()).unwrap();
-    let o = npg(
-        d,
-        &["--resume", "a", "--set", "total_steps=2048", "--out", "ok"],
-    );
-    assert_eq!(code(&o), 0, "the checkpoint as saved resumes: {}", text(&o));
+    refuse_each_edit(d, &saved, &edits);
 }
 
 /// A carried `skipped_updates` cell enters the resumed run's summary.json: one no run writes
