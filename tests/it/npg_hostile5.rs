@@ -5,7 +5,6 @@
 use crate::common::*;
 use crate::npg_hostile2::npg;
 use crate::npg_hostile4::{acktr_run_a, refuse_each_edit, Edit};
-use serde_json::Value;
 use std::path::Path;
 
 fn acktr_config() -> String {

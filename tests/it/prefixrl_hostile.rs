@@ -152,18 +152,7 @@ fn prefixrl_repeated_list_entries_are_refused_naming_the_key() {
 fn prefixrl_alpha_is_refused_only_in_study_cells_whose_method_does_not_read_it() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let study = |cells: &str| {
-        let cfg = dir.join("study.yaml");
-        let yaml = format!("study:\n  name: s\n  seeds: [0]\n  cases:\n    run:\n{cells}");
-        std::fs::write(&cfg, yaml).unwrap();
-        let cfg = cfg.to_str().unwrap().to_string();
-        let out = dir.join("out");
-        let args = ["prefixrl", "--config", &cfg, "--out", out.to_str().unwrap()];
-        (
-            lab(dir, &args),
-            lab(dir, &[&args[..3], &["--print-config"]].concat()),
-        )
-    };
+    let study = |cells: &str| super::prefixrl_hostile4::study(dir, cells);
     // rl trains on unprefixed problems: its alpha 0.2 was silently a copy of the alpha-0 run.
     let (o, _) = study(
         "      A: {rl.method: rl, rl.alpha: 0.2}\n      B: {rl.method: prefixrl, rl.alpha: 0.3}\n",

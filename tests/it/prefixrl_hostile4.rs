@@ -3,7 +3,7 @@ use crate::common::*;
 use std::path::Path;
 
 /// A study of `cells` (one `run:` case each): the run's output and `--print-config`'s.
-fn study(dir: &Path, cells: &str) -> (std::process::Output, std::process::Output) {
+pub fn study(dir: &Path, cells: &str) -> (std::process::Output, std::process::Output) {
     let cfg = dir.join("study.yaml");
     let yaml = format!("study:\n  name: s\n  seeds: [0]\n  cases:\n    run:\n{cells}");
     std::fs::write(&cfg, yaml).unwrap();
