@@ -5,6 +5,7 @@
 use crate::common::*;
 use crate::npg_hostile2::npg;
 use crate::npg_hostile4::{acktr_run_a, refuse_each_edit, Edit};
+use serde_json::Value;
 use std::path::Path;
 
 fn acktr_config() -> String {
@@ -80,8 +81,9 @@ fn npg_acktr_skipped_updates_are_counted_and_named() {
 
 /// ACKTR's momentum is a sum of KL-clipped steps, so its norm is at most
 /// √(κ/λ)/(η(1 − μ)) (12.6 with the reference values); a K-FAC factor entry beyond ±1e100 is
-/// one a run skips, and A's last diagonal entry is the mean of 1·1 over the constant input.
-/// Each edit resumed with exit 0 (a shortened momentum was refused without naming it).
+/// one a run skips, and A's last diagonal entry is the mean of 1·1 over the constant input;
+/// inverses exist only beside factors, for every layer at once. Each edit resumed with exit 0
+/// (a shortened momentum was refused without naming it).
 #[test]
 fn npg_acktr_resume_refuses_edited_momentum_and_factor_entries() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -95,7 +97,22 @@ fn npg_acktr_resume_refuses_edited_momentum_and_factor_entries() {
         "`acktr.momentum` holds {} entries, this actor has {n}",
         n - 1
     );
-    let edits: [Edit; 4] = [
+    let null_factors = |c: &mut Value| {
+        for f in c["acktr"]["factors"].as_array_mut().unwrap() {
+            *f = Value::Null;
+        }
+    };
+    let edits: [Edit; 6] = [
+        (
+            "no-factors",
+            &null_factors,
+            "`acktr.inv_from` is set but `acktr.factors` is null",
+        ),
+        (
+            "mixed",
+            &|c| c["acktr"]["inv_from"][0] = Value::Null,
+            "`acktr.inv_from` has 2 of 3 layers set, but a run sets every layer's at once",
+        ),
         (
             "short",
             &|c| drop(c["acktr"]["momentum"].as_array_mut().unwrap().pop()),

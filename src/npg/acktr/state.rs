@@ -42,6 +42,7 @@ impl Acktr {
             );
         }
         check_momentum(&st.momentum, &self.settings)?;
+        check_presence(st)?;
         for (i, l) in self.layers.iter_mut().enumerate() {
             let cols = l.plan.cols();
             let rebuild = |p: &Option<(Vec<f64>, Vec<f64>)>, what| -> Result<Option<Factors>> {
@@ -79,6 +80,31 @@ impl Acktr {
         self.steps = st.steps;
         Ok(())
     }
+}
+
+/// Factors are updated for every layer at once, and inverses are computed from the factors of
+/// every layer at once, so each list is all set or all null, and inverses exist only where
+/// factors do. A checkpoint with inverses but no factors (or a mix) resumed with exit 0.
+fn check_presence(st: &AcktrState) -> Result<()> {
+    for (key, list) in [
+        ("acktr.factors", &st.factors),
+        ("acktr.inv_from", &st.inv_from),
+    ] {
+        let set = list.iter().filter(|f| f.is_some()).count();
+        ensure!(
+            set == 0 || set == list.len(),
+            "`{key}` has {set} of {} layers set, but a run sets every layer's at once",
+            list.len()
+        );
+    }
+    let factors = st.factors.iter().any(Option::is_some);
+    let inverses = st.inv_from.iter().any(Option::is_some);
+    ensure!(
+        factors || !inverses,
+        "`acktr.inv_from` is set but `acktr.factors` is null: a run computes its inverses from \
+         its factors, so it never holds one without the other"
+    );
+    Ok(())
 }
 
 /// A checkpoint's momentum `b = Σₖ μᵏ νₖvₖ`. Each step's `νv` has `(νη)²·vᵀF̂v ≤ κ` (the KL
