@@ -29,8 +29,8 @@ pub fn random_trace_free(n: usize, dim: usize, rng: &mut impl Rng) -> Vec<SymSpa
 pub fn read_basis(path: &Path, n: usize) -> Result<Vec<SymSparse>> {
     let what = "a 3-D float64 .npy basis file of shape (m, n, n)";
     let bytes = super::npy::read(path, what)?;
-    let arr = Array3::<f64>::read_npy(&bytes[..])
-        .map_err(|e| usage(format!("{}: not {what}: {e}", path.display())))?;
+    let arr =
+        Array3::<f64>::read_npy(&bytes[..]).map_err(|e| super::npy::not_readable(path, what, e))?;
     drop(bytes);
     let (m, r, c) = arr.dim();
     if r != n || c != n {

@@ -165,8 +165,7 @@ fn read(path: &Path) -> Result<Array2<f64>> {
         "npy" => {
             let what = "a 2-D float64 .npy file";
             let bytes = super::npy::read(path, what)?;
-            Array2::<f64>::read_npy(&bytes[..])
-                .map_err(|e| usage(format!("{}: not {what}: {e}", path.display())))
+            Array2::<f64>::read_npy(&bytes[..]).map_err(|e| super::npy::not_readable(path, what, e))
         }
         "csv" => read_csv(path),
         _ => Err(usage(format!(

@@ -7,6 +7,16 @@ use crate::error::usage;
 use anyhow::Result;
 use std::path::Path;
 
+/// The refusal of a `.npy` whose contents ndarray-npy cannot read as `what` (another dtype
+/// such as float32 or int64, another number of dimensions), with the line that converts it.
+pub fn not_readable(path: &Path, what: &str, e: impl std::fmt::Display) -> anyhow::Error {
+    usage(format!(
+        "{}: not {what}: {e}; in numpy, `np.save(path, np.asarray(x, dtype=np.float64))` writes \
+         one (a float32 or integer array is not converted silently)",
+        path.display()
+    ))
+}
+
 /// The bytes of the `.npy` file `path` (`what` names it in messages; a read error is worded
 /// `path: error`), refused when its header declares more data than the file holds.
 pub fn read(path: &Path, what: &str) -> Result<Vec<u8>> {

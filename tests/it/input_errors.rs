@@ -68,6 +68,15 @@ fn bad_matrix_files_exit_2_and_write_nothing() {
     for file in ["neg.npy", "nan.npy", "f4.npy", "i8.npy", "rect.npy"] {
         let out = decompose_file(d, file, &[]);
         assert_eq!(code(&out), 2, "{file}: {}", stderr(&out));
+        if file.starts_with('f') || file.starts_with('i') {
+            // Another dtype is named with the line that converts it (it said only "not a 2-D
+            // float64 .npy file").
+            assert!(
+                stderr(&out).contains("dtype=np.float64"),
+                "{}",
+                stderr(&out)
+            );
+        }
         assert!(!d.join("run").exists(), "{file} left a run directory");
         assert!(!d.join("results").exists(), "{file} left results/");
     }
