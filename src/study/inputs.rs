@@ -43,11 +43,18 @@ pub fn fingerprint(cells: &[Cell], configs: &[String]) -> Vec<InputFile> {
 }
 
 /// A usage error naming each file of `old` (study.json's) whose contents differ from `now`'s
-/// (or that no longer reads) and the cells that use it. A study recorded before inputs were
-/// fingerprinted has none, and resumes unchecked.
-pub fn check_unchanged(dir: &Path, old: &[InputFile], now: &[InputFile]) -> Result<()> {
+/// (or that no longer reads) and the cells that use it, unless every such cell is `finished`
+/// (nothing would run on the new contents). A study recorded before inputs were fingerprinted
+/// has none, and resumes unchecked.
+pub fn check_unchanged(
+    dir: &Path,
+    old: &[InputFile],
+    now: &[InputFile],
+    finished: impl Fn(&str) -> bool,
+) -> Result<()> {
     let changed: Vec<String> = old
         .iter()
+        .filter(|was| !was.cells.iter().all(|c| finished(c)))
         .filter_map(|was| {
             let is = now.iter().find(|f| f.path == was.path);
             let what = match is {

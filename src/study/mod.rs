@@ -317,7 +317,10 @@ fn check_same_study(
             return Err(changed(&format!("config (cell `{}`)", cell.name)));
         }
     }
-    inputs::check_unchanged(dir, &old.inputs, &new.inputs)
+    let finished = |cell: &str| {
+        (old.seeds.iter()).all(|&s| runner::completed(&dir.join(StudyRecord::run_dir(cell, s))))
+    };
+    inputs::check_unchanged(dir, &old.inputs, &new.inputs, finished)
 }
 
 /// Where the same cells (names) of a case axis now merge other keys or values: a case file or

@@ -226,6 +226,16 @@ fn resume_refuses_an_input_file_edited_since_the_study_started() {
         ],
     );
     assert!(!last.exists());
+    // Once every run that uses the file has finished, nothing would run on the new contents:
+    // an edit then is no reason to refuse the resume (it was refused).
+    let original = read(&tmp.path().join("m.csv")).replacen("5.0", "4.0", 1);
+    std::fs::write(tmp.path().join("m.csv"), original).unwrap();
+    assert_eq!(code(&lab(tmp.path(), &resume)), 0);
+    let edited = read(&tmp.path().join("m.csv")).replacen("4.0", "5.0", 1);
+    std::fs::write(tmp.path().join("m.csv"), edited).unwrap();
+    let o = lab(tmp.path(), &resume);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(last.join("summary.json").is_file());
 }
 
 #[test]
