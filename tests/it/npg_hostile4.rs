@@ -6,6 +6,7 @@
 //! which never fills that folder).
 use crate::common::*;
 use crate::npg_hostile2::{npg, smoke_run_a};
+use crate::npg_hostile3::{refuse_each_edit, Edit};
 use serde_json::Value;
 use std::path::Path;
 
@@ -23,26 +24,23 @@ fn npg_resume_refuses_an_episode_length_other_than_the_time_limit_count() {
         .as_u64()
         .expect("elapsed");
     assert_eq!(saved["venv"]["ep_len"][0].as_u64(), Some(elapsed));
-    for (i, len) in [1_000_000_000_000_000u64, elapsed + 300]
-        .into_iter()
-        .enumerate()
-    {
-        let mut c = saved.clone();
-        c["venv"]["ep_len"][0] = len.into();
-        std::fs::write(&ckpt, serde_json::to_string(&c).unwrap()).unwrap();
-        let out = format!("b{i}");
-        let args = ["--resume", "a", "--set", "total_steps=2048", "--out", &out];
-        let o = npg(d, &args);
-        let want =
-            format!("`venv.ep_len[0]` is {len}, but `venv.envs[0].elapsed` counts {elapsed}");
-        assert_refused(&o, &out, &["a/checkpoint.json", &want], &d.join(&out));
-    }
-    std::fs::write(&ckpt, serde_json::to_string(&saved).unwrap()).unwrap();
-    let o = npg(
-        d,
-        &["--resume", "a", "--set", "total_steps=2048", "--out", "ok"],
-    );
-    assert_eq!(code(&o), 0, "the checkpoint as saved resumes: {}", text(&o));
+    let (huge, over) = (1_000_000_000_000_000u64, elapsed + 300);
+    let want =
+        |len| format!("`venv.ep_len[0]` is {len}, but `venv.envs[0].elapsed` counts {elapsed}");
+    let (want_huge, want_over) = (want(huge), want(over));
+    let edits: [Edit; 2] = [
+        (
+            "huge",
+            &|c| c["venv"]["ep_len"][0] = huge.into(),
+            &want_huge,
+        ),
+        (
+            "over",
+            &|c| c["venv"]["ep_len"][0] = over.into(),
+            &want_over,
+        ),
+    ];
+    refuse_each_edit(d, &saved, &edits);
 }
 
 /// A finished ACKTR run of 1024 steps on CartPole in `dir/a` (2 iterations × 4 minibatches).
@@ -62,9 +60,6 @@ pub fn acktr_run_a(dir: &Path) {
     let o = npg(dir, &args);
     assert_eq!(code(&o), 0, "{}", text(&o));
 }
-
-/// What a case edits in the checkpoint and what the refusal must say.
-pub type Edit<'a> = (&'a str, &'a dyn Fn(&mut Value), &'a str);
 
 /// ACKTR's factors are averages of outer products (symmetric, diagonal ≥ 0) and its counter
 /// makes one step per actor minibatch: a negated A, an off-diagonal entry raised 500-fold
@@ -102,29 +97,6 @@ fn npg_acktr_resume_refuses_edited_factors_and_step_counter() {
         ),
     ];
     refuse_each_edit(d, &saved, &edits);
-}
-
-/// Each edit of run `a`'s checkpoint (`saved` as written) makes `--resume a` exit 2 naming
-/// the file and the edit's text, with no folder made; the checkpoint as saved then resumes.
-pub fn refuse_each_edit(d: &Path, saved: &Value, edits: &[Edit]) {
-    let ckpt = d.join("a/checkpoint.json");
-    for (what, edit, want) in edits {
-        let mut c = saved.clone();
-        edit(&mut c);
-        std::fs::write(&ckpt, serde_json::to_string(&c).unwrap()).unwrap();
-        let out = format!("b-{what}");
-        let o = npg(
-            d,
-            &["--resume", "a", "--set", "total_steps=2048", "--out", &out],
-        );
-        assert_refused(&o, what, &["a/checkpoint.json", want], &d.join(&out));
-    }
-    std::fs::write(&ckpt, serde_json::to_string(saved).unwrap()).unwrap();
-    let o = npg(
-        d,
-        &["--resume", "a", "--set", "total_steps=2048", "--out", "ok"],
-    );
-    assert_eq!(code(&o), 0, "the checkpoint as saved resumes: {}", text(&o));
 }
 
 /// A study whose case file (or mapping) was edited is not the study that started: `--resume`

@@ -4,7 +4,8 @@
 //! layers", any size moved θ as far as it liked) and K-FAC factor entries of any size.
 use crate::common::*;
 use crate::npg_hostile2::npg;
-use crate::npg_hostile4::{acktr_run_a, refuse_each_edit, Edit};
+use crate::npg_hostile3::{refuse_each_edit, Edit};
+use crate::npg_hostile4::acktr_run_a;
 use serde_json::Value;
 use std::path::Path;
 
